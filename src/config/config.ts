@@ -1,0 +1,183 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { ConfigError } from '../core/errors.ts';
+import { DEFAULT_WORKER_SETTINGS, type WorkerSettings } from '../core/schedule.ts';
+import { KNOWN_PROVIDER_TYPES } from '../providers/registry.ts';
+import type { ProviderConfig } from '../providers/types.ts';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface AppConfig {
+  /** PostgreSQL connection string; undefined → embedded PGlite under `data_dir`. */
+  database_url: string | undefined;
+  data_dir: string;
+  host: string;
+  port: number;
+  admin_token: string | undefined;
+  encryption_key: string | undefined;
+  log_level: LogLevel;
+  providers: ProviderConfig[];
+  worker: WorkerSettings;
+}
+
+const httpUrl = z
+  .string()
+  .refine((s) => {
+    try {
+      const u = new URL(s);
+      return (u.protocol === 'http:' || u.protocol === 'https:') && u.search === '' && u.hash === '';
+    } catch {
+      return false;
+    }
+  }, 'must be an http(s) URL without query or fragment')
+  .transform((s) => s.replace(/\/+$/, ''));
+
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
+
+const providerSchema = z.strictObject({
+  id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be lower-case letters, digits, - or _'),
+  type: z.string().refine((t) => KNOWN_PROVIDER_TYPES.includes(t), {
+    message: `must be one of ${KNOWN_PROVIDER_TYPES.join(', ')}`,
+  }),
+  web_url: httpUrl,
+  api_url: httpUrl.optional(),
+  token_env: envName.optional(),
+  webhook_secret_env: envName.optional(),
+});
+
+const ms = z.number().int().min(0);
+const positive = z.number().int().min(1);
+const workerSchema = z.strictObject({
+  enabled: z.boolean().optional(),
+  tick_interval_ms: positive.optional(),
+  batch_size: positive.max(100_000).optional(),
+  tick_timeout_ms: positive.optional(),
+  concurrency: positive.max(10_000).optional(),
+  fresh_ttl_ms: ms.optional(),
+  lease_ms: positive.optional(),
+  error_backoff_ms: ms.optional(),
+  no_token_backoff_ms: ms.optional(),
+  no_pr_backoff_ms: ms.optional(),
+  no_pr_window_ms: ms.optional(),
+  settled_ttl_ms: ms.optional(),
+  misconfigured_backoff_ms: ms.optional(),
+});
+
+const fileSchema = z.strictObject({
+  providers: z.array(providerSchema).optional(),
+  worker: workerSchema.optional(),
+});
+
+export type ConfigFile = z.infer<typeof fileSchema>;
+
+/** The default API address for a provider type on a given web address. */
+export function defaultApiUrl(type: string, webUrl: string): string {
+  const url = new URL(webUrl);
+  if (type === 'github') return url.host === 'github.com' ? 'https://api.github.com' : `${webUrl}/api/v3`;
+  if (type === 'gitlab' || type === 'gitea' || type === 'forgejo')
+    return `${webUrl}/api/${type === 'gitlab' ? 'v4' : 'v1'}`;
+  if (type === 'bitbucket')
+    return url.host === 'bitbucket.org' ? 'https://api.bitbucket.org/2.0' : `${webUrl}/rest/api/1.0`;
+  return webUrl;
+}
+
+const DEFAULT_PROVIDERS: ConfigFile['providers'] = [
+  { id: 'github', type: 'github', web_url: 'https://github.com', token_env: 'GITHUB_TOKEN' },
+  { id: 'gitlab', type: 'gitlab', web_url: 'https://gitlab.com', token_env: 'GITLAB_TOKEN' },
+];
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => {
+      const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
+      const where = path.replace(/^\./, '') || '(top level)';
+      if (issue.code === 'unrecognized_keys') return `${where}: unknown key(s) ${issue.keys.join(', ')}`;
+      return `${where}: ${issue.message}`;
+    })
+    .join('; ');
+}
+
+/** Parses a config file's JSON text. Errors name the file and the key to fix. */
+export function parseConfigFile(text: string, source: string): ConfigFile {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (cause) {
+    throw new ConfigError(`${source}: not valid JSON (${(cause as Error).message})`, { cause });
+  }
+  const parsed = fileSchema.safeParse(json);
+  if (!parsed.success) throw new ConfigError(`${source}: ${describeIssues(parsed.error)}`);
+  const ids = new Set<string>();
+  for (const p of parsed.data.providers ?? []) {
+    if (ids.has(p.id)) throw new ConfigError(`${source}: providers: duplicate id ${p.id}`);
+    ids.add(p.id);
+  }
+  return parsed.data;
+}
+
+function intFromEnv(env: NodeJS.ProcessEnv, name: string, min: number, max: number): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+/** Reads the environment (and the file named by GITSYNC_CONFIG); every error names the setting. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  let file: ConfigFile = {};
+  const path = env.GITSYNC_CONFIG;
+  if (path) {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (cause) {
+      throw new ConfigError(
+        `GITSYNC_CONFIG: cannot read ${path} (${(cause as NodeJS.ErrnoException).code ?? 'error'})`,
+        { cause },
+      );
+    }
+    file = parseConfigFile(text, `GITSYNC_CONFIG (${path})`);
+  }
+  const logLevel = env.GITSYNC_LOG_LEVEL || 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new ConfigError(
+      `GITSYNC_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`,
+    );
+  }
+  const databaseUrl = env.GITSYNC_DATABASE_URL || undefined;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('GITSYNC_DATABASE_URL must be a postgres:// or postgresql:// connection string');
+  }
+  const adminToken = env.GITSYNC_ADMIN_TOKEN || undefined;
+  if (adminToken !== undefined && adminToken.length < 16) {
+    throw new ConfigError('GITSYNC_ADMIN_TOKEN must be at least 16 characters');
+  }
+  const providers = (file.providers ?? DEFAULT_PROVIDERS ?? []).map(
+    (p): ProviderConfig => ({
+      id: p.id,
+      type: p.type,
+      web_url: p.web_url,
+      api_url: p.api_url ?? defaultApiUrl(p.type, p.web_url),
+      service_token: p.token_env ? env[p.token_env] || undefined : undefined,
+      webhook_secret: p.webhook_secret_env ? env[p.webhook_secret_env] || undefined : undefined,
+    }),
+  );
+  const worker: WorkerSettings = { ...DEFAULT_WORKER_SETTINGS };
+  for (const [key, value] of Object.entries(file.worker ?? {})) {
+    if (value !== undefined) (worker as unknown as Record<string, unknown>)[key] = value;
+  }
+  return {
+    database_url: databaseUrl,
+    data_dir: env.GITSYNC_DATA_DIR || '.gitsync',
+    host: env.GITSYNC_HOST || '127.0.0.1',
+    port: intFromEnv(env, 'GITSYNC_PORT', 0, 65_535) ?? 7420,
+    admin_token: adminToken,
+    encryption_key: env.GITSYNC_ENCRYPTION_KEY || undefined,
+    log_level: logLevel as LogLevel,
+    providers,
+    worker,
+  };
+}

@@ -1,0 +1,82 @@
+import { addMs } from './clock.ts';
+import type { PrState } from './types.ts';
+
+/** Worker timing (SPEC §3). Every value is configurable; these are the defaults. */
+export interface WorkerSettings {
+  enabled: boolean;
+  tick_interval_ms: number;
+  batch_size: number;
+  tick_timeout_ms: number;
+  concurrency: number;
+  fresh_ttl_ms: number;
+  lease_ms: number;
+  error_backoff_ms: number;
+  no_token_backoff_ms: number;
+  no_pr_backoff_ms: number;
+  no_pr_window_ms: number;
+  /** Merged and closed PRs rarely change: they are checked this often instead of `fresh_ttl_ms`. */
+  settled_ttl_ms: number;
+  /** A ref no provider can serve (unknown or unsupported host) waits this long, or until it is reported again. */
+  misconfigured_backoff_ms: number;
+}
+
+export const DEFAULT_WORKER_SETTINGS: WorkerSettings = {
+  enabled: true,
+  tick_interval_ms: 10_000,
+  batch_size: 50,
+  tick_timeout_ms: 30_000,
+  concurrency: 10,
+  fresh_ttl_ms: 120_000,
+  lease_ms: 300_000,
+  error_backoff_ms: 120_000,
+  no_token_backoff_ms: 600_000,
+  no_pr_backoff_ms: 15_000,
+  no_pr_window_ms: 120_000,
+  settled_ttl_ms: 1_800_000,
+  misconfigured_backoff_ms: 3_600_000,
+};
+
+/** Why a refresh failed, in the words the row and the API show. */
+export type FailureCode =
+  | 'no_provider'
+  | 'no_token'
+  | 'rate_limited'
+  | 'auth'
+  | 'config'
+  | 'not_found'
+  | 'unavailable'
+  | 'internal';
+
+/** When a successfully refreshed PR is next due. */
+export function nextCheckAfterSuccess(state: PrState, now: Date, s: WorkerSettings): Date {
+  return addMs(now, state === 'open' ? s.fresh_ttl_ms : s.settled_ttl_ms);
+}
+
+/**
+ * When a ref with no PR yet is next due: soon while the report is recent (the PR is probably
+ * being opened), otherwise `null`, meaning the claim lease stands as the retry interval.
+ */
+export function nextCheckWithoutPr(reportedAt: Date, now: Date, s: WorkerSettings): Date | null {
+  return now.getTime() - reportedAt.getTime() < s.no_pr_window_ms ? addMs(now, s.no_pr_backoff_ms) : null;
+}
+
+/** When a failed ref is next due. A rate limit waits exactly until the host's reset time. */
+export function nextCheckAfterFailure(
+  code: FailureCode,
+  now: Date,
+  s: WorkerSettings,
+  pausedUntil: Date | null,
+): Date {
+  switch (code) {
+    case 'rate_limited':
+      return pausedUntil && pausedUntil > now ? pausedUntil : addMs(now, s.error_backoff_ms);
+    case 'no_token':
+    case 'auth':
+      return addMs(now, s.no_token_backoff_ms);
+    case 'no_provider':
+    case 'config':
+      return addMs(now, s.misconfigured_backoff_ms);
+    default:
+      return addMs(now, s.error_backoff_ms);
+  }
+}

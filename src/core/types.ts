@@ -1,0 +1,99 @@
+/** Domain records. Field names are snake_case because they are the HTTP/JSON contract (SPEC §6). */
+
+export const PR_STATES = ['open', 'closed', 'merged'] as const;
+export type PrState = (typeof PR_STATES)[number];
+
+/** Everything the code host tells us about one pull request. */
+export interface PrFields {
+  url: string;
+  pull_request_state: PrState;
+  pull_request_title: string;
+  pull_request_draft: boolean;
+  changes_requested: boolean;
+  approved: boolean;
+  reviewer_count: number;
+  additions: number;
+  deletions: number;
+  changed_files: number;
+  commits: number;
+  pr_number: number;
+  author_login: string | null;
+  author_avatar_url: string | null;
+  base_branch: string;
+  head_branch: string;
+}
+
+export const PR_FIELD_NAMES = [
+  'url',
+  'pull_request_state',
+  'pull_request_title',
+  'pull_request_draft',
+  'changes_requested',
+  'approved',
+  'reviewer_count',
+  'additions',
+  'deletions',
+  'changed_files',
+  'commits',
+  'pr_number',
+  'author_login',
+  'author_avatar_url',
+  'base_branch',
+  'head_branch',
+] as const satisfies readonly (keyof PrFields)[];
+
+type Nullable<T> = { [K in keyof T]: T[K] | null };
+
+/** One tracked (chat, origin, branch). While no PR is known every PR field is null. */
+export interface DiffStatus extends Nullable<PrFields> {
+  chat_id: string;
+  git_remote_origin: string;
+  git_branch: string;
+  provider_id: string | null;
+  refreshed_at: Date | null;
+  stale_at: Date;
+  created_at: Date;
+  updated_at: Date;
+  last_error: string | null;
+  last_error_at: Date | null;
+  error_count: number;
+  paused_until: Date | null;
+}
+
+export interface Chat {
+  id: string;
+  owner_id: string;
+  workspace_id: string | null;
+  parent_chat_id: string | null;
+  root_chat_id: string;
+  title: string;
+  archived: boolean;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** A chat as the API shows it: its refs (primary first) and its children. */
+export interface ChatView extends Chat {
+  diff_status: DiffStatus | null;
+  diff_statuses: DiffStatus[];
+  children: ChatView[];
+}
+
+export const emptyPrFields = (): Nullable<PrFields> => ({
+  url: null,
+  pull_request_state: null,
+  pull_request_title: null,
+  pull_request_draft: null,
+  changes_requested: null,
+  approved: null,
+  reviewer_count: null,
+  additions: null,
+  deletions: null,
+  changed_files: null,
+  commits: null,
+  pr_number: null,
+  author_login: null,
+  author_avatar_url: null,
+  base_branch: null,
+  head_branch: null,
+});

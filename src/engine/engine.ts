@@ -1,0 +1,249 @@
+import { addMs, type Clock } from '../core/clock.ts';
+import { BadInputError, errorMessage, NotFoundError } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import { canonicalUnmatchedOrigin } from '../core/origin.ts';
+import type { WorkerSettings } from '../core/schedule.ts';
+import type { DiffStatus } from '../core/types.ts';
+import type { Publisher } from '../events/publisher.ts';
+import type { ProviderRegistry } from '../providers/registry.ts';
+import type { ClaimedRef, Store } from '../store/store.ts';
+import { failureError } from './failure-error.ts';
+import { planWrite, type RefreshOutcome } from './outcomes.ts';
+import { Refresher } from './refresher.ts';
+
+export interface EngineDeps {
+  store: Store;
+  providers: ProviderRegistry;
+  publisher: Publisher;
+  clock: Clock;
+  settings: WorkerSettings;
+  logger: Logger;
+}
+
+export interface TickResult {
+  claimed: number;
+  outcomes: Record<RefreshOutcome['kind'], number>;
+  published: number;
+  write_failures: number;
+}
+
+export interface RefReportInput {
+  chat_id?: string | undefined;
+  workspace_id?: string | undefined;
+  origin: string;
+  branch: string;
+}
+
+export interface RefreshNowResult {
+  outcome: 'updated' | 'no_pr' | 'stale_pr';
+  diff_status: DiffStatus;
+}
+
+/**
+ * The sync engine: claims due refs, refreshes them through providers, writes outcomes in
+ * batches and publishes what changed; also records ref reports and serves "refresh now".
+ * The poll loop is the source of truth; `wake()` only cuts the wait.
+ */
+export class Engine {
+  readonly refresher: Refresher;
+  #running = false;
+  #loop: Promise<void> | null = null;
+  #wakeRequested = false;
+  #wakeSleeper: (() => void) | null = null;
+  #sleepTimer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly deps: EngineDeps) {
+    this.refresher = new Refresher({
+      providers: deps.providers,
+      ownerToken: (owner, provider) => deps.store.getToken(owner, provider),
+      clock: deps.clock,
+      logger: deps.logger,
+    });
+  }
+
+  // ---- the loop ----------------------------------------------------------------------------
+
+  /** Starts the worker loop (ticks never overlap). */
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#loop = this.#run();
+  }
+
+  /** Stops claiming, lets the tick in flight finish writing its outcomes, then resolves. */
+  async stop(): Promise<void> {
+    this.#running = false;
+    this.wake();
+    await this.#loop;
+    this.#loop = null;
+  }
+
+  /** Ends the current wait so the next tick starts now (a report, webhook or notification). */
+  wake(): void {
+    this.#wakeRequested = true;
+    this.#wakeSleeper?.();
+  }
+
+  get running(): boolean {
+    return this.#running;
+  }
+
+  async #run(): Promise<void> {
+    const { settings, logger } = this.deps;
+    while (this.#running) {
+      this.#wakeRequested = false;
+      let result: TickResult | null = null;
+      try {
+        result = await this.tick();
+      } catch (error) {
+        logger.error({ err: errorMessage(error) }, 'tick failed; retrying after the interval');
+      }
+      if (!this.#running) break;
+      // A full batch means more rows are due: go on at once instead of waiting.
+      if (result && result.claimed >= settings.batch_size) continue;
+      if (this.#wakeRequested) continue;
+      await new Promise<void>((resolve) => {
+        this.#wakeSleeper = resolve;
+        this.#sleepTimer = setTimeout(resolve, settings.tick_interval_ms);
+      });
+      if (this.#sleepTimer) clearTimeout(this.#sleepTimer);
+      this.#wakeSleeper = null;
+    }
+  }
+
+  /** One pass: claim → refresh → write outcomes in one batch → publish. */
+  async tick(): Promise<TickResult> {
+    const { store, clock, settings } = this.deps;
+    const started = clock.now();
+    const rows = await store.claimStaleRefs(started, settings.batch_size, addMs(started, settings.lease_ms));
+    const result: TickResult = {
+      claimed: rows.length,
+      outcomes: { updated: 0, no_pr: 0, stale_pr: 0, failed: 0, released: 0 },
+      published: 0,
+      write_failures: 0,
+    };
+    if (rows.length === 0) return result;
+    const deadline = AbortSignal.timeout(settings.tick_timeout_ms);
+    const outcomes = await this.refresher.refreshBatch(rows, { concurrency: settings.concurrency, deadline });
+    const written = await this.#apply(rows, outcomes, true);
+    for (const outcome of outcomes.values()) result.outcomes[outcome.kind]++;
+    result.published = written.published;
+    result.write_failures = written.failures;
+    return result;
+  }
+
+  async #apply(
+    rows: readonly ClaimedRef[],
+    outcomes: Map<string, RefreshOutcome>,
+    claimed: boolean,
+  ): Promise<{ published: number; failures: number; statuses: Map<string, DiffStatus> }> {
+    const { store, clock, settings, logger } = this.deps;
+    const now = clock.now();
+    const plans = rows.map((row) =>
+      planWrite(row, outcomes.get(row.id) ?? { kind: 'released' }, now, settings, claimed),
+    );
+    const { written, failed } = await store.writeRefreshes(plans.map((p) => p.write));
+    for (const [id, error] of failed) {
+      logger.error({ ref_id: id, err: errorMessage(error) }, 'writing a refresh outcome failed');
+    }
+    const changed = plans
+      .filter((p) => p.visible && written.has(p.write.id))
+      .map((p) => written.get(p.write.id)!);
+    const published = await this.#publishChanges(changed);
+    return { published, failures: failed.size, statuses: written };
+  }
+
+  async #publishChanges(changed: readonly DiffStatus[]): Promise<number> {
+    if (changed.length === 0) return 0;
+    const chats = await this.deps.store.getChats([...new Set(changed.map((s) => s.chat_id))]);
+    let published = 0;
+    for (const status of changed) {
+      const chat = chats.get(status.chat_id);
+      if (!chat) continue; // deleted meanwhile
+      this.deps.publisher.publish({ kind: 'diff_status_change', chat, changed_diff_status: status });
+      published++;
+    }
+    return published;
+  }
+
+  // ---- reports -----------------------------------------------------------------------------
+
+  /** The stored form of a reported origin: the provider's repository URL, else credentials stripped. */
+  canonicalOrigin(origin: string): { origin: string; provider_id: string | null } {
+    const match = this.deps.providers.match(origin);
+    if (match?.repo)
+      return { origin: match.provider.repoUrl(match.repo), provider_id: match.provider.config.id };
+    return { origin: canonicalUnmatchedOrigin(origin), provider_id: match?.provider.config.id ?? null };
+  }
+
+  /**
+   * Mark stale (SPEC §3): upserts the ref as due now on the named chat, or on every
+   * non-archived chat of the workspace, and publishes at once. `owner` scopes the chats.
+   */
+  async reportRef(input: RefReportInput, owner?: string): Promise<{ chat_ids: string[] }> {
+    const branch = input.branch.trim();
+    const rawOrigin = input.origin.trim();
+    if (branch === '') throw new BadInputError('branch must not be empty');
+    if (rawOrigin === '') throw new BadInputError('origin must not be empty');
+    if (!input.chat_id && !input.workspace_id) throw new BadInputError('give chat_id or workspace_id');
+    const { origin, provider_id } = this.canonicalOrigin(rawOrigin);
+    const now = this.deps.clock.now();
+
+    const single = input.chat_id !== undefined;
+    let chatIds: string[];
+    if (input.chat_id) {
+      const chat = await this.deps.store.getChat(input.chat_id, owner);
+      if (!chat) throw new NotFoundError(`chat ${input.chat_id} not found`);
+      chatIds = [input.chat_id];
+    } else {
+      chatIds = await this.deps.store.activeWorkspaceChatIds(input.workspace_id!, owner);
+    }
+    const reported: DiffStatus[] = [];
+    for (const chat_id of chatIds) {
+      try {
+        const status = await this.deps.store.recordRefReport({ chat_id, origin, branch, provider_id }, now);
+        if (status) reported.push(status);
+        else if (single) throw new NotFoundError(`chat ${chat_id} not found`);
+      } catch (error) {
+        if (single) throw error;
+        // One chat failing (deleted meanwhile, database hiccup) must not stop the others.
+        this.deps.logger.warn({ chat_id, err: errorMessage(error) }, 'recording a ref report failed');
+      }
+    }
+    await this.#publishChanges(reported);
+    if (reported.length > 0) this.wake();
+    return { chat_ids: reported.map((s) => s.chat_id) };
+  }
+
+  // ---- refresh now -------------------------------------------------------------------------
+
+  /**
+   * Refreshes one chat's ref now through the same pipeline. "No PR" writes nothing; a failure
+   * writes nothing either (no backoff) and is thrown as a typed error for the caller.
+   */
+  async refreshNow(
+    chatId: string,
+    which: { origin?: string | undefined; branch?: string | undefined } = {},
+    owner?: string,
+  ): Promise<RefreshNowResult> {
+    const { store } = this.deps;
+    const chat = await store.getChat(chatId, owner);
+    if (!chat) throw new NotFoundError(`chat ${chatId} not found`);
+    const origin = which.origin?.trim() ? this.canonicalOrigin(which.origin).origin : undefined;
+    const row = await store.getRef(chatId, origin, which.branch?.trim() || undefined);
+    if (!row) throw new NotFoundError('no tracked ref matches', { code: 'no_ref' });
+    const [outcome] = (await this.refresher.refreshBatch([row], { concurrency: 1 })).values();
+    if (!outcome || outcome.kind === 'released') throw new Error('refresh produced no outcome');
+    if (outcome.kind === 'failed') throw failureError(outcome.failure);
+    if (outcome.kind === 'no_pr') return { outcome: 'no_pr', diff_status: stripInternal(row) };
+    const { statuses } = await this.#apply([row], new Map([[row.id, outcome]]), false);
+    const status = statuses.get(row.id);
+    if (!status) throw new NotFoundError('the ref was deleted during the refresh', { code: 'no_ref' });
+    return { outcome: outcome.kind, diff_status: status };
+  }
+}
+
+function stripInternal(row: ClaimedRef): DiffStatus {
+  const { id: _id, owner_id: _owner, ...status } = row;
+  return status;
+}

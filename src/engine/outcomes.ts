@@ -1,0 +1,120 @@
+import { addMs } from '../core/clock.ts';
+import {
+  type FailureCode,
+  nextCheckAfterFailure,
+  nextCheckAfterSuccess,
+  nextCheckWithoutPr,
+  type WorkerSettings,
+} from '../core/schedule.ts';
+import { type DiffStatus, emptyPrFields, PR_FIELD_NAMES, type PrFields } from '../core/types.ts';
+import type { ClaimedRef, RefWrite } from '../store/store.ts';
+
+export interface RefreshFailure {
+  code: FailureCode;
+  message: string;
+  /** Set for rate limits: the host's reset time for this (host, token). */
+  paused_until?: Date | undefined;
+}
+
+/** How one row's refresh ended (SPEC §3 "Refresh one row"). */
+export type RefreshOutcome =
+  | { kind: 'updated'; pr: PrFields }
+  | { kind: 'no_pr' }
+  | { kind: 'stale_pr' }
+  | { kind: 'failed'; failure: RefreshFailure }
+  /** The tick's deadline passed before the row was started: due again at once. */
+  | { kind: 'released' };
+
+export interface PlannedWrite {
+  write: RefWrite;
+  /** Whether something a UI shows changed, so an event must be published once written. */
+  visible: boolean;
+}
+
+const prOf = (row: DiffStatus) => {
+  const out = emptyPrFields();
+  for (const f of PR_FIELD_NAMES) (out as Record<string, unknown>)[f] = row[f];
+  return out;
+};
+
+const prChanged = (row: DiffStatus, pr: RefWrite['pr']) => PR_FIELD_NAMES.some((f) => row[f] !== pr[f]);
+
+const sameTime = (a: Date | null, b: Date | null) => (a?.getTime() ?? null) === (b?.getTime() ?? null);
+
+/**
+ * Turns an outcome into the row's complete new state (SPEC §3 "Apply outcomes"). Pure: the
+ * store writes the result, the engine publishes when `visible`.
+ */
+export function planWrite(
+  row: ClaimedRef,
+  outcome: RefreshOutcome,
+  now: Date,
+  settings: WorkerSettings,
+  claimed: boolean,
+): PlannedWrite {
+  const base: RefWrite = {
+    id: row.id,
+    claimed_stale_at: claimed ? row.stale_at : null,
+    pr: prOf(row),
+    provider_id: row.provider_id,
+    refreshed_at: row.refreshed_at,
+    stale_at: row.stale_at,
+    last_error: null,
+    last_error_at: null,
+    error_count: 0,
+    paused_until: null,
+  };
+  const errorCleared = row.last_error !== null || row.paused_until !== null;
+  switch (outcome.kind) {
+    case 'updated': {
+      const write = {
+        ...base,
+        pr: { ...outcome.pr },
+        refreshed_at: now,
+        stale_at: nextCheckAfterSuccess(outcome.pr.pull_request_state, now, settings),
+      };
+      return { write, visible: errorCleared || prChanged(row, write.pr) };
+    }
+    case 'no_pr':
+      return {
+        // Outside the retry window the claim lease stands as the retry interval.
+        write: { ...base, stale_at: nextCheckWithoutPr(row.updated_at, now, settings) ?? row.stale_at },
+        visible: errorCleared,
+      };
+    case 'stale_pr':
+      return {
+        write: {
+          ...base,
+          pr: emptyPrFields(),
+          refreshed_at: now,
+          stale_at: addMs(now, settings.no_pr_backoff_ms),
+        },
+        visible: true,
+      };
+    case 'failed': {
+      const { failure } = outcome;
+      const paused = failure.code === 'rate_limited' ? (failure.paused_until ?? null) : null;
+      const write = {
+        ...base,
+        stale_at: nextCheckAfterFailure(failure.code, now, settings, paused),
+        last_error: failure.message,
+        last_error_at: now,
+        error_count: row.error_count + 1,
+        paused_until: paused,
+      };
+      return { write, visible: row.last_error !== write.last_error || !sameTime(row.paused_until, paused) };
+    }
+    case 'released':
+      return {
+        write: {
+          ...base,
+          stale_at: now,
+          last_error: row.last_error,
+          last_error_at: row.last_error_at,
+          error_count: row.error_count,
+          paused_until: row.paused_until,
+        },
+        visible: false,
+      };
+  }
+}

@@ -1,0 +1,176 @@
+import type { Clock } from '../core/clock.ts';
+import { errorMessage, GitsyncError, NotFoundError, RateLimitedError } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import type { FailureCode } from '../core/schedule.ts';
+import type { ProviderRegistry } from '../providers/registry.ts';
+import type { CallOptions, Provider } from '../providers/types.ts';
+import type { ClaimedRef } from '../store/store.ts';
+import { Limiter } from './limiter.ts';
+import type { RefreshFailure, RefreshOutcome } from './outcomes.ts';
+import { RateLimitPauses } from './rate-limits.ts';
+
+export type TokenSource = (ownerId: string, providerId: string) => Promise<string | null>;
+
+export interface RefresherDeps {
+  providers: ProviderRegistry;
+  /** The owner's own token for a provider, or null. */
+  ownerToken: TokenSource;
+  clock: Clock;
+  logger: Logger;
+}
+
+const fail = (code: FailureCode, message: string, paused_until?: Date): RefreshOutcome => ({
+  kind: 'failed',
+  failure: { code, message, paused_until },
+});
+
+/**
+ * Refreshes claimed rows: grouped by (owner, provider), provider and token resolved once per
+ * group, provider calls run under one concurrency limit shared by every group, and a rate limit
+ * stops the rest of its group (other groups go on).
+ */
+export class Refresher {
+  readonly pauses = new RateLimitPauses();
+
+  constructor(private readonly deps: RefresherDeps) {}
+
+  async refreshBatch(
+    rows: readonly ClaimedRef[],
+    options: { concurrency: number; deadline?: AbortSignal },
+  ): Promise<Map<string, RefreshOutcome>> {
+    const limiter = new Limiter(options.concurrency);
+    const outcomes = new Map<string, RefreshOutcome>();
+    const groups = new Map<string, { provider: Provider | null; rows: ClaimedRef[] }>();
+    for (const row of rows) {
+      const provider = this.deps.providers.match(row.git_remote_origin)?.provider ?? null;
+      const key = `${row.owner_id}\u0000${provider?.config.id ?? ''}`;
+      const group = groups.get(key) ?? { provider, rows: [] };
+      group.rows.push(row);
+      groups.set(key, group);
+    }
+    await Promise.all(
+      [...groups.values()].map(async ({ provider, rows: groupRows }) => {
+        const results = await this.#refreshGroup(provider, groupRows, limiter, options.deadline);
+        for (const [id, outcome] of results) outcomes.set(id, outcome);
+      }),
+    );
+    return outcomes;
+  }
+
+  async #refreshGroup(
+    provider: Provider | null,
+    rows: ClaimedRef[],
+    limiter: Limiter,
+    deadline: AbortSignal | undefined,
+  ): Promise<Map<string, RefreshOutcome>> {
+    const out = new Map<string, RefreshOutcome>();
+    const all = (outcome: RefreshOutcome) => {
+      for (const row of rows) out.set(row.id, outcome);
+      return out;
+    };
+    if (!provider) return all(fail('no_provider', 'no provider for origin'));
+    const owner = rows[0]!.owner_id;
+    let token: string;
+    try {
+      token = await this.resolveToken(owner, provider);
+    } catch (error) {
+      return all(fail('internal', `token lookup failed: ${errorMessage(error)}`));
+    }
+    if (token === '') return all(fail('no_token', `no token for ${provider.config.id}`));
+
+    const pauseKey = RateLimitPauses.key(provider.config.api_url, token);
+    await Promise.all(
+      rows.map((row) =>
+        limiter.run(async () => {
+          if (deadline?.aborted) {
+            out.set(row.id, { kind: 'released' });
+            return;
+          }
+          const paused = this.pauses.pausedUntil(pauseKey, this.deps.clock.now());
+          if (paused) {
+            out.set(
+              row.id,
+              fail('rate_limited', `skipped: rate limited until ${paused.toISOString()}`, paused),
+            );
+            return;
+          }
+          const outcome = await this.refreshRow(provider, row, { token, signal: deadline });
+          if (
+            outcome.kind === 'failed' &&
+            outcome.failure.code === 'rate_limited' &&
+            outcome.failure.paused_until
+          ) {
+            this.pauses.pause(pauseKey, outcome.failure.paused_until);
+          }
+          out.set(row.id, outcome);
+        }),
+      ),
+    );
+    return out;
+  }
+
+  /** The owner's token for the provider, else the provider's service token, else "" (none). */
+  async resolveToken(owner: string, provider: Provider): Promise<string> {
+    const own = await this.deps.ownerToken(owner, provider.config.id);
+    return own || provider.config.service_token || '';
+  }
+
+  /** SPEC §3 "Refresh one row"; never throws: failures come back as a `failed` outcome. */
+  async refreshRow(provider: Provider, row: ClaimedRef, call: CallOptions): Promise<RefreshOutcome> {
+    try {
+      const lookUp = async (): Promise<RefreshOutcome> => {
+        const repo = provider.parseOrigin(row.git_remote_origin);
+        if (!repo)
+          return fail(
+            'config',
+            `origin ${row.git_remote_origin} names no repository on ${provider.config.id}`,
+          );
+        const pr = await provider.findPullForBranch(repo, row.git_branch, call);
+        return pr ? { kind: 'updated', pr } : { kind: 'no_pr' };
+      };
+      const pull = row.url ? provider.parsePullUrl(row.url) : null;
+      if (!pull) return await lookUp();
+      let pr: Awaited<ReturnType<Provider['fetchPull']>> | null;
+      try {
+        pr = await provider.fetchPull(pull, call);
+      } catch (error) {
+        if (!(error instanceof NotFoundError)) throw error;
+        pr = null; // the PR is gone; look the branch up again
+      }
+      if (pr && pr.head_branch === row.git_branch) return { kind: 'updated', pr };
+      // The agent switched branches (or the PR vanished): the stored URL is stale.
+      const again = await lookUp();
+      return again.kind === 'no_pr' ? { kind: 'stale_pr' } : again;
+    } catch (error) {
+      return { kind: 'failed', failure: this.#describe(error, call.token) };
+    }
+  }
+
+  #describe(error: unknown, token: string): RefreshFailure {
+    // Providers never put tokens in messages; scrub anyway so a slip cannot reach the database.
+    const message = token ? errorMessage(error).replaceAll(token, '[redacted]') : errorMessage(error);
+    if (error instanceof RateLimitedError) {
+      return {
+        code: 'rate_limited',
+        message: `rate limited until ${error.resetAt.toISOString()}`,
+        paused_until: error.resetAt,
+      };
+    }
+    if (error instanceof GitsyncError) {
+      const code: FailureCode =
+        error.kind === 'auth'
+          ? 'auth'
+          : error.kind === 'config'
+            ? 'config'
+            : error.kind === 'not_found'
+              ? 'not_found'
+              : 'unavailable';
+      return { code, message };
+    }
+    if (error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError')) {
+      return { code: 'unavailable', message: 'timed out: the tick deadline passed' };
+    }
+    this.deps.logger.error({ err: message }, 'unexpected error while refreshing a ref');
+    return { code: 'internal', message: `internal error: ${message}` };
+  }
+}

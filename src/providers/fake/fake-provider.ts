@@ -1,0 +1,172 @@
+import { AuthError, NotFoundError } from '../../core/errors.ts';
+import type { PrFields } from '../../core/types.ts';
+import { matchRepoOnHost, trimTrailingSlash } from '../origin-match.ts';
+import type { CallOptions, Provider, ProviderConfig, PullRef, RepoRef } from '../types.ts';
+
+export interface FakePull extends PrFields {
+  repo: string;
+  /** Last change, for "most recently updated" preference among several PRs of one branch. */
+  updated_seq: number;
+}
+
+export interface FakeCall {
+  kind: 'find' | 'fetch';
+  repo: string;
+  branch?: string;
+  number?: number;
+}
+
+/**
+ * An in-memory, scriptable code host for engine and API tests and benchmarks: holds PRs, counts
+ * calls, injects latency and failures. Shared by any number of `FakeProvider`s.
+ */
+export class FakeCodeHost {
+  latencyMs = 0;
+  /** Return an error to make a call fail (checked before the call is answered). */
+  failWith: ((call: FakeCall, token: string) => Error | undefined) | undefined;
+  readonly revokedTokens = new Set<string>();
+  readonly calls = { find: 0, fetch: 0 };
+  /** The last calls made, newest last (bounded so benchmarks can run millions). */
+  readonly recent: FakeCall[] = [];
+  readonly #pulls = new Map<string, FakePull[]>();
+  #seq = 0;
+
+  constructor(readonly webUrl = 'https://fake.test') {}
+
+  openPull(repo: string, input: Partial<PrFields> & { head_branch: string }): FakePull {
+    const list = this.#pulls.get(repo) ?? [];
+    const number = input.pr_number ?? list.length + 1;
+    const pull: FakePull = {
+      repo,
+      url: `${this.webUrl}/${repo}/pull/${number}`,
+      pull_request_state: 'open',
+      pull_request_title: `PR ${number}`,
+      pull_request_draft: false,
+      changes_requested: false,
+      approved: false,
+      reviewer_count: 0,
+      additions: 0,
+      deletions: 0,
+      changed_files: 0,
+      commits: 1,
+      author_login: 'agent',
+      author_avatar_url: null,
+      base_branch: 'main',
+      ...input,
+      pr_number: number,
+      updated_seq: ++this.#seq,
+    };
+    list.push(pull);
+    this.#pulls.set(repo, list);
+    return pull;
+  }
+
+  updatePull(repo: string, number: number, patch: Partial<PrFields>): FakePull {
+    const pull = this.#pulls.get(repo)?.find((p) => p.pr_number === number);
+    if (!pull) throw new Error(`fake: no PR ${repo}#${number}`);
+    Object.assign(pull, patch, { updated_seq: ++this.#seq });
+    return pull;
+  }
+
+  async answer<T>(call: FakeCall, token: string, signal: AbortSignal | undefined, fn: () => T): Promise<T> {
+    this.calls[call.kind]++;
+    this.recent.push(call);
+    if (this.recent.length > 1000) this.recent.splice(0, this.recent.length - 1000);
+    if (this.latencyMs > 0) await delay(this.latencyMs, signal);
+    if (this.revokedTokens.has(token)) throw new AuthError('fake: bad credentials (401)');
+    const error = this.failWith?.(call, token);
+    if (error) throw error;
+    return fn();
+  }
+
+  find(repo: string, branch: string): PrFields | null {
+    const candidates = (this.#pulls.get(repo) ?? []).filter((p) => p.head_branch === branch);
+    // Prefer an open PR, then the most recently updated.
+    candidates.sort(
+      (a, b) =>
+        Number(b.pull_request_state === 'open') - Number(a.pull_request_state === 'open') ||
+        b.updated_seq - a.updated_seq,
+    );
+    return candidates[0] ? toFields(candidates[0]) : null;
+  }
+
+  get(repo: string, number: number): PrFields {
+    const pull = this.#pulls.get(repo)?.find((p) => p.pr_number === number);
+    if (!pull) throw new NotFoundError(`fake: no PR ${repo}#${number}`);
+    return toFields(pull);
+  }
+}
+
+function toFields(pull: FakePull): PrFields {
+  const { repo: _repo, updated_seq: _seq, ...fields } = pull;
+  return { ...fields };
+}
+
+function delay(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        reject(signal.reason);
+      },
+      { once: true },
+    );
+  });
+}
+
+/** A Provider backed by a FakeCodeHost; PR URLs look like `<web_url>/<owner>/<repo>/pull/<n>`. */
+export class FakeProvider implements Provider {
+  readonly config: ProviderConfig;
+
+  constructor(
+    readonly host: FakeCodeHost,
+    config: Partial<ProviderConfig> = {},
+  ) {
+    this.config = {
+      id: 'fake',
+      type: 'fake',
+      web_url: trimTrailingSlash(host.webUrl),
+      api_url: trimTrailingSlash(host.webUrl),
+      ...config,
+    };
+  }
+
+  parseOrigin(origin: string): RepoRef | null {
+    return matchRepoOnHost(origin, this.config.web_url, false);
+  }
+
+  repoUrl(repo: RepoRef): string {
+    return `${this.config.web_url}/${repo.owner}/${repo.name}`;
+  }
+
+  parsePullUrl(url: string): PullRef | null {
+    const prefix = `${this.config.web_url}/`;
+    if (!url.startsWith(prefix)) return null;
+    const m = /^([^/]+)\/([^/]+)\/pull\/(\d+)$/.exec(url.slice(prefix.length));
+    if (!m) return null;
+    return { repo: { owner: m[1]!, name: m[2]! }, number: Number(m[3]) };
+  }
+
+  buildPullUrl(pull: PullRef): string {
+    return `${this.repoUrl(pull.repo)}/pull/${pull.number}`;
+  }
+
+  findPullForBranch(repo: RepoRef, branch: string, options: CallOptions): Promise<PrFields | null> {
+    const key = `${repo.owner}/${repo.name}`;
+    return this.host.answer({ kind: 'find', repo: key, branch }, options.token, options.signal, () =>
+      this.host.find(key, branch),
+    );
+  }
+
+  fetchPull(pull: PullRef, options: CallOptions): Promise<PrFields> {
+    const key = `${pull.repo.owner}/${pull.repo.name}`;
+    return this.host.answer(
+      { kind: 'fetch', repo: key, number: pull.number },
+      options.token,
+      options.signal,
+      () => this.host.get(key, pull.number),
+    );
+  }
+}

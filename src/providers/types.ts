@@ -1,0 +1,47 @@
+import type { PrFields } from '../core/types.ts';
+
+/** A repository on a code host. `owner` may hold nested groups (`group/sub`) where the host has them. */
+export interface RepoRef {
+  owner: string;
+  name: string;
+}
+
+export interface PullRef {
+  repo: RepoRef;
+  number: number;
+}
+
+export interface CallOptions {
+  token: string;
+  signal?: AbortSignal | undefined;
+}
+
+/** What the configuration says about one code host (SPEC §2 "provider"). */
+export interface ProviderConfig {
+  id: string;
+  type: string;
+  /** Base web address without trailing slash, e.g. `https://github.com` or `https://host/gitlab`. */
+  web_url: string;
+  api_url: string;
+  service_token?: string | undefined;
+  webhook_secret?: string | undefined;
+}
+
+/**
+ * One code host. Host vocabulary stays behind this interface: implementations map their states
+ * to `open | closed | merged` and translate every failure into the errors of `core/errors.ts`.
+ */
+export interface Provider {
+  readonly config: ProviderConfig;
+  /** The repository an origin names, if it is on this host (https, ssh://, scp-like; credentials ignored). */
+  parseOrigin(origin: string): RepoRef | null;
+  /** The canonical origin stored for a repository: `web_url/owner/name`. */
+  repoUrl(repo: RepoRef): string;
+  parsePullUrl(url: string): PullRef | null;
+  buildPullUrl(pull: PullRef): string;
+  /** The PR whose head is `branch` (own repo or a fork), preferring an open one; null if none. */
+  findPullForBranch(repo: RepoRef, branch: string, options: CallOptions): Promise<PrFields | null>;
+  fetchPull(pull: PullRef, options: CallOptions): Promise<PrFields>;
+}
+
+export type ProviderFactory = (config: ProviderConfig) => Provider;

@@ -1,0 +1,451 @@
+import { BadInputError, ConflictError, NotFoundError } from '../core/errors.ts';
+import type { Chat, ChatView, DiffStatus } from '../core/types.ts';
+import type { Database, Tx } from './database.ts';
+import type {
+  ChatInput,
+  ClaimedRef,
+  ListChatsQuery,
+  RefReport,
+  RefWrite,
+  Store,
+  WriteResult,
+} from './store.ts';
+import type { TokenCipher } from './token-cipher.ts';
+
+const DIFF_STATUS_COLUMNS = [
+  'chat_id',
+  'git_remote_origin',
+  'git_branch',
+  'provider_id',
+  'url',
+  'pull_request_state',
+  'pull_request_title',
+  'pull_request_draft',
+  'changes_requested',
+  'approved',
+  'reviewer_count',
+  'additions',
+  'deletions',
+  'changed_files',
+  'commits',
+  'pr_number',
+  'author_login',
+  'author_avatar_url',
+  'base_branch',
+  'head_branch',
+  'refreshed_at',
+  'stale_at',
+  'created_at',
+  'updated_at',
+  'last_error',
+  'last_error_at',
+  'error_count',
+  'paused_until',
+] as const satisfies readonly (keyof DiffStatus)[];
+
+const CHAT_COLUMNS =
+  'id, owner_id, workspace_id, parent_chat_id, root_chat_id, title, archived, created_at, updated_at';
+
+type Row = Record<string, unknown>;
+
+function toDiffStatus(row: Row): DiffStatus {
+  const out: Row = {};
+  for (const c of DIFF_STATUS_COLUMNS) out[c] = row[c];
+  return out as unknown as DiffStatus;
+}
+
+function toClaimed(row: Row): ClaimedRef {
+  return { ...toDiffStatus(row), id: String(row.id), owner_id: String(row.owner_id) };
+}
+
+/** Refs primary first: the most recently reported, ties broken so the order is stable. */
+function byPrimary(a: DiffStatus, b: DiffStatus): number {
+  return (
+    b.updated_at.getTime() - a.updated_at.getTime() ||
+    a.git_remote_origin.localeCompare(b.git_remote_origin) ||
+    a.git_branch.localeCompare(b.git_branch)
+  );
+}
+
+/** Cursor for keyset pagination over (updated_at DESC, id DESC). */
+function encodeCursor(chat: Chat): string {
+  return Buffer.from(`${chat.updated_at.toISOString()}|${chat.id}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): [Date, string] {
+  const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  const date = new Date(at ?? '');
+  if (!id || Number.isNaN(date.getTime()) || !/^[0-9a-f-]{36}$/i.test(id)) {
+    throw new BadInputError('cursor is not one this service returned');
+  }
+  return [date, id];
+}
+
+/** The one Store implementation, over a pg-compatible pool (PostgreSQL or PGlite). */
+export class SqlStore implements Store {
+  constructor(
+    readonly db: Database,
+    private readonly cipher: TokenCipher,
+  ) {}
+
+  // ---- chats -------------------------------------------------------------------------------
+
+  async putChat(input: ChatInput, now: Date): Promise<{ chat: ChatView; created: boolean }> {
+    const created = await this.db.transaction(async (tx) => {
+      const existing = await tx.query<Chat>(`SELECT ${CHAT_COLUMNS} FROM chats WHERE id = $1 FOR UPDATE`, [
+        input.id,
+      ]);
+      const chat = existing.rows[0];
+      if (chat) {
+        if (chat.owner_id !== input.owner_id) throw new ConflictError('a chat cannot change owner');
+        if (input.parent_chat_id !== undefined && input.parent_chat_id !== chat.parent_chat_id) {
+          throw new ConflictError('a chat cannot change parent');
+        }
+        const workspace = input.workspace_id === undefined ? chat.workspace_id : input.workspace_id;
+        const title = input.title ?? chat.title;
+        if (workspace !== chat.workspace_id || title !== chat.title) {
+          await tx.query('UPDATE chats SET workspace_id = $2, title = $3, updated_at = $4 WHERE id = $1', [
+            input.id,
+            workspace,
+            title,
+            now,
+          ]);
+        }
+        return false;
+      }
+      let root = input.id;
+      let archived = false;
+      if (input.parent_chat_id) {
+        if (input.parent_chat_id === input.id) throw new BadInputError('a chat cannot be its own parent');
+        // FOR SHARE: an archive of the parent running now finishes first, so the child sees it.
+        const parent = await tx.query<Chat>(`SELECT ${CHAT_COLUMNS} FROM chats WHERE id = $1 FOR SHARE`, [
+          input.parent_chat_id,
+        ]);
+        const p = parent.rows[0];
+        if (!p || p.owner_id !== input.owner_id)
+          throw new BadInputError('parent_chat_id names no chat of this owner');
+        root = p.root_chat_id;
+        archived = p.archived;
+      }
+      await tx.query(`INSERT INTO chats (${CHAT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)`, [
+        input.id,
+        input.owner_id,
+        input.workspace_id ?? null,
+        input.parent_chat_id ?? null,
+        root,
+        input.title ?? '',
+        archived,
+        now,
+      ]);
+      return true;
+    });
+    const chat = await this.getChat(input.id);
+    if (!chat) throw new NotFoundError(`chat ${input.id} not found`);
+    return { chat, created };
+  }
+
+  async archiveChat(id: string, now: Date, owner?: string): Promise<ChatView> {
+    await this.db.transaction(async (tx) => {
+      await this.lockOwnedChat(tx, id, owner);
+      await this.setSubtreeArchived(tx, id, true, now);
+    });
+    return this.mustGetChat(id);
+  }
+
+  async unarchiveChat(id: string, now: Date, owner?: string): Promise<ChatView> {
+    await this.db.transaction(async (tx) => {
+      // Lock the child, then re-read the parent in the same transaction: an archive of the
+      // parent either committed before (we refuse) or waits for us and re-archives after.
+      const chat = await this.lockOwnedChat(tx, id, owner);
+      if (chat.parent_chat_id) {
+        const parent = await tx.query<{ archived: boolean }>(
+          'SELECT archived FROM chats WHERE id = $1 FOR SHARE',
+          [chat.parent_chat_id],
+        );
+        if (parent.rows[0]?.archived) {
+          throw new ConflictError('cannot unarchive a chat whose parent is archived; unarchive the parent');
+        }
+      }
+      await this.setSubtreeArchived(tx, id, false, now);
+    });
+    return this.mustGetChat(id);
+  }
+
+  private async lockOwnedChat(tx: Tx, id: string, owner?: string): Promise<Chat> {
+    const r = await tx.query<Chat>(`SELECT ${CHAT_COLUMNS} FROM chats WHERE id = $1 FOR UPDATE`, [id]);
+    const chat = r.rows[0];
+    if (!chat || (owner !== undefined && chat.owner_id !== owner))
+      throw new NotFoundError(`chat ${id} not found`);
+    return chat;
+  }
+
+  private async setSubtreeArchived(tx: Tx, id: string, archived: boolean, now: Date): Promise<void> {
+    const subtree = `WITH RECURSIVE subtree AS (
+        SELECT id FROM chats WHERE id = $1
+        UNION ALL SELECT c.id FROM chats c JOIN subtree s ON c.parent_chat_id = s.id)`;
+    await tx.query(
+      `${subtree} UPDATE chats SET archived = $2, updated_at = $3
+       WHERE id IN (SELECT id FROM subtree) AND archived <> $2`,
+      [id, archived, now],
+    );
+    await tx.query(
+      `${subtree} UPDATE diff_statuses SET chat_archived = $2
+       WHERE chat_id IN (SELECT id FROM subtree) AND chat_archived <> $2`,
+      [id, archived],
+    );
+  }
+
+  async deleteChat(id: string, owner?: string): Promise<Pick<Chat, 'id' | 'owner_id'>> {
+    const r = await this.db.query<Chat>(
+      'DELETE FROM chats WHERE id = $1 AND ($2::uuid IS NULL OR owner_id = $2) RETURNING id, owner_id',
+      [id, owner ?? null],
+    );
+    const row = r.rows[0];
+    if (!row) throw new NotFoundError(`chat ${id} not found`);
+    return { id: row.id, owner_id: row.owner_id };
+  }
+
+  private async mustGetChat(id: string): Promise<ChatView> {
+    const chat = await this.getChat(id);
+    if (!chat) throw new NotFoundError(`chat ${id} not found`);
+    return chat;
+  }
+
+  async getChat(id: string, owner?: string): Promise<ChatView | null> {
+    const chat = (await this.getChats([id])).get(id) ?? null;
+    return chat && (owner === undefined || chat.owner_id === owner) ? chat : null;
+  }
+
+  /** Each chat with all of its descendants (archived or not) and every ref, in two queries. */
+  async getChats(ids: readonly string[]): Promise<Map<string, ChatView>> {
+    const out = new Map<string, ChatView>();
+    if (ids.length === 0) return out;
+    const trees = await this.db.query<Chat>(
+      `SELECT ${CHAT_COLUMNS} FROM chats
+       WHERE root_chat_id IN (SELECT root_chat_id FROM chats WHERE id = ANY($1::uuid[]))`,
+      [ids],
+    );
+    const views = await this.buildViews(trees.rows);
+    for (const id of ids) {
+      const view = views.get(id);
+      if (view) out.set(id, view);
+    }
+    return out;
+  }
+
+  async listChats(q: ListChatsQuery): Promise<{ chats: ChatView[]; next_cursor: string | null }> {
+    const [afterAt, afterId] = q.cursor ? decodeCursor(q.cursor) : [null, null];
+    const roots = await this.db.query<Chat>(
+      `SELECT ${CHAT_COLUMNS} FROM chats
+       WHERE parent_chat_id IS NULL AND archived = $1 AND ($2::uuid IS NULL OR owner_id = $2)
+         AND ($3::timestamptz IS NULL OR (updated_at, id) < ($3, $4::uuid))
+       ORDER BY updated_at DESC, id DESC LIMIT $5`,
+      [q.archived, q.owner_id ?? null, afterAt, afterId, q.limit + 1],
+    );
+    const page = roots.rows.slice(0, q.limit);
+    const more = roots.rows.length > q.limit;
+    if (page.length === 0) return { chats: [], next_cursor: null };
+    const all = await this.db.query<Chat>(
+      `SELECT ${CHAT_COLUMNS} FROM chats WHERE root_chat_id = ANY($1::uuid[]) AND archived = $2`,
+      [page.map((c) => c.id), q.archived],
+    );
+    const views = await this.buildViews(all.rows);
+    const chats = page.map((c) => views.get(c.id)).filter((v): v is ChatView => v !== undefined);
+    return { chats, next_cursor: more ? encodeCursor(page.at(-1)!) : null };
+  }
+
+  /** Builds views for the given chats with refs attached and children nested (by recency). */
+  private async buildViews(chats: Chat[]): Promise<Map<string, ChatView>> {
+    const refs = await this.db.query(
+      `SELECT ${DIFF_STATUS_COLUMNS.join(', ')} FROM diff_statuses WHERE chat_id = ANY($1::uuid[])`,
+      [chats.map((c) => c.id)],
+    );
+    const views = new Map<string, ChatView>();
+    for (const c of chats) views.set(c.id, { ...c, diff_status: null, diff_statuses: [], children: [] });
+    for (const row of refs.rows) views.get(String(row.chat_id))?.diff_statuses.push(toDiffStatus(row));
+    for (const v of views.values()) {
+      v.diff_statuses.sort(byPrimary);
+      v.diff_status = v.diff_statuses[0] ?? null;
+      if (v.parent_chat_id) views.get(v.parent_chat_id)?.children.push(v);
+    }
+    for (const v of views.values()) {
+      v.children.sort((a, b) => b.updated_at.getTime() - a.updated_at.getTime() || a.id.localeCompare(b.id));
+    }
+    return views;
+  }
+
+  async activeWorkspaceChatIds(workspaceId: string, owner?: string): Promise<string[]> {
+    const r = await this.db.query<{ id: string }>(
+      `SELECT id FROM chats WHERE workspace_id = $1 AND NOT archived AND ($2::uuid IS NULL OR owner_id = $2)
+       ORDER BY created_at, id`,
+      [workspaceId, owner ?? null],
+    );
+    return r.rows.map((row) => row.id);
+  }
+
+  // ---- refs --------------------------------------------------------------------------------
+
+  async recordRefReport(report: RefReport, now: Date): Promise<DiffStatus | null> {
+    // Due one second ago so the next claim takes it; updated_at = now makes it the primary ref.
+    const r = await this.db.query(
+      `INSERT INTO diff_statuses (chat_id, git_remote_origin, git_branch, chat_archived, provider_id,
+                                  stale_at, created_at, updated_at)
+       SELECT c.id, $2, $3, c.archived, $4, $5, $6, $6 FROM chats c WHERE c.id = $1
+       ON CONFLICT (chat_id, git_remote_origin, git_branch) DO UPDATE
+         SET stale_at = EXCLUDED.stale_at, updated_at = EXCLUDED.updated_at, provider_id = EXCLUDED.provider_id
+       RETURNING ${DIFF_STATUS_COLUMNS.join(', ')}`,
+      [report.chat_id, report.origin, report.branch, report.provider_id, new Date(now.getTime() - 1000), now],
+    );
+    return r.rows[0] ? toDiffStatus(r.rows[0]) : null;
+  }
+
+  async claimStaleRefs(now: Date, limit: number, leaseUntil: Date): Promise<ClaimedRef[]> {
+    // One statement: pick the stalest due rows no other worker holds, push them a lease ahead.
+    // `updated_at` is untouched so the primary ref never changes by a claim.
+    const r = await this.db.query(
+      `WITH due AS (
+         SELECT id FROM diff_statuses
+         WHERE stale_at <= $1 AND NOT chat_archived AND git_remote_origin <> '' AND git_branch <> ''
+         ORDER BY stale_at
+         LIMIT $2
+         FOR UPDATE SKIP LOCKED
+       )
+       UPDATE diff_statuses d SET stale_at = $3
+       FROM due, chats c
+       WHERE d.id = due.id AND c.id = d.chat_id
+       RETURNING d.*, c.owner_id`,
+      [now, limit, leaseUntil],
+    );
+    return r.rows.map(toClaimed);
+  }
+
+  async getRef(chatId: string, origin?: string, branch?: string): Promise<ClaimedRef | null> {
+    const r = await this.db.query(
+      `SELECT d.*, c.owner_id FROM diff_statuses d JOIN chats c ON c.id = d.chat_id
+       WHERE d.chat_id = $1 AND ($2::text IS NULL OR d.git_remote_origin = $2) AND ($3::text IS NULL OR d.git_branch = $3)
+       ORDER BY d.updated_at DESC, d.git_remote_origin, d.git_branch LIMIT 1`,
+      [chatId, origin ?? null, branch ?? null],
+    );
+    return r.rows[0] ? toClaimed(r.rows[0]) : null;
+  }
+
+  async writeRefreshes(writes: readonly RefWrite[]): Promise<WriteResult> {
+    const result: WriteResult = { written: new Map(), failed: new Map() };
+    if (writes.length === 0) return result;
+    try {
+      for (const row of await this.writeBatch(writes)) result.written.set(String(row.id), toDiffStatus(row));
+      return result;
+    } catch {
+      // One bad row must not cost the others their update: fall back to one statement per row.
+      for (const w of writes) {
+        try {
+          const rows = await this.writeBatch([w]);
+          if (rows[0]) result.written.set(w.id, toDiffStatus(rows[0]));
+        } catch (error) {
+          result.failed.set(w.id, error);
+        }
+      }
+      return result;
+    }
+  }
+
+  private async writeBatch(writes: readonly RefWrite[]): Promise<Row[]> {
+    const col = <T>(f: (w: RefWrite) => T) => writes.map(f);
+    const r = await this.db.query(
+      `UPDATE diff_statuses d SET
+         url = v.url, pull_request_state = v.state, pull_request_title = v.title, pull_request_draft = v.draft,
+         changes_requested = v.changes_requested, approved = v.approved, reviewer_count = v.reviewer_count,
+         additions = v.additions, deletions = v.deletions, changed_files = v.changed_files, commits = v.commits,
+         pr_number = v.pr_number, author_login = v.author_login, author_avatar_url = v.author_avatar_url,
+         base_branch = v.base_branch, head_branch = v.head_branch, provider_id = v.provider_id,
+         refreshed_at = v.refreshed_at, last_error = v.last_error, last_error_at = v.last_error_at,
+         error_count = v.error_count, paused_until = v.paused_until,
+         stale_at = CASE WHEN v.claimed_stale_at IS NULL OR d.stale_at = v.claimed_stale_at
+                         THEN v.stale_at ELSE d.stale_at END
+       FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::boolean[],
+                   $7::boolean[], $8::boolean[], $9::int[], $10::int[], $11::int[], $12::int[], $13::int[],
+                   $14::int[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[],
+                   $20::timestamptz[], $21::timestamptz[], $22::text[], $23::timestamptz[], $24::int[],
+                   $25::timestamptz[])
+         AS v(id, claimed_stale_at, url, state, title, draft, changes_requested, approved, reviewer_count,
+              additions, deletions, changed_files, commits, pr_number, author_login, author_avatar_url,
+              base_branch, head_branch, provider_id, refreshed_at, stale_at, last_error, last_error_at,
+              error_count, paused_until)
+       WHERE d.id = v.id
+       RETURNING d.*`,
+      [
+        col((w) => w.id),
+        col((w) => w.claimed_stale_at),
+        col((w) => w.pr.url),
+        col((w) => w.pr.pull_request_state),
+        col((w) => w.pr.pull_request_title),
+        col((w) => w.pr.pull_request_draft),
+        col((w) => w.pr.changes_requested),
+        col((w) => w.pr.approved),
+        col((w) => w.pr.reviewer_count),
+        col((w) => w.pr.additions),
+        col((w) => w.pr.deletions),
+        col((w) => w.pr.changed_files),
+        col((w) => w.pr.commits),
+        col((w) => w.pr.pr_number),
+        col((w) => w.pr.author_login),
+        col((w) => w.pr.author_avatar_url),
+        col((w) => w.pr.base_branch),
+        col((w) => w.pr.head_branch),
+        col((w) => w.provider_id),
+        col((w) => w.refreshed_at),
+        col((w) => w.stale_at),
+        col((w) => w.last_error),
+        col((w) => w.last_error_at),
+        col((w) => w.error_count),
+        col((w) => w.paused_until),
+      ],
+    );
+    return r.rows;
+  }
+
+  async markRefsStale(
+    match: { origin: string; branch?: string; url?: string },
+    now: Date,
+  ): Promise<DiffStatus[]> {
+    const r = await this.db.query(
+      `UPDATE diff_statuses SET stale_at = $4
+       WHERE NOT chat_archived AND stale_at > $4
+         AND ((git_remote_origin = $1 AND git_branch = $2) OR ($3::text IS NOT NULL AND url = $3))
+       RETURNING ${DIFF_STATUS_COLUMNS.join(', ')}`,
+      [match.origin, match.branch ?? null, match.url ?? null, now],
+    );
+    return r.rows.map(toDiffStatus);
+  }
+
+  // ---- tokens ------------------------------------------------------------------------------
+
+  async putToken(owner: string, providerId: string, token: string, now: Date): Promise<void> {
+    await this.db.query(
+      `INSERT INTO owner_tokens (owner_id, provider_id, secret, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)
+       ON CONFLICT (owner_id, provider_id) DO UPDATE SET secret = EXCLUDED.secret, updated_at = EXCLUDED.updated_at`,
+      [owner, providerId, this.cipher.seal(token), now],
+    );
+  }
+
+  async deleteToken(owner: string, providerId: string): Promise<boolean> {
+    const r = await this.db.query('DELETE FROM owner_tokens WHERE owner_id = $1 AND provider_id = $2', [
+      owner,
+      providerId,
+    ]);
+    return (r.rowCount ?? 0) > 0;
+  }
+
+  async getToken(owner: string, providerId: string): Promise<string | null> {
+    const r = await this.db.query<{ secret: string }>(
+      'SELECT secret FROM owner_tokens WHERE owner_id = $1 AND provider_id = $2',
+      [owner, providerId],
+    );
+    const row = r.rows[0];
+    return row ? this.cipher.open(row.secret) : null;
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+}
