@@ -1,28 +1,59 @@
 import { mkdirSync } from 'node:fs';
+import type { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 
-/** A pg-compatible pool (PostgreSQL, or PGlite through its pg adapter) plus a statement counter. */
-export class Database {
-  /** Statements sent since start; benchmarks read it to report round trips per refresh. */
-  statements = 0;
-  constructor(
-    readonly pool: pg.Pool,
-    readonly kind: 'postgres' | 'pglite',
-    private readonly release: () => Promise<void> = async () => {},
-  ) {}
+export interface QueryResult<R> {
+  rows: R[];
+  rowCount: number;
+}
 
-  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, params: unknown[] = []) {
+/** What the store needs from a connection: one statement with parameters, or a script. */
+export interface Tx {
+  query<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<QueryResult<R>>;
+  /** Runs several statements without parameters (migrations). */
+  exec(script: string): Promise<void>;
+}
+
+/**
+ * The database under the store: PostgreSQL through `pg`, or embedded PGlite through its own
+ * API. Both return the same JS types (timestamptz → Date, bigint/numeric → string), so the one
+ * SQL store runs unchanged on either. Counts statements so benchmarks can report round trips.
+ */
+export interface Database extends Tx {
+  readonly kind: 'postgres' | 'pglite';
+  readonly statements: number;
+  /** Runs `fn` in one transaction; rolls back if it throws. */
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+class PostgresDatabase implements Database {
+  readonly kind = 'postgres';
+  statements = 0;
+  constructor(readonly pool: pg.Pool) {}
+
+  async query<R>(text: string, params: unknown[] = []): Promise<QueryResult<R>> {
     this.statements++;
-    return this.pool.query<R>(text, params);
+    const r = await this.pool.query(text, params);
+    return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
   }
 
-  /** Runs `fn` in one transaction on one connection; rolls back if it throws. */
+  async exec(script: string): Promise<void> {
+    this.statements++;
+    await this.pool.query(script);
+  }
+
   async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     const tx: Tx = {
-      query: <R extends pg.QueryResultRow>(text: string, params: unknown[] = []) => {
+      query: async <R>(text: string, params: unknown[] = []) => {
         this.statements++;
-        return client.query<R>(text, params);
+        const r = await client.query(text, params);
+        return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
+      },
+      exec: async (script) => {
+        this.statements++;
+        await client.query(script);
       },
     };
     try {
@@ -38,17 +69,53 @@ export class Database {
     }
   }
 
-  async close(): Promise<void> {
-    await this.pool.end();
-    await this.release();
+  close(): Promise<void> {
+    return this.pool.end();
   }
 }
 
-export interface Tx {
-  query<R extends pg.QueryResultRow = pg.QueryResultRow>(
-    text: string,
-    params?: unknown[],
-  ): Promise<pg.QueryResult<R>>;
+/**
+ * PGlite is one backend in this process: statements and transactions queue on its own lock.
+ * (Its node-postgres adapter is not used: after any SQL error it loses protocol sync.)
+ */
+class PgliteDatabase implements Database {
+  readonly kind = 'pglite';
+  statements = 0;
+  constructor(
+    readonly pglite: PGlite,
+    private readonly owned: boolean,
+  ) {}
+
+  async query<R>(text: string, params: unknown[] = []): Promise<QueryResult<R>> {
+    this.statements++;
+    const r = await this.pglite.query<R>(text, params);
+    return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+  }
+
+  async exec(script: string): Promise<void> {
+    this.statements++;
+    await this.pglite.exec(script);
+  }
+
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.pglite.transaction((t) =>
+      fn({
+        query: async <R>(text: string, params: unknown[] = []) => {
+          this.statements++;
+          const r = await t.query<R>(text, params);
+          return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+        },
+        exec: async (script) => {
+          this.statements++;
+          await t.exec(script);
+        },
+      }),
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.owned) await this.pglite.close();
+  }
 }
 
 export interface OpenDatabaseOptions {
@@ -59,6 +126,8 @@ export interface OpenDatabaseOptions {
   /** Schema to work in (created if missing); tests use one per test. */
   schema?: string;
   maxConnections?: number;
+  /** An already running PGlite to use instead of starting one; the caller keeps ownership. */
+  pglite?: PGlite;
 }
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -75,20 +144,21 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     });
     // An idle client losing its connection (database restart) must not crash the process.
     pool.on('error', () => {});
-    const db = new Database(pool, 'postgres');
-    if (options.schema) await db.query(`CREATE SCHEMA IF NOT EXISTS ${options.schema}`);
+    const db = new PostgresDatabase(pool);
+    if (options.schema) await db.exec(`CREATE SCHEMA IF NOT EXISTS ${options.schema}`);
     return db;
   }
-  const { PGlite } = await import('@electric-sql/pglite');
-  const { createPgConfig } = await import('@electric-sql/pglite/node-postgres');
+  const { PGlite, types } = await import('@electric-sql/pglite');
   const dataDir = options.dataDir ?? 'memory://';
-  if (!dataDir.startsWith('memory://')) mkdirSync(dataDir, { recursive: true });
-  const pglite = await PGlite.create(dataDir);
+  let pglite = options.pglite;
+  if (!pglite) {
+    if (!dataDir.startsWith('memory://')) mkdirSync(dataDir, { recursive: true });
+    // Same JS types as `pg`: 64-bit integers as strings, so ids and counts never lose precision.
+    pglite = await PGlite.create(dataDir, { parsers: { [types.INT8]: (v: string) => v } });
+  }
   if (options.schema) {
-    // PGlite is a single backend, so a session setting holds for every pooled "connection".
+    // A single backend: the session's search_path holds for every later statement.
     await pglite.exec(`CREATE SCHEMA IF NOT EXISTS ${options.schema}; SET search_path TO ${options.schema}`);
   }
-  const pool = new pg.Pool(createPgConfig(pglite) as unknown as pg.PoolConfig);
-  pool.on('error', () => {});
-  return new Database(pool, 'pglite', () => pglite.close());
+  return new PgliteDatabase(pglite, options.pglite === undefined);
 }

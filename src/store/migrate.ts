@@ -38,7 +38,7 @@ export async function migrate(db: Database): Promise<number[]> {
     const have = new Set(done.rows.map((r) => r.version));
     for (const m of loadMigrations()) {
       if (have.has(m.version)) continue;
-      await tx.query(m.sql);
+      await tx.exec(m.sql);
       await tx.query('INSERT INTO gitsync_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
       applied.push(m.version);
     }
