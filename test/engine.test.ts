@@ -179,6 +179,21 @@ describe.each(DATABASE_KINDS)('engine on %s (SPEC §3)', (kind) => {
       expect(h.host.calls.find + h.host.calls.fetch).toBe(0);
     });
 
+    it('a token that cannot be opened fails only its owner’s refs, with the reason', async () => {
+      const chat = await h.trackedChat('feature');
+      const otherOwner = randomUUID();
+      await h.store.putToken(otherOwner, 'fake', 'token-owner-2', h.clock.now());
+      const fine = await h.trackedChat('feature', { owner: otherOwner });
+      h.host.openPull('acme/app', { head_branch: 'feature' });
+      // As if the row had been sealed with a key this process does not have.
+      await h.db.query("UPDATE owner_tokens SET secret = 'aes256gcm:AAAA' WHERE owner_id = $1", [h.owner]);
+      await h.engine.tick();
+      expect((await h.ref(chat)).last_error).toBe(
+        'token lookup failed: stored token is encrypted but GITSYNC_ENCRYPTION_KEY is not set',
+      );
+      expect((await h.ref(fine)).pr_number).toBe(1);
+    });
+
     it("falls back to the provider's service token, and never uses another provider's", async () => {
       const other = await createEngineHarness(kind, {
         providers: (host) => [

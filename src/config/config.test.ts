@@ -15,7 +15,12 @@ const withFile = (content: unknown) => {
 describe('loadConfig', () => {
   it('defaults: embedded database, 127.0.0.1:7420, github.com and gitlab.com with env tokens', () => {
     const config = loadConfig({ GITHUB_TOKEN: 'ghp_x' });
-    expect(config).toMatchObject({ database_url: undefined, host: '127.0.0.1', port: 7420, log_level: 'info' });
+    expect(config).toMatchObject({
+      database_url: undefined,
+      host: '127.0.0.1',
+      port: 7420,
+      log_level: 'info',
+    });
     expect(config.worker).toEqual(DEFAULT_WORKER_SETTINGS);
     expect(config.providers.map((p) => [p.id, p.api_url, p.service_token])).toEqual([
       ['github', 'https://api.github.com', 'ghp_x'],
@@ -26,8 +31,19 @@ describe('loadConfig', () => {
   it('reads providers and worker settings from the file', () => {
     const path = withFile({
       providers: [
-        { id: 'ghe', type: 'github', web_url: 'https://ghe.corp/', token_env: 'GHE_TOKEN', webhook_secret_env: 'GHE_HOOK' },
-        { id: 'local', type: 'github', web_url: 'http://127.0.0.1:9000', api_url: 'http://127.0.0.1:9000/api' },
+        {
+          id: 'ghe',
+          type: 'github',
+          web_url: 'https://ghe.corp/',
+          token_env: 'GHE_TOKEN',
+          webhook_secret_env: 'GHE_HOOK',
+        },
+        {
+          id: 'local',
+          type: 'github',
+          web_url: 'http://127.0.0.1:9000',
+          api_url: 'http://127.0.0.1:9000/api',
+        },
       ],
       worker: { batch_size: 500, concurrency: 64, enabled: false },
     });
@@ -39,7 +55,12 @@ describe('loadConfig', () => {
       webhook_secret: 's',
     });
     expect(config.providers[1]?.api_url).toBe('http://127.0.0.1:9000/api');
-    expect(config.worker).toMatchObject({ batch_size: 500, concurrency: 64, enabled: false, tick_interval_ms: 10_000 });
+    expect(config.worker).toMatchObject({
+      batch_size: 500,
+      concurrency: 64,
+      enabled: false,
+      tick_interval_ms: 10_000,
+    });
   });
 
   it.each([
@@ -55,7 +76,10 @@ describe('loadConfig', () => {
 
   it.each([
     ['{not json', /not valid JSON/],
-    [{ providers: [{ id: 'x', type: 'github', web_url: 'https://h', colour: 'red' }] }, /providers\[0\]: unknown key\(s\) colour/],
+    [
+      { providers: [{ id: 'x', type: 'github', web_url: 'https://h', colour: 'red' }] },
+      /providers\[0\]: unknown key\(s\) colour/,
+    ],
     [{ worker: { batch_size: 0 } }, /worker\.batch_size/],
     [{ worker: { tick_interval: 5 } }, /worker: unknown key\(s\) tick_interval/],
     [{ providers: [{ id: 'x', type: 'svn', web_url: 'https://h' }] }, /providers\[0\]\.type: must be one of/],

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { addMs, type Clock } from '../core/clock.ts';
 import { BadInputError, errorMessage, NotFoundError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
@@ -55,7 +56,7 @@ export class Engine {
   constructor(private readonly deps: EngineDeps) {
     this.refresher = new Refresher({
       providers: deps.providers,
-      ownerToken: (owner, provider) => deps.store.getToken(owner, provider),
+      ownerTokens: (pairs) => deps.store.getTokens(pairs),
       clock: deps.clock,
       logger: deps.logger,
     });
@@ -124,6 +125,8 @@ export class Engine {
     };
     if (rows.length === 0) return result;
     const deadline = AbortSignal.timeout(settings.tick_timeout_ms);
+    // Every provider call of the tick listens to this one signal.
+    setMaxListeners(0, deadline);
     const outcomes = await this.refresher.refreshBatch(rows, { concurrency: settings.concurrency, deadline });
     const written = await this.#apply(rows, outcomes, true);
     for (const outcome of outcomes.values()) result.outcomes[outcome.kind]++;

@@ -4,17 +4,19 @@ import type { Logger } from '../core/logger.ts';
 import type { FailureCode } from '../core/schedule.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
 import type { CallOptions, Provider } from '../providers/types.ts';
-import type { ClaimedRef } from '../store/store.ts';
+import { type ClaimedRef, tokenKey } from '../store/store.ts';
 import { Limiter } from './limiter.ts';
 import type { RefreshFailure, RefreshOutcome } from './outcomes.ts';
 import { RateLimitPauses } from './rate-limits.ts';
 
-export type TokenSource = (ownerId: string, providerId: string) => Promise<string | null>;
+/** Owners' own tokens for many (owner, provider) pairs at once, keyed by `tokenKey`; errors per entry. */
+export type TokenSource = (
+  pairs: readonly { owner: string; provider: string }[],
+) => Promise<Map<string, string | Error>>;
 
 export interface RefresherDeps {
   providers: ProviderRegistry;
-  /** The owner's own token for a provider, or null. */
-  ownerToken: TokenSource;
+  ownerTokens: TokenSource;
   clock: Clock;
   logger: Logger;
 }
@@ -48,9 +50,26 @@ export class Refresher {
       group.rows.push(row);
       groups.set(key, group);
     }
+    // Every group's owner token in one round trip, not one per group.
+    let tokens: Map<string, string | Error>;
+    try {
+      tokens = await this.deps.ownerTokens(
+        [...groups.values()]
+          .filter((g) => g.provider)
+          .map((g) => ({ owner: g.rows[0]!.owner_id, provider: g.provider!.config.id })),
+      );
+    } catch (error) {
+      tokens = new Map();
+      for (const g of groups.values()) {
+        if (g.provider) tokens.set(tokenKey(g.rows[0]!.owner_id, g.provider.config.id), error as Error);
+      }
+    }
     await Promise.all(
       [...groups.values()].map(async ({ provider, rows: groupRows }) => {
-        const results = await this.#refreshGroup(provider, groupRows, limiter, options.deadline);
+        const ownToken = provider
+          ? tokens.get(tokenKey(groupRows[0]!.owner_id, provider.config.id))
+          : undefined;
+        const results = await this.#refreshGroup(provider, ownToken, groupRows, limiter, options.deadline);
         for (const [id, outcome] of results) outcomes.set(id, outcome);
       }),
     );
@@ -59,6 +78,7 @@ export class Refresher {
 
   async #refreshGroup(
     provider: Provider | null,
+    ownToken: string | Error | undefined,
     rows: ClaimedRef[],
     limiter: Limiter,
     deadline: AbortSignal | undefined,
@@ -69,13 +89,10 @@ export class Refresher {
       return out;
     };
     if (!provider) return all(fail('no_provider', 'no provider for origin'));
-    const owner = rows[0]!.owner_id;
-    let token: string;
-    try {
-      token = await this.resolveToken(owner, provider);
-    } catch (error) {
-      return all(fail('internal', `token lookup failed: ${errorMessage(error)}`));
-    }
+    if (ownToken instanceof Error)
+      return all(fail('internal', `token lookup failed: ${errorMessage(ownToken)}`));
+    // The owner's token for this provider, else the provider's own service token: never another provider's.
+    const token = ownToken || provider.config.service_token || '';
     if (token === '') return all(fail('no_token', `no token for ${provider.config.id}`));
 
     const pauseKey = RateLimitPauses.key(provider.config.api_url, token);
@@ -107,12 +124,6 @@ export class Refresher {
       ),
     );
     return out;
-  }
-
-  /** The owner's token for the provider, else the provider's service token, else "" (none). */
-  async resolveToken(owner: string, provider: Provider): Promise<string> {
-    const own = await this.deps.ownerToken(owner, provider.config.id);
-    return own || provider.config.service_token || '';
   }
 
   /** SPEC §3 "Refresh one row"; never throws: failures come back as a `failed` outcome. */

@@ -1,14 +1,15 @@
 import { BadInputError, ConflictError, NotFoundError } from '../core/errors.ts';
 import type { Chat, ChatView, DiffStatus } from '../core/types.ts';
 import type { Database, Tx } from './database.ts';
-import type {
-  ChatInput,
-  ClaimedRef,
-  ListChatsQuery,
-  RefReport,
-  RefWrite,
-  Store,
-  WriteResult,
+import {
+  type ChatInput,
+  type ClaimedRef,
+  type ListChatsQuery,
+  type RefReport,
+  type RefWrite,
+  type Store,
+  tokenKey,
+  type WriteResult,
 } from './store.ts';
 import type { TokenCipher } from './token-cipher.ts';
 
@@ -443,6 +444,29 @@ export class SqlStore implements Store {
     );
     const row = r.rows[0];
     return row ? this.cipher.open(row.secret) : null;
+  }
+
+  async getTokens(
+    pairs: readonly { owner: string; provider: string }[],
+  ): Promise<Map<string, string | Error>> {
+    const out = new Map<string, string | Error>();
+    if (pairs.length === 0) return out;
+    const r = await this.db.query<{ owner_id: string; provider_id: string; secret: string }>(
+      `SELECT t.owner_id, t.provider_id, t.secret FROM owner_tokens t
+       JOIN unnest($1::uuid[], $2::text[]) AS p(owner_id, provider_id)
+         ON t.owner_id = p.owner_id AND t.provider_id = p.provider_id`,
+      [pairs.map((p) => p.owner), pairs.map((p) => p.provider)],
+    );
+    for (const row of r.rows) {
+      let token: string | Error;
+      try {
+        token = this.cipher.open(row.secret);
+      } catch (error) {
+        token = error as Error;
+      }
+      out.set(tokenKey(row.owner_id, row.provider_id), token);
+    }
+    return out;
   }
 
   close(): Promise<void> {

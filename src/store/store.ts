@@ -1,5 +1,8 @@
 import type { Chat, ChatView, DiffStatus, PrFields } from '../core/types.ts';
 
+/** Key of `getTokens` results. */
+export const tokenKey = (owner: string, provider: string) => `${owner}\u0000${provider}`;
+
 /** A row handed to the worker by a claim: the ref, its internal id and its chat's owner. */
 export interface ClaimedRef extends DiffStatus {
   id: string;
@@ -82,6 +85,11 @@ export interface Store {
   putToken(owner: string, providerId: string, token: string, now: Date): Promise<void>;
   deleteToken(owner: string, providerId: string): Promise<boolean>;
   getToken(owner: string, providerId: string): Promise<string | null>;
+  /**
+   * Many owners' tokens in one query, keyed `owner + "\u0000" + provider`; an entry that cannot be
+   * opened (wrong encryption key) holds the error instead, so only that owner's refs fail.
+   */
+  getTokens(pairs: readonly { owner: string; provider: string }[]): Promise<Map<string, string | Error>>;
 
   close(): Promise<void>;
 }

@@ -1,0 +1,60 @@
+/**
+ * `npm run bench`: prints engine throughput figures. Not a test: nothing here passes or fails.
+ * GITSYNC_BENCH_DATABASE_URL (or GITSYNC_TEST_DATABASE_URL) selects the PostgreSQL to use;
+ * GITSYNC_BENCH_BUDGET_MS caps each pass (default 10 s); GITSYNC_BENCH_REFS sets the ref count.
+ */
+import { randomBytes } from 'node:crypto';
+import { type Database, openDatabase } from '../src/store/database.ts';
+import { migrate } from '../src/store/migrate.ts';
+import { measureThroughput } from './engine-throughput.ts';
+
+const PG_URL =
+  process.env.GITSYNC_BENCH_DATABASE_URL ??
+  process.env.GITSYNC_TEST_DATABASE_URL ??
+  'postgresql://root@127.0.0.1:5432/test';
+const BUDGET_MS = Number(process.env.GITSYNC_BENCH_BUDGET_MS ?? 10_000);
+const REFS = Number(process.env.GITSYNC_BENCH_REFS ?? 10_000);
+
+const SETTINGS = {
+  defaults: {},
+  'high-throughput': { batch_size: 1000, concurrency: 200 },
+} as const;
+
+async function withDatabase<T>(kind: 'postgres' | 'pglite', fn: (db: Database) => Promise<T>): Promise<T> {
+  const schema = `bench_${randomBytes(4).toString('hex')}`;
+  const db =
+    kind === 'postgres'
+      ? await openDatabase({ url: PG_URL, schema, maxConnections: 10 })
+      : await openDatabase({ schema });
+  try {
+    await migrate(db);
+    return await fn(db);
+  } finally {
+    if (kind === 'postgres') await db.exec(`DROP SCHEMA ${schema} CASCADE`).catch(() => {});
+    await db.close();
+  }
+}
+
+console.log(`# engine throughput: ${REFS} refs, fake code host, pass budget ${BUDGET_MS / 1000} s`);
+console.log('');
+console.log(
+  '| database | latency | settings | pass | refreshes | s | refreshes/s | tick p50 ms | tick p99 ms | statements/refresh | events | RSS MB |',
+);
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+for (const kind of ['postgres', 'pglite'] as const) {
+  for (const latencyMs of [0, 50]) {
+    for (const [name, settings] of Object.entries(SETTINGS)) {
+      const figures = await withDatabase(kind, (db) =>
+        measureThroughput(db, { refs: REFS, owners: 100, latencyMs, settings, budgetMs: BUDGET_MS }),
+      );
+      for (const [pass, f] of [
+        ['first sight', figures.first],
+        ['unchanged', figures.steady],
+      ] as const) {
+        console.log(
+          `| ${kind} | ${latencyMs} ms | ${name} | ${pass} | ${f.refreshes} | ${f.seconds} | ${f.per_second} | ${f.tick_p50_ms} | ${f.tick_p99_ms} | ${f.statements_per_refresh} | ${f.events} | ${figures.rss_mb} |`,
+        );
+      }
+    }
+  }
+}
