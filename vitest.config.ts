@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    include: ['src/**/*.test.ts', 'emulator/**/*.test.ts', 'test/**/*.test.ts'],
     // Two cores: more workers only add contention, and each PGlite instance holds ~750 MB.
     maxWorkers: 2,
     testTimeout: 30_000,

@@ -41,7 +41,8 @@ export function createLogger(level: AppConfig['log_level']): pino.Logger {
 export async function openRuntime(config: AppConfig = loadConfig()): Promise<Runtime> {
   const logger = createLogger(config.log_level);
   const cipher = TokenCipher.fromSetting(config.encryption_key);
-  const providers = new ProviderRegistry(createProviders(config.providers));
+  const clock = systemClock;
+  const providers = new ProviderRegistry(createProviders(config.providers, { clock }));
   const db = await openDatabase({ url: config.database_url, dataDir: `${config.data_dir}/pglite` });
   try {
     const applied = await migrate(db);
@@ -52,7 +53,6 @@ export async function openRuntime(config: AppConfig = loadConfig()): Promise<Run
   }
   const store = new SqlStore(db, cipher);
   const bus = new InProcessBus();
-  const clock = systemClock;
   const engine = new Engine({
     store,
     providers,

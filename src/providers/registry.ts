@@ -1,12 +1,15 @@
 import { ConfigError } from '../core/errors.ts';
 import { parseRemote } from '../core/origin.ts';
-import type { Provider, ProviderConfig, ProviderFactory, RepoRef } from './types.ts';
+import { createGitHubProvider } from './github/github-provider.ts';
+import type { Provider, ProviderConfig, ProviderDeps, ProviderFactory, RepoRef } from './types.ts';
 
 /**
  * Provider types that gitsync implements, one folder each under `src/providers/`.
  * (`fake/` is for tests and is constructed directly, never from configuration.)
  */
-export const PROVIDER_FACTORIES: Readonly<Record<string, ProviderFactory>> = {};
+export const PROVIDER_FACTORIES: Readonly<Record<string, ProviderFactory>> = {
+  github: createGitHubProvider,
+};
 
 /** Types named by the SPEC that this version cannot talk to yet: their refs get a clear error state. */
 export const PLANNED_PROVIDER_TYPES = [
@@ -63,11 +66,12 @@ export class ProviderRegistry {
 /** Builds providers from configuration; types without an implementation yet become `UnsupportedProvider`. */
 export function createProviders(
   configs: readonly ProviderConfig[],
+  deps: ProviderDeps,
   factories: Readonly<Record<string, ProviderFactory>> = PROVIDER_FACTORIES,
 ): Provider[] {
   return configs.map((config) => {
     const factory = factories[config.type];
-    if (factory) return factory(config);
+    if (factory) return factory(config, deps);
     if ((PLANNED_PROVIDER_TYPES as readonly string[]).includes(config.type))
       return new UnsupportedProvider(config);
     throw new ConfigError(`provider ${config.id}: unknown type ${JSON.stringify(config.type)}`);

@@ -1,3 +1,4 @@
+import type { Clock } from '../core/clock.ts';
 import type { PrFields } from '../core/types.ts';
 
 /** A repository on a code host. `owner` may hold nested groups (`group/sub`) where the host has them. */
@@ -44,4 +45,10 @@ export interface Provider {
   fetchPull(pull: PullRef, options: CallOptions): Promise<PrFields>;
 }
 
-export type ProviderFactory = (config: ProviderConfig) => Provider;
+/** What a provider may need from its surroundings. */
+export interface ProviderDeps {
+  /** For rate-limit reset times computed from relative headers (`retry-after`). */
+  clock: Clock;
+}
+
+export type ProviderFactory = (config: ProviderConfig, deps: ProviderDeps) => Provider;

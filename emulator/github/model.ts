@@ -1,0 +1,332 @@
+import { createHash } from 'node:crypto';
+
+/** The code-host state the GitHub emulator serves: repositories, branches, pull requests, reviews. */
+
+export type ReviewState = 'APPROVED' | 'CHANGES_REQUESTED' | 'COMMENTED' | 'DISMISSED';
+
+export interface EmuRepo {
+  id: number;
+  owner: string;
+  name: string;
+  /** Full name of the parent when this repository is a fork. */
+  fork_of: string | null;
+  default_branch: string;
+  private: boolean;
+  created_at: Date;
+  updated_at: Date;
+  pushed_at: Date;
+  branches: Map<string, string>;
+}
+
+export interface EmuReview {
+  id: number;
+  login: string;
+  state: ReviewState;
+  body: string;
+  commit_id: string;
+  submitted_at: Date;
+}
+
+export interface EmuPull {
+  id: number;
+  number: number;
+  base_repo: string;
+  head_repo: string;
+  head_ref: string;
+  head_sha: string;
+  base_ref: string;
+  base_sha: string;
+  title: string;
+  body: string;
+  state: 'open' | 'closed';
+  draft: boolean;
+  merged: boolean;
+  merged_at: Date | null;
+  merged_by: string | null;
+  closed_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+  author: string;
+  additions: number;
+  deletions: number;
+  changed_files: number;
+  commits: number;
+  reviews: EmuReview[];
+}
+
+export interface OpenPullInput {
+  /** `branch` (same repository) or `owner:branch` (a fork of it owned by `owner`). */
+  head: string;
+  base?: string | undefined;
+  title?: string | undefined;
+  body?: string | undefined;
+  draft?: boolean | undefined;
+  author?: string | undefined;
+  additions?: number | undefined;
+  deletions?: number | undefined;
+  changed_files?: number | undefined;
+  commits?: number | undefined;
+}
+
+export type PullPatch = Partial<
+  Pick<
+    EmuPull,
+    | 'title'
+    | 'body'
+    | 'draft'
+    | 'additions'
+    | 'deletions'
+    | 'changed_files'
+    | 'commits'
+    | 'base_ref'
+    | 'head_ref'
+  >
+>;
+
+export class EmulatorError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const sha = (seed: string) => createHash('sha1').update(seed).digest('hex');
+
+export class GitHubModel {
+  readonly repos = new Map<string, EmuRepo>();
+  readonly pulls = new Map<string, EmuPull[]>();
+  readonly userIds = new Map<string, number>();
+  #ids = 1000;
+
+  constructor(readonly now: () => Date = () => new Date()) {}
+
+  #nextId(): number {
+    return ++this.#ids;
+  }
+
+  userId(login: string): number {
+    const key = login.toLowerCase();
+    let id = this.userIds.get(key);
+    if (id === undefined) {
+      id = this.#nextId();
+      this.userIds.set(key, id);
+    }
+    return id;
+  }
+
+  repo(fullName: string): EmuRepo {
+    const repo = this.repos.get(fullName.toLowerCase());
+    if (!repo) throw new EmulatorError(404, `no repository ${fullName}`);
+    return repo;
+  }
+
+  createRepo(input: {
+    owner: string;
+    name: string;
+    fork_of?: string | undefined;
+    default_branch?: string | undefined;
+    private?: boolean | undefined;
+  }): EmuRepo {
+    const full = `${input.owner}/${input.name}`;
+    if (this.repos.has(full.toLowerCase())) throw new EmulatorError(422, `repository ${full} exists`);
+    if (input.fork_of) this.repo(input.fork_of);
+    const now = this.now();
+    const defaultBranch = input.default_branch ?? 'main';
+    const repo: EmuRepo = {
+      id: this.#nextId(),
+      owner: input.owner,
+      name: input.name,
+      fork_of: input.fork_of ?? null,
+      default_branch: defaultBranch,
+      private: input.private ?? false,
+      created_at: now,
+      updated_at: now,
+      pushed_at: now,
+      branches: new Map([[defaultBranch, sha(`${full}:${defaultBranch}:0`)]]),
+    };
+    this.userId(input.owner);
+    this.repos.set(full.toLowerCase(), repo);
+    this.pulls.set(full.toLowerCase(), []);
+    return repo;
+  }
+
+  /** A push: moves the branch, and adds a commit to any open PR whose head it is. */
+  push(fullName: string, branch: string, commitSha?: string): string {
+    const repo = this.repo(fullName);
+    const now = this.now();
+    const next = commitSha ?? sha(`${fullName}:${branch}:${now.getTime()}:${this.#nextId()}`);
+    repo.branches.set(branch, next);
+    repo.pushed_at = now;
+    for (const list of this.pulls.values()) {
+      for (const pull of list) {
+        if (
+          pull.state === 'open' &&
+          pull.head_repo.toLowerCase() === fullName.toLowerCase() &&
+          pull.head_ref === branch
+        ) {
+          pull.head_sha = next;
+          pull.commits += 1;
+          pull.updated_at = now;
+        }
+      }
+    }
+    return next;
+  }
+
+  openPull(baseFullName: string, input: OpenPullInput): EmuPull {
+    const base = this.repo(baseFullName);
+    const [headOwner, headRef] = input.head.includes(':')
+      ? input.head.split(':', 2)
+      : [base.owner, input.head];
+    const headRepo =
+      headOwner!.toLowerCase() === base.owner.toLowerCase() ? base : this.#forkOf(base, headOwner!);
+    const headFull = `${headRepo.owner}/${headRepo.name}`;
+    if (!headRepo.branches.has(headRef!)) this.push(headFull, headRef!);
+    const baseRef = input.base ?? base.default_branch;
+    const list = this.pulls.get(baseFullName.toLowerCase())!;
+    const now = this.now();
+    const pull: EmuPull = {
+      id: this.#nextId(),
+      number: list.length + 1,
+      base_repo: `${base.owner}/${base.name}`,
+      head_repo: headFull,
+      head_ref: headRef!,
+      head_sha: headRepo.branches.get(headRef!)!,
+      base_ref: baseRef,
+      base_sha: base.branches.get(baseRef) ?? sha(`${baseFullName}:${baseRef}`),
+      title: input.title ?? `Changes from ${headRef}`,
+      body: input.body ?? '',
+      state: 'open',
+      draft: input.draft ?? false,
+      merged: false,
+      merged_at: null,
+      merged_by: null,
+      closed_at: null,
+      created_at: now,
+      updated_at: now,
+      author: input.author ?? headRepo.owner,
+      additions: input.additions ?? 0,
+      deletions: input.deletions ?? 0,
+      changed_files: input.changed_files ?? 0,
+      commits: input.commits ?? 1,
+      reviews: [],
+    };
+    this.userId(pull.author);
+    list.push(pull);
+    return pull;
+  }
+
+  #forkOf(base: EmuRepo, owner: string): EmuRepo {
+    const fork = [...this.repos.values()].find(
+      (r) =>
+        r.owner.toLowerCase() === owner.toLowerCase() &&
+        r.fork_of?.toLowerCase() === `${base.owner}/${base.name}`.toLowerCase(),
+    );
+    if (!fork) throw new EmulatorError(422, `${owner} has no fork of ${base.owner}/${base.name}`);
+    return fork;
+  }
+
+  pull(fullName: string, number: number): EmuPull {
+    this.repo(fullName);
+    const pull = this.pulls.get(fullName.toLowerCase())?.find((p) => p.number === number);
+    if (!pull) throw new EmulatorError(404, `no pull request ${fullName}#${number}`);
+    return pull;
+  }
+
+  updatePull(fullName: string, number: number, patch: PullPatch): EmuPull {
+    const pull = this.pull(fullName, number);
+    Object.assign(pull, patch, { updated_at: this.now() });
+    return pull;
+  }
+
+  review(
+    fullName: string,
+    number: number,
+    input: { login: string; state: ReviewState; body?: string | undefined },
+  ): EmuReview {
+    const pull = this.pull(fullName, number);
+    const review: EmuReview = {
+      id: this.#nextId(),
+      login: input.login,
+      state: input.state,
+      body: input.body ?? '',
+      commit_id: pull.head_sha,
+      submitted_at: this.now(),
+    };
+    this.userId(input.login);
+    pull.reviews.push(review);
+    pull.updated_at = review.submitted_at;
+    return review;
+  }
+
+  dismissReview(fullName: string, number: number, reviewId: number): EmuReview {
+    const pull = this.pull(fullName, number);
+    const review = pull.reviews.find((r) => r.id === reviewId);
+    if (!review) throw new EmulatorError(404, `no review ${reviewId}`);
+    review.state = 'DISMISSED';
+    pull.updated_at = this.now();
+    return review;
+  }
+
+  setReady(fullName: string, number: number): EmuPull {
+    return this.updatePull(fullName, number, { draft: false });
+  }
+
+  merge(fullName: string, number: number, by?: string): EmuPull {
+    const pull = this.pull(fullName, number);
+    if (pull.state !== 'open') throw new EmulatorError(405, 'pull request is not open');
+    const now = this.now();
+    Object.assign(pull, {
+      state: 'closed',
+      merged: true,
+      merged_at: now,
+      closed_at: now,
+      updated_at: now,
+      merged_by: by ?? pull.author,
+    });
+    return pull;
+  }
+
+  close(fullName: string, number: number): EmuPull {
+    const pull = this.pull(fullName, number);
+    const now = this.now();
+    Object.assign(pull, { state: 'closed', closed_at: now, updated_at: now });
+    return pull;
+  }
+
+  reopen(fullName: string, number: number): EmuPull {
+    const pull = this.pull(fullName, number);
+    if (pull.merged) throw new EmulatorError(422, 'a merged pull request cannot be reopened');
+    Object.assign(pull, { state: 'open', closed_at: null, updated_at: this.now() });
+    return pull;
+  }
+
+  /** `GET /repos/{o}/{r}/pulls` semantics: state filter, `head=owner:ref`, sort and direction. */
+  listPulls(
+    fullName: string,
+    query: {
+      state: 'open' | 'closed' | 'all';
+      head?: string | undefined;
+      sort: 'created' | 'updated';
+      direction: 'asc' | 'desc';
+    },
+  ): EmuPull[] {
+    this.repo(fullName);
+    let list = [...(this.pulls.get(fullName.toLowerCase()) ?? [])];
+    if (query.state !== 'all') list = list.filter((p) => p.state === query.state);
+    if (query.head) {
+      const [owner, ref] = query.head.includes(':') ? query.head.split(':', 2) : [query.head, undefined];
+      list = list.filter(
+        (p) =>
+          p.head_repo.split('/')[0]!.toLowerCase() === owner!.toLowerCase() &&
+          (ref === undefined || p.head_ref === ref),
+      );
+    }
+    const key = query.sort === 'updated' ? 'updated_at' : 'created_at';
+    list.sort((a, b) => a[key].getTime() - b[key].getTime() || a.number - b.number);
+    if (query.direction === 'desc') list.reverse();
+    return list;
+  }
+}

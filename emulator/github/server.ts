@@ -1,0 +1,608 @@
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { z } from 'zod';
+import { EmulatorError, GitHubModel } from './model.ts';
+import { Renderer } from './render.ts';
+
+/** API routes the emulator serves; anything else is "unexpected" and answered 404. */
+export type RouteName = 'get_repo' | 'list_pulls' | 'get_pull' | 'list_reviews';
+
+export const FAULT_KINDS = [
+  'latency',
+  'status',
+  'timeout',
+  'garbage',
+  'unauthorized',
+  'rate_limit',
+  'secondary_rate_limit',
+  'too_many_requests',
+] as const;
+
+const faultSchema = z.strictObject({
+  kind: z.enum(FAULT_KINDS),
+  /** Regular expression tested against the request path (API prefix removed). */
+  match: z.string().optional(),
+  /** How many matching requests it applies to; omitted: all of them until cleared. */
+  times: z.number().int().positive().optional(),
+  status: z.number().int().min(400).max(599).optional(),
+  latency_ms: z.number().int().min(0).max(600_000).optional(),
+  /** For the rate-limit kinds: seconds until the limit resets (retry-after / x-ratelimit-reset). */
+  reset_in_s: z.number().int().min(0).max(86_400).optional(),
+});
+export type Fault = z.infer<typeof faultSchema>;
+
+export interface EmulatorCounters {
+  /** By route, then HTTP status (as a string, e.g. "200", "304"). */
+  routes: Record<string, Record<string, number>>;
+  total: number;
+  unexpected: { method: string; path: string }[];
+}
+
+export interface LoggedRequest {
+  method: string;
+  path: string;
+  route: RouteName | null;
+  status: number;
+  /** First 12 hex digits of sha256(token): lets tests check which token was sent, without the token. */
+  token_fingerprint: string | null;
+}
+
+export interface GitHubEmulatorOptions {
+  port?: number;
+  /** Path prefix of the REST API: `/api/v3` as on GitHub Enterprise Server (default), or `` like api.github.com. */
+  apiPrefix?: string;
+  /** Accept any non-empty token (demo); by default only tokens registered with `addToken`. */
+  acceptAnyToken?: boolean;
+  /** Primary rate-limit budget per token per window (GitHub: 5,000 per hour). */
+  rateLimit?: number;
+  rateLimitWindowS?: number;
+  now?: () => Date;
+}
+
+interface TokenState {
+  login: string;
+  limit: number;
+  used: number;
+  resetAt: number;
+  revoked: boolean;
+}
+
+export const fingerprint = (token: string) => createHash('sha256').update(token).digest('hex').slice(0, 12);
+
+/** An HTTP server on 127.0.0.1 that answers like GitHub's REST API for the calls gitsync makes. */
+export class GitHubEmulator {
+  readonly model: GitHubModel;
+  readonly faults: Fault[] = [];
+  readonly log: LoggedRequest[] = [];
+  latencyMs = 0;
+  counters: EmulatorCounters = { routes: {}, total: 0, unexpected: [] };
+  readonly #tokens = new Map<string, TokenState>();
+  readonly #options: Required<Omit<GitHubEmulatorOptions, 'now'>>;
+  readonly #server: Server;
+  readonly #hanging = new Set<ServerResponse>();
+  #renderer: Renderer | null = null;
+  #url = '';
+
+  constructor(options: GitHubEmulatorOptions = {}) {
+    this.model = new GitHubModel(options.now);
+    this.#options = {
+      port: options.port ?? 0,
+      apiPrefix: (options.apiPrefix ?? '/api/v3').replace(/\/+$/, ''),
+      acceptAnyToken: options.acceptAnyToken ?? false,
+      rateLimit: options.rateLimit ?? 5000,
+      rateLimitWindowS: options.rateLimitWindowS ?? 3600,
+    };
+    this.#server = createServer((req, res) => {
+      this.#handle(req, res).catch((error) => {
+        if (!res.headersSent) this.#json(res, 500, { message: String(error) });
+        else res.end();
+      });
+    });
+  }
+
+  async start(): Promise<this> {
+    await new Promise<void>((resolve) => this.#server.listen(this.#options.port, '127.0.0.1', resolve));
+    const { port } = this.#server.address() as AddressInfo;
+    this.#url = `http://127.0.0.1:${port}`;
+    this.#renderer = new Renderer(this.model, this.webUrl, this.apiUrl);
+    return this;
+  }
+
+  async close(): Promise<void> {
+    for (const res of this.#hanging) res.destroy();
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  /** Where html_url links point; the provider's `web_url`. */
+  get webUrl(): string {
+    return this.#url;
+  }
+
+  /** The REST API base; the provider's `api_url`. */
+  get apiUrl(): string {
+    return this.#url + this.#options.apiPrefix;
+  }
+
+  addToken(token: string, login = 'agent', limit = this.#options.rateLimit): void {
+    this.#tokens.set(token, {
+      login,
+      limit,
+      used: 0,
+      resetAt: Date.now() + this.#options.rateLimitWindowS * 1000,
+      revoked: false,
+    });
+  }
+
+  revokeToken(token: string): void {
+    const state = this.#tokens.get(token);
+    if (state) state.revoked = true;
+    else this.#tokens.set(token, { login: 'revoked', limit: 0, used: 0, resetAt: 0, revoked: true });
+  }
+
+  resetCounters(): void {
+    this.counters = { routes: {}, total: 0, unexpected: [] };
+    this.log.length = 0;
+  }
+
+  /** Requests answered for `route` with `status` (e.g. 200 or 304). */
+  count(route: RouteName, status?: number): number {
+    const byStatus = this.counters.routes[route] ?? {};
+    if (status !== undefined) return byStatus[String(status)] ?? 0;
+    return Object.values(byStatus).reduce((a, b) => a + b, 0);
+  }
+
+  // ---- request handling ----------------------------------------------------------------------
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', this.#url);
+    if (url.pathname.startsWith('/_emulator/')) return this.#admin(req, res, url);
+    const prefix = this.#options.apiPrefix;
+    const path =
+      url.pathname.startsWith(`${prefix}/`) || prefix === '' ? url.pathname.slice(prefix.length) : null;
+    const route = path === null ? null : matchRoute(path);
+    const token = bearer(req.headers.authorization);
+    const record = (status: number) => {
+      this.counters.total++;
+      if (route) {
+        this.counters.routes[route.name] ??= {};
+        const byStatus = this.counters.routes[route.name]!;
+        byStatus[String(status)] = (byStatus[String(status)] ?? 0) + 1;
+      } else {
+        this.counters.unexpected.push({ method: req.method ?? '', path: url.pathname });
+      }
+      this.log.push({
+        method: req.method ?? '',
+        path: url.pathname + url.search,
+        route: route?.name ?? null,
+        status,
+        token_fingerprint: token ? fingerprint(token) : null,
+      });
+      if (this.log.length > 5000) this.log.splice(0, this.log.length - 5000);
+    };
+    if (req.method !== 'GET' || !route || path === null) {
+      record(404);
+      return this.#json(res, 404, {
+        message: 'Not Found',
+        documentation_url: 'https://docs.github.com/rest',
+      });
+    }
+
+    if (this.latencyMs > 0) await sleep(this.latencyMs);
+    const fault = this.#takeFault(path);
+    if (fault?.kind === 'latency') await sleep(fault.latency_ms ?? 1000);
+
+    const auth = this.#authenticate(token);
+    if (auth === 'bad' || fault?.kind === 'unauthorized') {
+      record(401);
+      return this.#json(res, 401, {
+        message: 'Bad credentials',
+        documentation_url: 'https://docs.github.com/rest',
+        status: '401',
+      });
+    }
+    const limits = this.#rateHeaders(token!);
+    if (fault && fault.kind !== 'latency') {
+      const handled = this.#injectFault(fault, res, limits, record);
+      if (handled) return;
+    }
+    const tokenState = this.#tokens.get(token!);
+    if (tokenState && tokenState.used >= tokenState.limit) {
+      record(403);
+      // GitHub's primary rate limit response: 403 with x-ratelimit-remaining: 0.
+      return this.#json(
+        res,
+        403,
+        { message: `API rate limit exceeded for user ID ${this.model.userId(tokenState.login)}.` },
+        limits,
+      );
+    }
+
+    let body: unknown;
+    let next: string | null = null;
+    try {
+      ({ body, next } = this.#answer(route, url));
+    } catch (error) {
+      if (!(error instanceof EmulatorError)) throw error;
+      record(error.status);
+      this.#spend(token!);
+      return this.#json(res, error.status, { message: error.message }, this.#rateHeaders(token!));
+    }
+    const text = JSON.stringify(body);
+    const etag = `W/"${createHash('sha256').update(text).digest('hex')}"`;
+    if (req.headers['if-none-match'] === etag) {
+      // Conditional hit: no body, and (as on GitHub) not charged to the primary rate limit.
+      record(304);
+      res.writeHead(304, { etag, ...limits });
+      return void res.end();
+    }
+    this.#spend(token!);
+    record(200);
+    const headers: Record<string, string> = { etag, ...this.#rateHeaders(token!) };
+    if (next) headers.link = `<${next}>; rel="next"`;
+    this.#json(res, 200, body, headers);
+  }
+
+  #answer(route: { name: RouteName; params: string[] }, url: URL): { body: unknown; next: string | null } {
+    const r = this.#renderer!;
+    const [owner, name, number] = route.params;
+    const full = `${owner}/${name}`;
+    const q = url.searchParams;
+    const page = clampInt(q.get('page'), 1, 1, 10_000);
+    const perPage = clampInt(q.get('per_page'), 30, 1, 100);
+    const paginate = <T>(items: T[]) => {
+      const slice = items.slice((page - 1) * perPage, page * perPage);
+      let next: string | null = null;
+      if (page * perPage < items.length) {
+        const n = new URL(url.toString());
+        n.searchParams.set('page', String(page + 1));
+        next = this.#url + n.pathname + n.search;
+      }
+      return { slice, next };
+    };
+    switch (route.name) {
+      case 'get_repo':
+        return { body: r.fullRepository(this.model.repo(full)), next: null };
+      case 'get_pull':
+        return { body: r.pull(this.model.pull(full, Number(number))), next: null };
+      case 'list_reviews': {
+        const pull = this.model.pull(full, Number(number));
+        const { slice, next } = paginate([...pull.reviews].sort((a, b) => a.id - b.id));
+        return { body: slice.map((rv) => r.review(pull, rv)), next };
+      }
+      case 'list_pulls': {
+        const state = q.get('state') ?? 'open';
+        const sort = q.get('sort') ?? 'created';
+        const direction = q.get('direction') ?? (sort === 'created' ? 'desc' : 'desc');
+        if (
+          !['open', 'closed', 'all'].includes(state) ||
+          !['created', 'updated'].includes(sort) ||
+          !['asc', 'desc'].includes(direction)
+        ) {
+          throw new EmulatorError(422, 'Validation Failed');
+        }
+        const list = this.model.listPulls(full, {
+          state: state as 'open',
+          head: q.get('head') ?? undefined,
+          sort: sort as 'created',
+          direction: direction as 'asc',
+        });
+        const { slice, next } = paginate(list);
+        return { body: slice.map((p) => r.pullSimple(p)), next };
+      }
+    }
+  }
+
+  #authenticate(token: string | null): 'ok' | 'bad' {
+    if (!token) return 'bad';
+    const state = this.#tokens.get(token);
+    if (state?.revoked) return 'bad';
+    if (!state) {
+      if (!this.#options.acceptAnyToken) return 'bad';
+      this.addToken(token);
+    }
+    return 'ok';
+  }
+
+  #spend(token: string): void {
+    const state = this.#tokens.get(token);
+    if (!state) return;
+    if (Date.now() >= state.resetAt) {
+      state.used = 0;
+      state.resetAt = Date.now() + this.#options.rateLimitWindowS * 1000;
+    }
+    state.used++;
+  }
+
+  #rateHeaders(token: string): Record<string, string> {
+    const state = this.#tokens.get(token);
+    if (!state) return {};
+    return {
+      'x-ratelimit-limit': String(state.limit),
+      'x-ratelimit-remaining': String(Math.max(0, state.limit - state.used)),
+      'x-ratelimit-used': String(state.used),
+      'x-ratelimit-reset': String(Math.ceil(state.resetAt / 1000)),
+      'x-ratelimit-resource': 'core',
+    };
+  }
+
+  #takeFault(path: string): Fault | null {
+    for (let i = 0; i < this.faults.length; i++) {
+      const fault = this.faults[i]!;
+      if (fault.match && !new RegExp(fault.match).test(path)) continue;
+      if (fault.times !== undefined) {
+        fault.times--;
+        if (fault.times <= 0) this.faults.splice(i, 1);
+      }
+      return fault;
+    }
+    return null;
+  }
+
+  /** Answers with the fault; returns false when the fault only delays (the request goes on). */
+  #injectFault(
+    fault: Fault,
+    res: ServerResponse,
+    limits: Record<string, string>,
+    record: (s: number) => void,
+  ): boolean {
+    const resetIn = fault.reset_in_s ?? 60;
+    switch (fault.kind) {
+      case 'status': {
+        const status = fault.status ?? 502;
+        record(status);
+        this.#json(res, status, { message: 'Server Error' }, limits);
+        return true;
+      }
+      case 'timeout':
+        // Never answer; the client's timeout (or close()) ends it.
+        record(0);
+        this.#hanging.add(res);
+        res.on('close', () => this.#hanging.delete(res));
+        return true;
+      case 'garbage':
+        record(200);
+        res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', ...limits });
+        res.end('{"number": 1, "title": "trunc');
+        return true;
+      case 'rate_limit':
+        record(403);
+        this.#json(
+          res,
+          403,
+          { message: 'API rate limit exceeded' },
+          {
+            ...limits,
+            'x-ratelimit-remaining': '0',
+            'x-ratelimit-reset': String(Math.ceil(Date.now() / 1000) + resetIn),
+          },
+        );
+        return true;
+      case 'secondary_rate_limit':
+        record(403);
+        this.#json(
+          res,
+          403,
+          { message: 'You have exceeded a secondary rate limit.' },
+          { ...limits, 'retry-after': String(resetIn) },
+        );
+        return true;
+      case 'too_many_requests':
+        record(429);
+        this.#json(res, 429, { message: 'Too many requests' }, { ...limits, 'retry-after': String(resetIn) });
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  #json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+    res.writeHead(status, {
+      'content-type': 'application/json; charset=utf-8',
+      vary: 'Accept, Authorization, Cookie',
+      'x-github-media-type': 'github.v3; format=json',
+      ...headers,
+    });
+    res.end(JSON.stringify(body));
+  }
+
+  // ---- admin API -------------------------------------------------------------------------------
+
+  async #admin(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const parts = url.pathname.split('/').filter(Boolean).slice(1).map(decodeURIComponent);
+    const method = req.method ?? 'GET';
+    let input: unknown = {};
+    if (method === 'POST' || method === 'PATCH' || method === 'PUT') {
+      const text = await readBody(req);
+      try {
+        input = text ? JSON.parse(text) : {};
+      } catch {
+        return this.#json(res, 400, { message: 'body is not JSON' });
+      }
+    }
+    try {
+      const result = this.#adminAction(method, parts, input);
+      if (result === undefined)
+        return this.#json(res, 404, { message: `no admin route ${method} ${url.pathname}` });
+      this.#json(res, method === 'POST' ? 201 : 200, result);
+    } catch (error) {
+      if (error instanceof z.ZodError) return this.#json(res, 400, { message: z.prettifyError(error) });
+      if (error instanceof EmulatorError) return this.#json(res, error.status, { message: error.message });
+      throw error;
+    }
+  }
+
+  #adminAction(method: string, parts: string[], input: unknown): unknown {
+    const m = this.model;
+    // Route key with the variable segments (owner, repo, number, review id, token) as ':'.
+    const variable = parts[0] === 'repos' ? [1, 2, 4, 6] : parts[0] === 'tokens' ? [1] : [];
+    const key = `${method} ${parts.map((p, i) => (variable.includes(i) ? ':' : p)).join('/')}`;
+    const [, o, r, , n, , id] = parts;
+    const full = `${o}/${r}`;
+    switch (key) {
+      case 'POST reset':
+        this.model.repos.clear();
+        this.model.pulls.clear();
+        this.faults.length = 0;
+        this.latencyMs = 0;
+        this.resetCounters();
+        return { ok: true };
+      case 'POST tokens': {
+        const t = z
+          .strictObject({
+            token: z.string().min(1),
+            login: z.string().optional(),
+            limit: z.number().int().min(0).optional(),
+          })
+          .parse(input);
+        this.addToken(t.token, t.login, t.limit);
+        return { ok: true };
+      }
+      case 'DELETE tokens/:':
+        this.revokeToken(parts[1]!);
+        return { ok: true };
+      case 'POST repos': {
+        const t = z
+          .strictObject({
+            owner: z.string().min(1),
+            name: z.string().min(1),
+            fork_of: z.string().optional(),
+            default_branch: z.string().optional(),
+            private: z.boolean().optional(),
+          })
+          .parse(input);
+        const repo = m.createRepo(t);
+        return { full_name: `${repo.owner}/${repo.name}` };
+      }
+      case 'POST repos/:/:/branches': {
+        const t = z.strictObject({ branch: z.string().min(1), sha: z.string().optional() }).parse(input);
+        return { sha: m.push(full, t.branch, t.sha) };
+      }
+      case 'POST repos/:/:/pulls': {
+        const t = z
+          .strictObject({
+            head: z.string().min(1),
+            base: z.string().optional(),
+            title: z.string().optional(),
+            body: z.string().optional(),
+            draft: z.boolean().optional(),
+            author: z.string().optional(),
+            additions: z.number().int().min(0).optional(),
+            deletions: z.number().int().min(0).optional(),
+            changed_files: z.number().int().min(0).optional(),
+            commits: z.number().int().min(0).optional(),
+          })
+          .parse(input);
+        const pull = m.openPull(full, t);
+        return { number: pull.number, html_url: this.#renderer!.pullSimple(pull).html_url };
+      }
+      case 'PATCH repos/:/:/pulls/:': {
+        const t = z
+          .strictObject({
+            title: z.string().optional(),
+            body: z.string().optional(),
+            draft: z.boolean().optional(),
+            head_ref: z.string().optional(),
+            base_ref: z.string().optional(),
+            additions: z.number().int().min(0).optional(),
+            deletions: z.number().int().min(0).optional(),
+            changed_files: z.number().int().min(0).optional(),
+            commits: z.number().int().min(0).optional(),
+          })
+          .parse(input);
+        m.updatePull(full, Number(n), t);
+        return { ok: true };
+      }
+      case 'POST repos/:/:/pulls/:/reviews': {
+        const t = z
+          .strictObject({
+            login: z.string().min(1),
+            state: z.enum(['APPROVED', 'CHANGES_REQUESTED', 'COMMENTED', 'DISMISSED']),
+            body: z.string().optional(),
+          })
+          .parse(input);
+        return { id: m.review(full, Number(n), t).id };
+      }
+      case 'POST repos/:/:/pulls/:/reviews/:/dismiss':
+        m.dismissReview(full, Number(n), Number(id));
+        return { ok: true };
+      case 'POST repos/:/:/pulls/:/merge':
+        m.merge(full, Number(n));
+        return { ok: true };
+      case 'POST repos/:/:/pulls/:/close':
+        m.close(full, Number(n));
+        return { ok: true };
+      case 'POST repos/:/:/pulls/:/reopen':
+        m.reopen(full, Number(n));
+        return { ok: true };
+      case 'POST repos/:/:/pulls/:/ready':
+        m.setReady(full, Number(n));
+        return { ok: true };
+      case 'POST faults':
+        this.faults.push(...z.strictObject({ faults: z.array(faultSchema) }).parse(input).faults);
+        return { ok: true };
+      case 'DELETE faults':
+        this.faults.length = 0;
+        return { ok: true };
+      case 'PUT latency':
+        this.latencyMs = z.strictObject({ ms: z.number().int().min(0).max(600_000) }).parse(input).ms;
+        return { ok: true };
+      case 'GET counters':
+        return this.counters;
+      case 'POST counters/reset':
+        this.resetCounters();
+        return { ok: true };
+      case 'GET requests':
+        return { requests: this.log };
+      default:
+        return undefined;
+    }
+  }
+
+  /** Adds faults in-process (same rules as `POST /_emulator/faults`). */
+  addFaults(...faults: Fault[]): void {
+    this.faults.push(...faults.map((f) => faultSchema.parse(f)));
+  }
+}
+
+function matchRoute(path: string): { name: RouteName; params: string[] } | null {
+  const seg = path.split('/').filter(Boolean).map(decodeURIComponent);
+  if (seg[0] !== 'repos' || seg.length < 3) return null;
+  const [, owner, repo, kind, number, sub] = seg;
+  if (seg.length === 3) return { name: 'get_repo', params: [owner!, repo!] };
+  if (kind !== 'pulls') return null;
+  if (seg.length === 4) return { name: 'list_pulls', params: [owner!, repo!] };
+  if (!/^\d+$/.test(number!)) return null;
+  if (seg.length === 5) return { name: 'get_pull', params: [owner!, repo!, number!] };
+  if (seg.length === 6 && sub === 'reviews')
+    return { name: 'list_reviews', params: [owner!, repo!, number!] };
+  return null;
+}
+
+function bearer(header: string | undefined): string | null {
+  const m = /^(?:bearer|token)\s+(\S+)$/i.exec(header ?? '');
+  return m ? m[1]! : null;
+}
+
+function clampInt(raw: string | null, fallback: number, min: number, max: number): number {
+  const n = raw === null ? fallback : Number(raw);
+  return Number.isInteger(n) ? Math.min(max, Math.max(min, n)) : fallback;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > 1_000_000) throw new EmulatorError(413, 'body too large');
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export async function startGitHubEmulator(options: GitHubEmulatorOptions = {}): Promise<GitHubEmulator> {
+  return new GitHubEmulator(options).start();
+}

@@ -1,0 +1,140 @@
+import { createHash } from 'node:crypto';
+import type { z } from 'zod';
+import type { Clock } from '../../core/clock.ts';
+import { GitsyncError, UnavailableError } from '../../core/errors.ts';
+import type { CallOptions } from '../types.ts';
+import { translateGitHubError } from './errors.ts';
+
+export const REQUEST_KINDS = ['list_pulls', 'get_pull', 'list_reviews', 'get_repo'] as const;
+export type RequestKind = (typeof REQUEST_KINDS)[number];
+export type RequestOutcome = 'ok' | 'not_modified' | 'error';
+export type RequestCounts = Record<RequestKind, Record<RequestOutcome, number>>;
+
+export interface GitHubClientOptions {
+  clock: Clock;
+  fetch?: typeof fetch;
+  /** ETag cache size (entries). Bodies are kept parsed, with only the fields gitsync reads. */
+  cacheEntries?: number;
+  requestTimeoutMs?: number;
+}
+
+interface CacheEntry {
+  etag: string;
+  value: unknown;
+  next: string | null;
+}
+
+/**
+ * A small REST client for one GitHub API base URL: conditional requests with ETags per (URL,
+ * token) so unchanged resources come back as 304 (which GitHub does not count against the primary
+ * rate limit), strict response parsing, typed errors, and request counters. The token is only
+ * ever sent to URLs under this client's API base.
+ */
+export class GitHubClient {
+  readonly #apiUrl: string;
+  readonly #fetch: typeof fetch;
+  readonly #cache = new Map<string, CacheEntry>();
+  readonly #cacheEntries: number;
+  readonly #timeoutMs: number;
+  readonly #clock: Clock;
+  readonly counts: RequestCounts;
+
+  constructor(apiUrl: string, options: GitHubClientOptions) {
+    this.#apiUrl = apiUrl.replace(/\/+$/, '');
+    this.#fetch = options.fetch ?? globalThis.fetch;
+    this.#cacheEntries = options.cacheEntries ?? 20_000;
+    this.#timeoutMs = options.requestTimeoutMs ?? 15_000;
+    this.#clock = options.clock;
+    this.counts = Object.fromEntries(
+      REQUEST_KINDS.map((k) => [k, { ok: 0, not_modified: 0, error: 0 }]),
+    ) as RequestCounts;
+  }
+
+  /** GETs `path` (or a pagination URL under the API base) and parses it with `schema`. */
+  async get<T>(
+    kind: RequestKind,
+    pathOrUrl: string,
+    schema: z.ZodType<T>,
+    call: CallOptions,
+  ): Promise<{ value: T; next: string | null }> {
+    const url = this.#resolve(pathOrUrl);
+    const what = `GET ${new URL(url).pathname}`;
+    const key = `${createHash('sha256').update(call.token).digest('base64url')} ${url}`;
+    const cached = this.#cache.get(key);
+    const headers: Record<string, string> = {
+      accept: 'application/vnd.github+json',
+      authorization: `Bearer ${call.token}`,
+      'user-agent': 'gitsync',
+      // https://docs.github.com/en/rest/about-the-rest-api/api-versions
+      'x-github-api-version': '2022-11-28',
+    };
+    if (cached) headers['if-none-match'] = cached.etag;
+    const timeout = AbortSignal.timeout(this.#timeoutMs);
+    const signal = call.signal ? AbortSignal.any([call.signal, timeout]) : timeout;
+    let response: Response;
+    try {
+      response = await this.#fetch(url, { headers, signal, redirect: 'error' });
+    } catch (cause) {
+      this.counts[kind].error++;
+      if (call.signal?.aborted) throw call.signal.reason ?? cause;
+      const reason = timeout.aborted ? `timed out after ${this.#timeoutMs} ms` : 'unreachable';
+      throw new UnavailableError(`github ${reason} (${what})`, { cause });
+    }
+    if (response.status === 304 && cached) {
+      this.counts[kind].not_modified++;
+      this.#touch(key, cached);
+      return { value: cached.value as T, next: cached.next };
+    }
+    if (response.status !== 200) {
+      this.counts[kind].error++;
+      await response.body?.cancel().catch(() => {});
+      throw translateGitHubError(response.status, response.headers, what, this.#clock.now());
+    }
+    let value: T;
+    try {
+      const parsed = schema.safeParse(await response.json());
+      if (!parsed.success)
+        throw new UnavailableError(`github sent an unexpected body (${what})`, { cause: parsed.error });
+      value = parsed.data;
+    } catch (cause) {
+      this.counts[kind].error++;
+      if (cause instanceof GitsyncError) throw cause;
+      throw new UnavailableError(`github sent a malformed body (${what})`, { cause });
+    }
+    this.counts[kind].ok++;
+    const next = nextLink(response.headers.get('link'));
+    const etag = response.headers.get('etag');
+    if (etag) this.#touch(key, { etag, value, next });
+    return { value, next };
+  }
+
+  #resolve(pathOrUrl: string): string {
+    if (pathOrUrl.startsWith('/')) return this.#apiUrl + pathOrUrl;
+    // Only pagination links under our own API base may be followed: the token goes nowhere else.
+    if (!pathOrUrl.startsWith(`${this.#apiUrl}/`)) {
+      throw new UnavailableError('github pagination link points outside the configured API');
+    }
+    return pathOrUrl;
+  }
+
+  /** Least-recently-used eviction: a Map iterates in insertion order. */
+  #touch(key: string, entry: CacheEntry): void {
+    this.#cache.delete(key);
+    this.#cache.set(key, entry);
+    if (this.#cache.size > this.#cacheEntries) this.#cache.delete(this.#cache.keys().next().value!);
+  }
+
+  get cacheSize(): number {
+    return this.#cache.size;
+  }
+}
+
+/** The `rel="next"` URL of a Link header (RFC 8288), if any. */
+export function nextLink(header: string | null): string | null {
+  if (!header) return null;
+  for (const part of header.split(',')) {
+    const m = /<([^>]+)>\s*;\s*rel="?([^";]+)"?/.exec(part.trim());
+    if (m && m[2]!.split(/\s+/).includes('next')) return m[1]!;
+  }
+  return null;
+}

@@ -1,0 +1,197 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type GitHubEmulator, startGitHubEmulator } from '../../../emulator/github/server.ts';
+import { systemClock } from '../../core/clock.ts';
+import { AuthError, NotFoundError, RateLimitedError, UnavailableError } from '../../core/errors.ts';
+import { GitHubProvider } from './github-provider.ts';
+
+/** The provider against the emulator over real HTTP on 127.0.0.1; any unexpected request fails the test. */
+describe('GitHubProvider against the emulator', () => {
+  let gh: GitHubEmulator;
+  let provider: GitHubProvider;
+  const call = { token: 'ghp_owner_token' };
+  const repo = { owner: 'acme', name: 'app' };
+
+  beforeEach(async () => {
+    gh = await startGitHubEmulator();
+    gh.addToken(call.token, 'agent');
+    gh.model.createRepo({ owner: 'acme', name: 'app' });
+    provider = new GitHubProvider(
+      { id: 'github', type: 'github', web_url: gh.webUrl, api_url: gh.apiUrl },
+      { clock: systemClock, requestTimeoutMs: 2000 },
+    );
+  });
+  afterEach(async () => {
+    expect(gh.counters.unexpected).toEqual([]);
+    await gh.close();
+  });
+
+  it('finds the open PR for a branch and maps every field', async () => {
+    const pr = gh.model.openPull('acme/app', {
+      head: 'feature',
+      base: 'develop',
+      title: 'Add a thing',
+      draft: true,
+      author: 'octo',
+      additions: 12,
+      deletions: 3,
+      changed_files: 4,
+      commits: 2,
+    });
+    gh.model.review('acme/app', pr.number, { login: 'alice', state: 'CHANGES_REQUESTED' });
+    gh.model.review('acme/app', pr.number, { login: 'bob', state: 'APPROVED' });
+    expect(await provider.findPullForBranch(repo, 'feature', call)).toEqual({
+      url: `${gh.webUrl}/acme/app/pull/1`,
+      pull_request_state: 'open',
+      pull_request_title: 'Add a thing',
+      pull_request_draft: true,
+      changes_requested: true,
+      approved: false,
+      reviewer_count: 2,
+      additions: 12,
+      deletions: 3,
+      changed_files: 4,
+      commits: 2,
+      pr_number: 1,
+      author_login: 'octo',
+      author_avatar_url: `${gh.webUrl}/avatars/octo.png`,
+      base_branch: 'develop',
+      head_branch: 'feature',
+    });
+  });
+
+  it('no PR: null, after looking in the repository only (it is not a fork)', async () => {
+    expect(await provider.findPullForBranch(repo, 'nothing', call)).toBeNull();
+    expect(gh.count('list_pulls')).toBe(1);
+    expect(gh.count('get_repo')).toBe(1);
+  });
+
+  it('finds a PR merged or closed before the first look', async () => {
+    const merged = gh.model.openPull('acme/app', { head: 'shipped' });
+    gh.model.merge('acme/app', merged.number);
+    const closed = gh.model.openPull('acme/app', { head: 'abandoned' });
+    gh.model.close('acme/app', closed.number);
+    expect((await provider.findPullForBranch(repo, 'shipped', call))?.pull_request_state).toBe('merged');
+    expect((await provider.findPullForBranch(repo, 'abandoned', call))?.pull_request_state).toBe('closed');
+  });
+
+  it('prefers an open PR, then the most recently updated', async () => {
+    const first = gh.model.openPull('acme/app', { head: 'feature', title: 'old, closed' });
+    gh.model.close('acme/app', first.number);
+    gh.model.openPull('acme/app', { head: 'feature', title: 'open' });
+    const newest = gh.model.openPull('acme/app', { head: 'feature', title: 'closed later' });
+    gh.model.close('acme/app', newest.number);
+    expect((await provider.findPullForBranch(repo, 'feature', call))?.pull_request_title).toBe('open');
+    gh.model.close('acme/app', 2);
+    gh.model.updatePull('acme/app', 3, { title: 'touched last' });
+    expect((await provider.findPullForBranch(repo, 'feature', call))?.pull_request_title).toBe(
+      'touched last',
+    );
+  });
+
+  it('finds a PR opened from a fork into its parent when the origin is the fork', async () => {
+    gh.model.createRepo({ owner: 'agent-bot', name: 'app', fork_of: 'acme/app' });
+    gh.model.openPull('acme/app', { head: 'agent-bot:fix', title: 'From the fork' });
+    const found = await provider.findPullForBranch({ owner: 'agent-bot', name: 'app' }, 'fix', call);
+    expect(found).toMatchObject({
+      url: `${gh.webUrl}/acme/app/pull/1`,
+      pull_request_title: 'From the fork',
+      head_branch: 'fix',
+    });
+  });
+
+  it('a second read of an unchanged PR is answered by 304s', async () => {
+    gh.model.openPull('acme/app', { head: 'feature' });
+    const pull = { repo, number: 1 };
+    const first = await provider.fetchPull(pull, call);
+    gh.resetCounters();
+    expect(await provider.fetchPull(pull, call)).toEqual(first);
+    expect(gh.count('get_pull', 304)).toBe(1);
+    expect(gh.count('list_reviews', 304)).toBe(1);
+    expect(gh.count('get_pull', 200) + gh.count('list_reviews', 200)).toBe(0);
+    expect(provider.requestCounts().get_pull).toEqual({ ok: 1, not_modified: 1, error: 0 });
+    // A change shows up at once: the ETag no longer matches.
+    gh.model.review('acme/app', 1, { login: 'alice', state: 'APPROVED' });
+    expect((await provider.fetchPull(pull, call)).approved).toBe(true);
+  });
+
+  it('ETags are per token: another token gets its own 200', async () => {
+    gh.model.openPull('acme/app', { head: 'feature' });
+    gh.addToken('ghp_other', 'other');
+    await provider.fetchPull({ repo, number: 1 }, call);
+    gh.resetCounters();
+    await provider.fetchPull({ repo, number: 1 }, { token: 'ghp_other' });
+    expect(gh.count('get_pull', 200)).toBe(1);
+  });
+
+  it('reads every page of reviews', async () => {
+    gh.model.openPull('acme/app', { head: 'feature' });
+    for (let i = 0; i < 150; i++) gh.model.review('acme/app', 1, { login: `r${i}`, state: 'COMMENTED' });
+    gh.model.review('acme/app', 1, { login: 'last', state: 'CHANGES_REQUESTED' });
+    const pr = await provider.fetchPull({ repo, number: 1 }, call);
+    expect(pr.changes_requested).toBe(true);
+    expect(gh.count('list_reviews', 200)).toBe(2);
+  });
+
+  describe('errors', () => {
+    beforeEach(() => {
+      gh.model.openPull('acme/app', { head: 'feature' });
+    });
+    const fetchOne = () => provider.fetchPull({ repo, number: 1 }, call);
+
+    it('403 with x-ratelimit-remaining: 0 → rate limited until the reset header', async () => {
+      gh.addFaults({ kind: 'rate_limit', reset_in_s: 600 });
+      const error = await fetchOne().catch((e) => e);
+      expect(error).toBeInstanceOf(RateLimitedError);
+      const wait = (error as RateLimitedError).resetAt.getTime() - Date.now();
+      expect(wait).toBeGreaterThan(590_000);
+      expect(wait).toBeLessThanOrEqual(601_000);
+    });
+
+    it('the primary budget running out is a rate limit too', async () => {
+      gh.addToken('ghp_small', 'small', 1);
+      await provider.fetchPull({ repo, number: 1 }, { token: 'ghp_small' }).catch((e) => e);
+      const error = await provider.findPullForBranch(repo, 'x', { token: 'ghp_small' }).catch((e) => e);
+      expect(error).toBeInstanceOf(RateLimitedError);
+    });
+
+    it('429 with retry-after → rate limited for that long', async () => {
+      gh.addFaults({ kind: 'too_many_requests', reset_in_s: 120 });
+      const error = (await fetchOne().catch((e) => e)) as RateLimitedError;
+      expect(error).toBeInstanceOf(RateLimitedError);
+      expect(error.resetAt.getTime() - Date.now()).toBeGreaterThan(110_000);
+    });
+
+    it('a 403 without rate-limit headers is an auth error, not a rate limit', async () => {
+      gh.addFaults({ kind: 'status', status: 403 });
+      expect(await fetchOne().catch((e) => e)).toBeInstanceOf(AuthError);
+    });
+
+    it('a revoked token is an auth error whose message holds no token', async () => {
+      gh.revokeToken(call.token);
+      const error = await fetchOne().catch((e) => e);
+      expect(error).toBeInstanceOf(AuthError);
+      expect(JSON.stringify({ m: error.message, s: error.stack })).not.toContain(call.token);
+    });
+
+    it('5xx, garbage and timeouts are unavailable', async () => {
+      gh.addFaults({ kind: 'status', status: 502, times: 1 });
+      expect(await fetchOne().catch((e) => e)).toBeInstanceOf(UnavailableError);
+      gh.addFaults({ kind: 'garbage', times: 2 });
+      expect(await fetchOne().catch((e) => e)).toMatchObject({
+        kind: 'unavailable',
+        message: expect.stringMatching(/malformed|unexpected/),
+      });
+      gh.addFaults({ kind: 'timeout', times: 2 });
+      expect(await fetchOne().catch((e) => e)).toMatchObject({
+        kind: 'unavailable',
+        message: expect.stringMatching(/timed out/),
+      });
+    });
+
+    it('an unknown PR is not found', async () => {
+      expect(await provider.fetchPull({ repo, number: 99 }, call).catch((e) => e)).toBeInstanceOf(
+        NotFoundError,
+      );
+    });
+  });
+});

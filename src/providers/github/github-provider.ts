@@ -1,0 +1,196 @@
+import type { Clock } from '../../core/clock.ts';
+import type { PrFields, PrState } from '../../core/types.ts';
+import { matchRepoOnHost } from '../origin-match.ts';
+import type { CallOptions, Provider, ProviderConfig, PullRef, RepoRef } from '../types.ts';
+import { GitHubClient, type GitHubClientOptions, type RequestCounts } from './client.ts';
+import { summarizeReviews } from './review-summary.ts';
+import {
+  type Pull,
+  type PullListItem,
+  pullListSchema,
+  pullSchema,
+  repositorySchema,
+  reviewListSchema,
+} from './schemas.ts';
+
+/** Reviews are read 100 a page (GitHub's maximum); a PR with more than this many pages is cut off. */
+const MAX_REVIEW_PAGES = 10;
+
+/**
+ * GitHub's state vocabulary → gitsync's: `merged` when the single-PR read says `merged` (list
+ * items lack that field, so `merged_at` stands in there), otherwise `open` or `closed`.
+ */
+export function mapPullState(pull: {
+  state: string;
+  merged?: boolean | null;
+  merged_at?: string | null;
+}): PrState {
+  const merged = pull.merged ?? (pull.merged_at !== undefined && pull.merged_at !== null);
+  if (merged) return 'merged';
+  return pull.state.toLowerCase() === 'open' ? 'open' : 'closed';
+}
+
+const enc = encodeURIComponent;
+
+/** github.com and GitHub Enterprise Server (`api_url` like `https://host/api/v3`). */
+export class GitHubProvider implements Provider {
+  readonly client: GitHubClient;
+
+  constructor(
+    readonly config: ProviderConfig,
+    options: GitHubClientOptions,
+  ) {
+    this.client = new GitHubClient(config.api_url, options);
+  }
+
+  parseOrigin(origin: string): RepoRef | null {
+    const repo = matchRepoOnHost(origin, this.config.web_url, false);
+    return repo && isName(repo.owner) && isName(repo.name) ? repo : null;
+  }
+
+  repoUrl(repo: RepoRef): string {
+    return `${this.config.web_url}/${repo.owner}/${repo.name}`;
+  }
+
+  /** `web_url/owner/repo/pull/N`, with any trailing path (`/files`), query or fragment ignored. */
+  parsePullUrl(url: string): PullRef | null {
+    let parsed: URL;
+    let base: URL;
+    try {
+      parsed = new URL(url);
+      base = new URL(this.config.web_url);
+    } catch {
+      return null;
+    }
+    if (parsed.host.toLowerCase() !== base.host.toLowerCase() || parsed.protocol !== base.protocol)
+      return null;
+    const prefix = base.pathname.replace(/\/+$/, '');
+    if (!parsed.pathname.startsWith(`${prefix}/`)) return null;
+    const m = /^\/([^/]+)\/([^/]+)\/pull\/(\d+)(?:\/.*)?$/.exec(parsed.pathname.slice(prefix.length));
+    if (!m || !isName(m[1]!) || !isName(m[2]!)) return null;
+    const number = Number(m[3]);
+    if (!Number.isSafeInteger(number) || number < 1) return null;
+    return { repo: { owner: m[1]!, name: m[2]! }, number };
+  }
+
+  buildPullUrl(pull: PullRef): string {
+    return `${this.repoUrl(pull.repo)}/pull/${pull.number}`;
+  }
+
+  async findPullForBranch(repo: RepoRef, branch: string, call: CallOptions): Promise<PrFields | null> {
+    // Same repository first: `head` filters by "owner:branch".
+    let candidates = await this.#listForHead(repo, `${repo.owner}:${branch}`, call);
+    if (candidates.length === 0) {
+      // The origin may be a fork whose PRs live in its parent repository.
+      const { value: meta } = await this.client.get(
+        'get_repo',
+        `/repos/${enc(repo.owner)}/${enc(repo.name)}`,
+        repositorySchema,
+        call,
+      );
+      const parent = meta.fork ? meta.parent?.full_name : undefined;
+      const [owner, name] = parent?.split('/') ?? [];
+      if (owner && name)
+        candidates = await this.#listForHead({ owner, name }, `${repo.owner}:${branch}`, call);
+    }
+    const best = pickPull(candidates.filter((p) => p.head.ref === branch));
+    if (!best) return null;
+    const ref = this.parsePullUrl(best.html_url) ?? {
+      repo: splitFullName(best.base.repo?.full_name) ?? repo,
+      number: best.number,
+    };
+    return this.fetchPull(ref, call);
+  }
+
+  async #listForHead(repo: RepoRef, head: string, call: CallOptions): Promise<PullListItem[]> {
+    const query = new URLSearchParams({
+      head,
+      state: 'all',
+      sort: 'updated',
+      direction: 'desc',
+      per_page: '30',
+    });
+    const { value } = await this.client.get(
+      'list_pulls',
+      `/repos/${enc(repo.owner)}/${enc(repo.name)}/pulls?${query}`,
+      pullListSchema,
+      call,
+    );
+    return value;
+  }
+
+  async fetchPull(pull: PullRef, call: CallOptions): Promise<PrFields> {
+    const path = `/repos/${enc(pull.repo.owner)}/${enc(pull.repo.name)}/pulls/${pull.number}`;
+    const [{ value: pr }, reviews] = await Promise.all([
+      this.client.get('get_pull', path, pullSchema, call),
+      this.#reviews(`${path}/reviews?per_page=100`, call),
+    ]);
+    return toFields(pr, reviews);
+  }
+
+  async #reviews(first: string, call: CallOptions) {
+    const all: { id: number; state: string; login: string | null }[] = [];
+    let next: string | null = first;
+    for (let page = 0; next && page < MAX_REVIEW_PAGES; page++) {
+      const result: {
+        value: { id: number; state: string; user?: { login: string } | null }[];
+        next: string | null;
+      } = await this.client.get('list_reviews', next, reviewListSchema, call);
+      for (const r of result.value) all.push({ id: r.id, state: r.state, login: r.user?.login ?? null });
+      next = result.next;
+    }
+    return all;
+  }
+
+  requestCounts(): RequestCounts {
+    return structuredClone(this.client.counts);
+  }
+}
+
+function toFields(pr: Pull, reviews: Parameters<typeof summarizeReviews>[0]): PrFields {
+  return {
+    url: pr.html_url,
+    pull_request_state: mapPullState(pr),
+    pull_request_title: pr.title,
+    pull_request_draft: pr.draft ?? false,
+    ...summarizeReviews(reviews),
+    additions: pr.additions,
+    deletions: pr.deletions,
+    changed_files: pr.changed_files,
+    commits: pr.commits,
+    pr_number: pr.number,
+    author_login: pr.user?.login ?? null,
+    author_avatar_url: pr.user?.avatar_url ?? null,
+    base_branch: pr.base.ref,
+    head_branch: pr.head.ref,
+  };
+}
+
+/** Prefer an open PR, then the most recently updated. */
+export function pickPull(pulls: readonly PullListItem[]): PullListItem | null {
+  let best: PullListItem | null = null;
+  for (const p of pulls) {
+    if (!best) {
+      best = p;
+      continue;
+    }
+    const open = mapPullState(p) === 'open';
+    const bestOpen = mapPullState(best) === 'open';
+    if ((open && !bestOpen) || (open === bestOpen && Date.parse(p.updated_at) > Date.parse(best.updated_at)))
+      best = p;
+  }
+  return best;
+}
+
+/** GitHub owner and repository names: letters, digits, `-`, `_`, `.` (not `.` or `..` alone). */
+function isName(s: string): boolean {
+  return /^[A-Za-z0-9_.-]+$/.test(s) && s !== '.' && s !== '..';
+}
+
+function splitFullName(fullName: string | undefined): RepoRef | null {
+  const [owner, name, ...rest] = fullName?.split('/') ?? [];
+  return owner && name && rest.length === 0 ? { owner, name } : null;
+}
+
+export const createGitHubProvider = (config: ProviderConfig, deps: { clock: Clock }) =>
+  new GitHubProvider(config, { clock: deps.clock });

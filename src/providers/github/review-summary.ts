@@ -1,0 +1,38 @@
+/** GitHub review states that decide a reviewer's position; COMMENTED and PENDING do not. */
+const DECISIVE = new Set(['APPROVED', 'CHANGES_REQUESTED', 'DISMISSED']);
+
+export interface ReviewInput {
+  id: number;
+  state: string;
+  /** Null for deleted ("ghost") users. */
+  login: string | null;
+}
+
+export interface ReviewSummary {
+  approved: boolean;
+  changes_requested: boolean;
+  reviewer_count: number;
+}
+
+/**
+ * SPEC §5: per reviewer (login, case-insensitive) only the latest decisive review counts (highest
+ * id). `changes_requested` if any latest requests changes; `approved` if any latest approves and
+ * none requests changes; `reviewer_count` counts reviewers that have a decisive review.
+ */
+export function summarizeReviews(reviews: readonly ReviewInput[]): ReviewSummary {
+  const latest = new Map<string, ReviewInput>();
+  for (const review of reviews) {
+    const state = review.state.toUpperCase();
+    if (!review.login || !DECISIVE.has(state)) continue;
+    const key = review.login.toLowerCase();
+    const seen = latest.get(key);
+    if (!seen || review.id > seen.id) latest.set(key, { ...review, state });
+  }
+  const states = [...latest.values()].map((r) => r.state);
+  const changesRequested = states.includes('CHANGES_REQUESTED');
+  return {
+    changes_requested: changesRequested,
+    approved: !changesRequested && states.includes('APPROVED'),
+    reviewer_count: latest.size,
+  };
+}

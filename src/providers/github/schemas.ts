@@ -1,0 +1,59 @@
+import { z } from 'zod';
+
+/**
+ * The parts of GitHub's REST responses gitsync reads (GitHub's OpenAPI description, schemas
+ * `pull-request`, `pull-request-simple`, `pull-request-review`, `full-repository`). Only used
+ * fields are declared; unknown ones are dropped, so cached bodies stay small.
+ */
+
+const user = z.object({ login: z.string(), avatar_url: z.string().nullish() }).nullish();
+
+const branchRef = z.object({
+  ref: z.string(),
+  // null when the fork was deleted.
+  repo: z.object({ full_name: z.string() }).nullish(),
+});
+
+export const pullListItemSchema = z.object({
+  number: z.number().int().positive(),
+  html_url: z.string(),
+  state: z.string(),
+  updated_at: z.string(),
+  merged_at: z.string().nullish(),
+  head: branchRef,
+  base: branchRef,
+});
+export const pullListSchema = z.array(pullListItemSchema);
+export type PullListItem = z.infer<typeof pullListItemSchema>;
+
+export const pullSchema = z.object({
+  number: z.number().int().positive(),
+  html_url: z.string(),
+  state: z.string(),
+  title: z.string(),
+  draft: z.boolean().nullish(),
+  merged: z.boolean().nullish(),
+  merged_at: z.string().nullish(),
+  user,
+  head: branchRef,
+  base: branchRef,
+  additions: z.number().int().nonnegative(),
+  deletions: z.number().int().nonnegative(),
+  changed_files: z.number().int().nonnegative(),
+  commits: z.number().int().nonnegative(),
+});
+export type Pull = z.infer<typeof pullSchema>;
+
+export const reviewListSchema = z.array(
+  z.object({
+    id: z.number().int(),
+    state: z.string(),
+    user,
+  }),
+);
+
+export const repositorySchema = z.object({
+  full_name: z.string(),
+  fork: z.boolean(),
+  parent: z.object({ full_name: z.string() }).nullish(),
+});
