@@ -1,0 +1,52 @@
+import { readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { systemClock } from '../core/clock.ts';
+import { createProviders, PROVIDER_FACTORIES, ProviderRegistry, UnsupportedProvider } from './registry.ts';
+
+describe('provider registry', () => {
+  it('has exactly one factory per provider folder (fake/ is for tests only)', () => {
+    const folders = readdirSync(fileURLToPath(new URL('.', import.meta.url)), { withFileTypes: true })
+      .filter((d) => d.isDirectory() && d.name !== 'fake')
+      .map((d) => d.name)
+      .sort();
+    expect(Object.keys(PROVIDER_FACTORIES).sort()).toEqual(folders);
+  });
+
+  it('maps an origin to the first provider whose host matches', () => {
+    const registry = new ProviderRegistry(
+      createProviders(
+        [
+          { id: 'github', type: 'github', web_url: 'https://github.com', api_url: 'https://api.github.com' },
+          { id: 'ghe', type: 'github', web_url: 'https://ghe.corp', api_url: 'https://ghe.corp/api/v3' },
+          {
+            id: 'gitlab',
+            type: 'gitlab',
+            web_url: 'https://gitlab.com',
+            api_url: 'https://gitlab.com/api/v4',
+          },
+        ],
+        { clock: systemClock },
+      ),
+    );
+    expect(registry.match('git@github.com:a/b.git')?.provider.config.id).toBe('github');
+    expect(registry.match('https://ghe.corp/a/b')?.provider.config.id).toBe('ghe');
+    expect(registry.match('https://github.com/just-owner')).toMatchObject({ repo: null });
+    expect(registry.match('https://bitbucket.org/a/b')).toBeNull();
+    const gitlab = registry.match('https://gitlab.com/group/sub/repo');
+    expect(gitlab?.provider).toBeInstanceOf(UnsupportedProvider);
+    expect(gitlab?.provider.repoUrl(gitlab.repo!)).toBe('https://gitlab.com/group/sub/repo');
+  });
+
+  it('refuses unknown types and duplicate ids', () => {
+    expect(() =>
+      createProviders([{ id: 'x', type: 'svn', web_url: 'https://x', api_url: 'https://x' }], {
+        clock: systemClock,
+      }),
+    ).toThrow(/unknown type/);
+    const p = createProviders([{ id: 'x', type: 'github', web_url: 'https://x', api_url: 'https://x' }], {
+      clock: systemClock,
+    });
+    expect(() => new ProviderRegistry([...p, ...p])).toThrow(/duplicate provider id/);
+  });
+});

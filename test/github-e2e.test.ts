@@ -1,0 +1,193 @@
+import { randomUUID } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { fingerprint, type GitHubEmulator, startGitHubEmulator } from '../emulator/github/server.ts';
+import { FakeClock } from '../src/core/clock.ts';
+import { silentLogger } from '../src/core/logger.ts';
+import { DEFAULT_WORKER_SETTINGS } from '../src/core/schedule.ts';
+import { Engine } from '../src/engine/engine.ts';
+import { type ChangeEvent, InProcessBus } from '../src/events/publisher.ts';
+import { GitHubProvider } from '../src/providers/github/github-provider.ts';
+import { ProviderRegistry } from '../src/providers/registry.ts';
+import type { SqlStore } from '../src/store/sql-store.ts';
+import { createTestStore, type TestDatabase } from './helpers/databases.ts';
+
+/** Engine + PostgreSQL store + GitHub provider + GitHub emulator, all real, over 127.0.0.1. */
+describe('GitHub end to end on PostgreSQL', () => {
+  let gh: GitHubEmulator;
+  let other: GitHubEmulator;
+  let test: TestDatabase & { store: SqlStore };
+  let engine: Engine;
+  let clock: FakeClock;
+  let events: ChangeEvent[];
+  const owner = randomUUID();
+  const ownerToken = 'ghp_owner_one';
+  const settings = { ...DEFAULT_WORKER_SETTINGS };
+
+  beforeEach(async () => {
+    gh = await startGitHubEmulator();
+    other = await startGitHubEmulator();
+    gh.addToken(ownerToken, 'agent');
+    gh.model.createRepo({ owner: 'acme', name: 'app' });
+    test = await createTestStore('postgres');
+    // Real time to start from: the emulator's rate-limit reset headers are wall-clock times.
+    clock = new FakeClock(new Date());
+    const provider = (id: string, e: GitHubEmulator) =>
+      new GitHubProvider(
+        { id, type: 'github', web_url: e.webUrl, api_url: e.apiUrl },
+        { clock, requestTimeoutMs: 2000 },
+      );
+    const bus = new InProcessBus();
+    events = [];
+    bus.subscribe((e) => events.push(e));
+    engine = new Engine({
+      store: test.store,
+      providers: new ProviderRegistry([provider('github', gh), provider('other', other)]),
+      publisher: bus,
+      clock,
+      settings,
+      logger: silentLogger,
+    });
+    await test.store.putToken(owner, 'github', ownerToken, clock.now());
+  });
+  afterEach(async () => {
+    expect(gh.counters.unexpected).toEqual([]);
+    await Promise.all([gh.close(), other.close(), test.drop()]);
+  });
+
+  const chatWithRef = async (branch: string, opts: { owner?: string; origin?: string } = {}) => {
+    const id = randomUUID();
+    await test.store.putChat({ id, owner_id: opts.owner ?? owner }, clock.now());
+    await engine.reportRef({
+      chat_id: id,
+      origin:
+        opts.origin ?? `${gh.webUrl.replace('http://', 'http://x-access-token:ghs_secret@')}/acme/app.git`,
+      branch,
+    });
+    return id;
+  };
+  const status = async (chat: string) => (await test.store.getChat(chat))!.diff_status!;
+  const later = async (ms: number) => {
+    clock.advance(ms);
+    return engine.tick();
+  };
+
+  it('follows a PR from before it exists to merged', async () => {
+    const chat = await chatWithRef('feature');
+    expect((await status(chat)).git_remote_origin).toBe(`${gh.webUrl}/acme/app`);
+    await engine.tick();
+    expect((await status(chat)).url).toBeNull();
+
+    gh.model.openPull('acme/app', { head: 'feature', title: 'Agent work', additions: 7, deletions: 1 });
+    events.length = 0;
+    await later(settings.no_pr_backoff_ms);
+    expect(await status(chat)).toMatchObject({
+      url: `${gh.webUrl}/acme/app/pull/1`,
+      pull_request_state: 'open',
+      pull_request_title: 'Agent work',
+      additions: 7,
+      deletions: 1,
+    });
+    expect(events.map((e) => e.kind)).toEqual(['diff_status_change']);
+
+    gh.model.review('acme/app', 1, { login: 'alice', state: 'CHANGES_REQUESTED' });
+    await later(settings.fresh_ttl_ms);
+    expect(await status(chat)).toMatchObject({ changes_requested: true, approved: false, reviewer_count: 1 });
+
+    gh.model.review('acme/app', 1, { login: 'alice', state: 'APPROVED' });
+    await later(settings.fresh_ttl_ms);
+    expect(await status(chat)).toMatchObject({ changes_requested: false, approved: true, reviewer_count: 1 });
+
+    gh.model.merge('acme/app', 1);
+    await later(settings.fresh_ttl_ms);
+    expect((await status(chat)).pull_request_state).toBe('merged');
+  });
+
+  it('an unchanged PR is refreshed with 304s only', async () => {
+    gh.model.openPull('acme/app', { head: 'feature' });
+    const chat = await chatWithRef('feature');
+    await engine.tick();
+    gh.resetCounters();
+    await later(settings.fresh_ttl_ms);
+    expect((await status(chat)).refreshed_at).toEqual(clock.now());
+    expect(gh.count('get_pull', 304) + gh.count('list_reviews', 304)).toBe(2);
+    expect(gh.counters.total).toBe(2);
+  });
+
+  it('finds a PR merged before the first look, and a PR from a fork', async () => {
+    const merged = gh.model.openPull('acme/app', { head: 'early' });
+    gh.model.merge('acme/app', merged.number);
+    gh.model.createRepo({ owner: 'agent-bot', name: 'app', fork_of: 'acme/app' });
+    gh.model.openPull('acme/app', { head: 'agent-bot:fix', title: 'From a fork' });
+    const a = await chatWithRef('early');
+    const b = await chatWithRef('fix', { origin: `git@${new URL(gh.webUrl).hostname}:agent-bot/app.git` });
+    await engine.tick();
+    expect((await status(a)).pull_request_state).toBe('merged');
+    expect(await status(b)).toMatchObject({
+      pull_request_title: 'From a fork',
+      url: `${gh.webUrl}/acme/app/pull/2`,
+    });
+  });
+
+  it('a revoked token puts that owner’s refs in an error state; other owners are unaffected', async () => {
+    gh.model.openPull('acme/app', { head: 'feature' });
+    const second = randomUUID();
+    gh.addToken('ghp_owner_two', 'two');
+    await test.store.putToken(second, 'github', 'ghp_owner_two', clock.now());
+    const mine = await chatWithRef('feature');
+    const theirs = await chatWithRef('feature', { owner: second });
+    gh.revokeToken(ownerToken);
+    await engine.tick();
+    expect(await status(mine)).toMatchObject({ pull_request_state: null, error_count: 1 });
+    expect((await status(mine)).last_error).toMatch(/rejected the token/);
+    expect((await status(mine)).last_error).not.toContain(ownerToken);
+    expect((await status(theirs)).pull_request_state).toBe('open');
+  });
+
+  it('a rate limit pauses that token until the reset; other tokens go on', async () => {
+    gh.model.openPull('acme/app', { head: 'b0' });
+    const limited: string[] = [];
+    for (let i = 0; i < 3; i++) limited.push(await chatWithRef(`b${i}`));
+    const second = randomUUID();
+    gh.addToken('ghp_owner_two', 'two');
+    await test.store.putToken(second, 'github', 'ghp_owner_two', clock.now());
+    const theirs = await chatWithRef('b0', { owner: second });
+    gh.addFaults({ kind: 'rate_limit', reset_in_s: 900, match: '.*', times: 1 });
+    // One call at a time, so which rows were "not yet started" is certain.
+    const serial = new Engine({
+      store: test.store,
+      providers: new ProviderRegistry([
+        new GitHubProvider(
+          { id: 'github', type: 'github', web_url: gh.webUrl, api_url: gh.apiUrl },
+          { clock },
+        ),
+      ]),
+      publisher: new InProcessBus(),
+      clock,
+      settings: { ...settings, concurrency: 1 },
+      logger: silentLogger,
+    });
+    await serial.tick();
+    const rows = await Promise.all(limited.map(status));
+    for (const row of rows) {
+      expect(row.last_error).toMatch(/rate limited until/);
+      expect(row.paused_until!.getTime() - Date.now()).toBeGreaterThan(880_000);
+      expect(row.stale_at).toEqual(row.paused_until);
+    }
+    expect(rows.filter((r) => r.last_error!.startsWith('skipped: ')).length).toBe(2);
+    expect((await status(theirs)).pull_request_state).toBe('open');
+    // Reported again: due at once, but nothing goes to the host with that token before the reset.
+    const before = gh.log.filter((r) => r.token_fingerprint === fingerprint(ownerToken)).length;
+    await serial.reportRef({ chat_id: limited[0]!, origin: `${gh.webUrl}/acme/app`, branch: 'b0' });
+    await serial.tick();
+    expect(gh.log.filter((r) => r.token_fingerprint === fingerprint(ownerToken)).length).toBe(before);
+  });
+
+  it("never sends one provider's token to another provider's host", async () => {
+    other.model.createRepo({ owner: 'acme', name: 'app' });
+    const chat = await chatWithRef('feature', { origin: `${other.webUrl}/acme/app` });
+    await engine.tick();
+    expect((await status(chat)).last_error).toBe('no token for other');
+    expect(other.counters.total).toBe(0);
+    expect(other.log.some((r) => r.token_fingerprint === fingerprint(ownerToken))).toBe(false);
+  });
+});
