@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { type Database, openDatabase } from '../src/store/database.ts';
 import { migrate } from '../src/store/migrate.ts';
 import { measureThroughput } from './engine-throughput.ts';
+import { measureGitHubCost } from './github-cost.ts';
 
 const PG_URL =
   process.env.GITSYNC_BENCH_DATABASE_URL ??
@@ -57,4 +58,19 @@ for (const kind of ['postgres', 'pglite'] as const) {
       }
     }
   }
+}
+
+const COST_REFS = Number(process.env.GITSYNC_BENCH_COST_REFS ?? 1000);
+console.log('');
+console.log(`# GitHub cost: ${COST_REFS} open PRs through the GitHub provider and emulator (PostgreSQL)`);
+console.log('');
+console.log('| pass | refreshes | requests per 1,000 refreshes | primary-limit units per 1,000 refreshes |');
+console.log('|---|---|---|---|');
+const cost = await withDatabase('postgres', (db) => measureGitHubCost(db, COST_REFS));
+for (const [pass, f] of [
+  ['first sight', cost.first],
+  ['unchanged', cost.unchanged],
+  ['every PR changed', cost.changed],
+] as const) {
+  console.log(`| ${pass} | ${f.refreshed} | ${f.requests_per_1000} | ${f.primary_units_per_1000} |`);
 }
