@@ -42,7 +42,10 @@ export async function measureGitHubCost(db: Database, refs: number) {
       gh.model.openPull('bench/repo', { head: `b${i}` });
       const chat = randomUUID();
       await store.putChat({ id: chat, owner_id: owner }, clock.now());
-      await store.recordRefReport({ chat_id: chat, origin: `${gh.webUrl}/bench/repo`, branch: `b${i}`, provider_id: 'github' }, clock.now());
+      await store.recordRefReport(
+        { chat_id: chat, origin: `${gh.webUrl}/bench/repo`, branch: `b${i}`, provider_id: 'github' },
+        clock.now(),
+      );
     }
     const pass = async () => {
       gh.resetCounters();
@@ -53,7 +56,10 @@ export async function measureGitHubCost(db: Database, refs: number) {
         refreshed += r.outcomes.updated;
       }
       const total = gh.counters.total;
-      const notModified = Object.values(gh.counters.routes).reduce((a, byStatus) => a + (byStatus['304'] ?? 0), 0);
+      const notModified = Object.values(gh.counters.routes).reduce(
+        (a, byStatus) => a + (byStatus['304'] ?? 0),
+        0,
+      );
       clock.advance(settings.fresh_ttl_ms);
       return {
         refreshed,
@@ -63,7 +69,8 @@ export async function measureGitHubCost(db: Database, refs: number) {
     };
     const first = await pass();
     const unchanged = await pass();
-    for (const pull of gh.model.pulls.get('bench/repo') ?? []) gh.model.updatePull('bench/repo', pull.number, { title: `${pull.title}!` });
+    for (const pull of gh.model.pulls.get('bench/repo') ?? [])
+      gh.model.updatePull('bench/repo', pull.number, { title: `${pull.title}!` });
     const changed = await pass();
     return { first, unchanged, changed };
   } finally {

@@ -1,3 +1,4 @@
+import { serve as listen } from '@hono/node-server';
 import { loadConfig } from '../config/config.ts';
 import { errorMessage } from '../core/errors.ts';
 import { openRuntime } from './runtime.ts';
@@ -8,28 +9,53 @@ const SHUTDOWN_GRACE_MS = 15_000;
 export async function serve(): Promise<void> {
   const config = loadConfig();
   const runtime = await openRuntime(config);
-  const { logger, engine } = runtime;
-  if (config.worker.enabled) engine.start();
+  const { logger } = runtime;
+  await runtime.start();
+  const server = listen({ fetch: runtime.http.fetch, hostname: config.host, port: config.port });
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  }).catch(async (error) => {
+    await runtime.close();
+    throw new Error(
+      `cannot listen on ${config.host}:${config.port} (GITSYNC_HOST / GITSYNC_PORT): ${errorMessage(error)}`,
+    );
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  if (runtime.generatedAdminKey) {
+    // Shown once: only its hash is stored.
+    process.stdout.write(
+      `gitsync: generated the admin API key (shown only now; set GITSYNC_ADMIN_TOKEN to choose your own):\n  ${runtime.generatedAdminKey}\n`,
+    );
+  }
+  process.stdout.write(`gitsync: listening on ${url} (dashboard: ${url}/)\n`);
   logger.info(
     {
+      url,
       database: config.database_url ? 'postgresql' : `pglite (${config.data_dir})`,
-      providers: config.providers.map((p) => p.id),
+      providers: runtime.providers.providers.map((p) => p.config.id),
       worker: config.worker.enabled,
     },
     'gitsync is running',
   );
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
-      logger.info({ signal }, 'stopping: finishing the tick in flight');
+      logger.info({ signal }, 'stopping: no new work, finishing the tick in flight');
       const watchdog = setTimeout(() => {
         logger.error({}, 'shutdown took too long; exiting');
         process.exit(1);
       }, SHUTDOWN_GRACE_MS);
       watchdog.unref();
+      server.close();
       runtime
         .close()
         .catch((error) => logger.error({ err: errorMessage(error) }, 'error during shutdown'))
-        .finally(resolve);
+        .finally(() => {
+          (server as import('node:http').Server).closeAllConnections();
+          resolve();
+        });
     };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);

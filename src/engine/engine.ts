@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import { performance } from 'node:perf_hooks';
 import { addMs, type Clock } from '../core/clock.ts';
 import { BadInputError, errorMessage, NotFoundError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
@@ -12,7 +13,13 @@ import { failureError } from './failure-error.ts';
 import { planWrite, type RefreshOutcome } from './outcomes.ts';
 import { Refresher } from './refresher.ts';
 
+/** Hooks for metrics; every method optional. */
+export interface EngineObserver {
+  tick?(result: TickResult, timings: { claim_ms: number; total_ms: number }): void;
+}
+
 export interface EngineDeps {
+  observer?: EngineObserver;
   store: Store;
   providers: ProviderRegistry;
   publisher: Publisher;
@@ -115,15 +122,20 @@ export class Engine {
   /** One pass: claim → refresh → write outcomes in one batch → publish. */
   async tick(): Promise<TickResult> {
     const { store, clock, settings } = this.deps;
+    const t0 = performance.now();
     const started = clock.now();
     const rows = await store.claimStaleRefs(started, settings.batch_size, addMs(started, settings.lease_ms));
+    const claimMs = performance.now() - t0;
     const result: TickResult = {
       claimed: rows.length,
       outcomes: { updated: 0, no_pr: 0, stale_pr: 0, failed: 0, released: 0 },
       published: 0,
       write_failures: 0,
     };
-    if (rows.length === 0) return result;
+    if (rows.length === 0) {
+      this.deps.observer?.tick?.(result, { claim_ms: claimMs, total_ms: performance.now() - t0 });
+      return result;
+    }
     const deadline = AbortSignal.timeout(settings.tick_timeout_ms);
     // Every provider call of the tick listens to this one signal.
     setMaxListeners(0, deadline);
@@ -132,6 +144,7 @@ export class Engine {
     for (const outcome of outcomes.values()) result.outcomes[outcome.kind]++;
     result.published = written.published;
     result.write_failures = written.failures;
+    this.deps.observer?.tick?.(result, { claim_ms: claimMs, total_ms: performance.now() - t0 });
     return result;
   }
 

@@ -1,7 +1,9 @@
 import { BadInputError, ConflictError, NotFoundError } from '../core/errors.ts';
 import type { Chat, ChatView, DiffStatus } from '../core/types.ts';
 import type { Database, Tx } from './database.ts';
+import { isMigrated } from './migrate.ts';
 import {
+  type ApiKeyRecord,
   type ChatInput,
   type ClaimedRef,
   type ListChatsQuery,
@@ -43,6 +45,8 @@ const DIFF_STATUS_COLUMNS = [
   'error_count',
   'paused_until',
 ] as const satisfies readonly (keyof DiffStatus)[];
+
+const API_KEY_COLUMNS = 'id, name, owner_id, admin, created_at';
 
 const CHAT_COLUMNS =
   'id, owner_id, workspace_id, parent_chat_id, root_chat_id, title, archived, created_at, updated_at';
@@ -91,8 +95,11 @@ export class SqlStore implements Store {
 
   // ---- chats -------------------------------------------------------------------------------
 
-  async putChat(input: ChatInput, now: Date): Promise<{ chat: ChatView; created: boolean }> {
-    const created = await this.db.transaction(async (tx) => {
+  async putChat(
+    input: ChatInput,
+    now: Date,
+  ): Promise<{ chat: ChatView; created: boolean; changed: boolean }> {
+    const { created, changed } = await this.db.transaction(async (tx) => {
       const existing = await tx.query<Chat>(`SELECT ${CHAT_COLUMNS} FROM chats WHERE id = $1 FOR UPDATE`, [
         input.id,
       ]);
@@ -104,7 +111,8 @@ export class SqlStore implements Store {
         }
         const workspace = input.workspace_id === undefined ? chat.workspace_id : input.workspace_id;
         const title = input.title ?? chat.title;
-        if (workspace !== chat.workspace_id || title !== chat.title) {
+        const changed = workspace !== chat.workspace_id || title !== chat.title;
+        if (changed) {
           await tx.query('UPDATE chats SET workspace_id = $2, title = $3, updated_at = $4 WHERE id = $1', [
             input.id,
             workspace,
@@ -112,7 +120,7 @@ export class SqlStore implements Store {
             now,
           ]);
         }
-        return false;
+        return { created: false, changed };
       }
       let root = input.id;
       let archived = false;
@@ -138,11 +146,11 @@ export class SqlStore implements Store {
         archived,
         now,
       ]);
-      return true;
+      return { created: true, changed: true };
     });
     const chat = await this.getChat(input.id);
     if (!chat) throw new NotFoundError(`chat ${input.id} not found`);
-    return { chat, created };
+    return { chat, created, changed };
   }
 
   async archiveChat(id: string, now: Date, owner?: string): Promise<ChatView> {
@@ -434,7 +442,7 @@ export class SqlStore implements Store {
       owner,
       providerId,
     ]);
-    return (r.rowCount ?? 0) > 0;
+    return r.rowCount > 0;
   }
 
   async getToken(owner: string, providerId: string): Promise<string | null> {
@@ -467,6 +475,63 @@ export class SqlStore implements Store {
       out.set(tokenKey(row.owner_id, row.provider_id), token);
     }
     return out;
+  }
+
+  // ---- API keys, webhook deliveries, health ------------------------------------------------
+
+  async createApiKey(key: ApiKeyRecord & { key_hash: string }): Promise<void> {
+    await this.db.query(
+      'INSERT INTO api_keys (id, name, owner_id, admin, key_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)',
+      [key.id, key.name, key.owner_id, key.admin, key.key_hash, key.created_at],
+    );
+  }
+
+  async findApiKey(keyHash: string): Promise<ApiKeyRecord | null> {
+    const r = await this.db.query<ApiKeyRecord>(
+      `SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE key_hash = $1`,
+      [keyHash],
+    );
+    return r.rows[0] ?? null;
+  }
+
+  async listApiKeys(): Promise<ApiKeyRecord[]> {
+    return (
+      await this.db.query<ApiKeyRecord>(`SELECT ${API_KEY_COLUMNS} FROM api_keys ORDER BY created_at, id`)
+    ).rows;
+  }
+
+  async deleteApiKey(id: string): Promise<boolean> {
+    return (await this.db.query('DELETE FROM api_keys WHERE id = $1', [id])).rowCount > 0;
+  }
+
+  async hasAdminKey(): Promise<boolean> {
+    return (await this.db.query('SELECT 1 FROM api_keys WHERE admin LIMIT 1')).rows.length > 0;
+  }
+
+  async recordWebhookDelivery(providerId: string, deliveryId: string, now: Date): Promise<boolean> {
+    const r = await this.db.query(
+      `INSERT INTO webhook_deliveries (provider_id, delivery_id, received_at) VALUES ($1, $2, $3)
+       ON CONFLICT DO NOTHING`,
+      [providerId, deliveryId, now],
+    );
+    return r.rowCount > 0;
+  }
+
+  async pruneWebhookDeliveries(before: Date): Promise<number> {
+    return (await this.db.query('DELETE FROM webhook_deliveries WHERE received_at < $1', [before])).rowCount;
+  }
+
+  async countDueRefs(now: Date, overdueBefore: Date): Promise<{ due: number; overdue: number }> {
+    const r = await this.db.query<{ due: string; overdue: string }>(
+      `SELECT count(*) AS due, count(*) FILTER (WHERE stale_at < $2) AS overdue
+       FROM diff_statuses WHERE stale_at <= $1 AND NOT chat_archived`,
+      [now, overdueBefore],
+    );
+    return { due: Number(r.rows[0]?.due ?? 0), overdue: Number(r.rows[0]?.overdue ?? 0) };
+  }
+
+  ready(): Promise<boolean> {
+    return isMigrated(this.db);
   }
 
   close(): Promise<void> {

@@ -43,6 +43,15 @@ export interface ChatInput {
   title?: string | undefined;
 }
 
+export interface ApiKeyRecord {
+  id: string;
+  name: string;
+  /** null for admin keys. */
+  owner_id: string | null;
+  admin: boolean;
+  created_at: Date;
+}
+
 export interface ListChatsQuery {
   owner_id?: string | undefined;
   archived: boolean;
@@ -63,7 +72,8 @@ export interface RefReport {
  * missing.
  */
 export interface Store {
-  putChat(input: ChatInput, now: Date): Promise<{ chat: ChatView; created: boolean }>;
+  /** Creates or updates; `changed` is false when an update changed nothing. */
+  putChat(input: ChatInput, now: Date): Promise<{ chat: ChatView; created: boolean; changed: boolean }>;
   archiveChat(id: string, now: Date, owner?: string): Promise<ChatView>;
   unarchiveChat(id: string, now: Date, owner?: string): Promise<ChatView>;
   deleteChat(id: string, owner?: string): Promise<Pick<Chat, 'id' | 'owner_id'>>;
@@ -90,6 +100,21 @@ export interface Store {
    * opened (wrong encryption key) holds the error instead, so only that owner's refs fail.
    */
   getTokens(pairs: readonly { owner: string; provider: string }[]): Promise<Map<string, string | Error>>;
+
+  createApiKey(key: ApiKeyRecord & { key_hash: string }): Promise<void>;
+  findApiKey(keyHash: string): Promise<ApiKeyRecord | null>;
+  listApiKeys(): Promise<ApiKeyRecord[]>;
+  deleteApiKey(id: string): Promise<boolean>;
+  hasAdminKey(): Promise<boolean>;
+
+  /** Records a webhook delivery id; false when it was already recorded (a redelivery). */
+  recordWebhookDelivery(providerId: string, deliveryId: string, now: Date): Promise<boolean>;
+  pruneWebhookDeliveries(before: Date): Promise<number>;
+
+  /** Rows due now, and rows due since before `overdueBefore` (the worker is behind). */
+  countDueRefs(now: Date, overdueBefore: Date): Promise<{ due: number; overdue: number }>;
+  /** True when the database answers and every migration is applied. */
+  ready(): Promise<boolean>;
 
   close(): Promise<void>;
 }

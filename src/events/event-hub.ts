@@ -1,0 +1,300 @@
+import type pg from 'pg';
+import type { Clock } from '../core/clock.ts';
+import { errorMessage } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import type { Database } from '../store/database.ts';
+import type { ChangeEvent, ChangeEventKind, Publisher } from './publisher.ts';
+
+/** An event as stored and streamed: `data` is the JSON payload of SPEC §6. */
+export interface StoredEvent {
+  id: string;
+  owner_id: string;
+  kind: ChangeEventKind;
+  data: string;
+}
+
+export type EventListener = (event: StoredEvent) => void;
+
+export interface EventHubOptions {
+  db: Database;
+  clock: Clock;
+  logger: Logger;
+  /**
+   * PostgreSQL: opens a dedicated connection for LISTEN, so every replica receives every event
+   * (and wake-ups). Without it (PGlite, one process) events are delivered in-process.
+   */
+  connectListener?: (() => Promise<pg.Client>) | undefined;
+  /** NOTIFY channel; replicas sharing a database must use the same one. */
+  channel?: string;
+  /** How long events stay available for `Last-Event-ID` replay. */
+  retentionMs?: number;
+  /** A replay longer than this is answered with `reset` instead. */
+  maxReplay?: number;
+}
+
+/** NOTIFY payloads must stay under 8,000 bytes (PostgreSQL docs, NOTIFY). */
+const MAX_NOTIFY_PAYLOAD = 7_900;
+const RECONNECT_DELAYS_MS = [100, 500, 1000, 2000, 5000];
+
+/**
+ * Publishes change events: each is written to the `events` table (which gives it its id and
+ * makes it replayable on any replica), then announced with NOTIFY so every replica delivers it
+ * to its subscribers. Events published in the same turn are written in one statement. If the
+ * LISTEN connection drops it reconnects and catches up from the table.
+ */
+export class EventHub implements Publisher {
+  readonly #db: Database;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #connectListener: EventHubOptions['connectListener'];
+  readonly #channel: string;
+  readonly #retentionMs: number;
+  readonly #maxReplay: number;
+  readonly #listeners = new Set<EventListener>();
+  readonly #wakeListeners = new Set<() => void>();
+  readonly #delivered = new Set<string>();
+  #lastDelivered = 0n;
+  #pending: ChangeEvent[] = [];
+  #flushing: Promise<void> | null = null;
+  #client: pg.Client | null = null;
+  #stopped = false;
+  #pruneTimer: NodeJS.Timeout | null = null;
+  #reconnecting: Promise<void> | null = null;
+
+  constructor(options: EventHubOptions) {
+    this.#db = options.db;
+    this.#clock = options.clock;
+    this.#logger = options.logger;
+    this.#connectListener = options.connectListener;
+    this.#channel = options.channel ?? 'gitsync';
+    this.#retentionMs = options.retentionMs ?? 15 * 60_000;
+    this.#maxReplay = options.maxReplay ?? 10_000;
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(this.#channel))
+      throw new Error(`invalid channel name ${this.#channel}`);
+  }
+
+  async start(): Promise<void> {
+    const r = await this.#db.query<{ id: string | null }>('SELECT max(id) AS id FROM events');
+    this.#lastDelivered = BigInt(r.rows[0]?.id ?? 0);
+    if (this.#connectListener) await this.#listen();
+    this.#pruneTimer = setInterval(() => void this.prune().catch(() => {}), 60_000);
+    this.#pruneTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#pruneTimer) clearInterval(this.#pruneTimer);
+    await this.flush();
+    const client = this.#client;
+    this.#client = null;
+    await client?.end().catch(() => {});
+  }
+
+  publish(event: ChangeEvent): void {
+    this.#pending.push(event);
+    if (this.#pending.length === 1) setImmediate(() => void this.flush());
+  }
+
+  /** Writes (and announces) everything published so far. */
+  async flush(): Promise<void> {
+    while (this.#flushing) await this.#flushing;
+    if (this.#pending.length === 0) return;
+    const batch = this.#pending;
+    this.#pending = [];
+    this.#flushing = this.#write(batch).finally(() => {
+      this.#flushing = null;
+    });
+    await this.#flushing;
+  }
+
+  async #write(batch: ChangeEvent[]): Promise<void> {
+    try {
+      const r = await this.#db.query<{
+        id: string;
+        owner_id: string;
+        kind: ChangeEventKind;
+        payload: string;
+      }>(
+        `INSERT INTO events (owner_id, kind, payload, created_at)
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[])
+         RETURNING id, owner_id, kind, payload`,
+        [
+          batch.map((e) => e.chat.owner_id),
+          batch.map((e) => e.kind),
+          batch.map((e) => JSON.stringify(e)),
+          batch.map(() => this.#clock.now()),
+        ],
+      );
+      const stored = r.rows.map((row) => ({
+        id: String(row.id),
+        owner_id: row.owner_id,
+        kind: row.kind,
+        data: row.payload,
+      }));
+      stored.sort((a, b) => compareIds(a.id, b.id));
+      if (this.#connectListener) await this.#notify(`e:${stored.map((e) => e.id).join(',')}`);
+      else for (const e of stored) this.#deliver(e);
+    } catch (error) {
+      // The poll loop stays the source of truth: a UI that missed this refetches on reconnect.
+      this.#logger.error({ err: errorMessage(error), events: batch.length }, 'publishing events failed');
+    }
+  }
+
+  async #notify(payload: string): Promise<void> {
+    // Long id lists go out in several notifications, split on commas.
+    let rest = payload;
+    while (rest.length > 0) {
+      let cut = rest.length <= MAX_NOTIFY_PAYLOAD ? rest.length : rest.lastIndexOf(',', MAX_NOTIFY_PAYLOAD);
+      if (cut <= 2) cut = Math.min(rest.length, MAX_NOTIFY_PAYLOAD);
+      const chunk = rest.slice(0, cut);
+      rest = rest.slice(cut + 1);
+      if (rest.length > 0) rest = `e:${rest}`;
+      await this.#db.query('SELECT pg_notify($1, $2)', [this.#channel, chunk]);
+    }
+  }
+
+  /** Asks every replica's worker to look for due rows now (a report or webhook arrived here). */
+  async wakeAll(): Promise<void> {
+    if (this.#connectListener)
+      await this.#db.query('SELECT pg_notify($1, $2)', [this.#channel, 'w']).catch(() => {});
+    else for (const fn of this.#wakeListeners) fn();
+  }
+
+  onWake(fn: () => void): () => void {
+    this.#wakeListeners.add(fn);
+    return () => this.#wakeListeners.delete(fn);
+  }
+
+  subscribe(listener: EventListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  get subscriberCount(): number {
+    return this.#listeners.size;
+  }
+
+  /**
+   * Events after `afterId` (for one owner, or all), oldest first; `reset` when some of them may
+   * have been pruned or there are too many — the client should then refetch.
+   */
+  async replay(afterId: string, ownerId?: string): Promise<StoredEvent[] | 'reset'> {
+    if (!/^\d{1,18}$/.test(afterId)) return 'reset';
+    const bounds = await this.#db.query<{ min: string | null }>('SELECT min(id) AS min FROM events');
+    const min = bounds.rows[0]?.min;
+    if (min === null || min === undefined ? afterId !== '0' : BigInt(afterId) < BigInt(min) - 1n)
+      return 'reset';
+    const r = await this.#db.query<{ id: string; owner_id: string; kind: ChangeEventKind; payload: string }>(
+      `SELECT id, owner_id, kind, payload FROM events
+       WHERE id > $1 AND ($2::uuid IS NULL OR owner_id = $2) ORDER BY id LIMIT $3`,
+      [afterId, ownerId ?? null, this.#maxReplay + 1],
+    );
+    if (r.rows.length > this.#maxReplay) return 'reset';
+    return r.rows.map((row) => ({
+      id: String(row.id),
+      owner_id: row.owner_id,
+      kind: row.kind,
+      data: row.payload,
+    }));
+  }
+
+  /** Deletes events older than the retention window. */
+  async prune(): Promise<number> {
+    const before = new Date(this.#clock.now().getTime() - this.#retentionMs);
+    return (await this.#db.query('DELETE FROM events WHERE created_at < $1', [before])).rowCount;
+  }
+
+  #deliver(event: StoredEvent): void {
+    if (this.#delivered.has(event.id)) return;
+    this.#delivered.add(event.id);
+    if (this.#delivered.size > 20_000) {
+      for (const id of this.#delivered) {
+        this.#delivered.delete(id);
+        if (this.#delivered.size <= 10_000) break;
+      }
+    }
+    const id = BigInt(event.id);
+    if (id > this.#lastDelivered) this.#lastDelivered = id;
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.#logger.warn({ err: errorMessage(error) }, 'an event subscriber failed');
+      }
+    }
+  }
+
+  async #fetchAndDeliver(where: string, params: unknown[]): Promise<void> {
+    const r = await this.#db.query<{ id: string; owner_id: string; kind: ChangeEventKind; payload: string }>(
+      `SELECT id, owner_id, kind, payload FROM events WHERE ${where} ORDER BY id LIMIT ${this.#maxReplay}`,
+      params,
+    );
+    for (const row of r.rows)
+      this.#deliver({ id: String(row.id), owner_id: row.owner_id, kind: row.kind, data: row.payload });
+  }
+
+  async #listen(): Promise<void> {
+    const client = await this.#connectListener!();
+    client.on('notification', (msg) => {
+      if (msg.channel !== this.#channel || !msg.payload) return;
+      if (msg.payload === 'w') {
+        for (const fn of this.#wakeListeners) fn();
+        return;
+      }
+      const ids = msg.payload
+        .slice(2)
+        .split(',')
+        .filter((id) => /^\d+$/.test(id));
+      if (ids.length > 0) {
+        void this.#fetchAndDeliver('id = ANY($1::bigint[])', [ids]).catch((error) =>
+          this.#logger.warn({ err: errorMessage(error) }, 'reading announced events failed'),
+        );
+      }
+    });
+    const lost = (error?: unknown) => {
+      if (this.#client !== client || this.#stopped) return;
+      this.#client = null;
+      client.end().catch(() => {});
+      this.#logger.warn(
+        { err: error ? errorMessage(error) : 'connection ended' },
+        'event listener lost; reconnecting',
+      );
+      void this.#reconnect();
+    };
+    client.on('error', lost);
+    client.on('end', () => lost());
+    await client.query(`LISTEN ${this.#channel}`);
+    this.#client = client;
+  }
+
+  #reconnect(): Promise<void> {
+    this.#reconnecting ??= (async () => {
+      for (let attempt = 0; !this.#stopped; attempt++) {
+        await new Promise((r) =>
+          setTimeout(r, RECONNECT_DELAYS_MS[Math.min(attempt, RECONNECT_DELAYS_MS.length - 1)]),
+        );
+        if (this.#stopped) return;
+        try {
+          await this.#listen();
+          // Whatever was announced while we were away is in the table.
+          await this.#fetchAndDeliver('id > $1', [this.#lastDelivered.toString()]);
+          for (const fn of this.#wakeListeners) fn();
+          this.#logger.info({}, 'event listener reconnected');
+          return;
+        } catch (error) {
+          this.#logger.warn({ err: errorMessage(error), attempt }, 'event listener reconnect failed');
+        }
+      }
+    })().finally(() => {
+      this.#reconnecting = null;
+    });
+    return this.#reconnecting;
+  }
+
+  /** For tests: drops the LISTEN connection as a network failure would. */
+  simulateListenerLoss(): void {
+    this.#client?.emit('error', new Error('simulated connection loss'));
+  }
+}
+
+const compareIds = (a: string, b: string) => a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);

@@ -1,0 +1,97 @@
+import client from 'prom-client';
+import type { Clock } from '../core/clock.ts';
+import type { EngineObserver } from '../engine/engine.ts';
+import type { ProviderRegistry } from '../providers/registry.ts';
+import type { Store } from '../store/store.ts';
+
+/** Prometheus metrics of one process (`GET /metrics`). */
+export class Metrics {
+  readonly registry = new client.Registry();
+  readonly refreshes = new client.Counter({
+    name: 'gitsync_refreshes_total',
+    help: 'Refreshed refs by outcome',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly claimSeconds = new client.Histogram({
+    name: 'gitsync_claim_duration_seconds',
+    help: 'Time to claim a batch of due refs',
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+    registers: [this.registry],
+  });
+  readonly tickSeconds = new client.Histogram({
+    name: 'gitsync_tick_duration_seconds',
+    help: 'Time of one worker tick (claim, refresh, write, publish)',
+    buckets: [0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly sseClients = new client.Gauge({
+    name: 'gitsync_sse_clients',
+    help: 'Open event streams',
+    registers: [this.registry],
+  });
+  readonly webhookDeliveries = new client.Counter({
+    name: 'gitsync_webhook_deliveries_total',
+    help: 'Webhook deliveries by provider and result',
+    labelNames: ['provider', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly httpRequests = new client.Counter({
+    name: 'gitsync_http_requests_total',
+    help: 'HTTP requests by status class',
+    labelNames: ['status'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(deps: { store: Store; providers: ProviderRegistry; clock: Clock; overdueAfterMs: number }) {
+    const { store, providers, clock, overdueAfterMs } = deps;
+    client.collectDefaultMetrics({ register: this.registry, prefix: 'gitsync_process_' });
+    new client.Gauge({
+      name: 'gitsync_rows_due',
+      help: 'Tracked refs due for a refresh now',
+      registers: [this.registry],
+      async collect() {
+        const now = clock.now();
+        const { due } = await store.countDueRefs(now, new Date(now.getTime() - overdueAfterMs));
+        this.set(due);
+      },
+    });
+    new client.Gauge({
+      name: 'gitsync_rows_overdue',
+      help: 'Tracked refs due for longer than the overdue threshold (the workers are behind)',
+      registers: [this.registry],
+      async collect() {
+        const now = clock.now();
+        const { overdue } = await store.countDueRefs(now, new Date(now.getTime() - overdueAfterMs));
+        this.set(overdue);
+      },
+    });
+    new client.Gauge({
+      name: 'gitsync_provider_requests',
+      help: 'Code-host requests made by this process, by provider, request kind and outcome (ok, not_modified, error)',
+      labelNames: ['provider', 'kind', 'outcome'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const provider of providers.providers) {
+          const counts = (
+            provider as { requestCounts?: () => Record<string, Record<string, number>> }
+          ).requestCounts?.();
+          for (const [kind, byOutcome] of Object.entries(counts ?? {})) {
+            for (const [outcome, n] of Object.entries(byOutcome))
+              this.set({ provider: provider.config.id, kind, outcome }, n);
+          }
+        }
+      },
+    });
+  }
+
+  readonly observer: EngineObserver = {
+    tick: (result, timings) => {
+      this.claimSeconds.observe(timings.claim_ms / 1000);
+      if (result.claimed > 0) this.tickSeconds.observe(timings.total_ms / 1000);
+      for (const [outcome, n] of Object.entries(result.outcomes))
+        if (n > 0) this.refreshes.inc({ outcome }, n);
+    },
+  };
+}
