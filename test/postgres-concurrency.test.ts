@@ -176,7 +176,9 @@ describe('several workers on one PostgreSQL', () => {
       const [x, y] = await Promise.all([migrate(fresh.db), migrate(other)]);
       // One of them applied everything, the other nothing.
       expect([x, y].sort((a, b) => a.length - b.length)).toEqual([[], all]);
-      const rows = await fresh.db.query<{ version: number }>('SELECT version FROM gitsync_migrations ORDER BY version');
+      const rows = await fresh.db.query<{ version: number }>(
+        'SELECT version FROM gitsync_migrations ORDER BY version',
+      );
       expect(rows.rows.map((r) => r.version)).toEqual(all);
       expect(await migrate(fresh.db)).toEqual([]);
     } finally {

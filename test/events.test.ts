@@ -1,0 +1,218 @@
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import pg from 'pg';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FakeClock } from '../src/core/clock.ts';
+import { silentLogger } from '../src/core/logger.ts';
+import { EventHub, type StoredEvent } from '../src/events/event-hub.ts';
+import { createTestDatabase, TEST_DATABASE_URL, type TestDatabase } from './helpers/databases.ts';
+import { createServiceHarness, type ServiceHarness } from './helpers/service.ts';
+import { SseClient } from './helpers/sse.ts';
+import { waitFor } from './helpers/wait.ts';
+
+describe('events over a real socket (SSE)', () => {
+  let s: ServiceHarness;
+  let server: ReturnType<typeof serve>;
+  let base: string;
+  const clients: SseClient[] = [];
+
+  beforeEach(async () => {
+    s = await createServiceHarness();
+    server = serve({ fetch: s.http.fetch, hostname: '127.0.0.1', port: 0 });
+    await new Promise((r) => server.once('listening', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+    await s.close();
+    await new Promise((r) => server.close(r));
+  });
+
+  const open = async (query = '', headers: Record<string, string> = {}, key = s.ownerKey) => {
+    const client = await SseClient.open(`${base}/api/v1/events${query}`, {
+      authorization: `Bearer ${key}`,
+      ...headers,
+    });
+    clients.push(client);
+    return client;
+  };
+  const api = (method: string, path: string, body?: unknown, key = s.ownerKey) =>
+    fetch(`${base}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+
+  it('a ref report produces diff_status_change with the chat and the changed ref', async () => {
+    const stream = await open();
+    expect(stream.status).toBe(200);
+    const chat = randomUUID();
+    await api('PUT', `/api/v1/chats/${chat}`, { owner_id: s.owner, title: 'Agent chat' });
+    await api('POST', '/api/v1/git-refs', {
+      chat_id: chat,
+      origin: 'https://fake.test/acme/app',
+      branch: 'feature',
+    });
+    const created = await stream.waitFor((e) => e.event === 'chat_created');
+    expect(JSON.parse(created.data)).toMatchObject({
+      kind: 'chat_created',
+      chat: { id: chat, title: 'Agent chat' },
+    });
+    const change = await stream.waitFor((e) => e.event === 'diff_status_change');
+    expect(change.id).toMatch(/^\d+$/);
+    const data = JSON.parse(change.data);
+    expect(data).toMatchObject({
+      kind: 'diff_status_change',
+      chat: { id: chat, owner_id: s.owner, diff_status: { git_branch: 'feature' } },
+      changed_diff_status: {
+        chat_id: chat,
+        git_remote_origin: 'https://fake.test/acme/app',
+        git_branch: 'feature',
+        url: null,
+      },
+    });
+    expect(Number(change.id)).toBeGreaterThan(Number(created.id));
+  });
+
+  it('chat events: updated, archived, unarchived, deleted', async () => {
+    const stream = await open();
+    const chat = randomUUID();
+    await api('PUT', `/api/v1/chats/${chat}`, { owner_id: s.owner });
+    await api('PUT', `/api/v1/chats/${chat}`, { owner_id: s.owner, title: 'renamed' });
+    await api('POST', `/api/v1/chats/${chat}/archive`);
+    await api('POST', `/api/v1/chats/${chat}/unarchive`);
+    await api('DELETE', `/api/v1/chats/${chat}`);
+    const deleted = await stream.waitFor((e) => e.event === 'chat_deleted');
+    expect(JSON.parse(deleted.data)).toEqual({ kind: 'chat_deleted', chat: { id: chat, owner_id: s.owner } });
+    expect(stream.events.map((e) => e.event)).toEqual([
+      'chat_created',
+      'chat_updated',
+      'chat_archived',
+      'chat_unarchived',
+      'chat_deleted',
+    ]);
+  });
+
+  it('reconnecting with Last-Event-ID receives what was missed, exactly once', async () => {
+    const first = await open();
+    const a = randomUUID();
+    await api('PUT', `/api/v1/chats/${a}`, { owner_id: s.owner });
+    const seen = await first.waitFor((e) => e.event === 'chat_created');
+    await first.close();
+    const b = randomUUID();
+    await api('PUT', `/api/v1/chats/${b}`, { owner_id: s.owner });
+    await api('POST', '/api/v1/git-refs', { chat_id: b, origin: 'https://fake.test/acme/app', branch: 'x' });
+    await s.hub.flush();
+    const again = await open('', { 'last-event-id': seen.id! });
+    await again.waitFor((e) => e.event === 'diff_status_change');
+    expect(again.events.map((e) => e.event)).toEqual(['chat_created', 'diff_status_change']);
+    expect(JSON.parse(again.events[0]!.data).chat.id).toBe(b);
+  });
+
+  it('an id older than the retained window, or garbage, gets event: reset', async () => {
+    await api('PUT', `/api/v1/chats/${randomUUID()}`, { owner_id: s.owner });
+    await s.hub.flush();
+    s.clock.advance(60 * 60_000);
+    expect(await s.hub.prune()).toBeGreaterThan(0);
+    await api('PUT', `/api/v1/chats/${randomUUID()}`, { owner_id: s.owner });
+    await s.hub.flush();
+    const stale = await open('', { 'last-event-id': '0' });
+    await stale.waitFor((e) => e.event === 'reset');
+    const garbage = await open('?last_event_id=abc');
+    await garbage.waitFor((e) => e.event === 'reset');
+  });
+
+  it('owner keys only see their own owner’s events; the admin sees all; heartbeats keep the stream open', async () => {
+    const mine = await open();
+    const all = await open('', {}, 'test-admin-key-0123456789');
+    const viaQuery = await SseClient.open(`${base}/api/v1/events?access_token=${s.ownerKey}`);
+    clients.push(viaQuery);
+    const stranger = randomUUID();
+    await api('PUT', `/api/v1/chats/${randomUUID()}`, { owner_id: stranger }, 'test-admin-key-0123456789');
+    const own = randomUUID();
+    await api('PUT', `/api/v1/chats/${own}`, { owner_id: s.owner });
+    await mine.waitFor((e) => e.event === 'chat_created');
+    await viaQuery.waitFor((e) => e.event === 'chat_created');
+    await waitFor(() => all.events.length === 2);
+    expect(mine.events.map((e) => JSON.parse(e.data).chat.id)).toEqual([own]);
+    await waitFor(() => mine.comments >= 2, 3000, 'heartbeats');
+  });
+
+  it('refuses a stream without a key, and another owner’s stream for an owner key', async () => {
+    expect((await SseClient.open(`${base}/api/v1/events`)).status).toBe(401);
+    expect((await open(`?owner_id=${randomUUID()}`)).status).toBe(403);
+  });
+});
+
+describe('event fan-out across replicas (PostgreSQL LISTEN/NOTIFY)', () => {
+  let test: TestDatabase;
+  const hubs: EventHub[] = [];
+  beforeEach(async () => {
+    test = await createTestDatabase('postgres');
+  });
+  afterEach(async () => {
+    await Promise.all(hubs.splice(0).map((h) => h.stop()));
+    await test.drop();
+  });
+
+  const replica = async () => {
+    const db = await test.openAnother(2);
+    const hub = new EventHub({
+      db,
+      clock: new FakeClock(new Date()),
+      logger: silentLogger,
+      channel: test.schema,
+      connectListener: async () => {
+        const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
+        await client.connect();
+        return client;
+      },
+    });
+    await hub.start();
+    const received: StoredEvent[] = [];
+    hub.subscribe((e) => received.push(e));
+    const stop = hub.stop.bind(hub);
+    hub.stop = async () => {
+      await stop();
+      await db.close();
+    };
+    hubs.push(hub);
+    return { hub, received };
+  };
+  const event = (owner: string) => ({
+    kind: 'chat_deleted' as const,
+    chat: { id: randomUUID(), owner_id: owner },
+  });
+
+  it('an event published on one replica reaches every replica, once', async () => {
+    const a = await replica();
+    const b = await replica();
+    const owner = randomUUID();
+    for (let i = 0; i < 50; i++) a.hub.publish(event(owner));
+    await waitFor(() => a.received.length === 50 && b.received.length === 50);
+    expect(b.received.map((e) => e.id)).toEqual(a.received.map((e) => e.id));
+    expect(new Set(b.received.map((e) => e.id)).size).toBe(50);
+  });
+
+  it('a lost listener connection reconnects and catches up on what it missed', async () => {
+    const a = await replica();
+    const b = await replica();
+    b.hub.simulateListenerLoss();
+    const owner = randomUUID();
+    a.hub.publish(event(owner));
+    await a.hub.flush();
+    await waitFor(() => b.received.length === 1, 10_000, 'catch-up after reconnect');
+    a.hub.publish(event(owner));
+    await waitFor(() => b.received.length === 2, 5000, 'live delivery after reconnect');
+  });
+
+  it('wake-ups reach the other replicas', async () => {
+    const a = await replica();
+    const b = await replica();
+    let woken = 0;
+    b.hub.onWake(() => woken++);
+    await a.hub.wakeAll();
+    await waitFor(() => woken === 1);
+  });
+});

@@ -1,0 +1,150 @@
+import { createHmac, randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createServiceHarness, type ServiceHarness, WEBHOOK_SECRET } from './helpers/service.ts';
+
+const require = createRequire(import.meta.url);
+const examples = require('@octokit/webhooks-examples') as {
+  name: string;
+  examples: Record<string, unknown>[];
+}[];
+const deliveries = (name: string) => examples.find((e) => e.name === name)?.examples ?? [];
+
+const sign = (body: string, secret = WEBHOOK_SECRET) =>
+  `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+
+describe('GitHub webhooks', () => {
+  let s: ServiceHarness;
+  beforeEach(async () => {
+    s = await createServiceHarness();
+  });
+  afterEach(() => s.close());
+
+  const deliver = (
+    event: string,
+    payload: unknown,
+    opts: { signature?: string | null; delivery?: string; provider?: string } = {},
+  ) => {
+    const raw = typeof payload === 'string' ? payload : JSON.stringify(payload);
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'x-github-event': event,
+      'x-github-delivery': opts.delivery ?? randomUUID(),
+    };
+    const signature = opts.signature === undefined ? sign(raw) : opts.signature;
+    if (signature !== null) headers['x-hub-signature-256'] = signature;
+    return s.call('POST', `/api/v1/webhooks/${opts.provider ?? 'github'}`, { key: null, raw, headers });
+  };
+
+  /** A chat tracking `branch` of the example repository, refreshed so it is not due. */
+  const trackedRef = async (origin: string, branch: string) => {
+    const chat = randomUUID();
+    await s.call('PUT', `/api/v1/chats/${chat}`, { body: { owner_id: s.owner } });
+    await s.call('POST', '/api/v1/git-refs', { body: { chat_id: chat, origin, branch } });
+    // Not due: as after a successful refresh.
+    await s.db.query('UPDATE diff_statuses SET stale_at = $1 WHERE chat_id = $2', [
+      new Date(s.clock.now().getTime() + 600_000),
+      chat,
+    ]);
+    return chat;
+  };
+  const staleAt = async (chat: string) =>
+    (await s.db.query<{ stale_at: Date }>('SELECT stale_at FROM diff_statuses WHERE chat_id = $1', [chat]))
+      .rows[0]!.stale_at;
+
+  const prExamples = [
+    ...deliveries('pull_request').map((p) => ['pull_request', p] as const),
+    ...deliveries('pull_request_review').map((p) => ['pull_request_review', p] as const),
+  ];
+
+  it('has real example deliveries to test with', () => {
+    expect(deliveries('pull_request').length).toBeGreaterThan(20);
+    expect(deliveries('pull_request_review').length).toBeGreaterThan(2);
+  });
+
+  it.each(
+    prExamples.map(([event, payload], i) => [
+      `${event} #${i} (${(payload as { action: string }).action})`,
+      event,
+      payload,
+    ]),
+  )('accepts %s and marks the PR’s tracked refs due', async (_name, event, payload) => {
+    const pr = (
+      payload as {
+        pull_request: {
+          head: { ref: string; repo: { html_url: string } | null };
+          base: { repo: { html_url: string } };
+        };
+      }
+    ).pull_request;
+    const chat = await trackedRef(pr.head.repo?.html_url ?? pr.base.repo.html_url, pr.head.ref);
+    const bystander = await trackedRef(pr.base.repo.html_url, `${pr.head.ref}-other`);
+    const r = await deliver(event, payload);
+    expect(r.status).toBe(202);
+    expect(r.json).toMatchObject({ status: 'accepted', marked: 1 });
+    expect((await staleAt(chat)).getTime()).toBeLessThanOrEqual(s.clock.now().getTime());
+    expect((await staleAt(bystander)).getTime()).toBeGreaterThan(s.clock.now().getTime());
+  });
+
+  it('a push marks the pushed branch due; tags are ignored', async () => {
+    const push = deliveries('push').find((p) => String(p.ref).startsWith('refs/heads/'));
+    expect(push).toBeDefined();
+    const repo = (push as { repository: { html_url: string } }).repository.html_url;
+    const chat = await trackedRef(repo, String(push!.ref).slice(11));
+    expect((await deliver('push', push)).json).toMatchObject({ status: 'accepted', marked: 1 });
+    expect((await staleAt(chat)).getTime()).toBeLessThanOrEqual(s.clock.now().getTime());
+    const tag = deliveries('push').find((p) => String(p.ref).startsWith('refs/tags/'));
+    expect((await deliver('push', tag)).json).toEqual({ status: 'ignored' });
+  });
+
+  it('bad or missing signatures get 401 and change nothing', async () => {
+    const payload = deliveries('pull_request')[0]!;
+    const pr = (payload as { pull_request: { head: { ref: string; repo: { html_url: string } } } })
+      .pull_request;
+    const chat = await trackedRef(pr.head.repo.html_url, pr.head.ref);
+    const before = await staleAt(chat);
+    const delivery = randomUUID();
+    expect((await deliver('pull_request', payload, { signature: null, delivery })).status).toBe(401);
+    expect((await deliver('pull_request', payload, { signature: sign('{}'), delivery })).status).toBe(401);
+    expect(
+      (
+        await deliver('pull_request', payload, {
+          signature: sign(JSON.stringify(payload), 'wrong secret'),
+          delivery,
+        })
+      ).status,
+    ).toBe(401);
+    expect((await deliver('pull_request', payload, { signature: 'sha256=zz', delivery })).status).toBe(401);
+    expect(await staleAt(chat)).toEqual(before);
+    // The rejected attempts did not burn the delivery id.
+    expect((await deliver('pull_request', payload, { delivery })).status).toBe(202);
+  });
+
+  it('a duplicate delivery is answered 200 "duplicate" and changes nothing', async () => {
+    const payload = deliveries('pull_request')[0]!;
+    const pr = (payload as { pull_request: { head: { ref: string; repo: { html_url: string } } } })
+      .pull_request;
+    const chat = await trackedRef(pr.head.repo.html_url, pr.head.ref);
+    const delivery = randomUUID();
+    expect((await deliver('pull_request', payload, { delivery })).status).toBe(202);
+    const later = new Date(s.clock.now().getTime() + 600_000);
+    await s.db.query('UPDATE diff_statuses SET stale_at = $1 WHERE chat_id = $2', [later, chat]);
+    const again = await deliver('pull_request', payload, { delivery });
+    expect(again.status).toBe(200);
+    expect(again.json).toEqual({ status: 'duplicate' });
+    expect(await staleAt(chat)).toEqual(later);
+  });
+
+  it('unknown events are accepted and ignored; unknown providers and providers without a secret are 404', async () => {
+    expect((await deliver('star', { action: 'created' })).json).toEqual({ status: 'ignored' });
+    expect((await deliver('ping', { zen: 'Keep it logically awesome.' })).status).toBe(202);
+    expect((await deliver('pull_request', {}, { provider: 'nope' })).status).toBe(404);
+    expect((await deliver('pull_request', {}, { provider: 'nosecret' })).status).toBe(404);
+  });
+
+  it('a signed body that is not JSON is a 400; an oversized one 413', async () => {
+    expect((await deliver('pull_request', 'not json')).status).toBe(400);
+    const huge = JSON.stringify({ padding: 'x'.repeat(26 * 1024 * 1024) });
+    expect((await deliver('push', huge)).status).toBe(413);
+  });
+});
