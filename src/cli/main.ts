@@ -1,28 +1,95 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { GitsyncError } from '../core/errors.ts';
+import { CliError, EXIT } from './client.ts';
+import { installHook } from './hook.ts';
 import { migrateCommand } from './migrate.ts';
+import { report } from './report.ts';
 import { serve } from './serve.ts';
+import { status } from './status.ts';
+import { removeToken, setToken } from './token.ts';
 
-/** Exit codes scripts can rely on. */
-export const EXIT = { ok: 0, failure: 1, usage: 2, config: 78 } as const;
+const urlOption = () => new Option('--url <url>', 'gitsync service URL (env GITSYNC_URL; default http://127.0.0.1:7420)');
+const keyOption = () => new Option('--key <key>', 'API key (env GITSYNC_API_KEY)');
 
 const program = new Command()
   .name('gitsync')
   .description('Keeps the pull-request status of AI-agent chats in sync with code hosts')
   .showHelpAfterError()
-  .exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage));
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage))
+  .addHelpText(
+    'after',
+    '\nExit codes: 0 ok, 1 failure, 2 usage, 3 service unreachable, 4 refused by the service, 78 configuration.',
+  );
 
 program
   .command('serve')
-  .description('run the service (embedded database unless GITSYNC_DATABASE_URL is set)')
+  .description('run the service: HTTP API, events, worker (embedded database unless GITSYNC_DATABASE_URL is set)')
   .action(serve);
 
 program.command('migrate').description('apply database migrations and exit').action(migrateCommand);
+
+program
+  .command('report')
+  .description("report this checkout's branch and origin (credentials removed) for a chat or workspace")
+  .option('--chat <id>', 'chat that pushed (env GITSYNC_CHAT_ID, git config gitsync.chat)')
+  .option('--workspace <id>', 'workspace that pushed, for every chat in it (env GITSYNC_WORKSPACE_ID)')
+  .option('--remote <name>', 'remote whose URL is the origin', 'origin')
+  .option('--branch <name>', 'branch to report (default: the checked-out branch)')
+  .option('--cwd <dir>', 'the checkout', process.cwd())
+  .addOption(new Option('--wait-for-push <sha>', 'report only once the remote branch is at this commit').hideHelp())
+  .option('--quiet', 'print nothing on success')
+  .addOption(urlOption())
+  .addOption(keyOption())
+  .action(report);
+
+program
+  .command('hook')
+  .description('git integration')
+  .command('install')
+  .description('make every successful `git push` in this checkout report itself (never slows or fails the push)')
+  .option('--chat <id>', 'chat to report for (stored as git config gitsync.chat)')
+  .option('--workspace <id>', 'workspace to report for (gitsync.workspace)')
+  .option('--cwd <dir>', 'the checkout', process.cwd())
+  .option('--force', 'replace an existing pre-push hook (kept as pre-push.before-gitsync)')
+  .addOption(urlOption())
+  .addOption(keyOption())
+  .action(async (options) => {
+    const file = await installHook(options);
+    process.stdout.write(`installed ${file}\n`);
+  });
+
+program
+  .command('status')
+  .description('table of chats and the state of their pull requests')
+  .option('--owner <id>', 'only this owner (needed by nothing but the admin key)')
+  .option('--archived', 'show archived chats instead of active ones')
+  .option('--json', 'print the chats as JSON')
+  .addOption(urlOption())
+  .addOption(keyOption())
+  .action(status);
+
+const token = program.command('token').description("link or unlink an owner's code-host token");
+for (const [name, description, action] of [
+  ['set', 'store a token (read from standard input, or --token)', setToken],
+  ['rm', 'remove a token', removeToken],
+] as const) {
+  const command = token
+    .command(name)
+    .description(description)
+    .requiredOption('--owner <id>', 'owner id (UUID)')
+    .requiredOption('--provider <id>', 'provider id from the configuration, e.g. github');
+  if (name === 'set') command.option('--token <token>', 'the token (prefer standard input: it stays out of shell history)');
+  command.addOption(urlOption()).addOption(keyOption()).action(action);
+}
 
 try {
   await program.parseAsync(process.argv);
   process.exitCode = EXIT.ok;
 } catch (error) {
+  if (error instanceof CliError) {
+    process.stderr.write(`gitsync: ${error.message}\n`);
+    process.exit(error.exitCode);
+  }
   if (error instanceof GitsyncError && error.kind === 'config') {
     process.stderr.write(`gitsync: configuration error: ${error.message}\n`);
     process.exit(EXIT.config);

@@ -1,0 +1,68 @@
+import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CliError, EXIT, serviceTarget } from './client.ts';
+import { git } from './git.ts';
+
+const MARKER = '# gitsync pre-push hook';
+const BIN = fileURLToPath(new URL('../../bin/gitsync.js', import.meta.url));
+
+const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+
+/** The hook: hands each pushed branch to a detached `gitsync report` that waits for the push to land. */
+export function hookScript(node = process.execPath, bin = BIN): string {
+  return `#!/bin/sh
+${MARKER}: reports each pushed branch once the push has succeeded.
+# Installed by \`gitsync hook install\`. It never slows the push down and never fails it:
+# the report runs in the background, after git has updated the remote-tracking ref.
+remote="$1"
+z40=0000000000000000000000000000000000000000
+while read -r local_ref local_sha remote_ref remote_sha; do
+  [ "$local_sha" = "$z40" ] && continue
+  case "$remote_ref" in refs/heads/*) ;; *) continue ;; esac
+  branch="\${remote_ref#refs/heads/}"
+  ( ${quote(node)} ${quote(bin)} report --remote "$remote" --branch "$branch" --wait-for-push "$local_sha" --quiet </dev/null >/dev/null 2>&1 & )
+done
+exit 0
+`;
+}
+
+export interface HookOptions {
+  cwd: string;
+  chat?: string;
+  workspace?: string;
+  url?: string;
+  key?: string;
+  force?: boolean;
+}
+
+/**
+ * `gitsync hook install`: writes the pre-push hook and stores chat/workspace, service URL and key
+ * (from flags or the environment) in the checkout's git config (`gitsync.*`).
+ */
+export async function installHook(options: HookOptions): Promise<string> {
+  const cwd = options.cwd;
+  const gitDir = await git(cwd, 'rev-parse', '--git-dir');
+  if (gitDir === null) throw new CliError(`${cwd} is not a git checkout (--cwd)`, EXIT.usage);
+  const hooksPath = await git(cwd, 'rev-parse', '--git-path', 'hooks');
+  const dir = resolve(cwd, hooksPath && hooksPath !== '' ? hooksPath : join(gitDir, 'hooks'));
+  const file = join(isAbsolute(dir) ? dir : resolve(cwd, dir), 'pre-push');
+  const existing = await readFile(file, 'utf8').catch(() => null);
+  if (existing !== null && !existing.includes(MARKER)) {
+    if (!options.force) {
+      throw new CliError(`${file} exists and is not gitsync's; rerun with --force to replace it (it is kept as pre-push.before-gitsync)`, EXIT.usage);
+    }
+    await rename(file, `${file}.before-gitsync`);
+  }
+  // Recorded in the checkout so pushes from any shell report, whatever their environment.
+  const target = serviceTarget(options);
+  for (const [name, value] of Object.entries({ chat: options.chat, workspace: options.workspace, url: target.url, key: target.key })) {
+    if (value !== undefined && (await git(cwd, 'config', '--local', `gitsync.${name}`, value)) === null) {
+      throw new CliError(`could not store gitsync.${name} in the git config`, EXIT.failure);
+    }
+  }
+  await mkdir(dir, { recursive: true });
+  await writeFile(file, hookScript());
+  await chmod(file, 0o755);
+  return file;
+}

@@ -1,0 +1,77 @@
+import { canonicalUnmatchedOrigin } from '../core/origin.ts';
+import { CliError, callService, EXIT, serviceTarget } from './client.ts';
+import { git } from './git.ts';
+
+export interface ReportOptions {
+  url?: string;
+  key?: string;
+  chat?: string;
+  workspace?: string;
+  remote: string;
+  branch?: string;
+  cwd: string;
+  waitForPush?: string;
+  quiet?: boolean;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * `gitsync report`: posts "this chat pushed branch B of origin O". Branch and origin come from
+ * the checkout; credentials in the remote URL are removed before anything leaves the machine.
+ */
+export async function report(options: ReportOptions): Promise<void> {
+  const cwd = options.cwd;
+  if ((await git(cwd, 'rev-parse', '--git-dir')) === null) {
+    throw new CliError(`${cwd} is not a git checkout (--cwd)`, EXIT.usage);
+  }
+  const setting = (name: string) => git(cwd, 'config', '--get', `gitsync.${name}`).then((v) => v || undefined);
+  const chat = options.chat ?? process.env.GITSYNC_CHAT_ID ?? (await setting('chat'));
+  const workspace = options.workspace ?? process.env.GITSYNC_WORKSPACE_ID ?? (await setting('workspace'));
+  if (!chat && !workspace) {
+    throw new CliError('say which chat pushed: --chat / GITSYNC_CHAT_ID or --workspace / GITSYNC_WORKSPACE_ID', EXIT.usage);
+  }
+  for (const [flag, value] of [
+    ['--chat', chat],
+    ['--workspace', workspace],
+  ] as const) {
+    if (value && !UUID.test(value)) throw new CliError(`${flag} must be a UUID, got ${JSON.stringify(value)}`, EXIT.usage);
+  }
+  const target = serviceTarget(options, { url: await setting('url'), key: await setting('key') });
+
+  const branch = options.branch ?? (await git(cwd, 'symbolic-ref', '--short', '-q', 'HEAD'));
+  if (!branch) throw new CliError('HEAD is not on a branch (detached?); pass --branch', EXIT.usage);
+  const remoteUrl = (await git(cwd, 'remote', 'get-url', options.remote)) ?? (options.remote.includes(':') ? options.remote : null);
+  if (!remoteUrl) throw new CliError(`no remote named ${JSON.stringify(options.remote)} (--remote)`, EXIT.usage);
+  const origin = canonicalUnmatchedOrigin(remoteUrl);
+
+  if (options.waitForPush && !(await pushLanded(cwd, options.remote, branch, options.waitForPush))) {
+    if (!options.quiet) process.stderr.write('gitsync: the push did not land; nothing reported\n');
+    return;
+  }
+  const result = await callService<{ chat_ids: string[] }>(target, 'POST', '/api/v1/git-refs', {
+    ...(chat ? { chat_id: chat } : { workspace_id: workspace }),
+    branch,
+    origin,
+  });
+  if (!options.quiet) {
+    process.stdout.write(`reported ${branch} of ${origin} for ${result.chat_ids.length} chat(s)\n`);
+  }
+}
+
+/**
+ * Whether the remote's branch now points at `sha`: the remote-tracking ref (updated by git once
+ * a push succeeds) is checked often; `git ls-remote` now and then for pushes to plain URLs.
+ */
+async function pushLanded(cwd: string, remote: string, branch: string, sha: string): Promise<boolean> {
+  const deadline = Date.now() + 60_000;
+  for (let i = 0; Date.now() < deadline; i++) {
+    if ((await git(cwd, 'rev-parse', '--verify', '-q', `refs/remotes/${remote}/${branch}`)) === sha) return true;
+    if (i % 8 === 7) {
+      const line = await git(cwd, 'ls-remote', remote, `refs/heads/${branch}`);
+      if (line?.split(/\s+/)[0] === sha) return true;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return false;
+}

@@ -1,0 +1,32 @@
+import { callService, CliError, EXIT, serviceTarget } from './client.ts';
+
+export interface TokenOptions {
+  url?: string;
+  key?: string;
+  owner: string;
+  provider: string;
+  token?: string;
+}
+
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) throw new CliError('give the token on standard input (or --token)', EXIT.usage);
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8').trim();
+}
+
+const path = (o: TokenOptions) => `/api/v1/owners/${encodeURIComponent(o.owner)}/tokens/${encodeURIComponent(o.provider)}`;
+
+/** `gitsync token set`: links an owner's code-host token (read from stdin so it stays out of shell history). */
+export async function setToken(options: TokenOptions): Promise<void> {
+  const target = serviceTarget(options);
+  const token = options.token ?? (await readStdin());
+  if (!token) throw new CliError('the token is empty', EXIT.usage);
+  await callService(target, 'PUT', path(options), { token });
+  process.stdout.write(`token stored for owner ${options.owner} on ${options.provider}\n`);
+}
+
+export async function removeToken(options: TokenOptions): Promise<void> {
+  await callService(serviceTarget(options), 'DELETE', path(options));
+  process.stdout.write(`token removed for owner ${options.owner} on ${options.provider}\n`);
+}

@@ -1,0 +1,177 @@
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from './helpers/databases.ts';
+import { runGitsync, type ServiceProcess, schemaUrl, startGitsync } from './helpers/processes.ts';
+import { waitFor } from './helpers/wait.ts';
+
+const ADMIN = 'cli-test-admin-key-000000';
+
+/** The CLI as subprocesses, in real temporary git repositories, against a real `gitsync serve`. */
+describe('gitsync CLI', () => {
+  let db: TestDatabase;
+  let service: ServiceProcess;
+  let env: Record<string, string>;
+  const dirs: string[] = [];
+  const owner = randomUUID();
+
+  beforeAll(async () => {
+    db = await createTestDatabase('postgres');
+    service = await startGitsync(['serve'], {
+      GITSYNC_DATABASE_URL: schemaUrl(db.schema),
+      GITSYNC_PORT: '0',
+      GITSYNC_ADMIN_TOKEN: ADMIN,
+    });
+    env = { GITSYNC_URL: service.url, GITSYNC_API_KEY: ADMIN };
+  });
+  afterAll(async () => {
+    expect(await service.stop('SIGINT')).toBe(0);
+    await db.drop();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  const tmp = () => {
+    const d = mkdtempSync(join(tmpdir(), 'gitsync-cli-'));
+    dirs.push(d);
+    return d;
+  };
+  const sh = (cwd: string, ...args: string[]) =>
+    execFileSync('git', args, {
+      cwd,
+      encoding: 'utf8',
+      env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@e', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@e' },
+    }).trim();
+  /** A checkout on `branch` with one commit and `origin` pointing at `originUrl`. */
+  const checkout = (originUrl: string, branch = 'feature') => {
+    const dir = tmp();
+    sh(dir, 'init', '-q', '-b', branch);
+    writeFileSync(join(dir, 'README'), 'hello\n');
+    sh(dir, 'add', 'README');
+    sh(dir, 'commit', '-q', '-m', 'first');
+    sh(dir, 'remote', 'add', 'origin', originUrl);
+    return dir;
+  };
+  const api = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${service.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    // biome-ignore lint/suspicious/noExplicitAny: tests inspect JSON
+    return (await res.json().catch(() => null)) as any;
+  };
+  const newChat = async () => {
+    const id = randomUUID();
+    await api('PUT', `/api/v1/chats/${id}`, { owner_id: owner, title: 'cli chat' });
+    return id;
+  };
+
+  it('--help for every command', async () => {
+    for (const args of [['--help'], ['serve', '--help'], ['report', '--help'], ['hook', 'install', '--help'], ['status', '--help'], ['token', 'set', '--help']]) {
+      const r = await runGitsync(args);
+      expect(r.code, args.join(' ')).toBe(0);
+      expect(r.stdout).toMatch(/Usage: gitsync/);
+    }
+    const bad = await runGitsync(['frobnicate']);
+    expect(bad.code).toBe(2);
+  });
+
+  it('report stores the origin without the credentials it carries', async () => {
+    const chat = await newChat();
+    const dir = checkout('https://x-access-token:ghs_SECRET123@github.com/acme/app.git');
+    const r = await runGitsync(['report', '--chat', chat, '--cwd', dir], env);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('reported feature of https://github.com/acme/app for 1 chat(s)');
+    const view = await api('GET', `/api/v1/chats/${chat}`);
+    expect(view.diff_status).toMatchObject({ git_remote_origin: 'https://github.com/acme/app', git_branch: 'feature' });
+    expect(JSON.stringify(view)).not.toContain('ghs_SECRET123');
+  });
+
+  it('report names what is missing, with exit codes scripts can rely on', async () => {
+    const dir = checkout('https://github.com/acme/app.git');
+    const noChat = await runGitsync(['report', '--cwd', dir], env);
+    expect(noChat.code).toBe(2);
+    expect(noChat.stderr).toMatch(/--chat/);
+    const noKey = await runGitsync(['report', '--chat', randomUUID(), '--cwd', dir], { GITSYNC_URL: service.url, GITSYNC_API_KEY: '' });
+    expect(noKey.code).toBe(78);
+    expect(noKey.stderr).toMatch(/GITSYNC_API_KEY/);
+    const unknown = await runGitsync(['report', '--chat', randomUUID(), '--cwd', dir], env);
+    expect(unknown.code).toBe(4);
+    expect(unknown.stderr).toMatch(/not_found/);
+    const down = await runGitsync(['report', '--chat', randomUUID(), '--cwd', dir], { ...env, GITSYNC_URL: 'http://127.0.0.1:9' });
+    expect(down.code).toBe(3);
+    const notGit = await runGitsync(['report', '--chat', randomUUID(), '--cwd', tmp()], env);
+    expect(notGit.code).toBe(2);
+  });
+
+  it('after hook install, a git push to a local bare repository reports itself', async () => {
+    const chat = await newChat();
+    const bare = tmp();
+    sh(bare, 'init', '-q', '--bare');
+    const dir = checkout(bare, 'agent-branch');
+    const install = await runGitsync(['hook', 'install', '--chat', chat, '--cwd', dir], env);
+    expect(install.code).toBe(0);
+    expect(readFileSync(join(dir, '.git', 'hooks', 'pre-push'), 'utf8')).toContain('gitsync pre-push hook');
+    sh(dir, 'push', '-q', 'origin', 'agent-branch');
+    await waitFor(async () => (await api('GET', `/api/v1/chats/${chat}`)).diff_status?.git_branch === 'agent-branch', 20_000, 'the report');
+    expect((await api('GET', `/api/v1/chats/${chat}`)).diff_status.git_remote_origin).toBe(bare);
+  });
+
+  it('with the service down the push still succeeds, promptly', async () => {
+    const bare = tmp();
+    sh(bare, 'init', '-q', '--bare');
+    const dir = checkout(bare);
+    const install = await runGitsync(['hook', 'install', '--chat', randomUUID(), '--cwd', dir, '--url', 'http://127.0.0.1:9', '--key', 'k'], {});
+    expect(install.code).toBe(0);
+    const started = Date.now();
+    sh(dir, 'push', '-q', 'origin', 'feature');
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(sh(bare, 'rev-parse', 'feature')).toBe(sh(dir, 'rev-parse', 'HEAD'));
+  });
+
+  it('hook install refuses to overwrite a foreign hook without --force', async () => {
+    const dir = checkout('https://github.com/acme/app.git');
+    writeFileSync(join(dir, '.git', 'hooks', 'pre-push'), '#!/bin/sh\nexit 0\n');
+    expect((await runGitsync(['hook', 'install', '--chat', randomUUID(), '--cwd', dir], env)).code).toBe(2);
+    expect((await runGitsync(['hook', 'install', '--chat', randomUUID(), '--cwd', dir, '--force'], env)).code).toBe(0);
+    expect(readFileSync(join(dir, '.git', 'hooks', 'pre-push.before-gitsync'), 'utf8')).toContain('exit 0');
+  });
+
+  it('status prints chats and PR states; token set|rm link and unlink tokens', async () => {
+    const chat = await newChat();
+    await api('POST', '/api/v1/git-refs', { chat_id: chat, origin: 'https://github.com/acme/app', branch: 'shown' });
+    const table = await runGitsync(['status', '--owner', owner], env);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^CHAT\s+TITLE\s+BRANCH/);
+    expect(table.stdout).toContain(chat.slice(0, 8));
+    expect(table.stdout).toContain('shown');
+    const json = await runGitsync(['status', '--owner', owner, '--json'], env);
+    expect(JSON.parse(json.stdout).length).toBeGreaterThan(0);
+
+    const set = await runGitsync(['token', 'set', '--owner', owner, '--provider', 'github'], env, 'ghp_from_stdin\n');
+    expect(set.code).toBe(0);
+    expect(set.stdout + set.stderr).not.toContain('ghp_from_stdin');
+    const rows = await db.db.query<{ secret: string }>('SELECT secret FROM owner_tokens WHERE owner_id = $1', [owner]);
+    expect(rows.rows[0]?.secret).toBe('plain:ghp_from_stdin');
+    expect((await runGitsync(['token', 'rm', '--owner', owner, '--provider', 'github'], env)).code).toBe(0);
+    expect((await db.db.query('SELECT 1 FROM owner_tokens WHERE owner_id = $1', [owner])).rows).toEqual([]);
+    const unknown = await runGitsync(['token', 'set', '--owner', owner, '--provider', 'nope', '--token', 'x'], env);
+    expect(unknown.code).toBe(4);
+    expect((await runGitsync(['token', 'set', '--provider', 'github'], env)).code).toBe(2);
+  });
+
+  it('serve names the setting to fix and exits 78 on bad configuration', async () => {
+    const r = await runGitsync(['serve'], { GITSYNC_PORT: 'eighty' });
+    expect(r.code).toBe(78);
+    expect(r.stderr).toMatch(/GITSYNC_PORT/);
+    const file = join(tmp(), 'config.json');
+    writeFileSync(file, JSON.stringify({ worker: { batch_size: 10, colour: 'blue' } }));
+    const bad = await runGitsync(['serve'], { GITSYNC_CONFIG: file });
+    expect(bad.code).toBe(78);
+    expect(bad.stderr).toMatch(/worker: unknown key\(s\) colour/);
+  });
+});
