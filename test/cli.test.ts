@@ -42,7 +42,13 @@ describe('gitsync CLI', () => {
     execFileSync('git', args, {
       cwd,
       encoding: 'utf8',
-      env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@e', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@e' },
+      env: {
+        ...process.env,
+        GIT_AUTHOR_NAME: 't',
+        GIT_AUTHOR_EMAIL: 't@e',
+        GIT_COMMITTER_NAME: 't',
+        GIT_COMMITTER_EMAIL: 't@e',
+      },
     }).trim();
   /** A checkout on `branch` with one commit and `origin` pointing at `originUrl`. */
   const checkout = (originUrl: string, branch = 'feature') => {
@@ -70,7 +76,14 @@ describe('gitsync CLI', () => {
   };
 
   it('--help for every command', async () => {
-    for (const args of [['--help'], ['serve', '--help'], ['report', '--help'], ['hook', 'install', '--help'], ['status', '--help'], ['token', 'set', '--help']]) {
+    for (const args of [
+      ['--help'],
+      ['serve', '--help'],
+      ['report', '--help'],
+      ['hook', 'install', '--help'],
+      ['status', '--help'],
+      ['token', 'set', '--help'],
+    ]) {
       const r = await runGitsync(args);
       expect(r.code, args.join(' ')).toBe(0);
       expect(r.stdout).toMatch(/Usage: gitsync/);
@@ -87,7 +100,10 @@ describe('gitsync CLI', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('reported feature of https://github.com/acme/app for 1 chat(s)');
     const view = await api('GET', `/api/v1/chats/${chat}`);
-    expect(view.diff_status).toMatchObject({ git_remote_origin: 'https://github.com/acme/app', git_branch: 'feature' });
+    expect(view.diff_status).toMatchObject({
+      git_remote_origin: 'https://github.com/acme/app',
+      git_branch: 'feature',
+    });
     expect(JSON.stringify(view)).not.toContain('ghs_SECRET123');
   });
 
@@ -96,13 +112,19 @@ describe('gitsync CLI', () => {
     const noChat = await runGitsync(['report', '--cwd', dir], env);
     expect(noChat.code).toBe(2);
     expect(noChat.stderr).toMatch(/--chat/);
-    const noKey = await runGitsync(['report', '--chat', randomUUID(), '--cwd', dir], { GITSYNC_URL: service.url, GITSYNC_API_KEY: '' });
+    const noKey = await runGitsync(['report', '--chat', randomUUID(), '--cwd', dir], {
+      GITSYNC_URL: service.url,
+      GITSYNC_API_KEY: '',
+    });
     expect(noKey.code).toBe(78);
     expect(noKey.stderr).toMatch(/GITSYNC_API_KEY/);
     const unknown = await runGitsync(['report', '--chat', randomUUID(), '--cwd', dir], env);
     expect(unknown.code).toBe(4);
     expect(unknown.stderr).toMatch(/not_found/);
-    const down = await runGitsync(['report', '--chat', randomUUID(), '--cwd', dir], { ...env, GITSYNC_URL: 'http://127.0.0.1:9' });
+    const down = await runGitsync(['report', '--chat', randomUUID(), '--cwd', dir], {
+      ...env,
+      GITSYNC_URL: 'http://127.0.0.1:9',
+    });
     expect(down.code).toBe(3);
     const notGit = await runGitsync(['report', '--chat', randomUUID(), '--cwd', tmp()], env);
     expect(notGit.code).toBe(2);
@@ -117,7 +139,11 @@ describe('gitsync CLI', () => {
     expect(install.code).toBe(0);
     expect(readFileSync(join(dir, '.git', 'hooks', 'pre-push'), 'utf8')).toContain('gitsync pre-push hook');
     sh(dir, 'push', '-q', 'origin', 'agent-branch');
-    await waitFor(async () => (await api('GET', `/api/v1/chats/${chat}`)).diff_status?.git_branch === 'agent-branch', 20_000, 'the report');
+    await waitFor(
+      async () => (await api('GET', `/api/v1/chats/${chat}`)).diff_status?.git_branch === 'agent-branch',
+      20_000,
+      'the report',
+    );
     expect((await api('GET', `/api/v1/chats/${chat}`)).diff_status.git_remote_origin).toBe(bare);
   });
 
@@ -125,7 +151,10 @@ describe('gitsync CLI', () => {
     const bare = tmp();
     sh(bare, 'init', '-q', '--bare');
     const dir = checkout(bare);
-    const install = await runGitsync(['hook', 'install', '--chat', randomUUID(), '--cwd', dir, '--url', 'http://127.0.0.1:9', '--key', 'k'], {});
+    const install = await runGitsync(
+      ['hook', 'install', '--chat', randomUUID(), '--cwd', dir, '--url', 'http://127.0.0.1:9', '--key', 'k'],
+      {},
+    );
     expect(install.code).toBe(0);
     const started = Date.now();
     sh(dir, 'push', '-q', 'origin', 'feature');
@@ -137,13 +166,19 @@ describe('gitsync CLI', () => {
     const dir = checkout('https://github.com/acme/app.git');
     writeFileSync(join(dir, '.git', 'hooks', 'pre-push'), '#!/bin/sh\nexit 0\n');
     expect((await runGitsync(['hook', 'install', '--chat', randomUUID(), '--cwd', dir], env)).code).toBe(2);
-    expect((await runGitsync(['hook', 'install', '--chat', randomUUID(), '--cwd', dir, '--force'], env)).code).toBe(0);
+    expect(
+      (await runGitsync(['hook', 'install', '--chat', randomUUID(), '--cwd', dir, '--force'], env)).code,
+    ).toBe(0);
     expect(readFileSync(join(dir, '.git', 'hooks', 'pre-push.before-gitsync'), 'utf8')).toContain('exit 0');
   });
 
   it('status prints chats and PR states; token set|rm link and unlink tokens', async () => {
     const chat = await newChat();
-    await api('POST', '/api/v1/git-refs', { chat_id: chat, origin: 'https://github.com/acme/app', branch: 'shown' });
+    await api('POST', '/api/v1/git-refs', {
+      chat_id: chat,
+      origin: 'https://github.com/acme/app',
+      branch: 'shown',
+    });
     const table = await runGitsync(['status', '--owner', owner], env);
     expect(table.code).toBe(0);
     expect(table.stdout).toMatch(/^CHAT\s+TITLE\s+BRANCH/);
@@ -152,14 +187,24 @@ describe('gitsync CLI', () => {
     const json = await runGitsync(['status', '--owner', owner, '--json'], env);
     expect(JSON.parse(json.stdout).length).toBeGreaterThan(0);
 
-    const set = await runGitsync(['token', 'set', '--owner', owner, '--provider', 'github'], env, 'ghp_from_stdin\n');
+    const set = await runGitsync(
+      ['token', 'set', '--owner', owner, '--provider', 'github'],
+      env,
+      'ghp_from_stdin\n',
+    );
     expect(set.code).toBe(0);
     expect(set.stdout + set.stderr).not.toContain('ghp_from_stdin');
-    const rows = await db.db.query<{ secret: string }>('SELECT secret FROM owner_tokens WHERE owner_id = $1', [owner]);
+    const rows = await db.db.query<{ secret: string }>(
+      'SELECT secret FROM owner_tokens WHERE owner_id = $1',
+      [owner],
+    );
     expect(rows.rows[0]?.secret).toBe('plain:ghp_from_stdin');
     expect((await runGitsync(['token', 'rm', '--owner', owner, '--provider', 'github'], env)).code).toBe(0);
     expect((await db.db.query('SELECT 1 FROM owner_tokens WHERE owner_id = $1', [owner])).rows).toEqual([]);
-    const unknown = await runGitsync(['token', 'set', '--owner', owner, '--provider', 'nope', '--token', 'x'], env);
+    const unknown = await runGitsync(
+      ['token', 'set', '--owner', owner, '--provider', 'nope', '--token', 'x'],
+      env,
+    );
     expect(unknown.code).toBe(4);
     expect((await runGitsync(['token', 'set', '--provider', 'github'], env)).code).toBe(2);
   });

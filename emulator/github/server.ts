@@ -76,6 +76,8 @@ export class GitHubEmulator {
   readonly faults: Fault[] = [];
   readonly log: LoggedRequest[] = [];
   latencyMs = 0;
+  /** API requests received, counted on arrival (before latency or faults). */
+  received = 0;
   counters: EmulatorCounters = { routes: {}, total: 0, unexpected: [] };
   readonly #tokens = new Map<string, TokenState>();
   readonly #options: Required<Omit<GitHubEmulatorOptions, 'now'>>;
@@ -158,6 +160,7 @@ export class GitHubEmulator {
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', this.#url);
     if (url.pathname.startsWith('/_emulator/')) return this.#admin(req, res, url);
+    this.received++;
     const prefix = this.#options.apiPrefix;
     const path =
       url.pathname.startsWith(`${prefix}/`) || prefix === '' ? url.pathname.slice(prefix.length) : null;

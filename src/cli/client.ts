@@ -30,7 +30,10 @@ export interface ServiceOptions {
 
 /** Where the service is and which key to use: flags, then environment, then the defaults. */
 export function serviceTarget(options: ServiceOptions, fallback: ServiceOptions = {}) {
-  const url = (options.url ?? process.env.GITSYNC_URL ?? fallback.url ?? 'http://127.0.0.1:7420').replace(/\/+$/, '');
+  const url = (options.url ?? process.env.GITSYNC_URL ?? fallback.url ?? 'http://127.0.0.1:7420').replace(
+    /\/+$/,
+    '',
+  );
   try {
     const u = new URL(url);
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
@@ -54,12 +57,18 @@ export async function callService<T>(
   try {
     res = await fetch(`${target.url}${path}`, {
       method,
-      headers: { authorization: `Bearer ${target.key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: {
+        authorization: `Bearer ${target.key}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (cause) {
-    throw new CliError(`cannot reach gitsync at ${target.url} (${(cause as Error).message}); is it running? (--url / GITSYNC_URL)`, EXIT.unreachable);
+    throw new CliError(
+      `cannot reach gitsync at ${target.url} (${(cause as Error).message}); is it running? (--url / GITSYNC_URL)`,
+      EXIT.unreachable,
+    );
   }
   const text = await res.text();
   let json: unknown = null;
@@ -72,7 +81,10 @@ export async function callService<T>(
     const error = (json as { error?: { code?: string; message?: string } } | null)?.error;
     const what = error ? `${error.code}: ${error.message}` : `HTTP ${res.status}`;
     const hint = res.status === 401 ? ' (check --key / GITSYNC_API_KEY)' : '';
-    throw new CliError(`gitsync refused ${method} ${path}: ${what}${hint}`, res.status < 500 ? EXIT.rejected : EXIT.failure);
+    throw new CliError(
+      `gitsync refused ${method} ${path}: ${what}${hint}`,
+      res.status < 500 ? EXIT.rejected : EXIT.failure,
+    );
   }
   return json as T;
 }

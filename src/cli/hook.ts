@@ -50,13 +50,21 @@ export async function installHook(options: HookOptions): Promise<string> {
   const existing = await readFile(file, 'utf8').catch(() => null);
   if (existing !== null && !existing.includes(MARKER)) {
     if (!options.force) {
-      throw new CliError(`${file} exists and is not gitsync's; rerun with --force to replace it (it is kept as pre-push.before-gitsync)`, EXIT.usage);
+      throw new CliError(
+        `${file} exists and is not gitsync's; rerun with --force to replace it (it is kept as pre-push.before-gitsync)`,
+        EXIT.usage,
+      );
     }
     await rename(file, `${file}.before-gitsync`);
   }
   // Recorded in the checkout so pushes from any shell report, whatever their environment.
   const target = serviceTarget(options);
-  for (const [name, value] of Object.entries({ chat: options.chat, workspace: options.workspace, url: target.url, key: target.key })) {
+  for (const [name, value] of Object.entries({
+    chat: options.chat,
+    workspace: options.workspace,
+    url: target.url,
+    key: target.key,
+  })) {
     if (value !== undefined && (await git(cwd, 'config', '--local', `gitsync.${name}`, value)) === null) {
       throw new CliError(`could not store gitsync.${name} in the git config`, EXIT.failure);
     }

@@ -8,7 +8,8 @@ import { serve } from './serve.ts';
 import { status } from './status.ts';
 import { removeToken, setToken } from './token.ts';
 
-const urlOption = () => new Option('--url <url>', 'gitsync service URL (env GITSYNC_URL; default http://127.0.0.1:7420)');
+const urlOption = () =>
+  new Option('--url <url>', 'gitsync service URL (env GITSYNC_URL; default http://127.0.0.1:7420)');
 const keyOption = () => new Option('--key <key>', 'API key (env GITSYNC_API_KEY)');
 
 const program = new Command()
@@ -23,7 +24,9 @@ const program = new Command()
 
 program
   .command('serve')
-  .description('run the service: HTTP API, events, worker (embedded database unless GITSYNC_DATABASE_URL is set)')
+  .description(
+    'run the service: HTTP API, events, worker (embedded database unless GITSYNC_DATABASE_URL is set)',
+  )
   .action(serve);
 
 program.command('migrate').description('apply database migrations and exit').action(migrateCommand);
@@ -36,7 +39,9 @@ program
   .option('--remote <name>', 'remote whose URL is the origin', 'origin')
   .option('--branch <name>', 'branch to report (default: the checked-out branch)')
   .option('--cwd <dir>', 'the checkout', process.cwd())
-  .addOption(new Option('--wait-for-push <sha>', 'report only once the remote branch is at this commit').hideHelp())
+  .addOption(
+    new Option('--wait-for-push <sha>', 'report only once the remote branch is at this commit').hideHelp(),
+  )
   .option('--quiet', 'print nothing on success')
   .addOption(urlOption())
   .addOption(keyOption())
@@ -46,7 +51,9 @@ program
   .command('hook')
   .description('git integration')
   .command('install')
-  .description('make every successful `git push` in this checkout report itself (never slows or fails the push)')
+  .description(
+    'make every successful `git push` in this checkout report itself (never slows or fails the push)',
+  )
   .option('--chat <id>', 'chat to report for (stored as git config gitsync.chat)')
   .option('--workspace <id>', 'workspace to report for (gitsync.workspace)')
   .option('--cwd <dir>', 'the checkout', process.cwd())
@@ -78,7 +85,8 @@ for (const [name, description, action] of [
     .description(description)
     .requiredOption('--owner <id>', 'owner id (UUID)')
     .requiredOption('--provider <id>', 'provider id from the configuration, e.g. github');
-  if (name === 'set') command.option('--token <token>', 'the token (prefer standard input: it stays out of shell history)');
+  if (name === 'set')
+    command.option('--token <token>', 'the token (prefer standard input: it stays out of shell history)');
   command.addOption(urlOption()).addOption(keyOption()).action(action);
 }
 

@@ -25,24 +25,32 @@ export async function report(options: ReportOptions): Promise<void> {
   if ((await git(cwd, 'rev-parse', '--git-dir')) === null) {
     throw new CliError(`${cwd} is not a git checkout (--cwd)`, EXIT.usage);
   }
-  const setting = (name: string) => git(cwd, 'config', '--get', `gitsync.${name}`).then((v) => v || undefined);
+  const setting = (name: string) =>
+    git(cwd, 'config', '--get', `gitsync.${name}`).then((v) => v || undefined);
   const chat = options.chat ?? process.env.GITSYNC_CHAT_ID ?? (await setting('chat'));
   const workspace = options.workspace ?? process.env.GITSYNC_WORKSPACE_ID ?? (await setting('workspace'));
   if (!chat && !workspace) {
-    throw new CliError('say which chat pushed: --chat / GITSYNC_CHAT_ID or --workspace / GITSYNC_WORKSPACE_ID', EXIT.usage);
+    throw new CliError(
+      'say which chat pushed: --chat / GITSYNC_CHAT_ID or --workspace / GITSYNC_WORKSPACE_ID',
+      EXIT.usage,
+    );
   }
   for (const [flag, value] of [
     ['--chat', chat],
     ['--workspace', workspace],
   ] as const) {
-    if (value && !UUID.test(value)) throw new CliError(`${flag} must be a UUID, got ${JSON.stringify(value)}`, EXIT.usage);
+    if (value && !UUID.test(value))
+      throw new CliError(`${flag} must be a UUID, got ${JSON.stringify(value)}`, EXIT.usage);
   }
   const target = serviceTarget(options, { url: await setting('url'), key: await setting('key') });
 
   const branch = options.branch ?? (await git(cwd, 'symbolic-ref', '--short', '-q', 'HEAD'));
   if (!branch) throw new CliError('HEAD is not on a branch (detached?); pass --branch', EXIT.usage);
-  const remoteUrl = (await git(cwd, 'remote', 'get-url', options.remote)) ?? (options.remote.includes(':') ? options.remote : null);
-  if (!remoteUrl) throw new CliError(`no remote named ${JSON.stringify(options.remote)} (--remote)`, EXIT.usage);
+  const remoteUrl =
+    (await git(cwd, 'remote', 'get-url', options.remote)) ??
+    (options.remote.includes(':') ? options.remote : null);
+  if (!remoteUrl)
+    throw new CliError(`no remote named ${JSON.stringify(options.remote)} (--remote)`, EXIT.usage);
   const origin = canonicalUnmatchedOrigin(remoteUrl);
 
   if (options.waitForPush && !(await pushLanded(cwd, options.remote, branch, options.waitForPush))) {
@@ -66,7 +74,8 @@ export async function report(options: ReportOptions): Promise<void> {
 async function pushLanded(cwd: string, remote: string, branch: string, sha: string): Promise<boolean> {
   const deadline = Date.now() + 60_000;
   for (let i = 0; Date.now() < deadline; i++) {
-    if ((await git(cwd, 'rev-parse', '--verify', '-q', `refs/remotes/${remote}/${branch}`)) === sha) return true;
+    if ((await git(cwd, 'rev-parse', '--verify', '-q', `refs/remotes/${remote}/${branch}`)) === sha)
+      return true;
     if (i % 8 === 7) {
       const line = await git(cwd, 'ls-remote', remote, `refs/heads/${branch}`);
       if (line?.split(/\s+/)[0] === sha) return true;

@@ -9,7 +9,10 @@ export interface StatusOptions {
   json?: boolean;
 }
 
-type JsonChat = Omit<ChatView, 'children' | 'diff_status'> & { children: JsonChat[]; diff_status: (DiffStatus & { paused_until: string | null }) | null };
+type JsonChat = Omit<ChatView, 'children' | 'diff_status'> & {
+  children: JsonChat[];
+  diff_status: (DiffStatus & { paused_until: string | null }) | null;
+};
 
 function state(s: JsonChat['diff_status']): string {
   if (!s) return '-';
@@ -58,5 +61,11 @@ export async function status(options: StatusOptions): Promise<void> {
     return;
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  for (const row of rows) process.stdout.write(`${row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()}\n`);
+  for (const row of rows)
+    process.stdout.write(
+      `${row
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd()}\n`,
+    );
 }

@@ -1,4 +1,4 @@
-import { callService, CliError, EXIT, serviceTarget } from './client.ts';
+import { CliError, callService, EXIT, serviceTarget } from './client.ts';
 
 export interface TokenOptions {
   url?: string;
@@ -15,7 +15,8 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8').trim();
 }
 
-const path = (o: TokenOptions) => `/api/v1/owners/${encodeURIComponent(o.owner)}/tokens/${encodeURIComponent(o.provider)}`;
+const path = (o: TokenOptions) =>
+  `/api/v1/owners/${encodeURIComponent(o.owner)}/tokens/${encodeURIComponent(o.provider)}`;
 
 /** `gitsync token set`: links an owner's code-host token (read from stdin so it stays out of shell history). */
 export async function setToken(options: TokenOptions): Promise<void> {

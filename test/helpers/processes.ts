@@ -5,7 +5,8 @@ import { TEST_DATABASE_URL } from './databases.ts';
 export const GITSYNC_BIN = fileURLToPath(new URL('../../bin/gitsync.js', import.meta.url));
 
 /** PostgreSQL URL whose connections work in `schema` (what a replica of that deployment uses). */
-export const schemaUrl = (schema: string) => `${TEST_DATABASE_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+export const schemaUrl = (schema: string) =>
+  `${TEST_DATABASE_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
 
 export interface ServiceProcess {
   url: string;
@@ -37,7 +38,10 @@ export async function startGitsync(
   });
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   const match = await new Promise<RegExpMatchArray>((resolve, reject) => {
-    const deadline = setTimeout(() => reject(new Error(`gitsync ${args.join(' ')} not ready in time:\n${out}\n${err}`)), timeoutMs);
+    const deadline = setTimeout(
+      () => reject(new Error(`gitsync ${args.join(' ')} not ready in time:\n${out}\n${err}`)),
+      timeoutMs,
+    );
     const check = () => {
       const m = ready.exec(out);
       if (m) {
