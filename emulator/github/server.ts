@@ -160,6 +160,8 @@ export class GitHubEmulator {
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', this.#url);
     if (url.pathname.startsWith('/_emulator/')) return this.#admin(req, res, url);
+    if (url.pathname.startsWith('/avatars/'))
+      return this.#avatar(res, url.pathname.slice(9).replace(/\.png$/, ''));
     this.received++;
     const prefix = this.#options.apiPrefix;
     const path =
@@ -398,6 +400,17 @@ export class GitHubEmulator {
       default:
         return false;
     }
+  }
+
+  /** A generated avatar (initial on a colour from the login), so pages work offline. */
+  #avatar(res: ServerResponse, login: string): void {
+    const hue = [...login].reduce((h, c) => (h * 31 + c.charCodeAt(0)) % 360, 7);
+    const letter = (login[0] ?? '?').toUpperCase().replace(/[^A-Z0-9]/, '?');
+    res.writeHead(200, { 'content-type': 'image/svg+xml', 'cache-control': 'max-age=3600' });
+    res.end(
+      `<svg xmlns="http://www.w3.org/2000/svg" width="40" height="40"><rect width="40" height="40" fill="hsl(${hue},55%,45%)"/>` +
+        `<text x="20" y="26" font-family="sans-serif" font-size="18" fill="#fff" text-anchor="middle">${letter}</text></svg>`,
+    );
   }
 
   #json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

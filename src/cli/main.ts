@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { GitsyncError } from '../core/errors.ts';
 import { CliError, EXIT } from './client.ts';
+import { demo } from './demo.ts';
 import { installHook } from './hook.ts';
 import { migrateCommand } from './migrate.ts';
 import { report } from './report.ts';
@@ -28,6 +29,11 @@ program
     'run the service: HTTP API, events, worker (embedded database unless GITSYNC_DATABASE_URL is set)',
   )
   .action(serve);
+
+program
+  .command('demo')
+  .description('offline demo: GitHub emulator + service + simulated agents; open the printed dashboard link')
+  .action(demo);
 
 program.command('migrate').description('apply database migrations and exit').action(migrateCommand);
 

@@ -10,7 +10,7 @@ import type { Engine } from '../engine/engine.ts';
 import type { EventHub, StoredEvent } from '../events/event-hub.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
 import type { Store } from '../store/store.ts';
-import { dashboardHtml } from './dashboard.ts';
+import { DASHBOARD_ASSETS } from './dashboard.ts';
 import { HttpError, toErrorResponse } from './http-error.ts';
 import type { KeyAuthority, Principal } from './keys.ts';
 import type { Metrics } from './metrics.ts';
@@ -115,7 +115,15 @@ export function createApp(deps: AppDeps) {
     metrics.sseClients.set(streams.size);
     return c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType });
   });
-  app.get('/', (c) => c.html(dashboardHtml()));
+  // The dashboard: static files from the package. The key never appears in these requests.
+  const noStore = { 'cache-control': 'no-cache' };
+  app.get('/', (c) => c.html(DASHBOARD_ASSETS.html, 200, noStore));
+  app.get('/assets/dashboard.js', (c) =>
+    c.body(DASHBOARD_ASSETS.js, 200, { 'content-type': 'text/javascript; charset=utf-8', ...noStore }),
+  );
+  app.get('/assets/dashboard.css', (c) =>
+    c.body(DASHBOARD_ASSETS.css, 200, { 'content-type': 'text/css; charset=utf-8', ...noStore }),
+  );
 
   // ---- webhooks (signature, not bearer) ---------------------------------------------------
   app.post(

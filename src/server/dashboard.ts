@@ -1,5 +1,10 @@
-/** The dashboard page served at `GET /`. */
-export function dashboardHtml(): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>gitsync</title></head>
-<body><h1>gitsync</h1><p>The service is running. API: <code>/api/v1</code>, health: <a href="/healthz">/healthz</a>, metrics: <a href="/metrics">/metrics</a>.</p></body></html>`;
-}
+import { readFileSync } from 'node:fs';
+
+/** The dashboard's files, read once from the package: it works offline, no CDN. */
+const read = (name: string) => readFileSync(new URL(`./dashboard/${name}`, import.meta.url), 'utf8');
+
+export const DASHBOARD_ASSETS = {
+  html: read('index.html'),
+  js: read('dashboard.js'),
+  css: read('dashboard.css'),
+} as const;
