@@ -132,6 +132,20 @@ describe('HTTP API (SPEC §6)', () => {
       expectError(await s.call('GET', `/api/v1/chats/${id}`), 404, 'not_found');
     });
 
+    it('UUIDs are case-insensitive: an upper-case owner id is the same owner', async () => {
+      const id = randomUUID();
+      const upper = { owner_id: s.owner.toUpperCase() };
+      expect(
+        (await s.call('PUT', `/api/v1/chats/${id.toUpperCase()}`, { key: s.ownerKey, body: upper })).status,
+      ).toBe(201);
+      const again = await s.call('PUT', `/api/v1/chats/${id}`, {
+        key: s.ownerKey,
+        body: { ...upper, title: 'x' },
+      });
+      expect(again.status).toBe(200);
+      expect(again.json).toMatchObject({ id, owner_id: s.owner });
+    });
+
     it('PUT refuses an owner or parent change with 409', async () => {
       const parent = await createChat();
       const id = await createChat();

@@ -30,20 +30,30 @@ export interface AppDeps {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const uuid = z.string().regex(UUID, 'must be a UUID');
+// UUIDs compare as the database prints them: lower-case.
+const uuid = z
+  .string()
+  .regex(UUID, 'must be a UUID')
+  .transform((s) => s.toLowerCase());
+/** Text the database can store: PostgreSQL text cannot hold NUL characters. */
+const text = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .refine((s) => !s.includes('\u0000'), 'must not contain NUL characters');
 const MAX_BODY_BYTES = 1024 * 1024;
 
 const chatBody = z.object({
   owner_id: uuid,
   workspace_id: uuid.nullable().optional(),
   parent_chat_id: uuid.nullable().optional(),
-  title: z.string().max(1000).optional(),
+  title: text(1000).optional(),
 });
 const refBody = z.object({
   workspace_id: uuid.optional(),
   chat_id: uuid.optional(),
-  branch: z.string().max(1000),
-  origin: z.string().max(2000),
+  branch: text(1000),
+  origin: text(2000),
 });
 const refreshBody = z.object({
   origin: z.string().max(2000).optional(),
@@ -313,7 +323,7 @@ export function createApp(deps: AppDeps) {
   app.post('/api/v1/keys', async (c) => {
     requireAdmin(c);
     const body = parse(keyBody, await jsonBody(c));
-    return c.json(await keys.createOwnerKey(body.owner_id.toLowerCase(), body.name), 201);
+    return c.json(await keys.createOwnerKey(body.owner_id, body.name), 201);
   });
   app.get('/api/v1/keys', async (c) => {
     requireAdmin(c);

@@ -107,8 +107,10 @@ export async function handleWebhook(
     const first = await deps.store.recordWebhookDelivery(provider.config.id, headers.delivery, now);
     if (!first) return { status: 200, body: { status: 'duplicate' } };
   }
-  if (matches.length === 0) return { status: 202, body: { status: 'ignored' } };
+  // Names the database cannot store (NUL) cannot match any tracked ref.
+  const storable = matches.filter((m) => !`${m.origin}${m.branch ?? ''}${m.url ?? ''}`.includes('\u0000'));
+  if (storable.length === 0) return { status: 202, body: { status: 'ignored' } };
   let marked = 0;
-  for (const match of matches) marked += (await deps.store.markRefsStale(match, now)).length;
+  for (const match of storable) marked += (await deps.store.markRefsStale(match, now)).length;
   return { status: 202, body: { status: 'accepted', marked } };
 }

@@ -6,10 +6,13 @@ import { z } from 'zod';
  * fields are declared; unknown ones are dropped, so cached bodies stay small.
  */
 
-const user = z.object({ login: z.string(), avatar_url: z.string().nullish() }).nullish();
+/** Text as the store can hold it: PostgreSQL text cannot contain NUL, so a stray one is dropped. */
+const text = z.string().transform((s) => s.replaceAll('\u0000', ''));
+
+const user = z.object({ login: text, avatar_url: text.nullish() }).nullish();
 
 const branchRef = z.object({
-  ref: z.string(),
+  ref: text,
   // null when the fork was deleted.
   repo: z.object({ full_name: z.string() }).nullish(),
 });
@@ -28,9 +31,9 @@ export type PullListItem = z.infer<typeof pullListItemSchema>;
 
 export const pullSchema = z.object({
   number: z.number().int().positive(),
-  html_url: z.string(),
+  html_url: text,
   state: z.string(),
-  title: z.string(),
+  title: text,
   draft: z.boolean().nullish(),
   merged: z.boolean().nullish(),
   merged_at: z.string().nullish(),
