@@ -56,6 +56,8 @@ export interface RuntimeOptions {
   /** Extra providers (the demo's emulator), placed before the configured ones. */
   providers?: Provider[];
   logger?: pino.Logger;
+  /** Event-stream heartbeat period (tests shorten it). */
+  heartbeatMs?: number;
 }
 
 export async function openRuntime(
@@ -112,7 +114,17 @@ export async function openRuntime(
   });
   hub.onWake(() => engine.wake());
   const keys = new KeyAuthority(store, clock, config.admin_token);
-  const http = createApp({ store, engine, hub, providers, keys, metrics, clock, logger: logger as Logger });
+  const http = createApp({
+    store,
+    engine,
+    hub,
+    providers,
+    keys,
+    metrics,
+    clock,
+    logger: logger as Logger,
+    heartbeatMs: options.heartbeatMs,
+  });
   let pruneTimer: NodeJS.Timeout | null = null;
   const runtime: Runtime = {
     config,

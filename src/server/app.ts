@@ -70,6 +70,15 @@ const listQuery = z.object({
 
 type Env = { Variables: { principal: Principal } };
 
+/** 413 with the error shape of every other failure. */
+const limitBody = (maxSize: number, what: string) =>
+  bodyLimit({
+    maxSize,
+    onError: () => {
+      throw new HttpError(413, 'payload_too_large', `${what} are limited to ${maxSize} bytes`);
+    },
+  });
+
 function describe(error: z.ZodError): string {
   return error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
 }
@@ -136,45 +145,32 @@ export function createApp(deps: AppDeps) {
   );
 
   // ---- webhooks (signature, not bearer) ---------------------------------------------------
-  app.post(
-    '/api/v1/webhooks/:provider',
-    bodyLimit({
-      maxSize: MAX_WEBHOOK_BYTES,
-      onError: () => {
-        throw new HttpError(
-          413,
-          'payload_too_large',
-          `webhook deliveries are limited to ${MAX_WEBHOOK_BYTES} bytes`,
-        );
-      },
-    }),
-    async (c) => {
-      const provider = providers.get(c.req.param('provider'));
-      if (!provider) throw new HttpError(404, 'not_found', 'unknown provider');
-      try {
-        const result = await handleWebhook(
-          { store, clock },
-          provider,
-          {
-            signature: c.req.header('x-hub-signature-256'),
-            event: c.req.header('x-github-event'),
-            delivery: c.req.header('x-github-delivery'),
-          },
-          new Uint8Array(await c.req.arrayBuffer()),
-        );
-        metrics.webhookDeliveries.inc({ provider: provider.config.id, result: result.body.status });
-        if ((result.body.marked ?? 0) > 0) {
-          engine.wake();
-          void hub.wakeAll();
-        }
-        return c.json(result.body, result.status);
-      } catch (error) {
-        if (error instanceof HttpError)
-          metrics.webhookDeliveries.inc({ provider: provider.config.id, result: error.code });
-        throw error;
+  app.post('/api/v1/webhooks/:provider', limitBody(MAX_WEBHOOK_BYTES, 'webhook deliveries'), async (c) => {
+    const provider = providers.get(c.req.param('provider'));
+    if (!provider) throw new HttpError(404, 'not_found', 'unknown provider');
+    try {
+      const result = await handleWebhook(
+        { store, clock },
+        provider,
+        {
+          signature: c.req.header('x-hub-signature-256'),
+          event: c.req.header('x-github-event'),
+          delivery: c.req.header('x-github-delivery'),
+        },
+        new Uint8Array(await c.req.arrayBuffer()),
+      );
+      metrics.webhookDeliveries.inc({ provider: provider.config.id, result: result.body.status });
+      if ((result.body.marked ?? 0) > 0) {
+        engine.wake();
+        void hub.wakeAll();
       }
-    },
-  );
+      return c.json(result.body, result.status);
+    } catch (error) {
+      if (error instanceof HttpError)
+        metrics.webhookDeliveries.inc({ provider: provider.config.id, result: error.code });
+      throw error;
+    }
+  });
 
   // ---- everything else needs a key ----------------------------------------------------------
   app.use('/api/v1/*', async (c, next) => {
@@ -189,19 +185,7 @@ export function createApp(deps: AppDeps) {
     c.set('principal', principal);
     await next();
   });
-  app.use(
-    '/api/v1/*',
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: () => {
-        throw new HttpError(
-          413,
-          'payload_too_large',
-          `request bodies are limited to ${MAX_BODY_BYTES} bytes`,
-        );
-      },
-    }),
-  );
+  app.use('/api/v1/*', limitBody(MAX_BODY_BYTES, 'request bodies'));
 
   /** undefined for admins (every owner), else the key's owner. */
   const scope = (c: Context<Env>) => {

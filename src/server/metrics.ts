@@ -46,26 +46,35 @@ export class Metrics {
   constructor(deps: { store: Store; providers: ProviderRegistry; clock: Clock; overdueAfterMs: number }) {
     const { store, providers, clock, overdueAfterMs } = deps;
     client.collectDefaultMetrics({ register: this.registry, prefix: 'gitsync_process_' });
-    new client.Gauge({
-      name: 'gitsync_rows_due',
-      help: 'Tracked refs due for a refresh now',
-      registers: [this.registry],
-      async collect() {
-        const now = clock.now();
-        const { due } = await store.countDueRefs(now, new Date(now.getTime() - overdueAfterMs));
-        this.set(due);
-      },
-    });
-    new client.Gauge({
-      name: 'gitsync_rows_overdue',
-      help: 'Tracked refs due for longer than the overdue threshold (the workers are behind)',
-      registers: [this.registry],
-      async collect() {
-        const now = clock.now();
-        const { overdue } = await store.countDueRefs(now, new Date(now.getTime() - overdueAfterMs));
-        this.set(overdue);
-      },
-    });
+    // Both gauges come from one query per scrape (they are collected concurrently).
+    let counting: { at: number; result: Promise<{ due: number; overdue: number }> } | null = null;
+    const dueCounts = () => {
+      const now = clock.now();
+      if (!counting || now.getTime() - counting.at > 1000) {
+        counting = {
+          at: now.getTime(),
+          result: store.countDueRefs(now, new Date(now.getTime() - overdueAfterMs)),
+        };
+      }
+      return counting.result;
+    };
+    for (const [name, help, field] of [
+      ['gitsync_rows_due', 'Tracked refs due for a refresh now', 'due'],
+      [
+        'gitsync_rows_overdue',
+        'Tracked refs due for longer than the overdue threshold (the workers are behind)',
+        'overdue',
+      ],
+    ] as const) {
+      new client.Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        async collect() {
+          this.set((await dueCounts())[field]);
+        },
+      });
+    }
     new client.Gauge({
       name: 'gitsync_provider_requests',
       help: 'Code-host requests made by this process, by provider, request kind and outcome (ok, not_modified, error)',

@@ -1,70 +1,59 @@
 import { randomUUID } from 'node:crypto';
+import pino from 'pino';
+import { openRuntime } from '../../src/cli/runtime.ts';
+import { loadConfig } from '../../src/config/config.ts';
 import { FakeClock } from '../../src/core/clock.ts';
-import { silentLogger } from '../../src/core/logger.ts';
-import { DEFAULT_WORKER_SETTINGS } from '../../src/core/schedule.ts';
-import { Engine } from '../../src/engine/engine.ts';
-import { EventHub } from '../../src/events/event-hub.ts';
 import { FakeCodeHost, FakeProvider } from '../../src/providers/fake/fake-provider.ts';
 import { GitHubProvider } from '../../src/providers/github/github-provider.ts';
-import { ProviderRegistry } from '../../src/providers/registry.ts';
-import { createApp } from '../../src/server/app.ts';
-import { KeyAuthority } from '../../src/server/keys.ts';
-import { Metrics } from '../../src/server/metrics.ts';
-import { createTestStore, type DatabaseKind } from './databases.ts';
+import { createTestDatabase } from './databases.ts';
+import { schemaUrl } from './processes.ts';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789';
 export const WEBHOOK_SECRET = 'It’s a Secret to Everybody';
 
 /**
- * The HTTP app over a real store, with the fake code host at https://fake.test and a GitHub
- * provider for https://github.com (webhooks only: nothing is ever sent to it in these tests,
- * since its refs are never refreshed without a token).
+ * The service as `gitsync serve` wires it (openRuntime), on a PostgreSQL schema of its own,
+ * with a fake clock, the worker loop off (tests drive it), the fake code host at
+ * https://fake.test, and GitHub providers for webhooks only (nothing is ever sent to them here:
+ * their refs have no token).
  */
-export async function createServiceHarness(kind: DatabaseKind = 'postgres') {
-  const test = await createTestStore(kind);
+export async function createServiceHarness() {
+  const test = await createTestDatabase('postgres', { migrate: false });
   const clock = new FakeClock(new Date());
   const host = new FakeCodeHost('https://fake.test');
-  const providers = new ProviderRegistry([
-    new FakeProvider(host),
-    new GitHubProvider(
-      {
-        id: 'github',
-        type: 'github',
-        web_url: 'https://github.com',
-        api_url: 'https://api.github.com',
-        webhook_secret: WEBHOOK_SECRET,
-      },
-      { clock },
-    ),
-    new GitHubProvider(
-      { id: 'nosecret', type: 'github', web_url: 'https://ghe.test', api_url: 'https://ghe.test/api/v3' },
-      { clock },
-    ),
-  ]);
-  const hub = new EventHub({ db: test.db, clock, logger: silentLogger });
-  await hub.start();
-  const metrics = new Metrics({ store: test.store, providers, clock, overdueAfterMs: 30_000 });
-  const engine = new Engine({
-    store: test.store,
-    providers,
-    publisher: hub,
-    clock,
-    settings: { ...DEFAULT_WORKER_SETTINGS },
-    logger: silentLogger,
-    observer: metrics.observer,
-  });
-  const keys = new KeyAuthority(test.store, clock, ADMIN_KEY);
-  const http = createApp({
-    store: test.store,
-    engine,
-    hub,
-    providers,
-    keys,
-    metrics,
-    clock,
-    logger: silentLogger,
-    heartbeatMs: 200,
-  });
+  const config = loadConfig({});
+  const runtime = await openRuntime(
+    {
+      ...config,
+      database_url: schemaUrl(test.schema),
+      admin_token: ADMIN_KEY,
+      providers: [],
+      worker: { ...config.worker, enabled: false },
+    },
+    {
+      clock,
+      heartbeatMs: 200,
+      logger: pino({ level: 'silent' }),
+      providers: [
+        new FakeProvider(host),
+        new GitHubProvider(
+          {
+            id: 'github',
+            type: 'github',
+            web_url: 'https://github.com',
+            api_url: 'https://api.github.com',
+            webhook_secret: WEBHOOK_SECRET,
+          },
+          { clock },
+        ),
+        new GitHubProvider(
+          { id: 'nosecret', type: 'github', web_url: 'https://ghe.test', api_url: 'https://ghe.test/api/v3' },
+          { clock },
+        ),
+      ],
+    },
+  );
+  await runtime.start();
 
   const call = async (
     method: string,
@@ -79,7 +68,7 @@ export async function createServiceHarness(kind: DatabaseKind = 'postgres') {
       body = JSON.stringify(options.body);
       headers['content-type'] = 'application/json';
     }
-    const res = await http.app.request(path, { method, headers, body });
+    const res = await runtime.http.app.request(path, { method, headers, body });
     const text = await res.text();
     let json: unknown = null;
     try {
@@ -92,25 +81,17 @@ export async function createServiceHarness(kind: DatabaseKind = 'postgres') {
   };
 
   const owner = randomUUID();
-  const ownerKey = (await keys.createOwnerKey(owner, 'test owner')).key;
+  const ownerKey = (await runtime.keys.createOwnerKey(owner, 'test owner')).key;
 
   return {
-    ...test,
+    ...runtime,
     clock,
     host,
-    providers,
-    hub,
-    engine,
-    keys,
-    metrics,
-    http,
     call,
     owner,
     ownerKey,
     async close() {
-      http.closeStreams();
-      await engine.stop();
-      await hub.stop();
+      await runtime.close();
       await test.drop();
     },
   };
