@@ -484,6 +484,22 @@ describe.each(DATABASE_KINDS)('engine on %s (SPEC §3)', (kind) => {
   });
 
   describe('the loop', () => {
+    it('stopping mid-tick abandons calls in flight and releases their rows at once, without an error', async () => {
+      const looped = await createEngineHarness(kind, { settings: { tick_interval_ms: 60_000 } });
+      try {
+        looped.host.latencyMs = 3_600_000; // the host never answers
+        looped.engine.start();
+        const chat = await looped.trackedChat('feature');
+        await waitFor(() => looped.host.calls.find === 1);
+        await looped.engine.stop();
+        const status = await looped.ref(chat);
+        expect(status.last_error).toBeNull();
+        expect(status.stale_at.getTime()).toBeLessThanOrEqual(looped.clock.now().getTime());
+      } finally {
+        await looped.drop();
+      }
+    });
+
     it('runs ticks by itself, wakes early on a report, and stops cleanly', async () => {
       const looped = await createEngineHarness(kind, { settings: { tick_interval_ms: 60_000 } });
       try {

@@ -1,4 +1,3 @@
-import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { addMs, type Clock } from '../core/clock.ts';
 import { BadInputError, errorMessage, NotFoundError } from '../core/errors.ts';
@@ -59,6 +58,8 @@ export class Engine {
   #wakeRequested = false;
   #wakeSleeper: (() => void) | null = null;
   #sleepTimer: NodeJS.Timeout | null = null;
+  /** Aborted by stop(): the tick in flight releases what it has not finished. */
+  #shutdown = new AbortController();
 
   constructor(private readonly deps: EngineDeps) {
     this.refresher = new Refresher({
@@ -75,12 +76,18 @@ export class Engine {
   start(): void {
     if (this.#running) return;
     this.#running = true;
+    this.#shutdown = new AbortController();
     this.#loop = this.#run();
   }
 
-  /** Stops claiming, lets the tick in flight finish writing its outcomes, then resolves. */
+  /**
+   * Stops claiming and ends the tick in flight quickly: calls still running are abandoned, and
+   * every row not finished is released (due again at once) for other workers; finished rows'
+   * outcomes are written. Then resolves.
+   */
   async stop(): Promise<void> {
     this.#running = false;
+    this.#shutdown.abort();
     this.wake();
     await this.#loop;
     this.#loop = null;
@@ -137,9 +144,11 @@ export class Engine {
       return result;
     }
     const deadline = AbortSignal.timeout(settings.tick_timeout_ms);
-    // Every provider call of the tick listens to this one signal.
-    setMaxListeners(0, deadline);
-    const outcomes = await this.refresher.refreshBatch(rows, { concurrency: settings.concurrency, deadline });
+    const outcomes = await this.refresher.refreshBatch(rows, {
+      concurrency: settings.concurrency,
+      deadline,
+      shutdown: this.#running ? this.#shutdown.signal : undefined,
+    });
     const written = await this.#apply(rows, outcomes, true);
     for (const outcome of outcomes.values()) result.outcomes[outcome.kind]++;
     result.published = written.published;

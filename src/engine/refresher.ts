@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Clock } from '../core/clock.ts';
 import { errorMessage, GitsyncError, NotFoundError, RateLimitedError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
@@ -38,7 +39,13 @@ export class Refresher {
 
   async refreshBatch(
     rows: readonly ClaimedRef[],
-    options: { concurrency: number; deadline?: AbortSignal },
+    options: {
+      concurrency: number;
+      /** The tick's deadline: rows not started by then are released, calls in flight fail as timed out. */
+      deadline?: AbortSignal;
+      /** Shutdown: calls in flight are abandoned and every unfinished row is released to other workers. */
+      shutdown?: AbortSignal;
+    },
   ): Promise<Map<string, RefreshOutcome>> {
     const limiter = new Limiter(options.concurrency);
     const outcomes = new Map<string, RefreshOutcome>();
@@ -69,7 +76,7 @@ export class Refresher {
         const ownToken = provider
           ? tokens.get(tokenKey(groupRows[0]!.owner_id, provider.config.id))
           : undefined;
-        const results = await this.#refreshGroup(provider, ownToken, groupRows, limiter, options.deadline);
+        const results = await this.#refreshGroup(provider, ownToken, groupRows, limiter, options);
         for (const [id, outcome] of results) outcomes.set(id, outcome);
       }),
     );
@@ -81,8 +88,10 @@ export class Refresher {
     ownToken: string | Error | undefined,
     rows: ClaimedRef[],
     limiter: Limiter,
-    deadline: AbortSignal | undefined,
+    { deadline, shutdown }: { deadline?: AbortSignal | undefined; shutdown?: AbortSignal | undefined },
   ): Promise<Map<string, RefreshOutcome>> {
+    const signal = deadline && shutdown ? AbortSignal.any([deadline, shutdown]) : (deadline ?? shutdown);
+    if (signal) setMaxListeners(0, signal);
     const out = new Map<string, RefreshOutcome>();
     const all = (outcome: RefreshOutcome) => {
       for (const row of rows) out.set(row.id, outcome);
@@ -99,7 +108,7 @@ export class Refresher {
     await Promise.all(
       rows.map((row) =>
         limiter.run(async () => {
-          if (deadline?.aborted) {
+          if (signal?.aborted) {
             out.set(row.id, { kind: 'released' });
             return;
           }
@@ -111,7 +120,12 @@ export class Refresher {
             );
             return;
           }
-          const outcome = await this.refreshRow(provider, row, { token, signal: deadline });
+          const outcome = await this.refreshRow(provider, row, { token, signal });
+          if (outcome.kind === 'failed' && shutdown?.aborted) {
+            // Cut off by shutdown, not by the host: another worker takes the row at once.
+            out.set(row.id, { kind: 'released' });
+            return;
+          }
           if (
             outcome.kind === 'failed' &&
             outcome.failure.code === 'rate_limited' &&
