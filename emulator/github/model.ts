@@ -98,6 +98,8 @@ export class GitHubModel {
   readonly repos = new Map<string, EmuRepo>();
   readonly pulls = new Map<string, EmuPull[]>();
   readonly userIds = new Map<string, number>();
+  /** Old full name (lower-case) → new full name, for repositories renamed or transferred. */
+  readonly renames = new Map<string, string>();
   #ids = 1000;
 
   constructor(readonly now: () => Date = () => new Date()) {}
@@ -149,6 +151,27 @@ export class GitHubModel {
     this.userId(input.owner);
     this.repos.set(full.toLowerCase(), repo);
     this.pulls.set(full.toLowerCase(), []);
+    return repo;
+  }
+
+  /** Renames a repository; requests to the old name are redirected, as GitHub does. */
+  renameRepo(fullName: string, newName: string): EmuRepo {
+    const repo = this.repo(fullName);
+    const newFull = `${repo.owner}/${newName}`;
+    if (this.repos.has(newFull.toLowerCase())) throw new EmulatorError(422, `repository ${newFull} exists`);
+    const pulls = this.pulls.get(fullName.toLowerCase()) ?? [];
+    this.repos.delete(fullName.toLowerCase());
+    this.pulls.delete(fullName.toLowerCase());
+    repo.name = newName;
+    this.repos.set(newFull.toLowerCase(), repo);
+    this.pulls.set(newFull.toLowerCase(), pulls);
+    for (const list of this.pulls.values()) {
+      for (const p of list) {
+        if (p.base_repo.toLowerCase() === fullName.toLowerCase()) p.base_repo = newFull;
+        if (p.head_repo.toLowerCase() === fullName.toLowerCase()) p.head_repo = newFull;
+      }
+    }
+    this.renames.set(fullName.toLowerCase(), newFull);
     return repo;
   }
 

@@ -224,6 +224,14 @@ export class GitHubEmulator {
       );
     }
 
+    const renamed = this.model.renames.get(`${route.params[0]}/${route.params[1]}`.toLowerCase());
+    if (renamed && !this.model.repos.has(`${route.params[0]}/${route.params[1]}`.toLowerCase())) {
+      // GitHub answers requests for a renamed repository with 301 and the new location.
+      record(301);
+      const rest = path.split('/').slice(4).join('/');
+      const location = `${this.apiUrl}/repos/${renamed}${rest ? `/${rest}` : ''}${url.search}`;
+      return this.#json(res, 301, { message: 'Moved Permanently', url: location }, { location, ...limits });
+    }
     let body: unknown;
     let next: string | null = null;
     try {

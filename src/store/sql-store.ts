@@ -420,7 +420,7 @@ export class SqlStore implements Store {
     const r = await this.db.query(
       `UPDATE diff_statuses SET stale_at = $4
        WHERE NOT chat_archived AND stale_at > $4
-         AND ((git_remote_origin = $1 AND git_branch = $2) OR ($3::text IS NOT NULL AND url = $3))
+         AND ((lower(git_remote_origin) = lower($1) AND git_branch = $2) OR ($3::text IS NOT NULL AND url = $3))
        RETURNING ${DIFF_STATUS_COLUMNS.join(', ')}`,
       [match.origin, match.branch ?? null, match.url ?? null, now],
     );

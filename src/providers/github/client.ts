@@ -73,8 +73,20 @@ export class GitHubClient {
     const signal = call.signal ? AbortSignal.any([call.signal, timeout]) : timeout;
     let response: Response;
     try {
-      response = await this.#fetch(url, { headers, signal, redirect: 'error' });
+      response = await this.#fetch(url, { headers, signal, redirect: 'manual' });
+      // A renamed or transferred repository answers with a redirect (GitHub REST docs, "301
+      // Moved Permanently"): follow it once, and only within this API — the token goes nowhere else.
+      const location = response.headers.get('location');
+      if ([301, 302, 307, 308].includes(response.status) && location) {
+        const target = new URL(location, url).toString();
+        await response.body?.cancel().catch(() => {});
+        response = await this.#fetch(this.#resolve(target), { headers, signal, redirect: 'manual' });
+      }
     } catch (cause) {
+      if (cause instanceof GitsyncError) {
+        this.counts[kind].error++;
+        throw cause;
+      }
       this.counts[kind].error++;
       if (call.signal?.aborted) throw call.signal.reason ?? cause;
       const reason = timeout.aborted ? `timed out after ${this.#timeoutMs} ms` : 'unreachable';
@@ -110,9 +122,9 @@ export class GitHubClient {
 
   #resolve(pathOrUrl: string): string {
     if (pathOrUrl.startsWith('/')) return this.#apiUrl + pathOrUrl;
-    // Only pagination links under our own API base may be followed: the token goes nowhere else.
+    // Only links and redirects under our own API base are followed: the token goes nowhere else.
     if (!pathOrUrl.startsWith(`${this.#apiUrl}/`)) {
-      throw new UnavailableError('github pagination link points outside the configured API');
+      throw new UnavailableError('github sent a link or redirect outside the configured API; not followed');
     }
     return pathOrUrl;
   }

@@ -132,6 +132,32 @@ describe('GitHubProvider against the emulator', () => {
     expect(gh.count('list_reviews', 200)).toBe(2);
   });
 
+  it('follows the redirect of a renamed repository', async () => {
+    gh.model.openPull('acme/app', { head: 'feature', title: 'Before the rename' });
+    gh.model.renameRepo('acme/app', 'webapp');
+    const found = await provider.findPullForBranch(repo, 'feature', call);
+    expect(found).toMatchObject({ pull_request_title: 'Before the rename', url: `${gh.webUrl}/acme/webapp/pull/1` });
+    expect(gh.count('list_pulls', 301)).toBe(1);
+  });
+
+  it('never follows a redirect outside its API', async () => {
+    // A stand-in fetch: the point is that no second request is made, which needs no real host.
+    const requested: string[] = [];
+    const foreign = new GitHubProvider(
+      { id: 'github', type: 'github', web_url: gh.webUrl, api_url: gh.apiUrl },
+      {
+        clock: systemClock,
+        fetch: async (input) => {
+          requested.push(String(input));
+          return new Response(null, { status: 301, headers: { location: 'https://elsewhere.example/steal' } });
+        },
+      },
+    );
+    const error = await foreign.fetchPull({ repo, number: 1 }, call).catch((e) => e);
+    expect(error).toMatchObject({ kind: 'unavailable', message: expect.stringMatching(/outside the configured API/) });
+    expect(requested.every((u) => u.startsWith(gh.apiUrl))).toBe(true);
+  });
+
   describe('errors', () => {
     beforeEach(() => {
       gh.model.openPull('acme/app', { head: 'feature' });
