@@ -87,8 +87,13 @@ describe('GitHub webhooks', () => {
   });
 
   it('matches the repository without regard to case, as GitHub does', async () => {
-    const payload = deliveries('pull_request')[0]! as { pull_request: { head: { ref: string; repo: { html_url: string } } } };
-    const chat = await trackedRef(payload.pull_request.head.repo.html_url.toLowerCase(), payload.pull_request.head.ref);
+    const payload = deliveries('pull_request')[0]! as {
+      pull_request: { head: { ref: string; repo: { html_url: string } } };
+    };
+    const chat = await trackedRef(
+      payload.pull_request.head.repo.html_url.toLowerCase(),
+      payload.pull_request.head.ref,
+    );
     expect((await deliver('pull_request', payload)).json).toMatchObject({ status: 'accepted', marked: 1 });
     expect((await staleAt(chat)).getTime()).toBeLessThanOrEqual(s.clock.now().getTime());
   });

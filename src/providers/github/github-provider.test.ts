@@ -136,7 +136,10 @@ describe('GitHubProvider against the emulator', () => {
     gh.model.openPull('acme/app', { head: 'feature', title: 'Before the rename' });
     gh.model.renameRepo('acme/app', 'webapp');
     const found = await provider.findPullForBranch(repo, 'feature', call);
-    expect(found).toMatchObject({ pull_request_title: 'Before the rename', url: `${gh.webUrl}/acme/webapp/pull/1` });
+    expect(found).toMatchObject({
+      pull_request_title: 'Before the rename',
+      url: `${gh.webUrl}/acme/webapp/pull/1`,
+    });
     expect(gh.count('list_pulls', 301)).toBe(1);
   });
 
@@ -149,12 +152,18 @@ describe('GitHubProvider against the emulator', () => {
         clock: systemClock,
         fetch: async (input) => {
           requested.push(String(input));
-          return new Response(null, { status: 301, headers: { location: 'https://elsewhere.example/steal' } });
+          return new Response(null, {
+            status: 301,
+            headers: { location: 'https://elsewhere.example/steal' },
+          });
         },
       },
     );
     const error = await foreign.fetchPull({ repo, number: 1 }, call).catch((e) => e);
-    expect(error).toMatchObject({ kind: 'unavailable', message: expect.stringMatching(/outside the configured API/) });
+    expect(error).toMatchObject({
+      kind: 'unavailable',
+      message: expect.stringMatching(/outside the configured API/),
+    });
     expect(requested.every((u) => u.startsWith(gh.apiUrl))).toBe(true);
   });
 
