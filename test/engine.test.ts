@@ -115,6 +115,23 @@ describe.each(DATABASE_KINDS)('engine on %s (SPEC §3)', (kind) => {
       expect(h.events).toEqual([]);
     });
 
+    it('an open PR that stays unchanged for an hour is checked less often, until it changes again', async () => {
+      const chat = await h.trackedChat('feature');
+      h.host.openPull('acme/app', { head_branch: 'feature' });
+      await h.engine.tick();
+      // Unchanged refreshes every TTL for an hour: still the fresh TTL until the hour is up.
+      for (let elapsed = 0; elapsed < h.settings.quiet_after_ms; elapsed += h.settings.fresh_ttl_ms) {
+        expect((await h.ref(chat)).stale_at).toEqual(addMs(h.clock.now(), h.settings.fresh_ttl_ms));
+        h.clock.set((await h.ref(chat)).stale_at);
+        await h.engine.tick();
+      }
+      expect((await h.ref(chat)).stale_at).toEqual(addMs(h.clock.now(), h.settings.quiet_ttl_ms));
+      h.host.updatePull('acme/app', 1, { additions: 5 });
+      h.clock.set((await h.ref(chat)).stale_at);
+      await h.engine.tick();
+      expect((await h.ref(chat)).stale_at).toEqual(addMs(h.clock.now(), h.settings.fresh_ttl_ms));
+    });
+
     it('merged and closed PRs are checked less often than open ones', async () => {
       const chat = await h.trackedChat('feature');
       h.host.openPull('acme/app', { head_branch: 'feature', pull_request_state: 'merged' });

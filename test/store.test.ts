@@ -362,5 +362,6 @@ function writeFor(row: Awaited<ReturnType<SqlStore['claimStaleRefs']>>[number]):
     last_error_at: row.last_error_at,
     error_count: row.error_count,
     paused_until: row.paused_until,
+    pr_changed_at: row.pr_changed_at,
   };
 }

@@ -61,6 +61,8 @@ const workerSchema = z.strictObject({
   no_pr_backoff_ms: ms.optional(),
   no_pr_window_ms: ms.optional(),
   settled_ttl_ms: ms.optional(),
+  quiet_after_ms: ms.optional(),
+  quiet_ttl_ms: ms.optional(),
   misconfigured_backoff_ms: ms.optional(),
 });
 

@@ -16,6 +16,10 @@ export interface WorkerSettings {
   no_pr_window_ms: number;
   /** Merged and closed PRs rarely change: they are checked this often instead of `fresh_ttl_ms`. */
   settled_ttl_ms: number;
+  /** An open PR that has not changed for this long counts as quiet… */
+  quiet_after_ms: number;
+  /** …and is checked this often (webhooks and new reports still bring it forward at once). */
+  quiet_ttl_ms: number;
   /** A ref no provider can serve (unknown or unsupported host) waits this long, or until it is reported again. */
   misconfigured_backoff_ms: number;
 }
@@ -33,6 +37,8 @@ export const DEFAULT_WORKER_SETTINGS: WorkerSettings = {
   no_pr_backoff_ms: 15_000,
   no_pr_window_ms: 120_000,
   settled_ttl_ms: 1_800_000,
+  quiet_after_ms: 3_600_000,
+  quiet_ttl_ms: 600_000,
   misconfigured_backoff_ms: 3_600_000,
 };
 
@@ -47,9 +53,19 @@ export type FailureCode =
   | 'unavailable'
   | 'internal';
 
-/** When a successfully refreshed PR is next due. */
-export function nextCheckAfterSuccess(state: PrState, now: Date, s: WorkerSettings): Date {
-  return addMs(now, state === 'open' ? s.fresh_ttl_ms : s.settled_ttl_ms);
+/**
+ * When a successfully refreshed PR is next due: merged and closed PRs rarely, open PRs often —
+ * unless nothing about them changed for `quiet_after_ms`, then every `quiet_ttl_ms`.
+ */
+export function nextCheckAfterSuccess(
+  state: PrState,
+  now: Date,
+  s: WorkerSettings,
+  changedAt: Date | null,
+): Date {
+  if (state !== 'open') return addMs(now, s.settled_ttl_ms);
+  const quiet = changedAt !== null && now.getTime() - changedAt.getTime() >= s.quiet_after_ms;
+  return addMs(now, quiet ? Math.max(s.fresh_ttl_ms, s.quiet_ttl_ms) : s.fresh_ttl_ms);
 }
 
 /**

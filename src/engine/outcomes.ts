@@ -63,17 +63,21 @@ export function planWrite(
     last_error_at: null,
     error_count: 0,
     paused_until: null,
+    pr_changed_at: row.pr_changed_at,
   };
   const errorCleared = row.last_error !== null || row.paused_until !== null;
   switch (outcome.kind) {
     case 'updated': {
+      const changed = prChanged(row, outcome.pr);
+      const changedAt = changed || row.pr_changed_at === null ? now : row.pr_changed_at;
       const write = {
         ...base,
         pr: { ...outcome.pr },
         refreshed_at: now,
-        stale_at: nextCheckAfterSuccess(outcome.pr.pull_request_state, now, settings),
+        stale_at: nextCheckAfterSuccess(outcome.pr.pull_request_state, now, settings, changedAt),
+        pr_changed_at: changedAt,
       };
-      return { write, visible: errorCleared || prChanged(row, write.pr) };
+      return { write, visible: errorCleared || changed };
     }
     case 'no_pr':
       return {
@@ -86,6 +90,7 @@ export function planWrite(
         write: {
           ...base,
           pr: emptyPrFields(),
+          pr_changed_at: null,
           refreshed_at: now,
           stale_at: addMs(now, settings.no_pr_backoff_ms),
         },

@@ -60,7 +60,12 @@ function toDiffStatus(row: Row): DiffStatus {
 }
 
 function toClaimed(row: Row): ClaimedRef {
-  return { ...toDiffStatus(row), id: String(row.id), owner_id: String(row.owner_id) };
+  return {
+    ...toDiffStatus(row),
+    id: String(row.id),
+    owner_id: String(row.owner_id),
+    pr_changed_at: (row.pr_changed_at as Date | null) ?? null,
+  };
 }
 
 /** Refs primary first: the most recently reported, ties broken so the order is stable. */
@@ -368,18 +373,18 @@ export class SqlStore implements Store {
          pr_number = v.pr_number, author_login = v.author_login, author_avatar_url = v.author_avatar_url,
          base_branch = v.base_branch, head_branch = v.head_branch, provider_id = v.provider_id,
          refreshed_at = v.refreshed_at, last_error = v.last_error, last_error_at = v.last_error_at,
-         error_count = v.error_count, paused_until = v.paused_until,
+         error_count = v.error_count, paused_until = v.paused_until, pr_changed_at = v.pr_changed_at,
          stale_at = CASE WHEN v.claimed_stale_at IS NULL OR d.stale_at = v.claimed_stale_at
                          THEN v.stale_at ELSE d.stale_at END
        FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::boolean[],
                    $7::boolean[], $8::boolean[], $9::int[], $10::int[], $11::int[], $12::int[], $13::int[],
                    $14::int[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[],
                    $20::timestamptz[], $21::timestamptz[], $22::text[], $23::timestamptz[], $24::int[],
-                   $25::timestamptz[])
+                   $25::timestamptz[], $26::timestamptz[])
          AS v(id, claimed_stale_at, url, state, title, draft, changes_requested, approved, reviewer_count,
               additions, deletions, changed_files, commits, pr_number, author_login, author_avatar_url,
               base_branch, head_branch, provider_id, refreshed_at, stale_at, last_error, last_error_at,
-              error_count, paused_until)
+              error_count, paused_until, pr_changed_at)
        WHERE d.id = v.id
        RETURNING d.*`,
       [
@@ -408,6 +413,7 @@ export class SqlStore implements Store {
         col((w) => w.last_error_at),
         col((w) => w.error_count),
         col((w) => w.paused_until),
+        col((w) => w.pr_changed_at),
       ],
     );
     return r.rows;

@@ -7,6 +7,8 @@ export const tokenKey = (owner: string, provider: string) => `${owner}\u0000${pr
 export interface ClaimedRef extends DiffStatus {
   id: string;
   owner_id: string;
+  /** When the PR last changed visibly (internal, for scheduling); null before the first PR. */
+  pr_changed_at: Date | null;
 }
 
 /** The complete new state of a refreshed row (everything a refresh may change). */
@@ -25,6 +27,7 @@ export interface RefWrite {
   last_error_at: Date | null;
   error_count: number;
   paused_until: Date | null;
+  pr_changed_at: Date | null;
 }
 
 export interface WriteResult {
