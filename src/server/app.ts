@@ -42,6 +42,8 @@ const text = (max: number) =>
     .max(max)
     .refine((s) => !s.includes('\u0000'), 'must not contain NUL characters');
 const MAX_BODY_BYTES = 1024 * 1024;
+/** Events queued for one slow event-stream client before it is disconnected. */
+const MAX_STREAM_BACKLOG = 10_000;
 
 const chatBody = z.object({
   owner_id: uuid,
@@ -339,6 +341,8 @@ export function createApp(deps: AppDeps) {
       streams.add(close);
       const unsubscribe = hub.subscribe((event) => {
         if (owner !== undefined && event.owner_id !== owner) return;
+        // A client this far behind is dropped; it reconnects and replays from its last id.
+        if (queue.length >= MAX_STREAM_BACKLOG) return close();
         queue.push(event);
         signal?.();
       });
