@@ -14,7 +14,8 @@ import { TokenCipher } from '../src/store/token-cipher.ts';
 /**
  * Code-host cost of keeping `refs` open PRs fresh through the real GitHub provider and the
  * emulator: requests per 1,000 refreshes on first sight, when nothing changed, and when every
- * PR changed; "primary units" are requests GitHub charges (everything but 304s).
+ * PR changed; "units" are what GitHub's rate limits charge: every REST request but a 304, and
+ * one point per GraphQL query (of fewer than 100 nodes per connection).
  */
 export async function measureGitHubCost(db: Database, refs: number) {
   const gh = await startGitHubEmulator({ rateLimit: 1_000_000 });

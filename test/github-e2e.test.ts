@@ -113,6 +113,23 @@ describe('GitHub end to end on PostgreSQL', () => {
     expect(gh.counters.total).toBe(2);
   });
 
+  it('several known PRs of one owner are refreshed with one GraphQL request', async () => {
+    const chats: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      gh.model.openPull('acme/app', { head: `b${i}` });
+      chats.push(await chatWithRef(`b${i}`));
+    }
+    await engine.tick();
+    gh.model.review('acme/app', 3, { login: 'alice', state: 'APPROVED' });
+    gh.resetCounters();
+    events.length = 0;
+    await later(settings.fresh_ttl_ms);
+    expect(gh.counters.total).toBe(1);
+    expect(gh.count('graphql', 200)).toBe(1);
+    expect((await status(chats[2]!)).approved).toBe(true);
+    expect(events.map((e) => e.kind)).toEqual(['diff_status_change']);
+  });
+
   it('finds a PR merged before the first look, and a PR from a fork', async () => {
     const merged = gh.model.openPull('acme/app', { head: 'early' });
     gh.model.merge('acme/app', merged.number);

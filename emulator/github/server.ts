@@ -2,11 +2,13 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
+import { graphqlUrlFor } from '../../src/providers/github/client.ts';
+import { executeGitHubGraphql } from './graphql.ts';
 import { EmulatorError, GitHubModel } from './model.ts';
 import { Renderer } from './render.ts';
 
 /** API routes the emulator serves; anything else is "unexpected" and answered 404. */
-export type RouteName = 'get_repo' | 'list_pulls' | 'get_pull' | 'list_reviews';
+export type RouteName = 'get_repo' | 'list_pulls' | 'get_pull' | 'list_reviews' | 'graphql';
 
 export const FAULT_KINDS = [
   'latency',
@@ -164,9 +166,18 @@ export class GitHubEmulator {
       return this.#avatar(res, url.pathname.slice(9).replace(/\.png$/, ''));
     this.received++;
     const prefix = this.#options.apiPrefix;
-    const path =
-      url.pathname.startsWith(`${prefix}/`) || prefix === '' ? url.pathname.slice(prefix.length) : null;
-    const route = path === null ? null : matchRoute(path);
+    const graphqlPath = new URL(graphqlUrlFor(this.apiUrl)).pathname;
+    const isGraphql = req.method === 'POST' && url.pathname === graphqlPath;
+    const path = isGraphql
+      ? '/graphql'
+      : url.pathname.startsWith(`${prefix}/`) || prefix === ''
+        ? url.pathname.slice(prefix.length)
+        : null;
+    const route = isGraphql
+      ? { name: 'graphql' as const, params: [] }
+      : path === null
+        ? null
+        : matchRoute(path);
     const token = bearer(req.headers.authorization);
     const record = (status: number) => {
       this.counters.total++;
@@ -186,7 +197,7 @@ export class GitHubEmulator {
       });
       if (this.log.length > 5000) this.log.splice(0, this.log.length - 5000);
     };
-    if (req.method !== 'GET' || !route || path === null) {
+    if ((req.method !== 'GET' && !isGraphql) || !route || path === null) {
       record(404);
       return this.#json(res, 404, {
         message: 'Not Found',
@@ -224,6 +235,13 @@ export class GitHubEmulator {
       );
     }
 
+    if (isGraphql) {
+      // GraphQL: always 200 (errors travel in the body), no ETags, one unit of budget per query.
+      const body = await this.#graphql(req);
+      this.#spend(token!);
+      record(200);
+      return this.#json(res, 200, body, { ...this.#rateHeaders(token!), 'x-ratelimit-resource': 'graphql' });
+    }
     const renamed = this.model.renames.get(`${route.params[0]}/${route.params[1]}`.toLowerCase());
     if (renamed && !this.model.repos.has(`${route.params[0]}/${route.params[1]}`.toLowerCase())) {
       // GitHub answers requests for a renamed repository with 301 and the new location.
@@ -257,6 +275,24 @@ export class GitHubEmulator {
     this.#json(res, 200, body, headers);
   }
 
+  /** Executes a GraphQL query against GitHub's published schema, answering from the model. */
+  async #graphql(req: IncomingMessage): Promise<unknown> {
+    let request: { query?: unknown; variables?: unknown; operationName?: unknown };
+    try {
+      request = JSON.parse(await readBody(req));
+    } catch {
+      return { errors: [{ message: 'Problems parsing JSON' }] };
+    }
+    if (typeof request.query !== 'string')
+      return { errors: [{ message: 'A query attribute must be specified and must be a string.' }] };
+    const result = await executeGitHubGraphql(
+      this.#renderer!,
+      request.query,
+      request.variables as Record<string, unknown>,
+    );
+    return result;
+  }
+
   #answer(route: { name: RouteName; params: string[] }, url: URL): { body: unknown; next: string | null } {
     const r = this.#renderer!;
     const [owner, name, number] = route.params;
@@ -275,6 +311,8 @@ export class GitHubEmulator {
       return { slice, next };
     };
     switch (route.name) {
+      case 'graphql':
+        throw new EmulatorError(400, 'GraphQL is answered elsewhere');
       case 'get_repo':
         return { body: r.fullRepository(this.model.repo(full)), next: null };
       case 'get_pull':

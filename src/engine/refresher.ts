@@ -3,8 +3,9 @@ import type { Clock } from '../core/clock.ts';
 import { errorMessage, GitsyncError, NotFoundError, RateLimitedError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { FailureCode } from '../core/schedule.ts';
+import type { PrFields } from '../core/types.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
-import type { CallOptions, Provider } from '../providers/types.ts';
+import { type CallOptions, type Provider, pullKey } from '../providers/types.ts';
 import { type ClaimedRef, tokenKey } from '../store/store.ts';
 import { Limiter } from './limiter.ts';
 import type { RefreshFailure, RefreshOutcome } from './outcomes.ts';
@@ -21,6 +22,11 @@ export interface RefresherDeps {
   clock: Clock;
   logger: Logger;
 }
+
+/** Below this many known PRs in a group, batching saves nothing. */
+const MIN_BATCH = 2;
+/** PRs per batch call (one limiter slot each). */
+const BATCH_SIZE = 50;
 
 const fail = (code: FailureCode, message: string, paused_until?: Date): RefreshOutcome => ({
   kind: 'failed',
@@ -105,6 +111,7 @@ export class Refresher {
     if (token === '') return all(fail('no_token', `no token for ${provider.config.id}`));
 
     const pauseKey = RateLimitPauses.key(provider.config.api_url, token);
+    const prefetched = await this.#prefetch(provider, rows, limiter, { token, signal }, pauseKey);
     await Promise.all(
       rows.map((row) =>
         limiter.run(async () => {
@@ -112,7 +119,12 @@ export class Refresher {
             out.set(row.id, { kind: 'released' });
             return;
           }
-          const paused = this.pauses.pausedUntil(pauseKey, this.deps.clock.now());
+          const early = prefetched.get(row.id);
+          // A row whose PR was read in the batch and still has its branch needs no further call.
+          const done =
+            early !== undefined && !(early instanceof Error) && early.head_branch === row.git_branch;
+          const paused =
+            done || early instanceof Error ? null : this.pauses.pausedUntil(pauseKey, this.deps.clock.now());
           if (paused) {
             out.set(
               row.id,
@@ -120,7 +132,7 @@ export class Refresher {
             );
             return;
           }
-          const outcome = await this.refreshRow(provider, row, { token, signal });
+          const outcome = await this.refreshRow(provider, row, { token, signal }, early);
           if (outcome.kind === 'failed' && shutdown?.aborted) {
             // Cut off by shutdown, not by the host: another worker takes the row at once.
             out.set(row.id, { kind: 'released' });
@@ -140,8 +152,63 @@ export class Refresher {
     return out;
   }
 
-  /** SPEC §3 "Refresh one row"; never throws: failures come back as a `failed` outcome. */
-  async refreshRow(provider: Provider, row: ClaimedRef, call: CallOptions): Promise<RefreshOutcome> {
+  /**
+   * Reads the PRs the group's rows already know in as few requests as the provider allows
+   * (GitHub: one GraphQL query per 50). A single PR is left to the per-row path, where
+   * conditional requests usually make it free. Returns each row's PR, or the error of its batch.
+   */
+  async #prefetch(
+    provider: Provider,
+    rows: readonly ClaimedRef[],
+    limiter: Limiter,
+    call: CallOptions,
+    pauseKey: string,
+  ): Promise<Map<string, PrFields | Error>> {
+    const out = new Map<string, PrFields | Error>();
+    if (!provider.fetchPulls) return out;
+    const known = rows.flatMap((row) => {
+      const pull = row.url ? provider.parsePullUrl(row.url) : null;
+      return pull ? [{ row, pull }] : [];
+    });
+    if (known.length < MIN_BATCH) return out;
+    const parts: (typeof known)[] = [];
+    for (let i = 0; i < known.length; i += BATCH_SIZE) parts.push(known.slice(i, i + BATCH_SIZE));
+    await Promise.all(
+      parts.map((part) =>
+        limiter.run(async () => {
+          if (call.signal?.aborted || this.pauses.pausedUntil(pauseKey, this.deps.clock.now())) return;
+          try {
+            const got = await provider.fetchPulls!(
+              part.map((p) => p.pull),
+              call,
+            );
+            for (const { row, pull } of part) {
+              out.set(
+                row.id,
+                got.get(pullKey(pull)) ?? new NotFoundError(`no pull request ${pullKey(pull)}`),
+              );
+            }
+          } catch (error) {
+            const failure = error instanceof Error ? error : new Error(String(error));
+            if (failure instanceof RateLimitedError) this.pauses.pause(pauseKey, failure.resetAt);
+            for (const { row } of part) out.set(row.id, failure);
+          }
+        }),
+      ),
+    );
+    return out;
+  }
+
+  /**
+   * SPEC §3 "Refresh one row"; never throws: failures come back as a `failed` outcome.
+   * `prefetched` is this row's PR as already read in a batch (or that read's error).
+   */
+  async refreshRow(
+    provider: Provider,
+    row: ClaimedRef,
+    call: CallOptions,
+    prefetched?: PrFields | Error,
+  ): Promise<RefreshOutcome> {
     try {
       const lookUp = async (): Promise<RefreshOutcome> => {
         const repo = provider.parseOrigin(row.git_remote_origin);
@@ -155,9 +222,10 @@ export class Refresher {
       };
       const pull = row.url ? provider.parsePullUrl(row.url) : null;
       if (!pull) return await lookUp();
-      let pr: Awaited<ReturnType<Provider['fetchPull']>> | null;
+      let pr: PrFields | null;
       try {
-        pr = await provider.fetchPull(pull, call);
+        if (prefetched instanceof Error) throw prefetched;
+        pr = prefetched ?? (await provider.fetchPull(pull, call));
       } catch (error) {
         if (!(error instanceof NotFoundError)) throw error;
         pr = null; // the PR is gone; look the branch up again

@@ -43,7 +43,15 @@ export interface Provider {
   /** The PR whose head is `branch` (own repo or a fork), preferring an open one; null if none. */
   findPullForBranch(repo: RepoRef, branch: string, options: CallOptions): Promise<PrFields | null>;
   fetchPull(pull: PullRef, options: CallOptions): Promise<PrFields>;
+  /**
+   * Optional: many PRs in as few requests as the host allows, keyed by `pullKey`. An entry may be
+   * an error of its own (a PR not found); an error thrown fails them all (rate limit, outage).
+   */
+  fetchPulls?(pulls: readonly PullRef[], options: CallOptions): Promise<Map<string, PrFields | Error>>;
 }
+
+/** Key of a PR in `fetchPulls` results (host names compare without case). */
+export const pullKey = (pull: PullRef) => `${pull.repo.owner}/${pull.repo.name}#${pull.number}`.toLowerCase();
 
 /** What a provider may need from its surroundings. */
 export interface ProviderDeps {

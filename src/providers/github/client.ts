@@ -5,7 +5,7 @@ import { GitsyncError, UnavailableError } from '../../core/errors.ts';
 import type { CallOptions } from '../types.ts';
 import { translateGitHubError } from './errors.ts';
 
-export const REQUEST_KINDS = ['list_pulls', 'get_pull', 'list_reviews', 'get_repo'] as const;
+export const REQUEST_KINDS = ['list_pulls', 'get_pull', 'list_reviews', 'get_repo', 'graphql'] as const;
 export type RequestKind = (typeof REQUEST_KINDS)[number];
 export type RequestOutcome = 'ok' | 'not_modified' | 'error';
 export type RequestCounts = Record<RequestKind, Record<RequestOutcome, number>>;
@@ -50,7 +50,7 @@ export class GitHubClient {
     ) as RequestCounts;
   }
 
-  /** GETs `path` (or a pagination URL under the API base) and parses it with `schema`. */
+  /** GETs `path` (or a pagination URL under the API base) conditionally, and parses it with `schema`. */
   async get<T>(
     kind: RequestKind,
     pathOrUrl: string,
@@ -58,9 +58,52 @@ export class GitHubClient {
     call: CallOptions,
   ): Promise<{ value: T; next: string | null }> {
     const url = this.#resolve(pathOrUrl);
-    const what = `GET ${new URL(url).pathname}`;
     const key = `${createHash('sha256').update(call.token).digest('base64url')} ${url}`;
     const cached = this.#cache.get(key);
+    const response = await this.#send(kind, url, { method: 'GET', etag: cached?.etag }, call);
+    if (response.status === 304 && cached) {
+      this.counts[kind].not_modified++;
+      this.#touch(key, cached);
+      return { value: cached.value as T, next: cached.next };
+    }
+    const value = await this.#parse(kind, response, schema, `GET ${new URL(url).pathname}`);
+    const next = nextLink(response.headers.get('link'));
+    const etag = response.headers.get('etag');
+    if (etag) this.#touch(key, { etag, value, next });
+    return { value, next };
+  }
+
+  /**
+   * POSTs a GraphQL query to `graphqlUrl` (GitHub's: `https://api.github.com/graphql`, or
+   * `https://host/api/graphql` on Enterprise Server) and parses the answer with `schema`.
+   */
+  async graphql<T>(
+    graphqlUrl: string,
+    query: string,
+    variables: object,
+    schema: z.ZodType<T>,
+    call: CallOptions,
+  ) {
+    const response = await this.#send(
+      'graphql',
+      graphqlUrl,
+      { method: 'POST', body: JSON.stringify({ query, variables }) },
+      call,
+    );
+    return {
+      value: await this.#parse('graphql', response, schema, 'POST graphql'),
+      headers: response.headers,
+    };
+  }
+
+  /** One request with our headers, a timeout, redirects followed only within the API; non-2xx/304 become typed errors. */
+  async #send(
+    kind: RequestKind,
+    url: string,
+    options: { method: 'GET' | 'POST'; etag?: string | undefined; body?: string },
+    call: CallOptions,
+  ): Promise<Response> {
+    const what = `${options.method} ${new URL(url).pathname}`;
     const headers: Record<string, string> = {
       accept: 'application/vnd.github+json',
       authorization: `Bearer ${call.token}`,
@@ -68,62 +111,58 @@ export class GitHubClient {
       // https://docs.github.com/en/rest/about-the-rest-api/api-versions
       'x-github-api-version': '2022-11-28',
     };
-    if (cached) headers['if-none-match'] = cached.etag;
+    if (options.etag) headers['if-none-match'] = options.etag;
+    if (options.body) headers['content-type'] = 'application/json';
     const timeout = AbortSignal.timeout(this.#timeoutMs);
     const signal = call.signal ? AbortSignal.any([call.signal, timeout]) : timeout;
+    const init = { method: options.method, headers, body: options.body, signal, redirect: 'manual' as const };
     let response: Response;
     try {
-      response = await this.#fetch(url, { headers, signal, redirect: 'manual' });
+      response = await this.#fetch(url, init);
       // A renamed or transferred repository answers with a redirect (GitHub REST docs, "301
       // Moved Permanently"): follow it once, and only within this API — the token goes nowhere else.
       const location = response.headers.get('location');
       if ([301, 302, 307, 308].includes(response.status) && location) {
         const target = new URL(location, url).toString();
         await response.body?.cancel().catch(() => {});
-        response = await this.#fetch(this.#resolve(target), { headers, signal, redirect: 'manual' });
+        response = await this.#fetch(this.#resolve(target), init);
       }
     } catch (cause) {
-      if (cause instanceof GitsyncError) {
-        this.counts[kind].error++;
-        throw cause;
-      }
       this.counts[kind].error++;
+      if (cause instanceof GitsyncError) throw cause;
       if (call.signal?.aborted) throw call.signal.reason ?? cause;
       const reason = timeout.aborted ? `timed out after ${this.#timeoutMs} ms` : 'unreachable';
       throw new UnavailableError(`github ${reason} (${what})`, { cause });
     }
-    if (response.status === 304 && cached) {
-      this.counts[kind].not_modified++;
-      this.#touch(key, cached);
-      return { value: cached.value as T, next: cached.next };
-    }
-    if (response.status !== 200) {
+    if (response.status !== 200 && !(response.status === 304 && options.etag)) {
       this.counts[kind].error++;
       await response.body?.cancel().catch(() => {});
       throw translateGitHubError(response.status, response.headers, what, this.#clock.now());
     }
-    let value: T;
+    return response;
+  }
+
+  async #parse<T>(kind: RequestKind, response: Response, schema: z.ZodType<T>, what: string): Promise<T> {
     try {
       const parsed = schema.safeParse(await response.json());
       if (!parsed.success)
         throw new UnavailableError(`github sent an unexpected body (${what})`, { cause: parsed.error });
-      value = parsed.data;
+      this.counts[kind].ok++;
+      return parsed.data;
     } catch (cause) {
       this.counts[kind].error++;
       if (cause instanceof GitsyncError) throw cause;
       throw new UnavailableError(`github sent a malformed body (${what})`, { cause });
     }
-    this.counts[kind].ok++;
-    const next = nextLink(response.headers.get('link'));
-    const etag = response.headers.get('etag');
-    if (etag) this.#touch(key, { etag, value, next });
-    return { value, next };
   }
 
   #resolve(pathOrUrl: string): string {
     if (pathOrUrl.startsWith('/')) return this.#apiUrl + pathOrUrl;
-    // Only links and redirects under our own API base are followed: the token goes nowhere else.
-    if (!pathOrUrl.startsWith(`${this.#apiUrl}/`)) {
+    // Only links and redirects under our own API host are followed: the token goes nowhere else.
+    if (
+      !pathOrUrl.startsWith(`${this.#apiUrl}/`) &&
+      !pathOrUrl.startsWith(`${graphqlUrlFor(this.#apiUrl)}`)
+    ) {
       throw new UnavailableError('github sent a link or redirect outside the configured API; not followed');
     }
     return pathOrUrl;
@@ -139,6 +178,12 @@ export class GitHubClient {
   get cacheSize(): number {
     return this.#cache.size;
   }
+}
+
+/** GitHub's GraphQL endpoint for a REST API base: `…/api/v3` → `…/api/graphql`, else `…/graphql`. */
+export function graphqlUrlFor(apiUrl: string): string {
+  const base = apiUrl.replace(/\/+$/, '');
+  return base.endsWith('/api/v3') ? `${base.slice(0, -3)}graphql` : `${base}/graphql`;
 }
 
 /** The `rel="next"` URL of a Link header (RFC 8288), if any. */

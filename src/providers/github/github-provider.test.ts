@@ -1,8 +1,13 @@
+import { validate as validateWithOctokit } from '@octokit/graphql-schema';
+import { parse, validate } from 'graphql';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { githubGraphqlSchema } from '../../../emulator/github/graphql.ts';
 import { type GitHubEmulator, startGitHubEmulator } from '../../../emulator/github/server.ts';
 import { systemClock } from '../../core/clock.ts';
 import { AuthError, NotFoundError, RateLimitedError, UnavailableError } from '../../core/errors.ts';
+import { pullKey } from '../types.ts';
 import { GitHubProvider } from './github-provider.ts';
+import { buildPullsQuery } from './graphql.ts';
 
 /** The provider against the emulator over real HTTP on 127.0.0.1; any unexpected request fails the test. */
 describe('GitHubProvider against the emulator', () => {
@@ -165,6 +170,62 @@ describe('GitHubProvider against the emulator', () => {
       message: expect.stringMatching(/outside the configured API/),
     });
     expect(requested.every((u) => u.startsWith(gh.apiUrl))).toBe(true);
+  });
+
+  it('reads many PRs in one GraphQL request, with the same fields as REST', async () => {
+    gh.model.createRepo({ owner: 'acme', name: 'lib' });
+    const open = gh.model.openPull('acme/app', { head: 'a', draft: true, additions: 3, author: 'octo' });
+    gh.model.review('acme/app', open.number, { login: 'alice', state: 'CHANGES_REQUESTED' });
+    gh.model.review('acme/app', open.number, { login: 'Alice', state: 'APPROVED' });
+    const merged = gh.model.openPull('acme/app', { head: 'b' });
+    gh.model.merge('acme/app', merged.number);
+    const closed = gh.model.openPull('acme/lib', { head: 'c' });
+    gh.model.close('acme/lib', closed.number);
+    const pulls = [
+      { repo, number: 1 },
+      { repo, number: 2 },
+      { repo: { owner: 'acme', name: 'lib' }, number: 1 },
+      { repo, number: 99 },
+      { repo: { owner: 'acme', name: 'gone' }, number: 1 },
+    ];
+    const batch = await provider.fetchPulls(pulls, call);
+    expect(gh.count('graphql', 200)).toBe(1);
+    for (const pull of pulls.slice(0, 3)) {
+      expect(batch.get(pullKey(pull))).toEqual(await provider.fetchPull(pull, call));
+    }
+    expect(batch.get(pullKey(pulls[3]!))).toBeInstanceOf(NotFoundError);
+    expect(batch.get(pullKey(pulls[4]!))).toBeInstanceOf(NotFoundError);
+  });
+
+  it('splits large batches, and a PR with more reviews than one query reads goes through REST', async () => {
+    for (let i = 0; i < 60; i++) gh.model.openPull('acme/app', { head: `b${i}` });
+    for (let i = 0; i < 101; i++) gh.model.review('acme/app', 1, { login: `r${i}`, state: 'COMMENTED' });
+    gh.model.review('acme/app', 1, { login: 'late', state: 'APPROVED' });
+    const pulls = Array.from({ length: 60 }, (_, i) => ({ repo, number: i + 1 }));
+    const batch = await provider.fetchPulls(pulls, call);
+    expect(gh.count('graphql', 200)).toBe(2);
+    expect(gh.count('get_pull', 200)).toBe(1);
+    expect(batch.get(pullKey(pulls[0]!))).toMatchObject({ approved: true });
+    expect([...batch.values()].every((v) => !(v instanceof Error))).toBe(true);
+  });
+
+  it('a GraphQL rate limit is a RateLimitedError', async () => {
+    gh.model.openPull('acme/app', { head: 'a' });
+    gh.addFaults({ kind: 'rate_limit', reset_in_s: 300, match: '^/graphql$' });
+    const error = await provider.fetchPulls([{ repo, number: 1 }], call).catch((e) => e);
+    expect(error).toBeInstanceOf(RateLimitedError);
+  });
+
+  it('every GraphQL query it sends is valid against GitHub’s published schema', async () => {
+    const { query } = buildPullsQuery([
+      { repo, number: 1 },
+      { repo: { owner: 'o', name: 'r' }, number: 2 },
+    ]);
+    expect(validate(githubGraphqlSchema(), parse(query))).toEqual([]);
+    // The package's own validator agrees.
+    expect(validateWithOctokit(query)).toEqual([]);
+    // And the check is not vacuous.
+    expect(validate(githubGraphqlSchema(), parse(query.replace('isDraft', 'isDrafty')))).not.toEqual([]);
   });
 
   describe('errors', () => {

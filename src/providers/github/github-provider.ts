@@ -1,8 +1,23 @@
 import type { Clock } from '../../core/clock.ts';
+import { NotFoundError, RateLimitedError, UnavailableError } from '../../core/errors.ts';
 import type { PrFields, PrState } from '../../core/types.ts';
 import { matchRepoOnHost } from '../origin-match.ts';
-import type { CallOptions, Provider, ProviderConfig, PullRef, RepoRef } from '../types.ts';
-import { GitHubClient, type GitHubClientOptions, type RequestCounts } from './client.ts';
+import {
+  type CallOptions,
+  type Provider,
+  type ProviderConfig,
+  type PullRef,
+  pullKey,
+  type RepoRef,
+} from '../types.ts';
+import { GitHubClient, type GitHubClientOptions, graphqlUrlFor, type RequestCounts } from './client.ts';
+import {
+  buildPullsQuery,
+  type GraphqlPull,
+  graphqlPullsResponseSchema,
+  MAX_PULLS_PER_QUERY,
+  REVIEWS_PER_PULL,
+} from './graphql.ts';
 import { summarizeReviews } from './review-summary.ts';
 import {
   type Pull,
@@ -35,12 +50,16 @@ const enc = encodeURIComponent;
 /** github.com and GitHub Enterprise Server (`api_url` like `https://host/api/v3`). */
 export class GitHubProvider implements Provider {
   readonly client: GitHubClient;
+  readonly #graphqlUrl: string;
+  readonly #clock: GitHubClientOptions['clock'];
 
   constructor(
     readonly config: ProviderConfig,
     options: GitHubClientOptions,
   ) {
     this.client = new GitHubClient(config.api_url, options);
+    this.#graphqlUrl = graphqlUrlFor(config.api_url);
+    this.#clock = options.clock;
   }
 
   parseOrigin(origin: string): RepoRef | null {
@@ -142,6 +161,48 @@ export class GitHubProvider implements Provider {
     return all;
   }
 
+  /**
+   * Many PRs through GraphQL, up to 50 per request (aliases, typed variables). PRs with more
+   * reviews than one query reads are fetched through REST instead, which pages through them all.
+   */
+  async fetchPulls(pulls: readonly PullRef[], call: CallOptions): Promise<Map<string, PrFields | Error>> {
+    const out = new Map<string, PrFields | Error>();
+    const viaRest: PullRef[] = [];
+    for (let i = 0; i < pulls.length; i += MAX_PULLS_PER_QUERY) {
+      const chunk = pulls.slice(i, i + MAX_PULLS_PER_QUERY);
+      const { query, variables } = buildPullsQuery(chunk);
+      const { value, headers } = await this.client.graphql(
+        this.#graphqlUrl,
+        query,
+        variables,
+        graphqlPullsResponseSchema,
+        call,
+      );
+      if (value.errors?.some((e) => e.type === 'RATE_LIMITED')) {
+        // GraphQL answers its own limit with 200 and an error; the reset is in x-ratelimit-reset.
+        const reset = Number(headers.get('x-ratelimit-reset'));
+        const resetAt =
+          Number.isFinite(reset) && reset > 0
+            ? new Date(reset * 1000)
+            : new Date(this.#clock.now().getTime() + 60_000);
+        throw new RateLimitedError(resetAt, `github rate limited until ${resetAt.toISOString()} (graphql)`);
+      }
+      const data = value.data;
+      if (!data)
+        throw new UnavailableError(`github GraphQL failed: ${value.errors?.[0]?.message ?? 'no data'}`);
+      chunk.forEach((pull, j) => {
+        const node = data[`p${j}`]?.pullRequest;
+        if (!node) out.set(pullKey(pull), new NotFoundError(`github: no pull request ${pullKey(pull)}`));
+        else if ((node.reviews?.totalCount ?? 0) > REVIEWS_PER_PULL) viaRest.push(pull);
+        else out.set(pullKey(pull), fromGraphql(node));
+      });
+    }
+    for (const pull of viaRest) {
+      out.set(pullKey(pull), await this.fetchPull(pull, call).catch((error: Error) => error));
+    }
+    return out;
+  }
+
   requestCounts(): RequestCounts {
     return structuredClone(this.client.counts);
   }
@@ -163,6 +224,29 @@ function toFields(pr: Pull, reviews: Parameters<typeof summarizeReviews>[0]): Pr
     author_avatar_url: pr.user?.avatar_url ?? null,
     base_branch: pr.base.ref,
     head_branch: pr.head.ref,
+  };
+}
+
+function fromGraphql(pr: GraphqlPull): PrFields {
+  const reviews = (pr.reviews?.nodes ?? []).flatMap((r) =>
+    r ? [{ id: r.databaseId ?? 0, state: r.state, login: r.author?.login ?? null }] : [],
+  );
+  return {
+    url: pr.url,
+    // GraphQL's state is OPEN, CLOSED or MERGED; `merged` decides as in REST.
+    pull_request_state: mapPullState({ state: pr.state, merged: pr.merged ?? pr.state === 'MERGED' }),
+    pull_request_title: pr.title,
+    pull_request_draft: pr.isDraft ?? false,
+    ...summarizeReviews(reviews),
+    additions: pr.additions,
+    deletions: pr.deletions,
+    changed_files: pr.changedFiles,
+    commits: pr.commits.totalCount,
+    pr_number: pr.number,
+    author_login: pr.author?.login ?? null,
+    author_avatar_url: pr.author?.avatarUrl ?? null,
+    base_branch: pr.baseRefName,
+    head_branch: pr.headRefName,
   };
 }
 
