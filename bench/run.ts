@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { type Database, openDatabase } from '../src/store/database.ts';
 import { migrate } from '../src/store/migrate.ts';
+import { measureCapacity } from './capacity.ts';
 import { measureThroughput } from './engine-throughput.ts';
 import { measureGitHubCost } from './github-cost.ts';
 
@@ -84,3 +85,29 @@ console.log('');
 console.log(
   `Rate-limit units per tracked open PR-hour (unchanged PRs, 120 s TTL): ${ours.toFixed(2)} vs ${reference} for the reference behaviour (${((ours / reference) * 100).toFixed(1)} %).`,
 );
+
+// Capacity in real time. By default a tenth of SPEC §7's size with a tenth of the TTL (the same
+// 833 refreshes/s); GITSYNC_BENCH_CAPACITY_REFS=100000 runs the full size (TTL 120 s, ~5 min).
+const CAP_REFS = Number(process.env.GITSYNC_BENCH_CAPACITY_REFS ?? 10_000);
+const capTtl = Math.round((CAP_REFS / 100_000) * 120_000);
+const capRun = Number(process.env.GITSYNC_BENCH_CAPACITY_RUN_MS ?? Math.max(30_000, capTtl * 2.5));
+console.log('');
+console.log(
+  `# capacity: ${CAP_REFS} open PRs, TTL ${capTtl / 1000} s, code host answering in 50 ms, ${capRun / 1000} s of real time (PostgreSQL)`,
+);
+console.log('');
+console.log(
+  '| settings | refreshes/s | needed | staleness p50 s | staleness p99 s | goal p99 s | max RSS MB |',
+);
+console.log('|---|---|---|---|---|---|---|');
+for (const [name, settings] of [
+  ['high-throughput (batch 1000, concurrency 200)', { batch_size: 1000, concurrency: 200 }],
+  ['batch 2000, concurrency 500', { batch_size: 2000, concurrency: 500 }],
+] as const) {
+  const c = await withDatabase('postgres', (db) =>
+    measureCapacity(db, { refs: CAP_REFS, ttlMs: capTtl, latencyMs: 50, runMs: capRun, settings }),
+  );
+  console.log(
+    `| ${name} | ${c.per_second} | ${c.needed_per_second} | ${c.staleness_p50_s} | ${c.staleness_p99_s} | ${(capTtl + 10_000) / 1000} | ${c.max_rss_mb} |`,
+  );
+}
