@@ -21,6 +21,8 @@ function span(s) {
   if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
   return `${Math.floor(s / 86400)} d`;
 }
+/** Only http(s) links reach an href or src: a code host's data never becomes a script URL. */
+const safeUrl = (url) => (/^https?:\/\//i.test(String(url ?? '')) ? escapeHtml(url) : '#');
 const clock = (iso) => new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 
 // ---- API ---------------------------------------------------------------------------------------
@@ -231,11 +233,11 @@ function renderRef(ref) {
     ? `<span class="stat">${ref.reviewer_count} reviewer${ref.reviewer_count === 1 ? '' : 's'}</span>`
     : '';
   const author = ref.author_login
-    ? `<span class="author">${ref.author_avatar_url ? `<img src="${escapeHtml(ref.author_avatar_url)}" alt="" loading="lazy" onerror="this.remove()">` : ''}${escapeHtml(ref.author_login)}</span>`
+    ? `<span class="author">${ref.author_avatar_url ? `<img src="${safeUrl(ref.author_avatar_url)}" alt="" loading="lazy" onerror="this.remove()">` : ''}${escapeHtml(ref.author_login)}</span>`
     : '';
   return `<li class="ref" data-branch="${escapeHtml(ref.git_branch)}">
     <div class="ref-line">${badge(ref)}
-      <a class="pr-link" href="${escapeHtml(ref.url)}" target="_blank" rel="noopener">#${ref.pr_number} ${escapeHtml(ref.pull_request_title)}</a></div>
+      <a class="pr-link" href="${safeUrl(ref.url)}" target="_blank" rel="noopener">#${ref.pr_number} ${escapeHtml(ref.pull_request_title)}</a></div>
     <div class="ref-line">
       <span class="branch">${escapeHtml(ref.base_branch)} ← ${escapeHtml(ref.head_branch)}</span>
       <span class="stat"><span class="add">+${ref.additions}</span> <span class="del">−${ref.deletions}</span></span>
