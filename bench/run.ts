@@ -8,6 +8,7 @@ import { type Database, openDatabase } from '../src/store/database.ts';
 import { migrate } from '../src/store/migrate.ts';
 import { measureCapacity } from './capacity.ts';
 import { measureThroughput } from './engine-throughput.ts';
+import { measureFreshness } from './freshness.ts';
 import { measureGitHubCost } from './github-cost.ts';
 
 const PG_URL =
@@ -17,12 +18,18 @@ const PG_URL =
 const BUDGET_MS = Number(process.env.GITSYNC_BENCH_BUDGET_MS ?? 10_000);
 const REFS = Number(process.env.GITSYNC_BENCH_REFS ?? 10_000);
 
+const schemaUrl = (schema: string) =>
+  `${PG_URL}${PG_URL.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+
 const SETTINGS = {
   defaults: {},
   'high-throughput': { batch_size: 1000, concurrency: 200 },
 } as const;
 
-async function withDatabase<T>(kind: 'postgres' | 'pglite', fn: (db: Database) => Promise<T>): Promise<T> {
+async function withDatabase<T>(
+  kind: 'postgres' | 'pglite',
+  fn: (db: Database, schema: string) => Promise<T>,
+): Promise<T> {
   const schema = `bench_${randomBytes(4).toString('hex')}`;
   const db =
     kind === 'postgres'
@@ -30,7 +37,7 @@ async function withDatabase<T>(kind: 'postgres' | 'pglite', fn: (db: Database) =
       : await openDatabase({ schema });
   try {
     await migrate(db);
-    return await fn(db);
+    return await fn(db, schema);
   } finally {
     if (kind === 'postgres') await db.exec(`DROP SCHEMA ${schema} CASCADE`).catch(() => {});
     await db.close();
@@ -111,3 +118,24 @@ for (const [name, settings] of [
     `| ${name} | ${c.per_second} | ${c.needed_per_second} | ${c.staleness_p50_s} | ${c.staleness_p99_s} | ${(capTtl + 10_000) / 1000} | ${c.max_rss_mb} |`,
   );
 }
+
+const FRESH_SAMPLES = Number(process.env.GITSYNC_BENCH_FRESHNESS_SAMPLES ?? 100);
+console.log('');
+console.log(
+  `# freshness: ${FRESH_SAMPLES} samples over HTTP + SSE, tick interval 10 s (PostgreSQL, GitHub emulator)`,
+);
+console.log('');
+const fresh = await withDatabase('postgres', (_db, schema) =>
+  measureFreshness(schemaUrl(schema), FRESH_SAMPLES),
+);
+console.log('| path | p50 ms | p99 ms | goal |');
+console.log('|---|---|---|---|');
+console.log(
+  `| ref report → first event | ${fresh.report_to_first_event_ms.p50} | ${fresh.report_to_first_event_ms.p99} | p99 ≤ 200 ms |`,
+);
+console.log(
+  `| ref report → event with PR data (PR exists) | ${fresh.report_to_pr_event_ms.p50} | ${fresh.report_to_pr_event_ms.p99} | p50 ≤ 1 s |`,
+);
+console.log(
+  `| webhook delivery → event with PR data | ${fresh.webhook_to_event_ms.p50} | ${fresh.webhook_to_event_ms.p99} | p99 ≤ 1 s |`,
+);
