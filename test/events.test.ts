@@ -139,6 +139,33 @@ describe('events over a real socket (SSE)', () => {
     await waitFor(() => mine.comments >= 2, 3000, 'heartbeats');
   });
 
+  it('events arriving out of id order (replicas commit concurrently) are all delivered, once', async () => {
+    const stream = await open();
+    const channel = (await s.db.query<{ c: string }>("SELECT 'gitsync_' || current_schema() AS c")).rows[0]!
+      .c;
+    // Announced as a replica announces its own events: NOTIFY with the ids.
+    const announce = (id: number) => s.db.query('SELECT pg_notify($1, $2)', [channel, `e:${id}`]);
+    const insert = async (id: number) => {
+      const payload = JSON.stringify({ kind: 'chat_deleted', chat: { id: randomUUID(), owner_id: s.owner } });
+      await s.db.query(
+        `INSERT INTO events (id, owner_id, kind, payload, created_at) OVERRIDING SYSTEM VALUE
+         VALUES ($1, $2, 'chat_deleted', $3, now())`,
+        [id, s.owner, payload],
+      );
+      await announce(id);
+    };
+    await insert(900_001);
+    await insert(900_000);
+    await announce(900_001); // a repeated announcement changes nothing
+    await waitFor(
+      () => stream.events.filter((e) => e.event === 'chat_deleted').length >= 2,
+      5000,
+      'both events',
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    expect(stream.events.map((e) => e.id)).toEqual(['900001', '900000']);
+  });
+
   it('refuses a stream without a key, and another owner’s stream for an owner key', async () => {
     expect((await SseClient.open(`${base}/api/v1/events`)).status).toBe(401);
     expect((await open(`?owner_id=${randomUUID()}`)).status).toBe(403);

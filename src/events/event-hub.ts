@@ -35,6 +35,8 @@ export interface EventHubOptions {
 /** NOTIFY payloads must stay under 8,000 bytes (PostgreSQL docs, NOTIFY). */
 const MAX_NOTIFY_PAYLOAD = 7_900;
 const RECONNECT_DELAYS_MS = [100, 500, 1000, 2000, 5000];
+/** How far below the highest delivered id a catch-up looks (see #reconnect). */
+const CATCH_UP_MARGIN = 1000n;
 
 /**
  * Publishes change events: each is written to the `events` table (which gives it its id and
@@ -276,8 +278,11 @@ export class EventHub implements Publisher {
         if (this.#stopped) return;
         try {
           await this.#listen();
-          // Whatever was announced while we were away is in the table.
-          await this.#fetchAndDeliver('id > $1', [this.#lastDelivered.toString()]);
+          // Whatever was announced while we were away is in the table. Look a little below the
+          // highest id seen: replicas commit concurrently, so ids may land out of order (the
+          // delivered-id set drops what was already delivered).
+          const from = this.#lastDelivered > CATCH_UP_MARGIN ? this.#lastDelivered - CATCH_UP_MARGIN : 0n;
+          await this.#fetchAndDeliver('id > $1', [from.toString()]);
           for (const fn of this.#wakeListeners) fn();
           this.#logger.info({}, 'event listener reconnected');
           return;

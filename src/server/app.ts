@@ -347,11 +347,13 @@ export function createApp(deps: AppDeps) {
         signal?.();
       });
       stream.onAbort(close);
-      let lastSent = 0n;
+      // Events from several replicas may arrive slightly out of id order: de-duplicate by id
+      // (replay and live overlap) rather than dropping anything below the highest id sent.
+      const sent = new Set<string>();
       const send = async (event: StoredEvent) => {
-        const id = BigInt(event.id);
-        if (id <= lastSent) return;
-        lastSent = id;
+        if (sent.has(event.id)) return;
+        sent.add(event.id);
+        if (sent.size > MAX_STREAM_BACKLOG) sent.delete(sent.values().next().value!);
         await stream.writeSSE({ id: event.id, event: event.kind, data: event.data });
       };
       try {
