@@ -184,13 +184,13 @@ describe('GitHub end to end on PostgreSQL', () => {
       logger: silentLogger,
     });
     await serial.tick();
+    // The group's branch lookups went out as one batch, which the limit refused as a whole.
     const rows = await Promise.all(limited.map(status));
     for (const row of rows) {
       expect(row.last_error).toMatch(/rate limited until/);
       expect(row.paused_until!.getTime() - Date.now()).toBeGreaterThan(880_000);
       expect(row.stale_at).toEqual(row.paused_until);
     }
-    expect(rows.filter((r) => r.last_error!.startsWith('skipped: ')).length).toBe(2);
     expect((await status(theirs)).pull_request_state).toBe('open');
     // Reported again: due at once, but nothing goes to the host with that token before the reset.
     const before = gh.log.filter((r) => r.token_fingerprint === fingerprint(ownerToken)).length;

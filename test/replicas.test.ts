@@ -114,7 +114,8 @@ describe('replicas', () => {
       const r = await db.db.query<{ n: string }>(
         'SELECT count(*) AS n FROM diff_statuses WHERE stale_at > now()',
       );
-      return Number(r.rows[0]?.n) === 20 && gh.received >= 20;
+      // Branch lookups of a group go out batched: at least one request is in flight.
+      return Number(r.rows[0]?.n) === 20 && gh.received >= 1;
     });
     expect(await a.stop('SIGKILL')).toBeNull();
     const killedAt = Date.now();

@@ -44,6 +44,8 @@ export async function executeGitHubGraphql(
     author: user(p.author),
     baseRefName: p.base_ref,
     headRefName: p.head_ref,
+    updatedAt: p.updated_at.toISOString(),
+    headRepositoryOwner: { __typename: 'User', login: p.head_repo.split('/')[0] },
     reviews: ({ first, last }: { first?: number; last?: number }) => {
       let list = [...p.reviews].sort((a, b) => a.id - b.id);
       if (first !== undefined) list = list.slice(0, first);
@@ -51,18 +53,44 @@ export async function executeGitHubGraphql(
       return { totalCount: p.reviews.length, nodes: list.map(review) };
     },
   });
+  type PullsArgs = {
+    headRefName?: string;
+    states?: string[];
+    first?: number;
+    last?: number;
+    orderBy?: { field: string; direction: string };
+  };
+  const stateOf = (p: EmuPull) => (p.merged ? 'MERGED' : p.state.toUpperCase());
+  const repository = (full: string): object => ({
+    pullRequest: ({ number }: { number: number }) => {
+      const pull = model.pulls.get(full.toLowerCase())?.find((p) => p.number === number);
+      if (!pull) throw new NotFound(`Could not resolve to a PullRequest with the number of ${number}.`);
+      return pullRequest(pull);
+    },
+    pullRequests: (args: PullsArgs) => {
+      let list = [...(model.pulls.get(full.toLowerCase()) ?? [])];
+      if (args.headRefName !== undefined) list = list.filter((p) => p.head_ref === args.headRefName);
+      if (args.states) list = list.filter((p) => args.states!.includes(stateOf(p)));
+      const key = args.orderBy?.field === 'UPDATED_AT' ? 'updated_at' : 'created_at';
+      list.sort((a, b) => a[key].getTime() - b[key].getTime() || a.number - b.number);
+      if (args.orderBy?.direction === 'DESC') list.reverse();
+      const totalCount = list.length;
+      if (args.first !== undefined) list = list.slice(0, args.first);
+      if (args.last !== undefined) list = list.slice(-args.last);
+      return { totalCount, nodes: list.map(pullRequest) };
+    },
+    parent: () => {
+      const parent = model.repo(full).fork_of;
+      return parent ? repository(parent) : null;
+    },
+  });
   const rootValue = {
     repository: ({ owner, name }: { owner: string; name: string }) => {
       const full = `${owner}/${name}`;
-      if (!model.repos.has(full.toLowerCase()))
+      if (!model.repos.has(full.toLowerCase())) {
         throw new NotFound(`Could not resolve to a Repository with the name '${full}'.`);
-      return {
-        pullRequest: ({ number }: { number: number }) => {
-          const pull = model.pulls.get(full.toLowerCase())?.find((p) => p.number === number);
-          if (!pull) throw new NotFound(`Could not resolve to a PullRequest with the number of ${number}.`);
-          return pullRequest(pull);
-        },
-      };
+      }
+      return repository(full);
     },
   };
   const result = await graphql({

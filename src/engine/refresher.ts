@@ -5,7 +5,14 @@ import type { Logger } from '../core/logger.ts';
 import type { FailureCode } from '../core/schedule.ts';
 import type { PrFields } from '../core/types.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
-import { type CallOptions, type Provider, pullKey } from '../providers/types.ts';
+import {
+  branchKey,
+  type CallOptions,
+  type Provider,
+  type PullRef,
+  pullKey,
+  type RepoRef,
+} from '../providers/types.ts';
 import { type ClaimedRef, tokenKey } from '../store/store.ts';
 import { Limiter } from './limiter.ts';
 import type { RefreshFailure, RefreshOutcome } from './outcomes.ts';
@@ -23,7 +30,13 @@ export interface RefresherDeps {
   logger: Logger;
 }
 
-/** Below this many known PRs in a group, batching saves nothing. */
+/** What a batch read for one row: its known PR, or the PR of its branch (null: none), or the error. */
+interface Prefetched {
+  pull?: PrFields | Error;
+  lookup?: PrFields | null | Error;
+}
+
+/** Below this many rows of a kind in a group, batching saves nothing. */
 const MIN_BATCH = 2;
 /** PRs per batch call (one limiter slot each). */
 const BATCH_SIZE = 50;
@@ -120,11 +133,14 @@ export class Refresher {
             return;
           }
           const early = prefetched.get(row.id);
-          // A row whose PR was read in the batch and still has its branch needs no further call.
+          // Rows fully answered by a batch need no further call (so no pause applies to them).
+          const failed = early?.pull instanceof Error || early?.lookup instanceof Error;
           const done =
-            early !== undefined && !(early instanceof Error) && early.head_branch === row.git_branch;
-          const paused =
-            done || early instanceof Error ? null : this.pauses.pausedUntil(pauseKey, this.deps.clock.now());
+            (early?.pull !== undefined &&
+              !(early.pull instanceof Error) &&
+              early.pull.head_branch === row.git_branch) ||
+            (early?.lookup !== undefined && !(early.lookup instanceof Error));
+          const paused = done || failed ? null : this.pauses.pausedUntil(pauseKey, this.deps.clock.now());
           if (paused) {
             out.set(
               row.id,
@@ -153,9 +169,10 @@ export class Refresher {
   }
 
   /**
-   * Reads the PRs the group's rows already know in as few requests as the provider allows
-   * (GitHub: one GraphQL query per 50). A single PR is left to the per-row path, where
-   * conditional requests usually make it free. Returns each row's PR, or the error of its batch.
+   * Reads in as few requests as the provider allows (GitHub: one GraphQL query per 50) what the
+   * group's rows need: the PRs they already know, and the PR of each branch not yet linked to one.
+   * Fewer than two of a kind are left to the per-row path, where conditional requests usually make
+   * a single read free. Returns, per row, the result or its batch's error.
    */
   async #prefetch(
     provider: Provider,
@@ -163,51 +180,82 @@ export class Refresher {
     limiter: Limiter,
     call: CallOptions,
     pauseKey: string,
-  ): Promise<Map<string, PrFields | Error>> {
-    const out = new Map<string, PrFields | Error>();
-    if (!provider.fetchPulls) return out;
-    const known = rows.flatMap((row) => {
+  ): Promise<Map<string, Prefetched>> {
+    const out = new Map<string, Prefetched>();
+    const known: { row: ClaimedRef; pull: PullRef }[] = [];
+    const unknown: { row: ClaimedRef; repo: RepoRef }[] = [];
+    for (const row of rows) {
       const pull = row.url ? provider.parsePullUrl(row.url) : null;
-      return pull ? [{ row, pull }] : [];
-    });
-    if (known.length < MIN_BATCH) return out;
-    const parts: (typeof known)[] = [];
-    for (let i = 0; i < known.length; i += BATCH_SIZE) parts.push(known.slice(i, i + BATCH_SIZE));
-    await Promise.all(
-      parts.map((part) =>
-        limiter.run(async () => {
-          if (call.signal?.aborted || this.pauses.pausedUntil(pauseKey, this.deps.clock.now())) return;
-          try {
-            const got = await provider.fetchPulls!(
-              part.map((p) => p.pull),
-              call,
-            );
-            for (const { row, pull } of part) {
-              out.set(
-                row.id,
-                got.get(pullKey(pull)) ?? new NotFoundError(`no pull request ${pullKey(pull)}`),
-              );
+      const repo = pull ? null : provider.parseOrigin(row.git_remote_origin);
+      if (pull) known.push({ row, pull });
+      else if (repo) unknown.push({ row, repo });
+    }
+    const batches: Promise<void>[] = [];
+    const run = <T extends { row: ClaimedRef }, R>(
+      items: T[],
+      fetch: ((part: T[]) => Promise<Map<string, R | Error>>) | null,
+      key: (item: T) => string,
+      store: (row: ClaimedRef, result: R | Error) => void,
+    ) => {
+      if (!fetch || items.length < MIN_BATCH) return;
+      for (let i = 0; i < items.length; i += BATCH_SIZE) {
+        const part = items.slice(i, i + BATCH_SIZE);
+        batches.push(
+          limiter.run(async () => {
+            if (call.signal?.aborted || this.pauses.pausedUntil(pauseKey, this.deps.clock.now())) return;
+            try {
+              const got = await fetch(part);
+              for (const item of part)
+                store(
+                  item.row,
+                  got.has(key(item)) ? got.get(key(item))! : new NotFoundError('missing from the batch'),
+                );
+            } catch (error) {
+              const failure = error instanceof Error ? error : new Error(String(error));
+              if (failure instanceof RateLimitedError) this.pauses.pause(pauseKey, failure.resetAt);
+              for (const item of part) store(item.row, failure);
             }
-          } catch (error) {
-            const failure = error instanceof Error ? error : new Error(String(error));
-            if (failure instanceof RateLimitedError) this.pauses.pause(pauseKey, failure.resetAt);
-            for (const { row } of part) out.set(row.id, failure);
-          }
-        }),
-      ),
+          }),
+        );
+      }
+    };
+    run(
+      known,
+      provider.fetchPulls
+        ? (part) =>
+            provider.fetchPulls!(
+              part.map((k) => k.pull),
+              call,
+            )
+        : null,
+      (k) => pullKey(k.pull),
+      (row, pull) => out.set(row.id, { pull }),
     );
+    run(
+      unknown,
+      provider.findPullsForBranches
+        ? (part) =>
+            provider.findPullsForBranches!(
+              part.map((u) => ({ repo: u.repo, branch: u.row.git_branch })),
+              call,
+            )
+        : null,
+      (u) => branchKey(u.repo, u.row.git_branch),
+      (row, lookup) => out.set(row.id, { lookup }),
+    );
+    await Promise.all(batches);
     return out;
   }
 
   /**
    * SPEC §3 "Refresh one row"; never throws: failures come back as a `failed` outcome.
-   * `prefetched` is this row's PR as already read in a batch (or that read's error).
+   * `early` is what a batch already read for this row: its PR, or its branch's PR (or the error).
    */
   async refreshRow(
     provider: Provider,
     row: ClaimedRef,
     call: CallOptions,
-    prefetched?: PrFields | Error,
+    early?: Prefetched,
   ): Promise<RefreshOutcome> {
     try {
       const lookUp = async (): Promise<RefreshOutcome> => {
@@ -217,15 +265,18 @@ export class Refresher {
             'config',
             `origin ${row.git_remote_origin} names no repository on ${provider.config.id}`,
           );
-        const pr = await provider.findPullForBranch(repo, row.git_branch, call);
+        const looked = early?.lookup;
+        if (looked instanceof Error) throw looked;
+        const pr =
+          looked !== undefined ? looked : await provider.findPullForBranch(repo, row.git_branch, call);
         return pr ? { kind: 'updated', pr } : { kind: 'no_pr' };
       };
       const pull = row.url ? provider.parsePullUrl(row.url) : null;
       if (!pull) return await lookUp();
       let pr: PrFields | null;
       try {
-        if (prefetched instanceof Error) throw prefetched;
-        pr = prefetched ?? (await provider.fetchPull(pull, call));
+        if (early?.pull instanceof Error) throw early.pull;
+        pr = early?.pull ?? (await provider.fetchPull(pull, call));
       } catch (error) {
         if (!(error instanceof NotFoundError)) throw error;
         pr = null; // the PR is gone; look the branch up again

@@ -62,6 +62,7 @@ export class EventHub implements Publisher {
   #stopped = false;
   #pruneTimer: NodeJS.Timeout | null = null;
   #reconnecting: Promise<void> | null = null;
+  #reading: Promise<void> = Promise.resolve();
 
   constructor(options: EventHubOptions) {
     this.#db = options.db;
@@ -248,9 +249,12 @@ export class EventHub implements Publisher {
         .split(',')
         .filter((id) => /^\d+$/.test(id));
       if (ids.length > 0) {
-        void this.#fetchAndDeliver('id = ANY($1::bigint[])', [ids]).catch((error) =>
-          this.#logger.warn({ err: errorMessage(error) }, 'reading announced events failed'),
-        );
+        // One read at a time, in announcement order: two changes of one ref must not swap.
+        this.#reading = this.#reading
+          .then(() => this.#fetchAndDeliver('id = ANY($1::bigint[])', [ids]))
+          .catch((error) =>
+            this.#logger.warn({ err: errorMessage(error) }, 'reading announced events failed'),
+          );
       }
     });
     const lost = (error?: unknown) => {

@@ -48,7 +48,19 @@ export interface Provider {
    * an error of its own (a PR not found); an error thrown fails them all (rate limit, outage).
    */
   fetchPulls?(pulls: readonly PullRef[], options: CallOptions): Promise<Map<string, PrFields | Error>>;
+  /**
+   * Optional: the PR of many (repository, branch) pairs at once, as `findPullForBranch` would
+   * answer each (null: none), keyed by `branchKey`; an error thrown fails them all.
+   */
+  findPullsForBranches?(
+    items: readonly { repo: RepoRef; branch: string }[],
+    options: CallOptions,
+  ): Promise<Map<string, PrFields | null | Error>>;
 }
+
+/** Key of a (repository, branch) in `findPullsForBranches` results. */
+export const branchKey = (repo: RepoRef, branch: string) =>
+  `${repo.owner.toLowerCase()}/${repo.name.toLowerCase()}\u0000${branch}`;
 
 /** Key of a PR in `fetchPulls` results (host names compare without case). */
 export const pullKey = (pull: PullRef) => `${pull.repo.owner}/${pull.repo.name}#${pull.number}`.toLowerCase();

@@ -5,9 +5,9 @@ import { githubGraphqlSchema } from '../../../emulator/github/graphql.ts';
 import { type GitHubEmulator, startGitHubEmulator } from '../../../emulator/github/server.ts';
 import { systemClock } from '../../core/clock.ts';
 import { AuthError, NotFoundError, RateLimitedError, UnavailableError } from '../../core/errors.ts';
-import { pullKey } from '../types.ts';
+import { branchKey, pullKey } from '../types.ts';
 import { GitHubProvider } from './github-provider.ts';
-import { buildPullsQuery } from './graphql.ts';
+import { buildBranchesQuery, buildPullsQuery } from './graphql.ts';
 
 /** The provider against the emulator over real HTTP on 127.0.0.1; any unexpected request fails the test. */
 describe('GitHubProvider against the emulator', () => {
@@ -197,6 +197,45 @@ describe('GitHubProvider against the emulator', () => {
     expect(batch.get(pullKey(pulls[4]!))).toBeInstanceOf(NotFoundError);
   });
 
+  it('finds the PRs of many branches in one GraphQL request, as the REST lookup does one by one', async () => {
+    gh.model.createRepo({ owner: 'agent-bot', name: 'app', fork_of: 'acme/app' });
+    gh.model.openPull('acme/app', { head: 'open-one', draft: true });
+    const merged = gh.model.openPull('acme/app', { head: 'merged-early' });
+    gh.model.merge('acme/app', merged.number);
+    const old = gh.model.openPull('acme/app', { head: 'several', title: 'old, closed' });
+    gh.model.close('acme/app', old.number);
+    gh.model.openPull('acme/app', { head: 'several', title: 'the open one' });
+    gh.model.openPull('acme/app', { head: 'agent-bot:from-fork', title: 'From the fork' });
+    // Same branch name pushed from another fork: not this origin's PR.
+    gh.model.createRepo({ owner: 'stranger', name: 'app', fork_of: 'acme/app' });
+    gh.model.openPull('acme/app', { head: 'stranger:open-two' });
+    const fork = { owner: 'agent-bot', name: 'app' };
+    const items = [
+      { repo, branch: 'open-one' },
+      { repo, branch: 'merged-early' },
+      { repo, branch: 'several' },
+      { repo, branch: 'nothing' },
+      { repo, branch: 'open-two' },
+      { repo: fork, branch: 'from-fork' },
+      { repo: fork, branch: 'nothing' },
+    ];
+    gh.resetCounters();
+    const batch = await provider.findPullsForBranches(items, call);
+    expect(gh.counters.total).toBe(1);
+    for (const { repo: r, branch } of items) {
+      expect(batch.get(branchKey(r, branch)), `${r.owner}/${r.name} ${branch}`).toEqual(
+        await provider.findPullForBranch(r, branch, call),
+      );
+    }
+    expect(batch.get(branchKey(repo, 'several'))).toMatchObject({ pull_request_title: 'the open one' });
+    expect(batch.get(branchKey(fork, 'from-fork'))).toMatchObject({ pull_request_title: 'From the fork' });
+    const missing = await provider.findPullsForBranches(
+      [{ repo: { owner: 'acme', name: 'gone' }, branch: 'x' }],
+      call,
+    );
+    expect(missing.get(branchKey({ owner: 'acme', name: 'gone' }, 'x'))).toBeInstanceOf(NotFoundError);
+  });
+
   it('splits large batches, and a PR with more reviews than one query reads goes through REST', async () => {
     for (let i = 0; i < 60; i++) gh.model.openPull('acme/app', { head: `b${i}` });
     for (let i = 0; i < 101; i++) gh.model.review('acme/app', 1, { login: `r${i}`, state: 'COMMENTED' });
@@ -221,9 +260,15 @@ describe('GitHubProvider against the emulator', () => {
       { repo, number: 1 },
       { repo: { owner: 'o', name: 'r' }, number: 2 },
     ]);
-    expect(validate(githubGraphqlSchema(), parse(query))).toEqual([]);
-    // The package's own validator agrees.
-    expect(validateWithOctokit(query)).toEqual([]);
+    const branches = buildBranchesQuery([
+      { repo, branch: 'a' },
+      { repo: { owner: 'o', name: 'r' }, branch: 'b' },
+    ]).query;
+    for (const q of [query, branches]) {
+      expect(validate(githubGraphqlSchema(), parse(q))).toEqual([]);
+      // The package's own validator agrees.
+      expect(validateWithOctokit(q)).toEqual([]);
+    }
     // And the check is not vacuous.
     expect(validate(githubGraphqlSchema(), parse(query.replace('isDraft', 'isDrafty')))).not.toEqual([]);
   });

@@ -3,6 +3,7 @@ import { NotFoundError, RateLimitedError, UnavailableError } from '../../core/er
 import type { PrFields, PrState } from '../../core/types.ts';
 import { matchRepoOnHost } from '../origin-match.ts';
 import {
+  branchKey,
   type CallOptions,
   type Provider,
   type ProviderConfig,
@@ -12,8 +13,10 @@ import {
 } from '../types.ts';
 import { GitHubClient, type GitHubClientOptions, graphqlUrlFor, type RequestCounts } from './client.ts';
 import {
+  buildBranchesQuery,
   buildPullsQuery,
   type GraphqlPull,
+  graphqlBranchesResponseSchema,
   graphqlPullsResponseSchema,
   MAX_PULLS_PER_QUERY,
   REVIEWS_PER_PULL,
@@ -112,7 +115,10 @@ export class GitHubProvider implements Provider {
       if (owner && name)
         candidates = await this.#listForHead({ owner, name }, `${repo.owner}:${branch}`, call);
     }
-    const best = pickPull(candidates.filter((p) => p.head.ref === branch));
+    const best = pickPull(
+      candidates.filter((p) => p.head.ref === branch),
+      describeListItem,
+    );
     if (!best) return null;
     const ref = this.parsePullUrl(best.html_url) ?? {
       repo: splitFullName(best.base.repo?.full_name) ?? repo,
@@ -178,15 +184,7 @@ export class GitHubProvider implements Provider {
         graphqlPullsResponseSchema,
         call,
       );
-      if (value.errors?.some((e) => e.type === 'RATE_LIMITED')) {
-        // GraphQL answers its own limit with 200 and an error; the reset is in x-ratelimit-reset.
-        const reset = Number(headers.get('x-ratelimit-reset'));
-        const resetAt =
-          Number.isFinite(reset) && reset > 0
-            ? new Date(reset * 1000)
-            : new Date(this.#clock.now().getTime() + 60_000);
-        throw new RateLimitedError(resetAt, `github rate limited until ${resetAt.toISOString()} (graphql)`);
-      }
+      this.#throwIfLimited(value.errors, headers);
       const data = value.data;
       if (!data)
         throw new UnavailableError(`github GraphQL failed: ${value.errors?.[0]?.message ?? 'no data'}`);
@@ -201,6 +199,76 @@ export class GitHubProvider implements Provider {
       out.set(pullKey(pull), await this.fetchPull(pull, call).catch((error: Error) => error));
     }
     return out;
+  }
+
+  /**
+   * `findPullForBranch` for many (repository, branch) pairs, 50 per GraphQL query: each looks at
+   * the repository's PRs with that head branch name from that owner and, when the repository is a
+   * fork, at its parent's — the same answer as the REST path (tested against it).
+   */
+  async findPullsForBranches(
+    items: readonly { repo: RepoRef; branch: string }[],
+    call: CallOptions,
+  ): Promise<Map<string, PrFields | null | Error>> {
+    const out = new Map<string, PrFields | null | Error>();
+    const viaRest: PullRef[] = [];
+    const restFor = new Map<string, string>();
+    for (let i = 0; i < items.length; i += MAX_PULLS_PER_QUERY) {
+      const chunk = items.slice(i, i + MAX_PULLS_PER_QUERY);
+      const { query, variables } = buildBranchesQuery(chunk);
+      const { value, headers } = await this.client.graphql(
+        this.#graphqlUrl,
+        query,
+        variables,
+        graphqlBranchesResponseSchema,
+        call,
+      );
+      this.#throwIfLimited(value.errors, headers);
+      const data = value.data;
+      if (!data)
+        throw new UnavailableError(`github GraphQL failed: ${value.errors?.[0]?.message ?? 'no data'}`);
+      chunk.forEach(({ repo, branch }, j) => {
+        const key = branchKey(repo, branch);
+        const found = data[`b${j}`];
+        if (!found) {
+          out.set(key, new NotFoundError(`github: no repository ${repo.owner}/${repo.name}`));
+          return;
+        }
+        const mine = (nodes: (GraphqlPull | null)[]) =>
+          nodes.filter(
+            (n): n is GraphqlPull =>
+              n !== null &&
+              n.headRefName === branch &&
+              n.headRepositoryOwner?.login.toLowerCase() === repo.owner.toLowerCase(),
+          );
+        let candidates = mine(found.pullRequests.nodes);
+        if (candidates.length === 0 && found.parent) candidates = mine(found.parent.pullRequests.nodes);
+        const best = pickPull(candidates, describeNode);
+        if (!best) out.set(key, null);
+        else if ((best.reviews?.totalCount ?? 0) > REVIEWS_PER_PULL) {
+          const pull = this.parsePullUrl(best.url);
+          if (pull) {
+            viaRest.push(pull);
+            restFor.set(pullKey(pull), key);
+          } else out.set(key, fromGraphql(best));
+        } else out.set(key, fromGraphql(best));
+      });
+    }
+    for (const pull of viaRest) {
+      out.set(restFor.get(pullKey(pull))!, await this.fetchPull(pull, call).catch((error: Error) => error));
+    }
+    return out;
+  }
+
+  /** GraphQL answers its own limit with 200 and an error; the reset is in x-ratelimit-reset. */
+  #throwIfLimited(errors: { type?: string | undefined }[] | undefined, headers: Headers): void {
+    if (!errors?.some((e) => e.type === 'RATE_LIMITED')) return;
+    const reset = Number(headers.get('x-ratelimit-reset'));
+    const resetAt =
+      Number.isFinite(reset) && reset > 0
+        ? new Date(reset * 1000)
+        : new Date(this.#clock.now().getTime() + 60_000);
+    throw new RateLimitedError(resetAt, `github rate limited until ${resetAt.toISOString()} (graphql)`);
   }
 
   requestCounts(): RequestCounts {
@@ -251,20 +319,29 @@ function fromGraphql(pr: GraphqlPull): PrFields {
 }
 
 /** Prefer an open PR, then the most recently updated. */
-export function pickPull(pulls: readonly PullListItem[]): PullListItem | null {
-  let best: PullListItem | null = null;
+export function pickPull<T>(
+  pulls: readonly T[],
+  describe: (p: T) => { open: boolean; updatedAt: string },
+): T | null {
+  let best: T | null = null;
   for (const p of pulls) {
-    if (!best) {
+    if (best === null) {
       best = p;
       continue;
     }
-    const open = mapPullState(p) === 'open';
-    const bestOpen = mapPullState(best) === 'open';
-    if ((open && !bestOpen) || (open === bestOpen && Date.parse(p.updated_at) > Date.parse(best.updated_at)))
+    const a = describe(p);
+    const b = describe(best);
+    if ((a.open && !b.open) || (a.open === b.open && Date.parse(a.updatedAt) > Date.parse(b.updatedAt)))
       best = p;
   }
   return best;
 }
+
+const describeListItem = (p: PullListItem) => ({ open: mapPullState(p) === 'open', updatedAt: p.updated_at });
+const describeNode = (p: GraphqlPull) => ({
+  open: mapPullState({ state: p.state, merged: p.merged ?? p.state === 'MERGED' }) === 'open',
+  updatedAt: p.updatedAt ?? '',
+});
 
 /** GitHub owner and repository names: letters, digits, `-`, `_`, `.` (not `.` or `..` alone). */
 function isName(s: string): boolean {

@@ -11,7 +11,7 @@ export const MAX_PULLS_PER_QUERY = 50;
 /** Reviews read per PR; a PR with more falls back to REST, which pages through all of them. */
 export const REVIEWS_PER_PULL = 100;
 
-const PULL_FIELDS = `url number title state isDraft merged additions deletions changedFiles
+const PULL_FIELDS = `url number title state isDraft merged additions deletions changedFiles updatedAt
       commits { totalCount }
       author { login avatarUrl }
       baseRefName headRefName
@@ -37,6 +37,34 @@ export function buildPullsQuery(pulls: readonly PullRef[]): {
   return { query: `query GitsyncPulls(${params.join(', ')}) {\n${fields.join('\n')}\n}`, variables };
 }
 
+/** Candidate PRs per branch: a branch rarely has more than a few, a reused name a few more. */
+export const PULLS_PER_BRANCH = 20;
+
+const CANDIDATES = (h: string) =>
+  `pullRequests(headRefName: ${h}, first: ${PULLS_PER_BRANCH}, orderBy: { field: UPDATED_AT, direction: DESC }) { nodes { ${PULL_FIELDS} headRepositoryOwner { login } } }`;
+
+/**
+ * One aliased lookup per (repository, branch): the PRs whose head branch has that name, in the
+ * repository and — when it is a fork — in its parent, where PRs from forks live.
+ */
+export function buildBranchesQuery(
+  items: readonly { repo: { owner: string; name: string }; branch: string }[],
+) {
+  const variables: Record<string, string> = {};
+  const params: string[] = [];
+  const fields: string[] = [];
+  items.forEach((item, i) => {
+    variables[`o${i}`] = item.repo.owner;
+    variables[`r${i}`] = item.repo.name;
+    variables[`h${i}`] = item.branch;
+    params.push(`$o${i}: String!, $r${i}: String!, $h${i}: String!`);
+    fields.push(
+      `  b${i}: repository(owner: $o${i}, name: $r${i}) { ${CANDIDATES(`$h${i}`)} parent { ${CANDIDATES(`$h${i}`)} } }`,
+    );
+  });
+  return { query: `query GitsyncBranches(${params.join(', ')}) {\n${fields.join('\n')}\n}`, variables };
+}
+
 /** Text as the store can hold it (no NUL). */
 const text = z.string().transform((s) => s.replaceAll('\u0000', ''));
 
@@ -54,6 +82,8 @@ export const graphqlPullSchema = z.object({
   author: z.object({ login: text, avatarUrl: text.nullish() }).nullish(),
   baseRefName: text,
   headRefName: text,
+  updatedAt: z.string().optional(),
+  headRepositoryOwner: z.object({ login: z.string() }).nullish(),
   reviews: z
     .object({
       totalCount: z.number().int().nonnegative(),
@@ -70,6 +100,19 @@ export const graphqlPullSchema = z.object({
     .nullish(),
 });
 export type GraphqlPull = z.infer<typeof graphqlPullSchema>;
+
+const candidates = z.object({ nodes: z.array(graphqlPullSchema.nullable()) });
+export const graphqlBranchesResponseSchema = z.object({
+  data: z
+    .record(
+      z.string(),
+      z
+        .object({ pullRequests: candidates, parent: z.object({ pullRequests: candidates }).nullish() })
+        .nullable(),
+    )
+    .nullish(),
+  errors: z.array(z.object({ type: z.string().optional(), message: z.string() })).optional(),
+});
 
 export const graphqlPullsResponseSchema = z.object({
   data: z.record(z.string(), z.object({ pullRequest: graphqlPullSchema.nullable() }).nullable()).nullish(),
