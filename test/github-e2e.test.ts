@@ -130,6 +130,15 @@ describe('GitHub end to end on PostgreSQL', () => {
     expect(events.map((e) => e.kind)).toEqual(['diff_status_change']);
   });
 
+  it('chats tracking the same branch are all answered by one request', async () => {
+    gh.model.openPull('acme/app', { head: 'shared' });
+    const chats = [await chatWithRef('shared'), await chatWithRef('shared'), await chatWithRef('shared')];
+    gh.resetCounters();
+    await engine.tick();
+    expect(gh.counters.total).toBe(1);
+    for (const chat of chats) expect((await status(chat)).pr_number).toBe(1);
+  });
+
   it('finds a PR merged before the first look, and a PR from a fork', async () => {
     const merged = gh.model.openPull('acme/app', { head: 'early' });
     gh.model.merge('acme/app', merged.number);

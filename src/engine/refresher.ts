@@ -204,7 +204,9 @@ export class Refresher {
           limiter.run(async () => {
             if (call.signal?.aborted || this.pauses.pausedUntil(pauseKey, this.deps.clock.now())) return;
             try {
-              const got = await fetch(part);
+              // Chats of one workspace often track the same branch: ask once per key.
+              const unique = [...new Map(part.map((item) => [key(item), item])).values()];
+              const got = await fetch(unique);
               for (const item of part)
                 store(
                   item.row,
