@@ -213,7 +213,10 @@ function problem(ref) {
 function timing(ref) {
   const wait = Math.ceil((Date.parse(ref.stale_at) - Date.now()) / 1000);
   const due = wait <= 0 ? 'checking now' : `next check in ${span(wait)}`;
-  return `<div class="meta"><span data-time="${escapeHtml(ref.refreshed_at ?? '')}" data-prefix="refreshed ">refreshed ${ago(ref.refreshed_at)}</span> · <span>${due}</span></div>`;
+  const refreshed = ref.refreshed_at
+    ? `<span data-time="${escapeHtml(ref.refreshed_at)}" data-prefix="refreshed ">refreshed ${ago(ref.refreshed_at)}</span>`
+    : '<span>not refreshed yet</span>';
+  return `<div class="meta">${refreshed} · <span>${due}</span></div>`;
 }
 
 function renderRef(ref) {
