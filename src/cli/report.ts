@@ -1,4 +1,5 @@
 import { canonicalUnmatchedOrigin } from '../core/origin.ts';
+import { UUID_PATTERN } from '../core/types.ts';
 import { CliError, callService, EXIT, serviceTarget } from './client.ts';
 import { git } from './git.ts';
 
@@ -13,8 +14,6 @@ export interface ReportOptions {
   waitForPush?: string;
   quiet?: boolean;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * `gitsync report`: posts "this chat pushed branch B of origin O". Branch and origin come from
@@ -39,7 +38,7 @@ export async function report(options: ReportOptions): Promise<void> {
     ['--chat', chat],
     ['--workspace', workspace],
   ] as const) {
-    if (value && !UUID.test(value))
+    if (value && !UUID_PATTERN.test(value))
       throw new CliError(`${flag} must be a UUID, got ${JSON.stringify(value)}`, EXIT.usage);
   }
   const target = serviceTarget(options, { url: await setting('url'), key: await setting('key') });

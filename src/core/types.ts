@@ -1,5 +1,8 @@
 /** Domain records. Field names are snake_case because they are the HTTP/JSON contract (SPEC §6). */
 
+/** Ids are UUIDs in their canonical text form (any letter case). */
+export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export const PR_STATES = ['open', 'closed', 'merged'] as const;
 export type PrState = (typeof PR_STATES)[number];
 

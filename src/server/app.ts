@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { Clock } from '../core/clock.ts';
 import { BadInputError, errorMessage, NotFoundError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
+import { UUID_PATTERN } from '../core/types.ts';
 import type { Engine } from '../engine/engine.ts';
 import type { EventHub, StoredEvent } from '../events/event-hub.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
@@ -29,7 +30,7 @@ export interface AppDeps {
   heartbeatMs?: number;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const UUID = UUID_PATTERN;
 // UUIDs compare as the database prints them: lower-case.
 const uuid = z
   .string()

@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import type { Clock } from '../../core/clock.ts';
 import { NotFoundError, RateLimitedError, UnavailableError } from '../../core/errors.ts';
 import type { PrFields, PrState } from '../../core/types.ts';
@@ -177,17 +178,7 @@ export class GitHubProvider implements Provider {
     for (let i = 0; i < pulls.length; i += MAX_PULLS_PER_QUERY) {
       const chunk = pulls.slice(i, i + MAX_PULLS_PER_QUERY);
       const { query, variables } = buildPullsQuery(chunk);
-      const { value, headers } = await this.client.graphql(
-        this.#graphqlUrl,
-        query,
-        variables,
-        graphqlPullsResponseSchema,
-        call,
-      );
-      this.#throwIfLimited(value.errors, headers);
-      const data = value.data;
-      if (!data)
-        throw new UnavailableError(`github GraphQL failed: ${value.errors?.[0]?.message ?? 'no data'}`);
+      const data = await this.#graphqlData(query, variables, graphqlPullsResponseSchema, call);
       chunk.forEach((pull, j) => {
         const node = data[`p${j}`]?.pullRequest;
         if (!node) out.set(pullKey(pull), new NotFoundError(`github: no pull request ${pullKey(pull)}`));
@@ -216,17 +207,7 @@ export class GitHubProvider implements Provider {
     for (let i = 0; i < items.length; i += MAX_PULLS_PER_QUERY) {
       const chunk = items.slice(i, i + MAX_PULLS_PER_QUERY);
       const { query, variables } = buildBranchesQuery(chunk);
-      const { value, headers } = await this.client.graphql(
-        this.#graphqlUrl,
-        query,
-        variables,
-        graphqlBranchesResponseSchema,
-        call,
-      );
-      this.#throwIfLimited(value.errors, headers);
-      const data = value.data;
-      if (!data)
-        throw new UnavailableError(`github GraphQL failed: ${value.errors?.[0]?.message ?? 'no data'}`);
+      const data = await this.#graphqlData(query, variables, graphqlBranchesResponseSchema, call);
       chunk.forEach(({ repo, branch }, j) => {
         const key = branchKey(repo, branch);
         const found = data[`b${j}`];
@@ -260,15 +241,31 @@ export class GitHubProvider implements Provider {
     return out;
   }
 
-  /** GraphQL answers its own limit with 200 and an error; the reset is in x-ratelimit-reset. */
-  #throwIfLimited(errors: { type?: string | undefined }[] | undefined, headers: Headers): void {
-    if (!errors?.some((e) => e.type === 'RATE_LIMITED')) return;
-    const reset = Number(headers.get('x-ratelimit-reset'));
-    const resetAt =
-      Number.isFinite(reset) && reset > 0
-        ? new Date(reset * 1000)
-        : new Date(this.#clock.now().getTime() + 60_000);
-    throw new RateLimitedError(resetAt, `github rate limited until ${resetAt.toISOString()} (graphql)`);
+  /**
+   * Runs a query and returns its `data`. GraphQL answers its own rate limit with 200 and a
+   * RATE_LIMITED error (the reset is in x-ratelimit-reset); no data at all is an outage.
+   */
+  async #graphqlData<D>(
+    query: string,
+    variables: object,
+    schema: z.ZodType<{
+      data?: D | null | undefined;
+      errors?: { type?: string | undefined; message: string }[] | undefined;
+    }>,
+    call: CallOptions,
+  ): Promise<D> {
+    const { value, headers } = await this.client.graphql(this.#graphqlUrl, query, variables, schema, call);
+    if (value.errors?.some((e) => e.type === 'RATE_LIMITED')) {
+      const reset = Number(headers.get('x-ratelimit-reset'));
+      const resetAt =
+        Number.isFinite(reset) && reset > 0
+          ? new Date(reset * 1000)
+          : new Date(this.#clock.now().getTime() + 60_000);
+      throw new RateLimitedError(resetAt, `github rate limited until ${resetAt.toISOString()} (graphql)`);
+    }
+    if (!value.data)
+      throw new UnavailableError(`github GraphQL failed: ${value.errors?.[0]?.message ?? 'no data'}`);
+    return value.data;
   }
 
   requestCounts(): RequestCounts {

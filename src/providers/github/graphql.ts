@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { PullRef } from '../types.ts';
+import { text } from './schemas.ts';
 
 /**
  * Several PRs in one GraphQL request. GitHub charges a query like this one point of its GraphQL
@@ -17,24 +18,42 @@ const PULL_FIELDS = `url number title state isDraft merged additions deletions c
       baseRefName headRefName
       reviews(last: ${REVIEWS_PER_PULL}) { totalCount nodes { databaseId state author { login } } }`;
 
-/** One aliased `repository { pullRequest }` per PR, with typed variables (never string-pasted values). */
-export function buildPullsQuery(pulls: readonly PullRef[]): {
-  query: string;
-  variables: Record<string, string | number>;
-} {
+/**
+ * A query with one aliased field per item and typed variables (values are never pasted into the
+ * query text): `vars(i)` names and types item i's variables, `field(i)` is its aliased field.
+ */
+function aliasedQuery<T>(
+  name: string,
+  items: readonly T[],
+  vars: (item: T, i: number) => Record<string, [string | number, string]>,
+  field: (i: number) => string,
+): { query: string; variables: Record<string, string | number> } {
   const variables: Record<string, string | number> = {};
   const params: string[] = [];
   const fields: string[] = [];
-  pulls.forEach((pull, i) => {
-    variables[`o${i}`] = pull.repo.owner;
-    variables[`r${i}`] = pull.repo.name;
-    variables[`n${i}`] = pull.number;
-    params.push(`$o${i}: String!, $r${i}: String!, $n${i}: Int!`);
-    fields.push(
-      `  p${i}: repository(owner: $o${i}, name: $r${i}) { pullRequest(number: $n${i}) { ${PULL_FIELDS} } }`,
-    );
+  items.forEach((item, i) => {
+    for (const [key, [value, type]] of Object.entries(vars(item, i))) {
+      variables[key] = value;
+      params.push(`$${key}: ${type}`);
+    }
+    fields.push(`  ${field(i)}`);
   });
-  return { query: `query GitsyncPulls(${params.join(', ')}) {\n${fields.join('\n')}\n}`, variables };
+  return { query: `query ${name}(${params.join(', ')}) {\n${fields.join('\n')}\n}`, variables };
+}
+
+/** One aliased `repository { pullRequest }` per PR. */
+export function buildPullsQuery(pulls: readonly PullRef[]) {
+  return aliasedQuery(
+    'GitsyncPulls',
+    pulls,
+    (pull, i) => ({
+      [`o${i}`]: [pull.repo.owner, 'String!'],
+      [`r${i}`]: [pull.repo.name, 'String!'],
+      [`n${i}`]: [pull.number, 'Int!'],
+    }),
+    (i) =>
+      `p${i}: repository(owner: $o${i}, name: $r${i}) { pullRequest(number: $n${i}) { ${PULL_FIELDS} } }`,
+  );
 }
 
 /** Candidate PRs per branch: a branch rarely has more than a few, a reused name a few more. */
@@ -50,23 +69,18 @@ const CANDIDATES = (h: string) =>
 export function buildBranchesQuery(
   items: readonly { repo: { owner: string; name: string }; branch: string }[],
 ) {
-  const variables: Record<string, string> = {};
-  const params: string[] = [];
-  const fields: string[] = [];
-  items.forEach((item, i) => {
-    variables[`o${i}`] = item.repo.owner;
-    variables[`r${i}`] = item.repo.name;
-    variables[`h${i}`] = item.branch;
-    params.push(`$o${i}: String!, $r${i}: String!, $h${i}: String!`);
-    fields.push(
-      `  b${i}: repository(owner: $o${i}, name: $r${i}) { ${CANDIDATES(`$h${i}`)} parent { ${CANDIDATES(`$h${i}`)} } }`,
-    );
-  });
-  return { query: `query GitsyncBranches(${params.join(', ')}) {\n${fields.join('\n')}\n}`, variables };
+  return aliasedQuery(
+    'GitsyncBranches',
+    items,
+    (item, i) => ({
+      [`o${i}`]: [item.repo.owner, 'String!'],
+      [`r${i}`]: [item.repo.name, 'String!'],
+      [`h${i}`]: [item.branch, 'String!'],
+    }),
+    (i) =>
+      `b${i}: repository(owner: $o${i}, name: $r${i}) { ${CANDIDATES(`$h${i}`)} parent { ${CANDIDATES(`$h${i}`)} } }`,
+  );
 }
-
-/** Text as the store can hold it (no NUL). */
-const text = z.string().transform((s) => s.replaceAll('\u0000', ''));
 
 export const graphqlPullSchema = z.object({
   url: text,

@@ -7,7 +7,7 @@ import { z } from 'zod';
  */
 
 /** Text as the store can hold it: PostgreSQL text cannot contain NUL, so a stray one is dropped. */
-const text = z.string().transform((s) => s.replaceAll('\u0000', ''));
+export const text = z.string().transform((s) => s.replaceAll('\u0000', ''));
 
 const user = z.object({ login: text, avatar_url: text.nullish() }).nullish();
 
