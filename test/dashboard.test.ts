@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type GitHubEmulator, startGitHubEmulator } from '../emulator/github/server.ts';
 import { openRuntime, type Runtime } from '../src/cli/runtime.ts';
 import { loadConfig } from '../src/config/config.ts';
@@ -14,8 +14,8 @@ import { schemaUrl } from './helpers/processes.ts';
 
 const ADMIN = 'dashboard-test-admin-key-0';
 const TOKEN = 'ghp_dashboard_test';
-/** Debian's Chromium (`.ci/run` installs it); playwright-core drives it, it downloads nothing. */
-const CHROMIUM = process.env.GITSYNC_CHROMIUM ?? '/usr/bin/chromium';
+/** Chosen once per run by `test/setup/global-setup.ts`; playwright-core drives it, it downloads nothing. */
+const CHROMIUM = inject('chromiumPath');
 
 /** The dashboard in headless Chromium against the real service, engine and GitHub emulator. */
 describe('dashboard', () => {
@@ -180,7 +180,9 @@ describe('dashboard', () => {
     const chat = await chatWithBranch('Rate limited', 'limited');
     const page = await openPage();
     await expect.poll(() => card(page, chat).count(), { timeout: 10_000 }).toBe(1);
-    gh.addFaults({ kind: 'rate_limit', reset_in_s: 600, times: 1 });
+    // Like GitHub, the emulator answers every request with the limit until it resets (the worker
+    // may meet it before the button's refresh does).
+    gh.addFaults({ kind: 'rate_limit', reset_in_s: 600 });
     await page.locator(`li.chat[data-chat="${chat}"] button[data-action="refresh"]`).first().click();
     await expect
       .poll(() => page.locator('#toast').textContent(), { timeout: 10_000 })
@@ -188,6 +190,7 @@ describe('dashboard', () => {
     // The worker then skips the paused token's rows until the reset, and the page says why.
     const problem = card(page, chat).locator('[data-problem="paused"]');
     await expect.poll(() => problem.textContent(), { timeout: 10_000 }).toMatch(/Paused: rate limited until/);
+    gh.faults.length = 0;
     await page.close();
   });
 

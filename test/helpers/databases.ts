@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { PGlite, types } from '@electric-sql/pglite';
+import { inject } from 'vitest';
 import { type Database, openDatabase } from '../../src/store/database.ts';
 import { migrate } from '../../src/store/migrate.ts';
 import { SqlStore } from '../../src/store/sql-store.ts';
 import { TokenCipher } from '../../src/store/token-cipher.ts';
 
-/** The PostgreSQL the tests use; `.ci/run` makes sure it is up. */
-export const TEST_DATABASE_URL =
-  process.env.GITSYNC_TEST_DATABASE_URL ?? 'postgresql://root@127.0.0.1:5432/test';
+/** The PostgreSQL the tests use, chosen (or started) once per run by `test/setup/global-setup.ts`. */
+export const TEST_DATABASE_URL = inject('testDatabaseUrl');
 
 export const DATABASE_KINDS = ['postgres', 'pglite'] as const;
 export type DatabaseKind = (typeof DATABASE_KINDS)[number];
