@@ -300,8 +300,13 @@ describe('HTTP API (SPEC §6)', () => {
       const b = await createChat({ workspace_id: ws });
       const gone = await createChat({ workspace_id: ws });
       await s.call('POST', `/api/v1/chats/${gone}/archive`);
+      // The admin key must say whose chats in the workspace it reports for.
+      expectError(
+        await s.call('POST', '/api/v1/git-refs', { body: { workspace_id: ws, origin: REPO, branch: 'x' } }),
+        400,
+      );
       const all = await s.call('POST', '/api/v1/git-refs', {
-        body: { workspace_id: ws, origin: REPO, branch: 'x' },
+        body: { workspace_id: ws, owner_id: s.owner, origin: REPO, branch: 'x' },
       });
       expect(all.status).toBe(202);
       expect(all.json.chat_ids.sort()).toEqual([a, b].sort());
@@ -312,7 +317,7 @@ describe('HTTP API (SPEC §6)', () => {
       expect(
         (
           await s.call('POST', '/api/v1/git-refs', {
-            body: { workspace_id: randomUUID(), origin: REPO, branch: 'x' },
+            body: { workspace_id: randomUUID(), owner_id: s.owner, origin: REPO, branch: 'x' },
           })
         ).json,
       ).toEqual({

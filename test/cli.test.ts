@@ -24,6 +24,8 @@ describe('gitsync CLI', () => {
       GITSYNC_DATABASE_URL: schemaUrl(db.schema),
       GITSYNC_PORT: '0',
       GITSYNC_ADMIN_TOKEN: ADMIN,
+      // PostgreSQL without a key refuses to store owners' tokens.
+      GITSYNC_ENCRYPTION_KEY: 'cd'.repeat(32),
     });
     env = { GITSYNC_URL: service.url, GITSYNC_API_KEY: ADMIN };
   });
@@ -69,6 +71,9 @@ describe('gitsync CLI', () => {
     // biome-ignore lint/suspicious/noExplicitAny: tests inspect JSON
     return (await res.json().catch(() => null)) as any;
   };
+  /** A report key for `owner`: what a checkout's hook may hold. */
+  const reportKey = async () =>
+    (await api('POST', '/api/v1/keys', { owner_id: owner, name: 'checkout', scope: 'report' })).key as string;
   const newChat = async () => {
     const id = randomUUID();
     await api('PUT', `/api/v1/chats/${id}`, { owner_id: owner, title: 'cli chat' });
@@ -135,7 +140,11 @@ describe('gitsync CLI', () => {
     const bare = tmp();
     sh(bare, 'init', '-q', '--bare');
     const dir = checkout(bare, 'agent-branch');
-    const install = await runGitsync(['hook', 'install', '--chat', chat, '--cwd', dir], env);
+    const install = await runGitsync(['hook', 'install', '--chat', chat, '--cwd', dir], {
+      ...env,
+      GITSYNC_API_KEY: await reportKey(),
+    });
+    expect(install.stderr).toBe('');
     expect(install.code).toBe(0);
     expect(readFileSync(join(dir, '.git', 'hooks', 'pre-push'), 'utf8')).toContain('gitsync pre-push hook');
     sh(dir, 'push', '-q', 'origin', 'agent-branch');
@@ -152,22 +161,47 @@ describe('gitsync CLI', () => {
     sh(bare, 'init', '-q', '--bare');
     const dir = checkout(bare);
     const install = await runGitsync(
-      ['hook', 'install', '--chat', randomUUID(), '--cwd', dir, '--url', 'http://127.0.0.1:9', '--key', 'k'],
-      {},
+      ['hook', 'install', '--chat', randomUUID(), '--cwd', dir, '--url', 'http://127.0.0.1:9'],
+      { GITSYNC_API_KEY: 'k' },
     );
     expect(install.code).toBe(0);
+    expect(install.stderr).toMatch(/could not reach .* it must be a report key/);
     const started = Date.now();
     sh(dir, 'push', '-q', 'origin', 'feature');
     expect(Date.now() - started).toBeLessThan(5000);
     expect(sh(bare, 'rev-parse', 'feature')).toBe(sh(dir, 'rev-parse', 'HEAD'));
   });
 
+  it('hook install stores only a report key: the admin key, owner keys and --key are refused', async () => {
+    const dir = checkout('https://github.com/acme/app.git');
+    const admin = await runGitsync(['hook', 'install', '--chat', randomUUID(), '--cwd', dir], env);
+    expect(admin.code).toBe(2);
+    expect(admin.stderr).toMatch(/refusing to store the admin key.*"scope": "report"/);
+    const ownerKey = (await api('POST', '/api/v1/keys', { owner_id: owner, name: 'owner' })).key;
+    const byOwner = await runGitsync(['hook', 'install', '--chat', randomUUID(), '--cwd', dir], {
+      ...env,
+      GITSYNC_API_KEY: ownerKey,
+    });
+    expect(byOwner.code).toBe(2);
+    expect(byOwner.stderr).toMatch(/refusing to store an owner key/);
+    const flag = await runGitsync(['hook', 'install', '--chat', randomUUID(), '--cwd', dir, '--key', ADMIN], {
+      GITSYNC_URL: service.url,
+    });
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toMatch(/--key is refused.*GITSYNC_API_KEY/);
+    // Nothing was stored by the refused installs.
+    expect(() => sh(dir, 'config', '--get', 'gitsync.key')).toThrow();
+  });
+
   it('hook install refuses to overwrite a foreign hook without --force', async () => {
     const dir = checkout('https://github.com/acme/app.git');
+    const hookEnv = { ...env, GITSYNC_API_KEY: await reportKey() };
     writeFileSync(join(dir, '.git', 'hooks', 'pre-push'), '#!/bin/sh\nexit 0\n');
-    expect((await runGitsync(['hook', 'install', '--chat', randomUUID(), '--cwd', dir], env)).code).toBe(2);
+    expect((await runGitsync(['hook', 'install', '--chat', randomUUID(), '--cwd', dir], hookEnv)).code).toBe(
+      2,
+    );
     expect(
-      (await runGitsync(['hook', 'install', '--chat', randomUUID(), '--cwd', dir, '--force'], env)).code,
+      (await runGitsync(['hook', 'install', '--chat', randomUUID(), '--cwd', dir, '--force'], hookEnv)).code,
     ).toBe(0);
     expect(readFileSync(join(dir, '.git', 'hooks', 'pre-push.before-gitsync'), 'utf8')).toContain('exit 0');
   });
@@ -198,14 +232,25 @@ describe('gitsync CLI', () => {
       'SELECT secret FROM owner_tokens WHERE owner_id = $1',
       [owner],
     );
-    expect(rows.rows[0]?.secret).toBe('plain:ghp_from_stdin');
+    expect(rows.rows[0]?.secret).toMatch(/^aes256gcm:v2:/);
+    expect(rows.rows[0]?.secret).not.toContain('ghp_from_stdin');
     expect((await runGitsync(['token', 'rm', '--owner', owner, '--provider', 'github'], env)).code).toBe(0);
     expect((await db.db.query('SELECT 1 FROM owner_tokens WHERE owner_id = $1', [owner])).rows).toEqual([]);
-    const unknown = await runGitsync(
-      ['token', 'set', '--owner', owner, '--provider', 'nope', '--token', 'x'],
+    const unknown = await runGitsync(['token', 'set', '--owner', owner, '--provider', 'nope'], env, 'x\n');
+    expect(unknown.code).toBe(4);
+    // Secrets in process arguments are visible to every local user: refused, naming the way that works.
+    const flag = await runGitsync(
+      ['token', 'set', '--owner', owner, '--provider', 'github', '--token', 'ghp_in_argv'],
       env,
     );
-    expect(unknown.code).toBe(4);
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toMatch(/--token is refused.*standard input/);
+    const keyFlag = await runGitsync(
+      ['token', 'rm', '--owner', owner, '--provider', 'github', '--key', ADMIN],
+      { GITSYNC_URL: service.url },
+    );
+    expect(keyFlag.code).toBe(2);
+    expect(keyFlag.stderr).toMatch(/--key is refused.*GITSYNC_API_KEY/);
     expect((await runGitsync(['token', 'set', '--provider', 'github'], env)).code).toBe(2);
   });
 

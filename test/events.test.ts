@@ -222,6 +222,19 @@ describe('event fan-out across replicas (PostgreSQL LISTEN/NOTIFY)', () => {
     expect(new Set(b.received.map((e) => e.id)).size).toBe(50);
   });
 
+  it('an event that cannot be serialised is dropped alone, not with the others of its turn', async () => {
+    const a = await replica();
+    const owner = randomUUID();
+    const cyclic = event(randomUUID());
+    (cyclic.chat as Record<string, unknown>).self = cyclic;
+    a.hub.publish(event(owner));
+    a.hub.publish(cyclic);
+    a.hub.publish(event(owner));
+    await a.hub.flush();
+    await waitFor(() => a.received.length === 2);
+    expect(a.received.every((e) => e.owner_id === owner)).toBe(true);
+  });
+
   it('a lost listener connection reconnects and catches up on what it missed', async () => {
     const a = await replica();
     const b = await replica();

@@ -151,6 +151,32 @@ describe('several workers on one PostgreSQL', () => {
     expect(outcomes.refused + outcomes.unarchivedFirst).toBe(25);
   });
 
+  it('archives and unarchives all over one tree at once never deadlock (only refusals)', async () => {
+    const dbs = [await replica(), await replica(), await replica(), await replica()];
+    const owner = randomUUID();
+    const errors: unknown[] = [];
+    for (let i = 0; i < 30; i++) {
+      const [root, mid, leaf] = [randomUUID(), randomUUID(), randomUUID()];
+      const now = new Date();
+      await dbs[0]!.putChat({ id: root, owner_id: owner }, now);
+      await dbs[0]!.putChat({ id: mid, owner_id: owner, parent_chat_id: root }, now);
+      await dbs[0]!.putChat({ id: leaf, owner_id: owner, parent_chat_id: mid }, now);
+      await dbs[0]!.archiveChat(leaf, now);
+      // Child-first and parent-first lockers together: the mix that deadlocked.
+      const results = await Promise.allSettled([
+        dbs[0]!.archiveChat(root, now),
+        dbs[1]!.unarchiveChat(leaf, now),
+        dbs[2]!.unarchiveChat(mid, now),
+        dbs[3]!.archiveChat(mid, now),
+      ]);
+      for (const r of results) {
+        if (r.status === 'rejected' && (r.reason as { kind?: string }).kind !== 'conflict')
+          errors.push(r.reason);
+      }
+    }
+    expect(errors).toEqual([]);
+  });
+
   it('a child created while its parent is being archived ends up archived', async () => {
     const a = await replica();
     const b = await replica();

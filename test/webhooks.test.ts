@@ -86,6 +86,35 @@ describe('GitHub webhooks', () => {
     expect((await staleAt(bystander)).getTime()).toBeGreaterThan(s.clock.now().getTime());
   });
 
+  it('a delivery whose marking fails is not recorded, so the host’s redelivery is processed', async () => {
+    const payload = deliveries('pull_request')[0]! as {
+      pull_request: { head: { ref: string; repo: { html_url: string } } };
+    };
+    const chat = await trackedRef(payload.pull_request.head.repo.html_url, payload.pull_request.head.ref);
+    // The next update of a tracked ref fails, as a database error mid-delivery would.
+    await s.db.exec(`
+      CREATE TABLE fail_next (x int);
+      INSERT INTO fail_next VALUES (1);
+      CREATE FUNCTION fail_once() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF EXISTS (SELECT 1 FROM fail_next) THEN
+          DELETE FROM fail_next;
+          RAISE EXCEPTION 'simulated failure';
+        END IF;
+        RETURN NEW;
+      END $$;
+      CREATE TRIGGER fail_once BEFORE UPDATE ON diff_statuses FOR EACH ROW EXECUTE FUNCTION fail_once();`);
+    const delivery = randomUUID();
+    const failed = await deliver('pull_request', payload, { delivery });
+    expect(failed.status).toBe(500);
+    // The trigger's own DELETE was rolled back with the delivery: let the next update through.
+    await s.db.exec('DROP TRIGGER fail_once ON diff_statuses');
+    const retried = await deliver('pull_request', payload, { delivery });
+    expect(retried.json).toMatchObject({ status: 'accepted', marked: 1 });
+    expect((await staleAt(chat)).getTime()).toBeLessThanOrEqual(s.clock.now().getTime());
+    expect((await deliver('pull_request', payload, { delivery })).json).toEqual({ status: 'duplicate' });
+  });
+
   it('matches the repository without regard to case, as GitHub does', async () => {
     const payload = deliveries('pull_request')[0]! as {
       pull_request: { head: { ref: string; repo: { html_url: string } } };

@@ -1,6 +1,6 @@
 import { schema as githubSchema } from '@octokit/graphql-schema';
 import { buildSchema, type GraphQLSchema, graphql } from 'graphql';
-import type { EmuPull, EmuReview } from './model.ts';
+import type { EmuPull, EmuRepo, EmuReview } from './model.ts';
 import type { Renderer } from './render.ts';
 
 let schema: GraphQLSchema | null = null;
@@ -26,6 +26,8 @@ export async function executeGitHubGraphql(
   render: Renderer,
   query: string,
   variables: Record<string, unknown> | undefined,
+  /** Whether the caller's token sees a repository (private ones: owner and collaborators only). */
+  canSee: (repo: EmuRepo) => boolean = () => true,
 ): Promise<unknown> {
   const model = render.model;
   const user = (login: string) => ({ __typename: 'User', login, avatarUrl: render.user(login).avatar_url });
@@ -81,13 +83,16 @@ export async function executeGitHubGraphql(
     },
     parent: () => {
       const parent = model.repo(full).fork_of;
-      return parent ? repository(parent) : null;
+      const seen = parent ? model.repos.get(parent.toLowerCase()) : undefined;
+      return parent && seen && canSee(seen) ? repository(parent) : null;
     },
   });
   const rootValue = {
     repository: ({ owner, name }: { owner: string; name: string }) => {
       const full = `${owner}/${name}`;
-      if (!model.repos.has(full.toLowerCase())) {
+      const repo = model.repos.get(full.toLowerCase());
+      // GitHub does not tell a private repository the token cannot see from a missing one.
+      if (!repo || !canSee(repo)) {
         throw new NotFound(`Could not resolve to a Repository with the name '${full}'.`);
       }
       return repository(full);

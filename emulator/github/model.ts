@@ -11,7 +11,10 @@ export interface EmuRepo {
   /** Full name of the parent when this repository is a fork. */
   fork_of: string | null;
   default_branch: string;
+  /** Private repositories are seen only by their owner and collaborators; others get 404, as on GitHub. */
   private: boolean;
+  /** Logins (lower-case) besides the owner whose tokens may see the repository while it is private. */
+  collaborators: Set<string>;
   created_at: Date;
   updated_at: Date;
   pushed_at: Date;
@@ -130,6 +133,7 @@ export class GitHubModel {
     fork_of?: string | undefined;
     default_branch?: string | undefined;
     private?: boolean | undefined;
+    collaborators?: readonly string[] | undefined;
   }): EmuRepo {
     const full = `${input.owner}/${input.name}`;
     if (this.repos.has(full.toLowerCase())) throw new EmulatorError(422, `repository ${full} exists`);
@@ -143,6 +147,7 @@ export class GitHubModel {
       fork_of: input.fork_of ?? null,
       default_branch: defaultBranch,
       private: input.private ?? false,
+      collaborators: new Set((input.collaborators ?? []).map((login) => login.toLowerCase())),
       created_at: now,
       updated_at: now,
       pushed_at: now,
@@ -152,6 +157,24 @@ export class GitHubModel {
     this.repos.set(full.toLowerCase(), repo);
     this.pulls.set(full.toLowerCase(), []);
     return repo;
+  }
+
+  /** Makes a repository private or public. */
+  setPrivate(fullName: string, isPrivate: boolean): EmuRepo {
+    const repo = this.repo(fullName);
+    repo.private = isPrivate;
+    repo.updated_at = this.now();
+    return repo;
+  }
+
+  /**
+   * Whether a token signed in as `login` sees the repository: every token sees a public one; a
+   * private one only its owner and collaborators (GitHub answers 404 to the rest).
+   */
+  canSee(repo: EmuRepo, login: string | null): boolean {
+    if (!repo.private) return true;
+    const who = login?.toLowerCase();
+    return who !== undefined && (who === repo.owner.toLowerCase() || repo.collaborators.has(who));
   }
 
   /** Renames a repository; requests to the old name are redirected, as GitHub does. */

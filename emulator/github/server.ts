@@ -235,14 +235,28 @@ export class GitHubEmulator {
       );
     }
 
+    const login = tokenState?.login ?? null;
     if (isGraphql) {
       // GraphQL: always 200 (errors travel in the body), no ETags, one unit of budget per query.
-      const body = await this.#graphql(req);
+      const body = await this.#graphql(req, login);
       this.#spend(token!);
       record(200);
       return this.#json(res, 200, body, { ...this.#rateHeaders(token!), 'x-ratelimit-resource': 'graphql' });
     }
     const renamed = this.model.renames.get(`${route.params[0]}/${route.params[1]}`.toLowerCase());
+    const target = this.model.repos.get((renamed ?? `${route.params[0]}/${route.params[1]}`).toLowerCase());
+    if (target && !this.model.canSee(target, login)) {
+      // GitHub hides a private repository from a token without access behind 404, not 403
+      // (GitHub REST docs, "Troubleshooting": "404 … resources that require authentication").
+      record(404);
+      this.#spend(token!);
+      return this.#json(
+        res,
+        404,
+        { message: 'Not Found', documentation_url: 'https://docs.github.com/rest', status: '404' },
+        this.#rateHeaders(token!),
+      );
+    }
     if (renamed && !this.model.repos.has(`${route.params[0]}/${route.params[1]}`.toLowerCase())) {
       // GitHub answers requests for a renamed repository with 301 and the new location.
       record(301);
@@ -276,7 +290,7 @@ export class GitHubEmulator {
   }
 
   /** Executes a GraphQL query against GitHub's published schema, answering from the model. */
-  async #graphql(req: IncomingMessage): Promise<unknown> {
+  async #graphql(req: IncomingMessage, login: string | null): Promise<unknown> {
     let request: { query?: unknown; variables?: unknown; operationName?: unknown };
     try {
       request = JSON.parse(await readBody(req));
@@ -289,6 +303,7 @@ export class GitHubEmulator {
       this.#renderer!,
       request.query,
       request.variables as Record<string, unknown>,
+      (repo) => this.model.canSee(repo, login),
     );
     return result;
   }
@@ -532,10 +547,16 @@ export class GitHubEmulator {
             fork_of: z.string().optional(),
             default_branch: z.string().optional(),
             private: z.boolean().optional(),
+            collaborators: z.array(z.string().min(1)).optional(),
           })
           .parse(input);
         const repo = m.createRepo(t);
         return { full_name: `${repo.owner}/${repo.name}` };
+      }
+      case 'PATCH repos/:/:': {
+        const t = z.strictObject({ private: z.boolean() }).parse(input);
+        m.setPrivate(full, t.private);
+        return { ok: true };
       }
       case 'POST repos/:/:/branches': {
         const t = z.strictObject({ branch: z.string().min(1), sha: z.string().optional() }).parse(input);

@@ -1,6 +1,6 @@
 import { ConfigError } from '../core/errors.ts';
 
-/** Exit codes scripts can rely on (also listed in the README). */
+/** Exit codes scripts can rely on (listed in docs/api.md). */
 export const EXIT = {
   ok: 0,
   failure: 1,
@@ -18,6 +18,8 @@ export class CliError extends Error {
   constructor(
     message: string,
     readonly exitCode: number,
+    /** The service's HTTP status, when it answered with an error. */
+    readonly status?: number,
   ) {
     super(message);
   }
@@ -40,8 +42,15 @@ export function serviceTarget(options: ServiceOptions, fallback: ServiceOptions 
   } catch {
     throw new ConfigError(`--url / GITSYNC_URL must be an http(s) URL, got ${JSON.stringify(url)}`);
   }
-  const key = options.key ?? process.env.GITSYNC_API_KEY ?? fallback.key;
-  if (!key) throw new ConfigError('no API key: pass --key or set GITSYNC_API_KEY');
+  if (options.key !== undefined) {
+    // Process arguments are visible to every local user (`ps`, /proc/<pid>/cmdline).
+    throw new CliError(
+      '--key is refused: process arguments are visible to other users; set GITSYNC_API_KEY instead',
+      EXIT.usage,
+    );
+  }
+  const key = process.env.GITSYNC_API_KEY || fallback.key;
+  if (!key) throw new ConfigError('no API key: set GITSYNC_API_KEY');
   return { url, key };
 }
 
@@ -80,10 +89,11 @@ export async function callService<T>(
   if (!res.ok) {
     const error = (json as { error?: { code?: string; message?: string } } | null)?.error;
     const what = error ? `${error.code}: ${error.message}` : `HTTP ${res.status}`;
-    const hint = res.status === 401 ? ' (check --key / GITSYNC_API_KEY)' : '';
+    const hint = res.status === 401 ? ' (check GITSYNC_API_KEY)' : '';
     throw new CliError(
       `gitsync refused ${method} ${path}: ${what}${hint}`,
       res.status < 500 ? EXIT.rejected : EXIT.failure,
+      res.status,
     );
   }
   return json as T;

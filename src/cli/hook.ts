@@ -1,7 +1,7 @@
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CliError, EXIT, serviceTarget } from './client.ts';
+import { CliError, callService, EXIT, serviceTarget } from './client.ts';
 import { git } from './git.ts';
 
 const MARKER = '# gitsync pre-push hook';
@@ -36,6 +36,45 @@ export interface HookOptions {
   force?: boolean;
 }
 
+const REPORT_KEY_HOWTO =
+  'create one with POST /api/v1/keys {"owner_id": …, "name": …, "scope": "report"} and set it as GITSYNC_API_KEY';
+
+/**
+ * Refuses admin and owner keys: a key stored in the checkout's git config is readable by the agent
+ * working there, and a report key can do nothing but report. The service tells which kind a key
+ * is. If it cannot be reached the hook is installed anyway (pushes must not wait for it), with a
+ * warning that the key could not be checked.
+ */
+async function checkReportKey(target: { url: string; key: string }): Promise<void> {
+  const probe = async (path: string) => {
+    try {
+      return await callService(target, 'GET', path, undefined, 5_000).then(() => 200);
+    } catch (error) {
+      if (error instanceof CliError && error.exitCode === EXIT.unreachable) return 'unreachable' as const;
+      if (error instanceof CliError && error.status !== undefined) return error.status;
+      throw error;
+    }
+  };
+  const keys = await probe('/api/v1/keys');
+  if (keys === 'unreachable') {
+    process.stderr.write(
+      `gitsync: warning: could not reach ${target.url} to check the key; it must be a report key (${REPORT_KEY_HOWTO})\n`,
+    );
+    return;
+  }
+  if (keys === 200)
+    throw new CliError(
+      `refusing to store the admin key in the checkout; use a report key: ${REPORT_KEY_HOWTO}`,
+      EXIT.usage,
+    );
+  if (keys === 401) throw new CliError('the service does not accept this key (401)', EXIT.rejected);
+  if ((await probe('/api/v1/chats?limit=1')) === 200)
+    throw new CliError(
+      `refusing to store an owner key in the checkout (it can read and change every chat of its owner); use a report key: ${REPORT_KEY_HOWTO}`,
+      EXIT.usage,
+    );
+}
+
 /**
  * `gitsync hook install`: writes the pre-push hook and stores chat/workspace, service URL and key
  * (from flags or the environment) in the checkout's git config (`gitsync.*`).
@@ -57,8 +96,10 @@ export async function installHook(options: HookOptions): Promise<string> {
     }
     await rename(file, `${file}.before-gitsync`);
   }
-  // Recorded in the checkout so pushes from any shell report, whatever their environment.
+  // Recorded in the checkout so pushes from any shell report, whatever their environment. Anyone
+  // who can read the checkout (the agent) can read that key: it must be a report key.
   const target = serviceTarget(options);
+  await checkReportKey(target);
   for (const [name, value] of Object.entries({
     chat: options.chat,
     workspace: options.workspace,

@@ -11,7 +11,8 @@ import { removeToken, setToken } from './token.ts';
 
 const urlOption = () =>
   new Option('--url <url>', 'gitsync service URL (env GITSYNC_URL; default http://127.0.0.1:7420)');
-const keyOption = () => new Option('--key <key>', 'API key (env GITSYNC_API_KEY)');
+/** Refused with a message (keys come from GITSYNC_API_KEY: arguments are visible to other users). */
+const keyOption = () => new Option('--key <key>').hideHelp();
 
 const program = new Command()
   .name('gitsync')
@@ -20,7 +21,7 @@ const program = new Command()
   .exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage))
   .addHelpText(
     'after',
-    '\nExit codes: 0 ok, 1 failure, 2 usage, 3 service unreachable, 4 refused by the service, 78 configuration.',
+    '\nThe API key comes from GITSYNC_API_KEY (never from arguments, which other users can see).\nExit codes: 0 ok, 1 failure, 2 usage, 3 service unreachable, 4 refused by the service, 78 configuration.',
   );
 
 program
@@ -42,6 +43,7 @@ program
   .description("report this checkout's branch and origin (credentials removed) for a chat or workspace")
   .option('--chat <id>', 'chat that pushed (env GITSYNC_CHAT_ID, git config gitsync.chat)')
   .option('--workspace <id>', 'workspace that pushed, for every chat in it (env GITSYNC_WORKSPACE_ID)')
+  .option('--owner <id>', 'with --workspace and the admin key: whose chats (env GITSYNC_OWNER_ID)')
   .option('--remote <name>', 'remote whose URL is the origin', 'origin')
   .option('--branch <name>', 'branch to report (default: the checked-out branch)')
   .option('--cwd <dir>', 'the checkout', process.cwd())
@@ -58,7 +60,7 @@ program
   .description('git integration')
   .command('install')
   .description(
-    'make every successful `git push` in this checkout report itself (never slows or fails the push)',
+    'make every successful `git push` in this checkout report itself (never slows or fails the push); needs a report key in GITSYNC_API_KEY',
   )
   .option('--chat <id>', 'chat to report for (stored as git config gitsync.chat)')
   .option('--workspace <id>', 'workspace to report for (gitsync.workspace)')
@@ -83,7 +85,7 @@ program
 
 const token = program.command('token').description("link or unlink an owner's code-host token");
 for (const [name, description, action] of [
-  ['set', 'store a token (read from standard input, or --token)', setToken],
+  ['set', 'store a token (read from standard input)', setToken],
   ['rm', 'remove a token', removeToken],
 ] as const) {
   const command = token
@@ -91,8 +93,8 @@ for (const [name, description, action] of [
     .description(description)
     .requiredOption('--owner <id>', 'owner id (UUID)')
     .requiredOption('--provider <id>', 'provider id from the configuration, e.g. github');
-  if (name === 'set')
-    command.option('--token <token>', 'the token (prefer standard input: it stays out of shell history)');
+  // Refused with a message: a token in the arguments is visible to other users.
+  if (name === 'set') command.addOption(new Option('--token <token>').hideHelp());
   command.addOption(urlOption()).addOption(keyOption()).action(action);
 }
 

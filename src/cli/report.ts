@@ -8,6 +8,7 @@ export interface ReportOptions {
   key?: string;
   chat?: string;
   workspace?: string;
+  owner?: string;
   remote: string;
   branch?: string;
   cwd: string;
@@ -28,6 +29,7 @@ export async function report(options: ReportOptions): Promise<void> {
     git(cwd, 'config', '--get', `gitsync.${name}`).then((v) => v || undefined);
   const chat = options.chat ?? process.env.GITSYNC_CHAT_ID ?? (await setting('chat'));
   const workspace = options.workspace ?? process.env.GITSYNC_WORKSPACE_ID ?? (await setting('workspace'));
+  const owner = options.owner ?? process.env.GITSYNC_OWNER_ID ?? (await setting('owner'));
   if (!chat && !workspace) {
     throw new CliError(
       'say which chat pushed: --chat / GITSYNC_CHAT_ID or --workspace / GITSYNC_WORKSPACE_ID',
@@ -37,6 +39,7 @@ export async function report(options: ReportOptions): Promise<void> {
   for (const [flag, value] of [
     ['--chat', chat],
     ['--workspace', workspace],
+    ['--owner', owner],
   ] as const) {
     if (value && !UUID_PATTERN.test(value))
       throw new CliError(`${flag} must be a UUID, got ${JSON.stringify(value)}`, EXIT.usage);
@@ -57,7 +60,7 @@ export async function report(options: ReportOptions): Promise<void> {
     return;
   }
   const result = await callService<{ chat_ids: string[] }>(target, 'POST', '/api/v1/git-refs', {
-    ...(chat ? { chat_id: chat } : { workspace_id: workspace }),
+    ...(chat ? { chat_id: chat } : { workspace_id: workspace, ...(owner && { owner_id: owner }) }),
     branch,
     origin,
   });

@@ -1,7 +1,9 @@
+import { join } from 'node:path';
 import pg from 'pg';
 import pino from 'pino';
 import { type AppConfig, loadConfig } from '../config/config.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
+import { errorMessage } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { Engine } from '../engine/engine.ts';
 import { EventHub } from '../events/event-hub.ts';
@@ -47,8 +49,12 @@ const REDACT = [
   'headers.authorization',
 ];
 
-export function createLogger(level: AppConfig['log_level']): pino.Logger {
-  return pino({ level, redact: { paths: REDACT, censor: '[redacted]' } }, pino.destination(2));
+/** JSON lines on stderr (or `destination`), with secrets redacted. */
+export function createLogger(
+  level: AppConfig['log_level'],
+  destination: pino.DestinationStream = pino.destination(2),
+): pino.Logger {
+  return pino({ level, redact: { paths: REDACT, censor: '[redacted]' } }, destination);
 }
 
 export interface RuntimeOptions {
@@ -58,6 +64,44 @@ export interface RuntimeOptions {
   logger?: pino.Logger;
   /** Event-stream heartbeat period (tests shorten it). */
   heartbeatMs?: number;
+  /** How often the embedded database is vacuumed (default hourly; tests shorten it). */
+  vacuumIntervalMs?: number;
+}
+
+/**
+ * PGlite runs no autovacuum (it is one backend without background workers), so dead rows from the
+ * worker's constant updates would pile up; an hourly VACUUM keeps the files and RSS bounded.
+ * PostgreSQL's autovacuum does this itself.
+ */
+const VACUUM_INTERVAL_MS = 3_600_000;
+
+/**
+ * How owners' tokens are sealed. A configured key always wins. With the embedded database and no
+ * key, a key of its own is generated into the data folder at first start (its files are private,
+ * and the key file lets the database files alone — a backup, a copied WAL — hold no usable token).
+ * With PostgreSQL and no key, tokens are refused unless GITSYNC_ALLOW_PLAINTEXT_TOKENS=1.
+ */
+function tokenCipherFor(config: AppConfig, logger: pino.Logger): TokenCipher {
+  if (config.encryption_key) return TokenCipher.fromSetting(config.encryption_key);
+  if (!config.database_url) {
+    const path = join(config.data_dir, 'encryption-key');
+    const { cipher, created } = TokenCipher.fromKeyFile(path);
+    if (created)
+      logger.info({ path }, "generated the key that encrypts owners' tokens (keep it with the database)");
+    return cipher;
+  }
+  if (config.allow_plaintext_tokens) {
+    logger.warn(
+      {},
+      "GITSYNC_ALLOW_PLAINTEXT_TOKENS=1 and no GITSYNC_ENCRYPTION_KEY: owners' tokens are stored unencrypted in PostgreSQL",
+    );
+    return new TokenCipher(null);
+  }
+  logger.warn(
+    {},
+    "no GITSYNC_ENCRYPTION_KEY: storing owners' tokens is refused (set GITSYNC_ENCRYPTION_KEY, or GITSYNC_ALLOW_PLAINTEXT_TOKENS=1 to store them unencrypted)",
+  );
+  return new TokenCipher(null, { plaintext: 'refuse' });
 }
 
 export async function openRuntime(
@@ -66,16 +110,25 @@ export async function openRuntime(
 ): Promise<Runtime> {
   const logger = options.logger ?? createLogger(config.log_level);
   const clock = options.clock ?? systemClock;
-  const cipher = TokenCipher.fromSetting(config.encryption_key);
+  // Checked before anything is opened, so a bad key fails fast.
+  if (config.encryption_key) TokenCipher.fromSetting(config.encryption_key);
   const providers = new ProviderRegistry([
     ...(options.providers ?? []),
     ...createProviders(config.providers, { clock }),
   ]);
   const db = await openDatabase({ url: config.database_url, dataDir: `${config.data_dir}/pglite` });
   let hub: EventHub;
+  let cipher: TokenCipher;
   try {
+    // After opening: the embedded folder is locked then, so two processes never make two keys.
+    cipher = tokenCipherFor(config, logger);
     const applied = await migrate(db);
     if (applied.length > 0) logger.info({ versions: applied }, 'applied migrations');
+    const { resealed, unreadable } = await new SqlStore(db, cipher).resealTokens();
+    if (resealed > 0)
+      logger.info({ resealed }, "sealed stored owners' tokens with the current key and format");
+    if (unreadable > 0)
+      logger.warn({ unreadable }, "some stored owners' tokens cannot be opened with the current key");
     // Replicas share a channel per schema, so several deployments can share one database.
     const schema = (await db.query<{ s: string }>('SELECT current_schema() AS s')).rows[0]?.s ?? 'public';
     const url = config.database_url;
@@ -124,8 +177,12 @@ export async function openRuntime(
     clock,
     logger: logger as Logger,
     heartbeatMs: options.heartbeatMs,
+    limits: config.limits,
+    allowedHosts: config.allowed_hosts,
+    metricsToken: config.metrics_token,
   });
   let pruneTimer: NodeJS.Timeout | null = null;
+  let vacuumTimer: NodeJS.Timeout | null = null;
   const runtime: Runtime = {
     config,
     logger,
@@ -140,18 +197,37 @@ export async function openRuntime(
     clock,
     generatedAdminKey: null,
     async start() {
-      runtime.generatedAdminKey = await keys.ensureAdminKey();
+      const admin = await keys.ensureAdminKey();
+      runtime.generatedAdminKey = admin.generated;
+      if (admin.revoked > 0)
+        logger.info({ revoked: admin.revoked }, 'GITSYNC_ADMIN_TOKEN is set: deleted the stored admin keys');
       await hub.start();
       if (config.worker.enabled) engine.start();
-      // Delivery ids are kept a day: code hosts redeliver within hours.
-      pruneTimer = setInterval(
-        () => void store.pruneWebhookDeliveries(new Date(clock.now().getTime() - 86_400_000)).catch(() => {}),
-        3_600_000,
-      );
+      // Delivery ids are kept a day (code hosts redeliver within hours); pruned at start too, so
+      // a replica that restarts often still prunes.
+      const prune = () =>
+        void store.pruneWebhookDeliveries(new Date(clock.now().getTime() - 86_400_000)).catch((error) =>
+          logger.warn({ err: errorMessage(error) }, 'pruning webhook delivery ids failed'),
+        );
+      prune();
+      pruneTimer = setInterval(prune, 3_600_000);
       pruneTimer.unref();
+      if (db.kind === 'pglite') {
+        vacuumTimer = setInterval(
+          () =>
+            void db
+              .exec('VACUUM')
+              .catch((error) =>
+                logger.warn({ err: errorMessage(error) }, 'VACUUM of the embedded database failed'),
+              ),
+          options.vacuumIntervalMs ?? VACUUM_INTERVAL_MS,
+        );
+        vacuumTimer.unref();
+      }
     },
     async close() {
       if (pruneTimer) clearInterval(pruneTimer);
+      if (vacuumTimer) clearInterval(vacuumTimer);
       http.closeStreams();
       await engine.stop();
       await hub.stop();

@@ -1,7 +1,25 @@
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { serve as listen } from '@hono/node-server';
 import { loadConfig } from '../config/config.ts';
 import { errorMessage } from '../core/errors.ts';
 import { openRuntime } from './runtime.ts';
+
+/**
+ * Writes the generated admin key to `<dataDir>/admin-key`, mode 0600 from the first byte (written
+ * under a temporary name and renamed into place, so a file left by an earlier start with a looser
+ * mode is replaced, never reused). Returns the file's path.
+ */
+function writeAdminKeyFile(dataDir: string, key: string): string {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const file = join(dataDir, 'admin-key');
+  const draft = `${file}.${process.pid}.tmp`;
+  // `wx`: never write through a file (or link) that is already there.
+  rmSync(draft, { force: true });
+  writeFileSync(draft, `${key}\n`, { mode: 0o600, flag: 'wx' });
+  renameSync(draft, file);
+  return file;
+}
 
 /** Watchdog: if a graceful stop hangs this long, exit anyway (with a failure code). */
 const SHUTDOWN_GRACE_MS = 15_000;
@@ -25,10 +43,27 @@ export async function serve(): Promise<void> {
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   if (runtime.generatedAdminKey) {
-    // Shown once: only its hash is stored.
-    process.stdout.write(
-      `gitsync: generated the admin API key (shown only now; set GITSYNC_ADMIN_TOKEN to choose your own):\n  ${runtime.generatedAdminKey}\n`,
-    );
+    if (process.stdout.isTTY) {
+      // A person is watching: shown once (only its hash is stored).
+      process.stdout.write(
+        `gitsync: generated the admin API key (shown only now; set GITSYNC_ADMIN_TOKEN to choose your own):\n  ${runtime.generatedAdminKey}\n`,
+      );
+    } else {
+      // Output that is not a terminal ends up in log collectors: the key goes to a private file instead.
+      try {
+        const file = writeAdminKeyFile(config.data_dir, runtime.generatedAdminKey);
+        process.stdout.write(
+          `gitsync: generated the admin API key into ${file} (readable only by this user; set GITSYNC_ADMIN_TOKEN to choose your own)\n`,
+        );
+        logger.info({ file }, 'generated the admin API key into a file');
+      } catch (error) {
+        // The key is lost, not leaked; setting GITSYNC_ADMIN_TOKEN revokes it at the next start.
+        logger.error(
+          { err: errorMessage(error) },
+          'cannot write the generated admin API key into GITSYNC_DATA_DIR; set GITSYNC_ADMIN_TOKEN to choose an admin key',
+        );
+      }
+    }
   }
   process.stdout.write(`gitsync: listening on ${url} (dashboard: ${url}/)\n`);
   logger.info(

@@ -8,8 +8,21 @@ export interface TokenOptions {
   token?: string;
 }
 
+/**
+ * The token never comes from a flag: process arguments are visible to every local user (`ps`,
+ * /proc/<pid>/cmdline) and stay in shell history. (`serviceTarget` refuses `--key` likewise.)
+ */
+function refuseTokenFlag(options: TokenOptions): void {
+  if (options.token !== undefined) {
+    throw new CliError(
+      '--token is refused: process arguments are visible to other users; give the token on standard input (e.g. `gitsync token set … < token.txt`)',
+      EXIT.usage,
+    );
+  }
+}
+
 async function readStdin(): Promise<string> {
-  if (process.stdin.isTTY) throw new CliError('give the token on standard input (or --token)', EXIT.usage);
+  if (process.stdin.isTTY) throw new CliError('give the token on standard input', EXIT.usage);
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8').trim();
@@ -20,14 +33,16 @@ const path = (o: TokenOptions) =>
 
 /** `gitsync token set`: links an owner's code-host token (read from stdin so it stays out of shell history). */
 export async function setToken(options: TokenOptions): Promise<void> {
+  refuseTokenFlag(options);
   const target = serviceTarget(options);
-  const token = options.token ?? (await readStdin());
+  const token = await readStdin();
   if (!token) throw new CliError('the token is empty', EXIT.usage);
   await callService(target, 'PUT', path(options), { token });
   process.stdout.write(`token stored for owner ${options.owner} on ${options.provider}\n`);
 }
 
 export async function removeToken(options: TokenOptions): Promise<void> {
+  refuseTokenFlag(options);
   await callService(serviceTarget(options), 'DELETE', path(options));
   process.stdout.write(`token removed for owner ${options.owner} on ${options.provider}\n`);
 }

@@ -1,9 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from '../core/errors.ts';
+import { DEFAULT_LIMITS, type Limits } from '../core/limits.ts';
 import { DEFAULT_WORKER_SETTINGS, type WorkerSettings } from '../core/schedule.ts';
 import { KNOWN_PROVIDER_TYPES } from '../providers/registry.ts';
-import type { ProviderConfig } from '../providers/types.ts';
+import {
+  DEFAULT_SERVICE_TOKEN_POLICY,
+  type ProviderConfig,
+  SERVICE_TOKEN_POLICIES,
+} from '../providers/types.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -16,9 +21,19 @@ export interface AppConfig {
   port: number;
   admin_token: string | undefined;
   encryption_key: string | undefined;
+  /** GITSYNC_ALLOW_PLAINTEXT_TOKENS: with PostgreSQL and no encryption key, store owners' tokens in clear. */
+  allow_plaintext_tokens: boolean;
   log_level: LogLevel;
   providers: ProviderConfig[];
   worker: WorkerSettings;
+  limits: Limits;
+  /**
+   * GITSYNC_ALLOWED_HOSTS: host names the HTTP service answers to (DNS-rebinding guard). Unset:
+   * the loopback names when listening on loopback, any name otherwise.
+   */
+  allowed_hosts: string[] | null;
+  /** GITSYNC_METRICS_TOKEN: when set, `/metrics` requires it as a bearer key. */
+  metrics_token: string | undefined;
 }
 
 const httpUrl = z
@@ -44,6 +59,7 @@ const providerSchema = z.strictObject({
   api_url: httpUrl.optional(),
   token_env: envName.optional(),
   webhook_secret_env: envName.optional(),
+  service_token_for: z.enum(SERVICE_TOKEN_POLICIES).optional(),
 });
 
 const ms = z.number().int().min(0);
@@ -64,11 +80,27 @@ const workerSchema = z.strictObject({
   quiet_after_ms: ms.optional(),
   quiet_ttl_ms: ms.optional(),
   misconfigured_backoff_ms: ms.optional(),
+  refresh_now_per_minute: z.number().int().min(0).max(1_000_000).optional(),
+});
+
+const limitsSchema = z.strictObject({
+  requests_per_second: positive.optional(),
+  request_burst: positive.optional(),
+  streams_per_key: positive.max(10_000).optional(),
+  replay_max_bytes: positive.optional(),
+  chats_per_owner: positive.optional(),
+  refs_per_chat: positive.optional(),
+  chat_depth: positive.max(1_000).optional(),
+  children_per_chat: positive.optional(),
+  workspace_report_chats: positive.optional(),
+  concurrent_webhook_uploads: positive.max(10_000).optional(),
+  webhook_upload_timeout_ms: positive.optional(),
 });
 
 const fileSchema = z.strictObject({
   providers: z.array(providerSchema).optional(),
   worker: workerSchema.optional(),
+  limits: limitsSchema.optional(),
 });
 
 export type ConfigFile = z.infer<typeof fileSchema>;
@@ -127,6 +159,14 @@ function intFromEnv(env: NodeJS.ProcessEnv, name: string, min: number, max: numb
   return n;
 }
 
+/** `1`/`true` or `0`/`false` (unset and empty are false); anything else names the variable. */
+function flagFromEnv(env: NodeJS.ProcessEnv, name: string): boolean {
+  const raw = (env[name] ?? '').toLowerCase();
+  if (raw === '1' || raw === 'true') return true;
+  if (raw === '' || raw === '0' || raw === 'false') return false;
+  throw new ConfigError(`${name} must be 1 or 0, got ${JSON.stringify(env[name])}`);
+}
+
 /** Reads the environment (and the file named by GITSYNC_CONFIG); every error names the setting. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   let file: ConfigFile = {};
@@ -164,12 +204,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       web_url: p.web_url,
       api_url: p.api_url ?? defaultApiUrl(p.type, p.web_url),
       service_token: p.token_env ? env[p.token_env] || undefined : undefined,
+      service_token_for: p.service_token_for ?? DEFAULT_SERVICE_TOKEN_POLICY,
       webhook_secret: p.webhook_secret_env ? env[p.webhook_secret_env] || undefined : undefined,
     }),
   );
   const worker: WorkerSettings = { ...DEFAULT_WORKER_SETTINGS };
   for (const [key, value] of Object.entries(file.worker ?? {})) {
     if (value !== undefined) (worker as unknown as Record<string, unknown>)[key] = value;
+  }
+  const limits: Limits = { ...DEFAULT_LIMITS };
+  for (const [key, value] of Object.entries(file.limits ?? {})) {
+    if (value !== undefined) (limits as unknown as Record<string, unknown>)[key] = value;
   }
   return {
     database_url: databaseUrl,
@@ -178,8 +223,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     port: intFromEnv(env, 'GITSYNC_PORT', 0, 65_535) ?? 7420,
     admin_token: adminToken,
     encryption_key: env.GITSYNC_ENCRYPTION_KEY || undefined,
+    allow_plaintext_tokens: flagFromEnv(env, 'GITSYNC_ALLOW_PLAINTEXT_TOKENS'),
     log_level: logLevel as LogLevel,
     providers,
     worker,
+    limits,
+    allowed_hosts: allowedHosts(env.GITSYNC_ALLOWED_HOSTS, env.GITSYNC_HOST || '127.0.0.1'),
+    metrics_token: env.GITSYNC_METRICS_TOKEN || undefined,
   };
+}
+
+const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '::1'];
+
+function allowedHosts(setting: string | undefined, listenHost: string): string[] | null {
+  if (setting) {
+    const names = setting
+      .split(',')
+      .map((h) => h.trim().toLowerCase())
+      .filter((h) => h !== '');
+    if (names.includes('*')) return null;
+    if (names.some((h) => !/^[a-z0-9.:_-]+$/.test(h)))
+      throw new ConfigError('GITSYNC_ALLOWED_HOSTS must be a comma-separated list of host names (or *)');
+    return names;
+  }
+  const loopback = LOOPBACK_NAMES.includes(listenHost.toLowerCase()) || /^127\./.test(listenHost);
+  return loopback ? LOOPBACK_NAMES : null;
 }

@@ -22,6 +22,11 @@ export interface WorkerSettings {
   quiet_ttl_ms: number;
   /** A ref no provider can serve (unknown or unsupported host) waits this long, or until it is reported again. */
   misconfigured_backoff_ms: number;
+  /**
+   * "Refresh now" calls per chat owner per minute (a burst of as many, refilled evenly), on each
+   * replica; beyond it the API answers 429 with Retry-After and the host is not asked. 0: no limit.
+   */
+  refresh_now_per_minute: number;
 }
 
 export const DEFAULT_WORKER_SETTINGS: WorkerSettings = {
@@ -40,6 +45,7 @@ export const DEFAULT_WORKER_SETTINGS: WorkerSettings = {
   quiet_after_ms: 3_600_000,
   quiet_ttl_ms: 600_000,
   misconfigured_backoff_ms: 3_600_000,
+  refresh_now_per_minute: 30,
 };
 
 /** Why a refresh failed, in the words the row and the API show. */

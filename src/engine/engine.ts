@@ -1,9 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import { addMs, type Clock } from '../core/clock.ts';
-import { BadInputError, errorMessage, NotFoundError } from '../core/errors.ts';
+import { BadInputError, errorMessage, NotFoundError, RateLimitedError } from '../core/errors.ts';
+import { DEFAULT_LIMITS, type Limits } from '../core/limits.ts';
 import type { Logger } from '../core/logger.ts';
 import { canonicalUnmatchedOrigin } from '../core/origin.ts';
 import type { WorkerSettings } from '../core/schedule.ts';
+import { TokenBuckets } from '../core/token-buckets.ts';
 import type { DiffStatus } from '../core/types.ts';
 import type { Publisher } from '../events/publisher.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
@@ -11,6 +13,10 @@ import type { ClaimedRef, Store } from '../store/store.ts';
 import { failureError } from './failure-error.ts';
 import { planWrite, type RefreshOutcome } from './outcomes.ts';
 import { Refresher } from './refresher.ts';
+
+/** Byte bounds of a stored ref's origin and branch (see `reportRef`). */
+const MAX_ORIGIN_BYTES = 1024;
+const MAX_BRANCH_BYTES = 512;
 
 /** Hooks for metrics; every method optional. */
 export interface EngineObserver {
@@ -205,13 +211,23 @@ export class Engine {
    * Mark stale (SPEC §3): upserts the ref as due now on the named chat, or on every
    * non-archived chat of the workspace, and publishes at once. `owner` scopes the chats.
    */
-  async reportRef(input: RefReportInput, owner?: string): Promise<{ chat_ids: string[] }> {
+  async reportRef(
+    input: RefReportInput,
+    owner?: string,
+    limits: Pick<Limits, 'refs_per_chat' | 'workspace_report_chats'> = DEFAULT_LIMITS,
+  ): Promise<{ chat_ids: string[] }> {
     const branch = input.branch.trim();
     const rawOrigin = input.origin.trim();
     if (branch === '') throw new BadInputError('branch must not be empty');
     if (rawOrigin === '') throw new BadInputError('origin must not be empty');
     if (!input.chat_id && !input.workspace_id) throw new BadInputError('give chat_id or workspace_id');
     const { origin, provider_id } = this.canonicalOrigin(rawOrigin);
+    // Both are indexed together (with lower(origin), which can grow a character by a byte): these
+    // bounds keep an index entry under PostgreSQL's limit of about 2,700 bytes.
+    if (Buffer.byteLength(origin) > MAX_ORIGIN_BYTES)
+      throw new BadInputError(`origin must be at most ${MAX_ORIGIN_BYTES} bytes`);
+    if (Buffer.byteLength(branch) > MAX_BRANCH_BYTES)
+      throw new BadInputError(`branch must be at most ${MAX_BRANCH_BYTES} bytes`);
     const now = this.deps.clock.now();
 
     const single = input.chat_id !== undefined;
@@ -222,11 +238,20 @@ export class Engine {
       chatIds = [input.chat_id];
     } else {
       chatIds = await this.deps.store.activeWorkspaceChatIds(input.workspace_id!, owner);
+      if (chatIds.length > limits.workspace_report_chats) {
+        throw new BadInputError(
+          `workspace ${input.workspace_id} has ${chatIds.length} active chats; a workspace report reaches at most ${limits.workspace_report_chats} (report by chat_id instead)`,
+        );
+      }
     }
     const reported: DiffStatus[] = [];
     for (const chat_id of chatIds) {
       try {
-        const status = await this.deps.store.recordRefReport({ chat_id, origin, branch, provider_id }, now);
+        const status = await this.deps.store.recordRefReport(
+          { chat_id, origin, branch, provider_id },
+          now,
+          limits.refs_per_chat,
+        );
         if (status) reported.push(status);
         else if (single) throw new NotFoundError(`chat ${chat_id} not found`);
       } catch (error) {
@@ -241,6 +266,9 @@ export class Engine {
   }
 
   // ---- refresh now -------------------------------------------------------------------------
+
+  /** Per chat owner: `refresh_now_per_minute` at once, refilled evenly over the minute. */
+  #refreshNowLimit: TokenBuckets | null = null;
 
   /**
    * Refreshes one chat's ref now through the same pipeline. "No PR" writes nothing; a failure
@@ -257,6 +285,20 @@ export class Engine {
     const origin = which.origin?.trim() ? this.canonicalOrigin(which.origin).origin : undefined;
     const row = await store.getRef(chatId, origin, which.branch?.trim() || undefined);
     if (!row) throw new NotFoundError('no tracked ref matches', { code: 'no_ref' });
+    // Limited per chat owner whoever calls, the admin key included: what it protects is that
+    // owner's budget on the host (or the shared service token's), and the host is not asked.
+    const perMinute = this.deps.settings.refresh_now_per_minute;
+    this.#refreshNowLimit ??= new TokenBuckets(perMinute / 60, perMinute);
+    const now = this.deps.clock.now();
+    const waitMs = perMinute > 0 ? this.#refreshNowLimit.take(chat.owner_id, now.getTime()) : 0;
+    if (waitMs > 0) {
+      const next = new Date(now.getTime() + waitMs);
+      throw new RateLimitedError(
+        next,
+        `refresh now is limited to ${perMinute} a minute per owner; retry after ${next.toISOString()}`,
+        { code: 'rate_limited' },
+      );
+    }
     const [outcome] = (await this.refresher.refreshBatch([row], { concurrency: 1 })).values();
     if (!outcome || outcome.kind === 'released') throw new Error('refresh produced no outcome');
     if (outcome.kind === 'failed') throw failureError(outcome.failure);

@@ -8,6 +8,7 @@ import type { ProviderRegistry } from '../providers/registry.ts';
 import {
   branchKey,
   type CallOptions,
+  DEFAULT_SERVICE_TOKEN_POLICY,
   type Provider,
   type PullRef,
   pullKey,
@@ -16,6 +17,7 @@ import {
 import { type ClaimedRef, tokenKey } from '../store/store.ts';
 import { Limiter } from './limiter.ts';
 import type { RefreshFailure, RefreshOutcome } from './outcomes.ts';
+import { PublicRepos } from './public-repos.ts';
 import { RateLimitPauses } from './rate-limits.ts';
 
 /** Owners' own tokens for many (owner, provider) pairs at once, keyed by `tokenKey`; errors per entry. */
@@ -53,8 +55,12 @@ const fail = (code: FailureCode, message: string, paused_until?: Date): RefreshO
  */
 export class Refresher {
   readonly pauses = new RateLimitPauses();
+  /** Repositories the hosts confirmed public, for lending the service token (`service_token_for`). */
+  readonly publicRepos: PublicRepos;
 
-  constructor(private readonly deps: RefresherDeps) {}
+  constructor(private readonly deps: RefresherDeps) {
+    this.publicRepos = new PublicRepos(deps.clock);
+  }
 
   async refreshBatch(
     rows: readonly ClaimedRef[],
@@ -119,14 +125,24 @@ export class Refresher {
     if (!provider) return all(fail('no_provider', 'no provider for origin'));
     if (ownToken instanceof Error)
       return all(fail('internal', `token lookup failed: ${errorMessage(ownToken)}`));
-    // The owner's token for this provider, else the provider's own service token: never another provider's.
-    const token = ownToken || provider.config.service_token || '';
-    if (token === '') return all(fail('no_token', `no token for ${provider.config.id}`));
+    // The owner's token for this provider, else — as far as the provider's `service_token_for`
+    // allows — its own service token: never another provider's.
+    const service = ownToken ? '' : (provider.config.service_token ?? '');
+    const policy = provider.config.service_token_for ?? DEFAULT_SERVICE_TOKEN_POLICY;
+    const token = ownToken || (policy === 'none' ? '' : service);
+    if (token === '') {
+      const why = service ? ': link a token of your own (the service token serves no owner here)' : '';
+      return all(fail('no_token', `no token for ${provider.config.id}${why}`));
+    }
 
     const pauseKey = RateLimitPauses.key(provider.config.api_url, token);
-    const prefetched = await this.#prefetch(provider, rows, limiter, { token, signal }, pauseKey);
+    const served =
+      service && policy === 'public'
+        ? await this.#onlyPublic(provider, rows, limiter, { token, signal }, pauseKey, out)
+        : rows;
+    const prefetched = await this.#prefetch(provider, served, limiter, { token, signal }, pauseKey);
     await Promise.all(
-      rows.map((row) =>
+      served.map((row) =>
         limiter.run(async () => {
           if (signal?.aborted) {
             out.set(row.id, { kind: 'released' });
@@ -166,6 +182,93 @@ export class Refresher {
       ),
     );
     return out;
+  }
+
+  /**
+   * `service_token_for: "public"`: the rows whose repositories the host confirmed public; every
+   * other row gets its outcome in `out` — "no token" when the host says private or does not show
+   * the repository (the same words for both, so an owner cannot learn through the service token
+   * which private repositories exist), the check's own failure when it could not be asked.
+   * A row reads its origin's repository and, once it has a PR, the PR's (a fork's PR lives in
+   * the parent): both must be public. A public repository's parent is public too (GitHub: forks
+   * of private repositories are private, and public forks are detached when their parent turns
+   * private), so the fork lookup reads nothing private.
+   *
+   * The host is asked with the service token itself, not without a token: anonymous calls share
+   * a tiny per-address budget (GitHub: 60 an hour), and the answer is right either way — a
+   * private repository the service token can see says `private: true`, one it cannot see is
+   * "not found" — while only the public bit is kept.
+   */
+  async #onlyPublic(
+    provider: Provider,
+    rows: readonly ClaimedRef[],
+    limiter: Limiter,
+    call: CallOptions,
+    pauseKey: string,
+    out: Map<string, RefreshOutcome>,
+  ): Promise<ClaimedRef[]> {
+    const id = provider.config.id;
+    const reposOf = (row: ClaimedRef): RepoRef[] => {
+      const pull = row.url ? provider.parsePullUrl(row.url) : null;
+      const origin = provider.parseOrigin(row.git_remote_origin);
+      return [pull?.repo ?? null, origin].filter((r): r is RepoRef => r !== null);
+    };
+    const wanted = rows.map(reposOf);
+    const repos = new Map(wanted.flat().map((repo) => [PublicRepos.key(id, repo), repo]));
+    // true/false: the host's answer; an Error: the check failed; null: not asked (deadline, pause).
+    const answers = new Map<string, boolean | Error | null>();
+    await Promise.all(
+      [...repos].map(async ([key, repo]) => {
+        const known = this.publicRepos.known(id, repo);
+        if (known !== undefined || !provider.isRepoPublic) {
+          answers.set(key, known ?? false);
+          return;
+        }
+        await limiter.run(async () => {
+          if (call.signal?.aborted || this.pauses.pausedUntil(pauseKey, this.deps.clock.now())) {
+            answers.set(key, null);
+            return;
+          }
+          try {
+            answers.set(
+              key,
+              await this.publicRepos.isPublic(id, repo, () => provider.isRepoPublic!(repo, call)),
+            );
+          } catch (error) {
+            const failure = error instanceof Error ? error : new Error(String(error));
+            if (failure instanceof RateLimitedError) this.pauses.pause(pauseKey, failure.resetAt);
+            answers.set(key, failure);
+          }
+        });
+      }),
+    );
+    const served: ClaimedRef[] = [];
+    rows.forEach((row, i) => {
+      const got = wanted[i]!.map((repo) => answers.get(PublicRepos.key(id, repo)) ?? null);
+      const failed = got.find((a): a is Error => a instanceof Error);
+      const paused = this.pauses.pausedUntil(pauseKey, this.deps.clock.now());
+      // A row with no repository to read (its origin names none) goes on to its clear config error.
+      if (got.every((a) => a === true)) served.push(row);
+      else if (got.includes(false))
+        out.set(
+          row.id,
+          fail(
+            'no_token',
+            `no token for ${id}: the repository is not confirmed public, and the service token serves only public repositories; link a token of your own`,
+          ),
+        );
+      else if (call.signal?.aborted) out.set(row.id, { kind: 'released' });
+      else if (failed) {
+        const failure = this.#describe(failed, call.token);
+        // A rate limit or a host type not supported yet says so as it is; anything else names the check.
+        if (failure.code !== 'rate_limited' && failure.code !== 'config')
+          failure.message = `could not confirm that the repository is public: ${failure.message}`;
+        out.set(row.id, { kind: 'failed', failure });
+      } else if (paused)
+        out.set(row.id, fail('rate_limited', `skipped: rate limited until ${paused.toISOString()}`, paused));
+      else out.set(row.id, { kind: 'released' });
+    });
+    return served;
   }
 
   /**

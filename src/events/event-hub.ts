@@ -110,7 +110,23 @@ export class EventHub implements Publisher {
     await this.#flushing;
   }
 
-  async #write(batch: ChangeEvent[]): Promise<void> {
+  async #write(events: ChangeEvent[]): Promise<void> {
+    // Serialised one by one: an event that cannot be (say, a cycle in bad data) is logged and
+    // dropped alone, not with every other owner's events of the same turn.
+    const batch: ChangeEvent[] = [];
+    const payloads: string[] = [];
+    for (const event of events) {
+      try {
+        payloads.push(JSON.stringify(event));
+        batch.push(event);
+      } catch (error) {
+        this.#logger.error(
+          { err: errorMessage(error), kind: event.kind },
+          'an event could not be serialised',
+        );
+      }
+    }
+    if (batch.length === 0) return;
     try {
       const r = await this.#db.query<{
         id: string;
@@ -124,7 +140,7 @@ export class EventHub implements Publisher {
         [
           batch.map((e) => e.chat.owner_id),
           batch.map((e) => e.kind),
-          batch.map((e) => JSON.stringify(e)),
+          payloads,
           batch.map(() => this.#clock.now()),
         ],
       );
@@ -181,18 +197,25 @@ export class EventHub implements Publisher {
    * Events after `afterId` (for one owner, or all), oldest first; `reset` when some of them may
    * have been pruned or there are too many — the client should then refetch.
    */
-  async replay(afterId: string, ownerId?: string): Promise<StoredEvent[] | 'reset'> {
+  async replay(afterId: string, ownerId?: string, maxBytes = Infinity): Promise<StoredEvent[] | 'reset'> {
     if (!/^\d{1,18}$/.test(afterId)) return 'reset';
     const bounds = await this.#db.query<{ min: string | null }>('SELECT min(id) AS min FROM events');
     const min = bounds.rows[0]?.min;
     if (min === null || min === undefined ? afterId !== '0' : BigInt(afterId) < BigInt(min) - 1n)
       return 'reset';
+    // Sized first, so a replay too large to send is refused without reading it.
+    const size = await this.#db.query<{ n: string; bytes: string | null }>(
+      `SELECT count(*) AS n, sum(octet_length(payload)) AS bytes FROM events
+       WHERE id > $1 AND ($2::uuid IS NULL OR owner_id = $2)`,
+      [afterId, ownerId ?? null],
+    );
+    if (Number(size.rows[0]?.n ?? 0) > this.#maxReplay || Number(size.rows[0]?.bytes ?? 0) > maxBytes)
+      return 'reset';
     const r = await this.#db.query<{ id: string; owner_id: string; kind: ChangeEventKind; payload: string }>(
       `SELECT id, owner_id, kind, payload FROM events
        WHERE id > $1 AND ($2::uuid IS NULL OR owner_id = $2) ORDER BY id LIMIT $3`,
-      [afterId, ownerId ?? null, this.#maxReplay + 1],
+      [afterId, ownerId ?? null, this.#maxReplay],
     );
-    if (r.rows.length > this.#maxReplay) return 'reset';
     return r.rows.map((row) => ({
       id: String(row.id),
       owner_id: row.owner_id,

@@ -112,6 +112,11 @@ export class UnsupportedProvider implements Provider {
     throw this.#unsupported();
   }
 
+  /** Answers nothing either, so a ref served by the service token still shows "not supported yet". */
+  async isRepoPublic(): Promise<never> {
+    throw this.#unsupported();
+  }
+
   #unsupported(): ConfigError {
     return new ConfigError(
       `provider ${this.config.id}: code-host type ${this.config.type} is not supported yet`,

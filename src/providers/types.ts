@@ -17,6 +17,15 @@ export interface CallOptions {
   signal?: AbortSignal | undefined;
 }
 
+/**
+ * Whom a provider's service token serves when an owner has no token of its own (SPEC §6.1
+ * `service_token_for`): no one, only repositories the host confirmed public, or everyone.
+ */
+export const SERVICE_TOKEN_POLICIES = ['none', 'public', 'all'] as const;
+export type ServiceTokenPolicy = (typeof SERVICE_TOKEN_POLICIES)[number];
+/** A service token must not lend its access to private repositories unless the operator says so. */
+export const DEFAULT_SERVICE_TOKEN_POLICY: ServiceTokenPolicy = 'public';
+
 /** What the configuration says about one code host (SPEC §2 "provider"). */
 export interface ProviderConfig {
   id: string;
@@ -25,6 +34,8 @@ export interface ProviderConfig {
   web_url: string;
   api_url: string;
   service_token?: string | undefined;
+  /** Whom the service token serves; undefined means `DEFAULT_SERVICE_TOKEN_POLICY`. */
+  service_token_for?: ServiceTokenPolicy | undefined;
   webhook_secret?: string | undefined;
 }
 
@@ -56,6 +67,15 @@ export interface Provider {
     items: readonly { repo: RepoRef; branch: string }[],
     options: CallOptions,
   ): Promise<Map<string, PrFields | null | Error>>;
+  /**
+   * Optional: whether the host says `repo` is public — readable by anyone, signed in or not.
+   * False for private (and enterprise-internal) repositories and for ones it does not show
+   * (a host answers "not found" for a private repository the token cannot see); throws on an
+   * outage or a rate limit. The engine lends the service token to owners without a token of
+   * their own only for repositories this confirms (`service_token_for: "public"`); a provider
+   * without it confirms none.
+   */
+  isRepoPublic?(repo: RepoRef, options: CallOptions): Promise<boolean>;
 }
 
 /** Key of a (repository, branch) in `findPullsForBranches` results. */

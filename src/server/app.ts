@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'hono';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -5,7 +6,9 @@ import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
 import type { Clock } from '../core/clock.ts';
 import { BadInputError, errorMessage, NotFoundError } from '../core/errors.ts';
+import { DEFAULT_LIMITS, type Limits } from '../core/limits.ts';
 import type { Logger } from '../core/logger.ts';
+import { TokenBuckets } from '../core/token-buckets.ts';
 import { UUID_PATTERN } from '../core/types.ts';
 import type { Engine } from '../engine/engine.ts';
 import type { EventHub, StoredEvent } from '../events/event-hub.ts';
@@ -26,8 +29,17 @@ export interface AppDeps {
   metrics: Metrics;
   clock: Clock;
   logger: Logger;
-  /** Comment heartbeats on event streams keep proxies from closing them. */
+  /** Comment heartbeats on event streams keep proxies from closing them (and re-check the key). */
   heartbeatMs?: number;
+  /** Per-key and per-owner limits; defaults when omitted. */
+  limits?: Limits;
+  /**
+   * Host names (without port) the service answers to; others get 421, so a web page on another
+   * name cannot reach a service on localhost through DNS rebinding. null: any.
+   */
+  allowedHosts?: readonly string[] | null;
+  /** When set, `/metrics` requires `Authorization: Bearer <this>`. */
+  metricsToken?: string | undefined;
 }
 
 const UUID = UUID_PATTERN;
@@ -43,6 +55,25 @@ const text = (max: number) =>
     .max(max)
     .refine((s) => !s.includes('\u0000'), 'must not contain NUL characters');
 const MAX_BODY_BYTES = 1024 * 1024;
+
+/**
+ * On every response. The dashboard loads only its own script and style (no inline code), may be
+ * framed by no one, and sends no Referer that could carry a key; avatars come from code hosts.
+ */
+const SECURITY_HEADERS = {
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+};
+
+/** The name in a Host header, without port or IPv6 brackets, lower-cased. */
+function hostName(host: string): string {
+  const h = host.trim().toLowerCase();
+  if (h.startsWith('[')) return h.slice(1, h.indexOf(']') > 0 ? h.indexOf(']') : undefined);
+  return h.replace(/:\d*$/, '');
+}
 /** Events queued for one slow event-stream client before it is disconnected. */
 const MAX_STREAM_BACKLOG = 10_000;
 
@@ -55,15 +86,20 @@ const chatBody = z.object({
 const refBody = z.object({
   workspace_id: uuid.optional(),
   chat_id: uuid.optional(),
+  owner_id: uuid.optional(),
   branch: text(1000),
   origin: text(2000),
 });
 const refreshBody = z.object({
-  origin: z.string().max(2000).optional(),
-  branch: z.string().max(1000).optional(),
+  origin: text(2000).optional(),
+  branch: text(1000).optional(),
 });
-const tokenBody = z.object({ token: z.string().min(1).max(4096) });
-const keyBody = z.object({ owner_id: uuid, name: z.string().min(1).max(200) });
+const tokenBody = z.object({ token: text(4096).min(1) });
+const keyBody = z.object({
+  owner_id: uuid,
+  name: text(200).min(1),
+  scope: z.enum(['owner', 'report']).default('owner'),
+});
 const listQuery = z.object({
   owner_id: uuid.optional(),
   archived: z.enum(['true', 'false']).default('false'),
@@ -109,8 +145,18 @@ async function jsonBody(c: Context, optional = false): Promise<unknown> {
 export function createApp(deps: AppDeps) {
   const { store, engine, hub, providers, keys, metrics, clock, logger } = deps;
   const heartbeatMs = deps.heartbeatMs ?? 15_000;
+  const limits = deps.limits ?? DEFAULT_LIMITS;
+  const allowedHosts = deps.allowedHosts ? new Set(deps.allowedHosts.map((h) => h.toLowerCase())) : null;
+  const metricsHash = deps.metricsToken ? createHash('sha256').update(deps.metricsToken).digest() : null;
   const app = new Hono<Env>();
-  const streams = new Set<() => void>();
+  /** Open event streams by key (`admin` for the key from the environment), each with its closer. */
+  const streams = new Map<string, Set<() => void>>();
+  const streamCount = () => [...streams.values()].reduce((n, set) => n + set.size, 0);
+  const closeStreamsOf = (keyId: string) => {
+    for (const close of [...(streams.get(keyId) ?? [])]) close();
+  };
+  const requestBuckets = new TokenBuckets(limits.requests_per_second, limits.request_burst);
+  let webhookUploads = 0;
 
   app.onError((error, c) => {
     const r = toErrorResponse(error, clock.now());
@@ -124,6 +170,21 @@ export function createApp(deps: AppDeps) {
     await next();
     metrics.httpRequests.inc({ status: `${Math.floor(c.res.status / 100)}xx` });
   });
+  app.use('*', async (c, next) => {
+    if (allowedHosts) {
+      const host = c.req.header('host');
+      // In-process calls (tests, embedding) carry no Host header; every HTTP/1.1 client sends one.
+      if (host !== undefined && !allowedHosts.has(hostName(host))) {
+        throw new HttpError(
+          421,
+          'misdirected_request',
+          `this service does not answer to the host name ${JSON.stringify(hostName(host))}`,
+        );
+      }
+    }
+    await next();
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) c.res.headers.set(name, value);
+  });
 
   // ---- operations (no key) ----------------------------------------------------------------
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
@@ -134,7 +195,17 @@ export function createApp(deps: AppDeps) {
       : c.json({ error: { code: 'not_ready', message: 'database unreachable or not migrated' } }, 503);
   });
   app.get('/metrics', async (c) => {
-    metrics.sseClients.set(streams.size);
+    if (metricsHash) {
+      const presented = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '')?.[1] ?? '';
+      const digest = createHash('sha256').update(presented).digest();
+      if (!timingSafeEqual(digest, metricsHash))
+        throw new HttpError(
+          401,
+          'unauthorized',
+          'metrics need the metrics key (Authorization: Bearer <key>)',
+        );
+    }
+    metrics.sseClients.set(streamCount());
     return c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType });
   });
   // The dashboard: static files from the package. The key never appears in these requests.
@@ -148,9 +219,16 @@ export function createApp(deps: AppDeps) {
   );
 
   // ---- webhooks (signature, not bearer) ---------------------------------------------------
-  app.post('/api/v1/webhooks/:provider', limitBody(MAX_WEBHOOK_BYTES, 'webhook deliveries'), async (c) => {
+  app.post('/api/v1/webhooks/:provider', async (c) => {
     const provider = providers.get(c.req.param('provider'));
     if (!provider) throw new HttpError(404, 'not_found', 'unknown provider');
+    // Bodies are read only for a known provider with a secret, a few at a time, each on a deadline.
+    if (webhookUploads >= limits.concurrent_webhook_uploads) {
+      throw new HttpError(503, 'busy', 'too many webhook deliveries at once; retry shortly', {
+        'retry-after': '5',
+      });
+    }
+    webhookUploads++;
     try {
       const result = await handleWebhook(
         { store, clock },
@@ -159,8 +237,10 @@ export function createApp(deps: AppDeps) {
           signature: c.req.header('x-hub-signature-256'),
           event: c.req.header('x-github-event'),
           delivery: c.req.header('x-github-delivery'),
+          contentLength: c.req.header('content-length'),
+          body: c.req.raw.body,
         },
-        new Uint8Array(await c.req.arrayBuffer()),
+        { maxBytes: MAX_WEBHOOK_BYTES, timeoutMs: limits.webhook_upload_timeout_ms },
       );
       metrics.webhookDeliveries.inc({ provider: provider.config.id, result: result.body.status });
       if ((result.body.marked ?? 0) > 0) {
@@ -172,6 +252,8 @@ export function createApp(deps: AppDeps) {
       if (error instanceof HttpError)
         metrics.webhookDeliveries.inc({ provider: provider.config.id, result: error.code });
       throw error;
+    } finally {
+      webhookUploads--;
     }
   });
 
@@ -186,6 +268,16 @@ export function createApp(deps: AppDeps) {
     if (!principal)
       throw new HttpError(401, 'unauthorized', 'a valid API key is required (Authorization: Bearer <key>)');
     c.set('principal', principal);
+    const waitMs = requestBuckets.take(principal.key_id ?? 'admin', clock.now().getTime());
+    if (waitMs > 0) {
+      throw new HttpError(429, 'rate_limited', 'too many requests with this key; slow down', {
+        'retry-after': String(Math.ceil(waitMs / 1000)),
+      });
+    }
+    // A report key (the one an agent's checkout holds) may post ref reports and nothing else.
+    if (principal.scope === 'report' && !(c.req.method === 'POST' && c.req.path === '/api/v1/git-refs')) {
+      throw new HttpError(403, 'forbidden', 'a report key may only post ref reports (POST /api/v1/git-refs)');
+    }
     await next();
   });
   app.use('/api/v1/*', limitBody(MAX_BODY_BYTES, 'request bodies'));
@@ -221,7 +313,7 @@ export function createApp(deps: AppDeps) {
       const existing = await store.getChat(id);
       if (existing && existing.owner_id !== own) throw new NotFoundError(`chat ${id} not found`);
     }
-    const { chat, created, changed } = await store.putChat({ id, ...body }, clock.now());
+    const { chat, created, changed } = await store.putChat({ id, ...body }, clock.now(), limits);
     if (created) hub.publish({ kind: 'chat_created', chat });
     else if (changed) hub.publish({ kind: 'chat_updated', chat });
     return c.json(chat, created ? 201 : 200);
@@ -267,14 +359,17 @@ export function createApp(deps: AppDeps) {
 
   app.post('/api/v1/git-refs', async (c) => {
     const body = parse(refBody, await jsonBody(c));
+    if (body.owner_id) checkOwner(c, body.owner_id);
+    // A workspace is not an owner's: a report reaches only the reporting owner's chats in it, so
+    // the admin key must say whose.
+    const owner = scope(c) ?? body.owner_id;
+    if (!body.chat_id && body.workspace_id && owner === undefined) {
+      throw new BadInputError('owner_id is required with workspace_id when reporting with the admin key');
+    }
     const result = await engine.reportRef(
-      {
-        chat_id: body.chat_id?.toLowerCase(),
-        workspace_id: body.workspace_id?.toLowerCase(),
-        origin: body.origin,
-        branch: body.branch,
-      },
-      scope(c),
+      { chat_id: body.chat_id, workspace_id: body.workspace_id, origin: body.origin, branch: body.branch },
+      owner,
+      limits,
     );
     if (result.chat_ids.length > 0) void hub.wakeAll();
     return c.json(result, 202);
@@ -310,7 +405,7 @@ export function createApp(deps: AppDeps) {
   app.post('/api/v1/keys', async (c) => {
     requireAdmin(c);
     const body = parse(keyBody, await jsonBody(c));
-    return c.json(await keys.createOwnerKey(body.owner_id, body.name), 201);
+    return c.json(await keys.createOwnerKey(body.owner_id, body.name, body.scope), 201);
   });
   app.get('/api/v1/keys', async (c) => {
     requireAdmin(c);
@@ -320,7 +415,9 @@ export function createApp(deps: AppDeps) {
     requireAdmin(c);
     const id = c.req.param('id');
     if (!UUID.test(id)) throw new BadInputError('key id must be a UUID');
-    if (!(await store.deleteApiKey(id))) throw new NotFoundError(`key ${id} not found`);
+    if (!(await store.deleteApiKey(id.toLowerCase()))) throw new NotFoundError(`key ${id} not found`);
+    // Its open streams end now on this replica, and at their next heartbeat on the others.
+    closeStreamsOf(id.toLowerCase());
     return c.body(null, 204);
   });
 
@@ -331,6 +428,20 @@ export function createApp(deps: AppDeps) {
     if (ownerParam) checkOwner(c, ownerParam.toLowerCase());
     const owner = ownerParam?.toLowerCase() ?? scope(c);
     const lastId = c.req.header('last-event-id') ?? c.req.query('last_event_id');
+    const principal = c.get('principal');
+    const streamKey = principal.key_id ?? 'admin';
+    const mine = streams.get(streamKey) ?? new Set<() => void>();
+    if (mine.size >= limits.streams_per_key) {
+      throw new HttpError(
+        429,
+        'too_many_streams',
+        `a key may hold ${limits.streams_per_key} open event streams`,
+        {
+          'retry-after': String(Math.ceil(heartbeatMs / 1000)),
+        },
+      );
+    }
+    streams.set(streamKey, mine);
     return streamSSE(c, async (stream) => {
       const queue: StoredEvent[] = [];
       let signal: (() => void) | null = null;
@@ -339,7 +450,7 @@ export function createApp(deps: AppDeps) {
         open = false;
         signal?.();
       };
-      streams.add(close);
+      mine.add(close);
       const unsubscribe = hub.subscribe((event) => {
         if (owner !== undefined && event.owner_id !== owner) return;
         // A client this far behind is dropped; it reconnects and replays from its last id.
@@ -361,7 +472,7 @@ export function createApp(deps: AppDeps) {
         // A comment opens the stream at once (no event); `retry` sets the client's reconnect delay.
         await stream.write('retry: 2000\n: connected\n\n');
         if (lastId !== undefined) {
-          const missed = await hub.replay(lastId, owner);
+          const missed = await hub.replay(lastId, owner, limits.replay_max_bytes);
           if (missed === 'reset') await stream.writeSSE({ event: 'reset', data: '{}' });
           else for (const event of missed) await send(event);
         }
@@ -376,6 +487,8 @@ export function createApp(deps: AppDeps) {
             signal = null;
             if (!open) break;
             if (queue.length === 0) {
+              // A key deleted on another replica ends its streams here too, at the next heartbeat.
+              if (!(await keys.stillValid(principal).catch(() => true))) break;
               await stream.write(': heartbeat\n\n');
               continue;
             }
@@ -384,7 +497,8 @@ export function createApp(deps: AppDeps) {
         }
       } finally {
         unsubscribe();
-        streams.delete(close);
+        mine.delete(close);
+        if (mine.size === 0 && streams.get(streamKey) === mine) streams.delete(streamKey);
       }
     });
   });
@@ -394,10 +508,7 @@ export function createApp(deps: AppDeps) {
     fetch: app.fetch,
     /** Ends every open event stream (graceful shutdown). */
     closeStreams() {
-      for (const close of [...streams]) close();
-    },
-    get streamCount() {
-      return streams.size;
+      for (const set of [...streams.values()]) for (const close of [...set]) close();
     },
   };
 }

@@ -1,12 +1,14 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../core/clock.ts';
-import type { Store } from '../store/store.ts';
+import type { KeyScope, Store } from '../store/store.ts';
 
-/** Who is calling: an admin (may act for every owner) or one owner. */
+/** Who is calling: an admin (may act for every owner), one owner, or one owner's report-only key. */
 export interface Principal {
   admin: boolean;
   owner_id: string | null;
+  /** null for the admin key from GITSYNC_ADMIN_TOKEN (it is not stored). */
   key_id: string | null;
+  scope: KeyScope;
 }
 
 export const hashKey = (key: string) => createHash('sha256').update(key).digest('hex');
@@ -33,35 +35,48 @@ export class KeyAuthority {
     if (!presented || presented.length > 512) return null;
     const digest = createHash('sha256').update(presented).digest();
     if (this.#adminHash && timingSafeEqual(digest, this.#adminHash))
-      return { admin: true, owner_id: null, key_id: null };
+      return { admin: true, owner_id: null, key_id: null, scope: 'admin' };
     // Looked up by hash: the comparison happens on a digest, not on the secret.
     const record = await this.store.findApiKey(digest.toString('hex'));
     if (!record) return null;
-    return { admin: record.admin, owner_id: record.owner_id, key_id: record.id };
+    return { admin: record.admin, owner_id: record.owner_id, key_id: record.id, scope: record.scope };
   }
 
   /**
-   * Without GITSYNC_ADMIN_TOKEN and with no admin key stored yet, makes one and returns it so
-   * the caller can show it once. Otherwise returns null.
+   * At start. With GITSYNC_ADMIN_TOKEN, deletes stored admin keys (the variable replaces a key
+   * generated earlier, which must stop working) and reports how many. Without it and with no admin
+   * key stored yet, makes one; of replicas starting together only the one whose insert lands gets
+   * `generated` (the caller shows it once), the others null.
    */
-  async ensureAdminKey(): Promise<string | null> {
-    if (this.#adminHash || (await this.store.hasAdminKey())) return null;
+  async ensureAdminKey(): Promise<{ generated: string | null; revoked: number }> {
+    if (this.#adminHash) return { generated: null, revoked: await this.store.deleteAdminKeys() };
+    if (await this.store.hasAdminKey()) return { generated: null, revoked: 0 };
     const key = generateKey();
-    await this.store.createApiKey({
+    const inserted = await this.store.createGeneratedAdminKey({
       id: randomUUID(),
       name: 'admin (generated at first start)',
-      owner_id: null,
-      admin: true,
       key_hash: hashKey(key),
       created_at: this.clock.now(),
     });
-    return key;
+    return { generated: inserted ? key : null, revoked: 0 };
   }
 
-  async createOwnerKey(ownerId: string, name: string) {
+  async createOwnerKey(ownerId: string, name: string, scope: Exclude<KeyScope, 'admin'> = 'owner') {
     const key = generateKey();
-    const record = { id: randomUUID(), name, owner_id: ownerId, admin: false, created_at: this.clock.now() };
+    const record = {
+      id: randomUUID(),
+      name,
+      owner_id: ownerId,
+      admin: false,
+      scope,
+      created_at: this.clock.now(),
+    };
     await this.store.createApiKey({ ...record, key_hash: hashKey(key) });
     return { ...record, key };
+  }
+
+  /** Whether a principal's key still exists (the admin key from the environment always does). */
+  async stillValid(principal: Principal): Promise<boolean> {
+    return principal.key_id === null || (await this.store.apiKeyExists(principal.key_id));
   }
 }

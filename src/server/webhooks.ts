@@ -1,12 +1,16 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import type { Clock } from '../core/clock.ts';
 import type { Provider } from '../providers/types.ts';
-import type { Store } from '../store/store.ts';
+import type { StaleMatch, Store } from '../store/store.ts';
 import { HttpError } from './http-error.ts';
 
-/** GitHub delivers at most 25 MB (GitHub docs, "Webhook events and payloads"); we accept up to that. */
-export const MAX_WEBHOOK_BYTES = 25 * 1024 * 1024;
+/**
+ * GitHub caps payloads at 25 MB (GitHub docs, "Webhook events and payloads"), but the events
+ * read here (pull_request*, push) are far smaller; 5 MB keeps unauthenticated uploads cheap. A
+ * larger delivery is refused with 413 and the ref is still found by polling.
+ */
+export const MAX_WEBHOOK_BYTES = 5 * 1024 * 1024;
 
 const repoSchema = z.object({ html_url: z.string() }).nullish();
 const pullPayload = z.object({
@@ -18,21 +22,6 @@ const pullPayload = z.object({
   repository: repoSchema,
 });
 const pushPayload = z.object({ ref: z.string(), repository: repoSchema });
-
-/** What a delivery says changed: refs to mark due now. */
-export interface StaleMatch {
-  origin: string;
-  branch?: string;
-  url?: string;
-}
-
-/** Verifies `X-Hub-Signature-256` (HMAC-SHA256 of the raw body with the webhook secret) in constant time. */
-export function verifyGitHubSignature(secret: string, body: Uint8Array, header: string | undefined): boolean {
-  if (!header?.startsWith('sha256=')) return false;
-  const given = Buffer.from(header.slice(7), 'hex');
-  const expected = createHmac('sha256', secret).update(body).digest();
-  return given.length === expected.length && timingSafeEqual(given, expected);
-}
 
 /** The tracked refs a GitHub delivery concerns; empty for events that say nothing about PRs or branches. */
 export function githubDeliveryMatches(provider: Provider, event: string, payload: unknown): StaleMatch[] {
@@ -75,21 +64,51 @@ export interface WebhookResult {
   body: { status: 'accepted' | 'duplicate' | 'ignored'; marked?: number };
 }
 
+export interface WebhookRequest {
+  signature?: string | undefined;
+  event?: string | undefined;
+  delivery?: string | undefined;
+  /** The declared size, when the sender gave one (checked before anything is read). */
+  contentLength?: string | undefined;
+  body: ReadableStream<Uint8Array> | null;
+}
+
+export interface WebhookLimits {
+  maxBytes: number;
+  timeoutMs: number;
+}
+
 /**
- * One delivery: signature, de-duplication by delivery id, then every matching tracked ref is
- * marked due now. Returns how many refs were marked (the caller wakes the workers).
+ * One delivery. The provider and its secret are checked before any of the body is read, the
+ * body is read under a size limit and a deadline while its HMAC is computed, and only a
+ * verified body is parsed. Then, in one transaction, the delivery id is recorded (a
+ * redelivery answers "duplicate") and every matching tracked ref is marked due now.
  */
 export async function handleWebhook(
   deps: { store: Store; clock: Clock },
   provider: Provider,
-  headers: { signature?: string | undefined; event?: string | undefined; delivery?: string | undefined },
-  body: Uint8Array,
+  request: WebhookRequest,
+  limits: WebhookLimits,
 ): Promise<WebhookResult> {
   const secret = provider.config.webhook_secret;
   if (!secret || provider.config.type !== 'github') {
     throw new HttpError(404, 'not_found', `provider ${provider.config.id} has no webhook secret configured`);
   }
-  if (!verifyGitHubSignature(secret, body, headers.signature)) {
+  const given = /^sha256=([0-9a-f]{64})$/i.exec(request.signature ?? '')?.[1];
+  if (!given) throw new HttpError(401, 'bad_signature', 'missing or invalid X-Hub-Signature-256');
+  if (request.delivery !== undefined && request.delivery.length > 200)
+    throw new HttpError(400, 'bad_request', 'X-GitHub-Delivery is too long');
+  const declared = Number(request.contentLength ?? 0);
+  if (declared > limits.maxBytes) throw tooLarge(limits.maxBytes);
+
+  const hmac = createHmac('sha256', secret);
+  const digest = createHash('sha256');
+  const body = await readLimited(request.body, limits, (chunk) => {
+    hmac.update(chunk);
+    digest.update(chunk);
+  });
+  const expected = hmac.digest();
+  if (!timingSafeEqual(Buffer.from(given, 'hex'), expected)) {
     throw new HttpError(401, 'bad_signature', 'missing or invalid X-Hub-Signature-256');
   }
   let payload: unknown;
@@ -98,19 +117,57 @@ export async function handleWebhook(
   } catch {
     throw new HttpError(400, 'bad_request', 'delivery body is not JSON');
   }
-  const event = headers.event ?? '';
-  const matches = githubDeliveryMatches(provider, event, payload);
-  const now = deps.clock.now();
-  if (headers.delivery) {
-    if (headers.delivery.length > 200)
-      throw new HttpError(400, 'bad_request', 'X-GitHub-Delivery is too long');
-    const first = await deps.store.recordWebhookDelivery(provider.config.id, headers.delivery, now);
-    if (!first) return { status: 200, body: { status: 'duplicate' } };
+  const matches = githubDeliveryMatches(provider, request.event ?? '', payload)
+    // Names the database cannot store (NUL) cannot match any tracked ref.
+    .filter((m) => !`${m.origin}${m.branch ?? ''}${m.url ?? ''}`.includes('\u0000'));
+  // A delivery without an id is known by its body: the same bytes again are a redelivery.
+  const deliveryId = request.delivery || `sha256:${digest.digest('hex')}`;
+  const { duplicate, marked } = await deps.store.recordWebhookDelivery(
+    { provider_id: provider.config.id, delivery_id: deliveryId, matches },
+    deps.clock.now(),
+  );
+  if (duplicate) return { status: 200, body: { status: 'duplicate' } };
+  if (matches.length === 0) return { status: 202, body: { status: 'ignored' } };
+  return { status: 202, body: { status: 'accepted', marked: marked.length } };
+}
+
+const tooLarge = (maxBytes: number) =>
+  new HttpError(413, 'payload_too_large', `webhook deliveries are limited to ${maxBytes} bytes`);
+
+/** Reads a body up to `maxBytes` within `timeoutMs`, handing each chunk to `onChunk` as it comes. */
+async function readLimited(
+  body: ReadableStream<Uint8Array> | null,
+  limits: WebhookLimits,
+  onChunk: (chunk: Uint8Array) => void,
+): Promise<Uint8Array> {
+  if (!body) return new Uint8Array();
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new HttpError(408, 'request_timeout', `the delivery did not arrive within ${limits.timeoutMs} ms`),
+        ),
+      limits.timeoutMs,
+    );
+  });
+  try {
+    for (;;) {
+      const { done, value } = await Promise.race([reader.read(), timedOut]);
+      if (done) break;
+      size += value.byteLength;
+      if (size > limits.maxBytes) throw tooLarge(limits.maxBytes);
+      onChunk(value);
+      chunks.push(value);
+    }
+  } catch (error) {
+    await reader.cancel().catch(() => {});
+    throw error;
+  } finally {
+    clearTimeout(timer);
   }
-  // Names the database cannot store (NUL) cannot match any tracked ref.
-  const storable = matches.filter((m) => !`${m.origin}${m.branch ?? ''}${m.url ?? ''}`.includes('\u0000'));
-  if (storable.length === 0) return { status: 202, body: { status: 'ignored' } };
-  let marked = 0;
-  for (const match of storable) marked += (await deps.store.markRefsStale(match, now)).length;
-  return { status: 202, body: { status: 'accepted', marked } };
+  return Buffer.concat(chunks);
 }

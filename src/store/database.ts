@@ -1,6 +1,17 @@
-import { mkdirSync } from 'node:fs';
+import {
+  chmodSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
+import { ConfigError } from '../core/errors.ts';
 
 export interface QueryResult<R> {
   rows: R[];
@@ -84,6 +95,8 @@ class PgliteDatabase implements Database {
   constructor(
     readonly pglite: PGlite,
     private readonly owned: boolean,
+    /** Releases the folder's lock once the database is closed. */
+    private readonly unlock: () => void = () => {},
   ) {}
 
   async query<R>(text: string, params: unknown[] = []): Promise<QueryResult<R>> {
@@ -114,7 +127,12 @@ class PgliteDatabase implements Database {
   }
 
   async close(): Promise<void> {
-    if (this.owned) await this.pglite.close();
+    if (!this.owned) return;
+    try {
+      await this.pglite.close();
+    } finally {
+      this.unlock();
+    }
   }
 }
 
@@ -151,14 +169,147 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   const { PGlite, types } = await import('@electric-sql/pglite');
   const dataDir = options.dataDir ?? 'memory://';
   let pglite = options.pglite;
+  let unlock = () => {};
   if (!pglite) {
-    if (!dataDir.startsWith('memory://')) mkdirSync(dataDir, { recursive: true });
-    // Same JS types as `pg`: 64-bit integers as strings, so ids and counts never lose precision.
-    pglite = await PGlite.create(dataDir, { parsers: { [types.INT8]: (v: string) => v } });
+    const onDisk = !dataDir.startsWith('memory://');
+    if (onDisk) unlock = claimDataDir(dataDir);
+    try {
+      // Same JS types as `pg`: 64-bit integers as strings, so ids and counts never lose precision.
+      const create = () => PGlite.create(dataDir, { parsers: { [types.INT8]: (v: string) => v } });
+      pglite = onDisk ? await withPrivateUmask(create) : await create();
+      // A first start unpacks the initial cluster and chmods each file to the archive's mode
+      // (0666), which no umask narrows: tighten again once it is there.
+      if (onDisk) makePrivate(dataDir);
+    } catch (error) {
+      unlock();
+      throw error;
+    }
   }
   if (options.schema) {
     // A single backend: the session's search_path holds for every later statement.
     await pglite.exec(`CREATE SCHEMA IF NOT EXISTS ${options.schema}; SET search_path TO ${options.schema}`);
   }
-  return new PgliteDatabase(pglite, options.pglite === undefined);
+  return new PgliteDatabase(pglite, options.pglite === undefined, unlock);
+}
+
+// ---- the embedded database's folder ----------------------------------------------------------
+//
+// Its files hold owners' tokens (in the WAL too) and postgresql.conf, so no other local user may
+// read or write them. PGlite's node filesystem creates a file with mode 0666 (less the umask) and
+// then chmods it to the mode PostgreSQL asked for, 0600 for data and WAL; folders get what
+// PostgreSQL asks for (0700) less the umask; the initial cluster is unpacked at the archive's
+// 0666. So: the folder is made 0700 first (which alone keeps others out of everything below it,
+// whatever the modes inside), what is in it is tightened to 0600/0700 before and after opening,
+// and the umask is 0077 while PGlite opens (narrowing folders and files until their chmod).
+
+/**
+ * Creates `dataDir` (0700), locks it against other processes and tightens what is in it; returns
+ * the unlock.
+ */
+function claimDataDir(dataDir: string): () => void {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const unlock = lockDataDir(dataDir);
+  try {
+    makePrivate(dataDir);
+  } catch (error) {
+    unlock();
+    throw error;
+  }
+  return unlock;
+}
+
+/** chmod go-rwx, recursively; symbolic links are not followed (PGlite makes none). */
+function makePrivate(path: string): void {
+  const stat = lstatSync(path);
+  if (stat.isSymbolicLink()) return;
+  if ((stat.mode & 0o077) !== 0) chmodSync(path, stat.mode & 0o700);
+  if (stat.isDirectory()) for (const entry of readdirSync(path)) makePrivate(join(path, entry));
+}
+
+/** Opens in progress: the umask is set by the first and restored by the last, so overlapping opens never leave it narrowed. */
+let opening = 0;
+let umaskBefore = 0;
+
+async function withPrivateUmask<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    if (opening === 0) umaskBefore = process.umask(0o077);
+  } catch {
+    // Worker threads cannot change the umask: the private folder alone still keeps others out.
+    return fn();
+  }
+  opening++;
+  try {
+    return await fn();
+  } finally {
+    opening--;
+    if (opening === 0) process.umask(umaskBefore);
+  }
+}
+
+/** Lock files this process holds: a lock file naming our own pid is stale unless listed here. */
+const heldLocks = new Set<string>();
+
+/**
+ * Takes `<dataDir>.lock`, a file holding this process's pid, or fails naming the folder and the
+ * holder. A lock whose pid is gone (a crash) is stale and taken over. The file is written complete
+ * under another name and then hard-linked into place, so nobody ever reads a half-written lock.
+ */
+function lockDataDir(dataDir: string): () => void {
+  const lockPath = `${dataDir.replace(/\/+$/, '')}.lock`;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const draft = `${lockPath}.${process.pid}.${attempt}`;
+    writeFileSync(draft, `${process.pid}\n`, { mode: 0o600 });
+    try {
+      linkSync(draft, lockPath);
+      heldLocks.add(lockPath);
+      return () => {
+        if (!heldLocks.delete(lockPath)) return;
+        try {
+          if (readHolder(lockPath) === process.pid) unlinkSync(lockPath);
+        } catch {
+          // Already gone: nothing to release.
+        }
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    } finally {
+      unlinkSync(draft);
+    }
+    let holder: number | null;
+    try {
+      holder = readHolder(lockPath);
+    } catch {
+      continue; // released meanwhile: try again
+    }
+    if (holder !== null && isRunning(holder, lockPath)) {
+      throw new ConfigError(
+        `the embedded database in ${dataDir} is in use by another gitsync process (pid ${holder}): stop it, or give this one another GITSYNC_DATA_DIR (if no such process runs, delete ${lockPath})`,
+      );
+    }
+    // Stale: its holder is gone. (Two processes taking over the same stale lock at the same moment
+    // could both succeed; a crash followed by two simultaneous starts on one folder is not guarded.)
+    try {
+      unlinkSync(lockPath);
+    } catch {
+      // Another process took it over first; the next attempt sees its lock.
+    }
+  }
+  throw new ConfigError(`cannot lock the embedded database in ${dataDir} (${lockPath} keeps changing)`);
+}
+
+function readHolder(lockPath: string): number | null {
+  const pid = Number.parseInt(readFileSync(lockPath, 'utf8'), 10);
+  return Number.isInteger(pid) && pid > 0 ? pid : null;
+}
+
+function isRunning(pid: number, lockPath: string): boolean {
+  // Our own pid in a lock we do not hold is a leftover of an earlier run (containers reuse pid 1).
+  if (pid === process.pid) return heldLocks.has(lockPath);
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the process exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

@@ -1,14 +1,17 @@
-import { BadInputError, ConflictError, NotFoundError } from '../core/errors.ts';
-import type { Chat, ChatView, DiffStatus } from '../core/types.ts';
+import { BadInputError, ConflictError, NotFoundError, RateLimitedError } from '../core/errors.ts';
+import { DEFAULT_LIMITS } from '../core/limits.ts';
+import { type Chat, type ChatView, type DiffStatus, UUID_PATTERN } from '../core/types.ts';
 import type { Database, Tx } from './database.ts';
 import { isMigrated } from './migrate.ts';
 import {
   type ApiKeyRecord,
   type ChatInput,
+  type ChatLimits,
   type ClaimedRef,
   type ListChatsQuery,
   type RefReport,
   type RefWrite,
+  type StaleMatch,
   type Store,
   tokenKey,
   type WriteResult,
@@ -46,7 +49,7 @@ const DIFF_STATUS_COLUMNS = [
   'paused_until',
 ] as const satisfies readonly (keyof DiffStatus)[];
 
-const API_KEY_COLUMNS = 'id, name, owner_id, admin, created_at';
+const API_KEY_COLUMNS = 'id, name, owner_id, admin, scope, created_at';
 
 const CHAT_COLUMNS =
   'id, owner_id, workspace_id, parent_chat_id, root_chat_id, title, archived, created_at, updated_at';
@@ -83,13 +86,31 @@ function encodeCursor(chat: Chat): string {
 }
 
 function decodeCursor(cursor: string): [Date, string] {
-  const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  const [at, id, ...rest] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
   const date = new Date(at ?? '');
-  if (!id || Number.isNaN(date.getTime()) || !/^[0-9a-f-]{36}$/i.test(id)) {
+  // Exactly what encodeCursor writes: an ISO time that reads back the same, and a UUID.
+  if (
+    rest.length > 0 ||
+    !id ||
+    !UUID_PATTERN.test(id) ||
+    Number.isNaN(date.getTime()) ||
+    date.toISOString() !== at ||
+    date.getUTCFullYear() > 9999
+  ) {
     throw new BadInputError('cursor is not one this service returned');
   }
   return [date, id];
 }
+
+/** `a, b` → `p.a, p.b`. */
+const prefixed = (alias: string, columns: string) =>
+  columns
+    .split(',')
+    .map((c) => `${alias}.${c.trim()}`)
+    .join(', ');
+
+/** How long a caller over a quota is told to wait: quotas free up only when something is deleted. */
+const QUOTA_RETRY_MS = 60_000;
 
 /** The one Store implementation, over a pg-compatible pool (PostgreSQL or PGlite). */
 export class SqlStore implements Store {
@@ -103,6 +124,7 @@ export class SqlStore implements Store {
   async putChat(
     input: ChatInput,
     now: Date,
+    limits: ChatLimits = DEFAULT_LIMITS,
   ): Promise<{ chat: ChatView; created: boolean; changed: boolean }> {
     const { created, changed } = await this.db.transaction(async (tx) => {
       const existing = await tx.query<Chat>(`SELECT ${CHAT_COLUMNS} FROM chats WHERE id = $1 FOR UPDATE`, [
@@ -140,6 +162,17 @@ export class SqlStore implements Store {
           throw new BadInputError('parent_chat_id names no chat of this owner');
         root = p.root_chat_id;
         archived = p.archived;
+        await this.#checkNesting(tx, p.id, limits);
+      }
+      const owned = await tx.query<{ n: string }>('SELECT count(*) AS n FROM chats WHERE owner_id = $1', [
+        input.owner_id,
+      ]);
+      if (Number(owned.rows[0]?.n ?? 0) >= limits.chats_per_owner) {
+        throw new RateLimitedError(
+          new Date(now.getTime() + QUOTA_RETRY_MS),
+          `this owner has ${limits.chats_per_owner} chats, the most allowed; delete some first`,
+          { code: 'quota_exceeded' },
+        );
       }
       await tx.query(`INSERT INTO chats (${CHAT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)`, [
         input.id,
@@ -158,8 +191,35 @@ export class SqlStore implements Store {
     return { chat, created, changed };
   }
 
+  /** A new child of `parentId` must stay within the depth and width limits. */
+  async #checkNesting(tx: Tx, parentId: string, limits: ChatLimits): Promise<void> {
+    const up = await tx.query<{ depth: number }>(
+      `WITH RECURSIVE up AS (
+         SELECT id, parent_chat_id, 1 AS depth FROM chats WHERE id = $1
+         UNION ALL
+         SELECT c.id, c.parent_chat_id, up.depth + 1 FROM chats c JOIN up ON c.id = up.parent_chat_id
+         WHERE up.depth <= $2)
+       SELECT max(depth) AS depth FROM up`,
+      [parentId, limits.chat_depth],
+    );
+    if ((up.rows[0]?.depth ?? 0) + 1 > limits.chat_depth) {
+      throw new BadInputError(`sub-agent chats may nest at most ${limits.chat_depth} deep`, {
+        code: 'chat_too_deep',
+      });
+    }
+    const siblings = await tx.query<{ n: string }>(
+      'SELECT count(*) AS n FROM chats WHERE parent_chat_id = $1',
+      [parentId],
+    );
+    if (Number(siblings.rows[0]?.n ?? 0) >= limits.children_per_chat) {
+      throw new ConflictError(`a chat may have at most ${limits.children_per_chat} sub-agent chats`, {
+        code: 'too_many_children',
+      });
+    }
+  }
+
   async archiveChat(id: string, now: Date, owner?: string): Promise<ChatView> {
-    await this.db.transaction(async (tx) => {
+    await this.#treeTransaction(async (tx) => {
       await this.lockOwnedChat(tx, id, owner);
       await this.setSubtreeArchived(tx, id, true, now);
     });
@@ -167,7 +227,7 @@ export class SqlStore implements Store {
   }
 
   async unarchiveChat(id: string, now: Date, owner?: string): Promise<ChatView> {
-    await this.db.transaction(async (tx) => {
+    await this.#treeTransaction(async (tx) => {
       // Lock the child, then re-read the parent in the same transaction: an archive of the
       // parent either committed before (we refuse) or waits for us and re-archives after.
       const chat = await this.lockOwnedChat(tx, id, owner);
@@ -185,7 +245,27 @@ export class SqlStore implements Store {
     return this.mustGetChat(id);
   }
 
+  /**
+   * A transaction that changes a chat tree. Each locks the tree's root row first (in
+   * `lockOwnedChat`), so archives and unarchives of one tree take turns instead of locking its
+   * rows in opposite orders; a deadlock that still happens (PostgreSQL 40P01) is retried.
+   */
+  async #treeTransaction(fn: (tx: Tx) => Promise<void>): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.db.transaction(fn);
+      } catch (error) {
+        if ((error as { code?: string }).code !== '40P01' || attempt >= 3) throw error;
+      }
+    }
+  }
+
   private async lockOwnedChat(tx: Tx, id: string, owner?: string): Promise<Chat> {
+    // The root first: see #treeTransaction. A root never changes (parents cannot change).
+    await tx.query(
+      'SELECT 1 FROM chats WHERE id = (SELECT root_chat_id FROM chats WHERE id = $1) FOR UPDATE',
+      [id],
+    );
     const r = await tx.query<Chat>(`SELECT ${CHAT_COLUMNS} FROM chats WHERE id = $1 FOR UPDATE`, [id]);
     const chat = r.rows[0];
     if (!chat || (owner !== undefined && chat.owner_id !== owner))
@@ -230,13 +310,20 @@ export class SqlStore implements Store {
     return chat && (owner === undefined || chat.owner_id === owner) ? chat : null;
   }
 
-  /** Each chat with all of its descendants (archived or not) and every ref, in two queries. */
+  /**
+   * Each chat with all of its descendants (archived or not) and every ref, in two queries. Only
+   * the chats' own subtrees are read, not their whole trees: a write deep in a large tree stays
+   * cheap.
+   */
   async getChats(ids: readonly string[]): Promise<Map<string, ChatView>> {
     const out = new Map<string, ChatView>();
     if (ids.length === 0) return out;
     const trees = await this.db.query<Chat>(
-      `SELECT ${CHAT_COLUMNS} FROM chats
-       WHERE root_chat_id IN (SELECT root_chat_id FROM chats WHERE id = ANY($1::uuid[]))`,
+      `WITH RECURSIVE subtree AS (
+         SELECT ${CHAT_COLUMNS} FROM chats WHERE id = ANY($1::uuid[])
+         UNION
+         SELECT ${prefixed('c', CHAT_COLUMNS)} FROM chats c JOIN subtree s ON c.parent_chat_id = s.id)
+       SELECT * FROM subtree`,
       [ids],
     );
     const views = await this.buildViews(trees.rows);
@@ -299,18 +386,40 @@ export class SqlStore implements Store {
 
   // ---- refs --------------------------------------------------------------------------------
 
-  async recordRefReport(report: RefReport, now: Date): Promise<DiffStatus | null> {
+  async recordRefReport(
+    report: RefReport,
+    now: Date,
+    maxRefs = DEFAULT_LIMITS.refs_per_chat,
+  ): Promise<DiffStatus | null> {
     // Due one second ago so the next claim takes it; updated_at = now makes it the primary ref.
+    // A new ref is inserted only while the chat is under its quota; a known one is always updated.
     const r = await this.db.query(
       `INSERT INTO diff_statuses (chat_id, git_remote_origin, git_branch, chat_archived, provider_id,
                                   stale_at, created_at, updated_at)
        SELECT c.id, $2, $3, c.archived, $4, $5, $6, $6 FROM chats c WHERE c.id = $1
+         AND ((SELECT count(*) FROM diff_statuses WHERE chat_id = $1) < $7
+              OR EXISTS (SELECT 1 FROM diff_statuses WHERE chat_id = $1 AND git_remote_origin = $2 AND git_branch = $3))
        ON CONFLICT (chat_id, git_remote_origin, git_branch) DO UPDATE
          SET stale_at = EXCLUDED.stale_at, updated_at = EXCLUDED.updated_at, provider_id = EXCLUDED.provider_id
        RETURNING ${DIFF_STATUS_COLUMNS.join(', ')}`,
-      [report.chat_id, report.origin, report.branch, report.provider_id, new Date(now.getTime() - 1000), now],
+      [
+        report.chat_id,
+        report.origin,
+        report.branch,
+        report.provider_id,
+        new Date(now.getTime() - 1000),
+        now,
+        maxRefs,
+      ],
     );
-    return r.rows[0] ? toDiffStatus(r.rows[0]) : null;
+    if (r.rows[0]) return toDiffStatus(r.rows[0]);
+    const exists = await this.db.query('SELECT 1 FROM chats WHERE id = $1', [report.chat_id]);
+    if (exists.rows.length === 0) return null;
+    throw new RateLimitedError(
+      new Date(now.getTime() + QUOTA_RETRY_MS),
+      `chat ${report.chat_id} already tracks ${maxRefs} refs, the most allowed`,
+      { code: 'quota_exceeded' },
+    );
   }
 
   async claimStaleRefs(now: Date, limit: number, leaseUntil: Date): Promise<ClaimedRef[]> {
@@ -419,11 +528,12 @@ export class SqlStore implements Store {
     return r.rows;
   }
 
-  async markRefsStale(
-    match: { origin: string; branch?: string; url?: string },
-    now: Date,
-  ): Promise<DiffStatus[]> {
-    const r = await this.db.query(
+  async markRefsStale(match: StaleMatch, now: Date): Promise<DiffStatus[]> {
+    return this.#markRefsStale(this.db, match, now);
+  }
+
+  async #markRefsStale(tx: Tx, match: StaleMatch, now: Date): Promise<DiffStatus[]> {
+    const r = await tx.query(
       `UPDATE diff_statuses SET stale_at = $4
        WHERE NOT chat_archived AND stale_at > $4
          AND ((lower(git_remote_origin) = lower($1) AND git_branch = $2) OR ($3::text IS NOT NULL AND url = $3))
@@ -439,7 +549,7 @@ export class SqlStore implements Store {
     await this.db.query(
       `INSERT INTO owner_tokens (owner_id, provider_id, secret, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)
        ON CONFLICT (owner_id, provider_id) DO UPDATE SET secret = EXCLUDED.secret, updated_at = EXCLUDED.updated_at`,
-      [owner, providerId, this.cipher.seal(token), now],
+      [owner, providerId, this.cipher.seal(token, owner, providerId), now],
     );
   }
 
@@ -457,7 +567,7 @@ export class SqlStore implements Store {
       [owner, providerId],
     );
     const row = r.rows[0];
-    return row ? this.cipher.open(row.secret) : null;
+    return row ? this.cipher.open(row.secret, owner, providerId) : null;
   }
 
   async getTokens(
@@ -474,7 +584,7 @@ export class SqlStore implements Store {
     for (const row of r.rows) {
       let token: string | Error;
       try {
-        token = this.cipher.open(row.secret);
+        token = this.cipher.open(row.secret, row.owner_id, row.provider_id);
       } catch (error) {
         token = error as Error;
       }
@@ -483,12 +593,41 @@ export class SqlStore implements Store {
     return out;
   }
 
+  async resealTokens(): Promise<{ resealed: number; unreadable: number }> {
+    let resealed = 0;
+    let unreadable = 0;
+    if (!this.cipher.encrypts) return { resealed, unreadable };
+    // Only rows in an old format are read; `plain:` and `aes256gcm:` both start like this, the current format does not.
+    const r = await this.db.query<{ owner_id: string; provider_id: string; secret: string }>(
+      `SELECT owner_id, provider_id, secret FROM owner_tokens
+       WHERE secret LIKE 'plain:%' OR (secret LIKE 'aes256gcm:%' AND secret NOT LIKE 'aes256gcm:v2:%')`,
+    );
+    for (const row of r.rows) {
+      if (!this.cipher.needsReseal(row.secret)) continue;
+      let token: string;
+      try {
+        token = this.cipher.open(row.secret, row.owner_id, row.provider_id);
+      } catch {
+        unreadable++;
+        continue;
+      }
+      // Compare-and-set: a token replaced meanwhile (or re-sealed by another replica) is left alone.
+      const updated = await this.db.query(
+        'UPDATE owner_tokens SET secret = $4 WHERE owner_id = $1 AND provider_id = $2 AND secret = $3',
+        [row.owner_id, row.provider_id, row.secret, this.cipher.seal(token, row.owner_id, row.provider_id)],
+      );
+      resealed += updated.rowCount;
+    }
+    return { resealed, unreadable };
+  }
+
   // ---- API keys, webhook deliveries, health ------------------------------------------------
 
   async createApiKey(key: ApiKeyRecord & { key_hash: string }): Promise<void> {
     await this.db.query(
-      'INSERT INTO api_keys (id, name, owner_id, admin, key_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)',
-      [key.id, key.name, key.owner_id, key.admin, key.key_hash, key.created_at],
+      `INSERT INTO api_keys (id, name, owner_id, admin, scope, key_hash, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [key.id, key.name, key.owner_id, key.admin, key.scope, key.key_hash, key.created_at],
     );
   }
 
@@ -498,6 +637,10 @@ export class SqlStore implements Store {
       [keyHash],
     );
     return r.rows[0] ?? null;
+  }
+
+  async apiKeyExists(id: string): Promise<boolean> {
+    return (await this.db.query('SELECT 1 FROM api_keys WHERE id = $1', [id])).rows.length > 0;
   }
 
   async listApiKeys(): Promise<ApiKeyRecord[]> {
@@ -514,13 +657,37 @@ export class SqlStore implements Store {
     return (await this.db.query('SELECT 1 FROM api_keys WHERE admin LIMIT 1')).rows.length > 0;
   }
 
-  async recordWebhookDelivery(providerId: string, deliveryId: string, now: Date): Promise<boolean> {
+  async createGeneratedAdminKey(
+    key: Pick<ApiKeyRecord, 'id' | 'name' | 'created_at'> & { key_hash: string },
+  ): Promise<boolean> {
+    // At most one generated admin key (a unique partial index): of replicas starting together, one inserts it.
     const r = await this.db.query(
-      `INSERT INTO webhook_deliveries (provider_id, delivery_id, received_at) VALUES ($1, $2, $3)
-       ON CONFLICT DO NOTHING`,
-      [providerId, deliveryId, now],
+      `INSERT INTO api_keys (id, name, owner_id, admin, scope, generated, key_hash, created_at)
+       VALUES ($1, $2, NULL, true, 'admin', true, $3, $4) ON CONFLICT DO NOTHING`,
+      [key.id, key.name, key.key_hash, key.created_at],
     );
     return r.rowCount > 0;
+  }
+
+  async deleteAdminKeys(): Promise<number> {
+    return (await this.db.query('DELETE FROM api_keys WHERE admin')).rowCount;
+  }
+
+  async recordWebhookDelivery(
+    delivery: { provider_id: string; delivery_id: string; matches: readonly StaleMatch[] },
+    now: Date,
+  ): Promise<{ duplicate: boolean; marked: DiffStatus[] }> {
+    return this.db.transaction(async (tx) => {
+      const r = await tx.query(
+        `INSERT INTO webhook_deliveries (provider_id, delivery_id, received_at) VALUES ($1, $2, $3)
+         ON CONFLICT DO NOTHING`,
+        [delivery.provider_id, delivery.delivery_id, now],
+      );
+      if (r.rowCount === 0) return { duplicate: true, marked: [] };
+      const marked: DiffStatus[] = [];
+      for (const match of delivery.matches) marked.push(...(await this.#markRefsStale(tx, match, now)));
+      return { duplicate: false, marked };
+    });
   }
 
   async pruneWebhookDeliveries(before: Date): Promise<number> {

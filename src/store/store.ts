@@ -1,4 +1,7 @@
+import type { Limits } from '../core/limits.ts';
 import type { Chat, ChatView, DiffStatus, PrFields } from '../core/types.ts';
+
+export type ChatLimits = Pick<Limits, 'chats_per_owner' | 'chat_depth' | 'children_per_chat'>;
 
 /** Key of `getTokens` results. */
 export const tokenKey = (owner: string, provider: string) => `${owner}\u0000${provider}`;
@@ -46,12 +49,17 @@ export interface ChatInput {
   title?: string | undefined;
 }
 
+/** `admin`: everything; `owner`: its owner's chats, tokens and events; `report`: only ref reports. */
+export const KEY_SCOPES = ['admin', 'owner', 'report'] as const;
+export type KeyScope = (typeof KEY_SCOPES)[number];
+
 export interface ApiKeyRecord {
   id: string;
   name: string;
   /** null for admin keys. */
   owner_id: string | null;
   admin: boolean;
+  scope: KeyScope;
   created_at: Date;
 }
 
@@ -60,6 +68,13 @@ export interface ListChatsQuery {
   archived: boolean;
   limit: number;
   cursor?: string | undefined;
+}
+
+/** Refs a code-host notification concerns: a repository branch, or a PR by its URL. */
+export interface StaleMatch {
+  origin: string;
+  branch?: string | undefined;
+  url?: string | undefined;
 }
 
 export interface RefReport {
@@ -75,8 +90,12 @@ export interface RefReport {
  * missing.
  */
 export interface Store {
-  /** Creates or updates; `changed` is false when an update changed nothing. */
-  putChat(input: ChatInput, now: Date): Promise<{ chat: ChatView; created: boolean; changed: boolean }>;
+  /** Creates or updates; `changed` is false when an update changed nothing. New chats respect `limits`. */
+  putChat(
+    input: ChatInput,
+    now: Date,
+    limits?: ChatLimits,
+  ): Promise<{ chat: ChatView; created: boolean; changed: boolean }>;
   archiveChat(id: string, now: Date, owner?: string): Promise<ChatView>;
   unarchiveChat(id: string, now: Date, owner?: string): Promise<ChatView>;
   deleteChat(id: string, owner?: string): Promise<Pick<Chat, 'id' | 'owner_id'>>;
@@ -87,13 +106,14 @@ export interface Store {
   activeWorkspaceChatIds(workspaceId: string, owner?: string): Promise<string[]>;
 
   /** Upserts the ref as just reported (due now, primary); `null` if the chat does not exist. */
-  recordRefReport(report: RefReport, now: Date): Promise<DiffStatus | null>;
+  /** Refused with a quota error when the ref is new and its chat already has `maxRefs` refs. */
+  recordRefReport(report: RefReport, now: Date, maxRefs?: number): Promise<DiffStatus | null>;
   claimStaleRefs(now: Date, limit: number, leaseUntil: Date): Promise<ClaimedRef[]>;
   /** The chat's ref by origin and branch, or its primary ref when both are omitted. */
   getRef(chatId: string, origin?: string, branch?: string): Promise<ClaimedRef | null>;
   writeRefreshes(writes: readonly RefWrite[]): Promise<WriteResult>;
   /** Marks due now every tracked ref of a repository branch or PR URL (webhooks). */
-  markRefsStale(match: { origin: string; branch?: string; url?: string }, now: Date): Promise<DiffStatus[]>;
+  markRefsStale(match: StaleMatch, now: Date): Promise<DiffStatus[]>;
 
   putToken(owner: string, providerId: string, token: string, now: Date): Promise<void>;
   deleteToken(owner: string, providerId: string): Promise<boolean>;
@@ -103,15 +123,35 @@ export interface Store {
    * opened (wrong encryption key) holds the error instead, so only that owner's refs fail.
    */
   getTokens(pairs: readonly { owner: string; provider: string }[]): Promise<Map<string, string | Error>>;
+  /**
+   * Seals again, with the current cipher, every token stored in clear or in the format without
+   * associated data; tokens that cannot be opened are counted and left as they are.
+   */
+  resealTokens(): Promise<{ resealed: number; unreadable: number }>;
 
   createApiKey(key: ApiKeyRecord & { key_hash: string }): Promise<void>;
   findApiKey(keyHash: string): Promise<ApiKeyRecord | null>;
+  /** Whether the key still exists (open event streams re-check this: a deleted key ends them). */
+  apiKeyExists(id: string): Promise<boolean>;
   listApiKeys(): Promise<ApiKeyRecord[]>;
   deleteApiKey(id: string): Promise<boolean>;
   hasAdminKey(): Promise<boolean>;
+  /** Stores the one generated admin key; false when one exists already (another replica won). */
+  createGeneratedAdminKey(
+    key: Pick<ApiKeyRecord, 'id' | 'name' | 'created_at'> & { key_hash: string },
+  ): Promise<boolean>;
+  /** Deletes every stored admin key (GITSYNC_ADMIN_TOKEN replaces them); returns how many. */
+  deleteAdminKeys(): Promise<number>;
 
-  /** Records a webhook delivery id; false when it was already recorded (a redelivery). */
-  recordWebhookDelivery(providerId: string, deliveryId: string, now: Date): Promise<boolean>;
+  /**
+   * One webhook delivery in one transaction: records its id and marks every matching ref due
+   * now. `duplicate` when the id was already recorded (nothing marked). If marking fails nothing
+   * is recorded, so the host's retry is processed rather than answered "duplicate".
+   */
+  recordWebhookDelivery(
+    delivery: { provider_id: string; delivery_id: string; matches: readonly StaleMatch[] },
+    now: Date,
+  ): Promise<{ duplicate: boolean; marked: DiffStatus[] }>;
   pruneWebhookDeliveries(before: Date): Promise<number>;
 
   /** Rows due now, and rows due since before `overdueBefore` (the worker is behind). */

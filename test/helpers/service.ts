@@ -3,6 +3,7 @@ import pino from 'pino';
 import { openRuntime } from '../../src/cli/runtime.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { FakeClock } from '../../src/core/clock.ts';
+import type { Limits } from '../../src/core/limits.ts';
 import { FakeCodeHost, FakeProvider } from '../../src/providers/fake/fake-provider.ts';
 import { GitHubProvider } from '../../src/providers/github/github-provider.ts';
 import { createTestDatabase } from './databases.ts';
@@ -17,18 +18,23 @@ export const WEBHOOK_SECRET = 'It’s a Secret to Everybody';
  * https://fake.test, and GitHub providers for webhooks only (nothing is ever sent to them here:
  * their refs have no token).
  */
-export async function createServiceHarness() {
+export async function createServiceHarness(
+  options: { limits?: Partial<Limits>; env?: NodeJS.ProcessEnv } = {},
+) {
   const test = await createTestDatabase('postgres', { migrate: false });
   const clock = new FakeClock(new Date());
   const host = new FakeCodeHost('https://fake.test');
-  const config = loadConfig({});
+  const config = loadConfig(options.env ?? {});
   const runtime = await openRuntime(
     {
       ...config,
       database_url: schemaUrl(test.schema),
       admin_token: ADMIN_KEY,
+      // PostgreSQL without a key refuses to store owners' tokens.
+      encryption_key: 'ab'.repeat(32),
       providers: [],
       worker: { ...config.worker, enabled: false },
+      limits: { ...config.limits, ...options.limits },
     },
     {
       clock,

@@ -9,6 +9,8 @@ export interface FakePull extends PrFields {
   updated_seq: number;
 }
 
+export type FakeVisibility = 'public' | 'private' | 'unknown';
+
 export interface FakeCall {
   kind: 'find' | 'fetch';
   repo: string;
@@ -28,6 +30,16 @@ export class FakeCodeHost {
   readonly calls = { find: 0, fetch: 0 };
   /** The last calls made, newest last (bounded so benchmarks can run millions). */
   readonly recent: FakeCall[] = [];
+  /**
+   * Repository visibility as the host reports it, by `owner/repo`; repositories not listed are
+   * `defaultVisibility`. `unknown` answers as a host does for a repository it does not show.
+   */
+  readonly visibility = new Map<string, FakeVisibility>();
+  defaultVisibility: FakeVisibility = 'public';
+  /** Make a visibility check fail (outage, rate limit); `failWith` scripts the PR calls only. */
+  failVisibilityWith: ((repo: string, token: string) => Error | undefined) | undefined;
+  /** Visibility checks made, oldest first (bounded like `recent`). */
+  readonly visibilityChecks: { repo: string; token: string }[] = [];
   readonly #pulls = new Map<string, FakePull[]>();
   #seq = 0;
 
@@ -77,6 +89,18 @@ export class FakeCodeHost {
     const error = this.failWith?.(call, token);
     if (error) throw error;
     return fn();
+  }
+
+  /** Whether the host says `repo` is public (see `visibility`). */
+  async isPublic(repo: string, token: string, signal: AbortSignal | undefined): Promise<boolean> {
+    this.visibilityChecks.push({ repo, token });
+    if (this.visibilityChecks.length > 1000)
+      this.visibilityChecks.splice(0, this.visibilityChecks.length - 1000);
+    if (this.latencyMs > 0) await delay(this.latencyMs, signal);
+    if (this.revokedTokens.has(token)) throw new AuthError('fake: bad credentials (401)');
+    const error = this.failVisibilityWith?.(repo, token);
+    if (error) throw error;
+    return (this.visibility.get(repo) ?? this.defaultVisibility) === 'public';
   }
 
   find(repo: string, branch: string): PrFields | null {
@@ -158,6 +182,10 @@ export class FakeProvider implements Provider {
     return this.host.answer({ kind: 'find', repo: key, branch }, options.token, options.signal, () =>
       this.host.find(key, branch),
     );
+  }
+
+  isRepoPublic(repo: RepoRef, options: CallOptions): Promise<boolean> {
+    return this.host.isPublic(`${repo.owner}/${repo.name}`, options.token, options.signal);
   }
 
   fetchPull(pull: PullRef, options: CallOptions): Promise<PrFields> {

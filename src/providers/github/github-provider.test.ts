@@ -104,6 +104,51 @@ describe('GitHubProvider against the emulator', () => {
     });
   });
 
+  describe('repository visibility (for lending the service token)', () => {
+    it('public only when GitHub says so; private repositories and ones hidden behind 404 are not', async () => {
+      gh.model.createRepo({ owner: 'acme', name: 'secret', private: true });
+      gh.model.createRepo({ owner: 'acme', name: 'shared', private: true, collaborators: ['agent'] });
+      expect(await provider.isRepoPublic(repo, call)).toBe(true);
+      // The token cannot see it: GitHub answers 404, exactly as for a repository that does not exist.
+      expect(await provider.isRepoPublic({ owner: 'acme', name: 'secret' }, call)).toBe(false);
+      expect(await provider.isRepoPublic({ owner: 'acme', name: 'nothing' }, call)).toBe(false);
+      // The token sees it, and GitHub says `private: true`.
+      expect(await provider.isRepoPublic({ owner: 'acme', name: 'shared' }, call)).toBe(false);
+      expect(gh.count('get_repo', 404)).toBe(2);
+      expect(gh.count('get_repo', 200)).toBe(2);
+    });
+
+    it('a repository made private stops being public at the next check; a repeat check is a free 304', async () => {
+      expect(await provider.isRepoPublic(repo, call)).toBe(true);
+      expect(await provider.isRepoPublic(repo, call)).toBe(true);
+      expect(gh.count('get_repo', 304)).toBe(1);
+      gh.model.setPrivate('acme/app', true);
+      expect(await provider.isRepoPublic(repo, call)).toBe(false);
+    });
+
+    it('outages and rate limits are thrown, not read as an answer', async () => {
+      gh.addFaults({ kind: 'status', status: 502, times: 1 });
+      expect(await provider.isRepoPublic(repo, call).catch((e) => e)).toBeInstanceOf(UnavailableError);
+      gh.addFaults({ kind: 'rate_limit', reset_in_s: 60, times: 1 });
+      expect(await provider.isRepoPublic(repo, call).catch((e) => e)).toBeInstanceOf(RateLimitedError);
+    });
+
+    it('the emulator hides a private repository from a token without access, in REST and GraphQL', async () => {
+      gh.model.createRepo({ owner: 'acme', name: 'secret', private: true });
+      gh.model.openPull('acme/secret', { head: 'feature' });
+      const secret = { owner: 'acme', name: 'secret' };
+      expect(await provider.fetchPull({ repo: secret, number: 1 }, call).catch((e) => e)).toBeInstanceOf(
+        NotFoundError,
+      );
+      const batch = await provider.findPullsForBranches([{ repo: secret, branch: 'feature' }], call);
+      expect(batch.get(branchKey(secret, 'feature'))).toBeInstanceOf(NotFoundError);
+      gh.addToken('ghp_acme', 'acme');
+      expect((await provider.fetchPull({ repo: secret, number: 1 }, { token: 'ghp_acme' })).pr_number).toBe(
+        1,
+      );
+    });
+  });
+
   it('a second read of an unchanged PR is answered by 304s', async () => {
     gh.model.openPull('acme/app', { head: 'feature' });
     const pull = { repo, number: 1 };

@@ -128,6 +128,31 @@ export class GitHubProvider implements Provider {
     return this.fetchPull(ref, call);
   }
 
+  /**
+   * `GET /repos/{owner}/{repo}` (GitHub REST docs, "Get a repository"): public only when it says
+   * `private: false` and its `visibility` (where sent) is `public` — Enterprise `internal`
+   * repositories are `private: true` too. GitHub answers 404, not 403, to a token that cannot
+   * see a private repository ("Troubleshooting the REST API": 404 for resources that require
+   * authentication or access), so not found means "not confirmed public". The answer is read
+   * with whatever token the caller passes (the engine passes the service token: see the
+   * refresher); only this one bit is returned, so nothing else of a private repository leaves.
+   * Conditional requests make a repeated check free (304s are not charged).
+   */
+  async isRepoPublic(repo: RepoRef, call: CallOptions): Promise<boolean> {
+    try {
+      const { value } = await this.client.get(
+        'get_repo',
+        `/repos/${enc(repo.owner)}/${enc(repo.name)}`,
+        repositorySchema,
+        call,
+      );
+      return value.private === false && (value.visibility ?? 'public') === 'public';
+    } catch (error) {
+      if (error instanceof NotFoundError) return false;
+      throw error;
+    }
+  }
+
   async #listForHead(repo: RepoRef, head: string, call: CallOptions): Promise<PullListItem[]> {
     const query = new URLSearchParams({
       head,

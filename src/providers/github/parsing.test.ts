@@ -29,6 +29,11 @@ describe('GitHub origin parsing', () => {
     'http://github.com/acme/app',
     'ssh://git@github.com/acme/app.git',
     'ssh://git@github.com:22/acme/app',
+    // Credentials in odd places: an unescaped `/` in the password, one slash after the scheme,
+    // an scp-like remote with a token as its user.
+    'https://user:pa/ss@github.com/acme/app',
+    'https:/user:pass@github.com/acme/app.git',
+    'ghp_16C7e42F292c6912E7710c838347Ae178B4a@github.com:acme/app.git',
     'git@github.com:acme/app.git',
     'git@github.com:acme/app',
     'github.com:acme/app.git',
@@ -108,6 +113,28 @@ describe('GitHub parsing properties', () => {
           );
         }
       }),
+    );
+  });
+
+  it('a credential in the user-info never reaches the repository (so never the stored origin)', () => {
+    const chars = [...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.~%!$&*+=:/?#@'];
+    const credential = fc.string({ unit: fc.constantFrom(...chars), minLength: 1, maxLength: 40 });
+    const shapes = [
+      (c: string) => `https://${c}@github.com/acme/app.git`,
+      (c: string) => `https://x-access-token:${c}@github.com/acme/app`,
+      (c: string) => `https:/${c}@github.com/acme/app`,
+      (c: string) => `ssh://git:${c}@github.com/acme/app`,
+      (c: string) => `${c}@github.com:acme/app.git`,
+    ];
+    fc.assert(
+      fc.property(credential, fc.constantFrom(...shapes), (cred, shape) => {
+        // Whatever the user-info holds, everything before its last `@` goes: the remote is acme/app,
+        // stored as https://github.com/acme/app.
+        const repo = dotcom.parseOrigin(shape(cred));
+        expect(repo).toEqual({ owner: 'acme', name: 'app' });
+        expect(dotcom.repoUrl(repo!)).toBe('https://github.com/acme/app');
+      }),
+      { numRuns: 1000 },
     );
   });
 

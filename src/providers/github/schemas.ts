@@ -59,4 +59,7 @@ export const repositorySchema = z.object({
   full_name: z.string(),
   fork: z.boolean(),
   parent: z.object({ full_name: z.string() }).nullish(),
+  private: z.boolean(),
+  /** `public`, `private` or (GitHub Enterprise) `internal`; absent on some older servers. */
+  visibility: z.string().nullish(),
 });

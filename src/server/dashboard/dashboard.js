@@ -61,17 +61,17 @@ function readKey() {
   const match = /(?:^|[#&])key=([^&]+)/.exec(location.hash);
   if (match) {
     const key = decodeURIComponent(match[1]);
-    localStorage.setItem(STORAGE_KEY, key);
+    sessionStorage.setItem(STORAGE_KEY, key);
     history.replaceState(null, '', location.pathname + location.search);
     return key;
   }
-  return localStorage.getItem(STORAGE_KEY);
+  return sessionStorage.getItem(STORAGE_KEY);
 }
 
 function showSignIn(message) {
   closeStream();
   state.key = null;
-  localStorage.removeItem(STORAGE_KEY);
+  sessionStorage.removeItem(STORAGE_KEY);
   $('board').hidden = true;
   $('sign-out').hidden = true;
   $('sign-in').hidden = false;
@@ -93,7 +93,7 @@ async function signIn(key) {
     }
     throw error;
   }
-  localStorage.setItem(STORAGE_KEY, key);
+  sessionStorage.setItem(STORAGE_KEY, key);
   $('sign-in').hidden = true;
   $('board').hidden = false;
   $('sign-out').hidden = false;
@@ -236,7 +236,7 @@ function renderRef(ref) {
     ? `<span class="stat">${ref.reviewer_count} reviewer${ref.reviewer_count === 1 ? '' : 's'}</span>`
     : '';
   const author = ref.author_login
-    ? `<span class="author">${ref.author_avatar_url ? `<img src="${safeUrl(ref.author_avatar_url)}" alt="" loading="lazy" onerror="this.remove()">` : ''}${escapeHtml(ref.author_login)}</span>`
+    ? `<span class="author">${ref.author_avatar_url ? `<img src="${safeUrl(ref.author_avatar_url)}" alt="" loading="lazy">` : ''}${escapeHtml(ref.author_login)}</span>`
     : '';
   return `<li class="ref" data-branch="${escapeHtml(ref.git_branch)}">
     <div class="ref-line">${badge(ref)}
@@ -321,6 +321,14 @@ document.addEventListener('DOMContentLoaded', () => {
       load().catch(handleError);
     });
   }
+  // An avatar that cannot load is dropped (an inline onerror would break the page's CSP).
+  $('chats').addEventListener(
+    'error',
+    (e) => {
+      if (e.target instanceof HTMLImageElement) e.target.remove();
+    },
+    true,
+  );
   $('chats').addEventListener('click', async (e) => {
     const button = e.target.closest('button[data-action]');
     if (!button) return;

@@ -1,0 +1,41 @@
+/**
+ * What one key or one owner may use, so that no caller can exhaust the service for the others.
+ * Every value is configurable (`limits` in the configuration file); these are the defaults.
+ */
+export interface Limits {
+  /** Sustained requests per second per API key (the admin key included); bursts up to `request_burst`. */
+  requests_per_second: number;
+  request_burst: number;
+  /** Open event streams per key (on each replica). */
+  streams_per_key: number;
+  /** A `Last-Event-ID` replay larger than this many bytes is answered with `reset`. */
+  replay_max_bytes: number;
+  /** Chats one owner may have. */
+  chats_per_owner: number;
+  /** Tracked refs (origin + branch) one chat may have. */
+  refs_per_chat: number;
+  /** How deep sub-agent chats may nest (a root chat is depth 1). */
+  chat_depth: number;
+  /** Direct children one chat may have. */
+  children_per_chat: number;
+  /** Chats one workspace ref report may reach. */
+  workspace_report_chats: number;
+  /** Webhook deliveries being received at once; more get 503 with Retry-After. */
+  concurrent_webhook_uploads: number;
+  /** A webhook delivery's body must arrive within this time. */
+  webhook_upload_timeout_ms: number;
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  requests_per_second: 100,
+  request_burst: 500,
+  streams_per_key: 50,
+  replay_max_bytes: 16 * 1024 * 1024,
+  chats_per_owner: 250_000,
+  refs_per_chat: 200,
+  chat_depth: 32,
+  children_per_chat: 1_000,
+  workspace_report_chats: 1_000,
+  concurrent_webhook_uploads: 16,
+  webhook_upload_timeout_ms: 10_000,
+};
