@@ -206,9 +206,9 @@ export async function openRuntime(
       // Delivery ids are kept a day (code hosts redeliver within hours); pruned at start too, so
       // a replica that restarts often still prunes.
       const prune = () =>
-        void store.pruneWebhookDeliveries(new Date(clock.now().getTime() - 86_400_000)).catch((error) =>
-          logger.warn({ err: errorMessage(error) }, 'pruning webhook delivery ids failed'),
-        );
+        void store
+          .pruneWebhookDeliveries(new Date(clock.now().getTime() - 86_400_000))
+          .catch((error) => logger.warn({ err: errorMessage(error) }, 'pruning webhook delivery ids failed'));
       prune();
       pruneTimer = setInterval(prune, 3_600_000);
       pruneTimer.unref();
