@@ -4,7 +4,6 @@ import { systemClock } from '../src/core/clock.ts';
 import { silentLogger } from '../src/core/logger.ts';
 import { DEFAULT_WORKER_SETTINGS, type WorkerSettings } from '../src/core/schedule.ts';
 import { Engine } from '../src/engine/engine.ts';
-import { InProcessBus } from '../src/events/publisher.ts';
 import { FakeCodeHost, FakeProvider } from '../src/providers/fake/fake-provider.ts';
 import { ProviderRegistry } from '../src/providers/registry.ts';
 import type { Database } from '../src/store/database.ts';
@@ -50,7 +49,6 @@ export async function measureCapacity(db: Database, s: CapacityScenario) {
   const engine = new Engine({
     store: measured,
     providers: new ProviderRegistry([new FakeProvider(host, { service_token: 'bench' })]),
-    publisher: new InProcessBus(),
     clock: systemClock,
     settings,
     logger: silentLogger,

@@ -40,7 +40,6 @@ const percentile = (sorted: number[], p: number) =>
  * every PR as stored (the steady state: written, nothing published).
  */
 export async function measureThroughput(db: Database, scenario: ThroughputScenario) {
-  const store = new SqlStore(db, new TokenCipher(null));
   const clock = new FakeClock(new Date());
   const host = new FakeCodeHost('https://fake.test');
   host.latencyMs = scenario.latencyMs;
@@ -49,10 +48,10 @@ export async function measureThroughput(db: Database, scenario: ThroughputScenar
   const bus = new InProcessBus();
   let events = 0;
   bus.subscribe(() => events++);
+  const store = new SqlStore(db, new TokenCipher(null), bus);
   const engine = new Engine({
     store,
     providers: new ProviderRegistry([provider]),
-    publisher: bus,
     clock,
     settings,
     logger: silentLogger,

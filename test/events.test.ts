@@ -166,6 +166,27 @@ describe('events over a real socket (SSE)', () => {
     expect(stream.events.map((e) => e.id)).toEqual(['900001', '900000']);
   });
 
+  it('an event is stored in the same transaction as its change: both or neither', async () => {
+    const chat = randomUUID();
+    const put = await api('PUT', `/api/v1/chats/${chat}`, { owner_id: s.owner, title: 'durable' });
+    expect(put.status).toBe(201);
+    // No flush, no wait: once the change is answered, its event is already committed with it.
+    const stored = await s.db.query<{ kind: string; payload: string }>('SELECT kind, payload FROM events');
+    expect(stored.rows.map((r) => r.kind)).toEqual(['chat_created']);
+    expect(JSON.parse(stored.rows[0]!.payload).chat.id).toBe(chat);
+    // An event that cannot be stored undoes its change.
+    await s.db.exec(`
+      CREATE FUNCTION refuse_events() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'events table unavailable'; END $$;
+      CREATE TRIGGER refuse_events BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION refuse_events();`);
+    const other = randomUUID();
+    expect((await api('PUT', `/api/v1/chats/${other}`, { owner_id: s.owner })).status).toBe(500);
+    expect((await api('POST', `/api/v1/chats/${chat}/archive`)).status).toBe(500);
+    await s.db.exec('DROP TRIGGER refuse_events ON events');
+    expect((await api('GET', `/api/v1/chats/${other}`)).status).toBe(404);
+    expect((await (await api('GET', `/api/v1/chats/${chat}`)).json()).archived).toBe(false);
+  });
+
   it('refuses a stream without a key, and another owner’s stream for an owner key', async () => {
     expect((await SseClient.open(`${base}/api/v1/events`)).status).toBe(401);
     expect((await open(`?owner_id=${randomUUID()}`)).status).toBe(403);

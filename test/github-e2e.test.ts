@@ -28,7 +28,10 @@ describe('GitHub end to end on PostgreSQL', () => {
     other = await startGitHubEmulator();
     gh.addToken(ownerToken, 'agent');
     gh.model.createRepo({ owner: 'acme', name: 'app' });
-    test = await createTestStore('postgres');
+    const bus = new InProcessBus();
+    events = [];
+    bus.subscribe((e) => events.push(e));
+    test = await createTestStore('postgres', undefined, bus);
     // Real time to start from: the emulator's rate-limit reset headers are wall-clock times.
     clock = new FakeClock(new Date());
     const provider = (id: string, e: GitHubEmulator) =>
@@ -36,13 +39,9 @@ describe('GitHub end to end on PostgreSQL', () => {
         { id, type: 'github', web_url: e.webUrl, api_url: e.apiUrl },
         { clock, requestTimeoutMs: 2000 },
       );
-    const bus = new InProcessBus();
-    events = [];
-    bus.subscribe((e) => events.push(e));
     engine = new Engine({
       store: test.store,
       providers: new ProviderRegistry([provider('github', gh), provider('other', other)]),
-      publisher: bus,
       clock,
       settings,
       logger: silentLogger,
@@ -187,7 +186,6 @@ describe('GitHub end to end on PostgreSQL', () => {
           { clock },
         ),
       ]),
-      publisher: new InProcessBus(),
       clock,
       settings: { ...settings, concurrency: 1 },
       logger: silentLogger,

@@ -4,7 +4,6 @@ import { addMs, systemClock } from '../src/core/clock.ts';
 import { silentLogger } from '../src/core/logger.ts';
 import { DEFAULT_WORKER_SETTINGS } from '../src/core/schedule.ts';
 import { Engine } from '../src/engine/engine.ts';
-import { InProcessBus } from '../src/events/publisher.ts';
 import { FakeCodeHost, FakeProvider } from '../src/providers/fake/fake-provider.ts';
 import { ProviderRegistry } from '../src/providers/registry.ts';
 import type { Database } from '../src/store/database.ts';
@@ -84,7 +83,6 @@ describe('several workers on one PostgreSQL', () => {
         engine: new Engine({
           store,
           providers: new ProviderRegistry([new FakeProvider(h)]),
-          publisher: new InProcessBus(),
           clock: systemClock,
           settings: { ...DEFAULT_WORKER_SETTINGS, lease_ms: leaseMs, tick_interval_ms: 50, batch_size: 20 },
           logger: silentLogger,

@@ -8,7 +8,6 @@ import { silentLogger } from '../src/core/logger.ts';
 import { DEFAULT_WORKER_SETTINGS } from '../src/core/schedule.ts';
 import { Engine } from '../src/engine/engine.ts';
 import { PUBLIC_ANSWER_TTL_MS } from '../src/engine/public-repos.ts';
-import { InProcessBus } from '../src/events/publisher.ts';
 import { FakeProvider } from '../src/providers/fake/fake-provider.ts';
 import { GitHubProvider } from '../src/providers/github/github-provider.ts';
 import { ProviderRegistry, UnsupportedProvider } from '../src/providers/registry.ts';
@@ -217,7 +216,6 @@ describe('the service token against GitHub (emulator)', () => {
           { clock, requestTimeoutMs: 2000 },
         ),
       ]),
-      publisher: new InProcessBus(),
       clock,
       settings: DEFAULT_WORKER_SETTINGS,
       logger: silentLogger,

@@ -363,5 +363,6 @@ function writeFor(row: Awaited<ReturnType<SqlStore['claimStaleRefs']>>[number]):
     error_count: row.error_count,
     paused_until: row.paused_until,
     pr_changed_at: row.pr_changed_at,
+    publish: false,
   };
 }

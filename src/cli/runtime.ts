@@ -149,7 +149,7 @@ export async function openRuntime(
     await db.close();
     throw error;
   }
-  const store = new SqlStore(db, cipher);
+  const store = new SqlStore(db, cipher, hub);
   const metrics = new Metrics({
     store,
     providers,
@@ -159,7 +159,6 @@ export async function openRuntime(
   const engine = new Engine({
     store,
     providers,
-    publisher: hub,
     clock,
     settings: config.worker,
     logger: logger as Logger,

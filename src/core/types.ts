@@ -82,6 +82,14 @@ export interface ChatView extends Chat {
   children: ChatView[];
 }
 
+/** Change events (SPEC §6). Payloads are serialised as JSON; Dates become RFC 3339 UTC strings. */
+export type ChangeEvent =
+  | { kind: 'diff_status_change'; chat: ChatView; changed_diff_status: DiffStatus }
+  | { kind: 'chat_created' | 'chat_updated' | 'chat_archived' | 'chat_unarchived'; chat: ChatView }
+  | { kind: 'chat_deleted'; chat: Pick<Chat, 'id' | 'owner_id'> };
+
+export type ChangeEventKind = ChangeEvent['kind'];
+
 export const emptyPrFields = (): Nullable<PrFields> => ({
   url: null,
   pull_request_state: null,

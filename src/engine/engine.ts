@@ -7,7 +7,6 @@ import { canonicalUnmatchedOrigin } from '../core/origin.ts';
 import type { WorkerSettings } from '../core/schedule.ts';
 import { TokenBuckets } from '../core/token-buckets.ts';
 import type { DiffStatus } from '../core/types.ts';
-import type { Publisher } from '../events/publisher.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
 import type { ClaimedRef, Store } from '../store/store.ts';
 import { failureError } from './failure-error.ts';
@@ -27,7 +26,6 @@ export interface EngineDeps {
   observer?: EngineObserver;
   store: Store;
   providers: ProviderRegistry;
-  publisher: Publisher;
   clock: Clock;
   settings: WorkerSettings;
   logger: Logger;
@@ -170,31 +168,15 @@ export class Engine {
   ): Promise<{ published: number; failures: number; statuses: Map<string, DiffStatus> }> {
     const { store, clock, settings, logger } = this.deps;
     const now = clock.now();
-    const plans = rows.map((row) =>
+    const writes = rows.map((row) =>
       planWrite(row, outcomes.get(row.id) ?? { kind: 'released' }, now, settings, claimed),
     );
-    const { written, failed } = await store.writeRefreshes(plans.map((p) => p.write));
+    // The store publishes what changed visibly, in the same transaction as the write.
+    const { written, failed, published } = await store.writeRefreshes(writes);
     for (const [id, error] of failed) {
       logger.error({ ref_id: id, err: errorMessage(error) }, 'writing a refresh outcome failed');
     }
-    const changed = plans
-      .filter((p) => p.visible && written.has(p.write.id))
-      .map((p) => written.get(p.write.id)!);
-    const published = await this.#publishChanges(changed);
     return { published, failures: failed.size, statuses: written };
-  }
-
-  async #publishChanges(changed: readonly DiffStatus[]): Promise<number> {
-    if (changed.length === 0) return 0;
-    const chats = await this.deps.store.getChats([...new Set(changed.map((s) => s.chat_id))]);
-    let published = 0;
-    for (const status of changed) {
-      const chat = chats.get(status.chat_id);
-      if (!chat) continue; // deleted meanwhile
-      this.deps.publisher.publish({ kind: 'diff_status_change', chat, changed_diff_status: status });
-      published++;
-    }
-    return published;
   }
 
   // ---- reports -----------------------------------------------------------------------------
@@ -260,7 +242,6 @@ export class Engine {
         this.deps.logger.warn({ chat_id, err: errorMessage(error) }, 'recording a ref report failed');
       }
     }
-    await this.#publishChanges(reported);
     if (reported.length > 0) this.wake();
     return { chat_ids: reported.map((s) => s.chat_id) };
   }

@@ -25,12 +25,6 @@ export type RefreshOutcome =
   /** The tick's deadline passed before the row was started: due again at once. */
   | { kind: 'released' };
 
-export interface PlannedWrite {
-  write: RefWrite;
-  /** Whether something a UI shows changed, so an event must be published once written. */
-  visible: boolean;
-}
-
 const prOf = (row: DiffStatus) => {
   const out = emptyPrFields();
   for (const f of PR_FIELD_NAMES) (out as Record<string, unknown>)[f] = row[f];
@@ -42,8 +36,8 @@ const prChanged = (row: DiffStatus, pr: RefWrite['pr']) => PR_FIELD_NAMES.some((
 const sameTime = (a: Date | null, b: Date | null) => (a?.getTime() ?? null) === (b?.getTime() ?? null);
 
 /**
- * Turns an outcome into the row's complete new state (SPEC §3 "Apply outcomes"). Pure: the
- * store writes the result, the engine publishes when `visible`.
+ * Turns an outcome into the row's complete new state (SPEC §3 "Apply outcomes"), with `publish`
+ * set when something a UI shows changed. Pure: the store writes it (and publishes with it).
  */
 export function planWrite(
   row: ClaimedRef,
@@ -51,7 +45,7 @@ export function planWrite(
   now: Date,
   settings: WorkerSettings,
   claimed: boolean,
-): PlannedWrite {
+): RefWrite {
   const base: RefWrite = {
     id: row.id,
     claimed_stale_at: claimed ? row.stale_at : null,
@@ -64,62 +58,59 @@ export function planWrite(
     error_count: 0,
     paused_until: null,
     pr_changed_at: row.pr_changed_at,
+    publish: false,
   };
   const errorCleared = row.last_error !== null || row.paused_until !== null;
   switch (outcome.kind) {
     case 'updated': {
       const changed = prChanged(row, outcome.pr);
       const changedAt = changed || row.pr_changed_at === null ? now : row.pr_changed_at;
-      const write = {
+      return {
         ...base,
         pr: { ...outcome.pr },
         refreshed_at: now,
         stale_at: nextCheckAfterSuccess(outcome.pr.pull_request_state, now, settings, changedAt),
         pr_changed_at: changedAt,
+        publish: errorCleared || changed,
       };
-      return { write, visible: errorCleared || changed };
     }
     case 'no_pr':
       return {
+        ...base,
         // Outside the retry window the claim lease stands as the retry interval.
-        write: { ...base, stale_at: nextCheckWithoutPr(row.updated_at, now, settings) ?? row.stale_at },
-        visible: errorCleared,
+        stale_at: nextCheckWithoutPr(row.updated_at, now, settings) ?? row.stale_at,
+        publish: errorCleared,
       };
     case 'stale_pr':
       return {
-        write: {
-          ...base,
-          pr: emptyPrFields(),
-          pr_changed_at: null,
-          refreshed_at: now,
-          stale_at: addMs(now, settings.no_pr_backoff_ms),
-        },
-        visible: true,
+        ...base,
+        pr: emptyPrFields(),
+        pr_changed_at: null,
+        refreshed_at: now,
+        stale_at: addMs(now, settings.no_pr_backoff_ms),
+        publish: true,
       };
     case 'failed': {
       const { failure } = outcome;
       const paused = failure.code === 'rate_limited' ? (failure.paused_until ?? null) : null;
-      const write = {
+      return {
         ...base,
         stale_at: nextCheckAfterFailure(failure.code, now, settings, paused),
         last_error: failure.message,
         last_error_at: now,
         error_count: row.error_count + 1,
         paused_until: paused,
+        publish: row.last_error !== failure.message || !sameTime(row.paused_until, paused),
       };
-      return { write, visible: row.last_error !== write.last_error || !sameTime(row.paused_until, paused) };
     }
     case 'released':
       return {
-        write: {
-          ...base,
-          stale_at: now,
-          last_error: row.last_error,
-          last_error_at: row.last_error_at,
-          error_count: row.error_count,
-          paused_until: row.paused_until,
-        },
-        visible: false,
+        ...base,
+        stale_at: now,
+        last_error: row.last_error,
+        last_error_at: row.last_error_at,
+        error_count: row.error_count,
+        paused_until: row.paused_until,
       };
   }
 }

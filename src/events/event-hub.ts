@@ -2,7 +2,8 @@ import type pg from 'pg';
 import type { Clock } from '../core/clock.ts';
 import { errorMessage } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
-import type { Database } from '../store/database.ts';
+import type { Database, Tx } from '../store/database.ts';
+import type { Outbox } from '../store/store.ts';
 import type { ChangeEvent, ChangeEventKind, Publisher } from './publisher.ts';
 
 /** An event as stored and streamed: `data` is the JSON payload of SPEC §6. */
@@ -39,12 +40,12 @@ const RECONNECT_DELAYS_MS = [100, 500, 1000, 2000, 5000];
 const CATCH_UP_MARGIN = 1000n;
 
 /**
- * Publishes change events: each is written to the `events` table (which gives it its id and
- * makes it replayable on any replica), then announced with NOTIFY so every replica delivers it
- * to its subscribers. Events published in the same turn are written in one statement. If the
+ * Change events: each is written to the `events` table (which gives it its id and makes it
+ * replayable on any replica) — as the store's outbox, in the transaction of the change it
+ * describes — and announced with NOTIFY so every replica delivers it to its subscribers. If the
  * LISTEN connection drops it reconnects and catches up from the table.
  */
-export class EventHub implements Publisher {
+export class EventHub implements Publisher, Outbox {
   readonly #db: Database;
   readonly #clock: Clock;
   readonly #logger: Logger;
@@ -104,13 +105,33 @@ export class EventHub implements Publisher {
     if (this.#pending.length === 0) return;
     const batch = this.#pending;
     this.#pending = [];
-    this.#flushing = this.#write(batch).finally(() => {
+    this.#flushing = this.#writeOwn(batch).finally(() => {
       this.#flushing = null;
     });
     await this.#flushing;
   }
 
-  async #write(events: ChangeEvent[]): Promise<void> {
+  /** `publish`ed events, outside any change's transaction: written in one of their own. */
+  async #writeOwn(events: ChangeEvent[]): Promise<void> {
+    try {
+      let afterCommit: (() => void) | undefined;
+      await this.#db.transaction(async (tx) => {
+        afterCommit = await this.write(tx, events);
+      });
+      afterCommit?.();
+    } catch (error) {
+      // The poll loop stays the source of truth: a UI that missed this refetches on reconnect.
+      this.#logger.error({ err: errorMessage(error), events: events.length }, 'publishing events failed');
+    }
+  }
+
+  /**
+   * The store's outbox: writes `events` in `tx`, the transaction of the change they describe, so
+   * the two commit together. With PostgreSQL the NOTIFY that announces them to every replica is
+   * part of the transaction too (PostgreSQL sends it on commit). In-process delivery (PGlite) is
+   * returned, to run once `tx` has committed.
+   */
+  async write(tx: Tx, events: readonly ChangeEvent[]): Promise<(() => void) | undefined> {
     // Serialised one by one: an event that cannot be (say, a cycle in bad data) is logged and
     // dropped alone, not with every other owner's events of the same turn.
     const batch: ChangeEvent[] = [];
@@ -126,40 +147,35 @@ export class EventHub implements Publisher {
         );
       }
     }
-    if (batch.length === 0) return;
-    try {
-      const r = await this.#db.query<{
-        id: string;
-        owner_id: string;
-        kind: ChangeEventKind;
-        payload: string;
-      }>(
-        `INSERT INTO events (owner_id, kind, payload, created_at)
-         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[])
-         RETURNING id, owner_id, kind, payload`,
-        [
-          batch.map((e) => e.chat.owner_id),
-          batch.map((e) => e.kind),
-          payloads,
-          batch.map(() => this.#clock.now()),
-        ],
-      );
-      const stored = r.rows.map((row) => ({
-        id: String(row.id),
-        owner_id: row.owner_id,
-        kind: row.kind,
-        data: row.payload,
-      }));
-      stored.sort((a, b) => compareIds(a.id, b.id));
-      if (this.#connectListener) await this.#notify(`e:${stored.map((e) => e.id).join(',')}`);
-      else for (const e of stored) this.#deliver(e);
-    } catch (error) {
-      // The poll loop stays the source of truth: a UI that missed this refetches on reconnect.
-      this.#logger.error({ err: errorMessage(error), events: batch.length }, 'publishing events failed');
+    if (batch.length === 0) return undefined;
+    const r = await tx.query<{ id: string; owner_id: string; kind: ChangeEventKind; payload: string }>(
+      `INSERT INTO events (owner_id, kind, payload, created_at)
+       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[])
+       RETURNING id, owner_id, kind, payload`,
+      [
+        batch.map((e) => e.chat.owner_id),
+        batch.map((e) => e.kind),
+        payloads,
+        batch.map(() => this.#clock.now()),
+      ],
+    );
+    const stored = r.rows.map((row) => ({
+      id: String(row.id),
+      owner_id: row.owner_id,
+      kind: row.kind,
+      data: row.payload,
+    }));
+    stored.sort((a, b) => compareIds(a.id, b.id));
+    if (this.#connectListener) {
+      await this.#notify(tx, `e:${stored.map((e) => e.id).join(',')}`);
+      return undefined;
     }
+    return () => {
+      for (const e of stored) this.#deliver(e);
+    };
   }
 
-  async #notify(payload: string): Promise<void> {
+  async #notify(tx: Tx, payload: string): Promise<void> {
     // Long id lists go out in several notifications, split on commas.
     let rest = payload;
     while (rest.length > 0) {
@@ -168,7 +184,7 @@ export class EventHub implements Publisher {
       const chunk = rest.slice(0, cut);
       rest = rest.slice(cut + 1);
       if (rest.length > 0) rest = `e:${rest}`;
-      await this.#db.query('SELECT pg_notify($1, $2)', [this.#channel, chunk]);
+      await tx.query('SELECT pg_notify($1, $2)', [this.#channel, chunk]);
     }
   }
 
@@ -187,10 +203,6 @@ export class EventHub implements Publisher {
   subscribe(listener: EventListener): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
-  }
-
-  get subscriberCount(): number {
-    return this.#listeners.size;
   }
 
   /**

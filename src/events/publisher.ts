@@ -1,12 +1,8 @@
-import type { Chat, ChatView, DiffStatus } from '../core/types.ts';
+import type { ChangeEvent } from '../core/types.ts';
+import type { Tx } from '../store/database.ts';
+import type { Outbox } from '../store/store.ts';
 
-/** Change events (SPEC §6). Payloads are serialised as JSON; Dates become RFC 3339 UTC strings. */
-export type ChangeEvent =
-  | { kind: 'diff_status_change'; chat: ChatView; changed_diff_status: DiffStatus }
-  | { kind: 'chat_created' | 'chat_updated' | 'chat_archived' | 'chat_unarchived'; chat: ChatView }
-  | { kind: 'chat_deleted'; chat: Pick<Chat, 'id' | 'owner_id'> };
-
-export type ChangeEventKind = ChangeEvent['kind'];
+export type { ChangeEvent, ChangeEventKind } from '../core/types.ts';
 
 export interface Publisher {
   publish(event: ChangeEvent): void;
@@ -14,8 +10,12 @@ export interface Publisher {
 
 export type Listener = (event: ChangeEvent) => void;
 
-/** Delivers events to subscribers in this process, synchronously and in order. */
-export class InProcessBus implements Publisher {
+/**
+ * Delivers events to subscribers in this process, synchronously and in order. As the store's
+ * outbox it delivers a transaction's events once that transaction has committed (nothing is
+ * stored: for tests and embedding without replay).
+ */
+export class InProcessBus implements Publisher, Outbox {
   readonly #listeners = new Set<Listener>();
 
   publish(event: ChangeEvent): void {
@@ -28,12 +28,14 @@ export class InProcessBus implements Publisher {
     }
   }
 
+  async write(_tx: Tx, events: readonly ChangeEvent[]): Promise<() => void> {
+    return () => {
+      for (const event of events) this.publish(event);
+    };
+  }
+
   subscribe(listener: Listener): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
-  }
-
-  get subscriberCount(): number {
-    return this.#listeners.size;
   }
 }

@@ -313,28 +313,23 @@ export function createApp(deps: AppDeps) {
       const existing = await store.getChat(id);
       if (existing && existing.owner_id !== own) throw new NotFoundError(`chat ${id} not found`);
     }
-    const { chat, created, changed } = await store.putChat({ id, ...body }, clock.now(), limits);
-    if (created) hub.publish({ kind: 'chat_created', chat });
-    else if (changed) hub.publish({ kind: 'chat_updated', chat });
+    // The store publishes chat_created / chat_updated with the change (as it does below).
+    const { chat, created } = await store.putChat({ id, ...body }, clock.now(), limits);
     return c.json(chat, created ? 201 : 200);
   });
 
   app.post('/api/v1/chats/:id/archive', async (c) => {
-    const chat = await store.archiveChat(chatId(c), clock.now(), scope(c));
-    hub.publish({ kind: 'chat_archived', chat });
-    return c.json(chat);
+    return c.json(await store.archiveChat(chatId(c), clock.now(), scope(c)));
   });
 
   app.post('/api/v1/chats/:id/unarchive', async (c) => {
     const chat = await store.unarchiveChat(chatId(c), clock.now(), scope(c));
-    hub.publish({ kind: 'chat_unarchived', chat });
     engine.wake();
     return c.json(chat);
   });
 
   app.delete('/api/v1/chats/:id', async (c) => {
-    const deleted = await store.deleteChat(chatId(c), scope(c));
-    hub.publish({ kind: 'chat_deleted', chat: deleted });
+    await store.deleteChat(chatId(c), scope(c));
     return c.body(null, 204);
   });
 

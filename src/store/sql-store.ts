@@ -1,5 +1,6 @@
 import { BadInputError, ConflictError, NotFoundError, RateLimitedError } from '../core/errors.ts';
 import { DEFAULT_LIMITS } from '../core/limits.ts';
+import type { ChangeEvent } from '../core/types.ts';
 import { type Chat, type ChatView, type DiffStatus, UUID_PATTERN } from '../core/types.ts';
 import type { Database, Tx } from './database.ts';
 import { isMigrated } from './migrate.ts';
@@ -9,6 +10,7 @@ import {
   type ChatLimits,
   type ClaimedRef,
   type ListChatsQuery,
+  type Outbox,
   type RefReport,
   type RefWrite,
   type StaleMatch,
@@ -117,7 +119,25 @@ export class SqlStore implements Store {
   constructor(
     readonly db: Database,
     private readonly cipher: TokenCipher,
+    /** Where change events are written, in the transaction of each change; none: not published. */
+    private readonly outbox?: Outbox,
   ) {}
+
+  /**
+   * One transaction whose change events (pushed onto `events` by `fn`) are written through the
+   * outbox before it commits, and delivered in-process after.
+   */
+  async #publishing<T>(fn: (tx: Tx, events: ChangeEvent[]) => Promise<T>): Promise<T> {
+    let afterCommit: (() => void) | undefined;
+    const result = await this.db.transaction(async (tx) => {
+      const events: ChangeEvent[] = [];
+      const value = await fn(tx, events);
+      if (events.length > 0 && this.outbox) afterCommit = await this.outbox.write(tx, events);
+      return value;
+    });
+    afterCommit?.();
+    return result;
+  }
 
   // ---- chats -------------------------------------------------------------------------------
 
@@ -126,7 +146,22 @@ export class SqlStore implements Store {
     now: Date,
     limits: ChatLimits = DEFAULT_LIMITS,
   ): Promise<{ chat: ChatView; created: boolean; changed: boolean }> {
-    const { created, changed } = await this.db.transaction(async (tx) => {
+    return this.#publishing(async (tx, events) => {
+      const { created, changed } = await this.#putChatRow(tx, input, now, limits);
+      const chat = await this.#mustGetChat(tx, input.id);
+      if (created) events.push({ kind: 'chat_created', chat });
+      else if (changed) events.push({ kind: 'chat_updated', chat });
+      return { chat, created, changed };
+    });
+  }
+
+  async #putChatRow(
+    tx: Tx,
+    input: ChatInput,
+    now: Date,
+    limits: ChatLimits,
+  ): Promise<{ created: boolean; changed: boolean }> {
+    {
       const existing = await tx.query<Chat>(`SELECT ${CHAT_COLUMNS} FROM chats WHERE id = $1 FOR UPDATE`, [
         input.id,
       ]);
@@ -185,10 +220,7 @@ export class SqlStore implements Store {
         now,
       ]);
       return { created: true, changed: true };
-    });
-    const chat = await this.getChat(input.id);
-    if (!chat) throw new NotFoundError(`chat ${input.id} not found`);
-    return { chat, created, changed };
+    }
   }
 
   /** A new child of `parentId` must stay within the depth and width limits. */
@@ -219,15 +251,17 @@ export class SqlStore implements Store {
   }
 
   async archiveChat(id: string, now: Date, owner?: string): Promise<ChatView> {
-    await this.#treeTransaction(async (tx) => {
+    return this.#treeTransaction(async (tx, events) => {
       await this.lockOwnedChat(tx, id, owner);
       await this.setSubtreeArchived(tx, id, true, now);
+      const chat = await this.#mustGetChat(tx, id);
+      events.push({ kind: 'chat_archived', chat });
+      return chat;
     });
-    return this.mustGetChat(id);
   }
 
   async unarchiveChat(id: string, now: Date, owner?: string): Promise<ChatView> {
-    await this.#treeTransaction(async (tx) => {
+    return this.#treeTransaction(async (tx, events) => {
       // Lock the child, then re-read the parent in the same transaction: an archive of the
       // parent either committed before (we refuse) or waits for us and re-archives after.
       const chat = await this.lockOwnedChat(tx, id, owner);
@@ -241,8 +275,10 @@ export class SqlStore implements Store {
         }
       }
       await this.setSubtreeArchived(tx, id, false, now);
+      const view = await this.#mustGetChat(tx, id);
+      events.push({ kind: 'chat_unarchived', chat: view });
+      return view;
     });
-    return this.mustGetChat(id);
   }
 
   /**
@@ -250,10 +286,10 @@ export class SqlStore implements Store {
    * `lockOwnedChat`), so archives and unarchives of one tree take turns instead of locking its
    * rows in opposite orders; a deadlock that still happens (PostgreSQL 40P01) is retried.
    */
-  async #treeTransaction(fn: (tx: Tx) => Promise<void>): Promise<void> {
+  async #treeTransaction<T>(fn: (tx: Tx, events: ChangeEvent[]) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.db.transaction(fn);
+        return await this.#publishing(fn);
       } catch (error) {
         if ((error as { code?: string }).code !== '40P01' || attempt >= 3) throw error;
       }
@@ -290,17 +326,21 @@ export class SqlStore implements Store {
   }
 
   async deleteChat(id: string, owner?: string): Promise<Pick<Chat, 'id' | 'owner_id'>> {
-    const r = await this.db.query<Chat>(
-      'DELETE FROM chats WHERE id = $1 AND ($2::uuid IS NULL OR owner_id = $2) RETURNING id, owner_id',
-      [id, owner ?? null],
-    );
-    const row = r.rows[0];
-    if (!row) throw new NotFoundError(`chat ${id} not found`);
-    return { id: row.id, owner_id: row.owner_id };
+    return this.#publishing(async (tx, events) => {
+      const r = await tx.query<Chat>(
+        'DELETE FROM chats WHERE id = $1 AND ($2::uuid IS NULL OR owner_id = $2) RETURNING id, owner_id',
+        [id, owner ?? null],
+      );
+      const row = r.rows[0];
+      if (!row) throw new NotFoundError(`chat ${id} not found`);
+      const chat = { id: row.id, owner_id: row.owner_id };
+      events.push({ kind: 'chat_deleted', chat });
+      return chat;
+    });
   }
 
-  private async mustGetChat(id: string): Promise<ChatView> {
-    const chat = await this.getChat(id);
+  async #mustGetChat(q: Tx, id: string): Promise<ChatView> {
+    const chat = (await this.#getChats(q, [id])).get(id);
     if (!chat) throw new NotFoundError(`chat ${id} not found`);
     return chat;
   }
@@ -315,10 +355,14 @@ export class SqlStore implements Store {
    * the chats' own subtrees are read, not their whole trees: a write deep in a large tree stays
    * cheap.
    */
-  async getChats(ids: readonly string[]): Promise<Map<string, ChatView>> {
+  getChats(ids: readonly string[]): Promise<Map<string, ChatView>> {
+    return this.#getChats(this.db, ids);
+  }
+
+  async #getChats(q: Tx, ids: readonly string[]): Promise<Map<string, ChatView>> {
     const out = new Map<string, ChatView>();
     if (ids.length === 0) return out;
-    const trees = await this.db.query<Chat>(
+    const trees = await q.query<Chat>(
       `WITH RECURSIVE subtree AS (
          SELECT ${CHAT_COLUMNS} FROM chats WHERE id = ANY($1::uuid[])
          UNION
@@ -326,7 +370,7 @@ export class SqlStore implements Store {
        SELECT * FROM subtree`,
       [ids],
     );
-    const views = await this.buildViews(trees.rows);
+    const views = await this.buildViews(trees.rows, q);
     for (const id of ids) {
       const view = views.get(id);
       if (view) out.set(id, view);
@@ -356,8 +400,8 @@ export class SqlStore implements Store {
   }
 
   /** Builds views for the given chats with refs attached and children nested (by recency). */
-  private async buildViews(chats: Chat[]): Promise<Map<string, ChatView>> {
-    const refs = await this.db.query(
+  private async buildViews(chats: Chat[], q: Tx = this.db): Promise<Map<string, ChatView>> {
+    const refs = await q.query(
       `SELECT ${DIFF_STATUS_COLUMNS.join(', ')} FROM diff_statuses WHERE chat_id = ANY($1::uuid[])`,
       [chats.map((c) => c.id)],
     );
@@ -393,8 +437,10 @@ export class SqlStore implements Store {
   ): Promise<DiffStatus | null> {
     // Due one second ago so the next claim takes it; updated_at = now makes it the primary ref.
     // A new ref is inserted only while the chat is under its quota; a known one is always updated.
-    const r = await this.db.query(
-      `INSERT INTO diff_statuses (chat_id, git_remote_origin, git_branch, chat_archived, provider_id,
+    // Published at once (with the chat), so UIs show the branch before any PR data exists.
+    return this.#publishing(async (tx, events) => {
+      const r = await tx.query(
+        `INSERT INTO diff_statuses (chat_id, git_remote_origin, git_branch, chat_archived, provider_id,
                                   stale_at, created_at, updated_at)
        SELECT c.id, $2, $3, c.archived, $4, $5, $6, $6 FROM chats c WHERE c.id = $1
          AND ((SELECT count(*) FROM diff_statuses WHERE chat_id = $1) < $7
@@ -402,24 +448,30 @@ export class SqlStore implements Store {
        ON CONFLICT (chat_id, git_remote_origin, git_branch) DO UPDATE
          SET stale_at = EXCLUDED.stale_at, updated_at = EXCLUDED.updated_at, provider_id = EXCLUDED.provider_id
        RETURNING ${DIFF_STATUS_COLUMNS.join(', ')}`,
-      [
-        report.chat_id,
-        report.origin,
-        report.branch,
-        report.provider_id,
-        new Date(now.getTime() - 1000),
-        now,
-        maxRefs,
-      ],
-    );
-    if (r.rows[0]) return toDiffStatus(r.rows[0]);
-    const exists = await this.db.query('SELECT 1 FROM chats WHERE id = $1', [report.chat_id]);
-    if (exists.rows.length === 0) return null;
-    throw new RateLimitedError(
-      new Date(now.getTime() + QUOTA_RETRY_MS),
-      `chat ${report.chat_id} already tracks ${maxRefs} refs, the most allowed`,
-      { code: 'quota_exceeded' },
-    );
+        [
+          report.chat_id,
+          report.origin,
+          report.branch,
+          report.provider_id,
+          new Date(now.getTime() - 1000),
+          now,
+          maxRefs,
+        ],
+      );
+      if (r.rows[0]) {
+        const status = toDiffStatus(r.rows[0]);
+        const chat = await this.#mustGetChat(tx, status.chat_id);
+        events.push({ kind: 'diff_status_change', chat, changed_diff_status: status });
+        return status;
+      }
+      const exists = await tx.query('SELECT 1 FROM chats WHERE id = $1', [report.chat_id]);
+      if (exists.rows.length === 0) return null;
+      throw new RateLimitedError(
+        new Date(now.getTime() + QUOTA_RETRY_MS),
+        `chat ${report.chat_id} already tracks ${maxRefs} refs, the most allowed`,
+        { code: 'quota_exceeded' },
+      );
+    });
   }
 
   async claimStaleRefs(now: Date, limit: number, leaseUntil: Date): Promise<ClaimedRef[]> {
@@ -453,17 +505,16 @@ export class SqlStore implements Store {
   }
 
   async writeRefreshes(writes: readonly RefWrite[]): Promise<WriteResult> {
-    const result: WriteResult = { written: new Map(), failed: new Map() };
+    const result: WriteResult = { written: new Map(), failed: new Map(), published: 0 };
     if (writes.length === 0) return result;
     try {
-      for (const row of await this.writeBatch(writes)) result.written.set(String(row.id), toDiffStatus(row));
+      await this.#writeAndPublish(writes, result);
       return result;
     } catch {
       // One bad row must not cost the others their update: fall back to one statement per row.
       for (const w of writes) {
         try {
-          const rows = await this.writeBatch([w]);
-          if (rows[0]) result.written.set(w.id, toDiffStatus(rows[0]));
+          await this.#writeAndPublish([w], result);
         } catch (error) {
           result.failed.set(w.id, error);
         }
@@ -472,9 +523,33 @@ export class SqlStore implements Store {
     }
   }
 
-  private async writeBatch(writes: readonly RefWrite[]): Promise<Row[]> {
+  /**
+   * Writes rows and, in the same transaction, a `diff_status_change` for each written row marked
+   * `publish`. Without anything to publish it is one statement, no transaction (the common case).
+   */
+  async #writeAndPublish(writes: readonly RefWrite[], result: WriteResult): Promise<void> {
+    const publish = new Set(writes.filter((w) => w.publish).map((w) => w.id));
+    const write = async (tx: Tx, events: ChangeEvent[]) => {
+      const rows = (await this.#writeBatch(tx, writes)).map((r) => ({
+        id: String(r.id),
+        status: toDiffStatus(r),
+      }));
+      const published = rows.filter((r) => publish.has(r.id));
+      const chats = await this.#getChats(tx, [...new Set(published.map((r) => r.status.chat_id))]);
+      for (const { status } of published) {
+        const chat = chats.get(status.chat_id);
+        if (chat) events.push({ kind: 'diff_status_change', chat, changed_diff_status: status });
+      }
+      return { rows, published: events.length };
+    };
+    const out = publish.size > 0 && this.outbox ? await this.#publishing(write) : await write(this.db, []);
+    for (const { id, status } of out.rows) result.written.set(id, status);
+    result.published += out.published;
+  }
+
+  async #writeBatch(tx: Tx, writes: readonly RefWrite[]): Promise<Row[]> {
     const col = <T>(f: (w: RefWrite) => T) => writes.map(f);
-    const r = await this.db.query(
+    const r = await tx.query(
       `UPDATE diff_statuses d SET
          url = v.url, pull_request_state = v.state, pull_request_title = v.title, pull_request_draft = v.draft,
          changes_requested = v.changes_requested, approved = v.approved, reviewer_count = v.reviewer_count,

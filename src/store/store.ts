@@ -1,5 +1,6 @@
 import type { Limits } from '../core/limits.ts';
-import type { Chat, ChatView, DiffStatus, PrFields } from '../core/types.ts';
+import type { ChangeEvent, Chat, ChatView, DiffStatus, PrFields } from '../core/types.ts';
+import type { Tx } from './database.ts';
 
 export type ChatLimits = Pick<Limits, 'chats_per_owner' | 'chat_depth' | 'children_per_chat'>;
 
@@ -12,6 +13,15 @@ export interface ClaimedRef extends DiffStatus {
   owner_id: string;
   /** When the PR last changed visibly (internal, for scheduling); null before the first PR. */
   pr_changed_at: Date | null;
+}
+
+/**
+ * Where the store's change events go. They are written in the transaction of the change they
+ * describe (an outbox), so a change is never committed without its event, nor an event without its
+ * change; what `write` returns runs once that transaction has committed (in-process delivery).
+ */
+export interface Outbox {
+  write(tx: Tx, events: readonly ChangeEvent[]): Promise<(() => void) | undefined>;
 }
 
 /** The complete new state of a refreshed row (everything a refresh may change). */
@@ -31,6 +41,8 @@ export interface RefWrite {
   error_count: number;
   paused_until: Date | null;
   pr_changed_at: Date | null;
+  /** Publish a `diff_status_change` with the written row (something visible changed). */
+  publish: boolean;
 }
 
 export interface WriteResult {
@@ -38,6 +50,8 @@ export interface WriteResult {
   written: Map<string, DiffStatus>;
   /** Rows whose write failed, with the reason; the others were written regardless. */
   failed: Map<string, unknown>;
+  /** Change events published with the writes. */
+  published: number;
 }
 
 export interface ChatInput {
@@ -87,7 +101,9 @@ export interface RefReport {
 /**
  * The persistence port. Times come from the caller's clock (never the database's `now()`), so a
  * fake clock in tests moves SQL time too. Calls scoped by `owner` treat another owner's chat as
- * missing.
+ * missing. Every change that clients see is published by the store itself, through its outbox, in
+ * the same transaction: chats created, updated, archived, unarchived and deleted, ref reports, and
+ * refresh writes marked `publish`.
  */
 export interface Store {
   /** Creates or updates; `changed` is false when an update changed nothing. New chats respect `limits`. */

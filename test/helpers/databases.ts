@@ -4,6 +4,7 @@ import { inject } from 'vitest';
 import { type Database, openDatabase } from '../../src/store/database.ts';
 import { migrate } from '../../src/store/migrate.ts';
 import { SqlStore } from '../../src/store/sql-store.ts';
+import type { Outbox } from '../../src/store/store.ts';
 import { TokenCipher } from '../../src/store/token-cipher.ts';
 
 /** The PostgreSQL the tests use, chosen (or started) once per run by `test/setup/global-setup.ts`. */
@@ -56,7 +57,7 @@ export async function createTestDatabase(
   };
 }
 
-export async function createTestStore(kind: DatabaseKind, cipher = new TokenCipher(null)) {
+export async function createTestStore(kind: DatabaseKind, cipher = new TokenCipher(null), outbox?: Outbox) {
   const test = await createTestDatabase(kind);
-  return { ...test, store: new SqlStore(test.db, cipher) };
+  return { ...test, store: new SqlStore(test.db, cipher, outbox) };
 }

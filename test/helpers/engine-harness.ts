@@ -16,18 +16,17 @@ export async function createEngineHarness(
   kind: DatabaseKind,
   options: { settings?: Partial<WorkerSettings>; providers?: (host: FakeCodeHost) => Provider[] } = {},
 ) {
-  const test = await createTestStore(kind);
+  const bus = new InProcessBus();
+  const test = await createTestStore(kind, undefined, bus);
   const clock = new FakeClock('2026-03-01T12:00:00.000Z');
   const host = new FakeCodeHost('https://fake.test');
   const registry = new ProviderRegistry(options.providers?.(host) ?? [new FakeProvider(host)]);
-  const bus = new InProcessBus();
   const events: ChangeEvent[] = [];
   bus.subscribe((e) => events.push(e));
   const settings = { ...DEFAULT_WORKER_SETTINGS, ...options.settings };
   const engine = new Engine({
     store: test.store,
     providers: registry,
-    publisher: bus,
     clock,
     settings,
     logger: silentLogger,
