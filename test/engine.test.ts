@@ -174,17 +174,33 @@ describe.each(DATABASE_KINDS)('engine on %s (SPEC §3)', (kind) => {
       expect(status).toMatchObject({ last_error: 'fake: 502 bad gateway', error_count: 1 });
       expect(status.last_error_at).toEqual(h.clock.now());
       expect(diffEvents()).toHaveLength(1);
-      // The same error again is not a visible change.
+      // The same error again is not a visible change; the next wait is twice as long.
       h.clock.advance(h.settings.error_backoff_ms);
       await h.engine.tick();
       expect((await h.ref(chat)).error_count).toBe(2);
+      expect((await h.ref(chat)).stale_at).toEqual(addMs(h.clock.now(), 2 * h.settings.error_backoff_ms));
       expect(diffEvents()).toHaveLength(1);
       h.host.failWith = undefined;
       h.host.openPull('acme/app', { head_branch: 'feature' });
-      h.clock.advance(h.settings.error_backoff_ms);
+      h.clock.advance(2 * h.settings.error_backoff_ms);
       await h.engine.tick();
       status = await h.ref(chat);
       expect(status).toMatchObject({ last_error: null, last_error_at: null, error_count: 0, pr_number: 1 });
+    });
+
+    it('a ref that keeps failing backs off exponentially up to an hour; a report brings it back at once', async () => {
+      const chat = await h.trackedChat('feature');
+      h.host.failWith = () => new UnavailableError('fake: 422 unprocessable');
+      const waits: number[] = [];
+      for (let i = 0; i < 8; i++) {
+        await h.engine.tick();
+        const due = (await h.ref(chat)).stale_at.getTime() - h.clock.now().getTime();
+        waits.push(due / 1000);
+        h.clock.advance(due);
+      }
+      expect(waits).toEqual([120, 240, 480, 960, 1920, 3600, 3600, 3600]);
+      await h.engine.reportRef({ chat_id: chat, origin: REPO, branch: 'feature' });
+      expect((await h.ref(chat)).stale_at.getTime()).toBeLessThan(h.clock.now().getTime());
     });
 
     it('no token: backs off 10 minutes with a clear message', async () => {

@@ -23,6 +23,12 @@ export interface WorkerSettings {
   /** A ref no provider can serve (unknown or unsupported host) waits this long, or until it is reported again. */
   misconfigured_backoff_ms: number;
   /**
+   * Ordinary errors back off exponentially from `error_backoff_ms` (doubling with each failure in
+   * a row) up to this: a PR that keeps failing (a 422, repeated 5xx) is not asked every two minutes
+   * forever. A success or a new report ends it.
+   */
+  max_error_backoff_ms: number;
+  /**
    * "Refresh now" calls per chat owner per minute (a burst of as many, refilled evenly), on each
    * replica; beyond it the API answers 429 with Retry-After and the host is not asked. 0: no limit.
    */
@@ -45,6 +51,7 @@ export const DEFAULT_WORKER_SETTINGS: WorkerSettings = {
   quiet_after_ms: 3_600_000,
   quiet_ttl_ms: 600_000,
   misconfigured_backoff_ms: 3_600_000,
+  max_error_backoff_ms: 3_600_000,
   refresh_now_per_minute: 30,
 };
 
@@ -82,12 +89,17 @@ export function nextCheckWithoutPr(reportedAt: Date, now: Date, s: WorkerSetting
   return now.getTime() - reportedAt.getTime() < s.no_pr_window_ms ? addMs(now, s.no_pr_backoff_ms) : null;
 }
 
-/** When a failed ref is next due. A rate limit waits exactly until the host's reset time. */
+/**
+ * When a failed ref is next due. A rate limit waits exactly until the host's reset time; other
+ * errors wait `error_backoff_ms`, doubled for each earlier failure in a row (`failures` counts this
+ * one), up to `max_error_backoff_ms`.
+ */
 export function nextCheckAfterFailure(
   code: FailureCode,
   now: Date,
   s: WorkerSettings,
   pausedUntil: Date | null,
+  failures = 1,
 ): Date {
   switch (code) {
     case 'rate_limited':
@@ -98,7 +110,9 @@ export function nextCheckAfterFailure(
     case 'no_provider':
     case 'config':
       return addMs(now, s.misconfigured_backoff_ms);
-    default:
-      return addMs(now, s.error_backoff_ms);
+    default: {
+      const doubled = s.error_backoff_ms * 2 ** Math.min(Math.max(0, failures - 1), 30);
+      return addMs(now, Math.max(s.error_backoff_ms, Math.min(doubled, s.max_error_backoff_ms)));
+    }
   }
 }

@@ -95,7 +95,7 @@ export function planWrite(
       const paused = failure.code === 'rate_limited' ? (failure.paused_until ?? null) : null;
       return {
         ...base,
-        stale_at: nextCheckAfterFailure(failure.code, now, settings, paused),
+        stale_at: nextCheckAfterFailure(failure.code, now, settings, paused, row.error_count + 1),
         last_error: failure.message,
         last_error_at: now,
         error_count: row.error_count + 1,
