@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { serve } from '@hono/node-server';
 import pino from 'pino';
 import { startGitHubEmulator } from '../emulator/github/server.ts';
-import { openRuntime } from '../src/cli/runtime.ts';
+import { openRuntime } from '../src/runtime.ts';
 import { loadConfig } from '../src/config/config.ts';
 import { systemClock } from '../src/core/clock.ts';
 import { GitHubProvider } from '../src/providers/github/github-provider.ts';

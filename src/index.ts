@@ -2,7 +2,7 @@
  * gitsync as a library: embed the store, engine and HTTP app in your own process.
  * `openRuntime` wires everything the way `gitsync serve` does.
  */
-export { openRuntime, type Runtime, type RuntimeOptions } from './cli/runtime.ts';
+export { openRuntime, type Runtime, type RuntimeOptions } from './runtime.ts';
 export { type AppConfig, loadConfig, parseConfigFile } from './config/config.ts';
 export { type Clock, FakeClock, systemClock } from './core/clock.ts';
 export * from './core/errors.ts';

@@ -1,7 +1,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openRuntime } from '../src/cli/runtime.ts';
+import { openRuntime } from '../src/runtime.ts';
 import { loadConfig } from '../src/config/config.ts';
 import { DASHBOARD_ASSETS } from '../src/server/dashboard.ts';
 import { schemaUrl } from './helpers/processes.ts';

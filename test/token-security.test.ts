@@ -16,7 +16,7 @@ import { Writable } from 'node:stream';
 import { PGlite, types } from '@electric-sql/pglite';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openRuntime, type Runtime } from '../src/cli/runtime.ts';
+import { openRuntime, type Runtime } from '../src/runtime.ts';
 import { type AppConfig, loadConfig } from '../src/config/config.ts';
 import { systemClock } from '../src/core/clock.ts';
 import { FakeCodeHost, FakeProvider } from '../src/providers/fake/fake-provider.ts';

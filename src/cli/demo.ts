@@ -7,7 +7,7 @@ import { type GitHubEmulator, startGitHubEmulator } from '../../emulator/github/
 import { loadConfig } from '../config/config.ts';
 import { errorMessage } from '../core/errors.ts';
 import { GitHubProvider } from '../providers/github/github-provider.ts';
-import { createLogger, openRuntime } from './runtime.ts';
+import { createLogger, openRuntime } from '../runtime.ts';
 
 const DEMO_TOKEN = 'ghp_demo_service_token';
 const REPO = 'acme/webapp';
@@ -192,14 +192,6 @@ export async function demo(): Promise<void> {
   }
   const address = server.address();
   const url = `http://${config.host}:${typeof address === 'object' && address ? address.port : config.port}`;
-  process.stdout.write(
-    `gitsync demo is running (offline: GitHub emulator at ${gh.webUrl}, embedded database in ${dataDir})\n` +
-      `  dashboard: ${url}/#key=${adminKey}\n` +
-      `  API key:   ${adminKey}\n` +
-      `  listening on ${url} \n` +
-      'Simulated agents will create chats, push branches and open PRs every few seconds. Ctrl-C stops.\n',
-  );
-
   const stop = new AbortController();
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -280,7 +272,8 @@ export async function demo(): Promise<void> {
     if (!stop.signal.aborted) logger.error({ err: errorMessage(error) }, 'demo agents stopped');
   });
 
-  await new Promise<void>((resolve) => {
+  // Signals are handled before readiness is announced: whoever reads it may stop us at once.
+  const stopped = new Promise<void>((resolve) => {
     const onSignal = () => {
       process.stdout.write('\nstopping the demo…\n');
       const watchdog = setTimeout(() => process.exit(1), 15_000);
@@ -300,5 +293,14 @@ export async function demo(): Promise<void> {
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
   });
+  process.stdout.write(
+    `gitsync demo is running (offline: GitHub emulator at ${gh.webUrl}, embedded database in ${dataDir})\n` +
+      `  dashboard: ${url}/#key=${adminKey}\n` +
+      `  API key:   ${adminKey}\n` +
+      `  listening on ${url} \n` +
+      'Simulated agents will create chats, push branches and open PRs every few seconds. Ctrl-C stops.\n',
+  );
+
+  await stopped;
   process.stdout.write('demo stopped\n');
 }

@@ -1,16 +1,25 @@
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CliError, callService, EXIT, serviceTarget } from './client.ts';
 import { git } from './git.ts';
 
 const MARKER = '# gitsync pre-push hook';
-const BIN = fileURLToPath(new URL('../../bin/gitsync.js', import.meta.url));
+
+/** The package's `bin/gitsync.js`: the nearest one above this file (in src/ or in the built dist/). */
+function packageBin(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    const candidate = join(dir, 'bin', 'gitsync.js');
+    if (existsSync(candidate)) return candidate;
+    if (dirname(dir) === dir) throw new Error('cannot find bin/gitsync.js above the gitsync sources');
+  }
+}
 
 const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 
 /** The hook: hands each pushed branch to a detached `gitsync report` that waits for the push to land. */
-export function hookScript(node = process.execPath, bin = BIN): string {
+export function hookScript(node = process.execPath, bin = packageBin()): string {
   return `#!/bin/sh
 ${MARKER}: reports each pushed branch once the push has succeeded.
 # Installed by \`gitsync hook install\`. It never slows the push down and never fails it:

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { serve as listen } from '@hono/node-server';
 import { loadConfig } from '../config/config.ts';
 import { errorMessage } from '../core/errors.ts';
-import { openRuntime } from './runtime.ts';
+import { openRuntime } from '../runtime.ts';
 
 /**
  * Writes the generated admin key to `<dataDir>/admin-key`, mode 0600 from the first byte (written
@@ -65,17 +65,8 @@ export async function serve(): Promise<void> {
       }
     }
   }
-  process.stdout.write(`gitsync: listening on ${url} (dashboard: ${url}/)\n`);
-  logger.info(
-    {
-      url,
-      database: config.database_url ? 'postgresql' : `pglite (${config.data_dir})`,
-      providers: runtime.providers.providers.map((p) => p.config.id),
-      worker: config.worker.enabled,
-    },
-    'gitsync is running',
-  );
-  await new Promise<void>((resolve) => {
+  // Signals are handled before readiness is announced: whoever reads "listening" may stop us at once.
+  const stopped = new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
       logger.info({ signal }, 'stopping: no new work, finishing the tick in flight');
       const watchdog = setTimeout(() => {
@@ -95,5 +86,16 @@ export async function serve(): Promise<void> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  process.stdout.write(`gitsync: listening on ${url} (dashboard: ${url}/)\n`);
+  logger.info(
+    {
+      url,
+      database: config.database_url ? 'postgresql' : `pglite (${config.data_dir})`,
+      providers: runtime.providers.providers.map((p) => p.config.id),
+      worker: config.worker.enabled,
+    },
+    'gitsync is running',
+  );
+  await stopped;
   logger.info({}, 'stopped');
 }

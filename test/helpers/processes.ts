@@ -18,14 +18,30 @@ export interface ServiceProcess {
 }
 
 /** Runs `gitsync <args>` as a subprocess and resolves when its output matches `ready`. */
-export async function startGitsync(
+export function startGitsync(
   args: string[],
   env: Record<string, string>,
   ready = /listening on (http:\/\/\S+) /,
   timeoutMs = 30_000,
 ): Promise<ServiceProcess & { match: RegExpMatchArray }> {
-  const proc = spawn(process.execPath, [GITSYNC_BIN, ...args], {
-    env: { ...process.env, GITSYNC_LOG_LEVEL: 'warn', ...env },
+  return startProcess(process.execPath, [GITSYNC_BIN, ...args], {
+    env: { GITSYNC_LOG_LEVEL: 'warn', ...env },
+    ready,
+    timeoutMs,
+  });
+}
+
+/** Runs a program and resolves when its output matches `ready` (by default gitsync's "listening on"). */
+export async function startProcess(
+  command: string,
+  args: string[],
+  options: { env?: Record<string, string>; cwd?: string; ready?: RegExp; timeoutMs?: number } = {},
+): Promise<ServiceProcess & { match: RegExpMatchArray }> {
+  const ready = options.ready ?? /listening on (http:\/\/\S+) /;
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const proc = spawn(command, args, {
+    env: { ...process.env, ...options.env },
+    cwd: options.cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -36,10 +52,11 @@ export async function startGitsync(
   proc.stderr!.on('data', (d) => {
     err += d;
   });
+  const what = [command, ...args].join(' ');
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   const match = await new Promise<RegExpMatchArray>((resolve, reject) => {
     const deadline = setTimeout(
-      () => reject(new Error(`gitsync ${args.join(' ')} not ready in time:\n${out}\n${err}`)),
+      () => reject(new Error(`${what} not ready in time:\n${out}\n${err}`)),
       timeoutMs,
     );
     const check = () => {
@@ -52,7 +69,7 @@ export async function startGitsync(
     proc.stdout!.on('data', check);
     void exited.then((code) => {
       clearTimeout(deadline);
-      reject(new Error(`gitsync ${args.join(' ')} exited (${code}) before it was ready:\n${out}\n${err}`));
+      reject(new Error(`${what} exited (${code}) before it was ready:\n${out}\n${err}`));
     });
   });
   return {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
-import { openRuntime } from '../../src/cli/runtime.ts';
+import { openRuntime } from '../../src/runtime.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { FakeClock } from '../../src/core/clock.ts';
 import type { Limits } from '../../src/core/limits.ts';

@@ -1,21 +1,21 @@
 import { join } from 'node:path';
 import pg from 'pg';
 import pino from 'pino';
-import { type AppConfig, loadConfig } from '../config/config.ts';
-import { type Clock, systemClock } from '../core/clock.ts';
-import { errorMessage } from '../core/errors.ts';
-import type { Logger } from '../core/logger.ts';
-import { Engine } from '../engine/engine.ts';
-import { EventHub } from '../events/event-hub.ts';
-import { createProviders, ProviderRegistry } from '../providers/registry.ts';
-import type { Provider } from '../providers/types.ts';
-import { createApp, type GitsyncApp } from '../server/app.ts';
-import { KeyAuthority } from '../server/keys.ts';
-import { Metrics } from '../server/metrics.ts';
-import { type Database, openDatabase } from '../store/database.ts';
-import { migrate } from '../store/migrate.ts';
-import { SqlStore } from '../store/sql-store.ts';
-import { TokenCipher } from '../store/token-cipher.ts';
+import { type AppConfig, loadConfig } from './config/config.ts';
+import { type Clock, systemClock } from './core/clock.ts';
+import { errorMessage } from './core/errors.ts';
+import type { Logger } from './core/logger.ts';
+import { Engine } from './engine/engine.ts';
+import { EventHub } from './events/event-hub.ts';
+import { createProviders, ProviderRegistry } from './providers/registry.ts';
+import type { Provider } from './providers/types.ts';
+import { createApp, type GitsyncApp } from './server/app.ts';
+import { KeyAuthority } from './server/keys.ts';
+import { Metrics } from './server/metrics.ts';
+import { type Database, openDatabase } from './store/database.ts';
+import { migrate } from './store/migrate.ts';
+import { SqlStore } from './store/sql-store.ts';
+import { TokenCipher } from './store/token-cipher.ts';
 
 /** Everything a running gitsync holds, and the one call that releases it. */
 export interface Runtime {

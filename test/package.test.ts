@@ -1,0 +1,107 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startProcess } from './helpers/processes.ts';
+
+const run = promisify(execFile);
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/**
+ * The package as a user gets it: `npm pack` (which builds dist/), installed into an empty
+ * project from that tarball, run with plain Node — no TypeScript sources, no tsx. So that this
+ * needs no network, npm installs offline from its cache (which `npm ci` filled): the project's
+ * lock file pins gitsync's production dependencies to the versions of ours, since an offline
+ * install cannot resolve versions (npm's cache holds packages, not the registry's indexes).
+ */
+describe('the published package', () => {
+  let project: string;
+  const bin = () => join(project, 'node_modules', '.bin', 'gitsync');
+
+  beforeAll(async () => {
+    project = mkdtempSync(join(tmpdir(), 'gitsync-package-'));
+    await run('npm', ['pack', '--pack-destination', project, '--silent'], { cwd: ROOT });
+    const tarball = readdirSync(project).find((f) => f.endsWith('.tgz'));
+    expect(tarball).toBeDefined();
+    writeUserProject(project, tarball!);
+    await run('npm', ['ci', '--offline', '--no-audit', '--no-fund', '--silent'], { cwd: project });
+  }, 180_000);
+  afterAll(() => rmSync(project, { recursive: true, force: true }));
+
+  it('ships compiled JavaScript with type declarations, and neither sources nor tsx', () => {
+    const installed = join(project, 'node_modules', 'gitsync');
+    expect(existsSync(join(installed, 'dist', 'src', 'index.js'))).toBe(true);
+    expect(existsSync(join(installed, 'dist', 'src', 'index.d.ts'))).toBe(true);
+    expect(existsSync(join(installed, 'dist', 'src', 'store', 'migrations', '0001_initial.sql'))).toBe(true);
+    expect(existsSync(join(installed, 'src'))).toBe(false);
+    expect(existsSync(join(project, 'node_modules', 'tsx'))).toBe(false);
+  });
+
+  it('`gitsync serve` runs on the embedded database and stops cleanly', async () => {
+    const serve = await startProcess(bin(), ['serve'], {
+      cwd: project,
+      env: { GITSYNC_PORT: '0', GITSYNC_DATA_DIR: join(project, 'data'), GITSYNC_LOG_LEVEL: 'warn' },
+    });
+    try {
+      expect((await fetch(`${serve.url}/healthz`)).status).toBe(200);
+      expect((await fetch(`${serve.url}/`)).status).toBe(200);
+    } finally {
+      expect(await serve.stop('SIGTERM')).toBe(0);
+    }
+  }, 60_000);
+
+  it('`gitsync demo` runs offline', async () => {
+    const demo = await startProcess(bin(), ['demo'], { cwd: project, env: { GITSYNC_PORT: '0' } });
+    try {
+      expect(demo.stdout()).toMatch(/dashboard: http:\/\/127\.0\.0\.1:\d+\/#key=/);
+    } finally {
+      expect(await demo.stop('SIGINT')).toBe(0);
+    }
+  }, 60_000);
+
+  it('`import { openRuntime } from "gitsync"` works in plain Node', async () => {
+    const script = join(project, 'embed.mjs');
+    writeFileSync(
+      script,
+      `import { loadConfig, openRuntime } from 'gitsync';
+const runtime = await openRuntime({ ...loadConfig({}), data_dir: ${JSON.stringify(join(project, 'embedded'))}, log_level: 'silent' });
+await runtime.start();
+const res = await runtime.http.fetch(new Request('http://localhost/healthz'));
+console.log('healthz', res.status);
+await runtime.close();
+`,
+    );
+    const { stdout } = await run(process.execPath, [script], { cwd: project });
+    expect(stdout.trim()).toBe('healthz 200');
+  }, 60_000);
+});
+
+/** An empty project depending on the tarball, with a lock file made from ours (production packages only). */
+function writeUserProject(dir: string, tarball: string): void {
+  const ours = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+  const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, { dev?: boolean }>;
+  };
+  const dependency = { gitsync: `file:${tarball}` };
+  const packages: Record<string, unknown> = { '': { name: 'user-project', dependencies: dependency } };
+  packages['node_modules/gitsync'] = {
+    version: ours.version,
+    resolved: `file:${tarball}`,
+    dependencies: ours.dependencies,
+    bin: ours.bin,
+    engines: ours.engines,
+    license: ours.license,
+  };
+  for (const [path, entry] of Object.entries(lock.packages)) {
+    if (path !== '' && !entry.dev) packages[path] = entry;
+  }
+  const project = { name: 'user-project', private: true, type: 'module', dependencies: dependency };
+  writeFileSync(join(dir, 'package.json'), JSON.stringify(project, null, 2));
+  writeFileSync(
+    join(dir, 'package-lock.json'),
+    JSON.stringify({ name: 'user-project', lockfileVersion: 3, requires: true, packages }, null, 2),
+  );
+}
