@@ -4,7 +4,6 @@ import { FakeClock } from '../src/core/clock.ts';
 import { silentLogger } from '../src/core/logger.ts';
 import { DEFAULT_WORKER_SETTINGS } from '../src/core/schedule.ts';
 import { Engine } from '../src/engine/engine.ts';
-import { InProcessBus } from '../src/events/publisher.ts';
 import { GitHubProvider } from '../src/providers/github/github-provider.ts';
 import { ProviderRegistry } from '../src/providers/registry.ts';
 import type { Database } from '../src/store/database.ts';
@@ -14,8 +13,10 @@ import { TokenCipher } from '../src/store/token-cipher.ts';
 /**
  * Code-host cost of keeping `refs` open PRs fresh through the real GitHub provider and the
  * emulator: requests per 1,000 refreshes on first sight, when nothing changed, and when every
- * PR changed; "units" are what GitHub's rate limits charge: every REST request but a 304, and
- * one point per GraphQL query (of fewer than 100 nodes per connection).
+ * PR changed, then `refs` more rows waiting for a PR (re-asked every `no_pr_backoff_ms`). Charges
+ * are counted as GitHub counts them, in two separate budgets: REST units (every REST request but
+ * a 304) and GraphQL points by GitHub's formula (connection requests ÷ 100, rounded, at least 1;
+ * GitHub docs, "Rate limits and node limits for the GraphQL API"), which the emulator applies.
  */
 export async function measureGitHubCost(db: Database, refs: number) {
   const gh = await startGitHubEmulator({ rateLimit: 1_000_000 });
@@ -33,7 +34,6 @@ export async function measureGitHubCost(db: Database, refs: number) {
     const engine = new Engine({
       store,
       providers: new ProviderRegistry([provider]),
-      publisher: new InProcessBus(),
       clock,
       settings,
       logger: silentLogger,
@@ -48,24 +48,34 @@ export async function measureGitHubCost(db: Database, refs: number) {
         clock.now(),
       );
     }
-    const pass = async () => {
+    const pass = async (advanceMs = settings.fresh_ttl_ms) => {
       gh.resetCounters();
+      const points = gh.graphqlPoints;
+      const queries = gh.graphqlCosts.length;
       let refreshed = 0;
       for (;;) {
         const r = await engine.tick();
         if (r.claimed === 0) break;
-        refreshed += r.outcomes.updated;
+        refreshed += r.outcomes.updated + r.outcomes.no_pr;
       }
       const total = gh.counters.total;
       const notModified = Object.values(gh.counters.routes).reduce(
         (a, byStatus) => a + (byStatus['304'] ?? 0),
         0,
       );
-      clock.advance(settings.fresh_ttl_ms);
+      const graphqlQueries = gh.count('graphql');
+      const restUnits = total - notModified - graphqlQueries;
+      const graphqlPoints = gh.graphqlPoints - points;
+      const per1000 = (n: number) => Math.round((n / Math.max(1, refreshed)) * 1000 * 10) / 10;
+      clock.advance(advanceMs);
       return {
         refreshed,
-        requests_per_1000: Math.round((total / Math.max(1, refreshed)) * 1000),
-        primary_units_per_1000: Math.round(((total - notModified) / Math.max(1, refreshed)) * 1000),
+        requests_per_1000: per1000(total),
+        rest_units_per_1000: per1000(restUnits),
+        graphql_points_per_1000: per1000(graphqlPoints),
+        /** REST units and GraphQL points together (what the old table called "units"). */
+        primary_units_per_1000: per1000(restUnits + graphqlPoints),
+        max_nodes_per_query: Math.max(0, ...gh.graphqlCosts.slice(queries).map((c) => c.nodes)),
       };
     };
     const first = await pass();
@@ -73,7 +83,20 @@ export async function measureGitHubCost(db: Database, refs: number) {
     for (const pull of gh.model.pulls.get('bench/repo') ?? [])
       gh.model.updatePull('bench/repo', pull.number, { title: `${pull.title}!` });
     const changed = await pass();
-    return { first, unchanged, changed };
+    // Rows reported a moment ago whose branch has no PR yet: looked up again every no-PR backoff.
+    for (let i = 0; i < refs; i++) {
+      const chat = randomUUID();
+      await store.putChat({ id: chat, owner_id: owner }, clock.now());
+      await store.recordRefReport(
+        { chat_id: chat, origin: `${gh.webUrl}/bench/repo`, branch: `w${i}`, provider_id: 'github' },
+        clock.now(),
+      );
+    }
+    // The first pass holds the open PRs (due again) and the waiting rows' first look; in the second
+    // only the waiting rows are due, 15 s later, still inside the no-PR window.
+    await pass(settings.no_pr_backoff_ms);
+    const waiting = await pass(settings.no_pr_backoff_ms);
+    return { first, unchanged, changed, waiting };
   } finally {
     await gh.close();
   }

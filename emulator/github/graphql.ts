@@ -1,5 +1,18 @@
 import { schema as githubSchema } from '@octokit/graphql-schema';
-import { buildSchema, type GraphQLSchema, graphql } from 'graphql';
+import {
+  buildSchema,
+  type DocumentNode,
+  type GraphQLObjectType,
+  type GraphQLSchema,
+  getNamedType,
+  graphql,
+  isObjectType,
+  Kind,
+  parse,
+  type SelectionSetNode,
+  validate,
+  valueFromASTUntyped,
+} from 'graphql';
 import type { EmuPull, EmuRepo, EmuReview } from './model.ts';
 import type { Renderer } from './render.ts';
 
@@ -14,24 +27,169 @@ export function githubGraphqlSchema(): GraphQLSchema {
   return schema;
 }
 
-class NotFound extends Error {
-  readonly type = 'NOT_FOUND';
+/** An error GitHub reports with a `type` next to its message (NOT_FOUND, FORBIDDEN…). */
+class TypedError extends Error {
+  constructor(
+    readonly type: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * GitHub's GraphQL limits ("Rate limits and node limits for the GraphQL API",
+ * https://docs.github.com/en/graphql/overview/rate-limits-and-node-limits-for-the-graphql-api):
+ * `first`/`last` between 1 and 100 on every connection that returns nodes, at most 500,000 nodes
+ * per call.
+ */
+export const MAX_PAGE = 100;
+export const MAX_NODES = 500_000;
+
+export interface QueryCost {
+  /** Connection requests: each connection counts once per item of every connection around it. */
+  requests: number;
+  /** Nodes the query may return, by the same rule (GitHub's node limit). */
+  nodes: number;
+  /** Points charged: requests ÷ 100, rounded, at least 1 (GitHub's published formula). */
+  cost: number;
+  /** Limit violations, as GitHub words them; a query with any is refused and not run. */
+  errors: { type: string; message: string }[];
+}
+
+/**
+ * GitHub's published formula for a query's cost: "Add up the number of requests needed to fulfill
+ * each unique connection in the call. Assume every request will reach the first or last argument
+ * limits. Divide the number by 100 and round the result … Rate limits have a minimum cost of 1"
+ * (page above, "Calculating a rate limit score"). A connection asked only for `totalCount` still
+ * counts as a request but returns no nodes.
+ */
+export function graphqlCost(document: DocumentNode, variables: Record<string, unknown>): QueryCost {
+  const s = githubGraphqlSchema();
+  const out: QueryCost = { requests: 0, nodes: 0, cost: 1, errors: [] };
+  const fragments = new Map(
+    document.definitions.flatMap((d) => (d.kind === Kind.FRAGMENT_DEFINITION ? [[d.name.value, d]] : [])),
+  );
+  const walk = (set: SelectionSetNode, parent: GraphQLObjectType, multiplier: number) => {
+    for (const sel of set.selections) {
+      if (sel.kind === Kind.INLINE_FRAGMENT || sel.kind === Kind.FRAGMENT_SPREAD) {
+        const frag = sel.kind === Kind.FRAGMENT_SPREAD ? fragments.get(sel.name.value) : sel;
+        if (!frag) continue;
+        const on = frag.typeCondition ? s.getType(frag.typeCondition.name.value) : parent;
+        if (isObjectType(on)) walk(frag.selectionSet, on, multiplier);
+        continue;
+      }
+      const def = parent.getFields()[sel.name.value];
+      if (!def || !sel.selectionSet) continue;
+      const type = getNamedType(def.type);
+      if (!isObjectType(type)) continue;
+      const isConnection = type.name.endsWith('Connection') && 'pageInfo' in type.getFields();
+      if (!isConnection) {
+        walk(sel.selectionSet, type, multiplier);
+        continue;
+      }
+      const arg = (name: string) => {
+        const node = sel.arguments?.find((a) => a.name.value === name);
+        const value = node ? valueFromASTUntyped(node.value, variables) : undefined;
+        return typeof value === 'number' ? value : undefined;
+      };
+      const size = arg('first') ?? arg('last');
+      out.requests += multiplier;
+      const wantsNodes = sel.selectionSet.selections.some(
+        (c) => c.kind !== Kind.FIELD || (c.name.value !== 'totalCount' && c.name.value !== 'pageInfo'),
+      );
+      if (!wantsNodes) continue;
+      if (size === undefined) {
+        out.errors.push({
+          type: 'MISSING_PAGINATION_BOUNDARIES',
+          message: `You must provide a \`first\` or \`last\` value to properly paginate the \`${sel.name.value}\` connection.`,
+        });
+        continue;
+      }
+      if (size < 1 || size > MAX_PAGE) {
+        out.errors.push({
+          type: 'EXCESSIVE_PAGINATION',
+          message: `Requesting ${size} records on the \`${sel.name.value}\` connection exceeds the \`${arg('first') !== undefined ? 'first' : 'last'}\` limit of ${MAX_PAGE} records.`,
+        });
+        continue;
+      }
+      out.nodes += multiplier * size;
+      walk(sel.selectionSet, type, multiplier * size);
+    }
+  };
+  for (const def of document.definitions) {
+    if (def.kind === Kind.OPERATION_DEFINITION && def.operation === 'query')
+      walk(def.selectionSet, s.getQueryType()!, 1);
+  }
+  if (out.nodes > MAX_NODES)
+    out.errors.push({
+      type: 'MAX_NODE_LIMIT_EXCEEDED',
+      message: `This query requests up to ${out.nodes} possible nodes which exceeds the maximum limit of ${MAX_NODES}.`,
+    });
+  out.cost = Math.max(1, Math.round(out.requests / 100));
+  return out;
+}
+
+/** How the emulator should answer one query beyond the model itself. */
+export interface GraphqlRun {
+  /** Whether the caller's token sees a repository (private ones: owner and collaborators only). */
+  canSee?: (repo: EmuRepo) => boolean;
+  /** PullRequest fields that fail with an error (the field is nulled, the rest answered). */
+  failingFields?: readonly string[];
+}
+
+/**
+ * Parses and validates a query against GitHub's schema and prices it. A query GitHub would refuse
+ * (invalid, over a limit) comes back as `refused`, and is neither run nor charged.
+ */
+export function prepareGraphql(
+  query: string,
+  variables: Record<string, unknown>,
+): { document: DocumentNode; cost: QueryCost } | { refused: unknown } {
+  let document: DocumentNode;
+  try {
+    document = parse(query);
+  } catch (error) {
+    return { refused: { errors: [{ message: (error as Error).message }] } };
+  }
+  const invalid = validate(githubGraphqlSchema(), document);
+  if (invalid.length > 0)
+    return { refused: { errors: invalid.map((e) => ({ message: e.message, locations: e.locations })) } };
+  const cost = graphqlCost(document, variables);
+  if (cost.errors.length > 0) return { refused: { errors: cost.errors } };
+  return { document, cost };
 }
 
 /**
  * Runs a query with the model behind `Query.repository` and the `PullRequest` fields gitsync
- * reads. Errors carry GitHub's `type` (e.g. NOT_FOUND) next to the message, as GitHub's do.
+ * reads. Errors carry GitHub's `type` (NOT_FOUND, FORBIDDEN) and `path` next to the message, and
+ * data is partial where a field failed, as GitHub's are.
  */
 export async function executeGitHubGraphql(
   render: Renderer,
-  query: string,
+  query: string | DocumentNode,
   variables: Record<string, unknown> | undefined,
-  /** Whether the caller's token sees a repository (private ones: owner and collaborators only). */
-  canSee: (repo: EmuRepo) => boolean = () => true,
+  run: GraphqlRun = {},
 ): Promise<unknown> {
   const model = render.model;
-  const user = (login: string) => ({ __typename: 'User', login, avatarUrl: render.user(login).avatar_url });
-  const review = (r: EmuReview) => ({ databaseId: r.id, state: r.state, author: user(r.login) });
+  const canSee = run.canSee ?? (() => true);
+  const failing = new Set(run.failingFields ?? []);
+  // GraphQL shows a GitHub App as a Bot whose login lacks REST's `[bot]` suffix; a deleted
+  // account is a null author (REST shows it as the `ghost` user).
+  const actor = (login: string) => {
+    if (model.deletedUsers.has(login.toLowerCase())) return null;
+    const bot = /^(.+)\[bot\]$/.exec(login);
+    return {
+      __typename: bot ? 'Bot' : 'User',
+      login: bot ? bot[1] : login,
+      avatarUrl: render.user(login).avatar_url,
+    };
+  };
+  const review = (r: EmuReview) => ({ databaseId: r.id, state: r.state, author: actor(r.login) });
+  const failIf = <T>(field: string, value: () => T) => {
+    if (failing.has(field)) throw new Error(`Something went wrong while executing your query (${field}).`);
+    return value();
+  };
   const pullRequest = (p: EmuPull) => ({
     url: `${render.webUrl}/${p.base_repo}/pull/${p.number}`,
     number: p.number,
@@ -42,18 +200,22 @@ export async function executeGitHubGraphql(
     additions: p.additions,
     deletions: p.deletions,
     changedFiles: p.changed_files,
-    commits: { totalCount: p.commits },
-    author: user(p.author),
+    commits: () => failIf('commits', () => ({ totalCount: p.commits })),
+    author: () => failIf('author', () => actor(p.author)),
     baseRefName: p.base_ref,
     headRefName: p.head_ref,
     updatedAt: p.updated_at.toISOString(),
-    headRepositoryOwner: { __typename: 'User', login: p.head_repo.split('/')[0] },
-    reviews: ({ first, last }: { first?: number; last?: number }) => {
-      let list = [...p.reviews].sort((a, b) => a.id - b.id);
-      if (first !== undefined) list = list.slice(0, first);
-      if (last !== undefined) list = list.slice(-last);
-      return { totalCount: p.reviews.length, nodes: list.map(review) };
-    },
+    headRepositoryOwner: p.head_repo_deleted
+      ? null
+      : { __typename: 'User', login: p.head_repo.split('/')[0] },
+    reviewDecision: () => failIf('reviewDecision', () => model.reviewDecision(p)),
+    reviews: ({ first, last }: { first?: number; last?: number }) =>
+      failIf('reviews', () => {
+        let list = [...p.reviews].sort((a, b) => a.id - b.id);
+        if (first !== undefined) list = list.slice(0, first);
+        if (last !== undefined) list = list.slice(-last);
+        return { totalCount: p.reviews.length, nodes: list.map(review) };
+      }),
   });
   type PullsArgs = {
     headRefName?: string;
@@ -63,10 +225,17 @@ export async function executeGitHubGraphql(
     orderBy?: { field: string; direction: string };
   };
   const stateOf = (p: EmuPull) => (p.merged ? 'MERGED' : p.state.toUpperCase());
+  const guard = (repo: EmuRepo) => {
+    // Organizations enforcing SAML SSO or an IP allow list answer FORBIDDEN for that part of the
+    // query only (GitHub docs, "About authentication with SAML single sign-on" and "Managing
+    // allowed IP addresses for your organization").
+    if (repo.restriction) throw new TypedError('FORBIDDEN', restrictionMessage(repo.restriction, repo.owner));
+  };
   const repository = (full: string): object => ({
     pullRequest: ({ number }: { number: number }) => {
       const pull = model.pulls.get(full.toLowerCase())?.find((p) => p.number === number);
-      if (!pull) throw new NotFound(`Could not resolve to a PullRequest with the number of ${number}.`);
+      if (!pull)
+        throw new TypedError('NOT_FOUND', `Could not resolve to a PullRequest with the number of ${number}.`);
       return pullRequest(pull);
     },
     pullRequests: (args: PullsArgs) => {
@@ -84,23 +253,28 @@ export async function executeGitHubGraphql(
     parent: () => {
       const parent = model.repo(full).fork_of;
       const seen = parent ? model.repos.get(parent.toLowerCase()) : undefined;
-      return parent && seen && canSee(seen) ? repository(parent) : null;
+      if (!parent || !seen || !canSee(seen)) return null;
+      guard(seen);
+      return repository(parent);
     },
   });
   const rootValue = {
     repository: ({ owner, name }: { owner: string; name: string }) => {
-      const full = `${owner}/${name}`;
+      // GraphQL follows a rename or transfer to the repository's new name, as github.com does.
+      const asked = `${owner}/${name}`;
+      const full = model.renames.get(asked.toLowerCase()) ?? asked;
       const repo = model.repos.get(full.toLowerCase());
       // GitHub does not tell a private repository the token cannot see from a missing one.
       if (!repo || !canSee(repo)) {
-        throw new NotFound(`Could not resolve to a Repository with the name '${full}'.`);
+        throw new TypedError('NOT_FOUND', `Could not resolve to a Repository with the name '${asked}'.`);
       }
-      return repository(full);
+      guard(repo);
+      return repository(`${repo.owner}/${repo.name}`);
     },
   };
   const result = await graphql({
     schema: githubGraphqlSchema(),
-    source: query,
+    source: typeof query === 'string' ? query : (query.loc?.source.body ?? ''),
     rootValue,
     variableValues: variables ?? {},
   });
@@ -108,10 +282,17 @@ export async function executeGitHubGraphql(
   return {
     data: result.data ?? null,
     errors: result.errors.map((e) => ({
-      ...(e.originalError instanceof NotFound ? { type: 'NOT_FOUND' } : {}),
+      ...(e.originalError instanceof TypedError ? { type: e.originalError.type } : {}),
       message: e.message,
       path: e.path,
       locations: e.locations,
     })),
   };
+}
+
+/** GitHub's words when an organization's SAML enforcement or IP allow list refuses the token. */
+export function restrictionMessage(restriction: 'saml' | 'ip_allow_list', org: string): string {
+  return restriction === 'saml'
+    ? `Resource protected by organization SAML enforcement. You must grant your Personal Access token access to the '${org}' organization.`
+    : `Although you appear to have the correct authorization credentials, the \`${org}\` organization has an IP allow list enabled, and your IP address is not permitted to access this resource.`;
 }

@@ -15,6 +15,13 @@ export interface EmuRepo {
   private: boolean;
   /** Logins (lower-case) besides the owner whose tokens may see the repository while it is private. */
   collaborators: Set<string>;
+  /**
+   * Approvals a PR needs (branch protection "Require approvals"); 0: reviews are not required and
+   * GraphQL's `reviewDecision` is null.
+   */
+  required_approvals: number;
+  /** An organization policy refusing this token: SAML SSO enforcement or an IP allow list. */
+  restriction: 'saml' | 'ip_allow_list' | null;
   created_at: Date;
   updated_at: Date;
   pushed_at: Date;
@@ -36,6 +43,8 @@ export interface EmuPull {
   base_repo: string;
   head_repo: string;
   head_ref: string;
+  /** The head repository (a fork) was deleted: REST shows `head.repo: null`, GraphQL null owner. */
+  head_repo_deleted: boolean;
   head_sha: string;
   base_ref: string;
   base_sha: string;
@@ -103,6 +112,8 @@ export class GitHubModel {
   readonly userIds = new Map<string, number>();
   /** Old full name (lower-case) → new full name, for repositories renamed or transferred. */
   readonly renames = new Map<string, string>();
+  /** Deleted accounts (lower-case): REST shows them as `ghost`, GraphQL as a null author. */
+  readonly deletedUsers = new Set<string>();
   #ids = 1000;
 
   constructor(readonly now: () => Date = () => new Date()) {}
@@ -134,6 +145,8 @@ export class GitHubModel {
     default_branch?: string | undefined;
     private?: boolean | undefined;
     collaborators?: readonly string[] | undefined;
+    required_approvals?: number | undefined;
+    restriction?: 'saml' | 'ip_allow_list' | null | undefined;
   }): EmuRepo {
     const full = `${input.owner}/${input.name}`;
     if (this.repos.has(full.toLowerCase())) throw new EmulatorError(422, `repository ${full} exists`);
@@ -148,6 +161,8 @@ export class GitHubModel {
       default_branch: defaultBranch,
       private: input.private ?? false,
       collaborators: new Set((input.collaborators ?? []).map((login) => login.toLowerCase())),
+      required_approvals: input.required_approvals ?? 0,
+      restriction: input.restriction ?? null,
       created_at: now,
       updated_at: now,
       pushed_at: now,
@@ -175,6 +190,61 @@ export class GitHubModel {
     if (!repo.private) return true;
     const who = login?.toLowerCase();
     return who !== undefined && (who === repo.owner.toLowerCase() || repo.collaborators.has(who));
+  }
+
+  /** Changes a repository's settings: required approvals, an organization access restriction. */
+  configureRepo(
+    fullName: string,
+    patch: {
+      required_approvals?: number | undefined;
+      restriction?: 'saml' | 'ip_allow_list' | null | undefined;
+    },
+  ): EmuRepo {
+    const repo = this.repo(fullName);
+    if (patch.required_approvals !== undefined) repo.required_approvals = patch.required_approvals;
+    if (patch.restriction !== undefined) repo.restriction = patch.restriction;
+    return repo;
+  }
+
+  /** Deletes an account: its PRs and reviews stay, shown as GitHub's `ghost` user. */
+  deleteUser(login: string): void {
+    this.deletedUsers.add(login.toLowerCase());
+  }
+
+  /**
+   * Deletes a repository. PRs opened from it (a fork) into another repository stay, with their
+   * head repository gone (REST `head.repo: null`).
+   */
+  deleteRepo(fullName: string): void {
+    const repo = this.repo(fullName);
+    const full = `${repo.owner}/${repo.name}`.toLowerCase();
+    this.repos.delete(full);
+    this.pulls.delete(full);
+    for (const list of this.pulls.values())
+      for (const p of list) if (p.head_repo.toLowerCase() === full) p.head_repo_deleted = true;
+  }
+
+  /**
+   * GraphQL's `reviewDecision`: null unless the repository requires reviews; else
+   * CHANGES_REQUESTED when a reviewer with write access requests changes, APPROVED once enough of
+   * them approve, REVIEW_REQUIRED otherwise. Reviews by people without write access do not count
+   * (GitHub docs, "About protected branches": "Require pull request reviews before merging").
+   */
+  reviewDecision(pull: EmuPull): 'APPROVED' | 'CHANGES_REQUESTED' | 'REVIEW_REQUIRED' | null {
+    const repo = this.repo(pull.base_repo);
+    if (repo.required_approvals === 0) return null;
+    const latest = new Map<string, ReviewState>();
+    for (const r of [...pull.reviews].sort((a, b) => a.id - b.id)) {
+      const who = r.login.toLowerCase();
+      if (who !== repo.owner.toLowerCase() && !repo.collaborators.has(who)) continue;
+      if (r.state === 'COMMENTED') continue;
+      latest.set(who, r.state);
+    }
+    const states = [...latest.values()];
+    if (states.includes('CHANGES_REQUESTED')) return 'CHANGES_REQUESTED';
+    return states.filter((s) => s === 'APPROVED').length >= repo.required_approvals
+      ? 'APPROVED'
+      : 'REVIEW_REQUIRED';
   }
 
   /** Renames a repository; requests to the old name are redirected, as GitHub does. */
@@ -239,6 +309,7 @@ export class GitHubModel {
       base_repo: `${base.owner}/${base.name}`,
       head_repo: headFull,
       head_ref: headRef!,
+      head_repo_deleted: false,
       head_sha: headRepo.branches.get(headRef!)!,
       base_ref: baseRef,
       base_sha: base.branches.get(baseRef) ?? sha(`${baseFullName}:${baseRef}`),
@@ -366,6 +437,7 @@ export class GitHubModel {
       const [owner, ref] = query.head.includes(':') ? query.head.split(':', 2) : [query.head, undefined];
       list = list.filter(
         (p) =>
+          !p.head_repo_deleted &&
           p.head_repo.split('/')[0]!.toLowerCase() === owner!.toLowerCase() &&
           (ref === undefined || p.head_ref === ref),
       );

@@ -5,6 +5,9 @@ import type { EmuPull, EmuRepo, EmuReview, GitHubModel } from './model.ts';
  * description present (schemas `simple-user`, `repository`, `full-repository`, `pull-request`,
  * `pull-request-simple`, `pull-request-review`); a test validates them against it.
  */
+/** The id of GitHub's `ghost` account, which stands in for deleted users. */
+const GHOST_ID = 10137;
+
 export class Renderer {
   constructor(
     readonly model: GitHubModel,
@@ -14,9 +17,14 @@ export class Renderer {
     readonly apiUrl: string,
   ) {}
 
-  user(login: string) {
+  /**
+   * A user as REST shows one: a GitHub App as `name[bot]` of type `Bot`; a deleted account as
+   * GitHub's placeholder user `ghost` (id 10137), whose login REST keeps showing.
+   */
+  user(asked: string) {
+    const login = this.model.deletedUsers.has(asked.toLowerCase()) ? 'ghost' : asked;
     const api = `${this.apiUrl}/users/${login}`;
-    const id = this.model.userId(login);
+    const id = login === 'ghost' ? GHOST_ID : this.model.userId(login);
     return {
       login,
       id,
@@ -34,7 +42,7 @@ export class Renderer {
       repos_url: `${api}/repos`,
       events_url: `${api}/events{/privacy}`,
       received_events_url: `${api}/received_events`,
-      type: 'User',
+      type: login.endsWith('[bot]') ? 'Bot' : 'User',
       site_admin: false,
     };
   }
@@ -138,7 +146,12 @@ export class Renderer {
     };
   }
 
-  #branch(fullName: string, ref: string, sha: string) {
+  #branch(fullName: string, ref: string, sha: string, deleted = false) {
+    if (deleted) {
+      // The fork is gone: GitHub keeps the label and sha, and sends `repo: null`.
+      const owner = fullName.split('/')[0]!;
+      return { label: `${owner}:${ref}`, ref, sha, user: this.user(owner), repo: null };
+    }
     const repo = this.model.repo(fullName);
     return {
       label: `${repo.owner}:${ref}`,
@@ -184,7 +197,7 @@ export class Renderer {
       assignees: [],
       requested_reviewers: [],
       requested_teams: [],
-      head: this.#branch(pull.head_repo, pull.head_ref, pull.head_sha),
+      head: this.#branch(pull.head_repo, pull.head_ref, pull.head_sha, pull.head_repo_deleted),
       base: this.#branch(pull.base_repo, pull.base_ref, pull.base_sha),
       _links: {
         self: { href: self },

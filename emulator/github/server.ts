@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { graphqlUrlFor } from '../../src/providers/github/client.ts';
-import { executeGitHubGraphql } from './graphql.ts';
+import { executeGitHubGraphql, prepareGraphql, restrictionMessage } from './graphql.ts';
 import { EmulatorError, GitHubModel } from './model.ts';
 import { Renderer } from './render.ts';
 
@@ -19,7 +19,16 @@ export const FAULT_KINDS = [
   'rate_limit',
   'secondary_rate_limit',
   'too_many_requests',
+  'graphql_rate_limit',
+  'graphql_field_error',
 ] as const;
+
+/** The `type` of GitHub's GraphQL primary rate-limit error: RATE_LIMITED, and since 2026 also RATE_LIMIT. */
+export const GRAPHQL_RATE_LIMIT_TYPES = ['RATE_LIMITED', 'RATE_LIMIT'] as const;
+
+/** GitHub's words for a secondary rate limit (GitHub docs, "Rate limits for the REST API"). */
+export const SECONDARY_LIMIT_MESSAGE =
+  'You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID.';
 
 const faultSchema = z.strictObject({
   kind: z.enum(FAULT_KINDS),
@@ -27,10 +36,18 @@ const faultSchema = z.strictObject({
   match: z.string().optional(),
   /** How many matching requests it applies to; omitted: all of them until cleared. */
   times: z.number().int().positive().optional(),
-  status: z.number().int().min(400).max(599).optional(),
+  /** `status`: the status to answer; `secondary_rate_limit`: 403 (default), 429 or — GraphQL — 200. */
+  status: z.number().int().min(200).max(599).optional(),
   latency_ms: z.number().int().min(0).max(600_000).optional(),
-  /** For the rate-limit kinds: seconds until the limit resets (retry-after / x-ratelimit-reset). */
+  /**
+   * For the rate-limit kinds: seconds until the limit resets (retry-after / x-ratelimit-reset).
+   * `secondary_rate_limit` sends `retry-after` only when this is given, as GitHub often does not.
+   */
   reset_in_s: z.number().int().min(0).max(86_400).optional(),
+  /** `graphql_rate_limit`: the error type GitHub sends (default RATE_LIMITED). */
+  type: z.enum(GRAPHQL_RATE_LIMIT_TYPES).optional(),
+  /** `graphql_field_error`: the PullRequest field that fails (its value is nulled, the rest answered). */
+  field: z.string().optional(),
 });
 export type Fault = z.infer<typeof faultSchema>;
 
@@ -58,17 +75,32 @@ export interface GitHubEmulatorOptions {
   acceptAnyToken?: boolean;
   /** Primary rate-limit budget per token per window (GitHub: 5,000 per hour). */
   rateLimit?: number;
+  /** GraphQL budget in points per token per window, separate from REST's (GitHub: 5,000 an hour). */
+  graphqlRateLimit?: number;
+  /** The `type` of the GraphQL rate-limit error once the budget is spent. */
+  graphqlRateLimitType?: (typeof GRAPHQL_RATE_LIMIT_TYPES)[number];
   rateLimitWindowS?: number;
   now?: () => Date;
 }
 
-interface TokenState {
-  login: string;
+interface Budget {
   limit: number;
   used: number;
   resetAt: number;
+}
+
+/**
+ * REST (`core`) and GraphQL are separate budgets: "The GraphQL API has its own rate limit, distinct
+ * from the REST API" (GitHub docs, "Rate limits and node limits for the GraphQL API").
+ */
+interface TokenState {
+  login: string;
+  core: Budget;
+  graphql: Budget;
   revoked: boolean;
 }
+
+type Resource = 'core' | 'graphql';
 
 export const fingerprint = (token: string) => createHash('sha256').update(token).digest('hex').slice(0, 12);
 
@@ -83,6 +115,9 @@ export class GitHubEmulator {
   counters: EmulatorCounters = { routes: {}, total: 0, unexpected: [] };
   readonly #tokens = new Map<string, TokenState>();
   readonly #options: Required<Omit<GitHubEmulatorOptions, 'now'>>;
+  /** GraphQL points charged, in total (GitHub's formula); `graphqlCosts` per query. */
+  graphqlPoints = 0;
+  readonly graphqlCosts: { cost: number; nodes: number }[] = [];
   readonly #server: Server;
   readonly #hanging = new Set<ServerResponse>();
   #renderer: Renderer | null = null;
@@ -95,6 +130,8 @@ export class GitHubEmulator {
       apiPrefix: (options.apiPrefix ?? '/api/v3').replace(/\/+$/, ''),
       acceptAnyToken: options.acceptAnyToken ?? false,
       rateLimit: options.rateLimit ?? 5000,
+      graphqlRateLimit: options.graphqlRateLimit ?? options.rateLimit ?? 5000,
+      graphqlRateLimitType: options.graphqlRateLimitType ?? 'RATE_LIMITED',
       rateLimitWindowS: options.rateLimitWindowS ?? 3600,
     };
     this.#server = createServer((req, res) => {
@@ -129,12 +166,17 @@ export class GitHubEmulator {
     return this.#url + this.#options.apiPrefix;
   }
 
-  addToken(token: string, login = 'agent', limit = this.#options.rateLimit): void {
+  addToken(
+    token: string,
+    login = 'agent',
+    limit = this.#options.rateLimit,
+    graphqlLimit = Math.max(limit, this.#options.graphqlRateLimit),
+  ): void {
+    const resetAt = Date.now() + this.#options.rateLimitWindowS * 1000;
     this.#tokens.set(token, {
       login,
-      limit,
-      used: 0,
-      resetAt: Date.now() + this.#options.rateLimitWindowS * 1000,
+      core: { limit, used: 0, resetAt },
+      graphql: { limit: graphqlLimit, used: 0, resetAt },
       revoked: false,
     });
   }
@@ -142,7 +184,21 @@ export class GitHubEmulator {
   revokeToken(token: string): void {
     const state = this.#tokens.get(token);
     if (state) state.revoked = true;
-    else this.#tokens.set(token, { login: 'revoked', limit: 0, used: 0, resetAt: 0, revoked: true });
+    else
+      this.#tokens.set(token, {
+        login: 'revoked',
+        core: { limit: 0, used: 0, resetAt: 0 },
+        graphql: { limit: 0, used: 0, resetAt: 0 },
+        revoked: true,
+      });
+  }
+
+  /** A token's budget: what `GET /rate_limit` would show for `core` or `graphql`. */
+  budget(token: string, resource: Resource): { limit: number; used: number; remaining: number } {
+    const b = this.#tokens.get(token)?.[resource];
+    return b
+      ? { limit: b.limit, used: b.used, remaining: Math.max(0, b.limit - b.used) }
+      : { limit: 0, used: 0, remaining: 0 };
   }
 
   resetCounters(): void {
@@ -218,61 +274,108 @@ export class GitHubEmulator {
         status: '401',
       });
     }
-    const limits = this.#rateHeaders(token!);
-    if (fault && fault.kind !== 'latency') {
-      const handled = this.#injectFault(fault, res, limits, record);
+    const resource: Resource = isGraphql ? 'graphql' : 'core';
+    const limits = this.#rateHeaders(token!, resource);
+    if (fault && fault.kind !== 'latency' && fault.kind !== 'graphql_field_error') {
+      const handled = this.#injectFault(fault, res, limits, record, isGraphql);
       if (handled) return;
     }
     const tokenState = this.#tokens.get(token!);
-    if (tokenState && tokenState.used >= tokenState.limit) {
+    const budget = tokenState?.[resource];
+    if (tokenState && budget && budget.used >= budget.limit) {
+      const message = `API rate limit exceeded for user ID ${this.model.userId(tokenState.login)}.`;
+      if (isGraphql) {
+        // GraphQL's primary limit: HTTP 200 with an error whose type is RATE_LIMITED (RATE_LIMIT
+        // since 2026) and x-ratelimit-remaining: 0.
+        record(200);
+        return this.#json(
+          res,
+          200,
+          { data: null, errors: [{ type: this.#options.graphqlRateLimitType, message }] },
+          limits,
+        );
+      }
       record(403);
       // GitHub's primary rate limit response: 403 with x-ratelimit-remaining: 0.
-      return this.#json(
-        res,
-        403,
-        { message: `API rate limit exceeded for user ID ${this.model.userId(tokenState.login)}.` },
-        limits,
-      );
+      return this.#json(res, 403, { message, documentation_url: RATE_LIMIT_DOCS }, limits);
     }
 
     const login = tokenState?.login ?? null;
     if (isGraphql) {
-      // GraphQL: always 200 (errors travel in the body), no ETags, one unit of budget per query.
-      const body = await this.#graphql(req, login);
-      this.#spend(token!);
+      // GraphQL: always 200 (errors travel in the body), no ETags, charged by GitHub's formula.
+      const body = await this.#graphql(
+        req,
+        login,
+        token!,
+        fault?.kind === 'graphql_field_error' ? fault : null,
+      );
       record(200);
-      return this.#json(res, 200, body, { ...this.#rateHeaders(token!), 'x-ratelimit-resource': 'graphql' });
+      return this.#json(res, 200, body, this.#rateHeaders(token!, 'graphql'));
     }
-    const renamed = this.model.renames.get(`${route.params[0]}/${route.params[1]}`.toLowerCase());
-    const target = this.model.repos.get((renamed ?? `${route.params[0]}/${route.params[1]}`).toLowerCase());
+    let params = route.params;
+    if (route.byId) {
+      const repo = [...this.model.repos.values()].find((r) => String(r.id) === route.params[0]);
+      params = repo ? [repo.owner, repo.name, ...route.params.slice(1)] : ['', '', ...route.params.slice(1)];
+    }
+    const renamed = this.model.renames.get(`${params[0]}/${params[1]}`.toLowerCase());
+    const target = this.model.repos.get((renamed ?? `${params[0]}/${params[1]}`).toLowerCase());
     if (target && !this.model.canSee(target, login)) {
       // GitHub hides a private repository from a token without access behind 404, not 403
       // (GitHub REST docs, "Troubleshooting": "404 … resources that require authentication").
       record(404);
-      this.#spend(token!);
+      this.#spend(token!, 'core');
       return this.#json(
         res,
         404,
         { message: 'Not Found', documentation_url: 'https://docs.github.com/rest', status: '404' },
-        this.#rateHeaders(token!),
+        this.#rateHeaders(token!, 'core'),
       );
     }
-    if (renamed && !this.model.repos.has(`${route.params[0]}/${route.params[1]}`.toLowerCase())) {
-      // GitHub answers requests for a renamed repository with 301 and the new location.
+    if (target?.restriction) {
+      // An organization enforcing SAML SSO or an IP allow list refuses the token with 403 and says why.
+      record(403);
+      this.#spend(token!, 'core');
+      return this.#json(
+        res,
+        403,
+        {
+          message: restrictionMessage(target.restriction, target.owner),
+          documentation_url: 'https://docs.github.com/rest',
+        },
+        this.#rateHeaders(token!, 'core'),
+      );
+    }
+    if (renamed && target && !this.model.repos.has(`${params[0]}/${params[1]}`.toLowerCase())) {
+      // GitHub answers requests for a renamed or transferred repository with 301 to the
+      // repository's id-based address (`/repositories/{id}/…`; GitHub REST docs, "Best practices:
+      // Follow redirects").
       record(301);
-      const rest = path.split('/').slice(4).join('/');
-      const location = `${this.apiUrl}/repos/${renamed}${rest ? `/${rest}` : ''}${url.search}`;
-      return this.#json(res, 301, { message: 'Moved Permanently', url: location }, { location, ...limits });
+      const rest = path
+        .split('/')
+        .slice(route.byId ? 3 : 4)
+        .join('/');
+      const location = `${this.apiUrl}/repositories/${target.id}${rest ? `/${rest}` : ''}${url.search}`;
+      return this.#json(
+        res,
+        301,
+        { message: 'Moved Permanently', url: location, documentation_url: 'https://docs.github.com/rest' },
+        { location, ...limits },
+      );
     }
     let body: unknown;
     let next: string | null = null;
     try {
-      ({ body, next } = this.#answer(route, url));
+      ({ body, next } = this.#answer({ name: route.name, params: params.map(String) }, url));
     } catch (error) {
       if (!(error instanceof EmulatorError)) throw error;
       record(error.status);
-      this.#spend(token!);
-      return this.#json(res, error.status, { message: error.message }, this.#rateHeaders(token!));
+      this.#spend(token!, 'core');
+      return this.#json(
+        res,
+        error.status,
+        { message: error.message, documentation_url: 'https://docs.github.com/rest' },
+        this.#rateHeaders(token!, 'core'),
+      );
     }
     const text = JSON.stringify(body);
     const etag = `W/"${createHash('sha256').update(text).digest('hex')}"`;
@@ -282,15 +385,20 @@ export class GitHubEmulator {
       res.writeHead(304, { etag, ...limits });
       return void res.end();
     }
-    this.#spend(token!);
+    this.#spend(token!, 'core');
     record(200);
-    const headers: Record<string, string> = { etag, ...this.#rateHeaders(token!) };
+    const headers: Record<string, string> = { etag, ...this.#rateHeaders(token!, 'core') };
     if (next) headers.link = `<${next}>; rel="next"`;
     this.#json(res, 200, body, headers);
   }
 
   /** Executes a GraphQL query against GitHub's published schema, answering from the model. */
-  async #graphql(req: IncomingMessage, login: string | null): Promise<unknown> {
+  async #graphql(
+    req: IncomingMessage,
+    login: string | null,
+    token: string,
+    fieldFault: Fault | null,
+  ): Promise<unknown> {
     let request: { query?: unknown; variables?: unknown; operationName?: unknown };
     try {
       request = JSON.parse(await readBody(req));
@@ -299,13 +407,17 @@ export class GitHubEmulator {
     }
     if (typeof request.query !== 'string')
       return { errors: [{ message: 'A query attribute must be specified and must be a string.' }] };
-    const result = await executeGitHubGraphql(
-      this.#renderer!,
-      request.query,
-      request.variables as Record<string, unknown>,
-      (repo) => this.model.canSee(repo, login),
-    );
-    return result;
+    const variables = (request.variables ?? {}) as Record<string, unknown>;
+    const prepared = prepareGraphql(request.query, variables);
+    if ('refused' in prepared) return prepared.refused;
+    this.#spend(token, 'graphql', prepared.cost.cost);
+    this.graphqlPoints += prepared.cost.cost;
+    this.graphqlCosts.push({ cost: prepared.cost.cost, nodes: prepared.cost.nodes });
+    if (this.graphqlCosts.length > 5000) this.graphqlCosts.splice(0, this.graphqlCosts.length - 5000);
+    return executeGitHubGraphql(this.#renderer!, request.query, variables, {
+      canSee: (repo) => this.model.canSee(repo, login),
+      failingFields: fieldFault?.field ? [fieldFault.field] : [],
+    });
   }
 
   #answer(route: { name: RouteName; params: string[] }, url: URL): { body: unknown; next: string | null } {
@@ -371,25 +483,26 @@ export class GitHubEmulator {
     return 'ok';
   }
 
-  #spend(token: string): void {
-    const state = this.#tokens.get(token);
+  #spend(token: string, resource: Resource, points = 1): void {
+    const state = this.#tokens.get(token)?.[resource];
     if (!state) return;
     if (Date.now() >= state.resetAt) {
       state.used = 0;
       state.resetAt = Date.now() + this.#options.rateLimitWindowS * 1000;
     }
-    state.used++;
+    state.used += points;
   }
 
-  #rateHeaders(token: string): Record<string, string> {
-    const state = this.#tokens.get(token);
+  /** GitHub's rate-limit headers for one budget (GitHub docs, "Rate limits for the REST API"). */
+  #rateHeaders(token: string, resource: Resource): Record<string, string> {
+    const state = this.#tokens.get(token)?.[resource];
     if (!state) return {};
     return {
       'x-ratelimit-limit': String(state.limit),
       'x-ratelimit-remaining': String(Math.max(0, state.limit - state.used)),
       'x-ratelimit-used': String(state.used),
       'x-ratelimit-reset': String(Math.ceil(state.resetAt / 1000)),
-      'x-ratelimit-resource': 'core',
+      'x-ratelimit-resource': resource,
     };
   }
 
@@ -412,6 +525,7 @@ export class GitHubEmulator {
     res: ServerResponse,
     limits: Record<string, string>,
     record: (s: number) => void,
+    isGraphql: boolean,
   ): boolean {
     const resetIn = fault.reset_in_s ?? 60;
     switch (fault.kind) {
@@ -437,7 +551,7 @@ export class GitHubEmulator {
         this.#json(
           res,
           403,
-          { message: 'API rate limit exceeded' },
+          { message: 'API rate limit exceeded', documentation_url: RATE_LIMIT_DOCS },
           {
             ...limits,
             'x-ratelimit-remaining': '0',
@@ -445,18 +559,46 @@ export class GitHubEmulator {
           },
         );
         return true;
-      case 'secondary_rate_limit':
-        record(403);
+      case 'secondary_rate_limit': {
+        // 403 or 429 (or, from GraphQL, sometimes 200) with only a message naming the secondary
+        // limit; `retry-after` only sometimes, and x-ratelimit-remaining still above 0.
+        const status = fault.status ?? 403;
+        record(status);
+        const retry: Record<string, string> =
+          fault.reset_in_s !== undefined ? { 'retry-after': String(fault.reset_in_s) } : {};
+        const body =
+          status === 200 && isGraphql
+            ? { errors: [{ message: SECONDARY_LIMIT_MESSAGE }] }
+            : { message: SECONDARY_LIMIT_MESSAGE, documentation_url: SECONDARY_LIMIT_DOCS };
+        this.#json(res, status, body, { ...limits, ...retry });
+        return true;
+      }
+      case 'graphql_rate_limit':
+        record(200);
         this.#json(
           res,
-          403,
-          { message: 'You have exceeded a secondary rate limit.' },
-          { ...limits, 'retry-after': String(resetIn) },
+          200,
+          {
+            data: null,
+            errors: [
+              { type: fault.type ?? 'RATE_LIMITED', message: 'API rate limit exceeded for user ID 1.' },
+            ],
+          },
+          {
+            ...limits,
+            'x-ratelimit-remaining': '0',
+            'x-ratelimit-reset': String(Math.ceil(Date.now() / 1000) + resetIn),
+          },
         );
         return true;
       case 'too_many_requests':
         record(429);
-        this.#json(res, 429, { message: 'Too many requests' }, { ...limits, 'retry-after': String(resetIn) });
+        this.#json(
+          res,
+          429,
+          { message: 'Too many requests', documentation_url: RATE_LIMIT_DOCS },
+          { ...limits, 'retry-after': String(resetIn) },
+        );
         return true;
       default:
         return false;
@@ -513,7 +655,8 @@ export class GitHubEmulator {
   #adminAction(method: string, parts: string[], input: unknown): unknown {
     const m = this.model;
     // Route key with the variable segments (owner, repo, number, review id, token) as ':'.
-    const variable = parts[0] === 'repos' ? [1, 2, 4, 6] : parts[0] === 'tokens' ? [1] : [];
+    const variable =
+      parts[0] === 'repos' ? [1, 2, 4, 6] : parts[0] === 'tokens' || parts[0] === 'users' ? [1] : [];
     const key = `${method} ${parts.map((p, i) => (variable.includes(i) ? ':' : p)).join('/')}`;
     const [, o, r, , n, , id] = parts;
     const full = `${o}/${r}`;
@@ -531,9 +674,10 @@ export class GitHubEmulator {
             token: z.string().min(1),
             login: z.string().optional(),
             limit: z.number().int().min(0).optional(),
+            graphql_limit: z.number().int().min(0).optional(),
           })
           .parse(input);
-        this.addToken(t.token, t.login, t.limit);
+        this.addToken(t.token, t.login, t.limit, t.graphql_limit);
         return { ok: true };
       }
       case 'DELETE tokens/:':
@@ -548,16 +692,33 @@ export class GitHubEmulator {
             default_branch: z.string().optional(),
             private: z.boolean().optional(),
             collaborators: z.array(z.string().min(1)).optional(),
+            required_approvals: z.number().int().min(0).max(6).optional(),
+            restriction: z.enum(['saml', 'ip_allow_list']).nullable().optional(),
           })
           .parse(input);
         const repo = m.createRepo(t);
         return { full_name: `${repo.owner}/${repo.name}` };
       }
       case 'PATCH repos/:/:': {
-        const t = z.strictObject({ private: z.boolean() }).parse(input);
-        m.setPrivate(full, t.private);
+        const t = z
+          .strictObject({
+            private: z.boolean().optional(),
+            name: z.string().min(1).optional(),
+            required_approvals: z.number().int().min(0).max(6).optional(),
+            restriction: z.enum(['saml', 'ip_allow_list']).nullable().optional(),
+          })
+          .parse(input);
+        if (t.private !== undefined) m.setPrivate(full, t.private);
+        m.configureRepo(full, t);
+        if (t.name) m.renameRepo(full, t.name);
         return { ok: true };
       }
+      case 'DELETE repos/:/:':
+        m.deleteRepo(full);
+        return { ok: true };
+      case 'DELETE users/:':
+        m.deleteUser(parts[1]!);
+        return { ok: true };
       case 'POST repos/:/:/branches': {
         const t = z.strictObject({ branch: z.string().min(1), sha: z.string().optional() }).parse(input);
         return { sha: m.push(full, t.branch, t.sha) };
@@ -649,8 +810,19 @@ export class GitHubEmulator {
   }
 }
 
-function matchRoute(path: string): { name: RouteName; params: string[] } | null {
-  const seg = path.split('/').filter(Boolean).map(decodeURIComponent);
+/**
+ * The API route of a path: `/repos/{owner}/{repo}/…`, or `/repositories/{id}/…` where GitHub
+ * redirects a renamed repository to (then `byId`, and params start with the id).
+ */
+function matchRoute(path: string): { name: RouteName; params: string[]; byId?: boolean } | null {
+  const raw = path.split('/').filter(Boolean).map(decodeURIComponent);
+  const byId = raw[0] === 'repositories' && raw.length >= 2 && /^\d+$/.test(raw[1]!);
+  const seg = byId ? ['repos', raw[1]!, '', ...raw.slice(2)] : raw;
+  const found = matchRepoRoute(seg);
+  return found && byId ? { ...found, params: [found.params[0]!, ...found.params.slice(2)], byId } : found;
+}
+
+function matchRepoRoute(seg: string[]): { name: RouteName; params: string[] } | null {
   if (seg[0] !== 'repos' || seg.length < 3) return null;
   const [, owner, repo, kind, number, sub] = seg;
   if (seg.length === 3) return { name: 'get_repo', params: [owner!, repo!] };
@@ -672,6 +844,11 @@ function clampInt(raw: string | null, fallback: number, min: number, max: number
   const n = raw === null ? fallback : Number(raw);
   return Number.isInteger(n) ? Math.min(max, Math.max(min, n)) : fallback;
 }
+
+const RATE_LIMIT_DOCS =
+  'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-primary-rate-limits';
+const SECONDARY_LIMIT_DOCS =
+  'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

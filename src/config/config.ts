@@ -109,7 +109,14 @@ export type ConfigFile = z.infer<typeof fileSchema>;
 /** The default API address for a provider type on a given web address. */
 export function defaultApiUrl(type: string, webUrl: string): string {
   const url = new URL(webUrl);
-  if (type === 'github') return url.host === 'github.com' ? 'https://api.github.com' : `${webUrl}/api/v3`;
+  if (type === 'github') {
+    if (url.host === 'github.com') return 'https://api.github.com';
+    // GHE.com (GitHub Enterprise Cloud with data residency): `https://SUB.ghe.com` has its API at
+    // `https://api.SUB.ghe.com` (GraphQL at `/graphql`), not `/api/v3` (GitHub docs, "Network
+    // details for GHE.com").
+    if (/^[a-z0-9-]+\.ghe\.com$/i.test(url.host)) return `${url.protocol}//api.${url.host.toLowerCase()}`;
+    return `${webUrl}/api/v3`;
+  }
   if (type === 'gitlab' || type === 'gitea' || type === 'forgejo')
     return `${webUrl}/api/${type === 'gitlab' ? 'v4' : 'v1'}`;
   if (type === 'bitbucket')

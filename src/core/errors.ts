@@ -36,15 +36,21 @@ export class UnavailableError extends GitsyncError {
   readonly kind = 'unavailable';
 }
 
-/** The host refuses more requests with this token until `resetAt`. */
+/**
+ * The host refuses more requests with this token until `resetAt`. `scope` names the budget that
+ * ran out where a host keeps several per token (GitHub: `core` for REST, `graphql`); undefined
+ * means the host's one budget.
+ */
 export class RateLimitedError extends GitsyncError {
   readonly kind = 'rate_limited';
+  readonly scope: string | undefined;
   constructor(
     readonly resetAt: Date,
     message = `rate limited until ${resetAt.toISOString()}`,
-    options?: ErrorOptions,
+    options?: ErrorOptions & { scope?: string | undefined },
   ) {
     super(message, options);
+    this.scope = options?.scope;
   }
 }
 

@@ -38,6 +38,21 @@ interface Prefetched {
   lookup?: PrFields | null | Error;
 }
 
+/**
+ * Where a host keeps separate rate-limit budgets per token, the budget its batch reads spend and
+ * the one its single reads spend (GitHub: `graphql` and `core`), named as its `RateLimitedError`s
+ * name them. Without it, one budget: a limit pauses every call of that token.
+ */
+interface RateLimitScopes {
+  readonly rateLimitScopes?: { readonly batch: string; readonly single: string } | undefined;
+}
+
+/** The pause keys of one (provider, token): the batch reads' budget and the single reads'. */
+interface PauseKeys {
+  batch: string;
+  single: string;
+}
+
 /** Below this many rows of a kind in a group, batching saves nothing. */
 const MIN_BATCH = 2;
 /** PRs per batch call (one limiter slot each). */
@@ -135,12 +150,16 @@ export class Refresher {
       return all(fail('no_token', `no token for ${provider.config.id}${why}`));
     }
 
-    const pauseKey = RateLimitPauses.key(provider.config.api_url, token);
+    const scopes = (provider as Provider & RateLimitScopes).rateLimitScopes;
+    const keys: PauseKeys = {
+      batch: RateLimitPauses.key(provider.config.api_url, token, scopes?.batch),
+      single: RateLimitPauses.key(provider.config.api_url, token, scopes?.single),
+    };
     const served =
       service && policy === 'public'
-        ? await this.#onlyPublic(provider, rows, limiter, { token, signal }, pauseKey, out)
+        ? await this.#onlyPublic(provider, rows, limiter, { token, signal }, keys.single, out)
         : rows;
-    const prefetched = await this.#prefetch(provider, served, limiter, { token, signal }, pauseKey);
+    const prefetched = await this.#prefetch(provider, served, limiter, { token, signal }, keys.batch);
     await Promise.all(
       served.map((row) =>
         limiter.run(async () => {
@@ -149,14 +168,15 @@ export class Refresher {
             return;
           }
           const early = prefetched.get(row.id);
-          // Rows fully answered by a batch need no further call (so no pause applies to them).
+          // Rows fully answered by a batch need no further call (so no pause applies to them);
+          // the rest make single reads, which wait while that budget is paused.
           const failed = early?.pull instanceof Error || early?.lookup instanceof Error;
           const done =
             (early?.pull !== undefined &&
               !(early.pull instanceof Error) &&
               early.pull.head_branch === row.git_branch) ||
             (early?.lookup !== undefined && !(early.lookup instanceof Error));
-          const paused = done || failed ? null : this.pauses.pausedUntil(pauseKey, this.deps.clock.now());
+          const paused = done || failed ? null : this.pauses.pausedUntil(keys.single, this.deps.clock.now());
           if (paused) {
             out.set(
               row.id,
@@ -169,13 +189,6 @@ export class Refresher {
             // Cut off by shutdown, not by the host: another worker takes the row at once.
             out.set(row.id, { kind: 'released' });
             return;
-          }
-          if (
-            outcome.kind === 'failed' &&
-            outcome.failure.code === 'rate_limited' &&
-            outcome.failure.paused_until
-          ) {
-            this.pauses.pause(pauseKey, outcome.failure.paused_until);
           }
           out.set(row.id, outcome);
         }),
@@ -236,7 +249,7 @@ export class Refresher {
             );
           } catch (error) {
             const failure = error instanceof Error ? error : new Error(String(error));
-            if (failure instanceof RateLimitedError) this.pauses.pause(pauseKey, failure.resetAt);
+            this.#noteLimit(provider, call.token, failure);
             answers.set(key, failure);
           }
         });
@@ -275,7 +288,8 @@ export class Refresher {
    * Reads in as few requests as the provider allows (GitHub: one GraphQL query per 50) what the
    * group's rows need: the PRs they already know, and the PR of each branch not yet linked to one.
    * Fewer than two of a kind are left to the per-row path, where conditional requests usually make
-   * a single read free. Returns, per row, the result or its batch's error.
+   * a single read free. Returns, per row, the result or its batch's error — except a rate limit:
+   * its budget is paused and the rows are left to the single reads, which may spend another one.
    */
   async #prefetch(
     provider: Provider,
@@ -317,7 +331,7 @@ export class Refresher {
                 );
             } catch (error) {
               const failure = error instanceof Error ? error : new Error(String(error));
-              if (failure instanceof RateLimitedError) this.pauses.pause(pauseKey, failure.resetAt);
+              if (this.#noteLimit(provider, call.token, failure)) return;
               for (const item of part) store(item.row, failure);
             }
           }),
@@ -391,8 +405,19 @@ export class Refresher {
       const again = await lookUp();
       return again.kind === 'no_pr' ? { kind: 'stale_pr' } : again;
     } catch (error) {
+      this.#noteLimit(provider, call.token, error);
       return { kind: 'failed', failure: this.#describe(error, call.token) };
     }
+  }
+
+  /**
+   * A rate limit pauses the budget it names (its `scope`; none: every budget of the token) on
+   * that provider's API until its reset. Returns whether `error` was one.
+   */
+  #noteLimit(provider: Provider, token: string, error: unknown): boolean {
+    if (!(error instanceof RateLimitedError)) return false;
+    this.pauses.pause(RateLimitPauses.key(provider.config.api_url, token, error.scope), error.resetAt);
+    return true;
   }
 
   #describe(error: unknown, token: string): RefreshFailure {

@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import type { Clock } from '../../core/clock.ts';
 import { GitsyncError, UnavailableError } from '../../core/errors.ts';
 import type { CallOptions } from '../types.ts';
-import { translateGitHubError } from './errors.ts';
+import { type GitHubScope, readErrorBody, SecondaryLimitStreaks, translateGitHubError } from './errors.ts';
 
 export const REQUEST_KINDS = ['list_pulls', 'get_pull', 'list_reviews', 'get_repo', 'graphql'] as const;
 export type RequestKind = (typeof REQUEST_KINDS)[number];
@@ -38,6 +38,7 @@ export class GitHubClient {
   readonly #timeoutMs: number;
   readonly #clock: Clock;
   readonly counts: RequestCounts;
+  readonly #streaks = new SecondaryLimitStreaks();
 
   constructor(apiUrl: string, options: GitHubClientOptions) {
     this.#apiUrl = apiUrl.replace(/\/+$/, '');
@@ -134,12 +135,33 @@ export class GitHubClient {
       const reason = timeout.aborted ? `timed out after ${this.#timeoutMs} ms` : 'unreachable';
       throw new UnavailableError(`github ${reason} (${what})`, { cause });
     }
+    const scope: GitHubScope = kind === 'graphql' ? 'graphql' : 'core';
     if (response.status !== 200 && !(response.status === 304 && options.etag)) {
       this.counts[kind].error++;
-      await response.body?.cancel().catch(() => {});
-      throw translateGitHubError(response.status, response.headers, what, this.#clock.now());
+      // The body says whether a 403/429 is a secondary limit (only its message does); error
+      // bodies are small, and a broken one simply says nothing.
+      let body: ReturnType<typeof readErrorBody> | undefined;
+      if (response.status === 403 || response.status === 429)
+        body = readErrorBody(await response.text().catch(() => ''));
+      else await response.body?.cancel().catch(() => {});
+      throw translateGitHubError(response.status, response.headers, what, this.#clock.now(), {
+        body,
+        scope,
+        secondaryWaitMs: () => this.secondaryWaitMs(call.token, scope),
+      });
     }
+    if (scope === 'core') this.#streaks.reset(SecondaryLimitStreaks.key(call.token, scope));
     return response;
+  }
+
+  /** The wait for one more secondary limit of this token and budget (exponential on repeats). */
+  secondaryWaitMs(token: string, scope: GitHubScope): number {
+    return this.#streaks.next(SecondaryLimitStreaks.key(token, scope));
+  }
+
+  /** A GraphQL answer that was not a limit ends the secondary-limit streak. */
+  graphqlSucceeded(token: string): void {
+    this.#streaks.reset(SecondaryLimitStreaks.key(token, 'graphql'));
   }
 
   async #parse<T>(kind: RequestKind, response: Response, schema: z.ZodType<T>, what: string): Promise<T> {
@@ -180,10 +202,14 @@ export class GitHubClient {
   }
 }
 
-/** GitHub's GraphQL endpoint for a REST API base: `…/api/v3` → `…/api/graphql`, else `…/graphql`. */
+/**
+ * GitHub's GraphQL endpoint for a REST API base: Enterprise Server `https://host/api/v3` →
+ * `https://host/api/graphql`; api.github.com and GHE.com's `https://api.SUB.ghe.com` → `…/graphql`
+ * (GitHub docs, "Forming calls with GraphQL", "The GraphQL endpoint").
+ */
 export function graphqlUrlFor(apiUrl: string): string {
   const base = apiUrl.replace(/\/+$/, '');
-  return base.endsWith('/api/v3') ? `${base.slice(0, -3)}graphql` : `${base}/graphql`;
+  return base.endsWith('/api/v3') ? `${base.slice(0, -'v3'.length)}graphql` : `${base}/graphql`;
 }
 
 /** The `rel="next"` URL of a Link header (RFC 8288), if any. */

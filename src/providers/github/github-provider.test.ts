@@ -266,7 +266,8 @@ describe('GitHubProvider against the emulator', () => {
     ];
     gh.resetCounters();
     const batch = await provider.findPullsForBranches(items, call);
-    expect(gh.counters.total).toBe(1);
+    // One query lists the candidates, one reads the chosen PRs.
+    expect(gh.counters.total).toBe(2);
     for (const { repo: r, branch } of items) {
       expect(batch.get(branchKey(r, branch)), `${r.owner}/${r.name} ${branch}`).toEqual(
         await provider.findPullForBranch(r, branch, call),
@@ -287,7 +288,8 @@ describe('GitHubProvider against the emulator', () => {
     gh.model.review('acme/app', 1, { login: 'late', state: 'APPROVED' });
     const pulls = Array.from({ length: 60 }, (_, i) => ({ repo, number: i + 1 }));
     const batch = await provider.fetchPulls(pulls, call);
-    expect(gh.count('graphql', 200)).toBe(2);
+    // Two batch queries, and the REST-read PR's reviewDecision (it has an approval).
+    expect(gh.count('graphql', 200)).toBe(3);
     expect(gh.count('get_pull', 200)).toBe(1);
     expect(batch.get(pullKey(pulls[0]!))).toMatchObject({ approved: true });
     expect([...batch.values()].every((v) => !(v instanceof Error))).toBe(true);

@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import type { Clock } from '../../core/clock.ts';
-import { NotFoundError, RateLimitedError, UnavailableError } from '../../core/errors.ts';
+import { AuthError, NotFoundError, RateLimitedError, UnavailableError } from '../../core/errors.ts';
 import type { PrFields, PrState } from '../../core/types.ts';
 import { matchRepoOnHost } from '../origin-match.ts';
 import {
@@ -13,16 +14,22 @@ import {
   type RepoRef,
 } from '../types.ts';
 import { GitHubClient, type GitHubClientOptions, graphqlUrlFor, type RequestCounts } from './client.ts';
+import { readErrorBody, translateGitHubError } from './errors.ts';
 import {
   buildBranchesQuery,
+  buildDecisionQuery,
   buildPullsQuery,
+  type GraphqlCandidate,
+  type GraphqlCandidates,
+  type GraphqlErrors,
   type GraphqlPull,
   graphqlBranchesResponseSchema,
+  graphqlDecisionResponseSchema,
   graphqlPullsResponseSchema,
   MAX_PULLS_PER_QUERY,
   REVIEWS_PER_PULL,
 } from './graphql.ts';
-import { summarizeReviews } from './review-summary.ts';
+import { applyReviewDecision, summarizeReviews } from './review-summary.ts';
 import {
   type Pull,
   type PullListItem,
@@ -56,6 +63,15 @@ export class GitHubProvider implements Provider {
   readonly client: GitHubClient;
   readonly #graphqlUrl: string;
   readonly #clock: GitHubClientOptions['clock'];
+  /**
+   * REST and GraphQL are separate budgets on GitHub; the engine pauses them apart: batch reads go
+   * through GraphQL, single reads through REST (errors carry these scopes).
+   */
+  readonly rateLimitScopes = { batch: 'graphql', single: 'core' } as const;
+  /** Until when GraphQL is limited, per token (hashed): nothing is sent there before then. */
+  readonly #graphqlPaused = new Map<string, RateLimitedError>();
+  /** `reviewDecision` of PRs read through REST, by (PR, token), with the reviews it was read for. */
+  readonly #decisions = new Map<string, { stamp: string; decision: string | null }>();
 
   constructor(
     readonly config: ProviderConfig,
@@ -101,7 +117,16 @@ export class GitHubProvider implements Provider {
   }
 
   async findPullForBranch(repo: RepoRef, branch: string, call: CallOptions): Promise<PrFields | null> {
-    // Same repository first: `head` filters by "owner:branch".
+    const ref = await this.#restCandidate(repo, branch, call);
+    return ref ? this.fetchPull(ref, call) : null;
+  }
+
+  /**
+   * The PR of `owner:branch` through REST, whose `head=owner:branch` filter matches the head
+   * owner on the server however many forks use the same branch name (GitHub REST docs, "List
+   * pull requests"): the repository first; if it has none and is a fork, its parent.
+   */
+  async #restCandidate(repo: RepoRef, branch: string, call: CallOptions): Promise<PullRef | null> {
     let candidates = await this.#listForHead(repo, `${repo.owner}:${branch}`, call);
     if (candidates.length === 0) {
       // The origin may be a fork whose PRs live in its parent repository.
@@ -121,11 +146,12 @@ export class GitHubProvider implements Provider {
       describeListItem,
     );
     if (!best) return null;
-    const ref = this.parsePullUrl(best.html_url) ?? {
-      repo: splitFullName(best.base.repo?.full_name) ?? repo,
-      number: best.number,
-    };
-    return this.fetchPull(ref, call);
+    return (
+      this.parsePullUrl(best.html_url) ?? {
+        repo: splitFullName(best.base.repo?.full_name) ?? repo,
+        number: best.number,
+      }
+    );
   }
 
   /**
@@ -170,13 +196,43 @@ export class GitHubProvider implements Provider {
     return value;
   }
 
+  /**
+   * One PR through REST (conditional requests: an unchanged PR costs nothing). Where it has
+   * decisive reviews, GitHub's `reviewDecision` (GraphQL only) is asked too, so that `approved`
+   * and `changes_requested` read the same as through the batch path; the answer is kept until the
+   * reviews change.
+   */
   async fetchPull(pull: PullRef, call: CallOptions): Promise<PrFields> {
     const path = `/repos/${enc(pull.repo.owner)}/${enc(pull.repo.name)}/pulls/${pull.number}`;
     const [{ value: pr }, reviews] = await Promise.all([
       this.client.get('get_pull', path, pullSchema, call),
       this.#reviews(`${path}/reviews?per_page=100`, call),
     ]);
-    return toFields(pr, reviews);
+    const fields = toFields(pr, reviews);
+    if (fields.reviewer_count === 0) return fields;
+    const decision = await this.#reviewDecision(pull, reviews, call);
+    return { ...fields, ...applyReviewDecision(fields, decision) };
+  }
+
+  /** `reviewDecision` of a PR read through REST, remembered per (PR, token) until its reviews change. */
+  async #reviewDecision(
+    pull: PullRef,
+    reviews: readonly { id: number; state: string }[],
+    call: CallOptions,
+  ): Promise<string | null> {
+    const key = `${pullKey(pull)} ${hashOf(call.token)}`;
+    const stamp = reviews.map((r) => `${r.id}:${r.state}`).join(',');
+    const known = this.#decisions.get(key);
+    if (known && known.stamp === stamp) return known.decision;
+    const { query, variables } = buildDecisionQuery(pull);
+    const { data, errors } = await this.#graphqlData(query, variables, graphqlDecisionResponseSchema, call);
+    const problem = aliasProblem('repository', errors, `${pullKey(pull)}`);
+    if (problem) throw problem;
+    const decision = data.repository?.pullRequest?.reviewDecision ?? null;
+    this.#decisions.delete(key);
+    this.#decisions.set(key, { stamp, decision });
+    if (this.#decisions.size > 20_000) this.#decisions.delete(this.#decisions.keys().next().value!);
+    return decision;
   }
 
   async #reviews(first: string, call: CallOptions) {
@@ -196,6 +252,8 @@ export class GitHubProvider implements Provider {
   /**
    * Many PRs through GraphQL, up to 50 per request (aliases, typed variables). PRs with more
    * reviews than one query reads are fetched through REST instead, which pages through them all.
+   * A PR whose part of the answer carries an error (GitHub nulls that part and names it in the
+   * error's `path`) gets that error, never a guess from the incomplete data.
    */
   async fetchPulls(pulls: readonly PullRef[], call: CallOptions): Promise<Map<string, PrFields | Error>> {
     const out = new Map<string, PrFields | Error>();
@@ -203,10 +261,12 @@ export class GitHubProvider implements Provider {
     for (let i = 0; i < pulls.length; i += MAX_PULLS_PER_QUERY) {
       const chunk = pulls.slice(i, i + MAX_PULLS_PER_QUERY);
       const { query, variables } = buildPullsQuery(chunk);
-      const data = await this.#graphqlData(query, variables, graphqlPullsResponseSchema, call);
+      const { data, errors } = await this.#graphqlData(query, variables, graphqlPullsResponseSchema, call);
       chunk.forEach((pull, j) => {
+        const problem = aliasProblem(`p${j}`, errors, pullKey(pull));
         const node = data[`p${j}`]?.pullRequest;
-        if (!node) out.set(pullKey(pull), new NotFoundError(`github: no pull request ${pullKey(pull)}`));
+        if (problem) out.set(pullKey(pull), problem);
+        else if (!node) out.set(pullKey(pull), new NotFoundError(`github: no pull request ${pullKey(pull)}`));
         else if ((node.reviews?.totalCount ?? 0) > REVIEWS_PER_PULL) viaRest.push(pull);
         else out.set(pullKey(pull), fromGraphql(node));
       });
@@ -218,79 +278,110 @@ export class GitHubProvider implements Provider {
   }
 
   /**
-   * `findPullForBranch` for many (repository, branch) pairs, 50 per GraphQL query: each looks at
-   * the repository's PRs with that head branch name from that owner and, when the repository is a
-   * fork, at its parent's — the same answer as the REST path (tested against it).
+   * `findPullForBranch` for many (repository, branch) pairs, in two cheap steps: one GraphQL
+   * query per 50 lists each branch's candidates (no nested connections: one point), then the
+   * chosen PRs are read with `fetchPulls` (one point per 50). Where a full page of candidates
+   * holds none of the origin's owner (a crowded name such as `main` or `patch-1` in a busy
+   * upstream), REST's server-side `head=owner:branch` filter finds it instead.
    */
   async findPullsForBranches(
     items: readonly { repo: RepoRef; branch: string }[],
     call: CallOptions,
   ): Promise<Map<string, PrFields | null | Error>> {
     const out = new Map<string, PrFields | null | Error>();
-    const viaRest: PullRef[] = [];
-    const restFor = new Map<string, string>();
+    const chosen = new Map<string, PullRef>();
+    const crowded: { repo: RepoRef; branch: string }[] = [];
     for (let i = 0; i < items.length; i += MAX_PULLS_PER_QUERY) {
       const chunk = items.slice(i, i + MAX_PULLS_PER_QUERY);
       const { query, variables } = buildBranchesQuery(chunk);
-      const data = await this.#graphqlData(query, variables, graphqlBranchesResponseSchema, call);
+      const { data, errors } = await this.#graphqlData(query, variables, graphqlBranchesResponseSchema, call);
       chunk.forEach(({ repo, branch }, j) => {
         const key = branchKey(repo, branch);
+        const problem = aliasProblem(`b${j}`, errors, `${repo.owner}/${repo.name}`);
         const found = data[`b${j}`];
-        if (!found) {
-          out.set(key, new NotFoundError(`github: no repository ${repo.owner}/${repo.name}`));
+        if (problem || !found?.pullRequests) {
+          out.set(key, problem ?? new NotFoundError(`github: no repository ${repo.owner}/${repo.name}`));
           return;
         }
-        const mine = (nodes: (GraphqlPull | null)[]) =>
-          nodes.filter(
-            (n): n is GraphqlPull =>
+        const mine = (page: GraphqlCandidates) =>
+          page.nodes.filter(
+            (n): n is GraphqlCandidate =>
               n !== null &&
               n.headRefName === branch &&
               n.headRepositoryOwner?.login.toLowerCase() === repo.owner.toLowerCase(),
           );
-        let candidates = mine(found.pullRequests.nodes);
-        if (candidates.length === 0 && found.parent) candidates = mine(found.parent.pullRequests.nodes);
-        const best = pickPull(candidates, describeNode);
-        if (!best) out.set(key, null);
-        else if ((best.reviews?.totalCount ?? 0) > REVIEWS_PER_PULL) {
-          const pull = this.parsePullUrl(best.url);
-          if (pull) {
-            viaRest.push(pull);
-            restFor.set(pullKey(pull), key);
-          } else out.set(key, fromGraphql(best));
-        } else out.set(key, fromGraphql(best));
+        // A page that does not hold every PR of that name may have left the origin's out.
+        const full = (page: GraphqlCandidates) => page.totalCount > page.nodes.length;
+        let candidates = mine(found.pullRequests);
+        let incomplete = candidates.length === 0 && full(found.pullRequests);
+        const parent = found.parent?.pullRequests;
+        if (candidates.length === 0 && parent) {
+          candidates = mine(parent);
+          incomplete ||= candidates.length === 0 && full(parent);
+        }
+        const best = pickPull(candidates, describeCandidate);
+        const ref = best ? this.parsePullUrl(best.url) : null;
+        if (ref) chosen.set(key, ref);
+        else if (incomplete) crowded.push({ repo, branch });
+        else out.set(key, null);
       });
     }
-    for (const pull of viaRest) {
-      out.set(restFor.get(pullKey(pull))!, await this.fetchPull(pull, call).catch((error: Error) => error));
+    for (const { repo, branch } of crowded) {
+      const key = branchKey(repo, branch);
+      try {
+        const ref = await this.#restCandidate(repo, branch, call);
+        if (ref) chosen.set(key, ref);
+        else out.set(key, null);
+      } catch (error) {
+        if (error instanceof RateLimitedError) throw error;
+        out.set(key, error as Error);
+      }
     }
+    const read = await this.fetchPulls([...chosen.values()], call);
+    for (const [key, ref] of chosen) out.set(key, read.get(pullKey(ref)) ?? new NotFoundError('missing'));
     return out;
   }
 
   /**
-   * Runs a query and returns its `data`. GraphQL answers its own rate limit with 200 and a
-   * RATE_LIMITED error (the reset is in x-ratelimit-reset); no data at all is an outage.
+   * Runs a query and returns its `data` and `errors`. GraphQL answers its limits with HTTP 200
+   * and errors of type RATE_LIMITED / RATE_LIMIT, or a message naming a secondary rate limit
+   * (GitHub docs, "Rate limits and node limits for the GraphQL API"): those are rate limits of
+   * the `graphql` budget. Errors that name no path concern the whole answer; no data is an outage.
    */
   async #graphqlData<D>(
     query: string,
     variables: object,
-    schema: z.ZodType<{
-      data?: D | null | undefined;
-      errors?: { type?: string | undefined; message: string }[] | undefined;
-    }>,
+    schema: z.ZodType<{ data?: D | null | undefined; errors?: GraphqlErrors | undefined }>,
     call: CallOptions,
-  ): Promise<D> {
-    const { value, headers } = await this.client.graphql(this.#graphqlUrl, query, variables, schema, call);
-    if (value.errors?.some((e) => e.type === 'RATE_LIMITED')) {
-      const reset = Number(headers.get('x-ratelimit-reset'));
-      const resetAt =
-        Number.isFinite(reset) && reset > 0
-          ? new Date(reset * 1000)
-          : new Date(this.#clock.now().getTime() + 60_000);
-      throw new RateLimitedError(resetAt, `github rate limited until ${resetAt.toISOString()} (graphql)`);
+  ): Promise<{ data: D; errors: GraphqlErrors }> {
+    const tokenKey = hashOf(call.token);
+    const paused = this.#graphqlPaused.get(tokenKey);
+    if (paused && paused.resetAt > this.#clock.now()) throw paused;
+    const limited = (error: RateLimitedError) => {
+      this.#graphqlPaused.set(tokenKey, error);
+      return error;
+    };
+    const { value, headers } = await this.client
+      .graphql(this.#graphqlUrl, query, variables, schema, call)
+      .catch((error: unknown) => {
+        throw error instanceof RateLimitedError ? limited(error) : error;
+      });
+    const errors = value.errors ?? [];
+    if (errors.length > 0) {
+      const body = readErrorBody(JSON.stringify({ errors }));
+      const limit = translateGitHubError(200, headers, 'POST graphql', this.#clock.now(), {
+        body,
+        scope: 'graphql',
+        secondaryWaitMs: () => this.client.secondaryWaitMs(call.token, 'graphql'),
+      });
+      if (limit instanceof RateLimitedError) throw limited(limit);
     }
-    if (!value.data)
-      throw new UnavailableError(`github GraphQL failed: ${value.errors?.[0]?.message ?? 'no data'}`);
-    return value.data;
+    this.#graphqlPaused.delete(tokenKey);
+    this.client.graphqlSucceeded(call.token);
+    const general = errors.find((e) => !e.path || e.path.length === 0);
+    if (!value.data || general)
+      throw new UnavailableError(`github GraphQL failed: ${(general ?? errors[0])?.message ?? 'no data'}`);
+    return { data: value.data, errors };
   }
 
   requestCounts(): RequestCounts {
@@ -310,8 +401,8 @@ function toFields(pr: Pull, reviews: Parameters<typeof summarizeReviews>[0]): Pr
     changed_files: pr.changed_files,
     commits: pr.commits,
     pr_number: pr.number,
-    author_login: pr.user?.login ?? null,
-    author_avatar_url: pr.user?.avatar_url ?? null,
+    author_login: restLogin(pr.user),
+    author_avatar_url: restLogin(pr.user) === null ? null : (pr.user?.avatar_url ?? null),
     base_branch: pr.base.ref,
     head_branch: pr.head.ref,
   };
@@ -319,21 +410,23 @@ function toFields(pr: Pull, reviews: Parameters<typeof summarizeReviews>[0]): Pr
 
 function fromGraphql(pr: GraphqlPull): PrFields {
   const reviews = (pr.reviews?.nodes ?? []).flatMap((r) =>
-    r ? [{ id: r.databaseId ?? 0, state: r.state, login: r.author?.login ?? null }] : [],
+    r ? [{ id: r.databaseId ?? 0, state: r.state, login: graphqlLogin(r.author) }] : [],
   );
+  const summary = summarizeReviews(reviews);
   return {
     url: pr.url,
     // GraphQL's state is OPEN, CLOSED or MERGED; `merged` decides as in REST.
     pull_request_state: mapPullState({ state: pr.state, merged: pr.merged ?? pr.state === 'MERGED' }),
     pull_request_title: pr.title,
     pull_request_draft: pr.isDraft ?? false,
-    ...summarizeReviews(reviews),
+    ...summary,
+    ...applyReviewDecision(summary, pr.reviewDecision ?? null),
     additions: pr.additions,
     deletions: pr.deletions,
     changed_files: pr.changedFiles,
     commits: pr.commits.totalCount,
     pr_number: pr.number,
-    author_login: pr.author?.login ?? null,
+    author_login: graphqlLogin(pr.author),
     author_avatar_url: pr.author?.avatarUrl ?? null,
     base_branch: pr.baseRefName,
     head_branch: pr.headRefName,
@@ -360,10 +453,52 @@ export function pickPull<T>(
 }
 
 const describeListItem = (p: PullListItem) => ({ open: mapPullState(p) === 'open', updatedAt: p.updated_at });
-const describeNode = (p: GraphqlPull) => ({
+const describeCandidate = (p: GraphqlCandidate) => ({
   open: mapPullState({ state: p.state, merged: p.merged ?? p.state === 'MERGED' }) === 'open',
-  updatedAt: p.updatedAt ?? '',
+  updatedAt: p.updatedAt,
 });
+
+/**
+ * REST's login: a GitHub App as `name[bot]`, as REST shows it. A deleted account is REST's
+ * placeholder user `ghost` and a null author in GraphQL: gitsync shows no author for both.
+ */
+function restLogin(user: { login: string } | null | undefined): string | null {
+  return !user || user.login === 'ghost' ? null : user.login;
+}
+
+/**
+ * GraphQL's login in REST's spelling: a `Bot` (GitHub App) is `name` there and `name[bot]` in REST
+ * (GitHub docs, "About GitHub Apps" / the REST `user.login` of app actions), so the suffix is
+ * added; a deleted account (null author) stays null.
+ */
+function graphqlLogin(
+  actor: { __typename?: string | undefined; login: string } | null | undefined,
+): string | null {
+  if (!actor) return null;
+  return actor.__typename === 'Bot' && !actor.login.endsWith('[bot]') ? `${actor.login}[bot]` : actor.login;
+}
+
+/**
+ * The error for one alias of a GraphQL answer, from the errors whose `path` starts with it: GitHub
+ * answers the rest of the query and nulls the part an error hit. FORBIDDEN (an organization's SAML
+ * enforcement or IP allow list refusing this token) is an access error a person must fix;
+ * NOT_FOUND alone is "not found"; anything else means that part is incomplete.
+ */
+function aliasProblem(alias: string, errors: GraphqlErrors, what: string): Error | null {
+  const mine = errors.filter((e) => e.path?.[0] === alias);
+  if (mine.length === 0) return null;
+  const forbidden = mine.find((e) => e.type === 'FORBIDDEN');
+  if (forbidden)
+    return new AuthError(
+      `github denied access to ${what} (FORBIDDEN: an organization policy such as SAML single sign-on or an IP allow list refuses this token): ${forbidden.message.slice(0, 300)}`,
+    );
+  if (mine.every((e) => e.type === 'NOT_FOUND')) return new NotFoundError(`github: not found (${what})`);
+  return new UnavailableError(
+    `github answered only part of the query for ${what}: ${mine[0]!.message.slice(0, 300)} (at ${mine[0]!.path!.join('.')})`,
+  );
+}
+
+const hashOf = (token: string) => createHash('sha256').update(token).digest('base64url');
 
 /** GitHub owner and repository names: letters, digits, `-`, `_`, `.` (not `.` or `..` alone). */
 function isName(s: string): boolean {

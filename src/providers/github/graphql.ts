@@ -12,11 +12,22 @@ export const MAX_PULLS_PER_QUERY = 50;
 /** Reviews read per PR; a PR with more falls back to REST, which pages through all of them. */
 export const REVIEWS_PER_PULL = 100;
 
+/**
+ * An actor's `__typename` tells a GitHub App (`Bot`, whose GraphQL login lacks REST's `[bot]`
+ * suffix) from a person; a deleted account is a null actor.
+ */
+const ACTOR = '__typename login';
+
+/**
+ * `reviewDecision` is GitHub's own verdict where the repository requires reviews (null elsewhere):
+ * "The current status of this pull request with respect to code review" (GraphQL reference,
+ * PullRequest object).
+ */
 const PULL_FIELDS = `url number title state isDraft merged additions deletions changedFiles updatedAt
       commits { totalCount }
-      author { login avatarUrl }
-      baseRefName headRefName
-      reviews(last: ${REVIEWS_PER_PULL}) { totalCount nodes { databaseId state author { login } } }`;
+      author { ${ACTOR} avatarUrl }
+      baseRefName headRefName reviewDecision
+      reviews(last: ${REVIEWS_PER_PULL}) { totalCount nodes { databaseId state author { ${ACTOR} } } }`;
 
 /**
  * A query with one aliased field per item and typed variables (values are never pasted into the
@@ -56,15 +67,22 @@ export function buildPullsQuery(pulls: readonly PullRef[]) {
   );
 }
 
-/** Candidate PRs per branch: a branch rarely has more than a few, a reused name a few more. */
-export const PULLS_PER_BRANCH = 20;
+/**
+ * Candidate PRs per branch and repository: GitHub's largest page (`first` ≤ 100; "Rate limits and
+ * node limits for the GraphQL API"). `pullRequests(headRefName:)` matches the name across every
+ * fork and cannot filter by head owner, so when a full page holds none of the origin's owner the
+ * lookup asks REST's `head=owner:branch` instead (GitHub REST docs, "List pull requests").
+ */
+export const CANDIDATES_PER_BRANCH = 100;
 
+/** Candidates carry no nested connection, so a query of 50 lookups costs one point. */
 const CANDIDATES = (h: string) =>
-  `pullRequests(headRefName: ${h}, first: ${PULLS_PER_BRANCH}, orderBy: { field: UPDATED_AT, direction: DESC }) { nodes { ${PULL_FIELDS} headRepositoryOwner { login } } }`;
+  `pullRequests(headRefName: ${h}, first: ${CANDIDATES_PER_BRANCH}, orderBy: { field: UPDATED_AT, direction: DESC }) { totalCount nodes { url state merged updatedAt headRefName headRepositoryOwner { login } } }`;
 
 /**
  * One aliased lookup per (repository, branch): the PRs whose head branch has that name, in the
- * repository and — when it is a fork — in its parent, where PRs from forks live.
+ * repository and — when it is a fork — in its parent, where PRs from forks live. Only what picking
+ * one needs; the chosen PRs are then read with `buildPullsQuery`.
  */
 export function buildBranchesQuery(
   items: readonly { repo: { owner: string; name: string }; branch: string }[],
@@ -82,6 +100,20 @@ export function buildBranchesQuery(
   );
 }
 
+const actor = z.object({ __typename: z.string().optional(), login: text });
+
+/** Errors of a GraphQL answer: `type` (NOT_FOUND, FORBIDDEN, RATE_LIMITED…) and `path` where given. */
+export const graphqlErrorsSchema = z
+  .array(
+    z.object({
+      type: z.string().optional(),
+      message: z.string(),
+      path: z.array(z.union([z.string(), z.number()])).optional(),
+    }),
+  )
+  .optional();
+export type GraphqlErrors = NonNullable<z.infer<typeof graphqlErrorsSchema>>;
+
 export const graphqlPullSchema = z.object({
   url: text,
   number: z.number().int().positive(),
@@ -93,11 +125,11 @@ export const graphqlPullSchema = z.object({
   deletions: z.number().int().nonnegative(),
   changedFiles: z.number().int().nonnegative(),
   commits: z.object({ totalCount: z.number().int().nonnegative() }),
-  author: z.object({ login: text, avatarUrl: text.nullish() }).nullish(),
+  author: actor.extend({ avatarUrl: text.nullish() }).nullish(),
   baseRefName: text,
   headRefName: text,
   updatedAt: z.string().optional(),
-  headRepositoryOwner: z.object({ login: z.string() }).nullish(),
+  reviewDecision: z.string().nullish(),
   reviews: z
     .object({
       totalCount: z.number().int().nonnegative(),
@@ -106,7 +138,7 @@ export const graphqlPullSchema = z.object({
           .object({
             databaseId: z.number().int().nullish(),
             state: z.string(),
-            author: z.object({ login: text }).nullish(),
+            author: actor.nullish(),
           })
           .nullable(),
       ),
@@ -115,28 +147,59 @@ export const graphqlPullSchema = z.object({
 });
 export type GraphqlPull = z.infer<typeof graphqlPullSchema>;
 
-const candidates = z.object({ nodes: z.array(graphqlPullSchema.nullable()) });
+export const graphqlCandidateSchema = z.object({
+  url: z.string(),
+  state: z.string(),
+  merged: z.boolean().nullish(),
+  updatedAt: z.string(),
+  headRefName: text,
+  headRepositoryOwner: z.object({ login: z.string() }).nullish(),
+});
+export type GraphqlCandidate = z.infer<typeof graphqlCandidateSchema>;
+
+const candidates = z.object({
+  totalCount: z.number().int().nonnegative(),
+  nodes: z.array(graphqlCandidateSchema.nullable()),
+});
+export type GraphqlCandidates = z.infer<typeof candidates>;
+
+// `data` entries are nullable throughout: GitHub nulls the part of an answer an error hit.
 export const graphqlBranchesResponseSchema = z.object({
   data: z
     .record(
       z.string(),
       z
-        .object({ pullRequests: candidates, parent: z.object({ pullRequests: candidates }).nullish() })
+        .object({
+          pullRequests: candidates.nullable(),
+          parent: z.object({ pullRequests: candidates.nullable() }).nullish(),
+        })
         .nullable(),
     )
     .nullish(),
-  errors: z.array(z.object({ type: z.string().optional(), message: z.string() })).optional(),
+  errors: graphqlErrorsSchema,
 });
 
 export const graphqlPullsResponseSchema = z.object({
   data: z.record(z.string(), z.object({ pullRequest: graphqlPullSchema.nullable() }).nullable()).nullish(),
-  errors: z
-    .array(
-      z.object({
-        type: z.string().optional(),
-        message: z.string(),
-        path: z.array(z.union([z.string(), z.number()])).optional(),
-      }),
-    )
-    .optional(),
+  errors: graphqlErrorsSchema,
+});
+
+/** `reviewDecision` alone, for a PR read through REST. */
+export function buildDecisionQuery(pull: PullRef) {
+  return {
+    query:
+      'query GitsyncDecision($o: String!, $r: String!, $n: Int!) { repository(owner: $o, name: $r) { pullRequest(number: $n) { reviewDecision } } }',
+    variables: { o: pull.repo.owner, r: pull.repo.name, n: pull.number },
+  };
+}
+
+export const graphqlDecisionResponseSchema = z.object({
+  data: z
+    .object({
+      repository: z
+        .object({ pullRequest: z.object({ reviewDecision: z.string().nullish() }).nullable() })
+        .nullable(),
+    })
+    .nullish(),
+  errors: graphqlErrorsSchema,
 });

@@ -36,3 +36,17 @@ export function summarizeReviews(reviews: readonly ReviewInput[]): ReviewSummary
     reviewer_count: latest.size,
   };
 }
+
+/**
+ * Where GitHub reports a `reviewDecision` (the repository requires reviews), `approved` and
+ * `changes_requested` follow it (SPEC §5): only reviews of people with write access count there,
+ * and enough approvals are needed. Null (reviews not required): the summary stands.
+ * GraphQL reference, enum PullRequestReviewDecision: APPROVED, CHANGES_REQUESTED, REVIEW_REQUIRED.
+ */
+export function applyReviewDecision(
+  summary: ReviewSummary,
+  decision: string | null,
+): Pick<ReviewSummary, 'approved' | 'changes_requested'> {
+  if (decision === null) return { approved: summary.approved, changes_requested: summary.changes_requested };
+  return { approved: decision === 'APPROVED', changes_requested: decision === 'CHANGES_REQUESTED' };
+}
