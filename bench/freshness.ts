@@ -4,10 +4,10 @@ import { performance } from 'node:perf_hooks';
 import { serve } from '@hono/node-server';
 import pino from 'pino';
 import { startGitHubEmulator } from '../emulator/github/server.ts';
-import { openRuntime } from '../src/runtime.ts';
 import { loadConfig } from '../src/config/config.ts';
 import { systemClock } from '../src/core/clock.ts';
 import { GitHubProvider } from '../src/providers/github/github-provider.ts';
+import { openRuntime } from '../src/runtime.ts';
 import { SseClient } from '../test/helpers/sse.ts';
 
 const ADMIN = 'bench-freshness-admin-key';
@@ -19,7 +19,7 @@ const pct = (xs: number[], p: number) => {
 };
 
 /**
- * SPEC §7 freshness, end to end over HTTP and SSE with the default 10 s tick interval (so only
+ * Freshness (report → event, webhook → event), end to end over HTTP and SSE with the default 10 s tick interval (so only
  * wake-ups can make it fast): report → first event; report → event with PR data when the PR
  * exists; webhook delivery → event with PR data.
  */

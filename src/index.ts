@@ -2,7 +2,6 @@
  * gitsync as a library: embed the store, engine and HTTP app in your own process.
  * `openRuntime` wires everything the way `gitsync serve` does.
  */
-export { openRuntime, type Runtime, type RuntimeOptions } from './runtime.ts';
 export { type AppConfig, loadConfig, parseConfigFile } from './config/config.ts';
 export { type Clock, FakeClock, systemClock } from './core/clock.ts';
 export * from './core/errors.ts';
@@ -16,6 +15,7 @@ export { FakeCodeHost, FakeProvider } from './providers/fake/fake-provider.ts';
 export { GitHubProvider } from './providers/github/github-provider.ts';
 export { createProviders, ProviderRegistry } from './providers/registry.ts';
 export type { Provider, ProviderConfig, PullRef, RepoRef } from './providers/types.ts';
+export { openRuntime, type Runtime, type RuntimeOptions } from './runtime.ts';
 export { createApp, type GitsyncApp } from './server/app.ts';
 export { type Database, openDatabase } from './store/database.ts';
 export { migrate } from './store/migrate.ts';

@@ -163,6 +163,8 @@ export async function openRuntime(
     settings: config.worker,
     logger: logger as Logger,
     observer: metrics.observer,
+    // One announcement reaches every replica's worker, this one's included (through onWake).
+    announceDue: () => void hub.wakeAll(),
   });
   hub.onWake(() => engine.wake());
   const keys = new KeyAuthority(store, clock, config.admin_token);

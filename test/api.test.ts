@@ -5,7 +5,7 @@ import { createServiceHarness, type ServiceHarness } from './helpers/service.ts'
 
 const REPO = 'https://fake.test/acme/app';
 
-describe('HTTP API (SPEC §6)', () => {
+describe('HTTP API', () => {
   let s: ServiceHarness;
   beforeEach(async () => {
     s = await createServiceHarness();

@@ -5,10 +5,10 @@ import { serve } from '@hono/node-server';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type GitHubEmulator, startGitHubEmulator } from '../emulator/github/server.ts';
-import { openRuntime, type Runtime } from '../src/runtime.ts';
 import { loadConfig } from '../src/config/config.ts';
 import { systemClock } from '../src/core/clock.ts';
 import { GitHubProvider } from '../src/providers/github/github-provider.ts';
+import { openRuntime, type Runtime } from '../src/runtime.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/databases.ts';
 import { schemaUrl } from './helpers/processes.ts';
 

@@ -8,7 +8,7 @@ import { DATABASE_KINDS } from './helpers/databases.ts';
 import { createEngineHarness, type EngineHarness, REPO } from './helpers/engine-harness.ts';
 import { waitFor } from './helpers/wait.ts';
 
-describe.each(DATABASE_KINDS)('engine on %s (SPEC §3)', (kind) => {
+describe.each(DATABASE_KINDS)('engine on %s', (kind) => {
   let h: EngineHarness;
   beforeEach(async () => {
     h = await createEngineHarness(kind);

@@ -166,6 +166,33 @@ describe('events over a real socket (SSE)', () => {
     expect(stream.events.map((e) => e.id)).toEqual(['900001', '900000']);
   });
 
+  it('whatever makes rows due tells every replica once: a report, an unarchive, a new token', async () => {
+    // With PostgreSQL a wake-up is a NOTIFY that every replica receives, this one included.
+    let wakes = 0;
+    s.hub.onWake(() => wakes++);
+    const chat = randomUUID();
+    await api('PUT', `/api/v1/chats/${chat}`, { owner_id: s.owner });
+    const expectWakes = async (n: number) => {
+      await waitFor(() => wakes >= n);
+      // A second announcement would have arrived by the time a fresh NOTIFY round-trip does.
+      await s.hub.wakeAll();
+      await waitFor(() => wakes >= n + 1);
+      expect(wakes).toBe(n + 1);
+      wakes = 0;
+    };
+    await api('POST', '/api/v1/git-refs', {
+      chat_id: chat,
+      origin: 'https://fake.test/acme/app',
+      branch: 'b',
+    });
+    await expectWakes(1);
+    await api('POST', `/api/v1/chats/${chat}/archive`);
+    await api('POST', `/api/v1/chats/${chat}/unarchive`);
+    await expectWakes(1);
+    await api('PUT', `/api/v1/owners/${s.owner}/tokens/fake`, { token: 'tok' });
+    await expectWakes(1);
+  });
+
   it('an event is stored in the same transaction as its change: both or neither', async () => {
     const chat = randomUUID();
     const put = await api('PUT', `/api/v1/chats/${chat}`, { owner_id: s.owner, title: 'durable' });

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createServiceHarness, type ServiceHarness } from './helpers/service.ts';
 
-/** SPEC §2: origins are stored canonical and without credentials; what cannot be cleaned is refused. */
+/** Origins are stored canonical and without credentials; what cannot be cleaned is refused. */
 describe('credentials in reported origins, through the HTTP API', () => {
   let s: ServiceHarness;
   let chat: string;

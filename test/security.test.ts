@@ -1,8 +1,8 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openRuntime } from '../src/runtime.ts';
 import { loadConfig } from '../src/config/config.ts';
+import { openRuntime } from '../src/runtime.ts';
 import { DASHBOARD_ASSETS } from '../src/server/dashboard.ts';
 import { schemaUrl } from './helpers/processes.ts';
 import { createServiceHarness, type ServiceHarness, WEBHOOK_SECRET } from './helpers/service.ts';

@@ -21,7 +21,7 @@ const PRIVATE_REPO = 'https://fake.test/acme/secret';
 const UNKNOWN_REPO = 'https://fake.test/acme/ghost';
 const NOT_PUBLIC = /^no token for fake: the repository is not confirmed public.*token of your own$/;
 
-/** SPEC §6.1 `service_token_for`: whom a provider's service token serves. */
+/** `service_token_for`: whom a provider's service token serves. */
 describe.each(DATABASE_KINDS)('the service token on %s', (kind) => {
   let h: EngineHarness;
   const open = async (policy?: ServiceTokenPolicy) => {

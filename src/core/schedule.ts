@@ -1,7 +1,7 @@
 import { addMs } from './clock.ts';
 import type { PrState } from './types.ts';
 
-/** Worker timing (SPEC §3). Every value is configurable; these are the defaults. */
+/** Worker timing. Every value is configurable (`worker` in the configuration file); these are the defaults. */
 export interface WorkerSettings {
   enabled: boolean;
   tick_interval_ms: number;

@@ -1,4 +1,4 @@
-/** Domain records. Field names are snake_case because they are the HTTP/JSON contract (SPEC §6). */
+/** Domain records. Field names are snake_case because they are the HTTP/JSON contract (docs/api.md). */
 
 /** Ids are UUIDs in their canonical text form (any letter case). */
 export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -82,7 +82,7 @@ export interface ChatView extends Chat {
   children: ChatView[];
 }
 
-/** Change events (SPEC §6). Payloads are serialised as JSON; Dates become RFC 3339 UTC strings. */
+/** Change events (docs/api.md, "Events"). Payloads are serialised as JSON; Dates become RFC 3339 UTC strings. */
 export type ChangeEvent =
   | { kind: 'diff_status_change'; chat: ChatView; changed_diff_status: DiffStatus }
   | { kind: 'chat_created' | 'chat_updated' | 'chat_archived' | 'chat_unarchived'; chat: ChatView }

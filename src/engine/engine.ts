@@ -29,6 +29,11 @@ export interface EngineDeps {
   clock: Clock;
   settings: WorkerSettings;
   logger: Logger;
+  /**
+   * Tells every replica's worker (this one's too) that rows are due now — with PostgreSQL a
+   * NOTIFY. Without it only this replica's worker is woken.
+   */
+  announceDue?: () => void;
 }
 
 export interface TickResult {
@@ -97,7 +102,16 @@ export class Engine {
     this.#loop = null;
   }
 
-  /** Ends the current wait so the next tick starts now (a report, webhook or notification). */
+  /**
+   * Rows became due now (a report, a webhook, an unarchive, a new token): every replica's worker
+   * looks at once — announced once, whoever made them due.
+   */
+  rowsDue(): void {
+    if (this.deps.announceDue) this.deps.announceDue();
+    else this.wake();
+  }
+
+  /** Ends this replica's current wait so the next tick starts now. */
   wake(): void {
     this.#wakeRequested = true;
     this.#wakeSleeper?.();
@@ -190,7 +204,7 @@ export class Engine {
   }
 
   /**
-   * Mark stale (SPEC §3): upserts the ref as due now on the named chat, or on every
+   * A ref report ("mark stale"): upserts the ref as due now on the named chat, or on every
    * non-archived chat of the workspace, and publishes at once. `owner` scopes the chats.
    */
   async reportRef(
@@ -242,7 +256,7 @@ export class Engine {
         this.deps.logger.warn({ chat_id, err: errorMessage(error) }, 'recording a ref report failed');
       }
     }
-    if (reported.length > 0) this.wake();
+    if (reported.length > 0) this.rowsDue();
     return { chat_ids: reported.map((s) => s.chat_id) };
   }
 

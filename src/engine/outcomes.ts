@@ -16,7 +16,7 @@ export interface RefreshFailure {
   paused_until?: Date | undefined;
 }
 
-/** How one row's refresh ended (SPEC §3 "Refresh one row"). */
+/** How one row's refresh ended (docs/architecture.md, "Refresh"). */
 export type RefreshOutcome =
   | { kind: 'updated'; pr: PrFields }
   | { kind: 'no_pr' }
@@ -36,7 +36,7 @@ const prChanged = (row: DiffStatus, pr: RefWrite['pr']) => PR_FIELD_NAMES.some((
 const sameTime = (a: Date | null, b: Date | null) => (a?.getTime() ?? null) === (b?.getTime() ?? null);
 
 /**
- * Turns an outcome into the row's complete new state (SPEC §3 "Apply outcomes"), with `publish`
+ * Turns an outcome into the row's complete new state (docs/architecture.md, "Apply"), with `publish`
  * set when something a UI shows changed. Pure: the store writes it (and publishes with it).
  */
 export function planWrite(

@@ -6,7 +6,7 @@ import type { Database, Tx } from '../store/database.ts';
 import type { Outbox } from '../store/store.ts';
 import type { ChangeEvent, ChangeEventKind, Publisher } from './publisher.ts';
 
-/** An event as stored and streamed: `data` is the JSON payload of SPEC §6. */
+/** An event as stored and streamed: `data` is its JSON payload (docs/api.md, "Events"). */
 export interface StoredEvent {
   id: string;
   owner_id: string;

@@ -11,7 +11,7 @@ export const PROVIDER_FACTORIES: Readonly<Record<string, ProviderFactory>> = {
   github: createGitHubProvider,
 };
 
-/** Types named by the SPEC that this version cannot talk to yet: their refs get a clear error state. */
+/** Code-host types the configuration accepts that this version cannot talk to yet: their refs get a clear error state. */
 export const PLANNED_PROVIDER_TYPES = [
   'github',
   'gitlab',

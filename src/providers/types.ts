@@ -18,15 +18,15 @@ export interface CallOptions {
 }
 
 /**
- * Whom a provider's service token serves when an owner has no token of its own (SPEC §6.1
- * `service_token_for`): no one, only repositories the host confirmed public, or everyone.
+ * Whom a provider's service token serves when an owner has no token of its own
+ * (`service_token_for`): no one, only repositories the host confirmed public, or everyone.
  */
 export const SERVICE_TOKEN_POLICIES = ['none', 'public', 'all'] as const;
 export type ServiceTokenPolicy = (typeof SERVICE_TOKEN_POLICIES)[number];
 /** A service token must not lend its access to private repositories unless the operator says so. */
 export const DEFAULT_SERVICE_TOKEN_POLICY: ServiceTokenPolicy = 'public';
 
-/** What the configuration says about one code host (SPEC §2 "provider"). */
+/** What the configuration says about one code host. */
 export interface ProviderConfig {
   id: string;
   type: string;

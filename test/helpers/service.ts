@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
-import { openRuntime } from '../../src/runtime.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { FakeClock } from '../../src/core/clock.ts';
 import type { Limits } from '../../src/core/limits.ts';
 import { FakeCodeHost, FakeProvider } from '../../src/providers/fake/fake-provider.ts';
 import { GitHubProvider } from '../../src/providers/github/github-provider.ts';
+import { openRuntime } from '../../src/runtime.ts';
 import { createTestDatabase } from './databases.ts';
 import { schemaUrl } from './processes.ts';
 

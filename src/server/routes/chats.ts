@@ -1,0 +1,109 @@
+import type { Hono } from 'hono';
+import { z } from 'zod';
+import { BadInputError, NotFoundError } from '../../core/errors.ts';
+import { checkOwner, type Env, jsonBody, ownerScope, parse, text, uuid, uuidParam } from '../request.ts';
+import type { RouteDeps } from './deps.ts';
+
+const chatBody = z.object({
+  owner_id: uuid,
+  workspace_id: uuid.nullable().optional(),
+  parent_chat_id: uuid.nullable().optional(),
+  title: text(1000).optional(),
+});
+const refBody = z.object({
+  workspace_id: uuid.optional(),
+  chat_id: uuid.optional(),
+  owner_id: uuid.optional(),
+  branch: text(1000),
+  origin: text(2000),
+});
+const refreshBody = z.object({
+  origin: text(2000).optional(),
+  branch: text(1000).optional(),
+});
+const listQuery = z.object({
+  owner_id: uuid.optional(),
+  archived: z.enum(['true', 'false']).default('false'),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().max(500).optional(),
+});
+
+/**
+ * Chats, ref reports and "refresh now". The store publishes each change's event in the change's
+ * transaction; rows that become due are announced once, to every replica (`engine.rowsDue`).
+ */
+export function chatRoutes(app: Hono<Env>, deps: RouteDeps): void {
+  const { store, engine, clock, limits } = deps;
+  const chatId = (c: Parameters<typeof ownerScope>[0]) => uuidParam(c, 'id', 'chat id');
+
+  app.put('/api/v1/chats/:id', async (c) => {
+    const id = chatId(c);
+    const body = parse(chatBody, await jsonBody(c));
+    checkOwner(c, body.owner_id);
+    const own = ownerScope(c);
+    if (own !== undefined) {
+      // Another owner's chat is "not found" to this key, not a conflict that reveals it exists.
+      const existing = await store.getChat(id);
+      if (existing && existing.owner_id !== own) throw new NotFoundError(`chat ${id} not found`);
+    }
+    const { chat, created } = await store.putChat({ id, ...body }, clock.now(), limits);
+    return c.json(chat, created ? 201 : 200);
+  });
+
+  app.post('/api/v1/chats/:id/archive', async (c) =>
+    c.json(await store.archiveChat(chatId(c), clock.now(), ownerScope(c))),
+  );
+
+  app.post('/api/v1/chats/:id/unarchive', async (c) => {
+    const chat = await store.unarchiveChat(chatId(c), clock.now(), ownerScope(c));
+    engine.rowsDue();
+    return c.json(chat);
+  });
+
+  app.delete('/api/v1/chats/:id', async (c) => {
+    await store.deleteChat(chatId(c), ownerScope(c));
+    return c.body(null, 204);
+  });
+
+  app.get('/api/v1/chats', async (c) => {
+    const q = parse(listQuery, c.req.query());
+    if (q.owner_id) checkOwner(c, q.owner_id);
+    const result = await store.listChats({
+      owner_id: q.owner_id ?? ownerScope(c),
+      archived: q.archived === 'true',
+      limit: q.limit,
+      cursor: q.cursor,
+    });
+    return c.json(result);
+  });
+
+  app.get('/api/v1/chats/:id', async (c) => {
+    const id = chatId(c);
+    const chat = await store.getChat(id, ownerScope(c));
+    if (!chat) throw new NotFoundError(`chat ${id} not found`);
+    return c.json(chat);
+  });
+
+  app.post('/api/v1/git-refs', async (c) => {
+    const body = parse(refBody, await jsonBody(c));
+    if (body.owner_id) checkOwner(c, body.owner_id);
+    // A workspace is not an owner's: a report reaches only the reporting owner's chats in it, so
+    // the admin key must say whose.
+    const owner = ownerScope(c) ?? body.owner_id;
+    if (!body.chat_id && body.workspace_id && owner === undefined) {
+      throw new BadInputError('owner_id is required with workspace_id when reporting with the admin key');
+    }
+    const result = await engine.reportRef(
+      { chat_id: body.chat_id, workspace_id: body.workspace_id, origin: body.origin, branch: body.branch },
+      owner,
+      limits,
+    );
+    return c.json(result, 202);
+  });
+
+  app.post('/api/v1/chats/:id/diff-status/refresh', async (c) => {
+    const id = chatId(c);
+    const body = parse(refreshBody, await jsonBody(c, true));
+    return c.json(await engine.refreshNow(id, body, ownerScope(c)));
+  });
+}
