@@ -140,7 +140,14 @@ export async function openRuntime(
       connectListener: url
         ? async () => {
             const client = new pg.Client({ connectionString: url });
-            await client.connect();
+            // Until the hub listens for them, a lost connection's errors must not crash the process.
+            client.on('error', () => {});
+            try {
+              await client.connect();
+            } catch (error) {
+              await client.end().catch(() => {});
+              throw error;
+            }
             return client;
           }
         : undefined,

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { RateLimitedError, UnavailableError } from '../src/core/errors.ts';
+import { AuthError, RateLimitedError, UnavailableError } from '../src/core/errors.ts';
 import { createServiceHarness, type ServiceHarness } from './helpers/service.ts';
 
 const REPO = 'https://fake.test/acme/app';
@@ -433,6 +433,15 @@ describe('HTTP API', () => {
       // A fresh token avoids the pause the 429 above put on this owner's token.
       await s.call('PUT', `/api/v1/owners/${s.owner}/tokens/fake`, { body: { token: 'tok2' } });
       expectError(await s.call('POST', `/api/v1/chats/${other}/diff-status/refresh`), 502, 'provider_error');
+
+      // The host rejects the token: 422, and the ref says so (with no backoff: the caller decides).
+      const before = (await s.call('GET', `/api/v1/chats/${other}`)).json.diff_status;
+      s.host.failWith = () => new AuthError('fake: bad credentials (401)');
+      const rejected = await s.call('POST', `/api/v1/chats/${other}/diff-status/refresh`);
+      expectError(rejected, 422, 'token_rejected');
+      const after = (await s.call('GET', `/api/v1/chats/${other}`)).json.diff_status;
+      expect(after.last_error).toMatch(/token was rejected.*bad credentials/);
+      expect(after.stale_at).toBe(before.stale_at);
     });
   });
 

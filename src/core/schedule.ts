@@ -1,4 +1,5 @@
 import { addMs } from './clock.ts';
+import type { ErrorCode } from './errors.ts';
 import type { PrState } from './types.ts';
 
 /** Worker timing. Every value is configurable (`worker` in the configuration file); these are the defaults. */
@@ -55,17 +56,6 @@ export const DEFAULT_WORKER_SETTINGS: WorkerSettings = {
   refresh_now_per_minute: 30,
 };
 
-/** Why a refresh failed, in the words the row and the API show. */
-export type FailureCode =
-  | 'no_provider'
-  | 'no_token'
-  | 'rate_limited'
-  | 'auth'
-  | 'config'
-  | 'not_found'
-  | 'unavailable'
-  | 'internal';
-
 /**
  * When a successfully refreshed PR is next due: merged and closed PRs rarely, open PRs often —
  * unless nothing about them changed for `quiet_after_ms`, then every `quiet_ttl_ms`.
@@ -95,7 +85,7 @@ export function nextCheckWithoutPr(reportedAt: Date, now: Date, s: WorkerSetting
  * one), up to `max_error_backoff_ms`.
  */
 export function nextCheckAfterFailure(
-  code: FailureCode,
+  code: ErrorCode,
   now: Date,
   s: WorkerSettings,
   pausedUntil: Date | null,
@@ -105,10 +95,11 @@ export function nextCheckAfterFailure(
     case 'rate_limited':
       return pausedUntil && pausedUntil > now ? pausedUntil : addMs(now, s.error_backoff_ms);
     case 'no_token':
-    case 'auth':
+    case 'token_rejected':
       return addMs(now, s.no_token_backoff_ms);
     case 'no_provider':
-    case 'config':
+    case 'misconfigured':
+    case 'encryption_key_required':
       return addMs(now, s.misconfigured_backoff_ms);
     default: {
       const doubled = s.error_backoff_ms * 2 ** Math.min(Math.max(0, failures - 1), 30);

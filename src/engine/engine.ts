@@ -1,6 +1,12 @@
 import { performance } from 'node:perf_hooks';
 import { addMs, type Clock } from '../core/clock.ts';
-import { BadInputError, errorMessage, NotFoundError, RateLimitedError } from '../core/errors.ts';
+import {
+  BadInputError,
+  errorFromCode,
+  errorMessage,
+  NotFoundError,
+  RateLimitedError,
+} from '../core/errors.ts';
 import { DEFAULT_LIMITS, type Limits } from '../core/limits.ts';
 import type { Logger } from '../core/logger.ts';
 import { canonicalUnmatchedOrigin } from '../core/origin.ts';
@@ -9,7 +15,6 @@ import { TokenBuckets } from '../core/token-buckets.ts';
 import type { DiffStatus } from '../core/types.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
 import type { ClaimedRef, Store } from '../store/store.ts';
-import { failureError } from './failure-error.ts';
 import { planWrite, type RefreshOutcome } from './outcomes.ts';
 import { Refresher } from './refresher.ts';
 
@@ -296,7 +301,15 @@ export class Engine {
     }
     const [outcome] = (await this.refresher.refreshBatch([row], { concurrency: 1 })).values();
     if (!outcome || outcome.kind === 'released') throw new Error('refresh produced no outcome');
-    if (outcome.kind === 'failed') throw failureError(outcome.failure);
+    if (outcome.kind === 'failed') {
+      const { code, message, paused_until } = outcome.failure;
+      if (code === 'token_rejected') {
+        // A person must act: the ref shows why, but no backoff is written (the caller decides).
+        const write = planWrite(row, outcome, this.deps.clock.now(), this.deps.settings, false);
+        await store.writeRefreshes([{ ...write, stale_at: row.stale_at }]);
+      }
+      throw errorFromCode(code, message, paused_until);
+    }
     if (outcome.kind === 'no_pr') return { outcome: 'no_pr', diff_status: stripInternal(row) };
     const { statuses } = await this.#apply([row], new Map([[row.id, outcome]]), false);
     const status = statuses.get(row.id);

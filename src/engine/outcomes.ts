@@ -1,6 +1,6 @@
 import { addMs } from '../core/clock.ts';
+import type { ErrorCode } from '../core/errors.ts';
 import {
-  type FailureCode,
   nextCheckAfterFailure,
   nextCheckAfterSuccess,
   nextCheckWithoutPr,
@@ -9,8 +9,9 @@ import {
 import { type DiffStatus, emptyPrFields, PR_FIELD_NAMES, type PrFields } from '../core/types.ts';
 import type { ClaimedRef, RefWrite } from '../store/store.ts';
 
+/** A refresh that failed: the code of the error where it was raised, its message, its reset time. */
 export interface RefreshFailure {
-  code: FailureCode;
+  code: ErrorCode;
   message: string;
   /** Set for rate limits: the host's reset time for this (host, token). */
   paused_until?: Date | undefined;

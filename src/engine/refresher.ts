@@ -1,8 +1,13 @@
 import { setMaxListeners } from 'node:events';
 import type { Clock } from '../core/clock.ts';
-import { errorMessage, GitsyncError, NotFoundError, RateLimitedError } from '../core/errors.ts';
+import {
+  type ErrorCode,
+  errorMessage,
+  GitsyncError,
+  NotFoundError,
+  RateLimitedError,
+} from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
-import type { FailureCode } from '../core/schedule.ts';
 import type { PrFields } from '../core/types.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
 import {
@@ -58,7 +63,7 @@ const MIN_BATCH = 2;
 /** PRs per batch call (one limiter slot each). */
 const BATCH_SIZE = 50;
 
-const fail = (code: FailureCode, message: string, paused_until?: Date): RefreshOutcome => ({
+const fail = (code: ErrorCode, message: string, paused_until?: Date): RefreshOutcome => ({
   kind: 'failed',
   failure: { code, message, paused_until },
 });
@@ -138,8 +143,11 @@ export class Refresher {
       return out;
     };
     if (!provider) return all(fail('no_provider', 'no provider for origin'));
-    if (ownToken instanceof Error)
-      return all(fail('internal', `token lookup failed: ${errorMessage(ownToken)}`));
+    if (ownToken instanceof Error) {
+      // A token sealed with another key says so (misconfigured); anything else is ours to fix.
+      const code = ownToken instanceof GitsyncError ? ownToken.code : 'internal';
+      return all(fail(code, `token lookup failed: ${errorMessage(ownToken)}`));
+    }
     // The owner's token for this provider, else — as far as the provider's `service_token_for`
     // allows — its own service token: never another provider's.
     const service = ownToken ? '' : (provider.config.service_token ?? '');
@@ -274,7 +282,7 @@ export class Refresher {
       else if (failed) {
         const failure = this.#describe(failed, call.token);
         // A rate limit or a host type not supported yet says so as it is; anything else names the check.
-        if (failure.code !== 'rate_limited' && failure.code !== 'config')
+        if (failure.code !== 'rate_limited' && failure.code !== 'no_provider')
           failure.message = `could not confirm that the repository is public: ${failure.message}`;
         out.set(row.id, { kind: 'failed', failure });
       } else if (paused)
@@ -381,7 +389,7 @@ export class Refresher {
         const repo = provider.parseOrigin(row.git_remote_origin);
         if (!repo)
           return fail(
-            'config',
+            'no_provider',
             `origin ${row.git_remote_origin} names no repository on ${provider.config.id}`,
           );
         const looked = early?.lookup;
@@ -430,19 +438,15 @@ export class Refresher {
         paused_until: error.resetAt,
       };
     }
+    // The code set where the error was raised is kept (a host's 404 says provider_error there).
     if (error instanceof GitsyncError) {
-      const code: FailureCode =
-        error.kind === 'auth'
-          ? 'auth'
-          : error.kind === 'config'
-            ? 'config'
-            : error.kind === 'not_found'
-              ? 'not_found'
-              : 'unavailable';
-      return { code, message };
+      // Whatever the host's words, the row says plainly that the token was refused.
+      if (error.code === 'token_rejected' && !/rejected/i.test(message))
+        return { code: error.code, message: `the token was rejected: ${message}` };
+      return { code: error.code, message };
     }
     if (error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError')) {
-      return { code: 'unavailable', message: 'timed out: the tick deadline passed' };
+      return { code: 'provider_error', message: 'timed out: the tick deadline passed' };
     }
     this.deps.logger.error({ err: message }, 'unexpected error while refreshing a ref');
     return { code: 'internal', message: `internal error: ${message}` };

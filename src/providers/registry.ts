@@ -120,6 +120,7 @@ export class UnsupportedProvider implements Provider {
   #unsupported(): ConfigError {
     return new ConfigError(
       `provider ${this.config.id}: code-host type ${this.config.type} is not supported yet`,
+      { code: 'no_provider' },
     );
   }
 }

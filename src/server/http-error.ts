@@ -1,4 +1,5 @@
-import { GitsyncError, type RateLimitedError } from '../core/errors.ts';
+import { type ErrorCode, GitsyncError } from '../core/errors.ts';
+import { isDatabaseUnreachable } from '../store/database.ts';
 
 /** An HTTP-only failure (auth, permissions, size, load) with its status, error code and headers. */
 export class HttpError extends Error {
@@ -18,6 +19,29 @@ export interface ErrorResponse {
   headers: Record<string, string>;
 }
 
+/** The HTTP status of every error code (docs/api.md). */
+const STATUS: Record<ErrorCode, number> = {
+  bad_request: 400,
+  chat_too_deep: 400,
+  not_found: 404,
+  no_ref: 404,
+  conflict: 409,
+  too_many_children: 409,
+  no_provider: 422,
+  no_token: 422,
+  token_rejected: 422,
+  encryption_key_required: 422,
+  misconfigured: 422,
+  rate_limited: 429,
+  quota_exceeded: 429,
+  internal: 500,
+  provider_error: 502,
+  unavailable: 503,
+};
+
+/** What a client waiting for the database is told to wait, in seconds. */
+const DATABASE_RETRY_S = 5;
+
 /** The one mapping from errors to responses: `{"error": {"code", "message"}}` with a fitting status. */
 export function toErrorResponse(error: unknown, now: Date): ErrorResponse {
   const out = (status: number, code: string, message: string, headers: Record<string, string> = {}) => ({
@@ -26,29 +50,19 @@ export function toErrorResponse(error: unknown, now: Date): ErrorResponse {
     headers,
   });
   if (error instanceof HttpError) return out(error.status, error.code, error.message, error.headers);
-  if (error instanceof GitsyncError) {
-    // A code host's failure during "refresh now", whatever its kind.
-    if (error.code === 'provider_error') return out(502, 'provider_error', error.message);
-    switch (error.kind) {
-      case 'bad_input':
-        return out(400, error.code === 'bad_input' ? 'bad_request' : error.code, error.message);
-      case 'not_found':
-        return out(404, error.code === 'no_ref' ? 'no_ref' : 'not_found', error.message);
-      case 'conflict':
-        return out(409, error.code, error.message);
-      case 'rate_limited': {
-        // A host's limit during "refresh now", or one of ours (`quota_exceeded`).
-        const resetAt = (error as RateLimitedError).resetAt;
-        const seconds = Math.max(1, Math.ceil((resetAt.getTime() - now.getTime()) / 1000));
-        const code = error.code === 'quota_exceeded' ? error.code : 'rate_limited';
-        return out(429, code, error.message, { 'retry-after': String(seconds) });
-      }
-      case 'config':
-        return out(422, error.code === 'config' ? 'no_provider' : error.code, error.message);
-      case 'auth':
-      case 'unavailable':
-        return out(502, 'provider_error', error.message);
+  if (error instanceof GitsyncError && error.code !== 'internal') {
+    const headers: Record<string, string> = {};
+    if (error.retryAt) {
+      const seconds = Math.max(1, Math.ceil((error.retryAt.getTime() - now.getTime()) / 1000));
+      headers['retry-after'] = String(seconds);
     }
+    return out(STATUS[error.code], error.code, error.message, headers);
   }
+  if (isDatabaseUnreachable(error)) {
+    return out(503, 'unavailable', 'the database cannot be reached; retry shortly', {
+      'retry-after': String(DATABASE_RETRY_S),
+    });
+  }
+  // Unexpected failures say nothing about their cause (it is logged).
   return out(500, 'internal', 'internal error');
 }

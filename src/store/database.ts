@@ -13,6 +13,23 @@ import type { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { ConfigError } from '../core/errors.ts';
 
+/**
+ * Whether an error says the database cannot be reached (connection refused or lost, server
+ * shutting down or starting): worth retrying shortly, unlike a failed statement. PostgreSQL's
+ * SQLSTATE classes 08 (connection exception) and 57P (operator intervention), and Node's socket errors.
+ */
+export function isDatabaseUnreachable(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && (/^08/.test(code) || /^57P0[1-3]$/.test(code))) return true;
+  if (
+    typeof code === 'string' &&
+    ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH'].includes(code)
+  )
+    return true;
+  const message = error instanceof Error ? error.message : '';
+  return /Connection terminated|connection timeout|Client has encountered a connection error/i.test(message);
+}
+
 export interface QueryResult<R> {
   rows: R[];
   rowCount: number;
@@ -56,6 +73,14 @@ class PostgresDatabase implements Database {
 
   async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
+    // A checked-out client is the caller's to watch: a connection lost between two statements
+    // (the server restarting) is emitted on it, and unheard it would crash the process. Such a
+    // client is destroyed on release instead of going back to the pool.
+    let broken: Error | undefined;
+    const onError = (error: Error) => {
+      broken = error;
+    };
+    client.on('error', onError);
     const tx: Tx = {
       query: async <R>(text: string, params: unknown[] = []) => {
         this.statements++;
@@ -73,10 +98,13 @@ class PostgresDatabase implements Database {
       await client.query('COMMIT');
       return result;
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
+      await client.query('ROLLBACK').catch((rollback: Error) => {
+        broken ??= rollback;
+      });
       throw error;
     } finally {
-      client.release();
+      client.off('error', onError);
+      client.release(broken);
     }
   }
 

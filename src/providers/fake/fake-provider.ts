@@ -116,7 +116,7 @@ export class FakeCodeHost {
 
   get(repo: string, number: number): PrFields {
     const pull = this.#pulls.get(repo)?.find((p) => p.pr_number === number);
-    if (!pull) throw new NotFoundError(`fake: no PR ${repo}#${number}`);
+    if (!pull) throw new NotFoundError(`fake: no PR ${repo}#${number}`, { code: 'provider_error' });
     return toFields(pull);
   }
 }

@@ -106,6 +106,12 @@ const isSecondary = (body: ErrorBody | undefined) => body?.messages.some((m) => 
  * remaining budget is 0, else — a secondary limit — at least a minute, doubling on repeats.
  * Any other 403, and a 401, is auth.
  */
+/**
+ * GitHub says something does not exist (or this token may not see it). To the caller of "refresh
+ * now" that is the host's answer, not a mistake in the request: a provider error.
+ */
+export const hostNotFound = (message: string) => new NotFoundError(message, { code: 'provider_error' });
+
 export function translateGitHubError(
   status: number,
   headers: Headers,
@@ -144,7 +150,9 @@ export function translateGitHubError(
   }
   const said = options.body?.messages[0] ? `: ${options.body.messages[0].slice(0, 300)}` : '';
   if (status === 401) return new AuthError(`github rejected the token (${what}: 401)`);
-  if (status === 403) return new AuthError(`github denied access (${what}: 403)${said}`);
-  if (status === 404) return new NotFoundError(`github: not found (${what}: 404)`);
+  if (status === 403) return new AuthError(`github rejected the token: access denied (${what}: 403)${said}`);
+  // The host's "not found" is the host's answer, not the caller's mistake: a provider error.
+  if (status === 404)
+    return new NotFoundError(`github: not found (${what}: 404)`, { code: 'provider_error' });
   return new UnavailableError(`github answered ${status} (${what})`);
 }

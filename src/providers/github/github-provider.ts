@@ -14,7 +14,7 @@ import {
   type RepoRef,
 } from '../types.ts';
 import { GitHubClient, type GitHubClientOptions, graphqlUrlFor, type RequestCounts } from './client.ts';
-import { readErrorBody, translateGitHubError } from './errors.ts';
+import { hostNotFound, readErrorBody, translateGitHubError } from './errors.ts';
 import {
   buildBranchesQuery,
   buildDecisionQuery,
@@ -266,7 +266,7 @@ export class GitHubProvider implements Provider {
         const problem = aliasProblem(`p${j}`, errors, pullKey(pull));
         const node = data[`p${j}`]?.pullRequest;
         if (problem) out.set(pullKey(pull), problem);
-        else if (!node) out.set(pullKey(pull), new NotFoundError(`github: no pull request ${pullKey(pull)}`));
+        else if (!node) out.set(pullKey(pull), hostNotFound(`github: no pull request ${pullKey(pull)}`));
         else if ((node.reviews?.totalCount ?? 0) > REVIEWS_PER_PULL) viaRest.push(pull);
         else out.set(pullKey(pull), fromGraphql(node));
       });
@@ -300,7 +300,7 @@ export class GitHubProvider implements Provider {
         const problem = aliasProblem(`b${j}`, errors, `${repo.owner}/${repo.name}`);
         const found = data[`b${j}`];
         if (problem || !found?.pullRequests) {
-          out.set(key, problem ?? new NotFoundError(`github: no repository ${repo.owner}/${repo.name}`));
+          out.set(key, problem ?? hostNotFound(`github: no repository ${repo.owner}/${repo.name}`));
           return;
         }
         const mine = (page: GraphqlCandidates) =>
@@ -338,7 +338,7 @@ export class GitHubProvider implements Provider {
       }
     }
     const read = await this.fetchPulls([...chosen.values()], call);
-    for (const [key, ref] of chosen) out.set(key, read.get(pullKey(ref)) ?? new NotFoundError('missing'));
+    for (const [key, ref] of chosen) out.set(key, read.get(pullKey(ref)) ?? hostNotFound('missing'));
     return out;
   }
 
@@ -492,7 +492,7 @@ function aliasProblem(alias: string, errors: GraphqlErrors, what: string): Error
     return new AuthError(
       `github denied access to ${what} (FORBIDDEN: an organization policy such as SAML single sign-on or an IP allow list refuses this token): ${forbidden.message.slice(0, 300)}`,
     );
-  if (mine.every((e) => e.type === 'NOT_FOUND')) return new NotFoundError(`github: not found (${what})`);
+  if (mine.every((e) => e.type === 'NOT_FOUND')) return hostNotFound(`github: not found (${what})`);
   return new UnavailableError(
     `github answered only part of the query for ${what}: ${mine[0]!.message.slice(0, 300)} (at ${mine[0]!.path!.join('.')})`,
   );
