@@ -9,6 +9,8 @@ import { ProviderRegistry } from '../src/providers/registry.ts';
 import type { Database } from '../src/store/database.ts';
 import { SqlStore } from '../src/store/sql-store.ts';
 import { TokenCipher } from '../src/store/token-cipher.ts';
+import { seedRefs } from './seed.ts';
+import { percentile } from './stats.ts';
 
 export interface CapacityScenario {
   refs: number;
@@ -61,28 +63,22 @@ export async function measureCapacity(db: Database, s: CapacityScenario) {
 
   // Seed: every ref already refreshed once, spread over one TTL, as in a steady state.
   const now = Date.now();
-  const ids = Array.from({ length: s.refs }, () => randomUUID());
-  const owners = Array.from({ length: 100 }, () => randomUUID());
-  for (let i = 0; i < s.refs; i += 20_000) {
-    const part = ids.slice(i, i + 20_000);
-    await db.query(
-      `INSERT INTO chats (id, owner_id, root_chat_id, created_at, updated_at)
-       SELECT id, owner_id, id, $3, $3 FROM unnest($1::uuid[], $2::uuid[]) AS t(id, owner_id)`,
-      [part, part.map((_, j) => owners[(i + j) % owners.length]!), new Date(now)],
-    );
-    await db.query(
-      `INSERT INTO diff_statuses (chat_id, git_remote_origin, git_branch, provider_id, url, pull_request_state,
-         pull_request_title, pull_request_draft, changes_requested, approved, reviewer_count, additions, deletions,
-         changed_files, commits, pr_number, author_login, base_branch, head_branch, refreshed_at, stale_at, created_at, updated_at)
-       SELECT id, 'https://fake.test/bench/repo', 'b' || n, 'fake', 'https://fake.test/bench/repo/pull/' || n, 'open',
-         'PR ' || n, false, false, false, 0, 0, 0, 0, 1, n, 'agent', 'main', 'b' || n,
-         to_timestamp(($3::bigint - ($4::bigint * (n % 1000)) / 1000) / 1000.0),
-         to_timestamp(($3::bigint - ($4::bigint * (n % 1000)) / 1000 + $4::bigint) / 1000.0), $5, $5
-       FROM unnest($1::uuid[]) WITH ORDINALITY AS t(id, n0), LATERAL (SELECT (n0 + $2)::int AS n) x`,
-      [part, i, now, s.ttlMs, new Date(now - 3_600_000)],
-    );
-  }
-  for (let n = 1; n <= s.refs; n++) host.openPull('bench/repo', { head_branch: `b${n}`, pr_number: n });
+  const pulls = Array.from({ length: s.refs }, (_, i) =>
+    host.openPull('bench/repo', { head_branch: `b${i + 1}`, pr_number: i + 1 }),
+  );
+  // Refreshed at times spread over the last TTL (due one TTL after), reported an hour ago.
+  const refreshedAt = (n: number) => new Date(now - Math.floor((s.ttlMs * (n % 1000)) / 1000));
+  await seedRefs(db, {
+    refs: s.refs,
+    owners: Array.from({ length: 100 }, () => randomUUID()),
+    origin: 'https://fake.test/bench/repo',
+    provider_id: 'fake',
+    branch: (n) => `b${n}`,
+    chats_created_at: new Date(now),
+    reported_at: new Date(now - 3_600_000),
+    stale_at: (n) => new Date(refreshedAt(n).getTime() + s.ttlMs),
+    shows: (n) => ({ pr: pulls[n - 1]!, refreshed_at: refreshedAt(n) }),
+  });
 
   const started = performance.now();
   engine.start();
@@ -93,15 +89,12 @@ export async function measureCapacity(db: Database, s: CapacityScenario) {
   }
   await engine.stop();
   const seconds = (performance.now() - started) / 1000;
-  staleness.sort((a, b) => a - b);
-  const pct = (p: number) =>
-    staleness[Math.min(staleness.length - 1, Math.floor((p / 100) * staleness.length))] ?? 0;
   return {
     refreshes,
     per_second: Math.round(refreshes / seconds),
     needed_per_second: Math.round(s.refs / (s.ttlMs / 1000)),
-    staleness_p50_s: Math.round(pct(50) / 100) / 10,
-    staleness_p99_s: Math.round(pct(99) / 100) / 10,
+    staleness_p50_s: Math.round(percentile(staleness, 50) / 100) / 10,
+    staleness_p99_s: Math.round(percentile(staleness, 99) / 100) / 10,
     max_rss_mb: Math.round(Math.max(...rssSamples) / 1024 / 1024),
   };
 }

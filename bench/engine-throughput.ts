@@ -10,6 +10,8 @@ import { ProviderRegistry } from '../src/providers/registry.ts';
 import type { Database } from '../src/store/database.ts';
 import { SqlStore } from '../src/store/sql-store.ts';
 import { TokenCipher } from '../src/store/token-cipher.ts';
+import { seedRefs, showPrs } from './seed.ts';
+import { percentile, round } from './stats.ts';
 
 export interface ThroughputScenario {
   refs: number;
@@ -29,9 +31,6 @@ export interface PassFigures {
   statements_per_refresh: number;
   events: number;
 }
-
-const percentile = (sorted: number[], p: number) =>
-  sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
 /**
  * Seeds `refs` tracked refs (one per chat, chats spread over `owners`), each with an open PR on
@@ -57,21 +56,19 @@ export async function measureThroughput(db: Database, scenario: ThroughputScenar
     logger: silentLogger,
   });
 
-  const owners = Array.from({ length: scenario.owners }, () => randomUUID());
-  const chatIds = Array.from({ length: scenario.refs }, () => randomUUID());
   const now = clock.now();
-  await db.query(
-    `INSERT INTO chats (id, owner_id, root_chat_id, created_at, updated_at)
-     SELECT id, owner_id, id, $3, $3 FROM unnest($1::uuid[], $2::uuid[]) AS t(id, owner_id)`,
-    [chatIds, chatIds.map((_, i) => owners[i % owners.length]!), now],
-  );
-  await db.query(
-    `INSERT INTO diff_statuses (chat_id, git_remote_origin, git_branch, provider_id, stale_at, created_at, updated_at)
-     SELECT id, 'https://fake.test/bench/repo', 'branch-' || n, 'fake', $2, $3, $3
-     FROM unnest($1::uuid[]) WITH ORDINALITY AS t(id, n)`,
-    [chatIds, new Date(now.getTime() - 1000), new Date(now.getTime() - 600_000)],
-  );
-  for (let i = 1; i <= scenario.refs; i++) host.openPull('bench/repo', { head_branch: `branch-${i}` });
+  // Reported ten minutes ago and due now, no PR known yet; the host has one PR per branch.
+  const refs = await seedRefs(db, {
+    refs: scenario.refs,
+    owners: Array.from({ length: scenario.owners }, () => randomUUID()),
+    origin: 'https://fake.test/bench/repo',
+    provider_id: 'fake',
+    branch: (n) => `branch-${n}`,
+    chats_created_at: now,
+    reported_at: new Date(now.getTime() - 600_000),
+    stale_at: () => new Date(now.getTime() - 1000),
+  });
+  const pulls = refs.map((ref) => host.openPull('bench/repo', { head_branch: `branch-${ref.n}` }));
 
   const pass = async (): Promise<PassFigures> => {
     const ticks: number[] = [];
@@ -89,7 +86,6 @@ export async function measureThroughput(db: Database, scenario: ThroughputScenar
       published += result.published;
     }
     const seconds = (performance.now() - started) / 1000;
-    ticks.sort((a, b) => a - b);
     return {
       refreshes,
       seconds: round(seconds, 2),
@@ -104,17 +100,7 @@ export async function measureThroughput(db: Database, scenario: ThroughputScenar
   const first = await pass();
   // Steady state: every row already shows exactly what the host has (as after a full first
   // pass, which a time budget may have cut short), and is due again.
-  await db.query(
-    `UPDATE diff_statuses SET
-       pr_number = substr(git_branch, 8)::int, url = 'https://fake.test/bench/repo/pull/' || substr(git_branch, 8),
-       pull_request_state = 'open', pull_request_title = 'PR ' || substr(git_branch, 8), pull_request_draft = false,
-       changes_requested = false, approved = false, reviewer_count = 0, additions = 0, deletions = 0,
-       changed_files = 0, commits = 1, author_login = 'agent', author_avatar_url = NULL, base_branch = 'main',
-       head_branch = git_branch, stale_at = $1`,
-    [clock.now()],
-  );
+  await showPrs(db, refs, 'fake', (ref) => pulls[ref.n - 1]!, clock.now(), clock.now());
   const steady = await pass();
   return { first, steady, rss_mb: Math.round(process.memoryUsage().rss / 1024 / 1024) };
 }
-
-const round = (n: number, digits: number) => Math.round(n * 10 ** digits) / 10 ** digits;

@@ -9,14 +9,12 @@ import { systemClock } from '../src/core/clock.ts';
 import { GitHubProvider } from '../src/providers/github/github-provider.ts';
 import { openRuntime } from '../src/runtime.ts';
 import { SseClient } from '../test/helpers/sse.ts';
+import { percentile, round } from './stats.ts';
 
 const ADMIN = 'bench-freshness-admin-key';
 const SECRET = 'bench-webhook-secret';
 
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return Math.round(s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! * 10) / 10;
-};
+const pct = (xs: number[], p: number) => round(percentile(xs, p), 1);
 
 /**
  * Freshness (report → event, webhook → event), end to end over HTTP and SSE with the default 10 s tick interval (so only

@@ -210,6 +210,13 @@ export async function openRuntime(
       if (admin.revoked > 0)
         logger.info({ revoked: admin.revoked }, 'GITSYNC_ADMIN_TOKEN is set: deleted the stored admin keys');
       await hub.start();
+      // Origins stored before their provider was configured (or implemented) take the form it
+      // gives them now, so a later report of the same remote meets the same ref.
+      const moved = await store.recanonicalizeOrigins(
+        (origin) => engine.canonicalOrigin(origin),
+        clock.now(),
+      );
+      if (moved > 0) logger.info({ refs: moved }, 'stored origins in the form their providers give them now');
       if (config.worker.enabled) engine.start();
       // Delivery ids are kept a day (code hosts redeliver within hours); pruned at start too, so
       // a replica that restarts often still prunes.

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AuthError, RateLimitedError, UnavailableError } from '../src/core/errors.ts';
 import { createServiceHarness, type ServiceHarness } from './helpers/service.ts';
+import { readToken } from './helpers/tokens.ts';
 
 const REPO = 'https://fake.test/acme/app';
 
@@ -450,7 +451,7 @@ describe('HTTP API', () => {
       expect(
         (await s.call('PUT', `/api/v1/owners/${s.owner}/tokens/fake`, { body: { token: 'abc' } })).status,
       ).toBe(204);
-      expect(await s.store.getToken(s.owner, 'fake')).toBe('abc');
+      expect(await readToken(s.store, s.owner, 'fake')).toBe('abc');
       expectError(await s.call('PUT', `/api/v1/owners/${s.owner}/tokens/fake`, { body: { token: '' } }), 400);
       expectError(await s.call('PUT', `/api/v1/owners/${s.owner}/tokens/fake`, { body: {} }), 400);
       expectError(await s.call('PUT', '/api/v1/owners/nope/tokens/fake', { body: { token: 'a' } }), 400);
@@ -474,7 +475,7 @@ describe('HTTP API', () => {
         ).status,
       ).toBe(204);
       expect((await s.call('DELETE', `/api/v1/owners/${s.owner}/tokens/fake`)).status).toBe(204);
-      expect(await s.store.getToken(s.owner, 'fake')).toBeNull();
+      expect(await readToken(s.store, s.owner, 'fake')).toBeNull();
       expectError(await s.call('DELETE', `/api/v1/owners/${s.owner}/tokens/nope`), 404);
     });
   });

@@ -482,6 +482,8 @@ describe.each(DATABASE_KINDS)('engine on %s', (kind) => {
       const none = await h.engine.refreshNow(chat);
       expect(none.outcome).toBe('no_pr');
       expect(await h.ref(chat)).toEqual(before);
+      // The answer is the public diff status, nothing internal.
+      expect(Object.keys(none.diff_status).sort()).toEqual(Object.keys(before).sort());
 
       h.host.failWith = () => new UnavailableError('fake: 503');
       await expect(h.engine.refreshNow(chat)).rejects.toMatchObject({ code: 'provider_error' });

@@ -7,6 +7,7 @@ import type { SqlStore } from '../src/store/sql-store.ts';
 import type { RefWrite } from '../src/store/store.ts';
 import { TokenCipher } from '../src/store/token-cipher.ts';
 import { createTestStore, DATABASE_KINDS, type TestDatabase } from './helpers/databases.ts';
+import { readToken } from './helpers/tokens.ts';
 
 const T0 = new Date('2026-03-01T12:00:00.000Z');
 const at = (s: number) => addMs(T0, s * 1000);
@@ -251,6 +252,7 @@ describe.each(DATABASE_KINDS)('store on %s', (kind) => {
       expect(first.every((r) => r.owner_id === owner && r.stale_at.getTime() === at(310).getTime())).toBe(
         true,
       );
+      expect(first.map((r) => r.lease_until)).toEqual([at(310), at(310), at(310)]);
       // Claiming does not touch updated_at, so the primary ref stays the newest report.
       expect(first.map((r) => r.updated_at)).toEqual([at(0), at(1), at(2)]);
       const second = await store.claimStaleRefs(at(10), 10, at(310));
@@ -306,7 +308,7 @@ describe.each(DATABASE_KINDS)('store on %s', (kind) => {
       await store.writeRefreshes([
         {
           ...writeFor(row!),
-          claimed_stale_at: null,
+          lease_until: null,
           pr: { ...emptyPrFields(), url: `${origin}/pull/7` },
           stale_at: at(200),
         },
@@ -323,8 +325,8 @@ describe.each(DATABASE_KINDS)('store on %s', (kind) => {
     it('stores, replaces and deletes an owner’s token', async () => {
       await store.putToken(owner, 'github', 'ghp_one', T0);
       await store.putToken(owner, 'github', 'ghp_two', T0);
-      expect(await store.getToken(owner, 'github')).toBe('ghp_two');
-      expect(await store.getToken(owner, 'gitlab')).toBeNull();
+      expect(await readToken(store, owner, 'github')).toBe('ghp_two');
+      expect(await readToken(store, owner, 'gitlab')).toBeNull();
       expect(await store.deleteToken(owner, 'github')).toBe(true);
       expect(await store.deleteToken(owner, 'github')).toBe(false);
     });
@@ -337,11 +339,13 @@ describe.each(DATABASE_KINDS)('store on %s', (kind) => {
         const raw = await sealed.db.query<{ secret: string }>('SELECT secret FROM owner_tokens');
         expect(raw.rows[0]?.secret).toMatch(/^aes256gcm:/);
         expect(raw.rows[0]?.secret).not.toContain('ghp_secret_value');
-        expect(await sealed.store.getToken(owner, 'github')).toBe('ghp_secret_value');
+        expect(await readToken(sealed.store, owner, 'github')).toBe('ghp_secret_value');
         // The same rows read without the key give a clear error, never garbage.
         const { SqlStore } = await import('../src/store/sql-store.ts');
         const keyless = new SqlStore(sealed.db, new TokenCipher(null));
-        await expect(keyless.getToken(owner, 'github')).rejects.toThrow(/GITSYNC_ENCRYPTION_KEY is not set/);
+        await expect(readToken(keyless, owner, 'github')).rejects.toThrow(
+          /GITSYNC_ENCRYPTION_KEY is not set/,
+        );
       } finally {
         await sealed.drop();
       }
@@ -353,7 +357,7 @@ describe.each(DATABASE_KINDS)('store on %s', (kind) => {
 function writeFor(row: Awaited<ReturnType<SqlStore['claimStaleRefs']>>[number]): RefWrite {
   return {
     id: row.id,
-    claimed_stale_at: row.stale_at,
+    lease_until: row.lease_until,
     pr: emptyPrFields(),
     provider_id: row.provider_id,
     refreshed_at: row.refreshed_at,

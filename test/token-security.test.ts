@@ -28,6 +28,7 @@ import type { Store } from '../src/store/store.ts';
 import { TokenCipher } from '../src/store/token-cipher.ts';
 import { createTestDatabase } from './helpers/databases.ts';
 import { runGitsync, schemaUrl, startGitsync } from './helpers/processes.ts';
+import { readToken } from './helpers/tokens.ts';
 import { waitFor } from './helpers/wait.ts';
 
 const ADMIN = 'token-security-admin-key-0';
@@ -137,7 +138,7 @@ describe('the embedded database folder', () => {
         for (const m of modes(dataDir).filter((m) => !m.dir)) {
           expect(readFileSync(m.path).includes('ghp_must_not_be_in_clear_42'), m.path).toBe(false);
         }
-        expect(await runtime.store.getToken(owner, 'github')).toBe('ghp_must_not_be_in_clear_42');
+        expect(await readToken(runtime.store, owner, 'github')).toBe('ghp_must_not_be_in_clear_42');
 
         // A second opener of the same folder is refused, naming it, and the first goes on.
         await expect(openDatabase({ dataDir: join(dataDir, 'pglite') })).rejects.toThrow(
@@ -197,7 +198,7 @@ describe('the embedded database folder', () => {
         expect(statSync(join(dataDir, 'encryption-key')).mode & 0o777).toBe(0o600);
         const row = await first.db.query<{ secret: string }>('SELECT secret FROM owner_tokens');
         expect(row.rows[0]?.secret).toMatch(/^aes256gcm:v2:/);
-        expect(await first.store.getToken(owner, 'github')).toBe('ghp_from_before');
+        expect(await readToken(first.store, owner, 'github')).toBe('ghp_from_before');
       } finally {
         await first.close();
       }
@@ -208,7 +209,7 @@ describe('the embedded database folder', () => {
       });
       try {
         expect(readFileSync(join(dataDir, 'encryption-key'), 'utf8')).toBe(key);
-        expect(await second.store.getToken(owner, 'github')).toBe('ghp_from_before');
+        expect(await readToken(second.store, owner, 'github')).toBe('ghp_from_before');
       } finally {
         await second.close();
       }
@@ -297,24 +298,24 @@ describe('owners’ tokens on PostgreSQL', () => {
       expect(secret(plainOwner)).toMatch(/^aes256gcm:v2:/);
       expect(secret(legacyOwner)).toMatch(/^aes256gcm:v2:/);
       expect(secret(plainOwner)).not.toContain('ghp_plain');
-      expect(await runtime.store.getToken(plainOwner, 'fake')).toBe('ghp_plain');
-      expect(await runtime.store.getToken(legacyOwner, 'fake')).toBe('ghp_legacy');
+      expect(await readToken(runtime.store, plainOwner, 'fake')).toBe('ghp_plain');
+      expect(await readToken(runtime.store, legacyOwner, 'fake')).toBe('ghp_legacy');
 
       // A sealed value copied into another owner's row (or another provider's) does not open there.
       await db.db.query("UPDATE owner_tokens SET secret = $1 WHERE owner_id = $2 AND provider_id = 'fake'", [
         secret(legacyOwner),
         thief,
       ]);
-      await expect(runtime.store.getToken(thief, 'fake')).rejects.toThrow(/cannot be decrypted/);
+      await expect(readToken(runtime.store, thief, 'fake')).rejects.toThrow(/cannot be decrypted/);
       await db.db.query(
         `INSERT INTO owner_tokens (owner_id, provider_id, secret, created_at, updated_at)
          VALUES ($1, 'other', $2, now(), now())`,
         [legacyOwner, secret(legacyOwner)],
       );
-      await expect(runtime.store.getToken(legacyOwner, 'other')).rejects.toThrow(/cannot be decrypted/);
+      await expect(readToken(runtime.store, legacyOwner, 'other')).rejects.toThrow(/cannot be decrypted/);
       // Through the API a new token is stored in the bound format.
       expect((await put(runtime, thief, 'ghp_new')).status).toBe(204);
-      expect(await runtime.store.getToken(thief, 'fake')).toBe('ghp_new');
+      expect(await readToken(runtime.store, thief, 'fake')).toBe('ghp_new');
     } finally {
       await runtime.close();
       await db.drop();

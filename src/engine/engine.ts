@@ -14,7 +14,7 @@ import type { WorkerSettings } from '../core/schedule.ts';
 import { TokenBuckets } from '../core/token-buckets.ts';
 import type { DiffStatus } from '../core/types.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
-import type { ClaimedRef, Store } from '../store/store.ts';
+import { type ClaimedRef, diffStatusOf, type Store } from '../store/store.ts';
 import { planWrite, type RefreshOutcome } from './outcomes.ts';
 import { Refresher } from './refresher.ts';
 
@@ -172,7 +172,7 @@ export class Engine {
       deadline,
       shutdown: this.#running ? this.#shutdown.signal : undefined,
     });
-    const written = await this.#apply(rows, outcomes, true);
+    const written = await this.#apply(rows, outcomes);
     for (const outcome of outcomes.values()) result.outcomes[outcome.kind]++;
     result.published = written.published;
     result.write_failures = written.failures;
@@ -183,12 +183,11 @@ export class Engine {
   async #apply(
     rows: readonly ClaimedRef[],
     outcomes: Map<string, RefreshOutcome>,
-    claimed: boolean,
   ): Promise<{ published: number; failures: number; statuses: Map<string, DiffStatus> }> {
     const { store, clock, settings, logger } = this.deps;
     const now = clock.now();
     const writes = rows.map((row) =>
-      planWrite(row, outcomes.get(row.id) ?? { kind: 'released' }, now, settings, claimed),
+      planWrite(row, outcomes.get(row.id) ?? { kind: 'released' }, now, settings),
     );
     // The store publishes what changed visibly, in the same transaction as the write.
     const { written, failed, published } = await store.writeRefreshes(writes);
@@ -305,20 +304,17 @@ export class Engine {
       const { code, message, paused_until } = outcome.failure;
       if (code === 'token_rejected') {
         // A person must act: the ref shows why, but no backoff is written (the caller decides).
-        const write = planWrite(row, outcome, this.deps.clock.now(), this.deps.settings, false);
+        // `row` was read, not claimed (no lease): the write is unconditional.
+        const write = planWrite(row, outcome, this.deps.clock.now(), this.deps.settings);
         await store.writeRefreshes([{ ...write, stale_at: row.stale_at }]);
       }
       throw errorFromCode(code, message, paused_until);
     }
-    if (outcome.kind === 'no_pr') return { outcome: 'no_pr', diff_status: stripInternal(row) };
-    const { statuses } = await this.#apply([row], new Map([[row.id, outcome]]), false);
+    // Only the public fields: the row also carries scheduling state (pr_changed_at, the lease).
+    if (outcome.kind === 'no_pr') return { outcome: 'no_pr', diff_status: diffStatusOf(row) };
+    const { statuses } = await this.#apply([row], new Map([[row.id, outcome]]));
     const status = statuses.get(row.id);
     if (!status) throw new NotFoundError('the ref was deleted during the refresh', { code: 'no_ref' });
     return { outcome: outcome.kind, diff_status: status };
   }
-}
-
-function stripInternal(row: ClaimedRef): DiffStatus {
-  const { id: _id, owner_id: _owner, ...status } = row;
-  return status;
 }

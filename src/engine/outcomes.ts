@@ -38,22 +38,25 @@ const sameTime = (a: Date | null, b: Date | null) => (a?.getTime() ?? null) === 
 
 /**
  * Turns an outcome into the row's complete new state (docs/architecture.md, "Apply"), with `publish`
- * set when something a UI shows changed. Pure: the store writes it (and publishes with it).
+ * set when something a UI shows changed. Pure: the store writes it (and publishes with it). A
+ * claimed row's write carries its lease, so a report that landed during the refresh keeps its
+ * "due now"; a row read without a claim (`lease_until` null) is written unconditionally.
  */
 export function planWrite(
   row: ClaimedRef,
   outcome: RefreshOutcome,
   now: Date,
   settings: WorkerSettings,
-  claimed: boolean,
 ): RefWrite {
+  // Until this write the row is due when its lease ends; a row not claimed keeps its own time.
+  const dueAt = row.lease_until ?? row.stale_at;
   const base: RefWrite = {
     id: row.id,
-    claimed_stale_at: claimed ? row.stale_at : null,
+    lease_until: row.lease_until,
     pr: prOf(row),
     provider_id: row.provider_id,
     refreshed_at: row.refreshed_at,
-    stale_at: row.stale_at,
+    stale_at: dueAt,
     last_error: null,
     last_error_at: null,
     error_count: 0,
@@ -79,7 +82,7 @@ export function planWrite(
       return {
         ...base,
         // Outside the retry window the claim lease stands as the retry interval.
-        stale_at: nextCheckWithoutPr(row.updated_at, now, settings) ?? row.stale_at,
+        stale_at: nextCheckWithoutPr(row.updated_at, now, settings) ?? dueAt,
         publish: errorCleared,
       };
     case 'stale_pr':

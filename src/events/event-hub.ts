@@ -3,16 +3,22 @@ import type { Clock } from '../core/clock.ts';
 import { errorMessage } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Database, Tx } from '../store/database.ts';
+import {
+  countEventsAfter,
+  deleteEventsBefore,
+  insertEvents,
+  maxEventId,
+  minEventId,
+  type NewEvent,
+  notify,
+  type StoredEvent,
+  selectEventsAfter,
+  selectEventsByIds,
+} from '../store/sql/events.ts';
 import type { Outbox } from '../store/store.ts';
-import type { ChangeEvent, ChangeEventKind, Publisher } from './publisher.ts';
+import type { ChangeEvent, Publisher } from './publisher.ts';
 
-/** An event as stored and streamed: `data` is its JSON payload (docs/api.md, "Events"). */
-export interface StoredEvent {
-  id: string;
-  owner_id: string;
-  kind: ChangeEventKind;
-  data: string;
-}
+export type { StoredEvent };
 
 export type EventListener = (event: StoredEvent) => void;
 
@@ -78,8 +84,7 @@ export class EventHub implements Publisher, Outbox {
   }
 
   async start(): Promise<void> {
-    const r = await this.#db.query<{ id: string | null }>('SELECT max(id) AS id FROM events');
-    this.#lastDelivered = BigInt(r.rows[0]?.id ?? 0);
+    this.#lastDelivered = BigInt((await maxEventId(this.#db)) ?? 0);
     if (this.#connectListener) await this.#listen();
     this.#pruneTimer = setInterval(() => void this.prune().catch(() => {}), 60_000);
     this.#pruneTimer.unref();
@@ -134,12 +139,16 @@ export class EventHub implements Publisher, Outbox {
   async write(tx: Tx, events: readonly ChangeEvent[]): Promise<(() => void) | undefined> {
     // Serialised one by one: an event that cannot be (say, a cycle in bad data) is logged and
     // dropped alone, not with every other owner's events of the same turn.
-    const batch: ChangeEvent[] = [];
-    const payloads: string[] = [];
+    const now = this.#clock.now();
+    const batch: NewEvent[] = [];
     for (const event of events) {
       try {
-        payloads.push(JSON.stringify(event));
-        batch.push(event);
+        batch.push({
+          owner_id: event.chat.owner_id,
+          kind: event.kind,
+          payload: JSON.stringify(event),
+          created_at: now,
+        });
       } catch (error) {
         this.#logger.error(
           { err: errorMessage(error), kind: event.kind },
@@ -148,23 +157,7 @@ export class EventHub implements Publisher, Outbox {
       }
     }
     if (batch.length === 0) return undefined;
-    const r = await tx.query<{ id: string; owner_id: string; kind: ChangeEventKind; payload: string }>(
-      `INSERT INTO events (owner_id, kind, payload, created_at)
-       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[])
-       RETURNING id, owner_id, kind, payload`,
-      [
-        batch.map((e) => e.chat.owner_id),
-        batch.map((e) => e.kind),
-        payloads,
-        batch.map(() => this.#clock.now()),
-      ],
-    );
-    const stored = r.rows.map((row) => ({
-      id: String(row.id),
-      owner_id: row.owner_id,
-      kind: row.kind,
-      data: row.payload,
-    }));
+    const stored = await insertEvents(tx, batch);
     stored.sort((a, b) => compareIds(a.id, b.id));
     if (this.#connectListener) {
       await this.#notify(tx, `e:${stored.map((e) => e.id).join(',')}`);
@@ -184,14 +177,13 @@ export class EventHub implements Publisher, Outbox {
       const chunk = rest.slice(0, cut);
       rest = rest.slice(cut + 1);
       if (rest.length > 0) rest = `e:${rest}`;
-      await tx.query('SELECT pg_notify($1, $2)', [this.#channel, chunk]);
+      await notify(tx, this.#channel, chunk);
     }
   }
 
   /** Asks every replica's worker to look for due rows now (a report or webhook arrived here). */
   async wakeAll(): Promise<void> {
-    if (this.#connectListener)
-      await this.#db.query('SELECT pg_notify($1, $2)', [this.#channel, 'w']).catch(() => {});
+    if (this.#connectListener) await notify(this.#db, this.#channel, 'w').catch(() => {});
     else for (const fn of this.#wakeListeners) fn();
   }
 
@@ -211,35 +203,18 @@ export class EventHub implements Publisher, Outbox {
    */
   async replay(afterId: string, ownerId?: string, maxBytes = Infinity): Promise<StoredEvent[] | 'reset'> {
     if (!/^\d{1,18}$/.test(afterId)) return 'reset';
-    const bounds = await this.#db.query<{ min: string | null }>('SELECT min(id) AS min FROM events');
-    const min = bounds.rows[0]?.min;
-    if (min === null || min === undefined ? afterId !== '0' : BigInt(afterId) < BigInt(min) - 1n)
-      return 'reset';
+    const min = await minEventId(this.#db);
+    if (min === null ? afterId !== '0' : BigInt(afterId) < BigInt(min) - 1n) return 'reset';
     // Sized first, so a replay too large to send is refused without reading it.
-    const size = await this.#db.query<{ n: string; bytes: string | null }>(
-      `SELECT count(*) AS n, sum(octet_length(payload)) AS bytes FROM events
-       WHERE id > $1 AND ($2::uuid IS NULL OR owner_id = $2)`,
-      [afterId, ownerId ?? null],
-    );
-    if (Number(size.rows[0]?.n ?? 0) > this.#maxReplay || Number(size.rows[0]?.bytes ?? 0) > maxBytes)
-      return 'reset';
-    const r = await this.#db.query<{ id: string; owner_id: string; kind: ChangeEventKind; payload: string }>(
-      `SELECT id, owner_id, kind, payload FROM events
-       WHERE id > $1 AND ($2::uuid IS NULL OR owner_id = $2) ORDER BY id LIMIT $3`,
-      [afterId, ownerId ?? null, this.#maxReplay],
-    );
-    return r.rows.map((row) => ({
-      id: String(row.id),
-      owner_id: row.owner_id,
-      kind: row.kind,
-      data: row.payload,
-    }));
+    const size = await countEventsAfter(this.#db, afterId, ownerId ?? null);
+    if (size.count > this.#maxReplay || size.bytes > maxBytes) return 'reset';
+    return selectEventsAfter(this.#db, afterId, ownerId ?? null, this.#maxReplay);
   }
 
   /** Deletes events older than the retention window. */
   async prune(): Promise<number> {
     const before = new Date(this.#clock.now().getTime() - this.#retentionMs);
-    return (await this.#db.query('DELETE FROM events WHERE created_at < $1', [before])).rowCount;
+    return deleteEventsBefore(this.#db, before);
   }
 
   #deliver(event: StoredEvent): void {
@@ -262,13 +237,9 @@ export class EventHub implements Publisher, Outbox {
     }
   }
 
-  async #fetchAndDeliver(where: string, params: unknown[]): Promise<void> {
-    const r = await this.#db.query<{ id: string; owner_id: string; kind: ChangeEventKind; payload: string }>(
-      `SELECT id, owner_id, kind, payload FROM events WHERE ${where} ORDER BY id LIMIT ${this.#maxReplay}`,
-      params,
-    );
-    for (const row of r.rows)
-      this.#deliver({ id: String(row.id), owner_id: row.owner_id, kind: row.kind, data: row.payload });
+  /** Delivers events read from the table (announced by another replica, or missed), oldest first. */
+  async #deliverAll(read: Promise<StoredEvent[]>): Promise<void> {
+    for (const event of await read) this.#deliver(event);
   }
 
   async #listen(): Promise<void> {
@@ -286,7 +257,7 @@ export class EventHub implements Publisher, Outbox {
       if (ids.length > 0) {
         // One read at a time, in announcement order: two changes of one ref must not swap.
         this.#reading = this.#reading
-          .then(() => this.#fetchAndDeliver('id = ANY($1::bigint[])', [ids]))
+          .then(() => this.#deliverAll(selectEventsByIds(this.#db, ids, this.#maxReplay)))
           .catch((error) =>
             this.#logger.warn({ err: errorMessage(error) }, 'reading announced events failed'),
           );
@@ -321,7 +292,7 @@ export class EventHub implements Publisher, Outbox {
           // highest id seen: replicas commit concurrently, so ids may land out of order (the
           // delivered-id set drops what was already delivered).
           const from = this.#lastDelivered > CATCH_UP_MARGIN ? this.#lastDelivered - CATCH_UP_MARGIN : 0n;
-          await this.#fetchAndDeliver('id > $1', [from.toString()]);
+          await this.#deliverAll(selectEventsAfter(this.#db, from.toString(), null, this.#maxReplay));
           for (const fn of this.#wakeListeners) fn();
           this.#logger.info({}, 'event listener reconnected');
           return;

@@ -1,18 +1,60 @@
 import type { Limits } from '../core/limits.ts';
-import type { ChangeEvent, Chat, ChatView, DiffStatus, PrFields } from '../core/types.ts';
+import {
+  type ChangeEvent,
+  type Chat,
+  type ChatView,
+  type DiffStatus,
+  PR_FIELD_NAMES,
+  type PrFields,
+  type StaleMatch,
+} from '../core/types.ts';
 import type { Tx } from './database.ts';
+
+export type { StaleMatch };
 
 export type ChatLimits = Pick<Limits, 'chats_per_owner' | 'chat_depth' | 'children_per_chat'>;
 
 /** Key of `getTokens` results. */
 export const tokenKey = (owner: string, provider: string) => `${owner}\u0000${provider}`;
 
-/** A row handed to the worker by a claim: the ref, its internal id and its chat's owner. */
+/**
+ * The fields of a ref that clients see, in the order the API shows them. Anything else a ref row
+ * holds (its id, `chat_archived`, `pr_changed_at`, a claim's lease) is internal.
+ */
+export const DIFF_STATUS_FIELDS = [
+  'chat_id',
+  'git_remote_origin',
+  'git_branch',
+  'provider_id',
+  ...PR_FIELD_NAMES,
+  'refreshed_at',
+  'stale_at',
+  'created_at',
+  'updated_at',
+  'last_error',
+  'last_error_at',
+  'error_count',
+  'paused_until',
+] as const satisfies readonly (keyof DiffStatus)[];
+
+/** Only the public fields of `row` (a stored row, a `ClaimedRef`): what may leave the service. */
+export function diffStatusOf(row: DiffStatus | Record<string, unknown>): DiffStatus {
+  const out: Record<string, unknown> = {};
+  for (const f of DIFF_STATUS_FIELDS) out[f] = (row as Record<string, unknown>)[f];
+  return out as unknown as DiffStatus;
+}
+
+/** A row handed to the worker by a claim (or read for "refresh now"): the ref, its internal id and its chat's owner. */
 export interface ClaimedRef extends DiffStatus {
   id: string;
   owner_id: string;
   /** When the PR last changed visibly (internal, for scheduling); null before the first PR. */
   pr_changed_at: Date | null;
+  /**
+   * When this claim's lease ends: the claim set the row's `stale_at` to it, so the row is due
+   * again then if this worker never writes. null: the row was read, not claimed ("refresh now").
+   */
+  lease_until: Date | null;
 }
 
 /**
@@ -28,10 +70,11 @@ export interface Outbox {
 export interface RefWrite {
   id: string;
   /**
-   * The `stale_at` the row had when it was claimed. If a report moved it meanwhile, the report's
-   * "check now" wins and `stale_at` is left alone. `null`: write unconditionally (refresh now).
+   * The lease of the claim this write ends (`ClaimedRef.lease_until`). The claim set `stale_at`
+   * to it; if the row's `stale_at` is something else now, a report landed during the refresh and
+   * its "check now" wins: `stale_at` is left alone. `null`: write unconditionally (refresh now).
    */
-  claimed_stale_at: Date | null;
+  lease_until: Date | null;
   pr: { [K in keyof PrFields]: PrFields[K] | null };
   provider_id: string | null;
   refreshed_at: Date | null;
@@ -84,13 +127,6 @@ export interface ListChatsQuery {
   cursor?: string | undefined;
 }
 
-/** Refs a code-host notification concerns: a repository branch, or a PR by its URL. */
-export interface StaleMatch {
-  origin: string;
-  branch?: string | undefined;
-  url?: string | undefined;
-}
-
 export interface RefReport {
   chat_id: string;
   origin: string;
@@ -133,7 +169,6 @@ export interface Store {
 
   putToken(owner: string, providerId: string, token: string, now: Date): Promise<void>;
   deleteToken(owner: string, providerId: string): Promise<boolean>;
-  getToken(owner: string, providerId: string): Promise<string | null>;
   /**
    * Many owners' tokens in one query, keyed `owner + "\u0000" + provider`; an entry that cannot be
    * opened (wrong encryption key) holds the error instead, so only that owner's refs fail.
@@ -172,6 +207,16 @@ export interface Store {
 
   /** Rows due now, and rows due since before `overdueBefore` (the worker is behind). */
   countDueRefs(now: Date, overdueBefore: Date): Promise<{ due: number; overdue: number }>;
+
+  /**
+   * Stores the refs of every origin in the form `canonical` now gives it (a provider configured or
+   * implemented since they were reported stores origins differently), due at once. Returns how many
+   * refs moved.
+   */
+  recanonicalizeOrigins(
+    canonical: (origin: string) => { origin: string; provider_id: string | null },
+    now: Date,
+  ): Promise<number>;
   /** True when the database answers and every migration is applied. */
   ready(): Promise<boolean>;
 

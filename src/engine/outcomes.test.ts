@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { addMs } from '../core/clock.ts';
+import { DEFAULT_WORKER_SETTINGS } from '../core/schedule.ts';
+import { emptyPrFields } from '../core/types.ts';
+import type { ClaimedRef } from '../store/store.ts';
+import { planWrite } from './outcomes.ts';
+
+const NOW = new Date('2026-03-01T12:00:00.000Z');
+const settings = DEFAULT_WORKER_SETTINGS;
+
+/** A row reported long ago (outside the no-PR window), as a claim or a plain read returns it. */
+const row = (lease_until: Date | null, stale_at = lease_until ?? addMs(NOW, -1000)): ClaimedRef => ({
+  id: '1',
+  owner_id: '00000000-0000-4000-8000-000000000000',
+  chat_id: '00000000-0000-4000-8000-000000000001',
+  git_remote_origin: 'https://fake.test/acme/app',
+  git_branch: 'feature',
+  provider_id: 'fake',
+  ...emptyPrFields(),
+  refreshed_at: null,
+  stale_at,
+  created_at: addMs(NOW, -3_600_000),
+  updated_at: addMs(NOW, -3_600_000),
+  last_error: null,
+  last_error_at: null,
+  error_count: 0,
+  paused_until: null,
+  pr_changed_at: null,
+  lease_until,
+});
+
+describe('planWrite and the claim lease', () => {
+  it('a claimed row carries its lease, so a report landing mid-refresh keeps its due-now', () => {
+    const lease = addMs(NOW, settings.lease_ms);
+    const write = planWrite(row(lease), { kind: 'stale_pr' }, NOW, settings);
+    expect(write.lease_until).toEqual(lease);
+  });
+
+  it('"no PR" outside the window: the lease stands as the retry interval, whatever stale_at says', () => {
+    const lease = addMs(NOW, settings.lease_ms);
+    expect(planWrite(row(lease), { kind: 'no_pr' }, NOW, settings).stale_at).toEqual(lease);
+    // The lease, not a stale_at the caller may have read before the claim moved it.
+    expect(planWrite(row(lease, addMs(NOW, -5000)), { kind: 'no_pr' }, NOW, settings).stale_at).toEqual(
+      lease,
+    );
+  });
+
+  it('a row read without a claim is written unconditionally and keeps its own stale_at', () => {
+    const read = row(null);
+    const write = planWrite(read, { kind: 'no_pr' }, NOW, settings);
+    expect(write.lease_until).toBeNull();
+    expect(write.stale_at).toEqual(read.stale_at);
+  });
+});

@@ -1,0 +1,269 @@
+/**
+ * Statements over `diff_statuses`, one row per tracked (chat, origin, branch). Times are
+ * parameters, never `now()` (docs/architecture.md, "Time").
+ */
+import type { DiffStatus, PrFields } from '../../core/types.ts';
+import { PR_FIELD_NAMES } from '../../core/types.ts';
+import type { Tx } from '../database.ts';
+import {
+  type ClaimedRef,
+  DIFF_STATUS_FIELDS,
+  diffStatusOf,
+  type RefWrite,
+  type StaleMatch,
+} from '../store.ts';
+
+type Row = Record<string, unknown>;
+
+/** The columns read back for a public `DiffStatus`. */
+const STATUS_COLUMNS = DIFF_STATUS_FIELDS.join(', ');
+/** The same, of `d` in a join. */
+const D_STATUS_COLUMNS = DIFF_STATUS_FIELDS.map((c) => `d.${c}`).join(', ');
+/** What a claim or a "refresh now" read returns: the status plus what scheduling needs. */
+const CLAIMED_COLUMNS = `d.id, ${D_STATUS_COLUMNS}, d.pr_changed_at, c.owner_id`;
+
+function toClaimed(row: Row, leaseUntil: Date | null): ClaimedRef {
+  return {
+    ...diffStatusOf(row),
+    id: String(row.id),
+    owner_id: String(row.owner_id),
+    pr_changed_at: (row.pr_changed_at as Date | null) ?? null,
+    lease_until: leaseUntil,
+  };
+}
+
+// ---- reports ---------------------------------------------------------------------------------
+
+/**
+ * Upserts a reported ref as due at `$5` with `updated_at = $6` (the primary ref). A new ref is
+ * inserted only while the chat has fewer than `$7` refs; a known one is always updated. No row
+ * comes back when the chat is missing or over its quota.
+ */
+export const RECORD_REPORT_SQL = `
+  INSERT INTO diff_statuses (chat_id, git_remote_origin, git_branch, chat_archived, provider_id,
+                             stale_at, created_at, updated_at)
+  SELECT c.id, $2, $3, c.archived, $4, $5, $6, $6 FROM chats c WHERE c.id = $1
+    AND ((SELECT count(*) FROM diff_statuses WHERE chat_id = $1) < $7
+         OR EXISTS (SELECT 1 FROM diff_statuses WHERE chat_id = $1 AND git_remote_origin = $2 AND git_branch = $3))
+  ON CONFLICT (chat_id, git_remote_origin, git_branch) DO UPDATE
+    SET stale_at = EXCLUDED.stale_at, updated_at = EXCLUDED.updated_at, provider_id = EXCLUDED.provider_id
+  RETURNING ${STATUS_COLUMNS}`;
+
+export async function recordReport(
+  q: Tx,
+  report: { chat_id: string; origin: string; branch: string; provider_id: string | null },
+  dueAt: Date,
+  now: Date,
+  maxRefs: number,
+): Promise<DiffStatus | undefined> {
+  const r = await q.query(RECORD_REPORT_SQL, [
+    report.chat_id,
+    report.origin,
+    report.branch,
+    report.provider_id,
+    dueAt,
+    now,
+    maxRefs,
+  ]);
+  return r.rows[0] ? diffStatusOf(r.rows[0]) : undefined;
+}
+
+// ---- claims and reads ------------------------------------------------------------------------
+
+/**
+ * One statement: the stalest due rows no other worker holds, pushed a lease ahead (`$3`).
+ * `updated_at` is untouched so the primary ref never changes by a claim.
+ */
+export const CLAIM_DUE_SQL = `
+  WITH due AS (
+    SELECT id FROM diff_statuses
+    WHERE stale_at <= $1 AND NOT chat_archived AND git_remote_origin <> '' AND git_branch <> ''
+    ORDER BY stale_at
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+  )
+  UPDATE diff_statuses d SET stale_at = $3
+  FROM due, chats c
+  WHERE d.id = due.id AND c.id = d.chat_id
+  RETURNING ${CLAIMED_COLUMNS}`;
+
+export async function claimDueRefs(q: Tx, now: Date, limit: number, leaseUntil: Date): Promise<ClaimedRef[]> {
+  const r = await q.query(CLAIM_DUE_SQL, [now, limit, leaseUntil]);
+  return r.rows.map((row) => toClaimed(row, leaseUntil));
+}
+
+/** The chat's ref by origin and branch (each optional), primary first. */
+export const SELECT_REF_SQL = `
+  SELECT ${CLAIMED_COLUMNS} FROM diff_statuses d JOIN chats c ON c.id = d.chat_id
+  WHERE d.chat_id = $1 AND ($2::text IS NULL OR d.git_remote_origin = $2) AND ($3::text IS NULL OR d.git_branch = $3)
+  ORDER BY d.updated_at DESC, d.git_remote_origin, d.git_branch LIMIT 1`;
+
+/** Read, not claimed: `lease_until` is null, and a write planned from it is unconditional. */
+export async function selectRef(
+  q: Tx,
+  chatId: string,
+  origin: string | null,
+  branch: string | null,
+): Promise<ClaimedRef | undefined> {
+  const r = await q.query(SELECT_REF_SQL, [chatId, origin, branch]);
+  return r.rows[0] ? toClaimed(r.rows[0], null) : undefined;
+}
+
+export const SELECT_REFS_OF_CHATS_SQL = `SELECT ${STATUS_COLUMNS} FROM diff_statuses WHERE chat_id = ANY($1::uuid[])`;
+
+export async function selectRefsOfChats(q: Tx, chatIds: readonly string[]): Promise<DiffStatus[]> {
+  return (await q.query(SELECT_REFS_OF_CHATS_SQL, [chatIds])).rows.map(diffStatusOf);
+}
+
+// ---- the refresh write -----------------------------------------------------------------------
+
+/** Element types of the arrays the batched write unnests. */
+type SqlArrayType = 'bigint' | 'int' | 'text' | 'boolean' | 'timestamptz';
+
+/**
+ * The SQL type of each PR field. A `Record` over `PrFields`, so a field added there is a compile
+ * error here until it has its entry (and then the write carries it).
+ */
+const PR_COLUMN_TYPES: Record<keyof PrFields, SqlArrayType> = {
+  url: 'text',
+  pull_request_state: 'text',
+  pull_request_title: 'text',
+  pull_request_draft: 'boolean',
+  changes_requested: 'boolean',
+  approved: 'boolean',
+  reviewer_count: 'int',
+  additions: 'int',
+  deletions: 'int',
+  changed_files: 'int',
+  commits: 'int',
+  pr_number: 'int',
+  author_login: 'text',
+  author_avatar_url: 'text',
+  base_branch: 'text',
+  head_branch: 'text',
+};
+
+interface WriteColumn {
+  /** The column (and the name of its unnested value `v.<name>`). */
+  name: string;
+  type: SqlArrayType;
+  read: (w: RefWrite) => unknown;
+  /** The SET expression; default `v.<name>`; `null`: read only, not assigned (keys, conditions). */
+  set?: string | null;
+}
+
+/** Every value a refresh write carries, in one place: the statement and its parameters follow from it. */
+const WRITE_COLUMNS: readonly WriteColumn[] = [
+  { name: 'id', type: 'bigint', read: (w) => w.id, set: null },
+  { name: 'lease_until', type: 'timestamptz', read: (w) => w.lease_until, set: null },
+  ...PR_FIELD_NAMES.map((f): WriteColumn => ({ name: f, type: PR_COLUMN_TYPES[f], read: (w) => w.pr[f] })),
+  { name: 'provider_id', type: 'text', read: (w) => w.provider_id },
+  { name: 'refreshed_at', type: 'timestamptz', read: (w) => w.refreshed_at },
+  { name: 'last_error', type: 'text', read: (w) => w.last_error },
+  { name: 'last_error_at', type: 'timestamptz', read: (w) => w.last_error_at },
+  { name: 'error_count', type: 'int', read: (w) => w.error_count },
+  { name: 'paused_until', type: 'timestamptz', read: (w) => w.paused_until },
+  { name: 'pr_changed_at', type: 'timestamptz', read: (w) => w.pr_changed_at },
+  {
+    name: 'stale_at',
+    type: 'timestamptz',
+    read: (w) => w.stale_at,
+    // A claimed row still holds its lease unless a report made it due now during the refresh:
+    // then the report's "check now" stands (see RefWrite.lease_until).
+    set: 'CASE WHEN v.lease_until IS NULL OR d.stale_at = v.lease_until THEN v.stale_at ELSE d.stale_at END',
+  },
+];
+
+/** Every row of a batch in one statement: `UPDATE … FROM unnest(…)`, one array per column. */
+export const WRITE_REFRESHES_SQL = `
+  UPDATE diff_statuses d SET
+    ${WRITE_COLUMNS.filter((c) => c.set !== null)
+      .map((c) => `${c.name} = ${c.set ?? `v.${c.name}`}`)
+      .join(',\n    ')}
+  FROM unnest(${WRITE_COLUMNS.map((c, i) => `$${i + 1}::${c.type}[]`).join(', ')})
+    AS v(${WRITE_COLUMNS.map((c) => c.name).join(', ')})
+  WHERE d.id = v.id
+  RETURNING d.id, ${D_STATUS_COLUMNS}`;
+
+/** Writes the rows; returns those written (a row deleted meanwhile is not), as they now are. */
+export async function writeRefreshes(
+  q: Tx,
+  writes: readonly RefWrite[],
+): Promise<{ id: string; status: DiffStatus }[]> {
+  const r = await q.query(
+    WRITE_REFRESHES_SQL,
+    WRITE_COLUMNS.map((c) => writes.map(c.read)),
+  );
+  return r.rows.map((row) => ({ id: String(row.id), status: diffStatusOf(row) }));
+}
+
+// ---- due marks and counts --------------------------------------------------------------------
+
+/** Marks due at `$4` the tracked refs of a repository branch (origin without case) or of a PR URL. */
+export const MARK_DUE_SQL = `
+  UPDATE diff_statuses SET stale_at = $4
+  WHERE NOT chat_archived AND stale_at > $4
+    AND ((lower(git_remote_origin) = lower($1) AND git_branch = $2) OR ($3::text IS NOT NULL AND url = $3))
+  RETURNING ${STATUS_COLUMNS}`;
+
+export async function markRefsDue(q: Tx, match: StaleMatch, now: Date): Promise<DiffStatus[]> {
+  const r = await q.query(MARK_DUE_SQL, [match.origin, match.branch ?? null, match.url ?? null, now]);
+  return r.rows.map(diffStatusOf);
+}
+
+export const COUNT_DUE_SQL = `
+  SELECT count(*) AS due, count(*) FILTER (WHERE stale_at < $2) AS overdue
+  FROM diff_statuses WHERE stale_at <= $1 AND NOT chat_archived`;
+
+export async function countDueRefs(
+  q: Tx,
+  now: Date,
+  overdueBefore: Date,
+): Promise<{ due: number; overdue: number }> {
+  const r = await q.query<{ due: string; overdue: string }>(COUNT_DUE_SQL, [now, overdueBefore]);
+  return { due: Number(r.rows[0]?.due ?? 0), overdue: Number(r.rows[0]?.overdue ?? 0) };
+}
+
+/** Copies a chat subtree's archived state onto its refs, so the claim walks one partial index. */
+export const SET_SUBTREE_REFS_ARCHIVED_SQL = `
+  WITH RECURSIVE subtree AS (
+    SELECT id FROM chats WHERE id = $1
+    UNION ALL SELECT c.id FROM chats c JOIN subtree s ON c.parent_chat_id = s.id)
+  UPDATE diff_statuses SET chat_archived = $2
+  WHERE chat_id IN (SELECT id FROM subtree) AND chat_archived <> $2`;
+
+export async function setSubtreeRefsArchived(q: Tx, chatId: string, archived: boolean): Promise<void> {
+  await q.query(SET_SUBTREE_REFS_ARCHIVED_SQL, [chatId, archived]);
+}
+
+// ---- stored origins --------------------------------------------------------------------------
+
+export const DISTINCT_ORIGINS_SQL = `
+  SELECT DISTINCT git_remote_origin AS origin, provider_id FROM diff_statuses`;
+
+export async function distinctOrigins(q: Tx): Promise<{ origin: string; provider_id: string | null }[]> {
+  return (await q.query<{ origin: string; provider_id: string | null }>(DISTINCT_ORIGINS_SQL)).rows;
+}
+
+/**
+ * Moves every ref of origin `$1` to origin `$2` and provider `$3`, due at `$4`; where the chat
+ * already tracks the branch under the new origin, that row stands and the old one goes.
+ */
+export const DROP_SHADOWED_ORIGIN_SQL = `
+  DELETE FROM diff_statuses old USING diff_statuses cur
+  WHERE old.git_remote_origin = $1 AND cur.git_remote_origin = $2
+    AND cur.chat_id = old.chat_id AND cur.git_branch = old.git_branch`;
+export const RENAME_ORIGIN_SQL = `
+  UPDATE diff_statuses SET git_remote_origin = $2, provider_id = $3, stale_at = LEAST(stale_at, $4)
+  WHERE git_remote_origin = $1`;
+
+export async function renameOrigin(
+  q: Tx,
+  from: string,
+  to: string,
+  providerId: string | null,
+  now: Date,
+): Promise<number> {
+  if (from !== to) await q.query(DROP_SHADOWED_ORIGIN_SQL, [from, to]);
+  return (await q.query(RENAME_ORIGIN_SQL, [from, to, providerId, now])).rowCount;
+}
