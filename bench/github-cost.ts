@@ -9,6 +9,7 @@ import { ProviderRegistry } from '../src/providers/registry.ts';
 import type { Database } from '../src/store/database.ts';
 import { SqlStore } from '../src/store/sql-store.ts';
 import { TokenCipher } from '../src/store/token-cipher.ts';
+import { seedRefs } from './seed.ts';
 
 /**
  * Code-host cost of keeping `refs` open PRs fresh through the real GitHub provider and the
@@ -39,15 +40,20 @@ export async function measureGitHubCost(db: Database, refs: number) {
       logger: silentLogger,
     });
     const owner = randomUUID();
-    for (let i = 0; i < refs; i++) {
-      gh.model.openPull('bench/repo', { head: `b${i}` });
-      const chat = randomUUID();
-      await store.putChat({ id: chat, owner_id: owner }, clock.now());
-      await store.recordRefReport(
-        { chat_id: chat, origin: `${gh.webUrl}/bench/repo`, branch: `b${i}`, provider_id: 'github' },
-        clock.now(),
-      );
-    }
+    // Rows as a report leaves them: reported now, due a second ago, no PR known yet.
+    const reported = (branch: (n: number) => string) =>
+      seedRefs(db, {
+        refs,
+        owners: [owner],
+        origin: `${gh.webUrl}/bench/repo`,
+        provider_id: 'github',
+        branch,
+        chats_created_at: clock.now(),
+        reported_at: clock.now(),
+        stale_at: () => new Date(clock.now().getTime() - 1000),
+      });
+    for (let i = 0; i < refs; i++) gh.model.openPull('bench/repo', { head: `b${i}` });
+    await reported((n) => `b${n - 1}`);
     const pass = async (advanceMs = settings.fresh_ttl_ms) => {
       gh.resetCounters();
       const points = gh.graphqlPoints;
@@ -84,14 +90,7 @@ export async function measureGitHubCost(db: Database, refs: number) {
       gh.model.updatePull('bench/repo', pull.number, { title: `${pull.title}!` });
     const changed = await pass();
     // Rows reported a moment ago whose branch has no PR yet: looked up again every no-PR backoff.
-    for (let i = 0; i < refs; i++) {
-      const chat = randomUUID();
-      await store.putChat({ id: chat, owner_id: owner }, clock.now());
-      await store.recordRefReport(
-        { chat_id: chat, origin: `${gh.webUrl}/bench/repo`, branch: `w${i}`, provider_id: 'github' },
-        clock.now(),
-      );
-    }
+    await reported((n) => `w${n - 1}`);
     // The first pass holds the open PRs (due again) and the waiting rows' first look; in the second
     // only the waiting rows are due, 15 s later, still inside the no-PR window.
     await pass(settings.no_pr_backoff_ms);

@@ -2,6 +2,7 @@
  * `npm run bench`: prints engine throughput figures. Not a test: nothing here passes or fails.
  * GITSYNC_BENCH_DATABASE_URL (or GITSYNC_TEST_DATABASE_URL) selects the PostgreSQL to use;
  * GITSYNC_BENCH_BUDGET_MS caps each pass (default 10 s); GITSYNC_BENCH_REFS sets the ref count.
+ * GITSYNC_BENCH_ONLY=throughput,github-cost,gitlab-cost,capacity,freshness (any of them) runs only those.
  */
 import { randomBytes } from 'node:crypto';
 import { type Database, openDatabase } from '../src/store/database.ts';
@@ -10,6 +11,7 @@ import { measureCapacity } from './capacity.ts';
 import { measureThroughput } from './engine-throughput.ts';
 import { measureFreshness } from './freshness.ts';
 import { measureGitHubCost } from './github-cost.ts';
+import { measureGitLabCost } from './gitlab-cost.ts';
 
 const PG_URL =
   process.env.GITSYNC_BENCH_DATABASE_URL ??
@@ -44,11 +46,16 @@ async function withDatabase<T>(
   }
 }
 
-// GITSYNC_BENCH_ONLY=github-cost runs only the GitHub cost scenario.
-const ONLY_COST = process.env.GITSYNC_BENCH_ONLY === 'github-cost';
-if (!ONLY_COST)
+const SCENARIOS = ['throughput', 'github-cost', 'gitlab-cost', 'capacity', 'freshness'] as const;
+const only = (process.env.GITSYNC_BENCH_ONLY ?? '').split(',').filter((s) => s !== '');
+for (const name of only) {
+  if (!(SCENARIOS as readonly string[]).includes(name))
+    throw new Error(`GITSYNC_BENCH_ONLY: no scenario ${name} (there are ${SCENARIOS.join(', ')})`);
+}
+const runs = (scenario: (typeof SCENARIOS)[number]) => only.length === 0 || only.includes(scenario);
+
+if (runs('throughput')) {
   console.log(`# engine throughput: ${REFS} refs, fake code host, pass budget ${BUDGET_MS / 1000} s`);
-if (!ONLY_COST) {
   console.log('');
   console.log(
     '| database | latency | settings | pass | refreshes | s | refreshes/s | tick p50 ms | tick p99 ms | statements/refresh | events | RSS MB |',
@@ -73,81 +80,106 @@ if (!ONLY_COST) {
   }
 }
 
-const COST_REFS = Number(process.env.GITSYNC_BENCH_COST_REFS ?? 1000);
-console.log('');
-console.log(`# GitHub cost: ${COST_REFS} open PRs through the GitHub provider and emulator (PostgreSQL)`);
-console.log('');
-console.log(
-  '| pass | refreshes | requests per 1,000 | REST units per 1,000 | GraphQL points per 1,000 | largest query (nodes) |',
-);
-console.log('|---|---|---|---|---|---|');
-const cost = await withDatabase('postgres', (db) => measureGitHubCost(db, COST_REFS));
-for (const [pass, f] of [
-  ['first sight', cost.first],
-  ['unchanged', cost.unchanged],
-  ['every PR changed', cost.changed],
-  ['waiting for a PR (no-PR backoff)', cost.waiting],
-] as const) {
+if (runs('github-cost')) {
+  const COST_REFS = Number(process.env.GITSYNC_BENCH_COST_REFS ?? 1000);
+  console.log('');
+  console.log(`# GitHub cost: ${COST_REFS} open PRs through the GitHub provider and emulator (PostgreSQL)`);
+  console.log('');
   console.log(
-    `| ${pass} | ${f.refreshed} | ${f.requests_per_1000} | ${f.rest_units_per_1000} | ${f.graphql_points_per_1000} | ${f.max_nodes_per_query} |`,
+    '| pass | refreshes | requests per 1,000 | REST units per 1,000 | GraphQL points per 1,000 | largest query (nodes) |',
+  );
+  console.log('|---|---|---|---|---|---|');
+  const cost = await withDatabase('postgres', (db) => measureGitHubCost(db, COST_REFS));
+  for (const [pass, f] of [
+    ['first sight', cost.first],
+    ['unchanged', cost.unchanged],
+    ['every PR changed', cost.changed],
+    ['waiting for a PR (no-PR backoff)', cost.waiting],
+  ] as const) {
+    console.log(
+      `| ${pass} | ${f.refreshed} | ${f.requests_per_1000} | ${f.rest_units_per_1000} | ${f.graphql_points_per_1000} | ${f.max_nodes_per_query} |`,
+    );
+  }
+
+  // An open PR is refreshed every fresh TTL (120 s): 30 times an hour. The reference behaviour reads
+  // the PR and its reviews unconditionally each time: 2 charged requests per refresh.
+  const perHour = 3_600_000 / 120_000;
+  const ours = (cost.unchanged.primary_units_per_1000 / 1000) * perHour;
+  const reference = 2 * perHour;
+  console.log('');
+  console.log(
+    `Rate-limit units (REST units + GraphQL points) per tracked open PR-hour (unchanged PRs, 120 s TTL): ${ours.toFixed(2)} vs ${reference} for the reference behaviour (${((ours / reference) * 100).toFixed(1)} %).`,
   );
 }
 
-// An open PR is refreshed every fresh TTL (120 s): 30 times an hour. The reference behaviour reads
-// the PR and its reviews unconditionally each time: 2 charged requests per refresh.
-const perHour = 3_600_000 / 120_000;
-const ours = (cost.unchanged.primary_units_per_1000 / 1000) * perHour;
-const reference = 2 * perHour;
-console.log('');
-console.log(
-  `Rate-limit units (REST units + GraphQL points) per tracked open PR-hour (unchanged PRs, 120 s TTL): ${ours.toFixed(2)} vs ${reference} for the reference behaviour (${((ours / reference) * 100).toFixed(1)} %).`,
-);
-
-if (process.env.GITSYNC_BENCH_ONLY === 'github-cost') process.exit(0);
-
-// Capacity in real time. By default a tenth of the capacity goal's size (100,000 refs) with a tenth of the TTL (the same
-// 833 refreshes/s); GITSYNC_BENCH_CAPACITY_REFS=100000 runs the full size (TTL 120 s, ~5 min).
-const CAP_REFS = Number(process.env.GITSYNC_BENCH_CAPACITY_REFS ?? 10_000);
-const capTtl = Math.round((CAP_REFS / 100_000) * 120_000);
-const capRun = Number(process.env.GITSYNC_BENCH_CAPACITY_RUN_MS ?? Math.max(30_000, capTtl * 2.5));
-console.log('');
-console.log(
-  `# capacity: ${CAP_REFS} open PRs, TTL ${capTtl / 1000} s, code host answering in 50 ms, ${capRun / 1000} s of real time (PostgreSQL)`,
-);
-console.log('');
-console.log(
-  '| settings | refreshes/s | needed | staleness p50 s | staleness p99 s | goal p99 s | max RSS MB |',
-);
-console.log('|---|---|---|---|---|---|---|');
-for (const [name, settings] of [
-  ['high-throughput (batch 1000, concurrency 200)', { batch_size: 1000, concurrency: 200 }],
-  ['batch 2000, concurrency 500', { batch_size: 2000, concurrency: 500 }],
-] as const) {
-  const c = await withDatabase('postgres', (db) =>
-    measureCapacity(db, { refs: CAP_REFS, ttlMs: capTtl, latencyMs: 50, runMs: capRun, settings }),
-  );
+if (runs('gitlab-cost')) {
+  const COST_REFS = Number(process.env.GITSYNC_BENCH_COST_REFS ?? 1000);
+  console.log('');
+  console.log(`# GitLab cost: ${COST_REFS} open MRs through the GitLab provider and emulator (PostgreSQL)`);
+  console.log('');
   console.log(
-    `| ${name} | ${c.per_second} | ${c.needed_per_second} | ${c.staleness_p50_s} | ${c.staleness_p99_s} | ${(capTtl + 10_000) / 1000} | ${c.max_rss_mb} |`,
+    '| pass | refreshes | requests per 1,000 | GraphQL queries per 1,000 | largest query (complexity) |',
   );
+  console.log('|---|---|---|---|---|');
+  const cost = await withDatabase('postgres', (db) => measureGitLabCost(db, COST_REFS));
+  for (const [pass, f] of [
+    ['first sight', cost.first],
+    ['unchanged', cost.unchanged],
+    ['every MR changed', cost.changed],
+  ] as const) {
+    console.log(
+      `| ${pass} | ${f.refreshed} | ${f.requests_per_1000} | ${f.graphql_per_1000} | ${f.max_complexity} |`,
+    );
+  }
 }
 
-const FRESH_SAMPLES = Number(process.env.GITSYNC_BENCH_FRESHNESS_SAMPLES ?? 100);
-console.log('');
-console.log(
-  `# freshness: ${FRESH_SAMPLES} samples over HTTP + SSE, tick interval 10 s (PostgreSQL, GitHub emulator)`,
-);
-console.log('');
-const fresh = await withDatabase('postgres', (_db, schema) =>
-  measureFreshness(schemaUrl(schema), FRESH_SAMPLES),
-);
-console.log('| path | p50 ms | p99 ms | goal |');
-console.log('|---|---|---|---|');
-console.log(
-  `| ref report → first event | ${fresh.report_to_first_event_ms.p50} | ${fresh.report_to_first_event_ms.p99} | p99 ≤ 200 ms |`,
-);
-console.log(
-  `| ref report → event with PR data (PR exists) | ${fresh.report_to_pr_event_ms.p50} | ${fresh.report_to_pr_event_ms.p99} | p50 ≤ 1 s |`,
-);
-console.log(
-  `| webhook delivery → event with PR data | ${fresh.webhook_to_event_ms.p50} | ${fresh.webhook_to_event_ms.p99} | p99 ≤ 1 s |`,
-);
+if (runs('capacity')) {
+  // Capacity in real time. By default a tenth of the capacity goal's size (100,000 refs) with a tenth of the TTL (the same
+  // 833 refreshes/s); GITSYNC_BENCH_CAPACITY_REFS=100000 runs the full size (TTL 120 s, ~5 min).
+  const CAP_REFS = Number(process.env.GITSYNC_BENCH_CAPACITY_REFS ?? 10_000);
+  const capTtl = Math.round((CAP_REFS / 100_000) * 120_000);
+  const capRun = Number(process.env.GITSYNC_BENCH_CAPACITY_RUN_MS ?? Math.max(30_000, capTtl * 2.5));
+  console.log('');
+  console.log(
+    `# capacity: ${CAP_REFS} open PRs, TTL ${capTtl / 1000} s, code host answering in 50 ms, ${capRun / 1000} s of real time (PostgreSQL)`,
+  );
+  console.log('');
+  console.log(
+    '| settings | refreshes/s | needed | staleness p50 s | staleness p99 s | goal p99 s | max RSS MB |',
+  );
+  console.log('|---|---|---|---|---|---|---|');
+  for (const [name, settings] of [
+    ['high-throughput (batch 1000, concurrency 200)', { batch_size: 1000, concurrency: 200 }],
+    ['batch 2000, concurrency 500', { batch_size: 2000, concurrency: 500 }],
+  ] as const) {
+    const c = await withDatabase('postgres', (db) =>
+      measureCapacity(db, { refs: CAP_REFS, ttlMs: capTtl, latencyMs: 50, runMs: capRun, settings }),
+    );
+    console.log(
+      `| ${name} | ${c.per_second} | ${c.needed_per_second} | ${c.staleness_p50_s} | ${c.staleness_p99_s} | ${(capTtl + 10_000) / 1000} | ${c.max_rss_mb} |`,
+    );
+  }
+}
+
+if (runs('freshness')) {
+  const FRESH_SAMPLES = Number(process.env.GITSYNC_BENCH_FRESHNESS_SAMPLES ?? 100);
+  console.log('');
+  console.log(
+    `# freshness: ${FRESH_SAMPLES} samples over HTTP + SSE, tick interval 10 s (PostgreSQL, GitHub emulator)`,
+  );
+  console.log('');
+  const fresh = await withDatabase('postgres', (_db, schema) =>
+    measureFreshness(schemaUrl(schema), FRESH_SAMPLES),
+  );
+  console.log('| path | p50 ms | p99 ms | goal |');
+  console.log('|---|---|---|---|');
+  console.log(
+    `| ref report → first event | ${fresh.report_to_first_event_ms.p50} | ${fresh.report_to_first_event_ms.p99} | p99 ≤ 200 ms |`,
+  );
+  console.log(
+    `| ref report → event with PR data (PR exists) | ${fresh.report_to_pr_event_ms.p50} | ${fresh.report_to_pr_event_ms.p99} | p50 ≤ 1 s |`,
+  );
+  console.log(
+    `| webhook delivery → event with PR data | ${fresh.webhook_to_event_ms.p50} | ${fresh.webhook_to_event_ms.p99} | p99 ≤ 1 s |`,
+  );
+}

@@ -13,8 +13,16 @@ export { EventHub, type StoredEvent } from './events/event-hub.ts';
 export { type ChangeEvent, InProcessBus, type Publisher } from './events/publisher.ts';
 export { FakeCodeHost, FakeProvider } from './providers/fake/fake-provider.ts';
 export { GitHubProvider } from './providers/github/github-provider.ts';
+export { GitLabProvider } from './providers/gitlab/gitlab-provider.ts';
 export { createProviders, ProviderRegistry } from './providers/registry.ts';
-export type { Provider, ProviderConfig, PullRef, RepoRef } from './providers/types.ts';
+export type {
+  Provider,
+  ProviderCapabilities,
+  ProviderConfig,
+  ProviderWebhooks,
+  PullRef,
+  RepoRef,
+} from './providers/types.ts';
 export { openRuntime, type Runtime, type RuntimeOptions } from './runtime.ts';
 export { createApp, type GitsyncApp } from './server/app.ts';
 export { type Database, openDatabase } from './store/database.ts';

@@ -4,20 +4,26 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve as listen } from '@hono/node-server';
 import { type GitHubEmulator, startGitHubEmulator } from '../../emulator/github/server.ts';
+import { type GitLabEmulator, startGitLabEmulator } from '../../emulator/gitlab/server.ts';
 import { loadConfig } from '../config/config.ts';
 import { errorMessage } from '../core/errors.ts';
 import { GitHubProvider } from '../providers/github/github-provider.ts';
+import { GitLabProvider } from '../providers/gitlab/gitlab-provider.ts';
 import { createLogger, openRuntime } from '../runtime.ts';
 
 const DEMO_TOKEN = 'ghp_demo_service_token';
 const REPO = 'acme/webapp';
+const GITLAB_TOKEN = 'glpat-demo-service-token';
+/** A project in nested groups on a self-managed GitLab under `/gitlab`. */
+const GITLAB_PROJECT = 'platform/backend/api';
 
 /** Steps of one simulated agent: each changes the code host or reports a push, a few seconds apart. */
 type Step = (ctx: StoryContext) => Promise<void> | void;
 interface StoryContext {
   gh: GitHubEmulator;
+  gl: GitLabEmulator;
   chat: (key: string) => string;
-  report: (chatKey: string, branch: string) => Promise<void>;
+  report: (chatKey: string, branch: string, host?: 'github' | 'gitlab') => Promise<void>;
   pr: (branch: string) => number;
 }
 
@@ -72,6 +78,50 @@ const close =
     void ctx.gh.model.close(REPO, ctx.pr(branch));
 const rateLimitOnce: Step = (ctx) => ctx.gh.addFaults({ kind: 'rate_limit', reset_in_s: 20, times: 1 });
 
+// The same on GitLab: an MR whose diff GitLab prepares a step later, reviews, a merge.
+const glMr = (ctx: StoryContext, branch: string) =>
+  ctx.gl.model.listMergeRequests(ctx.gl.model.project(GITLAB_PROJECT), {
+    source_branch: branch,
+    state: 'all',
+    order_by: 'created_at',
+    sort: 'desc',
+  })[0]!.iid;
+const glPush =
+  (branch: string, chatKey: string): Step =>
+  async (ctx) => {
+    ctx.gl.model.push(GITLAB_PROJECT, branch);
+    await ctx.report(chatKey, branch, 'gitlab');
+  };
+const glOpen =
+  (branch: string, title: string): Step =>
+  (ctx) =>
+    void ctx.gl.model.openMergeRequest(GITLAB_PROJECT, {
+      source_branch: branch,
+      title,
+      author: 'agent-bot',
+      prepared: false,
+    });
+const glPrepared =
+  (branch: string, additions: number, deletions: number, files: number): Step =>
+  (ctx) =>
+    void ctx.gl.model.setDiffStats(GITLAB_PROJECT, glMr(ctx, branch), {
+      additions,
+      deletions,
+      file_count: files,
+    });
+const glReview =
+  (branch: string, username: string, state: 'approved' | 'requested_changes'): Step =>
+  (ctx) => {
+    const iid = glMr(ctx, branch);
+    ctx.gl.model.requestReview(GITLAB_PROJECT, iid, username);
+    if (state === 'approved') ctx.gl.model.approve(GITLAB_PROJECT, iid, username);
+    else ctx.gl.model.review(GITLAB_PROJECT, iid, username, state);
+  };
+const glMerge =
+  (branch: string): Step =>
+  (ctx) =>
+    void ctx.gl.model.merge(GITLAB_PROJECT, glMr(ctx, branch));
+
 interface Story {
   chats: { key: string; title: string; parent?: string }[];
   steps: Step[];
@@ -105,6 +155,18 @@ function stories(n: number): Story[] {
         review(b('auth-refactor'), 'maria', 'APPROVED'),
         merge(b('auth-tests')),
         merge(b('auth-refactor')),
+      ],
+    },
+    {
+      chats: [{ key: 'api', title: 'Add pagination to the orders API (GitLab)' }],
+      steps: [
+        glPush(b('orders-pagination'), 'api'),
+        glOpen(b('orders-pagination'), 'Paginate GET /orders'),
+        glPrepared(b('orders-pagination'), 86, 12, 5),
+        glReview(b('orders-pagination'), 'sam', 'requested_changes'),
+        glPush(b('orders-pagination'), 'api'),
+        glReview(b('orders-pagination'), 'noor', 'approved'),
+        glMerge(b('orders-pagination')),
       ],
     },
     {
@@ -154,6 +216,13 @@ export async function demo(): Promise<void> {
   const gh = await startGitHubEmulator({ acceptAnyToken: false });
   gh.addToken(DEMO_TOKEN, 'agent-bot', 1_000_000);
   gh.model.createRepo({ owner: 'acme', name: 'webapp' });
+  const gl = await startGitLabEmulator({ relativeUrlRoot: '/gitlab', rateLimit: 1_000_000 });
+  gl.addToken(GITLAB_TOKEN, 'agent-bot');
+  gl.model.createProject({
+    path: GITLAB_PROJECT,
+    visibility: 'public',
+    members: ['agent-bot', 'sam', 'noor'],
+  });
   const config = {
     ...base,
     database_url: undefined,
@@ -174,7 +243,11 @@ export async function demo(): Promise<void> {
     { id: 'github', type: 'github', web_url: gh.webUrl, api_url: gh.apiUrl, service_token: DEMO_TOKEN },
     { clock: { now: () => new Date() } },
   );
-  const runtime = await openRuntime(config, { providers: [provider], logger });
+  const gitlab = new GitLabProvider(
+    { id: 'gitlab', type: 'gitlab', web_url: gl.webUrl, api_url: gl.apiUrl, service_token: GITLAB_TOKEN },
+    { clock: { now: () => new Date() } },
+  );
+  const runtime = await openRuntime(config, { providers: [provider, gitlab], logger });
   await runtime.start();
   const server = listen({ fetch: runtime.http.fetch, hostname: config.host, port: config.port });
   try {
@@ -230,11 +303,12 @@ export async function demo(): Promise<void> {
     }
     const ctx: StoryContext = {
       gh,
+      gl,
       chat: (key) => ids.get(key)!,
-      report: (key, branch) =>
+      report: (key, branch, host = 'github') =>
         api('POST', '/api/v1/git-refs', {
           chat_id: ids.get(key),
-          origin: `${gh.webUrl}/${REPO}.git`,
+          origin: host === 'gitlab' ? `${gl.webUrl}/${GITLAB_PROJECT}.git` : `${gh.webUrl}/${REPO}.git`,
           branch,
         }),
       pr: (branch) => {
@@ -283,6 +357,7 @@ export async function demo(): Promise<void> {
       void agents
         .then(() => runtime.close())
         .then(() => gh.close())
+        .then(() => gl.close())
         .catch((error) => logger.error({ err: errorMessage(error) }, 'error while stopping'))
         .finally(() => {
           (server as import('node:http').Server).closeAllConnections();
@@ -294,7 +369,7 @@ export async function demo(): Promise<void> {
     process.once('SIGTERM', onSignal);
   });
   process.stdout.write(
-    `gitsync demo is running (offline: GitHub emulator at ${gh.webUrl}, embedded database in ${dataDir})\n` +
+    `gitsync demo is running (offline: GitHub emulator at ${gh.webUrl}, GitLab emulator at ${gl.webUrl}, embedded database in ${dataDir})\n` +
       `  dashboard: ${url}/#key=${adminKey}\n` +
       `  API key:   ${adminKey}\n` +
       `  listening on ${url} \n` +

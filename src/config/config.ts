@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ConfigError } from '../core/errors.ts';
 import { DEFAULT_LIMITS, type Limits } from '../core/limits.ts';
 import { DEFAULT_WORKER_SETTINGS, type WorkerSettings } from '../core/schedule.ts';
-import { KNOWN_PROVIDER_TYPES } from '../providers/registry.ts';
+import { KNOWN_PROVIDER_TYPES, providerType } from '../providers/registry.ts';
 import {
   DEFAULT_SERVICE_TOKEN_POLICY,
   type ProviderConfig,
@@ -106,27 +106,10 @@ const fileSchema = z.strictObject({
 
 export type ConfigFile = z.infer<typeof fileSchema>;
 
-/** The default API address for a provider type on a given web address. */
-export function defaultApiUrl(type: string, webUrl: string): string {
-  const url = new URL(webUrl);
-  if (type === 'github') {
-    if (url.host === 'github.com') return 'https://api.github.com';
-    // GHE.com (GitHub Enterprise Cloud with data residency): `https://SUB.ghe.com` has its API at
-    // `https://api.SUB.ghe.com` (GraphQL at `/graphql`), not `/api/v3` (GitHub docs, "Network
-    // details for GHE.com").
-    if (/^[a-z0-9-]+\.ghe\.com$/i.test(url.host)) return `${url.protocol}//api.${url.host.toLowerCase()}`;
-    return `${webUrl}/api/v3`;
-  }
-  if (type === 'gitlab' || type === 'gitea' || type === 'forgejo')
-    return `${webUrl}/api/${type === 'gitlab' ? 'v4' : 'v1'}`;
-  if (type === 'bitbucket')
-    return url.host === 'bitbucket.org' ? 'https://api.bitbucket.org/2.0' : `${webUrl}/rest/api/1.0`;
-  return webUrl;
-}
-
+/** Without a configuration file: github.com and gitlab.com, with their types' default tokens. */
 const DEFAULT_PROVIDERS: ConfigFile['providers'] = [
-  { id: 'github', type: 'github', web_url: 'https://github.com', token_env: 'GITHUB_TOKEN' },
-  { id: 'gitlab', type: 'gitlab', web_url: 'https://gitlab.com', token_env: 'GITLAB_TOKEN' },
+  { id: 'github', type: 'github', web_url: 'https://github.com' },
+  { id: 'gitlab', type: 'gitlab', web_url: 'https://gitlab.com' },
 ];
 
 function describeIssues(error: z.ZodError): string {
@@ -210,8 +193,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       id: p.id,
       type: p.type,
       web_url: p.web_url,
-      api_url: p.api_url ?? defaultApiUrl(p.type, p.web_url),
-      service_token: p.token_env ? env[p.token_env] || undefined : undefined,
+      api_url: p.api_url ?? providerType(p.type).defaultApiUrl(p.web_url),
+      service_token: env[p.token_env ?? providerType(p.type).tokenEnv] || undefined,
       service_token_for: p.service_token_for ?? DEFAULT_SERVICE_TOKEN_POLICY,
       webhook_secret: p.webhook_secret_env ? env[p.webhook_secret_env] || undefined : undefined,
     }),

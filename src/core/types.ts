@@ -15,10 +15,11 @@ export interface PrFields {
   changes_requested: boolean;
   approved: boolean;
   reviewer_count: number;
-  additions: number;
-  deletions: number;
-  changed_files: number;
-  commits: number;
+  /** Sizes a host does not tell (yet) are null, never a made-up 0. */
+  additions: number | null;
+  deletions: number | null;
+  changed_files: number | null;
+  commits: number | null;
   pr_number: number;
   author_login: string | null;
   author_avatar_url: string | null;
@@ -80,6 +81,13 @@ export interface ChatView extends Chat {
   diff_status: DiffStatus | null;
   diff_statuses: DiffStatus[];
   children: ChatView[];
+}
+
+/** Refs a code-host notification concerns: a repository branch, or a PR by its URL. */
+export interface StaleMatch {
+  origin: string;
+  branch?: string | undefined;
+  url?: string | undefined;
 }
 
 /** Change events (docs/api.md, "Events"). Payloads are serialised as JSON; Dates become RFC 3339 UTC strings. */

@@ -43,25 +43,11 @@ interface Prefetched {
   lookup?: PrFields | null | Error;
 }
 
-/**
- * Where a host keeps separate rate-limit budgets per token, the budget its batch reads spend and
- * the one its single reads spend (GitHub: `graphql` and `core`), named as its `RateLimitedError`s
- * name them. Without it, one budget: a limit pauses every call of that token.
- */
-interface RateLimitScopes {
-  readonly rateLimitScopes?: { readonly batch: string; readonly single: string } | undefined;
-}
-
 /** The pause keys of one (provider, token): the batch reads' budget and the single reads'. */
 interface PauseKeys {
   batch: string;
   single: string;
 }
-
-/** Below this many rows of a kind in a group, batching saves nothing. */
-const MIN_BATCH = 2;
-/** PRs per batch call (one limiter slot each). */
-const BATCH_SIZE = 50;
 
 const fail = (code: ErrorCode, message: string, paused_until?: Date): RefreshOutcome => ({
   kind: 'failed',
@@ -158,7 +144,8 @@ export class Refresher {
       return all(fail('no_token', `no token for ${provider.config.id}${why}`));
     }
 
-    const scopes = (provider as Provider & RateLimitScopes).rateLimitScopes;
+    // A host with several budgets per token (`capabilities.rateLimitScopes`) is paused per budget.
+    const scopes = provider.capabilities.rateLimitScopes;
     const keys: PauseKeys = {
       batch: RateLimitPauses.key(provider.config.api_url, token, scopes?.batch),
       single: RateLimitPauses.key(provider.config.api_url, token, scopes?.single),
@@ -293,10 +280,10 @@ export class Refresher {
   }
 
   /**
-   * Reads in as few requests as the provider allows (GitHub: one GraphQL query per 50) what the
-   * group's rows need: the PRs they already know, and the PR of each branch not yet linked to one.
-   * Fewer than two of a kind are left to the per-row path, where conditional requests usually make
-   * a single read free. Returns, per row, the result or its batch's error — except a rate limit:
+   * Reads in as few requests as the provider allows (`capabilities`: GitHub, one GraphQL query per
+   * 50) what the group's rows need: the PRs they already know, and the PR of each branch not yet
+   * linked to one. Fewer than `minBatch` of a kind are left to the per-row path, where conditional
+   * requests can make a single read free. Returns, per row, the result or its batch's error — except a rate limit:
    * its budget is paused and the rows are left to the single reads, which may spend another one.
    */
   async #prefetch(
@@ -316,15 +303,17 @@ export class Refresher {
       else if (repo) unknown.push({ row, repo });
     }
     const batches: Promise<void>[] = [];
+    const { minBatch } = provider.capabilities;
     const run = <T extends { row: ClaimedRef }, R>(
       items: T[],
+      size: number,
       fetch: ((part: T[]) => Promise<Map<string, R | Error>>) | null,
       key: (item: T) => string,
       store: (row: ClaimedRef, result: R | Error) => void,
     ) => {
-      if (!fetch || items.length < MIN_BATCH) return;
-      for (let i = 0; i < items.length; i += BATCH_SIZE) {
-        const part = items.slice(i, i + BATCH_SIZE);
+      if (!fetch || size <= 0 || items.length < Math.max(2, minBatch)) return;
+      for (let i = 0; i < items.length; i += size) {
+        const part = items.slice(i, i + size);
         batches.push(
           limiter.run(async () => {
             if (call.signal?.aborted || this.pauses.pausedUntil(pauseKey, this.deps.clock.now())) return;
@@ -348,6 +337,7 @@ export class Refresher {
     };
     run(
       known,
+      provider.capabilities.pullsPerBatch,
       provider.fetchPulls
         ? (part) =>
             provider.fetchPulls!(
@@ -360,6 +350,7 @@ export class Refresher {
     );
     run(
       unknown,
+      provider.capabilities.branchesPerBatch,
       provider.findPullsForBranches
         ? (part) =>
             provider.findPullsForBranches!(

@@ -2,15 +2,17 @@ import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { systemClock } from '../core/clock.ts';
-import { createProviders, PROVIDER_FACTORIES, ProviderRegistry, UnsupportedProvider } from './registry.ts';
+import { GitLabProvider } from './gitlab/gitlab-provider.ts';
+import { createProviders, PROVIDER_TYPES, ProviderRegistry, UnsupportedProvider } from './registry.ts';
 
 describe('provider registry', () => {
-  it('has exactly one factory per provider folder (fake/ is for tests only)', () => {
+  it('has exactly one implemented type per provider folder (fake/ is for tests only)', () => {
     const folders = readdirSync(fileURLToPath(new URL('.', import.meta.url)), { withFileTypes: true })
       .filter((d) => d.isDirectory() && d.name !== 'fake')
       .map((d) => d.name)
       .sort();
-    expect(Object.keys(PROVIDER_FACTORIES).sort()).toEqual(folders);
+    const implemented = Object.entries(PROVIDER_TYPES).filter(([, type]) => type.create);
+    expect(implemented.map(([name]) => name).sort()).toEqual(folders);
   });
 
   it('maps an origin to the first provider whose host matches', () => {
@@ -25,6 +27,13 @@ describe('provider registry', () => {
             web_url: 'https://gitlab.com',
             api_url: 'https://gitlab.com/api/v4',
           },
+          {
+            id: 'corp',
+            type: 'gitlab',
+            web_url: 'https://code.corp/gitlab',
+            api_url: 'https://code.corp/gitlab/api/v4',
+          },
+          { id: 'gitea', type: 'gitea', web_url: 'https://code.corp', api_url: 'https://code.corp/api/v1' },
         ],
         { clock: systemClock },
       ),
@@ -34,8 +43,14 @@ describe('provider registry', () => {
     expect(registry.match('https://github.com/just-owner')).toMatchObject({ repo: null });
     expect(registry.match('https://bitbucket.org/a/b')).toBeNull();
     const gitlab = registry.match('https://gitlab.com/group/sub/repo');
-    expect(gitlab?.provider).toBeInstanceOf(UnsupportedProvider);
+    expect(gitlab?.provider).toBeInstanceOf(GitLabProvider);
     expect(gitlab?.provider.repoUrl(gitlab.repo!)).toBe('https://gitlab.com/group/sub/repo');
+    // Each provider decides what is its own: one host, a GitLab under /gitlab and a Gitea at the root.
+    expect(registry.match('https://code.corp/gitlab/team/app')?.provider.config.id).toBe('corp');
+    expect(registry.match('git@code.corp:team/app.git')?.provider.config.id).toBe('corp');
+    const gitea = registry.match('https://code.corp/team/app');
+    expect(gitea?.provider.config.id).toBe('gitea');
+    expect(gitea?.provider).toBeInstanceOf(UnsupportedProvider);
   });
 
   it('refuses unknown types and duplicate ids', () => {

@@ -1,29 +1,34 @@
 import { ConfigError } from '../core/errors.ts';
-import { parseRemote } from '../core/origin.ts';
-import { createGitHubProvider } from './github/github-provider.ts';
-import type { Provider, ProviderConfig, ProviderDeps, ProviderFactory, RepoRef } from './types.ts';
+import { GITHUB_TYPE } from './github/defaults.ts';
+import { GITLAB_TYPE } from './gitlab/defaults.ts';
+import { isOnHost, matchRepoOnHost } from './origin-match.ts';
+import type { Provider, ProviderConfig, ProviderDeps, ProviderType, RepoRef } from './types.ts';
 
 /**
- * Provider types that gitsync implements, one folder each under `src/providers/`.
- * (`fake/` is for tests and is constructed directly, never from configuration.)
+ * Code-host types, one folder each under `src/providers/` once implemented (`fake/` is for tests
+ * and is constructed directly, never from configuration). Types recognised but not implemented
+ * yet keep their defaults here; their refs get a clear error state.
  */
-export const PROVIDER_FACTORIES: Readonly<Record<string, ProviderFactory>> = {
-  github: createGitHubProvider,
+export const PROVIDER_TYPES: Readonly<Record<string, ProviderType>> = {
+  github: GITHUB_TYPE,
+  gitlab: GITLAB_TYPE,
+  gitea: { defaultApiUrl: (web) => `${web}/api/v1`, tokenEnv: 'GITEA_TOKEN' },
+  forgejo: { defaultApiUrl: (web) => `${web}/api/v1`, tokenEnv: 'FORGEJO_TOKEN' },
+  bitbucket: {
+    defaultApiUrl: (web) => (new URL(web).host === 'bitbucket.org' ? 'https://api.bitbucket.org/2.0' : web),
+    tokenEnv: 'BITBUCKET_TOKEN',
+  },
+  'azure-devops': { defaultApiUrl: (web) => web, tokenEnv: 'AZURE_DEVOPS_TOKEN' },
 };
 
-/** Code-host types the configuration accepts that this version cannot talk to yet: their refs get a clear error state. */
-export const PLANNED_PROVIDER_TYPES = [
-  'github',
-  'gitlab',
-  'gitea',
-  'forgejo',
-  'bitbucket',
-  'azure-devops',
-] as const;
+export const KNOWN_PROVIDER_TYPES: readonly string[] = Object.keys(PROVIDER_TYPES);
 
-export const KNOWN_PROVIDER_TYPES: readonly string[] = [
-  ...new Set([...Object.keys(PROVIDER_FACTORIES), ...PLANNED_PROVIDER_TYPES]),
-];
+/** The type's defaults and factory; a ConfigError naming the type for one that does not exist. */
+export function providerType(type: string): ProviderType {
+  const known = PROVIDER_TYPES[type];
+  if (!known) throw new ConfigError(`unknown code-host type ${JSON.stringify(type)}`);
+  return known;
+}
 
 export interface OriginMatch {
   provider: Provider;
@@ -31,18 +36,15 @@ export interface OriginMatch {
   repo: RepoRef | null;
 }
 
-/** The configured providers in order; an origin belongs to the first whose host matches. */
+/** The configured providers in order; an origin belongs to the first that says it is its own. */
 export class ProviderRegistry {
   readonly #byId = new Map<string, Provider>();
-  readonly #hosts: { host: string; hostname: string; provider: Provider }[] = [];
 
   constructor(providers: readonly Provider[]) {
     for (const provider of providers) {
       if (this.#byId.has(provider.config.id))
         throw new ConfigError(`duplicate provider id ${provider.config.id}`);
       this.#byId.set(provider.config.id, provider);
-      const url = new URL(provider.config.web_url);
-      this.#hosts.push({ host: url.host.toLowerCase(), hostname: url.hostname.toLowerCase(), provider });
     }
   }
 
@@ -55,26 +57,19 @@ export class ProviderRegistry {
   }
 
   match(origin: string): OriginMatch | null {
-    const remote = parseRemote(origin);
-    if (!remote) return null;
-    const entry = this.#hosts.find((h) => h.host === remote.host || h.hostname === remote.host);
-    if (!entry) return null;
-    return { provider: entry.provider, repo: entry.provider.parseOrigin(origin) };
+    for (const provider of this.#byId.values()) {
+      if (provider.matches(origin)) return { provider, repo: provider.parseOrigin(origin) };
+    }
+    return null;
   }
 }
 
 /** Builds providers from configuration; types without an implementation yet become `UnsupportedProvider`. */
-export function createProviders(
-  configs: readonly ProviderConfig[],
-  deps: ProviderDeps,
-  factories: Readonly<Record<string, ProviderFactory>> = PROVIDER_FACTORIES,
-): Provider[] {
+export function createProviders(configs: readonly ProviderConfig[], deps: ProviderDeps): Provider[] {
   return configs.map((config) => {
-    const factory = factories[config.type];
-    if (factory) return factory(config, deps);
-    if ((PLANNED_PROVIDER_TYPES as readonly string[]).includes(config.type))
-      return new UnsupportedProvider(config);
-    throw new ConfigError(`provider ${config.id}: unknown type ${JSON.stringify(config.type)}`);
+    const type = PROVIDER_TYPES[config.type];
+    if (!type) throw new ConfigError(`provider ${config.id}: unknown type ${JSON.stringify(config.type)}`);
+    return type.create ? type.create(config, deps) : new UnsupportedProvider(config);
   });
 }
 
@@ -84,12 +79,15 @@ export function createProviders(
  * fails with a ConfigError the engine turns into a long backoff with a clear message.
  */
 export class UnsupportedProvider implements Provider {
+  readonly capabilities = { pullsPerBatch: 0, branchesPerBatch: 0, minBatch: 1 };
   constructor(readonly config: ProviderConfig) {}
 
+  matches(origin: string): boolean {
+    return isOnHost(origin, this.config.web_url);
+  }
+
   parseOrigin(origin: string): RepoRef | null {
-    const remote = parseRemote(origin);
-    if (!remote || remote.segments.length < 2) return null;
-    return { owner: remote.segments.slice(0, -1).join('/'), name: remote.segments.at(-1)! };
+    return matchRepoOnHost(origin, this.config.web_url, true);
   }
 
   repoUrl(repo: RepoRef): string {

@@ -1,5 +1,5 @@
 import type { Clock } from '../core/clock.ts';
-import type { PrFields } from '../core/types.ts';
+import type { PrFields, StaleMatch } from '../core/types.ts';
 
 /** A repository on a code host. `owner` may hold nested groups (`group/sub`) where the host has them. */
 export interface RepoRef {
@@ -40,11 +40,64 @@ export interface ProviderConfig {
 }
 
 /**
+ * What a provider can do, declared so that the engine asks instead of holding one host's
+ * constants.
+ */
+export interface ProviderCapabilities {
+  /** PRs one `fetchPulls` call reads (0 without it). */
+  pullsPerBatch: number;
+  /** (repository, branch) pairs one `findPullsForBranches` call answers (0 without it). */
+  branchesPerBatch: number;
+  /**
+   * Below this many rows of a kind in a group, batching saves nothing: single reads are as cheap
+   * (GitHub: a conditional REST read answered 304 is free).
+   */
+  minBatch: number;
+  /**
+   * Where a host keeps several budgets per token: the one batch calls spend and the one single
+   * calls spend (GitHub: `graphql`, `core`), so a pause of one leaves the other. Undefined: one budget.
+   */
+  rateLimitScopes?: { readonly batch: string; readonly single: string } | undefined;
+}
+
+export type { StaleMatch } from '../core/types.ts';
+
+/**
+ * Receiving a host's webhook deliveries, each host its own way. The server reads the body (with
+ * its limits) only after `start` accepted the headers, feeding it to `update` as it arrives.
+ */
+export interface ProviderWebhooks {
+  /**
+   * A check of one delivery: null refuses it at once (no or malformed credentials in the
+   * headers); otherwise `update` each chunk of the body, then `valid()` says whether it is genuine.
+   */
+  start(header: HeaderReader, secret: string): { update(chunk: Uint8Array): void; valid(): boolean } | null;
+  /** The host's id of this delivery (a redelivery repeats it), if it sends one. */
+  deliveryId(header: HeaderReader): string | undefined;
+  /**
+   * The tracked refs a verified delivery concerns (none for events that say nothing about PRs or
+   * branches); throws BadInputError for a delivery of a known event that lacks its fields.
+   */
+  staleRefs(header: HeaderReader, payload: unknown): StaleMatch[];
+}
+
+/** A request header by (case-insensitive) name. */
+export type HeaderReader = (name: string) => string | undefined;
+
+/**
  * One code host. Host vocabulary stays behind this interface: implementations map their states
  * to `open | closed | merged` and translate every failure into the errors of `core/errors.ts`.
  */
 export interface Provider {
   readonly config: ProviderConfig;
+  readonly capabilities: ProviderCapabilities;
+  /** Receiving webhooks; absent where the host has none (or they are not supported yet). */
+  readonly webhooks?: ProviderWebhooks | undefined;
+  /**
+   * Whether an origin is on this host (its host, and its path prefix where the host is served
+   * under one), whether or not it names a repository: the registry asks each provider in order.
+   */
+  matches(origin: string): boolean;
   /** The repository an origin names, if it is on this host (https, ssh://, scp-like; credentials ignored). */
   parseOrigin(origin: string): RepoRef | null;
   /** The canonical origin stored for a repository: `web_url/owner/name`. */
@@ -92,3 +145,13 @@ export interface ProviderDeps {
 }
 
 export type ProviderFactory = (config: ProviderConfig, deps: ProviderDeps) => Provider;
+
+/** A code-host type as configuration knows it: its defaults, and (once implemented) its provider. */
+export interface ProviderType {
+  /** Builds the provider; absent for a type this version recognises but cannot talk to yet. */
+  create?: ProviderFactory;
+  /** The API address for a web address (`https://github.com` → `https://api.github.com`). */
+  defaultApiUrl(webUrl: string): string;
+  /** The environment variable holding the service token when the configuration names none. */
+  tokenEnv: string;
+}

@@ -1,6 +1,6 @@
 import { AuthError, NotFoundError } from '../../core/errors.ts';
 import type { PrFields } from '../../core/types.ts';
-import { matchRepoOnHost, trimTrailingSlash } from '../origin-match.ts';
+import { isOnHost, matchRepoOnHost, trimTrailingSlash } from '../origin-match.ts';
 import type { CallOptions, Provider, ProviderConfig, PullRef, RepoRef } from '../types.ts';
 
 export interface FakePull extends PrFields {
@@ -143,6 +143,8 @@ function delay(ms: number, signal: AbortSignal | undefined): Promise<void> {
 /** A Provider backed by a FakeCodeHost; PR URLs look like `<web_url>/<owner>/<repo>/pull/<n>`. */
 export class FakeProvider implements Provider {
   readonly config: ProviderConfig;
+  /** One call at a time: the fake answers single reads only. */
+  readonly capabilities = { pullsPerBatch: 0, branchesPerBatch: 0, minBatch: 1 };
 
   constructor(
     readonly host: FakeCodeHost,
@@ -155,6 +157,10 @@ export class FakeProvider implements Provider {
       api_url: trimTrailingSlash(host.webUrl),
       ...config,
     };
+  }
+
+  matches(origin: string): boolean {
+    return isOnHost(origin, this.config.web_url);
   }
 
   parseOrigin(origin: string): RepoRef | null {

@@ -1,10 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type GitHubEmulator, startGitHubEmulator } from '../../../emulator/github/server.ts';
-import { defaultApiUrl } from '../../config/config.ts';
 import { systemClock } from '../../core/clock.ts';
 import { AuthError, RateLimitedError, UnavailableError } from '../../core/errors.ts';
 import { branchKey, pullKey } from '../types.ts';
 import { graphqlUrlFor } from './client.ts';
+import { GITHUB_TYPE } from './defaults.ts';
 import { GitHubProvider } from './github-provider.ts';
 
 /**
@@ -276,10 +276,10 @@ describe('GitHub host behaviours', () => {
   });
 
   it('7. GHE.com: the API of https://SUB.ghe.com is https://api.SUB.ghe.com, GraphQL at /graphql', () => {
-    expect(defaultApiUrl('github', 'https://octocorp.ghe.com')).toBe('https://api.octocorp.ghe.com');
+    expect(GITHUB_TYPE.defaultApiUrl('https://octocorp.ghe.com')).toBe('https://api.octocorp.ghe.com');
     expect(graphqlUrlFor('https://api.octocorp.ghe.com')).toBe('https://api.octocorp.ghe.com/graphql');
-    expect(defaultApiUrl('github', 'https://github.com')).toBe('https://api.github.com');
-    expect(defaultApiUrl('github', 'https://ghe.example.com')).toBe('https://ghe.example.com/api/v3');
+    expect(GITHUB_TYPE.defaultApiUrl('https://github.com')).toBe('https://api.github.com');
+    expect(GITHUB_TYPE.defaultApiUrl('https://ghe.example.com')).toBe('https://ghe.example.com/api/v3');
     // Enterprise Server's GraphQL endpoint sits beside its REST base.
     expect(graphqlUrlFor('https://ghe.example.com/api/v3')).toBe('https://ghe.example.com/api/graphql');
   });

@@ -3,12 +3,14 @@ import type { z } from 'zod';
 import type { Clock } from '../../core/clock.ts';
 import { AuthError, NotFoundError, RateLimitedError, UnavailableError } from '../../core/errors.ts';
 import type { PrFields, PrState } from '../../core/types.ts';
-import { matchRepoOnHost } from '../origin-match.ts';
+import { isOnHost, matchRepoOnHost } from '../origin-match.ts';
 import {
   branchKey,
   type CallOptions,
   type Provider,
+  type ProviderCapabilities,
   type ProviderConfig,
+  type ProviderWebhooks,
   type PullRef,
   pullKey,
   type RepoRef,
@@ -38,6 +40,7 @@ import {
   repositorySchema,
   reviewListSchema,
 } from './schemas.ts';
+import { githubWebhooks } from './webhooks.ts';
 
 /** Reviews are read 100 a page (GitHub's maximum); a PR with more than this many pages is cut off. */
 const MAX_REVIEW_PAGES = 10;
@@ -63,11 +66,18 @@ export class GitHubProvider implements Provider {
   readonly client: GitHubClient;
   readonly #graphqlUrl: string;
   readonly #clock: GitHubClientOptions['clock'];
-  /**
-   * REST and GraphQL are separate budgets on GitHub; the engine pauses them apart: batch reads go
-   * through GraphQL, single reads through REST (errors carry these scopes).
-   */
-  readonly rateLimitScopes = { batch: 'graphql', single: 'core' } as const;
+  readonly capabilities: ProviderCapabilities = {
+    // One GraphQL query reads 50 PRs or answers 50 branches within GitHub's node limits ("Rate
+    // limits and node limits for the GraphQL API"); below two, a conditional REST read (free when
+    // answered 304, "Best practices for using the REST API") is cheaper.
+    pullsPerBatch: 50,
+    branchesPerBatch: 50,
+    minBatch: 2,
+    // REST and GraphQL are separate budgets: batch reads go through GraphQL, single reads through
+    // REST (errors carry these scopes), and the engine pauses them apart.
+    rateLimitScopes: { batch: 'graphql', single: 'core' },
+  };
+  readonly webhooks: ProviderWebhooks = githubWebhooks(this);
   /** Until when GraphQL is limited, per token (hashed): nothing is sent there before then. */
   readonly #graphqlPaused = new Map<string, RateLimitedError>();
   /** `reviewDecision` of PRs read through REST, by (PR, token), with the reviews it was read for. */
@@ -80,6 +90,10 @@ export class GitHubProvider implements Provider {
     this.client = new GitHubClient(config.api_url, options);
     this.#graphqlUrl = graphqlUrlFor(config.api_url);
     this.#clock = options.clock;
+  }
+
+  matches(origin: string): boolean {
+    return isOnHost(origin, this.config.web_url);
   }
 
   parseOrigin(origin: string): RepoRef | null {

@@ -23,6 +23,8 @@ function span(s) {
 }
 /** Only http(s) links reach an href or src: a code host's data never becomes a script URL. */
 const safeUrl = (url) => (/^https?:\/\//i.test(String(url ?? '')) ? escapeHtml(url) : '#');
+/** A size the host has not told (yet) shows as a dash, never as a made-up 0. */
+const count = (n) => (n === null || n === undefined ? '—' : String(n));
 const clock = (iso) => new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 
 // ---- API ---------------------------------------------------------------------------------------
@@ -243,9 +245,9 @@ function renderRef(ref) {
       <a class="pr-link" href="${safeUrl(ref.url)}" target="_blank" rel="noopener">#${ref.pr_number} ${escapeHtml(ref.pull_request_title)}</a></div>
     <div class="ref-line">
       <span class="branch">${escapeHtml(ref.base_branch)} ← ${escapeHtml(ref.head_branch)}</span>
-      <span class="stat"><span class="add">+${ref.additions}</span> <span class="del">−${ref.deletions}</span></span>
-      <span class="stat">${ref.changed_files} file${ref.changed_files === 1 ? '' : 's'}</span>
-      <span class="stat">${ref.commits} commit${ref.commits === 1 ? '' : 's'}</span>
+      <span class="stat"><span class="add">+${count(ref.additions)}</span> <span class="del">−${count(ref.deletions)}</span></span>
+      <span class="stat">${count(ref.changed_files)} file${ref.changed_files === 1 ? '' : 's'}</span>
+      <span class="stat">${count(ref.commits)} commit${ref.commits === 1 ? '' : 's'}</span>
       ${review}${reviewers}${author}</div>
     ${problem(ref)}${timing(ref)}</li>`;
 }

@@ -22,13 +22,8 @@ export function webhookRoutes(app: Hono<Env>, deps: RouteDeps): void {
       const result = await handleWebhook(
         { store, clock },
         provider,
-        {
-          signature: c.req.header('x-hub-signature-256'),
-          event: c.req.header('x-github-event'),
-          delivery: c.req.header('x-github-delivery'),
-          contentLength: c.req.header('content-length'),
-          body: c.req.raw.body,
-        },
+        (name) => c.req.header(name),
+        c.req.raw.body,
         { maxBytes: MAX_WEBHOOK_BYTES, timeoutMs: limits.webhook_upload_timeout_ms },
       );
       metrics.webhookDeliveries.inc({ provider: provider.config.id, result: result.body.status });

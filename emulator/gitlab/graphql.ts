@@ -1,0 +1,568 @@
+import {
+  buildSchema,
+  type DocumentNode,
+  type FragmentDefinitionNode,
+  type GraphQLError,
+  type GraphQLSchema,
+  graphql,
+  Kind,
+  parse,
+  type SelectionSetNode,
+  validate,
+} from 'graphql';
+import type { GitLabModel, GlMergeRequest, GlProject, MrState } from './model.ts';
+import type { Renderer } from './render.ts';
+
+/**
+ * The part of GitLab's GraphQL schema a provider needs to read merge requests, written from the
+ * GraphQL API reference (`doc/api/graphql/reference/_index.md`: `Query.project`,
+ * `Project.mergeRequests` / `Project.mergeRequest`, `MergeRequest`, `MergeRequestReviewer`,
+ * `UserMergeRequestInteraction`, `DiffStatsSummary`, the `MergeRequestState`,
+ * `MergeRequestSort`, `MergeRequestReviewState` and `DetailedMergeStatus` enums) and
+ * `Query.queryComplexity` (`doc/api/graphql/getting_started.md`, "Query complexity").
+ */
+export const GITLAB_SDL = /* GraphQL */ `
+  scalar Time
+
+  type Query {
+    project(fullPath: ID!): Project
+    currentUser: UserCore
+    queryComplexity: QueryComplexity
+  }
+
+  type QueryComplexity {
+    score: Int
+    limit: Int
+  }
+
+  type Project {
+    id: ID!
+    fullPath: ID!
+    name: String!
+    path: String!
+    webUrl: String
+    visibility: String
+    mergeRequest(iid: String!): MergeRequest
+    mergeRequests(
+      iids: [String!]
+      sourceBranches: [String!]
+      targetBranches: [String!]
+      state: MergeRequestState
+      draft: Boolean
+      sort: MergeRequestSort = created_desc
+      first: Int
+      last: Int
+      after: String
+      before: String
+    ): MergeRequestConnection
+  }
+
+  enum MergeRequestState {
+    opened
+    closed
+    locked
+    merged
+    all
+  }
+
+  enum MergeRequestSort {
+    created_desc
+    created_asc
+    updated_desc
+    updated_asc
+    CREATED_DESC
+    CREATED_ASC
+    UPDATED_DESC
+    UPDATED_ASC
+    MERGED_AT_ASC
+    MERGED_AT_DESC
+  }
+
+  enum MergeRequestReviewState {
+    UNREVIEWED
+    REVIEWED
+    REQUESTED_CHANGES
+    APPROVED
+    UNAPPROVED
+    REVIEW_STARTED
+  }
+
+  enum DetailedMergeStatus {
+    APPROVALS_SYNCING
+    BLOCKED_STATUS
+    CHECKING
+    CI_MUST_PASS
+    CI_STILL_RUNNING
+    CONFLICT
+    DISCUSSIONS_NOT_RESOLVED
+    DRAFT_STATUS
+    MERGEABLE
+    NEED_REBASE
+    NOT_APPROVED
+    NOT_OPEN
+    PREPARING
+    REQUESTED_CHANGES
+    UNCHECKED
+  }
+
+  enum MergeStatus {
+    UNCHECKED
+    CHECKING
+    CAN_BE_MERGED
+    CANNOT_BE_MERGED
+    CANNOT_BE_MERGED_RECHECK
+  }
+
+  type PageInfo {
+    hasNextPage: Boolean!
+    hasPreviousPage: Boolean!
+    startCursor: String
+    endCursor: String
+  }
+
+  type MergeRequestConnection {
+    count: Int!
+    nodes: [MergeRequest]
+    edges: [MergeRequestEdge]
+    pageInfo: PageInfo!
+  }
+
+  type MergeRequestEdge {
+    cursor: String!
+    node: MergeRequest
+  }
+
+  type MergeRequest {
+    id: ID!
+    iid: String!
+    projectId: Int!
+    sourceProjectId: Int
+    targetProjectId: Int!
+    title: String!
+    description: String
+    state: MergeRequestState!
+    draft: Boolean!
+    sourceBranch: String!
+    targetBranch: String!
+    webUrl: String
+    createdAt: Time!
+    updatedAt: Time!
+    mergedAt: Time
+    closedAt: Time
+    preparedAt: Time
+    author: MergeRequestAuthor
+    approved: Boolean!
+    approvalsRequired: Int
+    approvalsLeft: Int
+    approvedBy(first: Int, last: Int, after: String, before: String): UserCoreConnection
+    reviewers(first: Int, last: Int, after: String, before: String): MergeRequestReviewerConnection
+    diffStatsSummary: DiffStatsSummary
+    commitCount: Int
+    commits(first: Int, last: Int, after: String, before: String): CommitConnection
+    diffHeadSha: String
+    diffRefs: DiffRefs
+    detailedMergeStatus: DetailedMergeStatus
+    mergeStatusEnum: MergeStatus
+    userNotesCount: Int
+    sourceProject: Project
+    targetProject: Project!
+  }
+
+  type MergeRequestAuthor {
+    id: ID!
+    username: String!
+    name: String!
+    avatarUrl: String
+    webUrl: String!
+    bot: Boolean!
+  }
+
+  type UserCore {
+    id: ID!
+    username: String!
+    name: String!
+    avatarUrl: String
+    webUrl: String!
+    bot: Boolean!
+  }
+
+  type UserCoreConnection {
+    count: Int!
+    nodes: [UserCore]
+    pageInfo: PageInfo!
+  }
+
+  type MergeRequestReviewer {
+    id: ID!
+    username: String!
+    name: String!
+    avatarUrl: String
+    webUrl: String!
+    bot: Boolean!
+    mergeRequestInteraction: UserMergeRequestInteraction
+  }
+
+  type UserMergeRequestInteraction {
+    reviewState: MergeRequestReviewState
+    approved: Boolean!
+    reviewed: Boolean!
+    canMerge: Boolean!
+  }
+
+  type MergeRequestReviewerConnection {
+    count: Int!
+    nodes: [MergeRequestReviewer]
+    pageInfo: PageInfo!
+  }
+
+  type DiffStatsSummary {
+    additions: Int!
+    deletions: Int!
+    changes: Int!
+    fileCount: Int!
+  }
+
+  type DiffRefs {
+    baseSha: String
+    headSha: String!
+    startSha: String!
+  }
+
+  type Commit {
+    id: ID!
+    sha: String!
+    shortId: String!
+    title: String
+    message: String
+    authorName: String
+    authoredDate: Time
+    webUrl: String!
+  }
+
+  type CommitConnection {
+    nodes: [Commit]
+    pageInfo: PageInfo!
+  }
+`;
+
+let schema: GraphQLSchema | null = null;
+export function gitlabGraphqlSchema(): GraphQLSchema {
+  schema ??= buildSchema(GITLAB_SDL);
+  return schema;
+}
+
+/**
+ * GraphQL limits (`doc/api/graphql/_index.md`, "Limits"): maximum page size 100 nodes, maximum
+ * query complexity 200 unauthenticated / 250 authenticated, maximum query size 10,000 characters.
+ */
+export const MAX_PAGE_SIZE = 100;
+export const MAX_COMPLEXITY_AUTHENTICATED = 250;
+export const MAX_COMPLEXITY_UNAUTHENTICATED = 200;
+export const MAX_QUERY_SIZE = 10_000;
+
+/**
+ * A query's complexity score by the documented rule: "In general, each field in a query adds `1`
+ * to the complexity score" (same page, "Maximum query complexity"). Every selected field counts,
+ * once per appearance (aliases of the same field count separately); `__typename` is free.
+ */
+export function queryComplexity(document: DocumentNode): number {
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const d of document.definitions)
+    if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
+  const walk = (set: SelectionSetNode, seen: Set<string>): number => {
+    let score = 0;
+    for (const sel of set.selections) {
+      if (sel.kind === Kind.FIELD) {
+        if (sel.name.value === '__typename') continue;
+        score += 1 + (sel.selectionSet ? walk(sel.selectionSet, seen) : 0);
+      } else if (sel.kind === Kind.INLINE_FRAGMENT) {
+        score += walk(sel.selectionSet, seen);
+      } else {
+        const frag = fragments.get(sel.name.value);
+        if (!frag || seen.has(frag.name.value)) continue;
+        score += walk(frag.selectionSet, new Set([...seen, frag.name.value]));
+      }
+    }
+    return score;
+  };
+  let total = 0;
+  for (const d of document.definitions)
+    if (d.kind === Kind.OPERATION_DEFINITION) total = Math.max(total, walk(d.selectionSet, new Set()));
+  return total;
+}
+
+export interface GraphqlContext {
+  viewer: string | null;
+  /** Whether the viewer sees a project (private: members; internal: signed-in users). */
+  canSee: (project: GlProject) => boolean;
+}
+
+type Page<T> = { count: number; nodes: T[]; pageInfo: object; edges?: { cursor: string; node: T }[] };
+
+const cursorOf = (i: number) => Buffer.from(JSON.stringify({ i })).toString('base64');
+const indexOf = (cursor: string | undefined): number | undefined => {
+  if (cursor === undefined) return undefined;
+  try {
+    const i = (JSON.parse(Buffer.from(cursor, 'base64').toString('utf8')) as { i?: unknown }).i;
+    return typeof i === 'number' ? i : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * Relay-style paging. `first`/`last` above the maximum page size are not an error on GitLab: the
+ * page is cut to 100 nodes and `hasNextPage` says more exist.
+ */
+function paginate<T>(
+  items: T[],
+  args: { first?: number; last?: number; after?: string; before?: string },
+): Page<T> {
+  let start = 0;
+  let end = items.length;
+  const after = indexOf(args.after);
+  const before = indexOf(args.before);
+  if (after !== undefined) start = Math.max(start, after + 1);
+  if (before !== undefined) end = Math.min(end, before);
+  const cap = (n: number | undefined) =>
+    n === undefined ? undefined : Math.max(0, Math.min(n, MAX_PAGE_SIZE));
+  const first = cap(args.first);
+  const last = cap(args.last);
+  if (first === undefined && last === undefined) end = Math.min(end, start + MAX_PAGE_SIZE);
+  if (first !== undefined) end = Math.min(end, start + first);
+  if (last !== undefined) start = Math.max(start, end - last);
+  const slice = items.slice(start, end);
+  return {
+    count: items.length,
+    nodes: slice,
+    edges: slice.map((node, k) => ({ cursor: cursorOf(start + k), node })),
+    pageInfo: {
+      hasNextPage: end < items.length,
+      hasPreviousPage: start > 0,
+      startCursor: slice.length ? cursorOf(start) : null,
+      endCursor: slice.length ? cursorOf(end - 1) : null,
+    },
+  };
+}
+
+const SORTS: Record<string, { key: 'created_at' | 'updated_at' | 'merged_at'; dir: 'asc' | 'desc' }> = {
+  created_desc: { key: 'created_at', dir: 'desc' },
+  created_asc: { key: 'created_at', dir: 'asc' },
+  updated_desc: { key: 'updated_at', dir: 'desc' },
+  updated_asc: { key: 'updated_at', dir: 'asc' },
+  CREATED_DESC: { key: 'created_at', dir: 'desc' },
+  CREATED_ASC: { key: 'created_at', dir: 'asc' },
+  UPDATED_DESC: { key: 'updated_at', dir: 'desc' },
+  UPDATED_ASC: { key: 'updated_at', dir: 'asc' },
+  MERGED_AT_ASC: { key: 'merged_at', dir: 'asc' },
+  MERGED_AT_DESC: { key: 'merged_at', dir: 'desc' },
+};
+
+/** Translates graphql-js validation wording into GitLab's (graphql-ruby) where they differ. */
+function gitlabMessage(error: GraphQLError): string {
+  const field = /^Cannot query field "([^"]+)" on type "([^"]+)"/.exec(error.message);
+  if (field) return `Field '${field[1]}' doesn't exist on type '${field[2]}'`;
+  return error.message;
+}
+
+/**
+ * Runs one GraphQL request against the model. Refusals (syntax, validation, size, complexity) come
+ * back as `{"errors": [{"message"}]}` without data, as GitLab answers them.
+ */
+export async function executeGitLabGraphql(
+  render: Renderer,
+  request: { query?: unknown; variables?: unknown; operationName?: unknown },
+  context: GraphqlContext,
+): Promise<{ body: unknown; complexity: number | null }> {
+  const model: GitLabModel = render.model;
+  if (typeof request.query !== 'string' || request.query.trim() === '')
+    return { body: { errors: [{ message: 'No query string was present' }] }, complexity: null };
+  if (request.query.length > MAX_QUERY_SIZE)
+    return { body: { errors: [{ message: 'Query too large' }] }, complexity: null };
+  let document: DocumentNode;
+  try {
+    document = parse(request.query);
+  } catch (error) {
+    return { body: { errors: [{ message: (error as Error).message }] }, complexity: null };
+  }
+  const invalid = validate(gitlabGraphqlSchema(), document);
+  if (invalid.length > 0)
+    return {
+      body: { errors: invalid.map((e) => ({ message: gitlabMessage(e), locations: e.locations })) },
+      complexity: null,
+    };
+  const score = queryComplexity(document);
+  const limit = context.viewer === null ? MAX_COMPLEXITY_UNAUTHENTICATED : MAX_COMPLEXITY_AUTHENTICATED;
+  if (score > limit)
+    return {
+      body: {
+        errors: [{ message: `Query has complexity of ${score}, which exceeds max complexity of ${limit}` }],
+      },
+      complexity: score,
+    };
+
+  const user = (username: string) => {
+    const u = model.user(username);
+    return {
+      id: `gid://gitlab/User/${u.id}`,
+      username: u.username,
+      name: u.name,
+      avatarUrl: render.avatarUrl(u),
+      webUrl: `${render.webUrl}/${u.username}`,
+      bot: u.bot,
+    };
+  };
+  const projectNode = (p: GlProject): object => ({
+    id: `gid://gitlab/Project/${p.id}`,
+    fullPath: p.path_with_namespace,
+    name: p.path,
+    path: p.path,
+    webUrl: render.projectWebUrl(p),
+    visibility: p.visibility,
+    mergeRequest: ({ iid }: { iid: string }) => {
+      const mr = model.mergeRequests.get(p.id)?.find((m) => String(m.iid) === iid);
+      return mr ? mergeRequestNode(mr) : null;
+    },
+    mergeRequests: (args: {
+      iids?: string[];
+      sourceBranches?: string[];
+      targetBranches?: string[];
+      state?: MrState | 'all';
+      draft?: boolean;
+      sort?: string;
+      first?: number;
+      last?: number;
+      after?: string;
+      before?: string;
+    }) => {
+      let list = [...(model.mergeRequests.get(p.id) ?? [])];
+      if (args.iids) list = list.filter((m) => args.iids!.includes(String(m.iid)));
+      if (args.sourceBranches) list = list.filter((m) => args.sourceBranches!.includes(m.source_branch));
+      if (args.targetBranches) list = list.filter((m) => args.targetBranches!.includes(m.target_branch));
+      if (args.state && args.state !== 'all') list = list.filter((m) => m.state === args.state);
+      if (args.draft !== undefined) list = list.filter((m) => m.draft === args.draft);
+      const sort = SORTS[args.sort ?? 'created_desc'] ?? SORTS.created_desc!;
+      const time = (m: GlMergeRequest) => m[sort.key]?.getTime() ?? 0;
+      list.sort((a, b) => time(a) - time(b) || a.id - b.id);
+      if (sort.dir === 'desc') list.reverse();
+      const page = paginate(list, args);
+      const nodes = page.nodes.map(mergeRequestNode);
+      return { ...page, nodes, edges: page.edges!.map((e, k) => ({ cursor: e.cursor, node: nodes[k] })) };
+    },
+  });
+  const visibleProject = (idOrPath: string | number) => {
+    const p = model.findProject(idOrPath);
+    return p && context.canSee(p) ? projectNode(p) : null;
+  };
+  const mergeRequestNode = (mr: GlMergeRequest): object => {
+    const project = model.project(mr.project_id);
+    return {
+      id: `gid://gitlab/MergeRequest/${mr.id}`,
+      iid: String(mr.iid),
+      projectId: mr.project_id,
+      sourceProjectId: mr.source_project_id,
+      targetProjectId: mr.project_id,
+      title: model.displayTitle(mr),
+      description: mr.description,
+      state: mr.state,
+      draft: mr.draft,
+      sourceBranch: mr.source_branch,
+      targetBranch: mr.target_branch,
+      webUrl: render.mergeRequestWebUrl(mr),
+      createdAt: mr.created_at.toISOString(),
+      updatedAt: mr.updated_at.toISOString(),
+      mergedAt: mr.merged_at?.toISOString() ?? null,
+      closedAt: mr.closed_at?.toISOString() ?? null,
+      preparedAt: mr.prepared_at?.toISOString() ?? null,
+      author: () => user(mr.author),
+      approved: () => model.approved(mr),
+      approvalsRequired: project.tier === 'premium' ? project.approvals_required : 0,
+      approvalsLeft: () => model.approvalsLeft(mr),
+      approvedBy: (args: object) => {
+        const page = paginate(mr.approvals, args);
+        return { ...page, nodes: page.nodes.map((a) => user(a.username)) };
+      },
+      reviewers: (args: object) => {
+        const page = paginate(mr.reviewers, args);
+        return {
+          ...page,
+          nodes: page.nodes.map((r) => ({
+            ...user(r.username),
+            mergeRequestInteraction: {
+              reviewState: r.state.toUpperCase(),
+              approved: mr.approvals.some((a) => a.username.toLowerCase() === r.username.toLowerCase()),
+              reviewed: r.state !== 'unreviewed',
+              canMerge: project.members.has(r.username.toLowerCase()),
+            },
+          })),
+        };
+      },
+      // Null while GitLab prepares the diff: the statistics are computed lazily.
+      diffStatsSummary: mr.diff
+        ? {
+            additions: mr.diff.additions,
+            deletions: mr.diff.deletions,
+            changes: mr.diff.additions + mr.diff.deletions,
+            fileCount: mr.diff.file_count,
+          }
+        : null,
+      commitCount: mr.commits.length,
+      commits: (args: object) => {
+        const newestFirst = [...mr.commits].reverse();
+        const page = paginate(newestFirst, args);
+        return {
+          ...page,
+          nodes: page.nodes.map((c) => ({
+            id: `gid://gitlab/CommitPresenter/${c.id}`,
+            sha: c.id,
+            shortId: c.id.slice(0, 8),
+            title: c.title,
+            message: c.message,
+            authorName: c.author_name,
+            authoredDate: c.created_at.toISOString(),
+            webUrl: `${render.projectWebUrl(project)}/-/commit/${c.id}`,
+          })),
+        };
+      },
+      diffHeadSha: mr.prepared_at ? model.headSha(mr) : null,
+      diffRefs: mr.prepared_at
+        ? { baseSha: mr.base_sha, headSha: model.headSha(mr), startSha: mr.base_sha }
+        : null,
+      detailedMergeStatus: () => model.detailedMergeStatus(mr).toUpperCase(),
+      mergeStatusEnum: () => {
+        const s = model.mergeStatus(mr);
+        return s === 'preparing' ? 'UNCHECKED' : s.toUpperCase();
+      },
+      userNotesCount: mr.user_notes_count,
+      sourceProject: () => visibleProject(mr.source_project_id),
+      targetProject: () => projectNode(project),
+    };
+  };
+  const rootValue = {
+    project: ({ fullPath }: { fullPath: string }) => {
+      // A project the viewer cannot see, or that does not exist, is `null` without an error.
+      const p = model.findProject(fullPath);
+      if (p && context.canSee(p)) return projectNode(p);
+      const moved = model.redirects.get(fullPath.toLowerCase());
+      const target = moved === undefined ? undefined : model.findProject(moved);
+      return target && context.canSee(target) ? projectNode(target) : null;
+    },
+    currentUser: () => (context.viewer === null ? null : user(context.viewer)),
+    queryComplexity: { score, limit },
+  };
+  const result = await graphql({
+    schema: gitlabGraphqlSchema(),
+    source: request.query,
+    rootValue,
+    variableValues: (request.variables ?? {}) as Record<string, unknown>,
+    operationName: typeof request.operationName === 'string' ? request.operationName : undefined,
+  });
+  if (!result.errors) return { body: { data: result.data }, complexity: score };
+  return {
+    body: {
+      errors: result.errors.map((e) => ({ message: gitlabMessage(e), locations: e.locations, path: e.path })),
+      data: result.data ?? null,
+    },
+    complexity: score,
+  };
+}

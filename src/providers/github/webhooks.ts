@@ -1,0 +1,68 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import { BadInputError } from '../../core/errors.ts';
+import type { HeaderReader, Provider, ProviderWebhooks, StaleMatch } from '../types.ts';
+
+const repoSchema = z.object({ html_url: z.string() }).nullish();
+const pullPayload = z.object({
+  pull_request: z.object({
+    html_url: z.string(),
+    head: z.object({ ref: z.string(), repo: repoSchema }),
+    base: z.object({ repo: repoSchema }),
+  }),
+  repository: repoSchema,
+});
+const pushPayload = z.object({ ref: z.string(), repository: repoSchema });
+
+/** GitHub's events that say something about a PR or a branch (GitHub docs, "Webhook events and payloads"). */
+const PULL_EVENTS = new Set(['pull_request', 'pull_request_review', 'pull_request_review_comment']);
+
+/**
+ * GitHub webhooks: `X-Hub-Signature-256` is `sha256=` and the HMAC-SHA256 of the raw body with the
+ * secret, compared in constant time; `X-GitHub-Delivery` names the delivery (a redelivery keeps
+ * it); `X-GitHub-Event` the event (GitHub docs, "Validating webhook deliveries").
+ */
+export function githubWebhooks(provider: Provider): ProviderWebhooks {
+  const canonical = (htmlUrl: string | undefined) => {
+    const repo = htmlUrl ? provider.parseOrigin(htmlUrl) : null;
+    return repo ? provider.repoUrl(repo) : null;
+  };
+  return {
+    start(header, secret) {
+      const given = /^sha256=([0-9a-f]{64})$/i.exec(header('x-hub-signature-256') ?? '')?.[1];
+      if (!given) return null;
+      const hmac = createHmac('sha256', secret);
+      return {
+        update: (chunk) => void hmac.update(chunk),
+        valid: () => timingSafeEqual(Buffer.from(given, 'hex'), hmac.digest()),
+      };
+    },
+    deliveryId: (header: HeaderReader) => header('x-github-delivery') || undefined,
+    staleRefs(header, payload): StaleMatch[] {
+      const event = header('x-github-event') ?? '';
+      if (PULL_EVENTS.has(event)) {
+        const parsed = pullPayload.safeParse(payload);
+        if (!parsed.success) throw new BadInputError(`${event} delivery lacks pull_request fields`);
+        const pr = parsed.data.pull_request;
+        const matches: StaleMatch[] = [];
+        // The agent's origin may be the head repository (a fork) or the base repository.
+        for (const origin of new Set([
+          canonical(pr.head.repo?.html_url),
+          canonical(pr.base.repo?.html_url ?? parsed.data.repository?.html_url),
+        ])) {
+          if (origin) matches.push({ origin, branch: pr.head.ref, url: pr.html_url });
+        }
+        if (matches.length === 0) matches.push({ origin: '', url: pr.html_url });
+        return matches;
+      }
+      if (event === 'push') {
+        const parsed = pushPayload.safeParse(payload);
+        if (!parsed.success) throw new BadInputError('push delivery lacks ref or repository');
+        const origin = canonical(parsed.data.repository?.html_url);
+        const branch = parsed.data.ref.startsWith('refs/heads/') ? parsed.data.ref.slice(11) : null;
+        return origin && branch ? [{ origin, branch }] : [];
+      }
+      return [];
+    },
+  };
+}

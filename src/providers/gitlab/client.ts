@@ -1,0 +1,176 @@
+import { createHash } from 'node:crypto';
+import type { z } from 'zod';
+import type { Clock } from '../../core/clock.ts';
+import { GitsyncError, UnavailableError } from '../../core/errors.ts';
+import type { CallOptions } from '../types.ts';
+import { HeaderlessLimitStreaks, translateGitLabError } from './errors.ts';
+
+export interface GitLabClientOptions {
+  clock: Clock;
+  fetch?: typeof fetch;
+  requestTimeoutMs?: number;
+}
+
+export type GitLabRequestKind = 'rest' | 'graphql';
+
+/** A GraphQL error of GitLab's (`{"message", "path"?}`). */
+export interface GraphqlError {
+  message: string;
+  path?: (string | number)[] | undefined;
+}
+
+/** GitLab refused a query as too complex or too long: the caller asks again in smaller parts. */
+export class ComplexityError extends UnavailableError {}
+
+/**
+ * A small client for one GitLab instance: REST under `api_url` (`…/api/v4`) and GraphQL at
+ * `…/api/graphql` (GitLab docs, "GraphQL API": the endpoint is `/api/graphql`). Tokens go as
+ * `Authorization: Bearer`, which GitLab accepts for personal, project, group and OAuth tokens
+ * alike ("REST API authentication"), and only ever to this instance's API.
+ */
+export class GitLabClient {
+  readonly #apiUrl: string;
+  readonly graphqlUrl: string;
+  readonly #fetch: typeof fetch;
+  readonly #timeoutMs: number;
+  readonly #clock: Clock;
+  readonly #streaks = new HeaderlessLimitStreaks();
+  readonly counts: Record<GitLabRequestKind, number> = { rest: 0, graphql: 0 };
+
+  constructor(apiUrl: string, options: GitLabClientOptions) {
+    this.#apiUrl = apiUrl.replace(/\/+$/, '');
+    this.graphqlUrl = graphqlUrlFor(this.#apiUrl);
+    this.#fetch = options.fetch ?? globalThis.fetch;
+    this.#timeoutMs = options.requestTimeoutMs ?? 15_000;
+    this.#clock = options.clock;
+  }
+
+  /** GETs a REST path under the API base and parses the answer with `schema`. */
+  async get<T>(path: string, schema: z.ZodType<T>, call: CallOptions): Promise<T> {
+    const what = `GET ${path.split('?')[0]}`;
+    const response = await this.#send('rest', `${this.#apiUrl}${path}`, { method: 'GET' }, call, what);
+    return this.#parse(response, schema, what);
+  }
+
+  /**
+   * POSTs a GraphQL query. Returns the data and the errors that came with it (GitLab answers
+   * partial data with errors for the parts that failed); throws when there is no data at all —
+   * `ComplexityError` when the query was too complex for GitLab's limit.
+   */
+  async graphql<T>(
+    query: string,
+    schema: z.ZodType<T>,
+    call: CallOptions,
+  ): Promise<{ data: T; errors: GraphqlError[] }> {
+    const what = 'POST /api/graphql';
+    const response = await this.#send(
+      'graphql',
+      this.graphqlUrl,
+      { method: 'POST', body: JSON.stringify({ query }), contentType: 'application/json' },
+      call,
+      what,
+    );
+    const body = await this.#json(response, what);
+    const errors = readErrors(body);
+    const data = (body as { data?: unknown } | null)?.data;
+    if (data === null || data === undefined) {
+      const message = errors.map((e) => e.message).join('; ') || 'no data';
+      // "Query has complexity of N, which exceeds max complexity of 250", "Query too large" (GitLab
+      // docs, "GraphQL API resource limits": complexity 200 unauthenticated, 250 authenticated;
+      // queries of at most 10,000 characters).
+      if (/complexity|too large/i.test(message))
+        throw new ComplexityError(`gitlab: ${message.slice(0, 300)}`);
+      throw new UnavailableError(`gitlab graphql answered errors: ${message.slice(0, 300)}`);
+    }
+    const parsed = schema.safeParse(data);
+    if (!parsed.success) throw new UnavailableError(`gitlab graphql answered an unexpected shape (${what})`);
+    return { data: parsed.data, errors };
+  }
+
+  async #send(
+    kind: GitLabRequestKind,
+    url: string,
+    init: { method: string; body?: string; contentType?: string },
+    call: CallOptions,
+    what: string,
+  ): Promise<Response> {
+    if (!url.startsWith(`${this.#apiUrl}/`) && url !== this.graphqlUrl) {
+      throw new UnavailableError(`refusing to send a token outside ${this.#apiUrl}`);
+    }
+    this.counts[kind]++;
+    const signals = [AbortSignal.timeout(this.#timeoutMs), ...(call.signal ? [call.signal] : [])];
+    let response: Response;
+    try {
+      response = await this.#fetch(url, {
+        method: init.method,
+        headers: {
+          accept: 'application/json',
+          authorization: `Bearer ${call.token}`,
+          ...(init.contentType ? { 'content-type': init.contentType } : {}),
+        },
+        body: init.body,
+        redirect: 'error',
+        signal: AbortSignal.any(signals),
+      });
+    } catch (error) {
+      if (call.signal?.aborted) throw call.signal.reason ?? error;
+      throw new UnavailableError(`gitlab unreachable (${what}): ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    const fingerprint = createHash('sha256').update(call.token).digest('base64url');
+    if (response.ok) {
+      this.#streaks.reset(fingerprint);
+      return response;
+    }
+    // GitLab's error bodies: `{"message": …}` (REST) or `{"error": …}` (OAuth).
+    const message = await response
+      .json()
+      .then((b: unknown) => {
+        const body = b as { message?: unknown; error?: unknown } | null;
+        const said = body?.message ?? body?.error ?? '';
+        return typeof said === 'string' ? said : JSON.stringify(said);
+      })
+      .catch(() => '');
+    throw translateGitLabError(
+      response.status,
+      response.headers,
+      what,
+      message || undefined,
+      this.#clock,
+      () => this.#streaks.next(fingerprint),
+    );
+  }
+
+  async #json(response: Response, what: string): Promise<unknown> {
+    try {
+      return await response.json();
+    } catch (error) {
+      if (error instanceof GitsyncError) throw error;
+      throw new UnavailableError(`gitlab answered a body that is not JSON (${what})`, { cause: error });
+    }
+  }
+
+  async #parse<T>(response: Response, schema: z.ZodType<T>, what: string): Promise<T> {
+    const parsed = schema.safeParse(await this.#json(response, what));
+    if (!parsed.success) throw new UnavailableError(`gitlab answered an unexpected shape (${what})`);
+    return parsed.data;
+  }
+}
+
+/** `https://host/gitlab/api/v4` → `https://host/gitlab/api/graphql`. */
+export function graphqlUrlFor(apiUrl: string): string {
+  const base = apiUrl.replace(/\/+$/, '');
+  return base.endsWith('/api/v4') ? `${base.slice(0, -'/api/v4'.length)}/api/graphql` : `${base}/graphql`;
+}
+
+function readErrors(body: unknown): GraphqlError[] {
+  const list = (body as { errors?: unknown } | null)?.errors;
+  if (!Array.isArray(list)) return [];
+  return list.map((e) => ({
+    message: String((e as { message?: unknown })?.message ?? 'error'),
+    path: Array.isArray((e as { path?: unknown })?.path)
+      ? (e as { path: (string | number)[] }).path
+      : undefined,
+  }));
+}

@@ -1,0 +1,385 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { NotFoundError } from '../../core/errors.ts';
+import type { PrFields, PrState } from '../../core/types.ts';
+import { isOnHost, matchRepoOnHost } from '../origin-match.ts';
+import {
+  branchKey,
+  type CallOptions,
+  type Provider,
+  type ProviderCapabilities,
+  type ProviderConfig,
+  type ProviderDeps,
+  type ProviderWebhooks,
+  type PullRef,
+  pullKey,
+  type RepoRef,
+} from '../types.ts';
+import { ComplexityError, GitLabClient, type GitLabClientOptions, type GraphqlError } from './client.ts';
+import { hostNotFound } from './errors.ts';
+import {
+  aliasedCandidates,
+  aliasedPulls,
+  type CandidateNode,
+  candidatesQuery,
+  MAX_PAGE,
+  type PullNode,
+  pullsQuery,
+} from './graphql.ts';
+import { gitlabWebhooks } from './webhooks.ts';
+
+/** A path segment GitLab allows in a group or project path (GitLab docs, "Reserved project and group names"). */
+const SEGMENT = /^[A-Za-z0-9_.][A-Za-z0-9_.-]*$/;
+/** How long what a project says of itself (its fork parent, its visibility) is trusted. */
+const PROJECT_TTL_MS = 10 * 60_000;
+
+/**
+ * GitLab's state → ours: `opened` and `locked` (a merge in progress) are open, `merged` merged,
+ * `closed` closed (GitLab docs, "Merge requests API": `state`).
+ */
+function mapState(state: string): PrState {
+  const s = state.toLowerCase();
+  if (s === 'merged') return 'merged';
+  if (s === 'closed') return 'closed';
+  return 'open';
+}
+
+const projectSchema = z.object({
+  id: z.number(),
+  path_with_namespace: z.string(),
+  visibility: z.string().nullish(),
+  forked_from_project: z.object({ path_with_namespace: z.string() }).nullish(),
+});
+type ProjectInfo = z.infer<typeof projectSchema>;
+
+const pathOf = (repo: RepoRef) => `${repo.owner}/${repo.name}`;
+const samePath = (a: string | undefined | null, b: string) => a?.toLowerCase() === b.toLowerCase();
+
+/** gitlab.com and self-managed GitLab (nested groups, instances under a path such as `/gitlab`). */
+export class GitLabProvider implements Provider {
+  readonly client: GitLabClient;
+  readonly capabilities: ProviderCapabilities = {
+    // GraphQL reads the MRs of a project as one list (up to GitLab's page of 100) and answers
+    // branches of several projects per query (a branch's candidates cost about 7 fields), within
+    // GitLab's complexity limit of 250 for authenticated requests ("GraphQL API resource limits");
+    // a query found too complex anyway is split. A single MR is one query too, so batching pays
+    // from one row on.
+    pullsPerBatch: MAX_PAGE,
+    branchesPerBatch: 30,
+    minBatch: 1,
+  };
+  readonly webhooks: ProviderWebhooks = gitlabWebhooks(this);
+  readonly #projects = new Map<string, { info: ProjectInfo | null; until: number }>();
+  /** MRs read per query: GitLab's page size, lowered for good once GitLab finds a query too complex. */
+  #pullsPerQuery: number = MAX_PAGE;
+  readonly #clock: ProviderDeps['clock'];
+
+  constructor(
+    readonly config: ProviderConfig,
+    options: GitLabClientOptions,
+  ) {
+    this.client = new GitLabClient(config.api_url, options);
+    this.#clock = options.clock;
+  }
+
+  matches(origin: string): boolean {
+    return isOnHost(origin, this.config.web_url);
+  }
+
+  parseOrigin(origin: string): RepoRef | null {
+    const repo = matchRepoOnHost(origin, this.config.web_url, true);
+    if (!repo) return null;
+    const segments = [...repo.owner.split('/'), repo.name];
+    return segments.every((s) => SEGMENT.test(s)) && !segments.includes('-') ? repo : null;
+  }
+
+  repoUrl(repo: RepoRef): string {
+    return `${this.config.web_url}/${pathOf(repo)}`;
+  }
+
+  /** `web_url/group/sub/repo/-/merge_requests/N`, with any trailing path (`/diffs`), query or fragment ignored. */
+  parsePullUrl(url: string): PullRef | null {
+    let parsed: URL;
+    let base: URL;
+    try {
+      parsed = new URL(url);
+      base = new URL(this.config.web_url);
+    } catch {
+      return null;
+    }
+    if (parsed.host.toLowerCase() !== base.host.toLowerCase() || parsed.protocol !== base.protocol)
+      return null;
+    const prefix = base.pathname.replace(/\/+$/, '');
+    if (!parsed.pathname.startsWith(`${prefix}/`)) return null;
+    const m = /^\/(.+)\/([^/]+)\/-\/merge_requests\/(\d+)(?:\/.*)?$/.exec(
+      parsed.pathname.slice(prefix.length),
+    );
+    if (!m) return null;
+    const repo = { owner: m[1]!, name: m[2]! };
+    if (![...repo.owner.split('/'), repo.name].every((s) => SEGMENT.test(s))) return null;
+    return { repo, number: Number(m[3]) };
+  }
+
+  buildPullUrl(pull: PullRef): string {
+    return `${this.config.web_url}/${pathOf(pull.repo)}/-/merge_requests/${pull.number}`;
+  }
+
+  async fetchPull(pull: PullRef, call: CallOptions): Promise<PrFields> {
+    const got = (await this.fetchPulls([pull], call)).get(pullKey(pull));
+    if (!got || got instanceof Error) throw got ?? hostNotFound(`gitlab: no merge request ${pullKey(pull)}`);
+    return got;
+  }
+
+  async findPullForBranch(repo: RepoRef, branch: string, call: CallOptions): Promise<PrFields | null> {
+    const got = (await this.findPullsForBranches([{ repo, branch }], call)).get(branchKey(repo, branch));
+    if (got instanceof Error) throw got;
+    return got ?? null;
+  }
+
+  /** Many MRs in one GraphQL query (an alias per project and per MR); split if too complex. */
+  async fetchPulls(pulls: readonly PullRef[], call: CallOptions): Promise<Map<string, PrFields | Error>> {
+    const out = new Map<string, PrFields | Error>();
+    const answers: (PullNode | null | Error)[] = [];
+    // As many MRs per query as GitLab's limits allow: learned, since it refuses a query too complex.
+    for (let i = 0; i < pulls.length; i += this.#pullsPerQuery) {
+      const part = await this.#aliased(
+        pulls.slice(i, i + this.#pullsPerQuery).map((pull) => ({ project: pathOf(pull.repo), item: pull })),
+        (projects) =>
+          pullsQuery(projects.map((p) => ({ path: p.path, iids: p.items.map((pull) => pull.number) }))),
+        aliasedPulls,
+        (project, pull) => project?.mergeRequests?.nodes.find((n) => n?.iid === pull.number) ?? null,
+        call,
+      );
+      answers.push(...part);
+    }
+    pulls.forEach((pull, i) => {
+      const node = answers[i];
+      if (node instanceof Error) out.set(pullKey(pull), node);
+      else if (!node) out.set(pullKey(pull), hostNotFound(`gitlab: no merge request ${pullKey(pull)}`));
+      else out.set(pullKey(pull), this.#toFields(node));
+    });
+    return out;
+  }
+
+  /**
+   * The MR of each (project, branch): candidates of any state in the project (one query for all),
+   * those whose source is the origin's project chosen (an open one first, else the most recently
+   * updated); for a fork without one there, the same in the project it was forked from (MRs of a
+   * fork live in the upstream project, GitLab docs "Merge requests from forks"). The chosen MRs are
+   * then read in one more query.
+   */
+  async findPullsForBranches(
+    items: readonly { repo: RepoRef; branch: string }[],
+    call: CallOptions,
+  ): Promise<Map<string, PrFields | null | Error>> {
+    const out = new Map<string, PrFields | null | Error>();
+    const chosen = new Map<string, PullRef>();
+    const own = await this.#candidates(
+      items.map((item) => ({ ...item, where: item.repo })),
+      call,
+    );
+    const upstream: { repo: RepoRef; branch: string; where: RepoRef }[] = [];
+    for (const item of items) {
+      const key = branchKey(item.repo, item.branch);
+      const found = own.get(key);
+      if (found instanceof Error) out.set(key, found);
+      else if (found) chosen.set(key, found);
+      else {
+        const project = await this.#project(item.repo, call).catch((error: Error) => error);
+        if (project instanceof Error) out.set(key, project);
+        else if (project?.forked_from_project) {
+          const [owner, name] = splitPath(project.forked_from_project.path_with_namespace);
+          upstream.push({ ...item, where: { owner, name } });
+        } else out.set(key, null);
+      }
+    }
+    if (upstream.length > 0) {
+      const theirs = await this.#candidates(upstream, call);
+      for (const item of upstream) {
+        const key = branchKey(item.repo, item.branch);
+        const found = theirs.get(key);
+        if (found instanceof Error) out.set(key, found);
+        else if (found) chosen.set(key, found);
+        else out.set(key, null);
+      }
+    }
+    if (chosen.size > 0) {
+      const read = await this.fetchPulls(
+        [...new Map([...chosen.values()].map((p) => [pullKey(p), p])).values()],
+        call,
+      );
+      for (const [key, pull] of chosen) out.set(key, read.get(pullKey(pull)) ?? hostNotFound('missing'));
+    }
+    return out;
+  }
+
+  /** Whether GitLab says the project is public (`visibility`); a project it does not show is not. */
+  async isRepoPublic(repo: RepoRef, call: CallOptions): Promise<boolean> {
+    const project = await this.#project(repo, call);
+    return project?.visibility === 'public';
+  }
+
+  /** Candidates of `branch` in project `where` whose source project is `repo`, keyed by (repo, branch). */
+  async #candidates(
+    items: readonly { repo: RepoRef; branch: string; where: RepoRef }[],
+    call: CallOptions,
+  ): Promise<Map<string, PullRef | Error>> {
+    const out = new Map<string, PullRef | Error>();
+    const answers = await this.#aliased(
+      items.map((item) => ({ project: pathOf(item.where), item })),
+      (projects) =>
+        candidatesQuery(projects.map((p) => ({ path: p.path, branches: p.items.map((i) => i.branch) }))),
+      aliasedCandidates,
+      (project, _item, j) => project?.[`b${j}`] ?? null,
+      call,
+    );
+    for (const [i, item] of items.entries()) {
+      const key = branchKey(item.repo, item.branch);
+      const answer = answers[i];
+      if (answer instanceof Error) {
+        out.set(key, answer);
+        continue;
+      }
+      const nodes = (answer?.nodes ?? []).filter((n): n is CandidateNode => n !== null);
+      const mine = nodes.filter((n) => samePath(n.sourceProject?.fullPath, pathOf(item.repo)));
+      const pick =
+        mine.find((n) => mapState(n.state) === 'open') ??
+        [...mine].sort((a, b) => Date.parse(b.updatedAt) - Date.parse(a.updatedAt))[0];
+      if (pick) out.set(key, { repo: item.where, number: pick.iid });
+    }
+    return out;
+  }
+
+  /**
+   * Asks one aliased query for all `work` (grouped by project: `p{i}`, and within it `m{j}` or
+   * `b{j}` per item) and returns each item's answer in order, or the error GitLab reported for its
+   * project or item. A query GitLab finds too complex is asked again in halves.
+   */
+  async #aliased<I, P, R>(
+    work: readonly { project: string; item: I }[],
+    build: (projects: { path: string; items: I[] }[]) => string,
+    schema: z.ZodType<Record<string, P | null>>,
+    pick: (project: P | null, item: I, index: number) => R | null,
+    call: CallOptions,
+  ): Promise<(R | null | Error)[]> {
+    if (work.length === 0) return [];
+    const projects: { path: string; items: I[]; at: number[] }[] = [];
+    const byPath = new Map<string, { path: string; items: I[]; at: number[] }>();
+    work.forEach((w, i) => {
+      const key = w.project.toLowerCase();
+      let project = byPath.get(key);
+      if (!project) {
+        project = { path: w.project, items: [], at: [] };
+        byPath.set(key, project);
+        projects.push(project);
+      }
+      project.items.push(w.item);
+      project.at.push(i);
+    });
+    let answer: { data: Record<string, P | null>; errors: GraphqlError[] };
+    try {
+      answer = await this.client.graphql(build(projects), schema, call);
+    } catch (error) {
+      if (!(error instanceof ComplexityError) || work.length === 1) throw error;
+      const half = Math.ceil(work.length / 2);
+      this.#pullsPerQuery = Math.max(1, Math.min(this.#pullsPerQuery, half));
+      return [
+        ...(await this.#aliased(work.slice(0, half), build, schema, pick, call)),
+        ...(await this.#aliased(work.slice(half), build, schema, pick, call)),
+      ];
+    }
+    const out: (R | null | Error)[] = new Array(work.length).fill(null);
+    projects.forEach((project, i) => {
+      const answers = answer.data[`p${i}`] ?? null;
+      project.items.forEach((item, j) => {
+        out[project.at[j]!] = errorAt(answer.errors, `p${i}`, j) ?? pick(answers, item, j);
+      });
+    });
+    return out;
+  }
+
+  /** What the project says of itself, cached; null when GitLab does not show it (404). */
+  async #project(repo: RepoRef, call: CallOptions): Promise<ProjectInfo | null> {
+    // Per token: what a project shows (or whether it shows itself at all) depends on who asks.
+    const key = `${pathOf(repo).toLowerCase()} ${createHash('sha256').update(call.token).digest('base64url')}`;
+    const now = this.#clock.now().getTime();
+    const cached = this.#projects.get(key);
+    if (cached && cached.until > now) return cached.info;
+    let info: ProjectInfo | null;
+    try {
+      info = await this.client.get(`/projects/${encodeURIComponent(pathOf(repo))}`, projectSchema, call);
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+      info = null;
+    }
+    if (this.#projects.size > 10_000) this.#projects.clear();
+    this.#projects.set(key, { info, until: now + PROJECT_TTL_MS });
+    return info;
+  }
+
+  /** One MR as gitsync shows it (docs/gitlab.md, "What maps to what"). */
+  #toFields(node: PullNode): PrFields {
+    const reviewers = (node.reviewers?.nodes ?? []).filter((r) => r !== null);
+    const stateOf = (r: (typeof reviewers)[number]) =>
+      (r.mergeRequestInteraction?.reviewState ?? '').toUpperCase();
+    const requested = reviewers
+      .filter((r) => stateOf(r) === 'REQUESTED_CHANGES')
+      .map((r) => r.username.toLowerCase());
+    const approvers = [
+      ...(node.approvedBy?.nodes ?? []).filter((u) => u !== null).map((u) => u.username.toLowerCase()),
+      ...reviewers.filter((r) => stateOf(r) === 'APPROVED').map((r) => r.username.toLowerCase()),
+    ];
+    const changesRequested = requested.length > 0;
+    const stats = node.diffStatsSummary ?? null;
+    return {
+      url: node.webUrl,
+      pull_request_state: mapState(node.state),
+      pull_request_title: node.title,
+      pull_request_draft: node.draft,
+      changes_requested: changesRequested,
+      // GitLab's own verdict (its approval rules); without one, a standing approval and no request for changes.
+      approved: node.approved ?? (approvers.length > 0 && !changesRequested),
+      reviewer_count: new Set([...approvers, ...requested]).size,
+      additions: stats?.additions ?? null,
+      deletions: stats?.deletions ?? null,
+      changed_files: stats?.fileCount ?? null,
+      commits: node.commitCount ?? null,
+      pr_number: node.iid,
+      author_login: node.author?.username ?? null,
+      author_avatar_url: this.#absolute(node.author?.avatarUrl ?? null),
+      base_branch: node.targetBranch,
+      head_branch: node.sourceBranch,
+    };
+  }
+
+  /** GitLab gives uploaded avatars as paths on the instance (`/uploads/…`). */
+  #absolute(url: string | null): string | null {
+    if (!url) return null;
+    if (/^https?:\/\//i.test(url)) return url;
+    return url.startsWith('/') ? `${new URL(this.config.web_url).origin}${url}` : null;
+  }
+}
+
+function splitPath(path: string): [string, string] {
+  const at = path.lastIndexOf('/');
+  return [path.slice(0, at), path.slice(at + 1)];
+}
+
+/** The error GitLab reported for a project alias or one item in it (by `path`), as a typed error. */
+function errorAt(errors: readonly GraphqlError[], alias: string, item: number): Error | null {
+  const mine = errors.filter(
+    (e) =>
+      e.path?.[0] === alias && (e.path.length === 1 || e.path[1] === `m${item}` || e.path[1] === `b${item}`),
+  );
+  if (mine.length === 0) return null;
+  return hostNotFound(
+    `gitlab: ${mine
+      .map((e) => e.message)
+      .join('; ')
+      .slice(0, 300)}`,
+  );
+}
+
+export function createGitLabProvider(config: ProviderConfig, deps: ProviderDeps): GitLabProvider {
+  return new GitLabProvider(config, { clock: deps.clock });
+}

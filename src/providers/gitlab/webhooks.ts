@@ -1,0 +1,76 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import { BadInputError } from '../../core/errors.ts';
+import type { HeaderReader, Provider, ProviderWebhooks, StaleMatch } from '../types.ts';
+
+const project = z.object({ web_url: z.string() }).nullish();
+const mergeRequest = z.object({
+  source_branch: z.string(),
+  url: z.string().nullish(),
+  source: project,
+  target: project,
+});
+const mergeRequestPayload = z.object({ object_attributes: mergeRequest, project });
+const pushPayload = z.object({ ref: z.string(), project });
+const notePayload = z.object({ merge_request: mergeRequest.nullish(), project });
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+/**
+ * GitLab webhooks (GitLab docs, "Webhooks" and "Webhook events"): the secret token comes back as
+ * `X-Gitlab-Token` (compared in constant time — no signature: the body is not covered), the event
+ * in `X-Gitlab-Event`; `Idempotency-Key` stays the same across retries of one delivery, as does
+ * `X-Gitlab-Event-UUID`. Merge request, push and note (comment) events name refs.
+ */
+export function gitlabWebhooks(provider: Provider): ProviderWebhooks {
+  const canonical = (webUrl: string | undefined | null) => {
+    const repo = webUrl ? provider.parseOrigin(webUrl) : null;
+    return repo ? provider.repoUrl(repo) : null;
+  };
+  const mergeRequestRefs = (mr: z.infer<typeof mergeRequest>, fallback: string | undefined): StaleMatch[] => {
+    const url = mr.url ?? undefined;
+    const matches: StaleMatch[] = [];
+    // The agent's origin may be the source project (a fork) or the target project.
+    for (const origin of new Set([
+      canonical(mr.source?.web_url),
+      canonical(mr.target?.web_url ?? fallback),
+    ])) {
+      if (origin) matches.push({ origin, branch: mr.source_branch, url });
+    }
+    if (matches.length === 0 && url) matches.push({ origin: '', url });
+    return matches;
+  };
+  return {
+    start(header, secret) {
+      const given = header('x-gitlab-token');
+      if (!given || !timingSafeEqual(digest(given), digest(secret))) return null;
+      return { update: () => {}, valid: () => true };
+    },
+    deliveryId: (header: HeaderReader) =>
+      header('idempotency-key') || header('x-gitlab-event-uuid') || undefined,
+    staleRefs(header, payload): StaleMatch[] {
+      const event = header('x-gitlab-event') ?? '';
+      if (event === 'Merge Request Hook') {
+        const parsed = mergeRequestPayload.safeParse(payload);
+        if (!parsed.success) throw new BadInputError('merge request delivery lacks object_attributes');
+        return mergeRequestRefs(parsed.data.object_attributes, parsed.data.project?.web_url);
+      }
+      if (event === 'Push Hook') {
+        const parsed = pushPayload.safeParse(payload);
+        if (!parsed.success) throw new BadInputError('push delivery lacks ref or project');
+        const origin = canonical(parsed.data.project?.web_url);
+        const branch = parsed.data.ref.startsWith('refs/heads/') ? parsed.data.ref.slice(11) : null;
+        return origin && branch ? [{ origin, branch }] : [];
+      }
+      if (event === 'Note Hook') {
+        const parsed = notePayload.safeParse(payload);
+        if (!parsed.success) throw new BadInputError('note delivery lacks its project');
+        // Only comments on merge requests say anything about one.
+        return parsed.data.merge_request
+          ? mergeRequestRefs(parsed.data.merge_request, parsed.data.project?.web_url)
+          : [];
+      }
+      return [];
+    },
+  };
+}

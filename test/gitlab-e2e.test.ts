@@ -1,0 +1,232 @@
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type GitLabEmulator, startGitLabEmulator } from '../emulator/gitlab/server.ts';
+import { deliver, HookPayloads } from '../emulator/gitlab/webhooks.ts';
+import { loadConfig } from '../src/config/config.ts';
+import { FakeClock } from '../src/core/clock.ts';
+import { RateLimitedError } from '../src/core/errors.ts';
+import { GitLabProvider } from '../src/providers/gitlab/gitlab-provider.ts';
+import { openRuntime, type Runtime } from '../src/runtime.ts';
+import { createTestDatabase, type TestDatabase } from './helpers/databases.ts';
+import { schemaUrl } from './helpers/processes.ts';
+import { SseClient } from './helpers/sse.ts';
+
+const ADMIN = 'gitlab-e2e-admin-key-0123';
+const TOKEN = 'glpat-e2e-owner-token';
+const SECRET = 'gitlab e2e webhook token';
+
+/**
+ * GitLab through the whole service: a self-managed instance under `/gitlab` with nested groups,
+ * the real provider, the service wired as `gitsync serve` wires it, over real HTTP.
+ */
+describe('GitLab end to end', () => {
+  let gl: GitLabEmulator;
+  let db: TestDatabase;
+  let runtime: Runtime;
+  let server: ReturnType<typeof serve>;
+  let base: string;
+  const owner = randomUUID();
+  const project = 'platform/backend/api';
+
+  beforeAll(async () => {
+    gl = await startGitLabEmulator({ relativeUrlRoot: '/gitlab' });
+    gl.addToken(TOKEN, 'agent');
+    gl.model.createProject({ path: project, visibility: 'private', members: ['agent', 'lee', 'kim'] });
+    db = await createTestDatabase('postgres');
+    const config = loadConfig({});
+    runtime = await openRuntime(
+      {
+        ...config,
+        database_url: schemaUrl(db.schema),
+        admin_token: ADMIN,
+        encryption_key: 'ab'.repeat(32),
+        log_level: 'silent',
+        providers: [],
+        worker: { ...config.worker, enabled: false },
+      },
+      {
+        clock: new FakeClock(new Date()),
+        logger: pino({ level: 'silent' }),
+        providers: [
+          new GitLabProvider(
+            { id: 'corp', type: 'gitlab', web_url: gl.webUrl, api_url: gl.apiUrl, webhook_secret: SECRET },
+            { clock: new FakeClock(new Date()) },
+          ),
+        ],
+      },
+    );
+    await runtime.start();
+    server = serve({ fetch: runtime.http.fetch, hostname: '127.0.0.1', port: 0 });
+    await new Promise((r) => server.once('listening', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    await api('PUT', `/api/v1/owners/${owner}/tokens/corp`, { token: TOKEN });
+  });
+  afterAll(async () => {
+    await new Promise((r) => server?.close(r));
+    await runtime?.close();
+    await gl?.close();
+    await db?.drop();
+  });
+
+  async function api(method: string, path: string, body?: unknown) {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    // biome-ignore lint/suspicious/noExplicitAny: tests inspect JSON
+    return { status: res.status, json: (text ? JSON.parse(text) : null) as any };
+  }
+  const chatReporting = async (origin: string, branch: string) => {
+    const chat = randomUUID();
+    await api('PUT', `/api/v1/chats/${chat}`, { owner_id: owner, title: `chat on ${branch}` });
+    expect((await api('POST', '/api/v1/git-refs', { chat_id: chat, origin, branch })).status).toBe(202);
+    return chat;
+  };
+  const ref = async (chat: string) => (await api('GET', `/api/v1/chats/${chat}`)).json.diff_status;
+
+  it('a chat pushing to a nested project on a prefixed instance shows its MR with every field in one tick', async () => {
+    gl.model.push(project, 'feature/login');
+    const mr = gl.model.openMergeRequest(project, {
+      source_branch: 'feature/login',
+      title: 'Login page',
+      author: 'agent',
+      additions: 42,
+      deletions: 7,
+      file_count: 3,
+      commits: 4,
+    });
+    gl.model.requestReview(project, mr.iid, 'lee');
+    gl.model.review(project, mr.iid, 'lee', 'requested_changes');
+    gl.model.approve(project, mr.iid, 'kim');
+    // The SSH remote of an instance under a path carries no prefix.
+    const host = new URL(gl.webUrl).hostname;
+    const chat = await chatReporting(`git@${host}:${project}.git`, 'feature/login');
+    const stream = await SseClient.open(`${base}/api/v1/events`, { authorization: `Bearer ${ADMIN}` });
+    try {
+      await runtime.engine.tick();
+      const status = await ref(chat);
+      expect(status).toMatchObject({
+        git_remote_origin: `${gl.webUrl}/${project}`,
+        provider_id: 'corp',
+        url: `${gl.webUrl}/${project}/-/merge_requests/${mr.iid}`,
+        pull_request_state: 'open',
+        pull_request_title: 'Login page',
+        pull_request_draft: false,
+        additions: 42,
+        deletions: 7,
+        changed_files: 3,
+        commits: 4,
+        pr_number: mr.iid,
+        author_login: 'agent',
+        base_branch: 'main',
+        head_branch: 'feature/login',
+        changes_requested: true,
+        reviewer_count: 2,
+        last_error: null,
+      });
+      const change = await stream.waitFor(
+        (e) =>
+          e.event === 'diff_status_change' && JSON.parse(e.data).changed_diff_status.pr_number === mr.iid,
+      );
+      expect(JSON.parse(change.data).chat.id).toBe(chat);
+    } finally {
+      await stream.close();
+    }
+  });
+
+  it('sizes are null while GitLab prepares the diff; locked reads as open; merged as merged', async () => {
+    gl.model.push(project, 'big-change');
+    const mr = gl.model.openMergeRequest(project, { source_branch: 'big-change', prepared: false });
+    const chat = await chatReporting(`${gl.webUrl}/${project}.git`, 'big-change');
+    await runtime.engine.tick();
+    expect(await ref(chat)).toMatchObject({
+      additions: null,
+      deletions: null,
+      changed_files: null,
+      pr_number: mr.iid,
+    });
+    gl.model.setDiffStats(project, mr.iid, { additions: 1200, deletions: 30, file_count: 1001 });
+    gl.model.lock(project, mr.iid);
+    await api('POST', `/api/v1/chats/${chat}/diff-status/refresh`, {});
+    expect(await ref(chat)).toMatchObject({
+      pull_request_state: 'open',
+      changed_files: 1001,
+      additions: 1200,
+    });
+    gl.model.merge(project, mr.iid);
+    const after = await api('POST', `/api/v1/chats/${chat}/diff-status/refresh`, {});
+    expect(after.json).toMatchObject({ outcome: 'updated', diff_status: { pull_request_state: 'merged' } });
+  });
+
+  it('finds the MR of a fork in the upstream project', async () => {
+    gl.model.createProject({
+      path: 'agent/api',
+      visibility: 'private',
+      members: ['agent'],
+      forked_from: project,
+    });
+    gl.model.push('agent/api', 'fix-typo');
+    const mr = gl.model.openMergeRequest(project, {
+      source_branch: 'fix-typo',
+      source_project: 'agent/api',
+      title: 'Typo',
+    });
+    const chat = await chatReporting(`${gl.webUrl}/agent/api`, 'fix-typo');
+    await runtime.engine.tick();
+    expect(await ref(chat)).toMatchObject({
+      url: `${gl.webUrl}/${project}/-/merge_requests/${mr.iid}`,
+      pull_request_title: 'Typo',
+    });
+  });
+
+  it('many MRs of one project are read in few queries, split when GitLab finds a query too complex', async () => {
+    const chats: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      gl.model.push(project, `many-${i}`);
+      gl.model.openMergeRequest(project, { source_branch: `many-${i}` });
+      chats.push(await chatReporting(`${gl.webUrl}/${project}`, `many-${i}`));
+    }
+    gl.resetCounters();
+    await runtime.engine.tick();
+    for (const chat of chats) expect((await ref(chat)).pr_number).toBeGreaterThan(0);
+    const graphql = gl.count('graphql');
+    // Candidates in one query, the 12 MRs in two reads of at most 8: no query per MR.
+    expect(graphql).toBeLessThanOrEqual(4);
+    expect(gl.counters.unexpected).toEqual([]);
+  });
+
+  it('a 429 pauses the token until GitLab says; without a reset header, at least a minute', async () => {
+    const provider = runtime.providers.get('corp') as GitLabProvider;
+    const pull = { repo: { owner: 'platform/backend', name: 'api' }, number: 1 };
+    gl.addFaults({ kind: 'rate_limit', reset_in_s: 120, times: 1 });
+    const limited = await provider.fetchPull(pull, { token: TOKEN }).catch((e) => e);
+    expect(limited).toBeInstanceOf(RateLimitedError);
+    const waitS = ((limited as RateLimitedError).resetAt.getTime() - Date.now()) / 1000;
+    expect(waitS).toBeGreaterThan(100);
+    expect(waitS).toBeLessThanOrEqual(121);
+  });
+
+  it('webhooks: X-Gitlab-Token checked, merge request events mark the ref due, redeliveries are duplicates', async () => {
+    gl.model.push(project, 'hooked');
+    const mr = gl.model.openMergeRequest(project, { source_branch: 'hooked' });
+    const chat = await chatReporting(`${gl.webUrl}/${project}`, 'hooked');
+    await runtime.engine.tick();
+    const payload = new HookPayloads(gl.renderer).mergeRequest(mr, 'update', 'agent');
+    const url = `${base}/api/v1/webhooks/corp`;
+    expect((await deliver(url, 'merge_request', payload, 'wrong token')).status).toBe(401);
+    expect((await deliver(url, 'merge_request', payload, null)).status).toBe(401);
+    const first = await deliver(url, 'merge_request', payload, SECRET);
+    expect(first.status).toBe(202);
+    expect(JSON.parse(first.body)).toMatchObject({ status: 'accepted', marked: 1 });
+    expect(new Date((await ref(chat)).stale_at).getTime()).toBeLessThanOrEqual(Date.now());
+    const retry = await deliver(url, 'merge_request', payload, SECRET, {
+      idempotencyKey: first.idempotencyKey,
+    });
+    expect(JSON.parse(retry.body)).toEqual({ status: 'duplicate' });
+  });
+});

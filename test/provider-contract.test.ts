@@ -1,0 +1,324 @@
+import { createHmac } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startGitHubEmulator } from '../emulator/github/server.ts';
+import { startGitLabEmulator } from '../emulator/gitlab/server.ts';
+import { FakeClock } from '../src/core/clock.ts';
+import { AuthError, GitsyncError, RateLimitedError, UnavailableError } from '../src/core/errors.ts';
+import { FakeCodeHost, FakeProvider } from '../src/providers/fake/fake-provider.ts';
+import { GitHubProvider } from '../src/providers/github/github-provider.ts';
+import { GitLabProvider } from '../src/providers/gitlab/gitlab-provider.ts';
+import { branchKey, type Provider, pullKey, type RepoRef } from '../src/providers/types.ts';
+
+/**
+ * What every provider promises the engine, checked the same way for each: origins and URLs, finding
+ * the PR of a branch (same repository, fork, merged before the first look, several on one
+ * branch), reading it, batches equal to one-by-one reads, each failure as the right typed error,
+ * and webhooks that verify and name the right refs. Each host is driven through a small adapter.
+ */
+interface ContractHost {
+  provider: Provider;
+  token: string;
+  /** `owner/name` for a new repository (with a fork owned by `forkOwner` where the host has forks). */
+  createRepo(name: string, forkOwner?: string): Promise<{ repo: RepoRef; fork?: RepoRef }>;
+  openPull(repo: RepoRef, head: { branch: string; fork?: RepoRef }, title: string): Promise<number>;
+  merge(repo: RepoRef, number: number): Promise<void>;
+  close(repo: RepoRef, number: number): Promise<void>;
+  /** The next request fails as the host answers: a rejected token, a rate limit, a server error. */
+  failNext(kind: 'token' | 'rate_limit' | 'server'): void;
+  /** Why a case does not apply to this host (the suite says so instead of skipping silently). */
+  lacks?: { forks?: string; webhooks?: string };
+  /** Whether a delivery's credentials cover its body (an HMAC), not only who sent it (a shared token). */
+  signsBody?: boolean;
+  /** A genuine delivery saying `branch` of `repo` changed, and its secret. */
+  delivery?(repo: RepoRef, branch: string): { secret: string; headers: Record<string, string>; body: string };
+  dispose(): Promise<void>;
+}
+
+let sequence = 0;
+const unique = (prefix: string) => `${prefix}${Date.now().toString(36)}${++sequence}`;
+
+const HOSTS: Record<string, () => Promise<ContractHost>> = {
+  async fake() {
+    const host = new FakeCodeHost('https://fake.test');
+    const provider = new FakeProvider(host);
+    let failing: 'token' | 'rate_limit' | 'server' | null = null;
+    host.failWith = () => {
+      const kind = failing;
+      failing = null;
+      if (kind === 'token') return new AuthError('fake: bad credentials (401)');
+      if (kind === 'rate_limit') return new RateLimitedError(new Date(Date.now() + 60_000));
+      if (kind === 'server') return new UnavailableError('fake: 502');
+      return undefined;
+    };
+    return {
+      provider,
+      token: 'fake-token',
+      createRepo: async (name) => ({ repo: { owner: 'acme', name } }),
+      openPull: async (repo, head, title) =>
+        host.openPull(`${repo.owner}/${repo.name}`, { head_branch: head.branch, pull_request_title: title })
+          .pr_number,
+      merge: async (repo, n) =>
+        void host.updatePull(`${repo.owner}/${repo.name}`, n, { pull_request_state: 'merged' }),
+      close: async (repo, n) =>
+        void host.updatePull(`${repo.owner}/${repo.name}`, n, { pull_request_state: 'closed' }),
+      failNext: (kind) => {
+        failing = kind;
+      },
+      lacks: { forks: 'the in-memory fake has no forks', webhooks: 'the in-memory fake has no webhooks' },
+      dispose: async () => {},
+    };
+  },
+  async gitlab() {
+    // A self-managed instance under a path, with nested groups: the awkward case of both.
+    const gl = await startGitLabEmulator({ relativeUrlRoot: '/gitlab' });
+    const token = 'glpat-contract-token';
+    gl.addToken(token, 'contract-bot');
+    const secret = 'contract gitlab secret';
+    const provider = new GitLabProvider(
+      { id: 'gitlab', type: 'gitlab', web_url: gl.webUrl, api_url: gl.apiUrl, webhook_secret: secret },
+      { clock: new FakeClock(new Date()) },
+    );
+    const path = (r: RepoRef) => `${r.owner}/${r.name}`;
+    let failing: Parameters<typeof gl.addFaults>[0] | null = null;
+    return {
+      provider,
+      token,
+      async createRepo(name, forkOwner) {
+        const repo = { owner: 'acme/platform', name };
+        gl.model.createProject({ path: path(repo), visibility: 'public', members: ['contract-bot'] });
+        if (!forkOwner) return { repo };
+        const fork = { owner: forkOwner, name };
+        gl.model.createProject({
+          path: path(fork),
+          visibility: 'public',
+          forked_from: path(repo),
+          members: ['contract-bot'],
+        });
+        return { repo, fork };
+      },
+      openPull: async (repo, head, title) => {
+        if (head.fork) gl.model.push(path(head.fork), head.branch);
+        else gl.model.push(path(repo), head.branch);
+        return gl.model.openMergeRequest(path(repo), {
+          source_branch: head.branch,
+          source_project: head.fork ? path(head.fork) : undefined,
+          title,
+        }).iid;
+      },
+      merge: async (repo, n) => void gl.model.merge(path(repo), n),
+      close: async (repo, n) => void gl.model.close(path(repo), n),
+      failNext: (kind) => {
+        failing =
+          kind === 'token'
+            ? { kind: 'unauthorized', times: 1 }
+            : kind === 'rate_limit'
+              ? { kind: 'rate_limit', reset_in_s: 60, times: 1 }
+              : { kind: 'status', status: 502, times: 1 };
+        gl.addFaults(failing);
+      },
+      signsBody: false,
+      delivery(repo, branch) {
+        const body = JSON.stringify({
+          object_kind: 'push',
+          ref: `refs/heads/${branch}`,
+          project: { web_url: `${gl.webUrl}/${path(repo)}`, path_with_namespace: path(repo) },
+        });
+        return {
+          secret,
+          body,
+          headers: {
+            'x-gitlab-event': 'Push Hook',
+            'x-gitlab-token': secret,
+            'idempotency-key': unique('k'),
+          },
+        };
+      },
+      dispose: () => gl.close(),
+    };
+  },
+  async github() {
+    const gh = await startGitHubEmulator();
+    const token = 'ghp_contract_token';
+    gh.addToken(token, 'contract-bot');
+    const secret = 'contract webhook secret';
+    const provider = new GitHubProvider(
+      { id: 'github', type: 'github', web_url: gh.webUrl, api_url: gh.apiUrl, webhook_secret: secret },
+      { clock: new FakeClock(new Date()) },
+    );
+    const full = (r: RepoRef) => `${r.owner}/${r.name}`;
+    return {
+      provider,
+      token,
+      async createRepo(name, forkOwner) {
+        gh.model.createRepo({ owner: 'acme', name });
+        if (!forkOwner) return { repo: { owner: 'acme', name } };
+        gh.model.createRepo({ owner: forkOwner, name, fork_of: `acme/${name}` });
+        return { repo: { owner: 'acme', name }, fork: { owner: forkOwner, name } };
+      },
+      openPull: async (repo, head, title) =>
+        gh.model.openPull(full(repo), {
+          head: head.fork ? `${head.fork.owner}:${head.branch}` : head.branch,
+          title,
+        }).number,
+      merge: async (repo, n) => void gh.model.merge(full(repo), n),
+      close: async (repo, n) => void gh.model.close(full(repo), n),
+      failNext: (kind) =>
+        gh.addFaults(
+          kind === 'token'
+            ? { kind: 'unauthorized', times: 1 }
+            : kind === 'rate_limit'
+              ? { kind: 'rate_limit', reset_in_s: 60, times: 1 }
+              : { kind: 'status', status: 502, times: 1 },
+        ),
+      signsBody: true,
+      delivery(repo, branch) {
+        const body = JSON.stringify({
+          ref: `refs/heads/${branch}`,
+          repository: { html_url: `${gh.webUrl}/${full(repo)}` },
+        });
+        const signature = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+        return {
+          secret,
+          body,
+          headers: {
+            'x-github-event': 'push',
+            'x-github-delivery': unique('d'),
+            'x-hub-signature-256': signature,
+          },
+        };
+      },
+      dispose: () => gh.close(),
+    };
+  },
+};
+
+describe.each(Object.keys(HOSTS))('provider contract: %s', (name) => {
+  let h: ContractHost;
+  beforeAll(async () => {
+    h = await HOSTS[name]!();
+  });
+  afterAll(() => h.dispose());
+  const call = () => ({ token: h.token });
+
+  it('reads its own origins in every form, and builds and parses its PR URLs', async () => {
+    const { repo } = await h.createRepo(unique('origins'));
+    const url = h.provider.repoUrl(repo);
+    const web = new URL(url);
+    for (const origin of [
+      url,
+      `${url}.git`,
+      `${url}/`,
+      `https://user:secret@${web.host}${web.pathname}.git`,
+      `ssh://git@${web.hostname}${web.pathname}.git`,
+      `git@${web.hostname}:${web.pathname.slice(1)}.git`,
+    ]) {
+      expect(h.provider.matches(origin), origin).toBe(true);
+      expect(h.provider.parseOrigin(origin), origin).toEqual(repo);
+    }
+    expect(h.provider.matches('https://elsewhere.example/a/b')).toBe(false);
+    const pull = { repo, number: 7 };
+    expect(h.provider.parsePullUrl(h.provider.buildPullUrl(pull))).toEqual(pull);
+  });
+
+  it('finds the PR of a branch, prefers an open one, and finds one merged before the first look', async () => {
+    const { repo } = await h.createRepo(unique('find'));
+    expect(await h.provider.findPullForBranch(repo, 'nothing-here', call())).toBeNull();
+    const merged = await h.openPull(repo, { branch: 'early' }, 'Merged early');
+    await h.merge(repo, merged);
+    expect(await h.provider.findPullForBranch(repo, 'early', call())).toMatchObject({
+      pr_number: merged,
+      pull_request_state: 'merged',
+    });
+    const closed = await h.openPull(repo, { branch: 'twice' }, 'First try');
+    await h.close(repo, closed);
+    const open = await h.openPull(repo, { branch: 'twice' }, 'Second try');
+    const found = await h.provider.findPullForBranch(repo, 'twice', call());
+    expect(found).toMatchObject({ pr_number: open, pull_request_state: 'open', head_branch: 'twice' });
+    expect(await h.provider.fetchPull({ repo, number: open }, call())).toMatchObject({
+      pr_number: open,
+      pull_request_title: 'Second try',
+      url: h.provider.buildPullUrl({ repo, number: open }),
+    });
+  });
+
+  it('finds a PR opened from a fork, from the fork’s origin', async () => {
+    if (h.lacks?.forks) return void expect(h.lacks.forks).toBeTypeOf('string');
+    const { repo, fork } = await h.createRepo(unique('forked'), 'contributor');
+    const number = await h.openPull(repo, { branch: 'fix', fork: fork! }, 'From a fork');
+    expect(await h.provider.findPullForBranch(fork!, 'fix', call())).toMatchObject({
+      pr_number: number,
+      url: h.provider.buildPullUrl({ repo, number }),
+    });
+  });
+
+  it('answers a batch as it answers one by one', async () => {
+    const { repo } = await h.createRepo(unique('batch'));
+    const numbers = [];
+    for (const b of ['b1', 'b2', 'b3']) numbers.push(await h.openPull(repo, { branch: b }, `PR ${b}`));
+    const pulls = numbers.map((number) => ({ repo, number }));
+    if (h.provider.fetchPulls) {
+      const batch = await h.provider.fetchPulls(pulls, call());
+      for (const pull of pulls)
+        expect(batch.get(pullKey(pull))).toEqual(await h.provider.fetchPull(pull, call()));
+    }
+    if (h.provider.findPullsForBranches) {
+      const items = ['b1', 'b2', 'b3', 'none'].map((branch) => ({ repo, branch }));
+      const batch = await h.provider.findPullsForBranches(items, call());
+      for (const item of items)
+        expect(batch.get(branchKey(item.repo, item.branch))).toEqual(
+          await h.provider.findPullForBranch(item.repo, item.branch, call()),
+        );
+    }
+    expect(h.provider.capabilities.pullsPerBatch > 0).toBe(h.provider.fetchPulls !== undefined);
+    expect(h.provider.capabilities.branchesPerBatch > 0).toBe(h.provider.findPullsForBranches !== undefined);
+  });
+
+  it('turns each failure into its typed error', async () => {
+    const { repo } = await h.createRepo(unique('failures'));
+    const number = await h.openPull(repo, { branch: 'f' }, 'Failing');
+    const attempt = async () => {
+      try {
+        await h.provider.fetchPull({ repo, number }, call());
+        return null;
+      } catch (error) {
+        return error;
+      }
+    };
+    h.failNext('token');
+    expect(await attempt()).toMatchObject({ code: 'token_rejected' });
+    h.failNext('rate_limit');
+    const limited = await attempt();
+    expect(limited).toBeInstanceOf(RateLimitedError);
+    expect((limited as RateLimitedError).resetAt.getTime()).toBeGreaterThan(Date.now());
+    h.failNext('server');
+    const failed = await attempt();
+    expect(failed).toBeInstanceOf(GitsyncError);
+    expect((failed as GitsyncError).code).toBe('provider_error');
+  });
+
+  it('verifies webhook deliveries and names the refs they concern', async () => {
+    if (!h.delivery) return void expect(h.lacks?.webhooks).toBeTypeOf('string');
+    const webhooks = h.provider.webhooks!;
+    const { repo } = await h.createRepo(unique('hooks'));
+    const d = h.delivery(repo, 'pushed');
+    const header = (headers: Record<string, string>) => (n: string) => headers[n.toLowerCase()];
+    const check = webhooks.start(header(d.headers), d.secret)!;
+    check.update(new TextEncoder().encode(d.body));
+    expect(check.valid()).toBe(true);
+    expect(webhooks.deliveryId(header(d.headers))).toBeTypeOf('string');
+    expect(webhooks.staleRefs(header(d.headers), JSON.parse(d.body))).toContainEqual(
+      expect.objectContaining({ origin: h.provider.repoUrl(repo), branch: 'pushed' }),
+    );
+    // The same delivery with another secret, or a changed body, is refused.
+    const wrongSecret = webhooks.start(header(d.headers), 'not the secret');
+    if (wrongSecret) {
+      wrongSecret.update(new TextEncoder().encode(d.body));
+      expect(wrongSecret.valid()).toBe(false);
+    }
+    if (h.signsBody) {
+      const tampered = webhooks.start(header(d.headers), d.secret)!;
+      tampered.update(new TextEncoder().encode(`${d.body} `));
+      expect(tampered.valid()).toBe(false);
+    }
+  });
+});
