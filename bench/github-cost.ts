@@ -1,15 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { startGitHubEmulator } from '../emulator/github/server.ts';
 import { FakeClock } from '../src/core/clock.ts';
-import { silentLogger } from '../src/core/logger.ts';
-import { DEFAULT_WORKER_SETTINGS } from '../src/core/schedule.ts';
-import { Engine } from '../src/engine/engine.ts';
 import { GitHubProvider } from '../src/providers/github/github-provider.ts';
-import { ProviderRegistry } from '../src/providers/registry.ts';
 import type { Database } from '../src/store/database.ts';
-import { SqlStore } from '../src/store/sql-store.ts';
-import { TokenCipher } from '../src/store/token-cipher.ts';
-import { seedRefs } from './seed.ts';
+import { benchEngine, seedRefs } from './seed.ts';
 
 /**
  * Code-host cost of keeping `refs` open PRs fresh through the real GitHub provider and the
@@ -25,20 +19,12 @@ export async function measureGitHubCost(db: Database, refs: number) {
     const token = 'ghp_bench';
     gh.addToken(token, 'bench', 1_000_000);
     gh.model.createRepo({ owner: 'bench', name: 'repo' });
-    const store = new SqlStore(db, new TokenCipher(null));
     const clock = new FakeClock(new Date());
     const provider = new GitHubProvider(
       { id: 'github', type: 'github', web_url: gh.webUrl, api_url: gh.apiUrl, service_token: token },
       { clock },
     );
-    const settings = { ...DEFAULT_WORKER_SETTINGS, batch_size: 500, concurrency: 50 };
-    const engine = new Engine({
-      store,
-      providers: new ProviderRegistry([provider]),
-      clock,
-      settings,
-      logger: silentLogger,
-    });
+    const { engine, settings } = benchEngine(db, provider, clock, { batch_size: 500, concurrency: 50 });
     const owner = randomUUID();
     // Rows as a report leaves them: reported now, due a second ago, no PR known yet.
     const reported = (branch: (n: number) => string) =>

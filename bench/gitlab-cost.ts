@@ -1,15 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { startGitLabEmulator } from '../emulator/gitlab/server.ts';
 import { FakeClock } from '../src/core/clock.ts';
-import { silentLogger } from '../src/core/logger.ts';
-import { DEFAULT_WORKER_SETTINGS } from '../src/core/schedule.ts';
-import { Engine } from '../src/engine/engine.ts';
 import { GitLabProvider } from '../src/providers/gitlab/gitlab-provider.ts';
-import { ProviderRegistry } from '../src/providers/registry.ts';
 import type { Database } from '../src/store/database.ts';
-import { SqlStore } from '../src/store/sql-store.ts';
-import { TokenCipher } from '../src/store/token-cipher.ts';
-import { seedRefs } from './seed.ts';
+import { benchEngine, seedRefs } from './seed.ts';
 
 /**
  * Code-host cost of keeping `refs` open MRs fresh through the real GitLab provider and emulator:
@@ -25,20 +19,12 @@ export async function measureGitLabCost(db: Database, refs: number) {
     gl.addToken(token, 'bench');
     const project = 'bench/group/repo';
     gl.model.createProject({ path: project, visibility: 'public', members: ['bench'] });
-    const store = new SqlStore(db, new TokenCipher(null));
     const clock = new FakeClock(new Date());
     const provider = new GitLabProvider(
       { id: 'gitlab', type: 'gitlab', web_url: gl.webUrl, api_url: gl.apiUrl, service_token: token },
       { clock },
     );
-    const settings = { ...DEFAULT_WORKER_SETTINGS, batch_size: 500, concurrency: 50 };
-    const engine = new Engine({
-      store,
-      providers: new ProviderRegistry([provider]),
-      clock,
-      settings,
-      logger: silentLogger,
-    });
+    const { engine, settings } = benchEngine(db, provider, clock, { batch_size: 500, concurrency: 50 });
     for (let i = 0; i < refs; i++) {
       gl.model.push(project, `b${i}`);
       gl.model.openMergeRequest(project, { source_branch: `b${i}` });

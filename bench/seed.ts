@@ -4,10 +4,18 @@
  * own refresh write, so seeding follows the schema as the worker does.
  */
 import { randomUUID } from 'node:crypto';
+import type { Clock } from '../src/core/clock.ts';
+import { silentLogger } from '../src/core/logger.ts';
+import { DEFAULT_WORKER_SETTINGS, type WorkerSettings } from '../src/core/schedule.ts';
 import { PR_FIELD_NAMES, type PrFields } from '../src/core/types.ts';
+import { Engine } from '../src/engine/engine.ts';
+import { ProviderRegistry } from '../src/providers/registry.ts';
+import type { Provider } from '../src/providers/types.ts';
 import type { Database } from '../src/store/database.ts';
 import { writeRefreshes } from '../src/store/sql/refs.ts';
-import type { RefWrite } from '../src/store/store.ts';
+import { SqlStore } from '../src/store/sql-store.ts';
+import type { Outbox, RefWrite } from '../src/store/store.ts';
+import { TokenCipher } from '../src/store/token-cipher.ts';
 
 export interface SeedSpec {
   refs: number;
@@ -134,4 +142,27 @@ function shownWrite(
     pr_changed_at,
     publish: false,
   };
+}
+
+/**
+ * The engine a benchmark drives by hand (no loop): one provider, tokens unsealed, events to
+ * `outbox` if given. The scenario ticks it and reads the code host's counters.
+ */
+export function benchEngine(
+  db: Database,
+  provider: Provider,
+  clock: Clock,
+  settings: Partial<WorkerSettings> = {},
+  outbox?: Outbox,
+): { engine: Engine; store: SqlStore; settings: WorkerSettings } {
+  const all = { ...DEFAULT_WORKER_SETTINGS, ...settings };
+  const store = new SqlStore(db, new TokenCipher(null), outbox);
+  const engine = new Engine({
+    store,
+    providers: new ProviderRegistry([provider]),
+    clock,
+    settings: all,
+    logger: silentLogger,
+  });
+  return { engine, store, settings: all };
 }

@@ -1,35 +1,19 @@
 import { Hono } from 'hono';
-import type { Clock } from '../core/clock.ts';
 import { errorMessage } from '../core/errors.ts';
 import { DEFAULT_LIMITS, type Limits } from '../core/limits.ts';
-import type { Logger } from '../core/logger.ts';
 import { TokenBuckets } from '../core/token-buckets.ts';
-import type { Engine } from '../engine/engine.ts';
-import type { EventHub } from '../events/event-hub.ts';
-import type { ProviderRegistry } from '../providers/registry.ts';
-import type { Store } from '../store/store.ts';
 import { EventStreams } from './event-streams.ts';
 import { HttpError, toErrorResponse } from './http-error.ts';
-import type { KeyAuthority } from './keys.ts';
-import type { Metrics } from './metrics.ts';
 import { type Env, limitBody } from './request.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
 import { chatRoutes } from './routes/chats.ts';
-import type { RouteDeps } from './routes/deps.ts';
+import type { RouteDeps, ServiceParts } from './routes/deps.ts';
 import { eventRoutes } from './routes/events.ts';
 import { operationRoutes } from './routes/operations.ts';
 import { ownerRoutes } from './routes/owners.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 
-export interface AppDeps {
-  store: Store;
-  engine: Engine;
-  hub: EventHub;
-  providers: ProviderRegistry;
-  keys: KeyAuthority;
-  metrics: Metrics;
-  clock: Clock;
-  logger: Logger;
+export interface AppDeps extends ServiceParts {
   /** Comment heartbeats on event streams keep proxies from closing them (and re-check the key). */
   heartbeatMs?: number;
   /** Per-key and per-owner limits; defaults when omitted. */

@@ -9,8 +9,8 @@ import type { EventStreams } from '../event-streams.ts';
 import type { KeyAuthority } from '../keys.ts';
 import type { Metrics } from '../metrics.ts';
 
-/** What route groups work with. */
-export interface RouteDeps {
+/** The parts the HTTP app is built from (`createApp`). */
+export interface ServiceParts {
   store: Store;
   engine: Engine;
   hub: EventHub;
@@ -19,6 +19,10 @@ export interface RouteDeps {
   metrics: Metrics;
   clock: Clock;
   logger: Logger;
+}
+
+/** What route groups work with: the parts, the limits in force and this replica's event streams. */
+export interface RouteDeps extends ServiceParts {
   limits: Limits;
   streams: EventStreams;
 }
