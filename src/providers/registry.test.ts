@@ -27,13 +27,13 @@ describe('provider registry', () => {
             web_url: 'https://gitlab.com',
             api_url: 'https://gitlab.com/api/v4',
           },
+          { id: 'gitea', type: 'gitea', web_url: 'https://code.corp', api_url: 'https://code.corp/api/v1' },
           {
             id: 'corp',
             type: 'gitlab',
             web_url: 'https://code.corp/gitlab',
             api_url: 'https://code.corp/gitlab/api/v4',
           },
-          { id: 'gitea', type: 'gitea', web_url: 'https://code.corp', api_url: 'https://code.corp/api/v1' },
         ],
         { clock: systemClock },
       ),
@@ -45,7 +45,8 @@ describe('provider registry', () => {
     const gitlab = registry.match('https://gitlab.com/group/sub/repo');
     expect(gitlab?.provider).toBeInstanceOf(GitLabProvider);
     expect(gitlab?.provider.repoUrl(gitlab.repo!)).toBe('https://gitlab.com/group/sub/repo');
-    // Each provider decides what is its own: one host, a GitLab under /gitlab and a Gitea at the root.
+    // Each provider decides what is its own: one host, a Gitea at the root (listed first) and a
+    // GitLab under /gitlab; the one served under the longer path wins.
     expect(registry.match('https://code.corp/gitlab/team/app')?.provider.config.id).toBe('corp');
     expect(registry.match('git@code.corp:team/app.git')?.provider.config.id).toBe('corp');
     const gitea = registry.match('https://code.corp/team/app');

@@ -56,13 +56,23 @@ export class ProviderRegistry {
     return this.#byId.get(id);
   }
 
+  /**
+   * The provider an origin belongs to: of those that say it is theirs, the one served under the
+   * longest path (a GitLab at `https://host/gitlab` before a Gitea at `https://host/`), else the
+   * first configured.
+   */
   match(origin: string): OriginMatch | null {
+    let best: Provider | null = null;
     for (const provider of this.#byId.values()) {
-      if (provider.matches(origin)) return { provider, repo: provider.parseOrigin(origin) };
+      if (!provider.matches(origin)) continue;
+      if (!best || pathDepth(provider) > pathDepth(best)) best = provider;
     }
-    return null;
+    return best ? { provider: best, repo: best.parseOrigin(origin) } : null;
   }
 }
+
+const pathDepth = (provider: Provider) =>
+  new URL(provider.config.web_url).pathname.split('/').filter((s) => s !== '').length;
 
 /** Builds providers from configuration; types without an implementation yet become `UnsupportedProvider`. */
 export function createProviders(configs: readonly ProviderConfig[], deps: ProviderDeps): Provider[] {
