@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { errorMessage } from '../core/errors.ts';
 import { DEFAULT_LIMITS, type Limits } from '../core/limits.ts';
 import { TokenBuckets } from '../core/token-buckets.ts';
+import { Chats } from '../engine/chats.ts';
 import { EventStreams } from './event-streams.ts';
 import { HttpError, toErrorResponse } from './http-error.ts';
 import { type Env, limitBody } from './request.ts';
@@ -64,7 +65,8 @@ export function createApp(deps: AppDeps) {
     streamsPerKey: limits.streams_per_key,
     replayMaxBytes: limits.replay_max_bytes,
   });
-  const routeDeps: RouteDeps = { ...deps, limits, streams };
+  const chats = new Chats({ ...deps, limits });
+  const routeDeps: RouteDeps = { ...deps, limits, streams, chats };
   const requestBuckets = new TokenBuckets(limits.requests_per_second, limits.request_burst);
   const app = new Hono<Env>();
 

@@ -28,47 +28,34 @@ const listQuery = z.object({
   cursor: z.string().max(500).optional(),
 });
 
-/**
- * Chats, ref reports and "refresh now". The store publishes each change's event in the change's
- * transaction; rows that become due are announced once, to every replica (`engine.rowsDue`).
- */
+/** Chats, ref reports and "refresh now": the HTTP face of `Chats` (engine/chats.ts). */
 export function chatRoutes(app: Hono<Env>, deps: RouteDeps): void {
-  const { store, engine, clock, limits } = deps;
+  const { chats } = deps;
   const chatId = (c: Parameters<typeof ownerScope>[0]) => uuidParam(c, 'id', 'chat id');
 
   app.put('/api/v1/chats/:id', async (c) => {
     const id = chatId(c);
     const body = parse(chatBody, await jsonBody(c));
     checkOwner(c, body.owner_id);
-    const own = ownerScope(c);
-    if (own !== undefined) {
-      // Another owner's chat is "not found" to this key, not a conflict that reveals it exists.
-      const existing = await store.getChat(id);
-      if (existing && existing.owner_id !== own) throw new NotFoundError(`chat ${id} not found`);
-    }
-    const { chat, created } = await store.putChat({ id, ...body }, clock.now(), limits);
+    const { chat, created } = await chats.put({ id, ...body }, ownerScope(c));
     return c.json(chat, created ? 201 : 200);
   });
 
-  app.post('/api/v1/chats/:id/archive', async (c) =>
-    c.json(await store.archiveChat(chatId(c), clock.now(), ownerScope(c))),
+  app.post('/api/v1/chats/:id/archive', async (c) => c.json(await chats.archive(chatId(c), ownerScope(c))));
+
+  app.post('/api/v1/chats/:id/unarchive', async (c) =>
+    c.json(await chats.unarchive(chatId(c), ownerScope(c))),
   );
 
-  app.post('/api/v1/chats/:id/unarchive', async (c) => {
-    const chat = await store.unarchiveChat(chatId(c), clock.now(), ownerScope(c));
-    engine.rowsDue();
-    return c.json(chat);
-  });
-
   app.delete('/api/v1/chats/:id', async (c) => {
-    await store.deleteChat(chatId(c), ownerScope(c));
+    await chats.delete(chatId(c), ownerScope(c));
     return c.body(null, 204);
   });
 
   app.get('/api/v1/chats', async (c) => {
     const q = parse(listQuery, c.req.query());
     if (q.owner_id) checkOwner(c, q.owner_id);
-    const result = await store.listChats({
+    const result = await chats.list({
       owner_id: q.owner_id ?? ownerScope(c),
       archived: q.archived === 'true',
       limit: q.limit,
@@ -78,10 +65,7 @@ export function chatRoutes(app: Hono<Env>, deps: RouteDeps): void {
   });
 
   app.get('/api/v1/chats/:id', async (c) => {
-    const id = chatId(c);
-    const chat = await store.getChat(id, ownerScope(c));
-    if (!chat) throw new NotFoundError(`chat ${id} not found`);
-    return c.json(chat);
+    return c.json(await chats.get(chatId(c), ownerScope(c)));
   });
 
   app.post('/api/v1/git-refs', async (c) => {
@@ -93,10 +77,9 @@ export function chatRoutes(app: Hono<Env>, deps: RouteDeps): void {
     if (!body.chat_id && body.workspace_id && owner === undefined) {
       throw new BadInputError('owner_id is required with workspace_id when reporting with the admin key');
     }
-    const result = await engine.reportRef(
+    const result = await chats.report(
       { chat_id: body.chat_id, workspace_id: body.workspace_id, origin: body.origin, branch: body.branch },
       owner,
-      limits,
     );
     return c.json(result, 202);
   });
@@ -104,6 +87,6 @@ export function chatRoutes(app: Hono<Env>, deps: RouteDeps): void {
   app.post('/api/v1/chats/:id/diff-status/refresh', async (c) => {
     const id = chatId(c);
     const body = parse(refreshBody, await jsonBody(c, true));
-    return c.json(await engine.refreshNow(id, body, ownerScope(c)));
+    return c.json(await chats.refreshNow(id, body, ownerScope(c)));
   });
 }

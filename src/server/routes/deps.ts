@@ -1,6 +1,7 @@
 import type { Clock } from '../../core/clock.ts';
 import type { Limits } from '../../core/limits.ts';
 import type { Logger } from '../../core/logger.ts';
+import type { Chats } from '../../engine/chats.ts';
 import type { Engine } from '../../engine/engine.ts';
 import type { EventHub } from '../../events/event-hub.ts';
 import type { ProviderRegistry } from '../../providers/registry.ts';
@@ -25,4 +26,5 @@ export interface ServiceParts {
 export interface RouteDeps extends ServiceParts {
   limits: Limits;
   streams: EventStreams;
+  chats: Chats;
 }
