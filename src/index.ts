@@ -8,6 +8,7 @@ export * from './core/errors.ts';
 export type { Logger } from './core/logger.ts';
 export { DEFAULT_WORKER_SETTINGS, type WorkerSettings } from './core/schedule.ts';
 export type { Chat, ChatView, DiffStatus, PrFields, PrState } from './core/types.ts';
+export { Chats } from './engine/chats.ts';
 export { Engine, type EngineDeps, type EngineObserver, type TickResult } from './engine/engine.ts';
 export { EventHub, type StoredEvent } from './events/event-hub.ts';
 export { type ChangeEvent, InProcessBus, type Publisher } from './events/publisher.ts';

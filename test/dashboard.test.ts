@@ -135,8 +135,20 @@ describe('dashboard', () => {
     expect(text).toContain('+42');
     expect(text).toContain('5 files');
 
+    // Reviews requested: people, then teams as @org/team, escaped like the rest of the card.
+    gh.model.requestReviewers('acme/app', 1, {
+      reviewers: ['maria'],
+      team_reviewers: ['core', '<b>ops</b>'],
+    });
+    const requested = card(page, chat).locator('[data-requested]');
+    await expect
+      .poll(() => requested.textContent(), { timeout: 10_000 })
+      .toBe('review requested: maria, @acme/<b>ops</b>, @acme/core');
+
     gh.model.review('acme/app', 1, { login: 'maria', state: 'APPROVED' });
     await expect.poll(() => card(page, chat).textContent(), { timeout: 10_000 }).toMatch(/Approved/);
+    // Her review answered her request; the teams' stand.
+    expect(await requested.textContent()).toBe('review requested: @acme/<b>ops</b>, @acme/core');
 
     // A populated page for the record.
     const parent = await chatWithBranch('Refactor with sub-agents', 'refactor');

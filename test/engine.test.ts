@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { addMs } from '../src/core/clock.ts';
 import { RateLimitedError, UnavailableError } from '../src/core/errors.ts';
-import { PR_FIELD_NAMES } from '../src/core/types.ts';
+import { PR_FIELD_NAMES, type RequestedReviewer } from '../src/core/types.ts';
 import { FakeProvider } from '../src/providers/fake/fake-provider.ts';
 import { DATABASE_KINDS } from './helpers/databases.ts';
 import { createEngineHarness, type EngineHarness, REPO } from './helpers/engine-harness.ts';
@@ -113,6 +113,42 @@ describe.each(DATABASE_KINDS)('engine on %s', (kind) => {
       h.clock.advance(h.settings.fresh_ttl_ms);
       expect((await h.engine.tick()).outcomes.updated).toBe(1);
       expect(h.events).toEqual([]);
+    });
+
+    it('requested reviewers: stored and published when they change, and an unchanged list publishes nothing', async () => {
+      const chat = await h.trackedChat('feature');
+      h.host.openPull('acme/app', {
+        head_branch: 'feature',
+        requested_reviewers: [
+          { kind: 'team', name: 'acme/core' },
+          { kind: 'user', name: 'zed' },
+          { kind: 'user', name: 'Alice' },
+        ],
+      });
+      await h.engine.tick();
+      const sorted: RequestedReviewer[] = [
+        { kind: 'user', name: 'Alice' },
+        { kind: 'user', name: 'zed' },
+        { kind: 'team', name: 'acme/core' },
+      ];
+      expect((await h.ref(chat)).requested_reviewers).toEqual(sorted);
+      const changedAt = (await h.store.getRef(chat))!.pr_changed_at;
+      // Refreshes of the same list (read back from the database as a new array each time) are no change.
+      h.events.length = 0;
+      for (let i = 0; i < 3; i++) {
+        h.clock.advance(h.settings.fresh_ttl_ms);
+        expect((await h.engine.tick()).outcomes.updated).toBe(1);
+      }
+      expect(h.events).toEqual([]);
+      expect((await h.store.getRef(chat))!.pr_changed_at).toEqual(changedAt);
+      // Alice reviewed: her request is gone, and that is published.
+      h.host.updatePull('acme/app', 1, { requested_reviewers: sorted.slice(1) });
+      h.clock.advance(h.settings.fresh_ttl_ms);
+      await h.engine.tick();
+      expect(diffEvents()).toHaveLength(1);
+      expect(diffEvents()[0]).toMatchObject({
+        changed_diff_status: { requested_reviewers: sorted.slice(1) },
+      });
     });
 
     it('an open PR that stays unchanged for an hour is checked less often, until it changes again', async () => {

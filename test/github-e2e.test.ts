@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import pino from 'pino';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { fingerprint, type GitHubEmulator, startGitHubEmulator } from '../emulator/github/server.ts';
+import { loadConfig } from '../src/config/config.ts';
 import { FakeClock } from '../src/core/clock.ts';
 import { silentLogger } from '../src/core/logger.ts';
 import { DEFAULT_WORKER_SETTINGS } from '../src/core/schedule.ts';
@@ -8,8 +12,11 @@ import { Engine } from '../src/engine/engine.ts';
 import { type ChangeEvent, InProcessBus } from '../src/events/publisher.ts';
 import { GitHubProvider } from '../src/providers/github/github-provider.ts';
 import { ProviderRegistry } from '../src/providers/registry.ts';
+import { openRuntime, type Runtime } from '../src/runtime.ts';
 import type { SqlStore } from '../src/store/sql-store.ts';
-import { createTestStore, type TestDatabase } from './helpers/databases.ts';
+import { createTestDatabase, createTestStore, type TestDatabase } from './helpers/databases.ts';
+import { schemaUrl } from './helpers/processes.ts';
+import { SseClient } from './helpers/sse.ts';
 
 /** Engine + PostgreSQL store + GitHub provider + GitHub emulator, all real, over 127.0.0.1. */
 describe('GitHub end to end on PostgreSQL', () => {
@@ -215,5 +222,134 @@ describe('GitHub end to end on PostgreSQL', () => {
     expect((await status(chat)).last_error).toBe('no token for other');
     expect(other.counters.total).toBe(0);
     expect(other.log.some((r) => r.token_fingerprint === fingerprint(ownerToken))).toBe(false);
+  });
+});
+
+/**
+ * GitHub through the whole service as `gitsync serve` wires it, over real HTTP: what the API and
+ * the event stream show of a PR's requested reviewers, read through GraphQL (the worker's batch)
+ * and through REST (refresh now) alike.
+ */
+describe('GitHub end to end through the HTTP API', () => {
+  const ADMIN = 'github-e2e-admin-key-0123';
+  const TOKEN = 'ghp_e2e_api_owner';
+  let gh: GitHubEmulator;
+  let db: TestDatabase;
+  let runtime: Runtime;
+  let server: ReturnType<typeof serve>;
+  let base: string;
+  const owner = randomUUID();
+
+  beforeAll(async () => {
+    gh = await startGitHubEmulator();
+    gh.addToken(TOKEN, 'agent');
+    gh.model.createRepo({ owner: 'acme', name: 'app' });
+    db = await createTestDatabase('postgres');
+    const config = loadConfig({});
+    const clock = new FakeClock(new Date());
+    runtime = await openRuntime(
+      {
+        ...config,
+        database_url: schemaUrl(db.schema),
+        admin_token: ADMIN,
+        encryption_key: 'ab'.repeat(32),
+        log_level: 'silent',
+        providers: [],
+        worker: { ...config.worker, enabled: false },
+      },
+      {
+        clock,
+        logger: pino({ level: 'silent' }),
+        providers: [
+          new GitHubProvider(
+            { id: 'github', type: 'github', web_url: gh.webUrl, api_url: gh.apiUrl },
+            { clock, requestTimeoutMs: 2000 },
+          ),
+        ],
+      },
+    );
+    await runtime.start();
+    server = serve({ fetch: runtime.http.fetch, hostname: '127.0.0.1', port: 0 });
+    await new Promise((r) => server.once('listening', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    await api('PUT', `/api/v1/owners/${owner}/tokens/github`, { token: TOKEN });
+  });
+  afterAll(async () => {
+    expect(gh?.counters.unexpected).toEqual([]);
+    await new Promise((r) => server?.close(r));
+    await runtime?.close();
+    await gh?.close();
+    await db?.drop();
+  });
+
+  async function api(method: string, path: string, body?: unknown) {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    // biome-ignore lint/suspicious/noExplicitAny: tests inspect JSON
+    return { status: res.status, json: (text ? JSON.parse(text) : null) as any };
+  }
+  const chatReporting = async (branch: string) => {
+    const chat = randomUUID();
+    await api('PUT', `/api/v1/chats/${chat}`, { owner_id: owner, title: `chat on ${branch}` });
+    const origin = `${gh.webUrl}/acme/app.git`;
+    expect((await api('POST', '/api/v1/git-refs', { chat_id: chat, origin, branch })).status).toBe(202);
+    return chat;
+  };
+  const ref = async (chat: string) => (await api('GET', `/api/v1/chats/${chat}`)).json.diff_status;
+
+  it('requested reviewers: people and @org teams, the same through GraphQL and REST, in the API and events', async () => {
+    const asked = [
+      { kind: 'user', name: 'alice' },
+      { kind: 'user', name: 'zed' },
+      { kind: 'team', name: 'acme/core' },
+    ];
+    for (const branch of ['asked-one', 'asked-two']) {
+      const pull = gh.model.openPull('acme/app', { head: branch, author: 'agent' });
+      gh.model.requestReviewers('acme/app', pull.number, {
+        reviewers: ['zed', 'alice'],
+        team_reviewers: ['core'],
+      });
+    }
+    const chats = [await chatReporting('asked-one'), await chatReporting('asked-two')];
+    const stream = await SseClient.open(`${base}/api/v1/events`, { authorization: `Bearer ${ADMIN}` });
+    try {
+      // Two rows of one owner: looked up and read together through GraphQL.
+      gh.resetCounters();
+      await runtime.engine.tick();
+      expect(gh.count('graphql', 200)).toBe(2);
+      expect(gh.count('get_pull')).toBe(0);
+      for (const chat of chats) expect((await ref(chat)).requested_reviewers).toEqual(asked);
+      // The reports' own events (no PR yet) may still be on their way: wait for the one with the PR.
+      const change = await stream.waitFor(
+        (e) =>
+          e.event === 'diff_status_change' &&
+          JSON.parse(e.data).chat.id === chats[0] &&
+          JSON.parse(e.data).changed_diff_status.pr_number === 1,
+      );
+      expect(JSON.parse(change.data).changed_diff_status.requested_reviewers).toEqual(asked);
+
+      // Alice reviews: her request is answered. Refresh now reads through REST and agrees.
+      gh.model.review('acme/app', 1, { login: 'alice', state: 'COMMENTED' });
+      const refreshed = await api('POST', `/api/v1/chats/${chats[0]}/diff-status/refresh`, {});
+      expect(gh.count('get_pull', 200)).toBe(1);
+      expect(refreshed.json).toMatchObject({
+        outcome: 'updated',
+        diff_status: { requested_reviewers: asked.slice(1) },
+      });
+      await stream.waitFor(
+        (e) =>
+          e.event === 'diff_status_change' &&
+          JSON.parse(e.data).changed_diff_status.requested_reviewers?.length === 2,
+      );
+      // The untouched PR through REST gives what GraphQL gave.
+      const other = await api('POST', `/api/v1/chats/${chats[1]}/diff-status/refresh`, {});
+      expect(other.json.diff_status.requested_reviewers).toEqual(asked);
+    } finally {
+      await stream.close();
+    }
   });
 });

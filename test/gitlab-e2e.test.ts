@@ -139,6 +139,43 @@ describe('GitLab end to end', () => {
     }
   });
 
+  it('requested reviewers: those asked who have not reviewed, in the API and its events', async () => {
+    gl.model.push(project, 'asking');
+    const mr = gl.model.openMergeRequest(project, { source_branch: 'asking', author: 'agent' });
+    gl.model.requestReview(project, mr.iid, 'lee');
+    gl.model.requestReview(project, mr.iid, 'kim');
+    gl.model.requestReview(project, mr.iid, 'Ann');
+    gl.model.review(project, mr.iid, 'lee', 'reviewed');
+    const chat = await chatReporting(`${gl.webUrl}/${project}.git`, 'asking');
+    const stream = await SseClient.open(`${base}/api/v1/events`, { authorization: `Bearer ${ADMIN}` });
+    try {
+      await runtime.engine.tick();
+      const asked = [
+        { kind: 'user', name: 'Ann' },
+        { kind: 'user', name: 'kim' },
+      ];
+      expect((await ref(chat)).requested_reviewers).toEqual(asked);
+      // The report's own event (no MR yet) may still be on its way: wait for the one with the MR.
+      const change = await stream.waitFor(
+        (e) =>
+          e.event === 'diff_status_change' &&
+          JSON.parse(e.data).chat.id === chat &&
+          JSON.parse(e.data).changed_diff_status.pr_number === mr.iid,
+      );
+      expect(JSON.parse(change.data).changed_diff_status.requested_reviewers).toEqual(asked);
+      // Kim approves (reviewed); Lee is asked again (back to unreviewed).
+      gl.model.review(project, mr.iid, 'kim', 'approved');
+      gl.model.requestReview(project, mr.iid, 'lee');
+      const after = await api('POST', `/api/v1/chats/${chat}/diff-status/refresh`, {});
+      expect(after.json.diff_status.requested_reviewers).toEqual([
+        { kind: 'user', name: 'Ann' },
+        { kind: 'user', name: 'lee' },
+      ]);
+    } finally {
+      await stream.close();
+    }
+  });
+
   it('sizes are null while GitLab prepares the diff; locked reads as open; merged as merged', async () => {
     gl.model.push(project, 'big-change');
     const mr = gl.model.openMergeRequest(project, { source_branch: 'big-change', prepared: false });

@@ -23,6 +23,10 @@ interface ContractHost {
   openPull(repo: RepoRef, head: { branch: string; fork?: RepoRef }, title: string): Promise<number>;
   merge(repo: RepoRef, number: number): Promise<void>;
   close(repo: RepoRef, number: number): Promise<void>;
+  /** Asks these people to review the PR. */
+  requestReview(repo: RepoRef, number: number, logins: string[]): Promise<void>;
+  /** A review by `login` (a comment: no verdict), which answers their request. */
+  review(repo: RepoRef, number: number, login: string): Promise<void>;
   /** The next request fails as the host answers: a rejected token, a rate limit, a server error. */
   failNext(kind: 'token' | 'rate_limit' | 'server'): void;
   /** Why a case does not apply to this host (the suite says so instead of skipping silently). */
@@ -61,6 +65,21 @@ const HOSTS: Record<string, () => Promise<ContractHost>> = {
         void host.updatePull(`${repo.owner}/${repo.name}`, n, { pull_request_state: 'merged' }),
       close: async (repo, n) =>
         void host.updatePull(`${repo.owner}/${repo.name}`, n, { pull_request_state: 'closed' }),
+      requestReview: async (repo, n, logins) => {
+        const pull = host.get(`${repo.owner}/${repo.name}`, n);
+        host.updatePull(`${repo.owner}/${repo.name}`, n, {
+          requested_reviewers: [
+            ...pull.requested_reviewers,
+            ...logins.map((name) => ({ kind: 'user' as const, name })),
+          ],
+        });
+      },
+      review: async (repo, n, login) => {
+        const pull = host.get(`${repo.owner}/${repo.name}`, n);
+        host.updatePull(`${repo.owner}/${repo.name}`, n, {
+          requested_reviewers: pull.requested_reviewers.filter((r) => r.name !== login),
+        });
+      },
       failNext: (kind) => {
         failing = kind;
       },
@@ -107,6 +126,10 @@ const HOSTS: Record<string, () => Promise<ContractHost>> = {
       },
       merge: async (repo, n) => void gl.model.merge(path(repo), n),
       close: async (repo, n) => void gl.model.close(path(repo), n),
+      requestReview: async (repo, n, logins) => {
+        for (const login of logins) gl.model.requestReview(path(repo), n, login);
+      },
+      review: async (repo, n, login) => void gl.model.review(path(repo), n, login, 'reviewed'),
       failNext: (kind) => {
         failing =
           kind === 'token'
@@ -162,6 +185,9 @@ const HOSTS: Record<string, () => Promise<ContractHost>> = {
         }).number,
       merge: async (repo, n) => void gh.model.merge(full(repo), n),
       close: async (repo, n) => void gh.model.close(full(repo), n),
+      requestReview: async (repo, n, logins) =>
+        void gh.model.requestReviewers(full(repo), n, { reviewers: logins }),
+      review: async (repo, n, login) => void gh.model.review(full(repo), n, { login, state: 'COMMENTED' }),
       failNext: (kind) =>
         gh.addFaults(
           kind === 'token'
@@ -271,6 +297,23 @@ describe.each(Object.keys(HOSTS))('provider contract: %s', (name) => {
     }
     expect(h.provider.capabilities.pullsPerBatch > 0).toBe(h.provider.fetchPulls !== undefined);
     expect(h.provider.capabilities.branchesPerBatch > 0).toBe(h.provider.findPullsForBranches !== undefined);
+  });
+
+  it('names the people asked to review who have not yet, sorted, the same on every read', async () => {
+    const { repo } = await h.createRepo(unique('asked'));
+    const number = await h.openPull(repo, { branch: 'asked' }, 'Asking');
+    const pull = { repo, number };
+    const read = async () => {
+      const one = await h.provider.fetchPull(pull, call());
+      if (h.provider.fetchPulls)
+        expect((await h.provider.fetchPulls([pull], call())).get(pullKey(pull))).toEqual(one);
+      return one.requested_reviewers;
+    };
+    expect(await read()).toEqual([]);
+    await h.requestReview(repo, number, ['zoe', 'Bea', 'al']);
+    expect(await read()).toEqual(['al', 'Bea', 'zoe'].map((name) => ({ kind: 'user', name })));
+    await h.review(repo, number, 'Bea');
+    expect(await read()).toEqual(['al', 'zoe'].map((name) => ({ kind: 'user', name })));
   });
 
   it('turns each failure into its typed error', async () => {

@@ -291,6 +291,50 @@ describe.each(DATABASE_KINDS)('store on %s', (kind) => {
       expect(result.written.get(rows[2]!.id)?.pull_request_title).toBe(`ok ${rows[2]!.git_branch}`);
     });
 
+    it('requested_reviewers round-trips as a list (also empty, and null without a PR), batched and row by row', async () => {
+      const c = await chat();
+      for (const b of ['list', 'empty', 'none', 'bad']) {
+        await store.recordRefReport(
+          { chat_id: c.id, origin: 'https://x.test/o/r', branch: b, provider_id: null },
+          at(0),
+        );
+      }
+      const rows = await store.claimStaleRefs(at(1), 10, at(301));
+      const byBranch = (b: string) => rows.find((r) => r.git_branch === b)!;
+      // Quotes, a backslash, braces and a comma: what array and JSON text must both escape.
+      const list = [
+        { kind: 'user' as const, name: 'al"ice\\' },
+        { kind: 'team' as const, name: 'acme/{core},ops' },
+      ];
+      const pr = (requested: typeof list | null) => ({ ...emptyPrFields(), requested_reviewers: requested });
+      const batched = await store.writeRefreshes([
+        { ...writeFor(byBranch('list')), pr: pr(list) },
+        { ...writeFor(byBranch('empty')), pr: pr([]) },
+        { ...writeFor(byBranch('none')), pr: pr(null) },
+      ]);
+      expect(batched.failed.size).toBe(0);
+      expect(batched.written.get(byBranch('list').id)?.requested_reviewers).toEqual(list);
+      expect(batched.written.get(byBranch('empty').id)?.requested_reviewers).toEqual([]);
+      expect(batched.written.get(byBranch('none').id)?.requested_reviewers).toBeNull();
+      // A failing row sends the batch row by row: the list survives that path too.
+      const bad = { ...pr(list), pull_request_title: 'bad \u0000 title' };
+      const oneByOne = await store.writeRefreshes([
+        { ...writeFor(byBranch('bad')), pr: bad },
+        { ...writeFor(byBranch('empty')), pr: pr(list) },
+      ]);
+      expect([...oneByOne.failed.keys()]).toEqual([byBranch('bad').id]);
+      expect(oneByOne.written.get(byBranch('empty').id)?.requested_reviewers).toEqual(list);
+      // Every read gives an array back, not JSON text.
+      const read = await store.getChat(c.id);
+      const stored = Object.fromEntries(
+        read!.diff_statuses.map((d) => [d.git_branch, d.requested_reviewers]),
+      );
+      expect(stored).toEqual({ list, empty: list, none: null, bad: null });
+      expect(
+        Array.isArray((await store.getRef(c.id, 'https://x.test/o/r', 'list'))?.requested_reviewers),
+      ).toBe(true);
+    });
+
     it('marks refs stale by repository branch or by PR URL, skipping archived chats', async () => {
       const c = await chat();
       const archived = await chat();

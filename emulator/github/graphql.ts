@@ -209,6 +209,24 @@ export async function executeGitHubGraphql(
       ? null
       : { __typename: 'User', login: p.head_repo.split('/')[0] },
     reviewDecision: () => failIf('reviewDecision', () => model.reviewDecision(p)),
+    // Requested people (a GitHub App as a `Bot`, a deleted account as a null reviewer), then teams.
+    reviewRequests: ({ first, last }: { first?: number; last?: number }) =>
+      failIf('reviewRequests', () => {
+        const org = p.base_repo.split('/')[0]!;
+        let list: unknown[] = [
+          ...p.requested_reviewers.map((login) => actor(login)),
+          ...p.requested_teams.map((slug) => ({
+            __typename: 'Team',
+            slug,
+            combinedSlug: `${org}/${slug}`,
+            organization: { login: org },
+          })),
+        ];
+        const totalCount = list.length;
+        if (first !== undefined) list = list.slice(0, first);
+        if (last !== undefined) list = list.slice(-last);
+        return { totalCount, nodes: list.map((requestedReviewer) => ({ requestedReviewer })) };
+      }),
     reviews: ({ first, last }: { first?: number; last?: number }) =>
       failIf('reviews', () => {
         let list = [...p.reviews].sort((a, b) => a.id - b.id);

@@ -64,6 +64,10 @@ export interface EmuPull {
   changed_files: number;
   commits: number;
   reviews: EmuReview[];
+  /** Logins asked to review who have not reviewed since, in the order asked. */
+  requested_reviewers: string[];
+  /** Slugs of teams (of the base repository's owner) asked to review, in the order asked. */
+  requested_teams: string[];
 }
 
 export interface OpenPullInput {
@@ -329,6 +333,8 @@ export class GitHubModel {
       changed_files: input.changed_files ?? 0,
       commits: input.commits ?? 1,
       reviews: [],
+      requested_reviewers: [],
+      requested_teams: [],
     };
     this.userId(pull.author);
     list.push(pull);
@@ -374,8 +380,59 @@ export class GitHubModel {
     };
     this.userId(input.login);
     pull.reviews.push(review);
+    // "Once a requested reviewer submits a review, they are no longer considered a requested
+    // reviewer" (GitHub REST docs, "Get all requested reviewers for a pull request"). A team's
+    // request stays: the emulator knows no team members.
+    pull.requested_reviewers = pull.requested_reviewers.filter(
+      (login) => login.toLowerCase() !== input.login.toLowerCase(),
+    );
     pull.updated_at = review.submitted_at;
     return review;
+  }
+
+  /**
+   * `POST /repos/{o}/{r}/pulls/{n}/requested_reviewers` (GitHub REST docs, "Request reviewers for
+   * a pull request"): people by login and teams by slug, each asked once; the author cannot be
+   * asked (422, GitHub's words).
+   */
+  requestReviewers(
+    fullName: string,
+    number: number,
+    input: { reviewers?: readonly string[] | undefined; team_reviewers?: readonly string[] | undefined },
+  ): EmuPull {
+    const pull = this.pull(fullName, number);
+    const reviewers = input.reviewers ?? [];
+    if (reviewers.some((login) => login.toLowerCase() === pull.author.toLowerCase()))
+      throw new EmulatorError(422, 'Review cannot be requested from pull request author.');
+    const add = (list: string[], names: readonly string[]) => {
+      for (const name of names)
+        if (!list.some((n) => n.toLowerCase() === name.toLowerCase())) list.push(name);
+    };
+    for (const login of reviewers) this.userId(login);
+    add(pull.requested_reviewers, reviewers);
+    add(pull.requested_teams, input.team_reviewers ?? []);
+    pull.updated_at = this.now();
+    return pull;
+  }
+
+  /** `DELETE /repos/{o}/{r}/pulls/{n}/requested_reviewers` ("Remove requested reviewers from a pull request"). */
+  removeRequestedReviewers(
+    fullName: string,
+    number: number,
+    input: { reviewers?: readonly string[] | undefined; team_reviewers?: readonly string[] | undefined },
+  ): EmuPull {
+    const pull = this.pull(fullName, number);
+    const drop = (list: string[], names: readonly string[]) =>
+      list.filter((n) => !names.some((name) => name.toLowerCase() === n.toLowerCase()));
+    pull.requested_reviewers = drop(pull.requested_reviewers, input.reviewers ?? []);
+    pull.requested_teams = drop(pull.requested_teams, input.team_reviewers ?? []);
+    pull.updated_at = this.now();
+    return pull;
+  }
+
+  /** A stable id for a team of an organization (teams exist only as review requests here). */
+  teamId(org: string, slug: string): number {
+    return this.userId(`team:${org}/${slug}`);
   }
 
   dismissReview(fullName: string, number: number, reviewId: number): EmuReview {

@@ -79,6 +79,7 @@ describe.each(DESCRIPTIONS)(
       });
       gh.model.review('acme/app', open.number, { login: 'alice', state: 'CHANGES_REQUESTED' });
       gh.model.review('acme/app', open.number, { login: 'bob', state: 'APPROVED' });
+      gh.model.requestReviewers('acme/app', open.number, { reviewers: ['carol'], team_reviewers: ['core'] });
       const merged = gh.model.openPull('acme/app', { head: 'done' });
       gh.model.merge('acme/app', merged.number);
       gh.model.openPull('acme/app', { head: 'forker:fix' });
@@ -130,6 +131,10 @@ describe.each(DESCRIPTIONS)(
 
     it('GET /repos/{owner}/{repo}/pulls/{pull_number} for open/draft, merged, fork and closed PRs', async () => {
       for (const n of [1, 2, 3, 4]) expectValid(validators.pull, await get(`/repos/acme/app/pulls/${n}`));
+      // PR 1 has a person and a team asked to review (`simple-user`, `team-simple`).
+      const asked = await get('/repos/acme/app/pulls/1');
+      expect(asked.requested_reviewers.map((u: { login: string }) => u.login)).toEqual(['carol']);
+      expect(asked.requested_teams.map((t: { slug: string }) => t.slug)).toEqual(['core']);
     });
 
     it('GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews', async () => {
@@ -170,6 +175,9 @@ describe.each(DESCRIPTIONS)(
       const nested = await get('/repos/acme/app/pulls/1');
       nested.head.repo.owner.login = 42;
       expect(validators.pull(nested)).toBe(false);
+      const teams = await get('/repos/acme/app/pulls/1');
+      delete teams.requested_teams[0].slug;
+      expect(validators.pull(teams)).toBe(false);
       const reviews = await get('/repos/acme/app/pulls/1/reviews');
       delete reviews[0]._links;
       expect(validators.reviews(reviews)).toBe(false);

@@ -47,6 +47,31 @@ export class Renderer {
     };
   }
 
+  /**
+   * A team as REST shows one in `requested_teams`: schema `team-simple` in a single PR, `team`
+   * (which adds `parent`) in a list of PRs.
+   */
+  team(org: string, slug: string) {
+    const id = this.model.teamId(org, slug);
+    const api = `${this.apiUrl}/organizations/${this.model.userId(org)}/team/${id}`;
+    return {
+      id,
+      node_id: Buffer.from(`04:Team${id}`).toString('base64'),
+      url: api,
+      members_url: `${api}/members{/member}`,
+      name: slug,
+      description: null,
+      permission: 'pull',
+      privacy: 'closed',
+      notification_setting: 'notifications_enabled',
+      html_url: `${this.webUrl}/orgs/${org}/teams/${slug}`,
+      repositories_url: `${api}/repos`,
+      slug,
+      type: 'organization',
+      parent: null,
+    };
+  }
+
   repository(repo: EmuRepo) {
     const full = `${repo.owner}/${repo.name}`;
     const api = `${this.apiUrl}/repos/${full}`;
@@ -195,8 +220,8 @@ export class Renderer {
       merge_commit_sha: pull.merged ? pull.head_sha : null,
       assignee: null,
       assignees: [],
-      requested_reviewers: [],
-      requested_teams: [],
+      requested_reviewers: pull.requested_reviewers.map((login) => this.user(login)),
+      requested_teams: pull.requested_teams.map((slug) => this.team(pull.base_repo.split('/')[0]!, slug)),
       head: this.#branch(pull.head_repo, pull.head_ref, pull.head_sha, pull.head_repo_deleted),
       base: this.#branch(pull.base_repo, pull.base_ref, pull.base_sha),
       _links: {

@@ -632,7 +632,7 @@ export class GitHubEmulator {
     const parts = url.pathname.split('/').filter(Boolean).slice(1).map(decodeURIComponent);
     const method = req.method ?? 'GET';
     let input: unknown = {};
-    if (method === 'POST' || method === 'PATCH' || method === 'PUT') {
+    if (method === 'POST' || method === 'PATCH' || method === 'PUT' || method === 'DELETE') {
       const text = await readBody(req);
       try {
         input = text ? JSON.parse(text) : {};
@@ -767,6 +767,18 @@ export class GitHubEmulator {
           })
           .parse(input);
         return { id: m.review(full, Number(n), t).id };
+      }
+      case 'POST repos/:/:/pulls/:/requested_reviewers':
+      case 'DELETE repos/:/:/pulls/:/requested_reviewers': {
+        const t = z
+          .strictObject({
+            reviewers: z.array(z.string().min(1)).optional(),
+            team_reviewers: z.array(z.string().min(1)).optional(),
+          })
+          .parse(input);
+        if (method === 'POST') m.requestReviewers(full, Number(n), t);
+        else m.removeRequestedReviewers(full, Number(n), t);
+        return { ok: true };
       }
       case 'POST repos/:/:/pulls/:/reviews/:/dismiss':
         m.dismissReview(full, Number(n), Number(id));

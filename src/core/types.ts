@@ -6,6 +6,33 @@ export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0
 export const PR_STATES = ['open', 'closed', 'merged'] as const;
 export type PrState = (typeof PR_STATES)[number];
 
+/** Who may be asked to review: a person (or app), or a team (`org/slug`, GitHub only). */
+export const REVIEWER_KINDS = ['user', 'team'] as const;
+export type ReviewerKind = (typeof REVIEWER_KINDS)[number];
+
+/** Someone the PR's author asked to review who has not reviewed yet (SPEC §6.1). */
+export interface RequestedReviewer {
+  kind: ReviewerKind;
+  name: string;
+}
+
+/**
+ * The one order of `requested_reviewers` (users, then teams; by name without case, then exactly),
+ * so that every way a host is read gives the same value and an unchanged list compares equal.
+ */
+export function sortRequestedReviewers(list: readonly RequestedReviewer[]): RequestedReviewer[] {
+  const rank = (k: ReviewerKind) => REVIEWER_KINDS.indexOf(k);
+  const key = (s: string) => s.toLowerCase();
+  return list
+    .map((r) => ({ kind: r.kind, name: r.name }))
+    .sort(
+      (a, b) =>
+        rank(a.kind) - rank(b.kind) ||
+        (key(a.name) < key(b.name) ? -1 : key(a.name) > key(b.name) ? 1 : 0) ||
+        (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
+    );
+}
+
 /** Everything the code host tells us about one pull request. */
 export interface PrFields {
   url: string;
@@ -25,6 +52,8 @@ export interface PrFields {
   author_avatar_url: string | null;
   base_branch: string;
   head_branch: string;
+  /** Asked to review and not reviewed yet, in `sortRequestedReviewers` order; `[]` when none. */
+  requested_reviewers: RequestedReviewer[];
 }
 
 export const PR_FIELD_NAMES = [
@@ -44,6 +73,7 @@ export const PR_FIELD_NAMES = [
   'author_avatar_url',
   'base_branch',
   'head_branch',
+  'requested_reviewers',
 ] as const satisfies readonly (keyof PrFields)[];
 
 type Nullable<T> = { [K in keyof T]: T[K] | null };
@@ -115,4 +145,5 @@ export const emptyPrFields = (): Nullable<PrFields> => ({
   author_avatar_url: null,
   base_branch: null,
   head_branch: null,
+  requested_reviewers: null,
 });

@@ -52,3 +52,53 @@ describe('planWrite and the claim lease', () => {
     expect(write.stale_at).toEqual(read.stale_at);
   });
 });
+
+describe('planWrite and list fields', () => {
+  const pr = (requested: { kind: 'user' | 'team'; name: string }[]) => ({
+    url: 'https://fake.test/acme/app/pull/1',
+    pull_request_state: 'open' as const,
+    pull_request_title: 'PR',
+    pull_request_draft: false,
+    changes_requested: false,
+    approved: false,
+    reviewer_count: 0,
+    additions: 1,
+    deletions: 0,
+    changed_files: 1,
+    commits: 1,
+    pr_number: 1,
+    author_login: 'agent',
+    author_avatar_url: null,
+    base_branch: 'main',
+    head_branch: 'feature',
+    requested_reviewers: requested,
+  });
+  const known = (requested: { kind: 'user' | 'team'; name: string }[]): ClaimedRef => ({
+    ...row(addMs(NOW, settings.lease_ms)),
+    ...pr(requested),
+    refreshed_at: addMs(NOW, -120_000),
+    pr_changed_at: addMs(NOW, -120_000),
+  });
+
+  it('an equal requested_reviewers list (a new array, as every read gives) is no change', () => {
+    const list = [
+      { kind: 'user' as const, name: 'alice' },
+      { kind: 'team' as const, name: 'acme/core' },
+    ];
+    const write = planWrite(known(list), { kind: 'updated', pr: pr(structuredClone(list)) }, NOW, settings);
+    expect(write.publish).toBe(false);
+    expect(write.pr_changed_at).toEqual(addMs(NOW, -120_000));
+  });
+
+  it('a reviewer added, removed or renamed is a change', () => {
+    const alice = { kind: 'user' as const, name: 'alice' };
+    const bob = { kind: 'user' as const, name: 'bob' };
+    const changed = (from: (typeof alice)[], to: (typeof alice)[]) =>
+      planWrite(known(from), { kind: 'updated', pr: pr(to) }, NOW, settings).publish;
+    expect(changed([alice], [alice, bob])).toBe(true);
+    expect(changed([alice, bob], [alice])).toBe(true);
+    expect(changed([alice], [bob])).toBe(true);
+    expect(changed([alice], [{ kind: 'team', name: 'alice' } as unknown as typeof alice])).toBe(true);
+    expect(changed([], [])).toBe(false);
+  });
+});

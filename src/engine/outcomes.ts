@@ -32,7 +32,27 @@ const prOf = (row: DiffStatus) => {
   return out;
 };
 
-const prChanged = (row: DiffStatus, pr: RefWrite['pr']) => PR_FIELD_NAMES.some((f) => row[f] !== pr[f]);
+/**
+ * Whether two values of a PR field are the same. Lists (`requested_reviewers`) come back from the
+ * database as new arrays every read, so they compare by value, else every refresh would look like
+ * a change and publish an event; plain values compare with `===`.
+ */
+function samePrValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a) && Array.isArray(b))
+    return a.length === b.length && a.every((x, i) => samePrValue(x, b[i]));
+  if (isRecord(a) && isRecord(b)) {
+    const keys = Object.keys(a);
+    return keys.length === Object.keys(b).length && keys.every((k) => k in b && samePrValue(a[k], b[k]));
+  }
+  return false;
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
+
+const prChanged = (row: DiffStatus, pr: RefWrite['pr']) =>
+  PR_FIELD_NAMES.some((f) => !samePrValue(row[f], pr[f]));
 
 const sameTime = (a: Date | null, b: Date | null) => (a?.getTime() ?? null) === (b?.getTime() ?? null);
 

@@ -1,5 +1,5 @@
 import { AuthError, NotFoundError } from '../../core/errors.ts';
-import type { PrFields } from '../../core/types.ts';
+import { type PrFields, sortRequestedReviewers } from '../../core/types.ts';
 import { isOnHost, matchRepoOnHost, trimTrailingSlash } from '../origin-match.ts';
 import type { CallOptions, Provider, ProviderConfig, PullRef, RepoRef } from '../types.ts';
 
@@ -64,6 +64,7 @@ export class FakeCodeHost {
       author_login: 'agent',
       author_avatar_url: null,
       base_branch: 'main',
+      requested_reviewers: [],
       ...input,
       pr_number: number,
       updated_seq: ++this.#seq,
@@ -121,9 +122,10 @@ export class FakeCodeHost {
   }
 }
 
+/** A copy: what the engine is handed never aliases the host's state, so a later `updatePull` is a change. */
 function toFields(pull: FakePull): PrFields {
   const { repo: _repo, updated_seq: _seq, ...fields } = pull;
-  return { ...fields };
+  return { ...fields, requested_reviewers: sortRequestedReviewers(fields.requested_reviewers) };
 }
 
 function delay(ms: number, signal: AbortSignal | undefined): Promise<void> {

@@ -6,6 +6,7 @@ import { branchKey, pullKey } from '../types.ts';
 import { graphqlUrlFor } from './client.ts';
 import { GITHUB_TYPE } from './defaults.ts';
 import { GitHubProvider } from './github-provider.ts';
+import { MAX_PULLS_PER_QUERY } from './graphql.ts';
 
 /**
  * GitHub behaviours the provider must handle, each taught to the emulator (over real HTTP on
@@ -191,15 +192,18 @@ describe('GitHub host behaviours', () => {
     });
   });
 
-  it('5. finding the PRs of 50 branches costs ≤ 2 points, and rows waiting for a PR 1', async () => {
-    const items = Array.from({ length: 50 }, (_, i) => ({ repo, branch: `b${i}` }));
-    for (let i = 0; i < 50; i++) gh.model.openPull('acme/app', { head: `b${i}` });
+  // A batch is MAX_PULLS_PER_QUERY branches (49 since the PR query also asks `reviewRequests`:
+  // 50 PRs of three connections each would cost 2 points).
+  it('5. finding the PRs of a batch of branches costs ≤ 2 points, and rows waiting for a PR 1', async () => {
+    const n = MAX_PULLS_PER_QUERY;
+    const items = Array.from({ length: n }, (_, i) => ({ repo, branch: `b${i}` }));
+    for (let i = 0; i < n; i++) gh.model.openPull('acme/app', { head: `b${i}` });
     const before = gh.graphqlPoints;
     const found = await provider.findPullsForBranches(items, call);
     expect([...found.values()].every((v) => v !== null && !(v instanceof Error))).toBe(true);
     expect(gh.graphqlPoints - before).toBeLessThanOrEqual(2);
     expect(Math.max(...gh.graphqlCosts.map((c) => c.nodes))).toBeLessThanOrEqual(10_000);
-    const waiting = Array.from({ length: 50 }, (_, i) => ({ repo, branch: `w${i}` }));
+    const waiting = Array.from({ length: n }, (_, i) => ({ repo, branch: `w${i}` }));
     const mark = gh.graphqlPoints;
     await provider.findPullsForBranches(waiting, call);
     expect(gh.graphqlPoints - mark).toBe(1);

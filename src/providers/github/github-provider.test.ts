@@ -1,13 +1,19 @@
 import { validate as validateWithOctokit } from '@octokit/graphql-schema';
 import { parse, validate } from 'graphql';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { githubGraphqlSchema } from '../../../emulator/github/graphql.ts';
+import { githubGraphqlSchema, graphqlCost } from '../../../emulator/github/graphql.ts';
 import { type GitHubEmulator, startGitHubEmulator } from '../../../emulator/github/server.ts';
 import { systemClock } from '../../core/clock.ts';
 import { AuthError, NotFoundError, RateLimitedError, UnavailableError } from '../../core/errors.ts';
 import { branchKey, pullKey } from '../types.ts';
 import { GitHubProvider } from './github-provider.ts';
-import { buildBranchesQuery, buildPullsQuery } from './graphql.ts';
+import {
+  buildBranchesQuery,
+  buildPullsQuery,
+  CONNECTIONS_PER_PULL,
+  MAX_PULLS_PER_QUERY,
+  REVIEW_REQUESTS_PER_PULL,
+} from './graphql.ts';
 
 /** The provider against the emulator over real HTTP on 127.0.0.1; any unexpected request fails the test. */
 describe('GitHubProvider against the emulator', () => {
@@ -61,6 +67,7 @@ describe('GitHubProvider against the emulator', () => {
       author_avatar_url: `${gh.webUrl}/avatars/octo.png`,
       base_branch: 'develop',
       head_branch: 'feature',
+      requested_reviewers: [],
     });
   });
 
@@ -293,6 +300,89 @@ describe('GitHubProvider against the emulator', () => {
     expect(gh.count('get_pull', 200)).toBe(1);
     expect(batch.get(pullKey(pulls[0]!))).toMatchObject({ approved: true });
     expect([...batch.values()].every((v) => !(v instanceof Error))).toBe(true);
+  });
+
+  describe('requested reviewers', () => {
+    const pull = { repo, number: 1 };
+    const both = async () => ({
+      rest: (await provider.fetchPull(pull, call)).requested_reviewers,
+      graphql: (
+        (await provider.fetchPulls([pull], call)).get(pullKey(pull)) as { requested_reviewers: unknown }
+      ).requested_reviewers,
+    });
+
+    it('people and teams asked to review, the same sorted list through REST and GraphQL', async () => {
+      gh.model.openPull('acme/app', { head: 'feature', author: 'octo' });
+      // Asked in no particular order: a person, a team, a GitHub App, a person in capitals, a team.
+      gh.model.requestReviewers('acme/app', 1, {
+        reviewers: ['zed', 'renovate[bot]', 'Alice'],
+        team_reviewers: ['web', 'Core'],
+      });
+      const expected = [
+        { kind: 'user', name: 'Alice' },
+        { kind: 'user', name: 'renovate[bot]' },
+        { kind: 'user', name: 'zed' },
+        { kind: 'team', name: 'acme/Core' },
+        { kind: 'team', name: 'acme/web' },
+      ];
+      const { rest, graphql } = await both();
+      expect(rest).toEqual(expected);
+      expect(graphql).toEqual(expected);
+      expect(await provider.findPullForBranch(repo, 'feature', call)).toMatchObject({
+        requested_reviewers: expected,
+      });
+    });
+
+    it('a person who reviews is no longer requested, on both paths; a request removed is gone', async () => {
+      gh.model.openPull('acme/app', { head: 'feature' });
+      gh.model.requestReviewers('acme/app', 1, { reviewers: ['alice', 'bob'], team_reviewers: ['core'] });
+      gh.model.review('acme/app', 1, { login: 'alice', state: 'COMMENTED' });
+      let { rest, graphql } = await both();
+      expect(rest).toEqual([
+        { kind: 'user', name: 'bob' },
+        { kind: 'team', name: 'acme/core' },
+      ]);
+      expect(graphql).toEqual(rest);
+      gh.model.removeRequestedReviewers('acme/app', 1, { reviewers: ['bob'], team_reviewers: ['core'] });
+      ({ rest, graphql } = await both());
+      expect(rest).toEqual([]);
+      expect(graphql).toEqual([]);
+    });
+
+    it('a deleted account asked to review is no one on either path', async () => {
+      gh.model.openPull('acme/app', { head: 'feature' });
+      gh.model.requestReviewers('acme/app', 1, { reviewers: ['gone', 'alice'] });
+      gh.model.deleteUser('gone');
+      const { rest, graphql } = await both();
+      expect(rest).toEqual([{ kind: 'user', name: 'alice' }]);
+      expect(graphql).toEqual(rest);
+    });
+
+    it('a PR with more review requests than one query reads is read through REST', async () => {
+      gh.model.openPull('acme/app', { head: 'feature' });
+      const many = Array.from(
+        { length: REVIEW_REQUESTS_PER_PULL + 1 },
+        (_, i) => `r${String(i).padStart(2, '0')}`,
+      );
+      gh.model.requestReviewers('acme/app', 1, { reviewers: many });
+      const got = (await provider.fetchPulls([pull], call)).get(pullKey(pull)) as {
+        requested_reviewers: unknown[];
+      };
+      expect(got.requested_reviewers).toHaveLength(REVIEW_REQUESTS_PER_PULL + 1);
+      expect(gh.count('get_pull', 200)).toBe(1);
+    });
+
+    it('the PR query of a full batch still costs one point, within the node limit', () => {
+      const pulls = Array.from({ length: MAX_PULLS_PER_QUERY }, (_, i) => ({ repo, number: i + 1 }));
+      const { query, variables } = buildPullsQuery(pulls);
+      const cost = graphqlCost(parse(query), variables);
+      expect(cost).toMatchObject({ cost: 1, errors: [] });
+      expect(cost.requests).toBe(MAX_PULLS_PER_QUERY * CONNECTIONS_PER_PULL);
+      // One PR more would round up to two points.
+      const over = buildPullsQuery([...pulls, { repo, number: 99 }]);
+      expect(graphqlCost(parse(over.query), over.variables).cost).toBe(2);
+      expect(provider.capabilities.pullsPerBatch).toBe(MAX_PULLS_PER_QUERY);
+    });
   });
 
   it('a GraphQL rate limit is a RateLimitedError', async () => {

@@ -2,7 +2,12 @@ import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import type { Clock } from '../../core/clock.ts';
 import { AuthError, NotFoundError, RateLimitedError, UnavailableError } from '../../core/errors.ts';
-import type { PrFields, PrState } from '../../core/types.ts';
+import {
+  type PrFields,
+  type PrState,
+  type RequestedReviewer,
+  sortRequestedReviewers,
+} from '../../core/types.ts';
 import { isOnHost, matchRepoOnHost } from '../origin-match.ts';
 import {
   branchKey,
@@ -29,6 +34,7 @@ import {
   graphqlDecisionResponseSchema,
   graphqlPullsResponseSchema,
   MAX_PULLS_PER_QUERY,
+  REVIEW_REQUESTS_PER_PULL,
   REVIEWS_PER_PULL,
 } from './graphql.ts';
 import { applyReviewDecision, summarizeReviews } from './review-summary.ts';
@@ -67,11 +73,12 @@ export class GitHubProvider implements Provider {
   readonly #graphqlUrl: string;
   readonly #clock: GitHubClientOptions['clock'];
   readonly capabilities: ProviderCapabilities = {
-    // One GraphQL query reads 50 PRs or answers 50 branches within GitHub's node limits ("Rate
-    // limits and node limits for the GraphQL API"); below two, a conditional REST read (free when
-    // answered 304, "Best practices for using the REST API") is cheaper.
-    pullsPerBatch: 50,
-    branchesPerBatch: 50,
+    // One GraphQL query reads 49 PRs or answers 49 branches for one point, within GitHub's node
+    // limits ("Rate limits and node limits for the GraphQL API"; see MAX_PULLS_PER_QUERY); below
+    // two, a conditional REST read (free when answered 304, "Best practices for using the REST
+    // API") is cheaper.
+    pullsPerBatch: MAX_PULLS_PER_QUERY,
+    branchesPerBatch: MAX_PULLS_PER_QUERY,
     minBatch: 2,
     // REST and GraphQL are separate budgets: batch reads go through GraphQL, single reads through
     // REST (errors carry these scopes), and the engine pauses them apart.
@@ -222,7 +229,7 @@ export class GitHubProvider implements Provider {
       this.client.get('get_pull', path, pullSchema, call),
       this.#reviews(`${path}/reviews?per_page=100`, call),
     ]);
-    const fields = toFields(pr, reviews);
+    const fields = toFields(pr, reviews, pull.repo.owner);
     if (fields.reviewer_count === 0) return fields;
     const decision = await this.#reviewDecision(pull, reviews, call);
     return { ...fields, ...applyReviewDecision(fields, decision) };
@@ -264,8 +271,9 @@ export class GitHubProvider implements Provider {
   }
 
   /**
-   * Many PRs through GraphQL, up to 50 per request (aliases, typed variables). PRs with more
-   * reviews than one query reads are fetched through REST instead, which pages through them all.
+   * Many PRs through GraphQL, up to MAX_PULLS_PER_QUERY (49) per request (aliases, typed
+   * variables). PRs with more reviews or review requests than one query reads are fetched through
+   * REST instead, which gives them all.
    * A PR whose part of the answer carries an error (GitHub nulls that part and names it in the
    * error's `path`) gets that error, never a guess from the incomplete data.
    */
@@ -281,7 +289,11 @@ export class GitHubProvider implements Provider {
         const node = data[`p${j}`]?.pullRequest;
         if (problem) out.set(pullKey(pull), problem);
         else if (!node) out.set(pullKey(pull), hostNotFound(`github: no pull request ${pullKey(pull)}`));
-        else if ((node.reviews?.totalCount ?? 0) > REVIEWS_PER_PULL) viaRest.push(pull);
+        else if (
+          (node.reviews?.totalCount ?? 0) > REVIEWS_PER_PULL ||
+          (node.reviewRequests?.totalCount ?? 0) > REVIEW_REQUESTS_PER_PULL
+        )
+          viaRest.push(pull);
         else out.set(pullKey(pull), fromGraphql(node));
       });
     }
@@ -293,8 +305,8 @@ export class GitHubProvider implements Provider {
 
   /**
    * `findPullForBranch` for many (repository, branch) pairs, in two cheap steps: one GraphQL
-   * query per 50 lists each branch's candidates (no nested connections: one point), then the
-   * chosen PRs are read with `fetchPulls` (one point per 50). Where a full page of candidates
+   * query per 49 lists each branch's candidates (no nested connections: one point), then the
+   * chosen PRs are read with `fetchPulls` (one point per 49). Where a full page of candidates
    * holds none of the origin's owner (a crowded name such as `main` or `patch-1` in a busy
    * upstream), REST's server-side `head=owner:branch` filter finds it instead.
    */
@@ -403,7 +415,8 @@ export class GitHubProvider implements Provider {
   }
 }
 
-function toFields(pr: Pull, reviews: Parameters<typeof summarizeReviews>[0]): PrFields {
+/** `owner`: the repository's owner as asked, should REST not name the base repository. */
+function toFields(pr: Pull, reviews: Parameters<typeof summarizeReviews>[0], owner: string): PrFields {
   return {
     url: pr.html_url,
     pull_request_state: mapPullState(pr),
@@ -419,7 +432,47 @@ function toFields(pr: Pull, reviews: Parameters<typeof summarizeReviews>[0]): Pr
     author_avatar_url: restLogin(pr.user) === null ? null : (pr.user?.avatar_url ?? null),
     base_branch: pr.base.ref,
     head_branch: pr.head.ref,
+    requested_reviewers: restRequestedReviewers(pr, owner),
   };
+}
+
+/**
+ * REST's `requested_reviewers` (people, by login: an app as `name[bot]`, as GraphQL's are spelled
+ * below) and `requested_teams` (by slug). A team is named `org/slug`, as GitHub mentions it
+ * (`@org/slug`): only teams of the organization owning the repository can be asked ("Requesting
+ * a pull request review": "any person or team with read access to a repository"), so `org` is
+ * the base repository's owner. The placeholder `ghost` (a deleted account) is no one.
+ */
+function restRequestedReviewers(pr: Pull, owner: string): RequestedReviewer[] {
+  const org = pr.base.repo?.full_name.split('/')[0] || owner;
+  return sortRequestedReviewers([
+    ...(pr.requested_reviewers ?? []).flatMap((u) => {
+      const login = restLogin(u);
+      return login === null ? [] : [{ kind: 'user' as const, name: login }];
+    }),
+    ...(pr.requested_teams ?? []).map((t) => ({ kind: 'team' as const, name: `${org}/${t.slug}` })),
+  ]);
+}
+
+/**
+ * GraphQL's `reviewRequests`: `User`, `Bot` (its login in REST's spelling) and `Mannequin` (an
+ * imported account) are people; a `Team` is `org/slug` as in REST. A request whose reviewer is
+ * null (an account gone) or of a kind GitHub adds later is left out.
+ */
+function graphqlRequestedReviewers(pr: GraphqlPull): RequestedReviewer[] {
+  const out: RequestedReviewer[] = [];
+  for (const node of pr.reviewRequests?.nodes ?? []) {
+    const who = node?.requestedReviewer;
+    if (!who) continue;
+    if (who.__typename === 'Team') {
+      if (who.slug && who.organization)
+        out.push({ kind: 'team', name: `${who.organization.login}/${who.slug}` });
+    } else if (['User', 'Bot', 'Mannequin'].includes(who.__typename) && who.login !== undefined) {
+      const login = graphqlLogin({ __typename: who.__typename, login: who.login });
+      if (login !== null) out.push({ kind: 'user', name: login });
+    }
+  }
+  return sortRequestedReviewers(out);
 }
 
 function fromGraphql(pr: GraphqlPull): PrFields {
@@ -444,6 +497,7 @@ function fromGraphql(pr: GraphqlPull): PrFields {
     author_avatar_url: pr.author?.avatarUrl ?? null,
     base_branch: pr.baseRefName,
     head_branch: pr.headRefName,
+    requested_reviewers: graphqlRequestedReviewers(pr),
   };
 }
 

@@ -3,20 +3,43 @@ import type { PullRef } from '../types.ts';
 import { text } from './schemas.ts';
 
 /**
- * Several PRs in one GraphQL request. GitHub charges a query like this one point of its GraphQL
- * budget whatever the number of PRs (fewer than 100 connection nodes requested per PR keeps it
- * at the minimum; GitHub docs, "Rate limits and node limits for the GraphQL API").
+ * Connections each PR of `buildPullsQuery` asks for: `commits` (its count), `reviews`,
+ * `reviewRequests`. GitHub counts one request per connection per PR, whether it asks for nodes or
+ * only a count.
  */
-export const MAX_PULLS_PER_QUERY = 50;
+export const CONNECTIONS_PER_PULL = 3;
+
+/**
+ * Several PRs (or branch lookups) in one GraphQL request, as many as keep it at GitHub's minimum
+ * charge of one point: a query costs its connection requests ÷ 100, rounded, at least 1 (GitHub
+ * docs, "Rate limits and node limits for the GraphQL API", "Calculating a rate limit score").
+ * 49 PRs are 147 requests (1 point); 50 would be 150, which rounds to 2.
+ */
+export const MAX_PULLS_PER_QUERY = Math.floor(149 / CONNECTIONS_PER_PULL);
 
 /** Reviews read per PR; a PR with more falls back to REST, which pages through all of them. */
 export const REVIEWS_PER_PULL = 100;
+
+/**
+ * Review requests read per PR: more than PRs have in practice; a PR with more is read through
+ * REST, whose single-PR read lists them all. 49 × 20 more nodes keep the query far below the
+ * 500,000-node limit (49 × (100 + 20) = 5,880).
+ */
+export const REVIEW_REQUESTS_PER_PULL = 20;
 
 /**
  * An actor's `__typename` tells a GitHub App (`Bot`, whose GraphQL login lacks REST's `[bot]`
  * suffix) from a person; a deleted account is a null actor.
  */
 const ACTOR = '__typename login';
+
+/**
+ * Whom a review request names: the union `RequestedReviewer` (Bot, Mannequin, Team, User; GraphQL
+ * reference, "RequestedReviewer"). A team is named `org/slug` as REST's `requested_teams` and the
+ * base repository's owner give it.
+ */
+const REQUESTED =
+  '__typename ... on User { login } ... on Bot { login } ... on Mannequin { login } ... on Team { slug organization { login } }';
 
 /**
  * `reviewDecision` is GitHub's own verdict where the repository requires reviews (null elsewhere):
@@ -27,7 +50,8 @@ const PULL_FIELDS = `url number title state isDraft merged additions deletions c
       commits { totalCount }
       author { ${ACTOR} avatarUrl }
       baseRefName headRefName reviewDecision
-      reviews(last: ${REVIEWS_PER_PULL}) { totalCount nodes { databaseId state author { ${ACTOR} } } }`;
+      reviews(last: ${REVIEWS_PER_PULL}) { totalCount nodes { databaseId state author { ${ACTOR} } } }
+      reviewRequests(first: ${REVIEW_REQUESTS_PER_PULL}) { totalCount nodes { requestedReviewer { ${REQUESTED} } } }`;
 
 /**
  * A query with one aliased field per item and typed variables (values are never pasted into the
@@ -139,6 +163,26 @@ export const graphqlPullSchema = z.object({
             databaseId: z.number().int().nullish(),
             state: z.string(),
             author: actor.nullish(),
+          })
+          .nullable(),
+      ),
+    })
+    .nullish(),
+  reviewRequests: z
+    .object({
+      totalCount: z.number().int().nonnegative(),
+      nodes: z.array(
+        z
+          .object({
+            // null where the person or team can no longer be seen (a deleted account).
+            requestedReviewer: z
+              .object({
+                __typename: z.string(),
+                login: text.optional(),
+                slug: text.optional(),
+                organization: z.object({ login: text }).nullish(),
+              })
+              .nullish(),
           })
           .nullable(),
       ),

@@ -44,6 +44,14 @@ export const pullSchema = z.object({
   deletions: z.number().int().nonnegative(),
   changed_files: z.number().int().nonnegative(),
   commits: z.number().int().nonnegative(),
+  /**
+   * Review requests not yet answered: people (`simple-user`) and teams (`team-simple`). GitHub
+   * drops a person from the list once they submit a review ("Get all requested reviewers for a
+   * pull request": "Once a requested reviewer submits a review, they are no longer considered a
+   * requested reviewer"). Optional in the OpenAPI description; absent reads as none.
+   */
+  requested_reviewers: z.array(z.object({ login: text })).nullish(),
+  requested_teams: z.array(z.object({ slug: text })).nullish(),
 });
 export type Pull = z.infer<typeof pullSchema>;
 

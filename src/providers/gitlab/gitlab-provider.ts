@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { NotFoundError } from '../../core/errors.ts';
-import type { PrFields, PrState } from '../../core/types.ts';
+import { type PrFields, type PrState, sortRequestedReviewers } from '../../core/types.ts';
 import { isOnHost, matchRepoOnHost } from '../origin-match.ts';
 import {
   branchKey,
@@ -349,6 +349,16 @@ export class GitLabProvider implements Provider {
       author_avatar_url: this.#absolute(node.author?.avatarUrl ?? null),
       base_branch: node.targetBranch,
       head_branch: node.sourceBranch,
+      // Asked to review and not done yet: reviewers in `UNREVIEWED`, or `REVIEW_STARTED` (a review
+      // begun but not submitted — GitHub, too, keeps a request open while a review is pending)
+      // (GitLab docs, GraphQL API reference, enum `MergeRequestReviewState`; re-requesting a review
+      // puts a reviewer back there). People only: GitLab has no team reviewers. Reviewers past
+      // the first 20 (PEOPLE_PER_PULL) are not read.
+      requested_reviewers: sortRequestedReviewers(
+        reviewers
+          .filter((r) => stateOf(r) === 'UNREVIEWED' || stateOf(r) === 'REVIEW_STARTED')
+          .map((r) => ({ kind: 'user' as const, name: r.username })),
+      ),
     };
   }
 

@@ -237,6 +237,11 @@ function renderRef(ref) {
   const reviewers = ref.reviewer_count
     ? `<span class="stat">${ref.reviewer_count} reviewer${ref.reviewer_count === 1 ? '' : 's'}</span>`
     : '';
+  // Asked to review and not reviewed yet: people by login, teams as GitHub mentions them (@org/team).
+  const asked = (ref.requested_reviewers ?? []).map((r) => (r.kind === 'team' ? `@${r.name}` : r.name));
+  const requested = asked.length
+    ? `<span class="stat requested" data-requested>review requested: ${asked.map(escapeHtml).join(', ')}</span>`
+    : '';
   const author = ref.author_login
     ? `<span class="author">${ref.author_avatar_url ? `<img src="${safeUrl(ref.author_avatar_url)}" alt="" loading="lazy">` : ''}${escapeHtml(ref.author_login)}</span>`
     : '';
@@ -248,7 +253,7 @@ function renderRef(ref) {
       <span class="stat"><span class="add">+${count(ref.additions)}</span> <span class="del">−${count(ref.deletions)}</span></span>
       <span class="stat">${count(ref.changed_files)} file${ref.changed_files === 1 ? '' : 's'}</span>
       <span class="stat">${count(ref.commits)} commit${ref.commits === 1 ? '' : 's'}</span>
-      ${review}${reviewers}${author}</div>
+      ${review}${reviewers}${requested}${author}</div>
     ${problem(ref)}${timing(ref)}</li>`;
 }
 

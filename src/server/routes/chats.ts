@@ -1,6 +1,6 @@
 import type { Hono } from 'hono';
 import { z } from 'zod';
-import { BadInputError, NotFoundError } from '../../core/errors.ts';
+import { BadInputError } from '../../core/errors.ts';
 import { checkOwner, type Env, jsonBody, ownerScope, parse, text, uuid, uuidParam } from '../request.ts';
 import type { RouteDeps } from './deps.ts';
 

@@ -122,9 +122,12 @@ type SqlArrayType = 'bigint' | 'int' | 'text' | 'boolean' | 'timestamptz';
 
 /**
  * The SQL type of each PR field. A `Record` over `PrFields`, so a field added there is a compile
- * error here until it has its entry (and then the write carries it).
+ * error here until it has its entry (and then the write carries it). A `jsonb` value travels as
+ * its JSON text in a `text[]` and is cast in the SET, so `pg` and PGlite send the same plain text
+ * arrays and neither's own handling of JS values in a `jsonb[]` parameter is relied on; both
+ * read `jsonb` back parsed (test/store.test.ts checks the round trip on each).
  */
-const PR_COLUMN_TYPES: Record<keyof PrFields, SqlArrayType> = {
+const PR_COLUMN_TYPES: Record<keyof PrFields, SqlArrayType | 'jsonb'> = {
   url: 'text',
   pull_request_state: 'text',
   pull_request_title: 'text',
@@ -141,6 +144,7 @@ const PR_COLUMN_TYPES: Record<keyof PrFields, SqlArrayType> = {
   author_avatar_url: 'text',
   base_branch: 'text',
   head_branch: 'text',
+  requested_reviewers: 'jsonb',
 };
 
 interface WriteColumn {
@@ -156,7 +160,16 @@ interface WriteColumn {
 const WRITE_COLUMNS: readonly WriteColumn[] = [
   { name: 'id', type: 'bigint', read: (w) => w.id, set: null },
   { name: 'lease_until', type: 'timestamptz', read: (w) => w.lease_until, set: null },
-  ...PR_FIELD_NAMES.map((f): WriteColumn => ({ name: f, type: PR_COLUMN_TYPES[f], read: (w) => w.pr[f] })),
+  ...PR_FIELD_NAMES.map((f): WriteColumn => {
+    const type = PR_COLUMN_TYPES[f];
+    if (type !== 'jsonb') return { name: f, type, read: (w) => w.pr[f] };
+    return {
+      name: f,
+      type: 'text',
+      read: (w) => (w.pr[f] === null ? null : JSON.stringify(w.pr[f])),
+      set: `v.${f}::jsonb`,
+    };
+  }),
   { name: 'provider_id', type: 'text', read: (w) => w.provider_id },
   { name: 'refreshed_at', type: 'timestamptz', read: (w) => w.refreshed_at },
   { name: 'last_error', type: 'text', read: (w) => w.last_error },
