@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from '../core/errors.ts';
 import { DEFAULT_LIMITS, type Limits } from '../core/limits.ts';
+import { trimTrailingSlash } from '../core/origin.ts';
 import { DEFAULT_WORKER_SETTINGS, type WorkerSettings } from '../core/schedule.ts';
 import { KNOWN_PROVIDER_TYPES, providerType } from '../providers/registry.ts';
 import {
@@ -46,7 +47,7 @@ const httpUrl = z
       return false;
     }
   }, 'must be an http(s) URL without query or fragment')
-  .transform((s) => s.replace(/\/+$/, ''));
+  .transform(trimTrailingSlash);
 
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
 

@@ -4,6 +4,9 @@
  */
 import { BadInputError } from './errors.ts';
 
+/** `https://host/x///` → `https://host/x`: base addresses are kept without trailing slashes. */
+export const trimTrailingSlash = (url: string): string => url.replace(/\/+$/, '');
+
 export interface ParsedRemote {
   /** Lower-case host; with `:port` only for http(s), where the port is part of the web address. */
   host: string;

@@ -38,5 +38,3 @@ export function matchRepoOnHost(origin: string, webUrl: string, nested: boolean)
   const name = segments.at(-1)!;
   return { owner: segments.slice(0, -1).join('/'), name };
 }
-
-export const trimTrailingSlash = (url: string): string => url.replace(/\/+$/, '');

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { ConfigError } from '../core/errors.ts';
+import { trimTrailingSlash } from '../core/origin.ts';
 
 /**
  * Whether an error says the database cannot be reached (connection refused or lost, server
@@ -283,7 +284,7 @@ const heldLocks = new Set<string>();
  * under another name and then hard-linked into place, so nobody ever reads a half-written lock.
  */
 function lockDataDir(dataDir: string): () => void {
-  const lockPath = `${dataDir.replace(/\/+$/, '')}.lock`;
+  const lockPath = `${trimTrailingSlash(dataDir)}.lock`;
   for (let attempt = 0; attempt < 5; attempt++) {
     const draft = `${lockPath}.${process.pid}.${attempt}`;
     writeFileSync(draft, `${process.pid}\n`, { mode: 0o600 });

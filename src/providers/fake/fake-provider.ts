@@ -1,6 +1,7 @@
 import { AuthError, NotFoundError } from '../../core/errors.ts';
+import { trimTrailingSlash } from '../../core/origin.ts';
 import { type PrFields, sortRequestedReviewers } from '../../core/types.ts';
-import { isOnHost, matchRepoOnHost, trimTrailingSlash } from '../origin-match.ts';
+import { isOnHost, matchRepoOnHost } from '../origin-match.ts';
 import type { CallOptions, Provider, ProviderConfig, PullRef, RepoRef } from '../types.ts';
 
 export interface FakePull extends PrFields {

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import type { Clock } from '../../core/clock.ts';
 import { GitsyncError, UnavailableError } from '../../core/errors.ts';
+import { trimTrailingSlash } from '../../core/origin.ts';
 import type { CallOptions } from '../types.ts';
 import { type GitHubScope, readErrorBody, SecondaryLimitStreaks, translateGitHubError } from './errors.ts';
 
@@ -41,7 +42,7 @@ export class GitHubClient {
   readonly #streaks = new SecondaryLimitStreaks();
 
   constructor(apiUrl: string, options: GitHubClientOptions) {
-    this.#apiUrl = apiUrl.replace(/\/+$/, '');
+    this.#apiUrl = trimTrailingSlash(apiUrl);
     this.#fetch = options.fetch ?? globalThis.fetch;
     this.#cacheEntries = options.cacheEntries ?? 20_000;
     this.#timeoutMs = options.requestTimeoutMs ?? 15_000;
@@ -196,10 +197,6 @@ export class GitHubClient {
     this.#cache.set(key, entry);
     if (this.#cache.size > this.#cacheEntries) this.#cache.delete(this.#cache.keys().next().value!);
   }
-
-  get cacheSize(): number {
-    return this.#cache.size;
-  }
 }
 
 /**
@@ -208,7 +205,7 @@ export class GitHubClient {
  * (GitHub docs, "Forming calls with GraphQL", "The GraphQL endpoint").
  */
 export function graphqlUrlFor(apiUrl: string): string {
-  const base = apiUrl.replace(/\/+$/, '');
+  const base = trimTrailingSlash(apiUrl);
   return base.endsWith('/api/v3') ? `${base.slice(0, -'v3'.length)}graphql` : `${base}/graphql`;
 }
 

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import type { Clock } from '../../core/clock.ts';
 import { AuthError, NotFoundError, RateLimitedError, UnavailableError } from '../../core/errors.ts';
+import { trimTrailingSlash } from '../../core/origin.ts';
 import {
   type PrFields,
   type PrState,
@@ -124,7 +125,7 @@ export class GitHubProvider implements Provider {
     }
     if (parsed.host.toLowerCase() !== base.host.toLowerCase() || parsed.protocol !== base.protocol)
       return null;
-    const prefix = base.pathname.replace(/\/+$/, '');
+    const prefix = trimTrailingSlash(base.pathname);
     if (!parsed.pathname.startsWith(`${prefix}/`)) return null;
     const m = /^\/([^/]+)\/([^/]+)\/pull\/(\d+)(?:\/.*)?$/.exec(parsed.pathname.slice(prefix.length));
     if (!m || !isName(m[1]!) || !isName(m[2]!)) return null;

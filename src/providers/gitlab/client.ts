@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import type { Clock } from '../../core/clock.ts';
 import { GitsyncError, UnavailableError } from '../../core/errors.ts';
+import { trimTrailingSlash } from '../../core/origin.ts';
 import type { CallOptions } from '../types.ts';
 import { HeaderlessLimitStreaks, translateGitLabError } from './errors.ts';
 
@@ -38,7 +39,7 @@ export class GitLabClient {
   readonly counts: Record<GitLabRequestKind, number> = { rest: 0, graphql: 0 };
 
   constructor(apiUrl: string, options: GitLabClientOptions) {
-    this.#apiUrl = apiUrl.replace(/\/+$/, '');
+    this.#apiUrl = trimTrailingSlash(apiUrl);
     this.graphqlUrl = graphqlUrlFor(this.#apiUrl);
     this.#fetch = options.fetch ?? globalThis.fetch;
     this.#timeoutMs = options.requestTimeoutMs ?? 15_000;
@@ -160,7 +161,7 @@ export class GitLabClient {
 
 /** `https://host/gitlab/api/v4` → `https://host/gitlab/api/graphql`. */
 export function graphqlUrlFor(apiUrl: string): string {
-  const base = apiUrl.replace(/\/+$/, '');
+  const base = trimTrailingSlash(apiUrl);
   return base.endsWith('/api/v4') ? `${base.slice(0, -'/api/v4'.length)}/api/graphql` : `${base}/graphql`;
 }
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { NotFoundError } from '../../core/errors.ts';
+import { trimTrailingSlash } from '../../core/origin.ts';
 import { type PrFields, type PrState, sortRequestedReviewers } from '../../core/types.ts';
 import { isOnHost, matchRepoOnHost } from '../origin-match.ts';
 import {
@@ -109,7 +110,7 @@ export class GitLabProvider implements Provider {
     }
     if (parsed.host.toLowerCase() !== base.host.toLowerCase() || parsed.protocol !== base.protocol)
       return null;
-    const prefix = base.pathname.replace(/\/+$/, '');
+    const prefix = trimTrailingSlash(base.pathname);
     if (!parsed.pathname.startsWith(`${prefix}/`)) return null;
     const m = /^\/(.+)\/([^/]+)\/-\/merge_requests\/(\d+)(?:\/.*)?$/.exec(
       parsed.pathname.slice(prefix.length),
