@@ -1,10 +1,12 @@
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startGiteaEmulator } from '../emulator/gitea/server.ts';
 import { startGitHubEmulator } from '../emulator/github/server.ts';
 import { startGitLabEmulator } from '../emulator/gitlab/server.ts';
 import { FakeClock } from '../src/core/clock.ts';
 import { AuthError, GitsyncError, RateLimitedError, UnavailableError } from '../src/core/errors.ts';
 import { FakeCodeHost, FakeProvider } from '../src/providers/fake/fake-provider.ts';
+import { GiteaProvider } from '../src/providers/gitea/gitea-provider.ts';
 import { GitHubProvider } from '../src/providers/github/github-provider.ts';
 import { GitLabProvider } from '../src/providers/gitlab/gitlab-provider.ts';
 import { branchKey, type Provider, pullKey, type RepoRef } from '../src/providers/types.ts';
@@ -157,6 +159,65 @@ const HOSTS: Record<string, () => Promise<ContractHost>> = {
         };
       },
       dispose: () => gl.close(),
+    };
+  },
+  async gitea() {
+    // An instance under a path (`/gitea`), with the page cap at its default of 50.
+    const gt = await startGiteaEmulator({ subUrl: '/gitea' });
+    const token = 'gitea-contract-token';
+    gt.addToken(token, 'contract-bot');
+    const secret = 'contract gitea secret';
+    const provider = new GiteaProvider(
+      { id: 'gitea', type: 'gitea', web_url: gt.webUrl, api_url: gt.apiUrl, webhook_secret: secret },
+      'gitea',
+      { clock: new FakeClock(new Date()) },
+    );
+    const full = (r: RepoRef) => `${r.owner}/${r.name}`;
+    return {
+      provider,
+      token,
+      async createRepo(name, forkOwner) {
+        const repo = { owner: 'acme', name };
+        gt.model.createRepo({ full_name: full(repo), members: ['contract-bot'] });
+        if (!forkOwner) return { repo };
+        const fork = { owner: forkOwner, name };
+        gt.model.createRepo({ full_name: full(fork), fork_of: full(repo), members: ['contract-bot'] });
+        return { repo, fork };
+      },
+      openPull: async (repo, head, title) =>
+        gt.model.openPull(full(repo), {
+          head: head.branch,
+          head_repo: head.fork ? full(head.fork) : undefined,
+          title,
+        }).number,
+      merge: async (repo, n) => void gt.model.merge(full(repo), n),
+      close: async (repo, n) => void gt.model.close(full(repo), n),
+      requestReview: async (repo, n, logins) => {
+        for (const login of logins) gt.model.requestReview(full(repo), n, { login });
+      },
+      review: async (repo, n, login) => void gt.model.review(full(repo), n, login, 'COMMENT'),
+      failNext: (kind) =>
+        gt.addFaults(
+          kind === 'token'
+            ? { kind: 'unauthorized', times: 1 }
+            : kind === 'rate_limit'
+              ? { kind: 'rate_limit', retry_after_s: 60, times: 1 }
+              : { kind: 'status', status: 502, times: 1 },
+        ),
+      signsBody: true,
+      delivery(repo, branch) {
+        const body = JSON.stringify({ ref: `refs/heads/${branch}`, repository: { full_name: full(repo) } });
+        return {
+          secret,
+          body,
+          headers: {
+            'x-gitea-event': 'push',
+            'x-gitea-delivery': unique('g'),
+            'x-gitea-signature': createHmac('sha256', secret).update(body).digest('hex'),
+          },
+        };
+      },
+      dispose: () => gt.close(),
     };
   },
   async github() {

@@ -1,4 +1,5 @@
 import { ConfigError } from '../core/errors.ts';
+import { FORGEJO_TYPE, GITEA_TYPE } from './gitea/defaults.ts';
 import { GITHUB_TYPE } from './github/defaults.ts';
 import { GITLAB_TYPE } from './gitlab/defaults.ts';
 import { isOnHost, matchRepoOnHost } from './origin-match.ts';
@@ -12,8 +13,8 @@ import type { Provider, ProviderConfig, ProviderDeps, ProviderType, RepoRef } fr
 export const PROVIDER_TYPES: Readonly<Record<string, ProviderType>> = {
   github: GITHUB_TYPE,
   gitlab: GITLAB_TYPE,
-  gitea: { defaultApiUrl: (web) => `${web}/api/v1`, tokenEnv: 'GITEA_TOKEN' },
-  forgejo: { defaultApiUrl: (web) => `${web}/api/v1`, tokenEnv: 'FORGEJO_TOKEN' },
+  gitea: GITEA_TYPE,
+  forgejo: FORGEJO_TYPE,
   bitbucket: {
     defaultApiUrl: (web) => (new URL(web).host === 'bitbucket.org' ? 'https://api.bitbucket.org/2.0' : web),
     tokenEnv: 'BITBUCKET_TOKEN',

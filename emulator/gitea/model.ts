@@ -1,0 +1,478 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * The state of an emulated Gitea/Forgejo instance: users, repositories (forks, visibility,
+ * members), and pull requests with their state, draft flag, sizes, commits and reviews. It renders
+ * objects in the API's shapes (Gitea API swagger: `User`, `Repository`, `PullRequest`,
+ * `PRBranchInfo`, `PullReview`, `Commit`).
+ */
+
+export const REVIEW_STATES = ['APPROVED', 'PENDING', 'COMMENT', 'REQUEST_CHANGES', 'REQUEST_REVIEW'] as const;
+export type ReviewState = (typeof REVIEW_STATES)[number];
+
+export class EmulatorError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface GtUser {
+  id: number;
+  login: string;
+}
+
+export interface GtRepo {
+  id: number;
+  owner: string;
+  name: string;
+  private: boolean;
+  internal: boolean;
+  /** `owner/name` of the repository this one was forked from. */
+  parent: string | null;
+  /** Logins that may read a private or internal repository (besides anyone for public ones). */
+  members: Set<string>;
+  default_branch: string;
+  /** Branch → head sha. */
+  branches: Map<string, string>;
+  pulls: GtPull[];
+  /** Issues and PRs share one index in Gitea. */
+  nextIndex: number;
+}
+
+export interface GtReview {
+  id: number;
+  login: string | null;
+  team: string | null;
+  state: ReviewState;
+  dismissed: boolean;
+  stale: boolean;
+  commit_id: string;
+  submitted_at: Date;
+}
+
+export interface GtPull {
+  id: number;
+  number: number;
+  repo: GtRepo;
+  title: string;
+  state: 'open' | 'closed';
+  merged: boolean;
+  merged_at: Date | null;
+  draft: boolean;
+  author: string;
+  base: string;
+  head: string;
+  /** The head's repository; null once that fork is deleted. */
+  head_repo: GtRepo | null;
+  head_repo_id: number;
+  head_sha: string;
+  merge_base: string;
+  additions: number;
+  deletions: number;
+  changed_files: number;
+  commits: number;
+  reviews: GtReview[];
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface RenderOptions {
+  webUrl: string;
+  apiUrl: string;
+  /** Leave out what older servers lack: `draft`, sizes, `requested_reviewers_teams`. */
+  legacy: boolean;
+  /** Leave the sizes out of list items only. */
+  sizesInLists: boolean;
+}
+
+const sha = (seed: string) => createHash('sha1').update(seed).digest('hex');
+
+export class GiteaModel {
+  readonly users = new Map<string, GtUser>();
+  readonly repos = new Map<string, GtRepo>();
+  #ids = 0;
+  #clockMs: number;
+
+  constructor(readonly now: () => Date = () => new Date()) {
+    this.#clockMs = now().getTime();
+  }
+
+  /** A strictly increasing time, so "most recently updated" is never a tie. */
+  #tick(): Date {
+    this.#clockMs = Math.max(this.#clockMs + 1000, this.now().getTime());
+    return new Date(this.#clockMs);
+  }
+
+  user(login: string): GtUser {
+    const key = login.toLowerCase();
+    let u = this.users.get(key);
+    if (!u) {
+      u = { id: ++this.#ids, login };
+      this.users.set(key, u);
+    }
+    return u;
+  }
+
+  createRepo(spec: {
+    full_name: string;
+    private?: boolean;
+    internal?: boolean;
+    fork_of?: string;
+    members?: string[];
+    default_branch?: string;
+  }): GtRepo {
+    const [owner, name] = spec.full_name.split('/');
+    if (!owner || !name) throw new EmulatorError(422, `bad repository name ${spec.full_name}`);
+    if (this.repos.has(spec.full_name.toLowerCase())) throw new EmulatorError(409, 'repository exists');
+    const parent = spec.fork_of ? this.repo(spec.fork_of) : null;
+    this.user(owner);
+    const repo: GtRepo = {
+      id: ++this.#ids,
+      owner,
+      name,
+      private: spec.private ?? false,
+      internal: spec.internal ?? false,
+      parent: parent ? `${parent.owner}/${parent.name}` : null,
+      members: new Set([owner, ...(spec.members ?? [])].map((m) => m.toLowerCase())),
+      default_branch: spec.default_branch ?? 'main',
+      branches: new Map([[spec.default_branch ?? 'main', sha(`${spec.full_name}:main`)]]),
+      pulls: [],
+      nextIndex: 1,
+    };
+    for (const m of spec.members ?? []) this.user(m);
+    this.repos.set(spec.full_name.toLowerCase(), repo);
+    return repo;
+  }
+
+  repo(fullName: string): GtRepo {
+    const repo = this.repos.get(fullName.toLowerCase());
+    if (!repo) throw new EmulatorError(404, `no repository ${fullName}`);
+    return repo;
+  }
+
+  deleteRepo(fullName: string): void {
+    const repo = this.repo(fullName);
+    this.repos.delete(fullName.toLowerCase());
+    for (const other of this.repos.values())
+      for (const pull of other.pulls) if (pull.head_repo === repo) pull.head_repo = null;
+  }
+
+  /** Whether `login` (null: anonymous) may read the repository. */
+  canRead(repo: GtRepo, login: string | null): boolean {
+    if (!repo.private && !repo.internal) return true;
+    if (login === null) return false;
+    if (!repo.private && repo.internal) return true;
+    return repo.members.has(login.toLowerCase());
+  }
+
+  /** Creates or moves a branch to a new commit. */
+  push(fullName: string, branch: string): string {
+    const repo = this.repo(fullName);
+    const head = sha(`${fullName}:${branch}:${++this.#ids}`);
+    repo.branches.set(branch, head);
+    for (const other of this.repos.values())
+      for (const pull of other.pulls)
+        if (pull.head_repo === repo && pull.head === branch && pull.state === 'open') {
+          pull.head_sha = head;
+          pull.commits++;
+          pull.updated_at = this.#tick();
+          // Reviews of an older head become stale (Gitea marks them so).
+          for (const r of pull.reviews) if (r.commit_id !== head) r.stale = true;
+        }
+    return head;
+  }
+
+  openPull(
+    fullName: string,
+    spec: {
+      head: string;
+      /** `owner/name` of a fork holding the head; default the repository itself. */
+      head_repo?: string;
+      base?: string;
+      title?: string;
+      author?: string;
+      draft?: boolean;
+      additions?: number;
+      deletions?: number;
+      changed_files?: number;
+      commits?: number;
+    },
+  ): GtPull {
+    const repo = this.repo(fullName);
+    const headRepo = spec.head_repo ? this.repo(spec.head_repo) : repo;
+    if (!headRepo.branches.has(spec.head)) this.push(`${headRepo.owner}/${headRepo.name}`, spec.head);
+    const at = this.#tick();
+    const pull: GtPull = {
+      id: ++this.#ids,
+      number: repo.nextIndex++,
+      repo,
+      title: spec.title ?? `Change ${spec.head}`,
+      state: 'open',
+      merged: false,
+      merged_at: null,
+      draft: spec.draft ?? false,
+      author: this.user(spec.author ?? headRepo.owner).login,
+      base: spec.base ?? repo.default_branch,
+      head: spec.head,
+      head_repo: headRepo,
+      head_repo_id: headRepo.id,
+      head_sha: headRepo.branches.get(spec.head)!,
+      merge_base: repo.branches.get(spec.base ?? repo.default_branch) ?? sha('base'),
+      additions: spec.additions ?? 1,
+      deletions: spec.deletions ?? 0,
+      changed_files: spec.changed_files ?? 1,
+      commits: spec.commits ?? 1,
+      reviews: [],
+      created_at: at,
+      updated_at: at,
+    };
+    repo.pulls.push(pull);
+    return pull;
+  }
+
+  pull(fullName: string, number: number): GtPull {
+    const pull = this.repo(fullName).pulls.find((p) => p.number === number);
+    if (!pull) throw new EmulatorError(404, `no pull ${fullName}#${number}`);
+    return pull;
+  }
+
+  update(
+    fullName: string,
+    number: number,
+    change: Partial<
+      Pick<GtPull, 'title' | 'draft' | 'additions' | 'deletions' | 'changed_files' | 'commits'>
+    >,
+  ): GtPull {
+    const pull = this.pull(fullName, number);
+    Object.assign(pull, change);
+    pull.updated_at = this.#tick();
+    return pull;
+  }
+
+  merge(fullName: string, number: number): GtPull {
+    const pull = this.pull(fullName, number);
+    pull.state = 'closed';
+    pull.merged = true;
+    pull.merged_at = this.#tick();
+    pull.updated_at = pull.merged_at;
+    return pull;
+  }
+
+  close(fullName: string, number: number): GtPull {
+    const pull = this.pull(fullName, number);
+    pull.state = 'closed';
+    pull.updated_at = this.#tick();
+    return pull;
+  }
+
+  reopen(fullName: string, number: number): GtPull {
+    const pull = this.pull(fullName, number);
+    if (pull.merged) throw new EmulatorError(409, 'a merged pull request cannot be reopened');
+    pull.state = 'open';
+    pull.updated_at = this.#tick();
+    return pull;
+  }
+
+  /** Asks a person (a `REQUEST_REVIEW` entry, as Gitea records a request) or a team (`org/team`). */
+  requestReview(fullName: string, number: number, who: { login?: string; team?: string }): GtReview {
+    if (who.login) this.user(who.login);
+    return this.#addReview(fullName, number, who.login ?? null, who.team ?? null, 'REQUEST_REVIEW');
+  }
+
+  review(
+    fullName: string,
+    number: number,
+    login: string,
+    state: Exclude<ReviewState, 'REQUEST_REVIEW'>,
+  ): GtReview {
+    this.user(login);
+    return this.#addReview(fullName, number, login, null, state);
+  }
+
+  dismiss(fullName: string, number: number, reviewId: number): void {
+    const review = this.pull(fullName, number).reviews.find((r) => r.id === reviewId);
+    if (!review) throw new EmulatorError(404, 'no review');
+    review.dismissed = true;
+  }
+
+  #addReview(
+    fullName: string,
+    number: number,
+    login: string | null,
+    team: string | null,
+    state: ReviewState,
+  ): GtReview {
+    const pull = this.pull(fullName, number);
+    const review: GtReview = {
+      id: ++this.#ids,
+      login: login ? this.user(login).login : null,
+      team,
+      state,
+      dismissed: false,
+      stale: false,
+      commit_id: pull.head_sha,
+      submitted_at: this.#tick(),
+    };
+    if (team) {
+      // A team's request ends when one of its members reviews; the emulator keeps it until asked otherwise.
+      pull.reviews = pull.reviews.filter((r) => !(r.team === team && r.state === 'REQUEST_REVIEW'));
+    }
+    pull.reviews.push(review);
+    pull.updated_at = review.submitted_at;
+    return review;
+  }
+
+  /** People asked whose latest entry is still the request (Gitea's `requested_reviewers`). */
+  requestedUsers(pull: GtPull): string[] {
+    const latest = new Map<string, GtReview>();
+    for (const r of pull.reviews) if (r.login && r.state !== 'PENDING') latest.set(r.login.toLowerCase(), r);
+    return [...latest.values()].filter((r) => r.state === 'REQUEST_REVIEW').map((r) => r.login!);
+  }
+
+  requestedTeams(pull: GtPull): string[] {
+    return pull.reviews.filter((r) => r.team && r.state === 'REQUEST_REVIEW').map((r) => r.team!);
+  }
+
+  // ---- rendering ---------------------------------------------------------------------------------
+
+  renderUser(login: string, o: RenderOptions) {
+    const u = this.user(login);
+    return {
+      id: u.id,
+      login: u.login,
+      login_name: '',
+      full_name: '',
+      email: `${u.login.toLowerCase()}@noreply.localhost`,
+      avatar_url: `${o.webUrl}/avatars/${sha(u.login.toLowerCase()).slice(0, 32)}`,
+      html_url: `${o.webUrl}/${u.login}`,
+      language: '',
+      is_admin: false,
+      restricted: false,
+      active: true,
+      prohibit_login: false,
+      visibility: 'public',
+    };
+  }
+
+  renderRepo(repo: GtRepo, o: RenderOptions, depth = 0): Record<string, unknown> {
+    const full = `${repo.owner}/${repo.name}`;
+    const parent = repo.parent ? this.repos.get(repo.parent.toLowerCase()) : undefined;
+    return {
+      id: repo.id,
+      owner: this.renderUser(repo.owner, o),
+      name: repo.name,
+      full_name: full,
+      description: '',
+      empty: false,
+      private: repo.private,
+      fork: repo.parent !== null,
+      template: false,
+      // The swagger's `parent` is a whole Repository; one level is enough here.
+      parent: parent && depth === 0 ? this.renderRepo(parent, o, 1) : null,
+      mirror: false,
+      size: 0,
+      html_url: `${o.webUrl}/${full}`,
+      url: `${o.apiUrl}/repos/${full}`,
+      ssh_url: `git@${new URL(o.webUrl).hostname}:${full}.git`,
+      clone_url: `${o.webUrl}/${full}.git`,
+      default_branch: repo.default_branch,
+      archived: false,
+      internal: repo.internal,
+      created_at: new Date(0).toISOString(),
+      updated_at: new Date(0).toISOString(),
+    };
+  }
+
+  renderPull(pull: GtPull, o: RenderOptions, inList: boolean): Record<string, unknown> {
+    const full = `${pull.repo.owner}/${pull.repo.name}`;
+    const branch = (ref: string, repo: GtRepo | null, repoId: number, sha: string) => ({
+      label: ref,
+      ref,
+      sha,
+      repo_id: repoId,
+      repo: repo ? this.renderRepo(repo, o, 1) : null,
+    });
+    const body: Record<string, unknown> = {
+      id: pull.id,
+      url: `${o.webUrl}/${full}/pulls/${pull.number}`,
+      number: pull.number,
+      user: this.renderUser(pull.author, o),
+      title: pull.title,
+      body: '',
+      labels: [],
+      milestone: null,
+      assignee: null,
+      assignees: null,
+      requested_reviewers: this.requestedUsers(pull).map((l) => this.renderUser(l, o)),
+      state: pull.state,
+      is_locked: false,
+      comments: 0,
+      html_url: `${o.webUrl}/${full}/pulls/${pull.number}`,
+      diff_url: `${o.webUrl}/${full}/pulls/${pull.number}.diff`,
+      patch_url: `${o.webUrl}/${full}/pulls/${pull.number}.patch`,
+      mergeable: pull.state === 'open',
+      merged: pull.merged,
+      merged_at: pull.merged_at?.toISOString() ?? null,
+      merge_commit_sha: pull.merged ? sha(`merge ${pull.id}`) : null,
+      merged_by: null,
+      allow_maintainer_edit: false,
+      base: branch(pull.base, pull.repo, pull.repo.id, pull.merge_base),
+      head: branch(pull.head, pull.head_repo, pull.head_repo_id, pull.head_sha),
+      merge_base: pull.merge_base,
+      due_date: null,
+      created_at: pull.created_at.toISOString(),
+      updated_at: pull.updated_at.toISOString(),
+      closed_at: pull.state === 'closed' ? pull.updated_at.toISOString() : null,
+      pin_order: 0,
+    };
+    if (!o.legacy) {
+      body.draft = pull.draft;
+      body.requested_reviewers_teams = this.requestedTeams(pull).map((t) => {
+        const [org, name] = t.split('/');
+        return { id: 0, name, organization: { username: org }, permission: 'read' };
+      });
+      if (!inList || o.sizesInLists) {
+        body.additions = pull.additions;
+        body.deletions = pull.deletions;
+        body.changed_files = pull.changed_files;
+      }
+    }
+    return body;
+  }
+
+  renderReview(pull: GtPull, review: GtReview, o: RenderOptions) {
+    const full = `${pull.repo.owner}/${pull.repo.name}`;
+    const [org, name] = review.team ? review.team.split('/') : [];
+    return {
+      id: review.id,
+      user: review.login ? this.renderUser(review.login, o) : null,
+      team: review.team ? { id: 0, name, organization: { username: org } } : null,
+      state: review.state,
+      body: '',
+      commit_id: review.commit_id,
+      stale: review.stale,
+      official: review.state === 'APPROVED' || review.state === 'REQUEST_CHANGES',
+      dismissed: review.dismissed,
+      comments_count: 0,
+      submitted_at: review.submitted_at.toISOString(),
+      updated_at: review.submitted_at.toISOString(),
+      html_url: `${o.webUrl}/${full}/pulls/${pull.number}#issuecomment-${review.id}`,
+      pull_request_url: `${o.webUrl}/${full}/pulls/${pull.number}`,
+    };
+  }
+
+  renderCommit(pull: GtPull, i: number, o: RenderOptions) {
+    const full = `${pull.repo.owner}/${pull.repo.name}`;
+    const id = sha(`${pull.id}:${pull.head_sha}:${i}`);
+    return {
+      url: `${o.apiUrl}/repos/${full}/git/commits/${id}`,
+      sha: id,
+      html_url: `${o.webUrl}/${full}/commit/${id}`,
+      commit: { message: `commit ${i + 1}`, tree: { sha: sha(`tree ${id}`) } },
+      parents: [],
+    };
+  }
+}

@@ -1,0 +1,225 @@
+import { createHmac } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { fingerprint, type GiteaEmulator, startGiteaEmulator } from './server.ts';
+import { deliver, HookPayloads } from './webhooks.ts';
+
+/** The emulator's REST API v1 over real HTTP: routes, paging cap, auth, visibility, faults. */
+const TOKEN = 'gitea-emulator-test';
+// biome-ignore lint/suspicious/noExplicitAny: answers are inspected loosely here
+type Json = any;
+
+describe('Gitea emulator', () => {
+  let gt: GiteaEmulator;
+  let strict = true;
+  const get = async (path: string, headers: Record<string, string> = { authorization: `token ${TOKEN}` }) => {
+    const res = await fetch(`${gt.apiUrl}${path}`, { headers });
+    const text = await res.text();
+    let body: Json = text;
+    try {
+      body = JSON.parse(text);
+    } catch {}
+    return { status: res.status, headers: res.headers, body };
+  };
+
+  beforeEach(async () => {
+    strict = true;
+    gt = await startGiteaEmulator({ subUrl: '/gitea' });
+    gt.addToken(TOKEN, 'alice');
+    gt.model.createRepo({ full_name: 'org/app', private: true, members: ['alice'] });
+  });
+  afterEach(async () => {
+    if (strict) expect(gt.counters.unexpected).toEqual([]);
+    await gt.close();
+  });
+
+  it('serves under a sub-path, with forks naming their parent and visibility as the API shows it', async () => {
+    gt.model.createRepo({ full_name: 'alice/app', fork_of: 'org/app' });
+    expect(gt.apiUrl).toMatch(/\/gitea\/api\/v1$/);
+    const repo = await get('/repos/org/app');
+    expect(repo.body).toMatchObject({ full_name: 'org/app', private: true, internal: false, fork: false });
+    const fork = await get('/repos/alice/app');
+    expect(fork.body).toMatchObject({ fork: true, parent: { full_name: 'org/app' } });
+  });
+
+  it('answers 404 for a private repository the viewer cannot read, as for a missing one; 401 for a bad token', async () => {
+    gt.addToken('mallory-token', 'mallory');
+    expect((await get('/repos/org/app', { authorization: 'token mallory-token' })).status).toBe(404);
+    expect((await get('/repos/nobody/none')).status).toBe(404);
+    expect((await get('/repos/org/app', {})).status).toBe(404);
+    expect((await get('/repos/org/app', { authorization: 'token nope' })).status).toBe(401);
+    gt.model.createRepo({ full_name: 'org/inside', internal: true });
+    expect((await get('/repos/org/inside', {})).status).toBe(404);
+    expect((await get('/repos/org/inside', { authorization: 'token mallory-token' })).status).toBe(200);
+  });
+
+  it('caps pages at MAX_RESPONSE_ITEMS and sends X-Total-Count and Link', async () => {
+    for (let i = 0; i < 60; i++) gt.model.openPull('org/app', { head: `b${i}` });
+    const first = await get('/repos/org/app/pulls?state=all&sort=recentupdate&limit=100');
+    expect(first.body).toHaveLength(50);
+    expect(first.headers.get('x-total-count')).toBe('60');
+    expect(first.headers.get('link')).toContain('rel="next"');
+    expect(first.body[0].head.ref).toBe('b59');
+    const second = await get('/repos/org/app/pulls?state=all&sort=recentupdate&limit=100&page=2');
+    expect(second.body).toHaveLength(10);
+    expect((await get('/repos/org/app/pulls')).body).toHaveLength(30);
+  });
+
+  it('renders a PR with state, merged, draft, sizes, requested reviewers; reviews and commits paged', async () => {
+    const pull = gt.model.openPull('org/app', {
+      head: 'feat',
+      draft: true,
+      additions: 5,
+      deletions: 2,
+      changed_files: 3,
+      commits: 7,
+    });
+    gt.model.requestReview('org/app', pull.number, { login: 'bob' });
+    gt.model.requestReview('org/app', pull.number, { team: 'org/core' });
+    gt.model.requestReview('org/app', pull.number, { login: 'carol' });
+    gt.model.review('org/app', pull.number, 'carol', 'APPROVED');
+    const got = await get(`/repos/org/app/pulls/${pull.number}`);
+    expect(got.body).toMatchObject({
+      number: pull.number,
+      state: 'open',
+      merged: false,
+      draft: true,
+      additions: 5,
+      deletions: 2,
+      changed_files: 3,
+      head: { ref: 'feat', repo: { full_name: 'org/app' } },
+      base: { ref: 'main' },
+      user: { login: 'org' },
+      requested_reviewers: [{ login: 'bob' }],
+      requested_reviewers_teams: [{ name: 'core', organization: { username: 'org' } }],
+    });
+    const reviews = await get(`/repos/org/app/pulls/${pull.number}/reviews`);
+    expect(reviews.body.map((r: Json) => r.state)).toEqual([
+      'REQUEST_REVIEW',
+      'REQUEST_REVIEW',
+      'REQUEST_REVIEW',
+      'APPROVED',
+    ]);
+    const commits = await get(
+      `/repos/org/app/pulls/${pull.number}/commits?limit=1&verification=false&files=false`,
+    );
+    expect(commits.body).toHaveLength(1);
+    expect(commits.headers.get('x-total-count')).toBe('7');
+    gt.model.merge('org/app', pull.number);
+    expect((await get(`/repos/org/app/pulls/${pull.number}`)).body).toMatchObject({
+      state: 'closed',
+      merged: true,
+    });
+  });
+
+  it('an older server leaves out draft, sizes and team reviewers', async () => {
+    const old = await startGiteaEmulator({ legacy: true });
+    try {
+      old.addToken(TOKEN, 'alice');
+      old.model.createRepo({ full_name: 'o/r' });
+      const pull = old.model.openPull('o/r', { head: 'x', title: 'WIP: x' });
+      const body = (await (
+        await fetch(`${old.apiUrl}/repos/o/r/pulls/${pull.number}`, {
+          headers: { authorization: `token ${TOKEN}` },
+        })
+      ).json()) as Json;
+      expect(body).not.toHaveProperty('draft');
+      expect(body).not.toHaveProperty('additions');
+      expect(body).not.toHaveProperty('requested_reviewers_teams');
+    } finally {
+      await old.close();
+    }
+  });
+
+  it('faults: status, garbage, unauthorized, rate limit with and without Retry-After; counted and logged by fingerprint', async () => {
+    gt.addFaults({ kind: 'status', status: 503, times: 1 });
+    expect((await get('/repos/org/app')).status).toBe(503);
+    gt.addFaults({ kind: 'garbage', times: 1 });
+    expect(typeof (await get('/repos/org/app')).body).toBe('string');
+    gt.addFaults({ kind: 'unauthorized', times: 1 });
+    expect((await get('/repos/org/app')).status).toBe(401);
+    gt.addFaults({ kind: 'rate_limit', retry_after_s: 90, times: 1 });
+    const limited = await get('/repos/org/app');
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get('retry-after')).toBe('90');
+    gt.addFaults({ kind: 'rate_limit', retry_after_s: null, times: 1 });
+    const bare = await get('/repos/org/app');
+    expect(bare.status).toBe(429);
+    expect(bare.headers.get('retry-after')).toBeNull();
+    expect(gt.count('get_repo')).toBe(5);
+    expect(
+      gt.log.every((l) => l.token_fingerprint === fingerprint(TOKEN) && l.token_scheme === 'token'),
+    ).toBe(true);
+    expect(JSON.stringify(gt.log)).not.toContain(TOKEN);
+  });
+
+  it('records and refuses unexpected requests', async () => {
+    strict = false;
+    expect((await get('/repos/org/app/pulls/1/files')).status).toBe(404);
+    expect((await get('/repos/org/app/pulls/org/app')).status).toBe(404);
+    expect(gt.counters.unexpected).toHaveLength(2);
+  });
+});
+
+describe('Gitea webhook helper', () => {
+  let gt: GiteaEmulator;
+  let received: { headers: IncomingHttpHeaders; body: string }[];
+  let receiver: ReturnType<typeof createServer>;
+  let url: string;
+  beforeEach(async () => {
+    gt = await startGiteaEmulator();
+    gt.model.createRepo({ full_name: 'org/app' });
+    received = [];
+    receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => {
+        body += c;
+      });
+      req.on('end', () => {
+        received.push({ headers: req.headers, body });
+        res.writeHead(202).end();
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+  });
+  afterEach(async () => {
+    await new Promise<void>((r) => receiver.close(() => r()));
+    await gt.close();
+  });
+
+  it('signs the body as Gitea and Forgejo do, under each product’s headers', async () => {
+    const pull = gt.model.openPull('org/app', { head: 'feat' });
+    const payloads = new HookPayloads(gt);
+    const a = await deliver(
+      url,
+      'pull_request_review_approved',
+      payloads.review(pull, 'pull_request_review_approved', 'bob'),
+      's3cret',
+      'gitea',
+    );
+    await deliver(url, 'push', payloads.push(pull.repo, 'feat', 'a', 'b', 'bob'), 's3cret', 'forgejo', {
+      delivery: a.delivery,
+    });
+    const [first, second] = received;
+    const hmac = (body: string) => createHmac('sha256', 's3cret').update(body).digest('hex');
+    expect(first!.headers).toMatchObject({
+      'x-gitea-event': 'pull_request_approved',
+      'x-gitea-event-type': 'pull_request_review_approved',
+      'x-gitea-delivery': a.delivery,
+      'x-gitea-signature': hmac(first!.body),
+    });
+    expect(first!.headers).not.toHaveProperty('x-forgejo-signature');
+    expect(second!.headers).toMatchObject({
+      'x-forgejo-event': 'push',
+      'x-forgejo-delivery': a.delivery,
+      'x-forgejo-signature': hmac(second!.body),
+      'x-gitea-signature': hmac(second!.body),
+    });
+    expect(JSON.parse(second!.body)).toMatchObject({
+      ref: 'refs/heads/feat',
+      repository: { full_name: 'org/app' },
+    });
+  });
+});

@@ -1,0 +1,372 @@
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { z } from 'zod';
+import { EmulatorError, GiteaModel, type GtPull, type RenderOptions } from './model.ts';
+
+/** API routes the emulator serves; anything else is "unexpected", recorded and answered 404. */
+export type RouteName = 'version' | 'get_repo' | 'list_pulls' | 'get_pull' | 'list_reviews' | 'list_commits';
+
+export const FAULT_KINDS = ['latency', 'status', 'timeout', 'garbage', 'unauthorized', 'rate_limit'] as const;
+
+const faultSchema = z.strictObject({
+  kind: z.enum(FAULT_KINDS),
+  /** Regular expression tested against the path below `/api/v1` (`/repos/o/r/pulls/1`). */
+  match: z.string().optional(),
+  /** How many matching requests it applies to; omitted: all of them until cleared. */
+  times: z.number().int().positive().optional(),
+  /** `status`: the status to answer (default 502). */
+  status: z.number().int().min(200).max(599).optional(),
+  latency_ms: z.number().int().min(0).max(600_000).optional(),
+  /** `rate_limit`: seconds in `Retry-After`; null sends a 429 without it (a bare proxy's answer). */
+  retry_after_s: z.number().int().min(0).max(86_400).nullable().optional(),
+});
+export type Fault = z.infer<typeof faultSchema>;
+
+export interface EmulatorCounters {
+  /** By route, then HTTP status as a string. */
+  routes: Record<string, Record<string, number>>;
+  total: number;
+  unexpected: { method: string; path: string }[];
+}
+
+export interface LoggedRequest {
+  method: string;
+  path: string;
+  route: RouteName | null;
+  status: number;
+  /** How the token came: `token` (Gitea's own scheme) or `bearer` (OAuth2). */
+  token_scheme: 'token' | 'bearer' | null;
+  /** First 12 hex digits of sha256(token); never the token. */
+  token_fingerprint: string | null;
+}
+
+export interface GiteaEmulatorOptions {
+  port?: number;
+  /** Serve under a path, as an instance with `ROOT_URL = https://host/gitea/` does. */
+  subUrl?: string;
+  /** `[api] MAX_RESPONSE_ITEMS` (Config Cheat Sheet: default 50): the largest page answered. */
+  maxResponseItems?: number;
+  /** `[api] DEFAULT_PAGING_NUM` (default 30): the page size when none is asked. */
+  defaultPagingNum?: number;
+  /** Answer like an older server: no `draft`, sizes or team reviewers on PRs. */
+  legacy?: boolean;
+  /** false: leave `additions`/`deletions`/`changed_files` out of list items. */
+  sizesInLists?: boolean;
+  /** Accept any non-empty token as user `agent` (demo). */
+  acceptAnyToken?: boolean;
+  /** Product name in `GET /version` and logs. */
+  product?: 'gitea' | 'forgejo';
+  now?: () => Date;
+}
+
+export const fingerprint = (token: string) => createHash('sha256').update(token).digest('hex').slice(0, 12);
+
+/** An HTTP server on 127.0.0.1 answering like the REST API v1 of Gitea and Forgejo. */
+export class GiteaEmulator {
+  readonly model: GiteaModel;
+  readonly faults: Fault[] = [];
+  readonly log: LoggedRequest[] = [];
+  latencyMs = 0;
+  counters: EmulatorCounters = { routes: {}, total: 0, unexpected: [] };
+  readonly #tokens = new Map<string, string>();
+  readonly #options: Required<Omit<GiteaEmulatorOptions, 'now' | 'port'>> & { port: number };
+  readonly #server: Server;
+  readonly #hanging = new Set<ServerResponse>();
+  #origin = '';
+
+  constructor(options: GiteaEmulatorOptions = {}) {
+    this.model = new GiteaModel(options.now);
+    const sub = (options.subUrl ?? '').replace(/\/+$/, '');
+    this.#options = {
+      port: options.port ?? 0,
+      subUrl: sub === '' || sub.startsWith('/') ? sub : `/${sub}`,
+      maxResponseItems: options.maxResponseItems ?? 50,
+      defaultPagingNum: options.defaultPagingNum ?? 30,
+      legacy: options.legacy ?? false,
+      sizesInLists: options.sizesInLists ?? true,
+      acceptAnyToken: options.acceptAnyToken ?? false,
+      product: options.product ?? 'gitea',
+    };
+    this.#server = createServer((req, res) => {
+      this.#handle(req, res).catch((error) => {
+        if (!res.headersSent) this.#json(res, 500, { message: String(error) });
+        else res.end();
+      });
+    });
+  }
+
+  async start(): Promise<this> {
+    await new Promise<void>((resolve) => this.#server.listen(this.#options.port, '127.0.0.1', resolve));
+    const { port } = this.#server.address() as AddressInfo;
+    this.#origin = `http://127.0.0.1:${port}`;
+    return this;
+  }
+
+  async close(): Promise<void> {
+    for (const res of this.#hanging) res.destroy();
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  /** The instance's web address (the provider's `web_url`), with any sub-path. */
+  get webUrl(): string {
+    return this.#origin + this.#options.subUrl;
+  }
+
+  /** `…/api/v1` (the provider's `api_url`). */
+  get apiUrl(): string {
+    return `${this.webUrl}/api/v1`;
+  }
+
+  get render(): RenderOptions {
+    return {
+      webUrl: this.webUrl,
+      apiUrl: this.apiUrl,
+      legacy: this.#options.legacy,
+      sizesInLists: this.#options.sizesInLists,
+    };
+  }
+
+  /** Accepts `token` for `login`. */
+  addToken(token: string, login = 'agent'): void {
+    this.model.user(login);
+    this.#tokens.set(token, login);
+  }
+
+  revokeToken(token: string): void {
+    this.#tokens.delete(token);
+  }
+
+  resetCounters(): void {
+    this.counters = { routes: {}, total: 0, unexpected: [] };
+    this.log.length = 0;
+  }
+
+  /** Requests answered for `route`, optionally only those with `status`. */
+  count(route: RouteName, status?: number): number {
+    const byStatus = this.counters.routes[route] ?? {};
+    if (status !== undefined) return byStatus[String(status)] ?? 0;
+    return Object.values(byStatus).reduce((a, b) => a + b, 0);
+  }
+
+  addFaults(...faults: Fault[]): void {
+    this.faults.push(...faults.map((f) => faultSchema.parse(f)));
+  }
+
+  clearFaults(): void {
+    this.faults.length = 0;
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const raw = req.url ?? '/';
+    const url = new URL(raw, this.#origin);
+    const method = req.method ?? 'GET';
+    const apiRoot = `${this.#options.subUrl}/api/v1`;
+    const rawPath = raw.split('?')[0]!;
+    const sub = rawPath.startsWith(`${apiRoot}/`) ? rawPath.slice(apiRoot.length) : null;
+    const route = sub !== null && method === 'GET' ? matchRoute(sub) : null;
+    const { token, scheme } = readToken(req);
+    const record = (status: number) => {
+      this.counters.total++;
+      if (route) {
+        this.counters.routes[route.name] ??= {};
+        const byStatus = this.counters.routes[route.name]!;
+        byStatus[String(status)] = (byStatus[String(status)] ?? 0) + 1;
+      } else this.counters.unexpected.push({ method, path: url.pathname });
+      this.log.push({
+        method,
+        path: url.pathname + url.search,
+        route: route?.name ?? null,
+        status,
+        token_scheme: scheme,
+        token_fingerprint: token ? fingerprint(token) : null,
+      });
+      if (this.log.length > 5000) this.log.splice(0, this.log.length - 5000);
+    };
+    if (!route) {
+      record(404);
+      return this.#json(res, 404, { message: 'Not Found', url: this.apiUrl });
+    }
+
+    if (this.latencyMs > 0) await sleep(this.latencyMs);
+    const fault = this.#takeFault(sub!);
+    if (fault?.kind === 'latency') await sleep(fault.latency_ms ?? 1000);
+
+    // Authentication: an unknown token is refused (401); no token is anonymous.
+    let viewer: string | null = null;
+    if (token !== null || fault?.kind === 'unauthorized') {
+      let login = token === null ? undefined : this.#tokens.get(token);
+      if (login === undefined && token !== null && this.#options.acceptAnyToken) {
+        this.addToken(token);
+        login = 'agent';
+      }
+      if (login === undefined || fault?.kind === 'unauthorized') {
+        record(401);
+        return this.#json(res, 401, { message: 'token is required', url: this.apiUrl });
+      }
+      viewer = login;
+    }
+    if (fault?.kind === 'rate_limit') {
+      record(429);
+      const retry = fault.retry_after_s === undefined ? 60 : fault.retry_after_s;
+      res.writeHead(429, {
+        'content-type': 'text/plain',
+        ...(retry === null ? {} : { 'retry-after': String(retry) }),
+      });
+      return void res.end('Too Many Requests\n');
+    }
+    if (fault?.kind === 'status') {
+      const status = fault.status ?? 502;
+      record(status);
+      return this.#json(res, status, { message: `${status}`, url: this.apiUrl });
+    }
+    if (fault?.kind === 'timeout') {
+      record(0);
+      this.#hanging.add(res);
+      res.on('close', () => this.#hanging.delete(res));
+      return;
+    }
+    if (fault?.kind === 'garbage') {
+      record(200);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return void res.end('{"id": 1, "number": 1, "title": "trunc');
+    }
+    try {
+      const answer = this.#answer(route.name, route.params, url, viewer);
+      record(200);
+      return this.#json(res, 200, answer.body, answer.headers);
+    } catch (error) {
+      if (!(error instanceof EmulatorError)) throw error;
+      record(error.status);
+      return this.#json(res, error.status, { message: error.message, url: this.apiUrl });
+    }
+  }
+
+  #takeFault(path: string): Fault | undefined {
+    const i = this.faults.findIndex((f) => !f.match || new RegExp(f.match).test(path));
+    if (i < 0) return undefined;
+    const fault = this.faults[i]!;
+    if (fault.times !== undefined) {
+      if (fault.times <= 1) this.faults.splice(i, 1);
+      else this.faults[i] = { ...fault, times: fault.times - 1 };
+    }
+    return fault;
+  }
+
+  #answer(
+    name: RouteName,
+    params: string[],
+    url: URL,
+    viewer: string | null,
+  ): { body: unknown; headers?: Record<string, string> } {
+    const m = this.model;
+    const o = this.render;
+    if (name === 'version')
+      return { body: { version: this.#options.product === 'forgejo' ? '11.0.0+gitea-1.22.0' : '1.24.0' } };
+    // A repository the viewer may not read is answered exactly as a missing one (404).
+    const repo = m.repos.get(`${params[0]}/${params[1]}`.toLowerCase());
+    if (!repo || !m.canRead(repo, viewer)) throw new EmulatorError(404, "The target couldn't be found.");
+    if (name === 'get_repo') return { body: m.renderRepo(repo, o) };
+    if (name === 'list_pulls') {
+      const state = url.searchParams.get('state') ?? 'open';
+      if (!['open', 'closed', 'all'].includes(state)) throw new EmulatorError(422, `invalid state ${state}`);
+      const sort = url.searchParams.get('sort') ?? '';
+      let pulls = repo.pulls.filter((p) => state === 'all' || p.state === state);
+      // Sort orders of `repoListPullRequests` (swagger): oldest, recentupdate, leastupdate, …;
+      // without one, newest first.
+      if (sort === 'recentupdate')
+        pulls = [...pulls].sort((a, b) => b.updated_at.getTime() - a.updated_at.getTime() || b.id - a.id);
+      else if (sort === 'leastupdate')
+        pulls = [...pulls].sort((a, b) => a.updated_at.getTime() - b.updated_at.getTime());
+      else if (sort === 'oldest') pulls = [...pulls].sort((a, b) => a.id - b.id);
+      else pulls = [...pulls].sort((a, b) => b.id - a.id);
+      return this.#page(url, pulls, (p) => m.renderPull(p, o, true));
+    }
+    const pull = repo.pulls.find((p) => String(p.number) === params[2]);
+    if (!pull) throw new EmulatorError(404, "The target couldn't be found.");
+    if (name === 'get_pull') return { body: m.renderPull(pull, o, false) };
+    if (name === 'list_reviews') return this.#page(url, pull.reviews, (r) => m.renderReview(pull, r, o));
+    // list_commits
+    const commits = Array.from({ length: pull.commits }, (_, i) => i);
+    return this.#page(url, commits, (i) => m.renderCommit(pull as GtPull, i, o));
+  }
+
+  /**
+   * One page of a list as Gitea pages it (Gitea docs, "API Usage", "Pagination"): `page` from 1,
+   * `limit` capped at `MAX_RESPONSE_ITEMS` (a larger ask silently gets the cap), `X-Total-Count`
+   * and a `Link` header with `next`/`last`.
+   */
+  #page<T>(url: URL, items: readonly T[], render: (item: T) => unknown) {
+    const asked = Number(url.searchParams.get('limit') ?? 0);
+    const limit = Math.min(
+      this.#options.maxResponseItems,
+      Number.isInteger(asked) && asked > 0 ? asked : this.#options.defaultPagingNum,
+    );
+    const askedPage = Number(url.searchParams.get('page') ?? 1);
+    const page = Number.isInteger(askedPage) && askedPage > 0 ? askedPage : 1;
+    const slice = items.slice((page - 1) * limit, page * limit);
+    const last = Math.max(1, Math.ceil(items.length / limit));
+    const link = (p: number) => {
+      const u = new URL(url.toString());
+      u.searchParams.set('page', String(p));
+      u.searchParams.set('limit', String(limit));
+      return `<${u.toString()}>`;
+    };
+    const links = [
+      ...(page < last ? [`${link(page + 1)}; rel="next"`, `${link(last)}; rel="last"`] : []),
+      ...(page > 1 ? [`${link(1)}; rel="first"`, `${link(page - 1)}; rel="prev"`] : []),
+    ];
+    return {
+      body: slice.map(render),
+      headers: {
+        'x-total-count': String(items.length),
+        'access-control-expose-headers': 'X-Total-Count, Link',
+        ...(links.length > 0 ? { link: links.join(',') } : {}),
+      },
+    };
+  }
+
+  #json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+    res.writeHead(status, { 'content-type': 'application/json;charset=utf-8', ...headers });
+    res.end(JSON.stringify(body));
+  }
+}
+
+/** The route of a path below `/api/v1` (segments decoded after splitting). */
+function matchRoute(path: string): { name: RouteName; params: string[] } | null {
+  let seg: string[];
+  try {
+    seg = path.split('/').slice(1).map(decodeURIComponent);
+  } catch {
+    return null;
+  }
+  if (seg.length === 1 && seg[0] === 'version') return { name: 'version', params: [] };
+  if (seg[0] !== 'repos' || seg.length < 3 || !seg[1] || !seg[2]) return null;
+  const [, owner, repo, kind, index, sub] = seg as [string, string, string, string?, string?, string?];
+  if (seg.length === 3) return { name: 'get_repo', params: [owner, repo] };
+  if (kind !== 'pulls') return null;
+  if (seg.length === 4) return { name: 'list_pulls', params: [owner, repo] };
+  if (!/^\d+$/.test(index ?? '')) return null;
+  if (seg.length === 5) return { name: 'get_pull', params: [owner, repo, index!] };
+  if (seg.length !== 6) return null;
+  if (sub === 'reviews') return { name: 'list_reviews', params: [owner, repo, index!] };
+  if (sub === 'commits') return { name: 'list_commits', params: [owner, repo, index!] };
+  return null;
+}
+
+/**
+ * Gitea takes a token as `Authorization: token <token>`, or `Authorization: bearer <token>` for
+ * OAuth2 access tokens (Gitea docs, "API Usage", "Authentication").
+ */
+function readToken(req: IncomingMessage): { token: string | null; scheme: LoggedRequest['token_scheme'] } {
+  const m = /^(token|bearer)\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+  if (!m) return { token: null, scheme: null };
+  return { token: m[2]!, scheme: m[1]!.toLowerCase() as 'token' | 'bearer' };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function startGiteaEmulator(options: GiteaEmulatorOptions = {}): Promise<GiteaEmulator> {
+  return new GiteaEmulator(options).start();
+}

@@ -1,0 +1,106 @@
+import { createHash } from 'node:crypto';
+import type { z } from 'zod';
+import type { Clock } from '../../core/clock.ts';
+import { GitsyncError, UnavailableError } from '../../core/errors.ts';
+import type { CallOptions } from '../types.ts';
+import { HeaderlessLimitStreaks, translateGiteaError } from './errors.ts';
+
+export interface GiteaClientOptions {
+  clock: Clock;
+  fetch?: typeof fetch;
+  requestTimeoutMs?: number;
+}
+
+export interface GiteaAnswer<T> {
+  data: T;
+  headers: Headers;
+}
+
+/**
+ * A small client for one Gitea or Forgejo instance's REST API (`api_url`, `…/api/v1`). The token
+ * goes as `Authorization: token …` (Gitea docs, "API Usage": "Authorization: token 65eaa9c8…"),
+ * and only ever to this instance's API: a URL outside it is refused, redirects are not followed.
+ */
+export class GiteaClient {
+  readonly #apiUrl: string;
+  readonly #fetch: typeof fetch;
+  readonly #timeoutMs: number;
+  readonly #clock: Clock;
+  readonly #streaks = new HeaderlessLimitStreaks();
+  /** Requests sent, for tests and cost figures. */
+  requests = 0;
+
+  constructor(
+    apiUrl: string,
+    readonly host: string,
+    options: GiteaClientOptions,
+  ) {
+    this.#apiUrl = apiUrl.replace(/\/+$/, '');
+    this.#fetch = options.fetch ?? globalThis.fetch;
+    this.#timeoutMs = options.requestTimeoutMs ?? 15_000;
+    this.#clock = options.clock;
+  }
+
+  /** GETs a path under the API base; the answer parsed with `schema`, and its headers. */
+  async get<T>(path: string, schema: z.ZodType<T>, call: CallOptions): Promise<GiteaAnswer<T>> {
+    const what = `GET ${path.split('?')[0]}`;
+    const url = `${this.#apiUrl}${path}`;
+    if (!url.startsWith(`${this.#apiUrl}/`)) {
+      throw new UnavailableError(`refusing to send a token outside ${this.#apiUrl}`);
+    }
+    this.requests++;
+    const signals = [AbortSignal.timeout(this.#timeoutMs), ...(call.signal ? [call.signal] : [])];
+    let response: Response;
+    try {
+      response = await this.#fetch(url, {
+        method: 'GET',
+        headers: { accept: 'application/json', authorization: `token ${call.token}` },
+        redirect: 'error',
+        signal: AbortSignal.any(signals),
+      });
+    } catch (error) {
+      if (call.signal?.aborted) throw call.signal.reason ?? error;
+      throw new UnavailableError(`${this.host} unreachable (${what}): ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    const fingerprint = createHash('sha256').update(call.token).digest('base64url');
+    if (!response.ok) {
+      // Gitea's error bodies: `{"message": …, "url": …}` (swagger, response `APIError`).
+      const message = await response
+        .json()
+        .then((b: unknown) => {
+          const said = (b as { message?: unknown } | null)?.message ?? '';
+          return typeof said === 'string' ? said : JSON.stringify(said);
+        })
+        .catch(() => '');
+      throw translateGiteaError(
+        this.host,
+        response.status,
+        response.headers,
+        what,
+        message || undefined,
+        this.#clock,
+        () => this.#streaks.next(fingerprint),
+      );
+    }
+    this.#streaks.reset(fingerprint);
+    let body: unknown;
+    try {
+      body = await response.json();
+    } catch (error) {
+      if (error instanceof GitsyncError) throw error;
+      throw new UnavailableError(`${this.host} answered a body that is not JSON (${what})`, { cause: error });
+    }
+    const parsed = schema.safeParse(body);
+    if (!parsed.success) throw new UnavailableError(`${this.host} answered an unexpected shape (${what})`);
+    return { data: parsed.data, headers: response.headers };
+  }
+}
+
+/** `X-Total-Count` (Gitea docs, "API Usage", "Pagination"), or null when absent or unreadable. */
+export function totalCount(headers: Headers): number | null {
+  const raw = headers.get('x-total-count');
+  if (raw === null || !/^\d+$/.test(raw.trim())) return null;
+  return Number(raw.trim());
+}

@@ -1,0 +1,322 @@
+import { createHmac } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type GiteaEmulator, startGiteaEmulator } from '../../../emulator/gitea/server.ts';
+import { FakeClock } from '../../core/clock.ts';
+import { AuthError, NotFoundError, type RateLimitedError, UnavailableError } from '../../core/errors.ts';
+import { FORGEJO_TYPE, GITEA_TYPE } from './defaults.ts';
+import { GiteaProvider } from './gitea-provider.ts';
+
+/** The provider against the emulator over real HTTP; an unexpected request fails the suite. */
+const TOKEN = 'gitea-provider-token';
+
+describe('Gitea provider', () => {
+  let gt: GiteaEmulator;
+  let provider: GiteaProvider;
+  const clock = new FakeClock(new Date());
+  const call = { token: TOKEN };
+
+  beforeAll(async () => {
+    gt = await startGiteaEmulator({ subUrl: '/gitea' });
+    gt.addToken(TOKEN, 'agent');
+    provider = new GiteaProvider(
+      { id: 'corp', type: 'gitea', web_url: gt.webUrl, api_url: gt.apiUrl },
+      'gitea',
+      { clock },
+    );
+  });
+  afterAll(async () => {
+    expect(gt.counters.unexpected).toEqual([]);
+    await gt.close();
+  });
+
+  it('defaults: api_url under the web path, token variables', () => {
+    expect(GITEA_TYPE.defaultApiUrl('https://h/gitea')).toBe('https://h/gitea/api/v1');
+    expect(FORGEJO_TYPE.defaultApiUrl('https://h')).toBe('https://h/api/v1');
+    expect([GITEA_TYPE.tokenEnv, FORGEJO_TYPE.tokenEnv]).toEqual(['GITEA_TOKEN', 'FORGEJO_TOKEN']);
+  });
+
+  it('reads origins under the path prefix and SSH origins without it; builds and parses PR URLs', () => {
+    const host = new URL(gt.webUrl).host;
+    const hostname = new URL(gt.webUrl).hostname;
+    for (const origin of [
+      `${gt.webUrl}/org/app`,
+      `${gt.webUrl}/org/app.git`,
+      `http://tok@${host}/gitea/org/app/`,
+      `git@${hostname}:org/app.git`,
+      `ssh://git@${hostname}:2222/org/app.git`,
+    ])
+      expect(provider.parseOrigin(origin), origin).toEqual({ owner: 'org', name: 'app' });
+    expect(provider.matches(`http://${host}/other/org/app`)).toBe(false);
+    expect(provider.parseOrigin(`${gt.webUrl}/org/sub/app`)).toBeNull();
+    const url = `${gt.webUrl}/org/app/pulls/12`;
+    expect(provider.buildPullUrl({ repo: { owner: 'org', name: 'app' }, number: 12 })).toBe(url);
+    expect(provider.parsePullUrl(`${url}/files#x`)).toEqual({
+      repo: { owner: 'org', name: 'app' },
+      number: 12,
+    });
+    expect(provider.parsePullUrl(`${gt.webUrl}/org/app/issues/12`)).toBeNull();
+  });
+
+  it('finds a branch’s PR past the page cap, preferring an open one over a newer closed one', async () => {
+    gt.model.createRepo({ full_name: 'org/busy', private: true, members: ['agent'] });
+    const open = gt.model.openPull('org/busy', { head: 'target', title: 'Open one' });
+    for (let i = 0; i < 70; i++) gt.model.openPull('org/busy', { head: `noise-${i}` });
+    const closed = gt.model.openPull('org/busy', { head: 'target', title: 'Closed later' });
+    gt.model.close('org/busy', closed.number);
+    gt.resetCounters();
+    const found = await provider.findPullForBranch({ owner: 'org', name: 'busy' }, 'target', call);
+    expect(found).toMatchObject({ pr_number: open.number, pull_request_state: 'open' });
+    expect(gt.count('list_pulls')).toBe(2);
+    // Nothing at all: every page read, bounded, then the repository asked for a parent.
+    gt.resetCounters();
+    expect(await provider.findPullForBranch({ owner: 'org', name: 'busy' }, 'none', call)).toBeNull();
+    expect(gt.count('list_pulls')).toBe(2);
+    expect(gt.count('get_repo')).toBe(1);
+  });
+
+  it('finds a PR merged before the first look, and a fork’s PR in the parent', async () => {
+    gt.model.createRepo({ full_name: 'org/lib' });
+    gt.model.createRepo({ full_name: 'agent/lib', fork_of: 'org/lib' });
+    const merged = gt.model.openPull('org/lib', { head: 'done' });
+    gt.model.merge('org/lib', merged.number);
+    expect(await provider.findPullForBranch({ owner: 'org', name: 'lib' }, 'done', call)).toMatchObject({
+      pull_request_state: 'merged',
+    });
+    // The same branch name in the parent itself is not the fork's PR.
+    gt.model.openPull('org/lib', { head: 'fix' });
+    const fromFork = gt.model.openPull('org/lib', {
+      head: 'fix',
+      head_repo: 'agent/lib',
+      title: 'From fork',
+    });
+    const found = await provider.findPullForBranch({ owner: 'agent', name: 'lib' }, 'fix', call);
+    expect(found).toMatchObject({
+      pr_number: fromFork.number,
+      url: `${gt.webUrl}/org/lib/pulls/${fromFork.number}`,
+      pull_request_title: 'From fork',
+    });
+  });
+
+  it('maps every field; reviews: latest verdict per person, dismissed and comments ignored', async () => {
+    gt.model.createRepo({ full_name: 'org/rev' });
+    const pull = gt.model.openPull('org/rev', {
+      head: 'r',
+      title: 'Reviewed',
+      author: 'agent',
+      additions: 10,
+      deletions: 4,
+      changed_files: 2,
+      commits: 3,
+    });
+    const read = () => provider.fetchPull({ repo: { owner: 'org', name: 'rev' }, number: pull.number }, call);
+    expect(await read()).toEqual({
+      url: `${gt.webUrl}/org/rev/pulls/${pull.number}`,
+      pull_request_state: 'open',
+      pull_request_title: 'Reviewed',
+      pull_request_draft: false,
+      changes_requested: false,
+      approved: false,
+      reviewer_count: 0,
+      additions: 10,
+      deletions: 4,
+      changed_files: 2,
+      commits: 3,
+      pr_number: pull.number,
+      author_login: 'agent',
+      author_avatar_url: expect.stringContaining('/avatars/'),
+      base_branch: 'main',
+      head_branch: 'r',
+      requested_reviewers: [],
+    });
+    gt.model.review('org/rev', pull.number, 'ann', 'REQUEST_CHANGES');
+    gt.model.review('org/rev', pull.number, 'ann', 'COMMENT');
+    gt.model.review('org/rev', pull.number, 'bo', 'APPROVED');
+    gt.model.review('org/rev', pull.number, 'cy', 'PENDING');
+    expect(await read()).toMatchObject({ changes_requested: true, approved: false, reviewer_count: 2 });
+    gt.model.review('org/rev', pull.number, 'Ann', 'APPROVED');
+    expect(await read()).toMatchObject({ changes_requested: false, approved: true, reviewer_count: 2 });
+    const bo = gt.model.pull('org/rev', pull.number).reviews.find((r) => r.login === 'bo')!;
+    gt.model.dismiss('org/rev', pull.number, bo.id);
+    expect(await read()).toMatchObject({ approved: true, reviewer_count: 1 });
+    gt.model.requestReview('org/rev', pull.number, { login: 'dee' });
+    gt.model.requestReview('org/rev', pull.number, { team: 'org/core' });
+    expect((await read()).requested_reviewers).toEqual([
+      { kind: 'user', name: 'dee' },
+      { kind: 'team', name: 'org/core' },
+    ]);
+  });
+
+  it('counts commits once per head: an unchanged PR costs the PR and its reviews', async () => {
+    gt.model.createRepo({ full_name: 'org/cost' });
+    const pull = gt.model.openPull('org/cost', { head: 'c', commits: 2 });
+    const ref = { repo: { owner: 'org', name: 'cost' }, number: pull.number };
+    await provider.fetchPull(ref, call);
+    gt.resetCounters();
+    expect((await provider.fetchPull(ref, call)).commits).toBe(2);
+    expect(gt.counters.total).toBe(2);
+    gt.model.push('org/cost', 'c');
+    gt.resetCounters();
+    expect((await provider.fetchPull(ref, call)).commits).toBe(3);
+    expect(gt.counters.total).toBe(3);
+  });
+
+  it('an older server: draft from the WIP title prefix, sizes null, one more read when lists lack sizes', async () => {
+    const old = await startGiteaEmulator({ legacy: true });
+    try {
+      old.addToken(TOKEN, 'agent');
+      old.model.createRepo({ full_name: 'o/r' });
+      old.model.openPull('o/r', { head: 'w', title: '[WIP] not yet' });
+      const p = new GiteaProvider(
+        { id: 'old', type: 'forgejo', web_url: old.webUrl, api_url: old.apiUrl },
+        'forgejo',
+        {
+          clock,
+        },
+      );
+      expect(await p.findPullForBranch({ owner: 'o', name: 'r' }, 'w', call)).toMatchObject({
+        pull_request_draft: true,
+        additions: null,
+        deletions: null,
+        changed_files: null,
+        commits: 1,
+      });
+      expect(old.count('get_pull')).toBe(1);
+      expect(old.counters.unexpected).toEqual([]);
+    } finally {
+      await old.close();
+    }
+  });
+
+  it('isRepoPublic: neither private nor internal; a hidden repository is not', async () => {
+    gt.model.createRepo({ full_name: 'org/pub' });
+    gt.model.createRepo({ full_name: 'org/int', internal: true });
+    gt.model.createRepo({ full_name: 'org/priv', private: true });
+    expect(await provider.isRepoPublic({ owner: 'org', name: 'pub' }, call)).toBe(true);
+    expect(await provider.isRepoPublic({ owner: 'org', name: 'int' }, call)).toBe(false);
+    expect(await provider.isRepoPublic({ owner: 'org', name: 'priv' }, call)).toBe(false);
+  });
+
+  it('translates failures: 401/403 token_rejected, 404 provider_error, 429 and 503 with Retry-After, doubling without', async () => {
+    gt.model.createRepo({ full_name: 'org/err' });
+    const pull = gt.model.openPull('org/err', { head: 'e' });
+    const ref = { repo: { owner: 'org', name: 'err' }, number: pull.number };
+    const attempt = () => provider.fetchPull(ref, call).catch((e: unknown) => e);
+    gt.addFaults({ kind: 'unauthorized', times: 1 });
+    expect(await attempt()).toMatchObject({ code: 'token_rejected' });
+    expect(await attempt()).not.toBeInstanceOf(Error);
+    gt.addFaults({ kind: 'status', status: 403, times: 1 });
+    expect(await attempt()).toBeInstanceOf(AuthError);
+    const missing = await provider.fetchPull({ ...ref, number: 999 }, call).catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(NotFoundError);
+    expect(missing).toMatchObject({ code: 'provider_error' });
+    const now = clock.now().getTime();
+    gt.addFaults({ kind: 'rate_limit', retry_after_s: 120, times: 1 });
+    expect(((await attempt()) as RateLimitedError).resetAt.getTime()).toBe(now + 120_000);
+    gt.addFaults({ kind: 'rate_limit', retry_after_s: null, times: 2 });
+    expect(((await attempt()) as RateLimitedError).resetAt.getTime()).toBe(now + 60_000);
+    expect(((await attempt()) as RateLimitedError).resetAt.getTime()).toBe(now + 120_000);
+    expect(await attempt()).not.toBeInstanceOf(Error);
+    gt.addFaults({ kind: 'rate_limit', retry_after_s: null, times: 1 });
+    expect(((await attempt()) as RateLimitedError).resetAt.getTime()).toBe(now + 60_000);
+    gt.addFaults({ kind: 'status', status: 503, times: 1 });
+    expect(await attempt()).toBeInstanceOf(UnavailableError);
+    gt.addFaults({ kind: 'garbage', times: 1 });
+    expect(await attempt()).toMatchObject({ code: 'provider_error' });
+  });
+
+  it('times out a hung request as unavailable', async () => {
+    const quick = new GiteaProvider(
+      { id: 'q', type: 'gitea', web_url: gt.webUrl, api_url: gt.apiUrl },
+      'gitea',
+      {
+        clock,
+        requestTimeoutMs: 200,
+      },
+    );
+    gt.addFaults({ kind: 'timeout', times: 1 });
+    const error = await quick
+      .fetchPull({ repo: { owner: 'org', name: 'err' }, number: 1 }, call)
+      .catch((e) => e);
+    expect(error).toBeInstanceOf(UnavailableError);
+  });
+});
+
+describe('Gitea and Forgejo webhooks', () => {
+  const make = (kind: 'gitea' | 'forgejo') =>
+    new GiteaProvider(
+      {
+        id: kind,
+        type: kind,
+        web_url: 'https://code.example/gitea',
+        api_url: 'https://code.example/gitea/api/v1',
+      },
+      kind,
+      { clock: new FakeClock() },
+    );
+  const header = (h: Record<string, string>) => (n: string) => h[n.toLowerCase()];
+  const verify = (p: GiteaProvider, h: Record<string, string>, body: string, secret: string) => {
+    const check = p.webhooks.start(header(h), secret);
+    if (!check) return false;
+    check.update(Buffer.from(body.slice(0, 5)));
+    check.update(Buffer.from(body.slice(5)));
+    return check.valid();
+  };
+  const sign = (body: string, secret: string) => createHmac('sha256', secret).update(body).digest('hex');
+  const pullBody = JSON.stringify({
+    action: 'opened',
+    number: 4,
+    pull_request: {
+      number: 4,
+      head: { ref: 'feat', repo: { full_name: 'agent/app' } },
+      base: { ref: 'main', repo: { full_name: 'org/app' } },
+    },
+    repository: { full_name: 'org/app' },
+  });
+
+  it('gitea: X-Gitea-Signature over the streamed body, X-Gitea-Delivery, PR events name head and base refs', () => {
+    const p = make('gitea');
+    const h = {
+      'x-gitea-event': 'pull_request',
+      'x-gitea-delivery': 'd1',
+      'x-gitea-signature': sign(pullBody, 's'),
+    };
+    expect(verify(p, h, pullBody, 's')).toBe(true);
+    expect(verify(p, h, pullBody, 't')).toBe(false);
+    expect(verify(p, h, `${pullBody} `, 's')).toBe(false);
+    expect(verify(p, { ...h, 'x-gitea-signature': 'zz' }, pullBody, 's')).toBe(false);
+    expect(p.webhooks.deliveryId(header(h))).toBe('d1');
+    const url = 'https://code.example/gitea/org/app/pulls/4';
+    expect(p.webhooks.staleRefs(header(h), JSON.parse(pullBody))).toEqual([
+      { origin: 'https://code.example/gitea/agent/app', branch: 'feat', url },
+      { origin: 'https://code.example/gitea/org/app', branch: 'feat', url },
+    ]);
+    for (const event of ['pull_request_approved', 'pull_request_rejected', 'pull_request_comment'])
+      expect(p.webhooks.staleRefs(header({ 'x-gitea-event': event }), JSON.parse(pullBody))).toHaveLength(2);
+    // Forgejo's headers mean nothing to a Gitea provider.
+    expect(p.webhooks.start(header({ 'x-forgejo-signature': sign(pullBody, 's') }), 's')).toBeNull();
+  });
+
+  it('forgejo: X-Forgejo-* first, X-Gitea-* accepted; push and comments; unknown events ignored', () => {
+    const p = make('forgejo');
+    const push = JSON.stringify({ ref: 'refs/heads/feat', repository: { full_name: 'org/app' } });
+    const h = {
+      'x-forgejo-event': 'push',
+      'x-forgejo-delivery': 'f1',
+      'x-forgejo-signature': sign(push, 's'),
+    };
+    expect(verify(p, h, push, 's')).toBe(true);
+    expect(p.webhooks.deliveryId(header(h))).toBe('f1');
+    expect(p.webhooks.staleRefs(header(h), JSON.parse(push))).toEqual([
+      { origin: 'https://code.example/gitea/org/app', branch: 'feat' },
+    ]);
+    expect(verify(p, { 'x-gitea-signature': sign(push, 's') }, push, 's')).toBe(true);
+    const tag = { ref: 'refs/tags/v1', repository: { full_name: 'org/app' } };
+    expect(p.webhooks.staleRefs(header(h), tag)).toEqual([]);
+    const comment = { is_pull: true, issue: { number: 4 }, repository: { full_name: 'org/app' } };
+    expect(p.webhooks.staleRefs(header({ 'x-forgejo-event': 'issue_comment' }), comment)).toEqual([
+      { origin: '', url: 'https://code.example/gitea/org/app/pulls/4' },
+    ]);
+    expect(p.webhooks.staleRefs(header({ 'x-forgejo-event': 'release' }), {})).toEqual([]);
+    expect(() => p.webhooks.staleRefs(header({ 'x-forgejo-event': 'pull_request' }), {})).toThrow();
+  });
+});

@@ -1,0 +1,118 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import { BadInputError } from '../../core/errors.ts';
+import type { HeaderReader, Provider, ProviderWebhooks, RepoRef, StaleMatch } from '../types.ts';
+
+const repository = z.object({ full_name: z.string() });
+const pullRequest = z.object({
+  number: z.number().int(),
+  head: z.object({ ref: z.string(), repo: repository.nullish() }),
+  base: z.object({ repo: repository.nullish() }).nullish(),
+});
+const pullPayload = z.object({ pull_request: pullRequest, repository: repository.nullish() });
+const commentPayload = z.object({
+  is_pull: z.boolean().nullish(),
+  issue: z.object({ number: z.number().int() }),
+  pull_request: pullRequest.nullish(),
+  repository,
+});
+const pushPayload = z.object({ ref: z.string(), repository });
+
+/**
+ * Event header values that concern a PR (Gitea's `HookEventType.Event()`, sent as `X-Gitea-Event`;
+ * the finer type comes as `X-Gitea-Event-Type`): `pull_request` (opened, edited, closed, reopened,
+ * synchronized, assigned, labelled, review requested), `pull_request_approved`,
+ * `pull_request_rejected` and `pull_request_comment` (reviews), and the `pull_request_review_*`
+ * names some versions send.
+ */
+const PULL_EVENTS = new Set([
+  'pull_request',
+  'pull_request_approved',
+  'pull_request_rejected',
+  'pull_request_comment',
+  'pull_request_sync',
+  'pull_request_review_request',
+  'pull_request_review_approved',
+  'pull_request_review_rejected',
+  'pull_request_review_comment',
+]);
+
+const splitFullName = (fullName: string): RepoRef | null => {
+  const [owner, name, ...rest] = fullName.split('/');
+  return owner && name && rest.length === 0 ? { owner, name } : null;
+};
+
+/**
+ * Gitea and Forgejo webhooks (Gitea docs, "Webhooks"; Forgejo docs, "Webhooks"): the body is
+ * signed with the hook's secret, HMAC-SHA256 as bare hex, in `X-Gitea-Signature` (Forgejo:
+ * `X-Forgejo-Signature`, and `X-Gitea-Signature` too for compatibility); the delivery id
+ * (`X-Gitea-Delivery` / `X-Forgejo-Delivery`) repeats on a redelivery; the event is
+ * `X-Gitea-Event` / `X-Forgejo-Event`. Refs are named by repository `full_name`, not by
+ * `html_url`, which follows the server's `ROOT_URL` and may differ from the configured `web_url`.
+ */
+export function giteaWebhooks(provider: Provider, kind: 'gitea' | 'forgejo'): ProviderWebhooks {
+  /** Forgejo's own header first, Gitea's name where a Forgejo sends only that. */
+  const read = (header: HeaderReader, suffix: string) =>
+    (kind === 'forgejo' ? header(`x-forgejo-${suffix}`) : undefined) ||
+    header(`x-gitea-${suffix}`) ||
+    undefined;
+  const origin = (repo: z.infer<typeof repository> | null | undefined) => {
+    const ref = repo ? splitFullName(repo.full_name) : null;
+    return ref ? provider.repoUrl(ref) : null;
+  };
+  const pullRefs = (
+    pull: z.infer<typeof pullRequest>,
+    fallback: z.infer<typeof repository> | null | undefined,
+  ) => {
+    const baseRepo = pull.base?.repo ?? fallback;
+    const base = baseRepo ? splitFullName(baseRepo.full_name) : null;
+    const url = base ? provider.buildPullUrl({ repo: base, number: pull.number }) : undefined;
+    const matches: StaleMatch[] = [];
+    // The agent's origin may be the head's repository (a fork) or the base repository.
+    for (const o of new Set([origin(pull.head.repo), origin(baseRepo)])) {
+      if (o) matches.push({ origin: o, branch: pull.head.ref, url });
+    }
+    return matches;
+  };
+  return {
+    start(header, secret) {
+      const given = read(header, 'signature');
+      if (!given || !/^[0-9a-f]{64}$/i.test(given.trim())) return null;
+      const expected = Buffer.from(given.trim(), 'hex');
+      // The HMAC is computed while the body streams in; nothing is kept but the digest state.
+      const hmac = createHmac('sha256', secret);
+      return {
+        update: (chunk) => void hmac.update(chunk),
+        valid: () => timingSafeEqual(hmac.digest(), expected),
+      };
+    },
+    deliveryId: (header) => read(header, 'delivery'),
+    staleRefs(header, payload): StaleMatch[] {
+      const event = (read(header, 'event') ?? '').toLowerCase();
+      if (PULL_EVENTS.has(event)) {
+        const parsed = pullPayload.safeParse(payload);
+        if (!parsed.success) throw new BadInputError(`${event} delivery lacks its pull_request`);
+        return pullRefs(parsed.data.pull_request, parsed.data.repository);
+      }
+      if (event === 'issue_comment') {
+        const parsed = commentPayload.safeParse(payload);
+        if (!parsed.success) throw new BadInputError('issue_comment delivery lacks its issue or repository');
+        if (parsed.data.pull_request) return pullRefs(parsed.data.pull_request, parsed.data.repository);
+        if (!parsed.data.is_pull) return [];
+        // A comment on a PR without the PR's branches: the ref is found by its URL.
+        const repo = splitFullName(parsed.data.repository.full_name);
+        return repo
+          ? [{ origin: '', url: provider.buildPullUrl({ repo, number: parsed.data.issue.number }) }]
+          : [];
+      }
+      if (event === 'push') {
+        const parsed = pushPayload.safeParse(payload);
+        if (!parsed.success) throw new BadInputError('push delivery lacks ref or repository');
+        const o = origin(parsed.data.repository);
+        const branch = parsed.data.ref.startsWith('refs/heads/') ? parsed.data.ref.slice(11) : null;
+        return o && branch ? [{ origin: o, branch }] : [];
+      }
+      return [];
+    },
+  };
+}

@@ -1,0 +1,236 @@
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fingerprint, type GiteaEmulator, startGiteaEmulator } from '../emulator/gitea/server.ts';
+import { deliver, HookPayloads } from '../emulator/gitea/webhooks.ts';
+import { loadConfig } from '../src/config/config.ts';
+import { FakeClock } from '../src/core/clock.ts';
+import { GiteaProvider } from '../src/providers/gitea/gitea-provider.ts';
+import { openRuntime, type Runtime } from '../src/runtime.ts';
+import { createTestDatabase, type TestDatabase } from './helpers/databases.ts';
+import { schemaUrl } from './helpers/processes.ts';
+import { SseClient } from './helpers/sse.ts';
+
+const ADMIN = 'gitea-e2e-admin-key-0123';
+const TOKEN = 'gitea-e2e-owner-token';
+const SECRET = 'gitea e2e webhook secret';
+
+/**
+ * Gitea and Forgejo through the whole service: an instance under `/gitea`, the real provider, the
+ * service wired as `gitsync serve` wires it, over real HTTP — once per type.
+ */
+describe.each(['gitea', 'forgejo'] as const)('%s end to end', (kind) => {
+  let gt: GiteaEmulator;
+  let db: TestDatabase;
+  let runtime: Runtime;
+  let server: ReturnType<typeof serve>;
+  let base: string;
+  const clock = new FakeClock(new Date());
+  const owner = randomUUID();
+  const repo = 'platform/api';
+
+  beforeAll(async () => {
+    gt = await startGiteaEmulator({ subUrl: '/gitea', product: kind });
+    gt.addToken(TOKEN, 'agent');
+    gt.model.createRepo({ full_name: repo, private: true, members: ['agent', 'lee', 'kim'] });
+    db = await createTestDatabase('postgres');
+    const config = loadConfig({});
+    runtime = await openRuntime(
+      {
+        ...config,
+        database_url: schemaUrl(db.schema),
+        admin_token: ADMIN,
+        encryption_key: 'ab'.repeat(32),
+        log_level: 'silent',
+        providers: [],
+        worker: { ...config.worker, enabled: false },
+      },
+      {
+        clock,
+        logger: pino({ level: 'silent' }),
+        providers: [
+          new GiteaProvider(
+            { id: 'corp', type: kind, web_url: gt.webUrl, api_url: gt.apiUrl, webhook_secret: SECRET },
+            kind,
+            { clock },
+          ),
+        ],
+      },
+    );
+    await runtime.start();
+    server = serve({ fetch: runtime.http.fetch, hostname: '127.0.0.1', port: 0 });
+    await new Promise((r) => server.once('listening', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    await api('PUT', `/api/v1/owners/${owner}/tokens/corp`, { token: TOKEN });
+  });
+  afterAll(async () => {
+    await new Promise((r) => server?.close(r));
+    await runtime?.close();
+    expect(gt?.counters.unexpected).toEqual([]);
+    await gt?.close();
+    await db?.drop();
+  });
+
+  async function api(method: string, path: string, body?: unknown) {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    // biome-ignore lint/suspicious/noExplicitAny: tests inspect JSON
+    return { status: res.status, json: (text ? JSON.parse(text) : null) as any };
+  }
+  const chatReporting = async (origin: string, branch: string) => {
+    const chat = randomUUID();
+    await api('PUT', `/api/v1/chats/${chat}`, { owner_id: owner, title: `chat on ${branch}` });
+    expect((await api('POST', '/api/v1/git-refs', { chat_id: chat, origin, branch })).status).toBe(202);
+    return chat;
+  };
+  const ref = async (chat: string) => (await api('GET', `/api/v1/chats/${chat}`)).json.diff_status;
+  const refresh = async (chat: string) =>
+    (await api('POST', `/api/v1/chats/${chat}/diff-status/refresh`, {})).json;
+
+  it('a chat pushing over SSH to an instance under a path shows its PR with every field after one tick', async () => {
+    const pull = gt.model.openPull(repo, {
+      head: 'feature/login',
+      title: 'Login page',
+      author: 'agent',
+      additions: 42,
+      deletions: 7,
+      changed_files: 3,
+      commits: 4,
+    });
+    gt.model.requestReview(repo, pull.number, { login: 'lee' });
+    gt.model.requestReview(repo, pull.number, { team: 'platform/core' });
+    gt.model.review(repo, pull.number, 'kim', 'APPROVED');
+    // The SSH remote of an instance under a path carries no prefix.
+    const host = new URL(gt.webUrl).hostname;
+    const chat = await chatReporting(`git@${host}:${repo}.git`, 'feature/login');
+    const stream = await SseClient.open(`${base}/api/v1/events`, { authorization: `Bearer ${ADMIN}` });
+    try {
+      await runtime.engine.tick();
+      expect(await ref(chat)).toMatchObject({
+        git_remote_origin: `${gt.webUrl}/${repo}`,
+        provider_id: 'corp',
+        url: `${gt.webUrl}/${repo}/pulls/${pull.number}`,
+        pull_request_state: 'open',
+        pull_request_title: 'Login page',
+        pull_request_draft: false,
+        additions: 42,
+        deletions: 7,
+        changed_files: 3,
+        commits: 4,
+        pr_number: pull.number,
+        author_login: 'agent',
+        author_avatar_url: expect.stringContaining('/gitea/avatars/'),
+        base_branch: 'main',
+        head_branch: 'feature/login',
+        approved: true,
+        changes_requested: false,
+        reviewer_count: 1,
+        requested_reviewers: [
+          { kind: 'user', name: 'lee' },
+          { kind: 'team', name: 'platform/core' },
+        ],
+        last_error: null,
+      });
+      const change = await stream.waitFor(
+        (e) =>
+          e.event === 'diff_status_change' &&
+          JSON.parse(e.data).changed_diff_status.url === `${gt.webUrl}/${repo}/pulls/${pull.number}`,
+      );
+      expect(JSON.parse(change.data).chat.id).toBe(chat);
+      // The token went only to the instance's API, as `Authorization: token`.
+      expect(
+        gt.log.every((l) => l.token_fingerprint === fingerprint(TOKEN) && l.token_scheme === 'token'),
+      ).toBe(true);
+    } finally {
+      await stream.close();
+    }
+  });
+
+  it('review verdicts: changes requested, then approved when the same person approves', async () => {
+    const pull = gt.model.openPull(repo, { head: 'reviewed', author: 'agent', draft: true });
+    gt.model.review(repo, pull.number, 'lee', 'REQUEST_CHANGES');
+    gt.model.review(repo, pull.number, 'kim', 'COMMENT');
+    const chat = await chatReporting(`${gt.webUrl}/${repo}.git`, 'reviewed');
+    await runtime.engine.tick();
+    expect(await ref(chat)).toMatchObject({
+      pull_request_draft: true,
+      changes_requested: true,
+      approved: false,
+      reviewer_count: 1,
+    });
+    gt.model.review(repo, pull.number, 'lee', 'APPROVED');
+    gt.model.update(repo, pull.number, { draft: false });
+    expect((await refresh(chat)).diff_status).toMatchObject({
+      pull_request_draft: false,
+      changes_requested: false,
+      approved: true,
+      reviewer_count: 1,
+    });
+  });
+
+  it('finds a PR merged before the first look', async () => {
+    const pull = gt.model.openPull(repo, { head: 'early', title: 'Early' });
+    gt.model.merge(repo, pull.number);
+    const chat = await chatReporting(`${gt.webUrl}/${repo}`, 'early');
+    await runtime.engine.tick();
+    expect(await ref(chat)).toMatchObject({ pull_request_state: 'merged', pr_number: pull.number });
+  });
+
+  it('finds the PR of a fork in its parent', async () => {
+    gt.model.createRepo({ full_name: 'agent/api', fork_of: repo, private: true, members: ['agent'] });
+    const pull = gt.model.openPull(repo, { head: 'fix-typo', head_repo: 'agent/api', title: 'Typo' });
+    const chat = await chatReporting(`${gt.webUrl}/agent/api`, 'fix-typo');
+    await runtime.engine.tick();
+    expect(await ref(chat)).toMatchObject({
+      git_remote_origin: `${gt.webUrl}/agent/api`,
+      url: `${gt.webUrl}/${repo}/pulls/${pull.number}`,
+      pull_request_title: 'Typo',
+    });
+  });
+
+  it('webhooks: signature checked, a PR event marks the ref due, a redelivery is a duplicate', async () => {
+    const pull = gt.model.openPull(repo, { head: 'hooked' });
+    const chat = await chatReporting(`${gt.webUrl}/${repo}`, 'hooked');
+    await runtime.engine.tick();
+    expect(new Date((await ref(chat)).stale_at).getTime()).toBeGreaterThan(clock.now().getTime());
+    const payloads = new HookPayloads(gt);
+    const url = `${base}/api/v1/webhooks/corp`;
+    const payload = payloads.review(pull, 'pull_request_review_approved', 'lee');
+    const event = 'pull_request_review_approved';
+    expect((await deliver(url, event, payload, SECRET, kind, { signWith: 'wrong' })).status).toBe(401);
+    expect((await deliver(url, event, payload, null, kind)).status).toBe(401);
+    const first = await deliver(url, event, payload, SECRET, kind);
+    expect(first.status).toBe(202);
+    expect(JSON.parse(first.body)).toMatchObject({ status: 'accepted', marked: 1 });
+    expect(new Date((await ref(chat)).stale_at).getTime()).toBeLessThanOrEqual(clock.now().getTime());
+    const again = await deliver(url, event, payload, SECRET, kind, { delivery: first.delivery });
+    expect(JSON.parse(again.body)).toEqual({ status: 'duplicate' });
+    // A push to the branch marks it due as well.
+    await runtime.engine.tick();
+    const push = payloads.push(pull.repo, 'hooked', 'a', 'b', 'agent');
+    const pushed = await deliver(url, 'push', push, SECRET, kind);
+    expect(JSON.parse(pushed.body)).toMatchObject({ status: 'accepted', marked: 1 });
+  });
+
+  it('a 429 pauses the token until Retry-After, and nothing more goes to the host before then', async () => {
+    gt.model.openPull(repo, { head: 'limited' });
+    const chat = await chatReporting(`${gt.webUrl}/${repo}`, 'limited');
+    gt.addFaults({ kind: 'rate_limit', retry_after_s: 300 });
+    await runtime.engine.tick();
+    const row = await ref(chat);
+    expect(row.last_error).toMatch(/rate limited until/);
+    expect(new Date(row.paused_until).getTime()).toBe(clock.now().getTime() + 300_000);
+    gt.clearFaults();
+    const before = gt.counters.total;
+    const other = await chatReporting(`${gt.webUrl}/${repo}`, 'limited');
+    await runtime.engine.tick();
+    expect(gt.counters.total).toBe(before);
+    expect((await ref(other)).paused_until).toBe(row.paused_until);
+  });
+});
