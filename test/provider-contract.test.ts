@@ -1,10 +1,12 @@
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBitbucketEmulator } from '../emulator/bitbucket/server.ts';
 import { startGiteaEmulator } from '../emulator/gitea/server.ts';
 import { startGitHubEmulator } from '../emulator/github/server.ts';
 import { startGitLabEmulator } from '../emulator/gitlab/server.ts';
 import { FakeClock } from '../src/core/clock.ts';
 import { AuthError, GitsyncError, RateLimitedError, UnavailableError } from '../src/core/errors.ts';
+import { BitbucketProvider } from '../src/providers/bitbucket/bitbucket-provider.ts';
 import { FakeCodeHost, FakeProvider } from '../src/providers/fake/fake-provider.ts';
 import { GiteaProvider } from '../src/providers/gitea/gitea-provider.ts';
 import { GitHubProvider } from '../src/providers/github/github-provider.ts';
@@ -159,6 +161,68 @@ const HOSTS: Record<string, () => Promise<ContractHost>> = {
         };
       },
       dispose: () => gl.close(),
+    };
+  },
+  async bitbucket() {
+    // Web addresses on bitbucket.org (as configured for Bitbucket Cloud), the API at the emulator.
+    const bb = await startBitbucketEmulator();
+    const token = 'ATCTT3xFfGN0-contract-token';
+    bb.addAccessToken(token, { user: 'contract-bot' });
+    const secret = 'contract bitbucket secret';
+    const provider = new BitbucketProvider(
+      { id: 'bitbucket', type: 'bitbucket', web_url: bb.webUrl, api_url: bb.apiUrl, webhook_secret: secret },
+      { clock: new FakeClock(new Date()) },
+    );
+    const full = (r: RepoRef) => `${r.owner}/${r.name}`;
+    return {
+      provider,
+      token,
+      async createRepo(name, forkOwner) {
+        const repo = { owner: 'acme', name };
+        bb.model.createRepo({ full_name: full(repo), is_private: false });
+        if (!forkOwner) return { repo };
+        const fork = { owner: forkOwner, name };
+        bb.model.createRepo({ full_name: full(fork), is_private: false, fork_of: full(repo) });
+        return { repo, fork };
+      },
+      openPull: async (repo, head, title) =>
+        bb.model.openPull(full(repo), {
+          source_branch: head.branch,
+          source_repo: head.fork ? full(head.fork) : undefined,
+          title,
+        }).id,
+      merge: async (repo, n) => void bb.model.merge(full(repo), n),
+      close: async (repo, n) => void bb.model.decline(full(repo), n),
+      requestReview: async (repo, n, logins) => void bb.model.addReviewers(full(repo), n, logins),
+      // Bitbucket has no review without a verdict: a reviewer answers the request by approving
+      // (or requesting changes); a comment leaves them asked.
+      review: async (repo, n, login) => void bb.model.verdict(full(repo), n, login, 'approved'),
+      failNext: (kind) =>
+        bb.addFaults(
+          kind === 'token'
+            ? { kind: 'unauthorized', times: 1 }
+            : kind === 'rate_limit'
+              ? { kind: 'rate_limit', times: 1 }
+              : { kind: 'status', status: 502, times: 1 },
+        ),
+      signsBody: true,
+      delivery(repo, branch) {
+        const body = JSON.stringify({
+          repository: { full_name: full(repo) },
+          push: { changes: [{ new: { type: 'branch', name: branch }, old: null }] },
+        });
+        const signature = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+        return {
+          secret,
+          body,
+          headers: {
+            'x-event-key': 'repo:push',
+            'x-request-uuid': unique('r'),
+            'x-hub-signature': signature,
+          },
+        };
+      },
+      dispose: () => bb.close(),
     };
   },
   async gitea() {

@@ -1,4 +1,5 @@
 import { ConfigError } from '../core/errors.ts';
+import { BITBUCKET_TYPE } from './bitbucket/defaults.ts';
 import { FORGEJO_TYPE, GITEA_TYPE } from './gitea/defaults.ts';
 import { GITHUB_TYPE } from './github/defaults.ts';
 import { GITLAB_TYPE } from './gitlab/defaults.ts';
@@ -15,10 +16,7 @@ export const PROVIDER_TYPES: Readonly<Record<string, ProviderType>> = {
   gitlab: GITLAB_TYPE,
   gitea: GITEA_TYPE,
   forgejo: FORGEJO_TYPE,
-  bitbucket: {
-    defaultApiUrl: (web) => (new URL(web).host === 'bitbucket.org' ? 'https://api.bitbucket.org/2.0' : web),
-    tokenEnv: 'BITBUCKET_TOKEN',
-  },
+  bitbucket: BITBUCKET_TYPE,
   'azure-devops': { defaultApiUrl: (web) => web, tokenEnv: 'AZURE_DEVOPS_TOKEN' },
 };
 

@@ -1,0 +1,318 @@
+import { createHash, randomUUID } from 'node:crypto';
+
+/**
+ * The state a Bitbucket Cloud emulator serves: workspaces (by their IDs), repositories (private or
+ * public, forks with a parent), users, and pull requests with their states, draft flag, reviewers,
+ * participants' verdicts, commits and per-file diff statistics.
+ */
+
+export class EmulatorError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export const PR_STATES = ['OPEN', 'MERGED', 'DECLINED', 'SUPERSEDED'] as const;
+export type BbState = (typeof PR_STATES)[number];
+export type Verdict = 'approved' | 'changes_requested';
+
+export interface BbUser {
+  uuid: string;
+  account_id: string;
+  nickname: string;
+  display_name: string;
+}
+
+export interface BbRepo {
+  workspace: string;
+  slug: string;
+  is_private: boolean;
+  /** `workspace/slug` of the repository this one was forked from. */
+  parent: string | null;
+  /** Nicknames of users who may read it when private. */
+  members: Set<string>;
+  mainbranch: string;
+  /** Branch name → commit hashes, oldest first. */
+  branches: Map<string, string[]>;
+  created_on: Date;
+  updated_on: Date;
+}
+
+export interface BbParticipant {
+  nickname: string;
+  role: 'PARTICIPANT' | 'REVIEWER';
+  approved: boolean;
+  state: Verdict | null;
+  participated_on: Date | null;
+}
+
+export interface BbFileStat {
+  path: string;
+  lines_added: number;
+  lines_removed: number;
+}
+
+export interface BbPull {
+  id: number;
+  /** The destination repository, `workspace/slug` (where the PR lives). */
+  repo: string;
+  /** The source repository (a fork, or the destination itself). */
+  source_repo: string;
+  source_branch: string;
+  destination_branch: string;
+  title: string;
+  description: string;
+  state: BbState;
+  draft: boolean;
+  author: string;
+  reviewers: string[];
+  participants: BbParticipant[];
+  files: BbFileStat[];
+  /** Commit hashes on the PR, oldest first. */
+  commits: string[];
+  destination_hash: string;
+  created_on: Date;
+  updated_on: Date;
+}
+
+const key = (fullName: string) => fullName.toLowerCase();
+const hash = (seed: string) => createHash('sha1').update(seed).digest('hex');
+
+export class BitbucketModel {
+  readonly users = new Map<string, BbUser>();
+  readonly repos = new Map<string, BbRepo>();
+  /** Destination repository → its PRs by id. */
+  readonly pulls = new Map<string, Map<number, BbPull>>();
+  #seq = 0;
+
+  constructor(readonly now: () => Date = () => new Date()) {}
+
+  /** A user by nickname, created on first mention. */
+  user(nickname: string): BbUser {
+    let u = this.users.get(nickname.toLowerCase());
+    if (!u) {
+      const id = randomUUID();
+      u = { uuid: `{${id}}`, account_id: `557058:${id}`, nickname, display_name: nickname };
+      this.users.set(nickname.toLowerCase(), u);
+    }
+    return u;
+  }
+
+  createRepo(input: {
+    full_name: string;
+    is_private?: boolean;
+    fork_of?: string;
+    members?: string[];
+    mainbranch?: string;
+  }): BbRepo {
+    const [workspace, slug, ...rest] = input.full_name.split('/');
+    if (!workspace || !slug || rest.length > 0)
+      throw new EmulatorError(400, 'full_name must be workspace/slug');
+    if (this.repos.has(key(input.full_name))) throw new EmulatorError(400, `${input.full_name} exists`);
+    if (input.fork_of) this.repo(input.fork_of);
+    const now = this.now();
+    const mainbranch = input.mainbranch ?? 'main';
+    const repo: BbRepo = {
+      workspace: workspace.toLowerCase(),
+      slug: slug.toLowerCase(),
+      is_private: input.is_private ?? true,
+      parent: input.fork_of ? key(input.fork_of) : null,
+      members: new Set((input.members ?? []).map((m) => m.toLowerCase())),
+      mainbranch,
+      branches: new Map([[mainbranch, [hash(`${input.full_name} root`)]]]),
+      created_on: now,
+      updated_on: now,
+    };
+    for (const m of input.members ?? []) this.user(m);
+    this.repos.set(key(input.full_name), repo);
+    return repo;
+  }
+
+  repo(fullName: string): BbRepo {
+    const repo = this.repos.get(key(fullName));
+    if (!repo) throw new EmulatorError(404, `Repository ${fullName} not found`);
+    return repo;
+  }
+
+  fullName = (repo: BbRepo) => `${repo.workspace}/${repo.slug}`;
+
+  setPrivate(fullName: string, isPrivate: boolean): void {
+    this.repo(fullName).is_private = isPrivate;
+  }
+
+  /** Pushes `count` new commits to a branch (created from the main branch if new); returns the tip. */
+  push(fullName: string, branch: string, count = 1): string {
+    const repo = this.repo(fullName);
+    const commits = repo.branches.get(branch) ?? [...(repo.branches.get(repo.mainbranch) ?? [])];
+    for (let i = 0; i < count; i++)
+      commits.push(hash(`${fullName} ${branch} ${++this.#seq} ${randomUUID()}`));
+    repo.branches.set(branch, commits);
+    repo.updated_on = this.now();
+    // Open PRs from this branch gain the commits.
+    for (const prs of this.pulls.values())
+      for (const pr of prs.values())
+        if (pr.state === 'OPEN' && key(pr.source_repo) === key(fullName) && pr.source_branch === branch) {
+          pr.commits.push(...commits.slice(-count));
+          pr.updated_on = this.now();
+        }
+    return commits.at(-1)!;
+  }
+
+  openPull(
+    destination: string,
+    input: {
+      source_branch: string;
+      source_repo?: string;
+      destination_branch?: string;
+      title?: string;
+      description?: string;
+      draft?: boolean;
+      author?: string;
+      /** Commits on the PR (default: one). */
+      commits?: number;
+      /** Per-file statistics; default one file of +1/−0. */
+      files?: BbFileStat[];
+    },
+  ): BbPull {
+    const dest = this.repo(destination);
+    const source = this.repo(input.source_repo ?? destination);
+    if (source !== dest && key(source.parent ?? '') !== key(this.fullName(dest)))
+      throw new EmulatorError(400, 'the source repository is not a fork of the destination');
+    const prs = this.pulls.get(key(this.fullName(dest))) ?? new Map<number, BbPull>();
+    this.pulls.set(key(this.fullName(dest)), prs);
+    const now = this.now();
+    const count = input.commits ?? 1;
+    const commits = Array.from({ length: count }, () =>
+      hash(`${destination} pr ${++this.#seq} ${randomUUID()}`),
+    );
+    const branch = source.branches.get(input.source_branch) ?? [];
+    source.branches.set(input.source_branch, [...branch, ...commits]);
+    const pr: BbPull = {
+      id: prs.size + 1,
+      repo: this.fullName(dest),
+      source_repo: this.fullName(source),
+      source_branch: input.source_branch,
+      destination_branch: input.destination_branch ?? dest.mainbranch,
+      title: input.title ?? `Change ${input.source_branch}`,
+      description: input.description ?? '',
+      state: 'OPEN',
+      draft: input.draft ?? false,
+      author: this.user(input.author ?? 'agent').nickname,
+      reviewers: [],
+      participants: [],
+      files: input.files ?? [{ path: 'README.md', lines_added: 1, lines_removed: 0 }],
+      commits,
+      destination_hash:
+        dest.branches.get(input.destination_branch ?? dest.mainbranch)?.at(-1) ?? hash('empty'),
+      created_on: now,
+      updated_on: now,
+    };
+    prs.set(pr.id, pr);
+    return this.#touch(pr);
+  }
+
+  pull(destination: string, id: number): BbPull {
+    const pr = this.pulls.get(key(destination))?.get(id);
+    if (!pr) throw new EmulatorError(404, `Pull request ${destination}#${id} not found`);
+    return pr;
+  }
+
+  listPulls(destination: string): BbPull[] {
+    this.repo(destination);
+    return [...(this.pulls.get(key(destination))?.values() ?? [])];
+  }
+
+  #last = 0;
+  /** Update times strictly increase, so "most recently updated" is never a tie. */
+  #touch(pr: BbPull): BbPull {
+    this.#last = Math.max(this.now().getTime(), this.#last + 1, pr.updated_on.getTime() + 1);
+    pr.updated_on = new Date(this.#last);
+    return pr;
+  }
+
+  update(
+    destination: string,
+    id: number,
+    patch: { title?: string; draft?: boolean; files?: BbFileStat[]; destination_branch?: string },
+  ): BbPull {
+    const pr = this.pull(destination, id);
+    if (patch.title !== undefined) pr.title = patch.title;
+    if (patch.draft !== undefined) pr.draft = patch.draft;
+    if (patch.files !== undefined) {
+      pr.files = patch.files;
+      // New file statistics come with a new source commit.
+      pr.commits.push(hash(`${destination} files ${++this.#seq}`));
+    }
+    if (patch.destination_branch !== undefined) pr.destination_branch = patch.destination_branch;
+    return this.#touch(pr);
+  }
+
+  setState(destination: string, id: number, state: BbState): BbPull {
+    const pr = this.pull(destination, id);
+    pr.state = state;
+    return this.#touch(pr);
+  }
+
+  merge = (destination: string, id: number) => this.setState(destination, id, 'MERGED');
+  decline = (destination: string, id: number) => this.setState(destination, id, 'DECLINED');
+
+  #participant(pr: BbPull, nickname: string, role: BbParticipant['role']): BbParticipant {
+    this.user(nickname);
+    let p = pr.participants.find((x) => x.nickname.toLowerCase() === nickname.toLowerCase());
+    if (!p) {
+      p = {
+        nickname: this.user(nickname).nickname,
+        role,
+        approved: false,
+        state: null,
+        participated_on: null,
+      };
+      pr.participants.push(p);
+    }
+    if (role === 'REVIEWER') p.role = 'REVIEWER';
+    return p;
+  }
+
+  /** Adds reviewers (they appear in `reviewers` and as REVIEWER participants). */
+  addReviewers(destination: string, id: number, nicknames: string[]): BbPull {
+    const pr = this.pull(destination, id);
+    for (const n of nicknames) {
+      if (n.toLowerCase() === pr.author.toLowerCase())
+        throw new EmulatorError(400, 'the author cannot be a reviewer');
+      if (!pr.reviewers.some((r) => r.toLowerCase() === n.toLowerCase()))
+        pr.reviewers.push(this.user(n).nickname);
+      this.#participant(pr, n, 'REVIEWER');
+    }
+    return this.#touch(pr);
+  }
+
+  /** A verdict by `nickname` (null withdraws it), as approving or requesting changes does. */
+  verdict(destination: string, id: number, nickname: string, verdict: Verdict | null): BbPull {
+    const pr = this.pull(destination, id);
+    const p = this.#participant(pr, nickname, 'PARTICIPANT');
+    p.state = verdict;
+    p.approved = verdict === 'approved';
+    p.participated_on = this.now();
+    return this.#touch(pr);
+  }
+
+  /** A comment: the commenter becomes a participant without a verdict. */
+  comment(destination: string, id: number, nickname: string): BbPull {
+    const pr = this.pull(destination, id);
+    const p = this.#participant(pr, nickname, 'PARTICIPANT');
+    p.participated_on = this.now();
+    return this.#touch(pr);
+  }
+
+  /** Who may read a repository: anyone when public; members (and the workspace's own tokens) when private. */
+  canRead(repo: BbRepo, viewer: { user: string | null; workspace: string | null }): boolean {
+    if (!repo.is_private) return true;
+    if (viewer.workspace !== null) return viewer.workspace === repo.workspace;
+    return (
+      viewer.user !== null && (repo.members.has(viewer.user.toLowerCase()) || viewer.user === repo.workspace)
+    );
+  }
+}

@@ -1,0 +1,220 @@
+import { createHmac } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type BitbucketEmulator, fingerprint, parseQuery, startBitbucketEmulator } from './server.ts';
+import { deliver, HookPayloads } from './webhooks.ts';
+
+/** The emulator's REST API 2.0 over real HTTP on 127.0.0.1, and its webhook helper. */
+const TOKEN = 'ATCTT3xFfGN0-emulator-test';
+const bearer = { authorization: `Bearer ${TOKEN}` };
+// biome-ignore lint/suspicious/noExplicitAny: answers are inspected loosely here
+type Json = any;
+
+describe('Bitbucket emulator', () => {
+  let bb: BitbucketEmulator;
+  let strict = true;
+
+  const get = async (path: string, headers: Record<string, string> = bearer) => {
+    const res = await fetch(path.startsWith('http') ? path : `${bb.apiUrl}${path}`, {
+      headers,
+      redirect: 'manual',
+    });
+    const text = await res.text();
+    let body: Json = text;
+    try {
+      body = JSON.parse(text);
+    } catch {}
+    return { status: res.status, headers: res.headers, body };
+  };
+
+  beforeEach(async () => {
+    strict = true;
+    bb = await startBitbucketEmulator({ diffstatPagelen: 2 });
+    bb.addAccessToken(TOKEN, { workspace: 'acme' });
+    bb.model.createRepo({ full_name: 'acme/api', is_private: true });
+  });
+  afterEach(async () => {
+    if (strict) expect(bb.counters.unexpected).toEqual([]);
+    await bb.close();
+  });
+
+  it('serves a repository with its privacy and fork parent; a private one unseen is 404 like a missing one', async () => {
+    bb.model.createRepo({ full_name: 'kim/api', is_private: false, fork_of: 'acme/api' });
+    expect((await get('/repositories/acme/api')).body).toMatchObject({
+      full_name: 'acme/api',
+      is_private: true,
+      links: { html: { href: 'https://bitbucket.org/acme/api' } },
+    });
+    expect((await get('/repositories/kim/api')).body.parent).toMatchObject({ full_name: 'acme/api' });
+    bb.addApiToken('mallory@example.com', 'ATATT-m', 'mallory');
+    const basic = { authorization: `Basic ${Buffer.from('mallory@example.com:ATATT-m').toString('base64')}` };
+    expect((await get('/repositories/acme/api', basic)).status).toBe(404);
+    expect((await get('/repositories/nobody/nothing', basic)).status).toBe(404);
+    expect((await get('/repositories/kim/api', basic)).status).toBe(200);
+    expect(bb.log.map((l) => l.auth)).toEqual(['bearer', 'bearer', 'basic', 'basic', 'basic']);
+    expect(bb.log.at(-1)!.token_fingerprint).toBe(fingerprint('mallory@example.com:ATATT-m'));
+    expect(JSON.stringify(bb.log)).not.toContain('ATATT-m');
+  });
+
+  it('answers 401 for unknown, revoked and user-name Basic credentials (app passwords have ended)', async () => {
+    const app = { authorization: `Basic ${Buffer.from('kim:app-password').toString('base64')}` };
+    const refused = await get('/repositories/acme/api', app);
+    expect(refused).toMatchObject({ status: 401, body: { type: 'error' } });
+    expect(refused.headers.get('www-authenticate')).toContain('Basic');
+    bb.revoke(TOKEN);
+    expect((await get('/repositories/acme/api')).status).toBe(401);
+  });
+
+  it('lists only OPEN PRs by default; every state when asked, filtered by BBQL, sorted, paginated', async () => {
+    for (const b of ['a', 'b', 'a', 'c']) bb.model.openPull('acme/api', { source_branch: b });
+    bb.model.merge('acme/api', 1);
+    bb.model.setState('acme/api', 3, 'SUPERSEDED');
+    expect((await get('/repositories/acme/api/pullrequests')).body.values.map((p: Json) => p.id)).toEqual([
+      2, 4,
+    ]);
+    const q = encodeURIComponent('source.branch.name="a"');
+    const all = await get(
+      `/repositories/acme/api/pullrequests?q=${q}&state=OPEN&state=MERGED&state=DECLINED&state=SUPERSEDED&sort=-updated_on&pagelen=1`,
+    );
+    expect(all.body).toMatchObject({ size: 2, pagelen: 1, values: [{ id: 3, state: 'SUPERSEDED' }] });
+    expect(all.body.values[0]).not.toHaveProperty('participants');
+    const next = await get(all.body.next);
+    expect(next.body.values.map((p: Json) => p.id)).toEqual([1]);
+    expect(next.body.next).toBeUndefined();
+    expect((await get('/repositories/acme/api/pullrequests?q=branch%3Da')).status).toBe(400);
+    expect((await get('/repositories/acme/api/pullrequests?pagelen=51')).status).toBe(400);
+    expect(parseQuery('source.branch.name="x\\"y" AND source.repository.full_name="a/b"')).toEqual({
+      branch: 'x"y',
+      sourceRepo: 'a/b',
+    });
+  });
+
+  it('reads a PR with participants; its diffstat is a 302 to a paginated resource; commits paginate', async () => {
+    const pr = bb.model.openPull('acme/api', {
+      source_branch: 'f',
+      commits: 12,
+      files: [1, 2, 3].map((i) => ({ path: `f${i}`, lines_added: i, lines_removed: 1 })),
+    });
+    bb.model.addReviewers('acme/api', pr.id, ['lee']);
+    bb.model.verdict('acme/api', pr.id, 'kim', 'changes_requested');
+    const read = await get(`/repositories/acme/api/pullrequests/${pr.id}`);
+    expect(read.body).toMatchObject({
+      state: 'OPEN',
+      draft: false,
+      author: { nickname: 'agent' },
+      source: { branch: { name: 'f' }, repository: { full_name: 'acme/api' } },
+      destination: { branch: { name: 'main' } },
+      reviewers: [{ nickname: 'lee' }],
+      links: { html: { href: `https://bitbucket.org/acme/api/pull-requests/${pr.id}` } },
+    });
+    expect(read.body.participants).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ role: 'REVIEWER', approved: false, state: null }),
+        expect.objectContaining({ role: 'PARTICIPANT', approved: false, state: 'changes_requested' }),
+      ]),
+    );
+    const hop = await get(`/repositories/acme/api/pullrequests/${pr.id}/diffstat`);
+    expect(hop.status).toBe(302);
+    const location = hop.headers.get('location')!;
+    expect(location.startsWith(`${bb.apiUrl}/repositories/acme/api/diffstat/`)).toBe(true);
+    const first = await get(location);
+    expect(first.body).toMatchObject({ size: 3, pagelen: 2 });
+    expect((await get(first.body.next)).body.values).toHaveLength(1);
+    const commits = await get(`/repositories/acme/api/pullrequests/${pr.id}/commits`);
+    expect(commits.body).toMatchObject({ size: 12, pagelen: 10 });
+  });
+
+  it('answers If-None-Match with 304 while unchanged, and 200 once changed', async () => {
+    bb.model.openPull('acme/api', { source_branch: 'e' });
+    const first = await get('/repositories/acme/api/pullrequests/1');
+    const etag = first.headers.get('etag')!;
+    expect(
+      (await get('/repositories/acme/api/pullrequests/1', { ...bearer, 'if-none-match': etag })).status,
+    ).toBe(304);
+    bb.model.update('acme/api', 1, { title: 'Renamed' });
+    expect(
+      (await get('/repositories/acme/api/pullrequests/1', { ...bearer, 'if-none-match': etag })).status,
+    ).toBe(200);
+    expect(bb.count('get_pullrequest', 304)).toBe(1);
+  });
+
+  it('faults: 429 without any reset header, near-limit headers, server errors, garbage; the rolling limit', async () => {
+    bb.addFaults({ kind: 'rate_limit', times: 1 }, { kind: 'near_limit', times: 1 });
+    const limited = await get('/repositories/acme/api');
+    expect(limited.status).toBe(429);
+    expect(limited.body.error.message).toMatch(/Rate limit/);
+    for (const h of ['retry-after', 'x-ratelimit-reset', 'ratelimit-reset'])
+      expect(limited.headers.get(h)).toBeNull();
+    const near = await get('/repositories/acme/api');
+    expect(near.headers.get('x-ratelimit-nearlimit')).toBe('true');
+    expect((await get('/repositories/acme/api')).headers.get('x-ratelimit-nearlimit')).toBe('false');
+    bb.addFaults({ kind: 'status', status: 503, times: 1 }, { kind: 'garbage', times: 1 });
+    expect((await get('/repositories/acme/api')).status).toBe(503);
+    expect(typeof (await get('/repositories/acme/api')).body).toBe('string');
+    const small = await startBitbucketEmulator({ rateLimit: 2 });
+    try {
+      small.addAccessToken('t', { workspace: 'acme' });
+      small.model.createRepo({ full_name: 'acme/x' });
+      const statuses = [];
+      for (let i = 0; i < 3; i++)
+        statuses.push(
+          (await fetch(`${small.apiUrl}/repositories/acme/x`, { headers: { authorization: 'Bearer t' } }))
+            .status,
+        );
+      expect(statuses).toEqual([200, 200, 429]);
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('records unexpected requests and answers them 404', async () => {
+    strict = false;
+    expect((await get('/repositories/acme/api/refs/branches')).status).toBe(404);
+    expect(bb.counters.unexpected).toEqual([
+      { method: 'GET', path: '/2.0/repositories/acme/api/refs/branches' },
+    ]);
+  });
+
+  it('delivers signed webhooks with X-Event-Key and X-Request-UUID; a retry keeps the UUID', async () => {
+    const received: { headers: IncomingHttpHeaders; body: string }[] = [];
+    const receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => {
+        body += c;
+      });
+      req.on('end', () => {
+        received.push({ headers: req.headers, body });
+        res.writeHead(202).end();
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+      const pr = bb.model.openPull('acme/api', { source_branch: 'hooked' });
+      const payloads = new HookPayloads(bb);
+      const first = await deliver(url, 'pullrequest:updated', payloads.pullRequest(pr, 'agent'), 's3cret');
+      await deliver(url, 'pullrequest:updated', payloads.pullRequest(pr, 'agent'), 's3cret', {
+        requestUuid: first.requestUuid,
+        attempt: 2,
+      });
+      await deliver(url, 'repo:push', payloads.push(bb.model.repo('acme/api'), 'hooked', 'agent'), null);
+      const [a, b, c] = received;
+      expect(a!.headers).toMatchObject({
+        'x-event-key': 'pullrequest:updated',
+        'x-request-uuid': first.requestUuid,
+        'x-attempt-number': '1',
+        'x-hub-signature': `sha256=${createHmac('sha256', 's3cret').update(a!.body).digest('hex')}`,
+      });
+      expect(b!.headers).toMatchObject({ 'x-request-uuid': first.requestUuid, 'x-attempt-number': '2' });
+      expect(JSON.parse(a!.body).pullrequest).toMatchObject({
+        id: pr.id,
+        source: { branch: { name: 'hooked' } },
+      });
+      expect(c!.headers['x-hub-signature']).toBeUndefined();
+      expect(JSON.parse(c!.body).push.changes[0].new).toMatchObject({ type: 'branch', name: 'hooked' });
+    } finally {
+      await new Promise<void>((r) => receiver.close(() => r()));
+    }
+  });
+});

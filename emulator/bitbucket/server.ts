@@ -1,0 +1,614 @@
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { z } from 'zod';
+import { type BbPull, type BbRepo, BitbucketModel, EmulatorError, PR_STATES } from './model.ts';
+
+/** API routes the emulator serves; anything else is "unexpected", recorded and answered 404. */
+export type RouteName =
+  | 'get_repository'
+  | 'list_pullrequests'
+  | 'get_pullrequest'
+  | 'pullrequest_diffstat'
+  | 'repository_diffstat'
+  | 'pullrequest_commits';
+
+export const FAULT_KINDS = [
+  'latency',
+  'status',
+  'timeout',
+  'garbage',
+  'unauthorized',
+  'rate_limit',
+  'near_limit',
+] as const;
+
+const faultSchema = z.strictObject({
+  kind: z.enum(FAULT_KINDS),
+  /** Regular expression tested against the path below `/2.0` (`/repositories/…`). */
+  match: z.string().optional(),
+  /** How many matching requests it applies to; omitted: all until cleared. */
+  times: z.number().int().positive().optional(),
+  /** `status`: the status to answer (default 502). */
+  status: z.number().int().min(200).max(599).optional(),
+  latency_ms: z.number().int().min(0).max(600_000).optional(),
+});
+export type Fault = z.infer<typeof faultSchema>;
+
+export interface EmulatorCounters {
+  /** By route, then HTTP status as a string. */
+  routes: Record<string, Record<string, number>>;
+  total: number;
+  unexpected: { method: string; path: string }[];
+}
+
+export interface LoggedRequest {
+  method: string;
+  path: string;
+  route: RouteName | null;
+  status: number;
+  /** How the credentials came: `Authorization: Bearer` or `Authorization: Basic`. */
+  auth: 'bearer' | 'basic' | null;
+  /** First 12 hex digits of sha256(token, or `user:secret` for Basic); never the secret. */
+  token_fingerprint: string | null;
+}
+
+export interface BitbucketEmulatorOptions {
+  port?: number;
+  /**
+   * The web address links point at (`links.html.href`), default `https://bitbucket.org`: the
+   * API is served here on 127.0.0.1 under `/2.0`, the web is elsewhere, as on Bitbucket Cloud.
+   */
+  webUrl?: string;
+  /** Requests per identity per rolling window ("API request limits": 1,000 an hour). */
+  rateLimit?: number;
+  rateLimitWindowS?: number;
+  /**
+   * Below this share of the limit left, access-token answers carry `X-RateLimit-NearLimit: true`.
+   * Atlassian does not publish the threshold; 20 % is this emulator's assumption.
+   */
+  nearLimitShare?: number;
+  /** Entries per diffstat page when the caller gives no `pagelen` (Bitbucket: 500). */
+  diffstatPagelen?: number;
+  now?: () => Date;
+}
+
+interface Credential {
+  user: string;
+  /** A workspace (or project/repository) access token reads the private repositories of its workspace. */
+  workspace: string | null;
+  kind: 'access_token' | 'api_token';
+  revoked: boolean;
+}
+
+export const fingerprint = (secret: string) => createHash('sha256').update(secret).digest('hex').slice(0, 12);
+
+const PULLS_PAGELEN = { default: 10, max: 50 };
+const COMMITS_PAGELEN = { default: 10, max: 100 };
+
+/** An HTTP server on 127.0.0.1 answering like Bitbucket Cloud's REST API 2.0 (the parts gitsync reads). */
+export class BitbucketEmulator {
+  readonly model: BitbucketModel;
+  readonly faults: Fault[] = [];
+  readonly log: LoggedRequest[] = [];
+  counters: EmulatorCounters = { routes: {}, total: 0, unexpected: [] };
+  readonly #credentials = new Map<string, Credential>();
+  /** Identity → times of its requests in the rolling window. */
+  readonly #windows = new Map<string, number[]>();
+  readonly #options: Required<Omit<BitbucketEmulatorOptions, 'now'>>;
+  readonly #server: Server;
+  readonly #hanging = new Set<ServerResponse>();
+  #origin = '';
+
+  constructor(options: BitbucketEmulatorOptions = {}) {
+    this.model = new BitbucketModel(options.now);
+    this.#options = {
+      port: options.port ?? 0,
+      webUrl: (options.webUrl ?? 'https://bitbucket.org').replace(/\/+$/, ''),
+      rateLimit: options.rateLimit ?? 1000,
+      rateLimitWindowS: options.rateLimitWindowS ?? 3600,
+      nearLimitShare: options.nearLimitShare ?? 0.2,
+      diffstatPagelen: options.diffstatPagelen ?? 500,
+    };
+    this.#server = createServer((req, res) => {
+      this.#handle(req, res).catch((error) => {
+        if (!res.headersSent) this.#error(res, 500, `internal emulator error: ${String(error)}`);
+        else res.end();
+      });
+    });
+  }
+
+  async start(): Promise<this> {
+    await new Promise<void>((resolve) => this.#server.listen(this.#options.port, '127.0.0.1', resolve));
+    this.#origin = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  async close(): Promise<void> {
+    for (const res of this.#hanging) res.destroy();
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  /** Where links point (the provider's `web_url`). */
+  get webUrl(): string {
+    return this.#options.webUrl;
+  }
+
+  /** The API base (the provider's `api_url`), `http://127.0.0.1:PORT/2.0`. */
+  get apiUrl(): string {
+    return `${this.#origin}/2.0`;
+  }
+
+  /**
+   * Accepts a workspace/project/repository access token (`Authorization: Bearer …`) acting as
+   * `user`; with `workspace`, it reads that workspace's private repositories.
+   */
+  addAccessToken(token: string, options: { user?: string; workspace?: string } = {}): void {
+    const user = this.model.user(options.user ?? 'access-token').nickname;
+    this.#credentials.set(`bearer ${token}`, {
+      user,
+      workspace: options.workspace?.toLowerCase() ?? null,
+      kind: 'access_token',
+      revoked: false,
+    });
+  }
+
+  /** Accepts an Atlassian API token for `user`, sent as Basic with the account e-mail ("Using API tokens"). */
+  addApiToken(email: string, token: string, user: string): void {
+    this.model.user(user);
+    this.#credentials.set(`basic ${email}:${token}`, {
+      user: user.toLowerCase(),
+      workspace: null,
+      kind: 'api_token',
+      revoked: false,
+    });
+  }
+
+  /** Revokes a credential (`bearer TOKEN` or `basic EMAIL:TOKEN`'s token): answered 401 from then on. */
+  revoke(token: string): void {
+    for (const [k, c] of this.#credentials)
+      if (k.endsWith(` ${token}`) || k.endsWith(`:${token}`)) c.revoked = true;
+  }
+
+  resetCounters(): void {
+    this.counters = { routes: {}, total: 0, unexpected: [] };
+    this.log.length = 0;
+  }
+
+  /** Requests answered for `route`, optionally only those with `status`. */
+  count(route: RouteName, status?: number): number {
+    const byStatus = this.counters.routes[route] ?? {};
+    if (status !== undefined) return byStatus[String(status)] ?? 0;
+    return Object.values(byStatus).reduce((a, b) => a + b, 0);
+  }
+
+  addFaults(...faults: Fault[]): void {
+    this.faults.push(...faults.map((f) => faultSchema.parse(f)));
+  }
+
+  clearFaults(): void {
+    this.faults.length = 0;
+  }
+
+  // ---- rendering --------------------------------------------------------------------------
+
+  #account(nickname: string) {
+    const u = this.model.user(nickname);
+    return {
+      type: 'user',
+      display_name: u.display_name,
+      uuid: u.uuid,
+      account_id: u.account_id,
+      nickname: u.nickname,
+      links: {
+        self: { href: `${this.apiUrl}/users/${encodeURIComponent(u.uuid)}` },
+        avatar: { href: `${this.webUrl}/account/${u.nickname}/avatar/` },
+        html: { href: `${this.webUrl}/${encodeURIComponent(u.uuid)}/` },
+      },
+    };
+  }
+
+  #repoMini(fullName: string) {
+    const repo = this.model.repo(fullName);
+    const name = this.model.fullName(repo);
+    return {
+      type: 'repository',
+      full_name: name,
+      name: repo.slug,
+      uuid: `{${createHash('md5').update(name).digest('hex')}}`,
+      links: {
+        self: { href: `${this.apiUrl}/repositories/${name}` },
+        html: { href: `${this.webUrl}/${name}` },
+      },
+    };
+  }
+
+  repository(repo: BbRepo) {
+    const name = this.model.fullName(repo);
+    return {
+      ...this.#repoMini(name),
+      is_private: repo.is_private,
+      scm: 'git',
+      workspace: { type: 'workspace', slug: repo.workspace },
+      mainbranch: { type: 'branch', name: repo.mainbranch },
+      created_on: repo.created_on.toISOString(),
+      updated_on: repo.updated_on.toISOString(),
+      ...(repo.parent ? { parent: this.#repoMini(repo.parent) } : {}),
+    };
+  }
+
+  /** A pull request as the single read shows it (`full`) or as a list item (no participants or reviewers). */
+  pullRequest(pr: BbPull, full = true) {
+    const base = `${this.apiUrl}/repositories/${pr.repo}/pullrequests/${pr.id}`;
+    const destHash =
+      this.model.repo(pr.repo).branches.get(pr.destination_branch)?.at(-1) ?? pr.destination_hash;
+    return {
+      type: 'pullrequest',
+      id: pr.id,
+      title: pr.title,
+      description: pr.description,
+      state: pr.state,
+      draft: pr.draft,
+      author: this.#account(pr.author),
+      source: {
+        branch: { name: pr.source_branch },
+        commit: { type: 'commit', hash: pr.commits.at(-1)!.slice(0, 12) },
+        repository: this.#repoMini(pr.source_repo),
+      },
+      destination: {
+        branch: { name: pr.destination_branch },
+        commit: { type: 'commit', hash: destHash.slice(0, 12) },
+        repository: this.#repoMini(pr.repo),
+      },
+      comment_count: 0,
+      task_count: 0,
+      close_source_branch: false,
+      created_on: pr.created_on.toISOString(),
+      updated_on: pr.updated_on.toISOString(),
+      ...(full
+        ? {
+            reviewers: pr.reviewers.map((r) => this.#account(r)),
+            participants: pr.participants.map((p) => ({
+              type: 'participant',
+              user: this.#account(p.nickname),
+              role: p.role,
+              approved: p.approved,
+              state: p.state,
+              participated_on: p.participated_on?.toISOString() ?? null,
+            })),
+          }
+        : {}),
+      links: {
+        self: { href: base },
+        html: { href: `${this.webUrl}/${pr.repo}/pull-requests/${pr.id}` },
+        commits: { href: `${base}/commits` },
+        diffstat: { href: `${base}/diffstat` },
+      },
+    };
+  }
+
+  // ---- request handling -------------------------------------------------------------------
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const method = req.method ?? 'GET';
+    const url = new URL(req.url ?? '/', this.#origin);
+    const rawPath = (req.url ?? '/').split('?')[0]!;
+    const sub = rawPath.startsWith('/2.0/') ? rawPath.slice('/2.0'.length) : null;
+    const route = sub !== null && method === 'GET' ? matchRoute(sub) : null;
+    const auth = readAuth(req);
+    const record = (status: number) => {
+      this.counters.total++;
+      if (route) {
+        this.counters.routes[route.name] ??= {};
+        const byStatus = this.counters.routes[route.name]!;
+        byStatus[String(status)] = (byStatus[String(status)] ?? 0) + 1;
+      } else this.counters.unexpected.push({ method, path: url.pathname });
+      this.log.push({
+        method,
+        path: url.pathname + url.search,
+        route: route?.name ?? null,
+        status,
+        auth: auth?.kind ?? null,
+        token_fingerprint: auth ? fingerprint(auth.secret) : null,
+      });
+      if (this.log.length > 5000) this.log.splice(0, this.log.length - 5000);
+    };
+    if (!route) {
+      record(404);
+      return this.#error(res, 404, `Resource not found`);
+    }
+    const fault = this.#takeFault(sub!);
+    if (fault?.kind === 'latency') await sleep(fault.latency_ms ?? 1000);
+
+    // Authentication: unknown or revoked credentials are refused; none at all is anonymous.
+    let credential: Credential | null = null;
+    if (auth || fault?.kind === 'unauthorized') {
+      const found = auth ? this.#credentials.get(`${auth.kind} ${auth.secret}`) : undefined;
+      if (!found || found.revoked || fault?.kind === 'unauthorized') {
+        record(401);
+        return this.#error(res, 401, 'Token is invalid, expired, or not supported for this endpoint.', {
+          'www-authenticate': auth?.kind === 'basic' ? 'Basic realm="Bitbucket.org HTTP"' : 'Bearer',
+        });
+      }
+      credential = found;
+    }
+
+    // The rolling hour, per user (authenticated) or per client (anonymous: 60 an hour).
+    const identity = credential ? `user:${credential.user}` : 'ip:127.0.0.1';
+    const limit = credential ? this.#options.rateLimit : 60;
+    const now = Date.now();
+    const window = (this.#windows.get(identity) ?? []).filter(
+      (t) => t > now - this.#options.rateLimitWindowS * 1000,
+    );
+    window.push(now);
+    this.#windows.set(identity, window);
+    if (fault?.kind === 'rate_limit' || window.length > limit) {
+      record(429);
+      // No Retry-After, no reset time: Bitbucket sends none ("API request limits").
+      return this.#error(res, 429, 'Rate limit for this resource has been exceeded');
+    }
+    // Access tokens on the scaled `/2.0/repositories/*` endpoints get the rate-limit headers
+    // (Atlassian blog, "Introducing Scaled Rate Limits for Bitbucket Cloud API").
+    const limits: Record<string, string> =
+      credential?.kind === 'access_token'
+        ? {
+            'x-ratelimit-limit': String(limit),
+            'x-ratelimit-resource': 'api',
+            'x-ratelimit-nearlimit': String(
+              fault?.kind === 'near_limit' || limit - window.length < limit * this.#options.nearLimitShare,
+            ),
+          }
+        : {};
+    if (fault?.kind === 'status') {
+      const status = fault.status ?? 502;
+      record(status);
+      return this.#error(res, status, `Error ${status}`, limits);
+    }
+    if (fault?.kind === 'timeout') {
+      record(0);
+      this.#hanging.add(res);
+      res.on('close', () => this.#hanging.delete(res));
+      return;
+    }
+    if (fault?.kind === 'garbage') {
+      record(200);
+      res.writeHead(200, { 'content-type': 'application/json', ...limits });
+      return void res.end('{"type": "pullrequest", "id": 1, "title": "trunc');
+    }
+    try {
+      const answer = this.#answer(route.name, route.params, url, credential);
+      if ('redirect' in answer) {
+        record(302);
+        res.writeHead(302, { location: answer.redirect, ...limits });
+        return void res.end();
+      }
+      const body = JSON.stringify(answer.body);
+      const etag = `"${createHash('sha1').update(body).digest('hex')}"`;
+      if (req.headers['if-none-match'] === etag) {
+        record(304);
+        res.writeHead(304, { etag, ...limits });
+        return void res.end();
+      }
+      record(200);
+      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', etag, ...limits });
+      res.end(body);
+    } catch (error) {
+      if (!(error instanceof EmulatorError)) throw error;
+      record(error.status);
+      this.#error(res, error.status, error.message, limits);
+    }
+  }
+
+  #readable(fullName: string, credential: Credential | null): BbRepo {
+    const repo = this.model.repo(fullName);
+    const viewer = { user: credential?.user ?? null, workspace: credential?.workspace ?? null };
+    // A private repository the caller may not read is "not found", exactly like a missing one.
+    if (!this.model.canRead(repo, viewer)) throw new EmulatorError(404, `Repository ${fullName} not found`);
+    return repo;
+  }
+
+  #answer(
+    name: RouteName,
+    params: string[],
+    url: URL,
+    credential: Credential | null,
+  ): { body: unknown } | { redirect: string } {
+    const [workspace, slug] = params;
+    const fullName = `${workspace}/${slug}`;
+    const repo = this.#readable(fullName, credential);
+    const id = Number(params[2]);
+    switch (name) {
+      case 'get_repository':
+        return { body: this.repository(repo) };
+      case 'list_pullrequests': {
+        const states = url.searchParams.getAll('state').map((s) => s.toUpperCase());
+        for (const s of states)
+          if (!(PR_STATES as readonly string[]).includes(s))
+            throw new EmulatorError(400, `Invalid state ${s}`);
+        // "By default only open pull requests are returned" (Pullrequests: `state`).
+        const wanted = states.length > 0 ? states : ['OPEN'];
+        let pulls = this.model.listPulls(fullName).filter((p) => wanted.includes(p.state));
+        const q = url.searchParams.get('q');
+        if (q !== null) {
+          const filter = parseQuery(q);
+          pulls = pulls.filter(
+            (p) =>
+              (filter.branch === undefined || p.source_branch === filter.branch) &&
+              (filter.sourceRepo === undefined ||
+                p.source_repo.toLowerCase() === filter.sourceRepo.toLowerCase()),
+          );
+        }
+        const sort = url.searchParams.get('sort');
+        if (
+          sort !== null &&
+          sort !== 'updated_on' &&
+          sort !== '-updated_on' &&
+          sort !== 'id' &&
+          sort !== '-id'
+        )
+          throw new EmulatorError(400, `Invalid sort field ${sort}`);
+        const field = sort?.replace(/^-/, '') === 'id' ? 'id' : 'updated_on';
+        const dir = sort?.startsWith('-') ? -1 : 1;
+        if (sort !== null)
+          pulls.sort((a, b) =>
+            field === 'id' ? (a.id - b.id) * dir : (a.updated_on.getTime() - b.updated_on.getTime()) * dir,
+          );
+        return {
+          body: this.#page(
+            url,
+            pulls.map((p) => this.pullRequest(p, false)),
+            PULLS_PAGELEN,
+          ),
+        };
+      }
+      case 'get_pullrequest':
+        return { body: this.pullRequest(this.model.pull(fullName, id)) };
+      case 'pullrequest_diffstat': {
+        // "Redirects to the repository diffstat with the revspec that corresponds to the pull request."
+        const pr = this.model.pull(fullName, id);
+        const view = this.pullRequest(pr);
+        const spec = `${pr.source_repo}:${view.source.commit.hash}%0D${view.destination.commit.hash}`;
+        return {
+          redirect: `${this.apiUrl}/repositories/${pr.repo}/diffstat/${spec}?from_pullrequest_id=${pr.id}&topic=true`,
+        };
+      }
+      case 'repository_diffstat': {
+        const prId = Number(url.searchParams.get('from_pullrequest_id'));
+        if (!Number.isInteger(prId) || prId <= 0) throw new EmulatorError(404, 'Unknown revision spec');
+        const pr = this.model.pull(fullName, prId);
+        const entries = pr.files.map((f) => ({
+          type: 'diffstat',
+          status:
+            f.lines_removed > 0 && f.lines_added > 0 ? 'modified' : f.lines_added > 0 ? 'added' : 'modified',
+          lines_added: f.lines_added,
+          lines_removed: f.lines_removed,
+          old: { path: f.path, type: 'commit_file' },
+          new: { path: f.path, type: 'commit_file' },
+        }));
+        const dflt = this.#options.diffstatPagelen;
+        return { body: this.#page(url, entries, { default: dflt, max: Math.max(500, dflt) }) };
+      }
+      case 'pullrequest_commits': {
+        const pr = this.model.pull(fullName, id);
+        // Newest first, as Bitbucket lists commits.
+        const commits = [...pr.commits].reverse().map((hash) => ({
+          type: 'commit',
+          hash,
+          message: `commit ${hash.slice(0, 7)}\n`,
+          author: { type: 'author', raw: `${pr.author} <${pr.author}@example.com>` },
+        }));
+        return { body: this.#page(url, commits, COMMITS_PAGELEN) };
+      }
+    }
+  }
+
+  /** A page `{size, page, pagelen, next?, previous?, values}` ("Pagination"). */
+  #page(url: URL, items: unknown[], limits: { default: number; max: number }) {
+    const int = (name: string, fallback: number) => {
+      const raw = url.searchParams.get(name);
+      if (raw === null) return fallback;
+      const n = Number(raw);
+      if (!Number.isInteger(n) || n < 1) throw new EmulatorError(400, `Invalid ${name}`);
+      return n;
+    };
+    const pagelen = int('pagelen', limits.default);
+    if (pagelen > limits.max) throw new EmulatorError(400, `Invalid pagelen`);
+    const page = int('page', 1);
+    const link = (p: number) => {
+      const u = new URL(url.toString());
+      u.searchParams.set('page', String(p));
+      return `${this.#origin}${u.pathname}${u.search}`;
+    };
+    const hasNext = page * pagelen < items.length;
+    return {
+      size: items.length,
+      page,
+      pagelen,
+      ...(hasNext ? { next: link(page + 1) } : {}),
+      ...(page > 1 ? { previous: link(page - 1) } : {}),
+      values: items.slice((page - 1) * pagelen, page * pagelen),
+    };
+  }
+
+  #takeFault(path: string): Fault | null {
+    for (let i = 0; i < this.faults.length; i++) {
+      const fault = this.faults[i]!;
+      if (fault.match && !new RegExp(fault.match).test(path)) continue;
+      if (fault.times !== undefined) {
+        fault.times--;
+        if (fault.times <= 0) this.faults.splice(i, 1);
+      }
+      return fault;
+    }
+    return null;
+  }
+
+  /** Bitbucket's error body: `{"type": "error", "error": {"message": …}}`. */
+  #error(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
+    res.end(JSON.stringify({ type: 'error', error: { message } }));
+  }
+}
+
+/** The route of a path below `/2.0`. */
+function matchRoute(path: string): { name: RouteName; params: string[] } | null {
+  let seg: string[];
+  try {
+    seg = path.split('/').slice(1).map(decodeURIComponent);
+  } catch {
+    return null;
+  }
+  if (seg[0] !== 'repositories' || !seg[1] || !seg[2]) return null;
+  const [, ws, slug, kind, id, sub] = seg;
+  if (seg.length === 3) return { name: 'get_repository', params: [ws!, slug!] };
+  if (kind === 'diffstat' && seg.length >= 5) return { name: 'repository_diffstat', params: [ws!, slug!] };
+  if (kind !== 'pullrequests') return null;
+  if (seg.length === 4) return { name: 'list_pullrequests', params: [ws!, slug!] };
+  if (!/^\d+$/.test(id!)) return null;
+  if (seg.length === 5) return { name: 'get_pullrequest', params: [ws!, slug!, id!] };
+  if (seg.length !== 6) return null;
+  if (sub === 'diffstat') return { name: 'pullrequest_diffstat', params: [ws!, slug!, id!] };
+  if (sub === 'commits') return { name: 'pullrequest_commits', params: [ws!, slug!, id!] };
+  return null;
+}
+
+/**
+ * The BBQL this emulator understands ("Filter and sort API objects"): `source.branch.name = "…"`,
+ * optionally `AND source.repository.full_name = "…"`; string literals in double quotes with `\"`
+ * and `\\` escapes. Anything else is a 400, as an invalid query is on Bitbucket.
+ */
+export function parseQuery(q: string): { branch?: string; sourceRepo?: string } {
+  const out: { branch?: string; sourceRepo?: string } = {};
+  const clause = /^\s*(source\.branch\.name|source\.repository\.full_name)\s*=\s*"((?:[^"\\]|\\.)*)"\s*/;
+  let rest = q;
+  for (let i = 0; ; i++) {
+    const m = clause.exec(rest);
+    if (!m) throw new EmulatorError(400, `Invalid query: ${q}`);
+    const value = m[2]!.replace(/\\(.)/g, '$1');
+    if (m[1] === 'source.branch.name') out.branch = value;
+    else out.sourceRepo = value;
+    rest = rest.slice(m[0].length);
+    if (rest === '') return out;
+    const and = /^AND\s+/i.exec(rest);
+    if (!and || i > 2) throw new EmulatorError(400, `Invalid query: ${q}`);
+    rest = rest.slice(and[0].length);
+  }
+}
+
+function readAuth(req: IncomingMessage): { kind: 'bearer' | 'basic'; secret: string } | null {
+  const header = req.headers.authorization ?? '';
+  const bearer = /^Bearer\s+(\S+)$/i.exec(header);
+  if (bearer) return { kind: 'bearer', secret: bearer[1]! };
+  const basic = /^Basic\s+(\S+)$/i.exec(header);
+  if (basic) return { kind: 'basic', secret: Buffer.from(basic[1]!, 'base64').toString('utf8') };
+  return null;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function startBitbucketEmulator(
+  options: BitbucketEmulatorOptions = {},
+): Promise<BitbucketEmulator> {
+  return new BitbucketEmulator(options).start();
+}

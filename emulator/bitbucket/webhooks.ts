@@ -1,0 +1,119 @@
+import { createHmac, randomUUID } from 'node:crypto';
+import type { BbPull, BbRepo } from './model.ts';
+import type { BitbucketEmulator } from './server.ts';
+
+/**
+ * Bitbucket Cloud webhook deliveries, with the headers of "Event payloads" ("HTTP headers":
+ * `X-Event-Key`, `X-Hook-UUID`, `X-Request-UUID`, `X-Attempt-Number`) and, with a secret, the
+ * signature of "Manage webhooks" ("Secure webhooks": `X-Hub-Signature: sha256=<hex HMAC-SHA256 of
+ * the body>`).
+ */
+
+/** The event keys this helper builds payloads for ("Event payloads": Repository and Pull request events). */
+export type EventKey =
+  | 'repo:push'
+  | 'pullrequest:created'
+  | 'pullrequest:updated'
+  | 'pullrequest:approved'
+  | 'pullrequest:unapproved'
+  | 'pullrequest:changes_request_created'
+  | 'pullrequest:changes_request_removed'
+  | 'pullrequest:fulfilled'
+  | 'pullrequest:rejected'
+  | 'pullrequest:comment_created';
+
+export interface Delivery {
+  status: number;
+  /** `X-Request-UUID`: kept by the retries of one delivery. */
+  requestUuid: string;
+  attempt: number;
+  body: string;
+}
+
+/**
+ * Posts one delivery as Bitbucket does. Pass the previous delivery's `requestUuid` (and the next
+ * `attempt`) to send a retry: "After the first request, Bitbucket tries to send the payload two
+ * more times if the previous attempts fail".
+ */
+export async function deliver(
+  url: string,
+  eventKey: EventKey | string,
+  payload: unknown,
+  secret: string | null,
+  options: { requestUuid?: string; attempt?: number; hookUuid?: string; signal?: AbortSignal } = {},
+): Promise<Delivery> {
+  const body = JSON.stringify(payload);
+  const requestUuid = options.requestUuid ?? randomUUID();
+  const attempt = options.attempt ?? 1;
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    'user-agent': 'Bitbucket-Webhooks/2.0',
+    'x-event-key': eventKey,
+    'x-hook-uuid': options.hookUuid ?? '00000000-0000-4000-8000-00000000b0b0',
+    'x-request-uuid': requestUuid,
+    'x-attempt-number': String(attempt),
+  };
+  if (secret !== null)
+    headers['x-hub-signature'] = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+  const res = await fetch(url, {
+    method: 'POST',
+    headers,
+    body,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  return { status: res.status, requestUuid, attempt, body: await res.text() };
+}
+
+/** Payloads built from the emulator's model, with links under its web address. */
+export class HookPayloads {
+  constructor(readonly bb: BitbucketEmulator) {}
+
+  #actor(nickname: string) {
+    const u = this.bb.model.user(nickname);
+    return {
+      type: 'user',
+      display_name: u.display_name,
+      uuid: u.uuid,
+      account_id: u.account_id,
+      nickname: u.nickname,
+    };
+  }
+
+  /** `pullrequest:*`: `{actor, pullrequest, repository}` (the destination repository). */
+  pullRequest(pr: BbPull, actor: string) {
+    return {
+      actor: this.#actor(actor),
+      pullrequest: this.bb.pullRequest(pr),
+      repository: this.bb.repository(this.bb.model.repo(pr.repo)),
+    };
+  }
+
+  /** `repo:push` of one branch moved from `oldHash` (null: created) to its tip (or deleted). */
+  push(
+    repo: BbRepo,
+    branch: string,
+    actor: string,
+    options: { oldHash?: string | null; deleted?: boolean } = {},
+  ) {
+    const tip = repo.branches.get(branch)?.at(-1) ?? null;
+    const ref = (hash: string | null) =>
+      hash ? { type: 'branch', name: branch, target: { type: 'commit', hash } } : null;
+    return {
+      actor: this.#actor(actor),
+      repository: this.bb.repository(repo),
+      push: {
+        changes: [
+          {
+            new: options.deleted ? null : ref(tip),
+            old: ref(options.oldHash ?? null),
+            created: !options.oldHash,
+            closed: options.deleted ?? false,
+            forced: false,
+            truncated: false,
+            commits: [],
+          },
+        ],
+      },
+    };
+  }
+}

@@ -1,0 +1,276 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type BitbucketEmulator, startBitbucketEmulator } from '../../../emulator/bitbucket/server.ts';
+import { FakeClock } from '../../core/clock.ts';
+import { AuthError, NotFoundError, RateLimitedError, UnavailableError } from '../../core/errors.ts';
+import { BitbucketProvider } from './bitbucket-provider.ts';
+import { credentialFor } from './client.ts';
+import { BITBUCKET_TYPE } from './defaults.ts';
+
+/** The provider against the emulator over real HTTP, strictly: an unexpected request fails the test. */
+const TOKEN = 'ATCTT3xFfGN0-provider-test';
+const call = { token: TOKEN };
+const repo = { owner: 'acme', name: 'api' };
+
+describe('Bitbucket provider', () => {
+  let bb: BitbucketEmulator;
+  let clock: FakeClock;
+  let provider: BitbucketProvider;
+
+  beforeEach(async () => {
+    bb = await startBitbucketEmulator({ diffstatPagelen: 2 });
+    bb.addAccessToken(TOKEN, { workspace: 'acme' });
+    bb.model.createRepo({ full_name: 'acme/api', is_private: true });
+    clock = new FakeClock(new Date());
+    provider = new BitbucketProvider(
+      { id: 'bitbucket', type: 'bitbucket', web_url: 'https://bitbucket.org', api_url: bb.apiUrl },
+      { clock },
+    );
+  });
+  afterEach(async () => {
+    expect(bb.counters.unexpected).toEqual([]);
+    await bb.close();
+  });
+
+  it('defaults the API of bitbucket.org and reads origins and PR URLs in every form', () => {
+    expect(BITBUCKET_TYPE.defaultApiUrl('https://bitbucket.org')).toBe('https://api.bitbucket.org/2.0');
+    expect(BITBUCKET_TYPE.tokenEnv).toBe('BITBUCKET_TOKEN');
+    for (const origin of [
+      'https://bitbucket.org/acme/api',
+      'https://bitbucket.org/Acme/API.git',
+      'https://kim@bitbucket.org/acme/api.git',
+      'https://x-token-auth:secret@bitbucket.org/acme/api/',
+      'git@bitbucket.org:acme/api.git',
+      'ssh://git@bitbucket.org/acme/api.git',
+    ]) {
+      expect(provider.matches(origin), origin).toBe(true);
+      expect(provider.parseOrigin(origin), origin).toEqual(repo);
+    }
+    expect(provider.parseOrigin('https://bitbucket.org/acme')).toBeNull();
+    expect(provider.parseOrigin('https://bitbucket.org/acme/api/src/main')).toBeNull();
+    expect(provider.matches('https://github.com/acme/api')).toBe(false);
+    const url = 'https://bitbucket.org/acme/api/pull-requests/7';
+    expect(provider.buildPullUrl({ repo, number: 7 })).toBe(url);
+    expect(provider.parsePullUrl(`${url}/diff#chg-README.md`)).toEqual({ repo, number: 7 });
+    expect(provider.parsePullUrl('https://bitbucket.org/acme/api/pull-requests/x')).toBeNull();
+  });
+
+  it('sends access tokens as Bearer and email:api_token as Basic', async () => {
+    expect(credentialFor('ATCTT3x').kind).toBe('bearer');
+    expect(credentialFor('kim@example.com:ATATT3x')).toMatchObject({
+      kind: 'api_token',
+      header: `Basic ${Buffer.from('kim@example.com:ATATT3x').toString('base64')}`,
+    });
+    expect(credentialFor('kim:app-password').kind).toBe('basic_other');
+    bb.addApiToken('kim@example.com', 'ATATT3x', 'acme');
+    expect(await provider.isRepoPublic(repo, { token: 'kim@example.com:ATATT3x' })).toBe(false);
+    expect(bb.log.at(-1)).toMatchObject({ auth: 'basic', status: 200 });
+    // An app password (a user name, no e-mail) is sent as given, and its refusal says why.
+    const refused = await provider.isRepoPublic(repo, { token: 'kim:app-password' }).catch((e) => e);
+    expect(refused).toBeInstanceOf(AuthError);
+    expect(refused).toMatchObject({ code: 'token_rejected' });
+    expect(refused.message).toMatch(/app passwords stopped working on 9 June 2026/);
+    expect(refused.message).not.toContain('app-password');
+  });
+
+  it('finds the PR of a branch in every state: open first, else the most recently updated', async () => {
+    expect(await provider.findPullForBranch(repo, 'nothing', call)).toBeNull();
+    const merged = bb.model.openPull('acme/api', { source_branch: 'early', title: 'Merged early' });
+    bb.model.merge('acme/api', merged.id);
+    expect(await provider.findPullForBranch(repo, 'early', call)).toMatchObject({
+      pr_number: merged.id,
+      pull_request_state: 'merged',
+    });
+    const declined = bb.model.openPull('acme/api', { source_branch: 'twice' });
+    bb.model.decline('acme/api', declined.id);
+    const superseded = bb.model.openPull('acme/api', { source_branch: 'twice' });
+    bb.model.setState('acme/api', superseded.id, 'SUPERSEDED');
+    expect(await provider.findPullForBranch(repo, 'twice', call)).toMatchObject({
+      pr_number: superseded.id,
+      pull_request_state: 'closed',
+    });
+    const open = bb.model.openPull('acme/api', { source_branch: 'twice', draft: true });
+    bb.model.update('acme/api', declined.id, { title: 'touched later' });
+    expect(await provider.findPullForBranch(repo, 'twice', call)).toMatchObject({
+      pr_number: open.id,
+      pull_request_state: 'open',
+      pull_request_draft: true,
+    });
+    const list = bb.log.filter((l) => l.route === 'list_pullrequests').at(-1)!.path;
+    for (const s of ['OPEN', 'MERGED', 'DECLINED', 'SUPERSEDED']) expect(list).toContain(`state=${s}`);
+    expect(decodeURIComponent(list)).toContain('q=source.branch.name="twice"');
+  });
+
+  it('finds a fork’s PR in the parent, matching the source repository', async () => {
+    bb.model.createRepo({ full_name: 'kim/api', is_private: false, fork_of: 'acme/api' });
+    bb.addAccessToken('kim-token', { user: 'kim' });
+    bb.model.repo('acme/api').members.add('kim');
+    // Same branch name in the parent itself: not the fork's.
+    bb.model.openPull('acme/api', { source_branch: 'fix' });
+    const theirs = bb.model.openPull('acme/api', {
+      source_branch: 'fix',
+      source_repo: 'kim/api',
+      title: 'From a fork',
+    });
+    const found = await provider.findPullForBranch({ owner: 'kim', name: 'api' }, 'fix', {
+      token: 'kim-token',
+    });
+    expect(found).toMatchObject({
+      pr_number: theirs.id,
+      url: `https://bitbucket.org/acme/api/pull-requests/${theirs.id}`,
+      pull_request_title: 'From a fork',
+    });
+    expect(await provider.isRepoPublic({ owner: 'kim', name: 'api' }, { token: 'kim-token' })).toBe(true);
+  });
+
+  it('reads every field: verdicts, requested reviewers, diffstat over pages, commits over pages', async () => {
+    const pr = bb.model.openPull('acme/api', {
+      source_branch: 'feature',
+      title: 'Feature',
+      author: 'agent',
+      commits: 120,
+      files: [
+        { path: 'a', lines_added: 10, lines_removed: 1 },
+        { path: 'b', lines_added: 5, lines_removed: 0 },
+        { path: 'c', lines_added: 0, lines_removed: 7 },
+      ],
+    });
+    bb.model.addReviewers('acme/api', pr.id, ['zoe', 'Bea', 'al', 'lee']);
+    bb.model.verdict('acme/api', pr.id, 'lee', 'approved');
+    bb.model.verdict('acme/api', pr.id, 'Bea', 'approved');
+    bb.model.comment('acme/api', pr.id, 'passer-by');
+    let fields = await provider.fetchPull({ repo, number: pr.id }, call);
+    expect(fields).toEqual({
+      url: `https://bitbucket.org/acme/api/pull-requests/${pr.id}`,
+      pull_request_state: 'open',
+      pull_request_title: 'Feature',
+      pull_request_draft: false,
+      changes_requested: false,
+      approved: true,
+      reviewer_count: 2,
+      additions: 15,
+      deletions: 8,
+      changed_files: 3,
+      commits: 120,
+      pr_number: pr.id,
+      author_login: 'agent',
+      author_avatar_url: 'https://bitbucket.org/account/agent/avatar/',
+      base_branch: 'main',
+      head_branch: 'feature',
+      requested_reviewers: [
+        { kind: 'user', name: 'al' },
+        { kind: 'user', name: 'zoe' },
+      ],
+    });
+    expect(bb.count('repository_diffstat')).toBe(2);
+    expect(bb.count('pullrequest_commits')).toBe(3);
+    bb.model.verdict('acme/api', pr.id, 'zoe', 'changes_requested');
+    fields = await provider.fetchPull({ repo, number: pr.id }, call);
+    expect(fields).toMatchObject({ changes_requested: true, approved: false, reviewer_count: 3 });
+    expect(fields.requested_reviewers).toEqual([{ kind: 'user', name: 'al' }]);
+  });
+
+  it('an unchanged PR costs one request (a 304); a push reads sizes again', async () => {
+    const pr = bb.model.openPull('acme/api', { source_branch: 'quiet' });
+    await provider.fetchPull({ repo, number: pr.id }, call);
+    expect(bb.counters.total).toBe(4); // PR, diffstat 302, diffstat page, commits
+    bb.resetCounters();
+    await provider.fetchPull({ repo, number: pr.id }, call);
+    expect(bb.counters.total).toBe(1);
+    expect(bb.count('get_pullrequest', 304)).toBe(1);
+    bb.model.verdict('acme/api', pr.id, 'kim', 'approved');
+    bb.resetCounters();
+    expect(await provider.fetchPull({ repo, number: pr.id }, call)).toMatchObject({ approved: true });
+    expect(bb.counters.total).toBe(1);
+    bb.model.push('acme/api', 'quiet', 2);
+    bb.resetCounters();
+    expect(await provider.fetchPull({ repo, number: pr.id }, call)).toMatchObject({ commits: 3 });
+    expect(bb.counters.total).toBe(4);
+  });
+
+  it('translates failures: 401, 404, 5xx, garbage, and 429 without a reset time (≥ 60 s, doubling)', async () => {
+    const pull = { repo, number: bb.model.openPull('acme/api', { source_branch: 'f' }).id };
+    const attempt = () => provider.fetchPull(pull, call).catch((e) => e);
+    bb.addFaults({ kind: 'unauthorized', times: 1 });
+    expect(await attempt()).toMatchObject({ code: 'token_rejected' });
+    expect(await provider.fetchPull({ repo, number: 99 }, call).catch((e) => e)).toMatchObject({
+      code: 'provider_error',
+    });
+    expect(await provider.fetchPull({ repo, number: 99 }, call).catch((e) => e)).toBeInstanceOf(
+      NotFoundError,
+    );
+    bb.addFaults({ kind: 'status', status: 502, times: 1 });
+    expect(await attempt()).toBeInstanceOf(UnavailableError);
+    bb.addFaults({ kind: 'garbage', times: 1 });
+    expect(await attempt()).toBeInstanceOf(UnavailableError);
+    const waits: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      bb.addFaults({ kind: 'rate_limit', times: 1 });
+      const limited = await attempt();
+      expect(limited).toBeInstanceOf(RateLimitedError);
+      waits.push(((limited as RateLimitedError).resetAt.getTime() - clock.now().getTime()) / 1000);
+    }
+    expect(waits).toEqual([60, 120, 240]);
+    // A success ends the streak.
+    await provider.fetchPull(pull, call);
+    bb.addFaults({ kind: 'rate_limit', times: 1 });
+    expect(((await attempt()) as RateLimitedError).resetAt.getTime() - clock.now().getTime()).toBe(60_000);
+  });
+
+  it('rests a token Bitbucket says is near its limit: the read completes, the next call pauses', async () => {
+    const pull = { repo, number: bb.model.openPull('acme/api', { source_branch: 'n' }).id };
+    bb.addFaults({ kind: 'near_limit', times: 1 });
+    expect(await provider.fetchPull(pull, call)).toMatchObject({ pr_number: pull.number });
+    const before = bb.counters.total;
+    const paused = await provider.fetchPull(pull, call).catch((e) => e);
+    expect(paused).toBeInstanceOf(RateLimitedError);
+    expect((paused as RateLimitedError).resetAt.getTime()).toBe(clock.now().getTime() + 60_000);
+    expect(bb.counters.total).toBe(before);
+    clock.advance(60_000);
+    expect(await provider.fetchPull(pull, call)).toMatchObject({ pr_number: pull.number });
+  });
+
+  it('webhooks: names the source branch in source and destination, pushed and deleted branches', () => {
+    const h = (headers: Record<string, string>) => (n: string) => headers[n.toLowerCase()];
+    const webhooks = provider.webhooks;
+    const pr = {
+      pullrequest: {
+        id: 3,
+        source: { branch: { name: 'fix' }, repository: { full_name: 'kim/api' } },
+        destination: { branch: { name: 'main' }, repository: { full_name: 'acme/api' } },
+        links: { html: { href: 'https://bitbucket.org/acme/api/pull-requests/3' } },
+      },
+      repository: { full_name: 'acme/api' },
+    };
+    expect(webhooks.staleRefs(h({ 'x-event-key': 'pullrequest:approved' }), pr)).toEqual([
+      {
+        origin: 'https://bitbucket.org/kim/api',
+        branch: 'fix',
+        url: 'https://bitbucket.org/acme/api/pull-requests/3',
+      },
+      {
+        origin: 'https://bitbucket.org/acme/api',
+        branch: 'fix',
+        url: 'https://bitbucket.org/acme/api/pull-requests/3',
+      },
+    ]);
+    const push = {
+      repository: { full_name: 'acme/api' },
+      push: {
+        changes: [
+          { new: { type: 'branch', name: 'a' }, old: null },
+          { new: null, old: { type: 'branch', name: 'gone' } },
+          { new: { type: 'tag', name: 'v1' }, old: null },
+        ],
+      },
+    };
+    expect(webhooks.staleRefs(h({ 'x-event-key': 'repo:push' }), push)).toEqual([
+      { origin: 'https://bitbucket.org/acme/api', branch: 'a' },
+      { origin: 'https://bitbucket.org/acme/api', branch: 'gone' },
+    ]);
+    expect(webhooks.staleRefs(h({ 'x-event-key': 'issue:created' }), {})).toEqual([]);
+    expect(() => webhooks.staleRefs(h({ 'x-event-key': 'repo:push' }), {})).toThrow(/push/);
+    expect(webhooks.deliveryId(h({ 'x-request-uuid': 'r-1', 'x-hook-uuid': 'hook' }))).toBe('r-1');
+    expect(webhooks.start(h({}), 'secret')).toBeNull();
+    expect(webhooks.start(h({ 'x-hub-signature': 'sha1=abc' }), 'secret')).toBeNull();
+  });
+});

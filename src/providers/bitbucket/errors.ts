@@ -1,0 +1,87 @@
+import type { Clock } from '../../core/clock.ts';
+import {
+  AuthError,
+  type GitsyncError,
+  NotFoundError,
+  RateLimitedError,
+  UnavailableError,
+} from '../../core/errors.ts';
+
+/**
+ * Bitbucket answers a 429 without any reset time ("API request limits": the limit is a rolling
+ * hour, and the answer says only "Rate limit for this resource has been exceeded"): wait at least a
+ * minute, doubling on repeats up to an hour. A rolling hour of 1,000 requests frees about 17 a
+ * minute, so a minute is the shortest wait that buys anything.
+ */
+export const MIN_PAUSE_S = 60;
+const MAX_PAUSE_S = 3600;
+
+/** Consecutive 429s per token fingerprint, to back off longer on repeats. */
+export class LimitStreaks {
+  readonly #streaks = new Map<string, number>();
+  next(fingerprint: string): number {
+    const n = (this.#streaks.get(fingerprint) ?? 0) + 1;
+    this.#streaks.set(fingerprint, n);
+    if (this.#streaks.size > 10_000) this.#streaks.clear();
+    return Math.min(MAX_PAUSE_S, MIN_PAUSE_S * 2 ** (n - 1));
+  }
+  reset(fingerprint: string): void {
+    this.#streaks.delete(fingerprint);
+  }
+}
+
+/** How a configured token is sent (docs/bitbucket.md, "Tokens"). */
+export type CredentialKind = 'bearer' | 'api_token' | 'basic_other';
+
+/**
+ * Bitbucket says the repository or PR does not exist, or that these credentials may not see it
+ * (it answers 404 for a private repository the caller cannot read).
+ */
+export const hostNotFound = (message: string) => new NotFoundError(message, { code: 'provider_error' });
+
+/**
+ * App passwords "stop working entirely on June 9, 2026" (Atlassian, "Deprecation notice: Bitbucket
+ * Cloud shifts to API tokens from app passwords"); an API token authenticates REST calls only
+ * with the Atlassian account e-mail as the user name ("Using API tokens"). A rejected Basic
+ * credential whose user is no e-mail is most likely one of those two mistakes: say so.
+ */
+const BASIC_HINT =
+  ' — the user name is not an e-mail address: app passwords stopped working on 9 June 2026, and an ' +
+  'API token needs the Atlassian account e-mail (`email:api_token`); or use an access token';
+
+/**
+ * Translates one Bitbucket error answer into gitsync's typed errors (Atlassian, "Bitbucket Cloud
+ * REST API", status codes: 401 bad or missing credentials, 403 credentials without the needed
+ * scope or permission, 404 missing or hidden; "API request limits": 429).
+ */
+export function translateBitbucketError(
+  status: number,
+  headers: Headers,
+  what: string,
+  message: string | undefined,
+  credential: CredentialKind,
+  clock: Clock,
+  headerlessPauseS: () => number,
+): GitsyncError {
+  const said = message ? `: ${message.slice(0, 300)}` : '';
+  if (status === 429) {
+    const now = clock.now().getTime();
+    // Bitbucket documents no reset header; honour one should it ever send `Retry-After`.
+    const retryAfter = Number(headers.get('retry-after'));
+    const waitS = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : headerlessPauseS();
+    const resetAt = new Date(now + waitS * 1000);
+    return new RateLimitedError(
+      resetAt,
+      `bitbucket rate limited until ${resetAt.toISOString()} (${what}: 429)`,
+    );
+  }
+  if (status === 401) {
+    const hint = credential === 'basic_other' ? BASIC_HINT : '';
+    return new AuthError(`bitbucket rejected the credentials (${what}: 401)${said}${hint}`);
+  }
+  // 403: e.g. "Your credentials lack one or more required privilege scopes."
+  if (status === 403)
+    return new AuthError(`bitbucket rejected the token: access denied (${what}: 403)${said}`);
+  if (status === 404) return hostNotFound(`bitbucket: not found (${what}: 404)${said}`);
+  return new UnavailableError(`bitbucket answered ${status} (${what})${said}`);
+}

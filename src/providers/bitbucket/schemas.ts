@@ -1,0 +1,80 @@
+import { z } from 'zod';
+
+/**
+ * The parts of Bitbucket Cloud REST API 2.0 answers gitsync reads (Atlassian, "Bitbucket Cloud
+ * REST API": schemas `pullrequest`, `participant`, `account`, `repository`, `diffstat`, and the
+ * paginated wrappers `{size?, page?, pagelen, next?, previous?, values}`). Only the fields used;
+ * nulls tolerated.
+ */
+
+const link = z.object({ href: z.string() }).nullish();
+
+export const accountSchema = z.object({
+  uuid: z.string().nullish(),
+  account_id: z.string().nullish(),
+  nickname: z.string().nullish(),
+  display_name: z.string().nullish(),
+  links: z.object({ avatar: link }).nullish(),
+});
+export type BbAccount = z.infer<typeof accountSchema>;
+
+const endpoint = z.object({
+  branch: z.object({ name: z.string() }),
+  commit: z.object({ hash: z.string() }).nullish(),
+  /** Null when the fork the PR came from was deleted. */
+  repository: z.object({ full_name: z.string() }).nullish(),
+});
+
+export const participantSchema = z.object({
+  user: accountSchema.nullish(),
+  /** `PARTICIPANT` or `REVIEWER`. */
+  role: z.string().nullish(),
+  approved: z.boolean().nullish(),
+  /** `approved`, `changes_requested`, or null (no verdict). */
+  state: z.string().nullish(),
+});
+
+export const pullSchema = z.object({
+  id: z.number().int(),
+  title: z.string(),
+  /** `OPEN`, `MERGED`, `DECLINED`, `SUPERSEDED`. */
+  state: z.string(),
+  draft: z.boolean().nullish(),
+  author: accountSchema.nullish(),
+  source: endpoint,
+  destination: endpoint,
+  participants: z.array(participantSchema).nullish(),
+  reviewers: z.array(accountSchema).nullish(),
+  links: z.object({ html: link }).nullish(),
+  updated_on: z.string().nullish(),
+});
+export type BbPull = z.infer<typeof pullSchema>;
+
+const page = <T extends z.ZodTypeAny>(item: T) =>
+  z.object({ values: z.array(item), next: z.string().nullish(), size: z.number().int().nullish() });
+
+/** List items carry no participants: a candidate is read again in full once chosen. */
+export const pullListSchema = page(
+  z.object({
+    id: z.number().int(),
+    state: z.string(),
+    updated_on: z.string().nullish(),
+    source: z.object({
+      branch: z.object({ name: z.string() }),
+      repository: z.object({ full_name: z.string() }).nullish(),
+    }),
+  }),
+);
+
+export const repositorySchema = z.object({
+  full_name: z.string(),
+  is_private: z.boolean().nullish(),
+  parent: z.object({ full_name: z.string() }).nullish(),
+});
+export type BbRepository = z.infer<typeof repositorySchema>;
+
+export const diffstatPageSchema = page(
+  z.object({ lines_added: z.number().int().nullish(), lines_removed: z.number().int().nullish() }),
+);
+
+export const commitsPageSchema = page(z.unknown());

@@ -1,0 +1,87 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import { BadInputError } from '../../core/errors.ts';
+import type { HeaderReader, Provider, ProviderWebhooks, StaleMatch } from '../types.ts';
+
+const repository = z.object({ full_name: z.string() }).nullish();
+const pullPayload = z.object({
+  pullrequest: z.object({
+    id: z.number().int().nullish(),
+    source: z.object({ branch: z.object({ name: z.string() }), repository }),
+    destination: z.object({ repository }).nullish(),
+    links: z.object({ html: z.object({ href: z.string() }).nullish() }).nullish(),
+  }),
+  repository,
+});
+const refState = z.object({ type: z.string().nullish(), name: z.string() }).nullish();
+const pushPayload = z.object({
+  repository,
+  push: z.object({ changes: z.array(z.object({ new: refState, old: refState })) }),
+});
+
+/**
+ * Bitbucket Cloud webhooks (Atlassian, "Event payloads", "HTTP headers"; "Manage webhooks",
+ * "Secure webhooks"): with a secret, `X-Hub-Signature` is `sha256=` and the hex HMAC-SHA256 of the
+ * raw body keyed with the secret (compared in constant time, computed while the body streams); a
+ * webhook without a secret sends no signature and is refused. `X-Event-Key` names the event;
+ * `X-Request-UUID` the delivery (kept by the retries, which `X-Attempt-Number` counts) — not
+ * `X-Hook-UUID`, which names the webhook and is the same on every delivery.
+ *
+ * `pullrequest:*` events (created, updated, approved, unapproved, changes_request_created,
+ * changes_request_removed, fulfilled, rejected, comment_*) name the PR's source branch in its
+ * source and destination repositories, and its URL; `repo:push` names every pushed (or deleted)
+ * branch.
+ */
+export function bitbucketWebhooks(provider: Provider): ProviderWebhooks {
+  const canonical = (fullName: string | undefined | null) => {
+    const at = fullName?.indexOf('/') ?? -1;
+    if (!fullName || at <= 0) return null;
+    const repo = provider.parseOrigin(`${provider.config.web_url}/${fullName}`);
+    return repo ? provider.repoUrl(repo) : null;
+  };
+  return {
+    start(header, secret) {
+      const given = /^sha256=([0-9a-f]{64})$/i.exec(header('x-hub-signature') ?? '')?.[1];
+      if (!given) return null;
+      const hmac = createHmac('sha256', secret);
+      return {
+        update: (chunk) => void hmac.update(chunk),
+        valid: () => timingSafeEqual(Buffer.from(given, 'hex'), hmac.digest()),
+      };
+    },
+    deliveryId: (header: HeaderReader) => header('x-request-uuid') || undefined,
+    staleRefs(header, payload): StaleMatch[] {
+      const event = header('x-event-key') ?? '';
+      if (event.startsWith('pullrequest:')) {
+        const parsed = pullPayload.safeParse(payload);
+        if (!parsed.success) throw new BadInputError(`${event} delivery lacks pullrequest fields`);
+        const pr = parsed.data.pullrequest;
+        const url = pr.links?.html?.href ?? undefined;
+        const matches: StaleMatch[] = [];
+        // The agent's origin may be the source repository (a fork) or the destination.
+        for (const origin of new Set([
+          canonical(pr.source.repository?.full_name),
+          canonical(pr.destination?.repository?.full_name ?? parsed.data.repository?.full_name),
+        ])) {
+          if (origin) matches.push({ origin, branch: pr.source.branch.name, url });
+        }
+        if (matches.length === 0 && url) matches.push({ origin: '', url });
+        return matches;
+      }
+      if (event === 'repo:push') {
+        const parsed = pushPayload.safeParse(payload);
+        if (!parsed.success) throw new BadInputError('repo:push delivery lacks repository or push.changes');
+        const origin = canonical(parsed.data.repository?.full_name);
+        if (!origin) return [];
+        const branches = new Set<string>();
+        for (const change of parsed.data.push.changes) {
+          // `new` is null for a deleted branch, `old` for a created one; tags name no PR.
+          const ref = change.new ?? change.old;
+          if (ref && (ref.type ?? 'branch') === 'branch') branches.add(ref.name);
+        }
+        return [...branches].map((branch) => ({ origin, branch }));
+      }
+      return [];
+    },
+  };
+}

@@ -1,0 +1,233 @@
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type BitbucketEmulator, startBitbucketEmulator } from '../emulator/bitbucket/server.ts';
+import { deliver, HookPayloads } from '../emulator/bitbucket/webhooks.ts';
+import { loadConfig } from '../src/config/config.ts';
+import { FakeClock } from '../src/core/clock.ts';
+import { BitbucketProvider } from '../src/providers/bitbucket/bitbucket-provider.ts';
+import { openRuntime, type Runtime } from '../src/runtime.ts';
+import { createTestDatabase, type TestDatabase } from './helpers/databases.ts';
+import { schemaUrl } from './helpers/processes.ts';
+import { SseClient } from './helpers/sse.ts';
+
+const ADMIN = 'bitbucket-e2e-admin-key-0123';
+/** A workspace access token, sent as Bearer. */
+const TOKEN = 'ATCTT3xFfGN0-e2e-owner-token';
+const SECRET = 'bitbucket e2e webhook secret';
+const WEB = 'https://bitbucket.org';
+
+/**
+ * Bitbucket Cloud through the whole service: the real provider with `web_url` bitbucket.org and
+ * its API pointed at the emulator, the service wired as `gitsync serve` wires it, over real HTTP.
+ */
+describe('Bitbucket end to end', () => {
+  let bb: BitbucketEmulator;
+  let db: TestDatabase;
+  let runtime: Runtime;
+  let server: ReturnType<typeof serve>;
+  let base: string;
+  const clock = new FakeClock(new Date());
+  const owner = randomUUID();
+  const repo = 'acme/api';
+
+  beforeAll(async () => {
+    bb = await startBitbucketEmulator({ diffstatPagelen: 3 });
+    bb.addAccessToken(TOKEN, { workspace: 'acme', user: 'acme-bot' });
+    bb.model.createRepo({ full_name: repo, is_private: true });
+    db = await createTestDatabase('postgres');
+    const config = loadConfig({});
+    runtime = await openRuntime(
+      {
+        ...config,
+        database_url: schemaUrl(db.schema),
+        admin_token: ADMIN,
+        encryption_key: 'ab'.repeat(32),
+        log_level: 'silent',
+        providers: [],
+        worker: { ...config.worker, enabled: false },
+      },
+      {
+        clock,
+        logger: pino({ level: 'silent' }),
+        providers: [
+          new BitbucketProvider(
+            { id: 'bb', type: 'bitbucket', web_url: WEB, api_url: bb.apiUrl, webhook_secret: SECRET },
+            { clock },
+          ),
+        ],
+      },
+    );
+    await runtime.start();
+    server = serve({ fetch: runtime.http.fetch, hostname: '127.0.0.1', port: 0 });
+    await new Promise((r) => server.once('listening', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    await api('PUT', `/api/v1/owners/${owner}/tokens/bb`, { token: TOKEN });
+  });
+  afterAll(async () => {
+    await new Promise((r) => server?.close(r));
+    await runtime?.close();
+    await bb?.close();
+    await db?.drop();
+  });
+
+  async function api(method: string, path: string, body?: unknown) {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    // biome-ignore lint/suspicious/noExplicitAny: tests inspect JSON
+    return { status: res.status, json: (text ? JSON.parse(text) : null) as any };
+  }
+  const chatReporting = async (origin: string, branch: string) => {
+    const chat = randomUUID();
+    await api('PUT', `/api/v1/chats/${chat}`, { owner_id: owner, title: `chat on ${branch}` });
+    expect((await api('POST', '/api/v1/git-refs', { chat_id: chat, origin, branch })).status).toBe(202);
+    return chat;
+  };
+  const ref = async (chat: string) => (await api('GET', `/api/v1/chats/${chat}`)).json.diff_status;
+
+  it('a chat reporting a Bitbucket origin shows its PR with every field after one tick', async () => {
+    const pr = bb.model.openPull(repo, {
+      source_branch: 'feature/login',
+      title: 'Login page',
+      author: 'agent',
+      commits: 14,
+      // Seven files over three diffstat pages (three per page here).
+      files: Array.from({ length: 7 }, (_, i) => ({
+        path: `src/f${i}.ts`,
+        lines_added: 10 + i,
+        lines_removed: i,
+      })),
+    });
+    bb.model.addReviewers(repo, pr.id, ['lee', 'kim', 'Ann']);
+    bb.model.verdict(repo, pr.id, 'lee', 'changes_requested');
+    bb.model.verdict(repo, pr.id, 'kim', 'approved');
+    const chat = await chatReporting(`https://agent@bitbucket.org/${repo}.git`, 'feature/login');
+    const stream = await SseClient.open(`${base}/api/v1/events`, { authorization: `Bearer ${ADMIN}` });
+    try {
+      await runtime.engine.tick();
+      expect(await ref(chat)).toMatchObject({
+        git_remote_origin: `${WEB}/${repo}`,
+        provider_id: 'bb',
+        url: `${WEB}/${repo}/pull-requests/${pr.id}`,
+        pull_request_state: 'open',
+        pull_request_title: 'Login page',
+        pull_request_draft: false,
+        additions: 7 * 10 + 21,
+        deletions: 21,
+        changed_files: 7,
+        commits: 14,
+        pr_number: pr.id,
+        author_login: 'agent',
+        author_avatar_url: `${WEB}/account/agent/avatar/`,
+        base_branch: 'main',
+        head_branch: 'feature/login',
+        changes_requested: true,
+        approved: false,
+        reviewer_count: 2,
+        requested_reviewers: [{ kind: 'user', name: 'Ann' }],
+        last_error: null,
+      });
+      expect(bb.count('repository_diffstat')).toBe(3);
+      const change = await stream.waitFor(
+        (e) => e.event === 'diff_status_change' && JSON.parse(e.data).changed_diff_status.pr_number === pr.id,
+      );
+      expect(JSON.parse(change.data).chat.id).toBe(chat);
+      // Lee withdraws the request for changes and approves: approved, still two verdicts.
+      bb.model.verdict(repo, pr.id, 'lee', 'approved');
+      const after = await api('POST', `/api/v1/chats/${chat}/diff-status/refresh`, {});
+      expect(after.json.diff_status).toMatchObject({
+        approved: true,
+        changes_requested: false,
+        reviewer_count: 2,
+      });
+    } finally {
+      await stream.close();
+    }
+  });
+
+  it('finds the PR of a fork in its parent, from the fork’s scp-like origin', async () => {
+    bb.model.createRepo({ full_name: 'acme/api-fork', is_private: true, fork_of: repo });
+    const pr = bb.model.openPull(repo, {
+      source_branch: 'fix-typo',
+      source_repo: 'acme/api-fork',
+      title: 'Typo',
+    });
+    const chat = await chatReporting('git@bitbucket.org:acme/api-fork.git', 'fix-typo');
+    await runtime.engine.tick();
+    expect(await ref(chat)).toMatchObject({
+      git_remote_origin: `${WEB}/acme/api-fork`,
+      url: `${WEB}/${repo}/pull-requests/${pr.id}`,
+      pull_request_title: 'Typo',
+    });
+  });
+
+  it('a PR merged, or declined, before the first look is found and shown so', async () => {
+    const merged = bb.model.openPull(repo, { source_branch: 'done-early' });
+    bb.model.merge(repo, merged.id);
+    const declined = bb.model.openPull(repo, { source_branch: 'abandoned' });
+    bb.model.decline(repo, declined.id);
+    const a = await chatReporting(`${WEB}/${repo}`, 'done-early');
+    const b = await chatReporting(`${WEB}/${repo}`, 'abandoned');
+    await runtime.engine.tick();
+    expect(await ref(a)).toMatchObject({ pr_number: merged.id, pull_request_state: 'merged' });
+    expect(await ref(b)).toMatchObject({ pr_number: declined.id, pull_request_state: 'closed' });
+  });
+
+  it('a 429 without a reset time pauses the token for at least 60 s', async () => {
+    const pr = bb.model.openPull(repo, { source_branch: 'limited' });
+    const chat = await chatReporting(`${WEB}/${repo}`, 'limited');
+    bb.addFaults({ kind: 'rate_limit', times: 1 });
+    await runtime.engine.tick();
+    const status = await ref(chat);
+    expect(status.pr_number).toBeNull();
+    expect(status.last_error).toMatch(/rate limited/);
+    const pausedS = (new Date(status.paused_until).getTime() - clock.now().getTime()) / 1000;
+    expect(pausedS).toBeGreaterThanOrEqual(60);
+    clock.advance(pausedS * 1000 + 1000);
+    await runtime.engine.tick();
+    expect(await ref(chat)).toMatchObject({ pr_number: pr.id, paused_until: null, last_error: null });
+  });
+
+  it('webhooks: X-Hub-Signature checked, the right ref marked due, a redelivery is a duplicate', async () => {
+    const pr = bb.model.openPull(repo, { source_branch: 'hooked' });
+    const chat = await chatReporting(`${WEB}/${repo}`, 'hooked');
+    const other = await chatReporting(`${WEB}/${repo}`, 'not-hooked');
+    await runtime.engine.tick();
+    const staleOf = async (c: string) => new Date((await ref(c)).stale_at).getTime();
+    const otherStale = await staleOf(other);
+    expect(await staleOf(chat)).toBeGreaterThan(clock.now().getTime());
+    const payload = new HookPayloads(bb).pullRequest(pr, 'kim');
+    const url = `${base}/api/v1/webhooks/bb`;
+    expect((await deliver(url, 'pullrequest:approved', payload, 'wrong secret')).status).toBe(401);
+    expect((await deliver(url, 'pullrequest:approved', payload, null)).status).toBe(401);
+    const first = await deliver(url, 'pullrequest:approved', payload, SECRET);
+    expect(first.status).toBe(202);
+    expect(JSON.parse(first.body)).toMatchObject({ status: 'accepted', marked: 1 });
+    expect(await staleOf(chat)).toBeLessThanOrEqual(clock.now().getTime());
+    expect(await staleOf(other)).toBe(otherStale);
+    const retry = await deliver(url, 'pullrequest:approved', payload, SECRET, {
+      requestUuid: first.requestUuid,
+      attempt: 2,
+    });
+    expect(retry.status).toBe(200);
+    expect(JSON.parse(retry.body)).toEqual({ status: 'duplicate' });
+    // A push to the branch marks it due too.
+    await runtime.engine.tick();
+    bb.model.push(repo, 'not-hooked');
+    const push = await deliver(
+      url,
+      'repo:push',
+      new HookPayloads(bb).push(bb.model.repo(repo), 'not-hooked', 'kim'),
+      SECRET,
+    );
+    expect(JSON.parse(push.body)).toMatchObject({ status: 'accepted', marked: 1 });
+    expect(await staleOf(other)).toBeLessThanOrEqual(clock.now().getTime());
+    expect(bb.counters.unexpected).toEqual([]);
+  });
+});
