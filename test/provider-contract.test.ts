@@ -1,11 +1,14 @@
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAzureDevOpsEmulator } from '../emulator/azure-devops/server.ts';
+import { HookPayloads as AzureHookPayloads } from '../emulator/azure-devops/webhooks.ts';
 import { startBitbucketEmulator } from '../emulator/bitbucket/server.ts';
 import { startGiteaEmulator } from '../emulator/gitea/server.ts';
 import { startGitHubEmulator } from '../emulator/github/server.ts';
 import { startGitLabEmulator } from '../emulator/gitlab/server.ts';
 import { FakeClock } from '../src/core/clock.ts';
 import { AuthError, GitsyncError, RateLimitedError, UnavailableError } from '../src/core/errors.ts';
+import { AzureDevOpsProvider } from '../src/providers/azure-devops/azure-devops-provider.ts';
 import { BitbucketProvider } from '../src/providers/bitbucket/bitbucket-provider.ts';
 import { FakeCodeHost, FakeProvider } from '../src/providers/fake/fake-provider.ts';
 import { GiteaProvider } from '../src/providers/gitea/gitea-provider.ts';
@@ -35,6 +38,8 @@ interface ContractHost {
   failNext(kind: 'token' | 'rate_limit' | 'server'): void;
   /** Why a case does not apply to this host (the suite says so instead of skipping silently). */
   lacks?: { forks?: string; webhooks?: string };
+  /** Origin forms of the host beyond https, ssh:// and scp-like on the web host (Azure's ssh host). */
+  extraOrigins?(repo: RepoRef): string[];
   /** Whether a delivery's credentials cover its body (an HMAC), not only who sent it (a shared token). */
   signsBody?: boolean;
   /** A genuine delivery saying `branch` of `repo` changed, and its secret. */
@@ -161,6 +166,72 @@ const HOSTS: Record<string, () => Promise<ContractHost>> = {
         };
       },
       dispose: () => gl.close(),
+    };
+  },
+  async 'azure-devops'() {
+    const az = await startAzureDevOpsEmulator();
+    const token = 'azdocontractpat0123456789abcdefghijklmnopqrstuvwxyz';
+    az.addToken(token, 'contract-bot@example.com');
+    const secret = 'contract azure devops secret';
+    const provider = new AzureDevOpsProvider(
+      { id: 'ado', type: 'azure-devops', web_url: az.webUrl, api_url: az.url, webhook_secret: secret },
+      { clock: new FakeClock(new Date()) },
+    );
+    const path = (r: RepoRef) => `${r.owner}/${r.name}`;
+    const pull = (r: RepoRef, n: number) => az.model.pull(path(r), n);
+    return {
+      provider,
+      token,
+      async createRepo(name, forkOwner) {
+        const repo = { owner: 'acme/Platform', name };
+        az.model.createRepo(path(repo), { visibility: 'public' });
+        if (!forkOwner) return { repo };
+        // Forks stay in the organization, in a project of the forker's.
+        const fork = { owner: `acme/${forkOwner}`, name };
+        az.model.createRepo(path(fork), { fork_of: path(repo) });
+        return { repo, fork };
+      },
+      openPull: async (repo, head, title) => {
+        if (head.fork) az.model.push(path(head.fork), head.branch);
+        return az.model.openPull(path(repo), {
+          source_branch: head.branch,
+          ...(head.fork ? { source_repo: path(head.fork) } : {}),
+          title,
+        }).id;
+      },
+      merge: async (repo, n) => az.model.complete(pull(repo, n)),
+      close: async (repo, n) => az.model.abandon(pull(repo, n)),
+      requestReview: async (repo, n, logins) => {
+        for (const login of logins) az.model.addReviewer(pull(repo, n), login);
+      },
+      // Azure DevOps has no review without a verdict: "approved with suggestions" (5) answers the request.
+      review: async (repo, n, login) => az.model.vote(pull(repo, n), login, 5),
+      failNext: (kind) =>
+        az.addFaults(
+          kind === 'token'
+            ? { kind: 'signin', times: 1 }
+            : kind === 'rate_limit'
+              ? { kind: 'rate_limit', reset_in_s: 60, times: 1 }
+              : { kind: 'status', status: 503, times: 1 },
+        ),
+      signsBody: false,
+      // Its ssh remotes live on another host, with `v3/` and no `_git`.
+      extraOrigins: (repo) => {
+        const [org, project] = repo.owner.split('/');
+        return [
+          `git@ssh.${new URL(az.webUrl).hostname}:v3/${org}/${encodeURIComponent(project!)}/${repo.name}`,
+        ];
+      },
+      delivery(repo, branch) {
+        az.model.push(path(repo), branch);
+        const body = JSON.stringify(new AzureHookPayloads(az).push(az.model.repo(path(repo)), branch));
+        return {
+          secret,
+          body,
+          headers: { authorization: `Basic ${Buffer.from(`service-hook:${secret}`).toString('base64')}` },
+        };
+      },
+      dispose: () => az.close(),
     };
   },
   async bitbucket() {
@@ -362,6 +433,7 @@ describe.each(Object.keys(HOSTS))('provider contract: %s', (name) => {
       `https://user:secret@${web.host}${web.pathname}.git`,
       `ssh://git@${web.hostname}${web.pathname}.git`,
       `git@${web.hostname}:${web.pathname.slice(1)}.git`,
+      ...(h.extraOrigins?.(repo) ?? []),
     ]) {
       expect(h.provider.matches(origin), origin).toBe(true);
       expect(h.provider.parseOrigin(origin), origin).toEqual(repo);
@@ -473,7 +545,10 @@ describe.each(Object.keys(HOSTS))('provider contract: %s', (name) => {
     const check = webhooks.start(header(d.headers), d.secret)!;
     check.update(new TextEncoder().encode(d.body));
     expect(check.valid()).toBe(true);
-    expect(webhooks.deliveryId(header(d.headers))).toBeTypeOf('string');
+    // The delivery is named in its headers, or (Azure DevOps) in its body.
+    expect(
+      webhooks.deliveryId(header(d.headers)) ?? webhooks.deliveryId(header(d.headers), JSON.parse(d.body)),
+    ).toBeTypeOf('string');
     expect(webhooks.staleRefs(header(d.headers), JSON.parse(d.body))).toContainEqual(
       expect.objectContaining({ origin: h.provider.repoUrl(repo), branch: 'pushed' }),
     );

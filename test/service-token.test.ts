@@ -10,7 +10,7 @@ import { Engine } from '../src/engine/engine.ts';
 import { PUBLIC_ANSWER_TTL_MS } from '../src/engine/public-repos.ts';
 import { FakeProvider } from '../src/providers/fake/fake-provider.ts';
 import { GitHubProvider } from '../src/providers/github/github-provider.ts';
-import { ProviderRegistry, UnsupportedProvider } from '../src/providers/registry.ts';
+import { ProviderRegistry } from '../src/providers/registry.ts';
 import type { ServiceTokenPolicy } from '../src/providers/types.ts';
 import { createTestStore, DATABASE_KINDS, type TestDatabase } from './helpers/databases.ts';
 import { createEngineHarness, type EngineHarness } from './helpers/engine-harness.ts';
@@ -153,24 +153,6 @@ describe.each(DATABASE_KINDS)('the service token on %s', (kind) => {
     expect(error).toBeInstanceOf(ConfigError);
     expect(error).toMatchObject({ code: 'no_token', message: expect.stringMatching(NOT_PUBLIC) });
     expect(prCallsFor('acme/secret')).toEqual([]);
-  });
-
-  it('a host type not supported yet still says so, with a service token under "public"', async () => {
-    h = await createEngineHarness(kind, {
-      providers: (host) => [
-        new FakeProvider(host),
-        new UnsupportedProvider({
-          id: 'gl',
-          type: 'gitlab',
-          web_url: 'https://gitlab.example',
-          api_url: 'https://gitlab.example/api/v4',
-          service_token: SERVICE,
-        }),
-      ],
-    });
-    const [chat] = await strangerTracking('https://gitlab.example/group/app');
-    await h.engine.tick();
-    expect((await h.ref(chat!)).last_error).toBe('provider gl: code-host type gitlab is not supported yet');
   });
 });
 

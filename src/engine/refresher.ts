@@ -268,7 +268,8 @@ export class Refresher {
       else if (call.signal?.aborted) out.set(row.id, { kind: 'released' });
       else if (failed) {
         const failure = this.#describe(failed, call.token);
-        // A rate limit or a host type not supported yet says so as it is; anything else names the check.
+        // A rate limit or a provider that cannot serve the origin says so as it is; anything else
+        // names the check.
         if (failure.code !== 'rate_limited' && failure.code !== 'no_provider')
           failure.message = `could not confirm that the repository is public: ${failure.message}`;
         out.set(row.id, { kind: 'failed', failure });

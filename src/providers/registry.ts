@@ -1,15 +1,14 @@
 import { ConfigError } from '../core/errors.ts';
+import { AZURE_DEVOPS_TYPE } from './azure-devops/defaults.ts';
 import { BITBUCKET_TYPE } from './bitbucket/defaults.ts';
 import { FORGEJO_TYPE, GITEA_TYPE } from './gitea/defaults.ts';
 import { GITHUB_TYPE } from './github/defaults.ts';
 import { GITLAB_TYPE } from './gitlab/defaults.ts';
-import { isOnHost, matchRepoOnHost } from './origin-match.ts';
 import type { Provider, ProviderConfig, ProviderDeps, ProviderType, RepoRef } from './types.ts';
 
 /**
- * Code-host types, one folder each under `src/providers/` once implemented (`fake/` is for tests
- * and is constructed directly, never from configuration). Types recognised but not implemented
- * yet keep their defaults here; their refs get a clear error state.
+ * Code-host types, one folder each under `src/providers/` (Gitea's serves Forgejo too; `fake/` is
+ * for tests and is constructed directly, never from configuration).
  */
 export const PROVIDER_TYPES: Readonly<Record<string, ProviderType>> = {
   github: GITHUB_TYPE,
@@ -17,7 +16,7 @@ export const PROVIDER_TYPES: Readonly<Record<string, ProviderType>> = {
   gitea: GITEA_TYPE,
   forgejo: FORGEJO_TYPE,
   bitbucket: BITBUCKET_TYPE,
-  'azure-devops': { defaultApiUrl: (web) => web, tokenEnv: 'AZURE_DEVOPS_TOKEN' },
+  'azure-devops': AZURE_DEVOPS_TYPE,
 };
 
 export const KNOWN_PROVIDER_TYPES: readonly string[] = Object.keys(PROVIDER_TYPES);
@@ -73,61 +72,11 @@ export class ProviderRegistry {
 const pathDepth = (provider: Provider) =>
   new URL(provider.config.web_url).pathname.split('/').filter((s) => s !== '').length;
 
-/** Builds providers from configuration; types without an implementation yet become `UnsupportedProvider`. */
+/** Builds providers from configuration. */
 export function createProviders(configs: readonly ProviderConfig[], deps: ProviderDeps): Provider[] {
   return configs.map((config) => {
     const type = PROVIDER_TYPES[config.type];
     if (!type) throw new ConfigError(`provider ${config.id}: unknown type ${JSON.stringify(config.type)}`);
-    return type.create ? type.create(config, deps) : new UnsupportedProvider(config);
+    return type.create(config, deps);
   });
-}
-
-/**
- * Stands in for a code-host type this version does not implement. Origins are still recognised
- * (so refs are attributed to the right provider and never to another host), and every call
- * fails with a ConfigError the engine turns into a long backoff with a clear message.
- */
-export class UnsupportedProvider implements Provider {
-  readonly capabilities = { pullsPerBatch: 0, branchesPerBatch: 0, minBatch: 1 };
-  constructor(readonly config: ProviderConfig) {}
-
-  matches(origin: string): boolean {
-    return isOnHost(origin, this.config.web_url);
-  }
-
-  parseOrigin(origin: string): RepoRef | null {
-    return matchRepoOnHost(origin, this.config.web_url, true);
-  }
-
-  repoUrl(repo: RepoRef): string {
-    return `${this.config.web_url}/${repo.owner}/${repo.name}`;
-  }
-
-  parsePullUrl(): null {
-    return null;
-  }
-
-  buildPullUrl(): string {
-    throw this.#unsupported();
-  }
-
-  async findPullForBranch(): Promise<never> {
-    throw this.#unsupported();
-  }
-
-  async fetchPull(): Promise<never> {
-    throw this.#unsupported();
-  }
-
-  /** Answers nothing either, so a ref served by the service token still shows "not supported yet". */
-  async isRepoPublic(): Promise<never> {
-    throw this.#unsupported();
-  }
-
-  #unsupported(): ConfigError {
-    return new ConfigError(
-      `provider ${this.config.id}: code-host type ${this.config.type} is not supported yet`,
-      { code: 'no_provider' },
-    );
-  }
 }

@@ -72,8 +72,11 @@ export interface ProviderWebhooks {
    * headers); otherwise `update` each chunk of the body, then `valid()` says whether it is genuine.
    */
   start(header: HeaderReader, secret: string): { update(chunk: Uint8Array): void; valid(): boolean } | null;
-  /** The host's id of this delivery (a redelivery repeats it), if it sends one. */
-  deliveryId(header: HeaderReader): string | undefined;
+  /**
+   * The host's id of this delivery (a redelivery repeats it), if it sends one: from the headers
+   * (asked before the body is read), or, asked again with the verified `payload`, from the body.
+   */
+  deliveryId(header: HeaderReader, payload?: unknown): string | undefined;
   /**
    * The tracked refs a verified delivery concerns (none for events that say nothing about PRs or
    * branches); throws BadInputError for a delivery of a known event that lacks its fields.
@@ -148,8 +151,7 @@ export type ProviderFactory = (config: ProviderConfig, deps: ProviderDeps) => Pr
 
 /** A code-host type as configuration knows it: its defaults, and (once implemented) its provider. */
 export interface ProviderType {
-  /** Builds the provider; absent for a type this version recognises but cannot talk to yet. */
-  create?: ProviderFactory;
+  create: ProviderFactory;
   /** The API address for a web address (`https://github.com` → `https://api.github.com`). */
   defaultApiUrl(webUrl: string): string;
   /** The environment variable holding the service token when the configuration names none. */

@@ -67,8 +67,12 @@ export async function handleWebhook(
     .staleRefs(header, payload)
     // Names the database cannot store (NUL) cannot match any tracked ref.
     .filter((m) => !`${m.origin}${m.branch ?? ''}${m.url ?? ''}`.includes('\u0000'));
-  // A delivery without an id is known by its body: the same bytes again are a redelivery.
-  const deliveryId = delivery || `sha256:${digest.digest('hex')}`;
+  // Some hosts name the delivery in the body (Azure DevOps: the event `id`); a delivery without any
+  // id is known by its bytes: the same body again is a redelivery.
+  const named = delivery ?? webhooks.deliveryId(header, payload);
+  if (named !== undefined && named.length > 200)
+    throw new HttpError(400, 'bad_request', 'the delivery id is too long');
+  const deliveryId = named || `sha256:${digest.digest('hex')}`;
   const { duplicate, marked } = await deps.store.recordWebhookDelivery(
     { provider_id: provider.config.id, delivery_id: deliveryId, matches },
     deps.clock.now(),

@@ -1,0 +1,176 @@
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type AzureDevOpsEmulator, fingerprint, SIGN_IN_PAGE, startAzureDevOpsEmulator } from './server.ts';
+import { deliver, HookPayloads } from './webhooks.ts';
+
+/** The emulator's REST answers over real HTTP, strictly: an unexpected request fails the test. */
+const PAT = 'emulatorpat0123456789abcdefghijklmnopqrstuvwxyz0123';
+const basic = (token: string, user = '') => `Basic ${Buffer.from(`${user}:${token}`).toString('base64')}`;
+// biome-ignore lint/suspicious/noExplicitAny: answers are inspected loosely here
+type Json = any;
+
+describe('Azure DevOps emulator', () => {
+  let az: AzureDevOpsEmulator;
+  let strict = true;
+  const get = async (path: string, headers: Record<string, string> = { authorization: basic(PAT) }) => {
+    const res = await fetch(`${az.url}${path}`, { headers, redirect: 'manual' });
+    const text = await res.text();
+    let body: Json = text;
+    try {
+      body = JSON.parse(text);
+    } catch {}
+    return { status: res.status, headers: res.headers, body };
+  };
+  const v = 'api-version=7.1';
+
+  beforeEach(async () => {
+    strict = true;
+    az = await startAzureDevOpsEmulator();
+    az.addToken(PAT, 'alice@contoso.com');
+    az.model.createRepo('contoso/Web App/site', { visibility: 'public' });
+  });
+  afterEach(async () => {
+    if (strict) expect(az.counters.unexpected).toEqual([]);
+    await az.close();
+  });
+
+  it('serves projects, repositories (with fork parents) and PRs by name, any user name with the PAT', async () => {
+    expect((await get(`/contoso/_apis/projects/Web%20App?${v}`)).body).toMatchObject({
+      name: 'Web App',
+      visibility: 'public',
+    });
+    az.model.createRepo('contoso/Mine/site', { fork_of: 'contoso/Web App/site' });
+    const fork = await get(`/contoso/Mine/_apis/git/repositories/site?${v}`, {
+      authorization: basic(PAT, 'x'),
+    });
+    expect(fork.body).toMatchObject({
+      name: 'site',
+      isFork: true,
+      webUrl: `${az.url}/contoso/Mine/_git/site`,
+      parentRepository: { name: 'site', project: { name: 'Web App' } },
+    });
+    const pr = az.model.openPull('contoso/Web App/site', { source_branch: 'b', author: 'alice@contoso.com' });
+    const one = await get(`/contoso/Web%20App/_apis/git/repositories/site/pullRequests/${pr.id}?${v}`);
+    expect(one.body).toMatchObject({
+      pullRequestId: pr.id,
+      status: 'active',
+      sourceRefName: 'refs/heads/b',
+      createdBy: { uniqueName: 'alice@contoso.com' },
+    });
+    expect(az.log.map((l) => l.token_fingerprint)).toContain(fingerprint(PAT));
+    expect(JSON.stringify(az.log)).not.toContain(PAT);
+  });
+
+  it('lists active PRs by default, every status with status=all, filtered by source branch and repository', async () => {
+    const a = az.model.openPull('contoso/Web App/site', { source_branch: 'x' });
+    az.model.complete(a);
+    const list = (q: string) =>
+      get(`/contoso/Web%20App/_apis/git/repositories/site/pullrequests?${q}&${v}`).then((r) => r.body.value);
+    expect(await list('searchCriteria.sourceRefName=refs/heads/x')).toEqual([]);
+    expect(await list('searchCriteria.sourceRefName=refs/heads/x&searchCriteria.status=all')).toHaveLength(1);
+    expect(
+      await list(
+        'searchCriteria.sourceRepositoryId=00000000-0000-0000-0000-000000000000&searchCriteria.status=all',
+      ),
+    ).toEqual([]);
+    expect(
+      (
+        await get(
+          `/contoso/Web%20App/_apis/git/repositories/site/pullrequests?searchCriteria.status=bogus&${v}`,
+        )
+      ).status,
+    ).toBe(400);
+  });
+
+  it('pages iteration changes by $top/$skip and commits by continuation token', async () => {
+    const pr = az.model.openPull('contoso/Web App/site', { source_branch: 'big', files: 150, commits: 3 });
+    const base = `/contoso/Web%20App/_apis/git/repositories/site/pullRequests/${pr.id}`;
+    expect((await get(`${base}/iterations?${v}`)).body.value.map((i: Json) => i.id)).toEqual([1]);
+    const first = await get(`${base}/iterations/1/changes?${v}`);
+    expect(first.body).toMatchObject({ nextSkip: 100, nextTop: 100 });
+    expect(first.body.changeEntries).toHaveLength(100);
+    const second = await get(`${base}/iterations/1/changes?$skip=100&${v}`);
+    expect(second.body).toMatchObject({ nextSkip: 0, nextTop: 0 });
+    const page = await get(`${base}/commits?$top=2&${v}`);
+    expect(page.body.value).toHaveLength(2);
+    const token = page.headers.get('x-ms-continuationtoken')!;
+    const rest = await get(`${base}/commits?$top=2&continuationToken=${encodeURIComponent(token)}&${v}`);
+    expect(rest.body.value).toHaveLength(1);
+    expect(rest.headers.get('x-ms-continuationtoken')).toBeNull();
+  });
+
+  it('requires api-version; answers a bad PAT with the 203 sign-in page, a bad bearer with 401', async () => {
+    expect((await get('/contoso/_apis/projects/Web%20App')).status).toBe(400);
+    const signIn = await get(`/contoso/_apis/projects/Web%20App?${v}`, { authorization: basic('nope') });
+    expect(signIn.status).toBe(203);
+    expect(signIn.body).toBe(SIGN_IN_PAGE);
+    az.addBearer('eyJ0.eyJ1.c2ln', 'alice@contoso.com');
+    expect(
+      (await get(`/contoso/_apis/projects/Web%20App?${v}`, { authorization: 'Bearer eyJ0.eyJ1.c2ln' }))
+        .status,
+    ).toBe(200);
+    expect(
+      (await get(`/contoso/_apis/projects/Web%20App?${v}`, { authorization: 'Bearer other' })).status,
+    ).toBe(401);
+    // Anonymous requests see public projects only.
+    az.model.createRepo('contoso/Secret/x');
+    expect((await get(`/contoso/_apis/projects/Secret?${v}`, {})).status).toBe(404);
+  });
+
+  it('records unexpected requests and answers them 404', async () => {
+    strict = false;
+    expect((await get(`/contoso/_apis/git/repositories?${v}`)).status).toBe(404);
+    expect(az.counters.unexpected).toEqual([{ method: 'GET', path: '/contoso/_apis/git/repositories' }]);
+  });
+
+  it('delays near the limit (X-RateLimit-Remaining 0, Reset) and blocks past it with 429 and Retry-After', async () => {
+    await az.close();
+    az = await startAzureDevOpsEmulator({ rateLimit: 3, delayFrom: 1 });
+    az.addToken(PAT);
+    az.model.createRepo('contoso/P/r');
+    const path = `/contoso/_apis/projects/P?${v}`;
+    expect((await get(path)).headers.get('x-ratelimit-remaining')).toBeNull();
+    const delayed = await get(path);
+    expect(delayed.status).toBe(200);
+    expect(delayed.headers.get('x-ratelimit-remaining')).toBe('0');
+    expect(Number(delayed.headers.get('x-ratelimit-reset'))).toBeGreaterThan(Date.now() / 1000);
+    await get(path);
+    const blocked = await get(path);
+    expect(blocked.status).toBe(429);
+    expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(blocked.body.message).toMatch(/^TF400733/);
+  });
+
+  it('delivers service hooks with Basic credentials; a redelivery is the same event', async () => {
+    const received: { headers: IncomingHttpHeaders; body: string }[] = [];
+    const receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => {
+        body += c;
+      });
+      req.on('end', () => {
+        received.push({ headers: req.headers, body });
+        res.writeHead(202).end();
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+      const pr = az.model.openPull('contoso/Web App/site', { source_branch: 'hook' });
+      const event = new HookPayloads(az).pullRequest('git.pullrequest.created', pr);
+      expect((await deliver(url, event, 's3cret', { user: 'ado' })).status).toBe(202);
+      await deliver(url, event, 's3cret');
+      expect(received[0]!.headers.authorization).toBe(basic('s3cret', 'ado'));
+      const body = JSON.parse(received[0]!.body);
+      expect(body).toMatchObject({
+        eventType: 'git.pullrequest.created',
+        publisherId: 'tfs',
+        resource: { pullRequestId: pr.id, sourceRefName: 'refs/heads/hook' },
+      });
+      expect(JSON.parse(received[1]!.body).id).toBe(body.id);
+    } finally {
+      await new Promise<void>((r) => receiver.close(() => r()));
+    }
+  });
+});

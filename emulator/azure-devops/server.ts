@@ -1,0 +1,695 @@
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { z } from 'zod';
+import {
+  type AzIdentity,
+  type AzProject,
+  type AzPull,
+  type AzRepo,
+  AzureDevOpsModel,
+  EmulatorError,
+  type PullStatus,
+} from './model.ts';
+
+/** API routes the emulator serves; anything else is "unexpected", recorded and answered 404. */
+export type RouteName =
+  | 'get_project'
+  | 'get_repository'
+  | 'list_pull_requests'
+  | 'get_pull_request'
+  | 'list_iterations'
+  | 'get_iteration_changes'
+  | 'list_pull_request_commits';
+
+export const FAULT_KINDS = [
+  'latency',
+  'status',
+  'timeout',
+  'garbage',
+  /** 401 with a JSON TF400813 body. */
+  'unauthorized',
+  /** 203 with the HTML sign-in page, as Azure DevOps answers a PAT it does not accept. */
+  'signin',
+  /** 429 with Retry-After (`reset_in_s`). */
+  'rate_limit',
+  /** 200, but with `X-RateLimit-Remaining: 0` and `X-RateLimit-Reset` `reset_in_s` ahead (delayed). */
+  'throttle',
+] as const;
+
+const faultSchema = z.strictObject({
+  kind: z.enum(FAULT_KINDS),
+  /** Regular expression tested against the request path and query (`/{org}/{project}/_apis/…?…`). */
+  match: z.string().optional(),
+  times: z.number().int().positive().optional(),
+  status: z.number().int().min(200).max(599).optional(),
+  latency_ms: z.number().int().min(0).max(600_000).optional(),
+  reset_in_s: z.number().int().min(0).max(86_400).optional(),
+});
+export type Fault = z.infer<typeof faultSchema>;
+
+export interface EmulatorCounters {
+  /** By route, then HTTP status as a string. */
+  routes: Record<string, Record<string, number>>;
+  total: number;
+  unexpected: { method: string; path: string }[];
+}
+
+export interface LoggedRequest {
+  method: string;
+  path: string;
+  route: RouteName | null;
+  status: number;
+  /** How the credential came. */
+  auth: 'basic' | 'bearer' | null;
+  /** First 12 hex digits of sha256(token); never the token. */
+  token_fingerprint: string | null;
+}
+
+export interface AzureDevOpsEmulatorOptions {
+  port?: number;
+  /**
+   * The web address rendered in `webUrl` / `remoteUrl` (default: the emulator's own address).
+   * Set it to `https://dev.azure.com` to have a provider at that web address read from the
+   * emulator as its `api_url`.
+   */
+  webUrl?: string;
+  /** Requests per user per window before 429 (stands in for Azure DevOps' TSTU budget). */
+  rateLimit?: number;
+  /** From this many requests in a window, answers carry `X-RateLimit-Remaining: 0` and a delay. */
+  delayFrom?: number;
+  rateLimitWindowS?: number;
+  /** Accept any PAT as `agent@example.com` (demo); by default only tokens from `addToken`. */
+  acceptAnyToken?: boolean;
+  now?: () => Date;
+}
+
+export const fingerprint = (token: string) => createHash('sha256').update(token).digest('hex').slice(0, 12);
+
+/**
+ * The page Azure DevOps answers with status 203 when a PAT is not accepted: the HTML of its
+ * sign-in page instead of JSON.
+ */
+export const SIGN_IN_PAGE =
+  '<!DOCTYPE html><html><head><title>Azure DevOps Services | Sign In</title></head><body>Sign in to your account</body></html>';
+
+const API_VERSION = /^(\d+)\.(\d+)(-preview(\.\d+)?)?$/;
+
+/**
+ * An HTTP server on 127.0.0.1 answering like Azure DevOps Services' REST API 7.1 (the Git pull
+ * request, repository and project reads gitsync uses), strictly: anything else is recorded as
+ * unexpected and answered 404.
+ */
+export class AzureDevOpsEmulator {
+  readonly model: AzureDevOpsModel;
+  readonly faults: Fault[] = [];
+  readonly log: LoggedRequest[] = [];
+  counters: EmulatorCounters = { routes: {}, total: 0, unexpected: [] };
+  readonly #pats = new Map<string, string>();
+  readonly #bearers = new Map<string, string>();
+  readonly #budgets = new Map<string, { observed: number; resetAt: number }>();
+  readonly #options: Required<Omit<AzureDevOpsEmulatorOptions, 'now' | 'webUrl'>> & { webUrl?: string };
+  readonly #server: Server;
+  readonly #hanging = new Set<ServerResponse>();
+  #origin = '';
+
+  constructor(options: AzureDevOpsEmulatorOptions = {}) {
+    this.model = new AzureDevOpsModel(options.now);
+    const rateLimit = options.rateLimit ?? 10_000;
+    this.#options = {
+      port: options.port ?? 0,
+      rateLimit,
+      delayFrom: options.delayFrom ?? Math.floor(rateLimit * 0.9),
+      rateLimitWindowS: options.rateLimitWindowS ?? 300,
+      acceptAnyToken: options.acceptAnyToken ?? false,
+      ...(options.webUrl ? { webUrl: options.webUrl.replace(/\/+$/, '') } : {}),
+    };
+    this.#server = createServer((req, res) => {
+      this.#handle(req, res).catch((error) => {
+        if (!res.headersSent) this.#json(res, 500, { message: String(error) });
+        else res.end();
+      });
+    });
+  }
+
+  async start(): Promise<this> {
+    await new Promise<void>((resolve) => this.#server.listen(this.#options.port, '127.0.0.1', resolve));
+    this.#origin = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  async close(): Promise<void> {
+    for (const res of this.#hanging) res.destroy();
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  /** Where the API is served (the provider's `api_url`). */
+  get url(): string {
+    return this.#origin;
+  }
+
+  /** The web address rendered in answers (the provider's `web_url`). */
+  get webUrl(): string {
+    return this.#options.webUrl ?? this.#origin;
+  }
+
+  /** Accepts `token` as a PAT of `uniqueName` (sent as Basic, any user name, the PAT as password). */
+  addToken(token: string, uniqueName = 'agent@example.com'): void {
+    this.model.user(uniqueName);
+    this.#pats.set(token, uniqueName);
+  }
+
+  /** Accepts `token` as an Entra ID access token of `uniqueName` (sent as Bearer). */
+  addBearer(token: string, uniqueName = 'agent@example.com'): void {
+    this.model.user(uniqueName);
+    this.#bearers.set(token, uniqueName);
+  }
+
+  revokeToken(token: string): void {
+    this.#pats.delete(token);
+    this.#bearers.delete(token);
+  }
+
+  resetCounters(): void {
+    this.counters = { routes: {}, total: 0, unexpected: [] };
+    this.log.length = 0;
+  }
+
+  count(route: RouteName, status?: number): number {
+    const byStatus = this.counters.routes[route] ?? {};
+    if (status !== undefined) return byStatus[String(status)] ?? 0;
+    return Object.values(byStatus).reduce((a, b) => a + b, 0);
+  }
+
+  addFaults(...faults: Fault[]): void {
+    this.faults.push(...faults.map((f) => faultSchema.parse(f)));
+  }
+
+  clearFaults(): void {
+    this.faults.length = 0;
+  }
+
+  // ---- rendering (REST API 7.1 shapes) -----------------------------------------------------------
+
+  repoWebUrl(repo: AzRepo): string {
+    return `${this.webUrl}/${enc(repo.org)}/${enc(repo.project.name)}/_git/${enc(repo.name)}`;
+  }
+
+  pullWebUrl(pull: AzPull): string {
+    return `${this.repoWebUrl(pull.repo)}/pullrequest/${pull.id}`;
+  }
+
+  #api(org: string): string {
+    return `${this.#origin}/${enc(org)}`;
+  }
+
+  identity(i: AzIdentity) {
+    return {
+      displayName: i.displayName,
+      url: `${this.#api('_')}/_apis/Identities/${i.id}`,
+      id: i.id,
+      uniqueName: i.uniqueName,
+      imageUrl: `${this.webUrl}/_api/_common/identityImage?id=${i.id}`,
+      ...(i.isContainer ? { isContainer: true } : {}),
+    };
+  }
+
+  project(p: AzProject) {
+    return {
+      id: p.id,
+      name: p.name,
+      url: `${this.#api(p.org)}/_apis/projects/${p.id}`,
+      state: 'wellFormed',
+      revision: 1,
+      visibility: p.visibility,
+      lastUpdateTime: '2026-01-01T00:00:00Z',
+    };
+  }
+
+  /** A `GitRepository`; `full` adds the fork fields of "Repositories - Get Repository". */
+  repository(repo: AzRepo, full = false) {
+    const host = new URL(this.webUrl).hostname;
+    const parent = repo.parentId ? this.model.repoById(repo.parentId) : undefined;
+    return {
+      id: repo.id,
+      name: repo.name,
+      url: `${this.#api(repo.org)}/${repo.project.id}/_apis/git/repositories/${repo.id}`,
+      project: this.project(repo.project),
+      defaultBranch: 'refs/heads/main',
+      remoteUrl: `${new URL(this.webUrl).protocol}//${enc(repo.org)}@${new URL(this.webUrl).host}/${enc(repo.org)}/${enc(repo.project.name)}/_git/${enc(repo.name)}`,
+      sshUrl: `git@ssh.${host}:v3/${enc(repo.org)}/${enc(repo.project.name)}/${enc(repo.name)}`,
+      webUrl: this.repoWebUrl(repo),
+      ...(full
+        ? {
+            isDisabled: false,
+            isInMaintenance: false,
+            ...(repo.parentId ? { isFork: true } : {}),
+            ...(parent
+              ? {
+                  parentRepository: {
+                    id: parent.id,
+                    name: parent.name,
+                    isFork: parent.parentId !== null,
+                    url: `${this.#api(parent.org)}/${parent.project.id}/_apis/git/repositories/${parent.id}`,
+                    project: this.project(parent.project),
+                  },
+                }
+              : {}),
+          }
+        : {}),
+    };
+  }
+
+  #commit(repo: AzRepo, commitId: string) {
+    return {
+      commitId,
+      url: `${this.#api(repo.org)}/${repo.project.id}/_apis/git/repositories/${repo.id}/commits/${commitId}`,
+    };
+  }
+
+  /** A `GitPullRequest` as "Pull Requests - Get Pull Request(s)" return it. */
+  pull(p: AzPull) {
+    const last = p.iterations.at(-1)!;
+    return {
+      repository: this.repository(p.repo),
+      pullRequestId: p.id,
+      codeReviewId: p.id,
+      status: p.status,
+      createdBy: this.identity(p.createdBy),
+      creationDate: p.creationDate.toISOString(),
+      ...(p.closedDate ? { closedDate: p.closedDate.toISOString() } : {}),
+      title: p.title,
+      description: '',
+      sourceRefName: p.sourceRefName,
+      targetRefName: p.targetRefName,
+      mergeStatus: 'succeeded',
+      isDraft: p.isDraft,
+      mergeId: '00000000-0000-0000-0000-000000000000',
+      lastMergeSourceCommit: this.#commit(p.sourceRepo, last.sourceCommit),
+      lastMergeTargetCommit: this.#commit(p.repo, p.targetCommit),
+      reviewers: p.reviewers.map((r) => ({
+        reviewerUrl: `${this.#api(p.repo.org)}/_apis/git/repositories/${p.repo.id}/pullRequests/${p.id}/reviewers/${r.identity.id}`,
+        vote: r.vote,
+        hasDeclined: r.hasDeclined,
+        isFlagged: false,
+        ...(r.isRequired ? { isRequired: true } : {}),
+        ...(r.votedFor.length ? { votedFor: r.votedFor.map((g) => this.identity(g)) } : {}),
+        ...this.identity(r.identity),
+      })),
+      url: `${this.#api(p.repo.org)}/${p.repo.project.id}/_apis/git/repositories/${p.repo.id}/pullRequests/${p.id}`,
+      supportsIterations: true,
+      artifactId: `vstfs:///Git/PullRequestId/${p.repo.project.id}%2f${p.repo.id}%2f${p.id}`,
+      ...(p.sourceRepo !== p.repo
+        ? { forkSource: { name: p.sourceRefName, repository: this.repository(p.sourceRepo) } }
+        : {}),
+    };
+  }
+
+  // ---- request handling ----------------------------------------------------------------------
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const raw = req.url ?? '/';
+    const url = new URL(raw, this.#origin);
+    const method = req.method ?? 'GET';
+    const segments = raw
+      .split('?')[0]!
+      .split('/')
+      .filter((s) => s !== '')
+      .map((s) => {
+        try {
+          return decodeURIComponent(s);
+        } catch {
+          return s;
+        }
+      });
+    const route = method === 'GET' ? matchRoute(segments) : null;
+    const auth = readAuth(req);
+    const record = (status: number) => {
+      this.counters.total++;
+      if (route) {
+        this.counters.routes[route.name] ??= {};
+        const byStatus = this.counters.routes[route.name]!;
+        byStatus[String(status)] = (byStatus[String(status)] ?? 0) + 1;
+      } else this.counters.unexpected.push({ method, path: url.pathname });
+      this.log.push({
+        method,
+        path: url.pathname + url.search,
+        route: route?.name ?? null,
+        status,
+        auth: auth?.scheme ?? null,
+        token_fingerprint: auth ? fingerprint(auth.token) : null,
+      });
+      if (this.log.length > 5000) this.log.splice(0, this.log.length - 5000);
+    };
+    if (!route) {
+      record(404);
+      return this.#json(res, 404, {
+        message: 'The controller for path was not found or does not implement IController.',
+      });
+    }
+
+    const fault = this.#takeFault(url.pathname + url.search);
+    if (fault?.kind === 'latency') await new Promise((r) => setTimeout(r, fault.latency_ms ?? 1000));
+
+    // "Every API request should include an api-version" (REST API versioning).
+    const version = url.searchParams.get('api-version');
+    const v = version ? API_VERSION.exec(version) : null;
+    if (!v || Number(v[1]) > 7 || (Number(v[1]) === 7 && Number(v[2]) > 2)) {
+      record(400);
+      return this.#json(res, 400, {
+        message: version
+          ? `The requested REST API version of ${version} is out of range for this server.`
+          : 'No api-version was supplied for the "GET" request. The version must be supplied either as part of the Accept header (e.g. "application/json; api-version=1.0") or as a query parameter (e.g. \'?api-version=1.0\').',
+        typeKey: version ? 'VssVersionOutOfRangeException' : 'VssVersionNotSpecifiedException',
+      });
+    }
+
+    // Authentication: a PAT in Basic (any user name), or an Entra token as Bearer.
+    let viewer: string | null = null;
+    if (fault?.kind === 'signin') return this.#signIn(res, record);
+    if (fault?.kind === 'unauthorized') return this.#unauthorized(res, record);
+    if (auth?.scheme === 'basic') {
+      viewer = this.#pats.get(auth.token) ?? null;
+      if (!viewer && this.#options.acceptAnyToken && auth.token !== '') {
+        this.addToken(auth.token);
+        viewer = 'agent@example.com';
+      }
+      if (!viewer) return this.#signIn(res, record);
+    } else if (auth?.scheme === 'bearer') {
+      viewer = this.#bearers.get(auth.token) ?? null;
+      if (!viewer) return this.#unauthorized(res, record);
+    }
+
+    const limit = this.#throttle(viewer ?? 'anonymous');
+    if (fault?.kind === 'rate_limit' || limit.exceeded) {
+      record(429);
+      const resetIn = fault?.kind === 'rate_limit' ? (fault.reset_in_s ?? 60) : limit.resetIn;
+      return this.#json(
+        res,
+        429,
+        {
+          message: `TF400733: The request has been canceled: Request was blocked due to exceeding usage of resource 'ATCPU' in namespace 'User'.`,
+          typeKey: 'RequestBlockedException',
+        },
+        {
+          'retry-after': String(resetIn),
+          'x-ratelimit-resource': 'ATCPU',
+          'x-ratelimit-limit': String(this.#options.rateLimit),
+          'x-ratelimit-remaining': '0',
+          'x-ratelimit-reset': String(Math.ceil(Date.now() / 1000) + resetIn),
+        },
+      );
+    }
+    const limits: Record<string, string> =
+      fault?.kind === 'throttle'
+        ? {
+            'x-ratelimit-resource': 'ATCPU',
+            'x-ratelimit-delay': '0.5',
+            'x-ratelimit-limit': String(this.#options.rateLimit),
+            'x-ratelimit-remaining': '0',
+            'x-ratelimit-reset': String(Math.ceil(Date.now() / 1000) + (fault.reset_in_s ?? 60)),
+          }
+        : limit.headers;
+    if (fault?.kind === 'status') {
+      const status = fault.status ?? 500;
+      record(status);
+      return this.#json(res, status, { message: `TF246017: The service answered ${status}.` }, limits);
+    }
+    if (fault?.kind === 'timeout') {
+      record(0);
+      this.#hanging.add(res);
+      res.on('close', () => this.#hanging.delete(res));
+      return;
+    }
+    if (fault?.kind === 'garbage') {
+      record(200);
+      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', ...limits });
+      return void res.end('{"pullRequestId": 1, "title": "trunc');
+    }
+
+    try {
+      const answer = this.#answer(route.name, route.params, url.searchParams, viewer);
+      record(200);
+      this.#json(res, 200, answer.body, { ...limits, ...(answer.headers ?? {}) });
+    } catch (error) {
+      if (!(error instanceof EmulatorError)) throw error;
+      record(error.status);
+      this.#json(res, error.status, { message: error.message, typeKey: error.typeKey }, limits);
+    }
+  }
+
+  #signIn(res: ServerResponse, record: (s: number) => void): void {
+    record(203);
+    res.writeHead(203, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(SIGN_IN_PAGE);
+  }
+
+  #unauthorized(res: ServerResponse, record: (s: number) => void): void {
+    record(401);
+    this.#json(
+      res,
+      401,
+      {
+        message: "TF400813: The user '' is not authorized to access this resource.",
+        typeKey: 'UnauthorizedRequestException',
+      },
+      { 'www-authenticate': 'Bearer authorization_uri=https://login.microsoftonline.com/common' },
+    );
+  }
+
+  #visibleProject(org: string, name: string, viewer: string | null): AzProject {
+    const project = this.model.project(org, name);
+    // Anonymous requests see public projects only; a hidden project answers as a missing one.
+    if (!project || (viewer === null && project.visibility !== 'public'))
+      throw new EmulatorError(
+        404,
+        `TF200016: The following project does not exist: ${name}.`,
+        'ProjectDoesNotExistWithNameException',
+      );
+    return project;
+  }
+
+  #answer(
+    name: RouteName,
+    params: string[],
+    q: URLSearchParams,
+    viewer: string | null,
+  ): { body: unknown; headers?: Record<string, string> } {
+    const m = this.model;
+    if (name === 'get_project') {
+      const project = this.#visibleProject(params[0]!, params[1]!, viewer);
+      return { body: this.project(project) };
+    }
+    const project = this.#visibleProject(params[0]!, params[1]!, viewer);
+    const repo = m.findRepo(project, params[2]!);
+    if (!repo)
+      throw new EmulatorError(
+        404,
+        `TF401019: The Git repository with name or identifier ${params[2]} does not exist or you do not have permissions for the operation you are attempting.`,
+        'GitRepositoryNotFoundException',
+      );
+    if (name === 'get_repository') return { body: this.repository(repo, true) };
+    if (name === 'list_pull_requests') {
+      const status = (q.get('searchCriteria.status') ?? 'active').toLowerCase();
+      if (!['active', 'completed', 'abandoned', 'all', 'notset'].includes(status))
+        throw new EmulatorError(400, `The value '${status}' is not valid for searchCriteria.status.`);
+      const source = q.get('searchCriteria.sourceRefName');
+      const target = q.get('searchCriteria.targetRefName');
+      const sourceRepo = q.get('searchCriteria.sourceRepositoryId');
+      const top = int(q, '$top', 101);
+      const skip = int(q, '$skip', 0);
+      const list = m.pulls
+        .filter((p) => p.repo === repo)
+        .filter((p) => status === 'all' || p.status === (status as PullStatus))
+        .filter((p) => !source || p.sourceRefName.toLowerCase() === source.toLowerCase())
+        .filter((p) => !target || p.targetRefName.toLowerCase() === target.toLowerCase())
+        .filter((p) => !sourceRepo || p.sourceRepo.id.toLowerCase() === sourceRepo.toLowerCase())
+        .sort((a, b) => b.id - a.id)
+        .slice(skip, skip + top);
+      return { body: { value: list.map((p) => this.pull(p)), count: list.length } };
+    }
+    const id = Number(params[3]);
+    const pull = m.pulls.find((p) => p.repo === repo && p.id === id);
+    if (!pull)
+      throw new EmulatorError(
+        404,
+        `TF401180: The requested pull request was not found.`,
+        'GitPullRequestNotFoundException',
+      );
+    switch (name) {
+      case 'get_pull_request':
+        return { body: this.pull(pull) };
+      case 'list_iterations': {
+        const value = pull.iterations.map((it) => ({
+          id: it.id,
+          description: '',
+          author: this.identity(pull.createdBy),
+          createdDate: it.createdDate.toISOString(),
+          updatedDate: it.createdDate.toISOString(),
+          sourceRefCommit: { commitId: it.sourceCommit },
+          targetRefCommit: { commitId: it.targetCommit },
+          commonRefCommit: { commitId: it.targetCommit },
+          hasMoreCommits: false,
+          reason: it.id === 1 ? 'create' : 'push',
+        }));
+        return { body: { value, count: value.length } };
+      }
+      case 'get_iteration_changes': {
+        const iteration = pull.iterations.find((it) => it.id === Number(params[4]));
+        if (!iteration) throw new EmulatorError(404, `TF401175: The iteration ${params[4]} does not exist.`);
+        // `$top`: "The default value is 100 and the maximum value is 2000."
+        const top = Math.min(2000, int(q, '$top', 100));
+        const skip = int(q, '$skip', 0);
+        const page = iteration.changes.slice(skip, skip + top);
+        const more = skip + top < iteration.changes.length;
+        return {
+          body: {
+            changeEntries: page.map((c, i) => ({
+              changeTrackingId: skip + i + 1,
+              changeId: skip + i + 1,
+              item: { objectId: '0'.repeat(40), path: c.path, ...(c.isFolder ? { isFolder: true } : {}) },
+              changeType: c.changeType,
+            })),
+            ...(more ? { nextSkip: skip + top, nextTop: top } : { nextSkip: 0, nextTop: 0 }),
+          },
+        };
+      }
+      case 'list_pull_request_commits': {
+        const top = int(q, '$top', 100);
+        const token = q.get('continuationToken');
+        const start = token ? Number(Buffer.from(token, 'base64').toString('utf8')) : 0;
+        if (!Number.isInteger(start) || start < 0)
+          throw new EmulatorError(400, 'The continuation token is not valid.');
+        const newestFirst = [...pull.commits].reverse();
+        const page = newestFirst.slice(start, start + top);
+        const next =
+          start + top < newestFirst.length ? Buffer.from(String(start + top)).toString('base64') : null;
+        return {
+          body: {
+            count: page.length,
+            value: page.map((c) => ({
+              commitId: c,
+              author: {
+                name: pull.createdBy.displayName,
+                email: pull.createdBy.uniqueName,
+                date: pull.creationDate.toISOString(),
+              },
+              committer: {
+                name: pull.createdBy.displayName,
+                email: pull.createdBy.uniqueName,
+                date: pull.creationDate.toISOString(),
+              },
+              comment: 'A change',
+              url: `${this.#api(repo.org)}/${repo.project.id}/_apis/git/repositories/${repo.id}/commits/${c}`,
+            })),
+          },
+          ...(next ? { headers: { 'x-ms-continuationtoken': next } } : {}),
+        };
+      }
+    }
+    throw new EmulatorError(404, 'not found');
+  }
+
+  /**
+   * A budget per identity per window (Azure DevOps counts TSTUs per user in a sliding five
+   * minutes, "Rate and usage limits"). Near the limit answers are delayed: they carry
+   * `X-RateLimit-Remaining: 0`, `X-RateLimit-Delay` and `X-RateLimit-Reset`; past it, 429.
+   */
+  #throttle(who: string): { exceeded: boolean; resetIn: number; headers: Record<string, string> } {
+    const now = Date.now();
+    let b = this.#budgets.get(who);
+    if (!b || now >= b.resetAt) {
+      b = { observed: 0, resetAt: now + this.#options.rateLimitWindowS * 1000 };
+      this.#budgets.set(who, b);
+    }
+    b.observed++;
+    const resetIn = Math.max(1, Math.ceil((b.resetAt - now) / 1000));
+    const delayed = b.observed > this.#options.delayFrom;
+    return {
+      exceeded: b.observed > this.#options.rateLimit,
+      resetIn,
+      headers: delayed
+        ? {
+            'x-ratelimit-resource': 'ATCPU',
+            'x-ratelimit-delay': '0.25',
+            'x-ratelimit-limit': String(this.#options.rateLimit),
+            'x-ratelimit-remaining': '0',
+            'x-ratelimit-reset': String(Math.ceil(b.resetAt / 1000)),
+          }
+        : {},
+    };
+  }
+
+  #takeFault(path: string): Fault | null {
+    for (let i = 0; i < this.faults.length; i++) {
+      const fault = this.faults[i]!;
+      if (fault.match && !new RegExp(fault.match).test(path)) continue;
+      if (fault.times !== undefined) {
+        fault.times--;
+        if (fault.times <= 0) this.faults.splice(i, 1);
+      }
+      return fault;
+    }
+    return null;
+  }
+
+  #json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8; api-version=7.1', ...headers });
+    res.end(JSON.stringify(body));
+  }
+}
+
+const enc = encodeURIComponent;
+
+function int(q: URLSearchParams, name: string, fallback: number): number {
+  const raw = q.get(name);
+  if (raw === null || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0)
+    throw new EmulatorError(400, `The value '${raw}' is not valid for ${name}.`);
+  return n;
+}
+
+/** The credential of a request: a PAT from Basic (the password; any user name), or a Bearer token. */
+function readAuth(req: IncomingMessage): { scheme: 'basic' | 'bearer'; token: string } | null {
+  const header = req.headers.authorization ?? '';
+  const basic = /^Basic\s+(\S+)$/i.exec(header);
+  if (basic) {
+    const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    return { scheme: 'basic', token: colon < 0 ? decoded : decoded.slice(colon + 1) };
+  }
+  const bearer = /^Bearer\s+(\S+)$/i.exec(header);
+  return bearer ? { scheme: 'bearer', token: bearer[1]! } : null;
+}
+
+/**
+ * Route table. Literal segments compare without case, as Azure DevOps does (`pullRequests` and
+ * `pullrequests` are one route).
+ */
+function matchRoute(s: string[]): { name: RouteName; params: string[] } | null {
+  const is = (i: number, word: string) => s[i]?.toLowerCase() === word.toLowerCase();
+  if (s.length === 4 && is(1, '_apis') && is(2, 'projects'))
+    return { name: 'get_project', params: [s[0]!, s[3]!] };
+  if (s.length < 6 || !is(2, '_apis') || !is(3, 'git') || !is(4, 'repositories')) return null;
+  const [org, project, , , , repo] = s as [string, string, string, string, string, string];
+  const base = [org, project, repo];
+  if (s.length === 6) return { name: 'get_repository', params: base };
+  if (!is(6, 'pullrequests')) return null;
+  if (s.length === 7) return { name: 'list_pull_requests', params: base };
+  const id = s[7]!;
+  if (!/^\d+$/.test(id)) return null;
+  if (s.length === 8) return { name: 'get_pull_request', params: [...base, id] };
+  if (s.length === 9 && is(8, 'iterations')) return { name: 'list_iterations', params: [...base, id] };
+  if (s.length === 9 && is(8, 'commits')) return { name: 'list_pull_request_commits', params: [...base, id] };
+  if (s.length === 11 && is(8, 'iterations') && /^\d+$/.test(s[9]!) && is(10, 'changes'))
+    return { name: 'get_iteration_changes', params: [...base, id, s[9]!] };
+  return null;
+}
+
+export async function startAzureDevOpsEmulator(
+  options: AzureDevOpsEmulatorOptions = {},
+): Promise<AzureDevOpsEmulator> {
+  return new AzureDevOpsEmulator(options).start();
+}

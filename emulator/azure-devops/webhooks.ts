@@ -1,0 +1,110 @@
+import { randomUUID } from 'node:crypto';
+import type { AzPull, AzRepo } from './model.ts';
+import type { AzureDevOpsEmulator } from './server.ts';
+
+/**
+ * Service hook deliveries of the Web Hooks consumer, shaped as the "Service hooks events" page
+ * shows them (Code pushed, Pull request created / updated / merge commit created): an envelope
+ * `{subscriptionId, notificationId, id, eventType, publisherId: "tfs", message, detailedMessage,
+ * resource, resourceVersion, resourceContainers, createdDate}`.
+ */
+
+export type PullRequestEventType =
+  | 'git.pullrequest.created'
+  | 'git.pullrequest.updated'
+  | 'git.pullrequest.merged';
+
+export interface ServiceHookEvent {
+  id: string;
+  eventType: string;
+  [key: string]: unknown;
+}
+
+export interface Delivery {
+  status: number;
+  body: string;
+}
+
+/**
+ * Posts one event as the Web Hooks consumer does: JSON, and the subscription's basic
+ * authentication as `Authorization: Basic base64(user:password)` — the password is the secret
+ * (`null`: no credentials at all). Sending the same event object again is a redelivery.
+ */
+export async function deliver(
+  url: string,
+  payload: ServiceHookEvent,
+  secret: string | null,
+  options: { user?: string; signal?: AbortSignal } = {},
+): Promise<Delivery> {
+  const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8' };
+  if (secret !== null)
+    headers.authorization = `Basic ${Buffer.from(`${options.user ?? 'azure-devops'}:${secret}`).toString('base64')}`;
+  const res = await fetch(url, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify(payload),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  return { status: res.status, body: await res.text() };
+}
+
+/** Builds service hook events from the emulator's model and renderer. */
+export class HookPayloads {
+  constructor(readonly emulator: AzureDevOpsEmulator) {}
+
+  #envelope(eventType: string, text: string, resource: unknown, repo: AzRepo): ServiceHookEvent {
+    return {
+      subscriptionId: '00000000-0000-4000-8000-000000000001',
+      notificationId: 1,
+      id: randomUUID(),
+      eventType,
+      publisherId: 'tfs',
+      message: { text, html: text, markdown: text },
+      detailedMessage: { text, html: text, markdown: text },
+      resource,
+      resourceVersion: '1.0',
+      resourceContainers: {
+        collection: { id: '00000000-0000-4000-8000-0000000000c0' },
+        account: { id: '00000000-0000-4000-8000-0000000000a0' },
+        project: { id: repo.project.id },
+      },
+      createdDate: new Date().toISOString(),
+    };
+  }
+
+  /** A pull request event; the resource is the PR as the REST API renders it. */
+  pullRequest(eventType: PullRequestEventType, pull: AzPull): ServiceHookEvent {
+    return this.#envelope(
+      eventType,
+      `${pull.createdBy.displayName} ${eventType === 'git.pullrequest.created' ? 'created' : 'updated'} pull request ${pull.id}`,
+      this.emulator.pull(pull),
+      pull.repo,
+    );
+  }
+
+  /** A push of `branch` (its current head) to `repo`. */
+  push(repo: AzRepo, branch: string, pushedBy = 'agent@example.com'): ServiceHookEvent {
+    const head = repo.branches.get(branch) ?? '0'.repeat(40);
+    const rendered = this.emulator.repository(repo);
+    return this.#envelope(
+      'git.push',
+      `${pushedBy} pushed updates to branch ${branch} of repository ${repo.name}.`,
+      {
+        commits: [{ commitId: head, comment: 'A change' }],
+        refUpdates: [{ name: `refs/heads/${branch}`, oldObjectId: '0'.repeat(40), newObjectId: head }],
+        repository: {
+          id: rendered.id,
+          name: rendered.name,
+          url: rendered.url,
+          project: rendered.project,
+          defaultBranch: rendered.defaultBranch,
+          remoteUrl: rendered.remoteUrl,
+        },
+        pushedBy: { displayName: pushedBy, uniqueName: pushedBy },
+        pushId: 1,
+        date: new Date().toISOString(),
+      },
+      repo,
+    );
+  }
+}

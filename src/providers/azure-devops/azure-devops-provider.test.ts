@@ -1,0 +1,286 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type AzureDevOpsEmulator, startAzureDevOpsEmulator } from '../../../emulator/azure-devops/server.ts';
+import { HookPayloads } from '../../../emulator/azure-devops/webhooks.ts';
+import { FakeClock } from '../../core/clock.ts';
+import { AuthError, NotFoundError, RateLimitedError, UnavailableError } from '../../core/errors.ts';
+import { AzureDevOpsProvider } from './azure-devops-provider.ts';
+import { authorizationFor, looksLikeJwt } from './client.ts';
+
+const PAT = 'azdopat0123456789abcdefghijklmnopqrstuvwxyz0123456789';
+const JWT = 'eyJ0eXAiOiJKV1QifQ.eyJzdWIiOiJhZ2VudCJ9.c2lnbmF0dXJl';
+
+describe('Azure DevOps origins and PR URLs', () => {
+  const provider = new AzureDevOpsProvider(
+    { id: 'ado', type: 'azure-devops', web_url: 'https://dev.azure.com', api_url: 'https://dev.azure.com' },
+    { clock: new FakeClock() },
+  );
+  const repo = { owner: 'fabrikam/Fiber Web', name: 'portal' };
+
+  it('reads every form of a remote as one repository, stored canonical', () => {
+    for (const origin of [
+      'https://dev.azure.com/fabrikam/Fiber%20Web/_git/portal',
+      'https://fabrikam@dev.azure.com/fabrikam/Fiber%20Web/_git/portal',
+      'https://user:pat123@dev.azure.com/fabrikam/Fiber%20Web/_git/portal/',
+      'git@ssh.dev.azure.com:v3/fabrikam/Fiber%20Web/portal',
+      'ssh://git@ssh.dev.azure.com/v3/fabrikam/Fiber%20Web/portal',
+      'https://fabrikam.visualstudio.com/Fiber%20Web/_git/portal',
+      'https://fabrikam.visualstudio.com/DefaultCollection/Fiber%20Web/_git/portal',
+      'fabrikam@vs-ssh.visualstudio.com:v3/fabrikam/Fiber%20Web/portal',
+    ]) {
+      expect(provider.matches(origin), origin).toBe(true);
+      expect(provider.parseOrigin(origin), origin).toEqual(repo);
+    }
+    expect(provider.repoUrl(repo)).toBe('https://dev.azure.com/fabrikam/Fiber%20Web/_git/portal');
+    // A repository named like its project: the project is left out of the path.
+    expect(provider.parseOrigin('https://dev.azure.com/fabrikam/_git/Fabrikam')).toEqual({
+      owner: 'fabrikam/Fabrikam',
+      name: 'Fabrikam',
+    });
+    expect(provider.parseOrigin('https://fabrikam.visualstudio.com/DefaultCollection/_git/Web')).toEqual({
+      owner: 'fabrikam/Web',
+      name: 'Web',
+    });
+  });
+
+  it('matches its hosts whatever the path, and nothing else', () => {
+    expect(provider.matches('https://dev.azure.com/fabrikam')).toBe(true);
+    expect(provider.parseOrigin('https://dev.azure.com/fabrikam')).toBeNull();
+    expect(provider.parseOrigin('https://dev.azure.com/fabrikam/p/_git/r/extra')).toBeNull();
+    expect(provider.matches('https://github.com/o/r')).toBe(false);
+    expect(provider.matches('https://visualstudio.com/o/r')).toBe(false);
+    expect(provider.matches('git@ssh.github.com:v3/a/b/c')).toBe(false);
+  });
+
+  it('builds and parses PR URLs, with trailing views ignored', () => {
+    const pull = { repo, number: 42 };
+    const url = provider.buildPullUrl(pull);
+    expect(url).toBe('https://dev.azure.com/fabrikam/Fiber%20Web/_git/portal/pullrequest/42');
+    expect(provider.parsePullUrl(url)).toEqual(pull);
+    expect(provider.parsePullUrl(`${url}?_a=files`)).toEqual(pull);
+    expect(
+      provider.parsePullUrl('https://fabrikam.visualstudio.com/Fiber%20Web/_git/portal/pullrequest/42'),
+    ).toEqual(pull);
+    expect(
+      provider.parsePullUrl('https://dev.azure.com/fabrikam/Fiber%20Web/_git/portal/pullrequest/x'),
+    ).toBeNull();
+    expect(provider.parsePullUrl('https://github.com/o/r/pull/1')).toBeNull();
+  });
+
+  it('sends a PAT as Basic with an empty user and a JWT as Bearer', () => {
+    expect(looksLikeJwt(PAT)).toBe(false);
+    expect(looksLikeJwt(JWT)).toBe(true);
+    expect(authorizationFor(PAT)).toBe(`Basic ${Buffer.from(`:${PAT}`).toString('base64')}`);
+    expect(authorizationFor(JWT)).toBe(`Bearer ${JWT}`);
+  });
+});
+
+describe('Azure DevOps provider against the emulator', () => {
+  let az: AzureDevOpsEmulator;
+  let provider: AzureDevOpsProvider;
+  const clock = new FakeClock(new Date());
+  const call = { token: PAT };
+  const REPO = 'contoso/Platform/api';
+  const repo = { owner: 'contoso/Platform', name: 'api' };
+
+  beforeAll(async () => {
+    az = await startAzureDevOpsEmulator();
+    az.addToken(PAT, 'agent@contoso.com');
+    az.addBearer(JWT, 'agent@contoso.com');
+    az.model.createRepo(REPO, { visibility: 'private' });
+    az.model.createRepo('contoso/Community/lib', { visibility: 'public' });
+    provider = new AzureDevOpsProvider(
+      { id: 'ado', type: 'azure-devops', web_url: az.webUrl, api_url: az.url },
+      { clock },
+    );
+  });
+  afterEach(() => {
+    expect(az.counters.unexpected).toEqual([]);
+    az.clearFaults();
+  });
+  afterAll(() => az.close());
+
+  it('reads a PR with votes, groups, iterations and commits; a second read of an unchanged PR is one request', async () => {
+    const pr = az.model.openPull(REPO, {
+      source_branch: 'feature/votes',
+      title: 'Votes',
+      author: 'agent@contoso.com',
+      files: 3,
+      commits: 2,
+    });
+    az.model.pushToPull(pr, { files: 5, commits: 1 });
+    az.model.vote(pr, 'ann@contoso.com', 10);
+    az.model.vote(pr, 'bo@contoso.com', 5);
+    az.model.addReviewer(pr, 'cy@contoso.com');
+    const team = az.model.group('[Platform]\\Platform Team');
+    az.model.addReviewer(pr, team);
+    az.resetCounters();
+    const fields = await provider.findPullForBranch(repo, 'feature/votes', call);
+    expect(fields).toMatchObject({
+      url: `${az.webUrl}/contoso/Platform/_git/api/pullrequest/${pr.id}`,
+      pull_request_state: 'open',
+      pull_request_title: 'Votes',
+      pull_request_draft: false,
+      approved: true,
+      changes_requested: false,
+      reviewer_count: 2,
+      additions: null,
+      deletions: null,
+      changed_files: 5,
+      commits: 3,
+      author_login: 'agent@contoso.com',
+      author_avatar_url: null,
+      base_branch: 'main',
+      head_branch: 'feature/votes',
+      requested_reviewers: [
+        { kind: 'user', name: 'cy@contoso.com' },
+        { kind: 'team', name: '[Platform]\\Platform Team' },
+      ],
+    });
+    expect(az.counters.total).toBe(4);
+    az.resetCounters();
+    expect(await provider.fetchPull({ repo, number: pr.id }, call)).toEqual(fields);
+    expect(az.counters.total).toBe(1);
+    // A vote of -5 (waiting for author) requests changes; a member voting for the group answers it.
+    az.model.vote(pr, 'dee@contoso.com', -5, team);
+    const after = await provider.fetchPull({ repo, number: pr.id }, { token: JWT });
+    expect(after).toMatchObject({ approved: false, changes_requested: true, reviewer_count: 3 });
+    expect(after.requested_reviewers).toEqual([{ kind: 'user', name: 'cy@contoso.com' }]);
+    expect(az.log.at(-1)?.auth).toBe('bearer');
+  });
+
+  it('finds completed and abandoned PRs, prefers an active one, else the newest', async () => {
+    const done = az.model.openPull(REPO, { source_branch: 'done' });
+    az.model.complete(done);
+    expect(await provider.findPullForBranch(repo, 'done', call)).toMatchObject({
+      pr_number: done.id,
+      pull_request_state: 'merged',
+    });
+    const first = az.model.openPull(REPO, {
+      source_branch: 'again',
+      created_at: new Date(Date.now() - 60_000),
+    });
+    az.model.abandon(first);
+    const second = az.model.openPull(REPO, { source_branch: 'again' });
+    az.model.abandon(second);
+    expect(await provider.findPullForBranch(repo, 'again', call)).toMatchObject({
+      pr_number: second.id,
+      pull_request_state: 'closed',
+    });
+    const open = az.model.openPull(REPO, { source_branch: 'again', draft: true, created_at: new Date(0) });
+    expect(await provider.findPullForBranch(repo, 'again', call)).toMatchObject({
+      pr_number: open.id,
+      pull_request_state: 'open',
+      pull_request_draft: true,
+    });
+    expect(await provider.findPullForBranch(repo, 'nothing', call)).toBeNull();
+  });
+
+  it('finds a fork’s PR in its parent by source repository', async () => {
+    az.model.createRepo('contoso/Sandbox/api-fork', { fork_of: REPO });
+    az.model.push('contoso/Sandbox/api-fork', 'fix');
+    // The same branch name in the parent itself is another PR, not the fork's.
+    az.model.openPull(REPO, { source_branch: 'fix', title: 'Parent fix' });
+    const pr = az.model.openPull(REPO, {
+      source_branch: 'fix',
+      source_repo: 'contoso/Sandbox/api-fork',
+      title: 'Fork fix',
+    });
+    const fork = { owner: 'contoso/Sandbox', name: 'api-fork' };
+    expect(await provider.findPullForBranch(fork, 'fix', call)).toMatchObject({
+      pr_number: pr.id,
+      pull_request_title: 'Fork fix',
+      url: `${az.webUrl}/contoso/Platform/_git/api/pullrequest/${pr.id}`,
+    });
+    expect(await provider.findPullForBranch(repo, 'fix', call)).toMatchObject({
+      pull_request_title: 'Parent fix',
+    });
+  });
+
+  it('pages iteration changes and commits', async () => {
+    const pr = az.model.openPull(REPO, { source_branch: 'huge', files: 4500, commits: 1201 });
+    az.resetCounters();
+    expect(await provider.fetchPull({ repo, number: pr.id }, call)).toMatchObject({
+      changed_files: 4500,
+      commits: 1201,
+    });
+    expect(az.count('get_iteration_changes')).toBe(3);
+    expect(az.count('list_pull_request_commits')).toBe(3);
+  });
+
+  it('tells public projects from private ones', async () => {
+    expect(await provider.isRepoPublic({ owner: 'contoso/Community', name: 'lib' }, call)).toBe(true);
+    expect(await provider.isRepoPublic(repo, call)).toBe(false);
+    expect(await provider.isRepoPublic({ owner: 'contoso/Nowhere', name: 'x' }, call)).toBe(false);
+  });
+
+  it('turns failures into typed errors: 203 sign-in, 401, 404, 429, throttling, 5xx, garbage', async () => {
+    const pr = az.model.openPull(REPO, { source_branch: 'failing' });
+    const pull = { repo, number: pr.id };
+    const attempt = (token = PAT) => provider.fetchPull(pull, { token }).catch((e: unknown) => e);
+    expect(await attempt('not-a-valid-pat')).toMatchObject({ code: 'token_rejected' });
+    expect(await attempt('not-a-valid-pat')).toBeInstanceOf(AuthError);
+    az.addFaults({ kind: 'unauthorized', times: 1 });
+    expect(await attempt()).toMatchObject({ code: 'token_rejected' });
+    expect(await provider.fetchPull({ repo, number: 99_999 }, call).catch((e) => e)).toMatchObject({
+      code: 'provider_error',
+    });
+    expect(await provider.fetchPull({ repo, number: 99_999 }, call).catch((e) => e)).toBeInstanceOf(
+      NotFoundError,
+    );
+    az.addFaults({ kind: 'rate_limit', reset_in_s: 90, times: 1 });
+    const limited = (await attempt()) as RateLimitedError;
+    expect(limited).toBeInstanceOf(RateLimitedError);
+    expect((limited.resetAt.getTime() - clock.now().getTime()) / 1000).toBe(90);
+    az.addFaults({ kind: 'status', status: 503, times: 1 });
+    expect(await attempt()).toBeInstanceOf(UnavailableError);
+    az.addFaults({ kind: 'garbage', times: 1 });
+    expect(await attempt()).toMatchObject({ code: 'provider_error' });
+    // Delayed answers (Remaining 0) succeed, then the token rests until Reset without asking.
+    const other = 'azdopat-throttled-0123456789abcdefghijklmnopqrstuvwxyz';
+    az.addToken(other);
+    az.addFaults({ kind: 'throttle', reset_in_s: 120, times: 1 });
+    expect(await attempt(other)).toMatchObject({ pr_number: pr.id });
+    const before = az.counters.total;
+    const paused = (await attempt(other)) as RateLimitedError;
+    expect(paused).toBeInstanceOf(RateLimitedError);
+    expect(paused.resetAt.getTime()).toBeGreaterThan(clock.now().getTime() + 100_000);
+    expect(az.counters.total).toBe(before);
+    // Another token is not paused.
+    expect(await attempt()).toMatchObject({ pr_number: pr.id });
+  });
+
+  it('webhooks: Basic credentials whose password is the secret; pushes and PR events name refs', () => {
+    const hooks = provider.webhooks;
+    const header = (h: Record<string, string>) => (n: string) => h[n.toLowerCase()];
+    const basic = (user: string, pass: string) =>
+      `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
+    expect(hooks.start(header({ authorization: basic('anyone', 's3cret') }), 's3cret')?.valid()).toBe(true);
+    expect(hooks.start(header({ authorization: basic('anyone', 'wrong') }), 's3cret')).toBeNull();
+    expect(hooks.start(header({}), 's3cret')).toBeNull();
+    expect(hooks.start(header({ authorization: 'Bearer s3cret' }), 's3cret')).toBeNull();
+    const payloads = new HookPayloads(az);
+    const repoModel = az.model.repo(REPO);
+    az.model.push(REPO, 'pushed');
+    const push = payloads.push(repoModel, 'pushed');
+    expect(hooks.staleRefs(header({}), push)).toEqual([{ origin: provider.repoUrl(repo), branch: 'pushed' }]);
+    expect(hooks.eventId(push)).toBe(push.id);
+    const pr = az.model.openPull(REPO, { source_branch: 'hooked' });
+    expect(hooks.staleRefs(header({}), payloads.pullRequest('git.pullrequest.updated', pr))).toEqual([
+      {
+        origin: provider.repoUrl(repo),
+        branch: 'hooked',
+        url: provider.buildPullUrl({ repo, number: pr.id }),
+      },
+    ]);
+    const forked = az.model.pulls.find((p) => p.sourceRepo !== p.repo)!;
+    expect(hooks.staleRefs(header({}), payloads.pullRequest('git.pullrequest.merged', forked))).toEqual([
+      {
+        origin: provider.repoUrl({ owner: 'contoso/Sandbox', name: 'api-fork' }),
+        branch: 'fix',
+        url: provider.buildPullUrl({ repo, number: forked.id }),
+      },
+    ]);
+    expect(hooks.staleRefs(header({}), { eventType: 'build.complete', resource: {} })).toEqual([]);
+    expect(() => hooks.staleRefs(header({}), { eventType: 'git.push', resource: {} })).toThrow();
+  });
+});

@@ -1,0 +1,407 @@
+import { z } from 'zod';
+import type { Clock } from '../../core/clock.ts';
+import { NotFoundError } from '../../core/errors.ts';
+import { parseRemote } from '../../core/origin.ts';
+import {
+  type PrFields,
+  type PrState,
+  type RequestedReviewer,
+  sortRequestedReviewers,
+} from '../../core/types.ts';
+import type {
+  CallOptions,
+  Provider,
+  ProviderCapabilities,
+  ProviderConfig,
+  ProviderDeps,
+  PullRef,
+  RepoRef,
+} from '../types.ts';
+import { AzureDevOpsClient, type AzureDevOpsClientOptions, tokenFingerprint } from './client.ts';
+import { hostNotFound } from './errors.ts';
+import {
+  azurePullUrl,
+  azureRepoUrl,
+  hostKind,
+  parseAzureOrigin,
+  parseAzurePullUrl,
+  splitOwner,
+} from './origins.ts';
+import { type AzureDevOpsWebhooks, azureDevOpsWebhooks } from './webhooks.ts';
+
+/** How long what a repository or project says of itself (fork parent, visibility) is trusted. */
+const REPO_TTL_MS = 10 * 60_000;
+/** PRs of one branch read per page; a branch with more than this many PRs is read in pages. */
+const PULLS_PAGE = 100;
+/** "Pull Request Iteration Changes - Get": `$top` "The default value is 100 and the maximum value is 2000." */
+const CHANGES_PAGE = 2000;
+/**
+ * Commits per page of "Pull Request Commits - Get Pull Request Commits" (`$top`, then the
+ * `x-ms-continuationtoken` answer header as `continuationToken` for the next page).
+ */
+const COMMITS_PAGE = 500;
+/** Pages read at most per list, so that a runaway continuation cannot hold a refresh forever. */
+const MAX_PAGES = 100;
+const SIZE_CACHE_MAX = 10_000;
+
+/**
+ * Azure DevOps' PR status → ours ("Pull Requests - Get Pull Request", `PullRequestStatus`):
+ * `active` → open, `completed` → merged, `abandoned` → closed; `notSet` (never stored on a real
+ * PR) reads as open.
+ */
+function mapState(status: string): PrState {
+  const s = status.toLowerCase();
+  if (s === 'completed') return 'merged';
+  if (s === 'abandoned') return 'closed';
+  return 'open';
+}
+
+/**
+ * Reviewer votes ("Pull Requests - Get Pull Request", `IdentityRefWithVote.vote`): 10 approved,
+ * 5 approved with suggestions, 0 no vote, -5 waiting for author, -10 rejected.
+ */
+const APPROVES = (vote: number) => vote >= 5;
+const REQUESTS_CHANGES = (vote: number) => vote <= -5;
+
+const identity = z.object({
+  id: z.string().nullish(),
+  uniqueName: z.string().nullish(),
+  displayName: z.string().nullish(),
+  /** A group or team ("IdentityRef": `isContainer`): it cannot vote itself, and is not a person. */
+  isContainer: z.boolean().nullish(),
+});
+const reviewer = identity.extend({
+  vote: z.number().nullish(),
+  hasDeclined: z.boolean().nullish(),
+  /** The groups this person's vote counts for ("IdentityRefWithVote": `votedFor`). */
+  votedFor: z.array(identity.pick({ id: true })).nullish(),
+});
+const commitRef = z.object({ commitId: z.string() }).nullish();
+const pullSchema = z.object({
+  pullRequestId: z.number().int(),
+  title: z.string(),
+  status: z.string(),
+  isDraft: z.boolean().nullish(),
+  creationDate: z.string().nullish(),
+  sourceRefName: z.string(),
+  targetRefName: z.string(),
+  createdBy: identity.nullish(),
+  reviewers: z.array(reviewer).nullish(),
+  repository: z.object({ id: z.string(), name: z.string(), webUrl: z.string().nullish() }).nullish(),
+  /** Set on a PR from a fork ("GitPullRequest": `forkSource`, a `GitForkRef`). */
+  forkSource: z.object({ repository: z.object({ id: z.string() }).nullish() }).nullish(),
+  lastMergeSourceCommit: commitRef,
+  lastMergeTargetCommit: commitRef,
+});
+type AzurePull = z.infer<typeof pullSchema>;
+const pullList = z.object({ value: z.array(pullSchema) });
+const projectRef = z.object({ name: z.string() }).nullish();
+const repositorySchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  isFork: z.boolean().nullish(),
+  project: projectRef,
+  parentRepository: z.object({ id: z.string(), name: z.string(), project: projectRef }).nullish(),
+});
+type RepositoryInfo = z.infer<typeof repositorySchema>;
+const iterationList = z.object({ value: z.array(z.object({ id: z.number().int() })) });
+const changesSchema = z.object({
+  changeEntries: z.array(
+    z.object({ item: z.object({ isFolder: z.boolean().nullish() }).passthrough().nullish() }).passthrough(),
+  ),
+  nextSkip: z.number().nullish(),
+  nextTop: z.number().nullish(),
+});
+const commitList = z.object({ value: z.array(z.object({ commitId: z.string() })) });
+const projectSchema = z.object({ visibility: z.string().nullish() });
+
+const enc = encodeURIComponent;
+const stripHeads = (ref: string) => (ref.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : ref);
+
+/** Azure DevOps Services: organizations, projects, Git repositories and their forks. */
+export class AzureDevOpsProvider implements Provider {
+  readonly client: AzureDevOpsClient;
+  /** No batch read exists in the pull request REST API: one PR or one branch per call. */
+  readonly capabilities: ProviderCapabilities = { pullsPerBatch: 0, branchesPerBatch: 0, minBatch: 1 };
+  readonly webhooks: AzureDevOpsWebhooks = azureDevOpsWebhooks(this);
+  readonly #clock: Clock;
+  readonly #repos = new Map<string, { info: RepositoryInfo | null; until: number }>();
+  readonly #projects = new Map<string, { visibility: string | null; until: number }>();
+  /**
+   * Changed files and commits of a PR at a (source commit, target commit): they change only when
+   * one of them moves, so an unchanged PR costs one request per refresh, not four or more.
+   */
+  readonly #sizes = new Map<string, { changed_files: number | null; commits: number | null }>();
+
+  constructor(
+    readonly config: ProviderConfig,
+    options: AzureDevOpsClientOptions,
+  ) {
+    this.client = new AzureDevOpsClient(config.api_url, options);
+    this.#clock = options.clock;
+  }
+
+  /** Whether the origin's host is this provider's (web, ssh, or an old `{org}.visualstudio.com`), whatever its path. */
+  matches(origin: string): boolean {
+    const remote = parseRemote(origin);
+    return remote !== null && hostKind(remote.host, this.config.web_url) !== null;
+  }
+
+  parseOrigin(origin: string): RepoRef | null {
+    return parseAzureOrigin(origin, this.config.web_url);
+  }
+
+  repoUrl(repo: RepoRef): string {
+    return azureRepoUrl(this.config.web_url, repo);
+  }
+
+  parsePullUrl(url: string): PullRef | null {
+    return parseAzurePullUrl(url, this.config.web_url);
+  }
+
+  buildPullUrl(pull: PullRef): string {
+    return azurePullUrl(this.config.web_url, pull);
+  }
+
+  /** `GET {org}/{project}/_apis/git/repositories/{repo}/pullrequests/{id}` ("Pull Requests - Get Pull Request"). */
+  async fetchPull(pull: PullRef, call: CallOptions): Promise<PrFields> {
+    this.client.assertNotPaused(call);
+    const where = this.#repoPath(pull.repo);
+    const { data } = await this.client.get(`${where}/pullrequests/${pull.number}`, {}, pullSchema, call);
+    return this.#toFields(data, pull.repo, where, call);
+  }
+
+  /**
+   * The PR whose source is `branch` of `repo`: PRs of every status into `repo` from that branch
+   * ("Pull Requests - Get Pull Requests": `searchCriteria.status` "Defaults to Active if unset",
+   * so `all` is asked), those not from a fork kept. None there and `repo` is a fork ("Repositories
+   * - Get Repository": `isFork`, `parentRepository`): PRs into the parent whose source repository
+   * is the fork (`searchCriteria.sourceRepositoryId`). An active one first, else the most recently
+   * created — Azure DevOps PRs have no update time (SPEC §5).
+   */
+  async findPullForBranch(repo: RepoRef, branch: string, call: CallOptions): Promise<PrFields | null> {
+    this.client.assertNotPaused(call);
+    const where = this.#repoPath(repo);
+    const own = (await this.#listForBranch(where, branch, undefined, call)).filter((p) => !p.forkSource);
+    const mine = pick(own);
+    if (mine) return this.#toFields(mine, repo, where, call);
+    const info = await this.#repository(repo, call);
+    const parent = info?.isFork ? info.parentRepository : null;
+    if (!info || !parent) return null;
+    const owner = splitOwner(repo)!;
+    const parentRef: RepoRef = {
+      owner: `${owner.org}/${parent.project?.name ?? owner.project}`,
+      name: parent.name,
+    };
+    const parentPath = this.#repoPath(parentRef);
+    const theirs = pick(await this.#listForBranch(parentPath, branch, info.id, call));
+    return theirs ? this.#toFields(theirs, parentRef, parentPath, call) : null;
+  }
+
+  /**
+   * Whether the project is public (`GET {org}/_apis/projects/{project}` → `visibility`,
+   * "Projects - Get"): visibility is a project's, not a repository's. A project the token cannot
+   * see answers 404: not public.
+   */
+  async isRepoPublic(repo: RepoRef, call: CallOptions): Promise<boolean> {
+    const owner = splitOwner(repo);
+    if (!owner) return false;
+    const key = `${repo.owner.toLowerCase()} ${tokenFingerprint(call.token)}`;
+    const now = this.#clock.now().getTime();
+    const cached = this.#projects.get(key);
+    if (cached && cached.until > now) return cached.visibility === 'public';
+    this.client.assertNotPaused(call);
+    let visibility: string | null;
+    try {
+      const { data } = await this.client.get(
+        `/${enc(owner.org)}/_apis/projects/${enc(owner.project)}`,
+        {},
+        projectSchema,
+        call,
+      );
+      visibility = data.visibility?.toLowerCase() ?? null;
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+      visibility = null;
+    }
+    if (this.#projects.size > 10_000) this.#projects.clear();
+    this.#projects.set(key, { visibility, until: now + REPO_TTL_MS });
+    return visibility === 'public';
+  }
+
+  /** `/{org}/{project}/_apis/git/repositories/{repo}`, names encoded. */
+  #repoPath(repo: RepoRef): string {
+    const owner = splitOwner(repo);
+    if (!owner) throw hostNotFound(`azure devops: ${repo.owner}/${repo.name} is not {org}/{project}/{repo}`);
+    return `/${enc(owner.org)}/${enc(owner.project)}/_apis/git/repositories/${enc(repo.name)}`;
+  }
+
+  async #listForBranch(
+    where: string,
+    branch: string,
+    sourceRepositoryId: string | undefined,
+    call: CallOptions,
+  ): Promise<AzurePull[]> {
+    const out: AzurePull[] = [];
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const { data } = await this.client.get(
+        `${where}/pullrequests`,
+        {
+          'searchCriteria.sourceRefName': `refs/heads/${branch}`,
+          'searchCriteria.sourceRepositoryId': sourceRepositoryId,
+          'searchCriteria.status': 'all',
+          $top: PULLS_PAGE,
+          $skip: page === 0 ? undefined : page * PULLS_PAGE,
+        },
+        pullList,
+        call,
+      );
+      out.push(...data.value);
+      if (data.value.length < PULLS_PAGE) break;
+    }
+    return out;
+  }
+
+  /** What the repository says of itself (its id, whether it is a fork and of what), cached per token. */
+  async #repository(repo: RepoRef, call: CallOptions): Promise<RepositoryInfo | null> {
+    const key = `${repo.owner.toLowerCase()}/${repo.name.toLowerCase()} ${tokenFingerprint(call.token)}`;
+    const now = this.#clock.now().getTime();
+    const cached = this.#repos.get(key);
+    if (cached && cached.until > now) return cached.info;
+    let info: RepositoryInfo | null;
+    try {
+      info = (await this.client.get(this.#repoPath(repo), {}, repositorySchema, call)).data;
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+      info = null;
+    }
+    if (this.#repos.size > 10_000) this.#repos.clear();
+    this.#repos.set(key, { info, until: now + REPO_TTL_MS });
+    return info;
+  }
+
+  /**
+   * Changed files of the PR's last iteration ("Pull Request Iterations - List", then "Pull
+   * Request Iteration Changes - Get" compared with the common commit, `$compareTo` 0, paged by
+   * `$top`/`$skip` while `nextSkip` is not 0; folders are not files) and its commits ("Pull
+   * Request Commits - Get Pull Request Commits", every page). Cached per (source, target) commit.
+   */
+  async #sizesOf(
+    pull: AzurePull,
+    url: string,
+    where: string,
+    call: CallOptions,
+  ): Promise<{ changed_files: number | null; commits: number | null }> {
+    const source = pull.lastMergeSourceCommit?.commitId;
+    const target = pull.lastMergeTargetCommit?.commitId;
+    const key = source && target ? `${url.toLowerCase()} ${source} ${target}` : null;
+    const cached = key ? this.#sizes.get(key) : undefined;
+    if (cached) return cached;
+    const base = `${where}/pullRequests/${pull.pullRequestId}`;
+    const iterations = (await this.client.get(`${base}/iterations`, {}, iterationList, call)).data.value;
+    const last = iterations.reduce<number | null>((m, it) => (m === null || it.id > m ? it.id : m), null);
+    let changed_files: number | null = null;
+    if (last !== null) {
+      changed_files = 0;
+      let skip = 0;
+      for (let page = 0; page < MAX_PAGES; page++) {
+        const { data } = await this.client.get(
+          `${base}/iterations/${last}/changes`,
+          { $top: CHANGES_PAGE, $skip: skip === 0 ? undefined : skip },
+          changesSchema,
+          call,
+        );
+        changed_files += data.changeEntries.filter((c) => c.item?.isFolder !== true).length;
+        if (!data.nextSkip || data.nextSkip <= skip) break;
+        skip = data.nextSkip;
+      }
+    }
+    let commits = 0;
+    let continuation: string | undefined;
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const { data, headers } = await this.client.get(
+        `${base}/commits`,
+        { $top: COMMITS_PAGE, continuationToken: continuation },
+        commitList,
+        call,
+      );
+      commits += data.value.length;
+      continuation = headers.get('x-ms-continuationtoken') || undefined;
+      if (!continuation || data.value.length === 0) break;
+    }
+    const sizes = { changed_files, commits };
+    if (key) {
+      if (this.#sizes.size >= SIZE_CACHE_MAX) this.#sizes.clear();
+      this.#sizes.set(key, sizes);
+    }
+    return sizes;
+  }
+
+  /** One PR as gitsync shows it (docs/azure-devops.md, "What maps to what"). */
+  async #toFields(pull: AzurePull, repo: RepoRef, where: string, call: CallOptions): Promise<PrFields> {
+    // The PR lives in its target repository; its web address is `{repository.webUrl}/pullrequest/{id}`,
+    // stored in the canonical form of that repository.
+    const target = (pull.repository?.webUrl && this.parseOrigin(pull.repository.webUrl)) || repo;
+    const url = this.buildPullUrl({ repo: target, number: pull.pullRequestId });
+    const reviewers = pull.reviewers ?? [];
+    // Groups and teams "can be reviewers … but can not vote directly" ("IdentityRefWithVote"):
+    // only people count as reviewers with a verdict (SPEC §5).
+    const people = reviewers.filter((r) => r.isContainer !== true);
+    const who = (r: (typeof reviewers)[number]) =>
+      (r.id ?? r.uniqueName ?? r.displayName ?? '').toLowerCase();
+    const approvers = new Set(people.filter((r) => APPROVES(r.vote ?? 0)).map(who));
+    const blockers = new Set(people.filter((r) => REQUESTS_CHANGES(r.vote ?? 0)).map(who));
+    // A group counts as answered once a member voted for it.
+    const answeredGroups = new Set(
+      people
+        .filter((r) => (r.vote ?? 0) !== 0)
+        .flatMap((r) => (r.votedFor ?? []).map((g) => g.id?.toLowerCase())),
+    );
+    const requested: RequestedReviewer[] = reviewers
+      .filter((r) => (r.vote ?? 0) === 0 && r.hasDeclined !== true)
+      .filter((r) => !(r.isContainer && answeredGroups.has(r.id?.toLowerCase())))
+      .map((r) =>
+        r.isContainer
+          ? { kind: 'team' as const, name: r.displayName ?? r.uniqueName ?? '' }
+          : { kind: 'user' as const, name: r.uniqueName ?? r.displayName ?? '' },
+      )
+      .filter((r) => r.name !== '');
+    const sizes = await this.#sizesOf(pull, url, where, call);
+    return {
+      url,
+      pull_request_state: mapState(pull.status),
+      pull_request_title: pull.title,
+      pull_request_draft: pull.isDraft ?? false,
+      changes_requested: blockers.size > 0,
+      // Azure DevOps gives no verdict of its own on the PR (branch policies are evaluated
+      // elsewhere): a standing approval and no standing request for changes.
+      approved: approvers.size > 0 && blockers.size === 0,
+      reviewer_count: new Set([...approvers, ...blockers]).size,
+      // The REST API has no line counts for a PR (only per-file diffs): unknown, not 0.
+      additions: null,
+      deletions: null,
+      changed_files: sizes.changed_files,
+      commits: sizes.commits,
+      pr_number: pull.pullRequestId,
+      author_login: pull.createdBy?.uniqueName ?? null,
+      // `imageUrl` / `_links.avatar` need the viewer's own authentication to load: no URL a
+      // dashboard could show, so none.
+      author_avatar_url: null,
+      base_branch: stripHeads(pull.targetRefName),
+      head_branch: stripHeads(pull.sourceRefName),
+      requested_reviewers: sortRequestedReviewers(requested),
+    };
+  }
+}
+
+/** An active PR first (the newest of them), else the most recently created; ties by the higher id. */
+function pick(pulls: readonly AzurePull[]): AzurePull | undefined {
+  const newest = (a: AzurePull, b: AzurePull) =>
+    Date.parse(b.creationDate ?? '') - Date.parse(a.creationDate ?? '') || b.pullRequestId - a.pullRequestId;
+  const active = pulls.filter((p) => mapState(p.status) === 'open').sort(newest);
+  return active[0] ?? [...pulls].sort(newest)[0];
+}
+
+export function createAzureDevOpsProvider(config: ProviderConfig, deps: ProviderDeps): AzureDevOpsProvider {
+  return new AzureDevOpsProvider(config, { clock: deps.clock });
+}

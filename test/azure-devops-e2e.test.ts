@@ -1,0 +1,242 @@
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AzureDevOpsEmulator, startAzureDevOpsEmulator } from '../emulator/azure-devops/server.ts';
+import { deliver, HookPayloads } from '../emulator/azure-devops/webhooks.ts';
+import { loadConfig } from '../src/config/config.ts';
+import { FakeClock } from '../src/core/clock.ts';
+import { AzureDevOpsProvider } from '../src/providers/azure-devops/azure-devops-provider.ts';
+import { openRuntime, type Runtime } from '../src/runtime.ts';
+import { createTestDatabase, type TestDatabase } from './helpers/databases.ts';
+import { schemaUrl } from './helpers/processes.ts';
+import { SseClient } from './helpers/sse.ts';
+
+const ADMIN = 'azure-devops-e2e-admin-key-0123';
+const TOKEN = 'azdoe2eownerpat0123456789abcdefghijklmnopqrstuvwxyz01';
+const SECRET = 'azure devops e2e service hook password';
+const WEB = 'https://dev.azure.com';
+
+/**
+ * Azure DevOps through the whole service: the provider configured for `https://dev.azure.com`
+ * reading from the emulator as its `api_url` (so every real origin form is exercised), the
+ * service wired as `gitsync serve` wires it, over real HTTP.
+ */
+describe('Azure DevOps end to end', () => {
+  let az: AzureDevOpsEmulator;
+  let db: TestDatabase;
+  let runtime: Runtime;
+  let server: ReturnType<typeof serve>;
+  let base: string;
+  const owner = randomUUID();
+  const REPO = 'fabrikam/Fiber Web/portal';
+  const canonical = `${WEB}/fabrikam/Fiber%20Web/_git/portal`;
+
+  beforeAll(async () => {
+    az = await startAzureDevOpsEmulator({ webUrl: WEB });
+    az.addToken(TOKEN, 'agent@fabrikam.com');
+    az.model.createRepo(REPO, { visibility: 'private' });
+    db = await createTestDatabase('postgres');
+    const config = loadConfig({});
+    runtime = await openRuntime(
+      {
+        ...config,
+        database_url: schemaUrl(db.schema),
+        admin_token: ADMIN,
+        encryption_key: 'cd'.repeat(32),
+        log_level: 'silent',
+        providers: [],
+        worker: { ...config.worker, enabled: false },
+      },
+      {
+        clock: new FakeClock(new Date()),
+        logger: pino({ level: 'silent' }),
+        providers: [
+          new AzureDevOpsProvider(
+            { id: 'ado', type: 'azure-devops', web_url: WEB, api_url: az.url, webhook_secret: SECRET },
+            { clock: new FakeClock(new Date()) },
+          ),
+        ],
+      },
+    );
+    await runtime.start();
+    server = serve({ fetch: runtime.http.fetch, hostname: '127.0.0.1', port: 0 });
+    await new Promise((r) => server.once('listening', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    await api('PUT', `/api/v1/owners/${owner}/tokens/ado`, { token: TOKEN });
+  });
+  afterAll(async () => {
+    await new Promise((r) => server?.close(r));
+    await runtime?.close();
+    await az?.close();
+    await db?.drop();
+  });
+
+  async function api(method: string, path: string, body?: unknown) {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    // biome-ignore lint/suspicious/noExplicitAny: tests inspect JSON
+    return { status: res.status, json: (text ? JSON.parse(text) : null) as any };
+  }
+  const chatReporting = async (origin: string, branch: string, by = owner) => {
+    const chat = randomUUID();
+    await api('PUT', `/api/v1/chats/${chat}`, { owner_id: by, title: `chat on ${branch}` });
+    expect((await api('POST', '/api/v1/git-refs', { chat_id: chat, origin, branch })).status).toBe(202);
+    return chat;
+  };
+  const ref = async (chat: string) => (await api('GET', `/api/v1/chats/${chat}`)).json.diff_status;
+
+  it('a chat reporting each origin form shows its PR with every field Azure DevOps has after one tick', async () => {
+    const forms = [
+      `${WEB}/fabrikam/Fiber%20Web/_git/portal`,
+      'https://fabrikam@dev.azure.com/fabrikam/Fiber%20Web/_git/portal',
+      'git@ssh.dev.azure.com:v3/fabrikam/Fiber%20Web/portal',
+      'https://fabrikam.visualstudio.com/Fiber%20Web/_git/portal',
+      'https://fabrikam.visualstudio.com/DefaultCollection/Fiber%20Web/_git/portal',
+    ];
+    const team = az.model.group('[Fiber Web]\\Web Team');
+    const cases: { pr: { id: number }; chat: string; branch: string; i: number }[] = [];
+    for (const [i, origin] of forms.entries()) {
+      const branch = `feature/form-${i}`;
+      const pr = az.model.openPull(REPO, {
+        source_branch: branch,
+        title: `Form ${i}`,
+        author: 'agent@fabrikam.com',
+        files: 3 + i,
+        commits: 2,
+      });
+      az.model.vote(pr, 'lee@fabrikam.com', 10);
+      az.model.vote(pr, 'kim@fabrikam.com', -10);
+      az.model.addReviewer(pr, team);
+      az.model.addReviewer(pr, 'ann@fabrikam.com');
+      cases.push({ pr, chat: await chatReporting(origin, branch), branch, i });
+    }
+    const stream = await SseClient.open(`${base}/api/v1/events`, { authorization: `Bearer ${ADMIN}` });
+    try {
+      await runtime.engine.tick();
+      for (const { pr, chat, branch, i } of cases) {
+        expect(await ref(chat)).toMatchObject({
+          git_remote_origin: canonical,
+          provider_id: 'ado',
+          url: `${canonical}/pullrequest/${pr.id}`,
+          pull_request_state: 'open',
+          pull_request_title: `Form ${i}`,
+          pull_request_draft: false,
+          additions: null,
+          deletions: null,
+          changed_files: 3 + i,
+          commits: 2,
+          pr_number: pr.id,
+          author_login: 'agent@fabrikam.com',
+          author_avatar_url: null,
+          base_branch: 'main',
+          head_branch: branch,
+          // Lee approves, Kim rejects: changes requested, not approved; the group is no person.
+          changes_requested: true,
+          approved: false,
+          reviewer_count: 2,
+          requested_reviewers: [
+            { kind: 'user', name: 'ann@fabrikam.com' },
+            { kind: 'team', name: '[Fiber Web]\\Web Team' },
+          ],
+          last_error: null,
+        });
+      }
+      await stream.waitFor(
+        (e) =>
+          e.event === 'diff_status_change' &&
+          JSON.parse(e.data).changed_diff_status.pr_number === cases[0]!.pr.id,
+      );
+    } finally {
+      await stream.close();
+    }
+    expect(az.counters.unexpected).toEqual([]);
+    expect(az.log.every((l) => l.path.includes('api-version=7.1'))).toBe(true);
+  });
+
+  it('finds a fork’s PR in its parent, and PRs completed or abandoned before the first look', async () => {
+    az.model.createRepo('fabrikam/Sandbox/portal', { fork_of: REPO });
+    az.model.push('fabrikam/Sandbox/portal', 'fork-fix');
+    const forked = az.model.openPull(REPO, {
+      source_branch: 'fork-fix',
+      source_repo: 'fabrikam/Sandbox/portal',
+      title: 'From a fork',
+    });
+    const done = az.model.openPull(REPO, { source_branch: 'done-early', title: 'Done' });
+    az.model.complete(done);
+    const dropped = az.model.openPull(REPO, { source_branch: 'dropped', title: 'Dropped' });
+    az.model.abandon(dropped);
+    const forkChat = await chatReporting('git@ssh.dev.azure.com:v3/fabrikam/Sandbox/portal', 'fork-fix');
+    const doneChat = await chatReporting(canonical, 'done-early');
+    const droppedChat = await chatReporting(canonical, 'dropped');
+    await runtime.engine.tick();
+    expect(await ref(forkChat)).toMatchObject({
+      git_remote_origin: `${WEB}/fabrikam/Sandbox/_git/portal`,
+      url: `${canonical}/pullrequest/${forked.id}`,
+      pull_request_title: 'From a fork',
+    });
+    expect(await ref(doneChat)).toMatchObject({ pr_number: done.id, pull_request_state: 'merged' });
+    expect(await ref(droppedChat)).toMatchObject({ pr_number: dropped.id, pull_request_state: 'closed' });
+  });
+
+  it('a PAT Azure DevOps answers with its 203 sign-in page: token_rejected', async () => {
+    const other = randomUUID();
+    await api('PUT', `/api/v1/owners/${other}/tokens/ado`, {
+      token: 'azdoexpiredpat0123456789abcdefghijklmnopqrstuvwxyz',
+    });
+    az.model.openPull(REPO, { source_branch: 'signin' });
+    const chat = await chatReporting(canonical, 'signin', other);
+    az.resetCounters();
+    const answer = await api('POST', `/api/v1/chats/${chat}/diff-status/refresh`, {});
+    expect(answer.status).toBe(422);
+    expect(answer.json.error.code).toBe('token_rejected');
+    expect(az.log.some((l) => l.status === 203)).toBe(true);
+    expect((await ref(chat)).last_error).toMatch(/rejected the token/);
+  });
+
+  it('a 429 pauses the token until Retry-After; the ref shows paused_until', async () => {
+    const paused = randomUUID();
+    const pat = 'azdopausedpat0123456789abcdefghijklmnopqrstuvwxyz012';
+    az.addToken(pat, 'paused@fabrikam.com');
+    await api('PUT', `/api/v1/owners/${paused}/tokens/ado`, { token: pat });
+    az.model.openPull(REPO, { source_branch: 'limited' });
+    const chat = await chatReporting(canonical, 'limited', paused);
+    az.addFaults({ kind: 'rate_limit', reset_in_s: 120, times: 1, match: 'refs%2Fheads%2Flimited' });
+    await runtime.engine.tick();
+    const status = await ref(chat);
+    const waitS = (new Date(status.paused_until).getTime() - Date.now()) / 1000;
+    expect(waitS).toBeGreaterThan(100);
+    expect(waitS).toBeLessThanOrEqual(121);
+    expect(status.pr_number).toBeNull();
+  });
+
+  it('service hooks: Basic credentials with the secret, the pushed branch due, a redelivered event a duplicate', async () => {
+    const pr = az.model.openPull(REPO, { source_branch: 'hooked' });
+    const chat = await chatReporting(canonical, 'hooked');
+    await runtime.engine.tick();
+    expect(new Date((await ref(chat)).stale_at).getTime()).toBeGreaterThan(Date.now());
+    const hooks = new HookPayloads(az);
+    const url = `${base}/api/v1/webhooks/ado`;
+    az.model.pushToPull(pr, { files: 2 });
+    const push = hooks.push(az.model.repo(REPO), 'hooked');
+    expect((await deliver(url, push, 'wrong password')).status).toBe(401);
+    expect((await deliver(url, push, null)).status).toBe(401);
+    const first = await deliver(url, push, SECRET, { user: 'anything' });
+    expect(first.status).toBe(202);
+    expect(JSON.parse(first.body)).toMatchObject({ status: 'accepted', marked: 1 });
+    expect(new Date((await ref(chat)).stale_at).getTime()).toBeLessThanOrEqual(Date.now());
+    const again = await deliver(url, push, SECRET, { user: 'someone else' });
+    expect(JSON.parse(again.body)).toEqual({ status: 'duplicate' });
+    // A PR event names the PR's source branch (and the PR by URL).
+    await runtime.engine.tick();
+    const updated = await deliver(url, hooks.pullRequest('git.pullrequest.updated', pr), SECRET);
+    expect(JSON.parse(updated.body)).toMatchObject({ status: 'accepted', marked: 1 });
+    await runtime.engine.tick();
+    expect(await ref(chat)).toMatchObject({ pr_number: pr.id, changed_files: 2 });
+  });
+});
