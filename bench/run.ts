@@ -2,7 +2,7 @@
  * `npm run bench`: prints engine throughput figures. Not a test: nothing here passes or fails.
  * GITSYNC_BENCH_DATABASE_URL (or GITSYNC_TEST_DATABASE_URL) selects the PostgreSQL to use;
  * GITSYNC_BENCH_BUDGET_MS caps each pass (default 10 s); GITSYNC_BENCH_REFS sets the ref count.
- * GITSYNC_BENCH_ONLY=throughput,github-cost,gitlab-cost,capacity,freshness (any of them) runs only those.
+ * GITSYNC_BENCH_ONLY=throughput,github-cost,gitlab-cost,host-cost,capacity,freshness (any of them) runs only those.
  */
 import { randomBytes } from 'node:crypto';
 import { type Database, openDatabase } from '../src/store/database.ts';
@@ -12,6 +12,7 @@ import { measureThroughput } from './engine-throughput.ts';
 import { measureFreshness } from './freshness.ts';
 import { measureGitHubCost } from './github-cost.ts';
 import { measureGitLabCost } from './gitlab-cost.ts';
+import { COST_HOSTS, measureHostCost } from './host-cost.ts';
 
 const PG_URL =
   process.env.GITSYNC_BENCH_DATABASE_URL ??
@@ -46,7 +47,7 @@ async function withDatabase<T>(
   }
 }
 
-const SCENARIOS = ['throughput', 'github-cost', 'gitlab-cost', 'capacity', 'freshness'] as const;
+const SCENARIOS = ['throughput', 'github-cost', 'gitlab-cost', 'host-cost', 'capacity', 'freshness'] as const;
 const only = (process.env.GITSYNC_BENCH_ONLY ?? '').split(',').filter((s) => s !== '');
 for (const name of only) {
   if (!(SCENARIOS as readonly string[]).includes(name))
@@ -129,6 +130,23 @@ if (runs('gitlab-cost')) {
   ] as const) {
     console.log(
       `| ${pass} | ${f.refreshed} | ${f.requests_per_1000} | ${f.graphql_per_1000} | ${f.max_complexity} |`,
+    );
+  }
+}
+
+if (runs('host-cost')) {
+  const COST_REFS = Number(process.env.GITSYNC_BENCH_HOST_COST_REFS ?? 300);
+  console.log('');
+  console.log(
+    `# Other hosts' cost: ${COST_REFS} open PRs each, through the provider and emulator (PostgreSQL)`,
+  );
+  console.log('');
+  console.log('| host | first sight: requests per 1,000 | unchanged | every PR changed |');
+  console.log('|---|---|---|---|');
+  for (const host of Object.keys(COST_HOSTS)) {
+    const cost = await withDatabase('postgres', (db) => measureHostCost(db, host, COST_REFS));
+    console.log(
+      `| ${host} | ${cost.first.requests_per_1000} | ${cost.unchanged.requests_per_1000} | ${cost.changed.requests_per_1000} |`,
     );
   }
 }
