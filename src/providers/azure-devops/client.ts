@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import type { Clock } from '../../core/clock.ts';
 import { AuthError, GitsyncError, RateLimitedError, UnavailableError } from '../../core/errors.ts';
+import { trimTrailingSlash } from '../../core/origin.ts';
 import type { CallOptions } from '../types.ts';
 import { HeaderlessLimitStreaks, resumeAt, translateAzureError } from './errors.ts';
 
@@ -53,7 +54,7 @@ export class AzureDevOpsClient {
   requests = 0;
 
   constructor(apiUrl: string, options: AzureDevOpsClientOptions) {
-    this.#apiUrl = apiUrl.replace(/\/+$/, '');
+    this.#apiUrl = trimTrailingSlash(apiUrl);
     this.#fetch = options.fetch ?? globalThis.fetch;
     this.#timeoutMs = options.requestTimeoutMs ?? 15_000;
     this.#clock = options.clock;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import { NotFoundError } from '../../core/errors.ts';
+import { trimTrailingSlash } from '../../core/origin.ts';
 import {
   type PrFields,
   type PrState,
@@ -117,7 +118,7 @@ export class BitbucketProvider implements Provider {
     }
     if (parsed.host.toLowerCase() !== base.host.toLowerCase() || parsed.protocol !== base.protocol)
       return null;
-    const prefix = base.pathname.replace(/\/+$/, '');
+    const prefix = trimTrailingSlash(base.pathname);
     const m = /^\/([^/]+)\/([^/]+)\/pull-requests\/(\d+)(?:\/.*)?$/.exec(
       parsed.pathname.slice(prefix.length),
     );

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import type { Clock } from '../../core/clock.ts';
 import { GitsyncError, RateLimitedError, UnavailableError } from '../../core/errors.ts';
+import { trimTrailingSlash } from '../../core/origin.ts';
 import type { CallOptions } from '../types.ts';
 import { type CredentialKind, LimitStreaks, translateBitbucketError } from './errors.ts';
 
@@ -73,7 +74,7 @@ export class BitbucketClient {
   readonly counts: RequestCounts = { sent: 0, notModified: 0 };
 
   constructor(apiUrl: string, options: BitbucketClientOptions) {
-    this.apiUrl = apiUrl.replace(/\/+$/, '');
+    this.apiUrl = trimTrailingSlash(apiUrl);
     this.#fetch = options.fetch ?? globalThis.fetch;
     this.#timeoutMs = options.requestTimeoutMs ?? 15_000;
     this.#clock = options.clock;

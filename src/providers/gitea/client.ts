@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import type { Clock } from '../../core/clock.ts';
 import { GitsyncError, UnavailableError } from '../../core/errors.ts';
+import { trimTrailingSlash } from '../../core/origin.ts';
 import type { CallOptions } from '../types.ts';
 import { HeaderlessLimitStreaks, translateGiteaError } from './errors.ts';
 
@@ -35,7 +36,7 @@ export class GiteaClient {
     readonly host: string,
     options: GiteaClientOptions,
   ) {
-    this.#apiUrl = apiUrl.replace(/\/+$/, '');
+    this.#apiUrl = trimTrailingSlash(apiUrl);
     this.#fetch = options.fetch ?? globalThis.fetch;
     this.#timeoutMs = options.requestTimeoutMs ?? 15_000;
     this.#clock = options.clock;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { NotFoundError } from '../../core/errors.ts';
+import { trimTrailingSlash } from '../../core/origin.ts';
 import {
   type PrFields,
   type PrState,
@@ -120,7 +121,7 @@ export class GiteaProvider implements Provider {
     }
     if (parsed.host.toLowerCase() !== base.host.toLowerCase() || parsed.protocol !== base.protocol)
       return null;
-    const prefix = base.pathname.replace(/\/+$/, '');
+    const prefix = trimTrailingSlash(base.pathname);
     if (!parsed.pathname.toLowerCase().startsWith(`${prefix.toLowerCase()}/`)) return null;
     const m = /^\/([^/]+)\/([^/]+)\/pulls\/(\d+)(?:\/.*)?$/.exec(parsed.pathname.slice(prefix.length));
     if (!m || !SEGMENT.test(m[1]!) || !SEGMENT.test(m[2]!)) return null;
