@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
+import { EmulatorRecorder, fingerprint } from '../recorder.ts';
 import {
   type AzIdentity,
   type AzProject,
@@ -48,13 +48,6 @@ const faultSchema = z.strictObject({
 });
 export type Fault = z.infer<typeof faultSchema>;
 
-export interface EmulatorCounters {
-  /** By route, then HTTP status as a string. */
-  routes: Record<string, Record<string, number>>;
-  total: number;
-  unexpected: { method: string; path: string }[];
-}
-
 export interface LoggedRequest {
   method: string;
   path: string;
@@ -84,7 +77,7 @@ export interface AzureDevOpsEmulatorOptions {
   now?: () => Date;
 }
 
-export const fingerprint = (token: string) => createHash('sha256').update(token).digest('hex').slice(0, 12);
+export { fingerprint };
 
 /**
  * The page Azure DevOps answers with status 203 when a PAT is not accepted: the HTML of its
@@ -100,11 +93,8 @@ const API_VERSION = /^(\d+)\.(\d+)(-preview(\.\d+)?)?$/;
  * request, repository and project reads gitsync uses), strictly: anything else is recorded as
  * unexpected and answered 404.
  */
-export class AzureDevOpsEmulator {
+export class AzureDevOpsEmulator extends EmulatorRecorder<RouteName, Fault, LoggedRequest> {
   readonly model: AzureDevOpsModel;
-  readonly faults: Fault[] = [];
-  readonly log: LoggedRequest[] = [];
-  counters: EmulatorCounters = { routes: {}, total: 0, unexpected: [] };
   readonly #pats = new Map<string, string>();
   readonly #bearers = new Map<string, string>();
   readonly #budgets = new Map<string, { observed: number; resetAt: number }>();
@@ -114,6 +104,7 @@ export class AzureDevOpsEmulator {
   #origin = '';
 
   constructor(options: AzureDevOpsEmulatorOptions = {}) {
+    super(faultSchema);
     this.model = new AzureDevOpsModel(options.now);
     const rateLimit = options.rateLimit ?? 10_000;
     this.#options = {
@@ -169,25 +160,6 @@ export class AzureDevOpsEmulator {
   revokeToken(token: string): void {
     this.#pats.delete(token);
     this.#bearers.delete(token);
-  }
-
-  resetCounters(): void {
-    this.counters = { routes: {}, total: 0, unexpected: [] };
-    this.log.length = 0;
-  }
-
-  count(route: RouteName, status?: number): number {
-    const byStatus = this.counters.routes[route] ?? {};
-    if (status !== undefined) return byStatus[String(status)] ?? 0;
-    return Object.values(byStatus).reduce((a, b) => a + b, 0);
-  }
-
-  addFaults(...faults: Fault[]): void {
-    this.faults.push(...faults.map((f) => faultSchema.parse(f)));
-  }
-
-  clearFaults(): void {
-    this.faults.length = 0;
   }
 
   // ---- rendering (REST API 7.1 shapes) -----------------------------------------------------------
@@ -349,7 +321,7 @@ export class AzureDevOpsEmulator {
       });
     }
 
-    const fault = this.#takeFault(url.pathname + url.search);
+    const fault = this.takeFault(url.pathname + url.search);
     if (fault?.kind === 'latency') await new Promise((r) => setTimeout(r, fault.latency_ms ?? 1000));
 
     // "Every API request should include an api-version" (REST API versioning).
@@ -619,19 +591,6 @@ export class AzureDevOpsEmulator {
           }
         : {},
     };
-  }
-
-  #takeFault(path: string): Fault | null {
-    for (let i = 0; i < this.faults.length; i++) {
-      const fault = this.faults[i]!;
-      if (fault.match && !new RegExp(fault.match).test(path)) continue;
-      if (fault.times !== undefined) {
-        fault.times--;
-        if (fault.times <= 0) this.faults.splice(i, 1);
-      }
-      return fault;
-    }
-    return null;
   }
 
   #json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
+import { EmulatorRecorder, fingerprint } from '../recorder.ts';
 import { type BbPull, type BbRepo, BitbucketModel, EmulatorError, PR_STATES } from './model.ts';
 
 /** API routes the emulator serves; anything else is "unexpected", recorded and answered 404. */
@@ -34,13 +35,6 @@ const faultSchema = z.strictObject({
   latency_ms: z.number().int().min(0).max(600_000).optional(),
 });
 export type Fault = z.infer<typeof faultSchema>;
-
-export interface EmulatorCounters {
-  /** By route, then HTTP status as a string. */
-  routes: Record<string, Record<string, number>>;
-  total: number;
-  unexpected: { method: string; path: string }[];
-}
 
 export interface LoggedRequest {
   method: string;
@@ -81,17 +75,14 @@ interface Credential {
   revoked: boolean;
 }
 
-export const fingerprint = (secret: string) => createHash('sha256').update(secret).digest('hex').slice(0, 12);
+export { fingerprint };
 
 const PULLS_PAGELEN = { default: 10, max: 50 };
 const COMMITS_PAGELEN = { default: 10, max: 100 };
 
 /** An HTTP server on 127.0.0.1 answering like Bitbucket Cloud's REST API 2.0 (the parts gitsync reads). */
-export class BitbucketEmulator {
+export class BitbucketEmulator extends EmulatorRecorder<RouteName, Fault, LoggedRequest> {
   readonly model: BitbucketModel;
-  readonly faults: Fault[] = [];
-  readonly log: LoggedRequest[] = [];
-  counters: EmulatorCounters = { routes: {}, total: 0, unexpected: [] };
   readonly #credentials = new Map<string, Credential>();
   /** Identity → times of its requests in the rolling window. */
   readonly #windows = new Map<string, number[]>();
@@ -101,6 +92,7 @@ export class BitbucketEmulator {
   #origin = '';
 
   constructor(options: BitbucketEmulatorOptions = {}) {
+    super(faultSchema);
     this.model = new BitbucketModel(options.now);
     this.#options = {
       port: options.port ?? 0,
@@ -169,26 +161,6 @@ export class BitbucketEmulator {
   revoke(token: string): void {
     for (const [k, c] of this.#credentials)
       if (k.endsWith(` ${token}`) || k.endsWith(`:${token}`)) c.revoked = true;
-  }
-
-  resetCounters(): void {
-    this.counters = { routes: {}, total: 0, unexpected: [] };
-    this.log.length = 0;
-  }
-
-  /** Requests answered for `route`, optionally only those with `status`. */
-  count(route: RouteName, status?: number): number {
-    const byStatus = this.counters.routes[route] ?? {};
-    if (status !== undefined) return byStatus[String(status)] ?? 0;
-    return Object.values(byStatus).reduce((a, b) => a + b, 0);
-  }
-
-  addFaults(...faults: Fault[]): void {
-    this.faults.push(...faults.map((f) => faultSchema.parse(f)));
-  }
-
-  clearFaults(): void {
-    this.faults.length = 0;
   }
 
   // ---- rendering --------------------------------------------------------------------------
@@ -318,7 +290,7 @@ export class BitbucketEmulator {
       record(404);
       return this.#error(res, 404, `Resource not found`);
     }
-    const fault = this.#takeFault(sub!);
+    const fault = this.takeFault(sub!);
     if (fault?.kind === 'latency') await sleep(fault.latency_ms ?? 1000);
 
     // Authentication: unknown or revoked credentials are refused; none at all is anonymous.
@@ -529,19 +501,6 @@ export class BitbucketEmulator {
       ...(page > 1 ? { previous: link(page - 1) } : {}),
       values: items.slice((page - 1) * pagelen, page * pagelen),
     };
-  }
-
-  #takeFault(path: string): Fault | null {
-    for (let i = 0; i < this.faults.length; i++) {
-      const fault = this.faults[i]!;
-      if (fault.match && !new RegExp(fault.match).test(path)) continue;
-      if (fault.times !== undefined) {
-        fault.times--;
-        if (fault.times <= 0) this.faults.splice(i, 1);
-      }
-      return fault;
-    }
-    return null;
   }
 
   /** Bitbucket's error body: `{"type": "error", "error": {"message": …}}`. */

@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
+import { EmulatorRecorder, fingerprint } from '../recorder.ts';
 import { EmulatorError, GiteaModel, type GtPull, type RenderOptions } from './model.ts';
 
 /** API routes the emulator serves; anything else is "unexpected", recorded and answered 404. */
@@ -22,13 +22,6 @@ const faultSchema = z.strictObject({
   retry_after_s: z.number().int().min(0).max(86_400).nullable().optional(),
 });
 export type Fault = z.infer<typeof faultSchema>;
-
-export interface EmulatorCounters {
-  /** By route, then HTTP status as a string. */
-  routes: Record<string, Record<string, number>>;
-  total: number;
-  unexpected: { method: string; path: string }[];
-}
 
 export interface LoggedRequest {
   method: string;
@@ -60,15 +53,12 @@ export interface GiteaEmulatorOptions {
   now?: () => Date;
 }
 
-export const fingerprint = (token: string) => createHash('sha256').update(token).digest('hex').slice(0, 12);
+export { fingerprint };
 
 /** An HTTP server on 127.0.0.1 answering like the REST API v1 of Gitea and Forgejo. */
-export class GiteaEmulator {
+export class GiteaEmulator extends EmulatorRecorder<RouteName, Fault, LoggedRequest> {
   readonly model: GiteaModel;
-  readonly faults: Fault[] = [];
-  readonly log: LoggedRequest[] = [];
   latencyMs = 0;
-  counters: EmulatorCounters = { routes: {}, total: 0, unexpected: [] };
   readonly #tokens = new Map<string, string>();
   readonly #options: Required<Omit<GiteaEmulatorOptions, 'now' | 'port'>> & { port: number };
   readonly #server: Server;
@@ -76,6 +66,7 @@ export class GiteaEmulator {
   #origin = '';
 
   constructor(options: GiteaEmulatorOptions = {}) {
+    super(faultSchema);
     this.model = new GiteaModel(options.now);
     const sub = (options.subUrl ?? '').replace(/\/+$/, '');
     this.#options = {
@@ -138,26 +129,6 @@ export class GiteaEmulator {
     this.#tokens.delete(token);
   }
 
-  resetCounters(): void {
-    this.counters = { routes: {}, total: 0, unexpected: [] };
-    this.log.length = 0;
-  }
-
-  /** Requests answered for `route`, optionally only those with `status`. */
-  count(route: RouteName, status?: number): number {
-    const byStatus = this.counters.routes[route] ?? {};
-    if (status !== undefined) return byStatus[String(status)] ?? 0;
-    return Object.values(byStatus).reduce((a, b) => a + b, 0);
-  }
-
-  addFaults(...faults: Fault[]): void {
-    this.faults.push(...faults.map((f) => faultSchema.parse(f)));
-  }
-
-  clearFaults(): void {
-    this.faults.length = 0;
-  }
-
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const raw = req.url ?? '/';
     const url = new URL(raw, this.#origin);
@@ -190,7 +161,7 @@ export class GiteaEmulator {
     }
 
     if (this.latencyMs > 0) await sleep(this.latencyMs);
-    const fault = this.#takeFault(sub!);
+    const fault = this.takeFault(sub!);
     if (fault?.kind === 'latency') await sleep(fault.latency_ms ?? 1000);
 
     // Authentication: an unknown token is refused (401); no token is anonymous.
@@ -241,17 +212,6 @@ export class GiteaEmulator {
       record(error.status);
       return this.#json(res, error.status, { message: error.message, url: this.apiUrl });
     }
-  }
-
-  #takeFault(path: string): Fault | undefined {
-    const i = this.faults.findIndex((f) => !f.match || new RegExp(f.match).test(path));
-    if (i < 0) return undefined;
-    const fault = this.faults[i]!;
-    if (fault.times !== undefined) {
-      if (fault.times <= 1) this.faults.splice(i, 1);
-      else this.faults[i] = { ...fault, times: fault.times - 1 };
-    }
-    return fault;
   }
 
   #answer(

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { graphqlUrlFor } from '../../src/providers/github/client.ts';
+import { EmulatorRecorder, fingerprint } from '../recorder.ts';
 import { executeGitHubGraphql, prepareGraphql, restrictionMessage } from './graphql.ts';
 import { EmulatorError, GitHubModel } from './model.ts';
 import { Renderer } from './render.ts';
@@ -51,13 +52,6 @@ const faultSchema = z.strictObject({
 });
 export type Fault = z.infer<typeof faultSchema>;
 
-export interface EmulatorCounters {
-  /** By route, then HTTP status (as a string, e.g. "200", "304"). */
-  routes: Record<string, Record<string, number>>;
-  total: number;
-  unexpected: { method: string; path: string }[];
-}
-
 export interface LoggedRequest {
   method: string;
   path: string;
@@ -102,17 +96,14 @@ interface TokenState {
 
 type Resource = 'core' | 'graphql';
 
-export const fingerprint = (token: string) => createHash('sha256').update(token).digest('hex').slice(0, 12);
+export { fingerprint };
 
 /** An HTTP server on 127.0.0.1 that answers like GitHub's REST API for the calls gitsync makes. */
-export class GitHubEmulator {
+export class GitHubEmulator extends EmulatorRecorder<RouteName, Fault, LoggedRequest> {
   readonly model: GitHubModel;
-  readonly faults: Fault[] = [];
-  readonly log: LoggedRequest[] = [];
   latencyMs = 0;
   /** API requests received, counted on arrival (before latency or faults). */
   received = 0;
-  counters: EmulatorCounters = { routes: {}, total: 0, unexpected: [] };
   readonly #tokens = new Map<string, TokenState>();
   readonly #options: Required<Omit<GitHubEmulatorOptions, 'now'>>;
   /** GraphQL points charged, in total (GitHub's formula); `graphqlCosts` per query. */
@@ -124,6 +115,7 @@ export class GitHubEmulator {
   #url = '';
 
   constructor(options: GitHubEmulatorOptions = {}) {
+    super(faultSchema);
     this.model = new GitHubModel(options.now);
     this.#options = {
       port: options.port ?? 0,
@@ -201,18 +193,6 @@ export class GitHubEmulator {
       : { limit: 0, used: 0, remaining: 0 };
   }
 
-  resetCounters(): void {
-    this.counters = { routes: {}, total: 0, unexpected: [] };
-    this.log.length = 0;
-  }
-
-  /** Requests answered for `route` with `status` (e.g. 200 or 304). */
-  count(route: RouteName, status?: number): number {
-    const byStatus = this.counters.routes[route] ?? {};
-    if (status !== undefined) return byStatus[String(status)] ?? 0;
-    return Object.values(byStatus).reduce((a, b) => a + b, 0);
-  }
-
   // ---- request handling ----------------------------------------------------------------------
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -262,7 +242,7 @@ export class GitHubEmulator {
     }
 
     if (this.latencyMs > 0) await sleep(this.latencyMs);
-    const fault = this.#takeFault(path);
+    const fault = this.takeFault(path);
     if (fault?.kind === 'latency') await sleep(fault.latency_ms ?? 1000);
 
     const auth = this.#authenticate(token);
@@ -504,19 +484,6 @@ export class GitHubEmulator {
       'x-ratelimit-reset': String(Math.ceil(state.resetAt / 1000)),
       'x-ratelimit-resource': resource,
     };
-  }
-
-  #takeFault(path: string): Fault | null {
-    for (let i = 0; i < this.faults.length; i++) {
-      const fault = this.faults[i]!;
-      if (fault.match && !new RegExp(fault.match).test(path)) continue;
-      if (fault.times !== undefined) {
-        fault.times--;
-        if (fault.times <= 0) this.faults.splice(i, 1);
-      }
-      return fault;
-    }
-    return null;
   }
 
   /** Answers with the fault; returns false when the fault only delays (the request goes on). */
@@ -814,11 +781,6 @@ export class GitHubEmulator {
       default:
         return undefined;
     }
-  }
-
-  /** Adds faults in-process (same rules as `POST /_emulator/faults`). */
-  addFaults(...faults: Fault[]): void {
-    this.faults.push(...faults.map((f) => faultSchema.parse(f)));
   }
 }
 

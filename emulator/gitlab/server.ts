@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
+import { EmulatorRecorder, fingerprint } from '../recorder.ts';
 import { executeGitLabGraphql } from './graphql.ts';
 import {
   DETAILED_MERGE_STATUSES,
@@ -49,13 +49,6 @@ const faultSchema = z.strictObject({
 });
 export type Fault = z.infer<typeof faultSchema>;
 
-export interface EmulatorCounters {
-  /** By route, then HTTP status as a string. */
-  routes: Record<string, Record<string, number>>;
-  total: number;
-  unexpected: { method: string; path: string }[];
-}
-
 export interface LoggedRequest {
   method: string;
   path: string;
@@ -99,15 +92,12 @@ interface Budget {
   resetAt: number;
 }
 
-export const fingerprint = (token: string) => createHash('sha256').update(token).digest('hex').slice(0, 12);
+export { fingerprint };
 
 /** An HTTP server on 127.0.0.1 answering like GitLab's REST API v4 and GraphQL API. */
-export class GitLabEmulator {
+export class GitLabEmulator extends EmulatorRecorder<RouteName, Fault, LoggedRequest> {
   readonly model: GitLabModel;
-  readonly faults: Fault[] = [];
-  readonly log: LoggedRequest[] = [];
   latencyMs = 0;
-  counters: EmulatorCounters = { routes: {}, total: 0, unexpected: [] };
   /** GraphQL complexity scores of the queries run, in order. */
   readonly graphqlComplexity: number[] = [];
   readonly #tokens = new Map<string, { username: string; revoked: 'revoked' | 'expired' | null }>();
@@ -119,6 +109,7 @@ export class GitLabEmulator {
   #origin = '';
 
   constructor(options: GitLabEmulatorOptions = {}) {
+    super(faultSchema);
     this.model = new GitLabModel(options.now);
     const root = (options.relativeUrlRoot ?? '').replace(/\/+$/, '');
     this.#options = {
@@ -195,27 +186,6 @@ export class GitLabEmulator {
     return { limit, observed, remaining: Math.max(0, limit - observed) };
   }
 
-  resetCounters(): void {
-    this.counters = { routes: {}, total: 0, unexpected: [] };
-    this.log.length = 0;
-  }
-
-  /** Requests answered for `route`, optionally only those with `status`. */
-  count(route: RouteName, status?: number): number {
-    const byStatus = this.counters.routes[route] ?? {};
-    if (status !== undefined) return byStatus[String(status)] ?? 0;
-    return Object.values(byStatus).reduce((a, b) => a + b, 0);
-  }
-
-  /** Adds faults in-process (same rules as `POST /_emulator/faults`). */
-  addFaults(...faults: Fault[]): void {
-    this.faults.push(...faults.map((f) => faultSchema.parse(f)));
-  }
-
-  clearFaults(): void {
-    this.faults.length = 0;
-  }
-
   // ---- request handling ----------------------------------------------------------------------
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -267,7 +237,7 @@ export class GitLabEmulator {
     }
 
     if (this.latencyMs > 0) await sleep(this.latencyMs);
-    const fault = this.#takeFault(isGraphql ? '/graphql' : sub!);
+    const fault = this.takeFault(isGraphql ? '/graphql' : sub!);
     if (fault?.kind === 'latency') await sleep(fault.latency_ms ?? 1000);
 
     // Authentication: an unknown, revoked or expired token is refused; no token is anonymous.
@@ -553,19 +523,6 @@ export class GitLabEmulator {
         'ratelimit-reset': String(resetAt),
       },
     };
-  }
-
-  #takeFault(path: string): Fault | null {
-    for (let i = 0; i < this.faults.length; i++) {
-      const fault = this.faults[i]!;
-      if (fault.match && !new RegExp(fault.match).test(path)) continue;
-      if (fault.times !== undefined) {
-        fault.times--;
-        if (fault.times <= 0) this.faults.splice(i, 1);
-      }
-      return fault;
-    }
-    return null;
   }
 
   /** A generated avatar (initial on a colour), so pages work offline. */
