@@ -4,7 +4,7 @@ import type { Clock } from '../../core/clock.ts';
 import { AuthError, GitsyncError, RateLimitedError, UnavailableError } from '../../core/errors.ts';
 import { trimTrailingSlash } from '../../core/origin.ts';
 import type { CallOptions } from '../types.ts';
-import { HeaderlessLimitStreaks, resumeAt, translateAzureError } from './errors.ts';
+import { LimitStreaks, resumeAt, translateAzureError } from './errors.ts';
 
 /**
  * Every call names the REST version it was written against (Azure DevOps docs, "REST API
@@ -47,7 +47,7 @@ export class AzureDevOpsClient {
   readonly #fetch: typeof fetch;
   readonly #timeoutMs: number;
   readonly #clock: Clock;
-  readonly #streaks = new HeaderlessLimitStreaks();
+  readonly #streaks = new LimitStreaks();
   /** Per token fingerprint: no request before this time (Azure DevOps said usage is exhausted). */
   readonly #pausedUntil = new Map<string, Date>();
   /** Requests sent (each page counts). */

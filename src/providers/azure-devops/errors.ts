@@ -1,36 +1,9 @@
 import type { Clock } from '../../core/clock.ts';
-import {
-  AuthError,
-  type GitsyncError,
-  NotFoundError,
-  RateLimitedError,
-  UnavailableError,
-} from '../../core/errors.ts';
+import { AuthError, type GitsyncError, RateLimitedError, UnavailableError } from '../../core/errors.ts';
+import { hostNotFound, LimitStreaks } from '../host-errors.ts';
 
-/**
- * A 429 without `Retry-After` or `X-RateLimit-Reset` says nothing of when to come back: wait at
- * least a minute, doubling on repeats up to an hour (Azure DevOps docs, "Rate and usage limits":
- * delays stop "within five minutes" once consumption goes to zero).
- */
-const MIN_PAUSE_S = 60;
+/** Azure DevOps' own waits are followed up to an hour. */
 const MAX_PAUSE_S = 3600;
-
-/** Consecutive header-less 429s per token fingerprint, to back off longer on repeats. */
-export class HeaderlessLimitStreaks {
-  readonly #streaks = new Map<string, number>();
-  next(fingerprint: string): number {
-    const n = (this.#streaks.get(fingerprint) ?? 0) + 1;
-    this.#streaks.set(fingerprint, n);
-    if (this.#streaks.size > 10_000) this.#streaks.clear();
-    return Math.min(MAX_PAUSE_S, MIN_PAUSE_S * 2 ** (n - 1));
-  }
-  reset(fingerprint: string): void {
-    this.#streaks.delete(fingerprint);
-  }
-}
-
-/** Azure DevOps says the project, repository or PR does not exist, or this token may not see it. */
-export const hostNotFound = (message: string) => new NotFoundError(message, { code: 'provider_error' });
 
 /**
  * When to come back, from the headers of a 429 or of a throttled answer (Azure DevOps docs,
@@ -90,3 +63,5 @@ export function translateAzureError(
   if (status === 404) return hostNotFound(`azure devops: not found (${what}: 404)${said}`);
   return new UnavailableError(`azure devops answered ${status} (${what})${said}`);
 }
+
+export { hostNotFound, LimitStreaks };

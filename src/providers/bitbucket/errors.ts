@@ -1,43 +1,9 @@
 import type { Clock } from '../../core/clock.ts';
-import {
-  AuthError,
-  type GitsyncError,
-  NotFoundError,
-  RateLimitedError,
-  UnavailableError,
-} from '../../core/errors.ts';
-
-/**
- * Bitbucket answers a 429 without any reset time ("API request limits": the limit is a rolling
- * hour, and the answer says only "Rate limit for this resource has been exceeded"): wait at least a
- * minute, doubling on repeats up to an hour. A rolling hour of 1,000 requests frees about 17 a
- * minute, so a minute is the shortest wait that buys anything.
- */
-export const MIN_PAUSE_S = 60;
-const MAX_PAUSE_S = 3600;
-
-/** Consecutive 429s per token fingerprint, to back off longer on repeats. */
-export class LimitStreaks {
-  readonly #streaks = new Map<string, number>();
-  next(fingerprint: string): number {
-    const n = (this.#streaks.get(fingerprint) ?? 0) + 1;
-    this.#streaks.set(fingerprint, n);
-    if (this.#streaks.size > 10_000) this.#streaks.clear();
-    return Math.min(MAX_PAUSE_S, MIN_PAUSE_S * 2 ** (n - 1));
-  }
-  reset(fingerprint: string): void {
-    this.#streaks.delete(fingerprint);
-  }
-}
+import { AuthError, type GitsyncError, RateLimitedError, UnavailableError } from '../../core/errors.ts';
+import { hostNotFound, LimitStreaks } from '../host-errors.ts';
 
 /** How a configured token is sent (docs/bitbucket.md, "Tokens"). */
 export type CredentialKind = 'bearer' | 'api_token' | 'basic_other';
-
-/**
- * Bitbucket says the repository or PR does not exist, or that these credentials may not see it
- * (it answers 404 for a private repository the caller cannot read).
- */
-export const hostNotFound = (message: string) => new NotFoundError(message, { code: 'provider_error' });
 
 /**
  * App passwords "stop working entirely on June 9, 2026" (Atlassian, "Deprecation notice: Bitbucket
@@ -85,3 +51,5 @@ export function translateBitbucketError(
   if (status === 404) return hostNotFound(`bitbucket: not found (${what}: 404)${said}`);
   return new UnavailableError(`bitbucket answered ${status} (${what})${said}`);
 }
+
+export { hostNotFound, LimitStreaks };

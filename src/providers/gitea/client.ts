@@ -4,7 +4,7 @@ import type { Clock } from '../../core/clock.ts';
 import { GitsyncError, UnavailableError } from '../../core/errors.ts';
 import { trimTrailingSlash } from '../../core/origin.ts';
 import type { CallOptions } from '../types.ts';
-import { HeaderlessLimitStreaks, translateGiteaError } from './errors.ts';
+import { LimitStreaks, translateGiteaError } from './errors.ts';
 
 export interface GiteaClientOptions {
   clock: Clock;
@@ -27,7 +27,7 @@ export class GiteaClient {
   readonly #fetch: typeof fetch;
   readonly #timeoutMs: number;
   readonly #clock: Clock;
-  readonly #streaks = new HeaderlessLimitStreaks();
+  readonly #streaks = new LimitStreaks();
   /** Requests sent, for tests and cost figures. */
   requests = 0;
 

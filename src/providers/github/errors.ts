@@ -1,11 +1,6 @@
 import { createHash } from 'node:crypto';
-import {
-  AuthError,
-  type GitsyncError,
-  NotFoundError,
-  RateLimitedError,
-  UnavailableError,
-} from '../../core/errors.ts';
+import { AuthError, type GitsyncError, RateLimitedError, UnavailableError } from '../../core/errors.ts';
+import { hostNotFound } from '../host-errors.ts';
 
 /**
  * GitHub's budgets: REST's `core` and GraphQL's are separate ("The GraphQL API has its own rate
@@ -106,11 +101,6 @@ const isSecondary = (body: ErrorBody | undefined) => body?.messages.some((m) => 
  * remaining budget is 0, else — a secondary limit — at least a minute, doubling on repeats.
  * Any other 403, and a 401, is auth.
  */
-/**
- * GitHub says something does not exist (or this token may not see it). To the caller of "refresh
- * now" that is the host's answer, not a mistake in the request: a provider error.
- */
-export const hostNotFound = (message: string) => new NotFoundError(message, { code: 'provider_error' });
 
 export function translateGitHubError(
   status: number,
@@ -152,7 +142,8 @@ export function translateGitHubError(
   if (status === 401) return new AuthError(`github rejected the token (${what}: 401)`);
   if (status === 403) return new AuthError(`github rejected the token: access denied (${what}: 403)${said}`);
   // The host's "not found" is the host's answer, not the caller's mistake: a provider error.
-  if (status === 404)
-    return new NotFoundError(`github: not found (${what}: 404)`, { code: 'provider_error' });
+  if (status === 404) return hostNotFound(`github: not found (${what}: 404)`);
   return new UnavailableError(`github answered ${status} (${what})`);
 }
+
+export { hostNotFound };

@@ -4,7 +4,7 @@ import type { Clock } from '../../core/clock.ts';
 import { GitsyncError, UnavailableError } from '../../core/errors.ts';
 import { trimTrailingSlash } from '../../core/origin.ts';
 import type { CallOptions } from '../types.ts';
-import { HeaderlessLimitStreaks, translateGitLabError } from './errors.ts';
+import { LimitStreaks, translateGitLabError } from './errors.ts';
 
 export interface GitLabClientOptions {
   clock: Clock;
@@ -35,7 +35,7 @@ export class GitLabClient {
   readonly #fetch: typeof fetch;
   readonly #timeoutMs: number;
   readonly #clock: Clock;
-  readonly #streaks = new HeaderlessLimitStreaks();
+  readonly #streaks = new LimitStreaks();
   readonly counts: Record<GitLabRequestKind, number> = { rest: 0, graphql: 0 };
 
   constructor(apiUrl: string, options: GitLabClientOptions) {

@@ -1,36 +1,6 @@
 import type { Clock } from '../../core/clock.ts';
-import {
-  AuthError,
-  type GitsyncError,
-  NotFoundError,
-  RateLimitedError,
-  UnavailableError,
-} from '../../core/errors.ts';
-
-/**
- * GitLab sends no reset time with some 429s (gitlab.com at times omits the RateLimit-* headers):
- * wait at least a minute then, doubling on repeats (GitLab docs, "Rate limits": "clients should
- * wait before retrying").
- */
-const MIN_PAUSE_S = 60;
-const MAX_PAUSE_S = 3600;
-
-/** Consecutive header-less 429s per token fingerprint, to back off longer on repeats. */
-export class HeaderlessLimitStreaks {
-  readonly #streaks = new Map<string, number>();
-  next(fingerprint: string): number {
-    const n = (this.#streaks.get(fingerprint) ?? 0) + 1;
-    this.#streaks.set(fingerprint, n);
-    if (this.#streaks.size > 10_000) this.#streaks.clear();
-    return Math.min(MAX_PAUSE_S, MIN_PAUSE_S * 2 ** (n - 1));
-  }
-  reset(fingerprint: string): void {
-    this.#streaks.delete(fingerprint);
-  }
-}
-
-/** GitLab says the project or MR does not exist, or this token may not see it (it answers 404 for both). */
-export const hostNotFound = (message: string) => new NotFoundError(message, { code: 'provider_error' });
+import { AuthError, type GitsyncError, RateLimitedError, UnavailableError } from '../../core/errors.ts';
+import { hostNotFound, LimitStreaks } from '../host-errors.ts';
 
 /**
  * Translates one GitLab error answer into gitsync's typed errors (GitLab docs, "REST API":
@@ -61,3 +31,5 @@ export function translateGitLabError(
   if (status === 404) return hostNotFound(`gitlab: not found (${what}: 404)${said}`);
   return new UnavailableError(`gitlab answered ${status} (${what})${said}`);
 }
+
+export { hostNotFound, LimitStreaks };

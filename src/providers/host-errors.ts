@@ -1,0 +1,38 @@
+import { NotFoundError } from '../core/errors.ts';
+
+/**
+ * What every provider needs when a host fails in the same way: a host's "not found", and waiting
+ * out a rate limit that came without a reset time.
+ */
+
+/**
+ * The host says the repository or PR does not exist, or that this token may not see it (hosts
+ * answer 404 for both). To the caller of "refresh now" that is the host's answer, not a mistake
+ * in the request: a provider error.
+ */
+export const hostNotFound = (message: string) => new NotFoundError(message, { code: 'provider_error' });
+
+/** The shortest and the longest wait for a rate limit without a reset time. */
+const MIN_PAUSE_S = 60;
+const MAX_PAUSE_S = 3600;
+
+/**
+ * Consecutive rate limits without a reset time, per token fingerprint: the first waits a minute,
+ * each repeat twice as long, up to an hour; a success starts over (SPEC: "where a host sends no
+ * reset time, pause at least 60 s, longer on repeats").
+ */
+export class LimitStreaks {
+  readonly #streaks = new Map<string, number>();
+
+  /** The seconds to wait for one more limit of this token. */
+  next(fingerprint: string): number {
+    const n = (this.#streaks.get(fingerprint) ?? 0) + 1;
+    this.#streaks.set(fingerprint, n);
+    if (this.#streaks.size > 10_000) this.#streaks.clear();
+    return Math.min(MAX_PAUSE_S, MIN_PAUSE_S * 2 ** (n - 1));
+  }
+
+  reset(fingerprint: string): void {
+    this.#streaks.delete(fingerprint);
+  }
+}
