@@ -1,4 +1,4 @@
-import { parseRemote } from '../core/origin.ts';
+import { parseRemote, trimTrailingSlash } from '../core/origin.ts';
 import type { RepoRef } from './types.ts';
 
 /**
@@ -37,4 +37,30 @@ export function matchRepoOnHost(origin: string, webUrl: string, nested: boolean)
   if (segments.length < 2 || (!nested && segments.length !== 2)) return null;
   const name = segments.at(-1)!;
   return { owner: segments.slice(0, -1).join('/'), name };
+}
+
+/**
+ * Matches `pattern` against the path of a web URL on `webUrl`'s host and scheme, with the path
+ * prefix of a self-hosted instance (`https://host/gitlab`) removed first; query and fragment are
+ * ignored. The match is null when the URL is unparseable, elsewhere, or does not fit. Never throws.
+ */
+export function matchWebPath(url: string, webUrl: string, pattern: RegExp): RegExpExecArray | null {
+  let parsed: URL;
+  let base: URL;
+  try {
+    parsed = new URL(url);
+    base = new URL(webUrl);
+  } catch {
+    return null;
+  }
+  if (parsed.host.toLowerCase() !== base.host.toLowerCase() || parsed.protocol !== base.protocol) return null;
+  const prefix = trimTrailingSlash(base.pathname);
+  if (!parsed.pathname.toLowerCase().startsWith(`${prefix.toLowerCase()}/`)) return null;
+  return pattern.exec(parsed.pathname.slice(prefix.length));
+}
+
+/** A PR/MR number from a URL path segment: a positive safe integer, else null. */
+export function pullNumber(digits: string): number | null {
+  const number = Number(digits);
+  return /^\d+$/.test(digits) && Number.isSafeInteger(number) && number > 0 ? number : null;
 }

@@ -1,4 +1,5 @@
 import { parseRemote } from '../../core/origin.ts';
+import { pullNumber } from '../origin-match.ts';
 import type { PullRef, RepoRef } from '../types.ts';
 
 /**
@@ -136,9 +137,8 @@ export function parseAzurePullUrl(url: string, webUrl: string): PullRef | null {
     });
   const found = readRepoPath(kind.kind, segments, kind.org);
   if (found?.rest[0]?.toLowerCase() !== 'pullrequest' || found.rest.length !== 2) return null;
-  if (!/^\d+$/.test(found.rest[1]!)) return null;
-  const number = Number(found.rest[1]);
-  return Number.isSafeInteger(number) && number > 0 ? { repo: repoRefOf(found.repo), number } : null;
+  const number = pullNumber(found.rest[1]!);
+  return number === null ? null : { repo: repoRefOf(found.repo), number };
 }
 
 export const azurePullUrl = (webUrl: string, pull: PullRef) =>

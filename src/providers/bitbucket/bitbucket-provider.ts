@@ -1,14 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import { NotFoundError } from '../../core/errors.ts';
-import { trimTrailingSlash } from '../../core/origin.ts';
 import {
   type PrFields,
   type PrState,
   type RequestedReviewer,
   sortRequestedReviewers,
 } from '../../core/types.ts';
-import { isOnHost, matchRepoOnHost } from '../origin-match.ts';
+import { isOnHost, matchRepoOnHost, matchWebPath, pullNumber } from '../origin-match.ts';
 import type {
   CallOptions,
   Provider,
@@ -108,24 +107,12 @@ export class BitbucketProvider implements Provider {
 
   /** `web_url/{workspace}/{repo}/pull-requests/{id}`, with a trailing tab (`/diff`), query or fragment ignored. */
   parsePullUrl(url: string): PullRef | null {
-    let parsed: URL;
-    let base: URL;
-    try {
-      parsed = new URL(url);
-      base = new URL(this.config.web_url);
-    } catch {
-      return null;
-    }
-    if (parsed.host.toLowerCase() !== base.host.toLowerCase() || parsed.protocol !== base.protocol)
-      return null;
-    const prefix = trimTrailingSlash(base.pathname);
-    const m = /^\/([^/]+)\/([^/]+)\/pull-requests\/(\d+)(?:\/.*)?$/.exec(
-      parsed.pathname.slice(prefix.length),
-    );
-    if (!m || !parsed.pathname.startsWith(`${prefix}/`)) return null;
+    const m = matchWebPath(url, this.config.web_url, /^\/([^/]+)\/([^/]+)\/pull-requests\/(\d+)(?:\/.*)?$/);
+    const number = m ? pullNumber(m[3]!) : null;
+    if (!m || number === null) return null;
     const repo = { owner: m[1]!.toLowerCase(), name: m[2]!.toLowerCase() };
     if (!SEGMENT.test(repo.owner) || !SEGMENT.test(repo.name)) return null;
-    return { repo, number: Number(m[3]) };
+    return { repo, number };
   }
 
   buildPullUrl(pull: PullRef): string {

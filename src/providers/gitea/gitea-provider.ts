@@ -1,13 +1,12 @@
 import { createHash } from 'node:crypto';
 import { NotFoundError } from '../../core/errors.ts';
-import { trimTrailingSlash } from '../../core/origin.ts';
 import {
   type PrFields,
   type PrState,
   type RequestedReviewer,
   sortRequestedReviewers,
 } from '../../core/types.ts';
-import { isOnHost, matchRepoOnHost } from '../origin-match.ts';
+import { isOnHost, matchRepoOnHost, matchWebPath, pullNumber } from '../origin-match.ts';
 import type {
   CallOptions,
   Provider,
@@ -111,21 +110,10 @@ export class GiteaProvider implements Provider {
 
   /** `web_url/owner/repo/pulls/N`, with any trailing path (`/files`), query or fragment ignored. */
   parsePullUrl(url: string): PullRef | null {
-    let parsed: URL;
-    let base: URL;
-    try {
-      parsed = new URL(url);
-      base = new URL(this.config.web_url);
-    } catch {
-      return null;
-    }
-    if (parsed.host.toLowerCase() !== base.host.toLowerCase() || parsed.protocol !== base.protocol)
-      return null;
-    const prefix = trimTrailingSlash(base.pathname);
-    if (!parsed.pathname.toLowerCase().startsWith(`${prefix.toLowerCase()}/`)) return null;
-    const m = /^\/([^/]+)\/([^/]+)\/pulls\/(\d+)(?:\/.*)?$/.exec(parsed.pathname.slice(prefix.length));
-    if (!m || !SEGMENT.test(m[1]!) || !SEGMENT.test(m[2]!)) return null;
-    return { repo: { owner: m[1]!, name: m[2]! }, number: Number(m[3]) };
+    const m = matchWebPath(url, this.config.web_url, /^\/([^/]+)\/([^/]+)\/pulls\/(\d+)(?:\/.*)?$/);
+    const number = m ? pullNumber(m[3]!) : null;
+    if (!m || number === null || !SEGMENT.test(m[1]!) || !SEGMENT.test(m[2]!)) return null;
+    return { repo: { owner: m[1]!, name: m[2]! }, number };
   }
 
   buildPullUrl(pull: PullRef): string {

@@ -2,14 +2,13 @@ import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import type { Clock } from '../../core/clock.ts';
 import { AuthError, NotFoundError, RateLimitedError, UnavailableError } from '../../core/errors.ts';
-import { trimTrailingSlash } from '../../core/origin.ts';
 import {
   type PrFields,
   type PrState,
   type RequestedReviewer,
   sortRequestedReviewers,
 } from '../../core/types.ts';
-import { isOnHost, matchRepoOnHost } from '../origin-match.ts';
+import { isOnHost, matchRepoOnHost, matchWebPath, pullNumber } from '../origin-match.ts';
 import {
   branchKey,
   type CallOptions,
@@ -115,22 +114,9 @@ export class GitHubProvider implements Provider {
 
   /** `web_url/owner/repo/pull/N`, with any trailing path (`/files`), query or fragment ignored. */
   parsePullUrl(url: string): PullRef | null {
-    let parsed: URL;
-    let base: URL;
-    try {
-      parsed = new URL(url);
-      base = new URL(this.config.web_url);
-    } catch {
-      return null;
-    }
-    if (parsed.host.toLowerCase() !== base.host.toLowerCase() || parsed.protocol !== base.protocol)
-      return null;
-    const prefix = trimTrailingSlash(base.pathname);
-    if (!parsed.pathname.startsWith(`${prefix}/`)) return null;
-    const m = /^\/([^/]+)\/([^/]+)\/pull\/(\d+)(?:\/.*)?$/.exec(parsed.pathname.slice(prefix.length));
-    if (!m || !isName(m[1]!) || !isName(m[2]!)) return null;
-    const number = Number(m[3]);
-    if (!Number.isSafeInteger(number) || number < 1) return null;
+    const m = matchWebPath(url, this.config.web_url, /^\/([^/]+)\/([^/]+)\/pull\/(\d+)(?:\/.*)?$/);
+    const number = m ? pullNumber(m[3]!) : null;
+    if (!m || number === null || !isName(m[1]!) || !isName(m[2]!)) return null;
     return { repo: { owner: m[1]!, name: m[2]! }, number };
   }
 

@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { NotFoundError } from '../../core/errors.ts';
-import { trimTrailingSlash } from '../../core/origin.ts';
 import { type PrFields, type PrState, sortRequestedReviewers } from '../../core/types.ts';
-import { isOnHost, matchRepoOnHost } from '../origin-match.ts';
+import { isOnHost, matchRepoOnHost, matchWebPath, pullNumber } from '../origin-match.ts';
 import {
   branchKey,
   type CallOptions,
@@ -100,25 +99,12 @@ export class GitLabProvider implements Provider {
 
   /** `web_url/group/sub/repo/-/merge_requests/N`, with any trailing path (`/diffs`), query or fragment ignored. */
   parsePullUrl(url: string): PullRef | null {
-    let parsed: URL;
-    let base: URL;
-    try {
-      parsed = new URL(url);
-      base = new URL(this.config.web_url);
-    } catch {
-      return null;
-    }
-    if (parsed.host.toLowerCase() !== base.host.toLowerCase() || parsed.protocol !== base.protocol)
-      return null;
-    const prefix = trimTrailingSlash(base.pathname);
-    if (!parsed.pathname.startsWith(`${prefix}/`)) return null;
-    const m = /^\/(.+)\/([^/]+)\/-\/merge_requests\/(\d+)(?:\/.*)?$/.exec(
-      parsed.pathname.slice(prefix.length),
-    );
-    if (!m) return null;
+    const m = matchWebPath(url, this.config.web_url, /^\/(.+)\/([^/]+)\/-\/merge_requests\/(\d+)(?:\/.*)?$/);
+    const number = m ? pullNumber(m[3]!) : null;
+    if (!m || number === null) return null;
     const repo = { owner: m[1]!, name: m[2]! };
     if (![...repo.owner.split('/'), repo.name].every((s) => SEGMENT.test(s))) return null;
-    return { repo, number: Number(m[3]) };
+    return { repo, number };
   }
 
   buildPullUrl(pull: PullRef): string {
