@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { EmulatorError as HttpEmulatorError } from '../http.ts';
 
 /**
  * The state of an emulated Azure DevOps Services: organizations, projects (with visibility),
@@ -81,13 +82,14 @@ export interface AzPull {
   targetCommit: string;
 }
 
-export class EmulatorError extends Error {
+/** An emulator error with the `typeKey` Azure DevOps puts beside its message. */
+export class EmulatorError extends HttpEmulatorError {
   constructor(
-    readonly status: number,
+    status: number,
     message: string,
     readonly typeKey = 'InvalidArgumentValueException',
   ) {
-    super(message);
+    super(status, message);
   }
 }
 

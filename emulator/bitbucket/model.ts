@@ -1,19 +1,13 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { EmulatorError } from '../http.ts';
+
+export { EmulatorError };
 
 /**
  * The state a Bitbucket Cloud emulator serves: workspaces (by their IDs), repositories (private or
  * public, forks with a parent), users, and pull requests with their states, draft flag, reviewers,
  * participants' verdicts, commits and per-file diff statistics.
  */
-
-export class EmulatorError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 export const PR_STATES = ['OPEN', 'MERGED', 'DECLINED', 'SUPERSEDED'] as const;
 export type BbState = (typeof PR_STATES)[number];

@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import { EmulatorError } from '../http.ts';
+
+export { EmulatorError };
 
 /**
  * The state of an emulated Gitea/Forgejo instance: users, repositories (forks, visibility,
@@ -9,15 +12,6 @@ import { createHash } from 'node:crypto';
 
 export const REVIEW_STATES = ['APPROVED', 'PENDING', 'COMMENT', 'REQUEST_CHANGES', 'REQUEST_REVIEW'] as const;
 export type ReviewState = (typeof REVIEW_STATES)[number];
-
-export class EmulatorError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 export interface GtUser {
   id: number;

@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import { EmulatorError } from '../http.ts';
+
+export { EmulatorError };
 
 /** The code-host state the GitHub emulator serves: repositories, branches, pull requests, reviews. */
 
@@ -98,15 +101,6 @@ export type PullPatch = Partial<
     | 'head_ref'
   >
 >;
-
-export class EmulatorError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 const sha = (seed: string) => createHash('sha1').update(seed).digest('hex');
 

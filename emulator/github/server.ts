@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { graphqlUrlFor } from '../../src/providers/github/client.ts';
+import { answerAdmin, readBody } from '../http.ts';
 import { EmulatorRecorder, fingerprint } from '../recorder.ts';
 import { executeGitHubGraphql, prepareGraphql, restrictionMessage } from './graphql.ts';
 import { EmulatorError, GitHubModel } from './model.ts';
@@ -595,28 +596,8 @@ export class GitHubEmulator extends EmulatorRecorder<RouteName, Fault, LoggedReq
 
   // ---- admin API -------------------------------------------------------------------------------
 
-  async #admin(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    const parts = url.pathname.split('/').filter(Boolean).slice(1).map(decodeURIComponent);
-    const method = req.method ?? 'GET';
-    let input: unknown = {};
-    if (method === 'POST' || method === 'PATCH' || method === 'PUT' || method === 'DELETE') {
-      const text = await readBody(req);
-      try {
-        input = text ? JSON.parse(text) : {};
-      } catch {
-        return this.#json(res, 400, { message: 'body is not JSON' });
-      }
-    }
-    try {
-      const result = this.#adminAction(method, parts, input);
-      if (result === undefined)
-        return this.#json(res, 404, { message: `no admin route ${method} ${url.pathname}` });
-      this.#json(res, method === 'POST' ? 201 : 200, result);
-    } catch (error) {
-      if (error instanceof z.ZodError) return this.#json(res, 400, { message: z.prettifyError(error) });
-      if (error instanceof EmulatorError) return this.#json(res, error.status, { message: error.message });
-      throw error;
-    }
+  #admin(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    return answerAdmin(req, res, url, (method, parts, input) => this.#adminAction(method, parts, input));
   }
 
   #adminAction(method: string, parts: string[], input: unknown): unknown {
@@ -825,17 +806,6 @@ const SECONDARY_LIMIT_DOCS =
   'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > 1_000_000) throw new EmulatorError(413, 'body too large');
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 export async function startGitHubEmulator(options: GitHubEmulatorOptions = {}): Promise<GitHubEmulator> {
   return new GitHubEmulator(options).start();

@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import { EmulatorError } from '../http.ts';
+
+export { EmulatorError };
 
 /**
  * The state the GitLab emulator serves: users, projects (nested groups, forks, visibility), merge
@@ -169,15 +172,6 @@ export type MergeRequestPatch = Partial<
     'title' | 'description' | 'draft' | 'target_branch' | 'merge_check' | 'user_notes_count'
   >
 >;
-
-export class EmulatorError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 /**
  * GitLab moves a deleted user's contributions to a system-wide "Ghost User" (GitLab docs, "Delete

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
+import { answerAdmin, readBody, safeJson } from '../http.ts';
 import { EmulatorRecorder, fingerprint } from '../recorder.ts';
 import { executeGitLabGraphql } from './graphql.ts';
 import {
@@ -350,7 +351,7 @@ export class GitLabEmulator extends EmulatorRecorder<RouteName, Fault, LoggedReq
         operationName: url.searchParams.get('operationName') ?? undefined,
       };
     } else {
-      request = safeJson(await readBody(req));
+      request = safeJson(await readBody(req, '413 Request Entity Too Large'));
       if (request === undefined) return { errors: [{ message: 'Unexpected end of document' }] };
     }
     const run = async (one: unknown) => {
@@ -550,25 +551,8 @@ export class GitLabEmulator extends EmulatorRecorder<RouteName, Fault, LoggedReq
 
   // ---- admin API (for `gitsync demo` and out-of-process tests) ---------------------------------
 
-  async #admin(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    const method = req.method ?? 'GET';
-    const parts = url.pathname.split('/').filter(Boolean).slice(1).map(decodeURIComponent);
-    let input: unknown = {};
-    if (method === 'POST' || method === 'PATCH' || method === 'PUT') {
-      const text = await readBody(req);
-      input = text ? safeJson(text) : {};
-      if (input === undefined) return this.#json(res, 400, { message: 'body is not JSON' });
-    }
-    try {
-      const result = this.#adminAction(method, parts, input);
-      if (result === undefined)
-        return this.#json(res, 404, { message: `no admin route ${method} ${url.pathname}` });
-      this.#json(res, method === 'POST' ? 201 : 200, result);
-    } catch (error) {
-      if (error instanceof z.ZodError) return this.#json(res, 400, { message: z.prettifyError(error) });
-      if (error instanceof EmulatorError) return this.#json(res, error.status, { message: error.message });
-      throw error;
-    }
+  #admin(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    return answerAdmin(req, res, url, (method, parts, input) => this.#adminAction(method, parts, input));
   }
 
   /**
@@ -804,25 +788,6 @@ function statusText(status: number): string {
 
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > 1_000_000) throw new EmulatorError(413, '413 Request Entity Too Large');
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 export async function startGitLabEmulator(options: GitLabEmulatorOptions = {}): Promise<GitLabEmulator> {
   return new GitLabEmulator(options).start();
