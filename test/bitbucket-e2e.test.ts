@@ -1,16 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BitbucketEmulator, startBitbucketEmulator } from '../emulator/bitbucket/server.ts';
 import { deliver, HookPayloads } from '../emulator/bitbucket/webhooks.ts';
-import { loadConfig } from '../src/config/config.ts';
 import { FakeClock } from '../src/core/clock.ts';
 import { BitbucketProvider } from '../src/providers/bitbucket/bitbucket-provider.ts';
-import { openRuntime, type Runtime } from '../src/runtime.ts';
-import { createTestDatabase, type TestDatabase } from './helpers/databases.ts';
-import { schemaUrl } from './helpers/processes.ts';
+import type { Runtime } from '../src/runtime.ts';
+import { type HostService, startHostService } from './helpers/host-service.ts';
 import { SseClient } from './helpers/sse.ts';
 
 const ADMIN = 'bitbucket-e2e-admin-key-0123';
@@ -25,9 +20,8 @@ const WEB = 'https://bitbucket.org';
  */
 describe('Bitbucket end to end', () => {
   let bb: BitbucketEmulator;
-  let db: TestDatabase;
+  let svc: HostService;
   let runtime: Runtime;
-  let server: ReturnType<typeof serve>;
   let base: string;
   const clock = new FakeClock(new Date());
   const owner = randomUUID();
@@ -37,59 +31,25 @@ describe('Bitbucket end to end', () => {
     bb = await startBitbucketEmulator({ diffstatPagelen: 3 });
     bb.addAccessToken(TOKEN, { workspace: 'acme', user: 'acme-bot' });
     bb.model.createRepo({ full_name: repo, is_private: true });
-    db = await createTestDatabase('postgres');
-    const config = loadConfig({});
-    runtime = await openRuntime(
-      {
-        ...config,
-        database_url: schemaUrl(db.schema),
-        admin_token: ADMIN,
-        encryption_key: 'ab'.repeat(32),
-        log_level: 'silent',
-        providers: [],
-        worker: { ...config.worker, enabled: false },
-      },
-      {
-        clock,
-        logger: pino({ level: 'silent' }),
-        providers: [
-          new BitbucketProvider(
-            { id: 'bb', type: 'bitbucket', web_url: WEB, api_url: bb.apiUrl, webhook_secret: SECRET },
-            { clock },
-          ),
-        ],
-      },
-    );
-    await runtime.start();
-    server = serve({ fetch: runtime.http.fetch, hostname: '127.0.0.1', port: 0 });
-    await new Promise((r) => server.once('listening', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    svc = await startHostService({
+      adminKey: ADMIN,
+      clock,
+      provider: new BitbucketProvider(
+        { id: 'bb', type: 'bitbucket', web_url: WEB, api_url: bb.apiUrl, webhook_secret: SECRET },
+        { clock },
+      ),
+    });
+    ({ runtime, base } = svc);
     await api('PUT', `/api/v1/owners/${owner}/tokens/bb`, { token: TOKEN });
   });
   afterAll(async () => {
-    await new Promise((r) => server?.close(r));
-    await runtime?.close();
+    await svc?.close();
     await bb?.close();
-    await db?.drop();
   });
 
-  async function api(method: string, path: string, body?: unknown) {
-    const res = await fetch(`${base}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    // biome-ignore lint/suspicious/noExplicitAny: tests inspect JSON
-    return { status: res.status, json: (text ? JSON.parse(text) : null) as any };
-  }
-  const chatReporting = async (origin: string, branch: string) => {
-    const chat = randomUUID();
-    await api('PUT', `/api/v1/chats/${chat}`, { owner_id: owner, title: `chat on ${branch}` });
-    expect((await api('POST', '/api/v1/git-refs', { chat_id: chat, origin, branch })).status).toBe(202);
-    return chat;
-  };
-  const ref = async (chat: string) => (await api('GET', `/api/v1/chats/${chat}`)).json.diff_status;
+  const api = (method: string, path: string, body?: unknown) => svc.api(method, path, body);
+  const chatReporting = (origin: string, branch: string) => svc.chatReporting(owner, origin, branch);
+  const ref = (chat: string) => svc.diffStatus(chat);
 
   it('a chat reporting a Bitbucket origin shows its PR with every field after one tick', async () => {
     const pr = bb.model.openPull(repo, {

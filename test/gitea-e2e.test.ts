@@ -1,16 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fingerprint, type GiteaEmulator, startGiteaEmulator } from '../emulator/gitea/server.ts';
 import { deliver, HookPayloads } from '../emulator/gitea/webhooks.ts';
-import { loadConfig } from '../src/config/config.ts';
 import { FakeClock } from '../src/core/clock.ts';
 import { GiteaProvider } from '../src/providers/gitea/gitea-provider.ts';
-import { openRuntime, type Runtime } from '../src/runtime.ts';
-import { createTestDatabase, type TestDatabase } from './helpers/databases.ts';
-import { schemaUrl } from './helpers/processes.ts';
+import type { Runtime } from '../src/runtime.ts';
+import { type HostService, startHostService } from './helpers/host-service.ts';
 import { SseClient } from './helpers/sse.ts';
 
 const ADMIN = 'gitea-e2e-admin-key-0123';
@@ -23,9 +18,8 @@ const SECRET = 'gitea e2e webhook secret';
  */
 describe.each(['gitea', 'forgejo'] as const)('%s end to end', (kind) => {
   let gt: GiteaEmulator;
-  let db: TestDatabase;
+  let svc: HostService;
   let runtime: Runtime;
-  let server: ReturnType<typeof serve>;
   let base: string;
   const clock = new FakeClock(new Date());
   const owner = randomUUID();
@@ -35,61 +29,27 @@ describe.each(['gitea', 'forgejo'] as const)('%s end to end', (kind) => {
     gt = await startGiteaEmulator({ subUrl: '/gitea', product: kind });
     gt.addToken(TOKEN, 'agent');
     gt.model.createRepo({ full_name: repo, private: true, members: ['agent', 'lee', 'kim'] });
-    db = await createTestDatabase('postgres');
-    const config = loadConfig({});
-    runtime = await openRuntime(
-      {
-        ...config,
-        database_url: schemaUrl(db.schema),
-        admin_token: ADMIN,
-        encryption_key: 'ab'.repeat(32),
-        log_level: 'silent',
-        providers: [],
-        worker: { ...config.worker, enabled: false },
-      },
-      {
-        clock,
-        logger: pino({ level: 'silent' }),
-        providers: [
-          new GiteaProvider(
-            { id: 'corp', type: kind, web_url: gt.webUrl, api_url: gt.apiUrl, webhook_secret: SECRET },
-            kind,
-            { clock },
-          ),
-        ],
-      },
-    );
-    await runtime.start();
-    server = serve({ fetch: runtime.http.fetch, hostname: '127.0.0.1', port: 0 });
-    await new Promise((r) => server.once('listening', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    svc = await startHostService({
+      adminKey: ADMIN,
+      clock,
+      provider: new GiteaProvider(
+        { id: 'corp', type: kind, web_url: gt.webUrl, api_url: gt.apiUrl, webhook_secret: SECRET },
+        kind,
+        { clock },
+      ),
+    });
+    ({ runtime, base } = svc);
     await api('PUT', `/api/v1/owners/${owner}/tokens/corp`, { token: TOKEN });
   });
   afterAll(async () => {
-    await new Promise((r) => server?.close(r));
-    await runtime?.close();
+    await svc?.close();
     expect(gt?.counters.unexpected).toEqual([]);
     await gt?.close();
-    await db?.drop();
   });
 
-  async function api(method: string, path: string, body?: unknown) {
-    const res = await fetch(`${base}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    // biome-ignore lint/suspicious/noExplicitAny: tests inspect JSON
-    return { status: res.status, json: (text ? JSON.parse(text) : null) as any };
-  }
-  const chatReporting = async (origin: string, branch: string) => {
-    const chat = randomUUID();
-    await api('PUT', `/api/v1/chats/${chat}`, { owner_id: owner, title: `chat on ${branch}` });
-    expect((await api('POST', '/api/v1/git-refs', { chat_id: chat, origin, branch })).status).toBe(202);
-    return chat;
-  };
-  const ref = async (chat: string) => (await api('GET', `/api/v1/chats/${chat}`)).json.diff_status;
+  const api = (method: string, path: string, body?: unknown) => svc.api(method, path, body);
+  const chatReporting = (origin: string, branch: string) => svc.chatReporting(owner, origin, branch);
+  const ref = (chat: string) => svc.diffStatus(chat);
   const refresh = async (chat: string) =>
     (await api('POST', `/api/v1/chats/${chat}/diff-status/refresh`, {})).json;
 

@@ -1,17 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GitLabEmulator, startGitLabEmulator } from '../emulator/gitlab/server.ts';
 import { deliver, HookPayloads } from '../emulator/gitlab/webhooks.ts';
-import { loadConfig } from '../src/config/config.ts';
 import { FakeClock } from '../src/core/clock.ts';
 import { RateLimitedError } from '../src/core/errors.ts';
 import { GitLabProvider } from '../src/providers/gitlab/gitlab-provider.ts';
-import { openRuntime, type Runtime } from '../src/runtime.ts';
-import { createTestDatabase, type TestDatabase } from './helpers/databases.ts';
-import { schemaUrl } from './helpers/processes.ts';
+import type { Runtime } from '../src/runtime.ts';
+import { type HostService, startHostService } from './helpers/host-service.ts';
 import { SseClient } from './helpers/sse.ts';
 
 const ADMIN = 'gitlab-e2e-admin-key-0123';
@@ -24,9 +19,8 @@ const SECRET = 'gitlab e2e webhook token';
  */
 describe('GitLab end to end', () => {
   let gl: GitLabEmulator;
-  let db: TestDatabase;
+  let svc: HostService;
   let runtime: Runtime;
-  let server: ReturnType<typeof serve>;
   let base: string;
   const owner = randomUUID();
   const project = 'platform/backend/api';
@@ -35,59 +29,25 @@ describe('GitLab end to end', () => {
     gl = await startGitLabEmulator({ relativeUrlRoot: '/gitlab' });
     gl.addToken(TOKEN, 'agent');
     gl.model.createProject({ path: project, visibility: 'private', members: ['agent', 'lee', 'kim'] });
-    db = await createTestDatabase('postgres');
-    const config = loadConfig({});
-    runtime = await openRuntime(
-      {
-        ...config,
-        database_url: schemaUrl(db.schema),
-        admin_token: ADMIN,
-        encryption_key: 'ab'.repeat(32),
-        log_level: 'silent',
-        providers: [],
-        worker: { ...config.worker, enabled: false },
-      },
-      {
-        clock: new FakeClock(new Date()),
-        logger: pino({ level: 'silent' }),
-        providers: [
-          new GitLabProvider(
-            { id: 'corp', type: 'gitlab', web_url: gl.webUrl, api_url: gl.apiUrl, webhook_secret: SECRET },
-            { clock: new FakeClock(new Date()) },
-          ),
-        ],
-      },
-    );
-    await runtime.start();
-    server = serve({ fetch: runtime.http.fetch, hostname: '127.0.0.1', port: 0 });
-    await new Promise((r) => server.once('listening', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    svc = await startHostService({
+      adminKey: ADMIN,
+      clock: new FakeClock(new Date()),
+      provider: new GitLabProvider(
+        { id: 'corp', type: 'gitlab', web_url: gl.webUrl, api_url: gl.apiUrl, webhook_secret: SECRET },
+        { clock: new FakeClock(new Date()) },
+      ),
+    });
+    ({ runtime, base } = svc);
     await api('PUT', `/api/v1/owners/${owner}/tokens/corp`, { token: TOKEN });
   });
   afterAll(async () => {
-    await new Promise((r) => server?.close(r));
-    await runtime?.close();
+    await svc?.close();
     await gl?.close();
-    await db?.drop();
   });
 
-  async function api(method: string, path: string, body?: unknown) {
-    const res = await fetch(`${base}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    // biome-ignore lint/suspicious/noExplicitAny: tests inspect JSON
-    return { status: res.status, json: (text ? JSON.parse(text) : null) as any };
-  }
-  const chatReporting = async (origin: string, branch: string) => {
-    const chat = randomUUID();
-    await api('PUT', `/api/v1/chats/${chat}`, { owner_id: owner, title: `chat on ${branch}` });
-    expect((await api('POST', '/api/v1/git-refs', { chat_id: chat, origin, branch })).status).toBe(202);
-    return chat;
-  };
-  const ref = async (chat: string) => (await api('GET', `/api/v1/chats/${chat}`)).json.diff_status;
+  const api = (method: string, path: string, body?: unknown) => svc.api(method, path, body);
+  const chatReporting = (origin: string, branch: string) => svc.chatReporting(owner, origin, branch);
+  const ref = (chat: string) => svc.diffStatus(chat);
 
   it('a chat pushing to a nested project on a prefixed instance shows its MR with every field in one tick', async () => {
     gl.model.push(project, 'feature/login');
