@@ -426,19 +426,25 @@ describe.each(Object.keys(HOSTS))('provider contract: %s', (name) => {
     const { repo } = await h.createRepo(unique('origins'));
     const url = h.provider.repoUrl(repo);
     const web = new URL(url);
+    // ssh remotes carry no path prefix of an instance served below one (`https://host/gitlab`).
+    const prefix = new URL(h.provider.config.web_url).pathname.replace(/\/+$/, '');
+    const sshPath = web.pathname.slice(prefix.length);
     for (const origin of [
       url,
       `${url}.git`,
       `${url}/`,
       `https://user:secret@${web.host}${web.pathname}.git`,
-      `ssh://git@${web.hostname}${web.pathname}.git`,
-      `git@${web.hostname}:${web.pathname.slice(1)}.git`,
+      `ssh://git@${web.hostname}${sshPath}.git`,
+      `git@${web.hostname}:${sshPath.slice(1)}.git`,
       ...(h.extraOrigins?.(repo) ?? []),
     ]) {
       expect(h.provider.matches(origin), origin).toBe(true);
       expect(h.provider.parseOrigin(origin), origin).toEqual(repo);
     }
     expect(h.provider.matches('https://elsewhere.example/a/b')).toBe(false);
+    // The web port is part of an http(s) remote's host; `.` and `..` are never a path segment.
+    expect(h.provider.parseOrigin(`${web.protocol}//${web.hostname}:1${web.pathname}`)).toBeNull();
+    expect(h.provider.parseOrigin(`git@${web.hostname}:../${repo.name}.git`)).toBeNull();
     const pull = { repo, number: 7 };
     expect(h.provider.parsePullUrl(h.provider.buildPullUrl(pull))).toEqual(pull);
   });

@@ -20,7 +20,10 @@ import type { PullRef, RepoRef } from '../types.ts';
 
 /** A name Azure DevOps allows in an organization, project or repository: no `/` or `\`, no control characters. */
 const isName = (s: string) =>
-  s !== '' && ![...s].some((c) => c === '/' || c === '\\' || c.charCodeAt(0) < 0x20);
+  s !== '' &&
+  s !== '.' &&
+  s !== '..' &&
+  ![...s].some((c) => c === '/' || c === '\\' || c.charCodeAt(0) < 0x20);
 const DEFAULT_COLLECTION = 'defaultcollection';
 const VS_HOST = /^([a-z0-9][a-z0-9-]*)\.visualstudio\.com$/;
 
