@@ -88,6 +88,14 @@ describe('loadConfig', () => {
     [
       {
         providers: [
+          { id: 'x', type: 'gitea', web_url: 'https://git.corp', api_url: 'https://u:pw@git.corp/api/v1' },
+        ],
+      },
+      /providers\[0\]\.api_url: must be an http\(s\) URL without credentials/,
+    ],
+    [
+      {
+        providers: [
           { id: 'x', type: 'github', web_url: 'https://a' },
           { id: 'x', type: 'github', web_url: 'https://b' },
         ],
@@ -99,5 +107,6 @@ describe('loadConfig', () => {
     const path = withFile(content);
     expect(() => loadConfig({ GITSYNC_CONFIG: path })).toThrow(message);
     expect(() => loadConfig({ GITSYNC_CONFIG: path })).toThrow(path);
+    expect(() => loadConfig({ GITSYNC_CONFIG: path })).not.toThrow(/pw@/);
   });
 });

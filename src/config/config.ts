@@ -42,11 +42,13 @@ const httpUrl = z
   .refine((s) => {
     try {
       const u = new URL(s);
-      return (u.protocol === 'http:' || u.protocol === 'https:') && u.search === '' && u.hash === '';
+      const web = u.protocol === 'http:' || u.protocol === 'https:';
+      return web && u.search === '' && u.hash === '' && u.username === '' && u.password === '';
     } catch {
       return false;
     }
-  }, 'must be an http(s) URL without query or fragment')
+    // Credentials in a URL would be copied into every stored origin and PR URL, and into errors.
+  }, 'must be an http(s) URL without credentials, query or fragment (tokens go in token_env)')
   .transform(trimTrailingSlash);
 
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
