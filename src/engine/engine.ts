@@ -175,7 +175,7 @@ export class Engine {
     const written = await this.#apply(rows, outcomes);
     for (const outcome of outcomes.values()) result.outcomes[outcome.kind]++;
     result.published = written.published;
-    result.write_failures = written.failures;
+    result.write_failures = written.failed.size;
     this.deps.observer?.tick?.(result, { claim_ms: claimMs, total_ms: performance.now() - t0 });
     return result;
   }
@@ -183,7 +183,7 @@ export class Engine {
   async #apply(
     rows: readonly ClaimedRef[],
     outcomes: Map<string, RefreshOutcome>,
-  ): Promise<{ published: number; failures: number; statuses: Map<string, DiffStatus> }> {
+  ): Promise<{ published: number; failed: Map<string, unknown>; statuses: Map<string, DiffStatus> }> {
     const { store, clock, settings, logger } = this.deps;
     const now = clock.now();
     const writes = rows.map((row) =>
@@ -194,7 +194,7 @@ export class Engine {
     for (const [id, error] of failed) {
       logger.error({ ref_id: id, err: errorMessage(error) }, 'writing a refresh outcome failed');
     }
-    return { published, failures: failed.size, statuses: written };
+    return { published, failed, statuses: written };
   }
 
   // ---- reports -----------------------------------------------------------------------------
@@ -312,7 +312,9 @@ export class Engine {
     }
     // Only the public fields: the row also carries scheduling state (pr_changed_at, the lease).
     if (outcome.kind === 'no_pr') return { outcome: 'no_pr', diff_status: diffStatusOf(row) };
-    const { statuses } = await this.#apply([row], new Map([[row.id, outcome]]));
+    const { statuses, failed } = await this.#apply([row], new Map([[row.id, outcome]]));
+    // A write that failed (the database went away) is not a deleted ref: its error is the answer.
+    if (failed.has(row.id)) throw failed.get(row.id);
     const status = statuses.get(row.id);
     if (!status) throw new NotFoundError('the ref was deleted during the refresh', { code: 'no_ref' });
     return { outcome: outcome.kind, diff_status: status };
