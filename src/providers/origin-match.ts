@@ -1,5 +1,5 @@
 import { parseRemote, trimTrailingSlash } from '../core/origin.ts';
-import type { RepoRef } from './types.ts';
+import type { Provider, PullRef, RepoRef } from './types.ts';
 
 /**
  * The repository path of a remote on `webUrl`'s instance, or null when it is elsewhere. Hosts
@@ -63,4 +63,19 @@ export function matchWebPath(url: string, webUrl: string, pattern: RegExp): RegE
 export function pullNumber(digits: string): number | null {
   const number = Number(digits);
   return /^\d+$/.test(digits) && Number.isSafeInteger(number) && number > 0 ? number : null;
+}
+
+/**
+ * The web URL a host gave for `pull` when it is one of this provider's PR URLs for that number
+ * (a renamed repository's new path is fine), else the one the provider builds: a URL gitsync
+ * cannot read back (a GitLab `external_url` other than `web_url`, or anything but http(s)) would
+ * cost a branch lookup on every refresh, and is never shown.
+ */
+export function hostPullUrl(
+  provider: Pick<Provider, 'parsePullUrl' | 'buildPullUrl'>,
+  given: string | null | undefined,
+  pull: PullRef,
+): string {
+  const read = given ? provider.parsePullUrl(given) : null;
+  return read !== null && read.number === pull.number ? given! : provider.buildPullUrl(pull);
 }

@@ -7,7 +7,7 @@ import {
   type RequestedReviewer,
   sortRequestedReviewers,
 } from '../../core/types.ts';
-import { isOnHost, matchRepoOnHost, matchWebPath, pullNumber } from '../origin-match.ts';
+import { hostPullUrl, isOnHost, matchRepoOnHost, matchWebPath, pullNumber } from '../origin-match.ts';
 import type {
   CallOptions,
   Provider,
@@ -284,7 +284,7 @@ export class BitbucketProvider implements Provider {
       asked.set(id, { kind: 'user', name });
     }
     return {
-      url: pr.links?.html?.href ?? this.buildPullUrl(pull),
+      url: hostPullUrl(this, pr.links?.html?.href, pull),
       pull_request_state: mapState(pr.state),
       pull_request_title: pr.title,
       pull_request_draft: pr.draft ?? false,

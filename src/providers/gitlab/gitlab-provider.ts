@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { NotFoundError } from '../../core/errors.ts';
 import { type PrFields, type PrState, sortRequestedReviewers } from '../../core/types.ts';
-import { isOnHost, matchRepoOnHost, matchWebPath, pullNumber } from '../origin-match.ts';
+import { hostPullUrl, isOnHost, matchRepoOnHost, matchWebPath, pullNumber } from '../origin-match.ts';
 import {
   branchKey,
   type CallOptions,
@@ -143,7 +143,7 @@ export class GitLabProvider implements Provider {
       const node = answers[i];
       if (node instanceof Error) out.set(pullKey(pull), node);
       else if (!node) out.set(pullKey(pull), hostNotFound(`gitlab: no merge request ${pullKey(pull)}`));
-      else out.set(pullKey(pull), this.#toFields(node));
+      else out.set(pullKey(pull), this.#toFields(node, pull));
     });
     return out;
   }
@@ -305,7 +305,7 @@ export class GitLabProvider implements Provider {
   }
 
   /** One MR as gitsync shows it (docs/gitlab.md, "What maps to what"). */
-  #toFields(node: PullNode): PrFields {
+  #toFields(node: PullNode, pull: PullRef): PrFields {
     const reviewers = (node.reviewers?.nodes ?? []).filter((r) => r !== null);
     const stateOf = (r: (typeof reviewers)[number]) =>
       (r.mergeRequestInteraction?.reviewState ?? '').toUpperCase();
@@ -319,7 +319,7 @@ export class GitLabProvider implements Provider {
     const changesRequested = requested.length > 0;
     const stats = node.diffStatsSummary ?? null;
     return {
-      url: node.webUrl,
+      url: hostPullUrl(this, node.webUrl, pull),
       pull_request_state: mapState(node.state),
       pull_request_title: node.title,
       pull_request_draft: node.draft,
