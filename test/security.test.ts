@@ -72,6 +72,27 @@ describe('security', () => {
       await endsWithin(res.body, 3_000);
     });
 
+    it('a key deleted by another replica loses its streams even while they are busy', async () => {
+      s = await createServiceHarness();
+      const created = await s.call('POST', '/api/v1/keys', { body: { owner_id: s.owner, name: 'ui' } });
+      const res = await openStream(created.json.key);
+      await s.store.deleteApiKey(created.json.id);
+      // An event for the key's owner every 50 ms: the stream is never quiet for a heartbeat (200 ms).
+      let busy = true;
+      const load = (async () => {
+        while (busy) {
+          await createChat(s.owner);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      })();
+      try {
+        expect(await endsWithin(res.body, 3_000)).toContain('event: chat_created');
+      } finally {
+        busy = false;
+        await load;
+      }
+    });
+
     it('a report key may post ref reports for its owner’s chats and nothing else', async () => {
       s = await createServiceHarness();
       const mine = await createChat(s.owner);

@@ -89,7 +89,16 @@ export class EventStreams {
           if (missed === 'reset') await stream.writeSSE({ event: 'reset', data: '{}' });
           else for (const event of missed) await send(event);
         }
+        // A key deleted on another replica ends its streams here too, within a heartbeat period,
+        // however busy the stream is.
+        let checkedAt = Date.now();
+        const keyRevoked = async (quiet = false) => {
+          if (!quiet && Date.now() - checkedAt < heartbeatMs) return false;
+          checkedAt = Date.now();
+          return !(await keys.stillValid(principal).catch(() => true));
+        };
         while (open) {
+          if (await keyRevoked()) break;
           if (queue.length === 0) {
             let timer: NodeJS.Timeout | undefined;
             await new Promise<void>((resolve) => {
@@ -100,8 +109,7 @@ export class EventStreams {
             signal = null;
             if (!open) break;
             if (queue.length === 0) {
-              // A key deleted on another replica ends its streams here too, at the next heartbeat.
-              if (!(await keys.stillValid(principal).catch(() => true))) break;
+              if (await keyRevoked(true)) break;
               await stream.write(': heartbeat\n\n');
               continue;
             }
