@@ -16,6 +16,8 @@ export type ReviewState = (typeof REVIEW_STATES)[number];
 export interface GtUser {
   id: number;
   login: string;
+  /** `limited`: seen by signed-in users only; `private`: by members only (organizations). */
+  visibility: 'public' | 'limited' | 'private';
 }
 
 export interface GtRepo {
@@ -104,7 +106,7 @@ export class GiteaModel {
     const key = login.toLowerCase();
     let u = this.users.get(key);
     if (!u) {
-      u = { id: ++this.#ids, login };
+      u = { id: ++this.#ids, login, visibility: 'public' };
       this.users.set(key, u);
     }
     return u;
@@ -347,7 +349,7 @@ export class GiteaModel {
       restricted: false,
       active: true,
       prohibit_login: false,
-      visibility: 'public',
+      visibility: u.visibility,
     };
   }
 

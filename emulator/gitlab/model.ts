@@ -75,6 +75,8 @@ export interface GlProject {
   path: string;
   forked_from_id: number | null;
   visibility: Visibility;
+  /** Who may see merge requests (project features): everyone who sees the project, members, nobody. */
+  merge_requests_access_level: 'enabled' | 'private' | 'disabled';
   default_branch: string;
   /** Usernames (lower-case) with at least Reporter access: they see a private project. */
   members: Set<string>;
@@ -243,6 +245,7 @@ export class GitLabModel {
   createProject(input: {
     path: string;
     visibility?: Visibility | undefined;
+    merge_requests_access_level?: GlProject['merge_requests_access_level'] | undefined;
     members?: readonly string[] | undefined;
     forked_from?: string | undefined;
     default_branch?: string | undefined;
@@ -262,6 +265,7 @@ export class GitLabModel {
       path: parts.at(-1)!,
       forked_from_id: fork?.id ?? null,
       visibility: input.visibility ?? 'private',
+      merge_requests_access_level: input.merge_requests_access_level ?? 'enabled',
       default_branch: defaultBranch,
       members: new Set((input.members ?? []).map((m) => m.toLowerCase())),
       approvals_required: input.approvals_required ?? 0,

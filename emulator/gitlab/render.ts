@@ -95,6 +95,7 @@ export class Renderer {
         web_url: `${this.webUrl}/groups/${project.namespace}`,
       },
       visibility: project.visibility,
+      merge_requests_access_level: project.merge_requests_access_level,
       archived: false,
       empty_repo: false,
       // GitLab includes `forked_from_project` only for forks.

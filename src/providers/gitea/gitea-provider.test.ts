@@ -187,13 +187,17 @@ describe('Gitea provider', () => {
     }
   });
 
-  it('isRepoPublic: neither private nor internal; a hidden repository is not', async () => {
+  it('isRepoPublic: neither private nor internal, of a public owner; a hidden repository is not', async () => {
     gt.model.createRepo({ full_name: 'org/pub' });
     gt.model.createRepo({ full_name: 'org/int', internal: true });
     gt.model.createRepo({ full_name: 'org/priv', private: true });
+    // A limited organization's repository: `private` and `internal` both false, yet signed-in only.
+    gt.model.createRepo({ full_name: 'members-only/pub' });
+    gt.model.user('members-only').visibility = 'limited';
     expect(await provider.isRepoPublic({ owner: 'org', name: 'pub' }, call)).toBe(true);
     expect(await provider.isRepoPublic({ owner: 'org', name: 'int' }, call)).toBe(false);
     expect(await provider.isRepoPublic({ owner: 'org', name: 'priv' }, call)).toBe(false);
+    expect(await provider.isRepoPublic({ owner: 'members-only', name: 'pub' }, call)).toBe(false);
   });
 
   it('translates failures: 401/403 token_rejected, 404 provider_error, 429 and 503 with Retry-After, doubling without', async () => {

@@ -151,10 +151,14 @@ export class GiteaProvider implements Provider {
     return this.#complete(where, pick, call);
   }
 
-  /** Whether the host says `repo` is public: neither `private` nor `internal` (signed-in users only). */
+  /**
+   * Whether the host says `repo` is public: `private` false, not `internal`, and an owner whose
+   * `visibility` is public (a repository of a `limited` or `private` organization is not, though
+   * Gitea sets `internal` only for the latter). An answer without these fields is not public.
+   */
   async isRepoPublic(repo: RepoRef, call: CallOptions): Promise<boolean> {
     const info = await this.#repo(repo, call);
-    return info !== null && info.private !== true && info.internal !== true;
+    return info?.private === false && info.internal !== true && info.owner?.visibility === 'public';
   }
 
   /** The PR in `where` whose head is `branch` of `head`, by the rules of `findPullForBranch`. */

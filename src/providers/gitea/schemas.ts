@@ -15,6 +15,8 @@ export const repoSchema = z.object({
   private: z.boolean().nullish(),
   /** Visible to every signed-in user of the instance, not anonymously (Gitea 1.13+). */
   internal: z.boolean().nullish(),
+  /** The owner's `visibility`: `public`, `limited` (signed-in users only) or `private`. */
+  owner: z.object({ visibility: z.string().nullish() }).nullish(),
   fork: z.boolean().nullish(),
   parent: repoRefSchema.nullish(),
 });

@@ -48,6 +48,7 @@ const projectSchema = z.object({
   id: z.number(),
   path_with_namespace: z.string(),
   visibility: z.string().nullish(),
+  merge_requests_access_level: z.string().nullish(),
   forked_from_project: z.object({ path_with_namespace: z.string() }).nullish(),
 });
 type ProjectInfo = z.infer<typeof projectSchema>;
@@ -200,10 +201,14 @@ export class GitLabProvider implements Provider {
     return out;
   }
 
-  /** Whether GitLab says the project is public (`visibility`); a project it does not show is not. */
+  /**
+   * Whether GitLab says the project and its merge requests are public: `visibility` public and
+   * `merge_requests_access_level` enabled (a public project may keep its MRs to members, or have
+   * none). A project it does not show, or an answer without either field, is not.
+   */
   async isRepoPublic(repo: RepoRef, call: CallOptions): Promise<boolean> {
     const project = await this.#project(repo, call);
-    return project?.visibility === 'public';
+    return project?.visibility === 'public' && project.merge_requests_access_level === 'enabled';
   }
 
   /** Candidates of `branch` in project `where` whose source project is `repo`, keyed by (repo, branch). */
