@@ -136,7 +136,7 @@ describe('GitLab end to end', () => {
     }
   });
 
-  it('sizes are null while GitLab prepares the diff; locked reads as open; merged as merged', async () => {
+  it('sizes are null while GitLab prepares the diff (it answers zeros); locked reads as open; merged as merged', async () => {
     gl.model.push(project, 'big-change');
     const mr = gl.model.openMergeRequest(project, { source_branch: 'big-change', prepared: false });
     const chat = await chatReporting(`${gl.webUrl}/${project}.git`, 'big-change');
@@ -145,6 +145,7 @@ describe('GitLab end to end', () => {
       additions: null,
       deletions: null,
       changed_files: null,
+      commits: null,
       pr_number: mr.iid,
     });
     gl.model.setDiffStats(project, mr.iid, { additions: 1200, deletions: 30, file_count: 1001 });

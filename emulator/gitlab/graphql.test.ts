@@ -8,7 +8,7 @@ const TOKEN = 'glpat-graphql-test';
 // biome-ignore lint/suspicious/noExplicitAny: answers are inspected loosely here
 type Json = any;
 
-const MR_FIELDS = `iid title state draft sourceBranch targetBranch webUrl updatedAt commitCount approved
+const MR_FIELDS = `iid title state draft sourceBranch targetBranch webUrl updatedAt preparedAt commitCount approved
   detailedMergeStatus author { username avatarUrl }
   diffStatsSummary { additions deletions fileCount }
   approvedBy { nodes { username } }
@@ -91,11 +91,12 @@ describe('GitLab emulator GraphQL', () => {
       reviewers: { nodes: [{ username: 'bob', mergeRequestInteraction: { reviewState: 'APPROVED' } }] },
       webUrl: `${gl.webUrl}/group/sub/repo/-/merge_requests/1`,
     });
-    // Diff not prepared yet: statistics null, not zero.
+    // Diff not prepared yet: zeros, as GitLab answers them, and no preparedAt.
     expect(two.nodes[0]).toMatchObject({
       iid: '2',
       approved: false,
-      diffStatsSummary: null,
+      preparedAt: null,
+      diffStatsSummary: { additions: 0, deletions: 0, fileCount: 0 },
       detailedMergeStatus: 'PREPARING',
       reviewers: { nodes: [{ mergeRequestInteraction: { reviewState: 'REQUESTED_CHANGES' } }] },
     });

@@ -497,7 +497,9 @@ export async function executeGitLabGraphql(
           })),
         };
       },
-      // Null while GitLab prepares the diff: the statistics are computed lazily.
+      // Statistics are computed lazily: before GitLab first prepares the MR it answers zeros, not
+      // null (its diff-summary batch loader's NIL_STATS), and no commits; `preparedAt` tells. While
+      // a later push is being prepared, null here.
       diffStatsSummary: mr.diff
         ? {
             additions: mr.diff.additions,
@@ -505,8 +507,10 @@ export async function executeGitLabGraphql(
             changes: mr.diff.additions + mr.diff.deletions,
             fileCount: mr.diff.file_count,
           }
-        : null,
-      commitCount: mr.commits.length,
+        : mr.prepared_at
+          ? null
+          : { additions: 0, deletions: 0, changes: 0, fileCount: 0 },
+      commitCount: mr.prepared_at ? mr.commits.length : 0,
       commits: (args: object) => {
         const newestFirst = [...mr.commits].reverse();
         const page = paginate(newestFirst, args);

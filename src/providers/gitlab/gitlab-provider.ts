@@ -322,7 +322,13 @@ export class GitLabProvider implements Provider {
       ...reviewers.filter((r) => stateOf(r) === 'APPROVED').map((r) => r.username.toLowerCase()),
     ];
     const changesRequested = requested.length > 0;
-    const stats = node.diffStatsSummary ?? null;
+    // GitLab answers zeros for statistics (and commits) it has not computed yet: while the MR is
+    // unprepared, zeros are unknown, shown as null. Statistics on an MR without `preparedAt` (older
+    // than the field) are real.
+    const unprepared = !node.preparedAt;
+    const summary = node.diffStatsSummary ?? null;
+    const empty = !summary || (summary.additions === 0 && summary.deletions === 0 && summary.fileCount === 0);
+    const stats = unprepared && empty ? null : summary;
     return {
       url: hostPullUrl(this, node.webUrl, pull),
       pull_request_state: mapState(node.state),
@@ -335,7 +341,7 @@ export class GitLabProvider implements Provider {
       additions: stats?.additions ?? null,
       deletions: stats?.deletions ?? null,
       changed_files: stats?.fileCount ?? null,
-      commits: node.commitCount ?? null,
+      commits: unprepared && !node.commitCount ? null : (node.commitCount ?? null),
       pr_number: node.iid,
       author_login: node.author?.username ?? null,
       author_avatar_url: this.#absolute(node.author?.avatarUrl ?? null),

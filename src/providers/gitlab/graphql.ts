@@ -15,7 +15,7 @@ export const CANDIDATES_PER_BRANCH = 20;
 
 // One line: GitLab counts a query's characters too (at most 10,000).
 const PULL_FIELDS = [
-  'iid title state draft webUrl sourceBranch targetBranch updatedAt commitCount approved',
+  'iid title state draft webUrl sourceBranch targetBranch updatedAt preparedAt commitCount approved',
   'author { username avatarUrl } sourceProject { fullPath }',
   'diffStatsSummary { additions deletions fileCount }',
   `approvedBy(first: ${PEOPLE_PER_PULL}) { nodes { username } }`,
@@ -68,7 +68,12 @@ export const pullNode = z.object({
   approved: z.boolean().nullish(),
   author: z.object({ username: z.string(), avatarUrl: z.string().nullish() }).nullish(),
   sourceProject: z.object({ fullPath: z.string() }).nullish(),
-  /** Null while GitLab is still preparing the diff. */
+  /** When GitLab finished preparing the MR (its diff); null before, and on MRs older than the field. */
+  preparedAt: z.string().nullish(),
+  /**
+   * All zeros while GitLab is still preparing the diff (it fills in statistics it has not computed
+   * yet with zeros), or null.
+   */
   diffStatsSummary: z
     .object({ additions: z.number().int(), deletions: z.number().int(), fileCount: z.number().int() })
     .nullish(),
