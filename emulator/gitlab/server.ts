@@ -32,6 +32,11 @@ export const FAULT_KINDS = [
   'unauthorized',
   'rate_limit',
   'graphql_error',
+  /**
+   * 200 with data and an error: the first `field` (default `diffStatsSummary`) in the answer is
+   * nulled and an error names its `path`, as GraphQL answers when one field's resolver fails.
+   */
+  'graphql_partial',
 ] as const;
 
 const faultSchema = z.strictObject({
@@ -45,8 +50,10 @@ const faultSchema = z.strictObject({
   latency_ms: z.number().int().min(0).max(600_000).optional(),
   /** `rate_limit`: seconds until the quota resets (Retry-After). */
   reset_in_s: z.number().int().min(0).max(86_400).optional(),
-  /** `graphql_error`: the error message (default GitLab's "Internal server error"). */
+  /** `graphql_error`, `graphql_partial`: the error message (default GitLab's "Internal server error"). */
   message: z.string().optional(),
+  /** `graphql_partial`: the field to null. */
+  field: z.string().optional(),
 });
 export type Fault = z.infer<typeof faultSchema>;
 
@@ -320,6 +327,8 @@ export class GitLabEmulator extends EmulatorRecorder<RouteName, Fault, LoggedReq
         );
       }
       const body = await this.#graphql(req, url, viewer);
+      if (fault?.kind === 'graphql_partial')
+        nullFirst(body, fault.field ?? 'diffStatsSummary', fault.message);
       record(200);
       return this.#json(res, 200, body, limits);
     }
@@ -791,4 +800,27 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function startGitLabEmulator(options: GitLabEmulatorOptions = {}): Promise<GitLabEmulator> {
   return new GitLabEmulator(options).start();
+}
+
+/** Nulls the first `field` found in a GraphQL answer's data and adds an error with its path. */
+function nullFirst(body: unknown, field: string, message = 'Internal server error'): void {
+  const answer = body as { data?: unknown; errors?: unknown[] };
+  const walk = (node: unknown, path: (string | number)[]): (string | number)[] | null => {
+    if (node === null || typeof node !== 'object') return null;
+    const entries: [string | number, unknown][] = Array.isArray(node)
+      ? node.map((v, i) => [i, v])
+      : Object.entries(node as Record<string, unknown>);
+    for (const [key, value] of entries) {
+      if (key === field) {
+        (node as Record<string, unknown>)[key] = null;
+        return [...path, key];
+      }
+      const found = walk(value, [...path, key]);
+      if (found) return found;
+    }
+    return null;
+  };
+  const path = walk(answer.data, []);
+  if (path)
+    answer.errors = [...(answer.errors ?? []), { message, locations: [{ line: 1, column: 1 }], path }];
 }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GitLabEmulator, startGitLabEmulator } from '../../../emulator/gitlab/server.ts';
 import { FakeClock } from '../../core/clock.ts';
+import { NotFoundError, UnavailableError } from '../../core/errors.ts';
 import { GitLabProvider } from './gitlab-provider.ts';
 
 /** What the contract suite does not cover, against the emulator over real HTTP. */
@@ -46,5 +47,19 @@ describe('GitLab provider', () => {
     expect(await isPublic('corp', 'inside')).toBe(false);
     expect(await isPublic('corp', 'secret')).toBe(false);
     expect(await isPublic('corp', 'nowhere')).toBe(false);
+  });
+
+  it('a field GraphQL nulled with an error makes the MR an incomplete answer, not a missing MR', async () => {
+    gl.model.createProject({ path: 'team/app', visibility: 'private', members: ['agent'] });
+    gl.model.push('team/app', 'feature');
+    const mr = gl.model.openMergeRequest('team/app', { source_branch: 'feature' });
+    const pull = { repo: { owner: 'team', name: 'app' }, number: mr.iid };
+    gl.addFaults({ kind: 'graphql_partial', match: '^/graphql$', times: 1 });
+    const [partial] = (await provider.fetchPulls([pull], call)).values();
+    expect(partial).toBeInstanceOf(UnavailableError);
+    expect(partial).not.toBeInstanceOf(NotFoundError);
+    expect((partial as Error).message).toMatch(/Internal server error.*incomplete/);
+    const [whole] = (await provider.fetchPulls([pull], call)).values();
+    expect(whole).toMatchObject({ pr_number: mr.iid, pull_request_state: 'open' });
   });
 });

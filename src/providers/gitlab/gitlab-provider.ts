@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { NotFoundError } from '../../core/errors.ts';
+import { NotFoundError, UnavailableError } from '../../core/errors.ts';
 import { type PrFields, type PrState, sortRequestedReviewers } from '../../core/types.ts';
 import { hostPullUrl, isOnHost, matchRepoOnHost, matchWebPath, pullNumber } from '../origin-match.ts';
 import {
@@ -373,19 +373,28 @@ function splitPath(path: string): [string, string] {
   return [path.slice(0, at), path.slice(at + 1)];
 }
 
-/** The error GitLab reported for a project alias or one item in it (by `path`), as a typed error. */
+/**
+ * The error GitLab reported for a project alias or one item in it (by `path`), as a typed error.
+ * An error below the alias that names no item (a field of `mergeRequests.nodes[k]`) leaves every
+ * item of that project incomplete. Only a message that says so is "not found" (a project GitLab
+ * does not show is a null, not an error); anything else is an incomplete answer: the ref keeps
+ * its state and retries, instead of being looked up again as if its MR were gone.
+ */
 function errorAt(errors: readonly GraphqlError[], alias: string, item: number): Error | null {
-  const mine = errors.filter(
-    (e) =>
-      e.path?.[0] === alias && (e.path.length === 1 || e.path[1] === `m${item}` || e.path[1] === `b${item}`),
-  );
+  const mine = errors.filter((e) => {
+    if (e.path?.[0] !== alias) return false;
+    const next = e.path[1];
+    return (
+      next === undefined || next === `m${item}` || next === `b${item}` || !/^[mb]\d+$/.test(String(next))
+    );
+  });
   if (mine.length === 0) return null;
-  return hostNotFound(
-    `gitlab: ${mine
-      .map((e) => e.message)
-      .join('; ')
-      .slice(0, 300)}`,
-  );
+  const message = `gitlab: ${mine
+    .map((e) => e.message)
+    .join('; ')
+    .slice(0, 300)}`;
+  if (mine.every((e) => /not found|does not exist/i.test(e.message))) return hostNotFound(message);
+  return new UnavailableError(`${message} (an incomplete answer)`);
 }
 
 export function createGitLabProvider(config: ProviderConfig, deps: ProviderDeps): GitLabProvider {
