@@ -46,6 +46,8 @@ export interface GiteaEmulatorOptions {
   legacy?: boolean;
   /** false: leave `additions`/`deletions`/`changed_files` out of list items. */
   sizesInLists?: boolean;
+  /** false: no `X-Total-Count` (a proxy in front that drops it, or a server that never sends it). */
+  totalCount?: boolean;
   /** Accept any non-empty token as user `agent` (demo). */
   acceptAnyToken?: boolean;
   /** Product name in `GET /version` and logs. */
@@ -76,6 +78,7 @@ export class GiteaEmulator extends EmulatorRecorder<RouteName, Fault, LoggedRequ
       defaultPagingNum: options.defaultPagingNum ?? 30,
       legacy: options.legacy ?? false,
       sizesInLists: options.sizesInLists ?? true,
+      totalCount: options.totalCount ?? true,
       acceptAnyToken: options.acceptAnyToken ?? false,
       product: options.product ?? 'gitea',
     };
@@ -280,8 +283,9 @@ export class GiteaEmulator extends EmulatorRecorder<RouteName, Fault, LoggedRequ
     return {
       body: slice.map(render),
       headers: {
-        'x-total-count': String(items.length),
-        'access-control-expose-headers': 'X-Total-Count, Link',
+        ...(this.#options.totalCount
+          ? { 'x-total-count': String(items.length), 'access-control-expose-headers': 'X-Total-Count, Link' }
+          : {}),
         ...(links.length > 0 ? { link: links.join(',') } : {}),
       },
     };

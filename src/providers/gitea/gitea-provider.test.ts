@@ -324,3 +324,31 @@ describe('Gitea and Forgejo webhooks', () => {
     expect(() => p.webhooks.staleRefs(header({ 'x-forgejo-event': 'pull_request' }), {})).toThrow();
   });
 });
+
+describe('Gitea provider, behind a server without X-Total-Count and pages capped at 20', () => {
+  it('reads every page until an empty one: commits, reviews and branch lookups stay exact', async () => {
+    const gt = await startGiteaEmulator({ totalCount: false, maxResponseItems: 20 });
+    try {
+      gt.addToken(TOKEN, 'agent');
+      const provider = new GiteaProvider(
+        { id: 'g', type: 'gitea', web_url: gt.webUrl, api_url: gt.apiUrl },
+        'gitea',
+        {
+          clock: new FakeClock(new Date()),
+        },
+      );
+      gt.model.createRepo({ full_name: 'org/big' });
+      // 30 other PRs updated after ours: ours is on the second (capped) page of the list.
+      const pull = gt.model.openPull('org/big', { head: 'ours', commits: 45 });
+      for (let i = 0; i < 30; i++) gt.model.openPull('org/big', { head: `other-${i}` });
+      for (let i = 0; i < 25; i++) gt.model.review('org/big', pull.number, `reviewer-${i}`, 'APPROVED');
+      gt.model.review('org/big', pull.number, 'reviewer-24', 'REQUEST_CHANGES');
+      const repo = { owner: 'org', name: 'big' };
+      const found = await provider.findPullForBranch(repo, 'ours', { token: TOKEN });
+      expect(found).toMatchObject({ pr_number: pull.number, commits: 45, changes_requested: true });
+      expect(gt.counters.unexpected).toEqual([]);
+    } finally {
+      await gt.close();
+    }
+  });
+});

@@ -191,7 +191,8 @@ export class GiteaProvider implements Provider {
       }
       seen += data.length;
       const total = totalCount(headers);
-      if (data.length === 0 || (total !== null ? seen >= total : data.length < PAGE_LIMIT)) break;
+      // Without a total, only an empty page ends the list (a server may cap pages below the limit).
+      if (data.length === 0 || (total !== null && seen >= total)) break;
     }
     return matches.sort((a, b) => Date.parse(b.updated_at ?? '') - Date.parse(a.updated_at ?? ''))[0] ?? null;
   }
@@ -233,7 +234,7 @@ export class GiteaProvider implements Provider {
       );
       out.push(...data);
       const total = totalCount(headers);
-      if (data.length === 0 || (total !== null ? out.length >= total : data.length < PAGE_LIMIT)) break;
+      if (data.length === 0 || (total !== null && out.length >= total)) break;
     }
     return out;
   }
@@ -270,7 +271,7 @@ export class GiteaProvider implements Provider {
           call,
         );
         count += data.length;
-        if (data.length === 0 || data.length < PAGE_LIMIT) break;
+        if (data.length === 0) break;
       }
     }
     if (key) {
