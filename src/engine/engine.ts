@@ -308,7 +308,8 @@ export class Engine {
         const write = planWrite(row, outcome, this.deps.clock.now(), this.deps.settings);
         await store.writeRefreshes([{ ...write, stale_at: row.stale_at }]);
       }
-      throw errorFromCode(code, message, paused_until);
+      // SPEC: a refresh that failed for any other reason is a 502 `provider_error`.
+      throw errorFromCode(code === 'internal' ? 'provider_error' : code, message, paused_until);
     }
     // Only the public fields: the row also carries scheduling state (pr_changed_at, the lease).
     if (outcome.kind === 'no_pr') return { outcome: 'no_pr', diff_status: diffStatusOf(row) };
