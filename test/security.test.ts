@@ -129,6 +129,29 @@ describe('security', () => {
     });
   });
 
+  describe('chats', () => {
+    it('concurrent creates of one new id: one 201, the others 200, never a 500', async () => {
+      s = await createServiceHarness();
+      const id = randomUUID();
+      const answers = await Promise.all(
+        Array.from({ length: 6 }, () => s.call('PUT', `/api/v1/chats/${id}`, { body: { owner_id: s.owner } })),
+      );
+      expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 200, 200, 200, 201]);
+    });
+
+    it("another owner's chat id answers 404 to an owner key, whether or not it exists", async () => {
+      s = await createServiceHarness();
+      const theirs = await createChat(randomUUID());
+      const created = await s.call('POST', '/api/v1/keys', { body: { owner_id: s.owner, name: 'ui' } });
+      const put = await s.call('PUT', `/api/v1/chats/${theirs}`, {
+        key: created.json.key,
+        body: { owner_id: s.owner, title: 'mine now' },
+      });
+      expect(put.status).toBe(404);
+      expect(put.json.error.code).toBe('not_found');
+    });
+  });
+
   describe('workspaces', () => {
     it('a workspace report reaches only the reporting owner’s chats; the admin key must name the owner', async () => {
       s = await createServiceHarness();

@@ -29,11 +29,12 @@ export class Chats {
 
   /** Creates or updates; another owner's chat of that id is "not found", not a conflict that reveals it. */
   async put(input: ChatInput, owner?: string): Promise<{ chat: ChatView; created: boolean }> {
-    if (owner !== undefined) {
-      const existing = await this.deps.store.getChat(input.id);
-      if (existing && existing.owner_id !== owner) throw new NotFoundError(`chat ${input.id} not found`);
-    }
-    const { chat, created } = await this.deps.store.putChat(input, this.deps.clock.now(), this.#limits);
+    const { chat, created } = await this.deps.store.putChat(
+      input,
+      this.deps.clock.now(),
+      this.#limits,
+      owner,
+    );
     return { chat, created };
   }
 

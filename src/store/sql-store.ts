@@ -90,14 +90,23 @@ export class SqlStore implements Store {
     input: ChatInput,
     now: Date,
     limits: ChatLimits = DEFAULT_LIMITS,
+    owner?: string,
   ): Promise<{ chat: ChatView; created: boolean; changed: boolean }> {
-    return this.#publishing(async (tx, events) => {
-      const { created, changed } = await this.#putChatRow(tx, input, now, limits);
-      const chat = await this.#mustGetChat(tx, input.id);
-      if (created) events.push({ kind: 'chat_created', chat });
-      else if (changed) events.push({ kind: 'chat_updated', chat });
-      return { chat, created, changed };
-    });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#publishing(async (tx, events) => {
+          const { created, changed } = await this.#putChatRow(tx, input, now, limits, owner);
+          const chat = await this.#mustGetChat(tx, input.id);
+          if (created) events.push({ kind: 'chat_created', chat });
+          else if (changed) events.push({ kind: 'chat_updated', chat });
+          return { chat, created, changed };
+        });
+      } catch (error) {
+        // Two creates of one new id at once: the second insert loses (23505); once more, it finds
+        // the row and updates it (or refuses, as for any existing chat).
+        if ((error as { code?: string }).code !== '23505' || attempt >= 2) throw error;
+      }
+    }
   }
 
   async #putChatRow(
@@ -105,9 +114,13 @@ export class SqlStore implements Store {
     input: ChatInput,
     now: Date,
     limits: ChatLimits,
+    owner: string | undefined,
   ): Promise<{ created: boolean; changed: boolean }> {
     const chat = await chats.selectChatForUpdate(tx, input.id);
     if (chat) {
+      // Read under the row lock: another owner's chat is "not found", never a conflict revealing it.
+      if (owner !== undefined && chat.owner_id !== owner)
+        throw new NotFoundError(`chat ${input.id} not found`);
       if (chat.owner_id !== input.owner_id) throw new ConflictError('a chat cannot change owner');
       if (input.parent_chat_id !== undefined && input.parent_chat_id !== chat.parent_chat_id) {
         throw new ConflictError('a chat cannot change parent');

@@ -142,11 +142,15 @@ export interface RefReport {
  * refresh writes marked `publish`.
  */
 export interface Store {
-  /** Creates or updates; `changed` is false when an update changed nothing. New chats respect `limits`. */
+  /**
+   * Creates or updates; `changed` is false when an update changed nothing. New chats respect
+   * `limits`. With `owner`, an existing chat of another owner is "not found".
+   */
   putChat(
     input: ChatInput,
     now: Date,
     limits?: ChatLimits,
+    owner?: string,
   ): Promise<{ chat: ChatView; created: boolean; changed: boolean }>;
   archiveChat(id: string, now: Date, owner?: string): Promise<ChatView>;
   unarchiveChat(id: string, now: Date, owner?: string): Promise<ChatView>;
