@@ -64,6 +64,7 @@ export function createApp(deps: AppDeps) {
     heartbeatMs: deps.heartbeatMs ?? 15_000,
     streamsPerKey: limits.streams_per_key,
     replayMaxBytes: limits.replay_max_bytes,
+    logger,
   });
   const chats = new Chats({ ...deps, limits });
   const routeDeps: RouteDeps = { ...deps, limits, streams, chats };
@@ -90,7 +91,7 @@ export function createApp(deps: AppDeps) {
         throw new HttpError(
           421,
           'misdirected_request',
-          `this service does not answer to the host name ${JSON.stringify(hostName(host))}`,
+          `this service does not answer to the host name ${JSON.stringify(hostName(host))}; behind a proxy that keeps the Host header, list it in GITSYNC_ALLOWED_HOSTS`,
         );
       }
     }

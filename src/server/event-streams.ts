@@ -1,5 +1,7 @@
 import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
+import { errorMessage } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
 import type { EventHub, StoredEvent } from '../events/event-hub.ts';
 import { HttpError } from './http-error.ts';
 import type { KeyAuthority, Principal } from './keys.ts';
@@ -14,6 +16,7 @@ export interface EventStreamOptions {
   heartbeatMs: number;
   streamsPerKey: number;
   replayMaxBytes: number;
+  logger: Logger;
 }
 
 /**
@@ -55,72 +58,79 @@ export class EventStreams {
       );
     }
     this.#byKey.set(streamKey, mine);
-    return streamSSE(c, async (stream) => {
-      const queue: StoredEvent[] = [];
-      let signal: (() => void) | null = null;
-      let open = true;
-      const close = () => {
-        open = false;
-        signal?.();
-      };
-      mine.add(close);
-      const unsubscribe = hub.subscribe((event) => {
-        if (owner !== undefined && event.owner_id !== owner) return;
-        // A client this far behind is dropped; it reconnects and replays from its last id.
-        if (queue.length >= MAX_STREAM_BACKLOG) return close();
-        queue.push(event);
-        signal?.();
-      });
-      stream.onAbort(close);
-      // Events from several replicas may arrive slightly out of id order: de-duplicate by id
-      // (replay and live overlap) rather than dropping anything below the highest id sent.
-      const sent = new Set<string>();
-      const send = async (event: StoredEvent) => {
-        if (sent.has(event.id)) return;
-        sent.add(event.id);
-        if (sent.size > MAX_STREAM_BACKLOG) sent.delete(sent.values().next().value!);
-        await stream.writeSSE({ id: event.id, event: event.kind, data: event.data });
-      };
-      try {
-        // A comment opens the stream at once (no event); `retry` sets the client's reconnect delay.
-        await stream.write('retry: 2000\n: connected\n\n');
-        if (lastId !== undefined) {
-          const missed = await hub.replay(lastId, owner, this.options.replayMaxBytes);
-          if (missed === 'reset') await stream.writeSSE({ event: 'reset', data: '{}' });
-          else for (const event of missed) await send(event);
-        }
-        // A key deleted on another replica ends its streams here too, within a heartbeat period,
-        // however busy the stream is.
-        let checkedAt = Date.now();
-        const keyRevoked = async (quiet = false) => {
-          if (!quiet && Date.now() - checkedAt < heartbeatMs) return false;
-          checkedAt = Date.now();
-          return !(await keys.stillValid(principal).catch(() => true));
+    return streamSSE(
+      c,
+      async (stream) => {
+        const queue: StoredEvent[] = [];
+        let signal: (() => void) | null = null;
+        let open = true;
+        const close = () => {
+          open = false;
+          signal?.();
         };
-        while (open) {
-          if (await keyRevoked()) break;
-          if (queue.length === 0) {
-            let timer: NodeJS.Timeout | undefined;
-            await new Promise<void>((resolve) => {
-              signal = resolve;
-              timer = setTimeout(resolve, heartbeatMs);
-            });
-            clearTimeout(timer);
-            signal = null;
-            if (!open) break;
-            if (queue.length === 0) {
-              if (await keyRevoked(true)) break;
-              await stream.write(': heartbeat\n\n');
-              continue;
-            }
+        mine.add(close);
+        const unsubscribe = hub.subscribe((event) => {
+          if (owner !== undefined && event.owner_id !== owner) return;
+          // A client this far behind is dropped; it reconnects and replays from its last id.
+          if (queue.length >= MAX_STREAM_BACKLOG) return close();
+          queue.push(event);
+          signal?.();
+        });
+        stream.onAbort(close);
+        // Events from several replicas may arrive slightly out of id order: de-duplicate by id
+        // (replay and live overlap) rather than dropping anything below the highest id sent.
+        const sent = new Set<string>();
+        const send = async (event: StoredEvent) => {
+          if (sent.has(event.id)) return;
+          sent.add(event.id);
+          if (sent.size > MAX_STREAM_BACKLOG) sent.delete(sent.values().next().value!);
+          await stream.writeSSE({ id: event.id, event: event.kind, data: event.data });
+        };
+        try {
+          // A comment opens the stream at once (no event); `retry` sets the client's reconnect delay.
+          await stream.write('retry: 2000\n: connected\n\n');
+          if (lastId !== undefined) {
+            const missed = await hub.replay(lastId, owner, this.options.replayMaxBytes);
+            if (missed === 'reset') await stream.writeSSE({ event: 'reset', data: '{}' });
+            else for (const event of missed) await send(event);
           }
-          for (const event of queue.splice(0)) await send(event);
+          // A key deleted on another replica ends its streams here too, within a heartbeat period,
+          // however busy the stream is.
+          let checkedAt = Date.now();
+          const keyRevoked = async (quiet = false) => {
+            if (!quiet && Date.now() - checkedAt < heartbeatMs) return false;
+            checkedAt = Date.now();
+            return !(await keys.stillValid(principal).catch(() => true));
+          };
+          while (open) {
+            if (await keyRevoked()) break;
+            if (queue.length === 0) {
+              let timer: NodeJS.Timeout | undefined;
+              await new Promise<void>((resolve) => {
+                signal = resolve;
+                timer = setTimeout(resolve, heartbeatMs);
+              });
+              clearTimeout(timer);
+              signal = null;
+              if (!open) break;
+              if (queue.length === 0) {
+                if (await keyRevoked(true)) break;
+                await stream.write(': heartbeat\n\n');
+                continue;
+              }
+            }
+            for (const event of queue.splice(0)) await send(event);
+          }
+        } finally {
+          unsubscribe();
+          mine.delete(close);
+          if (mine.size === 0 && this.#byKey.get(streamKey) === mine) this.#byKey.delete(streamKey);
         }
-      } finally {
-        unsubscribe();
-        mine.delete(close);
-        if (mine.size === 0 && this.#byKey.get(streamKey) === mine) this.#byKey.delete(streamKey);
-      }
-    });
+      },
+      async (error) => {
+        // The stream ends (the client reconnects with its Last-Event-ID); the cause goes to our log.
+        this.options.logger.error({ err: errorMessage(error) }, 'event stream failed');
+      },
+    );
   }
 }
