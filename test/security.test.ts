@@ -134,7 +134,9 @@ describe('security', () => {
       s = await createServiceHarness();
       const id = randomUUID();
       const answers = await Promise.all(
-        Array.from({ length: 6 }, () => s.call('PUT', `/api/v1/chats/${id}`, { body: { owner_id: s.owner } })),
+        Array.from({ length: 6 }, () =>
+          s.call('PUT', `/api/v1/chats/${id}`, { body: { owner_id: s.owner } }),
+        ),
       );
       expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 200, 200, 200, 201]);
     });
