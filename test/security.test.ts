@@ -232,6 +232,17 @@ describe('security', () => {
       expect(text).toContain('event: reset');
     });
 
+    it('concurrent creates cannot pass the chat quota together', async () => {
+      s = await createServiceHarness({ limits: { chats_per_owner: 3 } });
+      const answers = await Promise.all(
+        Array.from({ length: 10 }, () =>
+          s.call('PUT', `/api/v1/chats/${randomUUID()}`, { body: { owner_id: s.owner } }),
+        ),
+      );
+      expect(answers.filter((a) => a.status === 201)).toHaveLength(3);
+      expect(answers.filter((a) => a.status === 429)).toHaveLength(7);
+    });
+
     it('owners have quotas on chats and on refs per chat; chats nest and branch within limits', async () => {
       s = await createServiceHarness({
         limits: { chats_per_owner: 5, refs_per_chat: 2, chat_depth: 3, children_per_chat: 2 },

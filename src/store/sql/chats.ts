@@ -75,8 +75,12 @@ export async function updateChat(
 }
 
 export const COUNT_OWNER_CHATS_SQL = 'SELECT count(*) AS n FROM chats WHERE owner_id = $1';
+/** Serialises an owner's chat creations until the transaction ends, so that two cannot both pass the quota. */
+export const LOCK_OWNER_CHATS_SQL = "SELECT pg_advisory_xact_lock(hashtextextended('chats of ' || $1, 0))";
 
+/** The owner's chats, counted under a lock held to the end of the transaction (see LOCK_OWNER_CHATS_SQL). */
 export async function countOwnerChats(q: Tx, owner: string): Promise<number> {
+  await q.query(LOCK_OWNER_CHATS_SQL, [owner]);
   return Number((await q.query<{ n: string }>(COUNT_OWNER_CHATS_SQL, [owner])).rows[0]?.n ?? 0);
 }
 
