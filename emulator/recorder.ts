@@ -34,6 +34,17 @@ export abstract class EmulatorRecorder<Route extends string, Fault extends Scrip
     this.log.length = 0;
   }
 
+  /** Counts one answered request: by route and status, or as unexpected when no route matched. */
+  protected countAnswer(route: Route | null, method: string, path: string, status: number): void {
+    this.counters.total++;
+    if (route === null) {
+      this.counters.unexpected.push({ method, path });
+      return;
+    }
+    const byStatus = (this.counters.routes[route] ??= {});
+    byStatus[String(status)] = (byStatus[String(status)] ?? 0) + 1;
+  }
+
   /** Requests answered for `route`, optionally only those with `status`. */
   count(route: Route, status?: number): number {
     const byStatus = this.counters.routes[route] ?? {};

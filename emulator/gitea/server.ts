@@ -142,12 +142,7 @@ export class GiteaEmulator extends EmulatorRecorder<RouteName, Fault, LoggedRequ
     const route = sub !== null && method === 'GET' ? matchRoute(sub) : null;
     const { token, scheme } = readToken(req);
     const record = (status: number) => {
-      this.counters.total++;
-      if (route) {
-        this.counters.routes[route.name] ??= {};
-        const byStatus = this.counters.routes[route.name]!;
-        byStatus[String(status)] = (byStatus[String(status)] ?? 0) + 1;
-      } else this.counters.unexpected.push({ method, path: url.pathname });
+      this.countAnswer(route?.name ?? null, method, url.pathname, status);
       this.log.push({
         method,
         path: url.pathname + url.search,

@@ -217,14 +217,7 @@ export class GitHubEmulator extends EmulatorRecorder<RouteName, Fault, LoggedReq
         : matchRoute(path);
     const token = bearer(req.headers.authorization);
     const record = (status: number) => {
-      this.counters.total++;
-      if (route) {
-        this.counters.routes[route.name] ??= {};
-        const byStatus = this.counters.routes[route.name]!;
-        byStatus[String(status)] = (byStatus[String(status)] ?? 0) + 1;
-      } else {
-        this.counters.unexpected.push({ method: req.method ?? '', path: url.pathname });
-      }
+      this.countAnswer(route?.name ?? null, req.method ?? '', url.pathname, status);
       this.log.push({
         method: req.method ?? '',
         path: url.pathname + url.search,

@@ -220,14 +220,7 @@ export class GitLabEmulator extends EmulatorRecorder<RouteName, Fault, LoggedReq
         : null;
     const { token, header } = readToken(req);
     const record = (status: number) => {
-      this.counters.total++;
-      if (route) {
-        this.counters.routes[route.name] ??= {};
-        const byStatus = this.counters.routes[route.name]!;
-        byStatus[String(status)] = (byStatus[String(status)] ?? 0) + 1;
-      } else {
-        this.counters.unexpected.push({ method, path: url.pathname });
-      }
+      this.countAnswer(route?.name ?? null, method, url.pathname, status);
       this.log.push({
         method,
         path: url.pathname + url.search,
