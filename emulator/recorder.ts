@@ -41,7 +41,8 @@ export abstract class EmulatorRecorder<Route extends string, Fault extends Scrip
       this.counters.unexpected.push({ method, path });
       return;
     }
-    const byStatus = (this.counters.routes[route] ??= {});
+    this.counters.routes[route] ??= {};
+    const byStatus = this.counters.routes[route];
     byStatus[String(status)] = (byStatus[String(status)] ?? 0) + 1;
   }
 
