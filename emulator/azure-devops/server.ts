@@ -1,7 +1,6 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { EmulatorRecorder, fingerprint } from '../recorder.ts';
+import { fingerprint, HostEmulator } from '../host-emulator.ts';
 import {
   type AzIdentity,
   type AzProject,
@@ -93,56 +92,40 @@ const API_VERSION = /^(\d+)\.(\d+)(-preview(\.\d+)?)?$/;
  * request, repository and project reads gitsync uses), strictly: anything else is recorded as
  * unexpected and answered 404.
  */
-export class AzureDevOpsEmulator extends EmulatorRecorder<RouteName, Fault, LoggedRequest> {
+export class AzureDevOpsEmulator extends HostEmulator<RouteName, Fault, LoggedRequest> {
   readonly model: AzureDevOpsModel;
   readonly #pats = new Map<string, string>();
   readonly #bearers = new Map<string, string>();
   readonly #budgets = new Map<string, { observed: number; resetAt: number }>();
-  readonly #options: Required<Omit<AzureDevOpsEmulatorOptions, 'now' | 'webUrl'>> & { webUrl?: string };
-  readonly #server: Server;
-  readonly #hanging = new Set<ServerResponse>();
-  #origin = '';
+  readonly #options: Required<Omit<AzureDevOpsEmulatorOptions, 'now' | 'port' | 'webUrl'>> & {
+    webUrl?: string;
+  };
 
   constructor(options: AzureDevOpsEmulatorOptions = {}) {
-    super(faultSchema);
+    super(faultSchema, options.port ?? 0);
     this.model = new AzureDevOpsModel(options.now);
     const rateLimit = options.rateLimit ?? 10_000;
     this.#options = {
-      port: options.port ?? 0,
       rateLimit,
       delayFrom: options.delayFrom ?? Math.floor(rateLimit * 0.9),
       rateLimitWindowS: options.rateLimitWindowS ?? 300,
       acceptAnyToken: options.acceptAnyToken ?? false,
       ...(options.webUrl ? { webUrl: options.webUrl.replace(/\/+$/, '') } : {}),
     };
-    this.#server = createServer((req, res) => {
-      this.#handle(req, res).catch((error) => {
-        if (!res.headersSent) this.#json(res, 500, { message: String(error) });
-        else res.end();
-      });
-    });
   }
 
-  async start(): Promise<this> {
-    await new Promise<void>((resolve) => this.#server.listen(this.#options.port, '127.0.0.1', resolve));
-    this.#origin = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
-    return this;
-  }
-
-  async close(): Promise<void> {
-    for (const res of this.#hanging) res.destroy();
-    this.#server.closeAllConnections();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  protected answerCrash(res: ServerResponse, error: unknown): void {
+    this.#json(res, 500, { message: String(error) });
   }
 
   /** Where the API is served (the provider's `api_url`). */
   get url(): string {
-    return this.#origin;
+    return this.origin;
   }
 
   /** The web address rendered in answers (the provider's `web_url`). */
   get webUrl(): string {
-    return this.#options.webUrl ?? this.#origin;
+    return this.#options.webUrl ?? this.origin;
   }
 
   /** Accepts `token` as a PAT of `uniqueName` (sent as Basic, any user name, the PAT as password). */
@@ -173,7 +156,7 @@ export class AzureDevOpsEmulator extends EmulatorRecorder<RouteName, Fault, Logg
   }
 
   #api(org: string): string {
-    return `${this.#origin}/${enc(org)}`;
+    return `${this.origin}/${enc(org)}`;
   }
 
   identity(i: AzIdentity) {
@@ -280,9 +263,9 @@ export class AzureDevOpsEmulator extends EmulatorRecorder<RouteName, Fault, Logg
 
   // ---- request handling ----------------------------------------------------------------------
 
-  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const raw = req.url ?? '/';
-    const url = new URL(raw, this.#origin);
+    const url = new URL(raw, this.origin);
     const method = req.method ?? 'GET';
     const segments = raw
       .split('?')[0]!
@@ -385,8 +368,7 @@ export class AzureDevOpsEmulator extends EmulatorRecorder<RouteName, Fault, Logg
     }
     if (fault?.kind === 'timeout') {
       record(0);
-      this.#hanging.add(res);
-      res.on('close', () => this.#hanging.delete(res));
+      this.hang(res);
       return;
     }
     if (fault?.kind === 'garbage') {

@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { EmulatorRecorder, fingerprint } from '../recorder.ts';
+import { fingerprint, HostEmulator } from '../host-emulator.ts';
 import { type BbPull, type BbRepo, BitbucketModel, EmulatorError, PR_STATES } from './model.ts';
 
 /** API routes the emulator serves; anything else is "unexpected", recorded and answered 404. */
@@ -81,45 +80,27 @@ const PULLS_PAGELEN = { default: 10, max: 50 };
 const COMMITS_PAGELEN = { default: 10, max: 100 };
 
 /** An HTTP server on 127.0.0.1 answering like Bitbucket Cloud's REST API 2.0 (the parts gitsync reads). */
-export class BitbucketEmulator extends EmulatorRecorder<RouteName, Fault, LoggedRequest> {
+export class BitbucketEmulator extends HostEmulator<RouteName, Fault, LoggedRequest> {
   readonly model: BitbucketModel;
   readonly #credentials = new Map<string, Credential>();
   /** Identity → times of its requests in the rolling window. */
   readonly #windows = new Map<string, number[]>();
-  readonly #options: Required<Omit<BitbucketEmulatorOptions, 'now'>>;
-  readonly #server: Server;
-  readonly #hanging = new Set<ServerResponse>();
-  #origin = '';
+  readonly #options: Required<Omit<BitbucketEmulatorOptions, 'now' | 'port'>>;
 
   constructor(options: BitbucketEmulatorOptions = {}) {
-    super(faultSchema);
+    super(faultSchema, options.port ?? 0);
     this.model = new BitbucketModel(options.now);
     this.#options = {
-      port: options.port ?? 0,
       webUrl: (options.webUrl ?? 'https://bitbucket.org').replace(/\/+$/, ''),
       rateLimit: options.rateLimit ?? 1000,
       rateLimitWindowS: options.rateLimitWindowS ?? 3600,
       nearLimitShare: options.nearLimitShare ?? 0.2,
       diffstatPagelen: options.diffstatPagelen ?? 500,
     };
-    this.#server = createServer((req, res) => {
-      this.#handle(req, res).catch((error) => {
-        if (!res.headersSent) this.#error(res, 500, `internal emulator error: ${String(error)}`);
-        else res.end();
-      });
-    });
   }
 
-  async start(): Promise<this> {
-    await new Promise<void>((resolve) => this.#server.listen(this.#options.port, '127.0.0.1', resolve));
-    this.#origin = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
-    return this;
-  }
-
-  async close(): Promise<void> {
-    for (const res of this.#hanging) res.destroy();
-    this.#server.closeAllConnections();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  protected answerCrash(res: ServerResponse, error: unknown): void {
+    this.#error(res, 500, `internal emulator error: ${String(error)}`);
   }
 
   /** Where links point (the provider's `web_url`). */
@@ -129,7 +110,7 @@ export class BitbucketEmulator extends EmulatorRecorder<RouteName, Fault, Logged
 
   /** The API base (the provider's `api_url`), `http://127.0.0.1:PORT/2.0`. */
   get apiUrl(): string {
-    return `${this.#origin}/2.0`;
+    return `${this.origin}/2.0`;
   }
 
   /**
@@ -262,9 +243,9 @@ export class BitbucketEmulator extends EmulatorRecorder<RouteName, Fault, Logged
 
   // ---- request handling -------------------------------------------------------------------
 
-  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? 'GET';
-    const url = new URL(req.url ?? '/', this.#origin);
+    const url = new URL(req.url ?? '/', this.origin);
     const rawPath = (req.url ?? '/').split('?')[0]!;
     const sub = rawPath.startsWith('/2.0/') ? rawPath.slice('/2.0'.length) : null;
     const route = sub !== null && method === 'GET' ? matchRoute(sub) : null;
@@ -334,8 +315,7 @@ export class BitbucketEmulator extends EmulatorRecorder<RouteName, Fault, Logged
     }
     if (fault?.kind === 'timeout') {
       record(0);
-      this.#hanging.add(res);
-      res.on('close', () => this.#hanging.delete(res));
+      this.hang(res);
       return;
     }
     if (fault?.kind === 'garbage') {
@@ -485,7 +465,7 @@ export class BitbucketEmulator extends EmulatorRecorder<RouteName, Fault, Logged
     const link = (p: number) => {
       const u = new URL(url.toString());
       u.searchParams.set('page', String(p));
-      return `${this.#origin}${u.pathname}${u.search}`;
+      return `${this.origin}${u.pathname}${u.search}`;
     };
     const hasNext = page * pagelen < items.length;
     return {

@@ -1,7 +1,6 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { EmulatorRecorder, fingerprint } from '../recorder.ts';
+import { fingerprint, HostEmulator } from '../host-emulator.ts';
 import { EmulatorError, GiteaModel, type GtPull, type RenderOptions } from './model.ts';
 
 /** API routes the emulator serves; anything else is "unexpected", recorded and answered 404. */
@@ -58,21 +57,17 @@ export interface GiteaEmulatorOptions {
 export { fingerprint };
 
 /** An HTTP server on 127.0.0.1 answering like the REST API v1 of Gitea and Forgejo. */
-export class GiteaEmulator extends EmulatorRecorder<RouteName, Fault, LoggedRequest> {
+export class GiteaEmulator extends HostEmulator<RouteName, Fault, LoggedRequest> {
   readonly model: GiteaModel;
   latencyMs = 0;
   readonly #tokens = new Map<string, string>();
-  readonly #options: Required<Omit<GiteaEmulatorOptions, 'now' | 'port'>> & { port: number };
-  readonly #server: Server;
-  readonly #hanging = new Set<ServerResponse>();
-  #origin = '';
+  readonly #options: Required<Omit<GiteaEmulatorOptions, 'now' | 'port'>>;
 
   constructor(options: GiteaEmulatorOptions = {}) {
-    super(faultSchema);
+    super(faultSchema, options.port ?? 0);
     this.model = new GiteaModel(options.now);
     const sub = (options.subUrl ?? '').replace(/\/+$/, '');
     this.#options = {
-      port: options.port ?? 0,
       subUrl: sub === '' || sub.startsWith('/') ? sub : `/${sub}`,
       maxResponseItems: options.maxResponseItems ?? 50,
       defaultPagingNum: options.defaultPagingNum ?? 30,
@@ -82,30 +77,15 @@ export class GiteaEmulator extends EmulatorRecorder<RouteName, Fault, LoggedRequ
       acceptAnyToken: options.acceptAnyToken ?? false,
       product: options.product ?? 'gitea',
     };
-    this.#server = createServer((req, res) => {
-      this.#handle(req, res).catch((error) => {
-        if (!res.headersSent) this.#json(res, 500, { message: String(error) });
-        else res.end();
-      });
-    });
   }
 
-  async start(): Promise<this> {
-    await new Promise<void>((resolve) => this.#server.listen(this.#options.port, '127.0.0.1', resolve));
-    const { port } = this.#server.address() as AddressInfo;
-    this.#origin = `http://127.0.0.1:${port}`;
-    return this;
-  }
-
-  async close(): Promise<void> {
-    for (const res of this.#hanging) res.destroy();
-    this.#server.closeAllConnections();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  protected answerCrash(res: ServerResponse, error: unknown): void {
+    this.#json(res, 500, { message: String(error) });
   }
 
   /** The instance's web address (the provider's `web_url`), with any sub-path. */
   get webUrl(): string {
-    return this.#origin + this.#options.subUrl;
+    return this.origin + this.#options.subUrl;
   }
 
   /** `…/api/v1` (the provider's `api_url`). */
@@ -132,9 +112,9 @@ export class GiteaEmulator extends EmulatorRecorder<RouteName, Fault, LoggedRequ
     this.#tokens.delete(token);
   }
 
-  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const raw = req.url ?? '/';
-    const url = new URL(raw, this.#origin);
+    const url = new URL(raw, this.origin);
     const method = req.method ?? 'GET';
     const apiRoot = `${this.#options.subUrl}/api/v1`;
     const rawPath = raw.split('?')[0]!;
@@ -192,8 +172,7 @@ export class GiteaEmulator extends EmulatorRecorder<RouteName, Fault, LoggedRequ
     }
     if (fault?.kind === 'timeout') {
       record(0);
-      this.#hanging.add(res);
-      res.on('close', () => this.#hanging.delete(res));
+      this.hang(res);
       return;
     }
     if (fault?.kind === 'garbage') {

@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { graphqlUrlFor } from '../../src/providers/github/client.ts';
+import { fingerprint, HostEmulator } from '../host-emulator.ts';
 import { answerAdmin, readBody } from '../http.ts';
-import { EmulatorRecorder, fingerprint } from '../recorder.ts';
 import { executeGitHubGraphql, prepareGraphql, restrictionMessage } from './graphql.ts';
 import { EmulatorError, GitHubModel } from './model.ts';
 import { Renderer } from './render.ts';
@@ -100,26 +99,22 @@ type Resource = 'core' | 'graphql';
 export { fingerprint };
 
 /** An HTTP server on 127.0.0.1 that answers like GitHub's REST API for the calls gitsync makes. */
-export class GitHubEmulator extends EmulatorRecorder<RouteName, Fault, LoggedRequest> {
+export class GitHubEmulator extends HostEmulator<RouteName, Fault, LoggedRequest> {
   readonly model: GitHubModel;
   latencyMs = 0;
   /** API requests received, counted on arrival (before latency or faults). */
   received = 0;
   readonly #tokens = new Map<string, TokenState>();
-  readonly #options: Required<Omit<GitHubEmulatorOptions, 'now'>>;
+  readonly #options: Required<Omit<GitHubEmulatorOptions, 'now' | 'port'>>;
   /** GraphQL points charged, in total (GitHub's formula); `graphqlCosts` per query. */
   graphqlPoints = 0;
   readonly graphqlCosts: { cost: number; nodes: number }[] = [];
-  readonly #server: Server;
-  readonly #hanging = new Set<ServerResponse>();
   #renderer: Renderer | null = null;
-  #url = '';
 
   constructor(options: GitHubEmulatorOptions = {}) {
-    super(faultSchema);
+    super(faultSchema, options.port ?? 0);
     this.model = new GitHubModel(options.now);
     this.#options = {
-      port: options.port ?? 0,
       apiPrefix: (options.apiPrefix ?? '/api/v3').replace(/\/+$/, ''),
       acceptAnyToken: options.acceptAnyToken ?? false,
       rateLimit: options.rateLimit ?? 5000,
@@ -127,36 +122,26 @@ export class GitHubEmulator extends EmulatorRecorder<RouteName, Fault, LoggedReq
       graphqlRateLimitType: options.graphqlRateLimitType ?? 'RATE_LIMITED',
       rateLimitWindowS: options.rateLimitWindowS ?? 3600,
     };
-    this.#server = createServer((req, res) => {
-      this.#handle(req, res).catch((error) => {
-        if (!res.headersSent) this.#json(res, 500, { message: String(error) });
-        else res.end();
-      });
-    });
   }
 
-  async start(): Promise<this> {
-    await new Promise<void>((resolve) => this.#server.listen(this.#options.port, '127.0.0.1', resolve));
-    const { port } = this.#server.address() as AddressInfo;
-    this.#url = `http://127.0.0.1:${port}`;
+  override async start(): Promise<this> {
+    await super.start();
     this.#renderer = new Renderer(this.model, this.webUrl, this.apiUrl);
     return this;
   }
 
-  async close(): Promise<void> {
-    for (const res of this.#hanging) res.destroy();
-    this.#server.closeAllConnections();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  protected answerCrash(res: ServerResponse, error: unknown): void {
+    this.#json(res, 500, { message: String(error) });
   }
 
   /** Where html_url links point; the provider's `web_url`. */
   get webUrl(): string {
-    return this.#url;
+    return this.origin;
   }
 
   /** The REST API base; the provider's `api_url`. */
   get apiUrl(): string {
-    return this.#url + this.#options.apiPrefix;
+    return this.origin + this.#options.apiPrefix;
   }
 
   addToken(
@@ -196,8 +181,8 @@ export class GitHubEmulator extends EmulatorRecorder<RouteName, Fault, LoggedReq
 
   // ---- request handling ----------------------------------------------------------------------
 
-  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', this.#url);
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', this.origin);
     if (url.pathname.startsWith('/_emulator/')) return this.#admin(req, res, url);
     if (url.pathname.startsWith('/avatars/'))
       return this.#avatar(res, url.pathname.slice(9).replace(/\.png$/, ''));
@@ -407,7 +392,7 @@ export class GitHubEmulator extends EmulatorRecorder<RouteName, Fault, LoggedReq
       if (page * perPage < items.length) {
         const n = new URL(url.toString());
         n.searchParams.set('page', String(page + 1));
-        next = this.#url + n.pathname + n.search;
+        next = this.origin + n.pathname + n.search;
       }
       return { slice, next };
     };
@@ -499,8 +484,7 @@ export class GitHubEmulator extends EmulatorRecorder<RouteName, Fault, LoggedReq
       case 'timeout':
         // Never answer; the client's timeout (or close()) ends it.
         record(0);
-        this.#hanging.add(res);
-        res.on('close', () => this.#hanging.delete(res));
+        this.hang(res);
         return true;
       case 'garbage':
         record(200);

@@ -1,8 +1,7 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
+import { fingerprint, HostEmulator } from '../host-emulator.ts';
 import { answerAdmin, readBody, safeJson } from '../http.ts';
-import { EmulatorRecorder, fingerprint } from '../recorder.ts';
 import { executeGitLabGraphql } from './graphql.ts';
 import {
   DETAILED_MERGE_STATUSES,
@@ -103,25 +102,21 @@ interface Budget {
 export { fingerprint };
 
 /** An HTTP server on 127.0.0.1 answering like GitLab's REST API v4 and GraphQL API. */
-export class GitLabEmulator extends EmulatorRecorder<RouteName, Fault, LoggedRequest> {
+export class GitLabEmulator extends HostEmulator<RouteName, Fault, LoggedRequest> {
   readonly model: GitLabModel;
   latencyMs = 0;
   /** GraphQL complexity scores of the queries run, in order. */
   readonly graphqlComplexity: number[] = [];
   readonly #tokens = new Map<string, { username: string; revoked: 'revoked' | 'expired' | null }>();
   readonly #budgets = new Map<string, Budget>();
-  readonly #options: Required<Omit<GitLabEmulatorOptions, 'now'>>;
-  readonly #server: Server;
-  readonly #hanging = new Set<ServerResponse>();
+  readonly #options: Required<Omit<GitLabEmulatorOptions, 'now' | 'port'>>;
   #renderer: Renderer | null = null;
-  #origin = '';
 
   constructor(options: GitLabEmulatorOptions = {}) {
-    super(faultSchema);
+    super(faultSchema, options.port ?? 0);
     this.model = new GitLabModel(options.now);
     const root = (options.relativeUrlRoot ?? '').replace(/\/+$/, '');
     this.#options = {
-      port: options.port ?? 0,
       relativeUrlRoot: root === '' || root.startsWith('/') ? root : `/${root}`,
       acceptAnyToken: options.acceptAnyToken ?? false,
       rateLimit: options.rateLimit ?? 2000,
@@ -130,32 +125,21 @@ export class GitLabEmulator extends EmulatorRecorder<RouteName, Fault, LoggedReq
       rateLimitHeaders: options.rateLimitHeaders ?? true,
       paginationCountLimit: options.paginationCountLimit ?? 10_000,
     };
-    this.#server = createServer((req, res) => {
-      this.#handle(req, res).catch((error) => {
-        if (!res.headersSent)
-          this.#json(res, 500, { message: '500 Internal Server Error', detail: String(error) });
-        else res.end();
-      });
-    });
   }
 
-  async start(): Promise<this> {
-    await new Promise<void>((resolve) => this.#server.listen(this.#options.port, '127.0.0.1', resolve));
-    const { port } = this.#server.address() as AddressInfo;
-    this.#origin = `http://127.0.0.1:${port}`;
+  override async start(): Promise<this> {
+    await super.start();
     this.#renderer = new Renderer(this.model, this.webUrl);
     return this;
   }
 
-  async close(): Promise<void> {
-    for (const res of this.#hanging) res.destroy();
-    this.#server.closeAllConnections();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  protected answerCrash(res: ServerResponse, error: unknown): void {
+    this.#json(res, 500, { message: '500 Internal Server Error', detail: String(error) });
   }
 
   /** The instance's web address (the provider's `web_url`), with any relative root. */
   get webUrl(): string {
-    return this.#origin + this.#options.relativeUrlRoot;
+    return this.origin + this.#options.relativeUrlRoot;
   }
 
   /** REST base, `…/api/v4` (the provider's `api_url`). */
@@ -196,9 +180,9 @@ export class GitLabEmulator extends EmulatorRecorder<RouteName, Fault, LoggedReq
 
   // ---- request handling ----------------------------------------------------------------------
 
-  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const raw = req.url ?? '/';
-    const url = new URL(raw, this.#origin);
+    const url = new URL(raw, this.origin);
     const rawPath = raw.split('?')[0]!;
     if (rawPath.startsWith('/_emulator/')) return this.#admin(req, res, url);
     const root = this.#options.relativeUrlRoot;
@@ -299,8 +283,7 @@ export class GitLabEmulator extends EmulatorRecorder<RouteName, Fault, LoggedReq
     }
     if (fault?.kind === 'timeout') {
       record(0);
-      this.#hanging.add(res);
-      res.on('close', () => this.#hanging.delete(res));
+      this.hang(res);
       return;
     }
     if (fault?.kind === 'garbage') {
@@ -477,7 +460,7 @@ export class GitLabEmulator extends EmulatorRecorder<RouteName, Fault, LoggedReq
       const u = new URL(url.toString());
       u.searchParams.set('page', String(p));
       u.searchParams.set('per_page', String(perPage));
-      return `${this.#origin}${u.pathname}${u.search}`;
+      return `${this.origin}${u.pathname}${u.search}`;
     };
     const counted = total <= this.#options.paginationCountLimit;
     const links = [

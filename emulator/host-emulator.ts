@@ -1,8 +1,11 @@
 import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 
 /**
- * What every code-host emulator keeps about the requests it answered, and the faults a test
- * scripts: the same bookkeeping for each host, so each emulator holds only its host's behaviour.
+ * What every code-host emulator shares: an HTTP server on 127.0.0.1 (started, stopped, with the
+ * responses a fault leaves hanging), the requests it answered and the faults a test scripts — so
+ * each emulator holds only its host's behaviour.
  */
 
 export interface EmulatorCounters {
@@ -21,13 +24,56 @@ export interface ScriptedFault {
   times?: number | undefined;
 }
 
-export abstract class EmulatorRecorder<Route extends string, Fault extends ScriptedFault, Logged> {
+export abstract class HostEmulator<Route extends string, Fault extends ScriptedFault, Logged> {
   readonly faults: Fault[] = [];
   /** Requests answered, oldest first (tokens only as fingerprints). */
   readonly log: Logged[] = [];
   counters: EmulatorCounters = { routes: {}, total: 0, unexpected: [] };
+  readonly #server: Server;
+  readonly #hanging = new Set<ServerResponse>();
+  #origin = '';
 
-  constructor(private readonly faultSchema: { parse(value: unknown): Fault }) {}
+  /** `port` 0: any free port. */
+  constructor(
+    private readonly faultSchema: { parse(value: unknown): Fault },
+    private readonly port = 0,
+  ) {
+    this.#server = createServer((req, res) => {
+      this.handle(req, res).catch((error) => {
+        if (!res.headersSent) this.answerCrash(res, error);
+        else res.end();
+      });
+    });
+  }
+
+  /** Answers one request as the host would. */
+  protected abstract handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+
+  /** Answers a request whose handling threw, in the host's error shape (status 500). */
+  protected abstract answerCrash(res: ServerResponse, error: unknown): void;
+
+  async start(): Promise<this> {
+    await new Promise<void>((resolve) => this.#server.listen(this.port, '127.0.0.1', resolve));
+    this.#origin = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  async close(): Promise<void> {
+    for (const res of this.#hanging) res.destroy();
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  /** `http://127.0.0.1:{port}` once started. */
+  protected get origin(): string {
+    return this.#origin;
+  }
+
+  /** Leaves `res` unanswered (a timeout fault) until the client gives up or the emulator closes. */
+  protected hang(res: ServerResponse): void {
+    this.#hanging.add(res);
+    res.on('close', () => this.#hanging.delete(res));
+  }
 
   resetCounters(): void {
     this.counters = { routes: {}, total: 0, unexpected: [] };
