@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { tokenFingerprint } from '../core/fingerprint.ts';
 
 /** A pause that names no scope covers every budget of its (API, token). */
 const ALL_SCOPES = '*';
@@ -15,7 +15,7 @@ export class RateLimitPauses {
 
   /** The key of one budget; `scope` undefined: every budget of that (API, token). */
   static key(apiUrl: string, token: string, scope?: string): string {
-    return `${apiUrl}\u0000${createHash('sha256').update(token).digest('base64url')}\u0000${scope ?? ALL_SCOPES}`;
+    return `${apiUrl}\u0000${tokenFingerprint(token)}\u0000${scope ?? ALL_SCOPES}`;
   }
 
   /** Until when calls on `key`'s budget must wait: its own pause or one of the whole token. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Clock } from '../../core/clock.ts';
 import { NotFoundError } from '../../core/errors.ts';
+import { tokenFingerprint } from '../../core/fingerprint.ts';
 import { parseRemote } from '../../core/origin.ts';
 import {
   type PrFields,
@@ -17,7 +18,7 @@ import type {
   PullRef,
   RepoRef,
 } from '../types.ts';
-import { AzureDevOpsClient, type AzureDevOpsClientOptions, tokenFingerprint } from './client.ts';
+import { AzureDevOpsClient, type AzureDevOpsClientOptions } from './client.ts';
 import { hostNotFound } from './errors.ts';
 import {
   azurePullUrl,

@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import type { Clock } from '../../core/clock.ts';
 import { AuthError, GitsyncError, RateLimitedError, UnavailableError } from '../../core/errors.ts';
+import { tokenFingerprint } from '../../core/fingerprint.ts';
 import { trimTrailingSlash } from '../../core/origin.ts';
 import type { CallOptions } from '../types.ts';
 import { LimitStreaks, resumeAt, translateAzureError } from './errors.ts';
@@ -32,8 +32,6 @@ export function authorizationFor(token: string): string {
     ? `Bearer ${token}`
     : `Basic ${Buffer.from(`:${token}`, 'utf8').toString('base64')}`;
 }
-
-export const tokenFingerprint = (token: string) => createHash('sha256').update(token).digest('base64url');
 
 export type Query = Record<string, string | number | undefined>;
 

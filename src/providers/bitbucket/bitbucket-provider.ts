@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import { NotFoundError } from '../../core/errors.ts';
+import { tokenFingerprint } from '../../core/fingerprint.ts';
 import {
   type PrFields,
   type PrState,
@@ -61,7 +61,6 @@ type Sizes = Pick<PrFields, 'additions' | 'deletions' | 'changed_files' | 'commi
 const pathOf = (repo: RepoRef) => `${repo.owner}/${repo.name}`;
 const apiPath = (repo: RepoRef) =>
   `/repositories/${encodeURIComponent(repo.owner)}/${encodeURIComponent(repo.name)}`;
-const fingerprintOf = (token: string) => createHash('sha256').update(token).digest('base64url');
 const samePath = (a: string | null | undefined, b: string) => a?.toLowerCase() === b.toLowerCase();
 
 /** A BBQL string literal: double quotes, with `"` and `\` escaped ("Filter and sort API objects"). */
@@ -192,7 +191,7 @@ export class BitbucketProvider implements Provider {
     const destination = pr.destination.commit?.hash;
     const key =
       source && destination
-        ? `${fingerprintOf(call.token)} ${pathOf(pull.repo)}#${pull.number} ${source} ${destination}`
+        ? `${tokenFingerprint(call.token)} ${pathOf(pull.repo)}#${pull.number} ${source} ${destination}`
         : null;
     const cached = key ? this.#sizes.get(key) : undefined;
     if (cached) return cached;
@@ -238,7 +237,7 @@ export class BitbucketProvider implements Provider {
 
   /** What the repository says of itself, cached per token; null when Bitbucket does not show it (404). */
   async #repository(repo: RepoRef, call: CallOptions): Promise<BbRepository | null> {
-    const key = `${pathOf(repo)} ${fingerprintOf(call.token)}`;
+    const key = `${pathOf(repo)} ${tokenFingerprint(call.token)}`;
     const now = this.#clock.now().getTime();
     const cached = this.#repos.get(key);
     if (cached && cached.until > now) return cached.info;

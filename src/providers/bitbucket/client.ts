@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import type { Clock } from '../../core/clock.ts';
 import { GitsyncError, RateLimitedError, UnavailableError } from '../../core/errors.ts';
+import { tokenFingerprint } from '../../core/fingerprint.ts';
 import { trimTrailingSlash } from '../../core/origin.ts';
 import type { CallOptions } from '../types.ts';
 import { type CredentialKind, LimitStreaks, translateBitbucketError } from './errors.ts';
@@ -52,8 +52,6 @@ export function credentialFor(token: string): { header: string; kind: Credential
   return { header: `Bearer ${token}`, kind: 'bearer' };
 }
 
-const fingerprintOf = (token: string) => createHash('sha256').update(token).digest('base64url');
-
 /**
  * A small client for Bitbucket Cloud's REST API 2.0: credentials sent only under the configured
  * API base, conditional reads (`If-None-Match` with the ETag Bitbucket sent; a 304 reuses the
@@ -91,7 +89,7 @@ export class BitbucketClient {
    * once per provider operation, so a read already under way completes.
    */
   gate(call: CallOptions): void {
-    const fingerprint = fingerprintOf(call.token);
+    const fingerprint = tokenFingerprint(call.token);
     const until = this.#resting.get(fingerprint);
     if (until === undefined) return;
     if (until <= this.#clock.now().getTime()) {
@@ -109,7 +107,7 @@ export class BitbucketClient {
   async get<T>(pathOrUrl: string, schema: z.ZodType<T>, call: CallOptions): Promise<T> {
     let url = this.#resolve(pathOrUrl);
     const what = `GET ${new URL(url).pathname.slice(new URL(this.apiUrl).pathname.length) || '/'}`;
-    const fingerprint = fingerprintOf(call.token);
+    const fingerprint = tokenFingerprint(call.token);
     let response = await this.#send(url, call, what, fingerprint);
     // The PR diffstat (and at times other PR resources) answer 302 to the repository resource
     // that computes them ("Bitbucket Cloud REST API, Pullrequests": "Redirects to the repository

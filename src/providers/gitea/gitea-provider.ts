@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { NotFoundError } from '../../core/errors.ts';
+import { tokenFingerprint } from '../../core/fingerprint.ts';
 import {
   type PrFields,
   type PrState,
@@ -199,7 +199,7 @@ export class GiteaProvider implements Provider {
 
   /** What the repository says of itself, cached per token; null when the host does not show it (404). */
   async #repo(repo: RepoRef, call: CallOptions): Promise<RepoInfo | null> {
-    const key = `${pathOf(repo).toLowerCase()} ${createHash('sha256').update(call.token).digest('base64url')}`;
+    const key = `${pathOf(repo).toLowerCase()} ${tokenFingerprint(call.token)}`;
     const now = this.#clock.now().getTime();
     const cached = this.#repos.get(key);
     if (cached && cached.until > now) return cached.info;

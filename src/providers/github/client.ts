@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import type { Clock } from '../../core/clock.ts';
 import { GitsyncError, UnavailableError } from '../../core/errors.ts';
+import { tokenFingerprint } from '../../core/fingerprint.ts';
 import { trimTrailingSlash } from '../../core/origin.ts';
 import type { CallOptions } from '../types.ts';
 import { type GitHubScope, readErrorBody, SecondaryLimitStreaks, translateGitHubError } from './errors.ts';
@@ -60,7 +60,7 @@ export class GitHubClient {
     call: CallOptions,
   ): Promise<{ value: T; next: string | null }> {
     const url = this.#resolve(pathOrUrl);
-    const key = `${createHash('sha256').update(call.token).digest('base64url')} ${url}`;
+    const key = `${tokenFingerprint(call.token)} ${url}`;
     const cached = this.#cache.get(key);
     const response = await this.#send(kind, url, { method: 'GET', etag: cached?.etag }, call);
     if (response.status === 304 && cached) {

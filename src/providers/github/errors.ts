@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { AuthError, type GitsyncError, RateLimitedError, UnavailableError } from '../../core/errors.ts';
+import { tokenFingerprint } from '../../core/fingerprint.ts';
 import { hostNotFound } from '../host-errors.ts';
 
 /**
@@ -34,7 +34,7 @@ export class SecondaryLimitStreaks {
   readonly #count = new Map<string, number>();
 
   static key(token: string, scope: GitHubScope): string {
-    return `${scope} ${createHash('sha256').update(token).digest('base64url')}`;
+    return `${scope} ${tokenFingerprint(token)}`;
   }
 
   /** The wait for one more secondary limit: 1 min, 2 min, 4 min… up to an hour. */

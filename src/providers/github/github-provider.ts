@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import type { Clock } from '../../core/clock.ts';
 import { AuthError, NotFoundError, RateLimitedError, UnavailableError } from '../../core/errors.ts';
+import { tokenFingerprint } from '../../core/fingerprint.ts';
 import {
   type PrFields,
   type PrState,
@@ -228,7 +228,7 @@ export class GitHubProvider implements Provider {
     reviews: readonly { id: number; state: string }[],
     call: CallOptions,
   ): Promise<string | null> {
-    const key = `${pullKey(pull)} ${hashOf(call.token)}`;
+    const key = `${pullKey(pull)} ${tokenFingerprint(call.token)}`;
     const stamp = reviews.map((r) => `${r.id}:${r.state}`).join(',');
     const known = this.#decisions.get(key);
     if (known && known.stamp === stamp) return known.decision;
@@ -367,7 +367,7 @@ export class GitHubProvider implements Provider {
     schema: z.ZodType<{ data?: D | null | undefined; errors?: GraphqlErrors | undefined }>,
     call: CallOptions,
   ): Promise<{ data: D; errors: GraphqlErrors }> {
-    const tokenKey = hashOf(call.token);
+    const tokenKey = tokenFingerprint(call.token);
     const paused = this.#graphqlPaused.get(tokenKey);
     if (paused && paused.resetAt > this.#clock.now()) throw paused;
     const limited = (error: RateLimitedError) => {
@@ -552,8 +552,6 @@ function aliasProblem(alias: string, errors: GraphqlErrors, what: string): Error
     `github answered only part of the query for ${what}: ${mine[0]!.message.slice(0, 300)} (at ${mine[0]!.path!.join('.')})`,
   );
 }
-
-const hashOf = (token: string) => createHash('sha256').update(token).digest('base64url');
 
 /** GitHub owner and repository names: letters, digits, `-`, `_`, `.` (not `.` or `..` alone). */
 function isName(s: string): boolean {

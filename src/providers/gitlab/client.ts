@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import type { Clock } from '../../core/clock.ts';
 import { GitsyncError, UnavailableError } from '../../core/errors.ts';
+import { tokenFingerprint } from '../../core/fingerprint.ts';
 import { trimTrailingSlash } from '../../core/origin.ts';
 import type { CallOptions } from '../types.ts';
 import { LimitStreaks, translateGitLabError } from './errors.ts';
@@ -119,7 +119,7 @@ export class GitLabClient {
         cause: error,
       });
     }
-    const fingerprint = createHash('sha256').update(call.token).digest('base64url');
+    const fingerprint = tokenFingerprint(call.token);
     if (response.ok) {
       this.#streaks.reset(fingerprint);
       return response;

@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { NotFoundError, UnavailableError } from '../../core/errors.ts';
+import { tokenFingerprint } from '../../core/fingerprint.ts';
 import { type PrFields, type PrState, sortRequestedReviewers } from '../../core/types.ts';
 import { hostPullUrl, isOnHost, matchRepoOnHost, matchWebPath, pullNumber } from '../origin-match.ts';
 import {
@@ -293,7 +293,7 @@ export class GitLabProvider implements Provider {
   /** What the project says of itself, cached; null when GitLab does not show it (404). */
   async #project(repo: RepoRef, call: CallOptions): Promise<ProjectInfo | null> {
     // Per token: what a project shows (or whether it shows itself at all) depends on who asks.
-    const key = `${pathOf(repo).toLowerCase()} ${createHash('sha256').update(call.token).digest('base64url')}`;
+    const key = `${pathOf(repo).toLowerCase()} ${tokenFingerprint(call.token)}`;
     const now = this.#clock.now().getTime();
     const cached = this.#projects.get(key);
     if (cached && cached.until > now) return cached.info;
