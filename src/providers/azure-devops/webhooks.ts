@@ -1,7 +1,7 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { BadInputError } from '../../core/errors.ts';
 import type { HeaderReader, Provider, ProviderWebhooks, RepoRef, StaleMatch } from '../types.ts';
+import { sharedSecretCheck } from '../webhook-auth.ts';
 import { hostKind, splitOwner } from './origins.ts';
 
 /**
@@ -51,7 +51,6 @@ const pullRequest = z.object({
 const commentResource = z.object({ pullRequest });
 const push = z.object({ repository, refUpdates: z.array(z.object({ name: z.string() })) });
 
-const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 const branchOf = (ref: string) => (ref.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : null);
 
 /** The password of an `Authorization: Basic` header, or null when it is absent or malformed. */
@@ -105,9 +104,7 @@ export function azureDevOpsWebhooks(provider: Provider): AzureDevOpsWebhooks {
   };
   return {
     start(header: HeaderReader, secret: string) {
-      const given = basicPassword(header('authorization'));
-      if (given === null || !timingSafeEqual(digest(given), digest(secret))) return null;
-      return { update: () => {}, valid: () => true };
+      return sharedSecretCheck(basicPassword(header('authorization')), secret);
     },
     // Azure DevOps sends no delivery id header: the event's `id` in the body is the delivery id.
     deliveryId(_header, payload) {

@@ -1,7 +1,7 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { BadInputError } from '../../core/errors.ts';
 import type { HeaderReader, Provider, ProviderWebhooks, RepoRef, StaleMatch } from '../types.ts';
+import { hmacSha256Check } from '../webhook-auth.ts';
 
 const repository = z.object({ full_name: z.string() });
 const pullRequest = z.object({
@@ -76,15 +76,7 @@ export function giteaWebhooks(provider: Provider, kind: 'gitea' | 'forgejo'): Pr
   };
   return {
     start(header, secret) {
-      const given = read(header, 'signature');
-      if (!given || !/^[0-9a-f]{64}$/i.test(given.trim())) return null;
-      const expected = Buffer.from(given.trim(), 'hex');
-      // The HMAC is computed while the body streams in; nothing is kept but the digest state.
-      const hmac = createHmac('sha256', secret);
-      return {
-        update: (chunk) => void hmac.update(chunk),
-        valid: () => timingSafeEqual(hmac.digest(), expected),
-      };
+      return hmacSha256Check(read(header, 'signature')?.trim(), secret);
     },
     deliveryId: (header) => read(header, 'delivery'),
     staleRefs(header, payload): StaleMatch[] {

@@ -1,7 +1,7 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { BadInputError } from '../../core/errors.ts';
 import type { HeaderReader, Provider, ProviderWebhooks, StaleMatch } from '../types.ts';
+import { hmacSha256Check } from '../webhook-auth.ts';
 
 const repoSchema = z.object({ html_url: z.string() }).nullish();
 const pullPayload = z.object({
@@ -29,13 +29,7 @@ export function githubWebhooks(provider: Provider): ProviderWebhooks {
   };
   return {
     start(header, secret) {
-      const given = /^sha256=([0-9a-f]{64})$/i.exec(header('x-hub-signature-256') ?? '')?.[1];
-      if (!given) return null;
-      const hmac = createHmac('sha256', secret);
-      return {
-        update: (chunk) => void hmac.update(chunk),
-        valid: () => timingSafeEqual(Buffer.from(given, 'hex'), hmac.digest()),
-      };
+      return hmacSha256Check(/^sha256=(.*)$/i.exec(header('x-hub-signature-256') ?? '')?.[1], secret);
     },
     deliveryId: (header: HeaderReader) => header('x-github-delivery') || undefined,
     staleRefs(header, payload): StaleMatch[] {
