@@ -42,11 +42,8 @@ export async function handleWebhook(
     throw new HttpError(404, 'not_found', `provider ${provider.config.id} has no webhook secret configured`);
   }
   const check = webhooks.start(header, secret);
-  if (!check)
-    throw new HttpError(401, 'bad_signature', `missing or invalid credentials for ${provider.config.id}`);
-  const delivery = webhooks.deliveryId(header);
-  if (delivery !== undefined && delivery.length > 200)
-    throw new HttpError(400, 'bad_request', 'the delivery id is too long');
+  if (!check) throw badCredentials(provider);
+  const delivery = boundedId(webhooks.deliveryId(header));
   if (Number(header('content-length') ?? 0) > limits.maxBytes) throw tooLarge(limits.maxBytes);
 
   const digest = createHash('sha256');
@@ -54,9 +51,7 @@ export async function handleWebhook(
     check.update(chunk);
     digest.update(chunk);
   });
-  if (!check.valid()) {
-    throw new HttpError(401, 'bad_signature', `missing or invalid credentials for ${provider.config.id}`);
-  }
+  if (!check.valid()) throw badCredentials(provider);
   let payload: unknown;
   try {
     payload = JSON.parse(Buffer.from(raw).toString('utf8'));
@@ -69,9 +64,7 @@ export async function handleWebhook(
     .filter((m) => !`${m.origin}${m.branch ?? ''}${m.url ?? ''}`.includes('\u0000'));
   // Some hosts name the delivery in the body (Azure DevOps: the event `id`); a delivery without any
   // id is known by its bytes: the same body again is a redelivery.
-  const named = delivery ?? webhooks.deliveryId(header, payload);
-  if (named !== undefined && named.length > 200)
-    throw new HttpError(400, 'bad_request', 'the delivery id is too long');
+  const named = delivery ?? boundedId(webhooks.deliveryId(header, payload));
   const deliveryId = named || `sha256:${digest.digest('hex')}`;
   const { duplicate, marked } = await deps.store.recordWebhookDelivery(
     { provider_id: provider.config.id, delivery_id: deliveryId, matches },
@@ -80,6 +73,16 @@ export async function handleWebhook(
   if (duplicate) return { status: 200, body: { status: 'duplicate' } };
   if (matches.length === 0) return { status: 202, body: { status: 'ignored' } };
   return { status: 202, body: { status: 'accepted', marked: marked.length } };
+}
+
+const badCredentials = (provider: Provider) =>
+  new HttpError(401, 'bad_signature', `missing or invalid credentials for ${provider.config.id}`);
+
+/** A host's delivery id, refused past 200 characters. */
+function boundedId(id: string | undefined): string | undefined {
+  if (id !== undefined && id.length > 200)
+    throw new HttpError(400, 'bad_request', 'the delivery id is too long');
+  return id;
 }
 
 const tooLarge = (maxBytes: number) =>
