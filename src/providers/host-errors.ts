@@ -1,9 +1,33 @@
-import { NotFoundError } from '../core/errors.ts';
+import type { z } from 'zod';
+import { GitsyncError, NotFoundError, UnavailableError } from '../core/errors.ts';
 
 /**
- * What every provider needs when a host fails in the same way: a host's "not found", and waiting
- * out a rate limit that came without a reset time.
+ * What every provider needs when a host fails in the same way: a body that is not JSON or not of
+ * the expected shape, a host's "not found", and waiting out a rate limit that came without a
+ * reset time.
  */
+
+/** A host's answer body as JSON; anything else is the host failing (`host` names it in the error). */
+export async function readHostJson(response: Response, host: string, what: string): Promise<unknown> {
+  try {
+    return await response.json();
+  } catch (error) {
+    if (error instanceof GitsyncError) throw error;
+    throw new UnavailableError(`${host} answered a body that is not JSON (${what})`, { cause: error });
+  }
+}
+
+/** A host's answer body, checked against `schema` at the boundary. */
+export async function parseHostJson<T>(
+  response: Response,
+  schema: z.ZodType<T>,
+  host: string,
+  what: string,
+): Promise<T> {
+  const parsed = schema.safeParse(await readHostJson(response, host, what));
+  if (!parsed.success) throw new UnavailableError(`${host} answered an unexpected shape (${what})`);
+  return parsed.data;
+}
 
 /**
  * The host says the repository or PR does not exist, or that this token may not see it (hosts

@@ -1,8 +1,9 @@
 import type { z } from 'zod';
 import type { Clock } from '../../core/clock.ts';
-import { AuthError, GitsyncError, RateLimitedError, UnavailableError } from '../../core/errors.ts';
+import { AuthError, RateLimitedError, UnavailableError } from '../../core/errors.ts';
 import { tokenFingerprint } from '../../core/fingerprint.ts';
 import { trimTrailingSlash } from '../../core/origin.ts';
+import { parseHostJson } from '../host-errors.ts';
 import type { CallOptions } from '../types.ts';
 import { LimitStreaks, resumeAt, translateAzureError } from './errors.ts';
 
@@ -111,7 +112,7 @@ export class AzureDevOpsClient {
     const type = response.headers.get('content-type') ?? '';
     if (response.status === 200 && !/html/i.test(type)) {
       this.#streaks.reset(fingerprint);
-      return { data: await this.#parse(response, schema, what), headers: response.headers };
+      return { data: await parseHostJson(response, schema, 'azure devops', what), headers: response.headers };
     }
     if (response.status === 200) {
       await response.body?.cancel();
@@ -139,19 +140,6 @@ export class AzureDevOpsClient {
     if (!until) return;
     if (this.#pausedUntil.size > 10_000) this.#pausedUntil.clear();
     this.#pausedUntil.set(fingerprint, until);
-  }
-
-  async #parse<T>(response: Response, schema: z.ZodType<T>, what: string): Promise<T> {
-    let body: unknown;
-    try {
-      body = await response.json();
-    } catch (error) {
-      if (error instanceof GitsyncError) throw error;
-      throw new UnavailableError(`azure devops answered a body that is not JSON (${what})`, { cause: error });
-    }
-    const parsed = schema.safeParse(body);
-    if (!parsed.success) throw new UnavailableError(`azure devops answered an unexpected shape (${what})`);
-    return parsed.data;
   }
 }
 

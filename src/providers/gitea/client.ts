@@ -1,8 +1,9 @@
 import type { z } from 'zod';
 import type { Clock } from '../../core/clock.ts';
-import { GitsyncError, UnavailableError } from '../../core/errors.ts';
+import { UnavailableError } from '../../core/errors.ts';
 import { tokenFingerprint } from '../../core/fingerprint.ts';
 import { trimTrailingSlash } from '../../core/origin.ts';
+import { parseHostJson } from '../host-errors.ts';
 import type { CallOptions } from '../types.ts';
 import { LimitStreaks, translateGiteaError } from './errors.ts';
 
@@ -86,16 +87,7 @@ export class GiteaClient {
       );
     }
     this.#streaks.reset(fingerprint);
-    let body: unknown;
-    try {
-      body = await response.json();
-    } catch (error) {
-      if (error instanceof GitsyncError) throw error;
-      throw new UnavailableError(`${this.host} answered a body that is not JSON (${what})`, { cause: error });
-    }
-    const parsed = schema.safeParse(body);
-    if (!parsed.success) throw new UnavailableError(`${this.host} answered an unexpected shape (${what})`);
-    return { data: parsed.data, headers: response.headers };
+    return { data: await parseHostJson(response, schema, this.host, what), headers: response.headers };
   }
 }
 

@@ -1,8 +1,9 @@
 import type { z } from 'zod';
 import type { Clock } from '../../core/clock.ts';
-import { GitsyncError, UnavailableError } from '../../core/errors.ts';
+import { UnavailableError } from '../../core/errors.ts';
 import { tokenFingerprint } from '../../core/fingerprint.ts';
 import { trimTrailingSlash } from '../../core/origin.ts';
+import { parseHostJson, readHostJson } from '../host-errors.ts';
 import type { CallOptions } from '../types.ts';
 import { LimitStreaks, translateGitLabError } from './errors.ts';
 
@@ -50,7 +51,7 @@ export class GitLabClient {
   async get<T>(path: string, schema: z.ZodType<T>, call: CallOptions): Promise<T> {
     const what = `GET ${path.split('?')[0]}`;
     const response = await this.#send('rest', `${this.#apiUrl}${path}`, { method: 'GET' }, call, what);
-    return this.#parse(response, schema, what);
+    return parseHostJson(response, schema, 'gitlab', what);
   }
 
   /**
@@ -71,7 +72,7 @@ export class GitLabClient {
       call,
       what,
     );
-    const body = await this.#json(response, what);
+    const body = await readHostJson(response, 'gitlab', what);
     const errors = readErrors(body);
     const data = (body as { data?: unknown } | null)?.data;
     if (data === null || data === undefined) {
@@ -141,21 +142,6 @@ export class GitLabClient {
       this.#clock,
       () => this.#streaks.next(fingerprint),
     );
-  }
-
-  async #json(response: Response, what: string): Promise<unknown> {
-    try {
-      return await response.json();
-    } catch (error) {
-      if (error instanceof GitsyncError) throw error;
-      throw new UnavailableError(`gitlab answered a body that is not JSON (${what})`, { cause: error });
-    }
-  }
-
-  async #parse<T>(response: Response, schema: z.ZodType<T>, what: string): Promise<T> {
-    const parsed = schema.safeParse(await this.#json(response, what));
-    if (!parsed.success) throw new UnavailableError(`gitlab answered an unexpected shape (${what})`);
-    return parsed.data;
   }
 }
 
