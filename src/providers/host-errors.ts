@@ -7,6 +7,28 @@ import { GitsyncError, NotFoundError, UnavailableError } from '../core/errors.ts
  * reset time.
  */
 
+/**
+ * One request to a host, on a deadline of `timeoutMs` and the caller's signal: a caller's abort
+ * comes back as its reason; anything else that stops the request (timeout, refused connection,
+ * a redirect `init` forbids) is the host unreachable.
+ */
+export async function fetchFromHost(
+  fetchFn: typeof fetch,
+  url: string,
+  init: RequestInit,
+  options: { timeoutMs: number; signal?: AbortSignal | undefined; host: string; what: string },
+): Promise<Response> {
+  const signals = [AbortSignal.timeout(options.timeoutMs), ...(options.signal ? [options.signal] : [])];
+  try {
+    return await fetchFn(url, { ...init, signal: AbortSignal.any(signals) });
+  } catch (error) {
+    if (options.signal?.aborted) throw options.signal.reason ?? error;
+    throw new UnavailableError(`${options.host} unreachable (${options.what}): ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}
+
 /** A host's answer body as JSON; anything else is the host failing (`host` names it in the error). */
 export async function readHostJson(response: Response, host: string, what: string): Promise<unknown> {
   try {

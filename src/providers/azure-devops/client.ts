@@ -1,9 +1,9 @@
 import type { z } from 'zod';
 import type { Clock } from '../../core/clock.ts';
-import { AuthError, RateLimitedError, UnavailableError } from '../../core/errors.ts';
+import { AuthError, RateLimitedError } from '../../core/errors.ts';
 import { tokenFingerprint } from '../../core/fingerprint.ts';
 import { trimTrailingSlash } from '../../core/origin.ts';
-import { parseHostJson } from '../host-errors.ts';
+import { fetchFromHost, parseHostJson } from '../host-errors.ts';
 import type { CallOptions } from '../types.ts';
 import { LimitStreaks, resumeAt, translateAzureError } from './errors.ts';
 
@@ -90,22 +90,17 @@ export class AzureDevOpsClient {
     const url = `${this.#apiUrl}${path}?${params.toString()}`;
     const fingerprint = tokenFingerprint(call.token);
     this.requests++;
-    const signals = [AbortSignal.timeout(this.#timeoutMs), ...(call.signal ? [call.signal] : [])];
-    let response: Response;
-    try {
-      response = await this.#fetch(url, {
+    const response = await fetchFromHost(
+      this.#fetch,
+      url,
+      {
         method: 'GET',
         headers: { accept: 'application/json', authorization: authorizationFor(call.token) },
         // A redirect goes to a sign-in page, never to data: never follow it with the token.
         redirect: 'manual',
-        signal: AbortSignal.any(signals),
-      });
-    } catch (error) {
-      if (call.signal?.aborted) throw call.signal.reason ?? error;
-      throw new UnavailableError(`azure devops unreachable (${what}): ${(error as Error).message}`, {
-        cause: error,
-      });
-    }
+      },
+      { timeoutMs: this.#timeoutMs, signal: call.signal, host: 'azure devops', what },
+    );
     // A 429 is its own RateLimitedError (the engine pauses on it); the headers of answers that
     // succeeded say whether to stop before the next one.
     if (response.status < 300) this.#observe(response.headers, fingerprint);

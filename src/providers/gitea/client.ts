@@ -3,7 +3,7 @@ import type { Clock } from '../../core/clock.ts';
 import { UnavailableError } from '../../core/errors.ts';
 import { tokenFingerprint } from '../../core/fingerprint.ts';
 import { trimTrailingSlash } from '../../core/origin.ts';
-import { parseHostJson } from '../host-errors.ts';
+import { fetchFromHost, parseHostJson } from '../host-errors.ts';
 import type { CallOptions } from '../types.ts';
 import { LimitStreaks, translateGiteaError } from './errors.ts';
 
@@ -51,21 +51,16 @@ export class GiteaClient {
       throw new UnavailableError(`refusing to send a token outside ${this.#apiUrl}`);
     }
     this.requests++;
-    const signals = [AbortSignal.timeout(this.#timeoutMs), ...(call.signal ? [call.signal] : [])];
-    let response: Response;
-    try {
-      response = await this.#fetch(url, {
+    const response = await fetchFromHost(
+      this.#fetch,
+      url,
+      {
         method: 'GET',
         headers: { accept: 'application/json', authorization: `token ${call.token}` },
         redirect: 'error',
-        signal: AbortSignal.any(signals),
-      });
-    } catch (error) {
-      if (call.signal?.aborted) throw call.signal.reason ?? error;
-      throw new UnavailableError(`${this.host} unreachable (${what}): ${(error as Error).message}`, {
-        cause: error,
-      });
-    }
+      },
+      { timeoutMs: this.#timeoutMs, signal: call.signal, host: this.host, what },
+    );
     const fingerprint = tokenFingerprint(call.token);
     if (!response.ok) {
       // Gitea's error bodies: `{"message": …, "url": …}` (swagger, response `APIError`).

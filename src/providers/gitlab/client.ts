@@ -3,7 +3,7 @@ import type { Clock } from '../../core/clock.ts';
 import { UnavailableError } from '../../core/errors.ts';
 import { tokenFingerprint } from '../../core/fingerprint.ts';
 import { trimTrailingSlash } from '../../core/origin.ts';
-import { parseHostJson, readHostJson } from '../host-errors.ts';
+import { fetchFromHost, parseHostJson, readHostJson } from '../host-errors.ts';
 import type { CallOptions } from '../types.ts';
 import { LimitStreaks, translateGitLabError } from './errors.ts';
 
@@ -100,10 +100,10 @@ export class GitLabClient {
       throw new UnavailableError(`refusing to send a token outside ${this.#apiUrl}`);
     }
     this.counts[kind]++;
-    const signals = [AbortSignal.timeout(this.#timeoutMs), ...(call.signal ? [call.signal] : [])];
-    let response: Response;
-    try {
-      response = await this.#fetch(url, {
+    const response = await fetchFromHost(
+      this.#fetch,
+      url,
+      {
         method: init.method,
         headers: {
           accept: 'application/json',
@@ -112,14 +112,9 @@ export class GitLabClient {
         },
         body: init.body,
         redirect: 'error',
-        signal: AbortSignal.any(signals),
-      });
-    } catch (error) {
-      if (call.signal?.aborted) throw call.signal.reason ?? error;
-      throw new UnavailableError(`gitlab unreachable (${what}): ${(error as Error).message}`, {
-        cause: error,
-      });
-    }
+      },
+      { timeoutMs: this.#timeoutMs, signal: call.signal, host: 'gitlab', what },
+    );
     const fingerprint = tokenFingerprint(call.token);
     if (response.ok) {
       this.#streaks.reset(fingerprint);
