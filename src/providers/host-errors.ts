@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { GitsyncError, NotFoundError, UnavailableError } from '../core/errors.ts';
+import { AuthError, GitsyncError, NotFoundError, UnavailableError } from '../core/errors.ts';
 
 /**
  * What every provider needs when a host fails in the same way: a body that is not JSON or not of
@@ -57,6 +57,19 @@ export async function parseHostJson<T>(
  * in the request: a provider error.
  */
 export const hostNotFound = (message: string) => new NotFoundError(message, { code: 'provider_error' });
+
+/**
+ * The failed answers every host gives alike: 401 and 403 reject the token (403: it lacks a scope,
+ * or its user the permission), 404 is the host's "not found", anything else is the host failing.
+ * `host` names it in the message, followed by the first 300 characters of its own `message`.
+ */
+export function commonHostError(host: string, status: number, what: string, message?: string): GitsyncError {
+  const said = message ? `: ${message.slice(0, 300)}` : '';
+  if (status === 401) return new AuthError(`${host} rejected the token (${what}: 401)${said}`);
+  if (status === 403) return new AuthError(`${host} rejected the token: access denied (${what}: 403)${said}`);
+  if (status === 404) return hostNotFound(`${host}: not found (${what}: 404)${said}`);
+  return new UnavailableError(`${host} answered ${status} (${what})${said}`);
+}
 
 /** The shortest and the longest wait for a rate limit without a reset time. */
 const MIN_PAUSE_S = 60;

@@ -9,6 +9,7 @@ import {
   type RequestedReviewer,
   sortRequestedReviewers,
 } from '../../core/types.ts';
+import { hostNotFound } from '../host-errors.ts';
 import type {
   CallOptions,
   Provider,
@@ -19,7 +20,6 @@ import type {
   RepoRef,
 } from '../types.ts';
 import { AzureDevOpsClient, type AzureDevOpsClientOptions } from './client.ts';
-import { hostNotFound } from './errors.ts';
 import {
   azurePullUrl,
   azureRepoUrl,

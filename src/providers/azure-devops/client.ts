@@ -3,9 +3,9 @@ import type { Clock } from '../../core/clock.ts';
 import { AuthError, RateLimitedError } from '../../core/errors.ts';
 import { tokenFingerprint } from '../../core/fingerprint.ts';
 import { trimTrailingSlash } from '../../core/origin.ts';
-import { fetchFromHost, parseHostJson } from '../host-errors.ts';
+import { fetchFromHost, LimitStreaks, parseHostJson } from '../host-errors.ts';
 import type { CallOptions } from '../types.ts';
-import { LimitStreaks, resumeAt, translateAzureError } from './errors.ts';
+import { resumeAt, translateAzureError } from './errors.ts';
 
 /**
  * Every call names the REST version it was written against (Azure DevOps docs, "REST API

@@ -1,6 +1,6 @@
 import type { Clock } from '../../core/clock.ts';
 import { AuthError, type GitsyncError, RateLimitedError, UnavailableError } from '../../core/errors.ts';
-import { hostNotFound, LimitStreaks } from '../host-errors.ts';
+import { commonHostError } from '../host-errors.ts';
 
 /** Azure DevOps' own waits are followed up to an hour. */
 const MAX_PAUSE_S = 3600;
@@ -41,7 +41,6 @@ export function translateAzureError(
   clock: Clock,
   headerlessPauseS: () => number,
 ): GitsyncError {
-  const said = message ? `: ${message.slice(0, 300)}` : '';
   if (status === 429) {
     const resetAt = resumeAt(headers, clock) ?? new Date(clock.now().getTime() + headerlessPauseS() * 1000);
     return new RateLimitedError(
@@ -51,17 +50,11 @@ export function translateAzureError(
   }
   if (status === 203)
     return new AuthError(`azure devops rejected the token: it answered a sign-in page (${what}: 203)`);
-  if (status === 401) return new AuthError(`azure devops rejected the token (${what}: 401)${said}`);
-  if (status === 403)
-    return new AuthError(`azure devops rejected the token: access denied (${what}: 403)${said}`);
   if (status >= 300 && status < 400) {
     const to = headers.get('location') ?? '';
     if (/sign-?in|login|_signin/i.test(to))
       return new AuthError(`azure devops rejected the token: redirected to sign in (${what}: ${status})`);
     return new UnavailableError(`azure devops redirected (${what}: ${status})`);
   }
-  if (status === 404) return hostNotFound(`azure devops: not found (${what}: 404)${said}`);
-  return new UnavailableError(`azure devops answered ${status} (${what})${said}`);
+  return commonHostError('azure devops', status, what, message);
 }
-
-export { hostNotFound, LimitStreaks };

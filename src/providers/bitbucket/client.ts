@@ -3,8 +3,9 @@ import type { Clock } from '../../core/clock.ts';
 import { GitsyncError, RateLimitedError, UnavailableError } from '../../core/errors.ts';
 import { tokenFingerprint } from '../../core/fingerprint.ts';
 import { trimTrailingSlash } from '../../core/origin.ts';
+import { LimitStreaks } from '../host-errors.ts';
 import type { CallOptions } from '../types.ts';
-import { type CredentialKind, LimitStreaks, translateBitbucketError } from './errors.ts';
+import { type CredentialKind, translateBitbucketError } from './errors.ts';
 
 export interface BitbucketClientOptions {
   clock: Clock;

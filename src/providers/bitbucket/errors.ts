@@ -1,6 +1,6 @@
 import type { Clock } from '../../core/clock.ts';
-import { AuthError, type GitsyncError, RateLimitedError, UnavailableError } from '../../core/errors.ts';
-import { hostNotFound, LimitStreaks } from '../host-errors.ts';
+import { AuthError, type GitsyncError, RateLimitedError } from '../../core/errors.ts';
+import { commonHostError } from '../host-errors.ts';
 
 /** How a configured token is sent (docs/bitbucket.md, "Tokens"). */
 export type CredentialKind = 'bearer' | 'api_token' | 'basic_other';
@@ -46,10 +46,5 @@ export function translateBitbucketError(
     return new AuthError(`bitbucket rejected the credentials (${what}: 401)${said}${hint}`);
   }
   // 403: e.g. "Your credentials lack one or more required privilege scopes."
-  if (status === 403)
-    return new AuthError(`bitbucket rejected the token: access denied (${what}: 403)${said}`);
-  if (status === 404) return hostNotFound(`bitbucket: not found (${what}: 404)${said}`);
-  return new UnavailableError(`bitbucket answered ${status} (${what})${said}`);
+  return commonHostError('bitbucket', status, what, message);
 }
-
-export { hostNotFound, LimitStreaks };

@@ -3,9 +3,9 @@ import type { Clock } from '../../core/clock.ts';
 import { UnavailableError } from '../../core/errors.ts';
 import { tokenFingerprint } from '../../core/fingerprint.ts';
 import { trimTrailingSlash } from '../../core/origin.ts';
-import { fetchFromHost, parseHostJson } from '../host-errors.ts';
+import { fetchFromHost, LimitStreaks, parseHostJson } from '../host-errors.ts';
 import type { CallOptions } from '../types.ts';
-import { LimitStreaks, translateGiteaError } from './errors.ts';
+import { translateGiteaError } from './errors.ts';
 
 export interface GiteaClientOptions {
   clock: Clock;

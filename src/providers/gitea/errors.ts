@@ -1,6 +1,6 @@
 import type { Clock } from '../../core/clock.ts';
-import { AuthError, type GitsyncError, RateLimitedError, UnavailableError } from '../../core/errors.ts';
-import { hostNotFound, LimitStreaks } from '../host-errors.ts';
+import { type GitsyncError, RateLimitedError } from '../../core/errors.ts';
+import { commonHostError } from '../host-errors.ts';
 
 /** `Retry-After` as seconds or an HTTP date (RFC 9110 §10.2.3); null when absent or unreadable. */
 export function retryAfterAt(value: string | null, now: number): Date | null {
@@ -25,7 +25,6 @@ export function translateGiteaError(
   clock: Clock,
   headerlessPauseS: () => number,
 ): GitsyncError {
-  const said = message ? `: ${message.slice(0, 300)}` : '';
   const now = clock.now().getTime();
   const retryAt = retryAfterAt(headers.get('retry-after'), now);
   if (status === 429 || (status === 503 && retryAt)) {
@@ -35,12 +34,7 @@ export function translateGiteaError(
       `${host} rate limited until ${resetAt.toISOString()} (${what}: ${status})`,
     );
   }
-  if (status === 401) return new AuthError(`${host} rejected the token (${what}: 401)${said}`);
   // 403: the token lacks a scope ("token does not have at least one of required scope(s)") or the
   // user may not do this.
-  if (status === 403) return new AuthError(`${host} rejected the token: access denied (${what}: 403)${said}`);
-  if (status === 404) return hostNotFound(`${host}: not found (${what}: 404)${said}`);
-  return new UnavailableError(`${host} answered ${status} (${what})${said}`);
+  return commonHostError(host, status, what, message);
 }
-
-export { hostNotFound, LimitStreaks };

@@ -145,5 +145,3 @@ export function translateGitHubError(
   if (status === 404) return hostNotFound(`github: not found (${what}: 404)`);
   return new UnavailableError(`github answered ${status} (${what})`);
 }
-
-export { hostNotFound };

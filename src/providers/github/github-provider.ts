@@ -8,6 +8,7 @@ import {
   type RequestedReviewer,
   sortRequestedReviewers,
 } from '../../core/types.ts';
+import { hostNotFound } from '../host-errors.ts';
 import { isOnHost, matchRepoOnHost, matchWebPath, pullNumber } from '../origin-match.ts';
 import {
   branchKey,
@@ -21,7 +22,7 @@ import {
   type RepoRef,
 } from '../types.ts';
 import { GitHubClient, type GitHubClientOptions, graphqlUrlFor, type RequestCounts } from './client.ts';
-import { hostNotFound, readErrorBody, translateGitHubError } from './errors.ts';
+import { readErrorBody, translateGitHubError } from './errors.ts';
 import {
   buildBranchesQuery,
   buildDecisionQuery,

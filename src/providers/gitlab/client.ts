@@ -3,9 +3,9 @@ import type { Clock } from '../../core/clock.ts';
 import { UnavailableError } from '../../core/errors.ts';
 import { tokenFingerprint } from '../../core/fingerprint.ts';
 import { trimTrailingSlash } from '../../core/origin.ts';
-import { fetchFromHost, parseHostJson, readHostJson } from '../host-errors.ts';
+import { fetchFromHost, LimitStreaks, parseHostJson, readHostJson } from '../host-errors.ts';
 import type { CallOptions } from '../types.ts';
-import { LimitStreaks, translateGitLabError } from './errors.ts';
+import { translateGitLabError } from './errors.ts';
 
 export interface GitLabClientOptions {
   clock: Clock;

@@ -1,6 +1,6 @@
 import type { Clock } from '../../core/clock.ts';
-import { AuthError, type GitsyncError, RateLimitedError, UnavailableError } from '../../core/errors.ts';
-import { hostNotFound, LimitStreaks } from '../host-errors.ts';
+import { type GitsyncError, RateLimitedError } from '../../core/errors.ts';
+import { commonHostError } from '../host-errors.ts';
 
 /**
  * Translates one GitLab error answer into gitsync's typed errors (GitLab docs, "REST API":
@@ -14,7 +14,6 @@ export function translateGitLabError(
   clock: Clock,
   headerlessPauseS: () => number,
 ): GitsyncError {
-  const said = message ? `: ${message.slice(0, 300)}` : '';
   if (status === 429) {
     const now = clock.now().getTime();
     const retryAfter = Number(headers.get('retry-after'));
@@ -25,11 +24,6 @@ export function translateGitLabError(
     else resetAt = new Date(now + headerlessPauseS() * 1000);
     return new RateLimitedError(resetAt, `gitlab rate limited until ${resetAt.toISOString()} (${what}: 429)`);
   }
-  if (status === 401) return new AuthError(`gitlab rejected the token (${what}: 401)${said}`);
   // 403: the token lacks a scope (`read_api`) or the project forbids it.
-  if (status === 403) return new AuthError(`gitlab rejected the token: access denied (${what}: 403)${said}`);
-  if (status === 404) return hostNotFound(`gitlab: not found (${what}: 404)${said}`);
-  return new UnavailableError(`gitlab answered ${status} (${what})${said}`);
+  return commonHostError('gitlab', status, what, message);
 }
-
-export { hostNotFound, LimitStreaks };

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { NotFoundError, UnavailableError } from '../../core/errors.ts';
 import { tokenFingerprint } from '../../core/fingerprint.ts';
 import { type PrFields, type PrState, sortRequestedReviewers } from '../../core/types.ts';
+import { hostNotFound } from '../host-errors.ts';
 import { hostPullUrl, isOnHost, matchRepoOnHost, matchWebPath, pullNumber } from '../origin-match.ts';
 import {
   branchKey,
@@ -16,7 +17,6 @@ import {
   type RepoRef,
 } from '../types.ts';
 import { ComplexityError, GitLabClient, type GitLabClientOptions, type GraphqlError } from './client.ts';
-import { hostNotFound } from './errors.ts';
 import {
   aliasedCandidates,
   aliasedPulls,
