@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { BadInputError } from '../../core/errors.ts';
 import type { HeaderReader, Provider, ProviderWebhooks, RepoRef, StaleMatch } from '../types.ts';
-import { sharedSecretCheck } from '../webhook-auth.ts';
+import { branchOfRef, sharedSecretCheck } from '../webhooks.ts';
 import { hostKind, splitOwner } from './origins.ts';
 
 /**
@@ -51,8 +51,6 @@ const pullRequest = z.object({
 const commentResource = z.object({ pullRequest });
 const push = z.object({ repository, refUpdates: z.array(z.object({ name: z.string() })) });
 
-const branchOf = (ref: string) => (ref.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : null);
-
 /** The password of an `Authorization: Basic` header, or null when it is absent or malformed. */
 export function basicPassword(header: string | undefined): string | null {
   const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '');
@@ -94,7 +92,7 @@ export function azureDevOpsWebhooks(provider: Provider): AzureDevOpsWebhooks {
   const pullRefs = (pr: z.infer<typeof pullRequest>): StaleMatch[] => {
     const target = repoOf(pr.repository);
     const url = target ? provider.buildPullUrl({ repo: target, number: pr.pullRequestId }) : undefined;
-    const branch = branchOf(pr.sourceRefName);
+    const branch = branchOfRef(pr.sourceRefName);
     // The source branch lives in the fork when there is one, else in the target repository.
     const source = pr.forkSource ? repoOf(pr.forkSource.repository) : target;
     const matches: StaleMatch[] = [];
@@ -124,7 +122,7 @@ export function azureDevOpsWebhooks(provider: Provider): AzureDevOpsWebhooks {
         const repo = repoOf(parsed.data.repository);
         if (!repo) return [];
         return parsed.data.refUpdates
-          .map((u) => branchOf(u.name))
+          .map((u) => branchOfRef(u.name))
           .filter((b): b is string => b !== null)
           .map((branch) => ({ origin: provider.repoUrl(repo), branch }));
       }

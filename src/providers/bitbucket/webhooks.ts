@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { BadInputError } from '../../core/errors.ts';
 import type { HeaderReader, Provider, ProviderWebhooks, StaleMatch } from '../types.ts';
-import { hmacSha256Check } from '../webhook-auth.ts';
+import { hmacSha256Check } from '../webhooks.ts';
 
 const repository = z.object({ full_name: z.string() }).nullish();
 const pullPayload = z.object({

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { BadInputError } from '../../core/errors.ts';
 import type { HeaderReader, Provider, ProviderWebhooks, RepoRef, StaleMatch } from '../types.ts';
-import { hmacSha256Check } from '../webhook-auth.ts';
+import { branchOfRef, hmacSha256Check } from '../webhooks.ts';
 
 const repository = z.object({ full_name: z.string() });
 const pullRequest = z.object({
@@ -101,7 +101,7 @@ export function giteaWebhooks(provider: Provider, kind: 'gitea' | 'forgejo'): Pr
         const parsed = pushPayload.safeParse(payload);
         if (!parsed.success) throw new BadInputError('push delivery lacks ref or repository');
         const o = origin(parsed.data.repository);
-        const branch = parsed.data.ref.startsWith('refs/heads/') ? parsed.data.ref.slice(11) : null;
+        const branch = branchOfRef(parsed.data.ref);
         return o && branch ? [{ origin: o, branch }] : [];
       }
       return [];

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { BadInputError } from '../../core/errors.ts';
 import type { HeaderReader, Provider, ProviderWebhooks, StaleMatch } from '../types.ts';
-import { hmacSha256Check } from '../webhook-auth.ts';
+import { branchOfRef, hmacSha256Check } from '../webhooks.ts';
 
 const repoSchema = z.object({ html_url: z.string() }).nullish();
 const pullPayload = z.object({
@@ -53,7 +53,7 @@ export function githubWebhooks(provider: Provider): ProviderWebhooks {
         const parsed = pushPayload.safeParse(payload);
         if (!parsed.success) throw new BadInputError('push delivery lacks ref or repository');
         const origin = canonical(parsed.data.repository?.html_url);
-        const branch = parsed.data.ref.startsWith('refs/heads/') ? parsed.data.ref.slice(11) : null;
+        const branch = branchOfRef(parsed.data.ref);
         return origin && branch ? [{ origin, branch }] : [];
       }
       return [];

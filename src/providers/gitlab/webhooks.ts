@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { BadInputError } from '../../core/errors.ts';
 import type { HeaderReader, Provider, ProviderWebhooks, StaleMatch } from '../types.ts';
-import { sharedSecretCheck } from '../webhook-auth.ts';
+import { branchOfRef, sharedSecretCheck } from '../webhooks.ts';
 
 const project = z.object({ web_url: z.string() }).nullish();
 const mergeRequest = z.object({
@@ -56,7 +56,7 @@ export function gitlabWebhooks(provider: Provider): ProviderWebhooks {
         const parsed = pushPayload.safeParse(payload);
         if (!parsed.success) throw new BadInputError('push delivery lacks ref or project');
         const origin = canonical(parsed.data.project?.web_url);
-        const branch = parsed.data.ref.startsWith('refs/heads/') ? parsed.data.ref.slice(11) : null;
+        const branch = branchOfRef(parsed.data.ref);
         return origin && branch ? [{ origin, branch }] : [];
       }
       if (event === 'Note Hook') {

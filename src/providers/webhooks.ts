@@ -1,6 +1,8 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { ProviderWebhooks } from './types.ts';
 
+/** What the hosts' webhooks share: how a delivery's credentials are checked, and pushed refs. */
+
 /** What `ProviderWebhooks.start` returns for a delivery whose credentials can be checked. */
 export type WebhookCheck = NonNullable<ReturnType<ProviderWebhooks['start']>>;
 
@@ -29,3 +31,7 @@ export function sharedSecretCheck(given: string | null | undefined, secret: stri
   if (given === null || given === undefined || !timingSafeEqual(digest(given), digest(secret))) return null;
   return { update: () => {}, valid: () => true };
 }
+
+/** The branch a pushed ref names (`refs/heads/feature` → `feature`); null for tags and other refs. */
+export const branchOfRef = (ref: string): string | null =>
+  ref.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : null;
