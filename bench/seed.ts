@@ -140,6 +140,7 @@ function shownWrite(
     error_count: 0,
     paused_until: null,
     pr_changed_at,
+    previous_prs: [],
     publish: false,
   };
 }

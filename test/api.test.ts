@@ -446,6 +446,91 @@ describe('HTTP API', () => {
     });
   });
 
+  describe('feedback', () => {
+    beforeEach(async () => {
+      await s.call('PUT', `/api/v1/owners/${s.owner}/tokens/fake`, { body: { token: 'tok' } });
+    });
+
+    it('per ref: failing checks, unresolved threads and requested changes of the open PR, bounded', async () => {
+      const chat = await createChat();
+      await s.call('POST', '/api/v1/git-refs', { body: { chat_id: chat, origin: REPO, branch: 'fb' } });
+      await s.call('POST', '/api/v1/git-refs', { body: { chat_id: chat, origin: REPO, branch: 'no-pr' } });
+      const long = 'x'.repeat(5000);
+      const pull = s.host.openPull('acme/app', {
+        head_branch: 'fb',
+        feedback: {
+          failing_checks: [{ name: 'test', url: 'https://ci.test/1', summary: '2 failed' }],
+          unresolved_threads: Array.from({ length: 60 }, (_, i) => ({
+            path: 'src/a.ts',
+            line: i + 1,
+            author: 'reviewer',
+            body: i === 0 ? long : `fix ${i}`,
+            url: `https://fake.test/acme/app/pull/1#r${i}`,
+          })),
+          changes_requested_by: ['reviewer'],
+          truncated: false,
+        },
+      });
+      await s.call('POST', `/api/v1/chats/${chat}/diff-status/refresh`, { body: { branch: 'fb' } });
+      const calls = s.host.calls.feedback;
+      const res = await s.call('GET', `/api/v1/chats/${chat}/feedback`);
+      expect(res.status).toBe(200);
+      expect(s.host.calls.feedback).toBe(calls + 1);
+      expect(res.json.chat_id).toBe(chat);
+      const byBranch = Object.fromEntries(
+        res.json.refs.map((r: { git_branch: string }) => [r.git_branch, r]),
+      );
+      expect(byBranch['no-pr']).toEqual({
+        git_remote_origin: REPO,
+        git_branch: 'no-pr',
+        url: null,
+        failing_checks: [],
+        unresolved_threads: [],
+        changes_requested_by: [],
+        truncated: false,
+        error: null,
+      });
+      const fb = byBranch.fb;
+      expect(fb).toMatchObject({
+        url: pull.url,
+        failing_checks: [{ name: 'test', url: 'https://ci.test/1', summary: '2 failed' }],
+        changes_requested_by: ['reviewer'],
+        truncated: true,
+        error: null,
+      });
+      expect(fb.unresolved_threads).toHaveLength(50);
+      expect(fb.unresolved_threads[0].body.length).toBe(2000);
+      expect(fb.unresolved_threads[1]).toEqual({
+        path: 'src/a.ts',
+        line: 2,
+        author: 'reviewer',
+        body: 'fix 1',
+        url: 'https://fake.test/acme/app/pull/1#r1',
+      });
+    });
+
+    it('404 for an unknown or foreign chat; a host failure is the ref’s error, not the answer’s', async () => {
+      expectError(await s.call('GET', `/api/v1/chats/${randomUUID()}/feedback`), 404, 'not_found');
+      expectError(await s.call('GET', '/api/v1/chats/not-a-uuid/feedback'), 400);
+      const chat = await createChat();
+      await s.call('POST', '/api/v1/git-refs', { body: { chat_id: chat, origin: REPO, branch: 'fb2' } });
+      s.host.openPull('acme/app', { head_branch: 'fb2' });
+      await s.call('POST', `/api/v1/chats/${chat}/diff-status/refresh`);
+      s.host.failWith = (call) => (call.kind === 'feedback' ? new UnavailableError('fake: 503') : undefined);
+      try {
+        const res = await s.call('GET', `/api/v1/chats/${chat}/feedback`);
+        expect(res.status).toBe(200);
+        expect(res.json.refs[0]).toMatchObject({
+          git_branch: 'fb2',
+          failing_checks: [],
+          error: { code: 'provider_error', message: 'fake: 503' },
+        });
+      } finally {
+        s.host.failWith = undefined;
+      }
+    });
+  });
+
   describe('tokens', () => {
     it('PUT and DELETE (204), validated; unknown provider 404; only for one’s own owner', async () => {
       expect(

@@ -175,6 +175,68 @@ describe.each(DATABASE_KINDS)('engine on %s', (kind) => {
       expect((await h.ref(chat)).stale_at).toEqual(addMs(h.clock.now(), h.settings.settled_ttl_ms));
     });
 
+    it('a new PR after a merged one: the ref follows it, keeps the merged one as history, and publishes', async () => {
+      const chat = await h.trackedChat('feature');
+      h.host.openPull('acme/app', { head_branch: 'feature', pull_request_state: 'merged' });
+      await h.engine.tick();
+      expect((await h.ref(chat)).previous_prs).toEqual([]);
+      // The agent opens a second PR from the same branch.
+      h.host.openPull('acme/app', { head_branch: 'feature' });
+      h.events.length = 0;
+      h.clock.set((await h.ref(chat)).stale_at);
+      await h.engine.tick();
+      const ref = await h.ref(chat);
+      expect(ref).toMatchObject({ pr_number: 2, pull_request_state: 'open' });
+      expect(ref.previous_prs).toEqual([
+        { url: 'https://fake.test/acme/app/pull/1', pr_number: 1, pull_request_state: 'merged' },
+      ]);
+      expect(diffEvents()).toHaveLength(1);
+      expect(diffEvents()[0]).toMatchObject({
+        changed_diff_status: { pr_number: 2, previous_prs: [{ pr_number: 1 }] },
+      });
+      // An open PR beats a merged one: refreshes stay on #2 and the history does not grow.
+      h.clock.set((await h.ref(chat)).stale_at);
+      await h.engine.tick();
+      expect((await h.ref(chat)).pr_number).toBe(2);
+      expect((await h.ref(chat)).previous_prs).toHaveLength(1);
+    });
+
+    it('checks, mergeability and threads are stored, and a force-push with new checks publishes the new head', async () => {
+      const chat = await h.trackedChat('feature');
+      h.host.openPull('acme/app', {
+        head_branch: 'feature',
+        head_sha: 'a'.repeat(40),
+        checks_state: 'passing',
+        checks: { passed: 3, failed: 0, pending: 0, skipped: 1, failing: [] },
+        merge_state: 'clean',
+        unresolved_threads: 2,
+        comments: 5,
+      });
+      await h.engine.tick();
+      expect(await h.ref(chat)).toMatchObject({
+        head_sha: 'a'.repeat(40),
+        checks_state: 'passing',
+        checks: { passed: 3, skipped: 1 },
+        merge_state: 'clean',
+        unresolved_threads: 2,
+        comments: 5,
+      });
+      h.host.updatePull('acme/app', 1, {
+        head_sha: 'b'.repeat(40),
+        checks_state: 'pending',
+        checks: { passed: 0, failed: 0, pending: 3, skipped: 0, failing: [] },
+        merge_state: 'unknown',
+      });
+      h.events.length = 0;
+      h.clock.advance(h.settings.fresh_ttl_ms);
+      await h.engine.tick();
+      expect(diffEvents()[0]).toMatchObject({
+        changed_diff_status: { head_sha: 'b'.repeat(40), checks_state: 'pending', merge_state: 'unknown' },
+      });
+      // The host is still computing mergeability: asked again soon.
+      expect((await h.ref(chat)).stale_at).toEqual(addMs(h.clock.now(), h.settings.merge_unknown_ttl_ms));
+    });
+
     it('no PR inside the retry window: retried after the no-PR backoff, no event', async () => {
       const chat = await h.trackedChat('feature');
       h.events.length = 0;

@@ -411,6 +411,7 @@ function writeFor(row: Awaited<ReturnType<SqlStore['claimStaleRefs']>>[number]):
     error_count: row.error_count,
     paused_until: row.paused_until,
     pr_changed_at: row.pr_changed_at,
+    previous_prs: row.previous_prs,
     publish: false,
   };
 }

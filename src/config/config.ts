@@ -82,6 +82,7 @@ const workerSchema = z.strictObject({
   settled_ttl_ms: ms.optional(),
   quiet_after_ms: ms.optional(),
   quiet_ttl_ms: ms.optional(),
+  merge_unknown_ttl_ms: ms.optional(),
   misconfigured_backoff_ms: ms.optional(),
   max_error_backoff_ms: ms.optional(),
   refresh_now_per_minute: z.number().int().min(0).max(1_000_000).optional(),

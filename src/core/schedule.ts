@@ -1,6 +1,6 @@
 import { addMs } from './clock.ts';
 import type { ErrorCode } from './errors.ts';
-import type { PrState } from './types.ts';
+import type { PrFields } from './types.ts';
 
 /** Worker timing. Every value is configurable (`worker` in the configuration file); these are the defaults. */
 export interface WorkerSettings {
@@ -21,6 +21,11 @@ export interface WorkerSettings {
   quiet_after_ms: number;
   /** …and is checked this often (webhooks and new reports still bring it forward at once). */
   quiet_ttl_ms: number;
+  /**
+   * An open PR whose mergeability the host is still computing (`merge_state` "unknown", normal
+   * right after a push) is asked again this soon, so "checking" turns into an answer quickly.
+   */
+  merge_unknown_ttl_ms: number;
   /** A ref no provider can serve (unknown or unsupported host) waits this long, or until it is reported again. */
   misconfigured_backoff_ms: number;
   /**
@@ -51,6 +56,7 @@ export const DEFAULT_WORKER_SETTINGS: WorkerSettings = {
   settled_ttl_ms: 1_800_000,
   quiet_after_ms: 3_600_000,
   quiet_ttl_ms: 600_000,
+  merge_unknown_ttl_ms: 15_000,
   misconfigured_backoff_ms: 3_600_000,
   max_error_backoff_ms: 3_600_000,
   refresh_now_per_minute: 30,
@@ -58,15 +64,17 @@ export const DEFAULT_WORKER_SETTINGS: WorkerSettings = {
 
 /**
  * When a successfully refreshed PR is next due: merged and closed PRs rarely, open PRs often —
- * unless nothing about them changed for `quiet_after_ms`, then every `quiet_ttl_ms`.
+ * unless nothing about them changed for `quiet_after_ms`, then every `quiet_ttl_ms`; an open PR
+ * whose mergeability the host has not computed yet soon.
  */
 export function nextCheckAfterSuccess(
-  state: PrState,
+  pr: Pick<PrFields, 'pull_request_state' | 'merge_state'>,
   now: Date,
   s: WorkerSettings,
   changedAt: Date | null,
 ): Date {
-  if (state !== 'open') return addMs(now, s.settled_ttl_ms);
+  if (pr.pull_request_state !== 'open') return addMs(now, s.settled_ttl_ms);
+  if (pr.merge_state === 'unknown') return addMs(now, Math.min(s.fresh_ttl_ms, s.merge_unknown_ttl_ms));
   const quiet = changedAt !== null && now.getTime() - changedAt.getTime() >= s.quiet_after_ms;
   return addMs(now, quiet ? Math.max(s.fresh_ttl_ms, s.quiet_ttl_ms) : s.fresh_ttl_ms);
 }

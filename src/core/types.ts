@@ -33,6 +33,46 @@ export function sortRequestedReviewers(list: readonly RequestedReviewer[]): Requ
     );
 }
 
+/** The head commit's checks as one word (SPEC §6.1): any failed → failing, else any pending → pending, else passing; none without checks. */
+export const CHECKS_STATES = ['pending', 'passing', 'failing', 'none'] as const;
+export type ChecksState = (typeof CHECKS_STATES)[number];
+
+/** A check that did not pass, as the host names it, with its page where the host gives one. */
+export interface FailingCheck {
+  name: string;
+  url: string | null;
+}
+
+/** Counts of the head commit's checks (check runs and commit statuses alike). */
+export interface ChecksSummary {
+  passed: number;
+  failed: number;
+  pending: number;
+  skipped: number;
+  /** The failed ones, by name, at most `MAX_FAILING_CHECKS` (the counts hold them all). */
+  failing: FailingCheck[];
+}
+
+/**
+ * Whether the PR can be merged as it is (SPEC §6.1). `unknown`: the host has not computed it yet
+ * (normal right after a push: shown as "checking" and asked again soon); `blocked`: something
+ * other than conflicts or an out-of-date branch stops it (required reviews or checks, policies).
+ */
+export const MERGE_STATES = ['clean', 'conflicting', 'behind', 'blocked', 'unknown', 'draft'] as const;
+export type MergeState = (typeof MERGE_STATES)[number];
+
+/** History kept per ref: enough for an agent's branch over a long life, bounded. */
+export const MAX_PREVIOUS_PRS = 20;
+/** Failing checks named per ref (the counts hold them all). */
+export const MAX_FAILING_CHECKS = 20;
+
+/** A PR a ref followed before its current one (SPEC §6.1 `previous_prs`, newest first). */
+export interface PreviousPr {
+  url: string;
+  pr_number: number | null;
+  pull_request_state: PrState | null;
+}
+
 /** Everything the code host tells us about one pull request. */
 export interface PrFields {
   url: string;
@@ -54,6 +94,17 @@ export interface PrFields {
   head_branch: string;
   /** Asked to review and not reviewed yet, in `sortRequestedReviewers` order; `[]` when none. */
   requested_reviewers: RequestedReviewer[];
+  /** The commit the PR's head points at; the checks below are always this commit's. */
+  head_sha: string | null;
+  /** null where the host tells nothing of checks. */
+  checks_state: ChecksState | null;
+  checks: ChecksSummary | null;
+  merge_state: MergeState | null;
+  /** The host's own word for `merge_state` (GitHub `BEHIND`, GitLab `need_rebase`…), where it gives one. */
+  merge_state_reason: string | null;
+  /** Review threads (discussions) still open, and all comments, where the host counts them. */
+  unresolved_threads: number | null;
+  comments: number | null;
 }
 
 export const PR_FIELD_NAMES = [
@@ -74,6 +125,13 @@ export const PR_FIELD_NAMES = [
   'base_branch',
   'head_branch',
   'requested_reviewers',
+  'head_sha',
+  'checks_state',
+  'checks',
+  'merge_state',
+  'merge_state_reason',
+  'unresolved_threads',
+  'comments',
 ] as const satisfies readonly (keyof PrFields)[];
 
 type Nullable<T> = { [K in keyof T]: T[K] | null };
@@ -92,6 +150,8 @@ export interface DiffStatus extends Nullable<PrFields> {
   last_error_at: Date | null;
   error_count: number;
   paused_until: Date | null;
+  /** The PRs this ref followed before its current one, newest first (at most `MAX_PREVIOUS_PRS`). */
+  previous_prs: PreviousPr[];
 }
 
 export interface Chat {
@@ -146,4 +206,11 @@ export const emptyPrFields = (): Nullable<PrFields> => ({
   base_branch: null,
   head_branch: null,
   requested_reviewers: null,
+  head_sha: null,
+  checks_state: null,
+  checks: null,
+  merge_state: null,
+  merge_state_reason: null,
+  unresolved_threads: null,
+  comments: null,
 });

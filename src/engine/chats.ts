@@ -76,6 +76,11 @@ export class Chats {
     return this.deps.engine.refreshNow(chatId, which, owner);
   }
 
+  /** Per ref of the chat, what an agent needs to act on, read from the host now. */
+  feedback(chatId: string, owner?: string) {
+    return this.deps.engine.feedback(chatId, owner);
+  }
+
   /** Refs that waited for a token can go now. */
   async setToken(owner: string, providerId: string, token: string): Promise<void> {
     this.#provider(providerId);

@@ -15,6 +15,7 @@ import { TokenBuckets } from '../core/token-buckets.ts';
 import type { DiffStatus } from '../core/types.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
 import { type ClaimedRef, diffStatusOf, type Store } from '../store/store.ts';
+import { type RefFeedback, refFeedback } from './feedback.ts';
 import { planWrite, type RefreshOutcome } from './outcomes.ts';
 import { Refresher } from './refresher.ts';
 
@@ -269,6 +270,43 @@ export class Engine {
   /** Per chat owner: `refresh_now_per_minute` at once, refilled evenly over the minute. */
   #refreshNowLimit: TokenBuckets | null = null;
 
+  /** Throws 429 when the chat owner's "ask the host now" budget (`refresh_now_per_minute`) is spent. */
+  #takeAskNow(ownerId: string, what: string): void {
+    const perMinute = this.deps.settings.refresh_now_per_minute;
+    this.#refreshNowLimit ??= new TokenBuckets(perMinute / 60, perMinute);
+    const now = this.deps.clock.now();
+    const waitMs = perMinute > 0 ? this.#refreshNowLimit.take(ownerId, now.getTime()) : 0;
+    if (waitMs > 0) {
+      const next = new Date(now.getTime() + waitMs);
+      throw new RateLimitedError(
+        next,
+        `${what} is limited to ${perMinute} a minute per owner; retry after ${next.toISOString()}`,
+        { code: 'rate_limited' },
+      );
+    }
+  }
+
+  /**
+   * What an agent needs to act on, per ref of the chat (`GET /api/v1/chats/{id}/feedback`): read
+   * from the host now, never on a refresh, within the owner's "refresh now" budget. Refs without an
+   * open PR read nothing; a ref whose read failed says why and the others still answer.
+   */
+  async feedback(chatId: string, owner?: string): Promise<{ chat_id: string; refs: RefFeedback[] }> {
+    const chat = await this.deps.store.getChat(chatId, owner);
+    if (!chat) throw new NotFoundError(`chat ${chatId} not found`);
+    const rows = chat.diff_statuses.map((ref, i) => ({
+      ...ref,
+      id: String(i),
+      owner_id: chat.owner_id,
+      pr_changed_at: null,
+      lease_until: null,
+    }));
+    if (rows.some((r) => r.url !== null && r.pull_request_state === 'open'))
+      this.#takeAskNow(chat.owner_id, 'feedback');
+    const read = await this.refresher.feedback(rows, AbortSignal.timeout(this.deps.settings.tick_timeout_ms));
+    return { chat_id: chat.id, refs: rows.map((row) => refFeedback(row, read.get(row.id) ?? null)) };
+  }
+
   /**
    * Refreshes one chat's ref now through the same pipeline. "No PR" writes nothing; a failure
    * writes nothing either (no backoff) and is thrown as a typed error for the caller.
@@ -286,18 +324,7 @@ export class Engine {
     if (!row) throw new NotFoundError('no tracked ref matches', { code: 'no_ref' });
     // Limited per chat owner whoever calls, the admin key included: what it protects is that
     // owner's budget on the host (or the shared service token's), and the host is not asked.
-    const perMinute = this.deps.settings.refresh_now_per_minute;
-    this.#refreshNowLimit ??= new TokenBuckets(perMinute / 60, perMinute);
-    const now = this.deps.clock.now();
-    const waitMs = perMinute > 0 ? this.#refreshNowLimit.take(chat.owner_id, now.getTime()) : 0;
-    if (waitMs > 0) {
-      const next = new Date(now.getTime() + waitMs);
-      throw new RateLimitedError(
-        next,
-        `refresh now is limited to ${perMinute} a minute per owner; retry after ${next.toISOString()}`,
-        { code: 'rate_limited' },
-      );
-    }
+    this.#takeAskNow(chat.owner_id, 'refresh now');
     const [outcome] = (await this.refresher.refreshBatch([row], { concurrency: 1 })).values();
     if (!outcome || outcome.kind === 'released') throw new Error('refresh produced no outcome');
     if (outcome.kind === 'failed') {

@@ -26,6 +26,7 @@ const row = (lease_until: Date | null, stale_at = lease_until ?? addMs(NOW, -100
   error_count: 0,
   paused_until: null,
   pr_changed_at: null,
+  previous_prs: [],
   lease_until,
 });
 
@@ -72,6 +73,13 @@ describe('planWrite and list fields', () => {
     base_branch: 'main',
     head_branch: 'feature',
     requested_reviewers: requested,
+    head_sha: 'a'.repeat(40),
+    checks_state: 'failing' as const,
+    checks: { passed: 1, failed: 1, pending: 0, skipped: 0, failing: [{ name: 'lint', url: null }] },
+    merge_state: 'clean' as const,
+    merge_state_reason: 'CLEAN',
+    unresolved_threads: 0,
+    comments: 2,
   });
   const known = (requested: { kind: 'user' | 'team'; name: string }[]): ClaimedRef => ({
     ...row(addMs(NOW, settings.lease_ms)),
@@ -100,5 +108,88 @@ describe('planWrite and list fields', () => {
     expect(changed([alice], [bob])).toBe(true);
     expect(changed([alice], [{ kind: 'team', name: 'alice' } as unknown as typeof alice])).toBe(true);
     expect(changed([], [])).toBe(false);
+  });
+});
+
+describe('planWrite and the PRs of a ref', () => {
+  const at = (n: number, state: 'open' | 'merged' | 'closed') => ({
+    url: `https://fake.test/acme/app/pull/${n}`,
+    pr_number: n,
+    pull_request_state: state,
+  });
+  const following = (
+    n: number,
+    state: 'open' | 'merged' | 'closed',
+    previous = [] as ReturnType<typeof at>[],
+  ) => ({
+    ...row(addMs(NOW, settings.lease_ms)),
+    ...at(n, state),
+    head_branch: 'feature',
+    previous_prs: previous,
+  });
+  const found = (n: number, state: 'open' | 'merged' | 'closed') => ({
+    ...emptyPrFields(),
+    ...at(n, state),
+    pull_request_title: `PR ${n}`,
+    pull_request_draft: false,
+    changes_requested: false,
+    approved: false,
+    reviewer_count: 0,
+    base_branch: 'main',
+    head_branch: 'feature',
+    requested_reviewers: [],
+  });
+
+  it('a new PR after a merged one keeps the merged one first in the history, and publishes', () => {
+    const write = planWrite(following(1, 'merged'), { kind: 'updated', pr: found(2, 'open') }, NOW, settings);
+    expect(write.previous_prs).toEqual([at(1, 'merged')]);
+    expect(write.publish).toBe(true);
+  });
+
+  it('the same PR read again leaves the history alone', () => {
+    const write = planWrite(
+      following(2, 'open', [at(1, 'merged')]),
+      { kind: 'updated', pr: found(2, 'open') },
+      NOW,
+      settings,
+    );
+    expect(write.previous_prs).toEqual([at(1, 'merged')]);
+  });
+
+  it('a PR the ref comes back to leaves the history; the history is bounded', () => {
+    const back = planWrite(
+      following(2, 'closed', [at(1, 'merged')]),
+      { kind: 'updated', pr: found(1, 'merged') },
+      NOW,
+      settings,
+    );
+    expect(back.previous_prs).toEqual([at(2, 'closed')]);
+    const long = Array.from({ length: 40 }, (_, i) => at(100 + i, 'closed'));
+    const bounded = planWrite(
+      following(2, 'merged', long),
+      { kind: 'updated', pr: found(3, 'open') },
+      NOW,
+      settings,
+    );
+    expect(bounded.previous_prs).toHaveLength(20);
+    expect(bounded.previous_prs[0]).toEqual(at(2, 'merged'));
+  });
+
+  it('a PR that is gone (stale) joins the history', () => {
+    const write = planWrite(following(4, 'open'), { kind: 'stale_pr' }, NOW, settings);
+    expect(write.previous_prs).toEqual([at(4, 'open')]);
+  });
+
+  it('an open PR whose mergeability is still being computed is asked again soon', () => {
+    const pr = { ...found(2, 'open'), merge_state: 'unknown' as const };
+    const write = planWrite(following(2, 'open'), { kind: 'updated', pr }, NOW, settings);
+    expect(write.stale_at).toEqual(addMs(NOW, settings.merge_unknown_ttl_ms));
+    const settled = planWrite(
+      following(2, 'open'),
+      { kind: 'updated', pr: { ...pr, merge_state: 'clean' } },
+      NOW,
+      settings,
+    );
+    expect(settled.stale_at).toEqual(addMs(NOW, settings.fresh_ttl_ms));
   });
 });

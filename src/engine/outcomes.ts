@@ -6,7 +6,14 @@ import {
   nextCheckWithoutPr,
   type WorkerSettings,
 } from '../core/schedule.ts';
-import { type DiffStatus, emptyPrFields, PR_FIELD_NAMES, type PrFields } from '../core/types.ts';
+import {
+  type DiffStatus,
+  emptyPrFields,
+  MAX_PREVIOUS_PRS,
+  PR_FIELD_NAMES,
+  type PreviousPr,
+  type PrFields,
+} from '../core/types.ts';
 import type { ClaimedRef, RefWrite } from '../store/store.ts';
 
 /** A refresh that failed: the code of the error where it was raised, its message, its reset time. */
@@ -54,6 +61,21 @@ const isRecord = (v: unknown): v is Record<string, unknown> =>
 const prChanged = (row: DiffStatus, pr: RefWrite['pr']) =>
   PR_FIELD_NAMES.some((f) => !samePrValue(row[f], pr[f]));
 
+/**
+ * The ref's history once it leaves its current PR for `nextUrl` (another PR, or none): the PR it
+ * leaves goes first, once (a PR it comes back to leaves the history).
+ */
+function historyAfter(row: DiffStatus, nextUrl: string | null): PreviousPr[] {
+  const history = (row.previous_prs ?? []).filter((p) => p.url !== nextUrl);
+  if (row.url === null || row.url === nextUrl) return history;
+  const left: PreviousPr = {
+    url: row.url,
+    pr_number: row.pr_number,
+    pull_request_state: row.pull_request_state,
+  };
+  return [left, ...history.filter((p) => p.url !== row.url)].slice(0, MAX_PREVIOUS_PRS);
+}
+
 const sameTime = (a: Date | null, b: Date | null) => (a?.getTime() ?? null) === (b?.getTime() ?? null);
 
 /**
@@ -82,6 +104,7 @@ export function planWrite(
     error_count: 0,
     paused_until: null,
     pr_changed_at: row.pr_changed_at,
+    previous_prs: row.previous_prs ?? [],
     publish: false,
   };
   const errorCleared = row.last_error !== null || row.paused_until !== null;
@@ -93,8 +116,9 @@ export function planWrite(
         ...base,
         pr: { ...outcome.pr },
         refreshed_at: now,
-        stale_at: nextCheckAfterSuccess(outcome.pr.pull_request_state, now, settings, changedAt),
+        stale_at: nextCheckAfterSuccess(outcome.pr, now, settings, changedAt),
         pr_changed_at: changedAt,
+        previous_prs: historyAfter(row, outcome.pr.url),
         publish: errorCleared || changed,
       };
     }
@@ -110,6 +134,7 @@ export function planWrite(
         ...base,
         pr: emptyPrFields(),
         pr_changed_at: null,
+        previous_prs: historyAfter(row, null),
         refreshed_at: now,
         stale_at: addMs(now, settings.no_pr_backoff_ms),
         publish: true,

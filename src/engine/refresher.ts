@@ -15,6 +15,7 @@ import {
   type CallOptions,
   DEFAULT_SERVICE_TOKEN_POLICY,
   type Provider,
+  type PullFeedback,
   type PullRef,
   pullKey,
   type RepoRef,
@@ -48,6 +49,12 @@ interface PauseKeys {
   batch: string;
   single: string;
 }
+
+/**
+ * Whether a row's refresh reads its stored PR: an open one. A merged or closed PR is found again
+ * through its branch, so that a newer PR of the branch (SPEC §6.1 `previous_prs`) is followed.
+ */
+const followsOpenPull = (row: ClaimedRef) => row.url !== null && row.pull_request_state === 'open';
 
 const fail = (code: ErrorCode, message: string, paused_until?: Date): RefreshOutcome => ({
   kind: 'failed',
@@ -129,31 +136,13 @@ export class Refresher {
       return out;
     };
     if (!provider) return all(fail('no_provider', 'no provider for origin'));
-    if (ownToken instanceof Error) {
-      // A token sealed with another key says so (misconfigured); anything else is ours to fix.
-      const code = ownToken instanceof GitsyncError ? ownToken.code : 'internal';
-      return all(fail(code, `token lookup failed: ${errorMessage(ownToken)}`));
-    }
-    // The owner's token for this provider, else — as far as the provider's `service_token_for`
-    // allows — its own service token: never another provider's.
-    const service = ownToken ? '' : (provider.config.service_token ?? '');
-    const policy = provider.config.service_token_for ?? DEFAULT_SERVICE_TOKEN_POLICY;
-    const token = ownToken || (policy === 'none' ? '' : service);
-    if (token === '') {
-      const why = service ? ': link a token of your own (the service token serves no owner here)' : '';
-      return all(fail('no_token', `no token for ${provider.config.id}${why}`));
-    }
-
-    // A host with several budgets per token (`capabilities.rateLimitScopes`) is paused per budget.
-    const scopes = provider.capabilities.rateLimitScopes;
-    const keys: PauseKeys = {
-      batch: RateLimitPauses.key(provider.config.api_url, token, scopes?.batch),
-      single: RateLimitPauses.key(provider.config.api_url, token, scopes?.single),
-    };
-    const served =
-      service && policy === 'public'
-        ? await this.#onlyPublic(provider, rows, limiter, { token, signal }, keys.single, out)
-        : rows;
+    const resolved = this.#token(provider, ownToken);
+    if ('kind' in resolved) return all(resolved);
+    const { token, onlyPublic } = resolved;
+    const keys = this.#pauseKeys(provider, token);
+    const served = onlyPublic
+      ? await this.#onlyPublic(provider, rows, limiter, { token, signal }, keys.single, out)
+      : rows;
     const prefetched = await this.#prefetch(provider, served, limiter, { token, signal }, keys.batch);
     await Promise.all(
       served.map((row) =>
@@ -188,6 +177,110 @@ export class Refresher {
           out.set(row.id, outcome);
         }),
       ),
+    );
+    return out;
+  }
+
+  /**
+   * The token an owner's calls to `provider` use: the owner's own for this provider, else — as far
+   * as the provider's `service_token_for` allows — its own service token, never another
+   * provider's (`onlyPublic`: lent for public repositories only). A failure when there is none.
+   */
+  #token(
+    provider: Provider,
+    ownToken: string | Error | undefined,
+  ): { token: string; onlyPublic: boolean } | RefreshOutcome {
+    if (ownToken instanceof Error) {
+      // A token sealed with another key says so (misconfigured); anything else is ours to fix.
+      const code = ownToken instanceof GitsyncError ? ownToken.code : 'internal';
+      return fail(code, `token lookup failed: ${errorMessage(ownToken)}`);
+    }
+    const service = ownToken ? '' : (provider.config.service_token ?? '');
+    const policy = provider.config.service_token_for ?? DEFAULT_SERVICE_TOKEN_POLICY;
+    const token = ownToken || (policy === 'none' ? '' : service);
+    if (token === '') {
+      const why = service ? ': link a token of your own (the service token serves no owner here)' : '';
+      return fail('no_token', `no token for ${provider.config.id}${why}`);
+    }
+    return { token, onlyPublic: service !== '' && policy === 'public' };
+  }
+
+  /** A host with several budgets per token (`capabilities.rateLimitScopes`) is paused per budget. */
+  #pauseKeys(provider: Provider, token: string): PauseKeys {
+    const scopes = provider.capabilities.rateLimitScopes;
+    return {
+      batch: RateLimitPauses.key(provider.config.api_url, token, scopes?.batch),
+      single: RateLimitPauses.key(provider.config.api_url, token, scopes?.single),
+    };
+  }
+
+  /**
+   * What an agent needs to act on each row's open PR (`GET …/feedback`), read from the host now
+   * with the token a refresh would use, within the same pauses. Rows without an open PR read
+   * nothing (`null`); a failure is the row's own.
+   */
+  async feedback(
+    rows: readonly ClaimedRef[],
+    signal?: AbortSignal,
+  ): Promise<Map<string, PullFeedback | RefreshFailure | null>> {
+    const out = new Map<string, PullFeedback | RefreshFailure | null>();
+    const limiter = new Limiter(4);
+    await Promise.all(
+      rows.map(async (row) => {
+        const provider = this.deps.providers.match(row.git_remote_origin)?.provider ?? null;
+        const pull = provider && followsOpenPull(row) ? provider.parsePullUrl(row.url!) : null;
+        if (!provider || !pull) {
+          out.set(row.id, null);
+          return;
+        }
+        if (!provider.fetchFeedback) {
+          out.set(row.id, {
+            code: 'no_provider',
+            message: `${provider.config.id} (${provider.config.type}) does not give feedback`,
+          });
+          return;
+        }
+        const own = await this.deps
+          .ownerTokens([{ owner: row.owner_id, provider: provider.config.id }])
+          .then((m) => m.get(tokenKey(row.owner_id, provider.config.id)))
+          .catch((error: Error) => error);
+        const resolved = this.#token(provider, own);
+        if ('kind' in resolved) {
+          out.set(row.id, (resolved as Extract<RefreshOutcome, { kind: 'failed' }>).failure);
+          return;
+        }
+        const call = { token: resolved.token, signal };
+        const keys = this.#pauseKeys(provider, resolved.token);
+        if (resolved.onlyPublic) {
+          const refused = new Map<string, RefreshOutcome>();
+          const served = await this.#onlyPublic(provider, [row], limiter, call, keys.single, refused);
+          const outcome = refused.get(row.id);
+          if (served.length === 0) {
+            out.set(
+              row.id,
+              outcome?.kind === 'failed'
+                ? outcome.failure
+                : { code: 'provider_error', message: 'timed out: the request was cut off' },
+            );
+            return;
+          }
+        }
+        const paused = this.pauses.pausedUntil(keys.single, this.deps.clock.now());
+        if (paused) {
+          out.set(row.id, {
+            code: 'rate_limited',
+            message: `rate limited until ${paused.toISOString()}`,
+            paused_until: paused,
+          });
+          return;
+        }
+        try {
+          out.set(row.id, await limiter.run(() => provider.fetchFeedback!(pull, call)));
+        } catch (error) {
+          this.#noteLimit(provider, call.token, error);
+          out.set(row.id, this.#describe(error, call.token));
+        }
+      }),
     );
     return out;
   }
@@ -298,7 +391,7 @@ export class Refresher {
     const known: { row: ClaimedRef; pull: PullRef }[] = [];
     const unknown: { row: ClaimedRef; repo: RepoRef }[] = [];
     for (const row of rows) {
-      const pull = row.url ? provider.parsePullUrl(row.url) : null;
+      const pull = followsOpenPull(row) ? provider.parsePullUrl(row.url!) : null;
       const repo = pull ? null : provider.parseOrigin(row.git_remote_origin);
       if (pull) known.push({ row, pull });
       else if (repo) unknown.push({ row, repo });
@@ -392,6 +485,12 @@ export class Refresher {
       };
       const pull = row.url ? provider.parsePullUrl(row.url) : null;
       if (!pull) return await lookUp();
+      if (!followsOpenPull(row)) {
+        // A merged or closed PR: the branch may have a newer one (an open one wins); the lookup
+        // answers the stored PR itself when there is none.
+        const newest = await lookUp();
+        if (newest.kind === 'updated') return newest;
+      }
       let pr: PrFields | null;
       try {
         if (early?.pull instanceof Error) throw early.pull;

@@ -84,6 +84,27 @@ export interface ProviderWebhooks {
   staleRefs(header: HeaderReader, payload: unknown): StaleMatch[];
 }
 
+/**
+ * What an agent needs to act on one PR (`GET /api/v1/chats/{id}/feedback`): read from the host on
+ * demand, never on a refresh. The server bounds its size; a provider reports `truncated` when the
+ * host had more than it read.
+ */
+export interface PullFeedback {
+  /** Failed checks of the PR's current head commit, with the text the host gives for each. */
+  failing_checks: { name: string; url: string | null; summary: string | null }[];
+  /** Review threads (discussions) not resolved yet, each by its first comment. */
+  unresolved_threads: {
+    path: string | null;
+    line: number | null;
+    author: string | null;
+    body: string;
+    url: string | null;
+  }[];
+  /** Who asks for changes now (their latest review says so), by login. */
+  changes_requested_by: string[];
+  truncated: boolean;
+}
+
 /** A request header by (case-insensitive) name. */
 export type HeaderReader = (name: string) => string | undefined;
 
@@ -132,6 +153,11 @@ export interface Provider {
    * without it confirms none.
    */
   isRepoPublic?(repo: RepoRef, options: CallOptions): Promise<boolean>;
+  /**
+   * Optional: the PR's feedback for an agent (failing checks of the current head, unresolved
+   * threads, requested changes). A provider without it answers the feedback endpoint with 422.
+   */
+  fetchFeedback?(pull: PullRef, options: CallOptions): Promise<PullFeedback>;
 }
 
 /** Key of a (repository, branch) in `findPullsForBranches` results. */

@@ -5,6 +5,7 @@ import {
   type ChatView,
   type DiffStatus,
   PR_FIELD_NAMES,
+  type PreviousPr,
   type PrFields,
   type StaleMatch,
 } from '../core/types.ts';
@@ -35,6 +36,7 @@ export const DIFF_STATUS_FIELDS = [
   'last_error_at',
   'error_count',
   'paused_until',
+  'previous_prs',
 ] as const satisfies readonly (keyof DiffStatus)[];
 
 /** Only the public fields of `row` (a stored row, a `ClaimedRef`): what may leave the service. */
@@ -84,6 +86,8 @@ export interface RefWrite {
   error_count: number;
   paused_until: Date | null;
   pr_changed_at: Date | null;
+  /** The ref's earlier PRs, newest first. */
+  previous_prs: PreviousPr[];
   /** Publish a `diff_status_change` with the written row (something visible changed). */
   publish: boolean;
 }

@@ -9,6 +9,7 @@ import {
   type RequestedReviewer,
   sortRequestedReviewers,
 } from '../../core/types.ts';
+import { NOT_READ_YET } from '../checks.ts';
 import { hostNotFound } from '../host-errors.ts';
 import type {
   CallOptions,
@@ -391,6 +392,7 @@ export class AzureDevOpsProvider implements Provider {
       base_branch: stripHeads(pull.targetRefName),
       head_branch: stripHeads(pull.sourceRefName),
       requested_reviewers: sortRequestedReviewers(requested),
+      ...NOT_READ_YET,
     };
   }
 }

@@ -7,6 +7,7 @@ import {
   type RequestedReviewer,
   sortRequestedReviewers,
 } from '../../core/types.ts';
+import { NOT_READ_YET } from '../checks.ts';
 import { hostPullUrl, isOnHost, matchRepoOnHost, matchWebPath, pullNumber } from '../origin-match.ts';
 import type {
   CallOptions,
@@ -298,6 +299,7 @@ export class BitbucketProvider implements Provider {
       base_branch: pr.destination.branch.name,
       head_branch: pr.source.branch.name,
       requested_reviewers: sortRequestedReviewers([...asked.values()]),
+      ...NOT_READ_YET,
     };
   }
 }

@@ -2,10 +2,12 @@ import { AuthError, NotFoundError } from '../../core/errors.ts';
 import { trimTrailingSlash } from '../../core/origin.ts';
 import { type PrFields, sortRequestedReviewers } from '../../core/types.ts';
 import { isOnHost, matchRepoOnHost } from '../origin-match.ts';
-import type { CallOptions, Provider, ProviderConfig, PullRef, RepoRef } from '../types.ts';
+import type { CallOptions, Provider, ProviderConfig, PullFeedback, PullRef, RepoRef } from '../types.ts';
 
 export interface FakePull extends PrFields {
   repo: string;
+  /** What `fetchFeedback` answers for this PR. */
+  feedback: PullFeedback;
   /** Last change, for "most recently updated" preference among several PRs of one branch. */
   updated_seq: number;
 }
@@ -13,7 +15,7 @@ export interface FakePull extends PrFields {
 export type FakeVisibility = 'public' | 'private' | 'unknown';
 
 export interface FakeCall {
-  kind: 'find' | 'fetch';
+  kind: 'find' | 'fetch' | 'feedback';
   repo: string;
   branch?: string;
   number?: number;
@@ -28,7 +30,7 @@ export class FakeCodeHost {
   /** Return an error to make a call fail (checked before the call is answered). */
   failWith: ((call: FakeCall, token: string) => Error | undefined) | undefined;
   readonly revokedTokens = new Set<string>();
-  readonly calls = { find: 0, fetch: 0 };
+  readonly calls = { find: 0, fetch: 0, feedback: 0 };
   /** The last calls made, newest last (bounded so benchmarks can run millions). */
   readonly recent: FakeCall[] = [];
   /**
@@ -46,7 +48,10 @@ export class FakeCodeHost {
 
   constructor(readonly webUrl = 'https://fake.test') {}
 
-  openPull(repo: string, input: Partial<PrFields> & { head_branch: string }): FakePull {
+  openPull(
+    repo: string,
+    input: Partial<Omit<FakePull, 'repo' | 'updated_seq'>> & { head_branch: string },
+  ): FakePull {
     const list = this.#pulls.get(repo) ?? [];
     const number = input.pr_number ?? list.length + 1;
     const pull: FakePull = {
@@ -66,6 +71,14 @@ export class FakeCodeHost {
       author_avatar_url: null,
       base_branch: 'main',
       requested_reviewers: [],
+      head_sha: `${number}`.padStart(40, '0'),
+      checks_state: 'none',
+      checks: { passed: 0, failed: 0, pending: 0, skipped: 0, failing: [] },
+      merge_state: 'clean',
+      merge_state_reason: null,
+      unresolved_threads: 0,
+      comments: 0,
+      feedback: { failing_checks: [], unresolved_threads: [], changes_requested_by: [], truncated: false },
       ...input,
       pr_number: number,
       updated_seq: ++this.#seq,
@@ -75,7 +88,7 @@ export class FakeCodeHost {
     return pull;
   }
 
-  updatePull(repo: string, number: number, patch: Partial<PrFields>): FakePull {
+  updatePull(repo: string, number: number, patch: Partial<FakePull>): FakePull {
     const pull = this.#pulls.get(repo)?.find((p) => p.pr_number === number);
     if (!pull) throw new Error(`fake: no PR ${repo}#${number}`);
     Object.assign(pull, patch, { updated_seq: ++this.#seq });
@@ -121,11 +134,17 @@ export class FakeCodeHost {
     if (!pull) throw new NotFoundError(`fake: no PR ${repo}#${number}`, { code: 'provider_error' });
     return toFields(pull);
   }
+
+  feedback(repo: string, number: number): PullFeedback {
+    const pull = this.#pulls.get(repo)?.find((p) => p.pr_number === number);
+    if (!pull) throw new NotFoundError(`fake: no PR ${repo}#${number}`, { code: 'provider_error' });
+    return structuredClone(pull.feedback);
+  }
 }
 
 /** A copy: what the engine is handed never aliases the host's state, so a later `updatePull` is a change. */
 function toFields(pull: FakePull): PrFields {
-  const { repo: _repo, updated_seq: _seq, ...fields } = pull;
+  const { repo: _repo, updated_seq: _seq, feedback: _feedback, ...fields } = structuredClone(pull);
   return { ...fields, requested_reviewers: sortRequestedReviewers(fields.requested_reviewers) };
 }
 
@@ -204,6 +223,16 @@ export class FakeProvider implements Provider {
       options.token,
       options.signal,
       () => this.host.get(key, pull.number),
+    );
+  }
+
+  fetchFeedback(pull: PullRef, options: CallOptions): Promise<PullFeedback> {
+    const key = `${pull.repo.owner}/${pull.repo.name}`;
+    return this.host.answer(
+      { kind: 'feedback', repo: key, number: pull.number },
+      options.token,
+      options.signal,
+      () => this.host.feedback(key, pull.number),
     );
   }
 }

@@ -6,6 +6,7 @@ import {
   type RequestedReviewer,
   sortRequestedReviewers,
 } from '../../core/types.ts';
+import { NOT_READ_YET } from '../checks.ts';
 import { isOnHost, matchRepoOnHost, matchWebPath, pullNumber } from '../origin-match.ts';
 import type {
   CallOptions,
@@ -341,6 +342,7 @@ export class GiteaProvider implements Provider {
       requested_reviewers: sortRequestedReviewers([
         ...new Map(requested.map((r) => [`${r.kind} ${r.name.toLowerCase()}`, r])).values(),
       ]),
+      ...NOT_READ_YET,
     };
   }
 }

@@ -8,6 +8,7 @@ import {
   type RequestedReviewer,
   sortRequestedReviewers,
 } from '../../core/types.ts';
+import { NOT_READ_YET } from '../checks.ts';
 import { hostNotFound } from '../host-errors.ts';
 import { isOnHost, matchRepoOnHost, matchWebPath, pullNumber } from '../origin-match.ts';
 import {
@@ -421,6 +422,7 @@ function toFields(pr: Pull, reviews: Parameters<typeof summarizeReviews>[0], own
     base_branch: pr.base.ref,
     head_branch: pr.head.ref,
     requested_reviewers: restRequestedReviewers(pr, owner),
+    ...NOT_READ_YET,
   };
 }
 
@@ -486,6 +488,7 @@ function fromGraphql(pr: GraphqlPull): PrFields {
     base_branch: pr.baseRefName,
     head_branch: pr.headRefName,
     requested_reviewers: graphqlRequestedReviewers(pr),
+    ...NOT_READ_YET,
   };
 }
 

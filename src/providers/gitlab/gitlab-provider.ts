@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { NotFoundError, UnavailableError } from '../../core/errors.ts';
 import { tokenFingerprint } from '../../core/fingerprint.ts';
 import { type PrFields, type PrState, sortRequestedReviewers } from '../../core/types.ts';
+import { NOT_READ_YET } from '../checks.ts';
 import { hostNotFound } from '../host-errors.ts';
 import { hostPullUrl, isOnHost, matchRepoOnHost, matchWebPath, pullNumber } from '../origin-match.ts';
 import {
@@ -357,6 +358,7 @@ export class GitLabProvider implements Provider {
           .filter((r) => stateOf(r) === 'UNREVIEWED' || stateOf(r) === 'REVIEW_STARTED')
           .map((r) => ({ kind: 'user' as const, name: r.username })),
       ),
+      ...NOT_READ_YET,
     };
   }
 

@@ -84,6 +84,8 @@ export function chatRoutes(app: Hono<Env>, deps: RouteDeps): void {
     return c.json(result, 202);
   });
 
+  app.get('/api/v1/chats/:id/feedback', async (c) => c.json(await chats.feedback(chatId(c), ownerScope(c))));
+
   app.post('/api/v1/chats/:id/diff-status/refresh', async (c) => {
     const id = chatId(c);
     const body = parse(refreshBody, await jsonBody(c, true));

@@ -145,6 +145,13 @@ const PR_COLUMN_TYPES: Record<keyof PrFields, SqlArrayType | 'jsonb'> = {
   base_branch: 'text',
   head_branch: 'text',
   requested_reviewers: 'jsonb',
+  head_sha: 'text',
+  checks_state: 'text',
+  checks: 'jsonb',
+  merge_state: 'text',
+  merge_state_reason: 'text',
+  unresolved_threads: 'int',
+  comments: 'int',
 };
 
 interface WriteColumn {
@@ -177,6 +184,12 @@ const WRITE_COLUMNS: readonly WriteColumn[] = [
   { name: 'error_count', type: 'int', read: (w) => w.error_count },
   { name: 'paused_until', type: 'timestamptz', read: (w) => w.paused_until },
   { name: 'pr_changed_at', type: 'timestamptz', read: (w) => w.pr_changed_at },
+  {
+    name: 'previous_prs',
+    type: 'text',
+    read: (w) => JSON.stringify(w.previous_prs),
+    set: 'v.previous_prs::jsonb',
+  },
   {
     name: 'stale_at',
     type: 'timestamptz',
