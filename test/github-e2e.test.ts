@@ -76,6 +76,11 @@ describe('GitHub end to end on PostgreSQL', () => {
     clock.advance(ms);
     return engine.tick();
   };
+  /** Once GitHub has computed the mergeability the first reads asked for (emulator time), read again. */
+  const settled = async () => {
+    await new Promise((r) => setTimeout(r, gh.model.mergeComputeMs + 10));
+    return later(settings.merge_unknown_ttl_ms);
+  };
 
   it('follows a PR from before it exists to merged', async () => {
     const chat = await chatWithRef('feature');
@@ -109,14 +114,25 @@ describe('GitHub end to end on PostgreSQL', () => {
   });
 
   it('an unchanged PR is refreshed with 304s only', async () => {
+    gh.model.mergeComputeMs = 200;
     gh.model.openPull('acme/app', { head: 'feature' });
     const chat = await chatWithRef('feature');
     await engine.tick();
+    // GitHub computes mergeability on the first read: asked again soon, it has the answer.
+    expect((await status(chat)).merge_state).toBe('unknown');
+    await settled();
+    expect((await status(chat)).merge_state).toBe('clean');
     gh.resetCounters();
     await later(settings.fresh_ttl_ms);
     expect((await status(chat)).refreshed_at).toEqual(clock.now());
-    expect(gh.count('get_pull', 304) + gh.count('list_reviews', 304)).toBe(2);
-    expect(gh.counters.total).toBe(2);
+    // The PR, its reviews, and its head commit's check runs and statuses: all unchanged.
+    expect(
+      gh.count('get_pull', 304) +
+        gh.count('list_reviews', 304) +
+        gh.count('list_check_runs', 304) +
+        gh.count('combined_status', 304),
+    ).toBe(4);
+    expect(gh.counters.total).toBe(4);
   });
 
   it('several known PRs of one owner are refreshed with one GraphQL request', async () => {
@@ -130,8 +146,9 @@ describe('GitHub end to end on PostgreSQL', () => {
     gh.resetCounters();
     events.length = 0;
     await later(settings.fresh_ttl_ms);
-    expect(gh.counters.total).toBe(1);
-    expect(gh.count('graphql', 200)).toBe(1);
+    // One query for the five; the PR that changed has its checks and threads read again in a second.
+    expect(gh.counters.total).toBe(2);
+    expect(gh.count('graphql', 200)).toBe(2);
     expect((await status(chats[2]!)).approved).toBe(true);
     expect(events.map((e) => e.kind)).toEqual(['diff_status_change']);
   });

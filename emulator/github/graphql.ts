@@ -130,6 +130,16 @@ export function graphqlCost(document: DocumentNode, variables: Record<string, un
   return out;
 }
 
+type PageArgs = { first?: number; last?: number };
+
+/** One page of a connection, as `first` / `last` ask. */
+function page<T>(list: readonly T[], first?: number, last?: number): T[] {
+  let out = [...list];
+  if (first !== undefined) out = out.slice(0, first);
+  if (last !== undefined) out = out.slice(-last);
+  return out;
+}
+
 /** How the emulator should answer one query beyond the model itself. */
 export interface GraphqlRun {
   /** Whether the caller's token sees a repository (private ones: owner and collaborators only). */
@@ -234,7 +244,75 @@ export async function executeGitHubGraphql(
         if (last !== undefined) list = list.slice(-last);
         return { totalCount: p.reviews.length, nodes: list.map(review) };
       }),
+    // The latest approving, change-requesting or dismissed review of each author.
+    latestOpinionatedReviews: ({ first, last }: PageArgs) =>
+      failIf('latestOpinionatedReviews', () => {
+        const latest = new Map<string, EmuReview>();
+        for (const r of [...p.reviews].sort((a, b) => a.id - b.id))
+          if (r.state !== 'COMMENTED') latest.set(r.login.toLowerCase(), r);
+        const list = [...latest.values()];
+        return { totalCount: list.length, nodes: page(list, first, last).map(review) };
+      }),
+    headRefOid: p.head_sha,
+    mergeable: () => failIf('mergeable', () => model.mergeable(p)),
+    mergeStateStatus: () => failIf('mergeStateStatus', () => model.mergeStateStatus(p)),
+    totalCommentsCount: () =>
+      failIf(
+        'totalCommentsCount',
+        () => p.comments.length + p.threads.reduce((n, t) => n + t.comments.length, 0),
+      ),
+    statusCheckRollup: () => failIf('statusCheckRollup', () => rollup(p.head_sha, p.base_repo)),
+    reviewThreads: ({ first, last }: PageArgs) =>
+      failIf('reviewThreads', () => ({
+        totalCount: p.threads.length,
+        nodes: page(p.threads, first, last).map((t) => ({
+          isResolved: t.resolved,
+          path: t.path,
+          line: t.line,
+          comments: (args: PageArgs) => ({
+            totalCount: t.comments.length,
+            nodes: page(t.comments, args.first, args.last).map((c) => ({
+              author: actor(c.login),
+              body: c.body,
+              url: `${render.webUrl}/${p.base_repo}/pull/${p.number}#discussion_r${c.id}`,
+            })),
+          }),
+        })),
+      })),
   });
+  /** A commit's checks as GraphQL's `StatusCheckRollup`: check runs and commit statuses in one list. */
+  const rollup = (sha: string, repoFull: string) => {
+    const state = model.rollupState(sha);
+    if (state === null) return null;
+    const { runs, statuses } = model.checksOf(sha);
+    const contexts = [
+      ...runs.map((r) => ({
+        __typename: 'CheckRun',
+        name: r.name,
+        status: r.status.toUpperCase(),
+        conclusion: r.conclusion?.toUpperCase() ?? null,
+        detailsUrl: r.details_url,
+        url: `${render.webUrl}/${repoFull}/runs/${r.id}`,
+        title: r.title,
+        summary: r.summary,
+      })),
+      ...statuses.map((st) => ({
+        __typename: 'StatusContext',
+        context: st.context,
+        state: st.state.toUpperCase(),
+        targetUrl: st.target_url,
+        description: st.description,
+      })),
+    ];
+    return {
+      state,
+      commit: { oid: sha },
+      contexts: ({ first, last }: PageArgs) => ({
+        totalCount: contexts.length,
+        nodes: page(contexts, first, last),
+      }),
+    };
+  };
   type PullsArgs = {
     headRefName?: string;
     states?: string[];

@@ -40,6 +40,66 @@ export interface EmuReview {
   submitted_at: Date;
 }
 
+/** A check run's progress and result (GitHub REST docs, "Check runs": `status`, `conclusion`). */
+export const CHECK_RUN_STATUSES = [
+  'queued',
+  'in_progress',
+  'completed',
+  'waiting',
+  'requested',
+  'pending',
+] as const;
+export type CheckRunStatus = (typeof CHECK_RUN_STATUSES)[number];
+export const CHECK_RUN_CONCLUSIONS = [
+  'success',
+  'failure',
+  'neutral',
+  'cancelled',
+  'skipped',
+  'timed_out',
+  'action_required',
+  'stale',
+  'startup_failure',
+] as const;
+export type CheckRunConclusion = (typeof CHECK_RUN_CONCLUSIONS)[number];
+
+export interface EmuCheckRun {
+  id: number;
+  name: string;
+  head_sha: string;
+  status: CheckRunStatus;
+  conclusion: CheckRunConclusion | null;
+  details_url: string | null;
+  title: string | null;
+  summary: string | null;
+}
+
+/** A commit status (GitHub REST docs, "Commit statuses"): the latest per `context` counts. */
+export interface EmuStatus {
+  id: number;
+  sha: string;
+  context: string;
+  state: 'error' | 'failure' | 'pending' | 'success';
+  target_url: string | null;
+  description: string | null;
+}
+
+export interface EmuComment {
+  id: number;
+  login: string;
+  body: string;
+  created_at: Date;
+}
+
+/** A review thread: comments on a line of a file, resolvable as a whole. */
+export interface EmuThread {
+  id: number;
+  path: string;
+  line: number | null;
+  resolved: boolean;
+  comments: EmuComment[];
+}
+
 export interface EmuPull {
   id: number;
   number: number;
@@ -71,6 +131,20 @@ export interface EmuPull {
   requested_reviewers: string[];
   /** Slugs of teams (of the base repository's owner) asked to review, in the order asked. */
   requested_teams: string[];
+  /** Conversation comments (REST `comments`, the issue's). */
+  comments: EmuComment[];
+  /** Review threads (REST `review_comments` counts their comments). */
+  threads: EmuThread[];
+  /** The head does not merge cleanly into the base. */
+  conflicting: boolean;
+  /** The base moved on and the repository requires branches to be up to date before merging. */
+  behind: boolean;
+  /**
+   * Mergeability is computed in the background: what it was last computed for (head, base and
+   * the flags above) and when that computation finishes; until then GitHub answers "unknown".
+   */
+  merge_computed_for: string | null;
+  merge_ready_at: number;
 }
 
 export interface OpenPullInput {
@@ -99,6 +173,8 @@ export type PullPatch = Partial<
     | 'commits'
     | 'base_ref'
     | 'head_ref'
+    | 'conflicting'
+    | 'behind'
   >
 >;
 
@@ -112,6 +188,15 @@ export class GitHubModel {
   readonly renames = new Map<string, string>();
   /** Deleted accounts (lower-case): REST shows them as `ghost`, GraphQL as a null author. */
   readonly deletedUsers = new Set<string>();
+  /** Check runs and commit statuses by commit SHA: a PR shows those of its head commit only. */
+  readonly checkRuns = new Map<string, EmuCheckRun[]>();
+  readonly statuses = new Map<string, EmuStatus[]>();
+  /**
+   * How long GitHub takes to compute a PR's mergeability once asked: the first read after a push
+   * answers "unknown" and starts the job (REST docs, "Get a pull request"). 0 (the default, so
+   * that tests comparing reads are not timing-dependent): known at once; set it to see "unknown".
+   */
+  mergeComputeMs = 0;
   #ids = 1000;
 
   constructor(readonly now: () => Date = () => new Date()) {}
@@ -329,6 +414,12 @@ export class GitHubModel {
       reviews: [],
       requested_reviewers: [],
       requested_teams: [],
+      comments: [],
+      threads: [],
+      conflicting: false,
+      behind: false,
+      merge_computed_for: null,
+      merge_ready_at: 0,
     };
     this.userId(pull.author);
     list.push(pull);
@@ -469,6 +560,193 @@ export class GitHubModel {
     if (pull.merged) throw new EmulatorError(422, 'a merged pull request cannot be reopened');
     Object.assign(pull, { state: 'open', closed_at: null, updated_at: this.now() });
     return pull;
+  }
+
+  // ---- checks, mergeability, conversation ----------------------------------------------------
+
+  /** `POST /repos/{o}/{r}/check-runs` and its update: a check run on a commit (a re-run is a new one). */
+  addCheckRun(input: {
+    head_sha: string;
+    name: string;
+    status?: CheckRunStatus | undefined;
+    conclusion?: CheckRunConclusion | null | undefined;
+    details_url?: string | null | undefined;
+    title?: string | null | undefined;
+    summary?: string | null | undefined;
+  }): EmuCheckRun {
+    const run: EmuCheckRun = {
+      id: this.#nextId(),
+      name: input.name,
+      head_sha: input.head_sha,
+      status: input.conclusion ? 'completed' : (input.status ?? 'queued'),
+      conclusion: input.conclusion ?? null,
+      details_url: input.details_url ?? null,
+      title: input.title ?? null,
+      summary: input.summary ?? null,
+    };
+    const list = this.checkRuns.get(run.head_sha) ?? [];
+    list.push(run);
+    this.checkRuns.set(run.head_sha, list);
+    return run;
+  }
+
+  updateCheckRun(
+    id: number,
+    patch: { status?: CheckRunStatus; conclusion?: CheckRunConclusion | null },
+  ): EmuCheckRun {
+    const run = [...this.checkRuns.values()].flat().find((r) => r.id === id);
+    if (!run) throw new EmulatorError(404, `no check run ${id}`);
+    if (patch.status) run.status = patch.status;
+    if (patch.conclusion !== undefined) {
+      run.conclusion = patch.conclusion;
+      if (patch.conclusion) run.status = 'completed';
+    }
+    return run;
+  }
+
+  /** `POST /repos/{o}/{r}/statuses/{sha}`: a new status for a context replaces the older one. */
+  addStatus(input: Omit<EmuStatus, 'id' | 'target_url' | 'description'> & Partial<EmuStatus>): EmuStatus {
+    const status: EmuStatus = {
+      id: this.#nextId(),
+      sha: input.sha,
+      context: input.context,
+      state: input.state,
+      target_url: input.target_url ?? null,
+      description: input.description ?? null,
+    };
+    const list = this.statuses.get(status.sha) ?? [];
+    list.push(status);
+    this.statuses.set(status.sha, list);
+    return status;
+  }
+
+  /**
+   * What a commit's checks show: the latest check run of each name (REST "List check runs for a
+   * Git reference", `filter=latest`) and the latest status of each context ("Get the combined
+   * status for a specific reference").
+   */
+  checksOf(sha: string): { runs: EmuCheckRun[]; statuses: EmuStatus[] } {
+    const latest = <T extends { id: number }>(list: T[], key: (x: T) => string) => {
+      const by = new Map<string, T>();
+      for (const x of [...list].sort((a, b) => a.id - b.id)) by.set(key(x), x);
+      return [...by.values()];
+    };
+    return {
+      runs: latest(this.checkRuns.get(sha) ?? [], (r) => r.name),
+      statuses: latest(this.statuses.get(sha) ?? [], (s) => s.context),
+    };
+  }
+
+  /**
+   * GraphQL `StatusCheckRollup.state` of a commit: FAILURE/ERROR when anything failed, PENDING
+   * while anything runs, SUCCESS otherwise (neutral and skipped runs count as passing); null
+   * without any check or status.
+   */
+  rollupState(sha: string): 'ERROR' | 'FAILURE' | 'PENDING' | 'SUCCESS' | null {
+    const { runs, statuses } = this.checksOf(sha);
+    if (runs.length === 0 && statuses.length === 0) return null;
+    const failed = new Set([
+      'failure',
+      'cancelled',
+      'timed_out',
+      'action_required',
+      'startup_failure',
+      'stale',
+    ]);
+    if (statuses.some((s) => s.state === 'error')) return 'ERROR';
+    if (
+      statuses.some((s) => s.state === 'failure') ||
+      runs.some((r) => r.conclusion && failed.has(r.conclusion))
+    )
+      return 'FAILURE';
+    if (statuses.some((s) => s.state === 'pending') || runs.some((r) => r.status !== 'completed'))
+      return 'PENDING';
+    return 'SUCCESS';
+  }
+
+  /**
+   * GraphQL `mergeable` (REST `mergeable`: true, false or null). GitHub computes it in the
+   * background: the first read after the head or base moved answers UNKNOWN (REST null) and starts
+   * the job; reads after it finished have the answer (REST docs, "Get a pull request": "If the
+   * value is null, then GitHub has started a background job to compute the mergeability").
+   */
+  mergeable(pull: EmuPull): 'MERGEABLE' | 'CONFLICTING' | 'UNKNOWN' {
+    if (pull.state !== 'open') return 'UNKNOWN';
+    const input = `${pull.head_sha}:${pull.base_sha}:${pull.base_ref}:${pull.conflicting}:${pull.behind}`;
+    const now = this.now().getTime();
+    if (pull.merge_computed_for !== input) {
+      pull.merge_computed_for = input;
+      pull.merge_ready_at = now + this.mergeComputeMs;
+      if (this.mergeComputeMs > 0) return 'UNKNOWN';
+    }
+    if (now < pull.merge_ready_at) return 'UNKNOWN';
+    return pull.conflicting ? 'CONFLICTING' : 'MERGEABLE';
+  }
+
+  /**
+   * GraphQL `mergeStateStatus` (REST `mergeable_state`, lower-case): UNKNOWN until computed, DRAFT
+   * for a draft, DIRTY on conflicts, BEHIND when the base moved on and must be merged in, BLOCKED
+   * when required reviews are missing, UNSTABLE with failing or running checks, else CLEAN
+   * (GraphQL reference, "MergeStateStatus").
+   */
+  mergeStateStatus(
+    pull: EmuPull,
+  ): 'BEHIND' | 'BLOCKED' | 'CLEAN' | 'DIRTY' | 'DRAFT' | 'UNKNOWN' | 'UNSTABLE' {
+    const mergeable = this.mergeable(pull);
+    if (mergeable === 'UNKNOWN') return 'UNKNOWN';
+    if (pull.draft) return 'DRAFT';
+    if (mergeable === 'CONFLICTING') return 'DIRTY';
+    if (pull.behind) return 'BEHIND';
+    const decision = this.reviewDecision(pull);
+    if (decision === 'REVIEW_REQUIRED' || decision === 'CHANGES_REQUESTED') return 'BLOCKED';
+    const rollup = this.rollupState(pull.head_sha);
+    return rollup === null || rollup === 'SUCCESS' ? 'CLEAN' : 'UNSTABLE';
+  }
+
+  /** A conversation comment on the PR (`POST /repos/{o}/{r}/issues/{n}/comments`); it updates the PR. */
+  comment(fullName: string, number: number, input: { login: string; body: string }): EmuComment {
+    const pull = this.pull(fullName, number);
+    const comment = { id: this.#nextId(), login: input.login, body: input.body, created_at: this.now() };
+    this.userId(input.login);
+    pull.comments.push(comment);
+    pull.updated_at = comment.created_at;
+    return comment;
+  }
+
+  /** A review comment on a line, starting a thread (`POST /repos/{o}/{r}/pulls/{n}/comments`), or a reply in one. */
+  reviewComment(
+    fullName: string,
+    number: number,
+    input: { login: string; body: string; path?: string; line?: number | null; in_reply_to?: number },
+  ): EmuThread {
+    const pull = this.pull(fullName, number);
+    const comment = { id: this.#nextId(), login: input.login, body: input.body, created_at: this.now() };
+    this.userId(input.login);
+    let thread = pull.threads.find((t) => t.comments.some((c) => c.id === input.in_reply_to));
+    if (!thread) {
+      thread = {
+        id: this.#nextId(),
+        path: input.path ?? 'README.md',
+        line: input.line ?? null,
+        resolved: false,
+        comments: [],
+      };
+      pull.threads.push(thread);
+    }
+    thread.comments.push(comment);
+    pull.updated_at = comment.created_at;
+    return thread;
+  }
+
+  /**
+   * GraphQL `resolveReviewThread` / `unresolveReviewThread`. The PR's `updated_at` does not move:
+   * readers that watch it alone miss a resolution.
+   */
+  resolveThread(fullName: string, number: number, threadId: number, resolved = true): EmuThread {
+    const thread = this.pull(fullName, number).threads.find((t) => t.id === threadId);
+    if (!thread) throw new EmulatorError(404, `no review thread ${threadId}`);
+    thread.resolved = resolved;
+    return thread;
   }
 
   /** `GET /repos/{o}/{r}/pulls` semantics: state filter, `head=owner:ref`, sort and direction. */

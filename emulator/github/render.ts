@@ -1,4 +1,4 @@
-import type { EmuPull, EmuRepo, EmuReview, GitHubModel } from './model.ts';
+import type { EmuCheckRun, EmuPull, EmuRepo, EmuReview, EmuStatus, GitHubModel } from './model.ts';
 
 /**
  * Renders model objects as GitHub's REST API does, every field required by the published OpenAPI
@@ -244,17 +244,72 @@ export class Renderer {
     return {
       ...this.pullSimple(pull),
       merged: pull.merged,
-      mergeable: pull.state === 'open' ? true : null,
-      rebaseable: pull.state === 'open' ? true : null,
-      mergeable_state: pull.state === 'open' ? 'clean' : 'unknown',
+      ...this.#mergeability(pull),
       merged_by: pull.merged_by ? this.user(pull.merged_by) : null,
-      comments: 0,
-      review_comments: 0,
+      comments: pull.comments.length,
+      review_comments: pull.threads.reduce((n, t) => n + t.comments.length, 0),
       maintainer_can_modify: false,
       commits: pull.commits,
       additions: pull.additions,
       deletions: pull.deletions,
       changed_files: pull.changed_files,
+    };
+  }
+
+  /** REST's `mergeable` (null while GitHub computes it), `rebaseable` and `mergeable_state`. */
+  #mergeability(pull: EmuPull) {
+    if (pull.state !== 'open') return { mergeable: null, rebaseable: null, mergeable_state: 'unknown' };
+    const mergeable = this.model.mergeable(pull);
+    const known = mergeable === 'UNKNOWN' ? null : mergeable === 'MERGEABLE';
+    return {
+      mergeable: known,
+      rebaseable: known,
+      mergeable_state: this.model.mergeStateStatus(pull).toLowerCase(),
+    };
+  }
+
+  /** `GET /repos/{o}/{r}/commits/{ref}/check-runs` (the latest run of each name). */
+  checkRuns(fullName: string, sha: string, slice: (list: EmuCheckRun[]) => EmuCheckRun[]) {
+    const { runs } = this.model.checksOf(sha);
+    return {
+      total_count: runs.length,
+      check_runs: slice(runs).map((r) => ({
+        id: r.id,
+        head_sha: r.head_sha,
+        node_id: Buffer.from(`010:CheckRun${r.id}`).toString('base64'),
+        external_id: '',
+        url: `${this.apiUrl}/repos/${fullName}/check-runs/${r.id}`,
+        html_url: `${this.webUrl}/${fullName}/runs/${r.id}`,
+        details_url: r.details_url,
+        status: r.status,
+        conclusion: r.conclusion,
+        name: r.name,
+        output: { title: r.title, summary: r.summary, text: null, annotations_count: 0 },
+      })),
+    };
+  }
+
+  /** `GET /repos/{o}/{r}/commits/{ref}/status`: the combined state and the latest status of each context. */
+  combinedStatus(fullName: string, sha: string, slice: (list: EmuStatus[]) => EmuStatus[]) {
+    const { statuses } = this.model.checksOf(sha);
+    const state = statuses.some((s) => s.state === 'error' || s.state === 'failure')
+      ? 'failure'
+      : statuses.length === 0 || statuses.some((s) => s.state === 'pending')
+        ? 'pending'
+        : 'success';
+    return {
+      state,
+      sha,
+      total_count: statuses.length,
+      statuses: slice(statuses).map((s) => ({
+        id: s.id,
+        url: `${this.apiUrl}/repos/${fullName}/statuses/${sha}`,
+        state: s.state,
+        description: s.description,
+        target_url: s.target_url,
+        context: s.context,
+      })),
+      repository: this.repository(this.model.repo(fullName)),
     };
   }
 

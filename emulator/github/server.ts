@@ -5,11 +5,18 @@ import { graphqlUrlFor } from '../../src/providers/github/client.ts';
 import { fingerprint, HostEmulator } from '../host-emulator.ts';
 import { answerAdmin, readBody } from '../http.ts';
 import { executeGitHubGraphql, prepareGraphql, restrictionMessage } from './graphql.ts';
-import { EmulatorError, GitHubModel } from './model.ts';
+import { CHECK_RUN_CONCLUSIONS, CHECK_RUN_STATUSES, EmulatorError, GitHubModel } from './model.ts';
 import { Renderer } from './render.ts';
 
 /** API routes the emulator serves; anything else is "unexpected" and answered 404. */
-export type RouteName = 'get_repo' | 'list_pulls' | 'get_pull' | 'list_reviews' | 'graphql';
+export type RouteName =
+  | 'get_repo'
+  | 'list_pulls'
+  | 'get_pull'
+  | 'list_reviews'
+  | 'list_check_runs'
+  | 'combined_status'
+  | 'graphql';
 
 export const FAULT_KINDS = [
   'latency',
@@ -408,6 +415,16 @@ export class GitHubEmulator extends HostEmulator<RouteName, Fault, LoggedRequest
         const { slice, next } = paginate([...pull.reviews].sort((a, b) => a.id - b.id));
         return { body: slice.map((rv) => r.review(pull, rv)), next };
       }
+      case 'list_check_runs':
+      case 'combined_status': {
+        const repo = this.model.repo(full);
+        // A branch name stands for its head commit, as GitHub resolves refs.
+        const sha = repo.branches.get(number!) ?? number!;
+        const first = <T>(list: T[]) => list.slice((page - 1) * perPage, page * perPage);
+        return route.name === 'list_check_runs'
+          ? { body: r.checkRuns(full, sha, first), next: null }
+          : { body: r.combinedStatus(full, sha, first), next: null };
+      }
       case 'list_pulls': {
         const state = q.get('state') ?? 'open';
         const sort = q.get('sort') ?? 'created';
@@ -678,6 +695,8 @@ export class GitHubEmulator extends HostEmulator<RouteName, Fault, LoggedRequest
             deletions: z.number().int().min(0).optional(),
             changed_files: z.number().int().min(0).optional(),
             commits: z.number().int().min(0).optional(),
+            conflicting: z.boolean().optional(),
+            behind: z.boolean().optional(),
           })
           .parse(input);
         m.updatePull(full, Number(n), t);
@@ -720,6 +739,63 @@ export class GitHubEmulator extends HostEmulator<RouteName, Fault, LoggedRequest
       case 'POST repos/:/:/pulls/:/ready':
         m.setReady(full, Number(n));
         return { ok: true };
+      case 'POST repos/:/:/check-runs': {
+        const t = z
+          .strictObject({
+            head_sha: z.string().min(1),
+            name: z.string().min(1),
+            status: z.enum(CHECK_RUN_STATUSES).optional(),
+            conclusion: z.enum(CHECK_RUN_CONCLUSIONS).nullable().optional(),
+            details_url: z.string().nullable().optional(),
+            title: z.string().nullable().optional(),
+            summary: z.string().nullable().optional(),
+          })
+          .parse(input);
+        m.repo(full);
+        return { id: m.addCheckRun(t).id };
+      }
+      case 'PATCH repos/:/:/check-runs/:': {
+        const t = z
+          .strictObject({
+            status: z.enum(CHECK_RUN_STATUSES).optional(),
+            conclusion: z.enum(CHECK_RUN_CONCLUSIONS).nullable().optional(),
+          })
+          .parse(input);
+        m.updateCheckRun(Number(n), t);
+        return { ok: true };
+      }
+      case 'POST repos/:/:/statuses/:': {
+        const t = z
+          .strictObject({
+            state: z.enum(['error', 'failure', 'pending', 'success']),
+            context: z.string().min(1).default('default'),
+            target_url: z.string().nullable().optional(),
+            description: z.string().nullable().optional(),
+          })
+          .parse(input);
+        m.repo(full);
+        return { id: m.addStatus({ ...t, sha: n! }).id };
+      }
+      case 'POST repos/:/:/issues/:/comments': {
+        const t = z.strictObject({ login: z.string().min(1), body: z.string() }).parse(input);
+        return { id: m.comment(full, Number(n), t).id };
+      }
+      case 'POST repos/:/:/pulls/:/comments': {
+        const t = z
+          .strictObject({
+            login: z.string().min(1),
+            body: z.string(),
+            path: z.string().min(1).optional(),
+            line: z.number().int().positive().nullable().optional(),
+            in_reply_to: z.number().int().optional(),
+          })
+          .parse(input);
+        return { thread_id: m.reviewComment(full, Number(n), t).id };
+      }
+      case 'POST repos/:/:/pulls/:/threads/:/resolve':
+      case 'POST repos/:/:/pulls/:/threads/:/unresolve':
+        m.resolveThread(full, Number(n), Number(id), parts[7] === 'resolve');
+        return { ok: true };
       case 'POST faults':
         this.faults.push(...z.strictObject({ faults: z.array(faultSchema) }).parse(input).faults);
         return { ok: true };
@@ -758,6 +834,12 @@ function matchRepoRoute(seg: string[]): { name: RouteName; params: string[] } | 
   if (seg[0] !== 'repos' || seg.length < 3) return null;
   const [, owner, repo, kind, number, sub] = seg;
   if (seg.length === 3) return { name: 'get_repo', params: [owner!, repo!] };
+  // `commits/{ref}/check-runs` and `commits/{ref}/status` (the ref is a SHA, branch or tag).
+  if (kind === 'commits' && seg.length === 6 && (sub === 'check-runs' || sub === 'status'))
+    return {
+      name: sub === 'status' ? 'combined_status' : 'list_check_runs',
+      params: [owner!, repo!, number!],
+    };
   if (kind !== 'pulls') return null;
   if (seg.length === 4) return { name: 'list_pulls', params: [owner!, repo!] };
   if (!/^\d+$/.test(number!)) return null;

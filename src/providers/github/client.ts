@@ -6,7 +6,15 @@ import { trimTrailingSlash } from '../../core/origin.ts';
 import type { CallOptions } from '../types.ts';
 import { type GitHubScope, readErrorBody, SecondaryLimitStreaks, translateGitHubError } from './errors.ts';
 
-export const REQUEST_KINDS = ['list_pulls', 'get_pull', 'list_reviews', 'get_repo', 'graphql'] as const;
+export const REQUEST_KINDS = [
+  'list_pulls',
+  'get_pull',
+  'list_reviews',
+  'get_repo',
+  'list_check_runs',
+  'combined_status',
+  'graphql',
+] as const;
 export type RequestKind = (typeof REQUEST_KINDS)[number];
 export type RequestOutcome = 'ok' | 'not_modified' | 'error';
 export type RequestCounts = Record<RequestKind, Record<RequestOutcome, number>>;

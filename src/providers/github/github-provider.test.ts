@@ -68,6 +68,13 @@ describe('GitHubProvider against the emulator', () => {
       base_branch: 'develop',
       head_branch: 'feature',
       requested_reviewers: [],
+      head_sha: pr.head_sha,
+      checks_state: 'none',
+      checks: { passed: 0, failed: 0, pending: 0, skipped: 0, failing: [] },
+      merge_state: 'draft',
+      merge_state_reason: 'DRAFT',
+      unresolved_threads: 0,
+      comments: 0,
     });
   });
 
@@ -295,8 +302,9 @@ describe('GitHubProvider against the emulator', () => {
     gh.model.review('acme/app', 1, { login: 'late', state: 'APPROVED' });
     const pulls = Array.from({ length: 60 }, (_, i) => ({ repo, number: i + 1 }));
     const batch = await provider.fetchPulls(pulls, call);
-    // Two batch queries, and the REST-read PR's reviewDecision (it has an approval).
-    expect(gh.count('graphql', 200)).toBe(3);
+    // Three batch queries (60 PRs read with their checks and threads at first sight, 29 a query),
+    // and the REST-read PR's reviewDecision (it has an approval).
+    expect(gh.count('graphql', 200)).toBe(4);
     expect(gh.count('get_pull', 200)).toBe(1);
     expect(batch.get(pullKey(pulls[0]!))).toMatchObject({ approved: true });
     expect([...batch.values()].every((v) => !(v instanceof Error))).toBe(true);

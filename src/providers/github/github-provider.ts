@@ -8,7 +8,7 @@ import {
   type RequestedReviewer,
   sortRequestedReviewers,
 } from '../../core/types.ts';
-import { NOT_READ_YET } from '../checks.ts';
+import type { CheckResult } from '../checks.ts';
 import { hostNotFound } from '../host-errors.ts';
 import { isOnHost, matchRepoOnHost, matchWebPath, pullNumber } from '../origin-match.ts';
 import {
@@ -18,29 +18,43 @@ import {
   type ProviderCapabilities,
   type ProviderConfig,
   type ProviderWebhooks,
+  type PullFeedback,
   type PullRef,
   pullKey,
   type RepoRef,
 } from '../types.ts';
+import { checkRunOutcome, checksOf, commitStatusOutcome, mergeStateOf } from './checks.ts';
 import { GitHubClient, type GitHubClientOptions, graphqlUrlFor, type RequestCounts } from './client.ts';
 import { readErrorBody, translateGitHubError } from './errors.ts';
 import {
   buildBranchesQuery,
-  buildDecisionQuery,
+  buildDetailsQuery,
+  buildFeedbackQuery,
   buildPullsQuery,
+  buildReviewExtrasQuery,
+  CHECKS_PER_PULL,
+  CONNECTIONS_PER_PULL,
+  DETAIL_CONNECTIONS,
   type GraphqlCandidate,
   type GraphqlCandidates,
   type GraphqlErrors,
+  type GraphqlFeedback,
   type GraphqlPull,
   graphqlBranchesResponseSchema,
-  graphqlDecisionResponseSchema,
+  graphqlDetailsResponseSchema,
+  graphqlFeedbackResponseSchema,
   graphqlPullsResponseSchema,
+  graphqlReviewExtrasResponseSchema,
   MAX_PULLS_PER_QUERY,
+  REQUESTS_PER_POINT,
   REVIEW_REQUESTS_PER_PULL,
   REVIEWS_PER_PULL,
 } from './graphql.ts';
+import { detailsOf, type PullDetails, PullDetailsCache } from './pull-details.ts';
 import { applyReviewDecision, summarizeReviews } from './review-summary.ts';
 import {
+  checkRunListSchema,
+  combinedStatusSchema,
   type Pull,
   type PullListItem,
   pullListSchema,
@@ -52,6 +66,16 @@ import { githubWebhooks } from './webhooks.ts';
 
 /** Reviews are read 100 a page (GitHub's maximum); a PR with more than this many pages is cut off. */
 const MAX_REVIEW_PAGES = 10;
+
+/**
+ * Details (checks, threads) unchanged by every sign GitHub gives are still read again after this
+ * long: resolving a review thread moves neither the PR's `updatedAt` nor its comment count. An
+ * hour keeps the cost of an unchanged open PR within a few percent of reading none (one refresh
+ * in 30 at the default TTL pays two more connections); webhooks and reports do not bypass it.
+ */
+const DETAILS_MAX_AGE_MS = 3_600_000;
+/** Entries of the details and review caches: one per tracked PR and token, a few hundred bytes each. */
+const CACHE_ENTRIES = 100_000;
 
 /**
  * GitHub's state vocabulary → gitsync's: `merged` when the single-PR read says `merged` (list
@@ -89,8 +113,16 @@ export class GitHubProvider implements Provider {
   readonly webhooks: ProviderWebhooks = githubWebhooks(this);
   /** Until when GraphQL is limited, per token (hashed): nothing is sent there before then. */
   readonly #graphqlPaused = new Map<string, RateLimitedError>();
-  /** `reviewDecision` of PRs read through REST, by (PR, token), with the reviews it was read for. */
-  readonly #decisions = new Map<string, { stamp: string; decision: string | null }>();
+  /**
+   * `reviewDecision` and unresolved threads of PRs read through REST, by (PR, token), with what
+   * they were read for (the reviews, the PR's `updated_at` and review comment count) and when.
+   */
+  readonly #reviewExtras = new Map<
+    string,
+    { stamp: string; at: number; decision: string | null; threads: number }
+  >();
+  /** Checks and threads of PRs read through GraphQL (see PullDetailsCache). */
+  readonly #details = new PullDetailsCache(DETAILS_MAX_AGE_MS, CACHE_ENTRIES);
 
   constructor(
     readonly config: ProviderConfig,
@@ -207,10 +239,11 @@ export class GitHubProvider implements Provider {
   }
 
   /**
-   * One PR through REST (conditional requests: an unchanged PR costs nothing). Where it has
-   * decisive reviews, GitHub's `reviewDecision` (GraphQL only) is asked too, so that `approved`
-   * and `changes_requested` read the same as through the batch path; the answer is kept until the
-   * reviews change.
+   * One PR through REST (conditional requests: an unchanged PR costs nothing): the PR, its reviews,
+   * and the check runs and commit statuses of its head commit. Where it has decisive reviews or
+   * review comments, GitHub's `reviewDecision` and the threads' resolution (GraphQL only) are
+   * asked too, so that the fields read the same as through the batch path; that answer is kept
+   * until the reviews, the PR or its review comments change (and at most DETAILS_MAX_AGE_MS).
    */
   async fetchPull(pull: PullRef, call: CallOptions): Promise<PrFields> {
     const path = `/repos/${enc(pull.repo.owner)}/${enc(pull.repo.name)}/pulls/${pull.number}`;
@@ -218,31 +251,93 @@ export class GitHubProvider implements Provider {
       this.client.get('get_pull', path, pullSchema, call),
       this.#reviews(`${path}/reviews?per_page=100`, call),
     ]);
-    const fields = toFields(pr, reviews, pull.repo.owner);
-    if (fields.reviewer_count === 0) return fields;
-    const decision = await this.#reviewDecision(pull, reviews, call);
-    return { ...fields, ...applyReviewDecision(fields, decision) };
+    const [checks, extras] = await Promise.all([
+      pr.head.sha ? this.#restChecks(pull.repo, pr.head.sha, call) : null,
+      this.#extrasOf(pull, pr, reviews, call),
+    ]);
+    const fields = toFields(pr, reviews, pull.repo.owner, checks, extras.threads);
+    return { ...fields, ...applyReviewDecision(fields, extras.decision) };
   }
 
-  /** `reviewDecision` of a PR read through REST, remembered per (PR, token) until its reviews change. */
-  async #reviewDecision(
+  /**
+   * The head commit's check runs and commit statuses through REST, both conditional (free when
+   * unchanged): "List check runs for a Git reference" and "Get the combined status for a specific
+   * reference", by SHA, so a force-push never shows the checks of the replaced commit.
+   */
+  async #restChecks(repo: RepoRef, sha: string, call: CallOptions) {
+    const base = `/repos/${enc(repo.owner)}/${enc(repo.name)}/commits/${enc(sha)}`;
+    const [{ value: runs }, { value: combined }] = await Promise.all([
+      this.client.get(
+        'list_check_runs',
+        `${base}/check-runs?per_page=${CHECKS_PER_PULL}`,
+        checkRunListSchema,
+        call,
+      ),
+      this.client.get(
+        'combined_status',
+        `${base}/status?per_page=${CHECKS_PER_PULL}`,
+        combinedStatusSchema,
+        call,
+      ),
+    ]);
+    const results: CheckResult[] = [
+      ...runs.check_runs.map((r) => ({
+        name: r.name,
+        url: r.details_url ?? r.html_url ?? null,
+        outcome: checkRunOutcome(r.status, r.conclusion),
+      })),
+      ...combined.statuses.map((st) => ({
+        name: st.context,
+        url: st.target_url ?? null,
+        outcome: commitStatusOutcome(st.state),
+      })),
+    ];
+    const complete =
+      runs.total_count <= runs.check_runs.length && combined.total_count <= combined.statuses.length;
+    const failing = results.some((r) => r.outcome === 'failed') || combined.state === 'failure';
+    return checksOf(results, complete, failing ? 'FAILURE' : results.length > 0 ? 'PENDING' : null);
+  }
+
+  /**
+   * `reviewDecision` and unresolved threads of a PR read through REST, remembered per (PR, token)
+   * while its reviews, `updated_at` and review comment count stay the same (for at most
+   * DETAILS_MAX_AGE_MS). Without decisive reviews or review comments there is nothing to ask.
+   */
+  async #extrasOf(
     pull: PullRef,
-    reviews: readonly { id: number; state: string }[],
+    pr: Pull,
+    reviews: readonly { id: number; state: string; login: string | null }[],
     call: CallOptions,
-  ): Promise<string | null> {
+  ): Promise<{ decision: string | null; threads: number }> {
+    const reviewComments = pr.review_comments ?? 0;
+    if (summarizeReviews(reviews).reviewer_count === 0 && reviewComments === 0)
+      return { decision: null, threads: 0 };
     const key = `${pullKey(pull)} ${tokenFingerprint(call.token)}`;
-    const stamp = reviews.map((r) => `${r.id}:${r.state}`).join(',');
-    const known = this.#decisions.get(key);
-    if (known && known.stamp === stamp) return known.decision;
-    const { query, variables } = buildDecisionQuery(pull);
-    const { data, errors } = await this.#graphqlData(query, variables, graphqlDecisionResponseSchema, call);
+    const stamp = `${reviews.map((r) => `${r.id}:${r.state}`).join(',')}|${pr.updated_at}|${reviewComments}`;
+    const now = this.#clock.now().getTime();
+    const known = this.#reviewExtras.get(key);
+    if (known && known.stamp === stamp && now - known.at < DETAILS_MAX_AGE_MS) return known;
+    const { query, variables } = buildReviewExtrasQuery(pull);
+    const { data, errors } = await this.#graphqlData(
+      query,
+      variables,
+      graphqlReviewExtrasResponseSchema,
+      call,
+    );
     const problem = aliasProblem('repository', errors, `${pullKey(pull)}`);
     if (problem) throw problem;
-    const decision = data.repository?.pullRequest?.reviewDecision ?? null;
-    this.#decisions.delete(key);
-    this.#decisions.set(key, { stamp, decision });
-    if (this.#decisions.size > 20_000) this.#decisions.delete(this.#decisions.keys().next().value!);
-    return decision;
+    const found = data.repository?.pullRequest;
+    const extras = {
+      stamp,
+      at: now,
+      decision: found?.reviewDecision ?? null,
+      threads: (found?.reviewThreads?.nodes ?? []).filter((t) => t !== null && !t.isResolved).length,
+    };
+    this.#reviewExtras.delete(key);
+    this.#reviewExtras.set(key, extras);
+    if (this.#reviewExtras.size > CACHE_ENTRIES)
+      this.#reviewExtras.delete(this.#reviewExtras.keys().next().value!);
+    return extras;
   }
 
   async #reviews(first: string, call: CallOptions) {
@@ -260,20 +355,33 @@ export class GitHubProvider implements Provider {
   }
 
   /**
-   * Many PRs through GraphQL, up to MAX_PULLS_PER_QUERY (49) per request (aliases, typed
-   * variables). PRs with more reviews or review requests than one query reads are fetched through
-   * REST instead, which gives them all.
+   * Many PRs through GraphQL (aliases, typed variables), as many per request as keep it at one
+   * point. A PR whose checks and threads are known and unchanged is read without them (three
+   * connections: 49 a query); one without usable details gets them in the same query (five);
+   * one whose cheap fields show a change (a new head, a new rollup state, a comment, any update)
+   * has them read in a second query of details only (two: 74 a query). PRs with more reviews or
+   * review requests than one query reads are fetched through REST instead, which gives them all.
    * A PR whose part of the answer carries an error (GitHub nulls that part and names it in the
    * error's `path`) gets that error, never a guess from the incomplete data.
    */
   async fetchPulls(pulls: readonly PullRef[], call: CallOptions): Promise<Map<string, PrFields | Error>> {
     const out = new Map<string, PrFields | Error>();
     const viaRest: PullRef[] = [];
-    for (let i = 0; i < pulls.length; i += MAX_PULLS_PER_QUERY) {
-      const chunk = pulls.slice(i, i + MAX_PULLS_PER_QUERY);
-      const { query, variables } = buildPullsQuery(chunk);
+    const token = tokenFingerprint(call.token);
+    const cacheKey = (pull: PullRef) => `${pullKey(pull)} ${token}`;
+    const now = () => this.#clock.now().getTime();
+    const items = pulls.map((pull) => ({ pull, details: !this.#details.usable(cacheKey(pull), now()) }));
+    const changed: { pull: PullRef; node: GraphqlPull }[] = [];
+    for (const chunk of packByConnections(
+      items,
+      (i) => CONNECTIONS_PER_PULL + (i.details ? DETAIL_CONNECTIONS : 0),
+    )) {
+      const { query, variables } = buildPullsQuery(
+        chunk.map((i) => i.pull),
+        (j) => chunk[j]!.details,
+      );
       const { data, errors } = await this.#graphqlData(query, variables, graphqlPullsResponseSchema, call);
-      chunk.forEach((pull, j) => {
+      chunk.forEach(({ pull, details }, j) => {
         const problem = aliasProblem(`p${j}`, errors, pullKey(pull));
         const node = data[`p${j}`]?.pullRequest;
         if (problem) out.set(pullKey(pull), problem);
@@ -283,13 +391,55 @@ export class GitHubProvider implements Provider {
           (node.reviewRequests?.totalCount ?? 0) > REVIEW_REQUESTS_PER_PULL
         )
           viaRest.push(pull);
-        else out.set(pullKey(pull), fromGraphql(node));
+        else {
+          const stamp = PullDetailsCache.stamp(node);
+          const known = details ? detailsOf(node) : this.#details.get(cacheKey(pull), stamp, now());
+          if (!known) changed.push({ pull, node });
+          else {
+            if (details) this.#details.set(cacheKey(pull), stamp, known, now());
+            out.set(pullKey(pull), fromGraphql(node, known));
+          }
+        }
+      });
+    }
+    const perDetailsQuery = Math.floor(REQUESTS_PER_POINT / DETAIL_CONNECTIONS);
+    for (let i = 0; i < changed.length; i += perDetailsQuery) {
+      const chunk = changed.slice(i, i + perDetailsQuery);
+      const { query, variables } = buildDetailsQuery(chunk.map((c) => c.pull));
+      const { data, errors } = await this.#graphqlData(query, variables, graphqlDetailsResponseSchema, call);
+      chunk.forEach(({ pull, node }, j) => {
+        const problem = aliasProblem(`p${j}`, errors, pullKey(pull));
+        const found = data[`p${j}`]?.pullRequest;
+        if (problem) out.set(pullKey(pull), problem);
+        else if (!found) out.set(pullKey(pull), hostNotFound(`github: no pull request ${pullKey(pull)}`));
+        else {
+          // Pushed between the two reads: the details are of the newer head, so is the SHA shown.
+          const read = detailsOf(found);
+          const seen = { ...node, headRefOid: found.headRefOid ?? node.headRefOid };
+          this.#details.set(cacheKey(pull), PullDetailsCache.stamp(seen), read, now());
+          out.set(pullKey(pull), fromGraphql(seen, read));
+        }
       });
     }
     for (const pull of viaRest) {
       out.set(pullKey(pull), await this.fetchPull(pull, call).catch((error: Error) => error));
     }
     return out;
+  }
+
+  /**
+   * What an agent needs to act on (one GraphQL query, one point): the failed checks of the head
+   * commit with GitHub's text for each, the unresolved review threads by their first comment, and
+   * whoever's latest review requests changes.
+   */
+  async fetchFeedback(pull: PullRef, call: CallOptions): Promise<PullFeedback> {
+    const { query, variables } = buildFeedbackQuery(pull);
+    const { data, errors } = await this.#graphqlData(query, variables, graphqlFeedbackResponseSchema, call);
+    const problem = aliasProblem('repository', errors, pullKey(pull));
+    if (problem) throw problem;
+    const pr = data.repository?.pullRequest;
+    if (!pr) throw hostNotFound(`github: no pull request ${pullKey(pull)}`);
+    return feedbackOf(pr);
   }
 
   /**
@@ -404,11 +554,22 @@ export class GitHubProvider implements Provider {
   }
 }
 
-/** `owner`: the repository's owner as asked, should REST not name the base repository. */
-function toFields(pr: Pull, reviews: Parameters<typeof summarizeReviews>[0], owner: string): PrFields {
+/**
+ * `owner`: the repository's owner as asked, should REST not name the base repository. `checks`:
+ * the head commit's, null when REST named no head commit. Comments are the conversation's and the
+ * review threads' together, as GraphQL's `totalCommentsCount` counts them.
+ */
+function toFields(
+  pr: Pull,
+  reviews: Parameters<typeof summarizeReviews>[0],
+  owner: string,
+  checks: Pick<PrFields, 'checks_state' | 'checks'> | null,
+  unresolvedThreads: number,
+): PrFields {
+  const state = mapPullState(pr);
   return {
     url: pr.html_url,
-    pull_request_state: mapPullState(pr),
+    pull_request_state: state,
     pull_request_title: pr.title,
     pull_request_draft: pr.draft ?? false,
     ...summarizeReviews(reviews),
@@ -422,7 +583,17 @@ function toFields(pr: Pull, reviews: Parameters<typeof summarizeReviews>[0], own
     base_branch: pr.base.ref,
     head_branch: pr.head.ref,
     requested_reviewers: restRequestedReviewers(pr, owner),
-    ...NOT_READ_YET,
+    head_sha: pr.head.sha ?? null,
+    checks_state: checks?.checks_state ?? null,
+    checks: checks?.checks ?? null,
+    // `mergeable` null: GitHub is still computing it, whatever `mergeable_state` says meanwhile.
+    ...mergeStateOf(
+      pr.mergeable === null ? 'unknown' : pr.mergeable_state,
+      pr.draft ?? false,
+      state === 'open',
+    ),
+    unresolved_threads: unresolvedThreads,
+    comments: pr.comments == null || pr.review_comments == null ? null : pr.comments + pr.review_comments,
   };
 }
 
@@ -465,7 +636,7 @@ function graphqlRequestedReviewers(pr: GraphqlPull): RequestedReviewer[] {
   return sortRequestedReviewers(out);
 }
 
-function fromGraphql(pr: GraphqlPull): PrFields {
+function fromGraphql(pr: GraphqlPull, details: PullDetails): PrFields {
   const reviews = (pr.reviews?.nodes ?? []).flatMap((r) =>
     r ? [{ id: r.databaseId ?? 0, state: r.state, login: graphqlLogin(r.author) }] : [],
   );
@@ -488,7 +659,83 @@ function fromGraphql(pr: GraphqlPull): PrFields {
     base_branch: pr.baseRefName,
     head_branch: pr.headRefName,
     requested_reviewers: graphqlRequestedReviewers(pr),
-    ...NOT_READ_YET,
+    head_sha: pr.headRefOid ?? null,
+    checks_state: details.checks_state,
+    checks: details.checks,
+    // `mergeable` UNKNOWN: GitHub is still computing it (REST's null).
+    ...mergeStateOf(
+      pr.mergeable === 'UNKNOWN' ? 'UNKNOWN' : pr.mergeStateStatus,
+      pr.isDraft ?? false,
+      pr.state === 'OPEN',
+    ),
+    unresolved_threads: details.unresolved_threads,
+    comments: pr.totalCommentsCount ?? null,
+  };
+}
+
+/**
+ * Packs items into queries of at most REQUESTS_PER_POINT connection requests each (one point),
+ * in order; `weight` is an item's connections.
+ */
+function packByConnections<T>(items: readonly T[], weight: (item: T) => number): T[][] {
+  const out: T[][] = [];
+  let current: T[] = [];
+  let used = 0;
+  for (const item of items) {
+    const w = weight(item);
+    if (current.length > 0 && used + w > REQUESTS_PER_POINT) {
+      out.push(current);
+      current = [];
+      used = 0;
+    }
+    current.push(item);
+    used += w;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
+/** The feedback of a GraphQL answer (see `fetchFeedback`). */
+function feedbackOf(pr: GraphqlFeedback): PullFeedback {
+  const contexts = pr.statusCheckRollup?.contexts ?? { totalCount: 0, nodes: [] };
+  const failing_checks: PullFeedback['failing_checks'] = [];
+  for (const c of contexts.nodes) {
+    if (c?.__typename === 'CheckRun' && c.name !== undefined && c.status !== undefined) {
+      if (checkRunOutcome(c.status, c.conclusion) === 'failed')
+        failing_checks.push({
+          name: c.name,
+          url: c.detailsUrl ?? c.url ?? null,
+          summary: [c.title, c.summary].filter((t): t is string => !!t).join('\n\n') || null,
+        });
+    } else if (c?.__typename === 'StatusContext' && c.context !== undefined && c.state !== undefined) {
+      if (commitStatusOutcome(c.state) === 'failed')
+        failing_checks.push({ name: c.context, url: c.targetUrl ?? null, summary: c.description ?? null });
+    }
+  }
+  const unresolved_threads: PullFeedback['unresolved_threads'] = [];
+  for (const t of pr.reviewThreads.nodes) {
+    if (!t || t.isResolved) continue;
+    const first = t.comments.nodes[0];
+    unresolved_threads.push({
+      path: t.path ?? null,
+      line: t.line ?? null,
+      author: graphqlLogin(first?.author),
+      body: first?.body ?? '',
+      url: first?.url ?? null,
+    });
+  }
+  const changes_requested_by = pr.latestOpinionatedReviews.nodes.flatMap((r) => {
+    const login = r?.state === 'CHANGES_REQUESTED' ? graphqlLogin(r.author) : null;
+    return login === null ? [] : [login];
+  });
+  return {
+    failing_checks,
+    unresolved_threads,
+    changes_requested_by,
+    truncated:
+      contexts.totalCount > contexts.nodes.length ||
+      pr.reviewThreads.totalCount > pr.reviewThreads.nodes.length ||
+      pr.latestOpinionatedReviews.totalCount > pr.latestOpinionatedReviews.nodes.length,
   };
 }
 

@@ -8,14 +8,25 @@ import { text } from './schemas.ts';
  * only a count.
  */
 export const CONNECTIONS_PER_PULL = 3;
+/**
+ * A PR read with its details adds two: the head commit's checks (`statusCheckRollup.contexts`)
+ * and `reviewThreads`. Details alone (`buildDetailsQuery`) are those two.
+ */
+export const DETAIL_CONNECTIONS = 2;
 
 /**
- * Several PRs (or branch lookups) in one GraphQL request, as many as keep it at GitHub's minimum
- * charge of one point: a query costs its connection requests ÷ 100, rounded, at least 1 (GitHub
- * docs, "Rate limits and node limits for the GraphQL API", "Calculating a rate limit score").
- * 49 PRs are 147 requests (1 point); 50 would be 150, which rounds to 2.
+ * Connection requests one query may hold and still be charged GitHub's minimum of one point: a
+ * query costs its connection requests ÷ 100, rounded, at least 1 (GitHub docs, "Rate limits and
+ * node limits for the GraphQL API", "Calculating a rate limit score"). 149 rounds to 1, 150 to 2.
  */
-export const MAX_PULLS_PER_QUERY = Math.floor(149 / CONNECTIONS_PER_PULL);
+export const REQUESTS_PER_POINT = 149;
+
+/** 49 PRs without details are 147 requests (1 point); 50 would be 150, which rounds to 2. */
+export const MAX_PULLS_PER_QUERY = Math.floor(REQUESTS_PER_POINT / CONNECTIONS_PER_PULL);
+
+/** Check runs and statuses read per head commit, and review threads per PR: GitHub's largest page. */
+export const CHECKS_PER_PULL = 100;
+export const THREADS_PER_PULL = 100;
 
 /** Reviews read per PR; a PR with more falls back to REST, which pages through all of them. */
 export const REVIEWS_PER_PULL = 100;
@@ -51,7 +62,19 @@ const PULL_FIELDS = `url number title state isDraft merged additions deletions c
       author { ${ACTOR} avatarUrl }
       baseRefName headRefName reviewDecision
       reviews(last: ${REVIEWS_PER_PULL}) { totalCount nodes { databaseId state author { ${ACTOR} } } }
-      reviewRequests(first: ${REVIEW_REQUESTS_PER_PULL}) { totalCount nodes { requestedReviewer { ${REQUESTED} } } }`;
+      reviewRequests(first: ${REVIEW_REQUESTS_PER_PULL}) { totalCount nodes { requestedReviewer { ${REQUESTED} } } }
+      headRefOid mergeable mergeStateStatus totalCommentsCount statusCheckRollup { state }`;
+
+/**
+ * What changes slowly and costs connections: every check of the head commit (check runs and
+ * commit statuses in one list, GraphQL `StatusCheckRollup`) and whether each review thread is
+ * resolved. `statusCheckRollup` is the rollup of the PR's head commit, so a force-push never shows
+ * the checks of a replaced commit.
+ */
+const DETAIL_FIELDS = `headRefOid
+      statusCheckRollup { state contexts(first: ${CHECKS_PER_PULL}) { totalCount nodes {
+        __typename ... on CheckRun { name status conclusion detailsUrl url } ... on StatusContext { context state targetUrl } } } }
+      reviewThreads(first: ${THREADS_PER_PULL}) { totalCount nodes { isResolved } }`;
 
 /**
  * A query with one aliased field per item and typed variables (values are never pasted into the
@@ -76,18 +99,37 @@ function aliasedQuery<T>(
   return { query: `query ${name}(${params.join(', ')}) {\n${fields.join('\n')}\n}`, variables };
 }
 
-/** One aliased `repository { pullRequest }` per PR. */
-export function buildPullsQuery(pulls: readonly PullRef[]) {
+const pullVars = (pull: PullRef, i: number): Record<string, [string | number, string]> => ({
+  [`o${i}`]: [pull.repo.owner, 'String!'],
+  [`r${i}`]: [pull.repo.name, 'String!'],
+  [`n${i}`]: [pull.number, 'Int!'],
+});
+
+/**
+ * One aliased `repository { pullRequest }` per PR; `withDetails(i)` adds PR i's details (its
+ * checks and threads, `DETAIL_CONNECTIONS` more connections).
+ */
+export function buildPullsQuery(
+  pulls: readonly PullRef[],
+  withDetails: (i: number) => boolean = () => false,
+) {
   return aliasedQuery(
     'GitsyncPulls',
     pulls,
-    (pull, i) => ({
-      [`o${i}`]: [pull.repo.owner, 'String!'],
-      [`r${i}`]: [pull.repo.name, 'String!'],
-      [`n${i}`]: [pull.number, 'Int!'],
-    }),
+    pullVars,
     (i) =>
-      `p${i}: repository(owner: $o${i}, name: $r${i}) { pullRequest(number: $n${i}) { ${PULL_FIELDS} } }`,
+      `p${i}: repository(owner: $o${i}, name: $r${i}) { pullRequest(number: $n${i}) { ${PULL_FIELDS}${withDetails(i) ? ` ${DETAIL_FIELDS}` : ''} } }`,
+  );
+}
+
+/** Only the details of each PR (`DETAIL_CONNECTIONS` per PR: 74 PRs for one point). */
+export function buildDetailsQuery(pulls: readonly PullRef[]) {
+  return aliasedQuery(
+    'GitsyncPullDetails',
+    pulls,
+    pullVars,
+    (i) =>
+      `p${i}: repository(owner: $o${i}, name: $r${i}) { pullRequest(number: $n${i}) { ${DETAIL_FIELDS} } }`,
   );
 }
 
@@ -138,7 +180,52 @@ export const graphqlErrorsSchema = z
   .optional();
 export type GraphqlErrors = NonNullable<z.infer<typeof graphqlErrorsSchema>>;
 
+/** A check run or a commit status of `StatusCheckRollup.contexts` (a union: fields by `__typename`). */
+const rollupContext = z
+  .object({
+    __typename: z.string(),
+    name: text.optional(),
+    status: z.string().optional(),
+    conclusion: z.string().nullish(),
+    detailsUrl: z.string().nullish(),
+    /** The check run's own page on GitHub (REST `html_url`), where no details page is given. */
+    url: z.string().nullish(),
+    context: text.optional(),
+    state: z.string().optional(),
+    targetUrl: z.string().nullish(),
+  })
+  .nullable();
+
+const detailFields = {
+  headRefOid: z.string().optional(),
+  statusCheckRollup: z
+    .object({
+      state: z.string(),
+      contexts: z
+        .object({ totalCount: z.number().int().nonnegative(), nodes: z.array(rollupContext) })
+        .optional(),
+    })
+    .nullish(),
+  reviewThreads: z
+    .object({
+      totalCount: z.number().int().nonnegative(),
+      nodes: z.array(z.object({ isResolved: z.boolean() }).nullable()),
+    })
+    .optional(),
+};
+export const graphqlDetailsSchema = z.object(detailFields);
+export type GraphqlDetails = z.infer<typeof graphqlDetailsSchema>;
+
+export const graphqlDetailsResponseSchema = z.object({
+  data: z.record(z.string(), z.object({ pullRequest: graphqlDetailsSchema.nullable() }).nullable()).nullish(),
+  errors: graphqlErrorsSchema,
+});
+
 export const graphqlPullSchema = z.object({
+  ...detailFields,
+  mergeable: z.string().nullish(),
+  mergeStateStatus: z.string().nullish(),
+  totalCommentsCount: z.number().int().nonnegative().nullish(),
   url: text,
   number: z.number().int().positive(),
   title: text,
@@ -228,20 +315,113 @@ export const graphqlPullsResponseSchema = z.object({
   errors: graphqlErrorsSchema,
 });
 
-/** `reviewDecision` alone, for a PR read through REST. */
-export function buildDecisionQuery(pull: PullRef) {
+/**
+ * What an agent needs to act on one PR: the head commit's checks with the text GitHub gives for
+ * each (a check run's output title and summary, a status's description), each review thread with
+ * its first comment, and the latest opinionated review of each reviewer. 103 connection requests:
+ * one point.
+ */
+export function buildFeedbackQuery(pull: PullRef) {
   return {
-    query:
-      'query GitsyncDecision($o: String!, $r: String!, $n: Int!) { repository(owner: $o, name: $r) { pullRequest(number: $n) { reviewDecision } } }',
+    query: `query GitsyncFeedback($o: String!, $r: String!, $n: Int!) { repository(owner: $o, name: $r) { pullRequest(number: $n) {
+      statusCheckRollup { contexts(first: ${CHECKS_PER_PULL}) { totalCount nodes {
+        __typename ... on CheckRun { name status conclusion detailsUrl url title summary }
+        ... on StatusContext { context state targetUrl description } } } }
+      reviewThreads(first: ${THREADS_PER_PULL}) { totalCount nodes { isResolved path line
+        comments(first: 1) { nodes { author { ${ACTOR} } body url } } } }
+      latestOpinionatedReviews(first: 100) { totalCount nodes { state author { ${ACTOR} } } } } } }`,
     variables: { o: pull.repo.owner, r: pull.repo.name, n: pull.number },
   };
 }
 
-export const graphqlDecisionResponseSchema = z.object({
+const feedbackContext = z
+  .object({
+    __typename: z.string(),
+    name: text.optional(),
+    status: z.string().optional(),
+    conclusion: z.string().nullish(),
+    detailsUrl: z.string().nullish(),
+    /** The check run's own page on GitHub (REST `html_url`), where no details page is given. */
+    url: z.string().nullish(),
+    title: text.nullish(),
+    summary: text.nullish(),
+    context: text.optional(),
+    state: z.string().optional(),
+    targetUrl: z.string().nullish(),
+    description: text.nullish(),
+  })
+  .nullable();
+
+export const graphqlFeedbackResponseSchema = z.object({
   data: z
     .object({
       repository: z
-        .object({ pullRequest: z.object({ reviewDecision: z.string().nullish() }).nullable() })
+        .object({
+          pullRequest: z
+            .object({
+              statusCheckRollup: z
+                .object({
+                  contexts: z.object({
+                    totalCount: z.number().int().nonnegative(),
+                    nodes: z.array(feedbackContext),
+                  }),
+                })
+                .nullish(),
+              reviewThreads: z.object({
+                totalCount: z.number().int().nonnegative(),
+                nodes: z.array(
+                  z
+                    .object({
+                      isResolved: z.boolean(),
+                      path: text.nullish(),
+                      line: z.number().int().nullish(),
+                      comments: z.object({
+                        nodes: z.array(
+                          z
+                            .object({ author: actor.nullish(), body: text, url: z.string().nullish() })
+                            .nullable(),
+                        ),
+                      }),
+                    })
+                    .nullable(),
+                ),
+              }),
+              latestOpinionatedReviews: z.object({
+                totalCount: z.number().int().nonnegative(),
+                nodes: z.array(z.object({ state: z.string(), author: actor.nullish() }).nullable()),
+              }),
+            })
+            .nullable(),
+        })
+        .nullable(),
+    })
+    .nullish(),
+  errors: graphqlErrorsSchema,
+});
+export type GraphqlFeedback = NonNullable<
+  NonNullable<NonNullable<z.infer<typeof graphqlFeedbackResponseSchema>['data']>['repository']>['pullRequest']
+>;
+
+/** `reviewDecision` and the review threads, for a PR read through REST. */
+export function buildReviewExtrasQuery(pull: PullRef) {
+  return {
+    query: `query GitsyncReviewExtras($o: String!, $r: String!, $n: Int!) { repository(owner: $o, name: $r) { pullRequest(number: $n) { reviewDecision reviewThreads(first: ${THREADS_PER_PULL}) { totalCount nodes { isResolved } } } } }`,
+    variables: { o: pull.repo.owner, r: pull.repo.name, n: pull.number },
+  };
+}
+
+export const graphqlReviewExtrasResponseSchema = z.object({
+  data: z
+    .object({
+      repository: z
+        .object({
+          pullRequest: z
+            .object({
+              reviewDecision: z.string().nullish(),
+              reviewThreads: detailFields.reviewThreads,
+            })
+            .nullable(),
+        })
         .nullable(),
     })
     .nullish(),

@@ -13,6 +13,7 @@ const user = z.object({ login: text, avatar_url: text.nullish() }).nullish();
 
 const branchRef = z.object({
   ref: text,
+  sha: z.string().optional(),
   // null when the fork was deleted.
   repo: z.object({ full_name: z.string() }).nullish(),
 });
@@ -52,6 +53,17 @@ export const pullSchema = z.object({
    */
   requested_reviewers: z.array(z.object({ login: text })).nullish(),
   requested_teams: z.array(z.object({ slug: text })).nullish(),
+  /**
+   * null while GitHub computes mergeability: "If the value is null, then GitHub has started a
+   * background job to compute the mergeability" (REST docs, "Get a pull request").
+   */
+  mergeable: z.boolean().nullish(),
+  /** Not in the OpenAPI enum; the values of GraphQL's `MergeStateStatus` in lower case. */
+  mergeable_state: z.string().nullish(),
+  /** Conversation comments, and review comments (those of review threads). */
+  comments: z.number().int().nonnegative().nullish(),
+  review_comments: z.number().int().nonnegative().nullish(),
+  updated_at: z.string().nullish(),
 });
 export type Pull = z.infer<typeof pullSchema>;
 
@@ -70,4 +82,25 @@ export const repositorySchema = z.object({
   private: z.boolean(),
   /** `public`, `private` or (GitHub Enterprise) `internal`; absent on some older servers. */
   visibility: z.string().nullish(),
+});
+
+/** `GET /repos/{o}/{r}/commits/{ref}/check-runs` (the latest run of each name by default). */
+export const checkRunListSchema = z.object({
+  total_count: z.number().int().nonnegative(),
+  check_runs: z.array(
+    z.object({
+      name: text,
+      status: z.string(),
+      conclusion: z.string().nullish(),
+      details_url: z.string().nullish(),
+      html_url: z.string().nullish(),
+    }),
+  ),
+});
+
+/** `GET /repos/{o}/{r}/commits/{ref}/status`: the latest status of each context. */
+export const combinedStatusSchema = z.object({
+  state: z.string(),
+  total_count: z.number().int().nonnegative(),
+  statuses: z.array(z.object({ context: text, state: z.string(), target_url: z.string().nullish() })),
 });
