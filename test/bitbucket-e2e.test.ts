@@ -111,6 +111,88 @@ describe('Bitbucket end to end', () => {
     }
   });
 
+  it('checks of the head only (a force-push hides the old green builds), mergeability, comments, feedback', async () => {
+    const pr = bb.model.openPull(repo, { source_branch: 'ci/checks', commits: 2, title: 'CI' });
+    const old = bb.model.head(repo, pr.id);
+    bb.model.setStatus(old, { key: 'build', state: 'SUCCESSFUL', name: 'Build' });
+    bb.model.setStatus(old, {
+      key: 'tests',
+      state: 'FAILED',
+      name: 'Tests',
+      url: 'https://ci.example.com/t/9',
+    });
+    const thread = bb.model.comment(repo, pr.id, 'kim', {
+      body: 'Please rename',
+      inline: { path: 'src/x.ts', to: 5 },
+    });
+    bb.model.comment(repo, pr.id, 'lee', { body: 'LGTM otherwise' });
+    bb.model.verdict(repo, pr.id, 'lee', 'changes_requested');
+    const chat = await chatReporting(`${WEB}/${repo}`, 'ci/checks');
+    await runtime.engine.tick();
+    expect(await ref(chat)).toMatchObject({
+      head_sha: old,
+      checks_state: 'failing',
+      checks: {
+        passed: 1,
+        failed: 1,
+        pending: 0,
+        skipped: 0,
+        failing: [{ name: 'Tests', url: 'https://ci.example.com/t/9' }],
+      },
+      merge_state: 'clean',
+      merge_state_reason: null,
+      unresolved_threads: null,
+      comments: 2,
+    });
+    const feedback = await api('GET', `/api/v1/chats/${chat}/feedback`);
+    expect(feedback.status).toBe(200);
+    expect(feedback.json.refs).toMatchObject([
+      {
+        git_branch: 'ci/checks',
+        failing_checks: [{ name: 'Tests', url: 'https://ci.example.com/t/9', summary: null }],
+        unresolved_threads: [
+          {
+            path: 'src/x.ts',
+            line: 5,
+            author: 'kim',
+            body: 'Please rename',
+            url: `${WEB}/${repo}/pull-requests/${pr.id}/_/diff#comment-${thread.id}`,
+          },
+        ],
+        changes_requested_by: ['lee'],
+        truncated: false,
+      },
+    ]);
+    // A force-push: the old commit's builds stay in Bitbucket but no longer count.
+    const tip = bb.model.forcePush(repo, 'ci/checks');
+    let after = (await api('POST', `/api/v1/chats/${chat}/diff-status/refresh`, {})).json.diff_status;
+    expect(after).toMatchObject({
+      head_sha: tip,
+      checks_state: 'none',
+      checks: { passed: 0, failed: 0, pending: 0, skipped: 0, failing: [] },
+    });
+    bb.model.setStatus(tip, { key: 'build', state: 'INPROGRESS', refname: 'ci/checks' });
+    after = (await api('POST', `/api/v1/chats/${chat}/diff-status/refresh`, {})).json.diff_status;
+    expect(after).toMatchObject({ checks_state: 'pending', checks: { pending: 1 } });
+    expect((await api('GET', `/api/v1/chats/${chat}/feedback`)).json.refs[0].failing_checks).toEqual([]);
+    // The main branch moves and now conflicts with the PR.
+    bb.model.setConflicts(repo, pr.id, [{ path: 'src/x.ts' }]);
+    bb.model.push(repo, 'main');
+    after = (await api('POST', `/api/v1/chats/${chat}/diff-status/refresh`, {})).json.diff_status;
+    expect(after).toMatchObject({ merge_state: 'conflicting', merge_state_reason: 'content' });
+    // A build-status webhook with the branch as `refname` marks the ref due at once.
+    await runtime.engine.tick();
+    const hook = await deliver(
+      `${base}/api/v1/webhooks/bb`,
+      'repo:commit_status_updated',
+      new HookPayloads(bb).commitStatus(bb.model.repo(repo), tip, 'build', 'ci-bot'),
+      SECRET,
+    );
+    expect(JSON.parse(hook.body)).toMatchObject({ status: 'accepted', marked: 1 });
+    expect(new Date((await ref(chat)).stale_at).getTime()).toBeLessThanOrEqual(clock.now().getTime());
+    expect(bb.counters.unexpected).toEqual([]);
+  });
+
   it('finds the PR of a fork in its parent, from the fork’s scp-like origin', async () => {
     bb.model.createRepo({ full_name: 'acme/api-fork', is_private: true, fork_of: repo });
     const pr = bb.model.openPull(repo, {

@@ -5,8 +5,9 @@ export { EmulatorError };
 
 /**
  * The state a Bitbucket Cloud emulator serves: workspaces (by their IDs), repositories (private or
- * public, forks with a parent), users, and pull requests with their states, draft flag, reviewers,
- * participants' verdicts, commits and per-file diff statistics.
+ * public, forks with a parent), users, pull requests with their states, draft flag, reviewers,
+ * participants' verdicts, commits, per-file diff statistics, file conflicts, merge checks and
+ * comments (threads on the diff that can be resolved), and build statuses per commit.
  */
 
 export const PR_STATES = ['OPEN', 'MERGED', 'DECLINED', 'SUPERSEDED'] as const;
@@ -49,6 +50,43 @@ export interface BbFileStat {
   lines_removed: number;
 }
 
+/** "Commit statuses": `state` of a build status. */
+export const STATUS_STATES = ['SUCCESSFUL', 'FAILED', 'INPROGRESS', 'STOPPED'] as const;
+export type BbStatusState = (typeof STATUS_STATES)[number];
+
+/** A build status on a commit: one per `key` ("If the specified key already exists … overwritten"). */
+export interface BbStatus {
+  key: string;
+  state: BbStatusState;
+  name: string;
+  url: string;
+  description: string;
+  refname: string | null;
+  created_on: Date;
+  updated_on: Date;
+}
+
+/** "File Conflict": a file that conflicts between the PR's source and destination. */
+export interface BbConflict {
+  path: string;
+  scenario: string;
+  message: string;
+}
+
+export interface BbComment {
+  id: number;
+  author: string;
+  raw: string;
+  /** On the diff (`path` and a line in the new `to` or old `from` version); null: a general comment. */
+  inline: { path: string; from: number | null; to: number | null } | null;
+  /** The comment this one replies to. */
+  parent: number | null;
+  deleted: boolean;
+  /** Set while the thread (a top-level comment on the diff) is resolved. */
+  resolution: { by: string; at: Date } | null;
+  created_on: Date;
+}
+
 export interface BbPull {
   id: number;
   /** The destination repository, `workspace/slug` (where the PR lives). */
@@ -67,7 +105,13 @@ export interface BbPull {
   files: BbFileStat[];
   /** Commit hashes on the PR, oldest first. */
   commits: string[];
+  /** Every commit the PR's head ever was, oldest first (a force-push replaces `commits`, not this). */
+  heads: string[];
   destination_hash: string;
+  conflicts: BbConflict[];
+  /** Whether a merge check configured for the destination fails (required approvals, tasks…). */
+  checks_failing: boolean;
+  comments: BbComment[];
   created_on: Date;
   updated_on: Date;
 }
@@ -80,7 +124,10 @@ export class BitbucketModel {
   readonly repos = new Map<string, BbRepo>();
   /** Destination repository → its PRs by id. */
   readonly pulls = new Map<string, Map<number, BbPull>>();
+  /** Build statuses by full commit hash, then by key. */
+  readonly statuses = new Map<string, Map<string, BbStatus>>();
   #seq = 0;
+  #commentSeq = 0;
 
   constructor(readonly now: () => Date = () => new Date()) {}
 
@@ -150,9 +197,32 @@ export class BitbucketModel {
       for (const pr of prs.values())
         if (pr.state === 'OPEN' && key(pr.source_repo) === key(fullName) && pr.source_branch === branch) {
           pr.commits.push(...commits.slice(-count));
+          pr.heads.push(commits.at(-1)!);
           pr.updated_on = this.now();
         }
     return commits.at(-1)!;
+  }
+
+  /**
+   * Rewrites a branch (`git push --force`): `count` new commits on the main branch's tip replace
+   * its own; open PRs from it now hold only those. Statuses of the replaced commits stay where
+   * they were. Returns the new tip.
+   */
+  forcePush(fullName: string, branch: string, count = 1): string {
+    const repo = this.repo(fullName);
+    const fresh = Array.from({ length: count }, () =>
+      hash(`${fullName} ${branch} forced ${++this.#seq} ${randomUUID()}`),
+    );
+    repo.branches.set(branch, [...(repo.branches.get(repo.mainbranch) ?? []), ...fresh]);
+    repo.updated_on = this.now();
+    for (const prs of this.pulls.values())
+      for (const pr of prs.values())
+        if (pr.state === 'OPEN' && key(pr.source_repo) === key(fullName) && pr.source_branch === branch) {
+          pr.commits = [...fresh];
+          pr.heads.push(fresh.at(-1)!);
+          this.#touch(pr);
+        }
+    return fresh.at(-1)!;
   }
 
   openPull(
@@ -199,6 +269,10 @@ export class BitbucketModel {
       participants: [],
       files: input.files ?? [{ path: 'README.md', lines_added: 1, lines_removed: 0 }],
       commits,
+      heads: [commits.at(-1)!],
+      conflicts: [],
+      checks_failing: false,
+      comments: [],
       destination_hash:
         dest.branches.get(input.destination_branch ?? dest.mainbranch)?.at(-1) ?? hash('empty'),
       created_on: now,
@@ -239,6 +313,7 @@ export class BitbucketModel {
       pr.files = patch.files;
       // New file statistics come with a new source commit.
       pr.commits.push(hash(`${destination} files ${++this.#seq}`));
+      pr.heads.push(pr.commits.at(-1)!);
     }
     if (patch.destination_branch !== undefined) pr.destination_branch = patch.destination_branch;
     return this.#touch(pr);
@@ -293,12 +368,119 @@ export class BitbucketModel {
     return this.#touch(pr);
   }
 
-  /** A comment: the commenter becomes a participant without a verdict. */
-  comment(destination: string, id: number, nickname: string): BbPull {
+  /** A comment (general unless `inline`): the commenter becomes a participant without a verdict. */
+  comment(
+    destination: string,
+    id: number,
+    nickname: string,
+    input: { body?: string; inline?: { path: string; from?: number; to?: number }; parent?: number } = {},
+  ): BbComment {
     const pr = this.pull(destination, id);
+    if (input.parent !== undefined && !pr.comments.some((c) => c.id === input.parent))
+      throw new EmulatorError(400, `no comment ${input.parent} to reply to`);
     const p = this.#participant(pr, nickname, 'PARTICIPANT');
     p.participated_on = this.now();
-    return this.#touch(pr);
+    const comment: BbComment = {
+      id: ++this.#commentSeq,
+      author: this.user(nickname).nickname,
+      raw: input.body ?? 'A comment',
+      inline: input.inline
+        ? { path: input.inline.path, from: input.inline.from ?? null, to: input.inline.to ?? null }
+        : null,
+      parent: input.parent ?? null,
+      deleted: false,
+      resolution: null,
+      created_on: this.now(),
+    };
+    pr.comments.push(comment);
+    this.#touch(pr);
+    return comment;
+  }
+
+  #comment(destination: string, id: number, commentId: number): BbComment {
+    const found = this.pull(destination, id).comments.find((c) => c.id === commentId && !c.deleted);
+    if (!found) throw new EmulatorError(404, `Comment ${commentId} not found`);
+    return found;
+  }
+
+  /**
+   * Resolves a thread, as "Resolve a comment thread" does: only a top-level comment on the diff
+   * (403 otherwise), once (409). The PR itself is not touched.
+   */
+  resolve(destination: string, id: number, commentId: number, nickname: string): BbComment {
+    const c = this.#comment(destination, id, commentId);
+    if (c.parent !== null || c.inline === null)
+      throw new EmulatorError(403, 'Only top-level comments on the diff can be resolved');
+    if (c.resolution) throw new EmulatorError(409, 'The comment has already been resolved');
+    c.resolution = { by: this.user(nickname).nickname, at: this.now() };
+    return c;
+  }
+
+  /** Reopens a resolved thread ("Reopen a comment thread"; 404 when it is not resolved). */
+  reopen(destination: string, id: number, commentId: number): BbComment {
+    const c = this.#comment(destination, id, commentId);
+    if (!c.resolution) throw new EmulatorError(404, 'The comment has not been resolved');
+    c.resolution = null;
+    return c;
+  }
+
+  deleteComment(destination: string, id: number, commentId: number): void {
+    this.#comment(destination, id, commentId).deleted = true;
+  }
+
+  /** The PR's file conflicts with its destination (none by default). */
+  setConflicts(destination: string, id: number, conflicts: { path: string; scenario?: string }[]): BbPull {
+    const pr = this.pull(destination, id);
+    pr.conflicts = conflicts.map((c) => ({
+      path: c.path,
+      scenario: c.scenario ?? 'content',
+      message: 'File modified in both source and destination',
+    }));
+    return pr;
+  }
+
+  /** Whether a merge check configured for the PR's destination fails (approvals, tasks…). */
+  setMergeChecks(destination: string, id: number, failing: boolean): BbPull {
+    const pr = this.pull(destination, id);
+    pr.checks_failing = failing;
+    return pr;
+  }
+
+  /** The head commit's full hash. */
+  head = (destination: string, id: number) => this.pull(destination, id).commits.at(-1)!;
+
+  /**
+   * Creates or overwrites (same `key`) a build status on a commit, as "Create a build status for a
+   * commit" does. Nothing about the PR changes.
+   */
+  setStatus(
+    commit: string,
+    input: {
+      key: string;
+      state: BbStatusState;
+      name?: string;
+      url?: string;
+      description?: string;
+      refname?: string;
+    },
+  ): BbStatus {
+    if (!/^[0-9a-f]{40}$/.test(commit)) throw new EmulatorError(400, 'a full commit hash is needed');
+    const byKey = this.statuses.get(commit) ?? new Map<string, BbStatus>();
+    this.statuses.set(commit, byKey);
+    const now = this.now();
+    const before = byKey.get(input.key);
+    const status: BbStatus = {
+      key: input.key,
+      state: input.state,
+      name: input.name ?? before?.name ?? input.key,
+      url: input.url ?? before?.url ?? `https://ci.example.com/${input.key}`,
+      description: input.description ?? '',
+      refname: input.refname ?? before?.refname ?? null,
+      created_on: before?.created_on ?? now,
+      updated_on: now,
+    };
+    byKey.set(input.key, status);
+    return status;
   }
 
   /** Who may read a repository: anyone when public; members (and the workspace's own tokens) when private. */

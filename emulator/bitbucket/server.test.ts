@@ -168,6 +168,104 @@ describe('Bitbucket emulator', () => {
     }
   });
 
+  it('lists a PR’s build statuses of every commit it had, each linked to its commit; overwrites by key', async () => {
+    const pr = bb.model.openPull('acme/api', { source_branch: 's' });
+    const first = bb.model.head('acme/api', pr.id);
+    bb.model.setStatus(first, { key: 'build', state: 'INPROGRESS', refname: 's' });
+    bb.model.setStatus(first, { key: 'build', state: 'FAILED', description: 'broke' });
+    const second = bb.model.forcePush('acme/api', 's');
+    bb.model.setStatus(second, { key: 'build', state: 'SUCCESSFUL' });
+    expect(() => bb.model.setStatus('abc', { key: 'x', state: 'FAILED' })).toThrow(/full commit hash/);
+    const read = await get(`/repositories/acme/api/pullrequests/${pr.id}/statuses?pagelen=100`);
+    expect(read.body).toMatchObject({ size: 2, pagelen: 100 });
+    expect(read.body.values).toMatchObject([
+      {
+        type: 'build',
+        key: 'build',
+        state: 'FAILED',
+        description: 'broke',
+        refname: 's',
+        links: { commit: { href: `${bb.apiUrl}/repositories/acme/api/commit/${first}` } },
+      },
+      {
+        state: 'SUCCESSFUL',
+        links: { commit: { href: `${bb.apiUrl}/repositories/acme/api/commit/${second}` } },
+      },
+    ]);
+    expect(read.body.values[1]).not.toHaveProperty('refname');
+    expect((await get(`/repositories/acme/api/pullrequests/${pr.id}/statuses?pagelen=101`)).status).toBe(400);
+    // The PR answer abbreviates the head to 12 digits.
+    expect((await get(`/repositories/acme/api/pullrequests/${pr.id}`)).body.source.commit.hash).toBe(
+      second.slice(0, 12),
+    );
+  });
+
+  it('answers conflicts by a 302 to the file conflicts, and `mergeable` from conflicts and merge checks', async () => {
+    const pr = bb.model.openPull('acme/api', { source_branch: 'c' });
+    expect((await get(`/repositories/acme/api/pullrequests/${pr.id}`)).body.mergeable).toBe(true);
+    bb.model.setConflicts('acme/api', pr.id, [{ path: 'a.ts' }, { path: 'b', scenario: 'modify_delete' }]);
+    const hop = await get(`/repositories/acme/api/pullrequests/${pr.id}/conflicts`);
+    expect(hop.status).toBe(302);
+    const location = hop.headers.get('location')!;
+    expect(location.startsWith(`${bb.apiUrl}/repositories/acme/api/file-conflicts/`)).toBe(true);
+    expect((await get(location)).body).toMatchObject({
+      size: 2,
+      values: [
+        { type: 'file_conflict', path: 'a.ts', scenario: 'content' },
+        { path: 'b', scenario: 'modify_delete' },
+      ],
+    });
+    expect((await get(`/repositories/acme/api/pullrequests/${pr.id}`)).body.mergeable).toBe(false);
+    bb.model.setConflicts('acme/api', pr.id, []);
+    bb.model.setMergeChecks('acme/api', pr.id, true);
+    expect((await get(`/repositories/acme/api/pullrequests/${pr.id}`)).body.mergeable).toBe(false);
+    const quiet = await startBitbucketEmulator({ sendsMergeable: false });
+    try {
+      quiet.addAccessToken(TOKEN, { workspace: 'acme' });
+      quiet.model.createRepo({ full_name: 'acme/api' });
+      quiet.model.openPull('acme/api', { source_branch: 'c' });
+      const res = await fetch(`${quiet.apiUrl}/repositories/acme/api/pullrequests/1`, { headers: bearer });
+      expect(await res.json()).not.toHaveProperty('mergeable');
+    } finally {
+      await quiet.close();
+    }
+  });
+
+  it('lists comments, general and inline, with replies and resolutions; counts them in the PR', async () => {
+    const pr = bb.model.openPull('acme/api', { source_branch: 'talk' });
+    const inline = bb.model.comment('acme/api', pr.id, 'kim', { body: 'Fix', inline: { path: 'a', to: 2 } });
+    const reply = bb.model.comment('acme/api', pr.id, 'agent', { body: 'Done', parent: inline.id });
+    const general = bb.model.comment('acme/api', pr.id, 'lee', { body: 'Nice' });
+    expect(() => bb.model.resolve('acme/api', pr.id, reply.id, 'kim')).toThrow(/top-level/);
+    expect(() => bb.model.resolve('acme/api', pr.id, general.id, 'kim')).toThrow(/top-level/);
+    expect(() => bb.model.reopen('acme/api', pr.id, inline.id)).toThrow(/not been resolved/);
+    const updated = (await get(`/repositories/acme/api/pullrequests/${pr.id}`)).body.updated_on;
+    bb.model.resolve('acme/api', pr.id, inline.id, 'agent');
+    const read = await get(`/repositories/acme/api/pullrequests/${pr.id}`);
+    expect(read.body).toMatchObject({ comment_count: 3, updated_on: updated });
+    const list = await get(`/repositories/acme/api/pullrequests/${pr.id}/comments?pagelen=100`);
+    expect(list.body.values).toMatchObject([
+      {
+        type: 'pullrequest_comment',
+        id: inline.id,
+        content: { raw: 'Fix' },
+        user: { nickname: 'kim' },
+        inline: { path: 'a', to: 2, from: null },
+        resolution: { type: 'comment_resolution', user: { nickname: 'agent' } },
+        deleted: false,
+        links: {
+          html: { href: `https://bitbucket.org/acme/api/pull-requests/${pr.id}/_/diff#comment-${inline.id}` },
+        },
+      },
+      { id: reply.id, parent: { id: inline.id } },
+      { id: general.id },
+    ]);
+    expect(list.body.values[2]).not.toHaveProperty('inline');
+    expect(list.body.values[2]).not.toHaveProperty('resolution');
+    bb.model.deleteComment('acme/api', pr.id, general.id);
+    expect((await get(`/repositories/acme/api/pullrequests/${pr.id}`)).body.comment_count).toBe(2);
+  });
+
   it('records unexpected requests and answers them 404', async () => {
     strict = false;
     expect((await get('/repositories/acme/api/refs/branches')).status).toBe(404);

@@ -2,7 +2,15 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { fingerprint, HostEmulator } from '../host-emulator.ts';
-import { type BbPull, type BbRepo, BitbucketModel, EmulatorError, PR_STATES } from './model.ts';
+import {
+  type BbComment,
+  type BbPull,
+  type BbRepo,
+  type BbStatus,
+  BitbucketModel,
+  EmulatorError,
+  PR_STATES,
+} from './model.ts';
 
 /** API routes the emulator serves; anything else is "unexpected", recorded and answered 404. */
 export type RouteName =
@@ -11,7 +19,11 @@ export type RouteName =
   | 'get_pullrequest'
   | 'pullrequest_diffstat'
   | 'repository_diffstat'
-  | 'pullrequest_commits';
+  | 'pullrequest_commits'
+  | 'pullrequest_statuses'
+  | 'pullrequest_conflicts'
+  | 'repository_file_conflicts'
+  | 'pullrequest_comments';
 
 export const FAULT_KINDS = [
   'latency',
@@ -63,6 +75,11 @@ export interface BitbucketEmulatorOptions {
   nearLimitShare?: number;
   /** Entries per diffstat page when the caller gives no `pagelen` (Bitbucket: 500). */
   diffstatPagelen?: number;
+  /**
+   * Whether PR answers carry `mergeable` ("whether the pull request passes all merge checks", in
+   * Atlassian's current description of the `pullrequest` object); false answers without it.
+   */
+  sendsMergeable?: boolean;
   now?: () => Date;
 }
 
@@ -78,6 +95,8 @@ export { fingerprint };
 
 const PULLS_PAGELEN = { default: 10, max: 50 };
 const COMMITS_PAGELEN = { default: 10, max: 100 };
+/** "Pagination": 10 by default, 100 at most, for statuses and comments. */
+const PAGELEN_100 = { default: 10, max: 100 };
 
 /** An HTTP server on 127.0.0.1 answering like Bitbucket Cloud's REST API 2.0 (the parts gitsync reads). */
 export class BitbucketEmulator extends HostEmulator<RouteName, Fault, LoggedRequest> {
@@ -96,6 +115,7 @@ export class BitbucketEmulator extends HostEmulator<RouteName, Fault, LoggedRequ
       rateLimitWindowS: options.rateLimitWindowS ?? 3600,
       nearLimitShare: options.nearLimitShare ?? 0.2,
       diffstatPagelen: options.diffstatPagelen ?? 500,
+      sendsMergeable: options.sendsMergeable ?? true,
     };
   }
 
@@ -214,9 +234,11 @@ export class BitbucketEmulator extends HostEmulator<RouteName, Fault, LoggedRequ
         commit: { type: 'commit', hash: destHash.slice(0, 12) },
         repository: this.#repoMini(pr.repo),
       },
-      comment_count: 0,
+      comment_count: pr.comments.filter((c) => !c.deleted).length,
       task_count: 0,
       close_source_branch: false,
+      // Merge checks fail with conflicts, or a configured check (approvals, builds, tasks) failing.
+      ...(this.#options.sendsMergeable ? { mergeable: pr.conflicts.length === 0 && !pr.checks_failing } : {}),
       created_on: pr.created_on.toISOString(),
       updated_on: pr.updated_on.toISOString(),
       ...(full
@@ -237,6 +259,75 @@ export class BitbucketEmulator extends HostEmulator<RouteName, Fault, LoggedRequ
         html: { href: `${this.webUrl}/${pr.repo}/pull-requests/${pr.id}` },
         commits: { href: `${base}/commits` },
         diffstat: { href: `${base}/diffstat` },
+      },
+    };
+  }
+
+  /** A build status as "Commit statuses" shows it, linked to its commit by full hash. */
+  #status(repo: string, commit: string, s: BbStatus) {
+    const at = `${this.apiUrl}/repositories/${repo}/commit/${commit}`;
+    return {
+      type: 'build',
+      uuid: `{${createHash('md5').update(`${commit} ${s.key}`).digest('hex')}}`,
+      key: s.key,
+      state: s.state,
+      name: s.name,
+      url: s.url,
+      description: s.description,
+      ...(s.refname ? { refname: s.refname } : {}),
+      created_on: s.created_on.toISOString(),
+      updated_on: s.updated_on.toISOString(),
+      links: { self: { href: `${at}/statuses/build/${encodeURIComponent(s.key)}` }, commit: { href: at } },
+    };
+  }
+
+  /** A PR comment ("Pull Request Comment"): `inline`, `parent` and `resolution` only where set. */
+  #comment(pr: BbPull, c: BbComment) {
+    const self = `${this.apiUrl}/repositories/${pr.repo}/pullrequests/${pr.id}/comments/${c.id}`;
+    return {
+      type: 'pullrequest_comment',
+      id: c.id,
+      created_on: c.created_on.toISOString(),
+      updated_on: c.created_on.toISOString(),
+      content: { type: 'rendered', raw: c.raw, markup: 'markdown', html: `<p>${c.raw}</p>` },
+      user: this.#account(c.author),
+      deleted: c.deleted,
+      pending: false,
+      ...(c.inline
+        ? {
+            inline: {
+              path: c.inline.path,
+              from: c.inline.from,
+              to: c.inline.to,
+              start_from: null,
+              start_to: null,
+            },
+          }
+        : {}),
+      ...(c.parent !== null
+        ? {
+            parent: {
+              id: c.parent,
+              links: {
+                self: {
+                  href: `${this.apiUrl}/repositories/${pr.repo}/pullrequests/${pr.id}/comments/${c.parent}`,
+                },
+              },
+            },
+          }
+        : {}),
+      ...(c.resolution
+        ? {
+            resolution: {
+              type: 'comment_resolution',
+              user: this.#account(c.resolution.by),
+              created_on: c.resolution.at.toISOString(),
+            },
+          }
+        : {}),
+      links: {
+        self: { href: self },
+        html: { href: `${this.webUrl}/${pr.repo}/pull-requests/${pr.id}/_/diff#comment-${c.id}` },
       },
     };
   }
@@ -436,6 +527,50 @@ export class BitbucketEmulator extends HostEmulator<RouteName, Fault, LoggedRequ
         const dflt = this.#options.diffstatPagelen;
         return { body: this.#page(url, entries, { default: dflt, max: Math.max(500, dflt) }) };
       }
+      case 'pullrequest_statuses': {
+        // "List commit statuses for a pull request": the statuses of every commit the PR's head
+        // has been — a pushed-over or force-pushed commit's builds stay listed — oldest first.
+        const pr = this.model.pull(fullName, id);
+        const statuses = [...new Set(pr.heads)]
+          .flatMap((commit) =>
+            [...(this.model.statuses.get(commit)?.values() ?? [])].map((s) => ({ commit, s })),
+          )
+          .sort((a, b) => a.s.created_on.getTime() - b.s.created_on.getTime())
+          .map(({ commit, s }) => this.#status(pr.source_repo, commit, s));
+        return { body: this.#page(url, statuses, PAGELEN_100) };
+      }
+      case 'pullrequest_conflicts': {
+        // "Redirects to the repository file conflicts with the revspec that corresponds to the pull request."
+        const pr = this.model.pull(fullName, id);
+        const view = this.pullRequest(pr);
+        const spec = `${view.source.commit.hash}..${view.destination.commit.hash}`;
+        return {
+          redirect: `${this.apiUrl}/repositories/${pr.repo}/file-conflicts/${spec}?from_pullrequest_id=${pr.id}`,
+        };
+      }
+      case 'repository_file_conflicts': {
+        const prId = Number(url.searchParams.get('from_pullrequest_id'));
+        if (!Number.isInteger(prId) || prId <= 0) throw new EmulatorError(404, 'Unknown revision spec');
+        const pr = this.model.pull(fullName, prId);
+        const entries = pr.conflicts.map((c) => ({
+          type: 'file_conflict',
+          path: c.path,
+          scenario: c.scenario,
+          message: c.message,
+        }));
+        return { body: this.#page(url, entries, { default: 500, max: 500 }) };
+      }
+      case 'pullrequest_comments': {
+        // "This includes both global, inline comments and replies", oldest first.
+        const pr = this.model.pull(fullName, id);
+        return {
+          body: this.#page(
+            url,
+            pr.comments.map((c) => this.#comment(pr, c)),
+            PAGELEN_100,
+          ),
+        };
+      }
       case 'pullrequest_commits': {
         const pr = this.model.pull(fullName, id);
         // Newest first, as Bitbucket lists commits.
@@ -497,6 +632,8 @@ function matchRoute(path: string): { name: RouteName; params: string[] } | null 
   const [, ws, slug, kind, id, sub] = seg;
   if (seg.length === 3) return { name: 'get_repository', params: [ws!, slug!] };
   if (kind === 'diffstat' && seg.length >= 5) return { name: 'repository_diffstat', params: [ws!, slug!] };
+  if (kind === 'file-conflicts' && seg.length >= 5)
+    return { name: 'repository_file_conflicts', params: [ws!, slug!] };
   if (kind !== 'pullrequests') return null;
   if (seg.length === 4) return { name: 'list_pullrequests', params: [ws!, slug!] };
   if (!/^\d+$/.test(id!)) return null;
@@ -504,6 +641,9 @@ function matchRoute(path: string): { name: RouteName; params: string[] } | null 
   if (seg.length !== 6) return null;
   if (sub === 'diffstat') return { name: 'pullrequest_diffstat', params: [ws!, slug!, id!] };
   if (sub === 'commits') return { name: 'pullrequest_commits', params: [ws!, slug!, id!] };
+  if (sub === 'statuses') return { name: 'pullrequest_statuses', params: [ws!, slug!, id!] };
+  if (sub === 'conflicts') return { name: 'pullrequest_conflicts', params: [ws!, slug!, id!] };
+  if (sub === 'comments') return { name: 'pullrequest_comments', params: [ws!, slug!, id!] };
   return null;
 }
 

@@ -1,5 +1,5 @@
 import { createHmac, randomUUID } from 'node:crypto';
-import type { BbPull, BbRepo } from './model.ts';
+import { type BbPull, type BbRepo, EmulatorError } from './model.ts';
 import type { BitbucketEmulator } from './server.ts';
 
 /**
@@ -20,7 +20,9 @@ export type EventKey =
   | 'pullrequest:changes_request_removed'
   | 'pullrequest:fulfilled'
   | 'pullrequest:rejected'
-  | 'pullrequest:comment_created';
+  | 'pullrequest:comment_created'
+  | 'repo:commit_status_created'
+  | 'repo:commit_status_updated';
 
 export interface Delivery {
   status: number;
@@ -85,6 +87,34 @@ export class HookPayloads {
       actor: this.#actor(actor),
       pullrequest: this.bb.pullRequest(pr),
       repository: this.bb.repository(this.bb.model.repo(pr.repo)),
+    };
+  }
+
+  /**
+   * `repo:commit_status_created` / `_updated`: `{actor, repository, commit_status}`, the status as
+   * "Commit statuses" shows it (with `refname` when its build system set one).
+   */
+  commitStatus(repo: BbRepo, commit: string, key: string, actor: string) {
+    const s = this.bb.model.statuses.get(commit)?.get(key);
+    if (!s) throw new EmulatorError(404, `no status ${key} on ${commit}`);
+    const name = this.bb.model.fullName(repo);
+    const at = `${this.bb.apiUrl}/repositories/${name}/commit/${commit}`;
+    return {
+      actor: this.#actor(actor),
+      repository: this.bb.repository(repo),
+      commit_status: {
+        type: 'build',
+        key: s.key,
+        state: s.state,
+        name: s.name,
+        url: s.url,
+        description: s.description,
+        ...(s.refname ? { refname: s.refname } : {}),
+        created_on: s.created_on.toISOString(),
+        updated_on: s.updated_on.toISOString(),
+        commit: { type: 'commit', hash: commit },
+        links: { commit: { href: at }, self: { href: `${at}/statuses/build/${s.key}` } },
+      },
     };
   }
 

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type BitbucketEmulator, startBitbucketEmulator } from '../../../emulator/bitbucket/server.ts';
 import { FakeClock } from '../../core/clock.ts';
 import { AuthError, NotFoundError, RateLimitedError, UnavailableError } from '../../core/errors.ts';
-import { BitbucketProvider } from './bitbucket-provider.ts';
+import { BitbucketProvider, checkOutcome, mergeStateOf } from './bitbucket-provider.ts';
 import { credentialFor } from './client.ts';
 import { BITBUCKET_TYPE } from './defaults.ts';
 
@@ -160,6 +160,14 @@ describe('Bitbucket provider', () => {
         { kind: 'user', name: 'al' },
         { kind: 'user', name: 'zoe' },
       ],
+      // The PR answer abbreviates the head to 12 digits; the commits list gives it in full.
+      head_sha: bb.model.head('acme/api', pr.id),
+      checks_state: 'none',
+      checks: { passed: 0, failed: 0, pending: 0, skipped: 0, failing: [] },
+      merge_state: 'clean',
+      merge_state_reason: null,
+      unresolved_threads: null,
+      comments: 1,
     });
     expect(bb.count('repository_diffstat')).toBe(2);
     expect(bb.count('pullrequest_commits')).toBe(3);
@@ -169,22 +177,251 @@ describe('Bitbucket provider', () => {
     expect(fields.requested_reviewers).toEqual([{ kind: 'user', name: 'al' }]);
   });
 
-  it('an unchanged PR costs one request (a 304); a push reads sizes again', async () => {
+  it('an unchanged open PR costs two requests (PR and statuses, both 304); a push reads sizes again', async () => {
     const pr = bb.model.openPull('acme/api', { source_branch: 'quiet' });
     await provider.fetchPull({ repo, number: pr.id }, call);
-    expect(bb.counters.total).toBe(4); // PR, diffstat 302, diffstat page, commits
+    // PR, diffstat 302 + page, commits, conflicts 302 + page, statuses.
+    expect(bb.counters.total).toBe(7);
     bb.resetCounters();
     await provider.fetchPull({ repo, number: pr.id }, call);
-    expect(bb.counters.total).toBe(1);
+    expect(bb.counters.total).toBe(2);
     expect(bb.count('get_pullrequest', 304)).toBe(1);
+    expect(bb.count('pullrequest_statuses', 304)).toBe(1);
     bb.model.verdict('acme/api', pr.id, 'kim', 'approved');
     bb.resetCounters();
     expect(await provider.fetchPull({ repo, number: pr.id }, call)).toMatchObject({ approved: true });
-    expect(bb.counters.total).toBe(1);
+    expect(bb.counters.total).toBe(2);
     bb.model.push('acme/api', 'quiet', 2);
     bb.resetCounters();
     expect(await provider.fetchPull({ repo, number: pr.id }, call)).toMatchObject({ commits: 3 });
-    expect(bb.counters.total).toBe(4);
+    expect(bb.counters.total).toBe(7);
+    // Merged: no statuses, no conflicts — one request once nothing moves.
+    bb.model.merge('acme/api', pr.id);
+    await provider.fetchPull({ repo, number: pr.id }, call);
+    bb.resetCounters();
+    expect(await provider.fetchPull({ repo, number: pr.id }, call)).toMatchObject({
+      pull_request_state: 'merged',
+      checks_state: null,
+      checks: null,
+      merge_state: null,
+    });
+    expect(bb.counters.total).toBe(1);
+  });
+
+  it('checks: the head commit’s build statuses, each state mapped; failing ones named with links', async () => {
+    const pr = bb.model.openPull('acme/api', { source_branch: 'ci' });
+    const pull = { repo, number: pr.id };
+    const head = bb.model.head('acme/api', pr.id);
+    expect(await provider.fetchPull(pull, call)).toMatchObject({
+      head_sha: head,
+      checks_state: 'none',
+      checks: { passed: 0, failed: 0, pending: 0, skipped: 0, failing: [] },
+    });
+    bb.model.setStatus(head, { key: 'build', state: 'INPROGRESS', name: 'Build #1' });
+    bb.model.setStatus(head, { key: 'lint', state: 'SUCCESSFUL' });
+    expect(await provider.fetchPull(pull, call)).toMatchObject({
+      checks_state: 'pending',
+      checks: { passed: 1, failed: 0, pending: 1, skipped: 0, failing: [] },
+    });
+    // Same key: overwritten, as Bitbucket does; a stopped build is neither passed nor failed.
+    bb.model.setStatus(head, { key: 'build', state: 'SUCCESSFUL' });
+    bb.model.setStatus(head, { key: 'deploy', state: 'STOPPED' });
+    expect(await provider.fetchPull(pull, call)).toMatchObject({
+      checks_state: 'passing',
+      checks: { passed: 2, failed: 0, pending: 0, skipped: 1, failing: [] },
+    });
+    bb.model.setStatus(head, {
+      key: 'tests',
+      state: 'FAILED',
+      name: 'Unit tests',
+      url: 'https://ci.example.com/tests/7',
+    });
+    bb.model.setStatus(head, { key: 'e2e', state: 'FAILED', name: '', url: '' });
+    expect(await provider.fetchPull(pull, call)).toMatchObject({
+      checks_state: 'failing',
+      checks: {
+        passed: 2,
+        failed: 2,
+        pending: 0,
+        skipped: 1,
+        failing: [
+          { name: 'Unit tests', url: 'https://ci.example.com/tests/7' },
+          { name: 'e2e', url: null },
+        ],
+      },
+    });
+    expect(checkOutcome('SOMETHING_NEW')).toBe('pending');
+  });
+
+  it('a push or a force-push: the replaced commit’s green builds never show, though still listed', async () => {
+    const pr = bb.model.openPull('acme/api', { source_branch: 'forced', commits: 2 });
+    const pull = { repo, number: pr.id };
+    const old = bb.model.head('acme/api', pr.id);
+    bb.model.setStatus(old, { key: 'build', state: 'SUCCESSFUL' });
+    expect(await provider.fetchPull(pull, call)).toMatchObject({ head_sha: old, checks_state: 'passing' });
+    const tip = bb.model.forcePush('acme/api', 'forced');
+    let fields = await provider.fetchPull(pull, call);
+    expect(fields).toMatchObject({ head_sha: tip, checks_state: 'none', commits: 1 });
+    expect(fields.checks).toEqual({ passed: 0, failed: 0, pending: 0, skipped: 0, failing: [] });
+    // The PR's statuses answer still holds the old commit's green build (unchanged: a 304).
+    expect(bb.log.filter((l) => l.route === 'pullrequest_statuses').at(-1)!.status).toBe(304);
+    const listed = await fetch(`${bb.apiUrl}/repositories/acme/api/pullrequests/${pr.id}/statuses`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    }).then((r) => r.json() as Promise<{ values: unknown[] }>);
+    expect(listed.values).toMatchObject([
+      { state: 'SUCCESSFUL', links: { commit: { href: expect.stringContaining(old) } } },
+    ]);
+    bb.model.setStatus(tip, { key: 'build', state: 'INPROGRESS' });
+    fields = await provider.fetchPull(pull, call);
+    expect(fields).toMatchObject({ checks_state: 'pending' });
+    expect(fields.checks).toMatchObject({ passed: 0, pending: 1 });
+    // A plain push on top: the same again.
+    bb.model.setStatus(tip, { key: 'build', state: 'FAILED' });
+    const next = bb.model.push('acme/api', 'forced');
+    expect(await provider.fetchPull(pull, call)).toMatchObject({ head_sha: next, checks_state: 'none' });
+  });
+
+  it('mergeability: draft, conflicting (with the conflict’s scenario), blocked by merge checks, clean', async () => {
+    const pr = bb.model.openPull('acme/api', { source_branch: 'm', draft: true });
+    const pull = { repo, number: pr.id };
+    expect(await provider.fetchPull(pull, call)).toMatchObject({ merge_state: 'draft' });
+    expect(bb.count('pullrequest_conflicts')).toBe(0);
+    bb.model.update('acme/api', pr.id, { draft: false });
+    expect(await provider.fetchPull(pull, call)).toMatchObject({
+      merge_state: 'clean',
+      merge_state_reason: null,
+    });
+    // The destination moves and now conflicts: a new destination commit, so conflicts are read again.
+    bb.model.setConflicts('acme/api', pr.id, [{ path: 'README.md', scenario: 'delete_modify' }]);
+    bb.model.push('acme/api', 'main');
+    expect(await provider.fetchPull(pull, call)).toMatchObject({
+      merge_state: 'conflicting',
+      merge_state_reason: 'delete_modify',
+    });
+    bb.model.setConflicts('acme/api', pr.id, []);
+    bb.model.push('acme/api', 'm');
+    expect(await provider.fetchPull(pull, call)).toMatchObject({ merge_state: 'clean' });
+    // A merge check fails (say, approvals required): Bitbucket says `mergeable: false`.
+    bb.model.setMergeChecks('acme/api', pr.id, true);
+    bb.model.update('acme/api', pr.id, { title: 'touched' });
+    expect(await provider.fetchPull(pull, call)).toMatchObject({
+      merge_state: 'blocked',
+      merge_state_reason: null,
+    });
+    bb.model.decline('acme/api', pr.id);
+    expect(await provider.fetchPull(pull, call)).toMatchObject({ merge_state: null });
+  });
+
+  it('mergeability without `mergeable` in the answer: conflicts decide, clean or conflicting', async () => {
+    const quiet = await startBitbucketEmulator({ sendsMergeable: false });
+    try {
+      quiet.addAccessToken(TOKEN, { workspace: 'acme' });
+      quiet.model.createRepo({ full_name: 'acme/api' });
+      const other = new BitbucketProvider(
+        { id: 'bitbucket', type: 'bitbucket', web_url: 'https://bitbucket.org', api_url: quiet.apiUrl },
+        { clock },
+      );
+      const pr = quiet.model.openPull('acme/api', { source_branch: 'x' });
+      quiet.model.setMergeChecks('acme/api', pr.id, true);
+      expect(await other.fetchPull({ repo, number: pr.id }, call)).toMatchObject({ merge_state: 'clean' });
+      quiet.model.setConflicts('acme/api', pr.id, [{ path: 'a' }]);
+      quiet.model.push('acme/api', 'x');
+      expect(await other.fetchPull({ repo, number: pr.id }, call)).toMatchObject({
+        merge_state: 'conflicting',
+        merge_state_reason: 'content',
+      });
+      expect(quiet.counters.unexpected).toEqual([]);
+    } finally {
+      await quiet.close();
+    }
+    expect(mergeStateOf({ state: 'OPEN', draft: false }, null)).toEqual({
+      merge_state: null,
+      merge_state_reason: null,
+    });
+  });
+
+  it('comments: Bitbucket’s comment count; unresolved threads are not counted on a refresh', async () => {
+    const pr = bb.model.openPull('acme/api', { source_branch: 'talk' });
+    bb.model.comment('acme/api', pr.id, 'kim', { inline: { path: 'a.ts', to: 3 } });
+    const general = bb.model.comment('acme/api', pr.id, 'lee');
+    bb.model.comment('acme/api', pr.id, 'agent', { parent: general.id });
+    const gone = bb.model.comment('acme/api', pr.id, 'lee');
+    bb.model.deleteComment('acme/api', pr.id, gone.id);
+    expect(await provider.fetchPull({ repo, number: pr.id }, call)).toMatchObject({
+      comments: 3,
+      unresolved_threads: null,
+    });
+    expect(bb.count('pullrequest_comments')).toBe(0);
+  });
+
+  it('feedback: failing builds of the head with their text, unresolved threads on the diff, who requests changes', async () => {
+    const pr = bb.model.openPull('acme/api', { source_branch: 'fb', commits: 2 });
+    const pull = { repo, number: pr.id };
+    const old = bb.model.head('acme/api', pr.id);
+    bb.model.setStatus(old, { key: 'old', state: 'FAILED', description: 'replaced since' });
+    const head = bb.model.push('acme/api', 'fb');
+    bb.model.setStatus(head, {
+      key: 'tests',
+      state: 'FAILED',
+      name: 'Unit tests',
+      url: 'https://ci.example.com/t/1',
+      description: '3 of 120 tests failed',
+    });
+    bb.model.setStatus(head, { key: 'lint', state: 'FAILED', name: 'Lint' });
+    bb.model.setStatus(head, { key: 'build', state: 'SUCCESSFUL' });
+    const open = bb.model.comment('acme/api', pr.id, 'kim', {
+      body: 'Handle the null case',
+      inline: { path: 'src/a.ts', to: 12 },
+    });
+    bb.model.comment('acme/api', pr.id, 'agent', { body: 'On it', parent: open.id });
+    const removed = bb.model.comment('acme/api', pr.id, 'lee', {
+      body: 'Why remove this?',
+      inline: { path: 'src/b.ts', from: 4 },
+    });
+    const done = bb.model.comment('acme/api', pr.id, 'lee', { body: 'Typo', inline: { path: 'c', to: 1 } });
+    bb.model.resolve('acme/api', pr.id, done.id, 'agent');
+    bb.model.comment('acme/api', pr.id, 'lee', { body: 'General remark' });
+    bb.model.verdict('acme/api', pr.id, 'lee', 'changes_requested');
+    bb.model.verdict('acme/api', pr.id, 'kim', 'approved');
+    expect(() => bb.model.resolve('acme/api', pr.id, done.id, 'agent')).toThrow(/already/);
+    const feedback = await provider.fetchFeedback(pull, call);
+    expect(feedback).toEqual({
+      failing_checks: [
+        { name: 'Unit tests', url: 'https://ci.example.com/t/1', summary: '3 of 120 tests failed' },
+        { name: 'Lint', url: 'https://ci.example.com/lint', summary: null },
+      ],
+      unresolved_threads: [
+        {
+          path: 'src/a.ts',
+          line: 12,
+          author: 'kim',
+          body: 'Handle the null case',
+          url: `https://bitbucket.org/acme/api/pull-requests/${pr.id}/_/diff#comment-${open.id}`,
+        },
+        {
+          path: 'src/b.ts',
+          line: 4,
+          author: 'lee',
+          body: 'Why remove this?',
+          url: `https://bitbucket.org/acme/api/pull-requests/${pr.id}/_/diff#comment-${removed.id}`,
+        },
+      ],
+      changes_requested_by: ['lee'],
+      truncated: false,
+    });
+    // Reopened, it is open again.
+    bb.model.reopen('acme/api', pr.id, done.id);
+    expect((await provider.fetchFeedback(pull, call)).unresolved_threads).toHaveLength(3);
+  });
+
+  it('feedback says truncated when the PR has more comments than one page of 100', async () => {
+    const pr = bb.model.openPull('acme/api', { source_branch: 'chatty' });
+    for (let i = 0; i < 101; i++)
+      bb.model.comment('acme/api', pr.id, 'kim', { body: `n${i}`, inline: { path: 'a', to: i + 1 } });
+    const feedback = await provider.fetchFeedback({ repo, number: pr.id }, call);
+    expect(feedback.unresolved_threads).toHaveLength(100);
+    expect(feedback.truncated).toBe(true);
+    expect(bb.log.filter((l) => l.route === 'pullrequest_comments')).toHaveLength(1);
   });
 
   it('translates failures: 401, 404, 5xx, garbage, and 429 without a reset time (≥ 60 s, doubling)', async () => {
@@ -267,6 +504,17 @@ describe('Bitbucket provider', () => {
       { origin: 'https://bitbucket.org/acme/api', branch: 'a' },
       { origin: 'https://bitbucket.org/acme/api', branch: 'gone' },
     ]);
+    const status = (refname?: string) => ({
+      repository: { full_name: 'acme/api' },
+      commit_status: { key: 'build', state: 'FAILED', ...(refname ? { refname } : {}) },
+    });
+    expect(webhooks.staleRefs(h({ 'x-event-key': 'repo:commit_status_updated' }), status('a'))).toEqual([
+      { origin: 'https://bitbucket.org/acme/api', branch: 'a' },
+    ]);
+    expect(webhooks.staleRefs(h({ 'x-event-key': 'repo:commit_status_created' }), status())).toEqual([]);
+    expect(() => webhooks.staleRefs(h({ 'x-event-key': 'repo:commit_status_created' }), {})).toThrow(
+      /commit_status/,
+    );
     expect(webhooks.staleRefs(h({ 'x-event-key': 'issue:created' }), {})).toEqual([]);
     expect(() => webhooks.staleRefs(h({ 'x-event-key': 'repo:push' }), {})).toThrow(/push/);
     expect(webhooks.deliveryId(h({ 'x-request-uuid': 'r-1', 'x-hook-uuid': 'hook' }))).toBe('r-1');

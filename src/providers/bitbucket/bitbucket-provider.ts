@@ -7,7 +7,7 @@ import {
   type RequestedReviewer,
   sortRequestedReviewers,
 } from '../../core/types.ts';
-import { NOT_READ_YET } from '../checks.ts';
+import { type CheckOutcome, type CheckResult, NO_CHECKS, summarizeChecks } from '../checks.ts';
 import { hostPullUrl, isOnHost, matchRepoOnHost, matchWebPath, pullNumber } from '../origin-match.ts';
 import type {
   CallOptions,
@@ -16,6 +16,7 @@ import type {
   ProviderConfig,
   ProviderDeps,
   ProviderWebhooks,
+  PullFeedback,
   PullRef,
   RepoRef,
 } from '../types.ts';
@@ -24,11 +25,15 @@ import {
   type BbAccount,
   type BbPull,
   type BbRepository,
+  type BbStatus,
+  commentsPageSchema,
   commitsPageSchema,
+  conflictsPageSchema,
   diffstatPageSchema,
   pullListSchema,
   pullSchema,
   repositorySchema,
+  statusesPageSchema,
 } from './schemas.ts';
 import { bitbucketWebhooks } from './webhooks.ts';
 
@@ -45,6 +50,13 @@ const ALL_STATES = ['OPEN', 'MERGED', 'DECLINED', 'SUPERSEDED'] as const;
 const LIST_PAGELEN = 50;
 /** Pages walked at most for the diffstat or the commits of one PR (with Bitbucket's pages, thousands). */
 const MAX_PAGES = 100;
+/** The largest page of build statuses and comments ("Pagination": 100 is the general maximum). */
+const PAGELEN_100 = 100;
+/**
+ * Pages of a PR's build statuses read at most: the list holds those of the PR's earlier commits
+ * too, so it grows with every push.
+ */
+const STATUS_PAGES = 5;
 
 /**
  * Bitbucket's state → ours: `OPEN` → open, `MERGED` → merged, `DECLINED` and `SUPERSEDED` (replaced
@@ -57,7 +69,82 @@ export function mapState(state: string): PrState {
   return 'open';
 }
 
+/**
+ * A build status's `state` → a check outcome ("Commit statuses": `SUCCESSFUL`, `FAILED`,
+ * `INPROGRESS`, `STOPPED`): successful passed, failed failed, in progress pending. `STOPPED` is a
+ * build stopped before it finished — Pipelines' "Stopped", and what the Jenkins Bitbucket Branch
+ * Source plugin reports for a build that did not run when told not to report it as `FAILED` — so
+ * skipped: it neither passed nor failed. A state Bitbucket may add later is pending, never passed.
+ */
+export function checkOutcome(state: string): CheckOutcome {
+  switch (state.toUpperCase()) {
+    case 'SUCCESSFUL':
+      return 'passed';
+    case 'FAILED':
+      return 'failed';
+    case 'STOPPED':
+      return 'skipped';
+    default:
+      return 'pending';
+  }
+}
+
+/** A PR's file conflicts, as far as gitsync reads them: whether there is any, and the first's kind. */
+export interface Conflicts {
+  conflicted: boolean;
+  /** The first conflict's `scenario` ("File Conflict": `content`, `delete_modify`, `rename`…). */
+  scenario: string | null;
+}
+
+/**
+ * Whether a PR can be merged, from what Bitbucket tells (docs/bitbucket.md, "Mergeability"). Merged
+ * and declined PRs: null. A draft: `draft`. File conflicts ("Get file conflicts for a pull
+ * request"): `conflicting`, with the first conflict's `scenario` as the reason. `mergeable: false`
+ * ("a boolean flag indicating whether the pull request passes all merge checks": required
+ * approvals, builds, tasks…): `blocked`. `clean` when `mergeable` is true, or when Bitbucket leaves
+ * it out and the conflicts were read and there are none. Bitbucket has no "not computed yet" answer
+ * (it computes conflicts when asked), so never `unknown`; null when it told nothing.
+ */
+export function mergeStateOf(
+  pr: Pick<BbPull, 'state' | 'draft' | 'mergeable'>,
+  conflicts: Conflicts | null | undefined,
+): Pick<PrFields, 'merge_state' | 'merge_state_reason'> {
+  const none = { merge_state: null, merge_state_reason: null };
+  if (mapState(pr.state) !== 'open') return none;
+  if (pr.draft) return { merge_state: 'draft', merge_state_reason: null };
+  if (conflicts?.conflicted) return { merge_state: 'conflicting', merge_state_reason: conflicts.scenario };
+  if (pr.mergeable === false) return { merge_state: 'blocked', merge_state_reason: null };
+  if (pr.mergeable === true || conflicts) return { merge_state: 'clean', merge_state_reason: null };
+  return none;
+}
+
+/** Whether two hashes name one commit: Bitbucket abbreviates some (to 12 hex digits), never below 7. */
+export function sameCommit(a: string, b: string): boolean {
+  const [short, long] = a.length <= b.length ? [a, b] : [b, a];
+  return short.length >= 7 && long.toLowerCase().startsWith(short.toLowerCase());
+}
+
+/** The commit a build status is on: the hash ending its `links.commit.href` (`…/commit/{hash}`). */
+const statusCommit = (s: BbStatus) =>
+  /\/commit\/([0-9a-f]{7,40})\/?(?:[?#]|$)/i.exec(s.links?.commit?.href ?? '')?.[1] ?? null;
+
+/** One build status as a check: its `name` (else its `key`) and link. */
+const toCheck = (s: BbStatus): CheckResult => ({
+  name: s.name || s.key,
+  url: s.url || null,
+  outcome: checkOutcome(s.state),
+});
+
 type Sizes = Pick<PrFields, 'additions' | 'deletions' | 'changed_files' | 'commits'>;
+
+/** What can change only when the PR's source or destination commit moves. */
+interface CommitFacts {
+  sizes: Sizes;
+  /** The source commit's full hash (the PR answer abbreviates it): the newest of the PR's commits. */
+  head: string | null;
+  /** Read only for open PRs that are not drafts; undefined until then, null when unreadable. */
+  conflicts?: Conflicts | null;
+}
 
 const pathOf = (repo: RepoRef) => `${repo.owner}/${repo.name}`;
 const apiPath = (repo: RepoRef) =>
@@ -76,10 +163,10 @@ export class BitbucketProvider implements Provider {
   readonly #clock: ProviderDeps['clock'];
   readonly #repos = new Map<string, { info: BbRepository | null; until: number }>();
   /**
-   * Sizes and commit counts per (token, PR, source commit, destination commit): they change only
-   * when one of the two commits does, so an unchanged PR is one request.
+   * Sizes, commit counts, the full head hash and the conflicts per (token, PR, source commit,
+   * destination commit): they change only when one of the two commits does.
    */
-  readonly #sizes = new Map<string, Sizes>();
+  readonly #facts = new Map<string, CommitFacts>();
 
   constructor(
     readonly config: ProviderConfig,
@@ -174,55 +261,175 @@ export class BitbucketProvider implements Provider {
     return pick ? { repo: where, number: pick.id } : null;
   }
 
+  /**
+   * A PR read in full. Its build statuses are read for open PRs only, on every refresh: a build
+   * finishing changes nothing in the PR itself (docs/bitbucket.md, "What it costs").
+   */
   async #read(pull: PullRef, call: CallOptions): Promise<PrFields> {
     const pr = await this.client.get(`${apiPath(pull.repo)}/pullrequests/${pull.number}`, pullSchema, call);
-    return this.#toFields(pull, pr, await this.#sizesOf(pull, pr, call));
+    const facts = await this.#factsOf(pull, pr, call);
+    const head = facts.head ?? pr.source.commit?.hash ?? null;
+    const statuses =
+      mapState(pr.state) === 'open' && head ? await this.#headStatuses(pull, head, call) : null;
+    return this.#toFields(pull, pr, facts, head, statuses?.items ?? null);
   }
 
   /**
-   * Additions, deletions and changed files from the PR's diffstat — a 302 to the repository
-   * diffstat of the PR's commits, paginated: every page summed ("Pullrequests": "List changes in
-   * a pull request"; "diffstat": `lines_added`, `lines_removed`, one entry per file) — and the
-   * commits counted over every page of `…/commits`. Read again only when the PR's source or
-   * destination commit moved. A PR whose commits Bitbucket no longer has (a deleted fork) answers
-   * 404 there: those counts are null, not made up.
+   * Feedback for an agent: the head commit's failed builds with their `description`, the threads
+   * on the diff not resolved yet (one page of 100 comments), and who requests changes. Reads the
+   * PR (conditionally), its statuses and its comments: three requests.
    */
-  async #sizesOf(pull: PullRef, pr: BbPull, call: CallOptions): Promise<Sizes> {
-    const source = pr.source.commit?.hash;
-    const destination = pr.destination.commit?.hash;
-    const key =
-      source && destination
-        ? `${tokenFingerprint(call.token)} ${pathOf(pull.repo)}#${pull.number} ${source} ${destination}`
-        : null;
-    const cached = key ? this.#sizes.get(key) : undefined;
-    if (cached) return cached;
+  async fetchFeedback(pull: PullRef, call: CallOptions): Promise<PullFeedback> {
+    this.client.gate(call);
     const base = `${apiPath(pull.repo)}/pullrequests/${pull.number}`;
-    const sizes: Sizes = { additions: null, deletions: null, changed_files: null, commits: null };
-    const diffstat = await this.#walk(`${base}/diffstat`, diffstatPageSchema, call);
-    if (diffstat) {
-      sizes.additions = diffstat.reduce((n, f) => n + (f.lines_added ?? 0), 0);
-      sizes.deletions = diffstat.reduce((n, f) => n + (f.lines_removed ?? 0), 0);
-      sizes.changed_files = diffstat.length;
-    }
-    const commits = await this.#walk(`${base}/commits?pagelen=${LIST_PAGELEN}`, commitsPageSchema, call);
-    if (commits) sizes.commits = commits.length;
-    if (key) {
-      if (this.#sizes.size > 20_000) this.#sizes.clear();
-      this.#sizes.set(key, sizes);
-    }
-    return sizes;
+    const pr = await this.client.get(base, pullSchema, call);
+    // The full hash when a refresh read it already; the abbreviated one matches the statuses too.
+    const key = this.#factsKey(pull, pr, call);
+    const head = (key ? this.#facts.get(key)?.head : null) ?? pr.source.commit?.hash ?? null;
+    const [statuses, comments] = await Promise.all([
+      head ? this.#headStatuses(pull, head, call) : null,
+      this.#pages(`${base}/comments?pagelen=${PAGELEN_100}`, commentsPageSchema, call, 1),
+    ]);
+    const failing_checks = (statuses?.items ?? [])
+      .filter((s) => checkOutcome(s.state) === 'failed')
+      .map((s) => ({ name: s.name || s.key, url: s.url || null, summary: s.description || null }));
+    // A thread is a top-level comment on the diff (only those can be resolved: "Resolve a comment
+    // thread" answers 403 for a comment that is not on the diff or is a reply); it is open while
+    // it has no `resolution`. Deleted comments and unpublished drafts (`pending`) are no threads.
+    const unresolved_threads = (comments?.items ?? [])
+      .filter((c) => c.inline && !c.parent && !c.resolution && !c.deleted && !c.pending)
+      .map((c) => ({
+        path: c.inline!.path,
+        // `to` is the line in the new version; a comment on a removed line has only `from`.
+        line: c.inline!.to ?? c.inline!.from ?? null,
+        author: c.user?.nickname ?? c.user?.display_name ?? null,
+        body: c.content?.raw ?? '',
+        url: c.links?.html?.href ?? null,
+      }));
+    const changes_requested_by = [
+      ...new Set(
+        (pr.participants ?? [])
+          .filter((p) => p.state?.toLowerCase() === 'changes_requested')
+          .map((p) => p.user?.nickname ?? p.user?.display_name)
+          .filter((name): name is string => !!name),
+      ),
+    ];
+    return {
+      failing_checks,
+      unresolved_threads,
+      changes_requested_by,
+      truncated: (statuses?.more ?? false) || (comments?.more ?? false),
+    };
   }
 
-  /** Every item of a paginated resource (following `next`); null when Bitbucket answers 404. */
+  /** The key of a PR's `CommitFacts`; null when the answer names no source or destination commit. */
+  #factsKey(pull: PullRef, pr: BbPull, call: CallOptions): string | null {
+    const source = pr.source.commit?.hash;
+    const destination = pr.destination.commit?.hash;
+    return source && destination
+      ? `${tokenFingerprint(call.token)} ${pathOf(pull.repo)}#${pull.number} ${source} ${destination}`
+      : null;
+  }
+
+  /**
+   * What changes only when the PR's source or destination commit moves, read once per pair:
+   * additions, deletions and changed files from the PR's diffstat — a 302 to the repository
+   * diffstat of the PR's commits, paginated: every page summed ("Pullrequests": "List changes in
+   * a pull request"; "diffstat": `lines_added`, `lines_removed`, one entry per file); the commits
+   * counted over every page of `…/commits`, whose first entry (newest first) is the head with its
+   * full hash; and, for an open PR that is not a draft, its file conflicts. A PR whose commits
+   * Bitbucket no longer has (a deleted fork) answers 404 there: those are null, not made up.
+   */
+  async #factsOf(pull: PullRef, pr: BbPull, call: CallOptions): Promise<CommitFacts> {
+    const key = this.#factsKey(pull, pr, call);
+    const base = `${apiPath(pull.repo)}/pullrequests/${pull.number}`;
+    let facts = key ? this.#facts.get(key) : undefined;
+    if (!facts) {
+      const sizes: Sizes = { additions: null, deletions: null, changed_files: null, commits: null };
+      const diffstat = await this.#walk(`${base}/diffstat`, diffstatPageSchema, call);
+      if (diffstat) {
+        sizes.additions = diffstat.reduce((n, f) => n + (f.lines_added ?? 0), 0);
+        sizes.deletions = diffstat.reduce((n, f) => n + (f.lines_removed ?? 0), 0);
+        sizes.changed_files = diffstat.length;
+      }
+      const commits = await this.#walk(`${base}/commits?pagelen=${LIST_PAGELEN}`, commitsPageSchema, call);
+      if (commits) sizes.commits = commits.length;
+      const newest = commits?.[0]?.hash;
+      const source = pr.source.commit?.hash;
+      facts = { sizes, head: newest && source && sameCommit(newest, source) ? newest : null };
+      if (key) {
+        if (this.#facts.size > 20_000) this.#facts.clear();
+        this.#facts.set(key, facts);
+      }
+    }
+    if (facts.conflicts === undefined && mapState(pr.state) === 'open' && !pr.draft)
+      facts.conflicts = await this.#conflictsOf(base, call);
+    return facts;
+  }
+
+  /**
+   * The PR's file conflicts: `…/pullrequests/{id}/conflicts`, a 302 to the repository's file
+   * conflicts of the PR's commits ("Get file conflicts for a pull request"; "Get file conflicts
+   * for a commit spec": one entry per conflicting file). The first page says whether there is
+   * any. null when Bitbucket answers 404 (commits it no longer has).
+   */
+  async #conflictsOf(base: string, call: CallOptions): Promise<Conflicts | null> {
+    const read = await this.#pages(`${base}/conflicts`, conflictsPageSchema, call, 1);
+    if (!read) return null;
+    return { conflicted: read.items.length > 0, scenario: read.items[0]?.scenario ?? null };
+  }
+
+  /**
+   * The build statuses of the head commit. `…/pullrequests/{id}/statuses` ("List commit statuses
+   * for a pull request") does not say which of the PR's commits it covers; it may list those of
+   * earlier commits too — after a push or a force-push, the replaced commit's green builds — so
+   * only the statuses whose `links.commit` names the head count. Bitbucket keeps one status per (commit, `key`), which is
+   * what its merge check reads ("Merge check fails when commit build statuses are created via
+   * the API": every status of the last commit counts). `more` when there were more pages than read.
+   */
+  async #headStatuses(
+    pull: PullRef,
+    head: string,
+    call: CallOptions,
+  ): Promise<{ items: BbStatus[]; more: boolean } | null> {
+    const read = await this.#pages(
+      `${apiPath(pull.repo)}/pullrequests/${pull.number}/statuses?pagelen=${PAGELEN_100}`,
+      statusesPageSchema,
+      call,
+      STATUS_PAGES,
+    );
+    if (!read) return null;
+    const items = read.items.filter((s) => {
+      const commit = statusCommit(s);
+      return commit !== null && sameCommit(commit, head);
+    });
+    return { items, more: read.more };
+  }
+
+  /** Every item of a paginated resource (following `next`); null when Bitbucket answers 404 or past `MAX_PAGES`. */
   async #walk<T>(
     path: string,
     schema: z.ZodType<{ values: T[]; next?: string | null | undefined }>,
     call: CallOptions,
   ): Promise<T[] | null> {
+    const read = await this.#pages(path, schema, call, MAX_PAGES);
+    return read && !read.more ? read.items : null;
+  }
+
+  /**
+   * The items of up to `maxPages` pages of a paginated resource (following `next`), and whether
+   * more were left; null when Bitbucket answers 404.
+   */
+  async #pages<T>(
+    path: string,
+    schema: z.ZodType<{ values: T[]; next?: string | null | undefined }>,
+    call: CallOptions,
+    maxPages: number,
+  ): Promise<{ items: T[]; more: boolean } | null> {
     const items: T[] = [];
     let next: string | null | undefined = path;
     for (let pages = 0; next; pages++) {
-      if (pages >= MAX_PAGES) return null;
+      if (pages >= maxPages) return { items, more: true };
       let page: { values: T[]; next?: string | null | undefined };
       try {
         page = await this.client.get(next, schema, call);
@@ -233,7 +440,7 @@ export class BitbucketProvider implements Provider {
       items.push(...page.values);
       next = page.next;
     }
-    return items;
+    return { items, more: false };
   }
 
   /** What the repository says of itself, cached per token; null when Bitbucket does not show it (404). */
@@ -255,7 +462,13 @@ export class BitbucketProvider implements Provider {
   }
 
   /** One PR as gitsync shows it (docs/bitbucket.md, "What maps to what"). */
-  #toFields(pull: PullRef, pr: BbPull, sizes: Sizes): PrFields {
+  #toFields(
+    pull: PullRef,
+    pr: BbPull,
+    facts: CommitFacts,
+    head: string | null,
+    statuses: BbStatus[] | null,
+  ): PrFields {
     const who = (u: BbAccount | null | undefined) =>
       u ? (u.uuid ?? u.account_id ?? u.nickname ?? u.display_name ?? null) : null;
     // A participant's verdict: `state` (`approved` / `changes_requested`), or the older `approved`
@@ -292,14 +505,23 @@ export class BitbucketProvider implements Provider {
       // Bitbucket gives no overall verdict of its own: some approval and no request for changes.
       approved: all.includes('approved') && !changesRequested,
       reviewer_count: verdicts.size,
-      ...sizes,
+      ...facts.sizes,
       pr_number: pr.id,
       author_login: pr.author?.nickname ?? null,
       author_avatar_url: pr.author?.links?.avatar?.href ?? null,
       base_branch: pr.destination.branch.name,
       head_branch: pr.source.branch.name,
       requested_reviewers: sortRequestedReviewers([...asked.values()]),
-      ...NOT_READ_YET,
+      // The full hash when the commits list gave it, else the 12 digits the PR answer gives.
+      head_sha: head,
+      // Read for open PRs only; null for merged and declined ones (not asked, so not told).
+      ...(statuses ? summarizeChecks(statuses.map(toCheck)) : NO_CHECKS),
+      ...mergeStateOf(pr, facts.conflicts),
+      // Bitbucket counts comments (`comment_count`) but not unresolved threads: counting them
+      // means listing the comments on every refresh, since resolving one changes nothing in the
+      // PR. They are listed on demand (`fetchFeedback`); here, not told.
+      unresolved_threads: null,
+      comments: pr.comment_count ?? null,
     };
   }
 }

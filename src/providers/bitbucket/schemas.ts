@@ -2,9 +2,9 @@ import { z } from 'zod';
 
 /**
  * The parts of Bitbucket Cloud REST API 2.0 answers gitsync reads (Atlassian, "Bitbucket Cloud
- * REST API": schemas `pullrequest`, `participant`, `account`, `repository`, `diffstat`, and the
- * paginated wrappers `{size?, page?, pagelen, next?, previous?, values}`). Only the fields used;
- * nulls tolerated.
+ * REST API": schemas `pullrequest`, `participant`, `account`, `repository`, `diffstat`,
+ * `commitstatus`, `file_conflict`, `pullrequest_comment`, and the paginated wrappers `{size?, page?,
+ * pagelen, next?, previous?, values}`). Only the fields used; nulls tolerated.
  */
 
 const link = z.object({ href: z.string() }).nullish();
@@ -20,6 +20,7 @@ export type BbAccount = z.infer<typeof accountSchema>;
 
 const endpoint = z.object({
   branch: z.object({ name: z.string() }),
+  /** Abbreviated: Bitbucket gives the first 12 hex digits ("Pull Request Commit": `[0-9a-f]{7,}`). */
   commit: z.object({ hash: z.string() }).nullish(),
   /** Null when the fork the PR came from was deleted. */
   repository: z.object({ full_name: z.string() }).nullish(),
@@ -47,6 +48,10 @@ export const pullSchema = z.object({
   reviewers: z.array(accountSchema).nullish(),
   links: z.object({ html: link }).nullish(),
   updated_on: z.string().nullish(),
+  /** "The number of comments for a specific pull request." */
+  comment_count: z.number().int().nullish(),
+  /** "Whether the pull request passes all merge checks"; absent from some answers. */
+  mergeable: z.boolean().nullish(),
 });
 export type BbPull = z.infer<typeof pullSchema>;
 
@@ -77,4 +82,44 @@ export const diffstatPageSchema = page(
   z.object({ lines_added: z.number().int().nullish(), lines_removed: z.number().int().nullish() }),
 );
 
-export const commitsPageSchema = page(z.unknown());
+/** Newest first, each with its full hash. */
+export const commitsPageSchema = page(z.object({ hash: z.string().nullish() }));
+
+/** A build status: one per (commit, `key`) — posting the same key again overwrites it. */
+export const statusesPageSchema = page(
+  z.object({
+    key: z.string(),
+    /** `SUCCESSFUL`, `FAILED`, `INPROGRESS`, `STOPPED`. */
+    state: z.string(),
+    name: z.string().nullish(),
+    url: z.string().nullish(),
+    description: z.string().nullish(),
+    /** `links.commit.href` ends in the full hash of the commit the status is on. */
+    links: z.object({ commit: link }).nullish(),
+  }),
+);
+export type BbStatus = z.infer<typeof statusesPageSchema>['values'][number];
+
+export const conflictsPageSchema = page(
+  z.object({ path: z.string().nullish(), scenario: z.string().nullish() }),
+);
+
+export const commentsPageSchema = page(
+  z.object({
+    id: z.number().int(),
+    deleted: z.boolean().nullish(),
+    /** An unpublished draft comment of the token's own user. */
+    pending: z.boolean().nullish(),
+    /** Set on replies: a thread is its top-level comment. */
+    parent: z.object({ id: z.number().int() }).nullish(),
+    /** Set on comments on the diff, the only ones that can be resolved. */
+    inline: z
+      .object({ path: z.string(), from: z.number().int().nullish(), to: z.number().int().nullish() })
+      .nullish(),
+    /** Set while the thread is resolved ("Comment Resolution"). */
+    resolution: z.object({ type: z.string().nullish() }).nullish(),
+    user: accountSchema.nullish(),
+    content: z.object({ raw: z.string().nullish() }).nullish(),
+    links: z.object({ html: link }).nullish(),
+  }),
+);

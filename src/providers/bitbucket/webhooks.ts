@@ -18,6 +18,11 @@ const pushPayload = z.object({
   repository,
   push: z.object({ changes: z.array(z.object({ new: refState, old: refState })) }),
 });
+/** `refname`: "the name of the ref that pointed to this commit at the time the status object was created", when set. */
+const statusPayload = z.object({
+  repository,
+  commit_status: z.object({ refname: z.string().nullish() }),
+});
 
 /**
  * Bitbucket Cloud webhooks (Atlassian, "Event payloads", "HTTP headers"; "Manage webhooks",
@@ -30,7 +35,8 @@ const pushPayload = z.object({
  * `pullrequest:*` events (created, updated, approved, unapproved, changes_request_created,
  * changes_request_removed, fulfilled, rejected, comment_*) name the PR's source branch in its
  * source and destination repositories, and its URL; `repo:push` names every pushed (or deleted)
- * branch.
+ * branch; `repo:commit_status_created` and `repo:commit_status_updated` (a build started or
+ * finished) name the branch of the status's `refname`, when the build system set one.
  */
 export function bitbucketWebhooks(provider: Provider): ProviderWebhooks {
   const canonical = (fullName: string | undefined | null) => {
@@ -74,6 +80,14 @@ export function bitbucketWebhooks(provider: Provider): ProviderWebhooks {
           if (ref && (ref.type ?? 'branch') === 'branch') branches.add(ref.name);
         }
         return [...branches].map((branch) => ({ origin, branch }));
+      }
+      if (event === 'repo:commit_status_created' || event === 'repo:commit_status_updated') {
+        const parsed = statusPayload.safeParse(payload);
+        if (!parsed.success) throw new BadInputError(`${event} delivery lacks repository or commit_status`);
+        const origin = canonical(parsed.data.repository?.full_name);
+        const branch = parsed.data.commit_status.refname;
+        // A status without a ref names a commit only, which no tracked ref is keyed by.
+        return origin && branch ? [{ origin, branch }] : [];
       }
       return [];
     },
