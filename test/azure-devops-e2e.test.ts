@@ -104,6 +104,15 @@ describe('Azure DevOps end to end', () => {
             { kind: 'user', name: 'ann@fabrikam.com' },
             { kind: 'team', name: '[Fiber Web]\\Web Team' },
           ],
+          head_sha: az.model.head(az.model.pull(REPO, pr.id)),
+          // No branch policy, so no checks; the test merge is still being computed.
+          checks_state: 'none',
+          checks: { passed: 0, failed: 0, pending: 0, skipped: 0, failing: [] },
+          merge_state: 'unknown',
+          merge_state_reason: 'queued',
+          // Only the votes' system threads: nothing people wrote.
+          unresolved_threads: 0,
+          comments: 0,
           last_error: null,
         });
       }
@@ -198,5 +207,92 @@ describe('Azure DevOps end to end', () => {
     expect(JSON.parse(updated.body)).toMatchObject({ status: 'accepted', marked: 1 });
     await runtime.engine.tick();
     expect(await ref(chat)).toMatchObject({ pr_number: pr.id, changed_files: 2 });
+  });
+
+  it('CI, mergeability and open threads; a push shows the new head pending; feedback lists what to act on', async () => {
+    const CI = 'fabrikam/Fiber Web/checked';
+    const origin = `${WEB}/fabrikam/Fiber%20Web/_git/checked`;
+    az.model.createRepo(CI, { visibility: 'private' });
+    const build = az.model.addPolicy(CI, 'build', { settings: { displayName: 'CI' } });
+    az.model.addPolicy(CI, 'minimumReviewers', { settings: { minimumApproverCount: 1 } });
+    const pr = az.model.openPull(CI, { source_branch: 'feature/ci', author: 'agent@fabrikam.com' });
+    const chat = await chatReporting(origin, 'feature/ci');
+    await runtime.engine.tick();
+    const first = az.model.head(pr);
+    expect(await ref(chat)).toMatchObject({
+      pr_number: pr.id,
+      head_sha: first,
+      checks_state: 'pending',
+      checks: { passed: 0, failed: 0, pending: 1, skipped: 0, failing: [] },
+      merge_state: 'unknown',
+      unresolved_threads: 0,
+      comments: 0,
+    });
+    const refresh = async () => {
+      const answer = await api('POST', `/api/v1/chats/${chat}/diff-status/refresh`, {});
+      expect(answer.status).toBe(200);
+      return answer.json.diff_status;
+    };
+
+    az.model.build(pr, build, 'succeeded');
+    az.model.vote(pr, 'ann@fabrikam.com', 10);
+    const thread = az.model.comment(pr, {
+      author: 'kim@fabrikam.com',
+      content: 'Handle the empty list',
+      path: '/src/list.ts',
+      line: 42,
+    });
+    expect(await refresh()).toMatchObject({
+      head_sha: first,
+      checks_state: 'passing',
+      checks: { passed: 1, failed: 0, pending: 0 },
+      merge_state: 'clean',
+      merge_state_reason: 'succeeded',
+      unresolved_threads: 1,
+      comments: 1,
+    });
+
+    // A force-push: the green build was the replaced commit's and must not show.
+    az.model.pushToPull(pr);
+    const second = az.model.head(pr);
+    expect(await refresh()).toMatchObject({
+      head_sha: second,
+      checks_state: 'pending',
+      checks: { passed: 0, failed: 0, pending: 1 },
+      merge_state: 'unknown',
+    });
+
+    const failed = az.model.build(pr, build, 'failed', { errors: ['list.test.ts: 1 failed'] });
+    az.model.vote(pr, 'kim@fabrikam.com', -10);
+    const buildUrl = `${WEB}/fabrikam/Fiber%20Web/_build/results?buildId=${failed.id}`;
+    expect(await refresh()).toMatchObject({
+      checks_state: 'failing',
+      checks: { passed: 0, failed: 1, pending: 0, failing: [{ name: 'CI', url: buildUrl }] },
+      merge_state: 'blocked',
+      merge_state_reason: 'Build',
+      changes_requested: true,
+    });
+
+    const feedback = await api('GET', `/api/v1/chats/${chat}/feedback`);
+    expect(feedback.status).toBe(200);
+    expect(feedback.json.refs).toEqual([
+      expect.objectContaining({
+        git_remote_origin: origin,
+        git_branch: 'feature/ci',
+        failing_checks: [{ name: 'CI', url: buildUrl, summary: 'list.test.ts: 1 failed' }],
+        unresolved_threads: [
+          {
+            path: '/src/list.ts',
+            line: 42,
+            author: 'kim@fabrikam.com',
+            body: 'Handle the empty list',
+            url: `${origin}/pullrequest/${pr.id}?discussionId=${thread.id}`,
+          },
+        ],
+        changes_requested_by: ['kim@fabrikam.com'],
+        truncated: false,
+      }),
+    ]);
+    expect(az.counters.unexpected).toEqual([]);
   });
 });

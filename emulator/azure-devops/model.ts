@@ -4,12 +4,38 @@ import { EmulatorError as HttpEmulatorError } from '../http.ts';
 /**
  * The state of an emulated Azure DevOps Services: organizations, projects (with visibility),
  * Git repositories (with forks), pull requests (status, draft, reviewers and votes, iterations
- * with their changes, commits). Shapes follow the REST API 7.1 reference ("Git" area) and the
- * published specification (MicrosoftDocs/vsts-rest-api-specs, `specification/git/7.1/git.json`).
+ * with their changes, commits, the test merge computed after each push, comment threads) and
+ * branch policies with their evaluations on each PR (build validation, status checks, minimum
+ * reviewers, comment resolution). Shapes follow the REST API 7.1 reference ("Git" and "Policy"
+ * areas) and the published specification (MicrosoftDocs/vsts-rest-api-specs,
+ * `specification/git/7.1/git.json`, `specification/policy/7.1/policy.json`).
  */
 
 export type PullStatus = 'active' | 'completed' | 'abandoned';
 export type Visibility = 'private' | 'public';
+/** `PullRequestAsyncStatus`: the test merge Azure DevOps computes after each push. */
+export type MergeStatus = 'notSet' | 'queued' | 'conflicts' | 'succeeded' | 'rejectedByPolicy' | 'failure';
+/** `PolicyEvaluationStatus`. */
+export type EvaluationStatus = 'queued' | 'running' | 'approved' | 'rejected' | 'notApplicable' | 'broken';
+/** `CommentThreadStatus` (system threads have none). */
+export type ThreadStatus = 'active' | 'fixed' | 'wontFix' | 'closed' | 'byDesign' | 'pending';
+/** `GitStatusState`, as a service posts it for a status policy. */
+export type StatusState = 'notSet' | 'pending' | 'succeeded' | 'failed' | 'error' | 'notApplicable';
+
+/**
+ * Branch policy types by their shared ids (Microsoft's Azure DevOps CLI extension,
+ * `azext_devops/dev/common/const.py`) and the display names "Policy Types - List" gives them.
+ */
+export const POLICY_TYPES = {
+  build: { id: '0609b952-1397-4640-95ec-e00a01b2c241', displayName: 'Build' },
+  status: { id: 'cbdc66da-9728-4af8-aada-9a5a32e4a226', displayName: 'Status' },
+  minimumReviewers: {
+    id: 'fa4e907d-c16b-4a4c-9dfa-4906e5d171dd',
+    displayName: 'Minimum number of reviewers',
+  },
+  comments: { id: 'c6a1889d-b943-4856-b76f-9e46bb6b0df2', displayName: 'Comment requirements' },
+} as const;
+export type PolicyKind = keyof typeof POLICY_TYPES;
 
 export interface AzIdentity {
   id: string;
@@ -61,6 +87,63 @@ export interface AzIteration {
   changes: AzChange[];
 }
 
+/** A branch policy of a repository's branch ("Configurations": type, blocking, settings). */
+export interface AzPolicy {
+  id: number;
+  kind: PolicyKind;
+  repo: AzRepo;
+  branch: string;
+  isBlocking: boolean;
+  isEnabled: boolean;
+  settings: Record<string, unknown>;
+  createdBy: AzIdentity;
+  createdDate: Date;
+}
+
+/** One build of a build validation policy: the commits it ran on, and its error lines. */
+export interface AzBuild {
+  id: number;
+  sourceCommit: string;
+  targetCommit: string;
+  startedDate: Date;
+  errors: string[];
+}
+
+/** One policy running on one PR (`PolicyEvaluationRecord`). */
+export interface AzEvaluation {
+  id: string;
+  policy: AzPolicy;
+  status: EvaluationStatus;
+  startedDate: Date;
+  completedDate: Date | null;
+  /** Build validation: its latest build (kept after a push, then no longer current). */
+  build: AzBuild | null;
+}
+
+export interface AzComment {
+  id: number;
+  parentCommentId: number;
+  author: AzIdentity;
+  content: string;
+  commentType: 'text' | 'codeChange' | 'system';
+  isDeleted: boolean;
+  publishedDate: Date;
+}
+
+/** A comment thread: people's (with a status, maybe on a file line) or a system one (none). */
+export interface AzThread {
+  id: number;
+  status: ThreadStatus | null;
+  filePath: string | null;
+  /** Line in the right (new) file, or in the left (old) one for a comment on a deleted line. */
+  line: { side: 'right' | 'left'; line: number } | null;
+  comments: AzComment[];
+  isDeleted: boolean;
+  publishedDate: Date;
+  lastUpdatedDate: Date;
+  properties: Record<string, { $type: string; $value: string | number }>;
+}
+
 export interface AzPull {
   id: number;
   /** The target repository (where the PR lives). */
@@ -80,6 +163,12 @@ export interface AzPull {
   /** Commit ids, oldest first. */
   commits: string[];
   targetCommit: string;
+  /** `queued` after each push until the next read computes it (`settleMerge`). */
+  mergeStatus: MergeStatus;
+  /** Whether the source and target conflict: what the next computed merge says. */
+  conflicts: boolean;
+  evaluations: AzEvaluation[];
+  threads: AzThread[];
 }
 
 /** An emulator error with the `typeKey` Azure DevOps puts beside its message. */
@@ -103,8 +192,18 @@ export class AzureDevOpsModel {
   readonly repos = new Map<string, AzRepo>();
   readonly identities = new Map<string, AzIdentity>();
   readonly pulls: AzPull[] = [];
+  readonly policies: AzPolicy[] = [];
   /** PR ids are unique within an organization (a project collection). */
   readonly #nextPull = new Map<string, number>();
+  #nextPolicy = 0;
+  #nextBuild = 1000;
+  /** The identity Azure DevOps writes system threads as. */
+  readonly system: AzIdentity = {
+    id: '41113706-4320-4083-9150-925feb93fc22',
+    uniqueName: '',
+    displayName: '[DefaultCollection]\\Project Collection Service Accounts',
+    isContainer: true,
+  };
 
   constructor(readonly now: () => Date = () => new Date()) {}
 
@@ -249,6 +348,10 @@ export class AzureDevOpsModel {
       iterations: [],
       commits,
       targetCommit: target,
+      mergeStatus: 'queued',
+      conflicts: false,
+      evaluations: [],
+      threads: [],
     };
     pull.iterations.push({
       id: 1,
@@ -282,7 +385,277 @@ export class AzureDevOpsModel {
       changes: changesOf(input.files ?? 1),
     };
     pull.iterations.push(iteration);
+    // A push starts a new test merge, and resets what depended on the old source: build
+    // validations queue a new build (the old one is no longer current); status policies set to
+    // "reset on new changes" wait for a new status.
+    pull.mergeStatus = 'queued';
+    for (const e of this.evaluations(pull)) {
+      const s = e.policy.settings;
+      if (e.policy.kind === 'build' && s.manualQueueOnly !== true) this.#requeue(e);
+      if (e.policy.kind === 'status' && s.invalidateOnSourceUpdate === true) this.#requeue(e);
+    }
+    this.#systemThread(pull, `The reference ${pull.sourceRefName} was updated.`, {
+      CodeReviewThreadType: { $type: 'System.String', $value: 'RefUpdate' },
+      CodeReviewRefNewHeadCommit: { $type: 'System.String', $value: head },
+    });
     return iteration;
+  }
+
+  /** The source commit of the PR's last iteration: its head. */
+  head(pull: AzPull): string {
+    return pull.iterations.at(-1)!.sourceCommit;
+  }
+
+  /** Whether the PR's source and target conflict; the merge is computed again. */
+  setConflicts(pull: AzPull, conflicts: boolean): void {
+    pull.conflicts = conflicts;
+    pull.mergeStatus = 'queued';
+  }
+
+  /** Sets the merge status as is (`rejectedByPolicy`, `failure`, `notSet`: answers a test wants). */
+  setMergeStatus(pull: AzPull, status: MergeStatus): void {
+    pull.mergeStatus = status;
+  }
+
+  /**
+   * A read after a push finds the merge still queued; the service computes it meanwhile, so the
+   * next read has the result (Azure DevOps computes it asynchronously within moments).
+   */
+  settleMerge(pull: AzPull): void {
+    if (pull.mergeStatus === 'queued') pull.mergeStatus = pull.conflicts ? 'conflicts' : 'succeeded';
+  }
+
+  // ---- branch policies and their evaluations ------------------------------------------------
+
+  /**
+   * A branch policy on `branch` of the repository at `path` (settings as "Configurations - Create"
+   * takes them). Build validation: `{displayName?, manualQueueOnly?, validDuration?}`; status:
+   * `{statusGenre, statusName, defaultDisplayName?, invalidateOnSourceUpdate?}`; minimum reviewers:
+   * `{minimumApproverCount}`.
+   */
+  addPolicy(
+    path: string,
+    kind: PolicyKind,
+    options: {
+      branch?: string;
+      blocking?: boolean;
+      enabled?: boolean;
+      settings?: Record<string, unknown>;
+    } = {},
+  ): AzPolicy {
+    const repo = this.repo(path);
+    const id = ++this.#nextPolicy;
+    const branch = options.branch ?? 'main';
+    const scope = [{ refName: `refs/heads/${branch}`, matchKind: 'Exact', repositoryId: repo.id }];
+    const defaults: Record<PolicyKind, Record<string, unknown>> = {
+      build: {
+        buildDefinitionId: 100 + id,
+        queueOnSourceUpdateOnly: true,
+        manualQueueOnly: false,
+        validDuration: 720,
+      },
+      status: { invalidateOnSourceUpdate: true, policyApplicability: null },
+      minimumReviewers: {
+        minimumApproverCount: 1,
+        creatorVoteCounts: false,
+        allowDownvotes: false,
+        resetOnSourcePush: false,
+      },
+      comments: {},
+    };
+    const policy: AzPolicy = {
+      id,
+      kind,
+      repo,
+      branch,
+      isBlocking: options.blocking ?? true,
+      isEnabled: options.enabled ?? true,
+      settings: { ...defaults[kind], ...options.settings, scope },
+      createdBy: this.user('admin@example.com'),
+      createdDate: this.now(),
+    };
+    this.policies.push(policy);
+    return policy;
+  }
+
+  /**
+   * The PR's evaluations, one per enabled policy of its target branch (created on first sight,
+   * queued). Reviewer and comment policies are evaluated from the PR as it is now.
+   */
+  evaluations(pull: AzPull): AzEvaluation[] {
+    const target = pull.targetRefName.slice('refs/heads/'.length);
+    for (const policy of this.policies) {
+      if (policy.repo !== pull.repo || policy.branch !== target || !policy.isEnabled) continue;
+      if (pull.evaluations.some((e) => e.policy === policy)) continue;
+      pull.evaluations.push({
+        id: randomUUID(),
+        policy,
+        status: 'queued',
+        startedDate: this.now(),
+        completedDate: null,
+        build: null,
+      });
+    }
+    const live = pull.evaluations.filter((e) => e.policy.isEnabled);
+    for (const e of live) {
+      if (e.policy.kind === 'minimumReviewers') {
+        const needed = Number(e.policy.settings.minimumApproverCount ?? 1);
+        const approvals = pull.reviewers.filter((r) => !r.identity.isContainer && r.vote >= 5).length;
+        e.status = approvals >= needed ? 'approved' : 'queued';
+      }
+      if (e.policy.kind === 'comments')
+        e.status = pull.threads.some((t) => isOpen(t)) ? 'rejected' : 'approved';
+    }
+    return live;
+  }
+
+  #evaluation(pull: AzPull, policy: AzPolicy): AzEvaluation {
+    const e = this.evaluations(pull).find((x) => x.policy === policy);
+    if (!e) throw new Error(`policy ${policy.id} does not apply to pull request ${pull.id}`);
+    return e;
+  }
+
+  #requeue(e: AzEvaluation): void {
+    e.status = 'queued';
+    e.startedDate = this.now();
+    e.completedDate = null;
+  }
+
+  /**
+   * A build of a build validation policy: `running`, or done (`succeeded` / `failed`, with error
+   * lines). It runs on the PR's head unless `commit` names another — a build of a commit since
+   * replaced, reporting late.
+   */
+  build(
+    pull: AzPull,
+    policy: AzPolicy,
+    result: 'running' | 'succeeded' | 'failed',
+    options: { errors?: string[]; commit?: string } = {},
+  ): AzBuild {
+    const e = this.#evaluation(pull, policy);
+    const commit = options.commit ?? this.head(pull);
+    // A result finishes the build running on that commit, if there is one.
+    const running = e.status === 'running' && e.build?.sourceCommit === commit ? e.build : null;
+    const build: AzBuild = (result !== 'running' && running) || {
+      id: ++this.#nextBuild,
+      sourceCommit: commit,
+      targetCommit: pull.targetCommit,
+      startedDate: this.now(),
+      errors: [],
+    };
+    build.errors = options.errors ?? [];
+    e.build = build;
+    e.status = result === 'running' ? 'running' : result === 'succeeded' ? 'approved' : 'rejected';
+    e.completedDate = result === 'running' ? null : this.now();
+    return build;
+  }
+
+  /** A service posts the status a status policy requires: the policy follows its state. */
+  postStatus(pull: AzPull, policy: AzPolicy, state: StatusState): void {
+    const e = this.#evaluation(pull, policy);
+    const statuses: Record<StatusState, EvaluationStatus> = {
+      notSet: 'queued',
+      pending: 'running',
+      succeeded: 'approved',
+      failed: 'rejected',
+      error: 'rejected',
+      notApplicable: 'notApplicable',
+    };
+    e.status = statuses[state];
+    e.completedDate = state === 'pending' || state === 'notSet' ? null : this.now();
+  }
+
+  /** Sets an evaluation's status as is (`broken`, `notApplicable`: answers a test wants). */
+  setEvaluation(pull: AzPull, policy: AzPolicy, status: EvaluationStatus): void {
+    this.#evaluation(pull, policy).status = status;
+  }
+
+  // ---- comment threads ------------------------------------------------------------------------
+
+  /** A new thread by `author`: on the PR, or on a file line (`side` left: a deleted line). */
+  comment(
+    pull: AzPull,
+    input: {
+      author: string;
+      content: string;
+      path?: string;
+      line?: number;
+      side?: 'right' | 'left';
+      status?: ThreadStatus;
+    },
+  ): AzThread {
+    const thread: AzThread = {
+      id: (pull.threads.at(-1)?.id ?? 0) + 1,
+      status: input.status ?? 'active',
+      filePath: input.path ?? null,
+      line: input.line !== undefined ? { side: input.side ?? 'right', line: input.line } : null,
+      comments: [],
+      isDeleted: false,
+      publishedDate: this.now(),
+      lastUpdatedDate: this.now(),
+      properties: {
+        'Microsoft.TeamFoundation.Discussion.SupportsMarkdown': { $type: 'System.Int32', $value: 1 },
+      },
+    };
+    pull.threads.push(thread);
+    this.reply(thread, input.author, input.content);
+    return thread;
+  }
+
+  reply(thread: AzThread, author: string, content: string): AzComment {
+    const comment: AzComment = {
+      id: (thread.comments.at(-1)?.id ?? 0) + 1,
+      parentCommentId: thread.comments.length > 0 ? 1 : 0,
+      author: this.user(author),
+      content,
+      commentType: 'text',
+      isDeleted: false,
+      publishedDate: this.now(),
+    };
+    thread.comments.push(comment);
+    thread.lastUpdatedDate = this.now();
+    return comment;
+  }
+
+  /** Resolves (`fixed`, `wontFix`, `closed`, `byDesign`) or reactivates a thread. */
+  setThreadStatus(thread: AzThread, status: ThreadStatus): void {
+    thread.status = status;
+    thread.lastUpdatedDate = this.now();
+  }
+
+  /** Deletes a comment (kept, `isDeleted`, without content); a thread whose comments are all deleted is deleted. */
+  deleteComment(thread: AzThread, commentId: number): void {
+    const comment = thread.comments.find((c) => c.id === commentId);
+    if (!comment) throw new Error(`no comment ${commentId} in thread ${thread.id}`);
+    comment.isDeleted = true;
+    comment.content = '';
+    thread.isDeleted = thread.comments.every((c) => c.isDeleted);
+    thread.lastUpdatedDate = this.now();
+  }
+
+  /** What Azure DevOps writes into a PR itself (votes, pushes): a thread of one system comment, without status. */
+  #systemThread(pull: AzPull, content: string, properties: AzThread['properties']): void {
+    pull.threads.push({
+      id: (pull.threads.at(-1)?.id ?? 0) + 1,
+      status: null,
+      filePath: null,
+      line: null,
+      comments: [
+        {
+          id: 1,
+          parentCommentId: 0,
+          author: this.system,
+          content,
+          commentType: 'system',
+          isDeleted: false,
+          publishedDate: this.now(),
+        },
+      ],
+      isDeleted: false,
+      publishedDate: this.now(),
+      lastUpdatedDate: this.now(),
+      properties,
+    });
   }
 
   complete(pull: AzPull): void {
@@ -316,6 +689,10 @@ export class AzureDevOpsModel {
   vote(pull: AzPull, who: string, vote: -10 | -5 | 0 | 5 | 10, forGroup?: AzIdentity): void {
     const reviewer = this.addReviewer(pull, who);
     reviewer.vote = vote;
+    this.#systemThread(pull, `${reviewer.identity.displayName} voted ${vote}`, {
+      CodeReviewThreadType: { $type: 'System.String', $value: 'VoteUpdate' },
+      CodeReviewVoteResult: { $type: 'System.String', $value: String(vote) },
+    });
     if (forGroup && !reviewer.votedFor.some((g) => g.id === forGroup.id)) {
       reviewer.votedFor.push(forGroup);
       const group = this.addReviewer(pull, forGroup);
@@ -323,6 +700,10 @@ export class AzureDevOpsModel {
     }
   }
 }
+
+/** An open thread: active or pending, with a comment not deleted. */
+const isOpen = (t: AzThread) =>
+  !t.isDeleted && (t.status === 'active' || t.status === 'pending') && t.comments.some((c) => !c.isDeleted);
 
 function changesOf(files: string[] | number): AzChange[] {
   const paths =

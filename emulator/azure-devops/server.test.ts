@@ -100,6 +100,90 @@ describe('Azure DevOps emulator', () => {
     expect(rest.headers.get('x-ms-continuationtoken')).toBeNull();
   });
 
+  it('computes the merge after a push on the next read; lists threads, system ones without a status', async () => {
+    const pr = az.model.openPull('contoso/Web App/site', { source_branch: 'merge' });
+    const base = `/contoso/Web%20App/_apis/git/repositories/site/pullRequests/${pr.id}`;
+    expect((await get(`${base}?${v}`)).body.mergeStatus).toBe('queued');
+    expect((await get(`${base}?${v}`)).body.mergeStatus).toBe('succeeded');
+    az.model.setConflicts(pr, true);
+    expect((await get(`${base}?${v}`)).body.mergeStatus).toBe('queued');
+    expect((await get(`${base}?${v}`)).body.mergeStatus).toBe('conflicts');
+    az.model.vote(pr, 'bob@contoso.com', 10);
+    const thread = az.model.comment(pr, {
+      author: 'bob@contoso.com',
+      content: 'Rename this',
+      path: '/a.ts',
+      line: 4,
+    });
+    az.model.reply(thread, 'alice@contoso.com', 'Done');
+    az.model.deleteComment(thread, 2);
+    const threads = (await get(`${base}/threads?${v}`)).body.value;
+    expect(threads[0]).toMatchObject({
+      comments: [{ commentType: 'system', content: 'bob voted 10', author: { isContainer: true } }],
+      threadContext: null,
+      isDeleted: false,
+    });
+    expect(threads[0].status).toBeUndefined();
+    expect(threads[0].comments[0].author.uniqueName).toBeUndefined();
+    expect(threads[1]).toMatchObject({
+      status: 'active',
+      threadContext: { filePath: '/a.ts', rightFileStart: { line: 4, offset: 1 } },
+      comments: [
+        { id: 1, parentCommentId: 0, content: 'Rename this', commentType: 'text' },
+        { id: 2, parentCommentId: 1, isDeleted: true },
+      ],
+    });
+    expect(threads[1].comments[1].content).toBeUndefined();
+  });
+
+  it('lists policy evaluations of a PR by artifact id, as a preview API only', async () => {
+    const repo = az.model.repo('contoso/Web App/site');
+    const ci = az.model.addPolicy('contoso/Web App/site', 'build', { settings: { displayName: 'CI' } });
+    az.model.addPolicy('contoso/Web App/site', 'status', {
+      blocking: false,
+      settings: { statusGenre: 'sonar', statusName: 'gate' },
+    });
+    az.model.addPolicy('contoso/Web App/site', 'build', { branch: 'release' });
+    const pr = az.model.openPull('contoso/Web App/site', { source_branch: 'policies' });
+    const build = az.model.build(pr, ci, 'failed', { errors: ['boom'] });
+    const artifact = `vstfs:///CodeReview/CodeReviewId/${repo.project.id}/${pr.id}`;
+    const path = (version: string, a = artifact) =>
+      `/contoso/${repo.project.id}/_apis/policy/evaluations?artifactId=${encodeURIComponent(a)}&api-version=${version}`;
+    const plain = await get(path('7.1'));
+    expect(plain.status).toBe(400);
+    expect(plain.body.typeKey).toBe('VssInvalidPreviewVersionException');
+    const list = (await get(path('7.1-preview.1'))).body.value;
+    expect(list).toHaveLength(2);
+    expect(list[0]).toMatchObject({
+      status: 'rejected',
+      configuration: {
+        isBlocking: true,
+        type: { id: '0609b952-1397-4640-95ec-e00a01b2c241', displayName: 'Build' },
+        settings: { displayName: 'CI' },
+      },
+      context: {
+        buildId: build.id,
+        lastMergeSourceCommitId: az.model.head(pr),
+        buildIsNotCurrent: false,
+        buildOutputPreview: { errors: [{ message: 'boom' }] },
+      },
+    });
+    expect(list[1]).toMatchObject({
+      status: 'queued',
+      configuration: { isBlocking: false, type: { displayName: 'Status' } },
+    });
+    expect(list[1].context).toBeUndefined();
+    // After a push the build is queued again and the last one no longer current.
+    az.model.pushToPull(pr);
+    expect((await get(path('7.1-preview.1'))).body.value[0]).toMatchObject({
+      status: 'queued',
+      context: { buildId: build.id, buildIsNotCurrent: true },
+    });
+    expect((await get(path('7.1-preview.1', 'vstfs:///Git/PullRequestId/x'))).status).toBe(400);
+    const other = `vstfs:///CodeReview/CodeReviewId/00000000-0000-0000-0000-000000000000/${pr.id}`;
+    expect((await get(path('7.1-preview.1', other))).body.value).toEqual([]);
+  });
+
   it('requires api-version; answers a bad PAT with the 203 sign-in page, a bad bearer with 401', async () => {
     expect((await get('/contoso/_apis/projects/Web%20App')).status).toBe(400);
     const signIn = await get(`/contoso/_apis/projects/Web%20App?${v}`, { authorization: basic('nope') });

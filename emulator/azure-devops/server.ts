@@ -2,12 +2,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { fingerprint, HostEmulator } from '../host-emulator.ts';
 import {
+  type AzEvaluation,
   type AzIdentity,
   type AzProject,
   type AzPull,
   type AzRepo,
+  type AzThread,
   AzureDevOpsModel,
   EmulatorError,
+  POLICY_TYPES,
   type PullStatus,
 } from './model.ts';
 
@@ -19,7 +22,9 @@ export type RouteName =
   | 'get_pull_request'
   | 'list_iterations'
   | 'get_iteration_changes'
-  | 'list_pull_request_commits';
+  | 'list_pull_request_commits'
+  | 'list_pull_request_threads'
+  | 'list_policy_evaluations';
 
 export const FAULT_KINDS = [
   'latency',
@@ -164,7 +169,8 @@ export class AzureDevOpsEmulator extends HostEmulator<RouteName, Fault, LoggedRe
       displayName: i.displayName,
       url: `${this.#api('_')}/_apis/Identities/${i.id}`,
       id: i.id,
-      uniqueName: i.uniqueName,
+      // The service account system threads are written by has no sign-in name.
+      ...(i.uniqueName ? { uniqueName: i.uniqueName } : {}),
       imageUrl: `${this.webUrl}/_api/_common/identityImage?id=${i.id}`,
       ...(i.isContainer ? { isContainer: true } : {}),
     };
@@ -238,7 +244,7 @@ export class AzureDevOpsEmulator extends HostEmulator<RouteName, Fault, LoggedRe
       description: '',
       sourceRefName: p.sourceRefName,
       targetRefName: p.targetRefName,
-      mergeStatus: 'succeeded',
+      mergeStatus: p.mergeStatus,
       isDraft: p.isDraft,
       mergeId: '00000000-0000-0000-0000-000000000000',
       lastMergeSourceCommit: this.#commit(p.sourceRepo, last.sourceCommit),
@@ -257,6 +263,94 @@ export class AzureDevOpsEmulator extends HostEmulator<RouteName, Fault, LoggedRe
       artifactId: `vstfs:///Git/PullRequestId/${p.repo.project.id}%2f${p.repo.id}%2f${p.id}`,
       ...(p.sourceRepo !== p.repo
         ? { forkSource: { name: p.sourceRefName, repository: this.repository(p.sourceRepo) } }
+        : {}),
+    };
+  }
+
+  /** A `GitPullRequestCommentThread` as "Pull Request Threads - List" returns it. */
+  thread(t: AzThread) {
+    const at = t.line ? { line: t.line.line, offset: 1 } : null;
+    return {
+      pullRequestThreadContext: null,
+      id: t.id,
+      publishedDate: t.publishedDate.toISOString(),
+      lastUpdatedDate: t.lastUpdatedDate.toISOString(),
+      comments: t.comments.map((c) => ({
+        id: c.id,
+        parentCommentId: c.parentCommentId,
+        author: this.identity(c.author),
+        // A deleted comment keeps its place, without content.
+        ...(c.isDeleted ? { isDeleted: true } : { content: c.content }),
+        publishedDate: c.publishedDate.toISOString(),
+        lastUpdatedDate: c.publishedDate.toISOString(),
+        commentType: c.commentType,
+        usersLiked: [],
+      })),
+      // System threads (votes, pushes) carry no status.
+      ...(t.status ? { status: t.status } : {}),
+      threadContext: t.filePath
+        ? {
+            filePath: t.filePath,
+            ...(at && t.line?.side === 'left' ? { leftFileStart: at, leftFileEnd: at } : {}),
+            ...(at && t.line?.side === 'right' ? { rightFileStart: at, rightFileEnd: at } : {}),
+          }
+        : null,
+      properties: t.properties,
+      isDeleted: t.isDeleted,
+    };
+  }
+
+  /** A `PolicyEvaluationRecord` as "Evaluations - List" returns it. */
+  evaluation(pull: AzPull, e: AzEvaluation) {
+    const p = e.policy;
+    const type = POLICY_TYPES[p.kind];
+    const projectApi = `${this.#api(p.repo.org)}/${p.repo.project.id}/_apis/policy`;
+    const build = p.kind === 'build' ? e.build : null;
+    return {
+      configuration: {
+        createdBy: this.identity(p.createdBy),
+        createdDate: p.createdDate.toISOString(),
+        isEnabled: p.isEnabled,
+        isBlocking: p.isBlocking,
+        isDeleted: false,
+        settings: p.settings,
+        isEnterpriseManaged: false,
+        revision: 1,
+        id: p.id,
+        url: `${projectApi}/configurations/${p.id}`,
+        type: { id: type.id, url: `${projectApi}/types/${type.id}`, displayName: type.displayName },
+      },
+      // As Azure DevOps stores it: the project id and PR id joined by an encoded slash.
+      artifactId: `vstfs:///CodeReview/CodeReviewId/${pull.repo.project.id}%2f${pull.id}`,
+      evaluationId: e.id,
+      startedDate: e.startedDate.toISOString(),
+      ...(e.completedDate ? { completedDate: e.completedDate.toISOString() } : {}),
+      status: e.status,
+      ...(build
+        ? {
+            context: {
+              lastMergeCommitId: '0'.repeat(40),
+              lastMergeSourceCommitId: build.sourceCommit,
+              lastMergeTargetCommitId: build.targetCommit,
+              buildId: build.id,
+              buildDefinitionId: p.settings.buildDefinitionId,
+              buildDefinitionName: `${p.repo.name}-ci`,
+              buildIsNotCurrent: build.sourceCommit !== this.model.head(pull),
+              buildStartedUtc: build.startedDate.toISOString(),
+              isExpired: false,
+              buildAfterMerge: false,
+              wasAutoRequeued: false,
+              buildOutputPreview:
+                build.errors.length > 0
+                  ? {
+                      jobName: 'Job',
+                      taskName: 'Build',
+                      errors: build.errors.map((message, i) => ({ lineNumber: i + 1, message })),
+                      lastLineNumber: build.errors.length,
+                    }
+                  : null,
+            },
+          }
         : {}),
     };
   }
@@ -312,6 +406,14 @@ export class AzureDevOpsEmulator extends HostEmulator<RouteName, Fault, LoggedRe
           ? `The requested REST API version of ${version} is out of range for this server.`
           : 'No api-version was supplied for the "GET" request. The version must be supplied either as part of the Accept header (e.g. "application/json; api-version=1.0") or as a query parameter (e.g. \'?api-version=1.0\').',
         typeKey: version ? 'VssVersionOutOfRangeException' : 'VssVersionNotSpecifiedException',
+      });
+    }
+    // A preview API must be asked for as one ("Evaluations - List" is `7.1-preview.1` only).
+    if (route.name === 'list_policy_evaluations' && !v[3]) {
+      record(400);
+      return this.#json(res, 400, {
+        message: `The requested version "${version}" of the resource is under preview. The -preview flag must be supplied in the api-version for such requests. For example: "${version}-preview"`,
+        typeKey: 'VssInvalidPreviewVersionException',
       });
     }
 
@@ -431,6 +533,7 @@ export class AzureDevOpsEmulator extends HostEmulator<RouteName, Fault, LoggedRe
       return { body: this.project(project) };
     }
     const project = this.#visibleProject(params[0]!, params[1]!, viewer);
+    if (name === 'list_policy_evaluations') return { body: this.#evaluations(project, q) };
     const repo = m.findRepo(project, params[2]!);
     if (!repo)
       throw new EmulatorError(
@@ -456,7 +559,9 @@ export class AzureDevOpsEmulator extends HostEmulator<RouteName, Fault, LoggedRe
         .filter((p) => !sourceRepo || p.sourceRepo.id.toLowerCase() === sourceRepo.toLowerCase())
         .sort((a, b) => b.id - a.id)
         .slice(skip, skip + top);
-      return { body: { value: list.map((p) => this.pull(p)), count: list.length } };
+      const body = { value: list.map((p) => this.pull(p)), count: list.length };
+      for (const p of list) m.settleMerge(p);
+      return { body };
     }
     const id = Number(params[3]);
     const pull = m.pulls.find((p) => p.repo === repo && p.id === id);
@@ -467,8 +572,16 @@ export class AzureDevOpsEmulator extends HostEmulator<RouteName, Fault, LoggedRe
         'GitPullRequestNotFoundException',
       );
     switch (name) {
-      case 'get_pull_request':
-        return { body: this.pull(pull) };
+      case 'get_pull_request': {
+        const body = this.pull(pull);
+        m.settleMerge(pull);
+        return { body };
+      }
+      case 'list_pull_request_threads': {
+        // Every thread, system ones included; the list is not paged.
+        const value = pull.threads.map((t) => this.thread(t));
+        return { body: { value, count: value.length } };
+      }
       case 'list_iterations': {
         const value = pull.iterations.map((it) => ({
           id: it.id,
@@ -541,6 +654,37 @@ export class AzureDevOpsEmulator extends HostEmulator<RouteName, Fault, LoggedRe
   }
 
   /**
+   * "Evaluations - List": the evaluations of the PR an `artifactId`
+   * (`vstfs:///CodeReview/CodeReviewId/{projectId}/{pullRequestId}`) names, those of policies that
+   * do not apply left out unless `includeNotApplicable`, paged by `$top` / `$skip`. An artifact of
+   * another project, or of no PR, has none.
+   */
+  #evaluations(project: AzProject, q: URLSearchParams) {
+    const artifact = q.get('artifactId');
+    if (!artifact)
+      throw new EmulatorError(
+        400,
+        'Value cannot be null.\r\nParameter name: artifactId',
+        'ArgumentNullException',
+      );
+    const m = /^vstfs:\/\/\/CodeReview\/CodeReviewId\/([^/]+)(?:\/|%2f)(\d+)$/i.exec(artifact);
+    if (!m) throw new EmulatorError(400, `The artifact ID ${artifact} is not valid.`);
+    const pull =
+      m[1]!.toLowerCase() === project.id.toLowerCase()
+        ? this.model.pulls.find((p) => p.repo.project === project && p.id === Number(m[2]))
+        : undefined;
+    const all = pull
+      ? this.model
+          .evaluations(pull)
+          .filter((e) => q.get('includeNotApplicable') === 'true' || e.status !== 'notApplicable')
+          .sort((a, b) => a.policy.id - b.policy.id)
+      : [];
+    const skip = int(q, '$skip', 0);
+    const page = all.slice(skip, skip + int(q, '$top', all.length));
+    return { value: page.map((e) => this.evaluation(pull!, e)), count: page.length };
+  }
+
+  /**
    * A budget per identity per window (Azure DevOps counts TSTUs per user in a sliding five
    * minutes, "Rate and usage limits"). Near the limit answers are delayed: they carry
    * `X-RateLimit-Remaining: 0`, `X-RateLimit-Delay` and `X-RateLimit-Reset`; past it, 429.
@@ -608,6 +752,8 @@ function matchRoute(s: string[]): { name: RouteName; params: string[] } | null {
   const is = (i: number, word: string) => s[i]?.toLowerCase() === word.toLowerCase();
   if (s.length === 4 && is(1, '_apis') && is(2, 'projects'))
     return { name: 'get_project', params: [s[0]!, s[3]!] };
+  if (s.length === 5 && is(2, '_apis') && is(3, 'policy') && is(4, 'evaluations'))
+    return { name: 'list_policy_evaluations', params: [s[0]!, s[1]!] };
   if (s.length < 6 || !is(2, '_apis') || !is(3, 'git') || !is(4, 'repositories')) return null;
   const [org, project, , , , repo] = s as [string, string, string, string, string, string];
   const base = [org, project, repo];
@@ -619,6 +765,7 @@ function matchRoute(s: string[]): { name: RouteName; params: string[] } | null {
   if (s.length === 8) return { name: 'get_pull_request', params: [...base, id] };
   if (s.length === 9 && is(8, 'iterations')) return { name: 'list_iterations', params: [...base, id] };
   if (s.length === 9 && is(8, 'commits')) return { name: 'list_pull_request_commits', params: [...base, id] };
+  if (s.length === 9 && is(8, 'threads')) return { name: 'list_pull_request_threads', params: [...base, id] };
   if (s.length === 11 && is(8, 'iterations') && /^\d+$/.test(s[9]!) && is(10, 'changes'))
     return { name: 'get_iteration_changes', params: [...base, id, s[9]!] };
   return null;

@@ -99,7 +99,7 @@ describe('Azure DevOps provider against the emulator', () => {
   });
   afterAll(() => az.close());
 
-  it('reads a PR with votes, groups, iterations and commits; a second read of an unchanged PR is one request', async () => {
+  it('reads a PR with votes, groups, iterations and commits; a second read of an unchanged PR is three requests', async () => {
     const pr = az.model.openPull(REPO, {
       source_branch: 'feature/votes',
       title: 'Votes',
@@ -135,11 +135,30 @@ describe('Azure DevOps provider against the emulator', () => {
         { kind: 'user', name: 'cy@contoso.com' },
         { kind: 'team', name: '[Platform]\\Platform Team' },
       ],
+      head_sha: az.model.head(pr),
+      // No branch policy: Azure DevOps runs no checks on this PR.
+      checks_state: 'none',
+      checks: { passed: 0, failed: 0, pending: 0, skipped: 0, failing: [] },
+      // The test merge of the last push is not computed yet.
+      merge_state: 'unknown',
+      merge_state_reason: 'queued',
+      // The votes wrote system threads: no comments of people, nothing to resolve.
+      unresolved_threads: 0,
+      comments: 0,
     });
-    expect(az.counters.total).toBe(4);
+    // The branch's PRs, iterations, changes, commits; policy evaluations and threads.
+    expect(az.counters.total).toBe(6);
     az.resetCounters();
-    expect(await provider.fetchPull({ repo, number: pr.id }, call)).toEqual(fields);
-    expect(az.counters.total).toBe(1);
+    expect(await provider.fetchPull({ repo, number: pr.id }, call)).toEqual({
+      ...fields,
+      merge_state: 'clean',
+      merge_state_reason: 'succeeded',
+    });
+    expect(az.counters.routes).toEqual({
+      get_pull_request: { 200: 1 },
+      list_policy_evaluations: { 200: 1 },
+      list_pull_request_threads: { 200: 1 },
+    });
     // A vote of -5 (waiting for author) requests changes; a member voting for the group answers it.
     az.model.vote(pr, 'dee@contoso.com', -5, team);
     const after = await provider.fetchPull({ repo, number: pr.id }, { token: JWT });
@@ -205,6 +224,222 @@ describe('Azure DevOps provider against the emulator', () => {
     });
     expect(az.count('get_iteration_changes')).toBe(3);
     expect(az.count('list_pull_request_commits')).toBe(3);
+  });
+
+  it('checks are the build validations and status policies of the head; a push leaves the old results out', async () => {
+    const CHECKED = 'contoso/Platform/checked';
+    const checked = { owner: 'contoso/Platform', name: 'checked' };
+    az.model.createRepo(CHECKED);
+    const ci = az.model.addPolicy(CHECKED, 'build', { settings: { displayName: 'CI' } });
+    // An optional build is still CI: it counts, it does not block.
+    const lint = az.model.addPolicy(CHECKED, 'build', { blocking: false });
+    const gate = az.model.addPolicy(CHECKED, 'status', {
+      settings: { statusGenre: 'sonar', statusName: 'quality-gate' },
+    });
+    az.model.addPolicy(CHECKED, 'minimumReviewers', { settings: { minimumApproverCount: 1 } });
+    const pr = az.model.openPull(CHECKED, { source_branch: 'checked' });
+    const pull = { repo: checked, number: pr.id };
+    az.resetCounters();
+    expect(await provider.fetchPull(pull, call)).toMatchObject({
+      checks_state: 'pending',
+      checks: { passed: 0, failed: 0, pending: 3, skipped: 0, failing: [] },
+      merge_state: 'unknown',
+    });
+    // "Evaluations - List" is a preview API: asked for as one, for the PR's artifact.
+    const asked = az.log.find((l) => l.route === 'list_policy_evaluations')!;
+    expect(asked.path).toContain('api-version=7.1-preview.1');
+    expect(decodeURIComponent(asked.path)).toContain(
+      `artifactId=vstfs:///CodeReview/CodeReviewId/${az.model.repo(CHECKED).project.id}/${pr.id}`,
+    );
+
+    const first = az.model.head(pr);
+    az.model.build(pr, ci, 'succeeded');
+    az.model.build(pr, lint, 'succeeded');
+    az.model.postStatus(pr, gate, 'succeeded');
+    expect(await provider.fetchPull(pull, call)).toMatchObject({
+      head_sha: first,
+      checks_state: 'passing',
+      checks: { passed: 3, failed: 0, pending: 0, skipped: 0, failing: [] },
+      // Mergeable, but the minimum-reviewers policy waits for an approval.
+      merge_state: 'blocked',
+      merge_state_reason: 'Minimum number of reviewers',
+    });
+    az.model.vote(pr, 'ann@contoso.com', 10);
+    expect(await provider.fetchPull(pull, call)).toMatchObject({ merge_state: 'clean' });
+
+    // A (force-)push: a new head, the builds queued again, the status reset, the merge recomputed.
+    az.model.pushToPull(pr);
+    const second = az.model.head(pr);
+    expect(second).not.toBe(first);
+    expect(await provider.fetchPull(pull, call)).toMatchObject({
+      head_sha: second,
+      checks_state: 'pending',
+      checks: { passed: 0, failed: 0, pending: 3 },
+      merge_state: 'unknown',
+      merge_state_reason: 'queued',
+    });
+    // A build of the replaced commit reporting late is not the head's: still pending.
+    az.model.build(pr, ci, 'succeeded', { commit: first });
+    az.model.build(pr, lint, 'running');
+    expect(await provider.fetchPull(pull, call)).toMatchObject({
+      head_sha: second,
+      checks_state: 'pending',
+      checks: { passed: 0, pending: 3 },
+      merge_state: 'blocked',
+      merge_state_reason: 'Build, Status',
+    });
+    const failed = az.model.build(pr, ci, 'failed', { errors: ['src/app.ts(3,1): error TS2304'] });
+    az.model.postStatus(pr, gate, 'succeeded');
+    expect(await provider.fetchPull(pull, call)).toMatchObject({
+      checks_state: 'failing',
+      checks: {
+        passed: 1,
+        failed: 1,
+        pending: 1,
+        failing: [{ name: 'CI', url: `${az.webUrl}/contoso/Platform/_build/results?buildId=${failed.id}` }],
+      },
+    });
+    // A broken policy fails; one that does not apply is skipped.
+    az.model.build(pr, lint, 'succeeded');
+    az.model.setEvaluation(pr, gate, 'notApplicable');
+    az.model.setEvaluation(pr, ci, 'broken');
+    expect(await provider.fetchPull(pull, call)).toMatchObject({
+      checks_state: 'failing',
+      checks: { passed: 1, failed: 1, pending: 0, skipped: 0 },
+    });
+    expect(az.counters.unexpected).toEqual([]);
+  });
+
+  it('merge state: computed lazily, conflicts, blocked by Azure DevOps, draft; nothing extra read for a closed PR', async () => {
+    const pr = az.model.openPull(REPO, { source_branch: 'merging' });
+    const pull = { repo, number: pr.id };
+    const state = async () => {
+      const f = await provider.fetchPull(pull, call);
+      return [f.merge_state, f.merge_state_reason];
+    };
+    expect(await state()).toEqual(['unknown', 'queued']);
+    expect(await state()).toEqual(['clean', 'succeeded']);
+    az.model.setConflicts(pr, true);
+    expect(await state()).toEqual(['unknown', 'queued']);
+    expect(await state()).toEqual(['conflicting', 'conflicts']);
+    az.model.setMergeStatus(pr, 'notSet');
+    expect(await state()).toEqual(['unknown', 'notSet']);
+    az.model.setMergeStatus(pr, 'rejectedByPolicy');
+    expect(await state()).toEqual(['blocked', 'rejectedByPolicy']);
+    az.model.setMergeStatus(pr, 'failure');
+    expect(await state()).toEqual(['blocked', 'failure']);
+    pr.isDraft = true;
+    expect(await state()).toEqual(['draft', 'failure']);
+    pr.isDraft = false;
+    az.model.setConflicts(pr, false);
+    await state();
+    az.model.complete(pr);
+    az.resetCounters();
+    expect(await provider.fetchPull(pull, call)).toMatchObject({
+      pull_request_state: 'merged',
+      head_sha: az.model.head(pr),
+      checks_state: null,
+      checks: null,
+      merge_state: null,
+      merge_state_reason: null,
+      unresolved_threads: null,
+      comments: null,
+    });
+    expect(az.counters.total).toBe(1);
+  });
+
+  it('counts open threads and people’s comments, leaving out system, resolved and deleted ones', async () => {
+    const pr = az.model.openPull(REPO, { source_branch: 'threads' });
+    const pull = { repo, number: pr.id };
+    az.model.vote(pr, 'ann@contoso.com', 5);
+    az.model.pushToPull(pr);
+    expect(await provider.fetchPull(pull, call)).toMatchObject({ unresolved_threads: 0, comments: 0 });
+    const onLine = az.model.comment(pr, {
+      author: 'ann@contoso.com',
+      content: 'Name this better',
+      path: '/src/app.ts',
+      line: 12,
+    });
+    az.model.reply(onLine, 'agent@contoso.com', 'Will do');
+    az.model.comment(pr, { author: 'bo@contoso.com', content: 'Still thinking', status: 'pending' });
+    const fixed = az.model.comment(pr, { author: 'bo@contoso.com', content: 'Typo' });
+    az.model.setThreadStatus(fixed, 'fixed');
+    const gone = az.model.comment(pr, { author: 'bo@contoso.com', content: 'Oops' });
+    az.model.deleteComment(gone, 1);
+    az.model.comment(pr, { author: 'cy@contoso.com', content: 'Looks fine', status: 'closed' });
+    expect(await provider.fetchPull(pull, call)).toMatchObject({ unresolved_threads: 2, comments: 5 });
+    az.model.setThreadStatus(onLine, 'wontFix');
+    expect(await provider.fetchPull(pull, call)).toMatchObject({ unresolved_threads: 1, comments: 5 });
+  });
+
+  it('feedback: failing checks with their errors, open threads by their first comment, who asks for changes', async () => {
+    const FED = 'contoso/Platform/fed';
+    const fed = { owner: 'contoso/Platform', name: 'fed' };
+    az.model.createRepo(FED);
+    const ci = az.model.addPolicy(FED, 'build', { settings: { displayName: 'CI' } });
+    const gate = az.model.addPolicy(FED, 'status', {
+      settings: { statusGenre: 'sonar', statusName: 'quality-gate', defaultDisplayName: 'Quality gate' },
+    });
+    const pr = az.model.openPull(FED, { source_branch: 'fed' });
+    const pull = { repo: fed, number: pr.id };
+    const build = az.model.build(pr, ci, 'failed', {
+      errors: ['src/app.ts(3,1): error TS2304: Cannot find name', 'Process exited with code 2'],
+    });
+    az.model.postStatus(pr, gate, 'failed');
+    az.model.vote(pr, 'kim@contoso.com', -10);
+    az.model.vote(pr, 'dee@contoso.com', -5);
+    az.model.vote(pr, 'ann@contoso.com', 10);
+    const onLine = az.model.comment(pr, {
+      author: 'kim@contoso.com',
+      content: 'This leaks',
+      path: '/src/app.ts',
+      line: 7,
+    });
+    az.model.reply(onLine, 'agent@contoso.com', 'Fixing');
+    const removed = az.model.comment(pr, {
+      author: 'dee@contoso.com',
+      content: 'Why drop this?',
+      path: '/src/old.ts',
+      line: 3,
+      side: 'left',
+    });
+    az.model.setThreadStatus(az.model.comment(pr, { author: 'ann@contoso.com', content: 'Done' }), 'fixed');
+    az.resetCounters();
+    const prUrl = provider.buildPullUrl(pull);
+    expect(await provider.fetchFeedback(pull, call)).toEqual({
+      failing_checks: [
+        {
+          name: 'CI',
+          url: `${az.webUrl}/contoso/Platform/_build/results?buildId=${build.id}`,
+          summary: 'src/app.ts(3,1): error TS2304: Cannot find name\nProcess exited with code 2',
+        },
+        { name: 'Quality gate', url: null, summary: null },
+      ],
+      unresolved_threads: [
+        {
+          path: '/src/app.ts',
+          line: 7,
+          author: 'kim@contoso.com',
+          body: 'This leaks',
+          url: `${prUrl}?discussionId=${onLine.id}`,
+        },
+        {
+          path: '/src/old.ts',
+          line: 3,
+          author: 'dee@contoso.com',
+          body: 'Why drop this?',
+          url: `${prUrl}?discussionId=${removed.id}`,
+        },
+      ],
+      changes_requested_by: ['dee@contoso.com', 'kim@contoso.com'],
+      truncated: false,
+    });
+    expect(az.counters.total).toBe(3);
+    // More open threads than one answer holds: the first 100, and truncated.
+    for (let i = 0; i < 100; i++) az.model.comment(pr, { author: 'bo@contoso.com', content: `Nit ${i}` });
+    const many = await provider.fetchFeedback(pull, call);
+    expect(many.unresolved_threads).toHaveLength(100);
+    expect(many.truncated).toBe(true);
   });
 
   it('tells public projects from private ones', async () => {

@@ -9,7 +9,7 @@ import {
   type RequestedReviewer,
   sortRequestedReviewers,
 } from '../../core/types.ts';
-import { NOT_READ_YET } from '../checks.ts';
+import { NO_CHECKS, summarizeChecks } from '../checks.ts';
 import { hostNotFound } from '../host-errors.ts';
 import type {
   CallOptions,
@@ -17,10 +17,11 @@ import type {
   ProviderCapabilities,
   ProviderConfig,
   ProviderDeps,
+  PullFeedback,
   PullRef,
   RepoRef,
 } from '../types.ts';
-import { AzureDevOpsClient, type AzureDevOpsClientOptions } from './client.ts';
+import { AzureDevOpsClient, type AzureDevOpsClientOptions, PREVIEW_API_VERSION } from './client.ts';
 import {
   azurePullUrl,
   azureRepoUrl,
@@ -29,6 +30,19 @@ import {
   parseAzurePullUrl,
   splitOwner,
 } from './origins.ts';
+import {
+  checkResults,
+  countThreads,
+  EVALUATIONS_PAGE,
+  type Evaluation,
+  evaluationList,
+  FEEDBACK_THREADS,
+  failingChecks,
+  mergeStateOf,
+  openThreads,
+  type Thread,
+  threadList,
+} from './pull-state.ts';
 import { type AzureDevOpsWebhooks, azureDevOpsWebhooks } from './webhooks.ts';
 
 /** How long what a repository or project says of itself (fork parent, visibility) is trusted. */
@@ -84,12 +98,22 @@ const pullSchema = z.object({
   title: z.string(),
   status: z.string(),
   isDraft: z.boolean().nullish(),
+  /** The test merge's result, computed asynchronously after each push (`PullRequestAsyncStatus`). */
+  mergeStatus: z.string().nullish(),
   creationDate: z.string().nullish(),
   sourceRefName: z.string(),
   targetRefName: z.string(),
   createdBy: identity.nullish(),
   reviewers: z.array(reviewer).nullish(),
-  repository: z.object({ id: z.string(), name: z.string(), webUrl: z.string().nullish() }).nullish(),
+  repository: z
+    .object({
+      id: z.string(),
+      name: z.string(),
+      webUrl: z.string().nullish(),
+      /** The project id names the PR to the policy engine (`vstfs:///CodeReview/CodeReviewId/{projectId}/{id}`). */
+      project: z.object({ id: z.string() }).nullish(),
+    })
+    .nullish(),
   /** Set on a PR from a fork ("GitPullRequest": `forkSource`, a `GitForkRef`). */
   forkSource: z.object({ repository: z.object({ id: z.string() }).nullish() }).nullish(),
   lastMergeSourceCommit: commitRef,
@@ -174,6 +198,36 @@ export class AzureDevOpsProvider implements Provider {
   }
 
   /**
+   * What an agent needs to act on an open PR: the PR (its head and reviewers), its policy
+   * evaluations (failing build validations and status checks of the head, one page of 100) and
+   * its threads (the open ones, by their first comment, at most 100). Those asking for changes
+   * are the people whose standing vote is −10 "rejected" or −5 "waiting for author" — both hold
+   * the PR back until they change their vote.
+   */
+  async fetchFeedback(pull: PullRef, call: CallOptions): Promise<PullFeedback> {
+    this.client.assertNotPaused(call);
+    const where = this.#repoPath(pull.repo);
+    const { data } = await this.client.get(`${where}/pullrequests/${pull.number}`, {}, pullSchema, call);
+    // Completed or abandoned since the ref was last read: nothing left to act on.
+    if (mapState(data.status) !== 'open')
+      return { failing_checks: [], unresolved_threads: [], changes_requested_by: [], truncated: false };
+    const target = this.#targetOf(data, pull.repo);
+    const head = data.lastMergeSourceCommit?.commitId ?? null;
+    const { evaluations, threads } = await this.#openState(data, target, where, call);
+    const open = openThreads(threads, this.buildPullUrl({ repo: target, number: data.pullRequestId }));
+    const blockers = (data.reviewers ?? [])
+      .filter((r) => r.isContainer !== true && REQUESTS_CHANGES(r.vote ?? 0))
+      .map((r) => r.uniqueName ?? r.displayName ?? '')
+      .filter((name) => name !== '');
+    return {
+      failing_checks: evaluations ? failingChecks(evaluations, head, this.#projectWebUrl(target)) : [],
+      unresolved_threads: open.slice(0, FEEDBACK_THREADS),
+      changes_requested_by: [...new Set(blockers)].sort(),
+      truncated: (evaluations?.length ?? 0) >= EVALUATIONS_PAGE || open.length > FEEDBACK_THREADS,
+    };
+  }
+
+  /**
    * The PR whose source is `branch` of `repo`: PRs of every status into `repo` from that branch
    * ("Pull Requests - Get Pull Requests": `searchCriteria.status` "Defaults to Active if unset",
    * so `all` is asked), those not from a fork kept. None there and `repo` is a fork ("Repositories
@@ -229,6 +283,53 @@ export class AzureDevOpsProvider implements Provider {
     if (this.#projects.size > 10_000) this.#projects.clear();
     this.#projects.set(key, { visibility, until: now + REPO_TTL_MS });
     return visibility === 'public';
+  }
+
+  /**
+   * An open PR's policy evaluations ("Evaluations - List", `GET {org}/{project}/_apis/policy/
+   * evaluations?artifactId=vstfs:///CodeReview/CodeReviewId/{projectId}/{pullRequestId}`, one
+   * page of 100; null when the PR names no project id) and its threads ("Pull Request Threads -
+   * List", `GET …/pullRequests/{id}/threads`: every thread, not paged), read side by side.
+   */
+  async #openState(
+    pull: AzurePull,
+    target: RepoRef,
+    where: string,
+    call: CallOptions,
+  ): Promise<{ evaluations: Evaluation[] | null; threads: Thread[] }> {
+    const org = splitOwner(target)?.org;
+    const projectId = pull.repository?.project?.id;
+    const [evaluations, threads] = await Promise.all([
+      org && projectId
+        ? this.client
+            .get(
+              `/${enc(org)}/${enc(projectId)}/_apis/policy/evaluations`,
+              {
+                artifactId: `vstfs:///CodeReview/CodeReviewId/${projectId}/${pull.pullRequestId}`,
+                $top: EVALUATIONS_PAGE,
+                'api-version': PREVIEW_API_VERSION,
+              },
+              evaluationList,
+              call,
+            )
+            .then((r) => r.data.value)
+        : null,
+      this.client
+        .get(`${where}/pullRequests/${pull.pullRequestId}/threads`, {}, threadList, call)
+        .then((r) => r.data.value),
+    ]);
+    return { evaluations, threads };
+  }
+
+  /** The repository a PR lives in (its target), from its web address, else the one it was read from. */
+  #targetOf(pull: AzurePull, repo: RepoRef): RepoRef {
+    return (pull.repository?.webUrl && this.parseOrigin(pull.repository.webUrl)) || repo;
+  }
+
+  /** `{web_url}/{org}/{project}`: where the project's pages (its builds) are. */
+  #projectWebUrl(repo: RepoRef): string {
+    const owner = splitOwner(repo);
+    return owner ? `${this.config.web_url}/${enc(owner.org)}/${enc(owner.project)}` : this.config.web_url;
   }
 
   /** `/{org}/{project}/_apis/git/repositories/{repo}`, names encoded. */
@@ -339,11 +440,14 @@ export class AzureDevOpsProvider implements Provider {
     return sizes;
   }
 
-  /** One PR as gitsync shows it (docs/azure-devops.md, "What maps to what"). */
+  /**
+   * One PR as gitsync shows it (docs/azure-devops.md, "What maps to what"). Checks, mergeability
+   * and threads are read for an open PR only: a completed or abandoned one has none to act on.
+   */
   async #toFields(pull: AzurePull, repo: RepoRef, where: string, call: CallOptions): Promise<PrFields> {
     // The PR lives in its target repository; its web address is `{repository.webUrl}/pullrequest/{id}`,
     // stored in the canonical form of that repository.
-    const target = (pull.repository?.webUrl && this.parseOrigin(pull.repository.webUrl)) || repo;
+    const target = this.#targetOf(pull, repo);
     const url = this.buildPullUrl({ repo: target, number: pull.pullRequestId });
     const reviewers = pull.reviewers ?? [];
     // Groups and teams "can be reviewers … but can not vote directly" ("IdentityRefWithVote"):
@@ -368,7 +472,16 @@ export class AzureDevOpsProvider implements Provider {
           : { kind: 'user' as const, name: r.uniqueName ?? r.displayName ?? '' },
       )
       .filter((r) => r.name !== '');
-    const sizes = await this.#sizesOf(pull, url, where, call);
+    const open = mapState(pull.status) === 'open';
+    const [sizes, state] = await Promise.all([
+      this.#sizesOf(pull, url, where, call),
+      open ? this.#openState(pull, target, where, call) : null,
+    ]);
+    // `lastMergeSourceCommit`: "the commit at the head of the source branch at the time of the
+    // last pull request merge" — Azure DevOps starts a new test merge on every push.
+    const head = pull.lastMergeSourceCommit?.commitId ?? null;
+    const evaluations = state?.evaluations ?? null;
+    const threads = state ? countThreads(state.threads) : null;
     return {
       url,
       pull_request_state: mapState(pull.status),
@@ -392,7 +505,13 @@ export class AzureDevOpsProvider implements Provider {
       base_branch: stripHeads(pull.targetRefName),
       head_branch: stripHeads(pull.sourceRefName),
       requested_reviewers: sortRequestedReviewers(requested),
-      ...NOT_READ_YET,
+      head_sha: head,
+      ...(evaluations
+        ? summarizeChecks(checkResults(evaluations, head, this.#projectWebUrl(target)))
+        : NO_CHECKS),
+      ...(open ? mergeStateOf(pull, evaluations, head) : { merge_state: null, merge_state_reason: null }),
+      unresolved_threads: threads?.unresolved_threads ?? null,
+      comments: threads?.comments ?? null,
     };
   }
 }
