@@ -178,6 +178,93 @@ describe.each(['gitea', 'forgejo'] as const)('%s end to end', (kind) => {
     expect(JSON.parse(pushed.body)).toMatchObject({ status: 'accepted', marked: 1 });
   });
 
+  it('checks, mergeability and conversations: a force-push shows only the new head’s checks; unknown, then the checked answer; feedback on demand', async () => {
+    const pull = gt.model.openPull(repo, { head: 'ci-flow', author: 'agent' });
+    const first = pull.head_sha;
+    gt.model.setStatus(repo, first, {
+      context: 'build / test (pull_request)',
+      state: 'success',
+      target_url: `/gitea/${repo}/actions/runs/1/jobs/0`,
+    });
+    const chat = await chatReporting(`${gt.webUrl}/${repo}`, 'ci-flow');
+    await runtime.engine.tick();
+    expect(await ref(chat)).toMatchObject({
+      head_sha: first,
+      checks_state: 'passing',
+      checks: { passed: 1, failed: 0, pending: 0, skipped: 0, failing: [] },
+      // Gitea is still checking the new PR for conflicts: asked again soon.
+      merge_state: 'unknown',
+      unresolved_threads: 0,
+      comments: 0,
+    });
+    clock.advance(15_000);
+    await runtime.engine.tick();
+    expect(await ref(chat)).toMatchObject({ merge_state: 'clean', merge_state_reason: 'mergeable=true' });
+
+    // A force-push that conflicts with the base: the old commit's green check is not shown.
+    gt.model.setConflicting(repo, pull.number, true);
+    const second = gt.model.push(repo, 'ci-flow');
+    expect((await refresh(chat)).diff_status).toMatchObject({
+      head_sha: second,
+      checks_state: 'none',
+      checks: { passed: 0, failed: 0, pending: 0, skipped: 0, failing: [] },
+      merge_state: 'unknown',
+    });
+    gt.model.setStatus(repo, second, {
+      context: 'build / test (pull_request)',
+      state: 'failure',
+      target_url: `/gitea/${repo}/actions/runs/2/jobs/0`,
+      description: 'Failing after 3m',
+    });
+    gt.model.setStatus(repo, second, { context: 'lint', state: 'pending' });
+    const review = gt.model.review(repo, pull.number, 'lee', 'REQUEST_CHANGES', [
+      { path: 'src/login.ts', line: 12, body: 'handle the empty password' },
+      { path: 'src/login.ts', line: 30, body: 'nit: rename' },
+    ]);
+    gt.model.resolveConversation(repo, pull.number, review.comments[1]!.id, 'lee');
+    gt.model.comment(repo, pull.number);
+    clock.advance(15_000);
+    await runtime.engine.tick();
+    const jobUrl = `${new URL(gt.webUrl).origin}/gitea/${repo}/actions/runs/2/jobs/0`;
+    expect(await ref(chat)).toMatchObject({
+      head_sha: second,
+      checks_state: 'failing',
+      checks: {
+        passed: 0,
+        failed: 1,
+        pending: 1,
+        skipped: 0,
+        failing: [{ name: 'build / test (pull_request)', url: jobUrl }],
+      },
+      merge_state: 'conflicting',
+      merge_state_reason: 'mergeable=false',
+      changes_requested: true,
+      unresolved_threads: 1,
+      comments: 3,
+    });
+
+    const feedback = await api('GET', `/api/v1/chats/${chat}/feedback`);
+    expect(feedback.status).toBe(200);
+    expect(feedback.json.refs).toEqual([
+      expect.objectContaining({
+        git_branch: 'ci-flow',
+        url: `${gt.webUrl}/${repo}/pulls/${pull.number}`,
+        failing_checks: [{ name: 'build / test (pull_request)', url: jobUrl, summary: 'Failing after 3m' }],
+        unresolved_threads: [
+          {
+            path: 'src/login.ts',
+            line: 12,
+            author: 'lee',
+            body: 'handle the empty password',
+            url: expect.stringContaining(`/pulls/${pull.number}#issuecomment-`),
+          },
+        ],
+        changes_requested_by: ['lee'],
+        truncated: false,
+      }),
+    ]);
+  });
+
   it('a 429 pauses the token until Retry-After, and nothing more goes to the host before then', async () => {
     gt.model.openPull(repo, { head: 'limited' });
     const chat = await chatReporting(`${gt.webUrl}/${repo}`, 'limited');

@@ -5,13 +5,19 @@ export { EmulatorError };
 
 /**
  * The state of an emulated Gitea/Forgejo instance: users, repositories (forks, visibility,
- * members), and pull requests with their state, draft flag, sizes, commits and reviews. It renders
- * objects in the API's shapes (Gitea API swagger: `User`, `Repository`, `PullRequest`,
- * `PRBranchInfo`, `PullReview`, `Commit`).
+ * members), commit statuses per commit, and pull requests with their state, draft flag, sizes,
+ * commits, comments, reviews with their code comments, and a conflict check that runs after each
+ * push. It renders objects in the API's shapes (Gitea API swagger: `User`, `Repository`,
+ * `PullRequest`, `PRBranchInfo`, `PullReview`, `PullReviewComment`, `CommitStatus`,
+ * `CombinedStatus`, `Commit`).
  */
 
 export const REVIEW_STATES = ['APPROVED', 'PENDING', 'COMMENT', 'REQUEST_CHANGES', 'REQUEST_REVIEW'] as const;
 export type ReviewState = (typeof REVIEW_STATES)[number];
+
+/** `CommitStatusState` (Gitea `modules/commitstatus`; `skipped` since Gitea 1.24). */
+export const STATUS_STATES = ['pending', 'success', 'error', 'failure', 'warning', 'skipped'] as const;
+export type StatusState = (typeof STATUS_STATES)[number];
 
 export interface GtUser {
   id: number;
@@ -33,9 +39,33 @@ export interface GtRepo {
   default_branch: string;
   /** Branch → head sha. */
   branches: Map<string, string>;
+  /** Commit sha → every status posted to it, oldest first (the latest per context counts). */
+  statuses: Map<string, GtStatus[]>;
   pulls: GtPull[];
   /** Issues and PRs share one index in Gitea. */
   nextIndex: number;
+}
+
+export interface GtStatus {
+  id: number;
+  context: string;
+  state: StatusState;
+  target_url: string;
+  description: string;
+  creator: string | null;
+  created_at: Date;
+}
+
+/** A code comment of a review; Gitea's `line` is negative on the old side of the diff. */
+export interface GtReviewComment {
+  id: number;
+  login: string;
+  body: string;
+  path: string;
+  line: number;
+  /** Who resolved the conversation this comment opens (set on its first comment only). */
+  resolver: string | null;
+  created_at: Date;
 }
 
 export interface GtReview {
@@ -47,6 +77,7 @@ export interface GtReview {
   stale: boolean;
   commit_id: string;
   submitted_at: Date;
+  comments: GtReviewComment[];
 }
 
 export interface GtPull {
@@ -70,7 +101,16 @@ export interface GtPull {
   deletions: number;
   changed_files: number;
   commits: number;
+  /** Comments on the conversation (the issue's comments, not code comments). */
+  comments: number;
   reviews: GtReview[];
+  /** Whether the head conflicts with the base (what the conflict check finds). */
+  conflicting: boolean;
+  /**
+   * Gitea's conflict check (`PullRequestStatusChecking`): started by a push to the head or the
+   * base and by opening the PR, it runs in the background; here it ends once a read saw it.
+   */
+  checking: boolean;
   created_at: Date;
   updated_at: Date;
 }
@@ -135,6 +175,7 @@ export class GiteaModel {
       members: new Set([owner, ...(spec.members ?? [])].map((m) => m.toLowerCase())),
       default_branch: spec.default_branch ?? 'main',
       branches: new Map([[spec.default_branch ?? 'main', sha(`${spec.full_name}:main`)]]),
+      statuses: new Map(),
       pulls: [],
       nextIndex: 1,
     };
@@ -164,21 +205,77 @@ export class GiteaModel {
     return repo.members.has(login.toLowerCase());
   }
 
-  /** Creates or moves a branch to a new commit. */
+  /**
+   * Creates or moves a branch to a new commit (a force-push too: the old commit keeps its
+   * statuses). Open PRs with that head get the new sha, and they and the open PRs into that branch
+   * are checked for conflicts again (Gitea's `AddTestPullRequestTask`).
+   */
   push(fullName: string, branch: string): string {
     const repo = this.repo(fullName);
     const head = sha(`${fullName}:${branch}:${++this.#ids}`);
     repo.branches.set(branch, head);
     for (const other of this.repos.values())
-      for (const pull of other.pulls)
-        if (pull.head_repo === repo && pull.head === branch && pull.state === 'open') {
+      for (const pull of other.pulls) {
+        if (pull.state !== 'open') continue;
+        if (pull.head_repo === repo && pull.head === branch) {
           pull.head_sha = head;
           pull.commits++;
+          pull.checking = true;
           pull.updated_at = this.#tick();
           // Reviews of an older head become stale (Gitea marks them so).
           for (const r of pull.reviews) if (r.commit_id !== head) r.stale = true;
-        }
+        } else if (pull.repo === repo && pull.base === branch) pull.checking = true;
+      }
     return head;
+  }
+
+  /**
+   * Posts a status to a commit (`POST /repos/{o}/{r}/statuses/{sha}`); a later status of the same
+   * context replaces it in the combined status.
+   */
+  setStatus(
+    fullName: string,
+    commit: string,
+    spec: {
+      context: string;
+      state: StatusState;
+      target_url?: string;
+      description?: string;
+      creator?: string;
+    },
+  ): GtStatus {
+    const repo = this.repo(fullName);
+    const status: GtStatus = {
+      id: ++this.#ids,
+      context: spec.context,
+      state: spec.state,
+      target_url: spec.target_url ?? '',
+      description: spec.description ?? '',
+      creator: spec.creator ?? null,
+      created_at: this.#tick(),
+    };
+    repo.statuses.set(commit, [...(repo.statuses.get(commit) ?? []), status]);
+    return status;
+  }
+
+  /** The latest status per context of a commit, newest first (Gitea's `GetLatestCommitStatus`). */
+  latestStatuses(repo: GtRepo, commit: string): GtStatus[] {
+    const latest = new Map<string, GtStatus>();
+    for (const s of repo.statuses.get(commit) ?? []) latest.set(s.context, s);
+    return [...latest.values()].sort((a, b) => b.id - a.id);
+  }
+
+  /** Makes the head conflict with the base (or not); Gitea finds out by checking again. */
+  setConflicting(fullName: string, number: number, conflicting: boolean): GtPull {
+    const pull = this.pull(fullName, number);
+    pull.conflicting = conflicting;
+    pull.checking = true;
+    return pull;
+  }
+
+  /** A read saw the PR: a conflict check in progress finishes behind it. */
+  observe(pull: GtPull): void {
+    pull.checking = false;
   }
 
   openPull(
@@ -221,7 +318,11 @@ export class GiteaModel {
       deletions: spec.deletions ?? 0,
       changed_files: spec.changed_files ?? 1,
       commits: spec.commits ?? 1,
+      comments: 0,
       reviews: [],
+      conflicting: false,
+      // A new PR is checked for conflicts in the background (Gitea's `NewPullRequest`).
+      checking: true,
       created_at: at,
       updated_at: at,
     };
@@ -278,14 +379,67 @@ export class GiteaModel {
     return this.#addReview(fullName, number, who.login ?? null, who.team ?? null, 'REQUEST_REVIEW');
   }
 
+  /** A review, with code comments each opening a conversation (`line` < 0: the old side). */
   review(
     fullName: string,
     number: number,
     login: string,
     state: Exclude<ReviewState, 'REQUEST_REVIEW'>,
+    comments: { path: string; line: number; body: string }[] = [],
   ): GtReview {
     this.user(login);
-    return this.#addReview(fullName, number, login, null, state);
+    const review = this.#addReview(fullName, number, login, null, state);
+    for (const c of comments)
+      review.comments.push({
+        id: ++this.#ids,
+        login: review.login!,
+        body: c.body,
+        path: c.path,
+        line: c.line,
+        resolver: null,
+        created_at: review.submitted_at,
+      });
+    return review;
+  }
+
+  /** A reply in the conversation of `commentId`: Gitea files it under that comment's review. */
+  reply(fullName: string, number: number, commentId: number, login: string, body: string): GtReviewComment {
+    const { review, comment } = this.#codeComment(fullName, number, commentId);
+    const reply: GtReviewComment = {
+      id: ++this.#ids,
+      login: this.user(login).login,
+      body,
+      path: comment.path,
+      line: comment.line,
+      resolver: null,
+      created_at: this.#tick(),
+    };
+    review.comments.push(reply);
+    return reply;
+  }
+
+  /**
+   * Resolves (`by` a login) or unresolves (null) the conversation `commentId` opens: Gitea marks
+   * its first comment (`MarkConversation`; the UI sends that comment's id).
+   */
+  resolveConversation(fullName: string, number: number, commentId: number, by: string | null): void {
+    this.#codeComment(fullName, number, commentId).comment.resolver = by ? this.user(by).login : null;
+  }
+
+  /** A comment on the PR's conversation (an issue comment, counted in `comments`). */
+  comment(fullName: string, number: number): GtPull {
+    const pull = this.pull(fullName, number);
+    pull.comments++;
+    pull.updated_at = this.#tick();
+    return pull;
+  }
+
+  #codeComment(fullName: string, number: number, commentId: number) {
+    for (const review of this.pull(fullName, number).reviews) {
+      const comment = review.comments.find((c) => c.id === commentId);
+      if (comment) return { review, comment };
+    }
+    throw new EmulatorError(404, 'no comment');
   }
 
   dismiss(fullName: string, number: number, reviewId: number): void {
@@ -311,6 +465,7 @@ export class GiteaModel {
       stale: false,
       commit_id: pull.head_sha,
       submitted_at: this.#tick(),
+      comments: [],
     };
     if (team) {
       // A team's request ends when one of its members reviews; the emulator keeps it until asked otherwise.
@@ -405,17 +560,20 @@ export class GiteaModel {
       requested_reviewers: this.requestedUsers(pull).map((l) => this.renderUser(l, o)),
       state: pull.state,
       is_locked: false,
-      comments: 0,
+      comments: pull.comments,
       html_url: `${o.webUrl}/${full}/pulls/${pull.number}`,
       diff_url: `${o.webUrl}/${full}/pulls/${pull.number}.diff`,
       patch_url: `${o.webUrl}/${full}/pulls/${pull.number}.patch`,
-      mergeable: pull.state === 'open',
+      // Gitea's `PullRequest.Mergeable`: false while the conflict check runs, on a conflict, and
+      // for a work-in-progress PR.
+      mergeable: pull.state === 'open' && !pull.checking && !pull.conflicting && !pull.draft,
       merged: pull.merged,
       merged_at: pull.merged_at?.toISOString() ?? null,
       merge_commit_sha: pull.merged ? sha(`merge ${pull.id}`) : null,
       merged_by: null,
       allow_maintainer_edit: false,
-      base: branch(pull.base, pull.repo, pull.repo.id, pull.merge_base),
+      // `base.sha` is the base branch's head now, not the merge base.
+      base: branch(pull.base, pull.repo, pull.repo.id, pull.repo.branches.get(pull.base) ?? pull.merge_base),
       head: branch(pull.head, pull.head_repo, pull.head_repo_id, pull.head_sha),
       merge_base: pull.merge_base,
       due_date: null,
@@ -426,6 +584,11 @@ export class GiteaModel {
     };
     if (!o.legacy) {
       body.draft = pull.draft;
+      // Gitea 1.22+: code comments, `omitempty` (absent when there are none).
+      const reviewComments = pull.reviews
+        .filter((r) => r.state !== 'PENDING')
+        .reduce((n, r) => n + r.comments.length, 0);
+      if (reviewComments > 0) body.review_comments = reviewComments;
       body.requested_reviewers_teams = this.requestedTeams(pull).map((t) => {
         const [org, name] = t.split('/');
         return { id: 0, name, organization: { username: org }, permission: 'read' };
@@ -452,11 +615,48 @@ export class GiteaModel {
       stale: review.stale,
       official: review.state === 'APPROVED' || review.state === 'REQUEST_CHANGES',
       dismissed: review.dismissed,
-      comments_count: 0,
+      comments_count: review.comments.length,
       submitted_at: review.submitted_at.toISOString(),
       updated_at: review.submitted_at.toISOString(),
       html_url: `${o.webUrl}/${full}/pulls/${pull.number}#issuecomment-${review.id}`,
       pull_request_url: `${o.webUrl}/${full}/pulls/${pull.number}`,
+    };
+  }
+
+  renderReviewComment(pull: GtPull, review: GtReview, c: GtReviewComment, o: RenderOptions) {
+    const full = `${pull.repo.owner}/${pull.repo.name}`;
+    return {
+      id: c.id,
+      body: c.body,
+      user: this.renderUser(c.login, o),
+      resolver: c.resolver ? this.renderUser(c.resolver, o) : null,
+      pull_request_review_id: review.id,
+      created_at: c.created_at.toISOString(),
+      updated_at: c.created_at.toISOString(),
+      path: c.path,
+      commit_id: review.commit_id,
+      original_commit_id: review.commit_id,
+      diff_hunk: '',
+      // `position` is the new-side line, `original_position` the old side's; the other is 0.
+      position: Math.max(c.line, 0),
+      original_position: Math.max(-c.line, 0),
+      html_url: `${o.webUrl}/${full}/pulls/${pull.number}#issuecomment-${c.id}`,
+      pull_request_url: `${o.webUrl}/${full}/pulls/${pull.number}`,
+    };
+  }
+
+  /** One `CommitStatus`; its state is under `status` (Gitea's JSON name), not `state`. */
+  renderStatus(repo: GtRepo, commit: string, s: GtStatus, o: RenderOptions) {
+    return {
+      id: s.id,
+      status: s.state,
+      target_url: s.target_url,
+      description: s.description,
+      url: `${o.apiUrl}/repos/${repo.owner}/${repo.name}/statuses/${commit}`,
+      context: s.context,
+      creator: s.creator ? this.renderUser(s.creator, o) : null,
+      created_at: s.created_at.toISOString(),
+      updated_at: s.created_at.toISOString(),
     };
   }
 

@@ -113,6 +113,102 @@ describe('Gitea emulator', () => {
     });
   });
 
+  it('combined status: latest per context as `status`, paged with a total; an empty one for a commit without statuses', async () => {
+    const pull = gt.model.openPull('org/app', { head: 'ci' });
+    const sha = pull.head_sha;
+    const empty = await get(`/repos/org/app/commits/${sha}/status`);
+    expect(empty.body).toEqual({
+      state: '',
+      sha: '',
+      total_count: 0,
+      statuses: null,
+      repository: null,
+      commit_url: '',
+      url: '',
+    });
+    expect(empty.headers.get('x-total-count')).toBeNull();
+    gt.model.setStatus('org/app', sha, {
+      context: 'build',
+      state: 'pending',
+      target_url: '/gitea/org/app/actions/runs/1/jobs/0',
+    });
+    gt.model.setStatus('org/app', sha, {
+      context: 'build',
+      state: 'failure',
+      description: 'Failing after 1m',
+    });
+    gt.model.setStatus('org/app', sha, { context: 'lint', state: 'warning' });
+    gt.model.setStatus('org/app', sha, { context: 'docs', state: 'skipped' });
+    const all = await get(`/repos/org/app/commits/${sha}/status?limit=50`);
+    expect(all.headers.get('x-total-count')).toBe('3');
+    expect(all.body).toMatchObject({ state: 'failure', sha, total_count: 3 });
+    expect(all.body.statuses.map((s: Json) => [s.context, s.status])).toEqual([
+      ['docs', 'skipped'],
+      ['lint', 'warning'],
+      ['build', 'failure'],
+    ]);
+    expect(all.body.statuses[2]).toMatchObject({ description: 'Failing after 1m' });
+    expect(all.body.statuses[0]).not.toHaveProperty('state');
+    const second = await get(`/repos/org/app/commits/${sha}/status?limit=2&page=2`);
+    expect(second.body.statuses.map((s: Json) => s.context)).toEqual(['build']);
+    // A branch name is its head; a force-push leaves the old commit's statuses on the old commit.
+    expect((await get('/repos/org/app/commits/ci/status')).body.total_count).toBe(3);
+    const next = gt.model.push('org/app', 'ci');
+    expect((await get(`/repos/org/app/commits/${next}/status`)).body.statuses).toBeNull();
+    expect((await get(`/repos/org/app/commits/${sha}/status`)).body.total_count).toBe(3);
+    gt.model.setStatus('org/app', next, { context: 'build', state: 'success' });
+    gt.model.setStatus('org/app', next, { context: 'lint', state: 'warning' });
+    expect((await get(`/repos/org/app/commits/${next}/status`)).body.state).toBe('success');
+  });
+
+  it('mergeable: false while the conflict check runs after opening or a push (until a read), on a conflict, for a draft', async () => {
+    const pull = gt.model.openPull('org/app', { head: 'm' });
+    const mergeable = async () => (await get(`/repos/org/app/pulls/${pull.number}`)).body.mergeable;
+    expect(await mergeable()).toBe(false);
+    expect(await mergeable()).toBe(true);
+    gt.model.setConflicting('org/app', pull.number, true);
+    expect(await mergeable()).toBe(false);
+    expect(await mergeable()).toBe(false);
+    gt.model.setConflicting('org/app', pull.number, false);
+    // A push to the base asks again, and `base.sha` follows the base branch.
+    const base = gt.model.push('org/app', 'main');
+    const read = await get(`/repos/org/app/pulls/${pull.number}`);
+    expect(read.body).toMatchObject({ mergeable: false, base: { sha: base } });
+    expect(await mergeable()).toBe(true);
+    gt.model.update('org/app', pull.number, { draft: true });
+    expect(await mergeable()).toBe(false);
+  });
+
+  it('review code comments: counted on the review and the PR, listed per review with resolver and sides', async () => {
+    const pull = gt.model.openPull('org/app', { head: 'talk' });
+    expect((await get(`/repos/org/app/pulls/${pull.number}`)).body).not.toHaveProperty('review_comments');
+    const review = gt.model.review('org/app', pull.number, 'bob', 'REQUEST_CHANGES', [
+      { path: 'a.ts', line: 4, body: 'new side' },
+      { path: 'a.ts', line: -2, body: 'old side' },
+    ]);
+    gt.model.reply('org/app', pull.number, review.comments[0]!.id, 'alice', 'done');
+    gt.model.resolveConversation('org/app', pull.number, review.comments[0]!.id, 'bob');
+    gt.model.comment('org/app', pull.number);
+    expect((await get(`/repos/org/app/pulls/${pull.number}`)).body).toMatchObject({
+      comments: 1,
+      review_comments: 3,
+    });
+    expect((await get(`/repos/org/app/pulls/${pull.number}/reviews`)).body[0]).toMatchObject({
+      id: review.id,
+      comments_count: 3,
+    });
+    const comments = await get(`/repos/org/app/pulls/${pull.number}/reviews/${review.id}/comments`);
+    expect(
+      comments.body.map((c: Json) => [c.path, c.position, c.original_position, c.resolver?.login ?? null]),
+    ).toEqual([
+      ['a.ts', 4, 0, 'bob'],
+      ['a.ts', 0, 2, null],
+      ['a.ts', 4, 0, null],
+    ]);
+    expect(comments.body[2]).toMatchObject({ user: { login: 'alice' }, pull_request_review_id: review.id });
+    expect((await get(`/repos/org/app/pulls/${pull.number}/reviews/999/comments`)).status).toBe(404);
+  });
+
   it('an older server leaves out draft, sizes and team reviewers', async () => {
     const old = await startGiteaEmulator({ legacy: true });
     try {
@@ -127,6 +223,7 @@ describe('Gitea emulator', () => {
       expect(body).not.toHaveProperty('draft');
       expect(body).not.toHaveProperty('additions');
       expect(body).not.toHaveProperty('requested_reviewers_teams');
+      expect(body).not.toHaveProperty('review_comments');
     } finally {
       await old.close();
     }

@@ -1,10 +1,25 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { fingerprint, HostEmulator } from '../host-emulator.ts';
-import { EmulatorError, GiteaModel, type GtPull, type RenderOptions } from './model.ts';
+import {
+  EmulatorError,
+  GiteaModel,
+  type GtPull,
+  type GtRepo,
+  type GtStatus,
+  type RenderOptions,
+} from './model.ts';
 
 /** API routes the emulator serves; anything else is "unexpected", recorded and answered 404. */
-export type RouteName = 'version' | 'get_repo' | 'list_pulls' | 'get_pull' | 'list_reviews' | 'list_commits';
+export type RouteName =
+  | 'version'
+  | 'get_repo'
+  | 'list_pulls'
+  | 'get_pull'
+  | 'list_reviews'
+  | 'list_review_comments'
+  | 'list_commits'
+  | 'combined_status';
 
 export const FAULT_KINDS = ['latency', 'status', 'timeout', 'garbage', 'unauthorized', 'rate_limit'] as const;
 
@@ -205,6 +220,7 @@ export class GiteaEmulator extends HostEmulator<RouteName, Fault, LoggedRequest>
     const repo = m.repos.get(`${params[0]}/${params[1]}`.toLowerCase());
     if (!repo || !m.canRead(repo, viewer)) throw new EmulatorError(404, "The target couldn't be found.");
     if (name === 'get_repo') return { body: m.renderRepo(repo, o) };
+    if (name === 'combined_status') return this.#combinedStatus(repo, params[2]!, url);
     if (name === 'list_pulls') {
       const state = url.searchParams.get('state') ?? 'open';
       if (!['open', 'closed', 'all'].includes(state)) throw new EmulatorError(422, `invalid state ${state}`);
@@ -218,15 +234,72 @@ export class GiteaEmulator extends HostEmulator<RouteName, Fault, LoggedRequest>
         pulls = [...pulls].sort((a, b) => a.updated_at.getTime() - b.updated_at.getTime());
       else if (sort === 'oldest') pulls = [...pulls].sort((a, b) => a.id - b.id);
       else pulls = [...pulls].sort((a, b) => b.id - a.id);
-      return this.#page(url, pulls, (p) => m.renderPull(p, o, true));
+      const { slice, headers } = this.#slice(url, pulls);
+      const body = slice.map((p) => m.renderPull(p, o, true));
+      for (const p of slice) m.observe(p);
+      return { body, headers };
     }
     const pull = repo.pulls.find((p) => String(p.number) === params[2]);
     if (!pull) throw new EmulatorError(404, "The target couldn't be found.");
-    if (name === 'get_pull') return { body: m.renderPull(pull, o, false) };
+    if (name === 'get_pull') {
+      const body = m.renderPull(pull, o, false);
+      m.observe(pull);
+      return { body };
+    }
     if (name === 'list_reviews') return this.#page(url, pull.reviews, (r) => m.renderReview(pull, r, o));
+    if (name === 'list_review_comments') {
+      // Not paged: Gitea answers every code comment of the review.
+      const review = pull.reviews.find((r) => String(r.id) === params[3]);
+      if (!review) throw new EmulatorError(404, "The target couldn't be found.");
+      return { body: review.comments.map((c) => m.renderReviewComment(pull, review, c, o)) };
+    }
     // list_commits
     const commits = Array.from({ length: pull.commits }, (_, i) => i);
     return this.#page(url, commits, (i) => m.renderCommit(pull as GtPull, i, o));
+  }
+
+  /**
+   * `GET /repos/{o}/{r}/commits/{ref}/status` (`repoGetCombinedStatusByRef`): the latest status
+   * per context of a commit (a branch name is resolved to its head), paged like a list, with the
+   * combined state as Gitea 1.25 computes it (`CommitStatusStates.Combine`: failure if any is
+   * error or failure, success if all are success, warning or skipped, else pending). A commit
+   * without statuses gets an empty `CombinedStatus` (`state` "", `statuses` null) and no total.
+   */
+  #combinedStatus(repo: GtRepo, ref: string, url: URL) {
+    const commit = repo.branches.get(ref) ?? ref;
+    const all = this.model.latestStatuses(repo, commit);
+    if (all.length === 0)
+      return {
+        body: {
+          state: '',
+          sha: '',
+          total_count: 0,
+          statuses: null,
+          repository: null,
+          commit_url: '',
+          url: '',
+        },
+      };
+    const { slice, headers } = this.#slice(url, all);
+    const combine = (list: readonly GtStatus[]) =>
+      list.some((s) => s.state === 'error' || s.state === 'failure')
+        ? 'failure'
+        : list.every((s) => s.state === 'success' || s.state === 'warning' || s.state === 'skipped')
+          ? 'success'
+          : 'pending';
+    const api = `${this.apiUrl}/repos/${repo.owner}/${repo.name}`;
+    return {
+      body: {
+        state: combine(slice),
+        sha: commit,
+        total_count: slice.length,
+        statuses: slice.map((s) => this.model.renderStatus(repo, commit, s, this.render)),
+        repository: this.model.renderRepo(repo, this.render),
+        commit_url: `${api}/commits/${commit}`,
+        url: `${api}/commits/${commit}/status`,
+      },
+      headers,
+    };
   }
 
   /**
@@ -235,6 +308,12 @@ export class GiteaEmulator extends HostEmulator<RouteName, Fault, LoggedRequest>
    * and a `Link` header with `next`/`last`.
    */
   #page<T>(url: URL, items: readonly T[], render: (item: T) => unknown) {
+    const { slice, headers } = this.#slice(url, items);
+    return { body: slice.map(render), headers };
+  }
+
+  /** The items of the page `url` asks for, and the paging headers. */
+  #slice<T>(url: URL, items: readonly T[]) {
     const asked = Number(url.searchParams.get('limit') ?? 0);
     const limit = Math.min(
       this.#options.maxResponseItems,
@@ -255,7 +334,7 @@ export class GiteaEmulator extends HostEmulator<RouteName, Fault, LoggedRequest>
       ...(page > 1 ? [`${link(1)}; rel="first"`, `${link(page - 1)}; rel="prev"`] : []),
     ];
     return {
-      body: slice.map(render),
+      slice,
       headers: {
         ...(this.#options.totalCount
           ? { 'x-total-count': String(items.length), 'access-control-expose-headers': 'X-Total-Count, Link' }
@@ -281,12 +360,25 @@ function matchRoute(path: string): { name: RouteName; params: string[] } | null 
   }
   if (seg.length === 1 && seg[0] === 'version') return { name: 'version', params: [] };
   if (seg[0] !== 'repos' || seg.length < 3 || !seg[1] || !seg[2]) return null;
-  const [, owner, repo, kind, index, sub] = seg as [string, string, string, string?, string?, string?];
+  const [, owner, repo, kind, index, sub, id, leaf] = seg as [
+    string,
+    string,
+    string,
+    string?,
+    string?,
+    string?,
+    string?,
+    string?,
+  ];
   if (seg.length === 3) return { name: 'get_repo', params: [owner, repo] };
+  if (kind === 'commits' && seg.length === 6 && index && sub === 'status')
+    return { name: 'combined_status', params: [owner, repo, index] };
   if (kind !== 'pulls') return null;
   if (seg.length === 4) return { name: 'list_pulls', params: [owner, repo] };
   if (!/^\d+$/.test(index ?? '')) return null;
   if (seg.length === 5) return { name: 'get_pull', params: [owner, repo, index!] };
+  if (seg.length === 8 && sub === 'reviews' && /^\d+$/.test(id ?? '') && leaf === 'comments')
+    return { name: 'list_review_comments', params: [owner, repo, index!, id!] };
   if (seg.length !== 6) return null;
   if (sub === 'reviews') return { name: 'list_reviews', params: [owner, repo, index!] };
   if (sub === 'commits') return { name: 'list_commits', params: [owner, repo, index!] };

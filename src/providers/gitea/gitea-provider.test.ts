@@ -4,7 +4,7 @@ import { type GiteaEmulator, startGiteaEmulator } from '../../../emulator/gitea/
 import { FakeClock } from '../../core/clock.ts';
 import { AuthError, NotFoundError, type RateLimitedError, UnavailableError } from '../../core/errors.ts';
 import { FORGEJO_TYPE, GITEA_TYPE } from './defaults.ts';
-import { GiteaProvider } from './gitea-provider.ts';
+import { GiteaProvider, MERGEABLE_SETTLE_MS } from './gitea-provider.ts';
 
 /** The provider against the emulator over real HTTP; an unexpected request fails the suite. */
 const TOKEN = 'gitea-provider-token';
@@ -127,6 +127,14 @@ describe('Gitea provider', () => {
       base_branch: 'main',
       head_branch: 'r',
       requested_reviewers: [],
+      head_sha: pull.head_sha,
+      checks_state: 'none',
+      checks: { passed: 0, failed: 0, pending: 0, skipped: 0, failing: [] },
+      // A new PR is still being checked for conflicts, and this is the first look at its commits.
+      merge_state: 'unknown',
+      merge_state_reason: 'mergeable=false',
+      unresolved_threads: 0,
+      comments: 0,
     });
     gt.model.review('org/rev', pull.number, 'ann', 'REQUEST_CHANGES');
     gt.model.review('org/rev', pull.number, 'ann', 'COMMENT');
@@ -146,18 +154,203 @@ describe('Gitea provider', () => {
     ]);
   });
 
-  it('counts commits once per head: an unchanged PR costs the PR and its reviews', async () => {
+  it('counts commits once per head: an unchanged open PR costs the PR, its reviews and its statuses', async () => {
     gt.model.createRepo({ full_name: 'org/cost' });
     const pull = gt.model.openPull('org/cost', { head: 'c', commits: 2 });
     const ref = { repo: { owner: 'org', name: 'cost' }, number: pull.number };
     await provider.fetchPull(ref, call);
     gt.resetCounters();
     expect((await provider.fetchPull(ref, call)).commits).toBe(2);
-    expect(gt.counters.total).toBe(2);
+    expect(gt.counters.total).toBe(3);
+    expect([gt.count('get_pull'), gt.count('list_reviews'), gt.count('combined_status')]).toEqual([1, 1, 1]);
     gt.model.push('org/cost', 'c');
     gt.resetCounters();
     expect((await provider.fetchPull(ref, call)).commits).toBe(3);
-    expect(gt.counters.total).toBe(3);
+    expect(gt.counters.total).toBe(4);
+    // Code comments cost one read per review that has some; a closed PR reads no statuses or comments.
+    gt.model.review('org/cost', pull.number, 'ann', 'COMMENT', [{ path: 'a.ts', line: 1, body: 'why?' }]);
+    gt.model.review('org/cost', pull.number, 'bo', 'COMMENT', [{ path: 'b.ts', line: 2, body: 'typo' }]);
+    gt.model.review('org/cost', pull.number, 'cy', 'APPROVED');
+    gt.resetCounters();
+    expect((await provider.fetchPull(ref, call)).unresolved_threads).toBe(2);
+    expect(gt.counters.total).toBe(5);
+    expect(gt.count('list_review_comments')).toBe(2);
+    gt.model.close('org/cost', pull.number);
+    gt.resetCounters();
+    expect(await provider.fetchPull(ref, call)).toMatchObject({
+      checks_state: null,
+      checks: null,
+      merge_state: null,
+      unresolved_threads: null,
+      comments: 2,
+    });
+    expect(gt.counters.total).toBe(2);
+  });
+
+  it('checks are the head commit’s statuses: every state mapped, failing ones named and linked, a force-push shows none of the old', async () => {
+    gt.model.createRepo({ full_name: 'org/ci' });
+    const pull = gt.model.openPull('org/ci', { head: 'ci' });
+    const ref = { repo: { owner: 'org', name: 'ci' }, number: pull.number };
+    const first = pull.head_sha;
+    const post = (context: string, state: Parameters<typeof gt.model.setStatus>[2]['state'], target = '') =>
+      gt.model.setStatus('org/ci', first, {
+        context,
+        state,
+        target_url: target,
+        description: `${context} ${state}`,
+      });
+    // Gitea Actions link a job by a path on the instance (its sub-path included).
+    post('build / test (pull_request)', 'pending', '/gitea/org/ci/actions/runs/1/jobs/0');
+    post('build / test (pull_request)', 'failure', '/gitea/org/ci/actions/runs/1/jobs/0');
+    post('lint', 'error', 'https://ci.example/lint/9');
+    post('coverage', 'warning');
+    post('deploy', 'skipped');
+    post('docs', 'success', 'javascript:alert(1)');
+    post('e2e', 'pending');
+    const read = await provider.fetchPull(ref, call);
+    expect(read.head_sha).toBe(first);
+    expect(read.checks_state).toBe('failing');
+    expect(read.checks).toEqual({
+      passed: 2,
+      failed: 2,
+      pending: 1,
+      skipped: 1,
+      failing: [
+        {
+          name: 'build / test (pull_request)',
+          url: `${new URL(gt.webUrl).origin}/gitea/org/ci/actions/runs/1/jobs/0`,
+        },
+        { name: 'lint', url: 'https://ci.example/lint/9' },
+      ],
+    });
+    // Force-push: the new head has no statuses; the old commit's stay on it, unseen.
+    const second = gt.model.push('org/ci', 'ci');
+    expect(await provider.fetchPull(ref, call)).toMatchObject({
+      head_sha: second,
+      checks_state: 'none',
+      checks: { passed: 0, failed: 0, pending: 0, skipped: 0, failing: [] },
+    });
+    gt.model.setStatus('org/ci', second, { context: 'build / test (pull_request)', state: 'pending' });
+    expect(await provider.fetchPull(ref, call)).toMatchObject({
+      checks_state: 'pending',
+      checks: { passed: 0, failed: 0, pending: 1, skipped: 0, failing: [] },
+    });
+    gt.model.setStatus('org/ci', second, { context: 'build / test (pull_request)', state: 'success' });
+    expect((await provider.fetchPull(ref, call)).checks_state).toBe('passing');
+  });
+
+  it('mergeability: unknown until the commits stood a while, then clean or conflicting; a push or a moved base asks again; drafts are draft', async () => {
+    gt.model.createRepo({ full_name: 'org/merge' });
+    const pull = gt.model.openPull('org/merge', { head: 'm' });
+    const ref = { repo: { owner: 'org', name: 'merge' }, number: pull.number };
+    const state = async () => {
+      const { merge_state, merge_state_reason } = await provider.fetchPull(ref, call);
+      return [merge_state, merge_state_reason];
+    };
+    // Gitea is still checking the new PR (`mergeable` false), and these commits are new to us.
+    expect(await state()).toEqual(['unknown', 'mergeable=false']);
+    // Checked now, but the commits have not stood long enough to trust the answer.
+    expect(await state()).toEqual(['unknown', 'mergeable=true']);
+    clock.advance(MERGEABLE_SETTLE_MS);
+    expect(await state()).toEqual(['clean', 'mergeable=true']);
+    // A push that conflicts: the stale answer is not believed, the checked one is.
+    gt.model.setConflicting('org/merge', pull.number, true);
+    gt.model.push('org/merge', 'm');
+    expect(await state()).toEqual(['unknown', 'mergeable=false']);
+    clock.advance(MERGEABLE_SETTLE_MS);
+    expect(await state()).toEqual(['conflicting', 'mergeable=false']);
+    // The base moves on and the conflict is gone: unknown again, then clean.
+    gt.model.setConflicting('org/merge', pull.number, false);
+    gt.model.push('org/merge', 'main');
+    expect(await state()).toEqual(['unknown', 'mergeable=false']);
+    clock.advance(MERGEABLE_SETTLE_MS);
+    expect(await state()).toEqual(['clean', 'mergeable=true']);
+    gt.model.update('org/merge', pull.number, { draft: true });
+    expect(await state()).toEqual(['draft', 'draft']);
+    gt.model.merge('org/merge', pull.number);
+    expect(await state()).toEqual([null, null]);
+  });
+
+  it('conversations: unresolved ones counted by their first comment, replies and resolved ones not; comments count both kinds', async () => {
+    gt.model.createRepo({ full_name: 'org/talk' });
+    const pull = gt.model.openPull('org/talk', { head: 't' });
+    const ref = { repo: { owner: 'org', name: 'talk' }, number: pull.number };
+    const a = gt.model.review('org/talk', pull.number, 'ann', 'REQUEST_CHANGES', [
+      { path: 'src/a.ts', line: 10, body: 'off by one' },
+      { path: 'src/a.ts', line: -3, body: 'why remove this?' },
+    ]);
+    gt.model.reply('org/talk', pull.number, a.comments[0]!.id, 'agent', 'fixed');
+    const b = gt.model.review('org/talk', pull.number, 'bo', 'COMMENT', [
+      { path: 'README.md', line: 1, body: 'typo' },
+    ]);
+    gt.model.comment('org/talk', pull.number);
+    gt.model.comment('org/talk', pull.number);
+    expect(await provider.fetchPull(ref, call)).toMatchObject({ unresolved_threads: 3, comments: 6 });
+    // Resolving marks the first comment of a conversation.
+    gt.model.resolveConversation('org/talk', pull.number, a.comments[0]!.id, 'ann');
+    gt.model.resolveConversation('org/talk', pull.number, b.comments[0]!.id, 'bo');
+    expect((await provider.fetchPull(ref, call)).unresolved_threads).toBe(1);
+    gt.model.resolveConversation('org/talk', pull.number, b.comments[0]!.id, null);
+    expect((await provider.fetchPull(ref, call)).unresolved_threads).toBe(2);
+    // More reviews with code comments than a refresh reads: not counted (null), not guessed.
+    for (let i = 0; i < 5; i++)
+      gt.model.review('org/talk', pull.number, `r${i}`, 'COMMENT', [{ path: `f${i}`, line: 1, body: 'hm' }]);
+    gt.resetCounters();
+    expect(await provider.fetchPull(ref, call)).toMatchObject({ unresolved_threads: null, comments: 11 });
+    expect(gt.count('list_review_comments')).toBe(0);
+    // The feedback endpoint reads the newest 20 of them and says it left some out.
+    for (let i = 5; i < 19; i++)
+      gt.model.review('org/talk', pull.number, `r${i}`, 'COMMENT', [{ path: `f${i}`, line: 1, body: 'hm' }]);
+    gt.resetCounters();
+    const feedback = await provider.fetchFeedback(ref, call);
+    expect(gt.count('list_review_comments')).toBe(20);
+    expect(feedback.truncated).toBe(true);
+    expect(feedback.unresolved_threads.map((t) => t.path)).toEqual([
+      'README.md',
+      ...Array.from({ length: 19 }, (_, i) => `f${i}`),
+    ]);
+  });
+
+  it('fetchFeedback: failing checks with their text, unresolved conversations, who requests changes', async () => {
+    gt.model.createRepo({ full_name: 'org/fb' });
+    const pull = gt.model.openPull('org/fb', { head: 'fb' });
+    const ref = { repo: { owner: 'org', name: 'fb' }, number: pull.number };
+    gt.model.setStatus('org/fb', pull.head_sha, {
+      context: 'ci/test',
+      state: 'failure',
+      target_url: 'https://ci.example/1',
+      description: 'Failing after 2m',
+    });
+    gt.model.setStatus('org/fb', pull.head_sha, { context: 'ci/lint', state: 'error' });
+    gt.model.setStatus('org/fb', pull.head_sha, { context: 'ci/build', state: 'success' });
+    const dora = gt.model.review('org/fb', pull.number, 'Dora', 'REQUEST_CHANGES', [
+      { path: 'src/x.ts', line: 7, body: 'handle null' },
+      { path: 'src/y.ts', line: -2, body: 'keep this' },
+    ]);
+    gt.model.resolveConversation('org/fb', pull.number, dora.comments[1]!.id, 'Dora');
+    gt.model.review('org/fb', pull.number, 'bo', 'REQUEST_CHANGES');
+    gt.model.review('org/fb', pull.number, 'bo', 'APPROVED');
+    const feedback = await provider.fetchFeedback(ref, call);
+    expect(feedback).toEqual({
+      failing_checks: [
+        { name: 'ci/lint', url: null, summary: null },
+        { name: 'ci/test', url: 'https://ci.example/1', summary: 'Failing after 2m' },
+      ],
+      unresolved_threads: [
+        {
+          path: 'src/x.ts',
+          line: 7,
+          author: 'Dora',
+          body: 'handle null',
+          url: expect.stringContaining(`/org/fb/pulls/${pull.number}#issuecomment-${dora.comments[0]!.id}`),
+        },
+      ],
+      changes_requested_by: ['Dora'],
+      truncated: false,
+    });
+    // After a force-push the old commit's failures are gone.
+    gt.model.push('org/fb', 'fb');
+    expect((await provider.fetchFeedback(ref, call)).failing_checks).toEqual([]);
   });
 
   it('an older server: draft from the WIP title prefix, sizes null, one more read when lists lack sizes', async () => {
@@ -325,8 +518,37 @@ describe('Gitea and Forgejo webhooks', () => {
   });
 });
 
+describe('Gitea provider, feedback past what it reads', () => {
+  it('says truncated when a commit has more statuses than it reads', async () => {
+    // Pages of 2: five pages hold the latest status of 10 contexts.
+    const gt = await startGiteaEmulator({ maxResponseItems: 2 });
+    try {
+      gt.addToken(TOKEN, 'agent');
+      const provider = new GiteaProvider(
+        { id: 'g', type: 'gitea', web_url: gt.webUrl, api_url: gt.apiUrl },
+        'gitea',
+        { clock: new FakeClock(new Date()) },
+      );
+      gt.model.createRepo({ full_name: 'org/many' });
+      const pull = gt.model.openPull('org/many', { head: 'many' });
+      const ref = { repo: { owner: 'org', name: 'many' }, number: pull.number };
+      for (let i = 0; i < 10; i++)
+        gt.model.setStatus('org/many', pull.head_sha, { context: `job-${i}`, state: 'failure' });
+      expect((await provider.fetchFeedback(ref, { token: TOKEN })).truncated).toBe(false);
+      gt.model.setStatus('org/many', pull.head_sha, { context: 'job-10', state: 'failure' });
+      const feedback = await provider.fetchFeedback(ref, { token: TOKEN });
+      expect(feedback.truncated).toBe(true);
+      expect(feedback.failing_checks).toHaveLength(10);
+      expect((await provider.fetchPull(ref, { token: TOKEN })).checks).toMatchObject({ failed: 10 });
+      expect(gt.counters.unexpected).toEqual([]);
+    } finally {
+      await gt.close();
+    }
+  });
+});
+
 describe('Gitea provider, behind a server without X-Total-Count and pages capped at 20', () => {
-  it('reads every page until an empty one: commits, reviews and branch lookups stay exact', async () => {
+  it('reads every page until an empty one: commits, reviews, statuses and branch lookups stay exact', async () => {
     const gt = await startGiteaEmulator({ totalCount: false, maxResponseItems: 20 });
     try {
       gt.addToken(TOKEN, 'agent');
@@ -343,9 +565,19 @@ describe('Gitea provider, behind a server without X-Total-Count and pages capped
       for (let i = 0; i < 30; i++) gt.model.openPull('org/big', { head: `other-${i}` });
       for (let i = 0; i < 25; i++) gt.model.review('org/big', pull.number, `reviewer-${i}`, 'APPROVED');
       gt.model.review('org/big', pull.number, 'reviewer-24', 'REQUEST_CHANGES');
+      // 25 contexts on the head: two pages, and the empty third that ends them.
+      for (let i = 0; i < 25; i++)
+        gt.model.setStatus('org/big', pull.head_sha, { context: `job-${i}`, state: 'success' });
       const repo = { owner: 'org', name: 'big' };
       const found = await provider.findPullForBranch(repo, 'ours', { token: TOKEN });
-      expect(found).toMatchObject({ pr_number: pull.number, commits: 45, changes_requested: true });
+      expect(found).toMatchObject({
+        pr_number: pull.number,
+        commits: 45,
+        changes_requested: true,
+        checks_state: 'passing',
+        checks: { passed: 25 },
+      });
+      expect(gt.count('combined_status')).toBe(3);
       expect(gt.counters.unexpected).toEqual([]);
     } finally {
       await gt.close();

@@ -6,7 +6,7 @@ import {
   type RequestedReviewer,
   sortRequestedReviewers,
 } from '../../core/types.ts';
-import { NOT_READ_YET } from '../checks.ts';
+import { NO_CHECKS, summarizeChecks } from '../checks.ts';
 import { isOnHost, matchRepoOnHost, matchWebPath, pullNumber } from '../origin-match.ts';
 import type {
   CallOptions,
@@ -15,20 +15,33 @@ import type {
   ProviderConfig,
   ProviderDeps,
   ProviderWebhooks,
+  PullFeedback,
   PullRef,
   RepoRef,
 } from '../types.ts';
 import { GiteaClient, type GiteaClientOptions, totalCount } from './client.ts';
 import {
   anyListSchema,
+  combinedStatusSchema,
+  type GiteaCommitStatus,
   type GiteaPull,
   type GiteaReview,
+  type GiteaReviewComment,
   pullListSchema,
   pullSchema,
   type RepoInfo,
   repoSchema,
+  reviewCommentListSchema,
   reviewListSchema,
 } from './schemas.ts';
+import {
+  type Conversation,
+  checkResult,
+  conversationLine,
+  conversations,
+  mergeState,
+  reviewVerdicts,
+} from './status-mapping.ts';
 import { giteaWebhooks } from './webhooks.ts';
 
 export type GiteaKind = 'gitea' | 'forgejo';
@@ -45,6 +58,22 @@ export const MAX_LIST_PAGES = 5;
 const MAX_REVIEW_PAGES = 5;
 /** Pages of commits counted at most when a server sends no `X-Total-Count`. */
 const MAX_COMMIT_PAGES = 20;
+/** Pages of a commit's statuses read at most (the latest of 250 contexts by default). */
+const MAX_STATUS_PAGES = 5;
+/**
+ * Reviews with code comments whose comments a refresh reads to count open conversations (one
+ * request each); a PR with more shows null rather than a refresh costing that much.
+ */
+const MAX_THREAD_REVIEWS = 5;
+/** The same for the feedback endpoint, read on demand; past it the answer says `truncated`. */
+const MAX_FEEDBACK_THREAD_REVIEWS = 20;
+/**
+ * How long a PR's head and base commits must have stood before its `mergeable` is believed:
+ * Gitea checks for conflicts in a background queue after each push, usually within seconds; this
+ * is below the engine's re-ask of an unknown mergeability (`merge_unknown_ttl_ms`, 15 s), so that
+ * second read settles it.
+ */
+export const MERGEABLE_SETTLE_MS = 10_000;
 /** How long what a repository says of itself (its fork parent, its visibility) is trusted. */
 const REPO_TTL_MS = 10 * 60_000;
 /**
@@ -83,6 +112,8 @@ export class GiteaProvider implements Provider {
   readonly #repos = new Map<string, { info: RepoInfo | null; until: number }>();
   /** Commits of a PR by (PR, head, merge base): the same head on the same base has the same commits. */
   readonly #commits = new Map<string, number | null>();
+  /** Per PR, its (head, base) commits and when this provider first saw them (`MERGEABLE_SETTLE_MS`). */
+  readonly #heads = new Map<string, { pair: string; since: number }>();
   readonly #clock: ProviderDeps['clock'];
 
   constructor(
@@ -121,10 +152,65 @@ export class GiteaProvider implements Provider {
     return `${this.config.web_url}/${pathOf(pull.repo)}/pulls/${pull.number}`;
   }
 
-  /** One PR: the PR itself, its reviews, and its commit count (cached while head and base stay). */
+  /**
+   * One PR: the PR itself, its reviews, its commit count (cached while head and base stay), and,
+   * while it is open, its head commit's statuses and the code comments of reviews that have some.
+   */
   async fetchPull(pull: PullRef, call: CallOptions): Promise<PrFields> {
     const { data } = await this.client.get(`${apiPath(pull.repo)}/pulls/${pull.number}`, pullSchema, call);
     return this.#complete(pull.repo, data, call);
+  }
+
+  /**
+   * What an agent needs to act on a PR, read on demand: the failed statuses of the head commit,
+   * the conversations nobody resolved (by their first comment), and who requests changes. The PR,
+   * its reviews and statuses, and the comments of up to `MAX_FEEDBACK_THREAD_REVIEWS` reviews
+   * with code comments (the newest); anything left unread makes it `truncated`.
+   */
+  async fetchFeedback(ref: PullRef, call: CallOptions): Promise<PullFeedback> {
+    const { data: pull } = await this.client.get(
+      `${apiPath(ref.repo)}/pulls/${ref.number}`,
+      pullSchema,
+      call,
+    );
+    const sha = pull.head.sha || null;
+    const [reviews, statuses] = await Promise.all([
+      this.#reviews(ref.repo, pull.number, call),
+      sha ? this.#statuses(ref.repo, sha, call) : null,
+    ]);
+    const threads = await this.#conversations(
+      ref.repo,
+      pull.number,
+      reviews,
+      MAX_FEEDBACK_THREAD_REVIEWS,
+      call,
+    );
+    const failing = (statuses?.list ?? [])
+      .map((status) => ({ status, check: checkResult(status, this.config.web_url) }))
+      .filter(({ check }) => check.outcome === 'failed')
+      .map(({ status, check }) => ({
+        name: check.name,
+        url: check.url,
+        summary: status.description || null,
+      }));
+    const unresolved = threads.list
+      .filter((c) => !c.resolved)
+      .map(({ first }) => ({
+        path: first.path || null,
+        line: conversationLine(first),
+        author: first.user?.login ?? null,
+        body: first.body ?? '',
+        url: first.html_url || null,
+      }));
+    const { standing } = reviewVerdicts(reviews.list);
+    return {
+      failing_checks: failing,
+      unresolved_threads: unresolved,
+      changes_requested_by: [...standing.values()]
+        .filter((v) => v.state === 'REQUEST_CHANGES')
+        .map((v) => v.login),
+      truncated: !reviews.complete || statuses?.complete === false || !threads.complete,
+    };
   }
 
   /**
@@ -216,16 +302,32 @@ export class GiteaProvider implements Provider {
     return info;
   }
 
+  /**
+   * The rest of a PR's fields. Statuses and conversations are read for open PRs only: a merged or
+   * closed PR's checks and threads no longer ask anything of anyone (null there).
+   */
   async #complete(repo: RepoRef, pull: GiteaPull, call: CallOptions): Promise<PrFields> {
-    const [reviews, commits] = await Promise.all([
+    const open = mapState(pull) === 'open';
+    const sha = pull.head.sha || null;
+    const [reviews, commits, statuses] = await Promise.all([
       this.#reviews(repo, pull.number, call),
       this.#commitCount(repo, pull, call),
+      open && sha ? this.#statuses(repo, sha, call) : null,
     ]);
-    return this.#toFields(repo, pull, reviews, commits);
+    let threads: number | null = null;
+    if (open) {
+      const read = await this.#conversations(repo, pull.number, reviews, MAX_THREAD_REVIEWS, call, true);
+      threads = read.complete ? read.list.filter((c) => !c.resolved).length : null;
+    }
+    return this.#toFields(repo, pull, reviews, commits, statuses, threads);
   }
 
-  /** All reviews of a PR, oldest first (`GET …/pulls/{n}/reviews`), bounded. */
-  async #reviews(repo: RepoRef, number: number, call: CallOptions): Promise<GiteaReview[]> {
+  /** All reviews of a PR, oldest first (`GET …/pulls/{n}/reviews`), bounded; `complete` if all were read. */
+  async #reviews(
+    repo: RepoRef,
+    number: number,
+    call: CallOptions,
+  ): Promise<{ list: GiteaReview[]; complete: boolean }> {
     const out: GiteaReview[] = [];
     for (let page = 1; page <= MAX_REVIEW_PAGES; page++) {
       const { data, headers } = await this.client.get(
@@ -235,9 +337,90 @@ export class GiteaProvider implements Provider {
       );
       out.push(...data);
       const total = totalCount(headers);
-      if (data.length === 0 || (total !== null && out.length >= total)) break;
+      if (data.length === 0 || (total !== null && out.length >= total)) return { list: out, complete: true };
     }
-    return out;
+    return { list: out, complete: false };
+  }
+
+  /**
+   * The head commit's statuses, the latest per context (`GET /repos/{o}/{r}/commits/{sha}/status`,
+   * `repoGetCombinedStatusByRef`, paged like a list), read in the PR's own repository, where Gitea
+   * keeps them for its PR view (a fork's PR included: its Actions run there). Asked by sha, so a
+   * force-push's replaced commit never answers. Without `X-Total-Count` (servers before its
+   * combined status sent one), only an empty page ends the list.
+   */
+  async #statuses(
+    repo: RepoRef,
+    sha: string,
+    call: CallOptions,
+  ): Promise<{ list: GiteaCommitStatus[]; complete: boolean }> {
+    const out: GiteaCommitStatus[] = [];
+    for (let page = 1; page <= MAX_STATUS_PAGES; page++) {
+      const { data, headers } = await this.client.get(
+        `${apiPath(repo)}/commits/${encodeURIComponent(sha)}/status?limit=${PAGE_LIMIT}&page=${page}`,
+        combinedStatusSchema,
+        call,
+      );
+      const list = data.statuses ?? [];
+      out.push(...list);
+      const total = totalCount(headers);
+      if (list.length === 0 || (total !== null && out.length >= total)) return { list: out, complete: true };
+    }
+    return { list: out, complete: false };
+  }
+
+  /**
+   * The PR's review conversations (`status-mapping.ts`, `conversations`), from the code comments of
+   * each published review that has some (`comments_count`; `GET …/reviews/{id}/comments`, one
+   * request each, not paged), the newest `limit` of them. A PR whose reviews show no code comments
+   * costs nothing more. With `all`, more reviews with comments than `limit` (or reviews not all
+   * read) reads none: the count would be wrong.
+   */
+  async #conversations(
+    repo: RepoRef,
+    number: number,
+    reviews: { list: GiteaReview[]; complete: boolean },
+    limit: number,
+    call: CallOptions,
+    all = false,
+  ): Promise<{ list: Conversation[]; complete: boolean }> {
+    // A pending review's comments are its author's draft; a review request has none.
+    const commented = reviews.list
+      .filter((r) => !['PENDING', 'REQUEST_REVIEW'].includes(r.state.toUpperCase()))
+      .filter((r) => (r.comments_count ?? 1) > 0)
+      .sort((a, b) => b.id - a.id);
+    const complete = reviews.complete && commented.length <= limit;
+    if (all && !complete) return { list: [], complete: false };
+    const comments: GiteaReviewComment[][] = await Promise.all(
+      commented
+        .slice(0, limit)
+        .map(
+          async (r) =>
+            (
+              await this.client.get(
+                `${apiPath(repo)}/pulls/${number}/reviews/${r.id}/comments`,
+                reviewCommentListSchema,
+                call,
+              )
+            ).data,
+        ),
+    );
+    return { list: conversations(comments.flat()), complete };
+  }
+
+  /**
+   * Whether the PR's head and base commits have stood `MERGEABLE_SETTLE_MS` since this provider
+   * first saw them (each replica keeps its own memory; a restart forgets, costing one more read).
+   */
+  #settled(repo: RepoRef, pull: GiteaPull): boolean {
+    const key = `${pathOf(repo).toLowerCase()}#${pull.number}`;
+    const pair = `${pull.head.sha ?? ''} ${pull.base.sha ?? ''}`;
+    const now = this.#clock.now().getTime();
+    const seen = this.#heads.get(key);
+    if (seen?.pair === pair) return now - seen.since >= MERGEABLE_SETTLE_MS;
+    if (this.#heads.size > 50_000) this.#heads.clear();
+    this.#heads.set(key, { pair, since: now });
+    return false;
   }
 
   /**
@@ -286,29 +469,26 @@ export class GiteaProvider implements Provider {
   #toFields(
     repo: RepoRef,
     pull: GiteaPull,
-    reviews: readonly GiteaReview[],
+    reviews: { list: GiteaReview[]; complete: boolean },
     commits: number | null,
+    statuses: { list: GiteaCommitStatus[] } | null,
+    unresolvedThreads: number | null,
   ): PrFields {
-    // Per person (login without case), the latest review (highest id) that is not dismissed and
-    // gives a verdict: APPROVED or REQUEST_CHANGES. COMMENT and PENDING give none; a stale review
-    // (new commits since) still stands, as in Gitea's own view, unless the branch protection's
-    // "dismiss stale approvals" dismissed it (Gitea docs, "Protected branches").
-    const verdicts = new Map<string, { id: number; state: string }>();
-    // The latest entry of any kind per person: a request (REQUEST_REVIEW) after their last review
-    // means they are asked again.
-    const latest = new Map<string, string>();
-    for (const review of [...reviews].sort((a, b) => a.id - b.id)) {
-      const login = review.user?.login.toLowerCase();
-      if (!login) continue; // a team's review request names no person
-      const state = review.state.toUpperCase();
-      if (state !== 'PENDING') latest.set(login, state);
-      if (review.dismissed || (state !== 'APPROVED' && state !== 'REQUEST_CHANGES')) continue;
-      verdicts.set(login, { id: review.id, state });
-    }
-    const standing = [...verdicts.values()];
+    const verdicts = reviewVerdicts(reviews.list);
+    const latest = verdicts.latest;
+    const standing = [...verdicts.standing.values()];
     const changesRequested = standing.some((v) => v.state === 'REQUEST_CHANGES');
     const approved = !changesRequested && standing.some((v) => v.state === 'APPROVED');
     const draft = pull.draft ?? WIP_PREFIXES.some((p) => pull.title.trimStart().toLowerCase().startsWith(p));
+    const open = mapState(pull) === 'open';
+    // Code comments: the PR's own count (Gitea 1.22+, absent when 0), else the reviews' counts
+    // (published reviews; replies are filed under a review too).
+    const published = reviews.list.filter((r) => r.state.toUpperCase() !== 'PENDING');
+    const codeComments =
+      pull.review_comments ??
+      (reviews.complete && published.every((r) => r.comments_count != null)
+        ? published.reduce((n, r) => n + (r.comments_count ?? 0), 0)
+        : null);
     // Asked and not reviewed yet: `requested_reviewers` (people) without a review of theirs after
     // the request, and `requested_reviewers_teams` (Gitea 1.22+).
     const requested: RequestedReviewer[] = [];
@@ -342,7 +522,15 @@ export class GiteaProvider implements Provider {
       requested_reviewers: sortRequestedReviewers([
         ...new Map(requested.map((r) => [`${r.kind} ${r.name.toLowerCase()}`, r])).values(),
       ]),
-      ...NOT_READ_YET,
+      head_sha: pull.head.sha || null,
+      ...(statuses
+        ? summarizeChecks(statuses.list.map((s) => checkResult(s, this.config.web_url)))
+        : NO_CHECKS),
+      ...(open
+        ? mergeState(pull, draft, this.#settled(repo, pull))
+        : { merge_state: null, merge_state_reason: null }),
+      unresolved_threads: unresolvedThreads,
+      comments: pull.comments == null || codeComments === null ? null : pull.comments + codeComments,
     };
   }
 }

@@ -2,8 +2,9 @@ import { z } from 'zod';
 
 /**
  * Gitea/Forgejo API shapes (Gitea API swagger, `templates/swagger/v1_json.tmpl`: definitions
- * `PullRequest`, `PRBranchInfo`, `PullReview`, `Repository`, `User`, `Team`). Only the fields read
- * are declared; every one a version may lack is nullish.
+ * `PullRequest`, `PRBranchInfo`, `PullReview`, `PullReviewComment`, `CombinedStatus`,
+ * `CommitStatus`, `Repository`, `User`, `Team`). Only the fields read are declared; every one a
+ * version may lack is nullish.
  */
 export const userSchema = z.object({ login: z.string(), avatar_url: z.string().nullish() });
 
@@ -51,6 +52,15 @@ export const pullSchema = z.object({
   base: branchSchema,
   head: branchSchema,
   merge_base: z.string().nullish(),
+  /**
+   * False while Gitea checks for conflicts (after a push to the head or the base), on a conflict,
+   * after a failed check, and for a work-in-progress PR (`PullRequest.Mergeable`).
+   */
+  mergeable: z.boolean().nullish(),
+  /** Comments on the conversation (`Issue.NumComments`); code comments are not among them. */
+  comments: z.number().int().nullish(),
+  /** Code comments (Gitea 1.22+, with `draft`); `omitempty`: absent when there are none. */
+  review_comments: z.number().int().nullish(),
   updated_at: z.string().nullish(),
   requested_reviewers: z.array(userSchema.nullable()).nullish(),
   /** Gitea 1.22+. */
@@ -65,9 +75,43 @@ export const reviewSchema = z.object({
   state: z.string(),
   dismissed: z.boolean().nullish(),
   stale: z.boolean().nullish(),
+  /** Its code comments, replies filed under it included (`CodeCommentsCount`). */
+  comments_count: z.number().int().nullish(),
 });
 export type GiteaReview = z.infer<typeof reviewSchema>;
 
+/**
+ * A code comment (`PullReviewComment`): `position` is its line on the new side, `original_position`
+ * on the old side (the other is 0); `resolver` is who resolved the conversation it opens.
+ */
+export const reviewCommentSchema = z.object({
+  id: z.number(),
+  body: z.string().nullish(),
+  user: userSchema.nullish(),
+  resolver: z.object({ login: z.string().nullish() }).nullish(),
+  path: z.string().nullish(),
+  position: z.number().int().nullish(),
+  original_position: z.number().int().nullish(),
+  html_url: z.string().nullish(),
+});
+export type GiteaReviewComment = z.infer<typeof reviewCommentSchema>;
+
+/** One status of a commit (`CommitStatus`): its state is under `status`, not `state`. */
+const commitStatusSchema = z.object({
+  context: z.string().nullish(),
+  status: z.string().nullish(),
+  target_url: z.string().nullish(),
+  description: z.string().nullish(),
+});
+export type GiteaCommitStatus = z.infer<typeof commitStatusSchema>;
+
+/**
+ * `GET /repos/{o}/{r}/commits/{ref}/status`: the latest status per context. Without statuses
+ * Gitea answers an empty `CombinedStatus` (`statuses` null).
+ */
+export const combinedStatusSchema = z.object({ statuses: z.array(commitStatusSchema).nullish() });
+
 export const pullListSchema = z.array(pullSchema);
 export const reviewListSchema = z.array(reviewSchema);
+export const reviewCommentListSchema = z.array(reviewCommentSchema);
 export const anyListSchema = z.array(z.unknown());
