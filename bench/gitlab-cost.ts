@@ -7,7 +7,10 @@ import { benchEngine, seedRefs } from './seed.ts';
 
 /**
  * Code-host cost of keeping `refs` open MRs fresh through the real GitLab provider and emulator:
- * requests per 1,000 refreshes on first sight, when nothing changed, and when every MR changed.
+ * requests per 1,000 refreshes on first sight, when nothing changed, when every MR changed, when
+ * every MR was pushed to (mergeability left `unchecked` by GitLab: the provider asks for a
+ * recheck) and the pass after (GitLab has computed it). Every MR has a head pipeline of three jobs
+ * and an open thread, as the MRs of a project with CI and review do.
  * GitLab counts every request against one budget per user (REST and GraphQL alike; GitLab docs,
  * "Rate limits"), so requests are the cost; the largest query's complexity is reported against
  * GitLab's limit of 250.
@@ -25,9 +28,17 @@ export async function measureGitLabCost(db: Database, refs: number) {
       { clock },
     );
     const { engine, settings } = benchEngine(db, provider, clock, { batch_size: 500, concurrency: 50 });
+    const jobs = ['lint', 'unit', 'build'].map((name) => ({ name, status: 'success' as const }));
     for (let i = 0; i < refs; i++) {
       gl.model.push(project, `b${i}`);
-      gl.model.openMergeRequest(project, { source_branch: `b${i}` });
+      const mr = gl.model.openMergeRequest(project, { source_branch: `b${i}` });
+      gl.model.createPipeline(project, { ref: `b${i}`, jobs });
+      gl.model.startThread(project, mr.iid, {
+        author: 'reviewer',
+        body: 'Please rename',
+        file: 'a.ts',
+        line: 1,
+      });
     }
     await seedRefs(db, {
       refs,
@@ -62,7 +73,10 @@ export async function measureGitLabCost(db: Database, refs: number) {
     for (const mr of gl.model.mergeRequests.get(gl.model.project(project).id) ?? [])
       gl.model.updateMergeRequest(project, mr.iid, { title: `${mr.title}!` });
     const changed = await pass();
-    return { first, unchanged, changed };
+    for (let i = 0; i < refs; i++) gl.model.push(project, `b${i}`);
+    const pushed = await pass();
+    const checked = await pass();
+    return { first, unchanged, changed, pushed, checked };
   } finally {
     await gl.close();
   }

@@ -161,6 +161,118 @@ describe('GitLab end to end', () => {
     expect(after.json).toMatchObject({ outcome: 'updated', diff_status: { pull_request_state: 'merged' } });
   });
 
+  it('checks of the current head only, mergeability computed lazily, open threads and comments', async () => {
+    gl.model.push(project, 'ci/green');
+    const mr = gl.model.openMergeRequest(project, { source_branch: 'ci/green', title: 'Green' });
+    const first = gl.model.createPipeline(project, {
+      ref: 'ci/green',
+      jobs: [
+        { name: 'lint', stage: 'check', status: 'success' },
+        { name: 'unit', stage: 'test', status: 'success' },
+      ],
+    });
+    const thread = gl.model.startThread(project, mr.iid, {
+      author: 'lee',
+      body: 'Why?',
+      file: 'a.ts',
+      line: 1,
+    });
+    gl.model.comment(project, mr.iid, { author: 'kim', body: 'Nice' });
+    const chat = await chatReporting(`${gl.webUrl}/${project}`, 'ci/green');
+    await runtime.engine.tick();
+    expect(await ref(chat)).toMatchObject({
+      head_sha: first.sha,
+      checks_state: 'passing',
+      checks: { passed: 2, failed: 0, pending: 0, skipped: 0, failing: [] },
+      merge_state: 'clean',
+      merge_state_reason: 'mergeable',
+      unresolved_threads: 1,
+      comments: 2,
+    });
+    // A force-push: the old commit's pipeline stays GitLab's head pipeline of the MR for now, but
+    // it is not of the new head; mergeability is not computed yet.
+    const pushed = gl.model.push(project, 'ci/green');
+    const refresh = async () =>
+      (await api('POST', `/api/v1/chats/${chat}/diff-status/refresh`, {})).json.diff_status;
+    expect(await refresh()).toMatchObject({
+      head_sha: pushed,
+      checks_state: 'none',
+      checks: { passed: 0, failed: 0, pending: 0, skipped: 0, failing: [] },
+      merge_state: 'unknown',
+      merge_state_reason: 'unchecked',
+    });
+    const second = gl.model.createPipeline(project, {
+      ref: 'ci/green',
+      jobs: [
+        { name: 'lint', stage: 'check', status: 'success' },
+        { name: 'unit', stage: 'test', status: 'failed' },
+      ],
+    });
+    gl.model.resolveThread(project, mr.iid, thread.id, true, 'lee');
+    const unit = second.jobs.find((j) => j.name === 'unit')!;
+    expect(await refresh()).toMatchObject({
+      head_sha: pushed,
+      checks_state: 'failing',
+      checks: {
+        passed: 1,
+        failed: 1,
+        failing: [{ name: 'unit', url: `${gl.webUrl}/${project}/-/jobs/${unit.id}` }],
+      },
+      merge_state: 'clean',
+      unresolved_threads: 0,
+    });
+  });
+
+  it('feedback: the failed jobs, open threads and requested changes of the MR, read on demand', async () => {
+    gl.model.push(project, 'needs-work');
+    const mr = gl.model.openMergeRequest(project, { source_branch: 'needs-work' });
+    const pipeline = gl.model.createPipeline(project, {
+      ref: 'needs-work',
+      jobs: [{ name: 'unit', stage: 'test', status: 'failed', failure_reason: 'job_execution_timeout' }],
+    });
+    const thread = gl.model.startThread(project, mr.iid, {
+      author: 'lee',
+      body: 'Handle the empty case',
+      file: 'src/login.ts',
+      line: 7,
+    });
+    gl.model.review(project, mr.iid, 'lee', 'requested_changes');
+    const chat = await chatReporting(`${gl.webUrl}/${project}`, 'needs-work');
+    await runtime.engine.tick();
+    gl.resetCounters();
+    const res = await api('GET', `/api/v1/chats/${chat}/feedback`);
+    expect(res.status).toBe(200);
+    const mrUrl = `${gl.webUrl}/${project}/-/merge_requests/${mr.iid}`;
+    expect(res.json.refs).toEqual([
+      {
+        git_remote_origin: `${gl.webUrl}/${project}`,
+        git_branch: 'needs-work',
+        url: mrUrl,
+        failing_checks: [
+          {
+            name: 'unit',
+            url: `${gl.webUrl}/${project}/-/jobs/${pipeline.jobs[0]!.id}`,
+            summary: 'stage test: The script exceeded the maximum execution time set for the job',
+          },
+        ],
+        unresolved_threads: [
+          {
+            path: 'src/login.ts',
+            line: 7,
+            author: 'lee',
+            body: 'Handle the empty case',
+            url: `${mrUrl}#note_${thread.notes[0]!.id}`,
+          },
+        ],
+        changes_requested_by: ['lee'],
+        truncated: false,
+        error: null,
+      },
+    ]);
+    // One GraphQL query and one REST page of discussions.
+    expect([gl.count('graphql'), gl.count('list_discussions'), gl.counters.total]).toEqual([1, 1, 2]);
+  });
+
   it('finds the MR of a fork in the upstream project', async () => {
     gl.model.createProject({
       path: 'agent/api',
@@ -226,5 +338,25 @@ describe('GitLab end to end', () => {
       idempotencyKey: first.idempotencyKey,
     });
     expect(JSON.parse(retry.body)).toEqual({ status: 'duplicate' });
+  });
+
+  it('webhooks: a pipeline changing status marks its MR’s ref due (branch and merge request pipelines)', async () => {
+    gl.model.push(project, 'piped');
+    const mr = gl.model.openMergeRequest(project, { source_branch: 'piped' });
+    const chat = await chatReporting(`${gl.webUrl}/${project}`, 'piped');
+    await runtime.engine.tick();
+    const pipeline = gl.model.createPipeline(project, {
+      ref: 'piped',
+      jobs: [{ name: 'unit', status: 'success' }],
+    });
+    const payloads = new HookPayloads(gl.renderer);
+    const url = `${base}/api/v1/webhooks/corp`;
+    for (const payload of [payloads.pipeline(pipeline), payloads.pipeline(pipeline, mr)]) {
+      const delivery = await deliver(url, 'pipeline', payload, SECRET);
+      expect(JSON.parse(delivery.body)).toMatchObject({ status: 'accepted', marked: 1 });
+      expect(new Date((await ref(chat)).stale_at).getTime()).toBeLessThanOrEqual(Date.now());
+      await runtime.engine.tick();
+      expect(await ref(chat)).toMatchObject({ checks_state: 'passing', checks: { passed: 1 } });
+    }
   });
 });

@@ -105,6 +105,68 @@ describe('GitLab emulator GraphQL', () => {
     expect(gl.count('graphql', 200)).toBe(1);
   });
 
+  it('answers headPipeline only while it is of the current head, with its jobs, and discussion counts', async () => {
+    gl.model.openMergeRequest('group/sub/repo', { source_branch: 'f' });
+    const pipeline = gl.model.createPipeline('group/sub/repo', {
+      ref: 'f',
+      jobs: [
+        { name: 'unit', stage: 'test', status: 'failed', failure_reason: 'runner_system_failure' },
+        { name: 'lint', stage: 'test', status: 'success' },
+      ],
+    });
+    gl.model.retryJob(pipeline.id, 'unit');
+    gl.model.startThread('group/sub/repo', 1, { author: 'bob', body: 'Hm' });
+    const done = gl.model.startThread('group/sub/repo', 1, { author: 'bob', body: 'Ok?' });
+    gl.model.resolveThread('group/sub/repo', 1, done.id, true);
+    gl.model.comment('group/sub/repo', 1, { author: 'bob', body: 'Nice' });
+    const query = `{ project(fullPath: "group/sub/repo") { mergeRequest(iid: "1") {
+      diffHeadSha userNotesCount resolvableDiscussionsCount resolvedDiscussionsCount
+      headPipeline { status path
+        latest: jobs(retried: false, first: 10) { count nodes { name status allowFailure webPath failureMessage stage { name } } }
+        retried: jobs(retried: true) { nodes { name status failureMessage } }
+        failed: jobs(statuses: [FAILED]) { count } } } } }`;
+    const { body } = await post(query);
+    expect(body.errors).toBeUndefined();
+    const mr = body.data.project.mergeRequest;
+    const retry = pipeline.jobs.find((j) => j.name === 'unit' && !j.retried)!;
+    expect(mr).toMatchObject({
+      diffHeadSha: gl.model.headSha(gl.model.mergeRequest('group/sub/repo', 1)),
+      userNotesCount: 3,
+      resolvableDiscussionsCount: 2,
+      resolvedDiscussionsCount: 1,
+      headPipeline: {
+        status: 'RUNNING',
+        path: `/group/sub/repo/-/pipelines/${pipeline.id}`,
+        latest: {
+          count: 2,
+          nodes: [
+            {
+              name: 'lint',
+              status: 'SUCCESS',
+              allowFailure: false,
+              failureMessage: null,
+              stage: { name: 'test' },
+            },
+            { name: 'unit', status: 'PENDING', webPath: `/group/sub/repo/-/jobs/${retry.id}` },
+          ],
+        },
+        retried: {
+          nodes: [
+            {
+              name: 'unit',
+              status: 'FAILED',
+              failureMessage: 'There has been a runner system failure, please try again',
+            },
+          ],
+        },
+        failed: { count: 1 },
+      },
+    });
+    gl.model.push('group/sub/repo', 'f');
+    const pushed = await post(query);
+    expect(pushed.body.data.project.mergeRequest.headPipeline).toBeNull();
+  });
+
   it('answers project: null without an error for a project the token cannot see', async () => {
     gl.addToken('glpat-mallory', 'mallory');
     const hidden = await post(

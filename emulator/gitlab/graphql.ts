@@ -10,7 +10,16 @@ import {
   type SelectionSetNode,
   validate,
 } from 'graphql';
-import type { GitLabModel, GlMergeRequest, GlProject, MrState } from './model.ts';
+import {
+  CI_STATUSES,
+  DETAILED_MERGE_STATUSES,
+  FAILURE_MESSAGES,
+  type GitLabModel,
+  type GlMergeRequest,
+  type GlPipeline,
+  type GlProject,
+  type MrState,
+} from './model.ts';
 import type { Renderer } from './render.ts';
 
 /**
@@ -18,7 +27,8 @@ import type { Renderer } from './render.ts';
  * GraphQL API reference (`doc/api/graphql/reference/_index.md`: `Query.project`,
  * `Project.mergeRequests` / `Project.mergeRequest`, `MergeRequest`, `MergeRequestReviewer`,
  * `UserMergeRequestInteraction`, `DiffStatsSummary`, the `MergeRequestState`,
- * `MergeRequestSort`, `MergeRequestReviewState` and `DetailedMergeStatus` enums) and
+ * `MergeRequestSort`, `MergeRequestReviewState` and `DetailedMergeStatus` enums, `Pipeline`,
+ * `CiJob`, `CiStage`, the `PipelineStatusEnum` and `CiJobStatus` enums) and
  * `Query.queryComplexity` (`doc/api/graphql/getting_started.md`, "Query complexity").
  */
 export const GITLAB_SDL = /* GraphQL */ `
@@ -88,21 +98,65 @@ export const GITLAB_SDL = /* GraphQL */ `
   }
 
   enum DetailedMergeStatus {
-    APPROVALS_SYNCING
-    BLOCKED_STATUS
-    CHECKING
-    CI_MUST_PASS
-    CI_STILL_RUNNING
-    CONFLICT
-    DISCUSSIONS_NOT_RESOLVED
-    DRAFT_STATUS
-    MERGEABLE
-    NEED_REBASE
-    NOT_APPROVED
-    NOT_OPEN
-    PREPARING
-    REQUESTED_CHANGES
-    UNCHECKED
+    ${DETAILED_MERGE_STATUSES.map((s) => s.toUpperCase()).join('\n    ')}
+  }
+
+  enum PipelineStatusEnum {
+    ${CI_STATUSES.map((s) => s.toUpperCase()).join('\n    ')}
+  }
+
+  enum CiJobStatus {
+    ${CI_STATUSES.map((s) => s.toUpperCase()).join('\n    ')}
+  }
+
+  type Pipeline {
+    id: ID!
+    iid: String!
+    sha: String
+    ref: String
+    source: String
+    status: PipelineStatusEnum!
+    active: Boolean!
+    path: String
+    createdAt: Time!
+    updatedAt: Time!
+    jobs(
+      retried: Boolean
+      statuses: [CiJobStatus!]
+      first: Int
+      last: Int
+      after: String
+      before: String
+    ): CiJobConnection
+  }
+
+  type CiJobConnection {
+    count: Int!
+    nodes: [CiJob]
+    edges: [CiJobEdge]
+    pageInfo: PageInfo!
+  }
+
+  type CiJobEdge {
+    cursor: String!
+    node: CiJob
+  }
+
+  type CiJob {
+    id: ID
+    name: String
+    status: CiJobStatus
+    allowFailure: Boolean!
+    retried: Boolean
+    manualJob: Boolean
+    stage: CiStage
+    webPath: String
+    failureMessage: String
+  }
+
+  type CiStage {
+    id: ID!
+    name: String
   }
 
   enum MergeStatus {
@@ -164,6 +218,9 @@ export const GITLAB_SDL = /* GraphQL */ `
     detailedMergeStatus: DetailedMergeStatus
     mergeStatusEnum: MergeStatus
     userNotesCount: Int
+    resolvableDiscussionsCount: Int
+    resolvedDiscussionsCount: Int
+    headPipeline: Pipeline
     sourceProject: Project
     targetProject: Project!
   }
@@ -528,7 +585,8 @@ export async function executeGitLabGraphql(
           })),
         };
       },
-      diffHeadSha: mr.prepared_at ? model.headSha(mr) : null,
+      // GitLab's `diff_head_sha`: the MR diff's head, or the source branch's before any diff exists.
+      diffHeadSha: model.headSha(mr),
       diffRefs: mr.prepared_at
         ? { baseSha: mr.base_sha, headSha: model.headSha(mr), startSha: mr.base_sha }
         : null,
@@ -538,8 +596,62 @@ export async function executeGitLabGraphql(
         return s === 'preparing' ? 'UNCHECKED' : s.toUpperCase();
       },
       userNotesCount: mr.user_notes_count,
+      resolvableDiscussionsCount: () => model.resolvableDiscussions(mr).length,
+      resolvedDiscussionsCount: () =>
+        model.resolvableDiscussions(mr).length - model.unresolvedDiscussions(mr).length,
+      // `diff_head_pipeline`: the head pipeline only while it is of the current head commit.
+      headPipeline: () => {
+        const pipeline = model.diffHeadPipeline(mr);
+        return pipeline ? pipelineNode(pipeline) : null;
+      },
       sourceProject: () => visibleProject(mr.source_project_id),
       targetProject: () => projectNode(project),
+    };
+  };
+  const pipelineNode = (pipeline: GlPipeline): object => {
+    const status = model.pipelineStatus(pipeline);
+    return {
+      id: `gid://gitlab/Ci::Pipeline/${pipeline.id}`,
+      iid: String(pipeline.iid),
+      sha: pipeline.sha,
+      ref: pipeline.ref,
+      source: pipeline.source,
+      status: status.toUpperCase(),
+      active: ['created', 'waiting_for_resource', 'preparing', 'pending', 'running', 'canceling'].includes(
+        status,
+      ),
+      path: render.webPath(render.pipelineWebUrl(pipeline)),
+      createdAt: pipeline.created_at.toISOString(),
+      updatedAt: pipeline.updated_at.toISOString(),
+      // `retried: false` keeps the latest attempt of each job, `true` the replaced ones, none both
+      // (GitLab's JobsResolver).
+      jobs: (args: {
+        retried?: boolean | null;
+        statuses?: string[] | null;
+        first?: number;
+        last?: number;
+        after?: string;
+        before?: string;
+      }) => {
+        let jobs = pipeline.jobs;
+        if (args.retried === false) jobs = jobs.filter((j) => !j.retried);
+        if (args.retried === true) jobs = jobs.filter((j) => j.retried);
+        if (args.statuses) jobs = jobs.filter((j) => args.statuses!.includes(j.status.toUpperCase()));
+        const page = paginate(jobs, args);
+        const nodes = page.nodes.map((j) => ({
+          id: `gid://gitlab/Ci::Build/${j.id}`,
+          name: j.name,
+          status: j.status.toUpperCase(),
+          allowFailure: j.allow_failure,
+          retried: j.retried,
+          manualJob: j.status === 'manual',
+          stage: { id: `gid://gitlab/Ci::Stage/${pipeline.id}-${j.stage}`, name: j.stage },
+          webPath: render.webPath(render.jobWebUrl(pipeline, j)),
+          failureMessage:
+            j.status === 'failed' && j.failure_reason ? FAILURE_MESSAGES[j.failure_reason] : null,
+        }));
+        return { ...page, nodes, edges: page.edges!.map((e, k) => ({ cursor: e.cursor, node: nodes[k] })) };
+      },
     };
   };
   const rootValue = {

@@ -5,7 +5,9 @@ export { EmulatorError };
 
 /**
  * The state the GitLab emulator serves: users, projects (nested groups, forks, visibility), merge
- * requests with reviewers, approvals, commits and lazily prepared diff statistics.
+ * requests with reviewers, approvals, commits, lazily prepared diff statistics, lazily computed
+ * mergeability, discussions (threads a reviewer resolves), and CI pipelines with their jobs per
+ * commit.
  *
  * Vocabulary follows GitLab's own (REST `doc/api/merge_requests.md`, GraphQL reference
  * `doc/api/graphql/reference/_index.md`): `opened | closed | merged | locked` states, `iid` per
@@ -32,27 +34,90 @@ export const REVIEW_STATES = [
 export type ReviewState = (typeof REVIEW_STATES)[number];
 
 /**
- * `detailed_merge_status` values (merge_requests.md, "Merge status"); GraphQL's
- * `DetailedMergeStatus` enum has the same names upper-cased. A subset the emulator can produce.
+ * `detailed_merge_status` values (merge_requests.md, "Merge status", which lists more with each
+ * release: `commits_status`, `merge_time`, `locked_paths`… and, on older servers, `blocked_status`,
+ * `external_status_checks`); GraphQL's `DetailedMergeStatus` enum has the same names upper-cased.
+ * The emulator derives the first ten from the MR (`detailedMergeStatus`); tests force the others.
  */
 export const DETAILED_MERGE_STATUSES = [
-  'approvals_syncing',
-  'checking',
   'unchecked',
+  'checking',
   'preparing',
+  'not_open',
+  'draft_status',
+  'conflict',
+  'need_rebase',
+  'discussions_not_resolved',
+  'requested_changes',
+  'not_approved',
   'ci_must_pass',
   'ci_still_running',
-  'conflict',
-  'discussions_not_resolved',
-  'draft_status',
   'mergeable',
-  'need_rebase',
-  'not_approved',
-  'not_open',
-  'requested_changes',
+  'approvals_syncing',
   'blocked_status',
+  'merge_request_blocked',
+  'commits_status',
+  'external_status_checks',
+  'status_checks_must_pass',
+  'jira_association_missing',
+  'security_policy_violations',
+  'merge_time',
+  'locked_paths',
+  'locked_lfs_files',
+  'title_regex',
 ] as const;
 export type DetailedMergeStatus = (typeof DETAILED_MERGE_STATUSES)[number];
+
+/**
+ * Pipeline and job statuses, the same words for both (REST `status` in "Pipelines API" and "Jobs
+ * API"; GraphQL enums `PipelineStatusEnum` and `CiJobStatus`, upper-cased).
+ */
+export const CI_STATUSES = [
+  'created',
+  'waiting_for_resource',
+  'preparing',
+  'waiting_for_callback',
+  'pending',
+  'running',
+  'success',
+  'failed',
+  'canceling',
+  'canceled',
+  'skipped',
+  'manual',
+  'scheduled',
+] as const;
+export type CiStatus = (typeof CI_STATUSES)[number];
+
+/**
+ * Why a job failed (REST `failure_reason`), with the message GitLab shows for it (GraphQL
+ * `CiJob.failureMessage`; the job page's callout).
+ */
+export const FAILURE_MESSAGES = {
+  unknown_failure: 'There is an unknown failure, please try again',
+  script_failure: 'There has been a script failure. Check the job log for more information',
+  api_failure: 'There has been an API failure, please try again',
+  stuck_or_timeout_failure:
+    'There has been a timeout failure or the job got stuck. Check your timeout limits or try again',
+  runner_system_failure: 'There has been a runner system failure, please try again',
+  job_execution_timeout: 'The script exceeded the maximum execution time set for the job',
+} as const;
+export type FailureReason = keyof typeof FAILURE_MESSAGES;
+
+/**
+ * How a project merges (project setting `merge_method`): with `rebase_merge` (semi-linear) and
+ * `ff` (fast-forward) a source branch behind its target must be rebased first (`need_rebase`).
+ */
+export type MergeMethod = 'merge' | 'rebase_merge' | 'ff';
+
+/**
+ * Whether GitLab has computed an MR's mergeability: a push marks it `unchecked`; GitLab computes
+ * it only when asked (a single-MR REST read, or a list with `with_merge_status_recheck`), in a
+ * background job — `checking` until that job ran, a moment later (merge_requests.md, "Single merge
+ * request response notes", "Merge requests list response notes"). Reading `detailedMergeStatus`
+ * through GraphQL does not ask.
+ */
+export type Mergeability = 'unchecked' | 'checking' | 'checked';
 
 /** Sign-in tiers: which rules decide the approvals answer's `approved` (see `GitLabModel.approved`). */
 export type Tier = 'free' | 'premium';
@@ -83,6 +148,11 @@ export interface GlProject {
   /** Approvals every MR needs (a project approval rule; Premium and up). */
   approvals_required: number;
   tier: Tier;
+  merge_method: MergeMethod;
+  /** "Pipelines must succeed" (project setting `only_allow_merge_if_pipeline_succeeds`). */
+  only_allow_merge_if_pipeline_succeeds: boolean;
+  /** "All threads must be resolved" (`only_allow_merge_if_all_discussions_are_resolved`). */
+  only_allow_merge_if_all_discussions_are_resolved: boolean;
   created_at: Date;
   last_activity_at: Date;
   branches: Map<string, string>;
@@ -106,6 +176,63 @@ export interface GlReviewer {
 export interface GlApproval {
   username: string;
   approved_at: Date;
+}
+
+/** One job of a pipeline; a retried job stays, marked `retried`, beside its new attempt. */
+export interface GlJob {
+  id: number;
+  name: string;
+  stage: string;
+  status: CiStatus;
+  allow_failure: boolean;
+  failure_reason: FailureReason | null;
+  retried: boolean;
+  created_at: Date;
+}
+
+/** A pipeline of one commit (`sha`) of a project's branch (`ref`). */
+export interface GlPipeline {
+  id: number;
+  iid: number;
+  project_id: number;
+  sha: string;
+  ref: string;
+  source: string;
+  /** A status forced by the test (a pipeline without jobs: a YAML error); null: derived from the jobs. */
+  forced_status: CiStatus | null;
+  jobs: GlJob[];
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** A diff note's place (REST `position`; text notes only). */
+export interface NotePosition {
+  new_path: string;
+  old_path: string;
+  new_line: number | null;
+  old_line: number | null;
+}
+
+export interface GlNote {
+  id: number;
+  /** `DiffNote` (on a line), `DiscussionNote` (a thread), null (a plain comment or a system note). */
+  type: 'DiffNote' | 'DiscussionNote' | null;
+  body: string;
+  author: string;
+  system: boolean;
+  resolvable: boolean;
+  resolved: boolean;
+  resolved_by: string | null;
+  resolved_at: Date | null;
+  position: NotePosition | null;
+  created_at: Date;
+}
+
+/** A discussion: a thread of notes, or a single comment (`individual_note`). */
+export interface GlDiscussion {
+  id: string;
+  individual_note: boolean;
+  notes: GlNote[];
 }
 
 /** Diff statistics once GitLab has prepared the MR's diff; `null` on the MR while it is preparing. */
@@ -139,6 +266,14 @@ export interface GlMergeRequest {
    * the emulator derive `detailed_merge_status` from the MR.
    */
   merge_check: DetailedMergeStatus | null;
+  mergeability: Mergeability;
+  /** The source branch conflicts with the target (found when mergeability is computed). */
+  conflicts: boolean;
+  /** The target branch moved since the source branched off (matters for `rebase_merge` and `ff`). */
+  behind: boolean;
+  /** The pipeline GitLab last made the MR's head pipeline (it may be of a commit since replaced). */
+  head_pipeline_id: number | null;
+  discussions: GlDiscussion[];
   created_at: Date;
   updated_at: Date;
   merged_at: Date | null;
@@ -175,6 +310,15 @@ export type MergeRequestPatch = Partial<
   >
 >;
 
+/** A job as a test declares it. */
+export interface JobInput {
+  name: string;
+  stage?: string | undefined;
+  status?: CiStatus | undefined;
+  allow_failure?: boolean | undefined;
+  failure_reason?: FailureReason | undefined;
+}
+
 /**
  * GitLab moves a deleted user's contributions to a system-wide "Ghost User" (GitLab docs, "Delete
  * users": "records are associated with a system-wide user called Ghost User"). Its REST username
@@ -184,12 +328,25 @@ export const GHOST: GlUser = { id: 1, username: 'ghost', name: 'Ghost User', ava
 
 const sha = (seed: string) => createHash('sha1').update(seed).digest('hex');
 
+/** Statuses of a pipeline still on its way (`ci_still_running` while the head pipeline is in one). */
+const ACTIVE_STATUSES: ReadonlySet<CiStatus> = new Set([
+  'created',
+  'waiting_for_resource',
+  'preparing',
+  'waiting_for_callback',
+  'pending',
+  'running',
+  'canceling',
+  'scheduled',
+]);
+
 export class GitLabModel {
   readonly users = new Map<string, GlUser>();
   readonly projects = new Map<number, GlProject>();
   readonly mergeRequests = new Map<number, GlMergeRequest[]>();
   /** Old path (lower-case) → project id, for projects moved or renamed (the API answers 301). */
   readonly redirects = new Map<string, number>();
+  readonly pipelines = new Map<number, GlPipeline>();
   /** Deleted usernames (lower-case): shown as the Ghost User. */
   readonly deletedUsers = new Set<string>();
   #ids = 100;
@@ -251,6 +408,9 @@ export class GitLabModel {
     default_branch?: string | undefined;
     approvals_required?: number | undefined;
     tier?: Tier | undefined;
+    merge_method?: MergeMethod | undefined;
+    only_allow_merge_if_pipeline_succeeds?: boolean | undefined;
+    only_allow_merge_if_all_discussions_are_resolved?: boolean | undefined;
   }): GlProject {
     const parts = input.path.split('/').filter(Boolean);
     if (parts.length < 2) throw new EmulatorError(400, 'a project path needs a namespace: group/repo');
@@ -270,6 +430,10 @@ export class GitLabModel {
       members: new Set((input.members ?? []).map((m) => m.toLowerCase())),
       approvals_required: input.approvals_required ?? 0,
       tier: input.tier ?? 'free',
+      merge_method: input.merge_method ?? 'merge',
+      only_allow_merge_if_pipeline_succeeds: input.only_allow_merge_if_pipeline_succeeds ?? false,
+      only_allow_merge_if_all_discussions_are_resolved:
+        input.only_allow_merge_if_all_discussions_are_resolved ?? false,
       created_at: now,
       last_activity_at: now,
       branches: new Map([[defaultBranch, sha(`${input.path}:${defaultBranch}:0`)]]),
@@ -329,11 +493,20 @@ export class GitLabModel {
       approvals_required?: number | undefined;
       tier?: Tier | undefined;
       members?: string[] | undefined;
+      merge_method?: MergeMethod | undefined;
+      only_allow_merge_if_pipeline_succeeds?: boolean | undefined;
+      only_allow_merge_if_all_discussions_are_resolved?: boolean | undefined;
     },
   ): GlProject {
     const project = this.project(path);
     if (patch.approvals_required !== undefined) project.approvals_required = patch.approvals_required;
     if (patch.tier !== undefined) project.tier = patch.tier;
+    if (patch.merge_method !== undefined) project.merge_method = patch.merge_method;
+    if (patch.only_allow_merge_if_pipeline_succeeds !== undefined)
+      project.only_allow_merge_if_pipeline_succeeds = patch.only_allow_merge_if_pipeline_succeeds;
+    if (patch.only_allow_merge_if_all_discussions_are_resolved !== undefined)
+      project.only_allow_merge_if_all_discussions_are_resolved =
+        patch.only_allow_merge_if_all_discussions_are_resolved;
     if (patch.members) for (const m of patch.members) project.members.add(m.toLowerCase());
     return project;
   }
@@ -357,6 +530,8 @@ export class GitLabModel {
   /**
    * A push of `count` commits: moves the branch and adds the commits to every open MR whose source
    * it is. The MR's diff must be prepared again: statistics go back to `null` until `prepareDiff`.
+   * GitLab marks the mergeability of those MRs, and of open MRs targeting the branch (now behind
+   * it), `unchecked` (merge_requests.md, "Single merge request response notes").
    */
   push(
     path: string,
@@ -377,8 +552,14 @@ export class GitLabModel {
           continue;
         mr.commits.push(...commits);
         mr.updated_at = now;
+        mr.mergeability = 'unchecked';
         if (!input.keepDiff) mr.diff = null;
       }
+    }
+    for (const mr of this.mergeRequests.get(project.id) ?? []) {
+      if (mr.state !== 'opened' || mr.target_branch !== branch) continue;
+      mr.behind = true;
+      mr.mergeability = 'unchecked';
     }
     return head;
   }
@@ -424,6 +605,11 @@ export class GitLabModel {
           }
         : null,
       merge_check: null,
+      mergeability: 'checked',
+      conflicts: false,
+      behind: false,
+      head_pipeline_id: null,
+      discussions: [],
       created_at: now,
       updated_at: now,
       merged_at: null,
@@ -563,22 +749,72 @@ export class GitLabModel {
   }
 
   /**
-   * `detailed_merge_status` (merge_requests.md, "Merge status"): a forced check (`checking`,
-   * `unchecked`, …) wins; otherwise not open → `not_open`; a diff never prepared → `preparing`,
-   * one being prepared again after a push → `checking`; then draft, requested changes, missing
-   * approvals, else `mergeable`.
+   * `detailed_merge_status` (merge_requests.md, "Merge status"): not open → `not_open`; a forced
+   * check (`merge_request_blocked`, `checking`, …) wins; a diff never prepared → `preparing`;
+   * mergeability not computed since the last push → `unchecked` (or `checking` once asked); then
+   * the first check that fails, in the order GitLab runs them: draft, conflicts, rebase needed,
+   * open threads, requested changes, missing approvals, and the pipeline where it must succeed
+   * (`ci_still_running` while it runs, `ci_must_pass` otherwise); else `mergeable`.
    */
   detailedMergeStatus(mr: GlMergeRequest): DetailedMergeStatus {
     if (mr.state !== 'opened' && mr.state !== 'locked') return 'not_open';
     if (mr.merge_check) return mr.merge_check;
-    if (mr.diff === null) return mr.prepared_at === null ? 'preparing' : 'checking';
+    if (mr.prepared_at === null) return 'preparing';
+    if (mr.mergeability !== 'checked') return mr.mergeability;
+    const project = this.project(mr.project_id);
     if (mr.draft) return 'draft_status';
+    if (mr.conflicts) return 'conflict';
+    if (mr.behind && project.merge_method !== 'merge') return 'need_rebase';
+    if (project.only_allow_merge_if_all_discussions_are_resolved && this.unresolvedDiscussions(mr).length > 0)
+      return 'discussions_not_resolved';
     if (mr.reviewers.some((r) => r.state === 'requested_changes')) return 'requested_changes';
     if (this.approvalsLeft(mr) > 0) return 'not_approved';
+    if (project.only_allow_merge_if_pipeline_succeeds) {
+      const pipeline = this.diffHeadPipeline(mr);
+      const status = pipeline ? this.pipelineStatus(pipeline) : null;
+      if (status !== 'success')
+        return status !== null && ACTIVE_STATUSES.has(status) ? 'ci_still_running' : 'ci_must_pass';
+    }
     return 'mergeable';
   }
 
-  /** The deprecated `merge_status` derived from the detailed one. */
+  /**
+   * Asks GitLab to compute an MR's mergeability (a single-MR read does; so does a list read with
+   * `with_merge_status_recheck`): an `unchecked` MR turns `checking` until the background job ran.
+   */
+  requestMergeCheck(mr: GlMergeRequest): void {
+    if (mr.mergeability === 'unchecked' && (mr.state === 'opened' || mr.state === 'locked'))
+      mr.mergeability = 'checking';
+  }
+
+  /** The background checks asked for have run (the server calls this before each request). */
+  settleMergeChecks(): void {
+    for (const list of this.mergeRequests.values())
+      for (const mr of list) if (mr.mergeability === 'checking') mr.mergeability = 'checked';
+  }
+
+  /**
+   * What a push to the branches would leave: the source conflicting with the target, or behind it.
+   * Mergeability is computed again (`unchecked` until asked).
+   */
+  setGitState(
+    path: string,
+    iid: number,
+    state: { conflicts?: boolean | undefined; behind?: boolean | undefined },
+  ): GlMergeRequest {
+    const mr = this.mergeRequest(path, iid);
+    if (state.conflicts !== undefined) mr.conflicts = state.conflicts;
+    if (state.behind !== undefined) mr.behind = state.behind;
+    mr.mergeability = 'unchecked';
+    mr.updated_at = this.now();
+    return mr;
+  }
+
+  /**
+   * The deprecated `merge_status` derived from the detailed one: it only ever said whether Git can
+   * merge the branches, so conflicts are `cannot_be_merged` and everything else that blocks (a
+   * rebase needed, approvals, CI) is `can_be_merged` (merge_requests.md, "Merge status").
+   */
   mergeStatus(
     mr: GlMergeRequest,
   ): 'unchecked' | 'checking' | 'can_be_merged' | 'cannot_be_merged' | 'preparing' {
@@ -586,12 +822,274 @@ export class GitLabModel {
     if (detailed === 'preparing') return 'preparing';
     if (detailed === 'unchecked') return 'unchecked';
     if (detailed === 'checking') return 'checking';
-    if (detailed === 'conflict' || detailed === 'need_rebase') return 'cannot_be_merged';
+    if (detailed === 'conflict' || (mr.conflicts && detailed !== 'not_open')) return 'cannot_be_merged';
     return 'can_be_merged';
   }
 
   headSha(mr: GlMergeRequest): string {
     return mr.commits.at(-1)?.id ?? sha(`${mr.id}:empty`);
+  }
+
+  // ---- pipelines -------------------------------------------------------------------------------
+
+  /**
+   * A pipeline for a commit of `ref` (default: the branch's head). GitLab makes it the head
+   * pipeline of each open MR whose source is that branch and whose head is that commit
+   * (`UpdateHeadPipelineForMergeRequestWorker`); an MR whose head moved on keeps its old one.
+   */
+  createPipeline(
+    path: string,
+    input: {
+      ref: string;
+      sha?: string | undefined;
+      status?: CiStatus | undefined;
+      source?: string | undefined;
+      jobs?: readonly JobInput[] | undefined;
+    },
+  ): GlPipeline {
+    const project = this.project(path);
+    const commit = input.sha ?? project.branches.get(input.ref);
+    if (!commit) throw new EmulatorError(400, `no branch ${input.ref}`);
+    const now = this.now();
+    const pipeline: GlPipeline = {
+      id: this.#nextId(),
+      iid: [...this.pipelines.values()].filter((p) => p.project_id === project.id).length + 1,
+      project_id: project.id,
+      sha: commit,
+      ref: input.ref,
+      source: input.source ?? 'push',
+      forced_status: input.status ?? null,
+      jobs: [],
+      created_at: now,
+      updated_at: now,
+    };
+    for (const job of input.jobs ?? []) this.#addJob(pipeline, job);
+    this.pipelines.set(pipeline.id, pipeline);
+    for (const list of this.mergeRequests.values())
+      for (const mr of list)
+        if (
+          mr.state === 'opened' &&
+          mr.source_project_id === project.id &&
+          mr.source_branch === input.ref &&
+          this.headSha(mr) === commit
+        )
+          mr.head_pipeline_id = pipeline.id;
+    return pipeline;
+  }
+
+  #addJob(pipeline: GlPipeline, input: JobInput): GlJob {
+    const job: GlJob = {
+      id: this.#nextId(),
+      name: input.name,
+      stage: input.stage ?? 'test',
+      status: input.status ?? 'pending',
+      allow_failure: input.allow_failure ?? false,
+      failure_reason: input.failure_reason ?? (input.status === 'failed' ? 'script_failure' : null),
+      retried: false,
+      created_at: this.now(),
+    };
+    pipeline.jobs.push(job);
+    return job;
+  }
+
+  pipeline(id: number): GlPipeline {
+    const p = this.pipelines.get(id);
+    if (!p) throw new EmulatorError(404, '404 Not found');
+    return p;
+  }
+
+  /** The latest attempt of a job by name (a runner moving it: running, success, failed…). */
+  updateJob(
+    pipelineId: number,
+    name: string,
+    patch: { status: CiStatus; failure_reason?: FailureReason | undefined },
+  ): GlJob {
+    const pipeline = this.pipeline(pipelineId);
+    const job = pipeline.jobs.find((j) => j.name === name && !j.retried);
+    if (!job) throw new EmulatorError(404, '404 Not found');
+    job.status = patch.status;
+    job.failure_reason = patch.status === 'failed' ? (patch.failure_reason ?? 'script_failure') : null;
+    pipeline.forced_status = null;
+    pipeline.updated_at = this.now();
+    return job;
+  }
+
+  /** A retry: the old attempt stays, marked retried; a new one is pending ("Retry a job", jobs.md). */
+  retryJob(pipelineId: number, name: string): GlJob {
+    const pipeline = this.pipeline(pipelineId);
+    const old = pipeline.jobs.find((j) => j.name === name && !j.retried);
+    if (!old) throw new EmulatorError(404, '404 Not found');
+    old.retried = true;
+    pipeline.forced_status = null;
+    pipeline.updated_at = this.now();
+    return this.#addJob(pipeline, { name, stage: old.stage, allow_failure: old.allow_failure });
+  }
+
+  /**
+   * A pipeline's status from its latest jobs, after GitLab's composite status: a job allowed to
+   * fail that failed counts as a success (the pipeline "passed with warnings"), so does a manual
+   * job allowed to fail (optional); running beats everything, then a blocking manual job, then
+   * failures. A pipeline without jobs keeps what it was created with.
+   */
+  pipelineStatus(pipeline: GlPipeline): CiStatus {
+    if (pipeline.forced_status) return pipeline.forced_status;
+    const statuses = pipeline.jobs
+      .filter((j) => !j.retried)
+      .map((j) =>
+        j.allow_failure && (j.status === 'failed' || j.status === 'canceled' || j.status === 'manual')
+          ? 'success'
+          : j.status,
+      );
+    if (statuses.length === 0) return 'created';
+    const only = (...allowed: CiStatus[]) => statuses.every((s) => allowed.includes(s));
+    const any = (...wanted: CiStatus[]) => statuses.some((s) => wanted.includes(s));
+    if (only('skipped')) return 'skipped';
+    if (only('success', 'skipped')) return 'success';
+    if (only('created')) return 'created';
+    if (only('canceled', 'success', 'skipped')) return 'canceled';
+    if (only('pending', 'created', 'skipped')) return 'pending';
+    if (any('running', 'pending', 'preparing', 'waiting_for_resource', 'waiting_for_callback', 'canceling'))
+      return 'running';
+    if (any('manual')) return 'manual';
+    if (any('scheduled')) return 'scheduled';
+    if (any('created')) return 'running';
+    return 'failed';
+  }
+
+  /**
+   * The head pipeline only while it is of the MR's current head (GitLab's `diff_head_pipeline`,
+   * what GraphQL's `MergeRequest.headPipeline` answers); null after a push until a pipeline of the
+   * new head exists.
+   */
+  diffHeadPipeline(mr: GlMergeRequest): GlPipeline | null {
+    const pipeline = mr.head_pipeline_id === null ? undefined : this.pipelines.get(mr.head_pipeline_id);
+    return pipeline && pipeline.sha === this.headSha(mr) ? pipeline : null;
+  }
+
+  // ---- discussions -----------------------------------------------------------------------------
+
+  #note(
+    author: string,
+    body: string,
+    kind: { type: GlNote['type']; resolvable: boolean; system?: boolean; position?: NotePosition | null },
+  ): GlNote {
+    this.user(author);
+    return {
+      id: this.#nextId(),
+      type: kind.type,
+      body,
+      author,
+      system: kind.system ?? false,
+      resolvable: kind.resolvable,
+      resolved: false,
+      resolved_by: null,
+      resolved_at: null,
+      position: kind.position ?? null,
+      created_at: this.now(),
+    };
+  }
+
+  #discussion(mr: GlMergeRequest, individual: boolean, note: GlNote): GlDiscussion {
+    const discussion: GlDiscussion = {
+      id: sha(`discussion:${mr.id}:${note.id}`),
+      individual_note: individual,
+      notes: [note],
+    };
+    mr.discussions.push(discussion);
+    if (!note.system) mr.user_notes_count++;
+    mr.updated_at = this.now();
+    return discussion;
+  }
+
+  /** A plain comment: its own discussion, not resolvable (`individual_note: true`). */
+  comment(path: string, iid: number, input: { author: string; body: string }): GlDiscussion {
+    const mr = this.mergeRequest(path, iid);
+    return this.#discussion(
+      mr,
+      true,
+      this.#note(input.author, input.body, { type: null, resolvable: false }),
+    );
+  }
+
+  /** A note GitLab writes itself ("added 1 commit"): not a user note, not resolvable. */
+  systemNote(path: string, iid: number, body: string): GlDiscussion {
+    const mr = this.mergeRequest(path, iid);
+    return this.#discussion(
+      mr,
+      true,
+      this.#note(mr.author, body, { type: null, resolvable: false, system: true }),
+    );
+  }
+
+  /** A thread a reviewer opens, on a line of the diff (`DiffNote`) or on the MR (`DiscussionNote`). */
+  startThread(
+    path: string,
+    iid: number,
+    input: { author: string; body: string; file?: string | undefined; line?: number | undefined },
+  ): GlDiscussion {
+    const mr = this.mergeRequest(path, iid);
+    const position: NotePosition | null = input.file
+      ? { new_path: input.file, old_path: input.file, new_line: input.line ?? null, old_line: null }
+      : null;
+    const note = this.#note(input.author, input.body, {
+      type: position ? 'DiffNote' : 'DiscussionNote',
+      resolvable: true,
+      position,
+    });
+    return this.#discussion(mr, false, note);
+  }
+
+  reply(path: string, iid: number, discussionId: string, input: { author: string; body: string }): GlNote {
+    const mr = this.mergeRequest(path, iid);
+    const discussion = this.#findDiscussion(mr, discussionId);
+    const first = discussion.notes[0]!;
+    const note = this.#note(input.author, input.body, {
+      type: first.type ?? 'DiscussionNote',
+      resolvable: first.resolvable,
+      position: first.position,
+    });
+    note.resolved = first.resolved;
+    discussion.notes.push(note);
+    discussion.individual_note = false;
+    mr.user_notes_count++;
+    mr.updated_at = this.now();
+    return note;
+  }
+
+  /** Resolving a thread resolves every resolvable note of it ("Resolve a merge request thread"). */
+  resolveThread(
+    path: string,
+    iid: number,
+    discussionId: string,
+    resolved: boolean,
+    by = 'agent',
+  ): GlDiscussion {
+    const mr = this.mergeRequest(path, iid);
+    const discussion = this.#findDiscussion(mr, discussionId);
+    const now = this.now();
+    for (const note of discussion.notes) {
+      if (!note.resolvable) continue;
+      note.resolved = resolved;
+      note.resolved_by = resolved ? by : null;
+      note.resolved_at = resolved ? now : null;
+    }
+    mr.updated_at = now;
+    return discussion;
+  }
+
+  #findDiscussion(mr: GlMergeRequest, id: string): GlDiscussion {
+    const discussion = mr.discussions.find((d) => d.id === id);
+    if (!discussion) throw new EmulatorError(404, '404 Not found');
+    return discussion;
+  }
+
+  /** Threads with a resolvable note, and those of them resolved (GraphQL's discussion counts). */
+  resolvableDiscussions(mr: GlMergeRequest): GlDiscussion[] {
+    return mr.discussions.filter((d) => d.notes.some((n) => n.resolvable));
+  }
+
+  unresolvedDiscussions(mr: GlMergeRequest): GlDiscussion[] {
+    return this.resolvableDiscussions(mr).filter((d) => d.notes.some((n) => n.resolvable && !n.resolved));
   }
 
   /**

@@ -1,9 +1,20 @@
-import type { GitLabModel, GlCommit, GlMergeRequest, GlProject, GlUser } from './model.ts';
+import type {
+  GitLabModel,
+  GlCommit,
+  GlDiscussion,
+  GlJob,
+  GlMergeRequest,
+  GlNote,
+  GlPipeline,
+  GlProject,
+  GlUser,
+} from './model.ts';
 import { GHOST } from './model.ts';
 
 /**
  * Renders model objects as GitLab's REST API v4 does (entities as shown in `doc/api/projects.md`,
- * `doc/api/merge_requests.md`, `doc/api/merge_request_approvals.md`, `doc/api/commits.md`).
+ * `doc/api/merge_requests.md`, `doc/api/merge_request_approvals.md`, `doc/api/commits.md`,
+ * `doc/api/pipelines.md`, `doc/api/discussions.md`).
  */
 
 /**
@@ -56,6 +67,114 @@ export class Renderer {
 
   mergeRequestWebUrl(mr: GlMergeRequest): string {
     return `${this.projectWebUrl(this.model.project(mr.project_id))}/-/merge_requests/${mr.iid}`;
+  }
+
+  pipelineWebUrl(pipeline: GlPipeline): string {
+    return `${this.projectWebUrl(this.model.project(pipeline.project_id))}/-/pipelines/${pipeline.id}`;
+  }
+
+  jobWebUrl(pipeline: GlPipeline, job: GlJob): string {
+    return `${this.projectWebUrl(this.model.project(pipeline.project_id))}/-/jobs/${job.id}`;
+  }
+
+  /** A path on the instance (GraphQL `webPath`, `path`): the web URL without scheme and host. */
+  webPath(url: string): string {
+    return new URL(url).pathname;
+  }
+
+  /** The pipeline entity (pipelines.md, "Get a single pipeline"), as an MR's `head_pipeline`. */
+  pipeline(pipeline: GlPipeline): Record<string, unknown> {
+    const status = this.model.pipelineStatus(pipeline);
+    return {
+      id: pipeline.id,
+      iid: pipeline.iid,
+      project_id: pipeline.project_id,
+      sha: pipeline.sha,
+      ref: pipeline.ref,
+      status,
+      source: pipeline.source,
+      created_at: iso(pipeline.created_at),
+      updated_at: iso(pipeline.updated_at),
+      web_url: this.pipelineWebUrl(pipeline),
+      before_sha: '0000000000000000000000000000000000000000',
+      tag: false,
+      yaml_errors: null,
+      started_at: iso(pipeline.created_at),
+      finished_at: null,
+      committed_at: null,
+      duration: null,
+      queued_duration: null,
+      coverage: null,
+      detailed_status: {
+        icon: `status_${status}`,
+        text: status,
+        label: status,
+        group: status,
+        tooltip: status,
+        has_details: true,
+        details_path: this.webPath(this.pipelineWebUrl(pipeline)),
+        illustration: null,
+        favicon: `/assets/ci_favicons/favicon_status_${status}.png`,
+      },
+    };
+  }
+
+  /**
+   * A note (notes.md, discussions.md): `resolved`, `resolved_by` and `resolved_at` only on notes
+   * that can be resolved; `position` only on diff notes.
+   */
+  note(mr: GlMergeRequest, note: GlNote): Record<string, unknown> {
+    return {
+      id: note.id,
+      type: note.type,
+      body: note.body,
+      attachment: null,
+      author: this.user(note.author),
+      created_at: iso(note.created_at),
+      updated_at: iso(note.created_at),
+      system: note.system,
+      noteable_id: mr.id,
+      noteable_type: 'MergeRequest',
+      project_id: mr.project_id,
+      noteable_iid: mr.iid,
+      commit_id: null,
+      resolvable: note.resolvable,
+      ...(note.resolvable
+        ? {
+            resolved: note.resolved,
+            resolved_by: note.resolved_by === null ? null : this.user(note.resolved_by),
+            resolved_at: iso(note.resolved_at),
+          }
+        : {}),
+      ...(note.position
+        ? {
+            position: {
+              base_sha: mr.base_sha,
+              start_sha: mr.base_sha,
+              head_sha: this.model.headSha(mr),
+              old_path: note.position.old_path,
+              new_path: note.position.new_path,
+              position_type: 'text',
+              old_line: note.position.old_line,
+              new_line: note.position.new_line,
+              line_range: null,
+            },
+          }
+        : {}),
+      confidential: false,
+      internal: false,
+      imported: false,
+      imported_from: 'none',
+    };
+  }
+
+  /** `GET …/merge_requests/:iid/discussions` (discussions.md): `{ id, individual_note, notes }`. */
+  discussion(mr: GlMergeRequest, discussion: GlDiscussion): Record<string, unknown> {
+    return {
+      id: discussion.id,
+      individual_note: discussion.individual_note,
+      notes: discussion.notes.map((n) => this.note(mr, n)),
+    };
   }
 
   project(project: GlProject, withFork = true): Record<string, unknown> {
@@ -164,8 +283,9 @@ export class Renderer {
       squash: false,
       squash_on_merge: false,
       task_completion_status: { count: 0, completed_count: 0 },
-      has_conflicts: m.detailedMergeStatus(mr) === 'conflict',
-      blocking_discussions_resolved: true,
+      // "false unless merge_status is cannot_be_merged" (merge_requests.md, single MR response notes).
+      has_conflicts: m.mergeStatus(mr) === 'cannot_be_merged',
+      blocking_discussions_resolved: m.unresolvedDiscussions(mr).length === 0,
       // Premium and up show the deprecated `approvals_before_merge` too.
       ...(project.tier === 'premium' ? { approvals_before_merge: null } : {}),
     };
@@ -195,7 +315,10 @@ export class Renderer {
       latest_build_finished_at: null,
       first_deployed_to_production_at: null,
       pipeline: null,
-      head_pipeline: null,
+      // GitLab's `head_pipeline` as it is, even of a commit a push replaced (unlike GraphQL's
+      // `headPipeline`, which is null then).
+      head_pipeline:
+        mr.head_pipeline_id === null ? null : this.pipeline(this.model.pipeline(mr.head_pipeline_id)),
       diff_refs:
         mr.prepared_at === null
           ? null

@@ -135,6 +135,114 @@ describe('GitLab emulator REST', () => {
     );
   });
 
+  it('computes mergeability only when asked: unchecked after a push, a recheck runs before the next request', async () => {
+    gl.model.openMergeRequest('group/sub/repo', { source_branch: 'f' });
+    gl.model.push('group/sub/repo', 'f');
+    const list = (q = '') => get(`/projects/group%2Fsub%2Frepo/merge_requests?iids[]=1${q}`);
+    // A list does not recompute it; asked to, it answers what it had and queues the check.
+    expect((await list()).body[0].detailed_merge_status).toBe('unchecked');
+    expect((await list()).body[0].detailed_merge_status).toBe('unchecked');
+    expect((await list('&with_merge_status_recheck=true')).body[0]).toMatchObject({
+      detailed_merge_status: 'unchecked',
+      merge_status: 'unchecked',
+    });
+    expect((await list()).body[0].detailed_merge_status).toBe('mergeable');
+    // The target moved on a project merging fast-forward only: behind it, once checked again.
+    gl.model.configureProject('group/sub/repo', { merge_method: 'ff' });
+    gl.model.push('group/sub/repo', 'main');
+    expect((await list()).body[0].detailed_merge_status).toBe('unchecked');
+    await get('/projects/group%2Fsub%2Frepo/merge_requests/1');
+    expect((await list()).body[0]).toMatchObject({
+      detailed_merge_status: 'need_rebase',
+      merge_status: 'can_be_merged',
+      has_conflicts: false,
+    });
+    gl.model.setGitState('group/sub/repo', 1, { conflicts: true });
+    await get('/projects/group%2Fsub%2Frepo/merge_requests/1');
+    expect((await list()).body[0]).toMatchObject({
+      detailed_merge_status: 'conflict',
+      merge_status: 'cannot_be_merged',
+      has_conflicts: true,
+    });
+  });
+
+  it('shows head_pipeline as GitLab keeps it: still the old commit’s after a push', async () => {
+    gl.model.openMergeRequest('group/sub/repo', { source_branch: 'f' });
+    const pipeline = gl.model.createPipeline('group/sub/repo', {
+      ref: 'f',
+      jobs: [
+        { name: 'unit', status: 'success' },
+        { name: 'lint', status: 'failed', allow_failure: true },
+      ],
+    });
+    const before = await get('/projects/group%2Fsub%2Frepo/merge_requests/1');
+    expect(before.body.head_pipeline).toMatchObject({
+      id: pipeline.id,
+      sha: before.body.sha,
+      ref: 'f',
+      // A failure allowed: "passed with warnings".
+      status: 'success',
+      web_url: `${gl.webUrl}/group/sub/repo/-/pipelines/${pipeline.id}`,
+    });
+    gl.model.push('group/sub/repo', 'f');
+    const after = await get('/projects/group%2Fsub%2Frepo/merge_requests/1');
+    expect(after.body.sha).not.toBe(before.body.sha);
+    expect(after.body.head_pipeline).toMatchObject({ id: pipeline.id, sha: before.body.sha });
+  });
+
+  it('lists discussions: threads and comments, resolved fields only on resolvable notes, positions on diff notes', async () => {
+    gl.model.configureProject('group/sub/repo', { only_allow_merge_if_all_discussions_are_resolved: true });
+    gl.model.openMergeRequest('group/sub/repo', { source_branch: 'f' });
+    const thread = gl.model.startThread('group/sub/repo', 1, {
+      author: 'bob',
+      body: 'Rename this',
+      file: 'lib/a.rb',
+      line: 4,
+    });
+    gl.model.reply('group/sub/repo', 1, thread.id, { author: 'alice', body: 'Done' });
+    gl.model.comment('group/sub/repo', 1, { author: 'bob', body: 'LGTM' });
+    gl.model.systemNote('group/sub/repo', 1, 'added 1 commit');
+    const mr = await get('/projects/group%2Fsub%2Frepo/merge_requests/1');
+    expect(mr.body).toMatchObject({
+      user_notes_count: 3,
+      blocking_discussions_resolved: false,
+      detailed_merge_status: 'discussions_not_resolved',
+    });
+    const list = await get('/projects/group%2Fsub%2Frepo/merge_requests/1/discussions');
+    expect(list.headers.get('x-total')).toBe('3');
+    const [diff, comment, system] = list.body;
+    expect(diff).toMatchObject({
+      id: thread.id,
+      individual_note: false,
+      notes: [
+        {
+          type: 'DiffNote',
+          body: 'Rename this',
+          author: { username: 'bob' },
+          resolvable: true,
+          resolved: false,
+          resolved_by: null,
+          position: { new_path: 'lib/a.rb', new_line: 4, position_type: 'text' },
+        },
+        { type: 'DiffNote', body: 'Done', resolvable: true, resolved: false },
+      ],
+    });
+    expect(comment).toMatchObject({ individual_note: true, notes: [{ type: null, resolvable: false }] });
+    expect(comment.notes[0]).not.toHaveProperty('resolved');
+    expect(comment.notes[0]).not.toHaveProperty('position');
+    expect(system.notes[0]).toMatchObject({ system: true, body: 'added 1 commit' });
+    gl.model.resolveThread('group/sub/repo', 1, thread.id, true, 'bob');
+    const resolved = await get('/projects/group%2Fsub%2Frepo/merge_requests/1/discussions?per_page=1');
+    expect(resolved.body[0].notes.map((n: Json) => [n.resolved, n.resolved_by.username])).toEqual([
+      [true, 'bob'],
+      [true, 'bob'],
+    ]);
+    expect(resolved.headers.get('x-next-page')).toBe('2');
+    expect(
+      (await get('/projects/group%2Fsub%2Frepo/merge_requests/1')).body.blocking_discussions_resolved,
+    ).toBe(true);
+  });
+
   it('prefixes a draft title with "Draft:" and reports draft_status', async () => {
     gl.model.openMergeRequest('group/sub/repo', { source_branch: 'wip', title: 'Add thing', draft: true });
     const mr = await get('/projects/group%2Fsub%2Frepo/merge_requests/1');

@@ -4,8 +4,10 @@ import { fingerprint, HostEmulator } from '../host-emulator.ts';
 import { answerAdmin, readBody, safeJson } from '../http.ts';
 import { executeGitLabGraphql } from './graphql.ts';
 import {
+  CI_STATUSES,
   DETAILED_MERGE_STATUSES,
   EmulatorError,
+  FAILURE_MESSAGES,
   GitLabModel,
   type GlProject,
   type MrState,
@@ -21,6 +23,7 @@ export type RouteName =
   | 'get_approvals'
   | 'get_reviewers'
   | 'list_commits'
+  | 'list_discussions'
   | 'graphql';
 
 export const FAULT_KINDS = [
@@ -55,6 +58,21 @@ const faultSchema = z.strictObject({
   field: z.string().optional(),
 });
 export type Fault = z.infer<typeof faultSchema>;
+
+/** Project settings the admin API sets (GitLab's names, "Projects API"). */
+const projectSettings = {
+  merge_method: z.enum(['merge', 'rebase_merge', 'ff']).optional(),
+  only_allow_merge_if_pipeline_succeeds: z.boolean().optional(),
+  only_allow_merge_if_all_discussions_are_resolved: z.boolean().optional(),
+};
+const failureReason = z.enum(Object.keys(FAILURE_MESSAGES) as [keyof typeof FAILURE_MESSAGES]);
+const jobInput = z.strictObject({
+  name: z.string().min(1),
+  stage: z.string().optional(),
+  status: z.enum(CI_STATUSES).optional(),
+  allow_failure: z.boolean().optional(),
+  failure_reason: failureReason.optional(),
+});
 
 export interface LoggedRequest {
   method: string;
@@ -222,6 +240,8 @@ export class GitLabEmulator extends HostEmulator<RouteName, Fault, LoggedRequest
     }
 
     if (this.latencyMs > 0) await sleep(this.latencyMs);
+    // Mergeability checks asked for by earlier requests have run in the background by now.
+    this.model.settleMergeChecks();
     const fault = this.takeFault(isGraphql ? '/graphql' : sub!);
     if (fault?.kind === 'latency') await sleep(fault.latency_ms ?? 1000);
 
@@ -393,8 +413,18 @@ export class GitLabEmulator extends HostEmulator<RouteName, Fault, LoggedRequest
     switch (name) {
       case 'get_project':
         return { body: r.project(project) };
-      case 'get_merge_request':
-        return { body: r.mergeRequest(mr(), viewer) };
+      case 'get_merge_request': {
+        // "The mergeability of each merge request is checked asynchronously when a request is made
+        // to this endpoint" (merge_requests.md, "Single merge request response notes").
+        const one = mr();
+        m.requestMergeCheck(one);
+        return { body: r.mergeRequest(one, viewer) };
+      }
+      case 'list_discussions': {
+        const one = mr();
+        const { slice, headers } = this.#paginate(one.discussions, url);
+        return { body: slice.map((d) => r.discussion(one, d)), headers };
+      }
       case 'get_approvals':
         return { body: r.approvals(mr(), viewer) };
       case 'get_reviewers':
@@ -428,7 +458,11 @@ export class GitLabEmulator extends HostEmulator<RouteName, Fault, LoggedRequest
           sort: sort as 'asc',
         });
         const { slice, headers } = this.#paginate(list, url);
-        return { body: slice.map((x) => r.mergeRequestBasic(x)), headers };
+        const body = slice.map((x) => r.mergeRequestBasic(x));
+        // A list does not recompute mergeability unless asked; then it requests (but does not
+        // wait for) a recheck of the MRs listed (merge_requests.md, "Merge requests list response notes").
+        if (q.get('with_merge_status_recheck') === 'true') for (const x of slice) m.requestMergeCheck(x);
+        return { body, headers };
       }
       case 'graphql':
         throw new EmulatorError(500, 'GraphQL is answered elsewhere');
@@ -547,7 +581,7 @@ export class GitLabEmulator extends HostEmulator<RouteName, Fault, LoggedRequest
   #adminAction(method: string, parts: string[], input: unknown): unknown {
     const m = this.model;
     const variable =
-      parts[0] === 'projects' ? [1, 3] : parts[0] === 'tokens' || parts[0] === 'users' ? [1] : [];
+      parts[0] === 'projects' ? [1, 3, 5] : parts[0] === 'tokens' || parts[0] === 'users' ? [1] : [];
     const key = `${method} ${parts.map((p, i) => (variable.includes(i) ? ':' : p)).join('/')}`;
     const [, path, , iidRaw] = parts;
     const iid = Number(iidRaw);
@@ -593,6 +627,7 @@ export class GitLabEmulator extends HostEmulator<RouteName, Fault, LoggedRequest
             default_branch: z.string().optional(),
             approvals_required: z.number().int().min(0).optional(),
             tier: z.enum(['free', 'premium']).optional(),
+            ...projectSettings,
           })
           .parse(input);
         const p = m.createProject(t);
@@ -606,6 +641,7 @@ export class GitLabEmulator extends HostEmulator<RouteName, Fault, LoggedRequest
             tier: z.enum(['free', 'premium']).optional(),
             members: z.array(z.string().min(1)).optional(),
             path: z.string().min(3).optional(),
+            ...projectSettings,
           })
           .parse(input);
         if (t.visibility) m.setVisibility(path!, t.visibility);
@@ -652,9 +688,61 @@ export class GitLabEmulator extends HostEmulator<RouteName, Fault, LoggedRequest
             target_branch: z.string().optional(),
             merge_check: z.enum(DETAILED_MERGE_STATUSES).nullable().optional(),
             user_notes_count: z.number().int().min(0).optional(),
+            conflicts: z.boolean().optional(),
+            behind: z.boolean().optional(),
           })
           .parse(input);
-        m.updateMergeRequest(path!, iid, t);
+        const { conflicts, behind, ...patch } = t;
+        m.updateMergeRequest(path!, iid, patch);
+        if (conflicts !== undefined || behind !== undefined) m.setGitState(path!, iid, { conflicts, behind });
+        return { ok: true };
+      }
+      case 'POST projects/:/pipelines': {
+        const t = z
+          .strictObject({
+            ref: z.string().min(1),
+            sha: z.string().optional(),
+            status: z.enum(CI_STATUSES).optional(),
+            source: z.string().optional(),
+            jobs: z.array(jobInput).optional(),
+          })
+          .parse(input);
+        const p = m.createPipeline(path!, t);
+        return { id: p.id, web_url: this.renderer.pipelineWebUrl(p) };
+      }
+      case 'PATCH projects/:/pipelines/:/jobs/:': {
+        const t = z
+          .strictObject({ status: z.enum(CI_STATUSES), failure_reason: failureReason.optional() })
+          .parse(input);
+        m.updateJob(Number(parts[3]), parts[5]!, t);
+        return { ok: true };
+      }
+      case 'POST projects/:/pipelines/:/jobs/:/retry':
+        m.retryJob(Number(parts[3]), parts[5]!);
+        return { ok: true };
+      case 'POST projects/:/merge_requests/:/notes': {
+        const t = z.strictObject({ author: z.string().min(1), body: z.string() }).parse(input);
+        return { discussion_id: m.comment(path!, iid, t).id };
+      }
+      case 'POST projects/:/merge_requests/:/discussions': {
+        const t = z
+          .strictObject({
+            author: z.string().min(1),
+            body: z.string(),
+            file: z.string().optional(),
+            line: z.number().int().positive().optional(),
+          })
+          .parse(input);
+        return { discussion_id: m.startThread(path!, iid, t).id };
+      }
+      case 'POST projects/:/merge_requests/:/discussions/:/notes': {
+        const t = z.strictObject({ author: z.string().min(1), body: z.string() }).parse(input);
+        m.reply(path!, iid, parts[5]!, t);
+        return { ok: true };
+      }
+      case 'PUT projects/:/merge_requests/:/discussions/:': {
+        const t = z.strictObject({ resolved: z.boolean(), by: z.string().optional() }).parse(input);
+        m.resolveThread(path!, iid, parts[5]!, t.resolved, t.by);
         return { ok: true };
       }
       case 'PUT projects/:/merge_requests/:/diff': {
@@ -743,6 +831,7 @@ function matchRoute(path: string): { name: RouteName; params: string[] } | null 
   if (sub === 'approvals') return { name: 'get_approvals', params: [id!, iid!] };
   if (sub === 'reviewers') return { name: 'get_reviewers', params: [id!, iid!] };
   if (sub === 'commits') return { name: 'list_commits', params: [id!, iid!] };
+  if (sub === 'discussions') return { name: 'list_discussions', params: [id!, iid!] };
   return null;
 }
 

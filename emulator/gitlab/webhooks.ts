@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type { GitLabModel, GlCommit, GlMergeRequest, GlProject } from './model.ts';
+import type { GitLabModel, GlCommit, GlMergeRequest, GlPipeline, GlProject } from './model.ts';
 import type { Renderer } from './render.ts';
 
 /**
  * GitLab webhook deliveries, shaped as the webhook events page shows them
  * (`doc/user/project/integrations/webhook_events.md`: "Push events", "Merge request events",
- * "Comment on a merge request") and sent with the headers of `webhooks.md` ("Delivery headers").
+ * "Comment on a merge request", "Pipeline events") and sent with the headers of `webhooks.md`
+ * ("Delivery headers").
  */
 
 /** The `X-Gitlab-Event` header of each kind. */
@@ -13,6 +14,7 @@ export const HOOK_EVENTS = {
   merge_request: 'Merge Request Hook',
   push: 'Push Hook',
   note: 'Note Hook',
+  pipeline: 'Pipeline Hook',
 } as const;
 export type HookKind = keyof typeof HOOK_EVENTS;
 
@@ -145,7 +147,7 @@ export class HookPayloads {
       updated_at: mr.updated_at.toISOString(),
       milestone_id: null,
       state: mr.state,
-      blocking_discussions_resolved: true,
+      blocking_discussions_resolved: m.unresolvedDiscussions(mr).length === 0,
       work_in_progress: mr.draft,
       draft: mr.draft,
       first_contribution: false,
@@ -259,6 +261,62 @@ export class HookPayloads {
         url: `${this.render.mergeRequestWebUrl(mr)}#note_${note.id}`,
       },
       merge_request: this.#mergeRequestAttributes(mr),
+    };
+  }
+
+  /**
+   * A Pipeline Hook payload: sent on each status change of a pipeline. A merge request pipeline
+   * carries its MR (`merge_request`, without project objects) and the ref
+   * `refs/merge-requests/:iid/head`; a branch pipeline the plain branch name.
+   */
+  pipeline(pipeline: GlPipeline, mr: GlMergeRequest | null = null, by = 'agent') {
+    const m = this.#model;
+    const project = m.project(pipeline.project_id);
+    return {
+      object_kind: 'pipeline',
+      object_attributes: {
+        id: pipeline.id,
+        iid: pipeline.iid,
+        ref: mr ? `refs/merge-requests/${mr.iid}/head` : pipeline.ref,
+        tag: false,
+        sha: pipeline.sha,
+        before_sha: pipeline.sha,
+        source: mr ? 'merge_request_event' : pipeline.source,
+        status: m.pipelineStatus(pipeline),
+        stages: [...new Set(pipeline.jobs.map((j) => j.stage))],
+        created_at: pipeline.created_at.toISOString(),
+        finished_at: null,
+        duration: null,
+        variables: [],
+        url: this.render.pipelineWebUrl(pipeline),
+      },
+      merge_request: mr
+        ? {
+            id: mr.id,
+            iid: mr.iid,
+            title: m.displayTitle(mr),
+            source_branch: mr.source_branch,
+            source_project_id: mr.source_project_id,
+            target_branch: mr.target_branch,
+            target_project_id: mr.project_id,
+            state: mr.state,
+            merge_status: m.mergeStatus(mr),
+            detailed_merge_status: m.detailedMergeStatus(mr),
+            url: this.render.mergeRequestWebUrl(mr),
+          }
+        : null,
+      user: this.#userBlock(by),
+      project: this.project(project),
+      builds: pipeline.jobs
+        .filter((j) => !j.retried)
+        .map((j) => ({
+          id: j.id,
+          stage: j.stage,
+          name: j.name,
+          status: j.status,
+          allow_failure: j.allow_failure,
+          failure_reason: j.failure_reason,
+        })),
     };
   }
 }

@@ -46,14 +46,3 @@ export function summarizeChecks(results: readonly CheckResult[]): {
 
 /** What a PR's checks are before the host has said anything about them (a host without checks). */
 export const NO_CHECKS = { checks_state: null, checks: null } as const;
-
-/** Placeholder while a provider does not read these yet (every field null: "the host told nothing"). */
-export const NOT_READ_YET = {
-  head_sha: null,
-  checks_state: null,
-  checks: null,
-  merge_state: null,
-  merge_state_reason: null,
-  unresolved_threads: null,
-  comments: null,
-} as const;

@@ -55,6 +55,23 @@ export class GitLabClient {
   }
 
   /**
+   * GETs one page of a REST list: its items, and whether GitLab has more (`x-next-page` set, or a
+   * `rel="next"` link; REST docs, "Pagination").
+   */
+  async getPage<T>(
+    path: string,
+    schema: z.ZodType<T>,
+    call: CallOptions,
+  ): Promise<{ items: T; more: boolean }> {
+    const what = `GET ${path.split('?')[0]}`;
+    const response = await this.#send('rest', `${this.#apiUrl}${path}`, { method: 'GET' }, call, what);
+    const more =
+      (response.headers.get('x-next-page') ?? '') !== '' ||
+      /rel="next"/.test(response.headers.get('link') ?? '');
+    return { items: await parseHostJson(response, schema, 'gitlab', what), more };
+  }
+
+  /**
    * POSTs a GraphQL query. Returns the data and the errors that came with it (GitLab answers
    * partial data with errors for the parts that failed); throws when there is no data at all —
    * `ComplexityError` when the query was too complex for GitLab's limit.

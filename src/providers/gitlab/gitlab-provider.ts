@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { NotFoundError, UnavailableError } from '../../core/errors.ts';
 import { tokenFingerprint } from '../../core/fingerprint.ts';
 import { type PrFields, type PrState, sortRequestedReviewers } from '../../core/types.ts';
-import { NOT_READ_YET } from '../checks.ts';
+import { summarizeChecks } from '../checks.ts';
 import { hostNotFound } from '../host-errors.ts';
 import { hostPullUrl, isOnHost, matchRepoOnHost, matchWebPath, pullNumber } from '../origin-match.ts';
 import {
@@ -13,6 +13,7 @@ import {
   type ProviderConfig,
   type ProviderDeps,
   type ProviderWebhooks,
+  type PullFeedback,
   type PullRef,
   pullKey,
   type RepoRef,
@@ -20,19 +21,36 @@ import {
 import { ComplexityError, GitLabClient, type GitLabClientOptions, type GraphqlError } from './client.ts';
 import {
   aliasedCandidates,
+  aliasedFeedback,
   aliasedPulls,
   type CandidateNode,
   candidatesQuery,
+  feedbackQuery,
+  type JobNode,
   MAX_PAGE,
   type PullNode,
   pullsQuery,
 } from './graphql.ts';
+import {
+  jobOutcome,
+  mergeState,
+  PIPELINE_CHECK,
+  pipelineChecks,
+  pipelineOutcome,
+  unresolvedThreads,
+} from './mr-status.ts';
 import { gitlabWebhooks } from './webhooks.ts';
 
 /** A path segment GitLab allows in a group or project path (GitLab docs, "Reserved project and group names"). */
 const SEGMENT = /^[A-Za-z0-9_.][A-Za-z0-9_.-]*$/;
 /** How long what a project says of itself (its fork parent, its visibility) is trusted. */
 const PROJECT_TTL_MS = 10 * 60_000;
+/**
+ * An MR GitLab keeps `unchecked` at the same head commit is asked to recheck again only after
+ * this: where GitLab ignores the request (`restrict_merge_status_recheck` for a token below
+ * Developer), asking on every refresh would only spend requests.
+ */
+const RECHECK_EVERY_MS = 5 * 60_000;
 
 /**
  * GitLab's state → ours: `opened` and `locked` (a merge in progress) are open, `merged` merged,
@@ -54,6 +72,34 @@ const projectSchema = z.object({
 });
 type ProjectInfo = z.infer<typeof projectSchema>;
 
+/** `GET …/merge_requests/:iid/discussions` (GitLab docs, "Discussions API"): the fields read. */
+const discussionsSchema = z.array(
+  z.object({
+    notes: z
+      .array(
+        z.object({
+          id: z.number(),
+          body: z.string().nullish(),
+          system: z.boolean().nullish(),
+          resolvable: z.boolean().nullish(),
+          /** Only on notes that can be resolved. */
+          resolved: z.boolean().nullish(),
+          author: z.object({ username: z.string() }).nullish(),
+          /** Only on diff notes. */
+          position: z
+            .object({
+              new_path: z.string().nullish(),
+              old_path: z.string().nullish(),
+              new_line: z.number().int().nullish(),
+              old_line: z.number().int().nullish(),
+            })
+            .nullish(),
+        }),
+      )
+      .nullish(),
+  }),
+);
+
 const pathOf = (repo: RepoRef) => `${repo.owner}/${repo.name}`;
 const samePath = (a: string | undefined | null, b: string) => a?.toLowerCase() === b.toLowerCase();
 
@@ -72,6 +118,8 @@ export class GitLabProvider implements Provider {
   };
   readonly webhooks: ProviderWebhooks = gitlabWebhooks(this);
   readonly #projects = new Map<string, { info: ProjectInfo | null; until: number }>();
+  /** MR → the head commit a mergeability recheck was asked for, and until when that request stands. */
+  readonly #rechecked = new Map<string, { sha: string; until: number }>();
   /** MRs read per query: GitLab's page size, lowered for good once GitLab finds a query too complex. */
   #pullsPerQuery: number = MAX_PAGE;
   readonly #clock: ProviderDeps['clock'];
@@ -141,13 +189,125 @@ export class GitLabProvider implements Provider {
       );
       answers.push(...part);
     }
+    const unchecked: { pull: PullRef; node: PullNode }[] = [];
     pulls.forEach((pull, i) => {
       const node = answers[i];
       if (node instanceof Error) out.set(pullKey(pull), node);
       else if (!node) out.set(pullKey(pull), hostNotFound(`gitlab: no merge request ${pullKey(pull)}`));
-      else out.set(pullKey(pull), this.#toFields(node, pull));
+      else {
+        out.set(pullKey(pull), this.#toFields(node, pull));
+        if (mapState(node.state) === 'open' && node.detailedMergeStatus?.toLowerCase() === 'unchecked')
+          unchecked.push({ pull, node });
+        // Checked since: the next `unchecked` (a push to either branch) is asked about again.
+        else this.#rechecked.delete(pullKey(pull));
+      }
     });
+    await this.#askRecheck(unchecked, call);
     return out;
+  }
+
+  /**
+   * The feedback of one MR: the head pipeline's failed jobs and who requests changes in one
+   * GraphQL query, the open threads from the first page (100) of its discussions (REST: GraphQL's
+   * discussion counts say how many, not which).
+   */
+  async fetchFeedback(pull: PullRef, call: CallOptions): Promise<PullFeedback> {
+    const path = pathOf(pull.repo);
+    const [answer, discussions] = await Promise.all([
+      this.client.graphql(feedbackQuery(path, pull.number), aliasedFeedback, call),
+      this.client.getPage(
+        `/projects/${encodeURIComponent(path)}/merge_requests/${pull.number}/discussions?per_page=${MAX_PAGE}`,
+        discussionsSchema,
+        call,
+      ),
+    ]);
+    const failed = errorAt(answer.errors, 'p0', 0);
+    if (failed) throw failed;
+    const node = answer.data.p0?.m0;
+    if (!node) throw hostNotFound(`gitlab: no merge request ${pullKey(pull)}`);
+    const mrUrl = hostPullUrl(this, node.webUrl ?? null, pull);
+    const pipeline = node.headPipeline ?? null;
+    const jobs = (pipeline?.jobs?.nodes ?? []).filter(
+      (j): j is JobNode => j !== null && jobOutcome(j.status, j.allowFailure ?? false) === 'failed',
+    );
+    const failing_checks: PullFeedback['failing_checks'] = jobs.map((j) => ({
+      name: j.name ?? 'job',
+      url: this.#absolute(j.webPath ?? null),
+      summary: jobSummary(j),
+    }));
+    // A failed pipeline whose failure no job shows (a YAML error fails it before any job exists).
+    if (pipeline && pipelineOutcome(pipeline.status) === 'failed' && failing_checks.length === 0)
+      failing_checks.push({
+        name: PIPELINE_CHECK,
+        url: this.#absolute(pipeline.path ?? null),
+        summary: null,
+      });
+    const unresolved: PullFeedback['unresolved_threads'] = [];
+    for (const discussion of discussions.items) {
+      const notes = (discussion.notes ?? []).filter((n) => !n.system);
+      if (!notes.some((n) => n.resolvable && n.resolved !== true)) continue;
+      const first = notes[0]!;
+      unresolved.push({
+        path: first.position?.new_path ?? first.position?.old_path ?? null,
+        line: first.position?.new_line ?? first.position?.old_line ?? null,
+        author: first.author?.username ?? null,
+        body: first.body ?? '',
+        // GitLab's note anchors on the MR page.
+        url: `${mrUrl}#note_${first.id}`,
+      });
+    }
+    const reviewers = (node.reviewers?.nodes ?? []).filter((r) => r !== null);
+    return {
+      failing_checks,
+      unresolved_threads: unresolved,
+      changes_requested_by: reviewers
+        .filter((r) => r.mergeRequestInteraction?.reviewState?.toUpperCase() === 'REQUESTED_CHANGES')
+        .map((r) => r.username),
+      truncated:
+        discussions.more ||
+        pipeline?.jobs?.pageInfo?.hasNextPage === true ||
+        node.reviewers?.pageInfo?.hasNextPage === true,
+    };
+  }
+
+  /**
+   * GitLab computes an MR's mergeability only when asked, and reading it through GraphQL does not
+   * ask: after a push it stays `unchecked` until someone opens the MR. So for open MRs found
+   * unchecked, gitsync asks for a recheck — one REST list per project with
+   * `with_merge_status_recheck=true` (GitLab docs, "Merge requests API", "Merge requests list
+   * response notes") — and the next refresh (soon: `merge_state` is "unknown") reads the answer.
+   * Best effort: a failure here leaves the refresh as read.
+   */
+  async #askRecheck(items: readonly { pull: PullRef; node: PullNode }[], call: CallOptions): Promise<void> {
+    const now = this.#clock.now().getTime();
+    const byProject = new Map<string, number[]>();
+    for (const { pull, node } of items) {
+      const key = pullKey(pull);
+      const sha = node.diffHeadSha ?? '';
+      const asked = this.#rechecked.get(key);
+      if (asked && asked.sha === sha && asked.until > now) continue;
+      if (this.#rechecked.size > 10_000) this.#rechecked.clear();
+      this.#rechecked.set(key, { sha, until: now + RECHECK_EVERY_MS });
+      const path = pathOf(pull.repo);
+      byProject.set(path, [...(byProject.get(path) ?? []), pull.number]);
+    }
+    await Promise.all(
+      [...byProject].map(async ([path, iids]) => {
+        for (let i = 0; i < iids.length; i += MAX_PAGE) {
+          const query = iids
+            .slice(i, i + MAX_PAGE)
+            .map((iid) => `iids[]=${iid}`)
+            .join('&');
+          await this.client
+            .get(
+              `/projects/${encodeURIComponent(path)}/merge_requests?${query}&with_merge_status_recheck=true&per_page=${MAX_PAGE}`,
+              z.array(z.unknown()),
+              call,
+            )
+            .catch(() => undefined);
+        }
+      }),
+    );
   }
 
   /**
@@ -330,9 +490,10 @@ export class GitLabProvider implements Provider {
     const summary = node.diffStatsSummary ?? null;
     const empty = !summary || (summary.additions === 0 && summary.deletions === 0 && summary.fileCount === 0);
     const stats = unprepared && empty ? null : summary;
+    const state = mapState(node.state);
     return {
       url: hostPullUrl(this, node.webUrl, pull),
-      pull_request_state: mapState(node.state),
+      pull_request_state: state,
       pull_request_title: node.title,
       pull_request_draft: node.draft,
       changes_requested: changesRequested,
@@ -358,16 +519,33 @@ export class GitLabProvider implements Provider {
           .filter((r) => stateOf(r) === 'UNREVIEWED' || stateOf(r) === 'REVIEW_STARTED')
           .map((r) => ({ kind: 'user' as const, name: r.username })),
       ),
-      ...NOT_READ_YET,
+      head_sha: node.diffHeadSha ?? null,
+      // The head pipeline's jobs; GitLab answers no head pipeline until one ran on the current head.
+      ...summarizeChecks(pipelineChecks(node.headPipeline, (path) => this.#absolute(path))),
+      merge_state: mergeState(node.detailedMergeStatus, node.draft, state),
+      merge_state_reason: state === 'open' ? (node.detailedMergeStatus?.toLowerCase() ?? null) : null,
+      unresolved_threads: unresolvedThreads(node.resolvableDiscussionsCount, node.resolvedDiscussionsCount),
+      // Comments by people, not GitLab's system notes ("added 1 commit").
+      comments: node.userNotesCount ?? null,
     };
   }
 
-  /** GitLab gives uploaded avatars as paths on the instance (`/uploads/…`). */
+  /**
+   * GitLab gives uploaded avatars, job and pipeline pages as paths on the instance (`/uploads/…`,
+   * `/group/repo/-/jobs/1`), under its relative URL root where it has one.
+   */
   #absolute(url: string | null): string | null {
     if (!url) return null;
     if (/^https?:\/\//i.test(url)) return url;
     return url.startsWith('/') ? `${new URL(this.config.web_url).origin}${url}` : null;
   }
+}
+
+/** What GitLab says of a failed job: its stage and its failure message ("There has been a script failure…"). */
+function jobSummary(job: JobNode): string | null {
+  const why = job.failureMessage ?? (job.status?.toLowerCase() === 'canceled' ? 'canceled' : null);
+  const stage = job.stage?.name ? `stage ${job.stage.name}` : null;
+  return [stage, why].filter((s) => s !== null).join(': ') || null;
 }
 
 function splitPath(path: string): [string, string] {

@@ -12,14 +12,28 @@ export const MAX_PAGE = 100;
 const PEOPLE_PER_PULL = 20;
 /** Candidates per branch: the newest first; a branch with more MRs keeps its newest ones. */
 export const CANDIDATES_PER_BRANCH = 20;
+/**
+ * Jobs read per head pipeline: GitLab's page. A pipeline with more is judged by its own status
+ * where the jobs read do not show it (`pipelineChecks`).
+ */
+const JOBS_PER_PIPELINE = MAX_PAGE;
+
+/**
+ * The MR's head pipeline (GraphQL `MergeRequest.headPipeline` is GitLab's `diff_head_pipeline`:
+ * null unless the pipeline ran on the MR's current head, or is a merged-results pipeline of it),
+ * and its jobs' latest attempts (`retried: false`; GitLab's JobsResolver).
+ */
+const HEAD_PIPELINE = `headPipeline { status path jobs(retried: false, first: ${JOBS_PER_PIPELINE}) { pageInfo { hasNextPage } nodes { name status allowFailure webPath } } }`;
 
 // One line: GitLab counts a query's characters too (at most 10,000).
 const PULL_FIELDS = [
   'iid title state draft webUrl sourceBranch targetBranch updatedAt preparedAt commitCount approved',
+  'diffHeadSha detailedMergeStatus userNotesCount resolvableDiscussionsCount resolvedDiscussionsCount',
   'author { username avatarUrl } sourceProject { fullPath }',
   'diffStatsSummary { additions deletions fileCount }',
   `approvedBy(first: ${PEOPLE_PER_PULL}) { nodes { username } }`,
   `reviewers(first: ${PEOPLE_PER_PULL}) { nodes { username mergeRequestInteraction { reviewState } } }`,
+  HEAD_PIPELINE,
 ].join(' ');
 
 const literal = (s: string) => JSON.stringify(s);
@@ -52,7 +66,44 @@ export function candidatesQuery(projects: readonly { path: string; branches: rea
   return `query { ${parts.join(' ')} }`;
 }
 
+/**
+ * What an agent needs of one MR (`fetchFeedback`): the head pipeline's failed and canceled jobs
+ * with GitLab's message for each, and every reviewer's state. Aliased `p0`/`m0` like the batch
+ * queries, so errors are read the same way.
+ */
+export function feedbackQuery(path: string, iid: number): string {
+  return `query { p0: project(fullPath: ${literal(path)}) { m0: mergeRequest(iid: ${literal(String(iid))}) { webUrl headPipeline { status path jobs(retried: false, statuses: [FAILED, CANCELED], first: ${MAX_PAGE}) { pageInfo { hasNextPage } nodes { name status allowFailure webPath failureMessage stage { name } } } } reviewers(first: ${MAX_PAGE}) { pageInfo { hasNextPage } nodes { username mergeRequestInteraction { reviewState } } } } } }`;
+}
+
 const username = z.object({ username: z.string() });
+
+const reviewerNode = z.object({
+  username: z.string(),
+  mergeRequestInteraction: z.object({ reviewState: z.string().nullish() }).nullish(),
+});
+
+const pageInfo = z.object({ hasNextPage: z.boolean().nullish() }).nullish();
+
+/** A job as GitLab reports it (`CiJob`); every field may be null for a job the token may not read. */
+const jobNode = z.object({
+  name: z.string().nullish(),
+  /** `CiJobStatus`: CREATED, PENDING, RUNNING, SUCCESS, FAILED, CANCELED, SKIPPED, MANUAL, … */
+  status: z.string().nullish(),
+  allowFailure: z.boolean().nullish(),
+  /** A path on the instance (`/group/repo/-/jobs/1`), under its relative URL root if any. */
+  webPath: z.string().nullish(),
+  failureMessage: z.string().nullish(),
+  stage: z.object({ name: z.string().nullish() }).nullish(),
+});
+export type JobNode = z.infer<typeof jobNode>;
+
+export const headPipeline = z.object({
+  /** `PipelineStatusEnum`, the same words as job statuses. */
+  status: z.string(),
+  path: z.string().nullish(),
+  jobs: z.object({ pageInfo, nodes: z.array(jobNode.nullable()) }).nullish(),
+});
+export type HeadPipeline = z.infer<typeof headPipeline>;
 
 export const pullNode = z.object({
   iid: z.coerce.number().int().positive(),
@@ -78,20 +129,27 @@ export const pullNode = z.object({
     .object({ additions: z.number().int(), deletions: z.number().int(), fileCount: z.number().int() })
     .nullish(),
   approvedBy: z.object({ nodes: z.array(username.nullable()) }).nullish(),
-  reviewers: z
-    .object({
-      nodes: z.array(
-        z
-          .object({
-            username: z.string(),
-            mergeRequestInteraction: z.object({ reviewState: z.string().nullish() }).nullish(),
-          })
-          .nullable(),
-      ),
-    })
-    .nullish(),
+  reviewers: z.object({ nodes: z.array(reviewerNode.nullable()) }).nullish(),
+  /** The commit the MR's diff ends at (`diff_head_sha`). */
+  diffHeadSha: z.string().nullish(),
+  /** `DetailedMergeStatus`, upper-cased words of REST's `detailed_merge_status`. */
+  detailedMergeStatus: z.string().nullish(),
+  userNotesCount: z.number().int().nullish(),
+  resolvableDiscussionsCount: z.number().int().nullish(),
+  resolvedDiscussionsCount: z.number().int().nullish(),
+  headPipeline: headPipeline.nullish(),
 });
 export type PullNode = z.infer<typeof pullNode>;
+
+export const feedbackNode = z.object({
+  webUrl: z.string().nullish(),
+  headPipeline: headPipeline.nullish(),
+  reviewers: z.object({ pageInfo, nodes: z.array(reviewerNode.nullable()) }).nullish(),
+});
+export type FeedbackNode = z.infer<typeof feedbackNode>;
+
+/** `{ p0: { m0: … } }`: a project or MR GitLab does not show is null. */
+export const aliasedFeedback = z.record(z.string(), z.object({ m0: feedbackNode.nullable() }).nullable());
 
 export const candidateNode = z.object({
   iid: z.coerce.number().int().positive(),

@@ -13,12 +13,22 @@ const mergeRequest = z.object({
 const mergeRequestPayload = z.object({ object_attributes: mergeRequest, project });
 const pushPayload = z.object({ ref: z.string(), project });
 const notePayload = z.object({ merge_request: mergeRequest.nullish(), project });
+/**
+ * A pipeline changed status: its branch (`ref`, a plain branch name; a merge request pipeline's is
+ * `refs/merge-requests/:iid/head`, and it names the MR instead), or a tag.
+ */
+const pipelinePayload = z.object({
+  object_attributes: z.object({ ref: z.string().nullish(), tag: z.boolean().nullish() }),
+  merge_request: z.object({ source_branch: z.string(), url: z.string().nullish() }).nullish(),
+  project,
+});
 
 /**
  * GitLab webhooks (GitLab docs, "Webhooks" and "Webhook events"): the secret token comes back as
  * `X-Gitlab-Token` (compared in constant time — no signature: the body is not covered), the event
  * in `X-Gitlab-Event`; `Idempotency-Key` stays the same across retries of one delivery, as does
- * `X-Gitlab-Event-UUID`. Merge request, push and note (comment) events name refs.
+ * `X-Gitlab-Event-UUID`. Merge request, push, note (comment) and pipeline events name refs: a
+ * pipeline finishing changes an MR's checks without any merge request event.
  */
 export function gitlabWebhooks(provider: Provider): ProviderWebhooks {
   const canonical = (webUrl: string | undefined | null) => {
@@ -66,6 +76,19 @@ export function gitlabWebhooks(provider: Provider): ProviderWebhooks {
         return parsed.data.merge_request
           ? mergeRequestRefs(parsed.data.merge_request, parsed.data.project?.web_url)
           : [];
+      }
+      if (event === 'Pipeline Hook') {
+        const parsed = pipelinePayload.safeParse(payload);
+        if (!parsed.success) throw new BadInputError('pipeline delivery lacks object_attributes');
+        const origin = canonical(parsed.data.project?.web_url);
+        const mr = parsed.data.merge_request;
+        if (mr) {
+          const url = mr.url ?? undefined;
+          if (origin) return [{ origin, branch: mr.source_branch, url }];
+          return url ? [{ origin: '', url }] : [];
+        }
+        const { ref, tag } = parsed.data.object_attributes;
+        return origin && ref && !tag && !ref.startsWith('refs/') ? [{ origin, branch: ref }] : [];
       }
       return [];
     },
