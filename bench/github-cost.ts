@@ -13,7 +13,12 @@ import { benchEngine, seedRefs } from './seed.ts';
  * a 304) and GraphQL points by GitHub's formula (connection requests ÷ 100, rounded, at least 1;
  * GitHub docs, "Rate limits and node limits for the GraphQL API"), which the emulator applies.
  */
-export async function measureGitHubCost(db: Database, refs: number) {
+export async function measureGitHubCost(
+  db: Database,
+  refs: number,
+  /** false: the batch query as it was before checks and threads were read (for comparison). */
+  pullDetails = true,
+) {
   const gh = await startGitHubEmulator({ rateLimit: 1_000_000 });
   try {
     const token = 'ghp_bench';
@@ -22,7 +27,7 @@ export async function measureGitHubCost(db: Database, refs: number) {
     const clock = new FakeClock(new Date());
     const provider = new GitHubProvider(
       { id: 'github', type: 'github', web_url: gh.webUrl, api_url: gh.apiUrl, service_token: token },
-      { clock },
+      { clock, pullDetails },
     );
     const { engine, settings } = benchEngine(db, provider, clock, { batch_size: 500, concurrency: 50 });
     const owner = randomUUID();
@@ -75,13 +80,29 @@ export async function measureGitHubCost(db: Database, refs: number) {
     for (const pull of gh.model.pulls.get('bench/repo') ?? [])
       gh.model.updatePull('bench/repo', pull.number, { title: `${pull.title}!` });
     const changed = await pass();
+    // An hour of unchanged refreshes at the fresh TTL: the checks and threads known are read again
+    // once (they are kept at most an hour), which a single unchanged pass does not show.
+    const hour: Awaited<ReturnType<typeof pass>>[] = [];
+    for (let t = 0; t < 3_600_000; t += settings.fresh_ttl_ms) hour.push(await pass());
+    const sum = (f: (p: (typeof hour)[number]) => number) => hour.reduce((a, p) => a + f(p) * p.refreshed, 0);
+    const hourRefreshed = hour.reduce((a, p) => a + p.refreshed, 0);
+    const unchangedHour = {
+      refreshed: hourRefreshed,
+      requests_per_1000: Math.round((sum((p) => p.requests_per_1000) / hourRefreshed) * 10) / 10,
+      rest_units_per_1000: Math.round((sum((p) => p.rest_units_per_1000) / hourRefreshed) * 10) / 10,
+      graphql_points_per_1000: Math.round((sum((p) => p.graphql_points_per_1000) / hourRefreshed) * 10) / 10,
+      primary_units_per_1000: Math.round((sum((p) => p.primary_units_per_1000) / hourRefreshed) * 10) / 10,
+      max_nodes_per_query: Math.max(...hour.map((p) => p.max_nodes_per_query)),
+    };
+    // Unchanged for an hour, the PRs are quiet now (checked every `quiet_ttl_ms`): due again then.
+    clock.advance(settings.quiet_ttl_ms);
     // Rows reported a moment ago whose branch has no PR yet: looked up again every no-PR backoff.
     await reported((n) => `w${n - 1}`);
     // The first pass holds the open PRs (due again) and the waiting rows' first look; in the second
     // only the waiting rows are due, 15 s later, still inside the no-PR window.
     await pass(settings.no_pr_backoff_ms);
     const waiting = await pass(settings.no_pr_backoff_ms);
-    return { first, unchanged, changed, waiting };
+    return { first, unchanged, unchangedHour, changed, waiting };
   } finally {
     await gh.close();
   }

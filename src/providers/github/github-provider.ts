@@ -93,6 +93,15 @@ export function mapPullState(pull: {
 
 const enc = encodeURIComponent;
 
+export interface GitHubProviderOptions extends GitHubClientOptions {
+  /**
+   * Read checks and review threads with batched PRs (default true). false reads the batch query
+   * as it was before they existed, leaving those fields null: for cost comparisons only
+   * (`npm run bench`).
+   */
+  pullDetails?: boolean;
+}
+
 /** github.com and GitHub Enterprise Server (`api_url` like `https://host/api/v3`). */
 export class GitHubProvider implements Provider {
   readonly client: GitHubClient;
@@ -124,10 +133,14 @@ export class GitHubProvider implements Provider {
   /** Checks and threads of PRs read through GraphQL (see PullDetailsCache). */
   readonly #details = new PullDetailsCache(DETAILS_MAX_AGE_MS, CACHE_ENTRIES);
 
+  /** See GitHubProviderOptions.pullDetails. */
+  readonly #pullDetails: boolean;
+
   constructor(
     readonly config: ProviderConfig,
-    options: GitHubClientOptions,
+    options: GitHubProviderOptions,
   ) {
+    this.#pullDetails = options.pullDetails ?? true;
     this.client = new GitHubClient(config.api_url, options);
     this.#graphqlUrl = graphqlUrlFor(config.api_url);
     this.#clock = options.clock;
@@ -370,7 +383,10 @@ export class GitHubProvider implements Provider {
     const token = tokenFingerprint(call.token);
     const cacheKey = (pull: PullRef) => `${pullKey(pull)} ${token}`;
     const now = () => this.#clock.now().getTime();
-    const items = pulls.map((pull) => ({ pull, details: !this.#details.usable(cacheKey(pull), now()) }));
+    const items = pulls.map((pull) => ({
+      pull,
+      details: this.#pullDetails && !this.#details.usable(cacheKey(pull), now()),
+    }));
     const changed: { pull: PullRef; node: GraphqlPull }[] = [];
     for (const chunk of packByConnections(
       items,
@@ -394,7 +410,8 @@ export class GitHubProvider implements Provider {
         else {
           const stamp = PullDetailsCache.stamp(node);
           const known = details ? detailsOf(node) : this.#details.get(cacheKey(pull), stamp, now());
-          if (!known) changed.push({ pull, node });
+          if (!this.#pullDetails) out.set(pullKey(pull), fromGraphql(node, null));
+          else if (!known) changed.push({ pull, node });
           else {
             if (details) this.#details.set(cacheKey(pull), stamp, known, now());
             out.set(pullKey(pull), fromGraphql(node, known));
@@ -636,7 +653,8 @@ function graphqlRequestedReviewers(pr: GraphqlPull): RequestedReviewer[] {
   return sortRequestedReviewers(out);
 }
 
-function fromGraphql(pr: GraphqlPull, details: PullDetails): PrFields {
+/** `details` null: not read (GitHubProviderOptions.pullDetails false). */
+function fromGraphql(pr: GraphqlPull, details: PullDetails | null): PrFields {
   const reviews = (pr.reviews?.nodes ?? []).flatMap((r) =>
     r ? [{ id: r.databaseId ?? 0, state: r.state, login: graphqlLogin(r.author) }] : [],
   );
@@ -660,15 +678,15 @@ function fromGraphql(pr: GraphqlPull, details: PullDetails): PrFields {
     head_branch: pr.headRefName,
     requested_reviewers: graphqlRequestedReviewers(pr),
     head_sha: pr.headRefOid ?? null,
-    checks_state: details.checks_state,
-    checks: details.checks,
+    checks_state: details?.checks_state ?? null,
+    checks: details?.checks ?? null,
     // `mergeable` UNKNOWN: GitHub is still computing it (REST's null).
     ...mergeStateOf(
       pr.mergeable === 'UNKNOWN' ? 'UNKNOWN' : pr.mergeStateStatus,
       pr.isDraft ?? false,
       pr.state === 'OPEN',
     ),
-    unresolved_threads: details.unresolved_threads,
+    unresolved_threads: details?.unresolved_threads ?? null,
     comments: pr.totalCommentsCount ?? null,
   };
 }
