@@ -220,6 +220,19 @@ describe('gitsync CLI', () => {
     expect(table.stdout).toContain('shown');
     const json = await runGitsync(['status', '--owner', owner, '--json'], env);
     expect(JSON.parse(json.stdout).length).toBeGreaterThan(0);
+    // A PR as a refresh would have written it (this service reaches no code host).
+    await db.db.query(
+      `UPDATE diff_statuses SET url = 'https://github.com/acme/app/pull/7', pr_number = 7,
+         pull_request_state = 'open', pull_request_draft = false, checks_state = 'failing',
+         checks = '{"passed": 3, "failed": 2, "pending": 0, "skipped": 0, "failing": [{"name": "lint", "url": null}, {"name": "test", "url": null}]}',
+         merge_state = 'unknown', unresolved_threads = 2
+       WHERE chat_id = $1`,
+      [chat],
+    );
+    const row = (await runGitsync(['status', '--owner', owner], env)).stdout
+      .split('\n')
+      .find((line) => line.includes(chat.slice(0, 8)));
+    expect(row).toMatch(/#7\s+open\s+.*failing: lint, test\s+checking\s+2 open/);
 
     const set = await runGitsync(
       ['token', 'set', '--owner', owner, '--provider', 'github'],

@@ -30,17 +30,57 @@ function review(s: JsonChat['diff_status']): string {
   return s.reviewer_count ? `${s.reviewer_count} reviewer(s)` : '';
 }
 
+/** The head commit's checks at a glance: `failing: lint, test`, `pending 2/5`, `passing 5`. */
+function checks(s: JsonChat['diff_status']): string {
+  if (!s?.pull_request_state || !s.checks_state || !s.checks) return '';
+  const c = s.checks;
+  const total = c.passed + c.failed + c.pending + c.skipped;
+  switch (s.checks_state) {
+    case 'failing': {
+      const names = c.failing.map((f) => f.name);
+      const more = c.failed > names.length ? ` +${c.failed - names.length}` : '';
+      return `failing: ${names.slice(0, 3).join(', ')}${names.length > 3 ? ` +${names.length - 3}` : more}`;
+    }
+    case 'pending':
+      return `pending ${c.pending}/${total}`;
+    case 'passing':
+      return `passing ${c.passed}`;
+    default:
+      return 'no checks';
+  }
+}
+
+/** Mergeability, with "checking" while the host computes it; only for open PRs. */
+function merge(s: JsonChat['diff_status']): string {
+  if (s?.pull_request_state !== 'open' || !s.merge_state) return '';
+  return s.merge_state === 'unknown' ? 'checking' : s.merge_state;
+}
+
 /** `gitsync status`: a table of chats (children indented) with their primary ref's PR state. */
 export async function status(options: StatusOptions): Promise<void> {
   const target = serviceTarget(options);
   const query = new URLSearchParams({ archived: String(options.archived ?? false), limit: '500' });
   if (options.owner) query.set('owner_id', options.owner);
-  const { chats } = await callService<{ chats: JsonChat[] }>(target, 'GET', `/api/v1/chats?${query}`);
+  // Every page: an owner with thousands of chats sees them all.
+  const chats: JsonChat[] = [];
+  for (let cursor: string | null = null; ; ) {
+    if (cursor) query.set('cursor', cursor);
+    const page: { chats: JsonChat[]; next_cursor: string | null } = await callService(
+      target,
+      'GET',
+      `/api/v1/chats?${query}`,
+    );
+    chats.push(...page.chats);
+    cursor = page.next_cursor;
+    if (!cursor) break;
+  }
   if (options.json) {
     process.stdout.write(`${JSON.stringify(chats, null, 2)}\n`);
     return;
   }
-  const rows: string[][] = [['CHAT', 'TITLE', 'BRANCH', 'PR', 'STATE', 'REVIEW', '+/-', 'NOTE']];
+  const rows: string[][] = [
+    ['CHAT', 'TITLE', 'BRANCH', 'PR', 'STATE', 'REVIEW', 'CHECKS', 'MERGE', 'THREADS', '+/-', 'NOTE'],
+  ];
   const walk = (chat: JsonChat, depth: number) => {
     const s = chat.diff_status;
     rows.push([
@@ -50,6 +90,9 @@ export async function status(options: StatusOptions): Promise<void> {
       s?.pr_number ? `#${s.pr_number}` : '',
       state(s),
       review(s),
+      checks(s),
+      merge(s),
+      s?.pull_request_state && s.unresolved_threads ? `${s.unresolved_threads} open` : '',
       s?.additions !== null && s?.additions !== undefined ? `+${s.additions}/-${s.deletions}` : '',
       s?.paused_until ? `until ${s.paused_until}` : (s?.last_error ?? ''),
     ]);
