@@ -2,12 +2,13 @@
  * `npm run bench`: prints engine throughput figures. Not a test: nothing here passes or fails.
  * GITSYNC_BENCH_DATABASE_URL (or GITSYNC_TEST_DATABASE_URL) selects the PostgreSQL to use;
  * GITSYNC_BENCH_BUDGET_MS caps each pass (default 10 s); GITSYNC_BENCH_REFS sets the ref count.
- * GITSYNC_BENCH_ONLY=throughput,github-cost,gitlab-cost,host-cost,capacity,freshness (any of them) runs only those.
+ * GITSYNC_BENCH_ONLY=throughput,github-cost,gitlab-cost,host-cost,capacity,freshness,dashboard (any of them) runs only those.
  */
 import { randomBytes } from 'node:crypto';
 import { type Database, openDatabase } from '../src/store/database.ts';
 import { migrate } from '../src/store/migrate.ts';
 import { measureCapacity } from './capacity.ts';
+import { measureDashboard } from './dashboard.ts';
 import { measureThroughput } from './engine-throughput.ts';
 import { measureFreshness } from './freshness.ts';
 import { measureGitHubCost } from './github-cost.ts';
@@ -47,7 +48,15 @@ async function withDatabase<T>(
   }
 }
 
-const SCENARIOS = ['throughput', 'github-cost', 'gitlab-cost', 'host-cost', 'capacity', 'freshness'] as const;
+const SCENARIOS = [
+  'throughput',
+  'github-cost',
+  'gitlab-cost',
+  'host-cost',
+  'capacity',
+  'freshness',
+  'dashboard',
+] as const;
 const only = (process.env.GITSYNC_BENCH_ONLY ?? '').split(',').filter((s) => s !== '');
 for (const name of only) {
   if (!(SCENARIOS as readonly string[]).includes(name))
@@ -90,17 +99,30 @@ if (runs('github-cost')) {
     '| pass | refreshes | requests per 1,000 | REST units per 1,000 | GraphQL points per 1,000 | largest query (nodes) |',
   );
   console.log('|---|---|---|---|---|---|');
+  // Side by side: the batch query without checks and threads (as before they were read) and with.
+  const before = await withDatabase('postgres', (db) => measureGitHubCost(db, COST_REFS, false));
   const cost = await withDatabase('postgres', (db) => measureGitHubCost(db, COST_REFS));
-  for (const [pass, f] of [
-    ['first sight', cost.first],
-    ['unchanged', cost.unchanged],
-    ['every PR changed', cost.changed],
-    ['waiting for a PR (no-PR backoff)', cost.waiting],
+  for (const [variant, c] of [
+    ['without checks and threads', before],
+    ['with checks and threads', cost],
   ] as const) {
-    console.log(
-      `| ${pass} | ${f.refreshed} | ${f.requests_per_1000} | ${f.rest_units_per_1000} | ${f.graphql_points_per_1000} | ${f.max_nodes_per_query} |`,
-    );
+    for (const [pass, f] of [
+      ['first sight', c.first],
+      ['unchanged', c.unchanged],
+      ['unchanged, over an hour', c.unchangedHour],
+      ['every PR changed', c.changed],
+      ['waiting for a PR (no-PR backoff)', c.waiting],
+    ] as const) {
+      console.log(
+        `| ${pass} (${variant}) | ${f.refreshed} | ${f.requests_per_1000} | ${f.rest_units_per_1000} | ${f.graphql_points_per_1000} | ${f.max_nodes_per_query} |`,
+      );
+    }
   }
+  const ratio = (a: number, b: number) => (b === 0 ? 'n/a' : `${((a / b - 1) * 100).toFixed(1)} %`);
+  console.log('');
+  console.log(
+    `GraphQL points per 1,000 unchanged refreshes over an hour: ${cost.unchangedHour.graphql_points_per_1000} with checks and threads vs ${before.unchangedHour.graphql_points_per_1000} without (${ratio(cost.unchangedHour.graphql_points_per_1000, before.unchangedHour.graphql_points_per_1000)}).`,
+  );
 
   // An open PR is refreshed every fresh TTL (120 s): 30 times an hour. The reference behaviour reads
   // the PR and its reviews unconditionally each time: 2 charged requests per refresh.
@@ -127,6 +149,8 @@ if (runs('gitlab-cost')) {
     ['first sight', cost.first],
     ['unchanged', cost.unchanged],
     ['every MR changed', cost.changed],
+    ['every MR pushed (mergeability unchecked)', cost.pushed],
+    ['the pass after (GitLab has checked)', cost.checked],
   ] as const) {
     console.log(
       `| ${pass} | ${f.refreshed} | ${f.requests_per_1000} | ${f.graphql_per_1000} | ${f.max_complexity} |`,
@@ -200,4 +224,43 @@ if (runs('freshness')) {
   console.log(
     `| webhook delivery → event with PR data | ${fresh.webhook_to_event_ms.p50} | ${fresh.webhook_to_event_ms.p99} | p99 ≤ 1 s |`,
   );
+}
+
+if (runs('dashboard')) {
+  const CHATS = Number(process.env.GITSYNC_BENCH_DASHBOARD_CHATS ?? 10_000);
+  const BURSTS = [100, 1000];
+  console.log('');
+  console.log(
+    `# dashboard: ${CHATS} chats in headless Chromium, over HTTP + SSE (PostgreSQL, admin key, 1280×900)`,
+  );
+  console.log('');
+  const d = await withDatabase('postgres', (db, schema) =>
+    measureDashboard(db, schemaUrl(schema), { chats: CHATS, bursts: BURSTS }),
+  );
+  console.log('| load | from navigation (wall, Node) ms | in the page (performance.now) ms |');
+  console.log('|---|---|---|');
+  console.log(`| first rows shown | ${d.first_rows_ms} | ${d.in_page_first_rows_ms} |`);
+  console.log(`| all ${d.chats} loaded, summary right | ${d.all_loaded_ms} | ${d.in_page_loaded_ms} |`);
+  console.log('');
+  console.log(
+    '| burst of diff_status_change | store write + publish ms | write → all applied and painted ms | page work ms | frames | longest frame ms |',
+  );
+  console.log('|---|---|---|---|---|---|');
+  for (const b of d.bursts) {
+    console.log(
+      `| ${b.events} events | ${b.write_ms} | ${b.to_painted_ms} | ${b.page_work_ms} | ${b.frames} | ${b.longest_frame_ms} |`,
+    );
+  }
+  console.log('');
+  console.log(
+    '| scrolling (300 frames) | frames rendered | work p50 ms | work p99 ms | work max ms | frame interval p50 ms | frame interval p99 ms |',
+  );
+  console.log('|---|---|---|---|---|---|---|');
+  for (const s of d.scroll) {
+    console.log(
+      `| ${s.kind} | ${s.frames} | ${s.work_p50_ms} | ${s.work_p99_ms} | ${s.work_max_ms} | ${s.interval_p50_ms} | ${s.interval_p99_ms} |`,
+    );
+  }
+  console.log('');
+  console.log(`Rows in the page at the end: ${d.dom_rows}; JS heap: ${d.js_heap_mb ?? '?'} MB.`);
 }

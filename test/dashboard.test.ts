@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type GitHubEmulator, startGitHubEmulator } from '../emulator/github/server.ts';
 import { loadConfig } from '../src/config/config.ts';
 import { systemClock } from '../src/core/clock.ts';
+import { emptyPrFields, type PreviousPr, type PrFields } from '../src/core/types.ts';
 import { GitHubProvider } from '../src/providers/github/github-provider.ts';
 import { openRuntime, type Runtime } from '../src/runtime.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/databases.ts';
@@ -101,6 +102,95 @@ describe('dashboard', () => {
     return page;
   };
   const card = (page: Page, chat: string) => page.locator(`li.chat[data-chat="${chat}"]`).first();
+
+  // The GitHub emulator does not report checks, mergeability or review threads yet (its providers
+  // are being taught them), and the worker would overwrite whatever a test put in their place with
+  // what the host says. So these tests write refs through the store, as the worker does, with
+  // `stale_at` a day ahead: the worker never claims them, and the write publishes the same
+  // `diff_status_change` a refresh does, so the page receives it live.
+  const NEVER_DUE = new Date(Date.now() + 86_400_000);
+  const prFields = (n: number, branch: string, fields: Partial<PrFields>): PrFields => ({
+    url: `${gh.webUrl}/acme/app/pull/${n}`,
+    pull_request_state: 'open',
+    pull_request_title: `PR ${n}`,
+    pull_request_draft: false,
+    changes_requested: false,
+    approved: false,
+    reviewer_count: 0,
+    additions: 10,
+    deletions: 2,
+    changed_files: 3,
+    commits: 1,
+    pr_number: n,
+    author_login: 'agent-bot',
+    author_avatar_url: null,
+    base_branch: 'main',
+    head_branch: branch,
+    requested_reviewers: [],
+    head_sha: `${n}`.padStart(40, 'a'),
+    checks_state: 'none',
+    checks: { passed: 0, failed: 0, pending: 0, skipped: 0, failing: [] },
+    merge_state: 'clean',
+    merge_state_reason: null,
+    unresolved_threads: 0,
+    comments: 0,
+    ...fields,
+  });
+  /** Writes a ref as a refresh would (see above), and publishes it. */
+  const writeRef = async (
+    refId: string,
+    pr: PrFields | null,
+    extra: { error?: string; previous?: PreviousPr[] } = {},
+  ) => {
+    const now = new Date();
+    const result = await runtime.store.writeRefreshes([
+      {
+        id: refId,
+        lease_until: null,
+        pr: pr ?? emptyPrFields(),
+        provider_id: 'github',
+        refreshed_at: now,
+        stale_at: NEVER_DUE,
+        last_error: extra.error ?? null,
+        last_error_at: extra.error ? now : null,
+        error_count: extra.error ? 1 : 0,
+        paused_until: null,
+        pr_changed_at: now,
+        previous_prs: extra.previous ?? [],
+        publish: true,
+      },
+    ]);
+    expect(result.failed.size).toBe(0);
+  };
+  /** A chat (through the API) with one ref that is never due (inserted directly), showing `pr`. */
+  const seededChat = async (
+    who: string,
+    title: string,
+    branch: string,
+    pr: PrFields | null,
+    extra: { error?: string; previous?: PreviousPr[]; parent?: string } = {},
+  ) => {
+    const id = randomUUID();
+    await api('PUT', `/api/v1/chats/${id}`, {
+      owner_id: who,
+      title,
+      ...(extra.parent ? { parent_chat_id: extra.parent } : {}),
+    });
+    const { rows } = await runtime.db.query<{ id: string }>(
+      `INSERT INTO diff_statuses (chat_id, git_remote_origin, git_branch, provider_id, stale_at, created_at, updated_at)
+       VALUES ($1, $2, $3, 'github', $4, $5, $5) RETURNING id`,
+      [id, `${gh.webUrl}/acme/app`, branch, NEVER_DUE, new Date()],
+    );
+    await writeRef(String(rows[0]!.id), pr, extra);
+    return id;
+  };
+  const text = (page: Page, selector: string) => page.locator(selector).first().textContent();
+  const hashOf = (page: Page) => new URL(page.url()).hash;
+  /** An attribute of every element `selector` matches, read at once (rows come and go as they render). */
+  const attributes = (page: Page, selector: string, name: string): Promise<string[]> =>
+    page.evaluate(
+      `[...document.querySelectorAll(${JSON.stringify(selector)})].map((e) => e.getAttribute(${JSON.stringify(name)}))`,
+    );
 
   it('a wrong key gets a clear message', async () => {
     const page = await openPage('#key=gsk_not_a_real_key');
@@ -213,6 +303,308 @@ describe('dashboard', () => {
     // Evaluated in the page (no DOM types in this Node project, hence the string).
     const overflow = await page.evaluate('document.documentElement.scrollWidth - window.innerWidth');
     expect(overflow).toBeLessThanOrEqual(0);
+    mkdirSync('test-results', { recursive: true });
+    await page.screenshot({ path: 'test-results/dashboard-phone.png' });
+    await page.close();
+  });
+
+  it('shows checks (failing ones by name), merge state and open threads at a glance (screenshot)', async () => {
+    const who = randomUUID();
+    const page = await openPage(`#key=${ADMIN}&owner=${who}`);
+    await expect.poll(() => page.locator('#conn-text').textContent()).toBe('Live');
+    // Written while the page is open: each arrives as events.
+    const failing = await seededChat(
+      who,
+      'Fix the flaky payment flow',
+      'fix-payments',
+      prFields(101, 'fix-payments', {
+        pull_request_title: 'Fix payment retries',
+        checks_state: 'failing',
+        checks: {
+          passed: 5,
+          failed: 2,
+          pending: 0,
+          skipped: 1,
+          failing: [
+            { name: 'e2e (chromium)', url: 'https://ci.example.com/runs/2' },
+            { name: 'lint', url: 'https://ci.example.com/runs/1' },
+          ],
+        },
+        merge_state: 'blocked',
+        merge_state_reason: 'BLOCKED',
+        changes_requested: true,
+        reviewer_count: 2,
+        unresolved_threads: 3,
+        comments: 7,
+        requested_reviewers: [{ kind: 'user', name: 'maria' }],
+      }),
+      {
+        previous: [
+          { url: `${gh.webUrl}/acme/app/pull/90`, pr_number: 90, pull_request_state: 'closed' },
+          { url: `${gh.webUrl}/acme/app/pull/75`, pr_number: 75, pull_request_state: 'merged' },
+        ],
+      },
+    );
+    const pending = await seededChat(
+      who,
+      'Add search to the list',
+      'add-search',
+      prFields(102, 'add-search', {
+        pull_request_title: 'Add search',
+        checks_state: 'pending',
+        checks: { passed: 2, failed: 0, pending: 3, skipped: 0, failing: [] },
+        // GitHub has not computed mergeability yet right after a push.
+        merge_state: 'unknown',
+        comments: 1,
+      }),
+    );
+    const passing = await seededChat(
+      who,
+      'Upgrade dependencies',
+      'deps-upgrade',
+      prFields(103, 'deps-upgrade', {
+        pull_request_title: 'Upgrade dependencies',
+        checks_state: 'passing',
+        checks: { passed: 6, failed: 0, pending: 0, skipped: 0, failing: [] },
+        merge_state: 'clean',
+        approved: true,
+        unresolved_threads: 1,
+      }),
+    );
+
+    const chip = (chat: string, selector: string) => card(page, chat).locator(selector).first();
+    await expect
+      .poll(() => chip(failing, '[data-checks]').textContent(), { timeout: 10_000 })
+      .toBe('✖ 2 checks failing: e2e (chromium), lint');
+    expect(await chip(failing, '[data-checks] a').first().getAttribute('href')).toBe(
+      'https://ci.example.com/runs/2',
+    );
+    expect(await chip(failing, '[data-merge]').textContent()).toBe('⊘ blocked');
+    expect(await chip(failing, '[data-threads]').textContent()).toBe('3 open threads');
+    expect(await card(page, failing).textContent()).toMatch(/Changes requested/);
+
+    await expect.poll(() => chip(pending, '[data-checks]').textContent()).toBe('◌ 3 checks pending');
+    expect(await chip(pending, '[data-merge]').getAttribute('data-merge')).toBe('unknown');
+    expect(await chip(pending, '[data-merge]').textContent()).toBe('◌ checking');
+    expect(await card(page, pending).locator('[data-threads]').count()).toBe(0);
+
+    await expect.poll(() => chip(passing, '[data-checks]').textContent()).toBe('✔ 6 checks passed');
+    expect(await chip(passing, '[data-merge]').textContent()).toBe('✔ mergeable');
+    expect(await chip(passing, '[data-threads]').textContent()).toBe('1 open thread');
+    expect(await card(page, passing).textContent()).toMatch(/Approved/);
+
+    // The summary counts this owner's chats.
+    expect(await text(page, '#n-all')).toBe('3');
+    expect(await text(page, '#n-open')).toBe('3');
+    expect(await text(page, '#n-failing')).toBe('1');
+    expect(await text(page, '#n-changes')).toBe('1');
+    mkdirSync('test-results', { recursive: true });
+    await page.screenshot({ path: 'test-results/dashboard-checks.png', fullPage: true });
+
+    // Details: every check count, the failing ones as links, threads and comments, earlier PRs.
+    await card(page, failing).locator('button[data-action="details"]').click();
+    const details = page.locator('#details');
+    await expect.poll(() => details.isVisible()).toBe(true);
+    const body = await details.textContent();
+    expect(body).toContain('8 in all: 5 passed, 2 failed, 0 pending, 1 skipped');
+    expect(body).toContain('3 unresolved threads · 7 comments · 2 reviewers');
+    expect(body).toContain('(BLOCKED)');
+    expect(await details.locator('.failing-checks a').allTextContents()).toEqual(['e2e (chromium)', 'lint']);
+    expect(await details.locator('[data-history] li').allTextContents()).toEqual([
+      '#90 ✕Closed',
+      '#75 ⇄Merged',
+    ]);
+    await page.screenshot({ path: 'test-results/dashboard-details.png' });
+    await page.keyboard.press('Escape');
+    await expect.poll(() => details.isVisible()).toBe(false);
+    await page.close();
+  });
+
+  it('filters by the summary, searches title, branch and #number, and keeps the view in the link', async () => {
+    const who = randomUUID();
+    const failing = await seededChat(
+      who,
+      'Failing work',
+      'red-branch',
+      prFields(201, 'red-branch', {
+        checks_state: 'failing',
+        checks: { passed: 1, failed: 1, pending: 0, skipped: 0, failing: [{ name: 'unit', url: null }] },
+      }),
+    );
+    const merged = await seededChat(
+      who,
+      'Merged work',
+      'done-branch',
+      prFields(202, 'done-branch', { pull_request_state: 'merged', checks_state: 'failing' }),
+    );
+    const draft = await seededChat(
+      who,
+      'Draft work',
+      'wip-branch',
+      prFields(203, 'wip-branch', { pull_request_draft: true }),
+    );
+    const review = await seededChat(
+      who,
+      'Reviewed work',
+      'review-branch',
+      prFields(204, 'review-branch', { changes_requested: true }),
+    );
+    const noPr = await seededChat(who, 'Not yet pushed for review', 'lonely-branch', null);
+    const broken = await seededChat(who, 'Broken token', 'err-branch', null, {
+      error: 'GitHub answered 502',
+    });
+    const parent = await seededChat(who, 'Parent agent', 'parent-branch', prFields(205, 'parent-branch', {}));
+    const child = await seededChat(
+      who,
+      'Sub-agent with failing tests',
+      'child-branch',
+      prFields(206, 'child-branch', {
+        checks_state: 'failing',
+        checks: { passed: 0, failed: 1, pending: 0, skipped: 0, failing: [{ name: 'tests', url: null }] },
+      }),
+      { parent },
+    );
+    const page = await openPage(`#key=${ADMIN}&owner=${who}`);
+    await expect.poll(() => text(page, '#n-all'), { timeout: 10_000 }).toBe('8');
+    const shown = () => attributes(page, 'li.chat', 'data-chat');
+    const shownSorted = async () => (await shown()).sort();
+    expect(await text(page, '#n-open')).toBe('4');
+    expect(await text(page, '#n-draft')).toBe('1');
+    expect(await text(page, '#n-merged')).toBe('1');
+    expect(await text(page, '#n-none')).toBe('2');
+    // Failing checks count only open PRs: the merged one's old failure needs no one.
+    expect(await text(page, '#n-failing')).toBe('2');
+    expect(await text(page, '#n-changes')).toBe('1');
+    expect(await text(page, '#n-attention')).toBe('1');
+
+    await page.locator('button[data-flag="failing"]').click();
+    // The parent is shown (marked) for its failing sub-agent.
+    await expect.poll(shownSorted).toEqual([failing, parent, child].sort());
+    expect(await card(page, parent).textContent()).toMatch(/has matching sub-agents/);
+    expect(await page.locator('button[data-flag="failing"]').getAttribute('aria-pressed')).toBe('true');
+    expect(await text(page, '#count')).toBe('2 of 8 chats match');
+    expect(hashOf(page)).toBe(`#failing=1&owner=${who}`);
+
+    // The link reproduces the view.
+    const again = await openPage(`${hashOf(page)}&key=${ADMIN}`);
+    await expect.poll(() => again.locator('li.chat').count(), { timeout: 10_000 }).toBe(3);
+    expect(await again.locator('button[data-flag="failing"]').getAttribute('aria-pressed')).toBe('true');
+    expect(hashOf(again)).toBe(`#failing=1&owner=${who}`);
+    await again.close();
+
+    await page.locator('button[data-flag="failing"]').click();
+    await page.locator('button[data-state-filter="merged"]').click();
+    await expect.poll(shown).toEqual([merged]);
+    await page.locator('button[data-state-filter="draft"]').click();
+    await expect.poll(shown).toEqual([draft]);
+    await page.locator('button[data-state-filter="none"]').click();
+    await expect.poll(shownSorted).toEqual([noPr, broken].sort());
+    await page.locator('button[data-state-filter="none"]').click();
+    await page.locator('button[data-flag="changes"]').click();
+    await expect.poll(shown).toEqual([review]);
+    await page.locator('button[data-flag="changes"]').click();
+    await page.locator('button[data-flag="attention"]').click();
+    await expect.poll(shown).toEqual([broken]);
+    expect(await card(page, broken).locator('[data-problem="error"]').textContent()).toBe(
+      '⚠ GitHub answered 502',
+    );
+    await page.locator('#clear-filters').click();
+    await expect.poll(() => page.locator('li.chat').count()).toBe(8);
+
+    const search = page.getByLabel('Search');
+    await search.fill('#204');
+    await expect.poll(shown).toEqual([review]);
+    expect(hashOf(page)).toBe(`#q=%23204&owner=${who}`);
+    await search.fill('lonely-branch');
+    await expect.poll(shown).toEqual([noPr]);
+    await search.fill('broken TOKEN');
+    await expect.poll(shown).toEqual([broken]);
+    await search.fill('nothing like this');
+    await expect.poll(() => page.locator('#empty').textContent()).toBe('No chats match these filters.');
+    await search.fill('');
+    await expect.poll(() => page.locator('li.chat').count()).toBe(8);
+    expect(hashOf(page)).toBe(`#owner=${who}`);
+    await page.close();
+  });
+
+  it('offers the owner picker to the admin key only', async () => {
+    const alice = randomUUID();
+    const bob = randomUUID();
+    await seededChat(alice, 'Alice one', 'alice-1', null);
+    await seededChat(alice, 'Alice two', 'alice-2', null);
+    await seededChat(bob, 'Bob one', 'bob-1', null);
+    const page = await openPage();
+    const picker = page.getByLabel('Owner');
+    await expect.poll(() => picker.isVisible(), { timeout: 10_000 }).toBe(true);
+    await expect
+      .poll(() => attributes(page, '#owner-select option', 'value'))
+      .toEqual(expect.arrayContaining(['', alice, bob]));
+    await picker.selectOption(alice);
+    await expect.poll(() => text(page, '#n-all')).toBe('2');
+    expect(hashOf(page)).toBe(`#owner=${alice}`);
+    await page.close();
+
+    const { key } = (await api('POST', '/api/v1/keys', { owner_id: bob, name: 'dashboard test' })) as {
+      key: string;
+    };
+    const own = await openPage(`#key=${key}`);
+    await expect.poll(() => text(own, '#n-all'), { timeout: 10_000 }).toBe('1');
+    expect(await own.locator('#owner-picker').isHidden()).toBe(true);
+    await own.close();
+  });
+
+  it('loads many chats page by page and renders only the rows in view', async () => {
+    const who = randomUUID();
+    const N = 1_200;
+    const ids = Array.from({ length: N }, () => randomUUID());
+    // Older than anything else here (so other tests' chats stay on top), newest first by number.
+    await runtime.db.query(
+      `INSERT INTO chats (id, owner_id, root_chat_id, title, created_at, updated_at)
+       SELECT id, $2, id, 'Bulk chat ' || n, $3, $3::timestamptz - n * interval '1 second'
+       FROM unnest($1::uuid[]) WITH ORDINALITY AS t(id, n)`,
+      [ids, who, new Date('2020-01-01T00:00:00Z')],
+    );
+    const { rows } = await runtime.db.query<{ id: string; chat_id: string }>(
+      `INSERT INTO diff_statuses (chat_id, git_remote_origin, git_branch, provider_id, stale_at, created_at, updated_at)
+       SELECT id, $2, 'bulk-' || n, 'github', $3, $4, $4 FROM unnest($1::uuid[]) WITH ORDINALITY AS t(id, n)
+       RETURNING id, chat_id`,
+      [ids, `${gh.webUrl}/acme/app`, NEVER_DUE, new Date('2020-01-01T00:00:00Z')],
+    );
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    let pages = 0;
+    page.on('request', (r) => {
+      if (r.url().includes('/api/v1/chats?archived=false&limit=500')) pages++;
+    });
+    await page.goto(`${base}/#key=${ADMIN}&owner=${who}`);
+    await expect.poll(() => text(page, '#count'), { timeout: 20_000 }).toBe('1,200 chats');
+    expect(pages).toBeGreaterThanOrEqual(3);
+    const rendered = await page.locator('li.chat').count();
+    expect(rendered).toBeGreaterThan(5);
+    expect(rendered).toBeLessThan(60);
+    expect(await card(page, ids[0]!).getAttribute('aria-posinset')).toBe('1');
+    expect(await card(page, ids[0]!).getAttribute('aria-setsize')).toBe('1200');
+
+    // The last row exists once scrolled to.
+    await page.evaluate('window.scrollTo(0, document.body.scrollHeight)');
+    await expect.poll(() => card(page, ids[N - 1]!).count()).toBe(1);
+    expect(await page.locator('li.chat').count()).toBeLessThan(60);
+    expect(await card(page, ids[N - 1]!).textContent()).toContain('Bulk chat 1200');
+
+    // An update to a chat out of view reaches the summary (and its row when scrolled to).
+    const middle = rows.find((r) => r.chat_id === ids[600])!;
+    await writeRef(
+      String(middle.id),
+      prFields(301, 'bulk-601', {
+        checks_state: 'failing',
+        checks: { passed: 0, failed: 1, pending: 0, skipped: 0, failing: [{ name: 'build', url: null }] },
+      }),
+    );
+    await expect.poll(() => text(page, '#n-failing'), { timeout: 10_000 }).toBe('1');
+    await page.getByLabel('Search').fill('#301');
+    await expect.poll(() => page.locator('li.chat').count()).toBe(1);
+    expect(await card(page, ids[600]!).locator('[data-checks]').textContent()).toBe(
+      '✖ 1 check failing: build',
+    );
     await page.close();
   });
 });

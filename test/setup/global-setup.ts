@@ -9,11 +9,12 @@
  * `GITSYNC_TEST_BUNDLED_CHROMIUM=1`) the build that `@sparticuz/chromium` ships inside its npm
  * package, unpacked to the temp folder — nothing is downloaded at test time.
  */
+
 import { type ChildProcess, spawn } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
+import { chooseChromium } from '../helpers/chromium.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -23,7 +24,6 @@ declare module 'vitest' {
 }
 
 const DEFAULT_DATABASE_URL = 'postgresql://root@127.0.0.1:5432/test';
-const SYSTEM_CHROMIUM = '/usr/bin/chromium';
 const GUARDIAN = fileURLToPath(new URL('./postgres-guardian.ts', import.meta.url));
 
 export default async function setup(project: TestProject) {
@@ -111,24 +111,4 @@ async function startEmbeddedPostgres() {
       await exited;
     },
   };
-}
-
-async function chooseChromium(): Promise<{ path: string; description: string }> {
-  const configured = process.env.GITSYNC_CHROMIUM;
-  if (configured) return { path: configured, description: `${configured} (GITSYNC_CHROMIUM)` };
-  if (process.env.GITSYNC_TEST_BUNDLED_CHROMIUM !== '1' && isExecutable(SYSTEM_CHROMIUM)) {
-    return { path: SYSTEM_CHROMIUM, description: SYSTEM_CHROMIUM };
-  }
-  const { default: bundled } = await import('@sparticuz/chromium');
-  const path = await bundled.executablePath();
-  return { path, description: `${path}, unpacked from the @sparticuz/chromium package` };
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
