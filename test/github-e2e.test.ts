@@ -111,6 +111,20 @@ describe('GitHub end to end on PostgreSQL', () => {
     gh.model.merge('acme/app', 1);
     await later(settings.fresh_ttl_ms);
     expect((await status(chat)).pull_request_state).toBe('merged');
+
+    // The agent pushes the branch again and opens a second PR: the ref follows it, the merged one
+    // becomes history, and the move is published.
+    gh.model.push('acme/app', 'feature');
+    gh.model.openPull('acme/app', { head: 'feature', title: 'Follow-up' });
+    events.length = 0;
+    await later(settings.settled_ttl_ms);
+    expect(await status(chat)).toMatchObject({
+      url: `${gh.webUrl}/acme/app/pull/2`,
+      pull_request_state: 'open',
+      pull_request_title: 'Follow-up',
+      previous_prs: [{ url: `${gh.webUrl}/acme/app/pull/1`, pr_number: 1, pull_request_state: 'merged' }],
+    });
+    expect(events.map((e) => e.kind)).toEqual(['diff_status_change']);
   });
 
   it('an unchanged PR is refreshed with 304s only', async () => {
