@@ -174,6 +174,7 @@ export async function openRuntime(
     announceDue: () => void hub.wakeAll(),
   });
   hub.onWake(() => engine.wake());
+  metrics.budgets = () => engine.budgets.all();
   const keys = new KeyAuthority(store, clock, config.admin_token);
   const http = createApp({
     store,

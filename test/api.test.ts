@@ -563,6 +563,36 @@ describe('HTTP API', () => {
       expect(await readToken(s.store, s.owner, 'fake')).toBeNull();
       expectError(await s.call('DELETE', `/api/v1/owners/${s.owner}/tokens/nope`), 404);
     });
+
+    it('the pause switch: {"paused": true} stops the owner’s calls on that provider, validated', async () => {
+      const put = (body: unknown, key?: string) =>
+        s.call('PUT', `/api/v1/owners/${s.owner}/tokens/fake`, { body, ...(key ? { key } : {}) });
+      expectError(await put({ paused: 'yes' }), 400);
+      expectError(await put({ token: 'a', extra: 1 }), 400);
+      expect((await put({ token: 'tok', paused: true })).status).toBe(204);
+      const chat = await createChat();
+      await s.call('POST', '/api/v1/git-refs', { body: { chat_id: chat, origin: REPO, branch: 'held' } });
+      s.host.openPull('acme/app', { head_branch: 'held' });
+      const calls = s.host.calls.find + s.host.calls.fetch;
+      expectError(await s.call('POST', `/api/v1/chats/${chat}/diff-status/refresh`), 409, 'paused');
+      expect(s.host.calls.find + s.host.calls.fetch).toBe(calls);
+      const budget = await s.call('GET', `/api/v1/owners/${s.owner}/budget`, { key: s.ownerKey });
+      expect(budget.status).toBe(200);
+      expect(
+        budget.json.providers.find((p: { provider_id: string }) => p.provider_id === 'fake'),
+      ).toMatchObject({
+        token: 'own',
+        paused: true,
+        stretched: false,
+        limit: null,
+      });
+      expect((await put({ paused: false }, s.ownerKey)).status).toBe(204);
+      expect((await s.call('POST', `/api/v1/chats/${chat}/diff-status/refresh`)).json).toMatchObject({
+        outcome: 'updated',
+      });
+      expectError(await s.call('GET', `/api/v1/owners/${randomUUID()}/budget`, { key: s.ownerKey }), 403);
+      expectError(await s.call('GET', '/api/v1/owners/nope/budget'), 400);
+    });
   });
 
   it('unknown routes are a JSON 404', async () => {

@@ -84,6 +84,11 @@ const RULES: Record<string, Rule | 'public' | 'webhook'> = {
     allowed: ['admin', 'owner'],
     otherStatus: 403,
   },
+  'GET /api/v1/owners/:owner/budget': {
+    request: (f) => ({ path: `/api/v1/owners/${f.owner}/budget` }),
+    allowed: ['admin', 'owner'],
+    otherStatus: 403,
+  },
   'DELETE /api/v1/owners/:owner/tokens/:provider': {
     request: (f) => ({ path: `/api/v1/owners/${f.owner}/tokens/fake` }),
     allowed: ['admin', 'owner'],

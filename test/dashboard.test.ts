@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type GitHubEmulator, startGitHubEmulator } from '../emulator/github/server.ts';
 import { loadConfig } from '../src/config/config.ts';
 import { systemClock } from '../src/core/clock.ts';
+import { tokenFingerprint } from '../src/core/fingerprint.ts';
 import { emptyPrFields, type PreviousPr, type PrFields } from '../src/core/types.ts';
 import { GitHubProvider } from '../src/providers/github/github-provider.ts';
 import { openRuntime, type Runtime } from '../src/runtime.ts';
@@ -31,7 +32,8 @@ describe('dashboard', () => {
   beforeAll(async () => {
     db = await createTestDatabase('postgres');
     gh = await startGitHubEmulator();
-    gh.addToken(TOKEN, 'agent-bot');
+    // A budget this test's 300 ms refreshes cannot spend (gitsync would hold back at its share).
+    gh.addToken(TOKEN, 'agent-bot', 10_000_000, 10_000_000);
     gh.model.createRepo({ owner: 'acme', name: 'app' });
     const config = loadConfig({});
     runtime = await openRuntime(
@@ -551,6 +553,49 @@ describe('dashboard', () => {
     await expect.poll(() => text(own, '#n-all'), { timeout: 10_000 }).toBe('1');
     expect(await own.locator('#owner-picker').isHidden()).toBe(true);
     await own.close();
+  });
+
+  it('shows a banner while the owner paused tracking, or gitsync’s share of the budget is spent', async () => {
+    // What earlier tests left of the service token's budget (a rate limit they met) is not this test's.
+    await runtime.db.query('DELETE FROM token_budgets');
+    const carol = randomUUID();
+    await seededChat(carol, 'Carol one', 'carol-1', null);
+    const { key } = (await api('POST', '/api/v1/keys', { owner_id: carol, name: 'banner test' })) as {
+      key: string;
+    };
+    await api('PUT', `/api/v1/owners/${carol}/tokens/github`, { paused: true });
+    const page = await openPage(`#key=${key}`);
+    const banner = page.locator('#budget-banner');
+    await expect.poll(() => banner.textContent(), { timeout: 10_000 }).toMatch(/github: tracking is paused/);
+    await page.close();
+
+    // Resumed, on the service token, with only the owner's part of its budget left (as a host's
+    // answers would have left it; this test's emulator has a budget too large to spend). Observed
+    // "an hour from now", so that the emulator's own answers meanwhile do not replace it.
+    await api('PUT', `/api/v1/owners/${carol}/tokens/github`, { paused: false });
+    const now = new Date(Date.now() + 3_600_000);
+    await runtime.store.recordBudgets(
+      [
+        {
+          provider_id: 'github',
+          token_fp: tokenFingerprint(TOKEN),
+          scope: 'core',
+          limit: 100,
+          remaining: 5,
+          reset_at: new Date(now.getTime() + 600_000),
+          observed_at: now,
+          paused_until: null,
+        },
+      ],
+      [],
+    );
+    const again = await openPage(`#key=${key}`);
+    await expect
+      .poll(() => again.locator('#budget-banner').textContent(), { timeout: 10_000 })
+      .toMatch(/github \(core\): checks are paused until .* gitsync's share of the token's budget is spent/);
+    await again.screenshot({ path: 'test-results/dashboard-budget.png' });
+    await again.close();
+    await runtime.db.query('DELETE FROM token_budgets');
   });
 
   it('loads many chats page by page and renders only the rows in view', async () => {

@@ -14,7 +14,13 @@ import { FakeCodeHost, FakeProvider } from '../src/providers/fake/fake-provider.
 import { GiteaProvider } from '../src/providers/gitea/gitea-provider.ts';
 import { GitHubProvider } from '../src/providers/github/github-provider.ts';
 import { GitLabProvider } from '../src/providers/gitlab/gitlab-provider.ts';
-import { branchKey, type Provider, pullKey, type RepoRef } from '../src/providers/types.ts';
+import {
+  type BudgetObservation,
+  branchKey,
+  type Provider,
+  pullKey,
+  type RepoRef,
+} from '../src/providers/types.ts';
 
 /**
  * What every provider promises the engine, checked the same way for each: origins and URLs, finding
@@ -414,6 +420,13 @@ const HOSTS: Record<string, () => Promise<ContractHost>> = {
   },
 };
 
+/**
+ * Hosts that send a token's remaining budget on every answer: GitHub (`x-ratelimit-*`, "Rate
+ * limits for the REST API") and GitLab (`RateLimit-*`, "Rate limits"). Azure DevOps sends its
+ * headers only while it delays a token, Bitbucket only the limit, Gitea none.
+ */
+const BUDGET_HEADERS_ON_EVERY_ANSWER = new Set(['github', 'gitlab']);
+
 describe.each(Object.keys(HOSTS))('provider contract: %s', (name) => {
   let h: ContractHost;
   beforeAll(async () => {
@@ -468,6 +481,22 @@ describe.each(Object.keys(HOSTS))('provider contract: %s', (name) => {
       pull_request_title: 'Second try',
       url: h.provider.buildPullUrl({ repo, number: open }),
     });
+  });
+
+  it('tells the engine what each answer says of the token’s budget, and what it cost', async () => {
+    const { repo } = await h.createRepo(unique('budget'));
+    const number = await h.openPull(repo, { branch: 'budgeted' }, 'Budgeted');
+    const seen: BudgetObservation[] = [];
+    await h.provider.fetchPull({ repo, number }, { token: h.token, onBudget: (o) => seen.push(o) });
+    expect(seen.length).toBeGreaterThan(0);
+    for (const o of seen) {
+      expect(o.charged).toBeGreaterThanOrEqual(0);
+      expect(typeof o.scope).toBe('string');
+      if (o.limit !== null && o.remaining !== null) expect(o.remaining).toBeLessThanOrEqual(o.limit);
+    }
+    // Where the host says how much of the budget is left on every answer, it is read.
+    if (BUDGET_HEADERS_ON_EVERY_ANSWER.has(name))
+      expect(seen.some((o) => o.limit !== null && o.remaining !== null && o.reset_at !== null)).toBe(true);
   });
 
   it('finds a PR opened from a fork, from the fork’s origin', async () => {

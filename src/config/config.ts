@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { DEFAULT_BUDGET_SHARES } from '../core/budget.ts';
 import { ConfigError } from '../core/errors.ts';
 import { DEFAULT_LIMITS, type Limits } from '../core/limits.ts';
 import { trimTrailingSlash } from '../core/origin.ts';
@@ -53,6 +54,9 @@ const httpUrl = z
 
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
 
+/** A share of a token's budget: more than nothing, at most all of it. */
+const budgetShare = z.number().gt(0).max(1);
+
 const providerSchema = z.strictObject({
   id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be lower-case letters, digits, - or _'),
   type: z.string().refine((t) => KNOWN_PROVIDER_TYPES.includes(t), {
@@ -63,6 +67,10 @@ const providerSchema = z.strictObject({
   token_env: envName.optional(),
   webhook_secret_env: envName.optional(),
   service_token_for: z.enum(SERVICE_TOKEN_POLICIES).optional(),
+  /** One share for every token, or owners' and the service token's apart. */
+  max_budget_share: z
+    .union([budgetShare, z.strictObject({ owner: budgetShare.optional(), service: budgetShare.optional() })])
+    .optional(),
 });
 
 const ms = z.number().int().min(0);
@@ -200,6 +208,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       api_url: p.api_url ?? providerType(p.type).defaultApiUrl(p.web_url),
       service_token: env[p.token_env ?? providerType(p.type).tokenEnv] || undefined,
       service_token_for: p.service_token_for ?? DEFAULT_SERVICE_TOKEN_POLICY,
+      max_budget_share:
+        typeof p.max_budget_share === 'number'
+          ? { owner: p.max_budget_share, service: p.max_budget_share }
+          : { ...DEFAULT_BUDGET_SHARES, ...p.max_budget_share },
       webhook_secret: p.webhook_secret_env ? env[p.webhook_secret_env] || undefined : undefined,
     }),
   );

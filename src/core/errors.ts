@@ -33,6 +33,8 @@ export type ErrorCode =
   | 'token_rejected'
   | 'encryption_key_required'
   | 'misconfigured'
+  // the owner paused tracking on this provider
+  | 'paused'
   // wait: the host's rate limit, or one of ours
   | 'rate_limited'
   | 'quota_exceeded'
@@ -142,6 +144,7 @@ export function errorFromCode(code: ErrorCode, message: string, retryAt?: Date):
       return new BadInputError(message, { code });
     case 'conflict':
     case 'too_many_children':
+    case 'paused':
       return new ConflictError(message, { code });
     case 'provider_error':
     case 'unavailable':

@@ -72,19 +72,35 @@ export function nextCheckAfterSuccess(
   now: Date,
   s: WorkerSettings,
   changedAt: Date | null,
+  stretch = 1,
 ): Date {
-  if (pr.pull_request_state !== 'open') return addMs(now, s.settled_ttl_ms);
-  if (pr.merge_state === 'unknown') return addMs(now, Math.min(s.fresh_ttl_ms, s.merge_unknown_ttl_ms));
+  // While the owner's budget share is short, quiet and settled PRs give way first (stretched
+  // twice over), active open PRs last.
+  if (pr.pull_request_state !== 'open') return addMs(now, stretched(s.settled_ttl_ms, stretch ** 2));
+  if (pr.merge_state === 'unknown')
+    return addMs(now, stretched(Math.min(s.fresh_ttl_ms, s.merge_unknown_ttl_ms), stretch));
   const quiet = changedAt !== null && now.getTime() - changedAt.getTime() >= s.quiet_after_ms;
-  return addMs(now, quiet ? Math.max(s.fresh_ttl_ms, s.quiet_ttl_ms) : s.fresh_ttl_ms);
+  return addMs(
+    now,
+    quiet
+      ? stretched(Math.max(s.fresh_ttl_ms, s.quiet_ttl_ms), stretch ** 2)
+      : stretched(s.fresh_ttl_ms, stretch),
+  );
 }
+
+/** A stretched wait is never longer than a day: a webhook or a report still brings a ref forward. */
+const MAX_STRETCHED_MS = 86_400_000;
+const stretched = (ms: number, factor: number) =>
+  factor <= 1 ? ms : Math.min(MAX_STRETCHED_MS, ms * factor);
 
 /**
  * When a ref with no PR yet is next due: soon while the report is recent (the PR is probably
  * being opened), otherwise `null`, meaning the claim lease stands as the retry interval.
  */
-export function nextCheckWithoutPr(reportedAt: Date, now: Date, s: WorkerSettings): Date | null {
-  return now.getTime() - reportedAt.getTime() < s.no_pr_window_ms ? addMs(now, s.no_pr_backoff_ms) : null;
+export function nextCheckWithoutPr(reportedAt: Date, now: Date, s: WorkerSettings, stretch = 1): Date | null {
+  return now.getTime() - reportedAt.getTime() < s.no_pr_window_ms
+    ? addMs(now, stretched(s.no_pr_backoff_ms, stretch))
+    : null;
 }
 
 /**
@@ -105,6 +121,8 @@ export function nextCheckAfterFailure(
     case 'no_token':
     case 'token_rejected':
       return addMs(now, s.no_token_backoff_ms);
+    // Resuming marks the owner's refs due at once; until then they wait as long as misconfigured ones.
+    case 'paused':
     case 'no_provider':
     case 'misconfigured':
     case 'encryption_key_required':

@@ -81,11 +81,24 @@ export class Chats {
     return this.deps.engine.feedback(chatId, owner);
   }
 
-  /** Refs that waited for a token can go now. */
+  /** Refs that waited for a token can go now: the owner's refs on that provider are due at once. */
   async setToken(owner: string, providerId: string, token: string): Promise<void> {
     this.#provider(providerId);
-    await this.deps.store.putToken(owner, providerId, token, this.deps.clock.now());
+    const now = this.deps.clock.now();
+    await this.deps.store.putToken(owner, providerId, token, now);
+    await this.deps.store.markOwnerRefsDue(owner, providerId, now);
     this.deps.engine.rowsDue();
+  }
+
+  /** The owner's pause switch for a provider (see Engine.setPaused). */
+  async setPaused(owner: string, providerId: string, paused: boolean): Promise<void> {
+    this.#provider(providerId);
+    await this.deps.engine.setPaused(owner, providerId, paused);
+  }
+
+  /** What the owner's calls spend of their budgets on each provider. */
+  budget(owner: string) {
+    return this.deps.engine.budget(owner);
   }
 
   async removeToken(owner: string, providerId: string): Promise<void> {

@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { budgetVerdict, DEFAULT_BUDGET_SHARES } from '../core/budget.ts';
 import { addMs, type Clock } from '../core/clock.ts';
 import {
   BadInputError,
@@ -9,12 +10,14 @@ import {
 } from '../core/errors.ts';
 import { DEFAULT_LIMITS, type Limits } from '../core/limits.ts';
 import type { Logger } from '../core/logger.ts';
+import { tokenFingerprint } from '../core/fingerprint.ts';
 import { canonicalUnmatchedOrigin } from '../core/origin.ts';
 import type { WorkerSettings } from '../core/schedule.ts';
 import { TokenBuckets } from '../core/token-buckets.ts';
 import type { DiffStatus } from '../core/types.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
-import { type ClaimedRef, diffStatusOf, type Store } from '../store/store.ts';
+import { type ClaimedRef, diffStatusOf, type Store, tokenKey } from '../store/store.ts';
+import { TokenBudgets } from './budgets.ts';
 import { type RefFeedback, refFeedback } from './feedback.ts';
 import { planWrite, type RefreshOutcome } from './outcomes.ts';
 import { Refresher } from './refresher.ts';
@@ -76,10 +79,16 @@ export class Engine {
   /** Aborted by stop(): the tick in flight releases what it has not finished. */
   #shutdown = new AbortController();
 
+  /** The owners' budgets on the code hosts, shared with every replica through the store. */
+  readonly budgets: TokenBudgets;
+
   constructor(private readonly deps: EngineDeps) {
+    this.budgets = new TokenBudgets({ store: deps.store, clock: deps.clock, logger: deps.logger });
     this.refresher = new Refresher({
       providers: deps.providers,
       ownerTokens: (pairs) => deps.store.getTokens(pairs),
+      ownerPauses: (pairs) => deps.store.getOwnerPauses(pairs),
+      budgets: this.budgets,
       clock: deps.clock,
       logger: deps.logger,
     });
@@ -174,6 +183,7 @@ export class Engine {
       shutdown: this.#running ? this.#shutdown.signal : undefined,
     });
     const written = await this.#apply(rows, outcomes);
+    await this.budgets.flush();
     for (const outcome of outcomes.values()) result.outcomes[outcome.kind]++;
     result.published = written.published;
     result.write_failures = written.failed.size;
@@ -304,6 +314,7 @@ export class Engine {
     if (rows.some((r) => r.url !== null && r.pull_request_state === 'open'))
       this.#takeAskNow(chat.owner_id, 'feedback');
     const read = await this.refresher.feedback(rows, AbortSignal.timeout(this.deps.settings.tick_timeout_ms));
+    await this.budgets.flush();
     return { chat_id: chat.id, refs: rows.map((row) => refFeedback(row, read.get(row.id) ?? null)) };
   }
 
@@ -326,6 +337,7 @@ export class Engine {
     // owner's budget on the host (or the shared service token's), and the host is not asked.
     this.#takeAskNow(chat.owner_id, 'refresh now');
     const [outcome] = (await this.refresher.refreshBatch([row], { concurrency: 1 })).values();
+    await this.budgets.flush();
     if (!outcome || outcome.kind === 'released') throw new Error('refresh produced no outcome');
     if (outcome.kind === 'failed') {
       const { code, message, paused_until } = outcome.failure;
@@ -347,4 +359,113 @@ export class Engine {
     if (!status) throw new NotFoundError('the ref was deleted during the refresh', { code: 'no_ref' });
     return { outcome: outcome.kind, diff_status: status };
   }
+
+  // ---- the owner's budget --------------------------------------------------------------------
+
+  /**
+   * Per provider, what the owner's calls spend (`GET /api/v1/owners/{owner_id}/budget`): which
+   * token serves them, what the host last said of its budget in each scope, what gitsync spent in
+   * the last hour (all replicas), the share it may spend, and whether next checks are stretched
+   * or nothing is sent (the owner paused tracking, the host refuses the token, or the share is spent).
+   */
+  async budget(ownerId: string): Promise<{ providers: ProviderBudget[] }> {
+    const { store, providers, clock } = this.deps;
+    const all = providers.providers;
+    const pairs = all.map((p) => ({ owner: ownerId, provider: p.config.id }));
+    const [tokens, paused] = await Promise.all([store.getTokens(pairs), store.getOwnerPauses(pairs)]);
+    const resolved = all.map((provider) => ({
+      provider,
+      resolved: this.refresher.resolveToken(provider, tokens.get(tokenKey(ownerId, provider.config.id))),
+    }));
+    const keys = resolved.flatMap(({ provider, resolved: r }) =>
+      'kind' in r ? [] : [{ provider_id: provider.config.id, token_fp: tokenFingerprint(r.token) }],
+    );
+    const states = await store.getBudgets(keys, clock.now());
+    const out: ProviderBudget[] = [];
+    for (const { provider, resolved: r } of resolved) {
+      const id = provider.config.id;
+      const shares = provider.config.max_budget_share ?? DEFAULT_BUDGET_SHARES;
+      const ownerPaused = paused.has(tokenKey(ownerId, id));
+      if ('kind' in r) {
+        out.push({
+          provider_id: id,
+          scope: null,
+          token: 'none',
+          limit: null,
+          remaining: null,
+          reset_at: null,
+          used_last_hour: 0,
+          max_share: shares.owner,
+          stretched: false,
+          paused: ownerPaused,
+          paused_by_owner: ownerPaused,
+          paused_until: null,
+        });
+        continue;
+      }
+      const fp = tokenFingerprint(r.token);
+      const share = r.service ? shares.service : shares.owner;
+      const mine = states.filter((b) => b.provider_id === id && b.token_fp === fp);
+      const whole = mine.find((b) => b.scope === '');
+      for (const b of mine.length > 0 ? mine : [null]) {
+        const view = (x: typeof b) => ({
+          limit: x?.limit ?? null,
+          remaining: x?.remaining ?? null,
+          reset_at: x?.reset_at ?? null,
+          paused_until: x?.paused_until ?? null,
+          used_recent: x?.used_recent ?? 0,
+        });
+        const v = budgetVerdict(view(b), share, clock.now());
+        const w = whole && b !== whole ? budgetVerdict(view(whole), share, clock.now()) : v;
+        const until = [v.paused_until, w.paused_until]
+          .filter((d): d is Date => d !== null)
+          .sort((x, y) => +y - +x)[0];
+        out.push({
+          provider_id: id,
+          scope: b?.scope ?? null,
+          token: r.service ? 'service' : 'own',
+          limit: b?.limit ?? null,
+          remaining: b?.remaining ?? null,
+          reset_at: b?.reset_at ?? null,
+          used_last_hour: b?.used_last_hour ?? 0,
+          max_share: share,
+          stretched: v.stretch > 1 || w.stretch > 1,
+          paused: ownerPaused || until !== undefined,
+          paused_by_owner: ownerPaused,
+          paused_until: until ?? null,
+        });
+      }
+    }
+    return { providers: out };
+  }
+
+  /**
+   * The owner's pause switch for one provider: while on, nothing is sent with the owner's token
+   * (or the service token on the owner's behalf). Resuming makes the owner's refs there due at once.
+   */
+  async setPaused(ownerId: string, providerId: string, paused: boolean): Promise<void> {
+    const now = this.deps.clock.now();
+    await this.deps.store.setOwnerPause(ownerId, providerId, paused, now);
+    if (!paused && (await this.deps.store.markOwnerRefsDue(ownerId, providerId, now)) > 0) this.rowsDue();
+  }
+}
+
+/** One entry of `GET /api/v1/owners/{owner_id}/budget` (docs/api.md, "Budget"). */
+export interface ProviderBudget {
+  provider_id: string;
+  /** The budget (GitHub `core`, `graphql`; '' for a host's one budget); null before the host said anything. */
+  scope: string | null;
+  /** Whose token serves the owner here: their own, the provider's service token, or none. */
+  token: 'own' | 'service' | 'none';
+  limit: number | null;
+  remaining: number | null;
+  reset_at: Date | null;
+  used_last_hour: number;
+  max_share: number;
+  stretched: boolean;
+  paused: boolean;
+  /** The owner's own switch (`PUT …/tokens/{provider_id}` `{"paused": true}`). */
+  paused_by_owner: boolean;
+  /** Until when the host refuses the token or gitsync's share is spent. */
+  paused_until: Date | null;
 }

@@ -26,8 +26,9 @@ export interface RefreshFailure {
 
 /** How one row's refresh ended (docs/architecture.md, "Refresh"). */
 export type RefreshOutcome =
-  | { kind: 'updated'; pr: PrFields }
-  | { kind: 'no_pr' }
+  /** `stretch`: next checks wait this much longer while the owner's budget share is short. */
+  | { kind: 'updated'; pr: PrFields; stretch?: number }
+  | { kind: 'no_pr'; stretch?: number }
   | { kind: 'stale_pr' }
   | { kind: 'failed'; failure: RefreshFailure }
   /** The tick's deadline passed before the row was started: due again at once. */
@@ -116,7 +117,7 @@ export function planWrite(
         ...base,
         pr: { ...outcome.pr },
         refreshed_at: now,
-        stale_at: nextCheckAfterSuccess(outcome.pr, now, settings, changedAt),
+        stale_at: nextCheckAfterSuccess(outcome.pr, now, settings, changedAt, outcome.stretch),
         pr_changed_at: changedAt,
         previous_prs: historyAfter(row, outcome.pr.url),
         publish: errorCleared || changed,
@@ -126,7 +127,7 @@ export function planWrite(
       return {
         ...base,
         // Outside the retry window the claim lease stands as the retry interval.
-        stale_at: nextCheckWithoutPr(row.updated_at, now, settings) ?? dueAt,
+        stale_at: nextCheckWithoutPr(row.updated_at, now, settings, outcome.stretch) ?? dueAt,
         publish: errorCleared,
       };
     case 'stale_pr':

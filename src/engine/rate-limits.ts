@@ -12,6 +12,8 @@ const ALL_SCOPES = '*';
  */
 export class RateLimitPauses {
   readonly #until = new Map<string, number>();
+  /** Why a key is paused, where it is not the host's rate limit (gitsync's budget share). */
+  readonly #reasons = new Map<string, string>();
 
   /** The key of one budget; `scope` undefined: every budget of that (API, token). */
   static key(apiUrl: string, token: string, scope?: string): string {
@@ -25,8 +27,15 @@ export class RateLimitPauses {
     return until > 0 ? new Date(until) : null;
   }
 
-  pause(key: string, until: Date): void {
+  pause(key: string, until: Date, reason?: string): void {
     this.#until.set(key, Math.max(until.getTime(), this.#until.get(key) ?? 0));
+    if (reason) this.#reasons.set(key, reason);
+    else this.#reasons.delete(key);
+  }
+
+  /** Why `key` is paused, when gitsync paused it itself; undefined for a host's rate limit. */
+  reason(key: string): string | undefined {
+    return this.#until.has(key) ? this.#reasons.get(key) : undefined;
   }
 
   #live(key: string, now: Date): number {
@@ -34,6 +43,7 @@ export class RateLimitPauses {
     if (until === undefined) return 0;
     if (until <= now.getTime()) {
       this.#until.delete(key);
+      this.#reasons.delete(key);
       return 0;
     }
     return until;

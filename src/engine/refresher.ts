@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import { DEFAULT_BUDGET_SHARES } from '../core/budget.ts';
 import type { Clock } from '../core/clock.ts';
 import {
   type ErrorCode,
@@ -7,6 +8,7 @@ import {
   NotFoundError,
   RateLimitedError,
 } from '../core/errors.ts';
+import { tokenFingerprint } from '../core/fingerprint.ts';
 import type { Logger } from '../core/logger.ts';
 import type { PrFields } from '../core/types.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
@@ -21,6 +23,7 @@ import {
   type RepoRef,
 } from '../providers/types.ts';
 import { type ClaimedRef, tokenKey } from '../store/store.ts';
+import type { TokenBudgets } from './budgets.ts';
 import { Limiter } from './limiter.ts';
 import type { RefreshFailure, RefreshOutcome } from './outcomes.ts';
 import { PublicRepos } from './public-repos.ts';
@@ -34,8 +37,21 @@ export type TokenSource = (
 export interface RefresherDeps {
   providers: ProviderRegistry;
   ownerTokens: TokenSource;
+  /** Which (owner, provider) pairs the owner paused (keyed `tokenKey`): nothing is sent for them. */
+  ownerPauses?: ((pairs: readonly { owner: string; provider: string }[]) => Promise<Set<string>>) | undefined;
+  /** The owners' budgets, shared by every replica; without it only host rate limits hold calls back. */
+  budgets?: TokenBudgets | undefined;
   clock: Clock;
   logger: Logger;
+}
+
+/** The token a group's calls use, and whose it is. */
+interface ResolvedToken {
+  token: string;
+  /** Lent for public repositories only (`service_token_for: "public"`). */
+  onlyPublic: boolean;
+  /** The provider's service token rather than the owner's own. */
+  service: boolean;
 }
 
 /** What a batch read for one row: its known PR, or the PR of its branch (null: none), or the error. */
@@ -95,35 +111,96 @@ export class Refresher {
       group.rows.push(row);
       groups.set(key, group);
     }
-    // Every group's owner token in one round trip, not one per group.
+    // Every group's owner token (and whether the owner paused it) in one round trip, not one per group.
+    const pairs = [...groups.values()]
+      .filter((g) => g.provider)
+      .map((g) => ({ owner: g.rows[0]!.owner_id, provider: g.provider!.config.id }));
     let tokens: Map<string, string | Error>;
+    let paused = new Set<string>();
     try {
-      tokens = await this.deps.ownerTokens(
-        [...groups.values()]
-          .filter((g) => g.provider)
-          .map((g) => ({ owner: g.rows[0]!.owner_id, provider: g.provider!.config.id })),
-      );
+      [tokens, paused] = await Promise.all([
+        this.deps.ownerTokens(pairs),
+        this.deps.ownerPauses?.(pairs) ?? Promise.resolve(paused),
+      ]);
     } catch (error) {
       tokens = new Map();
-      for (const g of groups.values()) {
-        if (g.provider) tokens.set(tokenKey(g.rows[0]!.owner_id, g.provider.config.id), error as Error);
-      }
+      for (const p of pairs) tokens.set(tokenKey(p.owner, p.provider), error as Error);
     }
+    const plans = [...groups.values()].map(({ provider, rows: groupRows }) => {
+      const owner = groupRows[0]!.owner_id;
+      if (!provider)
+        return { provider, rows: groupRows, resolved: fail('no_provider', 'no provider for origin') };
+      if (paused.has(tokenKey(owner, provider.config.id)))
+        return {
+          provider,
+          rows: groupRows,
+          resolved: fail(
+            'paused',
+            `tracking on ${provider.config.id} is paused by the owner: nothing is sent until it is resumed`,
+          ),
+        };
+      const resolved = this.resolveToken(provider, tokens.get(tokenKey(owner, provider.config.id)));
+      return { provider, rows: groupRows, resolved };
+    });
+    // What every replica knows of these tokens' budgets, in one read.
+    await this.deps.budgets?.load(
+      plans.flatMap((p) =>
+        p.provider && !('kind' in p.resolved)
+          ? [{ provider_id: p.provider.config.id, token_fp: tokenFingerprint(p.resolved.token) }]
+          : [],
+      ),
+    );
     await Promise.all(
-      [...groups.values()].map(async ({ provider, rows: groupRows }) => {
-        const ownToken = provider
-          ? tokens.get(tokenKey(groupRows[0]!.owner_id, provider.config.id))
-          : undefined;
-        const results = await this.#refreshGroup(provider, ownToken, groupRows, limiter, options);
+      plans.map(async ({ provider, rows: groupRows, resolved }) => {
+        const results =
+          !provider || 'kind' in resolved
+            ? new Map(groupRows.map((row) => [row.id, resolved as RefreshOutcome]))
+            : await this.#refreshGroup(provider, resolved, groupRows, limiter, options);
         for (const [id, outcome] of results) outcomes.set(id, outcome);
       }),
     );
     return outcomes;
   }
 
+  /**
+   * The budget verdicts for a group's token: a scope whose share is spent, or which the host (seen
+   * by any replica) refuses, is paused here; the stretch to apply to the group's next checks.
+   */
+  #applyBudget(provider: Provider, resolved: ResolvedToken, keys: PauseKeys): number {
+    const budgets = this.deps.budgets;
+    if (!budgets) return 1;
+    const id = provider.config.id;
+    const fp = tokenFingerprint(resolved.token);
+    const shares = provider.config.max_budget_share ?? DEFAULT_BUDGET_SHARES;
+    const share = resolved.service ? shares.service : shares.owner;
+    const scopes = provider.capabilities.rateLimitScopes;
+    const inUse: [string, string][] = scopes
+      ? [
+          [scopes.batch, keys.batch],
+          [scopes.single, keys.single],
+        ]
+      : [['', keys.single]];
+    let stretch = 1;
+    const whole = budgets.verdict(id, fp, '', share);
+    for (const [scope, pauseKey] of inUse) {
+      const v = scope === '' ? whole : budgets.verdict(id, fp, scope, share);
+      const until = [v.paused_until, whole.paused_until]
+        .filter((d): d is Date => d !== null)
+        .sort((a, b) => +b - +a)[0];
+      if (until)
+        this.pauses.pause(
+          pauseKey,
+          until,
+          v.share_spent || whole.share_spent ? "gitsync's share of the token's budget is spent" : undefined,
+        );
+      stretch = Math.max(stretch, v.stretch, whole.stretch);
+    }
+    return stretch;
+  }
+
   async #refreshGroup(
-    provider: Provider | null,
-    ownToken: string | Error | undefined,
+    provider: Provider,
+    resolved: ResolvedToken,
     rows: ClaimedRef[],
     limiter: Limiter,
     { deadline, shutdown }: { deadline?: AbortSignal | undefined; shutdown?: AbortSignal | undefined },
@@ -131,19 +208,14 @@ export class Refresher {
     const signal = deadline && shutdown ? AbortSignal.any([deadline, shutdown]) : (deadline ?? shutdown);
     if (signal) setMaxListeners(0, signal);
     const out = new Map<string, RefreshOutcome>();
-    const all = (outcome: RefreshOutcome) => {
-      for (const row of rows) out.set(row.id, outcome);
-      return out;
-    };
-    if (!provider) return all(fail('no_provider', 'no provider for origin'));
-    const resolved = this.#token(provider, ownToken);
-    if ('kind' in resolved) return all(resolved);
     const { token, onlyPublic } = resolved;
     const keys = this.#pauseKeys(provider, token);
+    const stretch = this.#applyBudget(provider, resolved, keys);
+    const call = this.#call(provider, token, signal);
     const served = onlyPublic
-      ? await this.#onlyPublic(provider, rows, limiter, { token, signal }, keys.single, out)
+      ? await this.#onlyPublic(provider, rows, limiter, call, keys.single, out)
       : rows;
-    const prefetched = await this.#prefetch(provider, served, limiter, { token, signal }, keys.batch);
+    const prefetched = await this.#prefetch(provider, served, limiter, call, keys.batch);
     await Promise.all(
       served.map((row) =>
         limiter.run(async () => {
@@ -162,34 +234,44 @@ export class Refresher {
             (early?.lookup !== undefined && !(early.lookup instanceof Error));
           const paused = done || failed ? null : this.pauses.pausedUntil(keys.single, this.deps.clock.now());
           if (paused) {
-            out.set(
-              row.id,
-              fail('rate_limited', `skipped: rate limited until ${paused.toISOString()}`, paused),
-            );
+            const why = this.pauses.reason(keys.single) ?? 'rate limited';
+            out.set(row.id, fail('rate_limited', `skipped: ${why} until ${paused.toISOString()}`, paused));
             return;
           }
-          const outcome = await this.refreshRow(provider, row, { token, signal }, early);
+          const outcome = await this.refreshRow(provider, row, call, early);
           if (outcome.kind === 'failed' && shutdown?.aborted) {
             // Cut off by shutdown, not by the host: another worker takes the row at once.
             out.set(row.id, { kind: 'released' });
             return;
           }
-          out.set(row.id, outcome);
+          // Stretched next checks while the owner's budget share would not last at this pace.
+          out.set(
+            row.id,
+            stretch > 1 && (outcome.kind === 'updated' || outcome.kind === 'no_pr')
+              ? { ...outcome, stretch }
+              : outcome,
+          );
         }),
       ),
     );
     return out;
   }
 
+  /** The calls of one (provider, token): every answer's word on the budget is gathered. */
+  #call(provider: Provider, token: string, signal: AbortSignal | undefined): CallOptions {
+    const budgets = this.deps.budgets;
+    if (!budgets) return { token, signal };
+    const fp = tokenFingerprint(token);
+    return { token, signal, onBudget: (o) => budgets.observe(provider.config.id, fp, o) };
+  }
+
   /**
-   * The token an owner's calls to `provider` use: the owner's own for this provider, else — as far
+   * The token an owner's calls to `provider` use (`ownToken`: the owner's own, as the store
+   * answered it): the owner's own for this provider, else — as far
    * as the provider's `service_token_for` allows — its own service token, never another
    * provider's (`onlyPublic`: lent for public repositories only). A failure when there is none.
    */
-  #token(
-    provider: Provider,
-    ownToken: string | Error | undefined,
-  ): { token: string; onlyPublic: boolean } | RefreshOutcome {
+  resolveToken(provider: Provider, ownToken: string | Error | undefined): ResolvedToken | RefreshOutcome {
     if (ownToken instanceof Error) {
       // A token sealed with another key says so (misconfigured); anything else is ours to fix.
       const code = ownToken instanceof GitsyncError ? ownToken.code : 'internal';
@@ -202,7 +284,7 @@ export class Refresher {
       const why = service ? ': link a token of your own (the service token serves no owner here)' : '';
       return fail('no_token', `no token for ${provider.config.id}${why}`);
     }
-    return { token, onlyPublic: service !== '' && policy === 'public' };
+    return { token, onlyPublic: service !== '' && policy === 'public', service: service !== '' };
   }
 
   /** A host with several budgets per token (`capabilities.rateLimitScopes`) is paused per budget. */
@@ -244,13 +326,27 @@ export class Refresher {
           .ownerTokens([{ owner: row.owner_id, provider: provider.config.id }])
           .then((m) => m.get(tokenKey(row.owner_id, provider.config.id)))
           .catch((error: Error) => error);
-        const resolved = this.#token(provider, own);
+        const resolved = this.resolveToken(provider, own);
         if ('kind' in resolved) {
           out.set(row.id, (resolved as Extract<RefreshOutcome, { kind: 'failed' }>).failure);
           return;
         }
-        const call = { token: resolved.token, signal };
+        const ownerPaused = await this.deps.ownerPauses?.([
+          { owner: row.owner_id, provider: provider.config.id },
+        ]);
+        if (ownerPaused?.size) {
+          out.set(row.id, {
+            code: 'paused',
+            message: `tracking on ${provider.config.id} is paused by the owner`,
+          });
+          return;
+        }
+        await this.deps.budgets?.load([
+          { provider_id: provider.config.id, token_fp: tokenFingerprint(resolved.token) },
+        ]);
+        const call = this.#call(provider, resolved.token, signal);
         const keys = this.#pauseKeys(provider, resolved.token);
+        this.#applyBudget(provider, resolved, keys);
         if (resolved.onlyPublic) {
           const refused = new Map<string, RefreshOutcome>();
           const served = await this.#onlyPublic(provider, [row], limiter, call, keys.single, refused);
@@ -516,6 +612,13 @@ export class Refresher {
   #noteLimit(provider: Provider, token: string, error: unknown): boolean {
     if (!(error instanceof RateLimitedError)) return false;
     this.pauses.pause(RateLimitPauses.key(provider.config.api_url, token, error.scope), error.resetAt);
+    // Every replica waits too: the pause is written with the budgets after the tick.
+    this.deps.budgets?.notePause(
+      provider.config.id,
+      tokenFingerprint(token),
+      error.scope ?? '',
+      error.resetAt,
+    );
     return true;
   }
 

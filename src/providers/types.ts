@@ -1,3 +1,4 @@
+import type { BudgetShares } from '../core/budget.ts';
 import type { Clock } from '../core/clock.ts';
 import type { PrFields, StaleMatch } from '../core/types.ts';
 
@@ -15,6 +16,26 @@ export interface PullRef {
 export interface CallOptions {
   token: string;
   signal?: AbortSignal | undefined;
+  /**
+   * Told of every answer the host gave with this token: what it says of the token's budget and
+   * what the request cost (docs/operations.md, "The owner's budget"). Never given the token.
+   */
+  onBudget?: ((observation: BudgetObservation) => void) | undefined;
+}
+
+/** What one answer of a host says of a token's budget (rate limit), and what its request cost. */
+export interface BudgetObservation {
+  /**
+   * The budget it speaks of, where a host keeps several per token (GitHub `core`, `graphql`); ''
+   * for a host's one budget.
+   */
+  scope: string;
+  /** The budget per window, what is left of it and when it is whole again; null where the answer does not say. */
+  limit: number | null;
+  remaining: number | null;
+  reset_at: Date | null;
+  /** Units this request spent (0: free, such as a conditional request answered 304). */
+  charged: number;
 }
 
 /**
@@ -36,6 +57,11 @@ export interface ProviderConfig {
   service_token?: string | undefined;
   /** Whom the service token serves; undefined means `DEFAULT_SERVICE_TOKEN_POLICY`. */
   service_token_for?: ServiceTokenPolicy | undefined;
+  /**
+   * The share of a token's budget gitsync may spend, for owners' tokens and for the service
+   * token; undefined means `DEFAULT_BUDGET_SHARES` (0.5 and 0.9).
+   */
+  max_budget_share?: BudgetShares | undefined;
   webhook_secret?: string | undefined;
 }
 

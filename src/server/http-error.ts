@@ -32,6 +32,7 @@ const STATUS: Record<ErrorCode, number> = {
   token_rejected: 422,
   encryption_key_required: 422,
   misconfigured: 422,
+  paused: 409,
   rate_limited: 429,
   quota_exceeded: 429,
   internal: 500,

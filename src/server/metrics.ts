@@ -2,7 +2,7 @@ import client from 'prom-client';
 import type { Clock } from '../core/clock.ts';
 import type { EngineObserver } from '../engine/engine.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
-import type { Store } from '../store/store.ts';
+import type { BudgetState, Store } from '../store/store.ts';
 
 /** Prometheus metrics of one process (`GET /metrics`). */
 export class Metrics {
@@ -75,6 +75,22 @@ export class Metrics {
         },
       });
     }
+    const budgetsOf = () => this.budgets?.() ?? [];
+    new client.Gauge({
+      name: 'gitsync_token_budget_remaining',
+      help: "What a code host last said is left of a token's budget, by provider, budget scope and token fingerprint (never the token or its owner)",
+      labelNames: ['provider', 'scope', 'token'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const b of budgetsOf())
+          if (b.remaining !== null)
+            this.set(
+              { provider: b.provider_id, scope: b.scope, token: b.token_fp.slice(0, 12) },
+              b.remaining,
+            );
+      },
+    });
     new client.Gauge({
       name: 'gitsync_provider_requests',
       help: 'Code-host requests made by this process, by provider, request kind and outcome (ok, not_modified, error)',
@@ -94,6 +110,9 @@ export class Metrics {
       },
     });
   }
+
+  /** The token budgets this replica knows (set once the engine exists). */
+  budgets: (() => BudgetState[]) | null = null;
 
   readonly observer: EngineObserver = {
     tick: (result, timings) => {

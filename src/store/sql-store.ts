@@ -4,6 +4,7 @@ import type { ChangeEvent } from '../core/types.ts';
 import { type Chat, type ChatView, type DiffStatus, UUID_PATTERN } from '../core/types.ts';
 import type { Database, Tx } from './database.ts';
 import { isMigrated } from './migrate.ts';
+import * as budgets from './sql/budgets.ts';
 import * as chats from './sql/chats.ts';
 import * as keys from './sql/keys.ts';
 import * as refs from './sql/refs.ts';
@@ -11,6 +12,8 @@ import * as tokens from './sql/tokens.ts';
 import * as webhooks from './sql/webhooks.ts';
 import {
   type ApiKeyRecord,
+  type BudgetRecord,
+  type BudgetState,
   type ChatInput,
   type ChatLimits,
   type ClaimedRef,
@@ -21,6 +24,7 @@ import {
   type StaleMatch,
   type Store,
   tokenKey,
+  type UsageRecord,
   type WriteResult,
 } from './store.ts';
 import type { TokenCipher } from './token-cipher.ts';
@@ -405,6 +409,36 @@ export class SqlStore implements Store {
 
   deleteToken(owner: string, providerId: string): Promise<boolean> {
     return tokens.deleteToken(this.db, owner, providerId);
+  }
+
+  markOwnerRefsDue(owner: string, providerId: string, now: Date): Promise<number> {
+    return refs.markOwnerRefsDue(this.db, owner, providerId, now);
+  }
+
+  setOwnerPause(owner: string, providerId: string, paused: boolean, now: Date): Promise<void> {
+    return budgets.setOwnerPause(this.db, owner, providerId, paused, now);
+  }
+
+  async getOwnerPauses(pairs: readonly { owner: string; provider: string }[]): Promise<Set<string>> {
+    const rows = await budgets.selectOwnerPauses(this.db, pairs);
+    return new Set(rows.map((r) => tokenKey(r.owner_id, r.provider_id)));
+  }
+
+  async recordBudgets(
+    observed: readonly BudgetRecord[],
+    usage: readonly UsageRecord[],
+    pruneBefore?: Date,
+  ): Promise<void> {
+    if (observed.length === 0 && usage.length === 0 && !pruneBefore) return;
+    await this.db.transaction(async (tx) => {
+      await budgets.upsertBudgets(tx, observed);
+      await budgets.addUsage(tx, usage);
+      if (pruneBefore) await budgets.pruneUsage(tx, pruneBefore);
+    });
+  }
+
+  getBudgets(keys: readonly { provider_id: string; token_fp: string }[], now: Date): Promise<BudgetState[]> {
+    return budgets.selectBudgets(this.db, keys, new Date(now.getTime() - 3_600_000), now);
   }
 
   async getTokens(

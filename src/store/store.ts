@@ -15,6 +15,37 @@ export type { StaleMatch };
 
 export type ChatLimits = Pick<Limits, 'chats_per_owner' | 'chat_depth' | 'children_per_chat'>;
 
+/** What a host last said of a token's budget in one scope (tokens only as fingerprints). */
+export interface BudgetRecord {
+  provider_id: string;
+  token_fp: string;
+  scope: string;
+  limit: number | null;
+  remaining: number | null;
+  reset_at: Date | null;
+  observed_at: Date;
+  /** Until when the host refuses the token (a rate limit), seen by any replica. */
+  paused_until: Date | null;
+}
+
+/** Units gitsync spent of a token's budget in one minute. */
+export interface UsageRecord {
+  provider_id: string;
+  token_fp: string;
+  scope: string;
+  minute: Date;
+  units: number;
+}
+
+/** A token's budget in one scope as all replicas know it, with gitsync's spend. */
+export interface BudgetState extends Omit<BudgetRecord, 'observed_at'> {
+  /** null: spent, but the host has not said anything of the budget yet. */
+  observed_at: Date | null;
+  used_last_hour: number;
+  /** Spent in the last five minutes: gitsync's current pace. */
+  used_recent: number;
+}
+
 /** Key of `getTokens` results. */
 export const tokenKey = (owner: string, provider: string) => `${owner}\u0000${provider}`;
 
@@ -172,6 +203,8 @@ export interface Store {
   /** The chat's ref by origin and branch, or its primary ref when both are omitted. */
   getRef(chatId: string, origin?: string, branch?: string): Promise<ClaimedRef | null>;
   writeRefreshes(writes: readonly RefWrite[]): Promise<WriteResult>;
+  /** Marks due now an owner's tracked refs on one provider; returns how many. */
+  markOwnerRefsDue(owner: string, providerId: string, now: Date): Promise<number>;
   /** Marks due now every tracked ref of a repository branch or PR URL (webhooks). */
   markRefsStale(match: StaleMatch, now: Date): Promise<DiffStatus[]>;
 
@@ -182,6 +215,18 @@ export interface Store {
    * opened (wrong encryption key) holds the error instead, so only that owner's refs fail.
    */
   getTokens(pairs: readonly { owner: string; provider: string }[]): Promise<Map<string, string | Error>>;
+  /** Owners' "paused" switch per provider: nothing is sent with their token while it is on. */
+  setOwnerPause(owner: string, providerId: string, paused: boolean, now: Date): Promise<void>;
+  /** Which of these (owner, provider) pairs are paused, keyed like `getTokens`. */
+  getOwnerPauses(pairs: readonly { owner: string; provider: string }[]): Promise<Set<string>>;
+  /** Budget observations and gitsync's spend, written together; usage older than `pruneBefore` goes. */
+  recordBudgets(
+    budgets: readonly BudgetRecord[],
+    usage: readonly UsageRecord[],
+    pruneBefore?: Date,
+  ): Promise<void>;
+  /** These tokens' budgets in every known scope, with gitsync's spend up to `now`. */
+  getBudgets(keys: readonly { provider_id: string; token_fp: string }[], now: Date): Promise<BudgetState[]>;
   /**
    * Seals again, with the current cipher, every token stored in clear or in the format without
    * associated data; tokens that cannot be opened are counted and left as they are.

@@ -95,8 +95,19 @@ export class FakeCodeHost {
     return pull;
   }
 
-  async answer<T>(call: FakeCall, token: string, signal: AbortSignal | undefined, fn: () => T): Promise<T> {
+  /**
+   * Answers one call: counted, delayed, failed as scripted. The fake keeps no budget: every
+   * answer just costs one unit (`onBudget`).
+   */
+  async answer<T>(
+    call: FakeCall,
+    token: string,
+    signal: AbortSignal | undefined,
+    fn: () => T,
+    onBudget?: CallOptions['onBudget'],
+  ): Promise<T> {
     this.calls[call.kind]++;
+    onBudget?.({ scope: '', limit: null, remaining: null, reset_at: null, charged: 1 });
     this.recent.push(call);
     if (this.recent.length > 1000) this.recent.splice(0, this.recent.length - 1000);
     if (this.latencyMs > 0) await delay(this.latencyMs, signal);
@@ -207,8 +218,12 @@ export class FakeProvider implements Provider {
 
   findPullForBranch(repo: RepoRef, branch: string, options: CallOptions): Promise<PrFields | null> {
     const key = `${repo.owner}/${repo.name}`;
-    return this.host.answer({ kind: 'find', repo: key, branch }, options.token, options.signal, () =>
-      this.host.find(key, branch),
+    return this.host.answer(
+      { kind: 'find', repo: key, branch },
+      options.token,
+      options.signal,
+      () => this.host.find(key, branch),
+      options.onBudget,
     );
   }
 
@@ -223,6 +238,7 @@ export class FakeProvider implements Provider {
       options.token,
       options.signal,
       () => this.host.get(key, pull.number),
+      options.onBudget,
     );
   }
 
@@ -233,6 +249,7 @@ export class FakeProvider implements Provider {
       options.token,
       options.signal,
       () => this.host.feedback(key, pull.number),
+      options.onBudget,
     );
   }
 }

@@ -61,6 +61,8 @@ export class GiteaClient {
       },
       { timeoutMs: this.#timeoutMs, signal: call.signal, host: this.host, what },
     );
+    // Gitea and Forgejo keep no per-token API budget: only the request is counted.
+    call.onBudget?.({ scope: '', limit: null, remaining: null, reset_at: null, charged: 1 });
     const fingerprint = tokenFingerprint(call.token);
     if (!response.ok) {
       // Gitea's error bodies: `{"message": …, "url": …}` (swagger, response `APIError`).

@@ -3,8 +3,17 @@ import type { Clock } from '../../core/clock.ts';
 import { GitsyncError, UnavailableError } from '../../core/errors.ts';
 import { tokenFingerprint } from '../../core/fingerprint.ts';
 import { trimTrailingSlash } from '../../core/origin.ts';
+import { budgetFromHeaders } from '../budget.ts';
 import type { CallOptions } from '../types.ts';
 import { type GitHubScope, readErrorBody, SecondaryLimitStreaks, translateGitHubError } from './errors.ts';
+
+/** GitHub's rate-limit headers ("Rate limits for the REST API"; GraphQL answers carry the same). */
+const GITHUB_RATE_HEADERS = {
+  limit: 'x-ratelimit-limit',
+  remaining: 'x-ratelimit-remaining',
+  reset: 'x-ratelimit-reset',
+  resource: 'x-ratelimit-resource',
+};
 
 export const REQUEST_KINDS = [
   'list_pulls',
@@ -145,6 +154,11 @@ export class GitHubClient {
       throw new UnavailableError(`github ${reason} (${what})`, { cause });
     }
     const scope: GitHubScope = kind === 'graphql' ? 'graphql' : 'core';
+    // Every answer names its budget and what is left of it ("Rate limits for the REST API",
+    // "Checking the status of your rate limit"); a conditional request answered 304 is free.
+    call.onBudget?.(
+      budgetFromHeaders(response.headers, GITHUB_RATE_HEADERS, scope, response.status === 304 ? 0 : 1),
+    );
     if (response.status !== 200 && !(response.status === 304 && options.etag)) {
       this.counts[kind].error++;
       // The body says whether a 403/429 is a secondary limit (only its message does); error

@@ -3,6 +3,7 @@ import type { Clock } from '../../core/clock.ts';
 import { UnavailableError } from '../../core/errors.ts';
 import { tokenFingerprint } from '../../core/fingerprint.ts';
 import { trimTrailingSlash } from '../../core/origin.ts';
+import { budgetFromHeaders } from '../budget.ts';
 import { fetchFromHost, LimitStreaks, parseHostJson, readHostJson } from '../host-errors.ts';
 import type { CallOptions } from '../types.ts';
 import { translateGitLabError } from './errors.ts';
@@ -131,6 +132,16 @@ export class GitLabClient {
         redirect: 'error',
       },
       { timeoutMs: this.#timeoutMs, signal: call.signal, host: 'gitlab', what },
+    );
+    // GitLab counts every request against the user's one budget and says so in `RateLimit-*`
+    // headers (GitLab docs, "Rate limits", "Headers"; `RateLimit-Reset` is Unix seconds).
+    call.onBudget?.(
+      budgetFromHeaders(
+        response.headers,
+        { limit: 'ratelimit-limit', remaining: 'ratelimit-remaining', reset: 'ratelimit-reset' },
+        '',
+        1,
+      ),
     );
     const fingerprint = tokenFingerprint(call.token);
     if (response.ok) {

@@ -58,6 +58,8 @@ const state = {
   counts: null,
   matched: 0,
   ownerList: '',
+  /** Asks for the owner's budget every minute while signed in. */
+  budgetTimer: 0,
   rowHeight: 0,
   rendered: { first: -1, last: -1, version: -1 },
   /** Chat id → the row element in the page and the markup it was made from. */
@@ -196,6 +198,7 @@ function filtersChanged() {
   writeHash();
   syncControls();
   schedule();
+  refreshBudget().catch(() => {});
 }
 
 /** Buttons and inputs show the filters (after a click, a typed search or a followed link). */
@@ -260,6 +263,9 @@ async function signIn(key) {
   // The stream first: what changes while the pages load is not missed.
   connect();
   load().catch(handleError);
+  // The budget changes without events: asked again every minute.
+  clearInterval(state.budgetTimer);
+  state.budgetTimer = setInterval(() => refreshBudget().catch(() => {}), 60_000);
 }
 
 // ---- loading -----------------------------------------------------------------------------------
@@ -300,6 +306,57 @@ async function load() {
   state.loading = false;
   state.modelVersion++;
   schedule();
+  refreshBudget().catch(() => {});
+}
+
+// ---- the owner's budget --------------------------------------------------------------------------
+
+/** Whose budget the banner speaks of: the chosen owner (admin key), else the key's own owner. */
+function budgetOwner() {
+  if (state.admin) return state.filters.owner;
+  const first = state.roots.values().next().value;
+  return first ? first.owner_id : '';
+}
+
+/**
+ * A banner while an owner's checks are spaced out to stay within their budget share, or nothing
+ * is sent with their token (they paused tracking, the host refuses it, or the share is spent).
+ */
+async function refreshBudget() {
+  const banner = $('budget-banner');
+  const owner = budgetOwner();
+  if (!owner) {
+    banner.hidden = true;
+    return;
+  }
+  const { providers } = await api('GET', `/api/v1/owners/${encodeURIComponent(owner)}/budget`);
+  if (owner !== budgetOwner()) return;
+  const lines = [];
+  const seen = new Set();
+  for (const p of providers) {
+    const id = p.provider_id;
+    if (p.paused_by_owner) {
+      if (!seen.has(id))
+        lines.push(`${id}: tracking is paused by its owner — nothing is sent until it is resumed.`);
+      seen.add(id);
+    } else if (p.paused && p.paused_until) {
+      const why = p.stretched
+        ? "gitsync's share of the token's budget is spent"
+        : 'the host rate-limits the token';
+      lines.push(
+        `${id}${p.scope ? ` (${p.scope})` : ''}: checks are paused until ${clock(p.paused_until)} — ${why}.`,
+      );
+    } else if (p.stretched) {
+      const left =
+        p.remaining !== null && p.limit !== null ? ` (${fmt(p.remaining)} of ${fmt(p.limit)} left` : '';
+      const reset = p.reset_at ? `${left ? ', ' : ' ('}resets ${clock(p.reset_at)})` : left ? ')' : '';
+      lines.push(
+        `${id}${p.scope ? ` (${p.scope})` : ''}: checks are spaced out to stay within ${Math.round(p.max_share * 100)} % of the token's budget${left}${reset}.`,
+      );
+    }
+  }
+  banner.textContent = lines.join(' ');
+  banner.hidden = lines.length === 0;
 }
 
 function mergePage(chats) {
@@ -799,7 +856,10 @@ function author(ref) {
 
 function problem(ref) {
   if (ref.paused_until && Date.parse(ref.paused_until) > Date.now()) {
-    return `<span class="problem paused" data-problem="paused">‖ Paused: rate limited until ${escapeHtml(clock(ref.paused_until))}</span>`;
+    const why = /share of the token's budget/.test(ref.last_error ?? '')
+      ? "gitsync's share of the token's budget is spent"
+      : 'rate limited';
+    return `<span class="problem paused" data-problem="paused">‖ Paused: ${why} until ${escapeHtml(clock(ref.paused_until))}</span>`;
   }
   if (ref.last_error)
     return `<span class="problem" data-problem="error">⚠ ${escapeHtml(ref.last_error)}</span>`;

@@ -237,6 +237,16 @@ export async function markRefsDue(q: Tx, match: StaleMatch, now: Date): Promise<
   return r.rows.map(diffStatusOf);
 }
 
+/** Marks due at `$3` an owner's tracked refs on one provider (a token linked, tracking resumed). */
+export const MARK_OWNER_DUE_SQL = `
+  UPDATE diff_statuses d SET stale_at = $3
+  FROM chats c
+  WHERE c.id = d.chat_id AND c.owner_id = $1 AND d.provider_id = $2 AND NOT d.chat_archived AND d.stale_at > $3`;
+
+export async function markOwnerRefsDue(q: Tx, owner: string, providerId: string, now: Date): Promise<number> {
+  return (await q.query(MARK_OWNER_DUE_SQL, [owner, providerId, now])).rowCount;
+}
+
 export const COUNT_DUE_SQL = `
   SELECT count(*) AS due, count(*) FILTER (WHERE stale_at < $2) AS overdue
   FROM diff_statuses WHERE stale_at <= $1 AND NOT chat_archived`;

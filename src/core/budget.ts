@@ -1,0 +1,59 @@
+import { addMs } from './clock.ts';
+
+/**
+ * The share of a token's budget gitsync may spend (`max_budget_share`, per provider): an owner's
+ * own token is shared with their `gh`, IDE and CI, so half is left to them by default; a service
+ * token exists for gitsync.
+ */
+export const DEFAULT_BUDGET_SHARES = { owner: 0.5, service: 0.9 } as const;
+export type BudgetShares = { owner: number; service: number };
+
+/** Next checks are stretched at most this much (beyond, the budget's reset comes first anyway). */
+export const MAX_STRETCH = 64;
+
+/** How fast gitsync spends: its units over this window before now (`used_recent`). */
+export const PACE_WINDOW_MS = 300_000;
+
+/** What is known of one budget scope of a token. */
+export interface BudgetView {
+  limit: number | null;
+  remaining: number | null;
+  reset_at: Date | null;
+  /** A host's rate limit, seen by any replica. */
+  paused_until: Date | null;
+  /** gitsync's units in the last PACE_WINDOW_MS. */
+  used_recent: number;
+}
+
+export interface BudgetVerdict {
+  /** Nothing may be sent before then: the host refuses the token, or gitsync's share is spent. */
+  paused_until: Date | null;
+  /** gitsync's share is spent (rather than the host refusing the token). */
+  share_spent: boolean;
+  /** How much longer than usual the next checks wait (1: not stretched). */
+  stretch: number;
+}
+
+/**
+ * gitsync keeps `(1 − share) × limit` of a token's budget for its owner: it spends only while
+ * more than that remains, and stops until the budget's reset once it does not — instead of
+ * running into the host's limit. Before that, when its current pace (the last five minutes)
+ * would spend what is left of its share before the reset, next checks are stretched by the ratio,
+ * so the share lasts until the reset. Without numbers from the host nothing is held back.
+ */
+export function budgetVerdict(b: BudgetView, share: number, now: Date): BudgetVerdict {
+  const open = { paused_until: null, share_spent: false, stretch: 1 };
+  if (b.paused_until && b.paused_until > now) return { ...open, paused_until: b.paused_until };
+  if (b.limit === null || b.remaining === null || b.limit <= 0) return open;
+  // The window has been renewed since the host said this.
+  if (b.reset_at && b.reset_at <= now) return open;
+  // Nothing left: the host itself refuses the token until the reset (whoever spent it).
+  if (b.remaining <= 0)
+    return { paused_until: b.reset_at ?? addMs(now, 60_000), share_spent: false, stretch: MAX_STRETCH };
+  const headroom = b.remaining - (1 - share) * b.limit;
+  if (headroom <= 0)
+    return { paused_until: b.reset_at ?? addMs(now, 60_000), share_spent: true, stretch: MAX_STRETCH };
+  const secondsLeft = b.reset_at ? (b.reset_at.getTime() - now.getTime()) / 1000 : 3600;
+  const planned = (b.used_recent / (PACE_WINDOW_MS / 1000)) * secondsLeft;
+  return { ...open, stretch: planned > headroom ? Math.min(MAX_STRETCH, planned / headroom) : 1 };
+}
