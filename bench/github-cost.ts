@@ -4,6 +4,7 @@ import { FakeClock } from '../src/core/clock.ts';
 import { GitHubProvider } from '../src/providers/github/github-provider.ts';
 import type { Database } from '../src/store/database.ts';
 import { benchEngine, seedRefs } from './seed.ts';
+import { percentile } from './stats.ts';
 
 /**
  * Code-host cost of keeping `refs` open PRs fresh through the real GitHub provider and the
@@ -16,8 +17,12 @@ import { benchEngine, seedRefs } from './seed.ts';
 export async function measureGitHubCost(
   db: Database,
   refs: number,
-  /** false: the batch query as it was before checks and threads were read (for comparison). */
-  pullDetails = true,
+  variant: {
+    /** false: the batch query as it was before checks and threads were read (for comparison). */
+    pullDetails?: boolean;
+    /** false: every PR of a batch read through GraphQL, as before the PR-list shortcut. */
+    listFirst?: boolean;
+  } = {},
 ) {
   const gh = await startGitHubEmulator({ rateLimit: 1_000_000 });
   try {
@@ -27,7 +32,7 @@ export async function measureGitHubCost(
     const clock = new FakeClock(new Date());
     const provider = new GitHubProvider(
       { id: 'github', type: 'github', web_url: gh.webUrl, api_url: gh.apiUrl, service_token: token },
-      { clock, pullDetails },
+      { clock, pullDetails: variant.pullDetails ?? true, listFirst: variant.listFirst ?? true },
     );
     const { engine, settings } = benchEngine(db, provider, clock, { batch_size: 500, concurrency: 50 });
     const owner = randomUUID();
@@ -75,11 +80,50 @@ export async function measureGitHubCost(
         max_nodes_per_query: Math.max(0, ...gh.graphqlCosts.slice(queries).map((c) => c.nodes)),
       };
     };
+    /**
+     * From a change on the host to the written row (and its event, written in the same
+     * transaction), in the engine's time: five PRs change every 10 s for four minutes while the
+     * engine ticks every 10 s; p50 and p99 over every change seen.
+     */
+    const changeLatency = async () => {
+      const pending = new Map<string, { title: string; at: number }>();
+      const seen: number[] = [];
+      const list = gh.model.pulls.get('bench/repo') ?? [];
+      for (let step = 0; step < 60 && (step < 24 || pending.size > 0); step++) {
+        if (step < 24)
+          for (let j = 0; j < 5; j++) {
+            const pull = list[((step * 5 + j) * 7919) % list.length]!;
+            const title = `latency ${step}.${j}`;
+            gh.model.updatePull('bench/repo', pull.number, { title });
+            pending.set(`${gh.webUrl}/bench/repo/pull/${pull.number}`, { title, at: clock.now().getTime() });
+          }
+        for (;;) if ((await engine.tick()).claimed === 0) break;
+        const rows = await db.query<{ url: string; pull_request_title: string }>(
+          'SELECT url, pull_request_title FROM diff_statuses WHERE url = ANY($1::text[])',
+          [[...pending.keys()]],
+        );
+        for (const row of rows.rows) {
+          const change = pending.get(row.url);
+          if (change && row.pull_request_title === change.title) {
+            seen.push(clock.now().getTime() - change.at);
+            pending.delete(row.url);
+          }
+        }
+        clock.advance(10_000);
+      }
+      return {
+        changes: seen.length,
+        missed: pending.size,
+        p50_s: percentile(seen, 50) / 1000,
+        p99_s: percentile(seen, 99) / 1000,
+      };
+    };
     const first = await pass();
     const unchanged = await pass();
     for (const pull of gh.model.pulls.get('bench/repo') ?? [])
       gh.model.updatePull('bench/repo', pull.number, { title: `${pull.title}!` });
     const changed = await pass();
+    const latency = await changeLatency();
     // An hour of unchanged refreshes at the fresh TTL: the checks and threads known are read again
     // once (they are kept at most an hour), which a single unchanged pass does not show.
     const hour: Awaited<ReturnType<typeof pass>>[] = [];
@@ -102,7 +146,7 @@ export async function measureGitHubCost(
     // only the waiting rows are due, 15 s later, still inside the no-PR window.
     await pass(settings.no_pr_backoff_ms);
     const waiting = await pass(settings.no_pr_backoff_ms);
-    return { first, unchanged, unchangedHour, changed, waiting };
+    return { first, unchanged, unchangedHour, changed, latency, waiting };
   } finally {
     await gh.close();
   }

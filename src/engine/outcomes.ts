@@ -34,7 +34,8 @@ export type RefreshOutcome =
   /** The tick's deadline passed before the row was started: due again at once. */
   | { kind: 'released' };
 
-const prOf = (row: DiffStatus) => {
+/** The PR fields a row shows (what "unchanged" keeps). */
+export const prOf = (row: DiffStatus) => {
   const out = emptyPrFields();
   for (const f of PR_FIELD_NAMES) (out as Record<string, unknown>)[f] = row[f];
   return out;

@@ -17,6 +17,7 @@ import {
   type CallOptions,
   DEFAULT_SERVICE_TOKEN_POLICY,
   type Provider,
+  PULL_UNCHANGED,
   type PullFeedback,
   type PullRef,
   pullKey,
@@ -25,7 +26,7 @@ import {
 import { type ClaimedRef, tokenKey } from '../store/store.ts';
 import type { TokenBudgets } from './budgets.ts';
 import { Limiter } from './limiter.ts';
-import type { RefreshFailure, RefreshOutcome } from './outcomes.ts';
+import { prOf, type RefreshFailure, type RefreshOutcome } from './outcomes.ts';
 import { PublicRepos } from './public-repos.ts';
 import { RateLimitPauses } from './rate-limits.ts';
 
@@ -54,9 +55,12 @@ interface ResolvedToken {
   service: boolean;
 }
 
-/** What a batch read for one row: its known PR, or the PR of its branch (null: none), or the error. */
+/**
+ * What a batch read for one row: its known PR (or that the host shows it unchanged), or the PR of
+ * its branch (null: none), or the error.
+ */
 interface Prefetched {
-  pull?: PrFields | Error;
+  pull?: PrFields | Error | typeof PULL_UNCHANGED;
   lookup?: PrFields | null | Error;
 }
 
@@ -228,6 +232,7 @@ export class Refresher {
           // the rest make single reads, which wait while that budget is paused.
           const failed = early?.pull instanceof Error || early?.lookup instanceof Error;
           const done =
+            early?.pull === PULL_UNCHANGED ||
             (early?.pull !== undefined &&
               !(early.pull instanceof Error) &&
               early.pull.head_branch === row.git_branch) ||
@@ -590,6 +595,8 @@ export class Refresher {
       let pr: PrFields | null;
       try {
         if (early?.pull instanceof Error) throw early.pull;
+        // The host shows the PR as it was last read: the row's fields stand (a refresh all the same).
+        if (early?.pull === PULL_UNCHANGED) return { kind: 'updated', pr: prOf(row) as PrFields };
         pr = early?.pull ?? (await provider.fetchPull(pull, call));
       } catch (error) {
         if (!(error instanceof NotFoundError)) throw error;

@@ -159,9 +159,14 @@ export interface Provider {
   fetchPull(pull: PullRef, options: CallOptions): Promise<PrFields>;
   /**
    * Optional: many PRs in as few requests as the host allows, keyed by `pullKey`. An entry may be
-   * an error of its own (a PR not found); an error thrown fails them all (rate limit, outage).
+   * an error of its own (a PR not found), or PULL_UNCHANGED: the host shows the PR as it was when
+   * this provider last read it in full, so what the ref shows stands. An error thrown fails them
+   * all (rate limit, outage).
    */
-  fetchPulls?(pulls: readonly PullRef[], options: CallOptions): Promise<Map<string, PrFields | Error>>;
+  fetchPulls?(
+    pulls: readonly PullRef[],
+    options: CallOptions,
+  ): Promise<Map<string, PrFields | Error | typeof PULL_UNCHANGED>>;
   /**
    * Optional: the PR of many (repository, branch) pairs at once, as `findPullForBranch` would
    * answer each (null: none), keyed by `branchKey`; an error thrown fails them all.
@@ -185,6 +190,9 @@ export interface Provider {
    */
   fetchFeedback?(pull: PullRef, options: CallOptions): Promise<PullFeedback>;
 }
+
+/** A `fetchPulls` answer for a PR the host shows unchanged since it was last read in full. */
+export const PULL_UNCHANGED = 'unchanged' as const;
 
 /** Key of a (repository, branch) in `findPullsForBranches` results. */
 export const branchKey = (repo: RepoRef, branch: string) =>

@@ -34,7 +34,9 @@ describe('GitHub checks, mergeability and threads', () => {
     gh.model.createRepo({ owner: 'acme', name: 'app' });
     provider = new GitHubProvider(
       { id: 'github', type: 'github', web_url: gh.webUrl, api_url: gh.apiUrl },
-      { clock, requestTimeoutMs: 2000 },
+      // Field mapping and details caching: every batch read goes to GraphQL (the PR-list shortcut
+      // is tested in quiet-pulls.test.ts).
+      { clock, requestTimeoutMs: 2000, listFirst: false },
     );
   });
   afterEach(async () => {

@@ -64,9 +64,10 @@ describe('GitHub host behaviours', () => {
         small.addToken('ghp_small', 'agent', 5000, 1);
         small.model.createRepo({ owner: 'acme', name: 'app' });
         small.model.openPull('acme/app', { head: 'a' });
+        // Every read goes to GraphQL here (not answered from the PR list).
         const p = new GitHubProvider(
           { id: 'github', type: 'github', web_url: small.webUrl, api_url: small.apiUrl },
-          { clock: systemClock },
+          { clock: systemClock, listFirst: false },
         );
         await p.fetchPulls([{ repo, number: 1 }], { token: 'ghp_small' });
         const error = await failure(p.fetchPulls([{ repo, number: 1 }], { token: 'ghp_small' }));

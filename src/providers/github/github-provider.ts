@@ -18,6 +18,7 @@ import {
   type ProviderCapabilities,
   type ProviderConfig,
   type ProviderWebhooks,
+  PULL_UNCHANGED,
   type PullFeedback,
   type PullRef,
   pullKey,
@@ -76,6 +77,30 @@ const MAX_REVIEW_PAGES = 10;
 const DETAILS_MAX_AGE_MS = 3_600_000;
 /** Entries of the details and review caches: one per tracked PR and token, a few hundred bytes each. */
 const CACHE_ENTRIES = 100_000;
+/**
+ * How long one answer of a repository's PR list serves the batches of a round (a tick claims
+ * up to hundreds of rows, read in batches of 49 at once): a new round asks again.
+ */
+const LIST_ROUND_MS = 5_000;
+/** Pages of a repository's open PRs read to find the PRs asked for (100 a page). */
+const MAX_LIST_PAGES = 10;
+
+/** A PR as a repository's PR list shows it: enough to tell that it has not moved. */
+interface ListedPull {
+  updatedAt: number;
+  headSha: string | undefined;
+}
+
+/** The pages of one repository's open-PR list read in one round. */
+interface PullListRound {
+  at: number;
+  items: Map<number, ListedPull>;
+  /** The next page to read; null after the last. */
+  next: string | null;
+  pages: number;
+  /** The read in progress: batches of one round read the list one after another. */
+  busy: Promise<void>;
+}
 
 /**
  * GitHub's state vocabulary → gitsync's: `merged` when the single-PR read says `merged` (list
@@ -100,6 +125,12 @@ export interface GitHubProviderOptions extends GitHubClientOptions {
    * (`npm run bench`).
    */
   pullDetails?: boolean;
+  /**
+   * Ask each repository's PR list (conditional, free when unchanged) before reading its settled
+   * PRs, and answer those it shows unchanged without reading them (default true). false: read
+   * every PR of a batch through GraphQL, for cost comparisons (`npm run bench`).
+   */
+  listFirst?: boolean;
 }
 
 /** github.com and GitHub Enterprise Server (`api_url` like `https://host/api/v3`). */
@@ -132,15 +163,25 @@ export class GitHubProvider implements Provider {
   >();
   /** Checks and threads of PRs read through GraphQL (see PullDetailsCache). */
   readonly #details = new PullDetailsCache(DETAILS_MAX_AGE_MS, CACHE_ENTRIES);
+  /**
+   * Per (PR, token): what the last full read saw of a settled PR — its `updatedAt` and head
+   * commit — and when. While the repository's PR list shows both unchanged, the PR is answered
+   * PULL_UNCHANGED without reading it (see #unchangedByList).
+   */
+  readonly #reads = new Map<string, { updatedAt: number; headSha: string; at: number }>();
+  /** Per (repository, token): the open-PR list pages read this round, shared by the batches of one tick. */
+  readonly #lists = new Map<string, PullListRound>();
 
-  /** See GitHubProviderOptions.pullDetails. */
+  /** See GitHubProviderOptions. */
   readonly #pullDetails: boolean;
+  readonly #listFirst: boolean;
 
   constructor(
     readonly config: ProviderConfig,
     options: GitHubProviderOptions,
   ) {
     this.#pullDetails = options.pullDetails ?? true;
+    this.#listFirst = options.listFirst ?? true;
     this.client = new GitHubClient(config.api_url, options);
     this.#graphqlUrl = graphqlUrlFor(config.api_url);
     this.#clock = options.clock;
@@ -368,7 +409,24 @@ export class GitHubProvider implements Provider {
   }
 
   /**
-   * Many PRs through GraphQL (aliases, typed variables), as many per request as keep it at one
+   * Many PRs. Settled PRs that their repository's PR list shows unchanged since their last full
+   * read are answered PULL_UNCHANGED for free (#unchangedByList); the rest are read in full.
+   */
+  async fetchPulls(
+    asked: readonly PullRef[],
+    call: CallOptions,
+  ): Promise<Map<string, PrFields | Error | typeof PULL_UNCHANGED>> {
+    const unchanged = this.#listFirst ? await this.#unchangedByList(asked, call) : new Set<string>();
+    const out: Map<string, PrFields | Error | typeof PULL_UNCHANGED> = await this.#readPulls(
+      asked.filter((pull) => !unchanged.has(pullKey(pull))),
+      call,
+    );
+    for (const key of unchanged) out.set(key, PULL_UNCHANGED);
+    return out;
+  }
+
+  /**
+   * PRs in full through GraphQL (aliases, typed variables), as many per request as keep it at one
    * point. A PR whose checks and threads are known and unchanged is read without them (three
    * connections: 49 a query); one without usable details gets them in the same query (five);
    * one whose cheap fields show a change (a new head, a new rollup state, a comment, any update)
@@ -377,12 +435,15 @@ export class GitHubProvider implements Provider {
    * A PR whose part of the answer carries an error (GitHub nulls that part and names it in the
    * error's `path`) gets that error, never a guess from the incomplete data.
    */
-  async fetchPulls(pulls: readonly PullRef[], call: CallOptions): Promise<Map<string, PrFields | Error>> {
+  async #readPulls(pulls: readonly PullRef[], call: CallOptions): Promise<Map<string, PrFields | Error>> {
     const out = new Map<string, PrFields | Error>();
     const viaRest: PullRef[] = [];
     const token = tokenFingerprint(call.token);
     const cacheKey = (pull: PullRef) => `${pullKey(pull)} ${token}`;
     const now = () => this.#clock.now().getTime();
+    /** What a full read saw, so that a later round can tell from the PR list that nothing moved. */
+    const remember = (pull: PullRef, node: GraphqlPull, fields: PrFields) =>
+      this.#rememberRead(cacheKey(pull), node.updatedAt, node.headRefOid, fields);
     const items = pulls.map((pull) => ({
       pull,
       details: this.#pullDetails && !this.#details.usable(cacheKey(pull), now()),
@@ -414,7 +475,9 @@ export class GitHubProvider implements Provider {
           else if (!known) changed.push({ pull, node });
           else {
             if (details) this.#details.set(cacheKey(pull), stamp, known, now());
-            out.set(pullKey(pull), fromGraphql(node, known));
+            const fields = fromGraphql(node, known);
+            remember(pull, node, fields);
+            out.set(pullKey(pull), fields);
           }
         }
       });
@@ -434,7 +497,9 @@ export class GitHubProvider implements Provider {
           const read = detailsOf(found);
           const seen = { ...node, headRefOid: found.headRefOid ?? node.headRefOid };
           this.#details.set(cacheKey(pull), PullDetailsCache.stamp(seen), read, now());
-          out.set(pullKey(pull), fromGraphql(seen, read));
+          const fields = fromGraphql(seen, read);
+          remember(pull, seen, fields);
+          out.set(pullKey(pull), fields);
         }
       });
     }
@@ -442,6 +507,123 @@ export class GitHubProvider implements Provider {
       out.set(pullKey(pull), await this.fetchPull(pull, call).catch((error: Error) => error));
     }
     return out;
+  }
+
+  /**
+   * Remembers a full read of a PR that is settled — merged or closed, or open with its checks
+   * finished and its mergeability known — so that the PR list can stand for the next reads;
+   * forgets one that is not (running checks and mergeability being computed are read every time).
+   */
+  #rememberRead(
+    key: string,
+    updatedAt: string | undefined,
+    headSha: string | undefined,
+    fields: PrFields,
+  ): void {
+    const settled =
+      fields.pull_request_state !== 'open' ||
+      (fields.checks_state !== 'pending' && fields.merge_state !== 'unknown');
+    const at = updatedAt ? Date.parse(updatedAt) : Number.NaN;
+    this.#reads.delete(key);
+    if (!settled || !headSha || Number.isNaN(at)) return;
+    this.#reads.set(key, { updatedAt: at, headSha, at: this.#clock.now().getTime() });
+    if (this.#reads.size > CACHE_ENTRIES) this.#reads.delete(this.#reads.keys().next().value!);
+  }
+
+  /**
+   * The PRs a repository's list of open PRs shows unchanged since their last full read. The list
+   * is read oldest first (`GET /repos/{o}/{r}/pulls?state=open&sort=created&direction=asc`, 100 a
+   * page, as many pages as hold the PRs asked for, at most MAX_LIST_PAGES), so a page changes only
+   * when one of its own PRs does (new PRs land on the last page): every page is a conditional
+   * request, free when answered 304 ("Best practices for using the REST API"). Whatever changes a
+   * PR for a reader moves its `updated_at` or its head commit there (a push, a title, a review, a
+   * comment, a merge or close, which also takes it off the list); the checks of its head commit
+   * and its mergeability do not, so only PRs whose checks are finished and whose mergeability is
+   * known are answered this way, and every PR is read in full at least every DETAILS_MAX_AGE_MS.
+   * A PR not found within those pages, a list that cannot be read, anything uncertain: read as before.
+   */
+  async #unchangedByList(pulls: readonly PullRef[], call: CallOptions): Promise<Set<string>> {
+    const out = new Set<string>();
+    const token = tokenFingerprint(call.token);
+    const now = this.#clock.now().getTime();
+    const byRepo = new Map<
+      string,
+      { repo: RepoRef; pulls: { pull: PullRef; seen: { updatedAt: number; headSha: string } }[] }
+    >();
+    for (const pull of pulls) {
+      const seen = this.#reads.get(`${pullKey(pull)} ${token}`);
+      if (!seen || now - seen.at >= DETAILS_MAX_AGE_MS) continue;
+      const repoKey = `${pull.repo.owner}/${pull.repo.name}`.toLowerCase();
+      const group = byRepo.get(repoKey) ?? { repo: pull.repo, pulls: [] };
+      group.pulls.push({ pull, seen });
+      byRepo.set(repoKey, group);
+    }
+    await Promise.all(
+      [...byRepo].map(async ([repoKey, group]) => {
+        let items: Map<number, ListedPull>;
+        try {
+          items = await this.#openPullList(
+            `${repoKey} ${token}`,
+            group.repo,
+            group.pulls.map((p) => p.pull.number),
+            call,
+          );
+        } catch {
+          return; // read in full instead
+        }
+        for (const { pull, seen } of group.pulls) {
+          const item = items.get(pull.number);
+          if (item && item.updatedAt === seen.updatedAt && item.headSha === seen.headSha)
+            out.add(pullKey(pull));
+        }
+      }),
+    );
+    return out;
+  }
+
+  /**
+   * The open PRs of a repository as its list shows them this round, read page after page until
+   * `wanted` are all seen (or MAX_LIST_PAGES); pages already read this round (LIST_ROUND_MS) serve
+   * every batch, and concurrent batches wait for one another instead of reading a page twice.
+   */
+  async #openPullList(
+    key: string,
+    repo: RepoRef,
+    wanted: readonly number[],
+    call: CallOptions,
+  ): Promise<Map<number, ListedPull>> {
+    const now = this.#clock.now().getTime();
+    let round = this.#lists.get(key);
+    if (!round || now - round.at >= LIST_ROUND_MS) {
+      const query = new URLSearchParams({
+        state: 'open',
+        sort: 'created',
+        direction: 'asc',
+        per_page: '100',
+      });
+      round = {
+        at: now,
+        items: new Map(),
+        next: `/repos/${enc(repo.owner)}/${enc(repo.name)}/pulls?${query}`,
+        pages: 0,
+        busy: Promise.resolve(),
+      };
+      if (this.#lists.size > 10_000) this.#lists.clear();
+      this.#lists.set(key, round);
+    }
+    const r = round;
+    const read = r.busy.then(async () => {
+      while (r.next && r.pages < MAX_LIST_PAGES && wanted.some((n) => !r.items.has(n))) {
+        const { value, next } = await this.client.get('list_pulls', r.next, pullListSchema, call);
+        for (const p of value)
+          r.items.set(p.number, { updatedAt: Date.parse(p.updated_at), headSha: p.head.sha });
+        r.next = next;
+        r.pages++;
+      }
+    });
+    r.busy = read.catch(() => {});
+    await read;
+    return r.items;
   }
 
   /**
@@ -519,7 +701,7 @@ export class GitHubProvider implements Provider {
         out.set(key, error as Error);
       }
     }
-    const read = await this.fetchPulls([...chosen.values()], call);
+    const read = await this.#readPulls([...chosen.values()], call);
     for (const [key, ref] of chosen) out.set(key, read.get(pullKey(ref)) ?? hostNotFound('missing'));
     return out;
   }
