@@ -99,12 +99,19 @@ if (runs('github-cost')) {
     '| pass | refreshes | requests per 1,000 | REST units per 1,000 | GraphQL points per 1,000 | largest query (nodes) |',
   );
   console.log('|---|---|---|---|---|---|');
-  // Side by side: the batch query without checks and threads (as before they were read) and with.
-  const before = await withDatabase('postgres', (db) => measureGitHubCost(db, COST_REFS, false));
+  // Side by side: the batch query without checks and threads (as before they were read), with
+  // them, and with them behind each repository's PR list (today's default).
+  const before = await withDatabase('postgres', (db) =>
+    measureGitHubCost(db, COST_REFS, { pullDetails: false, listFirst: false }),
+  );
+  const graphqlOnly = await withDatabase('postgres', (db) =>
+    measureGitHubCost(db, COST_REFS, { listFirst: false }),
+  );
   const cost = await withDatabase('postgres', (db) => measureGitHubCost(db, COST_REFS));
   for (const [variant, c] of [
     ['without checks and threads', before],
-    ['with checks and threads', cost],
+    ['with checks and threads, every PR read', graphqlOnly],
+    ['with checks and threads, PR list first', cost],
   ] as const) {
     for (const [pass, f] of [
       ['first sight', c.first],
@@ -121,8 +128,18 @@ if (runs('github-cost')) {
   const ratio = (a: number, b: number) => (b === 0 ? 'n/a' : `${((a / b - 1) * 100).toFixed(1)} %`);
   console.log('');
   console.log(
-    `GraphQL points per 1,000 unchanged refreshes over an hour: ${cost.unchangedHour.graphql_points_per_1000} with checks and threads vs ${before.unchangedHour.graphql_points_per_1000} without (${ratio(cost.unchangedHour.graphql_points_per_1000, before.unchangedHour.graphql_points_per_1000)}).`,
+    `GraphQL points per 1,000 unchanged refreshes over an hour: ${graphqlOnly.unchangedHour.graphql_points_per_1000} with checks and threads vs ${before.unchangedHour.graphql_points_per_1000} without (${ratio(graphqlOnly.unchangedHour.graphql_points_per_1000, before.unchangedHour.graphql_points_per_1000)}); charged units (REST + GraphQL) with the PR list first: ${cost.unchangedHour.primary_units_per_1000}.`,
   );
+  console.log('');
+  console.log('| variant | changes seen | missed | change → event p50 (s) | p99 (s) |');
+  console.log('|---|---|---|---|---|');
+  for (const [variant, c] of [
+    ['every PR read', graphqlOnly],
+    ['PR list first', cost],
+  ] as const)
+    console.log(
+      `| ${variant} | ${c.latency.changes} | ${c.latency.missed} | ${c.latency.p50_s} | ${c.latency.p99_s} |`,
+    );
 
   // An open PR is refreshed every fresh TTL (120 s): 30 times an hour. The reference behaviour reads
   // the PR and its reviews unconditionally each time: 2 charged requests per refresh.
