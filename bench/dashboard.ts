@@ -14,7 +14,7 @@ import type { PrFields } from '../src/core/types.ts';
 import { openRuntime } from '../src/runtime.ts';
 import type { Database } from '../src/store/database.ts';
 import type { RefWrite } from '../src/store/store.ts';
-import { chooseChromium } from '../test/helpers/chromium.ts';
+import { CHROMIUM_ARGS, chooseChromium } from '../test/helpers/chromium.ts';
 import { type SeededRef, seedRefs } from './seed.ts';
 import { percentile, round } from './stats.ts';
 
@@ -177,15 +177,7 @@ export async function measureDashboard(
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const browser = await chromium.launch({
     executablePath: (await chooseChromium()).path,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
+    args: CHROMIUM_ARGS,
   });
   try {
     // `bypassCSP` lets Playwright's string predicates run (they are evaluated with `eval`, which the

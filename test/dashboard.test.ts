@@ -11,6 +11,7 @@ import { tokenFingerprint } from '../src/core/fingerprint.ts';
 import { emptyPrFields, type PreviousPr, type PrFields } from '../src/core/types.ts';
 import { GitHubProvider } from '../src/providers/github/github-provider.ts';
 import { openRuntime, type Runtime } from '../src/runtime.ts';
+import { CHROMIUM_ARGS } from './helpers/chromium.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/databases.ts';
 import { schemaUrl } from './helpers/processes.ts';
 
@@ -60,15 +61,7 @@ describe('dashboard', () => {
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
+      args: CHROMIUM_ARGS,
     });
   });
   afterAll(async () => {

@@ -9,6 +9,14 @@ export interface RateLimitHeaderNames {
   resource?: string | undefined;
 }
 
+/** The `X-RateLimit-*` headers Azure DevOps and Bitbucket Cloud send (each only some of them). */
+export const X_RATELIMIT_HEADERS: RateLimitHeaderNames = {
+  limit: 'x-ratelimit-limit',
+  remaining: 'x-ratelimit-remaining',
+  reset: 'x-ratelimit-reset',
+  resource: 'x-ratelimit-resource',
+};
+
 const count = (raw: string | null): number | null => {
   const n = raw === null ? Number.NaN : Number(raw.trim());
   return Number.isFinite(n) && n >= 0 ? Math.floor(n) : null;

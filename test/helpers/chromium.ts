@@ -2,6 +2,17 @@ import { accessSync, constants } from 'node:fs';
 
 const SYSTEM_CHROMIUM = '/usr/bin/chromium';
 
+/** How the tests and the benchmark start it: headless, quiet, nothing fetched from the network. */
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+
 /**
  * The Chromium the dashboard tests and benchmark drive (playwright-core downloads nothing):
  * `GITSYNC_CHROMIUM` if set; else Debian's `/usr/bin/chromium`; else (or with

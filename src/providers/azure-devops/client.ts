@@ -3,7 +3,7 @@ import type { Clock } from '../../core/clock.ts';
 import { AuthError, RateLimitedError } from '../../core/errors.ts';
 import { tokenFingerprint } from '../../core/fingerprint.ts';
 import { trimTrailingSlash } from '../../core/origin.ts';
-import { budgetFromHeaders } from '../budget.ts';
+import { budgetFromHeaders, X_RATELIMIT_HEADERS } from '../budget.ts';
 import { fetchFromHost, LimitStreaks, parseHostJson } from '../host-errors.ts';
 import type { CallOptions } from '../types.ts';
 import { resumeAt, translateAzureError } from './errors.ts';
@@ -113,19 +113,7 @@ export class AzureDevOpsClient {
     // succeeded say whether to stop before the next one.
     if (response.status < 300) this.#observe(response.headers, fingerprint);
     // The same headers, in TSTUs (Azure DevOps' usage units), where Azure DevOps sends them.
-    call.onBudget?.(
-      budgetFromHeaders(
-        response.headers,
-        {
-          limit: 'x-ratelimit-limit',
-          remaining: 'x-ratelimit-remaining',
-          reset: 'x-ratelimit-reset',
-          resource: 'x-ratelimit-resource',
-        },
-        '',
-        1,
-      ),
-    );
+    call.onBudget?.(budgetFromHeaders(response.headers, X_RATELIMIT_HEADERS, '', 1));
     const type = response.headers.get('content-type') ?? '';
     if (response.status === 200 && !/html/i.test(type)) {
       this.#streaks.reset(fingerprint);

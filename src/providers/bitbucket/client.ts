@@ -3,7 +3,7 @@ import type { Clock } from '../../core/clock.ts';
 import { GitsyncError, RateLimitedError, UnavailableError } from '../../core/errors.ts';
 import { tokenFingerprint } from '../../core/fingerprint.ts';
 import { trimTrailingSlash } from '../../core/origin.ts';
-import { budgetFromHeaders } from '../budget.ts';
+import { budgetFromHeaders, X_RATELIMIT_HEADERS } from '../budget.ts';
 import { LimitStreaks } from '../host-errors.ts';
 import type { CallOptions } from '../types.ts';
 import { type CredentialKind, translateBitbucketError } from './errors.ts';
@@ -172,19 +172,7 @@ export class BitbucketClient {
     // X-RateLimit-Resource, X-RateLimit-NearLimit): rest before the limit is hit, not after.
     // The limit per hour is said; what is left is not (only that less than a fifth is), and the
     // window rolls: no reset time. A 304 is counted as a request all the same.
-    call.onBudget?.(
-      budgetFromHeaders(
-        response.headers,
-        {
-          limit: 'x-ratelimit-limit',
-          remaining: 'x-ratelimit-remaining',
-          reset: 'x-ratelimit-reset',
-          resource: 'x-ratelimit-resource',
-        },
-        '',
-        1,
-      ),
-    );
+    call.onBudget?.(budgetFromHeaders(response.headers, X_RATELIMIT_HEADERS, '', 1));
     if (response.headers.get('x-ratelimit-nearlimit')?.trim().toLowerCase() === 'true') {
       this.#resting.set(fingerprint, this.#clock.now().getTime() + this.#nearLimitPauseMs);
       if (this.#resting.size > 10_000) this.#resting.clear();

@@ -566,6 +566,7 @@ export class GitHubProvider implements Provider {
             `${repoKey} ${token}`,
             group.repo,
             group.pulls.map((p) => p.pull.number),
+            Math.max(...group.pulls.map((p) => p.seen.at)),
             call,
           );
         } catch {
@@ -584,17 +585,20 @@ export class GitHubProvider implements Provider {
   /**
    * The open PRs of a repository as its list shows them this round, read page after page until
    * `wanted` are all seen (or MAX_LIST_PAGES); pages already read this round (LIST_ROUND_MS) serve
-   * every batch, and concurrent batches wait for one another instead of reading a page twice.
+   * every batch, and concurrent batches wait for one another instead of reading a page twice. A
+   * round begun no later than `readAfter` (the last full read of a PR asked about) is not used: a
+   * list older than a read cannot say that nothing moved since.
    */
   async #openPullList(
     key: string,
     repo: RepoRef,
     wanted: readonly number[],
+    readAfter: number,
     call: CallOptions,
   ): Promise<Map<number, ListedPull>> {
     const now = this.#clock.now().getTime();
     let round = this.#lists.get(key);
-    if (!round || now - round.at >= LIST_ROUND_MS) {
+    if (!round || now - round.at >= LIST_ROUND_MS || round.at <= readAfter) {
       const query = new URLSearchParams({
         state: 'open',
         sort: 'created',

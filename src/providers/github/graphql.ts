@@ -334,22 +334,10 @@ export function buildFeedbackQuery(pull: PullRef) {
   };
 }
 
-const feedbackContext = z
-  .object({
-    __typename: z.string(),
-    name: text.optional(),
-    status: z.string().optional(),
-    conclusion: z.string().nullish(),
-    detailsUrl: z.string().nullish(),
-    /** The check run's own page on GitHub (REST `html_url`), where no details page is given. */
-    url: z.string().nullish(),
-    title: text.nullish(),
-    summary: text.nullish(),
-    context: text.optional(),
-    state: z.string().optional(),
-    targetUrl: z.string().nullish(),
-    description: text.nullish(),
-  })
+/** A check or status as feedback reads it: with the text GitHub gives for it. */
+const feedbackContext = rollupContext
+  .unwrap()
+  .extend({ title: text.nullish(), summary: text.nullish(), description: text.nullish() })
   .nullable();
 
 export const graphqlFeedbackResponseSchema = z.object({

@@ -73,6 +73,27 @@ describe('GitHub: quiet PRs answered from the repository’s PR list', () => {
     expect(answers.get(pullKey({ repo, number: 4 }))).toMatchObject({ pull_request_state: 'merged' });
   });
 
+  it('one list answer serves one round (5 s); a PR read in full after it is never answered by it', async () => {
+    for (let i = 0; i < 2; i++) gh.model.openPull('acme/app', { head: `b${i}` });
+    await round(2);
+    await round(2);
+    // Within the round the list is a snapshot: a change just after it shows in the next round.
+    gh.model.updatePull('acme/app', 1, { title: 'first' });
+    expect((await provider.fetchPulls(pulls(2), call)).get(pullKey({ repo, number: 1 }))).toBe(
+      PULL_UNCHANGED,
+    );
+    clock.advance(5_000);
+    expect((await provider.fetchPulls(pulls(2), call)).get(pullKey({ repo, number: 1 }))).toMatchObject({
+      pull_request_title: 'first',
+    });
+    // PR 1 was read in full after this round's list: a change now is not hidden by that list.
+    gh.model.updatePull('acme/app', 1, { title: 'second' });
+    clock.advance(1);
+    expect((await provider.fetchPulls(pulls(2), call)).get(pullKey({ repo, number: 1 }))).toMatchObject({
+      pull_request_title: 'second',
+    });
+  });
+
   it('running checks do not move the list: a PR with checks running is read every round', async () => {
     const pr = gh.model.openPull('acme/app', { head: 'ci' });
     gh.model.openPull('acme/app', { head: 'other' });
