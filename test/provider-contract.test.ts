@@ -48,6 +48,14 @@ interface ContractHost {
   extraOrigins?(repo: RepoRef): string[];
   /** Whether a delivery's credentials cover its body (an HMAC), not only who sent it (a shared token). */
   signsBody?: boolean;
+  /**
+   * What the host's answers say of the token's budget: the limit, what is left and when it resets
+   * on every answer; only the limit; only while it slows the token down (`throttle` makes it);
+   * or nothing.
+   */
+  budgetSays: 'everything' | 'limit' | 'when throttled' | 'nothing';
+  /** The next answer comes from a host slowing the token down (`budgetSays: "when throttled"`). */
+  throttle?(): void;
   /** A genuine delivery saying `branch` of `repo` changed, and its secret. */
   delivery?(repo: RepoRef, branch: string): { secret: string; headers: Record<string, string>; body: string };
   dispose(): Promise<void>;
@@ -99,6 +107,7 @@ const HOSTS: Record<string, () => Promise<ContractHost>> = {
         failing = kind;
       },
       lacks: { forks: 'the in-memory fake has no forks', webhooks: 'the in-memory fake has no webhooks' },
+      budgetSays: 'nothing',
       dispose: async () => {},
     };
   },
@@ -171,6 +180,7 @@ const HOSTS: Record<string, () => Promise<ContractHost>> = {
           },
         };
       },
+      budgetSays: 'everything',
       dispose: () => gl.close(),
     };
   },
@@ -237,6 +247,8 @@ const HOSTS: Record<string, () => Promise<ContractHost>> = {
           headers: { authorization: `Basic ${Buffer.from(`service-hook:${secret}`).toString('base64')}` },
         };
       },
+      budgetSays: 'when throttled',
+      throttle: () => az.addFaults({ kind: 'throttle', reset_in_s: 120, times: 1 }),
       dispose: () => az.close(),
     };
   },
@@ -299,6 +311,7 @@ const HOSTS: Record<string, () => Promise<ContractHost>> = {
           },
         };
       },
+      budgetSays: 'limit',
       dispose: () => bb.close(),
     };
   },
@@ -358,6 +371,7 @@ const HOSTS: Record<string, () => Promise<ContractHost>> = {
           },
         };
       },
+      budgetSays: 'nothing',
       dispose: () => gt.close(),
     };
   },
@@ -415,17 +429,11 @@ const HOSTS: Record<string, () => Promise<ContractHost>> = {
           },
         };
       },
+      budgetSays: 'everything',
       dispose: () => gh.close(),
     };
   },
 };
-
-/**
- * Hosts that send a token's remaining budget on every answer: GitHub (`x-ratelimit-*`, "Rate
- * limits for the REST API") and GitLab (`RateLimit-*`, "Rate limits"). Azure DevOps sends its
- * headers only while it delays a token, Bitbucket only the limit, Gitea none.
- */
-const BUDGET_HEADERS_ON_EVERY_ANSWER = new Set(['github', 'gitlab']);
 
 describe.each(Object.keys(HOSTS))('provider contract: %s', (name) => {
   let h: ContractHost;
@@ -494,9 +502,21 @@ describe.each(Object.keys(HOSTS))('provider contract: %s', (name) => {
       expect(typeof o.scope).toBe('string');
       if (o.limit !== null && o.remaining !== null) expect(o.remaining).toBeLessThanOrEqual(o.limit);
     }
-    // Where the host says how much of the budget is left on every answer, it is read.
-    if (BUDGET_HEADERS_ON_EVERY_ANSWER.has(name))
-      expect(seen.some((o) => o.limit !== null && o.remaining !== null && o.reset_at !== null)).toBe(true);
+    // What the host says of the budget is read: everything, the limit alone, or what it says
+    // while it slows the token down.
+    const said = (o: BudgetObservation) => o.limit !== null && o.remaining !== null && o.reset_at !== null;
+    if (h.budgetSays === 'everything') expect(seen.some(said)).toBe(true);
+    if (h.budgetSays === 'limit') expect(seen.some((o) => o.limit !== null)).toBe(true);
+    if (h.budgetSays === 'nothing')
+      expect(seen.every((o) => o.limit === null && o.remaining === null)).toBe(true);
+    if (h.budgetSays === 'when throttled') {
+      h.throttle!();
+      seen.length = 0;
+      await h.provider
+        .fetchPull({ repo, number }, { token: h.token, onBudget: (o) => seen.push(o) })
+        .catch(() => {});
+      expect(seen.some((o) => o.remaining === 0 && o.reset_at !== null)).toBe(true);
+    }
   });
 
   it('finds a PR opened from a fork, from the fork’s origin', async () => {

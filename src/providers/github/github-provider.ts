@@ -548,7 +548,7 @@ export class GitHubProvider implements Provider {
     const now = this.#clock.now().getTime();
     const byRepo = new Map<
       string,
-      { repo: RepoRef; pulls: { pull: PullRef; seen: { updatedAt: number; headSha: string } }[] }
+      { repo: RepoRef; pulls: { pull: PullRef; seen: { updatedAt: number; headSha: string; at: number } }[] }
     >();
     for (const pull of pulls) {
       const seen = this.#reads.get(`${pullKey(pull)} ${token}`);
