@@ -54,8 +54,11 @@ interface ContractHost {
    * or nothing.
    */
   budgetSays: 'everything' | 'limit' | 'when throttled' | 'nothing';
-  /** The next answer comes from a host slowing the token down (`budgetSays: "when throttled"`). */
-  throttle?(): void;
+  /**
+   * A token of its own (so that the slowdown stays with it) whose next answer comes from a host
+   * slowing it down (`budgetSays: "when throttled"`).
+   */
+  throttle?(): string;
   /** A genuine delivery saying `branch` of `repo` changed, and its secret. */
   delivery?(repo: RepoRef, branch: string): { secret: string; headers: Record<string, string>; body: string };
   dispose(): Promise<void>;
@@ -248,7 +251,12 @@ const HOSTS: Record<string, () => Promise<ContractHost>> = {
         };
       },
       budgetSays: 'when throttled',
-      throttle: () => az.addFaults({ kind: 'throttle', reset_in_s: 120, times: 1 }),
+      throttle: () => {
+        const slowed = 'azdothrottledpat0123456789abcdefghijklmnopqrstuvwxyz';
+        az.addToken(slowed, 'contract-bot@example.com');
+        az.addFaults({ kind: 'throttle', reset_in_s: 120, times: 1 });
+        return slowed;
+      },
       dispose: () => az.close(),
     };
   },
@@ -510,10 +518,10 @@ describe.each(Object.keys(HOSTS))('provider contract: %s', (name) => {
     if (h.budgetSays === 'nothing')
       expect(seen.every((o) => o.limit === null && o.remaining === null)).toBe(true);
     if (h.budgetSays === 'when throttled') {
-      h.throttle!();
+      const throttled = h.throttle!();
       seen.length = 0;
       await h.provider
-        .fetchPull({ repo, number }, { token: h.token, onBudget: (o) => seen.push(o) })
+        .fetchPull({ repo, number }, { token: throttled, onBudget: (o) => seen.push(o) })
         .catch(() => {});
       expect(seen.some((o) => o.remaining === 0 && o.reset_at !== null)).toBe(true);
     }
