@@ -7,6 +7,8 @@ import type { BudgetRecord, BudgetState, Store, UsageRecord } from '../store/sto
 
 /** How long what the database says of a token's budget is used before it is read again. */
 const RELOAD_MS = 2_000;
+/** How long a budget observation without a reset time is believed. */
+const STALE_WITHOUT_RESET_MS = 300_000;
 /** Usage is kept this long (the longest window shown, an hour, and a margin). */
 const USAGE_KEPT_MS = 2 * 3_600_000;
 
@@ -99,7 +101,9 @@ export class TokenBudgets {
   /** Reads what all replicas know of these tokens, unless read within RELOAD_MS. */
   async load(tokens: readonly { provider_id: string; token_fp: string }[]): Promise<void> {
     const now = this.deps.clock.now();
-    const wanted = tokens.filter((t) => {
+    // Once per token: a service token serving many owners would count its spend once per owner.
+    const distinct = new Map(tokens.map((t) => [`${t.provider_id}\u0000${t.token_fp}`, t]));
+    const wanted = [...distinct.values()].filter((t) => {
       const at = this.#loadedAt.get(`${t.provider_id}\u0000${t.token_fp}`);
       return at === undefined || now.getTime() - at >= RELOAD_MS;
     });
@@ -117,17 +121,30 @@ export class TokenBudgets {
 
   /** Writes what was gathered since the last flush (after each tick). */
   async flush(): Promise<void> {
-    const observed = [...this.#observed.values()];
-    const usage = [...this.#usage.values()];
+    // In key order, so that replicas writing the same rows at once take their locks in one order.
+    const byKey = <T>(m: Map<string, T>) => [...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const observed = byKey(this.#observed);
+    const usage = byKey(this.#usage);
     const now = this.deps.clock.now().getTime();
     const prune = now - this.#prunedAt > 600_000 ? new Date(now - USAGE_KEPT_MS) : undefined;
     if (observed.length === 0 && usage.length === 0 && !prune) return;
     this.#observed.clear();
     this.#usage.clear();
     try {
-      await this.deps.store.recordBudgets(observed, usage, prune);
+      await this.deps.store.recordBudgets(
+        observed.map(([, v]) => v),
+        usage.map(([, v]) => v),
+        prune,
+      );
       if (prune) this.#prunedAt = now;
     } catch (error) {
+      // Kept for the next flush (newer observations of a key win; spend adds up).
+      for (const [k, v] of observed) if (!this.#observed.has(k)) this.#observed.set(k, v);
+      for (const [k, v] of usage) {
+        const later = this.#usage.get(k);
+        if (later) later.units += v.units;
+        else this.#usage.set(k, v);
+      }
       this.deps.logger?.warn({ err: errorMessage(error) }, 'writing token budgets failed');
     }
   }
@@ -159,10 +176,16 @@ export class TokenBudgets {
         u.minute.getTime() >= recentFrom
       )
         unwritten += u.units;
+    // Numbers with no reset time that nobody has renewed for a while say nothing any more (a
+    // pause based on them would never end: no request is sent that could renew them).
+    const stale =
+      !known?.reset_at &&
+      known?.observed_at != null &&
+      now.getTime() - known.observed_at.getTime() > STALE_WITHOUT_RESET_MS;
     return budgetVerdict(
       {
-        limit: known?.limit ?? null,
-        remaining: known?.remaining ?? null,
+        limit: stale ? null : (known?.limit ?? null),
+        remaining: stale ? null : (known?.remaining ?? null),
         reset_at: known?.reset_at ?? null,
         paused_until: laterOf(known?.paused_until ?? null, local?.paused_until ?? null),
         used_recent: (known?.used_recent ?? 0) + unwritten,

@@ -71,6 +71,23 @@ interface PauseKeys {
 }
 
 /**
+ * One item per key. Chats of one workspace often track the same PR: asked once, as the row that
+ * shows the oldest read (`shownSince`), so that "unchanged since then" is true for every row.
+ */
+function dedupe<T extends { row: ClaimedRef; pull?: PullRef }>(
+  items: readonly T[],
+  key: (item: T) => string,
+): T[] {
+  const out = new Map<string, T>();
+  for (const item of items) {
+    const seen = out.get(key(item));
+    const older = (a: T, b: T) => (a.pull?.shownSince?.getTime() ?? 0) < (b.pull?.shownSince?.getTime() ?? 0);
+    if (!seen || older(item, seen)) out.set(key(item), item);
+  }
+  return [...out.values()];
+}
+
+/**
  * Whether a row's refresh reads its stored PR: an open one. A merged or closed PR is found again
  * through its branch, so that a newer PR of the branch (SPEC §6.1 `previous_prs`) is followed.
  */
@@ -366,7 +383,10 @@ export class Refresher {
             return;
           }
         }
-        const paused = this.pauses.pausedUntil(keys.single, this.deps.clock.now());
+        // Feedback may use either budget (GitHub's is GraphQL): it waits while either is paused.
+        const paused =
+          this.pauses.pausedUntil(keys.single, this.deps.clock.now()) ??
+          this.pauses.pausedUntil(keys.batch, this.deps.clock.now());
         if (paused) {
           out.set(row.id, {
             code: 'rate_limited',
@@ -494,7 +514,7 @@ export class Refresher {
     for (const row of rows) {
       const pull = followsOpenPull(row) ? provider.parsePullUrl(row.url!) : null;
       const repo = pull ? null : provider.parseOrigin(row.git_remote_origin);
-      if (pull) known.push({ row, pull });
+      if (pull) known.push({ row, pull: { ...pull, shownSince: row.refreshed_at } });
       else if (repo) unknown.push({ row, repo });
     }
     const batches: Promise<void>[] = [];
@@ -514,7 +534,7 @@ export class Refresher {
             if (call.signal?.aborted || this.pauses.pausedUntil(pauseKey, this.deps.clock.now())) return;
             try {
               // Chats of one workspace often track the same branch: ask once per key.
-              const unique = [...new Map(part.map((item) => [key(item), item])).values()];
+              const unique = dedupe(part, key);
               const got = await fetch(unique);
               for (const item of part)
                 store(

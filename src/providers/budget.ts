@@ -9,12 +9,15 @@ export interface RateLimitHeaderNames {
   resource?: string | undefined;
 }
 
-/** The `X-RateLimit-*` headers Azure DevOps and Bitbucket Cloud send (each only some of them). */
+/**
+ * The `X-RateLimit-*` headers Azure DevOps and Bitbucket Cloud send (each only some of them).
+ * Their `X-RateLimit-Resource` is not read: each keeps one budget per token, so observations
+ * stay in the one scope ('') the engine pauses and stretches.
+ */
 export const X_RATELIMIT_HEADERS: RateLimitHeaderNames = {
   limit: 'x-ratelimit-limit',
   remaining: 'x-ratelimit-remaining',
   reset: 'x-ratelimit-reset',
-  resource: 'x-ratelimit-resource',
 };
 
 const count = (raw: string | null): number | null => {

@@ -11,6 +11,11 @@ export interface RepoRef {
 export interface PullRef {
   repo: RepoRef;
   number: number;
+  /**
+   * For `fetchPulls`: when what the caller shows of this PR was last read from the host (a
+   * refresh). A provider may answer PULL_UNCHANGED only for a PR it knows unchanged since then.
+   */
+  shownSince?: Date | null | undefined;
 }
 
 export interface CallOptions {

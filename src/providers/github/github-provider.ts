@@ -82,6 +82,8 @@ const CACHE_ENTRIES = 100_000;
  * up to hundreds of rows, read in batches of 49 at once): a new round asks again.
  */
 const LIST_ROUND_MS = 5_000;
+/** A PR without checks counts as settled (its CI is not coming) once unchanged this long. */
+const NO_CHECKS_SETTLE_MS = 600_000;
 /** Pages of a repository's open PRs read to find the PRs asked for (100 a page). */
 const MAX_LIST_PAGES = 10;
 
@@ -171,6 +173,8 @@ export class GitHubProvider implements Provider {
   readonly #reads = new Map<string, { updatedAt: number; headSha: string; at: number }>();
   /** Per (repository, token): the open-PR list pages read this round, shared by the batches of one tick. */
   readonly #lists = new Map<string, PullListRound>();
+  /** Per token (hashed): until when REST refused the list (the PRs are read in full meanwhile). */
+  readonly #listPausedUntil = new Map<string, number>();
 
   /** See GitHubProviderOptions. */
   readonly #pullDetails: boolean;
@@ -520,10 +524,15 @@ export class GitHubProvider implements Provider {
     headSha: string | undefined,
     fields: PrFields,
   ): void {
+    const at = updatedAt ? Date.parse(updatedAt) : Number.NaN;
+    // No checks yet is settled only once the PR has been quiet a while: CI posts its first runs on
+    // the same commit, which moves nothing in the list.
+    const quiet = this.#clock.now().getTime() - at >= NO_CHECKS_SETTLE_MS;
     const settled =
       fields.pull_request_state !== 'open' ||
-      (fields.checks_state !== 'pending' && fields.merge_state !== 'unknown');
-    const at = updatedAt ? Date.parse(updatedAt) : Number.NaN;
+      (fields.checks_state !== 'pending' &&
+        (fields.checks_state !== 'none' || quiet) &&
+        fields.merge_state !== 'unknown');
     this.#reads.delete(key);
     if (!settled || !headSha || Number.isNaN(at)) return;
     this.#reads.set(key, { updatedAt: at, headSha, at: this.#clock.now().getTime() });
@@ -550,9 +559,14 @@ export class GitHubProvider implements Provider {
       string,
       { repo: RepoRef; pulls: { pull: PullRef; seen: { updatedAt: number; headSha: string; at: number } }[] }
     >();
+    const listPaused = this.#listPausedUntil.get(token);
+    if (listPaused !== undefined && listPaused > now) return out;
     for (const pull of pulls) {
       const seen = this.#reads.get(`${pullKey(pull)} ${token}`);
       if (!seen || now - seen.at >= DETAILS_MAX_AGE_MS) continue;
+      // What the caller shows must be no older than this provider's last full read (another
+      // chat's refresh may have read the PR since this one's): else "unchanged" would keep it old.
+      if (!pull.shownSince || pull.shownSince.getTime() < seen.at) continue;
       const repoKey = `${pull.repo.owner}/${pull.repo.name}`.toLowerCase();
       const group = byRepo.get(repoKey) ?? { repo: pull.repo, pulls: [] };
       group.pulls.push({ pull, seen });
@@ -569,8 +583,13 @@ export class GitHubProvider implements Provider {
             Math.max(...group.pulls.map((p) => p.seen.at)),
             call,
           );
-        } catch {
-          return; // read in full instead
+        } catch (error) {
+          // The list's budget (REST `core`) is limited: no list until its reset; read in full.
+          if (error instanceof RateLimitedError) {
+            this.#listPausedUntil.set(token, error.resetAt.getTime());
+            if (this.#listPausedUntil.size > 10_000) this.#listPausedUntil.clear();
+          }
+          return;
         }
         for (const { pull, seen } of group.pulls) {
           const item = items.get(pull.number);
