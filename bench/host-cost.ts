@@ -93,7 +93,10 @@ export const COST_HOSTS: Record<string, (clock: FakeClock) => Promise<CostHost>>
 /**
  * Requests per 1,000 refreshes of `refs` open PRs on one host: on first sight, when nothing
  * changed, and when every PR's title changed (the same three passes as the GitHub and GitLab
- * scenarios).
+ * scenarios); then, unchanged again, once their checks have settled (a quarter of an hour after
+ * first sight: the providers re-read checks on every refresh for a while after a head is first
+ * seen) and over an hour of refreshes at the fresh TTL, which holds the hourly re-read of what
+ * the providers keep (checks, threads).
  */
 export async function measureHostCost(db: Database, host: string, refs: number) {
   const clock = new FakeClock(new Date());
@@ -120,13 +123,27 @@ export async function measureHostCost(db: Database, host: string, refs: number) 
         refreshed += r.outcomes.updated + r.outcomes.no_pr;
       }
       clock.advance(settings.fresh_ttl_ms);
-      return { refreshed, requests_per_1000: Math.round((h.requests() / Math.max(1, refreshed)) * 1000) };
+      return { refreshed, requests: h.requests() };
     };
-    const first = await pass();
-    const unchanged = await pass();
+    const per1000 = (p: { refreshed: number; requests: number }) => ({
+      refreshed: p.refreshed,
+      requests_per_1000: Math.round((p.requests / Math.max(1, p.refreshed)) * 1000),
+    });
+    const first = per1000(await pass());
+    const unchanged = per1000(await pass());
     h.changeAll();
-    const changed = await pass();
-    return { first, unchanged, changed };
+    const changed = per1000(await pass());
+    // A quarter of an hour after first sight, the checks of every head have stood long enough to be kept.
+    clock.advance(15 * 60_000 - 3 * settings.fresh_ttl_ms);
+    const settled = per1000(await pass());
+    // An hour of passes at the fresh TTL (PRs that have gone quiet are due less often: some passes are empty).
+    const hour = { refreshed: 0, requests: 0 };
+    for (let t = 0; t < 3_600_000; t += settings.fresh_ttl_ms) {
+      const p = await pass();
+      hour.refreshed += p.refreshed;
+      hour.requests += p.requests;
+    }
+    return { first, unchanged, changed, settled, unchanged_hour: per1000(hour) };
   } finally {
     await h.close();
   }

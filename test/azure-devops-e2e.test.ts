@@ -24,6 +24,8 @@ describe('Azure DevOps end to end', () => {
   let runtime: Runtime;
   let base: string;
   const owner = randomUUID();
+  /** The provider's clock (what it keeps is timed by it); the service runs on a clock of its own. */
+  const hostClock = new FakeClock(new Date());
   const REPO = 'fabrikam/Fiber Web/portal';
   const canonical = `${WEB}/fabrikam/Fiber%20Web/_git/portal`;
 
@@ -36,7 +38,7 @@ describe('Azure DevOps end to end', () => {
       clock: new FakeClock(new Date()),
       provider: new AzureDevOpsProvider(
         { id: 'ado', type: 'azure-devops', web_url: WEB, api_url: az.url, webhook_secret: SECRET },
-        { clock: new FakeClock(new Date()) },
+        { clock: hostClock },
       ),
     });
     ({ runtime, base } = svc);
@@ -293,6 +295,29 @@ describe('Azure DevOps end to end', () => {
         truncated: false,
       }),
     ]);
+    expect(az.counters.unexpected).toEqual([]);
+  });
+
+  it('kept thread counts: a comment shows once its "commented on" service hook arrives', async () => {
+    const pr = az.model.openPull(REPO, { source_branch: 'talk' });
+    const chat = await chatReporting(canonical, 'talk');
+    await runtime.engine.tick();
+    const refresh = async () => (await api('POST', `/api/v1/chats/${chat}/diff-status/refresh`, {})).json;
+    expect((await refresh()).diff_status).toMatchObject({ merge_state: 'clean', comments: 0 });
+    // Later, a comment: it changes nothing in the PR, so a refresh (even "refresh now") shows the
+    // counts kept…
+    hostClock.advance(10 * 60_000);
+    az.model.comment(pr, { author: 'kim@fabrikam.com', content: 'Why a new list?' });
+    expect((await refresh()).diff_status).toMatchObject({ unresolved_threads: 0, comments: 0 });
+    // …until the service hook for it arrives: the ref is due, and the threads are read again.
+    const hook = await deliver(
+      `${base}/api/v1/webhooks/ado`,
+      new HookPayloads(az).pullRequestComment(pr, 'Why a new list?', 'kim@fabrikam.com'),
+      SECRET,
+    );
+    expect(JSON.parse(hook.body)).toMatchObject({ status: 'accepted', marked: 1 });
+    await runtime.engine.tick();
+    expect(await ref(chat)).toMatchObject({ unresolved_threads: 1, comments: 1 });
     expect(az.counters.unexpected).toEqual([]);
   });
 });

@@ -272,4 +272,30 @@ describe('Bitbucket end to end', () => {
     expect(await staleOf(other)).toBeLessThanOrEqual(clock.now().getTime());
     expect(bb.counters.unexpected).toEqual([]);
   });
+
+  it('kept checks: a build re-run on the same commit shows once its status webhook arrives', async () => {
+    const pr = bb.model.openPull(repo, { source_branch: 'ci/kept' });
+    const head = bb.model.head(repo, pr.id);
+    bb.model.setStatus(head, { key: 'build', state: 'FAILED', name: 'Build', refname: 'ci/kept' });
+    const chat = await chatReporting(`${WEB}/${repo}`, 'ci/kept');
+    await runtime.engine.tick();
+    expect(await ref(chat)).toMatchObject({ checks_state: 'failing' });
+    // Ten minutes on the checks have settled; a re-run changes nothing in the PR, so the next
+    // refresh shows the checks kept…
+    clock.advance(10 * 60_000);
+    bb.model.setStatus(head, { key: 'build', state: 'INPROGRESS', name: 'Build', refname: 'ci/kept' });
+    await runtime.engine.tick();
+    expect(await ref(chat)).toMatchObject({ checks_state: 'failing' });
+    // …until its build-status webhook arrives: the ref is due, and the commit's statuses read again.
+    const hook = await deliver(
+      `${base}/api/v1/webhooks/bb`,
+      'repo:commit_status_updated',
+      new HookPayloads(bb).commitStatus(bb.model.repo(repo), head, 'build', 'ci-bot'),
+      SECRET,
+    );
+    expect(JSON.parse(hook.body)).toMatchObject({ status: 'accepted', marked: 1 });
+    await runtime.engine.tick();
+    expect(await ref(chat)).toMatchObject({ checks_state: 'pending', checks: { pending: 1 } });
+    expect(bb.counters.unexpected).toEqual([]);
+  });
 });

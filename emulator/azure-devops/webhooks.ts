@@ -82,6 +82,28 @@ export class HookPayloads {
     );
   }
 
+  /**
+   * `ms.vss-code.git-pullrequest-comment-event` ("Pull request commented on"): the comment, and the
+   * PR under `pullRequest`, as the REST API renders it.
+   */
+  pullRequestComment(pull: AzPull, content: string, author = 'agent@example.com'): ServiceHookEvent {
+    return this.#envelope(
+      'ms.vss-code.git-pullrequest-comment-event',
+      `${author} has commented on a pull request`,
+      {
+        comment: {
+          id: 1,
+          parentCommentId: 0,
+          content,
+          commentType: 'text',
+          author: { displayName: author, uniqueName: author },
+        },
+        pullRequest: this.emulator.pull(pull),
+      },
+      pull.repo,
+    );
+  }
+
   /** A push of `branch` (its current head) to `repo`. */
   push(repo: AzRepo, branch: string, pushedBy = 'agent@example.com'): ServiceHookEvent {
     const head = repo.branches.get(branch) ?? '0'.repeat(40);

@@ -3,6 +3,7 @@ import { type AzureDevOpsEmulator, startAzureDevOpsEmulator } from '../../../emu
 import { HookPayloads } from '../../../emulator/azure-devops/webhooks.ts';
 import { FakeClock } from '../../core/clock.ts';
 import { AuthError, NotFoundError, RateLimitedError, UnavailableError } from '../../core/errors.ts';
+import { CHECKS_SETTLE_MS, READS_MAX_AGE_MS } from '../pull-reads-cache.ts';
 import { AzureDevOpsProvider } from './azure-devops-provider.ts';
 import { authorizationFor, looksLikeJwt } from './client.ts';
 
@@ -98,6 +99,15 @@ describe('Azure DevOps provider against the emulator', () => {
     az.clearFaults();
   });
   afterAll(() => az.close());
+  /** A provider with a clock of its own, for tests that move time (the emulator's rate limits run on real time). */
+  const withOwnClock = () => {
+    const own = new FakeClock(clock.now());
+    const p = new AzureDevOpsProvider(
+      { id: 'ado', type: 'azure-devops', web_url: az.webUrl, api_url: az.url },
+      { clock: own },
+    );
+    return { clock: own, provider: p };
+  };
 
   it('reads a PR with votes, groups, iterations and commits; a second read of an unchanged PR is three requests', async () => {
     const pr = az.model.openPull(REPO, {
@@ -349,6 +359,7 @@ describe('Azure DevOps provider against the emulator', () => {
   });
 
   it('counts open threads and people’s comments, leaving out system, resolved and deleted ones', async () => {
+    const { clock, provider } = withOwnClock();
     const pr = az.model.openPull(REPO, { source_branch: 'threads' });
     const pull = { repo, number: pr.id };
     az.model.vote(pr, 'ann@contoso.com', 5);
@@ -368,8 +379,91 @@ describe('Azure DevOps provider against the emulator', () => {
     az.model.deleteComment(gone, 1);
     az.model.comment(pr, { author: 'cy@contoso.com', content: 'Looks fine', status: 'closed' });
     expect(await provider.fetchPull(pull, call)).toMatchObject({ unresolved_threads: 2, comments: 5 });
+    // Resolving a thread changes nothing in the PR: the counts read are kept until the hour is up.
     az.model.setThreadStatus(onLine, 'wontFix');
+    expect(await provider.fetchPull(pull, call)).toMatchObject({ unresolved_threads: 2, comments: 5 });
+    clock.advance(READS_MAX_AGE_MS);
     expect(await provider.fetchPull(pull, call)).toMatchObject({ unresolved_threads: 1, comments: 5 });
+  });
+
+  it('keeps settled checks and thread counts per PR: an unchanged open PR costs its one read, fields identical to a fresh read', async () => {
+    const { clock, provider } = withOwnClock();
+    const KEPT = 'contoso/Platform/kept';
+    const kept = { owner: 'contoso/Platform', name: 'kept' };
+    az.model.createRepo(KEPT);
+    const ci = az.model.addPolicy(KEPT, 'build', { settings: { displayName: 'CI' } });
+    az.model.addPolicy(KEPT, 'minimumReviewers', { settings: { minimumApproverCount: 1 } });
+    const pr = az.model.openPull(KEPT, { source_branch: 'kept' });
+    const pull = { repo: kept, number: pr.id };
+    expect(await provider.fetchPull(pull, call)).toMatchObject({ checks_state: 'pending' });
+    az.model.build(pr, ci, 'succeeded');
+    clock.advance(CHECKS_SETTLE_MS / 2);
+    const fresh = await provider.fetchPull(pull, call);
+    expect(fresh).toMatchObject({
+      checks_state: 'passing',
+      merge_state: 'blocked',
+      merge_state_reason: 'Minimum number of reviewers',
+      unresolved_threads: 0,
+    });
+    // Checks are read on every refresh until they have read the same for ten minutes; the thread
+    // counts are kept while nothing in the PR moves.
+    clock.advance(CHECKS_SETTLE_MS / 2);
+    az.resetCounters();
+    expect(await provider.fetchPull(pull, call)).toEqual(fresh);
+    expect(az.counters.routes).toEqual({
+      get_pull_request: { 200: 1 },
+      list_policy_evaluations: { 200: 1 },
+    });
+    clock.advance(CHECKS_SETTLE_MS / 2);
+    az.resetCounters();
+    expect(await provider.fetchPull(pull, call)).toEqual(fresh);
+    expect(az.counters.routes).toEqual({ get_pull_request: { 200: 1 } });
+    // A vote moves what the PR shows: both read again (reviewer policies follow the votes).
+    az.model.vote(pr, 'ann@contoso.com', 10);
+    az.resetCounters();
+    expect(await provider.fetchPull(pull, call)).toMatchObject({ approved: true, merge_state: 'clean' });
+    expect(az.counters.total).toBe(3);
+    // A comment moves nothing in the PR: kept, until the "commented on" service hook reaches this replica.
+    az.model.comment(pr, { author: 'bo@contoso.com', content: 'Why?' });
+    clock.advance(CHECKS_SETTLE_MS);
+    az.resetCounters();
+    expect(await provider.fetchPull(pull, call)).toMatchObject({ unresolved_threads: 0, comments: 0 });
+    expect(az.counters.total).toBe(1);
+    const hook = new HookPayloads(az).pullRequestComment(pr, 'Why?', 'bo@contoso.com');
+    expect(provider.webhooks.staleRefs(() => undefined, hook)).toEqual([
+      {
+        origin: provider.repoUrl(kept),
+        branch: 'kept',
+        url: provider.buildPullUrl(pull),
+      },
+    ]);
+    expect(await provider.fetchPull(pull, call)).toMatchObject({ unresolved_threads: 1, comments: 1 });
+    expect(az.counters.total).toBe(4);
+    // A build re-run on the same commit moves nothing either: seen once the hour is up.
+    az.model.build(pr, ci, 'failed');
+    clock.advance(READS_MAX_AGE_MS - 1);
+    expect(await provider.fetchPull(pull, call)).toMatchObject({ checks_state: 'passing' });
+    clock.advance(1);
+    expect(await provider.fetchPull(pull, call)).toMatchObject({
+      checks_state: 'failing',
+      merge_state: 'blocked',
+    });
+    // A push: a new head, everything read again, and checks read on every refresh while pending.
+    az.model.pushToPull(pr);
+    az.resetCounters();
+    expect(await provider.fetchPull(pull, call)).toMatchObject({ checks_state: 'pending' });
+    expect(az.count('list_policy_evaluations')).toBe(1);
+    expect(az.count('list_pull_request_threads')).toBe(1);
+    await provider.fetchPull(pull, call);
+    for (let i = 0; i < 3; i++) {
+      clock.advance(CHECKS_SETTLE_MS);
+      az.resetCounters();
+      expect(await provider.fetchPull(pull, call)).toMatchObject({ checks_state: 'pending' });
+      expect(az.counters.routes).toEqual({
+        get_pull_request: { 200: 1 },
+        list_policy_evaluations: { 200: 1 },
+      });
+    }
   });
 
   it('feedback: failing checks with their errors, open threads by their first comment, who asks for changes', async () => {

@@ -11,6 +11,7 @@ import {
 } from '../../core/types.ts';
 import { NO_CHECKS, summarizeChecks } from '../checks.ts';
 import { hostNotFound } from '../host-errors.ts';
+import { CHECKS_SETTLE_MS, PullReadsCache, READS_MAX_AGE_MS } from '../pull-reads-cache.ts';
 import type {
   CallOptions,
   Provider,
@@ -31,6 +32,7 @@ import {
   splitOwner,
 } from './origins.ts';
 import {
+  blockingPolicies,
   checkResults,
   countThreads,
   EVALUATIONS_PAGE,
@@ -141,6 +143,24 @@ const changesSchema = z.object({
 const commitList = z.object({ value: z.array(z.object({ commitId: z.string() })) });
 const projectSchema = z.object({ visibility: z.string().nullish() });
 
+/** What an open PR's policy evaluations say: its checks, and the blocking policies not fulfilled. */
+type Policies = Pick<PrFields, 'checks_state' | 'checks'> & { blocking: string[] };
+type ThreadCounts = { unresolved_threads: number; comments: number };
+
+/**
+ * What the PR answer shows that moves with activity on it, with which its evaluations and threads
+ * were read (`PullReadsCache`; the head, `lastMergeSourceCommit`, is compared apart). Azure DevOps
+ * PRs carry no update time and no comment count, so: status, draft, the test merge's status, the
+ * target commit, and every reviewer's vote (reviewer policies follow the votes).
+ */
+function activityStamp(pull: AzurePull): string {
+  const vote = (r: NonNullable<AzurePull['reviewers']>[number]) =>
+    `${(r.id ?? r.uniqueName ?? r.displayName ?? '').toLowerCase()}:${r.vote ?? 0}:${r.hasDeclined ? 1 : 0}`;
+  const votes = (pull.reviewers ?? []).map(vote).sort();
+  const target = pull.lastMergeTargetCommit?.commitId;
+  return [pull.status, pull.isDraft, pull.mergeStatus, target, ...votes].join('|');
+}
+
 const enc = encodeURIComponent;
 const stripHeads = (ref: string) => (ref.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : ref);
 
@@ -149,7 +169,11 @@ export class AzureDevOpsProvider implements Provider {
   readonly client: AzureDevOpsClient;
   /** No batch read exists in the pull request REST API: one PR or one branch per call. */
   readonly capabilities: ProviderCapabilities = { pullsPerBatch: 0, branchesPerBatch: 0, minBatch: 1 };
-  readonly webhooks: AzureDevOpsWebhooks = azureDevOpsWebhooks(this);
+  readonly webhooks: AzureDevOpsWebhooks = azureDevOpsWebhooks(this, (url) => {
+    const pull = url.toLowerCase();
+    this.#threads.forget((p) => p === pull);
+    this.#policies.forget((p) => p === pull);
+  });
   readonly #clock: Clock;
   readonly #repos = new Map<string, { info: RepositoryInfo | null; until: number }>();
   readonly #projects = new Map<string, { visibility: string | null; until: number }>();
@@ -158,6 +182,26 @@ export class AzureDevOpsProvider implements Provider {
    * one of them moves, so an unchanged PR costs one request per refresh, not four or more.
    */
   readonly #sizes = new Map<string, { changed_files: number | null; commits: number | null }>();
+  /**
+   * An open PR's checks and blocking policies per (token, PR), read again when its head or
+   * `activityStamp` moves, while a check is pending, until they have read the same for ten
+   * minutes, and at least hourly: a build finishing or a status posted changes nothing in the PR.
+   */
+  readonly #policies = new PullReadsCache<Policies>({
+    maxAgeMs: READS_MAX_AGE_MS,
+    settleMs: CHECKS_SETTLE_MS,
+    settled: (p) => p.checks_state !== 'pending',
+  });
+  /**
+   * An open PR's thread counts per (token, PR), read again when its head or `activityStamp` moves,
+   * when a "commented on" service hook reaches this replica, and at least hourly: a comment or a
+   * resolved thread changes nothing in the PR.
+   */
+  readonly #threads = new PullReadsCache<ThreadCounts>({
+    maxAgeMs: READS_MAX_AGE_MS,
+    settleMs: 0,
+    settled: () => true,
+  });
 
   constructor(
     readonly config: ProviderConfig,
@@ -214,7 +258,7 @@ export class AzureDevOpsProvider implements Provider {
     const target = this.#targetOf(data, pull.repo);
     const head = data.lastMergeSourceCommit?.commitId ?? null;
     const { evaluations, threads } = await this.#openState(data, target, where, call);
-    const open = openThreads(threads, this.buildPullUrl({ repo: target, number: data.pullRequestId }));
+    const open = openThreads(threads ?? [], this.buildPullUrl({ repo: target, number: data.pullRequestId }));
     const blockers = (data.reviewers ?? [])
       .filter((r) => r.isContainer !== true && REQUESTS_CHANGES(r.vote ?? 0))
       .map((r) => r.uniqueName ?? r.displayName ?? '')
@@ -296,11 +340,12 @@ export class AzureDevOpsProvider implements Provider {
     target: RepoRef,
     where: string,
     call: CallOptions,
-  ): Promise<{ evaluations: Evaluation[] | null; threads: Thread[] }> {
+    read: { evaluations: boolean; threads: boolean } = { evaluations: true, threads: true },
+  ): Promise<{ evaluations: Evaluation[] | null; threads: Thread[] | null }> {
     const org = splitOwner(target)?.org;
     const projectId = pull.repository?.project?.id;
     const [evaluations, threads] = await Promise.all([
-      org && projectId
+      read.evaluations && org && projectId
         ? this.client
             .get(
               `/${enc(org)}/${enc(projectId)}/_apis/policy/evaluations`,
@@ -314,11 +359,50 @@ export class AzureDevOpsProvider implements Provider {
             )
             .then((r) => r.data.value)
         : null,
-      this.client
-        .get(`${where}/pullRequests/${pull.pullRequestId}/threads`, {}, threadList, call)
-        .then((r) => r.data.value),
+      read.threads
+        ? this.client
+            .get(`${where}/pullRequests/${pull.pullRequestId}/threads`, {}, threadList, call)
+            .then((r) => r.data.value)
+        : null,
     ]);
     return { evaluations, threads };
+  }
+
+  /**
+   * An open PR's checks, blocking policies and thread counts: the kept ones that may stand in
+   * (`#policies`, `#threads`), the others read (side by side when both are).
+   */
+  async #openSummary(
+    pull: AzurePull,
+    target: RepoRef,
+    url: string,
+    where: string,
+    call: CallOptions,
+  ): Promise<{ policies: Policies | null; threads: ThreadCounts | null }> {
+    const head = pull.lastMergeSourceCommit?.commitId ?? null;
+    const key = PullReadsCache.key(call.token, url);
+    const stamp = activityStamp(pull);
+    const now = this.#clock.now().getTime();
+    let policies = this.#policies.get(key, head, stamp, now) ?? null;
+    let threads = this.#threads.get(key, head, stamp, now) ?? null;
+    if (policies && threads) return { policies, threads };
+    const read = await this.#openState(pull, target, where, call, {
+      evaluations: policies === null,
+      threads: threads === null,
+    });
+    const readAt = this.#clock.now().getTime();
+    if (read.evaluations) {
+      policies = {
+        ...summarizeChecks(checkResults(read.evaluations, head, this.#projectWebUrl(target))),
+        blocking: blockingPolicies(read.evaluations, head),
+      };
+      this.#policies.set(key, head, stamp, policies, readAt);
+    }
+    if (read.threads) {
+      threads = countThreads(read.threads);
+      this.#threads.set(key, head, stamp, threads, readAt);
+    }
+    return { policies, threads };
   }
 
   /** The repository a PR lives in (its target), from its web address, else the one it was read from. */
@@ -475,13 +559,13 @@ export class AzureDevOpsProvider implements Provider {
     const open = mapState(pull.status) === 'open';
     const [sizes, state] = await Promise.all([
       this.#sizesOf(pull, url, where, call),
-      open ? this.#openState(pull, target, where, call) : null,
+      open ? this.#openSummary(pull, target, url, where, call) : null,
     ]);
     // `lastMergeSourceCommit`: "the commit at the head of the source branch at the time of the
     // last pull request merge" — Azure DevOps starts a new test merge on every push.
     const head = pull.lastMergeSourceCommit?.commitId ?? null;
-    const evaluations = state?.evaluations ?? null;
-    const threads = state ? countThreads(state.threads) : null;
+    const policies = state?.policies ?? null;
+    const threads = state?.threads ?? null;
     return {
       url,
       pull_request_state: mapState(pull.status),
@@ -506,10 +590,10 @@ export class AzureDevOpsProvider implements Provider {
       head_branch: stripHeads(pull.sourceRefName),
       requested_reviewers: sortRequestedReviewers(requested),
       head_sha: head,
-      ...(evaluations
-        ? summarizeChecks(checkResults(evaluations, head, this.#projectWebUrl(target)))
-        : NO_CHECKS),
-      ...(open ? mergeStateOf(pull, evaluations, head) : { merge_state: null, merge_state_reason: null }),
+      ...(policies ? { checks_state: policies.checks_state, checks: policies.checks } : NO_CHECKS),
+      ...(open
+        ? mergeStateOf(pull, policies?.blocking ?? [])
+        : { merge_state: null, merge_state_reason: null }),
       unresolved_threads: threads?.unresolved_threads ?? null,
       comments: threads?.comments ?? null,
     };

@@ -162,20 +162,34 @@ export function checkResults(
 }
 
 /**
+ * The blocking branch policies in force that are not fulfilled on `head` ("Evaluations - List":
+ * `configuration.isBlocking`, an outcome other than passed or skipped), by their policy type's
+ * name (e.g. "Minimum number of reviewers"), sorted, each once.
+ */
+export function blockingPolicies(evaluations: readonly Evaluation[] | null, head: string | null): string[] {
+  const blocking = (evaluations ?? [])
+    .filter((e) => inForce(e) && e.configuration.isBlocking !== false)
+    .filter((e) => {
+      const outcome = evaluationOutcome(e, head);
+      return outcome !== 'passed' && outcome !== 'skipped';
+    })
+    .map((e) => e.configuration.type.displayName || 'Policy');
+  return [...new Set(blocking)].sort();
+}
+
+/**
  * Azure DevOps' merge status → ours ("Pull Requests - Get Pull Request", `mergeStatus`, a
  * `PullRequestAsyncStatus`): the test merge is computed asynchronously after each push, so
  * `notSet` ("default state") and `queued` ("merge is queued") → unknown, which the engine asks
  * again soon; `conflicts` → conflicting; `rejectedByPolicy` and `failure` → blocked; `succeeded` →
- * clean, unless a blocking branch policy in force is not fulfilled yet ("Evaluations - List":
- * `configuration.isBlocking`, status other than `approved` / `notApplicable`) — then blocked,
- * its policy types named in the reason (e.g. "Minimum number of reviewers"). A draft (`isDraft`)
+ * clean, unless a blocking branch policy in force is not fulfilled yet (`blocking`, from
+ * `blockingPolicies`) — then blocked, its policy types named in the reason. A draft (`isDraft`)
  * → draft. The reason is otherwise the raw `mergeStatus`. Azure DevOps has no notion of a branch
  * behind its target that must be updated first: never behind.
  */
 export function mergeStateOf(
   pull: { isDraft?: boolean | null | undefined; mergeStatus?: string | null | undefined },
-  evaluations: readonly Evaluation[] | null,
-  head: string | null,
+  blocking: readonly string[],
 ): { merge_state: MergeState; merge_state_reason: string | null } {
   const raw = pull.mergeStatus ?? null;
   if (pull.isDraft) return { merge_state: 'draft', merge_state_reason: raw };
@@ -185,17 +199,9 @@ export function mergeStateOf(
     case 'rejectedbypolicy':
     case 'failure':
       return { merge_state: 'blocked', merge_state_reason: raw };
-    case 'succeeded': {
-      const blocking = (evaluations ?? [])
-        .filter((e) => inForce(e) && e.configuration.isBlocking !== false)
-        .filter((e) => {
-          const outcome = evaluationOutcome(e, head);
-          return outcome !== 'passed' && outcome !== 'skipped';
-        })
-        .map((e) => e.configuration.type.displayName || 'Policy');
+    case 'succeeded':
       if (blocking.length === 0) return { merge_state: 'clean', merge_state_reason: raw };
-      return { merge_state: 'blocked', merge_state_reason: [...new Set(blocking)].sort().join(', ') };
-    }
+      return { merge_state: 'blocked', merge_state_reason: blocking.join(', ') };
     default:
       return { merge_state: 'unknown', merge_state_reason: raw };
   }

@@ -60,7 +60,14 @@ export function basicPassword(header: string | undefined): string | null {
   return colon < 0 ? null : decoded.slice(colon + 1);
 }
 
-export function azureDevOpsWebhooks(provider: Provider): AzureDevOpsWebhooks {
+/**
+ * `commented`, when given, hears the URL of each PR a "Pull request commented on" event names: a
+ * comment changes nothing in the PR itself, so the provider forgets what it keeps of its threads.
+ */
+export function azureDevOpsWebhooks(
+  provider: Provider,
+  commented?: (pullUrl: string) => void,
+): AzureDevOpsWebhooks {
   const webUrl = () => provider.config.web_url;
   /** The organization of a repository block: from its web or clone address, else its REST address. */
   const orgOf = (r: RepositoryBlock): string | null => {
@@ -132,7 +139,9 @@ export function azureDevOpsWebhooks(provider: Provider): AzureDevOpsWebhooks {
           ? commentResource.safeParse(event.data.resource)
           : pullRequest.safeParse(event.data.resource);
         if (!parsed.success) throw new BadInputError(`${type} delivery lacks its pull request`);
-        return pullRefs('pullRequest' in parsed.data ? parsed.data.pullRequest : parsed.data);
+        const matches = pullRefs('pullRequest' in parsed.data ? parsed.data.pullRequest : parsed.data);
+        if (comment) for (const url of new Set(matches.map((m) => m.url))) if (url) commented?.(url);
+        return matches;
       }
       return [];
     },

@@ -1,7 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type BitbucketEmulator, startBitbucketEmulator } from '../../../emulator/bitbucket/server.ts';
+import { HookPayloads } from '../../../emulator/bitbucket/webhooks.ts';
 import { FakeClock } from '../../core/clock.ts';
 import { AuthError, NotFoundError, RateLimitedError, UnavailableError } from '../../core/errors.ts';
+import { CHECKS_SETTLE_MS, READS_MAX_AGE_MS } from '../pull-reads-cache.ts';
 import { BitbucketProvider, checkOutcome, mergeStateOf } from './bitbucket-provider.ts';
 import { credentialFor } from './client.ts';
 import { BITBUCKET_TYPE } from './defaults.ts';
@@ -177,7 +179,7 @@ describe('Bitbucket provider', () => {
     expect(fields.requested_reviewers).toEqual([{ kind: 'user', name: 'al' }]);
   });
 
-  it('an unchanged open PR costs two requests (PR and statuses, both 304); a push reads sizes again', async () => {
+  it('an unchanged open PR costs two requests (PR and statuses, both 304) while its checks settle; a push reads sizes again', async () => {
     const pr = bb.model.openPull('acme/api', { source_branch: 'quiet' });
     await provider.fetchPull({ repo, number: pr.id }, call);
     // PR, diffstat 302 + page, commits, conflicts 302 + page, statuses.
@@ -187,6 +189,12 @@ describe('Bitbucket provider', () => {
     expect(bb.counters.total).toBe(2);
     expect(bb.count('get_pullrequest', 304)).toBe(1);
     expect(bb.count('pullrequest_statuses', 304)).toBe(1);
+    // Settled (the same checks for ten minutes): the PR's conditional read alone, as before checks.
+    clock.advance(CHECKS_SETTLE_MS);
+    bb.resetCounters();
+    await provider.fetchPull({ repo, number: pr.id }, call);
+    expect(bb.counters.total).toBe(1);
+    expect(bb.count('get_pullrequest', 304)).toBe(1);
     bb.model.verdict('acme/api', pr.id, 'kim', 'approved');
     bb.resetCounters();
     expect(await provider.fetchPull({ repo, number: pr.id }, call)).toMatchObject({ approved: true });
@@ -206,6 +214,93 @@ describe('Bitbucket provider', () => {
       merge_state: null,
     });
     expect(bb.counters.total).toBe(1);
+  });
+
+  it('keeps settled checks per PR: an unchanged PR costs its conditional read, fields identical to a fresh read', async () => {
+    const pr = bb.model.openPull('acme/api', { source_branch: 'kept' });
+    const pull = { repo, number: pr.id };
+    const head = bb.model.head('acme/api', pr.id);
+    bb.model.setStatus(head, { key: 'build', state: 'SUCCESSFUL' });
+    expect(await provider.fetchPull(pull, call)).toMatchObject({ checks_state: 'passing' });
+    // Within ten minutes of the first read the statuses are read on every refresh: CI posts late.
+    clock.advance(CHECKS_SETTLE_MS / 2);
+    bb.model.setStatus(head, { key: 'lint', state: 'FAILED', name: 'Lint', url: 'https://ci.example.com/l' });
+    bb.resetCounters();
+    const fresh = await provider.fetchPull(pull, call);
+    expect(fresh).toMatchObject({ checks_state: 'failing', checks: { passed: 1, failed: 1 } });
+    expect(bb.counters.total).toBe(2);
+    // The same answer for ten minutes since it changed: kept, and shown exactly as read.
+    clock.advance(CHECKS_SETTLE_MS / 2);
+    bb.resetCounters();
+    expect(await provider.fetchPull(pull, call)).toEqual(fresh);
+    expect(bb.counters.total).toBe(2);
+    clock.advance(CHECKS_SETTLE_MS / 2);
+    bb.resetCounters();
+    expect(await provider.fetchPull(pull, call)).toEqual(fresh);
+    expect(bb.counters.total).toBe(1);
+    expect(bb.count('get_pullrequest', 304)).toBe(1);
+    // A re-run on the same commit shows nothing in the PR: it is seen once the hour is up…
+    bb.model.setStatus(head, { key: 'lint', state: 'SUCCESSFUL' });
+    clock.advance(READS_MAX_AGE_MS - CHECKS_SETTLE_MS - 1);
+    expect(await provider.fetchPull(pull, call)).toEqual(fresh);
+    clock.advance(CHECKS_SETTLE_MS + 1);
+    bb.resetCounters();
+    expect(await provider.fetchPull(pull, call)).toMatchObject({ checks_state: 'passing' });
+    expect(bb.count('pullrequest_statuses')).toBe(1);
+    // …or at once when the PR shows activity (a comment moves `comment_count` and `updated_on`)…
+    clock.advance(CHECKS_SETTLE_MS);
+    bb.model.setStatus(head, { key: 'lint', state: 'FAILED' });
+    bb.model.comment('acme/api', pr.id, 'kim');
+    bb.resetCounters();
+    expect(await provider.fetchPull(pull, call)).toMatchObject({ checks_state: 'failing', comments: 1 });
+    expect(bb.counters.total).toBe(2);
+    // …or when this replica hears the status webhook for that commit.
+    clock.advance(CHECKS_SETTLE_MS);
+    await provider.fetchPull(pull, call);
+    bb.model.setStatus(head, { key: 'lint', state: 'SUCCESSFUL' });
+    bb.resetCounters();
+    expect(await provider.fetchPull(pull, call)).toMatchObject({ checks_state: 'failing' });
+    expect(bb.counters.total).toBe(1);
+    const event = new HookPayloads(bb).commitStatus(bb.model.repo('acme/api'), head, 'lint', 'kim');
+    provider.webhooks.staleRefs(
+      (n) => (n === 'x-event-key' ? 'repo:commit_status_updated' : undefined),
+      event,
+    );
+    expect(await provider.fetchPull(pull, call)).toMatchObject({ checks_state: 'passing' });
+    expect(bb.counters.total).toBe(3);
+    // Kept per token: another token reads its own.
+    bb.addAccessToken('ATCTT3x-other', { workspace: 'acme' });
+    bb.resetCounters();
+    await provider.fetchPull(pull, { token: 'ATCTT3x-other' });
+    expect(bb.count('pullrequest_statuses')).toBe(1);
+  });
+
+  it('pending checks are read on every refresh, however long they run; a push reads everything again', async () => {
+    const pr = bb.model.openPull('acme/api', { source_branch: 'slow' });
+    const pull = { repo, number: pr.id };
+    const head = bb.model.head('acme/api', pr.id);
+    bb.model.setStatus(head, { key: 'build', state: 'INPROGRESS' });
+    await provider.fetchPull(pull, call);
+    for (let i = 0; i < 3; i++) {
+      clock.advance(CHECKS_SETTLE_MS);
+      bb.resetCounters();
+      expect(await provider.fetchPull(pull, call)).toMatchObject({ checks_state: 'pending' });
+      expect(bb.counters.total).toBe(2);
+    }
+    bb.model.setStatus(head, { key: 'build', state: 'SUCCESSFUL' });
+    expect(await provider.fetchPull(pull, call)).toMatchObject({ checks_state: 'passing' });
+    clock.advance(CHECKS_SETTLE_MS);
+    bb.resetCounters();
+    expect(await provider.fetchPull(pull, call)).toMatchObject({ checks_state: 'passing' });
+    expect(bb.counters.total).toBe(1);
+    // A push: a new head, its statuses read (none yet), and read again while they settle.
+    const tip = bb.model.push('acme/api', 'slow');
+    bb.resetCounters();
+    expect(await provider.fetchPull(pull, call)).toMatchObject({ head_sha: tip, checks_state: 'none' });
+    expect(bb.count('pullrequest_statuses')).toBe(1);
+    clock.advance(CHECKS_SETTLE_MS / 2);
+    bb.model.setStatus(tip, { key: 'build', state: 'INPROGRESS' });
+    expect(await provider.fetchPull(pull, call)).toMatchObject({ checks_state: 'pending' });
   });
 
   it('checks: the head commit’s build statuses, each state mapped; failing ones named with links', async () => {

@@ -9,6 +9,7 @@ import {
 } from '../../core/types.ts';
 import { type CheckOutcome, type CheckResult, NO_CHECKS, summarizeChecks } from '../checks.ts';
 import { hostPullUrl, isOnHost, matchRepoOnHost, matchWebPath, pullNumber } from '../origin-match.ts';
+import { CHECKS_SETTLE_MS, PullReadsCache, READS_MAX_AGE_MS } from '../pull-reads-cache.ts';
 import type {
   CallOptions,
   Provider,
@@ -136,6 +137,15 @@ const toCheck = (s: BbStatus): CheckResult => ({
 });
 
 type Sizes = Pick<PrFields, 'additions' | 'deletions' | 'changed_files' | 'commits'>;
+type Checks = Pick<PrFields, 'checks_state' | 'checks'>;
+
+/**
+ * What the PR answer shows that moves with activity on it, with which its head's checks were read
+ * (`PullReadsCache`): its update time, comment and task counts, its merge checks verdict (`mergeable`
+ * covers required builds), and the source commit as the answer gives it.
+ */
+const checksStamp = (pr: BbPull) =>
+  [pr.updated_on, pr.comment_count, pr.task_count, pr.mergeable, pr.source.commit?.hash].join('|');
 
 /** What can change only when the PR's source or destination commit moves. */
 interface CommitFacts {
@@ -159,7 +169,9 @@ export class BitbucketProvider implements Provider {
   readonly client: BitbucketClient;
   /** Bitbucket has no batch read: one PR at a time (no GraphQL, no multi-PR query). */
   readonly capabilities: ProviderCapabilities = { pullsPerBatch: 0, branchesPerBatch: 0, minBatch: 1 };
-  readonly webhooks: ProviderWebhooks = bitbucketWebhooks(this);
+  readonly webhooks: ProviderWebhooks = bitbucketWebhooks(this, (commit) =>
+    this.#checks.forget((_, head) => sameCommit(head, commit)),
+  );
   readonly #clock: ProviderDeps['clock'];
   readonly #repos = new Map<string, { info: BbRepository | null; until: number }>();
   /**
@@ -167,6 +179,16 @@ export class BitbucketProvider implements Provider {
    * destination commit): they change only when one of the two commits does.
    */
   readonly #facts = new Map<string, CommitFacts>();
+  /**
+   * An open PR's head checks per (token, PR), read again when the head or `checksStamp` moves,
+   * while a build runs, until they have read the same for ten minutes, and at least hourly: a
+   * build finishing changes nothing in the PR answer (docs/bitbucket.md, "What it costs").
+   */
+  readonly #checks = new PullReadsCache<Checks>({
+    maxAgeMs: READS_MAX_AGE_MS,
+    settleMs: CHECKS_SETTLE_MS,
+    settled: (c) => c.checks_state !== 'pending',
+  });
 
   constructor(
     readonly config: ProviderConfig,
@@ -262,16 +284,28 @@ export class BitbucketProvider implements Provider {
   }
 
   /**
-   * A PR read in full. Its build statuses are read for open PRs only, on every refresh: a build
-   * finishing changes nothing in the PR itself (docs/bitbucket.md, "What it costs").
+   * A PR read in full. Its head's build statuses are read for open PRs only, and kept a while
+   * (`#checks`): a build finishing changes nothing in the PR itself, so nothing cheaper tells.
    */
   async #read(pull: PullRef, call: CallOptions): Promise<PrFields> {
     const pr = await this.client.get(`${apiPath(pull.repo)}/pullrequests/${pull.number}`, pullSchema, call);
     const facts = await this.#factsOf(pull, pr, call);
     const head = facts.head ?? pr.source.commit?.hash ?? null;
-    const statuses =
-      mapState(pr.state) === 'open' && head ? await this.#headStatuses(pull, head, call) : null;
-    return this.#toFields(pull, pr, facts, head, statuses?.items ?? null);
+    const checks = mapState(pr.state) === 'open' && head ? await this.#checksOf(pull, pr, head, call) : null;
+    return this.#toFields(pull, pr, facts, head, checks);
+  }
+
+  /** The head's checks: kept ones while they may stand in, else its statuses read (null: 404). */
+  async #checksOf(pull: PullRef, pr: BbPull, head: string, call: CallOptions): Promise<Checks | null> {
+    const key = PullReadsCache.key(call.token, this.buildPullUrl(pull));
+    const stamp = checksStamp(pr);
+    const kept = this.#checks.get(key, head, stamp, this.#clock.now().getTime());
+    if (kept) return kept;
+    const statuses = await this.#headStatuses(pull, head, call);
+    if (!statuses) return null;
+    const checks = summarizeChecks(statuses.items.map(toCheck));
+    this.#checks.set(key, head, stamp, checks, this.#clock.now().getTime());
+    return checks;
   }
 
   /**
@@ -467,7 +501,7 @@ export class BitbucketProvider implements Provider {
     pr: BbPull,
     facts: CommitFacts,
     head: string | null,
-    statuses: BbStatus[] | null,
+    checks: Checks | null,
   ): PrFields {
     const who = (u: BbAccount | null | undefined) =>
       u ? (u.uuid ?? u.account_id ?? u.nickname ?? u.display_name ?? null) : null;
@@ -515,7 +549,7 @@ export class BitbucketProvider implements Provider {
       // The full hash when the commits list gave it, else the 12 digits the PR answer gives.
       head_sha: head,
       // Read for open PRs only; null for merged and declined ones (not asked, so not told).
-      ...(statuses ? summarizeChecks(statuses.map(toCheck)) : NO_CHECKS),
+      ...(checks ?? NO_CHECKS),
       ...mergeStateOf(pr, facts.conflicts),
       // Bitbucket counts comments (`comment_count`) but not unresolved threads: counting them
       // means listing the comments on every refresh, since resolving one changes nothing in the

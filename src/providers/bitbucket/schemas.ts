@@ -50,6 +50,8 @@ export const pullSchema = z.object({
   updated_on: z.string().nullish(),
   /** "The number of comments for a specific pull request." */
   comment_count: z.number().int().nullish(),
+  /** "The number of open tasks for a specific pull request." */
+  task_count: z.number().int().nullish(),
   /** "Whether the pull request passes all merge checks"; absent from some answers. */
   mergeable: z.boolean().nullish(),
 });

@@ -18,10 +18,17 @@ const pushPayload = z.object({
   repository,
   push: z.object({ changes: z.array(z.object({ new: refState, old: refState })) }),
 });
-/** `refname`: "the name of the ref that pointed to this commit at the time the status object was created", when set. */
+/**
+ * `refname`: "the name of the ref that pointed to this commit at the time the status object was
+ * created", when set; the commit: `commit.hash`, and the end of `links.commit.href`.
+ */
 const statusPayload = z.object({
   repository,
-  commit_status: z.object({ refname: z.string().nullish() }),
+  commit_status: z.object({
+    refname: z.string().nullish(),
+    commit: z.object({ hash: z.string().nullish() }).nullish(),
+    links: z.object({ commit: z.object({ href: z.string() }).nullish() }).nullish(),
+  }),
 });
 
 /**
@@ -36,9 +43,13 @@ const statusPayload = z.object({
  * changes_request_removed, fulfilled, rejected, comment_*) name the PR's source branch in its
  * source and destination repositories, and its URL; `repo:push` names every pushed (or deleted)
  * branch; `repo:commit_status_created` and `repo:commit_status_updated` (a build started or
- * finished) name the branch of the status's `refname`, when the build system set one.
+ * finished) name the branch of the status's `refname`, when the build system set one, and tell
+ * `statusPosted` the commit, so that this replica reads that commit's checks again.
  */
-export function bitbucketWebhooks(provider: Provider): ProviderWebhooks {
+export function bitbucketWebhooks(
+  provider: Provider,
+  statusPosted?: (commit: string) => void,
+): ProviderWebhooks {
   const canonical = (fullName: string | undefined | null) => {
     const at = fullName?.indexOf('/') ?? -1;
     if (!fullName || at <= 0) return null;
@@ -84,8 +95,13 @@ export function bitbucketWebhooks(provider: Provider): ProviderWebhooks {
       if (event === 'repo:commit_status_created' || event === 'repo:commit_status_updated') {
         const parsed = statusPayload.safeParse(payload);
         if (!parsed.success) throw new BadInputError(`${event} delivery lacks repository or commit_status`);
+        const status = parsed.data.commit_status;
+        const commit =
+          status.commit?.hash ??
+          /\/commit\/([0-9a-f]{7,40})\/?$/i.exec(status.links?.commit?.href ?? '')?.[1];
+        if (commit) statusPosted?.(commit);
         const origin = canonical(parsed.data.repository?.full_name);
-        const branch = parsed.data.commit_status.refname;
+        const branch = status.refname;
         // A status without a ref names a commit only, which no tracked ref is keyed by.
         return origin && branch ? [{ origin, branch }] : [];
       }

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GiteaEmulator, startGiteaEmulator } from '../../../emulator/gitea/server.ts';
 import { FakeClock } from '../../core/clock.ts';
 import { AuthError, NotFoundError, type RateLimitedError, UnavailableError } from '../../core/errors.ts';
+import { CHECKS_SETTLE_MS, READS_MAX_AGE_MS } from '../pull-reads-cache.ts';
 import { FORGEJO_TYPE, GITEA_TYPE } from './defaults.ts';
 import { GiteaProvider, MERGEABLE_SETTLE_MS } from './gitea-provider.ts';
 
@@ -154,7 +155,68 @@ describe('Gitea provider', () => {
     ]);
   });
 
-  it('counts commits once per head: an unchanged open PR costs the PR, its reviews and its statuses', async () => {
+  it('keeps settled checks per PR: an unchanged open PR costs the PR and its reviews, fields identical to a fresh read', async () => {
+    // A clock of its own: the suite's stays near real time.
+    const clock = new FakeClock(new Date());
+    const provider = new GiteaProvider(
+      { id: 'corp', type: 'gitea', web_url: gt.webUrl, api_url: gt.apiUrl },
+      'gitea',
+      { clock },
+    );
+    gt.model.createRepo({ full_name: 'org/kept' });
+    const pull = gt.model.openPull('org/kept', { head: 'k' });
+    const ref = { repo: { owner: 'org', name: 'kept' }, number: pull.number };
+    gt.model.setStatus('org/kept', pull.head_sha, {
+      context: 'ci',
+      state: 'failure',
+      target_url: '/gitea/ci/1',
+    });
+    await provider.fetchPull(ref, call);
+    // Within ten minutes of the first read the statuses are read on every refresh: CI posts late.
+    clock.advance(CHECKS_SETTLE_MS / 2);
+    gt.resetCounters();
+    const fresh = await provider.fetchPull(ref, call);
+    expect(fresh).toMatchObject({ checks_state: 'failing', merge_state: 'clean' });
+    expect(gt.counters.total).toBe(3);
+    clock.advance(CHECKS_SETTLE_MS / 2);
+    gt.resetCounters();
+    expect(await provider.fetchPull(ref, call)).toEqual(fresh);
+    expect([gt.counters.total, gt.count('get_pull'), gt.count('list_reviews')]).toEqual([2, 1, 1]);
+    // A re-run on the same commit moves nothing in the PR: seen once the hour is up, then read on
+    // every refresh while it runs.
+    gt.model.setStatus('org/kept', pull.head_sha, { context: 'ci', state: 'pending' });
+    clock.advance(READS_MAX_AGE_MS - CHECKS_SETTLE_MS / 2 - 1);
+    expect(await provider.fetchPull(ref, call)).toEqual(fresh);
+    clock.advance(CHECKS_SETTLE_MS / 2 + 1);
+    expect(await provider.fetchPull(ref, call)).toMatchObject({ checks_state: 'pending' });
+    for (let i = 0; i < 2; i++) {
+      clock.advance(CHECKS_SETTLE_MS);
+      gt.resetCounters();
+      expect(await provider.fetchPull(ref, call)).toMatchObject({ checks_state: 'pending' });
+      expect(gt.count('combined_status')).toBe(1);
+    }
+    gt.model.setStatus('org/kept', pull.head_sha, { context: 'ci', state: 'success' });
+    expect(await provider.fetchPull(ref, call)).toMatchObject({ checks_state: 'passing' });
+    clock.advance(CHECKS_SETTLE_MS);
+    gt.resetCounters();
+    expect(await provider.fetchPull(ref, call)).toMatchObject({ checks_state: 'passing' });
+    expect(gt.count('combined_status')).toBe(0);
+    // Activity on the PR (a comment moves `comments` and `updated_at`) reads them again…
+    gt.model.setStatus('org/kept', pull.head_sha, { context: 'ci', state: 'failure' });
+    gt.model.comment('org/kept', pull.number);
+    expect(await provider.fetchPull(ref, call)).toMatchObject({ checks_state: 'failing', comments: 1 });
+    // …and so does a push: a new head, its statuses (none yet) read, and read again while they settle.
+    clock.advance(CHECKS_SETTLE_MS);
+    const tip = gt.model.push('org/kept', 'k');
+    gt.resetCounters();
+    expect(await provider.fetchPull(ref, call)).toMatchObject({ head_sha: tip, checks_state: 'none' });
+    expect(gt.count('combined_status')).toBe(1);
+    clock.advance(CHECKS_SETTLE_MS / 2);
+    gt.model.setStatus('org/kept', tip, { context: 'ci', state: 'pending' });
+    expect(await provider.fetchPull(ref, call)).toMatchObject({ checks_state: 'pending' });
+  });
+
+  it('counts commits once per head: an unchanged open PR costs the PR, its reviews and its statuses while they settle', async () => {
     gt.model.createRepo({ full_name: 'org/cost' });
     const pull = gt.model.openPull('org/cost', { head: 'c', commits: 2 });
     const ref = { repo: { owner: 'org', name: 'cost' }, number: pull.number };

@@ -8,6 +8,7 @@ import {
 } from '../../core/types.ts';
 import { NO_CHECKS, summarizeChecks } from '../checks.ts';
 import { isOnHost, matchRepoOnHost, matchWebPath, pullNumber } from '../origin-match.ts';
+import { CHECKS_SETTLE_MS, PullReadsCache, READS_MAX_AGE_MS } from '../pull-reads-cache.ts';
 import type {
   CallOptions,
   Provider,
@@ -94,6 +95,14 @@ function mapState(pull: GiteaPull): PrState {
   return pull.state.toLowerCase() === 'closed' ? 'closed' : 'open';
 }
 
+type Checks = Pick<PrFields, 'checks_state' | 'checks'>;
+
+/**
+ * What the PR answer shows that moves with activity on it, with which its head's statuses were
+ * read (`PullReadsCache`): its update time and its comment counts. A status posted moves none.
+ */
+const checksStamp = (pull: GiteaPull) => [pull.updated_at, pull.comments, pull.review_comments].join('|');
+
 const pathOf = (repo: RepoRef) => `${repo.owner}/${repo.name}`;
 const apiPath = (repo: RepoRef) =>
   `/repos/${encodeURIComponent(repo.owner)}/${encodeURIComponent(repo.name)}`;
@@ -114,6 +123,16 @@ export class GiteaProvider implements Provider {
   readonly #commits = new Map<string, number | null>();
   /** Per PR, its (head, base) commits and when this provider first saw them (`MERGEABLE_SETTLE_MS`). */
   readonly #heads = new Map<string, { pair: string; since: number }>();
+  /**
+   * An open PR's head checks per (token, PR), read again when `head.sha` or `checksStamp` moves,
+   * while a status is pending, until they have read the same for ten minutes, and at least
+   * hourly (docs/gitea.md, "Cost").
+   */
+  readonly #checks = new PullReadsCache<Checks>({
+    maxAgeMs: READS_MAX_AGE_MS,
+    settleMs: CHECKS_SETTLE_MS,
+    settled: (c) => c.checks_state !== 'pending',
+  });
   readonly #clock: ProviderDeps['clock'];
 
   constructor(
@@ -309,17 +328,29 @@ export class GiteaProvider implements Provider {
   async #complete(repo: RepoRef, pull: GiteaPull, call: CallOptions): Promise<PrFields> {
     const open = mapState(pull) === 'open';
     const sha = pull.head.sha || null;
-    const [reviews, commits, statuses] = await Promise.all([
+    const [reviews, commits, checks] = await Promise.all([
       this.#reviews(repo, pull.number, call),
       this.#commitCount(repo, pull, call),
-      open && sha ? this.#statuses(repo, sha, call) : null,
+      open && sha ? this.#checksOf(repo, pull, sha, call) : null,
     ]);
     let threads: number | null = null;
     if (open) {
       const read = await this.#conversations(repo, pull.number, reviews, MAX_THREAD_REVIEWS, call, true);
       threads = read.complete ? read.list.filter((c) => !c.resolved).length : null;
     }
-    return this.#toFields(repo, pull, reviews, commits, statuses, threads);
+    return this.#toFields(repo, pull, reviews, commits, checks, threads);
+  }
+
+  /** The head's checks: kept ones while they may stand in (`#checks`), else its statuses read. */
+  async #checksOf(repo: RepoRef, pull: GiteaPull, sha: string, call: CallOptions): Promise<Checks> {
+    const key = PullReadsCache.key(call.token, this.buildPullUrl({ repo, number: pull.number }));
+    const stamp = checksStamp(pull);
+    const kept = this.#checks.get(key, sha, stamp, this.#clock.now().getTime());
+    if (kept) return kept;
+    const statuses = await this.#statuses(repo, sha, call);
+    const checks = summarizeChecks(statuses.list.map((s) => checkResult(s, this.config.web_url)));
+    this.#checks.set(key, sha, stamp, checks, this.#clock.now().getTime());
+    return checks;
   }
 
   /** All reviews of a PR, oldest first (`GET …/pulls/{n}/reviews`), bounded; `complete` if all were read. */
@@ -471,7 +502,7 @@ export class GiteaProvider implements Provider {
     pull: GiteaPull,
     reviews: { list: GiteaReview[]; complete: boolean },
     commits: number | null,
-    statuses: { list: GiteaCommitStatus[] } | null,
+    checks: Checks | null,
     unresolvedThreads: number | null,
   ): PrFields {
     const verdicts = reviewVerdicts(reviews.list);
@@ -523,9 +554,7 @@ export class GiteaProvider implements Provider {
         ...new Map(requested.map((r) => [`${r.kind} ${r.name.toLowerCase()}`, r])).values(),
       ]),
       head_sha: pull.head.sha || null,
-      ...(statuses
-        ? summarizeChecks(statuses.list.map((s) => checkResult(s, this.config.web_url)))
-        : NO_CHECKS),
+      ...(checks ?? NO_CHECKS),
       ...(open
         ? mergeState(pull, draft, this.#settled(repo, pull))
         : { merge_state: null, merge_state_reason: null }),
