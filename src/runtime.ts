@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import pino from 'pino';
 import { type AppConfig, loadConfig } from './config/config.ts';
@@ -32,6 +33,8 @@ export interface Runtime {
   clock: Clock;
   /** Set when this start generated the admin key (show it once). */
   generatedAdminKey: string | null;
+  /** How long opening took, in ms: the database (PGlite: starting it, or creating it at a first start) and the migrations. */
+  startup: { database_ms: number; migrations_ms: number };
   start(): Promise<void>;
   close(): Promise<void>;
 }
@@ -116,13 +119,17 @@ export async function openRuntime(
     ...(options.providers ?? []),
     ...createProviders(config.providers, { clock }),
   ]);
+  const openedAt = performance.now();
   const db = await openDatabase({ url: config.database_url, dataDir: `${config.data_dir}/pglite` });
+  const startup = { database_ms: Math.round(performance.now() - openedAt), migrations_ms: 0 };
   let hub: EventHub;
   let cipher: TokenCipher;
   try {
     // After opening: the embedded folder is locked then, so two processes never make two keys.
     cipher = tokenCipherFor(config, logger);
+    const migratingAt = performance.now();
     const applied = await migrate(db);
+    startup.migrations_ms = Math.round(performance.now() - migratingAt);
     if (applied.length > 0) logger.info({ versions: applied }, 'applied migrations');
     const { resealed, unreadable } = await new SqlStore(db, cipher).resealTokens();
     if (resealed > 0)
@@ -205,6 +212,7 @@ export async function openRuntime(
     http,
     clock,
     generatedAdminKey: null,
+    startup,
     async start() {
       const admin = await keys.ensureAdminKey();
       runtime.generatedAdminKey = admin.generated;

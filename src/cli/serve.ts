@@ -1,5 +1,6 @@
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { serve as listen } from '@hono/node-server';
 import { loadConfig } from '../config/config.ts';
 import { errorMessage } from '../core/errors.ts';
@@ -25,10 +26,14 @@ function writeAdminKeyFile(dataDir: string, key: string): string {
 const SHUTDOWN_GRACE_MS = 15_000;
 
 export async function serve(): Promise<void> {
+  // Milliseconds since the process started: Node's own start and loading gitsync's modules.
+  const loadedAt = performance.now();
   const config = loadConfig();
   const runtime = await openRuntime(config);
   const { logger } = runtime;
+  const startingAt = performance.now();
   await runtime.start();
+  const startedAt = performance.now();
   const server = listen({ fetch: runtime.http.fetch, hostname: config.host, port: config.port });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
@@ -93,6 +98,13 @@ export async function serve(): Promise<void> {
       database: config.database_url ? 'postgresql' : `pglite (${config.data_dir})`,
       providers: runtime.providers.providers.map((p) => p.config.id),
       worker: config.worker.enabled,
+      // Where the start went, in ms (`total`: from the process's start to listening).
+      startup: {
+        modules_ms: Math.round(loadedAt),
+        ...runtime.startup,
+        start_ms: Math.round(startedAt - startingAt),
+        total_ms: Math.round(performance.now()),
+      },
     },
     'gitsync is running',
   );

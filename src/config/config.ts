@@ -79,6 +79,7 @@ const workerSchema = z.strictObject({
   enabled: z.boolean().optional(),
   tick_interval_ms: positive.optional(),
   batch_size: positive.max(100_000).optional(),
+  max_batch_size: positive.max(100_000).optional(),
   tick_timeout_ms: positive.optional(),
   concurrency: positive.max(10_000).optional(),
   fresh_ttl_ms: ms.optional(),

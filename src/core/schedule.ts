@@ -7,6 +7,11 @@ export interface WorkerSettings {
   enabled: boolean;
   tick_interval_ms: number;
   batch_size: number;
+  /**
+   * While a backlog is due (claims come back full), each claim may take twice as many rows as the
+   * last, up to this many; `batch_size` is where it starts. At most `batch_size`: claims stay fixed.
+   */
+  max_batch_size: number;
   tick_timeout_ms: number;
   concurrency: number;
   fresh_ttl_ms: number;
@@ -45,6 +50,7 @@ export const DEFAULT_WORKER_SETTINGS: WorkerSettings = {
   enabled: true,
   tick_interval_ms: 10_000,
   batch_size: 50,
+  max_batch_size: 1000,
   tick_timeout_ms: 30_000,
   concurrency: 10,
   fresh_ttl_ms: 120_000,
@@ -61,6 +67,57 @@ export const DEFAULT_WORKER_SETTINGS: WorkerSettings = {
   max_error_backoff_ms: 3_600_000,
   refresh_now_per_minute: 30,
 };
+
+/** What the worker loop learned from one tick. */
+export interface TickReport {
+  /** Rows the tick could claim… */
+  limit: number;
+  /** …and claimed. */
+  claimed: number;
+  /** Rows it gave back unfinished (its deadline passed, or the worker stopped). */
+  released: number;
+  /** From the claim until its outcomes were written. */
+  duration_ms: number;
+  /**
+   * Rows per millisecond that came due since the loop last caught up, when this claim caught up
+   * again (was not full); null otherwise or when not known yet.
+   */
+  due_per_ms: number | null;
+}
+
+/** Shortest wait that pacing chooses between ticks that caught up: a claim is not free. */
+export const MIN_PACED_WAIT_MS = 100;
+
+/**
+ * The worker loop's next step after a tick: how many rows the next claim may take, and how long
+ * to wait before it (0: at once; a report or a webhook still cuts a wait short). Ticks never
+ * overlap; this only sizes and spaces them.
+ *
+ * - A full claim means more rows are due: the next tick starts at once, with twice the claim
+ *   (up to `max_batch_size`) while ticks stay well inside `tick_timeout_ms`.
+ * - A tick that ran past half its deadline, or left rows unfinished, halves the claim (not below
+ *   `batch_size`): a slow host gets smaller ticks, not rows cut off by the deadline.
+ * - A claim that was not full keeps at most twice what it found, so a quiet period shrinks it back.
+ * - After a claim that was not full the loop waits `tick_interval_ms`, or less while rows keep
+ *   coming due fast: about the time `max_batch_size` rows take to come due (at least
+ *   MIN_PACED_WAIT_MS). So a steady stream of due rows is taken in large claims soon after it is
+ *   due, not up to a whole interval late; with few refs the interval stands.
+ */
+export function nextTick(s: WorkerSettings, t: TickReport): { limit: number; wait_ms: number } {
+  const cap = Math.max(s.batch_size, s.max_batch_size);
+  const full = t.claimed >= t.limit;
+  let limit: number;
+  if (t.released > 0 || t.duration_ms > s.tick_timeout_ms / 2) limit = Math.floor(t.limit / 2);
+  else if (!full) limit = Math.min(t.limit, 2 * t.claimed);
+  else if (t.duration_ms <= s.tick_timeout_ms / 4) limit = 2 * t.limit;
+  else limit = t.limit;
+  limit = Math.min(cap, Math.max(s.batch_size, limit));
+  if (full) return { limit, wait_ms: 0 };
+  if (t.claimed === 0 || t.due_per_ms === null || t.due_per_ms <= 0)
+    return { limit, wait_ms: s.tick_interval_ms };
+  const paced = Math.max(MIN_PACED_WAIT_MS, Math.round(cap / t.due_per_ms));
+  return { limit, wait_ms: Math.min(s.tick_interval_ms, paced) };
+}
 
 /**
  * When a successfully refreshed PR is next due: merged and closed PRs rarely, open PRs often —

@@ -8,11 +8,11 @@ import {
   NotFoundError,
   RateLimitedError,
 } from '../core/errors.ts';
+import { tokenFingerprint } from '../core/fingerprint.ts';
 import { DEFAULT_LIMITS, type Limits } from '../core/limits.ts';
 import type { Logger } from '../core/logger.ts';
-import { tokenFingerprint } from '../core/fingerprint.ts';
 import { canonicalUnmatchedOrigin } from '../core/origin.ts';
-import type { WorkerSettings } from '../core/schedule.ts';
+import { nextTick, type WorkerSettings } from '../core/schedule.ts';
 import { TokenBuckets } from '../core/token-buckets.ts';
 import type { DiffStatus } from '../core/types.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
@@ -96,7 +96,7 @@ export class Engine {
 
   // ---- the loop ----------------------------------------------------------------------------
 
-  /** Starts the worker loop (ticks never overlap). */
+  /** Starts the worker loop (ticks never overlap; see `#run`). */
   start(): void {
     if (this.#running) return;
     this.#running = true;
@@ -136,35 +136,64 @@ export class Engine {
     return this.#running;
   }
 
+  /**
+   * Ticks one after another, never overlapping (one tick's limiter bounds every call in flight),
+   * sized and spaced by `nextTick`: claims grow while a backlog is due, and the wait after a tick
+   * that caught up shrinks while rows keep coming due fast.
+   */
   async #run(): Promise<void> {
     const { settings, logger } = this.deps;
+    let limit = settings.batch_size;
+    // When a claim last took every due row, and how many rows were claimed since: the rate at
+    // which rows come due.
+    let caughtUpAt: number | null = null;
+    let claimedSince = 0;
     while (this.#running) {
       this.#wakeRequested = false;
-      let result: TickResult | null = null;
+      let waitMs = settings.tick_interval_ms;
+      const claimAt = performance.now();
       try {
-        result = await this.tick();
+        const result = await this.tick(limit);
+        const durationMs = performance.now() - claimAt;
+        claimedSince += result.claimed;
+        let duePerMs: number | null = null;
+        if (result.claimed < limit) {
+          if (caughtUpAt !== null) duePerMs = claimedSince / Math.max(1, claimAt - caughtUpAt);
+          caughtUpAt = claimAt;
+          claimedSince = 0;
+        }
+        const next = nextTick(settings, {
+          limit,
+          claimed: result.claimed,
+          released: result.outcomes.released,
+          duration_ms: durationMs,
+          due_per_ms: duePerMs,
+        });
+        limit = next.limit;
+        waitMs = next.wait_ms;
       } catch (error) {
         logger.error({ err: errorMessage(error) }, 'tick failed; retrying after the interval');
       }
       if (!this.#running) break;
-      // A full batch means more rows are due: go on at once instead of waiting.
-      if (result && result.claimed >= settings.batch_size) continue;
-      if (this.#wakeRequested) continue;
+      if (waitMs <= 0 || this.#wakeRequested) continue;
       await new Promise<void>((resolve) => {
         this.#wakeSleeper = resolve;
-        this.#sleepTimer = setTimeout(resolve, settings.tick_interval_ms);
+        this.#sleepTimer = setTimeout(resolve, waitMs);
       });
       if (this.#sleepTimer) clearTimeout(this.#sleepTimer);
       this.#wakeSleeper = null;
     }
   }
 
-  /** One pass: claim → refresh → write outcomes in one batch → publish. */
-  async tick(): Promise<TickResult> {
+  /**
+   * One pass: claim up to `limit` rows (the loop sizes it; `batch_size` by default) → refresh →
+   * write outcomes in one batch → publish.
+   */
+  async tick(limit = this.deps.settings.batch_size): Promise<TickResult> {
     const { store, clock, settings } = this.deps;
     const t0 = performance.now();
     const started = clock.now();
-    const rows = await store.claimStaleRefs(started, settings.batch_size, addMs(started, settings.lease_ms));
+    const rows = await store.claimStaleRefs(started, limit, addMs(started, settings.lease_ms));
     const claimMs = performance.now() - t0;
     const result: TickResult = {
       claimed: rows.length,
