@@ -1,14 +1,19 @@
+import { createHash } from 'node:crypto';
 import {
   chmodSync,
+  existsSync,
   linkSync,
   lstatSync,
   mkdirSync,
   readdirSync,
   readFileSync,
+  renameSync,
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { ConfigError } from '../core/errors.ts';
@@ -165,6 +170,18 @@ class PgliteDatabase implements Database {
   }
 }
 
+/**
+ * PostgreSQL settings of the embedded database, on top of PGlite's own start parameters (one
+ * backend, no background workers, fsync off: a commit is written to the OS before it returns, so
+ * it survives the process being killed, as PGlite has always run here).
+ *
+ * shared_buffers: initdb sets 128MB, and PGlite's WebAssembly heap holds all of it from the first
+ * second: 16MB took the resident memory of a started `gitsync serve` from 362 to 235 MB without
+ * slowing its worker (docs/benchmarks.md, "Footprint and start time"). Pages beyond it are read
+ * back from the OS's file cache.
+ */
+const PGLITE_SETTINGS = ['shared_buffers=16MB'];
+
 export interface OpenDatabaseOptions {
   /** PostgreSQL connection string; without it an embedded PGlite database is used. */
   url?: string | undefined;
@@ -175,6 +192,11 @@ export interface OpenDatabaseOptions {
   maxConnections?: number;
   /** An already running PGlite to use instead of starting one; the caller keeps ownership. */
   pglite?: PGlite;
+  /**
+   * A new embedded folder's initial cluster: a file written by `writeEmbeddedTemplate`, or `false`
+   * for PGlite's own initdb. Default: the build's, if it was made for the installed PGlite.
+   */
+  template?: string | false;
 }
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -203,8 +225,18 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     const onDisk = !dataDir.startsWith('memory://');
     if (onDisk) unlock = claimDataDir(dataDir);
     try {
-      // Same JS types as `pg`: 64-bit integers as strings, so ids and counts never lose precision.
-      const create = () => PGlite.create(dataDir, { parsers: { [types.INT8]: (v: string) => v } });
+      // A new folder starts as a copy of the build's initial cluster, when there is one for this PGlite.
+      const template =
+        onDisk && !existsSync(join(dataDir, 'PG_VERSION'))
+          ? await findEmbeddedTemplate(options.template)
+          : undefined;
+      const create = () =>
+        PGlite.create(dataDir, {
+          // Same JS types as `pg`: 64-bit integers as strings, so ids and counts never lose precision.
+          parsers: { [types.INT8]: (v: string) => v },
+          startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS.flatMap((s) => ['-c', s])],
+          ...(template ? { loadDataDir: template } : {}),
+        });
       pglite = onDisk ? await withPrivateUmask(create) : await create();
       // A first start unpacks the initial cluster and chmods each file to the archive's mode
       // (0666), which no umask narrows: tighten again once it is there.
@@ -219,6 +251,70 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     await pglite.exec(`CREATE SCHEMA IF NOT EXISTS ${options.schema}; SET search_path TO ${options.schema}`);
   }
   return new PgliteDatabase(pglite, options.pglite === undefined, unlock);
+}
+
+// ---- the embedded database's initial cluster ---------------------------------------------------
+//
+// PGlite creates a new database by running initdb in WebAssembly: about 2.5 s and 700-900 MB of
+// resident memory on the 2-core machine of docs/benchmarks.md, most of which the process keeps
+// until a garbage collection it has no reason to run soon. The build (`npm run build`) runs that
+// initdb once and saves the cluster as a tarball beside the compiled store; a first start then
+// unpacks that copy instead (about 1 s, no second PostgreSQL instance). The copy is the
+// cluster initdb makes, so nothing about the database differs; a tarball made for another build
+// of PGlite is never used, and without one PGlite runs initdb as before.
+
+/** Where the build writes the template: beside the compiled store, dist/src/store/. */
+const TEMPLATE_DIR = fileURLToPath(new URL('.', import.meta.url));
+/** Where the sources (run through tsx in a checkout) find the build's template. */
+const BUILT_TEMPLATE_DIR = fileURLToPath(new URL('../../dist/src/store/', import.meta.url));
+const TEMPLATE_PREFIX = 'embedded-cluster-';
+
+/** Names the installed PGlite build: a hash of its PostgreSQL binary and its file-system bundle. */
+function pgliteBuild(): string {
+  const entry = createRequire(import.meta.url).resolve('@electric-sql/pglite');
+  const hash = createHash('sha256');
+  for (const file of ['pglite.wasm', 'pglite.data']) hash.update(readFileSync(join(dirname(entry), file)));
+  return hash.digest('hex').slice(0, 16);
+}
+
+const templateName = () => `${TEMPLATE_PREFIX}${pgliteBuild()}.tar.gz`;
+
+async function findEmbeddedTemplate(setting: string | false | undefined): Promise<File | undefined> {
+  if (setting === false) return undefined;
+  const candidates =
+    setting !== undefined
+      ? [setting]
+      : [join(TEMPLATE_DIR, templateName()), join(BUILT_TEMPLATE_DIR, templateName())];
+  const file = candidates.find((candidate) => existsSync(candidate));
+  // A File named .tar.gz: PGlite gunzips it before unpacking.
+  return file ? new File([readFileSync(file)], 'cluster.tar.gz') : undefined;
+}
+
+/**
+ * Runs PGlite's initdb (in memory) and writes the cluster to `dir` as the template new embedded
+ * folders start from, named for the installed PGlite build; older templates there are removed.
+ * `npm run build` calls it. Returns the file written.
+ */
+export async function writeEmbeddedTemplate(dir: string = TEMPLATE_DIR): Promise<string> {
+  const { PGlite } = await import('@electric-sql/pglite');
+  const pglite = await PGlite.create('memory://');
+  let tarball: Blob;
+  try {
+    // Everything initdb wrote goes to the data files first, so a copy starts with nothing to replay.
+    await pglite.exec('CHECKPOINT');
+    tarball = await pglite.dumpDataDir('gzip');
+  } finally {
+    await pglite.close();
+  }
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, templateName());
+  const draft = `${file}.${process.pid}.tmp`;
+  writeFileSync(draft, Buffer.from(await tarball.arrayBuffer()));
+  renameSync(draft, file);
+  for (const entry of readdirSync(dir)) {
+    if (entry.startsWith(TEMPLATE_PREFIX) && join(dir, entry) !== file) unlinkSync(join(dir, entry));
+  }
+  return file;
 }
 
 // ---- the embedded database's folder ----------------------------------------------------------
