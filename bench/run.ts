@@ -2,7 +2,7 @@
  * `npm run bench`: prints engine throughput figures. Not a test: nothing here passes or fails.
  * GITSYNC_BENCH_DATABASE_URL (or GITSYNC_TEST_DATABASE_URL) selects the PostgreSQL to use;
  * GITSYNC_BENCH_BUDGET_MS caps each pass (default 10 s); GITSYNC_BENCH_REFS sets the ref count.
- * GITSYNC_BENCH_ONLY=throughput,github-cost,gitlab-cost,host-cost,capacity,freshness,dashboard (any of them) runs only those.
+ * GITSYNC_BENCH_ONLY=throughput,github-cost,gitlab-cost,host-cost,capacity,freshness,dashboard,replicas (any of them) runs only those.
  */
 import { randomBytes } from 'node:crypto';
 import { type Database, openDatabase } from '../src/store/database.ts';
@@ -10,10 +10,12 @@ import { migrate } from '../src/store/migrate.ts';
 import { measureCapacity } from './capacity.ts';
 import { measureDashboard } from './dashboard.ts';
 import { measureThroughput } from './engine-throughput.ts';
+import { BIN, buildDist, COMPILED, measureFootprint, SOURCE } from './footprint.ts';
 import { measureFreshness } from './freshness.ts';
 import { measureGitHubCost } from './github-cost.ts';
 import { measureGitLabCost } from './gitlab-cost.ts';
 import { COST_HOSTS, measureHostCost } from './host-cost.ts';
+import { measureReplicas } from './replicas.ts';
 
 const PG_URL =
   process.env.GITSYNC_BENCH_DATABASE_URL ??
@@ -56,6 +58,8 @@ const SCENARIOS = [
   'capacity',
   'freshness',
   'dashboard',
+  'replicas',
+  'footprint',
 ] as const;
 const only = (process.env.GITSYNC_BENCH_ONLY ?? '').split(',').filter((s) => s !== '');
 for (const name of only) {
@@ -194,28 +198,51 @@ if (runs('host-cost')) {
 
 if (runs('capacity')) {
   // Capacity in real time. By default a tenth of the capacity goal's size (100,000 refs) with a tenth of the TTL (the same
-  // 833 refreshes/s); GITSYNC_BENCH_CAPACITY_REFS=100000 runs the full size (TTL 120 s, ~5 min).
+  // 833 refreshes/s); GITSYNC_BENCH_CAPACITY_REFS=100000 runs the full size (TTL 120 s, ~5 min a row).
+  // GITSYNC_BENCH_CAPACITY_ROWS=github-defaults,… runs only some rows.
   const CAP_REFS = Number(process.env.GITSYNC_BENCH_CAPACITY_REFS ?? 10_000);
   const capTtl = Math.round((CAP_REFS / 100_000) * 120_000);
   const capRun = Number(process.env.GITSYNC_BENCH_CAPACITY_RUN_MS ?? Math.max(30_000, capTtl * 2.5));
+  const capRows = (process.env.GITSYNC_BENCH_CAPACITY_ROWS ?? '').split(',').filter((r) => r !== '');
   console.log('');
   console.log(
     `# capacity: ${CAP_REFS} open PRs, TTL ${capTtl / 1000} s, code host answering in 50 ms, ${capRun / 1000} s of real time (PostgreSQL)`,
   );
   console.log('');
   console.log(
-    '| settings | refreshes/s | needed | staleness p50 s | staleness p99 s | goal p99 s | max RSS MB |',
+    '| host | settings | refreshes/s | needed | within TTL + 10 s | staleness p50 s | staleness p99 s | goal p99 s | discovery s | max RSS MB | CPU cores (engine) | CPU cores (host) |',
   );
-  console.log('|---|---|---|---|---|---|---|');
-  for (const [name, settings] of [
-    ['high-throughput (batch 1000, concurrency 200)', { batch_size: 1000, concurrency: 200 }],
-    ['batch 2000, concurrency 500', { batch_size: 2000, concurrency: 500 }],
-  ] as const) {
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  const rows = [
+    {
+      key: 'fake-high-throughput',
+      host: 'fake',
+      name: 'batch 1000, concurrency 200, tick interval 200 ms',
+      settings: { batch_size: 1000, concurrency: 200, tick_interval_ms: 200 },
+    },
+    {
+      key: 'fake-batch-2000',
+      host: 'fake',
+      name: 'batch 2000, concurrency 500, tick interval 200 ms',
+      settings: { batch_size: 2000, concurrency: 500, tick_interval_ms: 200 },
+    },
+    // The GitHub provider against the emulator: one owner, 20 PRs per repository, every setting the default.
+    { key: 'github-defaults', host: 'github', name: 'defaults', settings: {} },
+  ] as const;
+  for (const row of rows) {
+    if (capRows.length > 0 && !capRows.includes(row.key)) continue;
     const c = await withDatabase('postgres', (db) =>
-      measureCapacity(db, { refs: CAP_REFS, ttlMs: capTtl, latencyMs: 50, runMs: capRun, settings }),
+      measureCapacity(db, {
+        host: row.host,
+        refs: CAP_REFS,
+        ttlMs: capTtl,
+        latencyMs: 50,
+        runMs: capRun,
+        settings: row.settings,
+      }),
     );
     console.log(
-      `| ${name} | ${c.per_second} | ${c.needed_per_second} | ${c.staleness_p50_s} | ${c.staleness_p99_s} | ${(capTtl + 10_000) / 1000} | ${c.max_rss_mb} |`,
+      `| ${row.host} | ${row.name} | ${c.per_second} | ${c.needed_per_second} | ${c.within_pct} % | ${c.staleness_p50_s} | ${c.staleness_p99_s} | ${(capTtl + 10_000) / 1000} | ${c.discovery_s ?? '–'} | ${c.max_rss_mb} | ${c.cpu_cores} | ${c.host_cpu_cores ?? '–'} |`,
     );
   }
 }
@@ -280,4 +307,89 @@ if (runs('dashboard')) {
   }
   console.log('');
   console.log(`Rows in the page at the end: ${d.dom_rows}; JS heap: ${d.js_heap_mb ?? '?'} MB.`);
+}
+
+if (runs('replicas')) {
+  // 1 and 4 `gitsync serve` processes on one PostgreSQL, the GitHub emulator at 50 ms. Each replica
+  // claims a fixed 20 rows a tick (one GraphQL query), so it is bound by the host's latency, not by
+  // the two cores: the regime where replicas add up.
+  const counts = (process.env.GITSYNC_BENCH_REPLICAS ?? '1,4').split(',').map(Number);
+  const scenario = {
+    refs: Number(process.env.GITSYNC_BENCH_REPLICAS_REFS ?? 10_000),
+    prsPerRepo: 20,
+    ttlMs: 5_000,
+    leaseMs: 60_000,
+    latencyMs: 50,
+    warmupMs: 5_000,
+    windowMs: Number(process.env.GITSYNC_BENCH_REPLICAS_WINDOW_MS ?? 30_000),
+    changesPerSecond: 20,
+    worker: { batch_size: 20, max_batch_size: 20, concurrency: 10, tick_interval_ms: 1_000 },
+  };
+  console.log('');
+  console.log(
+    `# replicas: ${scenario.refs} open PRs (TTL ${scenario.ttlMs / 1000} s: always more due than refreshed), GitHub emulator at ${scenario.latencyMs} ms, ${scenario.windowMs / 1000} s window, each replica batch ${scenario.worker.batch_size} (fixed), concurrency ${scenario.worker.concurrency} (PostgreSQL)`,
+  );
+  console.log('');
+  console.log(
+    "| replicas | refreshes/s | per replica | × one replica | claims | double claims within a lease | events published | delivered by each replica's stream | staleness p50 s | staleness p99 s | max RSS MB (a replica) |",
+  );
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+  let one: number | null = null;
+  for (const n of counts) {
+    const r = await withDatabase('postgres', (db, schema) =>
+      measureReplicas(db, schemaUrl(schema), n, scenario),
+    );
+    if (n === 1) one = r.per_second;
+    const ratio = one ? `${(r.per_second / one).toFixed(2)}×` : '–';
+    console.log(
+      `| ${n} | ${r.per_second} | ${r.per_replica.join(', ')} | ${ratio} | ${r.claims} | ${r.double_claims} | ${r.events_published} | ${r.events_delivered.join(', ')} | ${r.staleness_p50_s} | ${r.staleness_p99_s} | ${r.max_rss_mb} |`,
+    );
+  }
+}
+
+if (runs('footprint')) {
+  // Real `gitsync serve` processes. GITSYNC_BENCH_FOOTPRINT_REFS (default 2000,10000,100000) sets
+  // the ref counts; GITSYNC_BENCH_NODE_FLAGS adds Node flags to every serve process.
+  const FP_REFS = (process.env.GITSYNC_BENCH_FOOTPRINT_REFS ?? '2000,10000,100000')
+    .split(',')
+    .filter((s) => s !== '')
+    .map(Number);
+  const nodeFlags = (process.env.GITSYNC_BENCH_NODE_FLAGS ?? '').split(' ').filter((s) => s !== '');
+  buildDist();
+  const fp = await measureFootprint({
+    pgUrl: PG_URL,
+    refs: FP_REFS,
+    launchers: [SOURCE, COMPILED, BIN],
+    refsLauncher: BIN,
+    nodeFlags,
+  });
+  console.log('');
+  console.log(
+    `# footprint and start time: real \`gitsync serve\` processes (RSS of the serve process; GitHub emulator in the bench process)${nodeFlags.length ? `, node ${nodeFlags.join(' ')}` : ''}`,
+  );
+  console.log('');
+  console.log(
+    '| database | launcher | start | spawn → healthy ms | logged breakdown ms | RSS MB | peak RSS MB |',
+  );
+  console.log('|---|---|---|---|---|---|---|');
+  for (const s of fp.starts) {
+    const breakdown = s.breakdown
+      ? Object.entries(s.breakdown)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')
+      : '–';
+    console.log(
+      `| ${s.mode} | ${s.launcher} | ${s.start} | ${s.healthy_ms} | ${breakdown} | ${s.rss_mb} | ${s.peak_mb} |`,
+    );
+  }
+  console.log('');
+  console.log(
+    '| database | refs | spawn → healthy ms | RSS started MB | worker pass s | peak during pass MB | RSS after pass MB | RSS after listing all chats MB | peak MB |',
+  );
+  console.log('|---|---|---|---|---|---|---|---|---|');
+  for (const r of fp.refs) {
+    console.log(
+      `| ${r.mode} | ${r.refs} | ${r.healthy_ms} | ${r.rss_started_mb} | ${r.pass_s ?? 'unfinished'} | ${r.peak_pass_mb} | ${r.rss_after_pass_mb} | ${r.rss_after_list_mb} | ${r.peak_mb} |`,
+    );
+  }
 }
