@@ -380,7 +380,7 @@ export class GitHubEmulator extends HostEmulator<RouteName, Fault, LoggedRequest
     this.graphqlPoints += prepared.cost.cost;
     this.graphqlCosts.push({ cost: prepared.cost.cost, nodes: prepared.cost.nodes });
     if (this.graphqlCosts.length > 5000) this.graphqlCosts.splice(0, this.graphqlCosts.length - 5000);
-    return executeGitHubGraphql(this.#renderer!, request.query, variables, {
+    return executeGitHubGraphql(this.#renderer!, prepared.document, variables, {
       canSee: (repo) => this.model.canSee(repo, login),
       failingFields: fieldFault?.field ? [fieldFault.field] : [],
     });
