@@ -150,6 +150,13 @@ export interface GraphqlRun {
 }
 
 /**
+ * Valid queries by their text. Clients send the same text with other variables (gitsync's batch
+ * reads do), and validating against GitHub's whole schema is most of the emulator's CPU per query.
+ */
+const validDocuments = new Map<string, DocumentNode>();
+const VALID_DOCUMENTS_KEPT = 200;
+
+/**
  * Parses and validates a query against GitHub's schema and prices it. A query GitHub would refuse
  * (invalid, over a limit) comes back as `refused`, and is neither run nor charged.
  */
@@ -157,15 +164,20 @@ export function prepareGraphql(
   query: string,
   variables: Record<string, unknown>,
 ): { document: DocumentNode; cost: QueryCost } | { refused: unknown } {
-  let document: DocumentNode;
-  try {
-    document = parse(query);
-  } catch (error) {
-    return { refused: { errors: [{ message: (error as Error).message }] } };
+  let document = validDocuments.get(query);
+  if (!document) {
+    try {
+      document = parse(query);
+    } catch (error) {
+      return { refused: { errors: [{ message: (error as Error).message }] } };
+    }
+    const invalid = validate(githubGraphqlSchema(), document);
+    if (invalid.length > 0)
+      return { refused: { errors: invalid.map((e) => ({ message: e.message, locations: e.locations })) } };
+    if (validDocuments.size >= VALID_DOCUMENTS_KEPT)
+      validDocuments.delete(validDocuments.keys().next().value!);
+    validDocuments.set(query, document);
   }
-  const invalid = validate(githubGraphqlSchema(), document);
-  if (invalid.length > 0)
-    return { refused: { errors: invalid.map((e) => ({ message: e.message, locations: e.locations })) } };
   const cost = graphqlCost(document, variables);
   if (cost.errors.length > 0) return { refused: { errors: cost.errors } };
   return { document, cost };
