@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { GitHubEmulator } from '../emulator/github/server.ts';
 import { systemClock } from '../src/core/clock.ts';
@@ -14,6 +13,7 @@ import type { Provider } from '../src/providers/types.ts';
 import type { Database } from '../src/store/database.ts';
 import { SqlStore } from '../src/store/sql-store.ts';
 import { TokenCipher } from '../src/store/token-cipher.ts';
+import { cpuSecondsOf } from './proc.ts';
 import { seedRefs } from './seed.ts';
 import { percentile } from './stats.ts';
 
@@ -334,16 +334,5 @@ async function startEmulatorProcess(o: {
   } catch (error) {
     await close();
     throw error;
-  }
-}
-
-/** CPU seconds a process has used so far (user + system, from /proc), or null when gone. */
-function cpuSecondsOf(pid: number): number | null {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    // utime and stime are fields 14 and 15 of stat (11 and 12 after the command), in clock ticks.
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return null;
   }
 }

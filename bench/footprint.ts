@@ -12,7 +12,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +22,7 @@ import { startGitHubEmulator } from '../emulator/github/server.ts';
 import { type Database, openDatabase } from '../src/store/database.ts';
 import { migrate } from '../src/store/migrate.ts';
 import { SERVICE_TOKEN, SERVICE_TOKEN_ENV, writeConfig } from '../test/chaos/harness.ts';
+import { memoryOf } from './proc.ts';
 import { seedRefs } from './seed.ts';
 import { round } from './stats.ts';
 
@@ -90,13 +91,6 @@ const freePort = () =>
       s.close(() => resolve(port));
     });
   });
-
-/** VmRSS and VmHWM of a process, in MB. */
-export function memoryOf(pid: number): { rss: number; peak: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
-  return { rss: Math.round(kb('VmRSS') / 1024), peak: Math.round(kb('VmHWM') / 1024) };
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

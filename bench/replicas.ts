@@ -10,7 +10,7 @@
  * the measured window only.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGitHubEmulator } from '../emulator/github/server.ts';
 import { systemClock } from '../src/core/clock.ts';
@@ -28,6 +28,7 @@ import {
 } from '../test/chaos/harness.ts';
 import { SseClient } from '../test/helpers/sse.ts';
 import { benchRepo, fillGitHubModel, githubProvider, seedGitHubRows } from './capacity.ts';
+import { cpuSecondsOf, machineCpu } from './proc.ts';
 import { benchEngine } from './seed.ts';
 import { percentile } from './stats.ts';
 
@@ -62,6 +63,9 @@ export interface ReplicasRun {
   staleness_p50_s: number;
   staleness_p99_s: number;
   max_rss_mb: number;
+  /** CPU in the window, in cores: all replicas together, and the whole machine (PostgreSQL, this process's emulator and clients). */
+  replicas_cpu_cores: number;
+  machine_cpu_cores: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -149,9 +153,12 @@ export async function measureReplicas(
     }, 100);
 
     await sleep(s.warmupMs);
+    const replicasCpu = () => started.reduce((sum, r) => sum + (cpuSecondsOf(r.pid) ?? 0), 0);
+    const cpu0 = { replicas: replicasCpu(), machine: machineCpu() };
     const t0 = new Date();
     await sleep(s.windowMs);
     const t1 = new Date();
+    const cpu1 = { replicas: replicasCpu(), machine: machineCpu() };
     clearInterval(mutator);
     mutator = null;
 
@@ -202,6 +209,14 @@ export async function measureReplicas(
       staleness_p50_s: Math.round(percentile(staleness, 50) / 100) / 10,
       staleness_p99_s: Math.round(percentile(staleness, 99) / 100) / 10,
       max_rss_mb: Math.round(rss.overall),
+      replicas_cpu_cores: Math.round(((cpu1.replicas - cpu0.replicas) / seconds) * 100) / 100,
+      // Busy share of all cores' time, times the cores: what of the machine was in use.
+      machine_cpu_cores:
+        Math.round(
+          ((cpu1.machine.busy - cpu0.machine.busy) / (cpu1.machine.total - cpu0.machine.total)) *
+            availableParallelism() *
+            100,
+        ) / 100,
     };
   } finally {
     if (mutator) clearInterval(mutator);

@@ -2,7 +2,7 @@
  * `npm run bench`: prints engine throughput figures. Not a test: nothing here passes or fails.
  * GITSYNC_BENCH_DATABASE_URL (or GITSYNC_TEST_DATABASE_URL) selects the PostgreSQL to use;
  * GITSYNC_BENCH_BUDGET_MS caps each pass (default 10 s); GITSYNC_BENCH_REFS sets the ref count.
- * GITSYNC_BENCH_ONLY=throughput,github-cost,gitlab-cost,host-cost,capacity,freshness,dashboard,replicas (any of them) runs only those.
+ * GITSYNC_BENCH_ONLY=throughput,github-cost,gitlab-cost,host-cost,capacity,freshness,dashboard,replicas,footprint (any of them) runs only those.
  */
 import { randomBytes } from 'node:crypto';
 import { type Database, openDatabase } from '../src/store/database.ts';
@@ -310,16 +310,18 @@ if (runs('dashboard')) {
 }
 
 if (runs('replicas')) {
-  // 1 and 4 `gitsync serve` processes on one PostgreSQL, the GitHub emulator at 50 ms. Each replica
-  // claims a fixed 20 rows a tick (one GraphQL query), so it is bound by the host's latency, not by
-  // the two cores: the regime where replicas add up.
+  // 1 and 4 `gitsync serve` processes on one PostgreSQL against the GitHub emulator. Each replica
+  // claims a fixed 20 rows a tick (one GraphQL query), so it is bound by the host's latency as long
+  // as the machine's cores keep up: the regime where replicas add up.
   const counts = (process.env.GITSYNC_BENCH_REPLICAS ?? '1,4').split(',').map(Number);
-  const scenario = {
+  // The issue's 50 ms, and 100 ms: the same work with half the rate per replica, so that four
+  // replicas' CPU fits in two cores.
+  const latencies = (process.env.GITSYNC_BENCH_REPLICAS_LATENCY_MS ?? '50,100').split(',').map(Number);
+  const base = {
     refs: Number(process.env.GITSYNC_BENCH_REPLICAS_REFS ?? 10_000),
     prsPerRepo: 20,
     ttlMs: 5_000,
     leaseMs: 60_000,
-    latencyMs: 50,
     warmupMs: 5_000,
     windowMs: Number(process.env.GITSYNC_BENCH_REPLICAS_WINDOW_MS ?? 30_000),
     changesPerSecond: 20,
@@ -327,23 +329,25 @@ if (runs('replicas')) {
   };
   console.log('');
   console.log(
-    `# replicas: ${scenario.refs} open PRs (TTL ${scenario.ttlMs / 1000} s: always more due than refreshed), GitHub emulator at ${scenario.latencyMs} ms, ${scenario.windowMs / 1000} s window, each replica batch ${scenario.worker.batch_size} (fixed), concurrency ${scenario.worker.concurrency} (PostgreSQL)`,
+    `# replicas: ${base.refs} open PRs (TTL ${base.ttlMs / 1000} s: always more due than refreshed), GitHub emulator at ${latencies.join(' and ')} ms, ${base.windowMs / 1000} s window, each replica batch ${base.worker.batch_size} (fixed), concurrency ${base.worker.concurrency} (PostgreSQL)`,
   );
   console.log('');
   console.log(
-    "| replicas | refreshes/s | per replica | × one replica | claims | double claims within a lease | events published | delivered by each replica's stream | staleness p50 s | staleness p99 s | max RSS MB (a replica) |",
+    "| host latency ms | replicas | refreshes/s | per replica | × one replica | claims | double claims within a lease | events published | delivered by each replica's stream | staleness p50 s | staleness p99 s | max RSS MB (a replica) | CPU cores: replicas | CPU cores: machine |",
   );
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
-  let one: number | null = null;
-  for (const n of counts) {
-    const r = await withDatabase('postgres', (db, schema) =>
-      measureReplicas(db, schemaUrl(schema), n, scenario),
-    );
-    if (n === 1) one = r.per_second;
-    const ratio = one ? `${(r.per_second / one).toFixed(2)}×` : '–';
-    console.log(
-      `| ${n} | ${r.per_second} | ${r.per_replica.join(', ')} | ${ratio} | ${r.claims} | ${r.double_claims} | ${r.events_published} | ${r.events_delivered.join(', ')} | ${r.staleness_p50_s} | ${r.staleness_p99_s} | ${r.max_rss_mb} |`,
-    );
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const latencyMs of latencies) {
+    let one: number | null = null;
+    for (const n of counts) {
+      const r = await withDatabase('postgres', (db, schema) =>
+        measureReplicas(db, schemaUrl(schema), n, { ...base, latencyMs }),
+      );
+      if (n === 1) one = r.per_second;
+      const ratio = one ? `${(r.per_second / one).toFixed(2)}×` : '–';
+      console.log(
+        `| ${latencyMs} | ${n} | ${r.per_second} | ${r.per_replica.join(', ')} | ${ratio} | ${r.claims} | ${r.double_claims} | ${r.events_published} | ${r.events_delivered.join(', ')} | ${r.staleness_p50_s} | ${r.staleness_p99_s} | ${r.max_rss_mb} | ${r.replicas_cpu_cores} | ${r.machine_cpu_cores} |`,
+      );
+    }
   }
 }
 
