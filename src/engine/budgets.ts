@@ -9,6 +9,11 @@ import type { BudgetRecord, BudgetState, Store, UsageRecord } from '../store/sto
 const RELOAD_MS = 2_000;
 /** How long a budget observation without a reset time is believed. */
 const STALE_WITHOUT_RESET_MS = 300_000;
+/**
+ * What answers say of budgets and what was spent is written at most this often (a pause at once):
+ * every replica serving one token writes the same rows, and they read them back every RELOAD_MS.
+ */
+const FLUSH_EVERY_MS = 1_000;
 /** Usage is kept this long (the longest window shown, an hour, and a margin). */
 const USAGE_KEPT_MS = 2 * 3_600_000;
 
@@ -17,9 +22,10 @@ const key = (provider: string, fp: string, scope: string) => `${provider}\u0000$
 /**
  * Every replica's view of the owners' budgets on the code hosts (docs/operations.md, "The owner's
  * budget"): what each answer said of a token's budget and what gitsync spent are gathered here
- * and written to the database after each tick; before refreshing with a token, what all replicas
- * wrote is read back (at most every RELOAD_MS), so a rate limit one replica meets pauses them all
- * and the shares add up across replicas. Tokens appear only as fingerprints.
+ * and written to the database (at most every FLUSH_EVERY_MS, a pause at once); before refreshing
+ * with a token, what all replicas wrote is read back (at most every RELOAD_MS), so a rate limit
+ * one replica meets pauses them all and the shares add up across replicas. Tokens appear only as
+ * fingerprints.
  */
 export class TokenBudgets {
   readonly #observed = new Map<string, BudgetRecord>();
@@ -27,6 +33,9 @@ export class TokenBudgets {
   readonly #known = new Map<string, BudgetState>();
   readonly #loadedAt = new Map<string, number>();
   #prunedAt = 0;
+  #flushedAt = Number.NEGATIVE_INFINITY;
+  /** A pause is waiting to be written: the next flush writes, however soon. */
+  #urgent = false;
 
   constructor(
     private readonly deps: {
@@ -96,6 +105,7 @@ export class TokenBudgets {
           paused_until: until,
         };
     this.#observed.set(k, record);
+    this.#urgent = true;
   }
 
   /** Reads what all replicas know of these tokens, unless read within RELOAD_MS. */
@@ -119,8 +129,11 @@ export class TokenBudgets {
     }
   }
 
-  /** Writes what was gathered since the last flush (after each tick). */
-  async flush(): Promise<void> {
+  /**
+   * Writes what was gathered since the last write (called after each tick): at once when a pause
+   * is among it or `force` is given, else once FLUSH_EVERY_MS has passed since the last write.
+   */
+  async flush(options: { force?: boolean } = {}): Promise<void> {
     // In key order, so that replicas writing the same rows at once take their locks in one order.
     const byKey = <T>(m: Map<string, T>) => [...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     const observed = byKey(this.#observed);
@@ -128,6 +141,9 @@ export class TokenBudgets {
     const now = this.deps.clock.now().getTime();
     const prune = now - this.#prunedAt > 600_000 ? new Date(now - USAGE_KEPT_MS) : undefined;
     if (observed.length === 0 && usage.length === 0 && !prune) return;
+    if (!options.force && !this.#urgent && now - this.#flushedAt < FLUSH_EVERY_MS) return;
+    this.#flushedAt = now;
+    this.#urgent = false;
     this.#observed.clear();
     this.#usage.clear();
     try {
@@ -139,6 +155,7 @@ export class TokenBudgets {
       if (prune) this.#prunedAt = now;
     } catch (error) {
       // Kept for the next flush (newer observations of a key win; spend adds up).
+      if (observed.some(([, v]) => v.paused_until !== null)) this.#urgent = true;
       for (const [k, v] of observed) if (!this.#observed.has(k)) this.#observed.set(k, v);
       for (const [k, v] of usage) {
         const later = this.#usage.get(k);

@@ -115,6 +115,8 @@ export class Engine {
     this.wake();
     await this.#loop;
     this.#loop = null;
+    // What the last ticks learned of the tokens' budgets is not left behind.
+    await this.budgets.flush({ force: true });
   }
 
   /**
