@@ -66,6 +66,27 @@ export interface ReplicasRun {
   /** CPU in the window, in cores: all replicas together, and the whole machine (PostgreSQL, this process's emulator and clients). */
   replicas_cpu_cores: number;
   machine_cpu_cores: number;
+  /** Mean claim and tick durations in the window, over all replicas (their /metrics), in ms. */
+  claim_ms: number;
+  tick_ms: number;
+}
+
+/** Sum and count of a Prometheus histogram, over all label sets. */
+async function histogram(url: string, name: string): Promise<{ sum: number; count: number }> {
+  const text = await fetch(`${url}/metrics`).then((r) => r.text());
+  const value = (suffix: string) =>
+    text
+      .split('\n')
+      .filter((l) => l.startsWith(`${name}_${suffix} `) || l.startsWith(`${name}_${suffix}{`))
+      .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
+  return { sum: value('sum'), count: value('count') };
+}
+
+/** Mean of a histogram between two readings of every replica, in ms. */
+function meanMs(before: { sum: number; count: number }[], after: { sum: number; count: number }[]): number {
+  const sum = after.reduce((a, h, i) => a + h.sum - before[i]!.sum, 0);
+  const count = after.reduce((a, h, i) => a + h.count - before[i]!.count, 0);
+  return count > 0 ? Math.round((sum / count) * 10_000) / 10 : 0;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -154,11 +175,20 @@ export async function measureReplicas(
 
     await sleep(s.warmupMs);
     const replicasCpu = () => started.reduce((sum, r) => sum + (cpuSecondsOf(r.pid) ?? 0), 0);
+    const timings = () =>
+      Promise.all(
+        started.map(async (r) => ({
+          claim: await histogram(r.url, 'gitsync_claim_duration_seconds'),
+          tick: await histogram(r.url, 'gitsync_tick_duration_seconds'),
+        })),
+      );
+    const timings0 = await timings();
     const cpu0 = { replicas: replicasCpu(), machine: machineCpu() };
     const t0 = new Date();
     await sleep(s.windowMs);
     const t1 = new Date();
     const cpu1 = { replicas: replicasCpu(), machine: machineCpu() };
+    const timings1 = await timings();
     clearInterval(mutator);
     mutator = null;
 
@@ -209,6 +239,14 @@ export async function measureReplicas(
       staleness_p50_s: Math.round(percentile(staleness, 50) / 100) / 10,
       staleness_p99_s: Math.round(percentile(staleness, 99) / 100) / 10,
       max_rss_mb: Math.round(rss.overall),
+      claim_ms: meanMs(
+        timings0.map((t) => t.claim),
+        timings1.map((t) => t.claim),
+      ),
+      tick_ms: meanMs(
+        timings0.map((t) => t.tick),
+        timings1.map((t) => t.tick),
+      ),
       replicas_cpu_cores: Math.round(((cpu1.replicas - cpu0.replicas) / seconds) * 100) / 100,
       // Busy share of all cores' time, times the cores: what of the machine was in use.
       machine_cpu_cores:

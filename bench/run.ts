@@ -333,9 +333,9 @@ if (runs('replicas')) {
   );
   console.log('');
   console.log(
-    "| host latency ms | replicas | refreshes/s | per replica | × one replica | claims | double claims within a lease | events published | delivered by each replica's stream | staleness p50 s | staleness p99 s | max RSS MB (a replica) | CPU cores: replicas | CPU cores: machine |",
+    "| host latency ms | replicas | refreshes/s | per replica | × one replica | claims | double claims within a lease | events published | delivered by each replica's stream | staleness p50 s | staleness p99 s | max RSS MB (a replica) | CPU cores: replicas | CPU cores: machine | claim ms (mean) | tick ms (mean) |",
   );
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const latencyMs of latencies) {
     let one: number | null = null;
     for (const n of counts) {
@@ -345,7 +345,7 @@ if (runs('replicas')) {
       if (n === 1) one = r.per_second;
       const ratio = one ? `${(r.per_second / one).toFixed(2)}×` : '–';
       console.log(
-        `| ${latencyMs} | ${n} | ${r.per_second} | ${r.per_replica.join(', ')} | ${ratio} | ${r.claims} | ${r.double_claims} | ${r.events_published} | ${r.events_delivered.join(', ')} | ${r.staleness_p50_s} | ${r.staleness_p99_s} | ${r.max_rss_mb} | ${r.replicas_cpu_cores} | ${r.machine_cpu_cores} |`,
+        `| ${latencyMs} | ${n} | ${r.per_second} | ${r.per_replica.join(', ')} | ${ratio} | ${r.claims} | ${r.double_claims} | ${r.events_published} | ${r.events_delivered.join(', ')} | ${r.staleness_p50_s} | ${r.staleness_p99_s} | ${r.max_rss_mb} | ${r.replicas_cpu_cores} | ${r.machine_cpu_cores} | ${r.claim_ms} | ${r.tick_ms} |`,
       );
     }
   }
