@@ -299,7 +299,7 @@ process.stdout.write(JSON.stringify({ webUrl: gh.webUrl, apiUrl: gh.apiUrl }) + 
 `;
 
 /** Starts the GitHub emulator in a child process; `close` stops it (by its pid). */
-async function startEmulatorProcess(o: {
+export async function startEmulatorProcess(o: {
   refs: number;
   perRepo: number;
   token: string;

@@ -12,7 +12,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGitHubEmulator } from '../emulator/github/server.ts';
 import { systemClock } from '../src/core/clock.ts';
 import type { Database } from '../src/store/database.ts';
 import {
@@ -27,7 +26,7 @@ import {
   writeConfig,
 } from '../test/chaos/harness.ts';
 import { SseClient } from '../test/helpers/sse.ts';
-import { benchRepo, fillGitHubModel, githubProvider, seedGitHubRows } from './capacity.ts';
+import { benchRepo, githubProvider, seedGitHubRows, startEmulatorProcess } from './capacity.ts';
 import { cpuSecondsOf, machineCpu } from './proc.ts';
 import { benchEngine } from './seed.ts';
 import { percentile } from './stats.ts';
@@ -101,9 +100,14 @@ export async function measureReplicas(
   replicas: number,
   s: ReplicasScenario,
 ): Promise<ReplicasRun> {
-  // The emulator in this process: it changes PRs as the run goes (the replicas are processes of their own).
-  const gh = await startGitHubEmulator({ rateLimit: 1_000_000_000 });
-  fillGitHubModel(gh, s.refs, s.prsPerRepo, SERVICE_TOKEN);
+  // The emulator in a process of its own, as a code host is: in this one it would share an event
+  // loop with the streams' clients and the probes. PRs change through its admin API.
+  const gh = await startEmulatorProcess({
+    refs: s.refs,
+    perRepo: s.prsPerRepo,
+    token: SERVICE_TOKEN,
+    latencyMs: s.latencyMs,
+  });
   await seedGitHubRows(db, { refs: s.refs, perRepo: s.prsPerRepo, webUrl: gh.webUrl });
   const provider = githubProvider(gh, SERVICE_TOKEN);
   const dir = mkdtempSync(join(tmpdir(), 'gitsync-bench-replicas-'));
@@ -113,7 +117,7 @@ export async function measureReplicas(
   const rss = new RssSampler();
   let mutator: NodeJS.Timeout | null = null;
   try {
-    // Every ref shows its PR first (found here, in-process, with an instant host), so that the
+    // Every ref shows its PR first (found here, by an engine in this process), so that the
     // replicas refresh unchanged PRs and only the host's changes make events.
     {
       const { engine } = benchEngine(db, provider, systemClock, { batch_size: 1000, concurrency: 50 });
@@ -142,7 +146,6 @@ export async function measureReplicas(
         FOR EACH ROW EXECUTE FUNCTION bench_log_refresh();
     `);
 
-    gh.latencyMs = s.latencyMs;
     const config = writeConfig(dir, gh, { ...s.worker, fresh_ttl_ms: s.ttlMs, lease_ms: s.leaseMs });
     const names = Array.from({ length: replicas }, (_, i) => `replica-${i + 1}`);
     started.push(
@@ -169,7 +172,16 @@ export async function measureReplicas(
         const n = 1 + Math.floor(Math.random() * s.refs);
         const repo = `bench/${benchRepo(n, s.prsPerRepo)}`;
         const number = 1 + ((n - 1) % s.prsPerRepo);
-        gh.model.updatePull(repo, number, { title: `change ${++changed}` });
+        void fetch(`${gh.webUrl}/_emulator/repos/${repo}/pulls/${number}`, {
+          method: 'PATCH',
+          body: JSON.stringify({ title: `change ${++changed}` }),
+        }).then(
+          (r) => {
+            if (!r.ok) process.stderr.write(`replicas: changing ${repo}#${number}: ${r.status}\n`);
+            return r.body?.cancel();
+          },
+          () => {},
+        );
       }
     }, 100);
 

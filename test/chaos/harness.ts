@@ -314,7 +314,11 @@ export const ENCRYPTION_KEY = 'c4a05f1e9b2d7c3a8e6f0b1d2c3e4f5a6b7c8d9e0f1a2b3c4
 export const SERVICE_TOKEN_ENV = 'GH_CHAOS_SERVICE_TOKEN';
 
 /** Writes the configuration file: the emulator as the only provider, and the worker timing given. */
-export function writeConfig(dir: string, gh: GitHubEmulator, worker: Record<string, number>): string {
+export function writeConfig(
+  dir: string,
+  gh: Pick<GitHubEmulator, 'webUrl' | 'apiUrl'>,
+  worker: Record<string, number>,
+): string {
   const file = join(dir, 'config.json');
   writeFileSync(
     file,
