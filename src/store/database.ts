@@ -12,8 +12,9 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
 import type { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { ConfigError } from '../core/errors.ts';
@@ -228,14 +229,25 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       // A new folder starts as a copy of the build's initial cluster, when there is one for this PGlite.
       const template =
         onDisk && !existsSync(join(dataDir, 'PG_VERSION'))
-          ? await findEmbeddedTemplate(options.template)
+          ? findEmbeddedTemplate(options.template)
           : undefined;
+      let loadDataDir: File | undefined;
+      if (template) {
+        const tarball = readFileSync(template);
+        try {
+          unpackCluster(tarball, dataDir);
+        } catch {
+          // Not a tarball this reader knows: PGlite unpacks it itself (slower, same cluster).
+          // PG_VERSION, written last, is not there yet, so nothing half-written counts as a cluster.
+          loadDataDir = new File([tarball], 'cluster.tar.gz');
+        }
+      }
       const create = () =>
         PGlite.create(dataDir, {
           // Same JS types as `pg`: 64-bit integers as strings, so ids and counts never lose precision.
           parsers: { [types.INT8]: (v: string) => v },
           startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS.flatMap((s) => ['-c', s])],
-          ...(template ? { loadDataDir: template } : {}),
+          ...(loadDataDir ? { loadDataDir } : {}),
         });
       pglite = onDisk ? await withPrivateUmask(create) : await create();
       // A first start unpacks the initial cluster and chmods each file to the archive's mode
@@ -279,15 +291,52 @@ function pgliteBuild(): string {
 
 const templateName = () => `${TEMPLATE_PREFIX}${pgliteBuild()}.tar.gz`;
 
-async function findEmbeddedTemplate(setting: string | false | undefined): Promise<File | undefined> {
+function findEmbeddedTemplate(setting: string | false | undefined): string | undefined {
   if (setting === false) return undefined;
   const candidates =
     setting !== undefined
       ? [setting]
       : [join(TEMPLATE_DIR, templateName()), join(BUILT_TEMPLATE_DIR, templateName())];
-  const file = candidates.find((candidate) => existsSync(candidate));
-  // A File named .tar.gz: PGlite gunzips it before unpacking.
-  return file ? new File([readFileSync(file)], 'cluster.tar.gz') : undefined;
+  return candidates.find((candidate) => existsSync(candidate));
+}
+
+/**
+ * Writes the template's files into `dataDir`: a gzipped ustar archive of directories and regular
+ * files, as `dumpDataDir` makes it. About ten times quicker than PGlite's own unpacking (which
+ * writes through its WebAssembly file system). PG_VERSION is written last: a folder without it is
+ * not a cluster yet, so an unpacking cut short starts again. Throws on anything else in the archive.
+ */
+function unpackCluster(tarball: Buffer, dataDir: string): void {
+  const tar = gunzipSync(tarball);
+  const root = resolve(dataDir);
+  let version: { path: string; data: Buffer } | null = null;
+  for (let at = 0; at + 512 <= tar.length; ) {
+    const header = tar.subarray(at, at + 512);
+    if (header.every((byte) => byte === 0)) break;
+    const text = (offset: number, length: number) =>
+      header
+        .subarray(offset, offset + length)
+        .toString('latin1')
+        .split('\0')[0]!;
+    const prefix = text(345, 155);
+    const name = `${prefix ? `${prefix}/` : ''}${text(0, 100)}`.replace(/^\/+/, '');
+    const size = Number.parseInt(text(124, 12).trim() || '0', 8);
+    const type = text(156, 1) || '0';
+    const path = resolve(root, name);
+    if (!Number.isSafeInteger(size) || (path !== root && !path.startsWith(`${root}${sep}`)))
+      throw new Error(`bad archive entry ${JSON.stringify(name)}`);
+    if (type === '5') mkdirSync(path, { recursive: true, mode: 0o700 });
+    else if (type === '0') {
+      const data = tar.subarray(at + 512, at + 512 + size);
+      if (data.length !== size) throw new Error(`archive cut short at ${JSON.stringify(name)}`);
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      if (path === join(root, 'PG_VERSION')) version = { path, data };
+      else writeFileSync(path, data, { mode: 0o600 });
+    } else throw new Error(`archive entry of type ${JSON.stringify(type)}`);
+    at += 512 + Math.ceil(size / 512) * 512;
+  }
+  if (!version) throw new Error('archive without PG_VERSION');
+  writeFileSync(version.path, version.data, { mode: 0o600 });
 }
 
 /**
