@@ -26,13 +26,12 @@ function writeAdminKeyFile(dataDir: string, key: string): string {
 /**
  * V8 settings for a service that should stay small (figures in docs/benchmarks.md, "Footprint and
  * start time"):
- * - `--optimize-for-size`: V8 grows its heap less eagerly and collects sooner. With 10,000 refs on
- *   the embedded database `gitsync serve` held 273–301 MB after a worker pass instead of 457–603
- *   MB; the engine's refresh rate was 10–20 % lower (still over 1,400 refreshes/s with an instant
- *   code host, on 2 cores).
+ * - `--optimize-for-size`: V8 grows its heap less eagerly and collects sooner.
  * - `--liftoff-only`, with the embedded database: PGlite's WebAssembly stays on V8's baseline
- *   compiler instead of being compiled again by the optimizing one in the background: 40–50 MB
- *   less, a quicker start, PGlite's throughput within a few percent.
+ *   compiler instead of being compiled again by the optimizing one in the background.
+ * With both, 10,000 refs on the embedded database held 213 MB after a worker pass instead of
+ * 435 MB (135 instead of 239 on PostgreSQL); the pass against an instant code host was slower
+ * (444 against 613 refreshes/s embedded), a small part of a refresh against a real host.
  * A flag the command line or NODE_OPTIONS names (also as `--no-…`) wins over these.
  */
 export function serviceV8Flags(
