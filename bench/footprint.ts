@@ -13,7 +13,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -22,6 +21,7 @@ import { startGitHubEmulator } from '../emulator/github/server.ts';
 import { type Database, openDatabase } from '../src/store/database.ts';
 import { migrate } from '../src/store/migrate.ts';
 import { SERVICE_TOKEN, SERVICE_TOKEN_ENV, writeConfig } from '../test/chaos/harness.ts';
+import { freePort } from '../test/helpers/embedded-postgres.ts';
 import { memoryOf } from './proc.ts';
 import { seedRefs } from './seed.ts';
 import { round } from './stats.ts';
@@ -81,16 +81,6 @@ interface Served {
   stderr: () => string;
   stop(): Promise<number | null>;
 }
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
