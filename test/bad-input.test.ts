@@ -130,6 +130,18 @@ describe('generated bad input', () => {
       }),
       { numRuns: 80 },
     );
+    // Years JavaScript writes but PostgreSQL cannot read back (no year 0; no signed six-digit years).
+    const id = '0b1f8f5e-4c1a-4a4e-9a57-6a4d1c2b3e4f';
+    for (const at of [
+      '0000-01-01T00:00:00.000Z',
+      '-000001-01-01T00:00:00.000Z',
+      '+010000-01-01T00:00:00.000Z',
+    ]) {
+      const r = await s.call('GET', `/api/v1/chats?cursor=${cursor(`${at}|${id}`)}`);
+      expect(r.status, at).toBe(400);
+    }
+    const earliest = await s.call('GET', `/api/v1/chats?cursor=${cursor(`0001-01-01T00:00:00.000Z|${id}`)}`);
+    expect(earliest.status).toBe(200);
   });
 });
 

@@ -53,6 +53,9 @@ function decodeCursor(cursor: string): [Date, string] {
     !UUID_PATTERN.test(id) ||
     Number.isNaN(date.getTime()) ||
     date.toISOString() !== at ||
+    // Years 1–9999 only: year 0 and negative years reach PostgreSQL as BC dates (or fail to
+    // parse), and ISO writes years past 9999 with a sign.
+    date.getUTCFullYear() < 1 ||
     date.getUTCFullYear() > 9999
   ) {
     throw new BadInputError('cursor is not one this service returned');
