@@ -13,7 +13,7 @@ import type { Provider } from './providers/types.ts';
 import { createApp, type GitsyncApp } from './server/app.ts';
 import { KeyAuthority } from './server/keys.ts';
 import { Metrics } from './server/metrics.ts';
-import { type Database, openDatabase } from './store/database.ts';
+import { type Database, makeFolderPrivate, openDatabase } from './store/database.ts';
 import { migrate } from './store/migrate.ts';
 import { SqlStore } from './store/sql-store.ts';
 import { TokenCipher } from './store/token-cipher.ts';
@@ -120,6 +120,8 @@ export async function openRuntime(
     ...createProviders(config.providers, { clock }),
   ]);
   const openedAt = performance.now();
+  // The embedded database's folder holds the token key and owners' tokens: no one else may look in.
+  if (!config.database_url) makeFolderPrivate(config.data_dir);
   const db = await openDatabase({ url: config.database_url, dataDir: `${config.data_dir}/pglite` });
   const startup = { database_ms: Math.round(performance.now() - openedAt), migrations_ms: 0 };
   let hub: EventHub;

@@ -1,9 +1,24 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config/config.ts';
+import { openRuntime } from '../src/runtime.ts';
 import { type Database, openDatabase, writeEmbeddedTemplate } from '../src/store/database.ts';
 import { migrate } from '../src/store/migrate.ts';
 
@@ -71,6 +86,49 @@ describe('the embedded database', () => {
       expect(await systemId(own)).not.toBe(ids[0]);
     } finally {
       await own.close();
+    }
+  }, 120_000);
+
+  it('unpacks the initial cluster into a fresh folder: links planted in the new folder are never written through', async () => {
+    const dir = tmp();
+    const template = await writeEmbeddedTemplate(join(dir, 'template'));
+    const outside = join(dir, 'outside');
+    mkdirSync(outside);
+    writeFileSync(join(outside, 'postgresql.conf'), 'kept\n');
+    const data = join(dir, 'data');
+    mkdirSync(data);
+    // What another local user (or an agent in the workspace) could leave where a new database will be.
+    symlinkSync(outside, join(data, 'base'));
+    symlinkSync(join(outside, 'postgresql.conf'), join(data, 'postgresql.conf'));
+    const db = await openDatabase({ dataDir: data, template });
+    try {
+      await db.query('SELECT 1');
+      expect(lstatSync(join(data, 'base')).isSymbolicLink()).toBe(false);
+      expect(lstatSync(join(data, 'postgresql.conf')).isSymbolicLink()).toBe(false);
+      expect(statSync(data).mode & 0o777).toBe(0o700);
+    } finally {
+      await db.close();
+    }
+    expect(readdirSync(outside)).toEqual(['postgresql.conf']);
+    expect(readFileSync(join(outside, 'postgresql.conf'), 'utf8')).toBe('kept\n');
+    // Nothing of the unpacking is left beside the folder.
+    expect(readdirSync(dir).sort()).toEqual(['data', 'outside', 'template']);
+  }, 120_000);
+
+  it("makes the service's data folder private (0700), whatever mode it was found with", async () => {
+    const dataDir = join(tmp(), 'gitsync');
+    mkdirSync(dataDir, { mode: 0o755 });
+    chmodSync(dataDir, 0o755);
+    const config = loadConfig({});
+    const runtime = await openRuntime(
+      { ...config, data_dir: dataDir, providers: [], worker: { ...config.worker, enabled: false } },
+      { logger: pino({ level: 'silent' }) },
+    );
+    try {
+      expect(statSync(dataDir).mode & 0o777).toBe(0o700);
+      expect(statSync(join(dataDir, 'encryption-key')).mode & 0o777).toBe(0o600);
+    } finally {
+      await runtime.close();
     }
   }, 120_000);
 

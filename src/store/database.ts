@@ -5,14 +5,17 @@ import {
   linkSync,
   lstatSync,
   mkdirSync,
+  mkdtempSync,
   readdirSync,
   readFileSync,
   renameSync,
+  rmSync,
+  statSync,
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join, resolve, sep } from 'node:path';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import type { PGlite } from '@electric-sql/pglite';
@@ -235,10 +238,11 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       if (template) {
         const tarball = readFileSync(template);
         try {
-          unpackCluster(tarball, dataDir);
+          unpackIntoFreshFolder(tarball, dataDir);
         } catch {
-          // Not a tarball this reader knows: PGlite unpacks it itself (slower, same cluster).
-          // PG_VERSION, written last, is not there yet, so nothing half-written counts as a cluster.
+          // Not a tarball this reader knows: PGlite unpacks it itself (slower, same cluster), into
+          // an emptied folder for the same reason as above.
+          replaceFolder(dataDir, null);
           loadDataDir = new File([tarball], 'cluster.tar.gz');
         }
       }
@@ -340,6 +344,35 @@ function unpackCluster(tarball: Buffer, dataDir: string): void {
 }
 
 /**
+ * Unpacks the initial cluster into a new private folder beside `dataDir` and renames it into
+ * place. `dataDir` holds no cluster yet (no PG_VERSION), but it may hold what someone else left
+ * there — a symbolic link named `base` or `postgresql.conf` would have the unpacking write
+ * through it, outside the folder — so nothing found in it is written into or kept.
+ */
+function unpackIntoFreshFolder(tarball: Buffer, dataDir: string): void {
+  const prefix = `${trimTrailingSlash(dataDir)}.new-`;
+  // Left by an unpacking cut short (this process holds the folder's lock, so none is running).
+  const parent = dirname(prefix);
+  for (const entry of readdirSync(parent))
+    if (entry.startsWith(basename(prefix))) rmSync(join(parent, entry), { recursive: true, force: true });
+  const fresh = mkdtempSync(prefix);
+  try {
+    unpackCluster(tarball, fresh);
+  } catch (error) {
+    rmSync(fresh, { recursive: true, force: true });
+    throw error;
+  }
+  replaceFolder(dataDir, fresh);
+}
+
+/** Removes `dataDir` (links inside are removed, never followed) and puts `fresh` — or a new empty private folder — in its place. */
+function replaceFolder(dataDir: string, fresh: string | null): void {
+  rmSync(dataDir, { recursive: true, force: true });
+  if (fresh) renameSync(fresh, dataDir);
+  else mkdirSync(dataDir, { mode: 0o700 });
+}
+
+/**
  * Runs PGlite's initdb (in memory) and writes the cluster to `dir` as the template new embedded
  * folders start from, named for the installed PGlite build; older templates there are removed.
  * `npm run build` calls it. Returns the file written.
@@ -390,6 +423,13 @@ function claimDataDir(dataDir: string): () => void {
     throw error;
   }
   return unlock;
+}
+
+/** Creates `dir` (0700), or takes away what others may do in it (chmod go-rwx) where it exists. */
+export function makeFolderPrivate(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const mode = statSync(dir).mode;
+  if ((mode & 0o077) !== 0) chmodSync(dir, mode & 0o700);
 }
 
 /** chmod go-rwx, recursively; symbolic links are not followed (PGlite makes none). */

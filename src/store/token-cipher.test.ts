@@ -1,5 +1,5 @@
 import { createCipheriv, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -113,6 +113,25 @@ describe('TokenCipher', () => {
       expect(TokenCipher.fromSetting(readFileSync(path, 'utf8').trim()).open(sealed, OWNER, 'github')).toBe(
         'ghp_secret',
       );
+    });
+
+    it('refuses a key file it did not make private: readable by others, a link, or not a file', () => {
+      const key = `${'ab'.repeat(32)}\n`;
+      const loose = join(tmp(), 'encryption-key');
+      writeFileSync(loose, key, { mode: 0o644 });
+      chmodSync(loose, 0o644);
+      expect(() => TokenCipher.fromKeyFile(loose)).toThrow(/readable or writable by others/);
+
+      const dir = tmp();
+      const target = join(dir, 'elsewhere');
+      writeFileSync(target, key, { mode: 0o600 });
+      const link = join(dir, 'encryption-key');
+      symlinkSync(target, link);
+      expect(() => TokenCipher.fromKeyFile(link)).toThrow(/not a regular file/);
+
+      const folder = join(tmp(), 'encryption-key');
+      mkdirSync(folder);
+      expect(() => TokenCipher.fromKeyFile(folder)).toThrow(/not a regular file/);
     });
 
     it('names the file when its content is not a key', () => {

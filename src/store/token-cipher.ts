@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { ConfigError } from '../core/errors.ts';
 
 /** Current format: AES-256-GCM bound to its row (see `aad`). `:` never occurs in base64, so the prefixes cannot be confused. */
@@ -56,8 +56,7 @@ export class TokenCipher {
         throw new ConfigError(`cannot create the token encryption key file ${path}`, { cause: error });
       }
     }
-    const text = readFileSync(path, 'utf8').trim();
-    return { cipher: new TokenCipher(parseKey(text, `the key file ${path}`)), created };
+    return { cipher: new TokenCipher(parseKey(readPrivateFile(path), `the key file ${path}`)), created };
   }
 
   get encrypts(): boolean {
@@ -132,4 +131,35 @@ function parseKey(value: string, source: string): Buffer {
     );
   }
   return bytes;
+}
+
+/**
+ * The key file's text, only if it is what `fromKeyFile` makes: a regular file (not a link: opened
+ * without following one, then checked on the open descriptor), of this user, that no one else may
+ * read or write. A key file planted in the data folder, or loosened since, is refused rather than
+ * used: tokens sealed with a key others can read are not sealed.
+ */
+function readPrivateFile(path: string): string {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ELOOP')
+      throw new ConfigError(`the key file ${path} is not a regular file (a symbolic link)`, { cause: error });
+    throw new ConfigError(`cannot read the key file ${path}`, { cause: error });
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw new ConfigError(`the key file ${path} is not a regular file`);
+    const uid = process.getuid?.();
+    if (uid !== undefined && stat.uid !== uid)
+      throw new ConfigError(`the key file ${path} belongs to another user (uid ${stat.uid})`);
+    if ((stat.mode & 0o077) !== 0)
+      throw new ConfigError(
+        `the key file ${path} is readable or writable by others (mode ${(stat.mode & 0o777).toString(8)}): make it 0600 if it is yours, else remove it`,
+      );
+    return readFileSync(fd, 'utf8').trim();
+  } finally {
+    closeSync(fd);
+  }
 }
