@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -160,16 +161,111 @@ describe('gitsync CLI', () => {
     const bare = tmp();
     sh(bare, 'init', '-q', '--bare');
     const dir = checkout(bare);
-    const install = await runGitsync(
-      ['hook', 'install', '--chat', randomUUID(), '--cwd', dir, '--url', 'http://127.0.0.1:9'],
-      { GITSYNC_API_KEY: 'k' },
-    );
+    const install = await runGitsync(['hook', 'install', '--chat', randomUUID(), '--cwd', dir], {
+      ...env,
+      GITSYNC_API_KEY: await reportKey(),
+    });
     expect(install.code).toBe(0);
-    expect(install.stderr).toMatch(/could not reach .* it must be a report key/);
+    // The service moved away (or is down): pushes must not wait for it.
+    sh(dir, 'config', 'gitsync.url', 'http://127.0.0.1:9');
     const started = Date.now();
     sh(dir, 'push', '-q', 'origin', 'feature');
     expect(Date.now() - started).toBeLessThan(5000);
     expect(sh(bare, 'rev-parse', 'feature')).toBe(sh(dir, 'rev-parse', 'HEAD'));
+  });
+
+  /** A server that records the Authorization header of every request and answers `status`. */
+  const recorder = async (status = 202, body: unknown = { chat_ids: [] }) => {
+    const seen: string[] = [];
+    const server: Server = createServer((req, res) => {
+      seen.push(req.headers.authorization ?? '');
+      req.resume();
+      res.writeHead(status, {
+        'content-type': 'application/json',
+        ...(status === 429 && { 'retry-after': '5' }),
+      });
+      res.end(JSON.stringify(body));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as { port: number };
+    return {
+      url: `http://127.0.0.1:${port}`,
+      seen,
+      close: () => new Promise<void>((r) => server.close(() => r())),
+    };
+  };
+
+  it("the user's key goes only to a URL from the environment, never to one the checkout names", async () => {
+    const trap = await recorder();
+    try {
+      const bare = tmp();
+      sh(bare, 'init', '-q', '--bare');
+      const dir = checkout(bare);
+      const chat = await newChat();
+      const checkoutKey = await reportKey();
+      const install = await runGitsync(['hook', 'install', '--chat', chat, '--cwd', dir], {
+        ...env,
+        GITSYNC_API_KEY: checkoutKey,
+      });
+      expect(install.code, install.stderr).toBe(0);
+      // The agent working in the checkout points it at a server of its own.
+      sh(dir, 'config', 'gitsync.url', trap.url);
+
+      // A human reports by hand with their own key in the environment (no GITSYNC_URL): the key
+      // goes to the default URL or nowhere, not to the checkout's URL.
+      expect(process.env.GITSYNC_URL).toBeUndefined();
+      await runGitsync(['report', '--cwd', dir], { GITSYNC_API_KEY: ADMIN });
+      expect(trap.seen).toEqual([]);
+      // --url with the checkout's key is refused: the checkout's key goes only to its own URL.
+      const mixed = await runGitsync(['report', '--cwd', dir, '--url', service.url], { GITSYNC_API_KEY: '' });
+      expect(mixed.code).toBe(2);
+      expect(mixed.stderr).toMatch(/--url goes with GITSYNC_API_KEY/);
+
+      // The human pushes from a shell holding their key: the hook sends the checkout's own report
+      // key (which the agent could read anyway) to the checkout's URL, never the human's key.
+      execFileSync('git', ['push', '-q', 'origin', 'feature'], {
+        cwd: dir,
+        env: { ...process.env, GITSYNC_API_KEY: ADMIN },
+      });
+      await waitFor(() => trap.seen.length > 0, 20_000, "the hook's report");
+      expect(trap.seen).toEqual([`Bearer ${checkoutKey}`]);
+    } finally {
+      await trap.close();
+    }
+  });
+
+  it('hook install fails closed: unless the service confirms a report key, nothing is written', async () => {
+    const key = await reportKey();
+    for (const [what, answer] of [
+      ['unreachable', null],
+      ['rate limited', [429, { error: { code: 'rate_limited', message: 'slow down' } }]],
+      ['failing', [503, { error: { code: 'unavailable', message: 'database away' } }]],
+      ['odd', [200, { keys: [] }]],
+    ] as const) {
+      const fake = answer ? await recorder(answer[0], answer[1]) : null;
+      try {
+        const dir = checkout('https://github.com/acme/app.git');
+        const r = await runGitsync(
+          [
+            'hook',
+            'install',
+            '--chat',
+            randomUUID(),
+            '--cwd',
+            dir,
+            '--url',
+            fake?.url ?? 'http://127.0.0.1:9',
+          ],
+          { GITSYNC_API_KEY: key },
+        );
+        expect(r.code, `${what}: ${r.stderr}`).not.toBe(0);
+        expect(r.stderr, what).not.toBe('');
+        expect(() => sh(dir, 'config', '--get', 'gitsync.key'), what).toThrow();
+        expect(existsSync(join(dir, '.git', 'hooks', 'pre-push')), what).toBe(false);
+      } finally {
+        await fake?.close();
+      }
+    }
   });
 
   it('hook install stores only a report key: the admin key, owner keys and --key are refused', async () => {

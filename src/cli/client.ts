@@ -20,6 +20,8 @@ export class CliError extends Error {
     readonly exitCode: number,
     /** The service's HTTP status, when it answered with an error. */
     readonly status?: number,
+    /** The service's error code (`forbidden`, `rate_limited`, …), when its answer had one. */
+    readonly code?: string,
   ) {
     super(message);
   }
@@ -30,18 +32,21 @@ export interface ServiceOptions {
   key?: string | undefined;
 }
 
-/** Where the service is and which key to use: flags, then environment, then the defaults. */
-export function serviceTarget(options: ServiceOptions, fallback: ServiceOptions = {}) {
-  const url = (options.url ?? process.env.GITSYNC_URL ?? fallback.url ?? 'http://127.0.0.1:7420').replace(
-    /\/+$/,
-    '',
-  );
+const DEFAULT_URL = 'http://127.0.0.1:7420';
+
+/** A service URL without trailing slashes, refused unless http(s); `source` names where it came from. */
+function checkedUrl(url: string, source: string): string {
+  const trimmed = url.replace(/\/+$/, '');
   try {
-    const u = new URL(url);
+    const u = new URL(trimmed);
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
   } catch {
-    throw new ConfigError(`--url / GITSYNC_URL must be an http(s) URL, got ${JSON.stringify(url)}`);
+    throw new ConfigError(`${source} must be an http(s) URL, got ${JSON.stringify(trimmed)}`);
   }
+  return trimmed;
+}
+
+function refuseKeyFlag(options: ServiceOptions): void {
   if (options.key !== undefined) {
     // Process arguments are visible to every local user (`ps`, /proc/<pid>/cmdline).
     throw new CliError(
@@ -49,9 +54,45 @@ export function serviceTarget(options: ServiceOptions, fallback: ServiceOptions 
       EXIT.usage,
     );
   }
-  const key = process.env.GITSYNC_API_KEY || fallback.key;
+}
+
+/** Where the service is and which key to use: the flag or the environment, else the default URL. */
+export function serviceTarget(options: ServiceOptions) {
+  const url = checkedUrl(options.url ?? (process.env.GITSYNC_URL || DEFAULT_URL), '--url / GITSYNC_URL');
+  refuseKeyFlag(options);
+  const key = process.env.GITSYNC_API_KEY;
   if (!key) throw new ConfigError('no API key: set GITSYNC_API_KEY');
   return { url, key };
+}
+
+/**
+ * Where a report goes and with which key. The URL and the key always come from the same place, so
+ * that a checkout (whose git config the agent working in it may write) never chooses where the
+ * user's key is sent: GITSYNC_API_KEY goes with --url / GITSYNC_URL (or the default), the
+ * checkout's `gitsync.key` with the checkout's `gitsync.url` (or the default). `checkoutOnly` (the
+ * push hook) uses the checkout's pair whatever the environment holds.
+ */
+export function reportTarget(
+  options: ServiceOptions,
+  checkout: ServiceOptions,
+  checkoutOnly = false,
+): { url: string; key: string } {
+  refuseKeyFlag(options);
+  if (!checkoutOnly && process.env.GITSYNC_API_KEY) return serviceTarget(options);
+  if (options.url !== undefined) {
+    throw new CliError(
+      "--url goes with GITSYNC_API_KEY: the checkout's gitsync.key is sent only to the checkout's gitsync.url",
+      EXIT.usage,
+    );
+  }
+  if (!checkout.key) {
+    throw new ConfigError(
+      checkoutOnly
+        ? 'no gitsync.key in this checkout: run `gitsync hook install` again'
+        : 'no API key: set GITSYNC_API_KEY (or run `gitsync hook install` in this checkout)',
+    );
+  }
+  return { url: checkedUrl(checkout.url ?? DEFAULT_URL, 'git config gitsync.url'), key: checkout.key };
 }
 
 /** Calls the service; maps "unreachable" and 4xx/5xx answers to CliErrors with the service's message. */
@@ -94,6 +135,7 @@ export async function callService<T>(
       `gitsync refused ${method} ${path}: ${what}${hint}`,
       res.status < 500 ? EXIT.rejected : EXIT.failure,
       res.status,
+      error?.code,
     );
   }
   return json as T;

@@ -18,7 +18,11 @@ function packageBin(): string {
 
 const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 
-/** The hook: hands each pushed branch to a detached `gitsync report` that waits for the push to land. */
+/**
+ * The hook: hands each pushed branch to a detached `gitsync report` that waits for the push to land,
+ * with the URL and key stored in the checkout (`--from-checkout`): a key in the pushing shell's
+ * environment is never sent anywhere by a push.
+ */
 export function hookScript(node = process.execPath, bin = packageBin()): string {
   return `#!/bin/sh
 ${MARKER}: reports each pushed branch once the push has succeeded.
@@ -30,7 +34,7 @@ while read -r local_ref local_sha remote_ref remote_sha; do
   [ "$local_sha" = "$z40" ] && continue
   case "$remote_ref" in refs/heads/*) ;; *) continue ;; esac
   branch="\${remote_ref#refs/heads/}"
-  ( ${quote(node)} ${quote(bin)} report --remote "$remote" --branch "$branch" --wait-for-push "$local_sha" --quiet </dev/null >/dev/null 2>&1 & )
+  ( ${quote(node)} ${quote(bin)} report --from-checkout --remote "$remote" --branch "$branch" --wait-for-push "$local_sha" --quiet </dev/null >/dev/null 2>&1 & )
 done
 exit 0
 `;
@@ -49,39 +53,49 @@ const REPORT_KEY_HOWTO =
   'create one with POST /api/v1/keys {"owner_id": …, "name": …, "scope": "report"} and set it as GITSYNC_API_KEY';
 
 /**
- * Refuses admin and owner keys: a key stored in the checkout's git config is readable by the agent
- * working there, and a report key can do nothing but report. The service tells which kind a key
- * is. If it cannot be reached the hook is installed anyway (pushes must not wait for it), with a
- * warning that the key could not be checked.
+ * Confirms with the service that the key is a report key before it is stored in the checkout's
+ * git config, where the agent working there can read it. The service tells which kind a key is: an
+ * admin key may list keys, an owner key may list chats, a report key is refused both (403
+ * `forbidden`). Anything else — the service unreachable, 401, 429, 5xx — confirms nothing, and
+ * nothing is stored (fail closed: storing an unchecked key could hand a human's key to the agent).
  */
 async function checkReportKey(target: { url: string; key: string }): Promise<void> {
-  const probe = async (path: string) => {
+  const probe = async (path: string): Promise<{ status: number; code?: string }> => {
     try {
-      return await callService(target, 'GET', path, undefined, 5_000).then(() => 200);
+      await callService(target, 'GET', path, undefined, 5_000);
+      return { status: 200 };
     } catch (error) {
-      if (error instanceof CliError && error.exitCode === EXIT.unreachable) return 'unreachable' as const;
-      if (error instanceof CliError && error.status !== undefined) return error.status;
+      if (error instanceof CliError && error.exitCode === EXIT.unreachable)
+        throw new CliError(
+          `${error.message}; the key could not be confirmed to be a report key, so nothing was installed`,
+          EXIT.unreachable,
+        );
+      if (error instanceof CliError && error.status !== undefined)
+        return { status: error.status, ...(error.code !== undefined && { code: error.code }) };
       throw error;
     }
   };
-  const keys = await probe('/api/v1/keys');
-  if (keys === 'unreachable') {
-    process.stderr.write(
-      `gitsync: warning: could not reach ${target.url} to check the key; it must be a report key (${REPORT_KEY_HOWTO})\n`,
+  const unconfirmed = (answer: { status: number; code?: string }) =>
+    new CliError(
+      `the service answered ${answer.status}${answer.code ? ` ${answer.code}` : ''} when asked what kind of key this is; nothing was installed (retry later)`,
+      answer.status < 500 ? EXIT.rejected : EXIT.failure,
+      answer.status,
     );
-    return;
-  }
-  if (keys === 200)
+  const keys = await probe('/api/v1/keys');
+  if (keys.status === 200)
     throw new CliError(
       `refusing to store the admin key in the checkout; use a report key: ${REPORT_KEY_HOWTO}`,
       EXIT.usage,
     );
-  if (keys === 401) throw new CliError('the service does not accept this key (401)', EXIT.rejected);
-  if ((await probe('/api/v1/chats?limit=1')) === 200)
+  if (keys.status === 401) throw new CliError('the service does not accept this key (401)', EXIT.rejected);
+  if (keys.status !== 403 || keys.code !== 'forbidden') throw unconfirmed(keys);
+  const chats = await probe('/api/v1/chats?limit=1');
+  if (chats.status === 200)
     throw new CliError(
       `refusing to store an owner key in the checkout (it can read and change every chat of its owner); use a report key: ${REPORT_KEY_HOWTO}`,
       EXIT.usage,
     );
+  if (chats.status !== 403 || chats.code !== 'forbidden') throw unconfirmed(chats);
 }
 
 /**
@@ -96,19 +110,21 @@ export async function installHook(options: HookOptions): Promise<string> {
   const dir = resolve(cwd, hooksPath && hooksPath !== '' ? hooksPath : join(gitDir, 'hooks'));
   const file = join(isAbsolute(dir) ? dir : resolve(cwd, dir), 'pre-push');
   const existing = await readFile(file, 'utf8').catch(() => null);
-  if (existing !== null && !existing.includes(MARKER)) {
-    if (!options.force) {
-      throw new CliError(
-        `${file} exists and is not gitsync's; rerun with --force to replace it (it is kept as pre-push.before-gitsync)`,
-        EXIT.usage,
-      );
-    }
-    await rename(file, `${file}.before-gitsync`);
+  const foreign = existing !== null && !existing.includes(MARKER);
+  if (foreign && !options.force) {
+    throw new CliError(
+      `${file} exists and is not gitsync's; rerun with --force to replace it (it is kept as pre-push.before-gitsync)`,
+      EXIT.usage,
+    );
   }
   // Recorded in the checkout so pushes from any shell report, whatever their environment. Anyone
-  // who can read the checkout (the agent) can read that key: it must be a report key.
+  // who can read the checkout (the agent) can read that key: it must be a report key, confirmed
+  // before anything in the checkout changes.
   const target = serviceTarget(options);
   await checkReportKey(target);
+  if (foreign) {
+    await rename(file, `${file}.before-gitsync`);
+  }
   for (const [name, value] of Object.entries({
     chat: options.chat,
     workspace: options.workspace,

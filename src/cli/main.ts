@@ -50,6 +50,8 @@ program
   .addOption(
     new Option('--wait-for-push <sha>', 'report only once the remote branch is at this commit').hideHelp(),
   )
+  // The push hook's: URL and key from the checkout's git config only, whatever the environment holds.
+  .addOption(new Option('--from-checkout').hideHelp())
   .option('--quiet', 'print nothing on success')
   .addOption(urlOption())
   .addOption(keyOption())

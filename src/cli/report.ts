@@ -1,6 +1,6 @@
 import { canonicalUnmatchedOrigin } from '../core/origin.ts';
 import { UUID_PATTERN } from '../core/types.ts';
-import { CliError, callService, EXIT, serviceTarget } from './client.ts';
+import { CliError, callService, EXIT, reportTarget } from './client.ts';
 import { git } from './git.ts';
 
 export interface ReportOptions {
@@ -13,12 +13,16 @@ export interface ReportOptions {
   branch?: string;
   cwd: string;
   waitForPush?: string;
+  /** The push hook: the service URL and key from the checkout's git config, never the environment. */
+  fromCheckout?: boolean;
   quiet?: boolean;
 }
 
 /**
  * `gitsync report`: posts "this chat pushed branch B of origin O". Branch and origin come from
  * the checkout; credentials in the remote URL are removed before anything leaves the machine.
+ * GITSYNC_API_KEY is sent only to --url / GITSYNC_URL (or the default), never to a `gitsync.url`
+ * the checkout names: whoever can write the checkout's git config must not receive the user's key.
  */
 export async function report(options: ReportOptions): Promise<void> {
   const cwd = options.cwd;
@@ -44,7 +48,12 @@ export async function report(options: ReportOptions): Promise<void> {
     if (value && !UUID_PATTERN.test(value))
       throw new CliError(`${flag} must be a UUID, got ${JSON.stringify(value)}`, EXIT.usage);
   }
-  const target = serviceTarget(options, { url: await setting('url'), key: await setting('key') });
+  // The key goes only to the URL that came from the same place (client.ts, `reportTarget`).
+  const target = reportTarget(
+    options,
+    { url: await setting('url'), key: await setting('key') },
+    options.fromCheckout === true,
+  );
 
   const branch = options.branch ?? (await git(cwd, 'symbolic-ref', '--short', '-q', 'HEAD'));
   if (!branch) throw new CliError('HEAD is not on a branch (detached?); pass --branch', EXIT.usage);
