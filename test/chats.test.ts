@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '../src/core/clock.ts';
+import { DEFAULT_LIMITS } from '../src/core/limits.ts';
 import { silentLogger } from '../src/core/logger.ts';
 import { DEFAULT_WORKER_SETTINGS } from '../src/core/schedule.ts';
 import { Chats } from '../src/engine/chats.ts';
@@ -59,5 +60,36 @@ describe('chat operations in the library', () => {
     await expect(chats.put({ id: theirs, owner_id: owner }, owner)).rejects.toMatchObject({
       code: 'not_found',
     });
+  });
+
+  it('a tree holds at most descendants_per_root chats, however many are created at once (PostgreSQL)', async () => {
+    const t = await createTestStore('postgres');
+    drop = t.drop;
+    const owner = randomUUID();
+    const now = new Date();
+    const limits = { ...DEFAULT_LIMITS, descendants_per_root: 6, children_per_chat: 4 };
+    const root = randomUUID();
+    await t.store.putChat({ id: root, owner_id: owner }, now, limits);
+    const a = randomUUID();
+    await t.store.putChat({ id: a, owner_id: owner, parent_chat_id: root }, now, limits);
+    // Twenty creates at once, on the pool's ten connections, under two parents of one tree.
+    const tries = Array.from({ length: 20 }, (_, i) =>
+      t.store
+        .putChat({ id: randomUUID(), owner_id: owner, parent_chat_id: i % 2 ? root : a }, now, limits)
+        .then(
+          () => 'created',
+          (error: { code?: string }) => error.code,
+        ),
+    );
+    const outcomes = await Promise.all(tries);
+    expect(outcomes.filter((o) => o === 'created')).toHaveLength(5);
+    expect(new Set(outcomes.filter((o) => o !== 'created'))).toEqual(new Set(['too_many_children']));
+    const tree = await t.store.getChat(root);
+    const count = (c: { children: { children: unknown[] }[] }): number =>
+      c.children.reduce((n, child) => n + 1 + count(child as never), 0);
+    expect(count(tree!)).toBe(6);
+    // Each parent within children_per_chat too.
+    expect(tree!.children.length).toBeLessThanOrEqual(4);
+    expect(tree!.children.find((c) => c.id === a)!.children.length).toBeLessThanOrEqual(4);
   });
 });

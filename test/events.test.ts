@@ -215,6 +215,68 @@ describe('events over a real socket (SSE)', () => {
     expect(view.archived).toBe(false);
   });
 
+  it('an event carries the changed chat without its subtree, however many children it has', async () => {
+    // The shape of the finding: a root with 200 sub-agent chats of 3 refs each. Each event used to
+    // carry the whole subtree (805 KB here, hundreds of MB within the default limits).
+    await s.close();
+    s = await createServiceHarness({ limits: { request_burst: 1_000_000 } });
+    const root = randomUUID();
+    await s.call('PUT', `/api/v1/chats/${root}`, { body: { owner_id: s.owner, title: 'root' } });
+    const children: string[] = [];
+    for (let i = 0; i < 200; i++) {
+      const id = randomUUID();
+      children.push(id);
+      const put = await s.call('PUT', `/api/v1/chats/${id}`, {
+        body: { owner_id: s.owner, parent_chat_id: root },
+      });
+      expect(put.status).toBe(201);
+      for (const branch of ['a', 'b', 'c']) {
+        const report = await s.call('POST', '/api/v1/git-refs', {
+          body: { chat_id: id, origin: 'https://fake.test/acme/app', branch: `${branch}-${i}` },
+        });
+        expect(report.status).toBe(202);
+      }
+    }
+    const sizes = async () =>
+      (
+        await s.db.query<{ kind: string; bytes: number }>(
+          'SELECT kind, octet_length(payload) AS bytes FROM events ORDER BY id DESC LIMIT 1',
+        )
+      ).rows[0]!;
+    for (let i = 0; i < 5; i++)
+      await s.call('POST', '/api/v1/git-refs', {
+        body: { chat_id: root, origin: 'https://fake.test/acme/app', branch: `root-${i}` },
+      });
+    const report = await sizes();
+    expect(report.kind).toBe('diff_status_change');
+    // One chat and its own refs (here at most 5): a few KB, not the subtree.
+    expect(report.bytes).toBeLessThan(16_000);
+    await s.call('PUT', `/api/v1/chats/${root}`, { body: { owner_id: s.owner, title: 'renamed' } });
+    expect((await sizes()).bytes).toBeLessThan(16_000);
+    await s.call('POST', `/api/v1/chats/${root}/archive`);
+    expect((await sizes()).bytes).toBeLessThan(16_000);
+    const stored = await s.db.query<{ payload: string }>(
+      'SELECT payload FROM events ORDER BY id DESC LIMIT 1',
+    );
+    const event = JSON.parse(stored.rows[0]!.payload);
+    expect(event.chat).not.toHaveProperty('children');
+    expect(event.chat).toMatchObject({ id: root, parent_chat_id: null, root_chat_id: root, archived: true });
+    // A child's event places it by its parent and root.
+    await s.call('PUT', `/api/v1/chats/${children[7]}`, {
+      body: { owner_id: s.owner, title: 'child renamed' },
+    });
+    const child = JSON.parse(
+      (await s.db.query<{ payload: string }>('SELECT payload FROM events ORDER BY id DESC LIMIT 1')).rows[0]!
+        .payload,
+    );
+    expect(child.chat).toMatchObject({ id: children[7], parent_chat_id: root, root_chat_id: root });
+    expect(child.chat).not.toHaveProperty('children');
+    expect(child.chat.diff_statuses).toHaveLength(3);
+    // The API still answers with the whole tree.
+    const tree = await s.call('GET', `/api/v1/chats/${root}`);
+    expect(tree.json.children).toHaveLength(200);
+  });
+
   it('refuses a stream without a key, and another owner’s stream for an owner key', async () => {
     expect((await SseClient.open(`${base}/api/v1/events`)).status).toBe(401);
     expect((await open(`?owner_id=${randomUUID()}`)).status).toBe(403);

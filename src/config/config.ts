@@ -69,7 +69,15 @@ const providerSchema = z.strictObject({
   service_token_for: z.enum(SERVICE_TOKEN_POLICIES).optional(),
   /** One share for every token, or owners' and the service token's apart. */
   max_budget_share: z
-    .union([budgetShare, z.strictObject({ owner: budgetShare.optional(), service: budgetShare.optional() })])
+    .union([
+      budgetShare,
+      z.strictObject({
+        owner: budgetShare.optional(),
+        service: budgetShare.optional(),
+        /** The most of the service token's budget one owner's refs may spend per window. */
+        service_per_owner: budgetShare.optional(),
+      }),
+    ])
     .optional(),
 });
 
@@ -104,8 +112,10 @@ const limitsSchema = z.strictObject({
   replay_max_bytes: positive.optional(),
   chats_per_owner: positive.optional(),
   refs_per_chat: positive.optional(),
+  refs_per_owner: positive.optional(),
   chat_depth: positive.max(1_000).optional(),
   children_per_chat: positive.optional(),
+  descendants_per_root: positive.optional(),
   workspace_report_chats: positive.optional(),
   concurrent_webhook_uploads: positive.max(10_000).optional(),
   webhook_upload_timeout_ms: positive.optional(),
@@ -211,7 +221,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       service_token_for: p.service_token_for ?? DEFAULT_SERVICE_TOKEN_POLICY,
       max_budget_share:
         typeof p.max_budget_share === 'number'
-          ? { owner: p.max_budget_share, service: p.max_budget_share }
+          ? {
+              ...DEFAULT_BUDGET_SHARES,
+              owner: p.max_budget_share,
+              service: p.max_budget_share,
+            }
           : { ...DEFAULT_BUDGET_SHARES, ...p.max_budget_share },
       webhook_secret: p.webhook_secret_env ? env[p.webhook_secret_env] || undefined : undefined,
     }),

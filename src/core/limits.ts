@@ -14,10 +14,14 @@ export interface Limits {
   chats_per_owner: number;
   /** Tracked refs (origin + branch) one chat may have. */
   refs_per_chat: number;
+  /** Tracked refs one owner may have over all their chats (the worker refreshes them all). */
+  refs_per_owner: number;
   /** How deep sub-agent chats may nest (a root chat is depth 1). */
   chat_depth: number;
   /** Direct children one chat may have. */
   children_per_chat: number;
+  /** Chats one tree may hold below its root (every level together). */
+  descendants_per_root: number;
   /** Chats one workspace ref report may reach. */
   workspace_report_chats: number;
   /** Webhook deliveries being received at once; more get 503 with Retry-After. */
@@ -33,8 +37,10 @@ export const DEFAULT_LIMITS: Limits = {
   replay_max_bytes: 16 * 1024 * 1024,
   chats_per_owner: 250_000,
   refs_per_chat: 200,
+  refs_per_owner: 20_000,
   chat_depth: 32,
   children_per_chat: 1_000,
+  descendants_per_root: 5_000,
   workspace_report_chats: 1_000,
   concurrent_webhook_uploads: 16,
   webhook_upload_timeout_ms: 10_000,

@@ -173,17 +173,28 @@ export interface ChatView extends Chat {
   children: ChatView[];
 }
 
-/** Refs a code-host notification concerns: a repository branch, or a PR by its URL. */
+/**
+ * Refs a code-host notification concerns: a repository branch, a PR by its URL, or the refs whose
+ * PR's head commit is `head_sha` (a commit status names a commit, no branch), in any repository:
+ * a fork's PR shares its commits with its parent. `origin` may be '' when only the others apply.
+ */
 export interface StaleMatch {
   origin: string;
   branch?: string | undefined;
   url?: string | undefined;
+  head_sha?: string | undefined;
 }
 
 /** Change events (docs/api.md, "Events"). Payloads are serialised as JSON; Dates become RFC 3339 UTC strings. */
+/**
+ * A chat as an event carries it: without its subtree (SPEC §6.2 "Tenants"); its `parent_chat_id`
+ * and `root_chat_id` place it. `GET /api/v1/chats/{id}` gives the whole tree.
+ */
+export type EventChat = Omit<ChatView, 'children'>;
+
 export type ChangeEvent =
-  | { kind: 'diff_status_change'; chat: ChatView; changed_diff_status: DiffStatus }
-  | { kind: 'chat_created' | 'chat_updated' | 'chat_archived' | 'chat_unarchived'; chat: ChatView }
+  | { kind: 'diff_status_change'; chat: EventChat; changed_diff_status: DiffStatus }
+  | { kind: 'chat_created' | 'chat_updated' | 'chat_archived' | 'chat_unarchived'; chat: EventChat }
   | { kind: 'chat_deleted'; chat: Pick<Chat, 'id' | 'owner_id'> };
 
 export type ChangeEventKind = ChangeEvent['kind'];

@@ -1,6 +1,6 @@
 import { BadInputError, ConflictError, NotFoundError, RateLimitedError } from '../core/errors.ts';
 import { DEFAULT_LIMITS } from '../core/limits.ts';
-import type { ChangeEvent } from '../core/types.ts';
+import type { ChangeEvent, EventChat } from '../core/types.ts';
 import { type Chat, type ChatView, type DiffStatus, UUID_PATTERN } from '../core/types.ts';
 import type { Database, Tx } from './database.ts';
 import { isMigrated } from './migrate.ts';
@@ -19,6 +19,8 @@ import {
   type ClaimedRef,
   type ListChatsQuery,
   type Outbox,
+  type OwnerSpendState,
+  type OwnerUsageRecord,
   type RefReport,
   type RefWrite,
   type StaleMatch,
@@ -104,8 +106,8 @@ export class SqlStore implements Store {
         return await this.#publishing(async (tx, events) => {
           const { created, changed } = await this.#putChatRow(tx, input, now, limits, owner);
           const chat = await this.#mustGetChat(tx, input.id);
-          if (created) events.push({ kind: 'chat_created', chat });
-          else if (changed) events.push({ kind: 'chat_updated', chat });
+          if (created) events.push({ kind: 'chat_created', chat: withoutChildren(chat) });
+          else if (changed) events.push({ kind: 'chat_updated', chat: withoutChildren(chat) });
           return { chat, created, changed };
         });
       } catch (error) {
@@ -142,13 +144,16 @@ export class SqlStore implements Store {
     let archived = false;
     if (input.parent_chat_id) {
       if (input.parent_chat_id === input.id) throw new BadInputError('a chat cannot be its own parent');
+      // The tree's root row first (as archives do, see #treeTransaction): creates in one tree take
+      // turns, so the counts in #checkNesting cannot be overtaken by a concurrent create.
+      await chats.lockRoot(tx, input.parent_chat_id);
       // FOR SHARE: an archive of the parent running now finishes first, so the child sees it.
       const p = await chats.selectChatForShare(tx, input.parent_chat_id);
       if (!p || p.owner_id !== input.owner_id)
         throw new BadInputError('parent_chat_id names no chat of this owner');
       root = p.root_chat_id;
       archived = p.archived;
-      await this.#checkNesting(tx, p.id, limits);
+      await this.#checkNesting(tx, p, limits);
     }
     if ((await chats.countOwnerChats(tx, input.owner_id)) >= limits.chats_per_owner) {
       throw new RateLimitedError(
@@ -171,8 +176,12 @@ export class SqlStore implements Store {
     return { created: true, changed: true };
   }
 
-  /** A new child of `parentId` must stay within the depth and width limits. */
-  async #checkNesting(tx: Tx, parentId: string, limits: ChatLimits): Promise<void> {
+  /**
+   * A new child of `parent` must stay within the depth and width limits, and its tree within
+   * `descendants_per_root`. Called with the tree's root row locked (see #putChatRow).
+   */
+  async #checkNesting(tx: Tx, parent: Chat, limits: ChatLimits): Promise<void> {
+    const parentId = parent.id;
     if ((await chats.chatDepth(tx, parentId, limits.chat_depth)) + 1 > limits.chat_depth) {
       throw new BadInputError(`sub-agent chats may nest at most ${limits.chat_depth} deep`, {
         code: 'chat_too_deep',
@@ -183,6 +192,12 @@ export class SqlStore implements Store {
         code: 'too_many_children',
       });
     }
+    if ((await chats.countDescendants(tx, parent.root_chat_id)) >= limits.descendants_per_root) {
+      throw new ConflictError(
+        `a tree of chats may hold at most ${limits.descendants_per_root} sub-agent chats (descendants_per_root)`,
+        { code: 'too_many_children' },
+      );
+    }
   }
 
   async archiveChat(id: string, now: Date, owner?: string): Promise<ChatView> {
@@ -190,7 +205,7 @@ export class SqlStore implements Store {
       await this.lockOwnedChat(tx, id, owner);
       await this.setSubtreeArchived(tx, id, true, now);
       const chat = await this.#mustGetChat(tx, id);
-      events.push({ kind: 'chat_archived', chat });
+      events.push({ kind: 'chat_archived', chat: withoutChildren(chat) });
       return chat;
     });
   }
@@ -208,7 +223,7 @@ export class SqlStore implements Store {
       }
       await this.setSubtreeArchived(tx, id, false, now);
       const view = await this.#mustGetChat(tx, id);
-      events.push({ kind: 'chat_unarchived', chat: view });
+      events.push({ kind: 'chat_unarchived', chat: withoutChildren(view) });
       return view;
     });
   }
@@ -255,6 +270,24 @@ export class SqlStore implements Store {
     const chat = (await this.#getChats(q, [id])).get(id);
     if (!chat) throw new NotFoundError(`chat ${id} not found`);
     return chat;
+  }
+
+  /**
+   * Chats as events carry them: each with its own refs, without its subtree (SPEC §6.2), so an
+   * event's size does not grow with the tree below the chat and no subtree is read to write it.
+   */
+  async #getEventChats(q: Tx, ids: readonly string[]): Promise<Map<string, EventChat>> {
+    const out = new Map<string, EventChat>();
+    if (ids.length === 0) return out;
+    const statuses = await refs.selectRefsOfChats(q, ids);
+    for (const c of await chats.selectChats(q, ids))
+      out.set(c.id, { ...c, diff_status: null, diff_statuses: [] });
+    for (const status of statuses) out.get(String(status.chat_id))?.diff_statuses.push(status);
+    for (const v of out.values()) {
+      v.diff_statuses.sort(byPrimary);
+      v.diff_status = v.diff_statuses[0] ?? null;
+    }
+    return out;
   }
 
   async getChat(id: string, owner?: string): Promise<ChatView | null> {
@@ -332,20 +365,29 @@ export class SqlStore implements Store {
     report: RefReport,
     now: Date,
     maxRefs = DEFAULT_LIMITS.refs_per_chat,
+    maxOwnerRefs = DEFAULT_LIMITS.refs_per_owner,
   ): Promise<DiffStatus | null> {
     // Due one second ago so the next claim takes it; updated_at = now makes it the primary ref.
     // Published at once (with the chat), so UIs show the branch before any PR data exists.
     return this.#publishing(async (tx, events) => {
-      const status = await refs.recordReport(tx, report, new Date(now.getTime() - 1000), now, maxRefs);
+      await refs.lockOwnerRefs(tx, report.chat_id);
+      const status = await refs.recordReport(tx, report, new Date(now.getTime() - 1000), now, {
+        chat: maxRefs,
+        owner: maxOwnerRefs,
+      });
       if (status) {
-        const chat = await this.#mustGetChat(tx, status.chat_id);
+        const chat = (await this.#getEventChats(tx, [status.chat_id])).get(status.chat_id);
+        if (!chat) throw new NotFoundError(`chat ${status.chat_id} not found`);
         events.push({ kind: 'diff_status_change', chat, changed_diff_status: status });
         return status;
       }
       if (!(await chats.chatExists(tx, report.chat_id))) return null;
+      const counts = await refs.countRefs(tx, report.chat_id);
       throw new RateLimitedError(
         new Date(now.getTime() + QUOTA_RETRY_MS),
-        `chat ${report.chat_id} already tracks ${maxRefs} refs, the most allowed`,
+        counts.chat >= maxRefs
+          ? `chat ${report.chat_id} already tracks ${maxRefs} refs, the most allowed`
+          : `this owner already tracks ${maxOwnerRefs} refs, the most allowed (refs_per_owner); delete chats or refs first`,
         { code: 'quota_exceeded' },
       );
     });
@@ -387,7 +429,7 @@ export class SqlStore implements Store {
     const write = async (tx: Tx, events: ChangeEvent[]) => {
       const rows = await refs.writeRefreshes(tx, writes);
       const published = rows.filter((r) => publish.has(r.id));
-      const views = await this.#getChats(tx, [...new Set(published.map((r) => r.status.chat_id))]);
+      const views = await this.#getEventChats(tx, [...new Set(published.map((r) => r.status.chat_id))]);
       for (const { status } of published) {
         const chat = views.get(status.chat_id);
         if (chat) events.push({ kind: 'diff_status_change', chat, changed_diff_status: status });
@@ -431,17 +473,26 @@ export class SqlStore implements Store {
     observed: readonly BudgetRecord[],
     usage: readonly UsageRecord[],
     pruneBefore?: Date,
+    ownerUsage: readonly OwnerUsageRecord[] = [],
   ): Promise<void> {
-    if (observed.length === 0 && usage.length === 0 && !pruneBefore) return;
+    if (observed.length === 0 && usage.length === 0 && ownerUsage.length === 0 && !pruneBefore) return;
     await this.db.transaction(async (tx) => {
       await budgets.upsertBudgets(tx, observed);
       await budgets.addUsage(tx, usage);
+      await budgets.addOwnerUsage(tx, ownerUsage);
       if (pruneBefore) await budgets.pruneUsage(tx, pruneBefore);
     });
   }
 
   getBudgets(keys: readonly { provider_id: string; token_fp: string }[], now: Date): Promise<BudgetState[]> {
     return budgets.selectBudgets(this.db, keys, new Date(now.getTime() - 3_600_000), now);
+  }
+
+  getOwnerSpend(
+    keys: readonly { provider_id: string; token_fp: string; owner_id: string }[],
+    now: Date,
+  ): Promise<OwnerSpendState[]> {
+    return budgets.selectOwnerSpend(this.db, keys, new Date(now.getTime() - 3_600_000), now);
   }
 
   async getTokens(
@@ -563,4 +614,10 @@ export class SqlStore implements Store {
   close(): Promise<void> {
     return this.db.close();
   }
+}
+
+/** The chat an event carries: the view without its subtree (SPEC §6.2 "Tenants"). */
+function withoutChildren(view: ChatView): EventChat {
+  const { children: _, ...chat } = view;
+  return chat;
 }

@@ -13,7 +13,10 @@ import type { Tx } from './database.ts';
 
 export type { StaleMatch };
 
-export type ChatLimits = Pick<Limits, 'chats_per_owner' | 'chat_depth' | 'children_per_chat'>;
+export type ChatLimits = Pick<
+  Limits,
+  'chats_per_owner' | 'chat_depth' | 'children_per_chat' | 'descendants_per_root'
+>;
 
 /** What a host last said of a token's budget in one scope (tokens only as fingerprints). */
 export interface BudgetRecord {
@@ -37,10 +40,30 @@ export interface UsageRecord {
   units: number;
 }
 
+/** Units the service token spent on one owner's behalf in one minute. */
+export interface OwnerUsageRecord extends UsageRecord {
+  owner_id: string;
+}
+
+/** What the service token spent on one owner's behalf in one scope, all replicas together. */
+export interface OwnerSpendState {
+  provider_id: string;
+  token_fp: string;
+  owner_id: string;
+  scope: string;
+  /** Since the scope's current window began (`BudgetState.window_start`; unknown: the last hour). */
+  used_in_window: number;
+  used_last_hour: number;
+  /** In the last five minutes: the owner's pace. */
+  used_recent: number;
+}
+
 /** A token's budget in one scope as all replicas know it, with gitsync's spend. */
 export interface BudgetState extends Omit<BudgetRecord, 'observed_at'> {
   /** null: spent, but the host has not said anything of the budget yet. */
   observed_at: Date | null;
+  /** When the current window began (the reset before it); null until a reset was seen. */
+  window_start: Date | null;
   used_last_hour: number;
   /** Spent in the last five minutes: gitsync's current pace. */
   used_recent: number;
@@ -196,9 +219,17 @@ export interface Store {
   /** Ids of the workspace's chats that are not archived. */
   activeWorkspaceChatIds(workspaceId: string, owner?: string): Promise<string[]>;
 
-  /** Upserts the ref as just reported (due now, primary); `null` if the chat does not exist. */
-  /** Refused with a quota error when the ref is new and its chat already has `maxRefs` refs. */
-  recordRefReport(report: RefReport, now: Date, maxRefs?: number): Promise<DiffStatus | null>;
+  /**
+   * Upserts the ref as just reported (due now, primary); `null` if the chat does not exist.
+   * Refused with a quota error when the ref is new and its chat already has `maxRefs` refs, or
+   * its chat's owner already tracks `maxOwnerRefs` refs (`refs_per_owner`).
+   */
+  recordRefReport(
+    report: RefReport,
+    now: Date,
+    maxRefs?: number,
+    maxOwnerRefs?: number,
+  ): Promise<DiffStatus | null>;
   claimStaleRefs(now: Date, limit: number, leaseUntil: Date): Promise<ClaimedRef[]>;
   /** The chat's ref by origin and branch, or its primary ref when both are omitted. */
   getRef(chatId: string, origin?: string, branch?: string): Promise<ClaimedRef | null>;
@@ -219,14 +250,23 @@ export interface Store {
   setOwnerPause(owner: string, providerId: string, paused: boolean, now: Date): Promise<void>;
   /** Which of these (owner, provider) pairs are paused, keyed like `getTokens`. */
   getOwnerPauses(pairs: readonly { owner: string; provider: string }[]): Promise<Set<string>>;
-  /** Budget observations and gitsync's spend, written together; usage older than `pruneBefore` goes. */
+  /**
+   * Budget observations and gitsync's spend (and the service token's per owner), written together;
+   * usage older than `pruneBefore` goes.
+   */
   recordBudgets(
     budgets: readonly BudgetRecord[],
     usage: readonly UsageRecord[],
     pruneBefore?: Date,
+    ownerUsage?: readonly OwnerUsageRecord[],
   ): Promise<void>;
   /** These tokens' budgets in every known scope, with gitsync's spend up to `now`. */
   getBudgets(keys: readonly { provider_id: string; token_fp: string }[], now: Date): Promise<BudgetState[]>;
+  /** What the service tokens spent on these owners' behalf, per scope, up to `now`. */
+  getOwnerSpend(
+    keys: readonly { provider_id: string; token_fp: string; owner_id: string }[],
+    now: Date,
+  ): Promise<OwnerSpendState[]>;
   /**
    * Seals again, with the current cipher, every token stored in clear or in the format without
    * associated data; tokens that cannot be opened are counted and left as they are.

@@ -90,6 +90,20 @@ export async function countChildren(q: Tx, parentId: string): Promise<number> {
   return Number((await q.query<{ n: string }>(COUNT_CHILDREN_SQL, [parentId])).rows[0]?.n ?? 0);
 }
 
+/** A tree's chats below its root (`$1`), counted through the `chats_by_root` index. */
+export const COUNT_DESCENDANTS_SQL = 'SELECT count(*) AS n FROM chats WHERE root_chat_id = $1 AND id <> $1';
+
+export async function countDescendants(q: Tx, rootId: string): Promise<number> {
+  return Number((await q.query<{ n: string }>(COUNT_DESCENDANTS_SQL, [rootId])).rows[0]?.n ?? 0);
+}
+
+/** The chats themselves, without their subtrees (what an event carries). */
+export const SELECT_CHATS_SQL = `SELECT ${CHAT_COLUMNS} FROM chats WHERE id = ANY($1::uuid[])`;
+
+export async function selectChats(q: Tx, ids: readonly string[]): Promise<Chat[]> {
+  return (await q.query<Chat>(SELECT_CHATS_SQL, [ids])).rows;
+}
+
 /** How deep `$1` sits (a root is 1), walking up at most `$2 + 1` levels. */
 export const CHAT_DEPTH_SQL = `
   WITH RECURSIVE up AS (
