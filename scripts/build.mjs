@@ -2,16 +2,19 @@
 // dist/, copies beside the compiled code the files it reads at run time (SQL migrations, the
 // dashboard), and saves the embedded database's initial cluster (src/store/database.ts).
 //
-// dist/.built is written last and dated when the build began, so bin/gitsync.js can tell whether
-// dist/ holds the sources as they are: a source changed during or after the build is newer.
+// dist/.built is written last and holds the fingerprints of the sources as they were when the
+// build began (bin/source-state.js), so bin/gitsync.js can tell whether dist/ holds the sources as
+// they are: a source changed during or after the build no longer matches.
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { sourceContent, sourceStamp } from '../bin/source-state.js';
 
 mkdirSync('dist', { recursive: true });
 rmSync('dist/.built', { force: true });
-writeFileSync('dist/.building', '');
+const inputs = { stamp: sourceStamp('.'), content: sourceContent('.') };
+writeFileSync('dist/.building', `${JSON.stringify(inputs)}\n`);
 
 // typescript's main module is lib/typescript.js; its command line is bin/tsc beside lib/.
 const tsc = join(dirname(createRequire(import.meta.url).resolve('typescript')), '..', 'bin', 'tsc');
