@@ -3,10 +3,11 @@ import { addMs } from './clock.ts';
 /**
  * The share of a token's budget gitsync may spend (`max_budget_share`, per provider): an owner's
  * own token is shared with their `gh`, IDE and CI, so half is left to them by default; a service
- * token exists for gitsync.
+ * token exists for gitsync. The service token serves many owners, so each owner's refs may spend
+ * at most `service_per_owner` of its budget per window: one owner cannot spend it for the others.
  */
-export const DEFAULT_BUDGET_SHARES = { owner: 0.5, service: 0.9 } as const;
-export type BudgetShares = { owner: number; service: number };
+export const DEFAULT_BUDGET_SHARES = { owner: 0.5, service: 0.9, service_per_owner: 0.1 } as const;
+export type BudgetShares = { owner: number; service: number; service_per_owner?: number | undefined };
 
 /** Next checks are stretched at most this much (beyond, the budget's reset comes first anyway). */
 export const MAX_STRETCH = 64;
@@ -56,4 +57,43 @@ export function budgetVerdict(b: BudgetView, share: number, now: Date): BudgetVe
   const secondsLeft = b.reset_at ? (b.reset_at.getTime() - now.getTime()) / 1000 : 3600;
   const planned = (b.used_recent / (PACE_WINDOW_MS / 1000)) * secondsLeft;
   return { ...open, stretch: planned > headroom ? Math.min(MAX_STRETCH, planned / headroom) : 1 };
+}
+
+/** What one owner spent of the service token's budget (all replicas, with this one's unwritten). */
+export interface OwnerSpend {
+  /** Since the budget's current window began (`BudgetState.window_start`; unknown: the last hour). */
+  in_window: number;
+  /** In the last PACE_WINDOW_MS: the owner's pace. */
+  recent: number;
+}
+
+/**
+ * One owner's allowance on the service token: `share × limit` per window. Past it, that owner's
+ * calls wait until the reset (`share_spent`) while other owners' go on; before it, next checks
+ * are stretched when the owner's pace would spend the allowance before the reset — as
+ * `budgetVerdict` does for the whole token. Without a limit from the host nothing is held back.
+ */
+export function ownerShareVerdict(
+  token: Pick<BudgetView, 'limit' | 'reset_at'>,
+  share: number,
+  spent: OwnerSpend,
+  now: Date,
+): BudgetVerdict {
+  const open = { paused_until: null, share_spent: false, stretch: 1 };
+  if (token.limit === null || token.limit <= 0) return open;
+  // A new window: its spend starts from nothing.
+  if (token.reset_at && token.reset_at <= now) return open;
+  const allowance = share * token.limit;
+  const v = budgetVerdict(
+    {
+      limit: allowance,
+      remaining: allowance - spent.in_window,
+      reset_at: token.reset_at,
+      paused_until: null,
+      used_recent: spent.recent,
+    },
+    1,
+    now,
+  );
+  return { ...v, share_spent: v.paused_until !== null };
 }

@@ -96,9 +96,12 @@ export class Chats {
     await this.deps.engine.setPaused(owner, providerId, paused);
   }
 
-  /** What the owner's calls spend of their budgets on each provider. */
-  budget(owner: string) {
-    return this.deps.engine.budget(owner);
+  /**
+   * What the owner's calls spend of their budgets on each provider; of the service token, only the
+   * owner's own use and allowance unless `admin` (then its totals).
+   */
+  budget(owner: string, options: { admin?: boolean } = {}) {
+    return this.deps.engine.budget(owner, options);
   }
 
   async removeToken(owner: string, providerId: string): Promise<void> {

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { budgetVerdict, DEFAULT_BUDGET_SHARES } from '../core/budget.ts';
+import { budgetVerdict, DEFAULT_BUDGET_SHARES, ownerShareVerdict } from '../core/budget.ts';
 import { addMs, type Clock } from '../core/clock.ts';
 import {
   BadInputError,
@@ -16,11 +16,17 @@ import { nextTick, type WorkerSettings } from '../core/schedule.ts';
 import { TokenBuckets } from '../core/token-buckets.ts';
 import type { DiffStatus } from '../core/types.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
-import { type ClaimedRef, diffStatusOf, type Store, tokenKey } from '../store/store.ts';
+import { type BudgetState, type ClaimedRef, diffStatusOf, type Store, tokenKey } from '../store/store.ts';
 import { TokenBudgets } from './budgets.ts';
 import { type RefFeedback, refFeedback } from './feedback.ts';
-import { planWrite, type RefreshOutcome } from './outcomes.ts';
+import { planWrite, type RefreshFailure, type RefreshOutcome } from './outcomes.ts';
 import { Refresher } from './refresher.ts';
+
+/**
+ * Refs one feedback call reads from the host (SPEC §6.2): a chat may track 200, and each read is
+ * a host request on the owner's (or the service token's) budget.
+ */
+export const FEEDBACK_MAX_REFS = 20;
 
 /** Byte bounds of a stored ref's origin and branch (see `reportRef`). */
 const MAX_ORIGIN_BYTES = 1024;
@@ -256,7 +262,7 @@ export class Engine {
   async reportRef(
     input: RefReportInput,
     owner?: string,
-    limits: Pick<Limits, 'refs_per_chat' | 'workspace_report_chats'> = DEFAULT_LIMITS,
+    limits: Pick<Limits, 'refs_per_chat' | 'refs_per_owner' | 'workspace_report_chats'> = DEFAULT_LIMITS,
   ): Promise<{ chat_ids: string[] }> {
     const branch = input.branch.trim();
     const rawOrigin = input.origin.trim();
@@ -293,6 +299,7 @@ export class Engine {
           { chat_id, origin, branch, provider_id },
           now,
           limits.refs_per_chat,
+          limits.refs_per_owner,
         );
         if (status) reported.push(status);
         else if (single) throw new NotFoundError(`chat ${chat_id} not found`);
@@ -313,24 +320,32 @@ export class Engine {
 
   /** Throws 429 when the chat owner's "ask the host now" budget (`refresh_now_per_minute`) is spent. */
   #takeAskNow(ownerId: string, what: string): void {
+    const refused = this.#askNow(ownerId, what);
+    if (refused) throw refused;
+  }
+
+  /** Takes one of the chat owner's "ask the host now" units; the 429 to answer when none is left. */
+  #askNow(ownerId: string, what: string): RateLimitedError | null {
     const perMinute = this.deps.settings.refresh_now_per_minute;
     this.#refreshNowLimit ??= new TokenBuckets(perMinute / 60, perMinute);
     const now = this.deps.clock.now();
     const waitMs = perMinute > 0 ? this.#refreshNowLimit.take(ownerId, now.getTime()) : 0;
-    if (waitMs > 0) {
-      const next = new Date(now.getTime() + waitMs);
-      throw new RateLimitedError(
-        next,
-        `${what} is limited to ${perMinute} a minute per owner; retry after ${next.toISOString()}`,
-        { code: 'rate_limited' },
-      );
-    }
+    if (waitMs <= 0) return null;
+    const next = new Date(now.getTime() + waitMs);
+    return new RateLimitedError(
+      next,
+      `${what} is limited to ${perMinute} a minute per owner; retry after ${next.toISOString()}`,
+      { code: 'rate_limited' },
+    );
   }
 
   /**
    * What an agent needs to act on, per ref of the chat (`GET /api/v1/chats/{id}/feedback`): read
-   * from the host now, never on a refresh, within the owner's "refresh now" budget. Refs without an
-   * open PR read nothing; a ref whose read failed says why and the others still answer.
+   * from the host now, never on a refresh. Refs without an open PR read nothing; of the others, at
+   * most FEEDBACK_MAX_REFS are read (primary first; the rest are `truncated`), each taking one of
+   * the owner's "refresh now" units: with none left for the first, the call is refused (429); a
+   * later ref without one says so (`rate_limited`). A ref whose read failed says why and the
+   * others still answer.
    */
   async feedback(chatId: string, owner?: string): Promise<{ chat_id: string; refs: RefFeedback[] }> {
     const chat = await this.deps.store.getChat(chatId, owner);
@@ -342,11 +357,34 @@ export class Engine {
       pr_changed_at: null,
       lease_until: null,
     }));
-    if (rows.some((r) => r.url !== null && r.pull_request_state === 'open'))
-      this.#takeAskNow(chat.owner_id, 'feedback');
-    const read = await this.refresher.feedback(rows, AbortSignal.timeout(this.deps.settings.tick_timeout_ms));
+    const toRead: typeof rows = [];
+    const unread = new Map<string, RefreshFailure>();
+    const truncated = new Set<string>();
+    for (const row of rows) {
+      if (row.url === null || row.pull_request_state !== 'open') continue;
+      if (toRead.length >= FEEDBACK_MAX_REFS) {
+        truncated.add(row.id);
+        continue;
+      }
+      const refused = this.#askNow(chat.owner_id, 'feedback (each ref read)');
+      if (refused && toRead.length === 0) throw refused;
+      if (refused)
+        unread.set(row.id, { code: 'rate_limited', message: refused.message, paused_until: refused.resetAt });
+      else toRead.push(row);
+    }
+    const read = await this.refresher.feedback(
+      toRead,
+      AbortSignal.timeout(this.deps.settings.tick_timeout_ms),
+    );
     await this.budgets.flush();
-    return { chat_id: chat.id, refs: rows.map((row) => refFeedback(row, read.get(row.id) ?? null)) };
+    return {
+      chat_id: chat.id,
+      refs: rows.map((row) =>
+        truncated.has(row.id)
+          ? { ...refFeedback(row, null), truncated: true }
+          : refFeedback(row, read.get(row.id) ?? unread.get(row.id) ?? null),
+      ),
+    };
   }
 
   /**
@@ -398,8 +436,11 @@ export class Engine {
    * token serves them, what the host last said of its budget in each scope, what gitsync spent in
    * the last hour (all replicas), the share it may spend, and whether next checks are stretched
    * or nothing is sent (the owner paused tracking, the host refuses the token, or the share is spent).
+   * The service token serves every owner: the owner's view of it (the default) shows only the
+   * owner's own use and allowance on it (`service_per_owner` of its budget per window), never the
+   * token's totals, which the admin's view (`admin`) shows.
    */
-  async budget(ownerId: string): Promise<{ providers: ProviderBudget[] }> {
+  async budget(ownerId: string, options: { admin?: boolean } = {}): Promise<{ providers: ProviderBudget[] }> {
     const { store, providers, clock } = this.deps;
     const all = providers.providers;
     const pairs = all.map((p) => ({ owner: ownerId, provider: p.config.id }));
@@ -411,7 +452,15 @@ export class Engine {
     const keys = resolved.flatMap(({ provider, resolved: r }) =>
       'kind' in r ? [] : [{ provider_id: provider.config.id, token_fp: tokenFingerprint(r.token) }],
     );
-    const states = await store.getBudgets(keys, clock.now());
+    const serviceKeys = resolved.flatMap(({ provider, resolved: r }) =>
+      'kind' in r || !r.service
+        ? []
+        : [{ provider_id: provider.config.id, token_fp: tokenFingerprint(r.token), owner_id: ownerId }],
+    );
+    const [states, spends] = await Promise.all([
+      store.getBudgets(keys, clock.now()),
+      store.getOwnerSpend(serviceKeys, clock.now()),
+    ]);
     const out: ProviderBudget[] = [];
     for (const { provider, resolved: r } of resolved) {
       const id = provider.config.id;
@@ -436,8 +485,21 @@ export class Engine {
       }
       const fp = tokenFingerprint(r.token);
       const share = r.service ? shares.service : shares.owner;
+      const perOwner = shares.service_per_owner ?? DEFAULT_BUDGET_SHARES.service_per_owner;
       const mine = states.filter((b) => b.provider_id === id && b.token_fp === fp);
       const whole = mine.find((b) => b.scope === '');
+      // The owner's spend on the service token, per scope (none: nothing spent lately).
+      const spentIn = (scope: string) =>
+        spends.find((x) => x.provider_id === id && x.token_fp === fp && x.scope === scope);
+      const ownerVerdict = (x: BudgetState | null | undefined) => {
+        const spent = spentIn(x?.scope ?? '');
+        return ownerShareVerdict(
+          { limit: x?.limit ?? null, reset_at: x?.reset_at ?? null },
+          perOwner,
+          { in_window: spent?.used_in_window ?? 0, recent: spent?.used_recent ?? 0 },
+          clock.now(),
+        );
+      };
       for (const b of mine.length > 0 ? mine : [null]) {
         const view = (x: typeof b) => ({
           limit: x?.limit ?? null,
@@ -448,9 +510,32 @@ export class Engine {
         });
         const v = budgetVerdict(view(b), share, clock.now());
         const w = whole && b !== whole ? budgetVerdict(view(whole), share, clock.now()) : v;
-        const until = [v.paused_until, w.paused_until]
+        const own = r.service ? [ownerVerdict(b), ownerVerdict(whole)] : [];
+        const until = [v.paused_until, w.paused_until, ...own.map((o) => o.paused_until)]
           .filter((d): d is Date => d !== null)
           .sort((x, y) => +y - +x)[0];
+        const stretched = [v, w, ...own].some((x) => x.stretch > 1);
+        if (r.service && !options.admin) {
+          // The owner's own use and allowance on the service token, never its totals.
+          const spent = spentIn(b?.scope ?? '');
+          const allowance = b?.limit == null ? null : perOwner * b.limit;
+          out.push({
+            provider_id: id,
+            scope: b?.scope ?? null,
+            token: 'service',
+            limit: allowance === null ? null : Math.floor(allowance),
+            remaining:
+              allowance === null ? null : Math.max(0, Math.floor(allowance - (spent?.used_in_window ?? 0))),
+            reset_at: b?.reset_at ?? null,
+            used_last_hour: spent?.used_last_hour ?? 0,
+            max_share: perOwner,
+            stretched,
+            paused: ownerPaused || until !== undefined,
+            paused_by_owner: ownerPaused,
+            paused_until: until ?? null,
+          });
+          continue;
+        }
         out.push({
           provider_id: id,
           scope: b?.scope ?? null,
@@ -460,7 +545,7 @@ export class Engine {
           reset_at: b?.reset_at ?? null,
           used_last_hour: b?.used_last_hour ?? 0,
           max_share: share,
-          stretched: v.stretch > 1 || w.stretch > 1,
+          stretched,
           paused: ownerPaused || until !== undefined,
           paused_by_owner: ownerPaused,
           paused_until: until ?? null,

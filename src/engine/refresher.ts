@@ -93,6 +93,9 @@ function dedupe<T extends { row: ClaimedRef; pull?: PullRef }>(
  */
 const followsOpenPull = (row: ClaimedRef) => row.url !== null && row.pull_request_state === 'open';
 
+/** Why an owner's refs wait while the service token serves other owners (`service_per_owner`). */
+export const SERVICE_SHARE_SPENT = "this owner's share of the service token's budget is spent";
+
 const fail = (code: ErrorCode, message: string, paused_until?: Date): RefreshOutcome => ({
   kind: 'failed',
   failure: { code, message, paused_until },
@@ -167,7 +170,14 @@ export class Refresher {
     await this.deps.budgets?.load(
       plans.flatMap((p) =>
         p.provider && !('kind' in p.resolved)
-          ? [{ provider_id: p.provider.config.id, token_fp: tokenFingerprint(p.resolved.token) }]
+          ? [
+              {
+                provider_id: p.provider.config.id,
+                token_fp: tokenFingerprint(p.resolved.token),
+                // The service token: what it spent on this owner's behalf too.
+                owner_id: p.resolved.service ? p.rows[0]!.owner_id : undefined,
+              },
+            ]
           : [],
       ),
     );
@@ -185,11 +195,18 @@ export class Refresher {
 
   /**
    * The budget verdicts for a group's token: a scope whose share is spent, or which the host (seen
-   * by any replica) refuses, is paused here; the stretch to apply to the group's next checks.
+   * by any replica) refuses, is paused here; the stretch to apply to the group's next checks. With
+   * the service token, also the owner's allowance on it (`service_per_owner`): past it, until when
+   * that owner's calls wait — theirs only (the token's pauses are every owner's).
    */
-  #applyBudget(provider: Provider, resolved: ResolvedToken, keys: PauseKeys): number {
+  #applyBudget(
+    provider: Provider,
+    resolved: ResolvedToken,
+    keys: PauseKeys,
+    owner: string,
+  ): { stretch: number; ownerPausedUntil: Date | null } {
     const budgets = this.deps.budgets;
-    if (!budgets) return 1;
+    if (!budgets) return { stretch: 1, ownerPausedUntil: null };
     const id = provider.config.id;
     const fp = tokenFingerprint(resolved.token);
     const shares = provider.config.max_budget_share ?? DEFAULT_BUDGET_SHARES;
@@ -202,8 +219,17 @@ export class Refresher {
         ]
       : [['', keys.single]];
     let stretch = 1;
+    let ownerPausedUntil: Date | null = null;
+    const perOwner = shares.service_per_owner ?? DEFAULT_BUDGET_SHARES.service_per_owner;
+    const ownerWhole = resolved.service ? budgets.ownerSpend(id, fp, '', owner, perOwner).verdict : null;
     const whole = budgets.verdict(id, fp, '', share);
     for (const [scope, pauseKey] of inUse) {
+      if (ownerWhole) {
+        const mine = scope === '' ? ownerWhole : budgets.ownerSpend(id, fp, scope, owner, perOwner).verdict;
+        for (const until of [mine.paused_until, ownerWhole.paused_until])
+          if (until && (!ownerPausedUntil || until > ownerPausedUntil)) ownerPausedUntil = until;
+        stretch = Math.max(stretch, mine.stretch, ownerWhole.stretch);
+      }
       const v = scope === '' ? whole : budgets.verdict(id, fp, scope, share);
       const until = [v.paused_until, whole.paused_until]
         .filter((d): d is Date => d !== null)
@@ -216,7 +242,7 @@ export class Refresher {
         );
       stretch = Math.max(stretch, v.stretch, whole.stretch);
     }
-    return stretch;
+    return { stretch, ownerPausedUntil };
   }
 
   async #refreshGroup(
@@ -230,9 +256,23 @@ export class Refresher {
     if (signal) setMaxListeners(0, signal);
     const out = new Map<string, RefreshOutcome>();
     const { token, onlyPublic } = resolved;
+    const owner = rows[0]!.owner_id;
     const keys = this.#pauseKeys(provider, token);
-    const stretch = this.#applyBudget(provider, resolved, keys);
-    const call = this.#call(provider, token, signal);
+    const { stretch, ownerPausedUntil } = this.#applyBudget(provider, resolved, keys, owner);
+    if (ownerPausedUntil) {
+      // This owner's allowance on the service token is spent: their refs wait, nothing is sent.
+      for (const row of rows)
+        out.set(
+          row.id,
+          fail(
+            'rate_limited',
+            `skipped: ${SERVICE_SHARE_SPENT} until ${ownerPausedUntil.toISOString()}`,
+            ownerPausedUntil,
+          ),
+        );
+      return out;
+    }
+    const call = this.#call(provider, token, signal, resolved.service ? owner : undefined);
     const served = onlyPublic
       ? await this.#onlyPublic(provider, rows, limiter, call, keys.single, out)
       : rows;
@@ -279,12 +319,15 @@ export class Refresher {
     return out;
   }
 
-  /** The calls of one (provider, token): every answer's word on the budget is gathered. */
-  #call(provider: Provider, token: string, signal: AbortSignal | undefined): CallOptions {
+  /**
+   * The calls of one (provider, token): every answer's word on the budget is gathered — for the
+   * service token, as spent on `owner`'s behalf.
+   */
+  #call(provider: Provider, token: string, signal: AbortSignal | undefined, owner?: string): CallOptions {
     const budgets = this.deps.budgets;
     if (!budgets) return { token, signal };
     const fp = tokenFingerprint(token);
-    return { token, signal, onBudget: (o) => budgets.observe(provider.config.id, fp, o) };
+    return { token, signal, onBudget: (o) => budgets.observe(provider.config.id, fp, o, owner) };
   }
 
   /**
@@ -364,11 +407,28 @@ export class Refresher {
           return;
         }
         await this.deps.budgets?.load([
-          { provider_id: provider.config.id, token_fp: tokenFingerprint(resolved.token) },
+          {
+            provider_id: provider.config.id,
+            token_fp: tokenFingerprint(resolved.token),
+            owner_id: resolved.service ? row.owner_id : undefined,
+          },
         ]);
-        const call = this.#call(provider, resolved.token, signal);
+        const call = this.#call(
+          provider,
+          resolved.token,
+          signal,
+          resolved.service ? row.owner_id : undefined,
+        );
         const keys = this.#pauseKeys(provider, resolved.token);
-        this.#applyBudget(provider, resolved, keys);
+        const { ownerPausedUntil } = this.#applyBudget(provider, resolved, keys, row.owner_id);
+        if (ownerPausedUntil) {
+          out.set(row.id, {
+            code: 'rate_limited',
+            message: `${SERVICE_SHARE_SPENT} until ${ownerPausedUntil.toISOString()}`,
+            paused_until: ownerPausedUntil,
+          });
+          return;
+        }
         if (resolved.onlyPublic) {
           const refused = new Map<string, RefreshOutcome>();
           const served = await this.#onlyPublic(provider, [row], limiter, call, keys.single, refused);

@@ -1,6 +1,6 @@
 import type { Context, Hono } from 'hono';
 import { z } from 'zod';
-import { checkOwner, type Env, jsonBody, parse, text, uuidParam } from '../request.ts';
+import { checkOwner, type Env, jsonBody, ownerScope, parse, text, uuidParam } from '../request.ts';
 import type { RouteDeps } from './deps.ts';
 
 /**
@@ -31,7 +31,8 @@ export function ownerRoutes(app: Hono<Env>, deps: RouteDeps): void {
   app.get('/api/v1/owners/:owner/budget', async (c) => {
     const owner = uuidParam(c, 'owner', 'owner id');
     checkOwner(c, owner);
-    return c.json(await chats.budget(owner));
+    // Of the service token, an owner's key sees its own use and allowance; the admin key its totals.
+    return c.json(await chats.budget(owner, { admin: ownerScope(c) === undefined }));
   });
   app.delete('/api/v1/owners/:owner/tokens/:provider', async (c) => {
     const { owner, providerId } = tokenTarget(c);

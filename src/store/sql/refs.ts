@@ -36,15 +36,17 @@ function toClaimed(row: Row, leaseUntil: Date | null): ClaimedRef {
 
 /**
  * Upserts a reported ref as due at `$5` with `updated_at = $6` (the primary ref). A new ref is
- * inserted only while the chat has fewer than `$7` refs; a known one is always updated. No row
- * comes back when the chat is missing or over its quota.
+ * inserted only while the chat has fewer than `$7` refs and its owner fewer than `$8`; a known one
+ * is always updated. No row comes back when the chat is missing or over a quota. The owner's count
+ * walks `diff_statuses_by_owner`, and only for a ref not tracked yet.
  */
 export const RECORD_REPORT_SQL = `
-  INSERT INTO diff_statuses (chat_id, git_remote_origin, git_branch, chat_archived, provider_id,
+  INSERT INTO diff_statuses (chat_id, owner_id, git_remote_origin, git_branch, chat_archived, provider_id,
                              stale_at, created_at, updated_at)
-  SELECT c.id, $2, $3, c.archived, $4, $5, $6, $6 FROM chats c WHERE c.id = $1
-    AND ((SELECT count(*) FROM diff_statuses WHERE chat_id = $1) < $7
-         OR EXISTS (SELECT 1 FROM diff_statuses WHERE chat_id = $1 AND git_remote_origin = $2 AND git_branch = $3))
+  SELECT c.id, c.owner_id, $2, $3, c.archived, $4, $5, $6, $6 FROM chats c WHERE c.id = $1
+    AND (EXISTS (SELECT 1 FROM diff_statuses WHERE chat_id = $1 AND git_remote_origin = $2 AND git_branch = $3)
+         OR ((SELECT count(*) FROM diff_statuses WHERE chat_id = $1) < $7
+             AND (SELECT count(*) FROM diff_statuses WHERE owner_id = c.owner_id) < $8))
   ON CONFLICT (chat_id, git_remote_origin, git_branch) DO UPDATE
     SET stale_at = EXCLUDED.stale_at, updated_at = EXCLUDED.updated_at, provider_id = EXCLUDED.provider_id
   RETURNING ${STATUS_COLUMNS}`;
@@ -54,7 +56,7 @@ export async function recordReport(
   report: { chat_id: string; origin: string; branch: string; provider_id: string | null },
   dueAt: Date,
   now: Date,
-  maxRefs: number,
+  maxRefs: { chat: number; owner: number },
 ): Promise<DiffStatus | undefined> {
   const r = await q.query(RECORD_REPORT_SQL, [
     report.chat_id,
@@ -63,18 +65,72 @@ export async function recordReport(
     report.provider_id,
     dueAt,
     now,
-    maxRefs,
+    maxRefs.chat,
+    maxRefs.owner,
   ]);
   return r.rows[0] ? diffStatusOf(r.rows[0]) : undefined;
+}
+
+/**
+ * Serialises the reports of one chat's owner until the transaction ends, so that two new refs
+ * cannot both pass `refs_per_owner` (or `refs_per_chat`). Nothing is locked for a missing chat.
+ */
+export const LOCK_OWNER_REFS_SQL = `
+  SELECT pg_advisory_xact_lock(hashtextextended('refs of ' || owner_id::text, 0)) FROM chats WHERE id = $1`;
+
+export async function lockOwnerRefs(q: Tx, chatId: string): Promise<void> {
+  await q.query(LOCK_OWNER_REFS_SQL, [chatId]);
+}
+
+/** How many refs a chat and its owner track (which quota a refused report met). */
+export const COUNT_REFS_SQL = `
+  SELECT (SELECT count(*) FROM diff_statuses WHERE chat_id = $1) AS chat,
+         (SELECT count(*) FROM diff_statuses d JOIN chats c ON c.owner_id = d.owner_id WHERE c.id = $1) AS owner`;
+
+export async function countRefs(q: Tx, chatId: string): Promise<{ chat: number; owner: number }> {
+  const row = (await q.query<{ chat: string; owner: string }>(COUNT_REFS_SQL, [chatId])).rows[0];
+  return { chat: Number(row?.chat ?? 0), owner: Number(row?.owner ?? 0) };
 }
 
 // ---- claims and reads ------------------------------------------------------------------------
 
 /**
- * One statement: the stalest due rows no other worker holds, pushed a lease ahead (`$3`).
- * `updated_at` is untouched so the primary ref never changes by a claim.
+ * How many rows a claim ranks for each it takes: a replica claiming at the same moment skips the
+ * rows another holds (SKIP LOCKED), so it needs others to take. Four replicas claiming together
+ * still each find a full claim.
+ */
+export const CLAIM_CANDIDATES_PER_ROW = 4;
+
+/**
+ * One statement that shares the tick fairly between owners: every due row (no other worker holds)
+ * gets its turn among its owner's due rows, stalest first, and the claim takes the first turn of
+ * every owner, then the second, and so on, stalest first within a turn — so one owner's backlog
+ * of thousands delays another owner's few rows by no more than one claim. The rows taken are
+ * locked (`FOR UPDATE SKIP LOCKED`, re-checked as still due) and pushed a lease ahead (`$3`);
+ * `updated_at` is untouched so the primary ref never changes by a claim. The ranking reads every
+ * due row (index `diff_statuses_due`); the lock and the update only the `$4` best candidates.
  */
 export const CLAIM_DUE_SQL = `
+  WITH turns AS (
+    SELECT id, stale_at, row_number() OVER (PARTITION BY owner_id ORDER BY stale_at, id) AS turn
+    FROM diff_statuses
+    WHERE stale_at <= $1 AND NOT chat_archived AND git_remote_origin <> '' AND git_branch <> ''
+  ), candidates AS (
+    SELECT id, turn, stale_at FROM turns ORDER BY turn, stale_at, id LIMIT $4
+  ), due AS (
+    SELECT d.id FROM diff_statuses d JOIN candidates w ON w.id = d.id
+    WHERE d.stale_at <= $1 AND NOT d.chat_archived
+    ORDER BY w.turn, w.stale_at, w.id
+    LIMIT $2
+    FOR UPDATE OF d SKIP LOCKED
+  )
+  UPDATE diff_statuses d SET stale_at = $3
+  FROM due, chats c
+  WHERE d.id = due.id AND c.id = d.chat_id
+  RETURNING ${CLAIMED_COLUMNS}`;
+
+/** The claim before owners shared it: the stalest due rows whoever owns them (kept for the benchmark). */
+export const CLAIM_STALEST_SQL = `
   WITH due AS (
     SELECT id FROM diff_statuses
     WHERE stale_at <= $1 AND NOT chat_archived AND git_remote_origin <> '' AND git_branch <> ''
@@ -87,8 +143,17 @@ export const CLAIM_DUE_SQL = `
   WHERE d.id = due.id AND c.id = d.chat_id
   RETURNING ${CLAIMED_COLUMNS}`;
 
-export async function claimDueRefs(q: Tx, now: Date, limit: number, leaseUntil: Date): Promise<ClaimedRef[]> {
-  const r = await q.query(CLAIM_DUE_SQL, [now, limit, leaseUntil]);
+export async function claimDueRefs(
+  q: Tx,
+  now: Date,
+  limit: number,
+  leaseUntil: Date,
+  statement: 'fair' | 'stalest' = 'fair',
+): Promise<ClaimedRef[]> {
+  const r =
+    statement === 'fair'
+      ? await q.query(CLAIM_DUE_SQL, [now, limit, leaseUntil, limit * CLAIM_CANDIDATES_PER_ROW])
+      : await q.query(CLAIM_STALEST_SQL, [now, limit, leaseUntil]);
   return r.rows.map((row) => toClaimed(row, leaseUntil));
 }
 
@@ -225,15 +290,63 @@ export async function writeRefreshes(
 
 // ---- due marks and counts --------------------------------------------------------------------
 
-/** Marks due at `$4` the tracked refs of a repository branch (origin without case) or of a PR URL. */
+/**
+ * Marks due at `$4` the tracked refs of a repository branch (origin without case), of a PR URL,
+ * or whose stored head commit is `$5` (index `diff_statuses_by_head_sha`).
+ */
 export const MARK_DUE_SQL = `
   UPDATE diff_statuses SET stale_at = $4
   WHERE NOT chat_archived AND stale_at > $4
-    AND ((lower(git_remote_origin) = lower($1) AND git_branch = $2) OR ($3::text IS NOT NULL AND url = $3))
+    AND ((lower(git_remote_origin) = lower($1) AND git_branch = $2) OR ($3::text IS NOT NULL AND url = $3)
+      OR ($5::text IS NOT NULL AND head_sha = $5))
   RETURNING ${STATUS_COLUMNS}`;
 
 export async function markRefsDue(q: Tx, match: StaleMatch, now: Date): Promise<DiffStatus[]> {
-  const r = await q.query(MARK_DUE_SQL, [match.origin, match.branch ?? null, match.url ?? null, now]);
+  const r = await q.query(MARK_DUE_SQL, [
+    match.origin,
+    match.branch ?? null,
+    match.url ?? null,
+    now,
+    match.head_sha ?? null,
+  ]);
+  return r.rows.map(diffStatusOf);
+}
+
+/**
+ * A webhook delivery's matches, marked due at `$6` in one statement (one UPDATE per match held the
+ * embedded database for seconds on a push of thousands of branches): each form of match is one
+ * join on its own index — branch (`diff_statuses_by_repo_branch_ci`), PR URL (`diff_statuses_by_url`),
+ * head commit (`diff_statuses_by_head_sha`) — and only refs of the provider `$1` the delivery came
+ * to are marked: a delivery to one provider says nothing of another's refs.
+ */
+export const MARK_DELIVERY_DUE_SQL = `
+  UPDATE diff_statuses d SET stale_at = $6
+  FROM (
+    SELECT r.id FROM diff_statuses r
+      JOIN unnest($2::text[], $3::text[]) AS b(origin, branch)
+        ON lower(r.git_remote_origin) = lower(b.origin) AND r.git_branch = b.branch
+    UNION SELECT r.id FROM diff_statuses r JOIN unnest($4::text[]) AS u(url) ON r.url = u.url
+    UNION SELECT r.id FROM diff_statuses r JOIN unnest($5::text[]) AS h(sha) ON r.head_sha = h.sha
+  ) hit
+  WHERE d.id = hit.id AND d.provider_id = $1 AND NOT d.chat_archived AND d.stale_at > $6
+  RETURNING ${D_STATUS_COLUMNS}`;
+
+export async function markDeliveryRefsDue(
+  q: Tx,
+  providerId: string,
+  matches: readonly StaleMatch[],
+  now: Date,
+): Promise<DiffStatus[]> {
+  if (matches.length === 0) return [];
+  const branches = matches.filter((m) => m.branch !== undefined && m.origin !== '');
+  const r = await q.query(MARK_DELIVERY_DUE_SQL, [
+    providerId,
+    branches.map((m) => m.origin),
+    branches.map((m) => m.branch),
+    matches.flatMap((m) => (m.url === undefined ? [] : [m.url])),
+    matches.flatMap((m) => (m.head_sha === undefined ? [] : [m.head_sha])),
+    now,
+  ]);
   return r.rows.map(diffStatusOf);
 }
 
