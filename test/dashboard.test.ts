@@ -273,6 +273,48 @@ describe('dashboard', () => {
     await page.close();
   });
 
+  it('places sub-agent chats from events by parent_chat_id; a parent’s event keeps its subtree', async () => {
+    // Events carry a chat without its subtree (docs/api.md, "Events"): the page must place each by
+    // its parent, keep children it has when their parent changes, and read a tree that comes back.
+    const root = await seededChat(owner, 'Tree root', 'tree-root', null);
+    const page = await openPage();
+    await expect.poll(() => card(page, root).count(), { timeout: 10_000 }).toBe(1);
+    const child = randomUUID();
+    await api('PUT', `/api/v1/chats/${child}`, {
+      owner_id: owner,
+      title: 'Tree child',
+      parent_chat_id: root,
+    });
+    const grandchild = randomUUID();
+    await api('PUT', `/api/v1/chats/${grandchild}`, {
+      owner_id: owner,
+      title: 'Tree grandchild',
+      parent_chat_id: child,
+    });
+    await expect.poll(() => card(page, grandchild).count(), { timeout: 10_000 }).toBe(1);
+    expect(await card(page, child).textContent()).toMatch(/sub-agent/);
+    // The root changes (its event has no children): its subtree stays on the page.
+    await api('PUT', `/api/v1/chats/${root}`, { owner_id: owner, title: 'Tree root renamed' });
+    await expect.poll(() => card(page, root).textContent(), { timeout: 10_000 }).toMatch(/Tree root renamed/);
+    expect(await card(page, child).count()).toBe(1);
+    expect(await card(page, grandchild).count()).toBe(1);
+    // So does a child's when its own ref changes.
+    await api('PUT', `/api/v1/chats/${child}`, { owner_id: owner, title: 'Tree child renamed' });
+    await expect
+      .poll(() => card(page, child).textContent(), { timeout: 10_000 })
+      .toMatch(/Tree child renamed/);
+    expect(await card(page, grandchild).count()).toBe(1);
+    // Archived elsewhere: the tree leaves; unarchived: it comes back whole.
+    await api('POST', `/api/v1/chats/${root}/archive`);
+    await expect.poll(() => card(page, grandchild).count(), { timeout: 10_000 }).toBe(0);
+    expect(await card(page, root).count()).toBe(0);
+    await api('POST', `/api/v1/chats/${root}/unarchive`);
+    await expect.poll(() => card(page, grandchild).count(), { timeout: 10_000 }).toBe(1);
+    expect(await card(page, child).count()).toBe(1);
+    expect(await card(page, root).count()).toBe(1);
+    await page.close();
+  });
+
   it('shows a paused ref with its reason, and refresh now reports the outcome', async () => {
     const chat = await chatWithBranch('Rate limited', 'limited');
     const page = await openPage();

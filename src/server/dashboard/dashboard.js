@@ -371,7 +371,7 @@ function mergePage(chats) {
 
 // ---- the model ---------------------------------------------------------------------------------
 
-/** The chat with only the children this view shows (events embed every child, archived or not). */
+/** The chat with only the children this view shows (a tree read whole holds archived ones too). */
 function pruned(chat) {
   const children = chat.children ?? [];
   const kept = [];
@@ -452,8 +452,18 @@ function removed(node, id) {
   return node;
 }
 
+/**
+ * Puts a chat in its place. An event's chat comes without its subtree (docs/api.md, "Events"): it
+ * keeps the children the model has, and its `parent_chat_id` places it. A chat that comes with
+ * `children` (an API answer, a tree read whole) brings its own.
+ */
 function upsert(chat) {
-  const view = pruned(chat);
+  let view;
+  if (chat.children) view = pruned(chat);
+  else {
+    const old = chatById(chat.id);
+    view = { ...chat, children: old ? old.children : [] };
+  }
   if (!chat.parent_chat_id) {
     putRoot(view);
     return;
@@ -490,7 +500,27 @@ function applyEvent(event) {
   if (event.kind === 'chat_deleted') remove(event.chat.id);
   // Archived in the active view, unarchived in the archived one: it (and its subtree) leaves.
   else if (event.chat.archived !== state.archived) remove(event.chat.id);
-  else upsert(event.chat);
+  else {
+    upsert(event.chat);
+    // Unarchived in the active view, archived in the archived one: its subtree comes with it, and
+    // the event does not carry it. Read the tree once (it is applied in turn, like an event).
+    const entering = event.kind === (state.archived ? 'chat_archived' : 'chat_unarchived');
+    if (entering && !event.chat.children) fetchTree(event.chat.id);
+  }
+}
+
+/** Reads a chat with its whole subtree and queues it, unless the view has been loaded again since. */
+function fetchTree(id) {
+  const generation = state.generation;
+  api('GET', `/api/v1/chats/${encodeURIComponent(id)}`)
+    .then((tree) => {
+      if (generation !== state.generation) return;
+      const event = { kind: 'chat_tree', chat: tree, local: true };
+      state.queue.push(event);
+      if (state.pending) state.pending.push(event);
+      schedule();
+    })
+    .catch(() => {});
 }
 
 const chatById = (id) => findIn(state.roots.get(state.rootOf.get(id)), id);
