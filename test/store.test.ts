@@ -363,6 +363,37 @@ describe.each(DATABASE_KINDS)('store on %s', (kind) => {
         ),
       ).toEqual([c.id]);
     });
+
+    it('marks refs stale by their stored head commit, in any repository (a commit status names no branch)', async () => {
+      const c = await chat();
+      const fork = await chat();
+      const head = 'a'.repeat(40);
+      await store.recordRefReport(
+        { chat_id: c.id, origin: 'https://x.test/o/r', branch: 'f', provider_id: null },
+        at(0),
+      );
+      await store.recordRefReport(
+        { chat_id: fork.id, origin: 'https://x.test/me/r', branch: 'f', provider_id: null },
+        at(0),
+      );
+      await store.recordRefReport(
+        { chat_id: c.id, origin: 'https://x.test/o/r', branch: 'g', provider_id: null },
+        at(0),
+      );
+      const rows = await store.claimStaleRefs(at(1), 10, at(301));
+      await store.writeRefreshes(
+        rows.map((row) => ({
+          ...writeFor(row),
+          pr: { ...emptyPrFields(), head_sha: row.git_branch === 'f' ? head : 'b'.repeat(40) },
+          stale_at: at(200),
+        })),
+      );
+      const marked = await store.markRefsStale({ origin: '', head_sha: head }, at(5));
+      expect(marked.map((s) => s.chat_id).sort()).toEqual([c.id, fork.id].sort());
+      expect(marked.every((s) => s.git_branch === 'f')).toBe(true);
+      // Without a head commit the match is what it was: nothing of `origin` '' is marked.
+      expect(await store.markRefsStale({ origin: '' }, at(6))).toEqual([]);
+    });
   });
 
   describe('tokens', () => {

@@ -108,9 +108,12 @@ export interface GtPull {
   conflicting: boolean;
   /**
    * Gitea's conflict check (`PullRequestStatusChecking`): started by a push to the head or the
-   * base and by opening the PR, it runs in the background; here it ends once a read saw it.
+   * base and by opening the PR, it runs in the background; here it ends once a read saw it, or,
+   * with a checking lag (`GiteaModel.checkLagMs`), that long after it started.
    */
   checking: boolean;
+  /** When the running conflict check started (for the checking lag). */
+  checking_since: Date;
   created_at: Date;
   updated_at: Date;
 }
@@ -129,6 +132,12 @@ const sha = (seed: string) => createHash('sha1').update(seed).digest('hex');
 export class GiteaModel {
   readonly users = new Map<string, GtUser>();
   readonly repos = new Map<string, GtRepo>();
+  /**
+   * How long Gitea's conflict check takes, by `now()`: null ends it at the first read that saw
+   * it. Gitea checks in a queue (`services/pull/check.go`, `AddToTaskQueue`) that can lag minutes
+   * behind on a busy instance (go-gitea/gitea#17204, #22578); `mergeable` is false all the while.
+   */
+  checkLagMs: number | null = null;
   #ids = 0;
   #clockMs: number;
 
@@ -220,11 +229,11 @@ export class GiteaModel {
         if (pull.head_repo === repo && pull.head === branch) {
           pull.head_sha = head;
           pull.commits++;
-          pull.checking = true;
+          this.#startCheck(pull);
           pull.updated_at = this.#tick();
           // Reviews of an older head become stale (Gitea marks them so).
           for (const r of pull.reviews) if (r.commit_id !== head) r.stale = true;
-        } else if (pull.repo === repo && pull.base === branch) pull.checking = true;
+        } else if (pull.repo === repo && pull.base === branch) this.#startCheck(pull);
       }
     return head;
   }
@@ -269,13 +278,26 @@ export class GiteaModel {
   setConflicting(fullName: string, number: number, conflicting: boolean): GtPull {
     const pull = this.pull(fullName, number);
     pull.conflicting = conflicting;
-    pull.checking = true;
+    this.#startCheck(pull);
     return pull;
   }
 
-  /** A read saw the PR: a conflict check in progress finishes behind it. */
+  #startCheck(pull: GtPull): void {
+    pull.checking = true;
+    pull.checking_since = this.now();
+  }
+
+  /** Whether the conflict check is still running (`mergeable` false meanwhile). */
+  isChecking(pull: GtPull): boolean {
+    if (!pull.checking) return false;
+    if (this.checkLagMs !== null && this.now().getTime() - pull.checking_since.getTime() >= this.checkLagMs)
+      pull.checking = false;
+    return pull.checking;
+  }
+
+  /** A read saw the PR: without a checking lag, a conflict check in progress finishes behind it. */
   observe(pull: GtPull): void {
-    pull.checking = false;
+    if (this.checkLagMs === null) pull.checking = false;
   }
 
   openPull(
@@ -323,6 +345,7 @@ export class GiteaModel {
       conflicting: false,
       // A new PR is checked for conflicts in the background (Gitea's `NewPullRequest`).
       checking: true,
+      checking_since: this.now(),
       created_at: at,
       updated_at: at,
     };
@@ -349,13 +372,41 @@ export class GiteaModel {
     return pull;
   }
 
-  merge(fullName: string, number: number): GtPull {
+  /**
+   * Merges the PR; with `delete_branch`, deletes its head branch afterwards, as the merge form's
+   * "Delete branch" box and the API's `delete_branch_after_merge` do (`MergePullRequestOption`).
+   * The PR's head commit stays readable at `refs/pull/{n}/head` in the base repository.
+   */
+  merge(fullName: string, number: number, options: { delete_branch?: boolean } = {}): GtPull {
     const pull = this.pull(fullName, number);
     pull.state = 'closed';
     pull.merged = true;
     pull.merged_at = this.#tick();
     pull.updated_at = pull.merged_at;
+    if (options.delete_branch && pull.head_repo)
+      this.deleteBranch(`${pull.head_repo.owner}/${pull.head_repo.name}`, pull.head);
     return pull;
+  }
+
+  /**
+   * Deletes a branch (`DELETE /repos/{o}/{r}/branches/{branch}`). Gitea closes the unmerged PRs
+   * whose head or base it was (`services/pull/pull.go`, `CloseBranchPulls`); their head commits
+   * stay at `refs/pull/{n}/head`.
+   */
+  deleteBranch(fullName: string, branch: string): void {
+    const repo = this.repo(fullName);
+    if (!repo.branches.delete(branch)) throw new EmulatorError(404, `no branch ${branch}`);
+    for (const other of this.repos.values())
+      for (const pull of other.pulls) {
+        if (pull.merged || pull.state !== 'open') continue;
+        if (
+          (pull.head_repo === repo && pull.head === branch) ||
+          (pull.repo === repo && pull.base === branch)
+        ) {
+          pull.state = 'closed';
+          pull.updated_at = this.#tick();
+        }
+      }
   }
 
   close(fullName: string, number: number): GtPull {
@@ -537,15 +588,33 @@ export class GiteaModel {
     };
   }
 
+  /**
+   * A PR as Gitea's `ToAPIPullRequest` renders it (services/convert/pull.go, the same in Forgejo):
+   * `base` and `head` are `PRBranchInfo`s whose `label` is the bare branch name (no `owner:`
+   * prefix, forks included). The head's `ref` is the branch only while the branch exists in the
+   * head repository; once it is deleted (merged with "delete branch", or deleted by hand) `ref`
+   * is `refs/pull/{n}/head` and `sha` that ref's commit. A deleted head repository leaves
+   * `repo` null and `repo_id` -1.
+   */
   renderPull(pull: GtPull, o: RenderOptions, inList: boolean): Record<string, unknown> {
     const full = `${pull.repo.owner}/${pull.repo.name}`;
-    const branch = (ref: string, repo: GtRepo | null, repoId: number, sha: string) => ({
-      label: ref,
-      ref,
-      sha,
-      repo_id: repoId,
-      repo: repo ? this.renderRepo(repo, o, 1) : null,
-    });
+    const baseSha = pull.repo.branches.get(pull.base);
+    const base = {
+      label: pull.base,
+      ref: pull.base,
+      // Gitea leaves `sha` empty when the base branch is gone.
+      sha: baseSha ?? '',
+      repo_id: pull.repo.id,
+      repo: this.renderRepo(pull.repo, o, 1),
+    };
+    const headExists = pull.head_repo?.branches.has(pull.head) ?? false;
+    const head = {
+      label: pull.head,
+      ref: headExists ? pull.head : `refs/pull/${pull.number}/head`,
+      sha: headExists ? pull.head_repo!.branches.get(pull.head)! : pull.head_sha,
+      repo_id: pull.head_repo ? pull.head_repo.id : -1,
+      repo: pull.head_repo ? this.renderRepo(pull.head_repo, o, 1) : null,
+    };
     const body: Record<string, unknown> = {
       id: pull.id,
       url: `${o.webUrl}/${full}/pulls/${pull.number}`,
@@ -566,15 +635,15 @@ export class GiteaModel {
       patch_url: `${o.webUrl}/${full}/pulls/${pull.number}.patch`,
       // Gitea's `PullRequest.Mergeable`: false while the conflict check runs, on a conflict, and
       // for a work-in-progress PR.
-      mergeable: pull.state === 'open' && !pull.checking && !pull.conflicting && !pull.draft,
+      mergeable: pull.state === 'open' && !this.isChecking(pull) && !pull.conflicting && !pull.draft,
       merged: pull.merged,
       merged_at: pull.merged_at?.toISOString() ?? null,
       merge_commit_sha: pull.merged ? sha(`merge ${pull.id}`) : null,
       merged_by: null,
       allow_maintainer_edit: false,
       // `base.sha` is the base branch's head now, not the merge base.
-      base: branch(pull.base, pull.repo, pull.repo.id, pull.repo.branches.get(pull.base) ?? pull.merge_base),
-      head: branch(pull.head, pull.head_repo, pull.head_repo_id, pull.head_sha),
+      base,
+      head,
       merge_base: pull.merge_base,
       due_date: null,
       created_at: pull.created_at.toISOString(),

@@ -66,6 +66,11 @@ export interface GiteaEmulatorOptions {
   acceptAnyToken?: boolean;
   /** Product name in `GET /version` and logs. */
   product?: 'gitea' | 'forgejo';
+  /**
+   * How long each conflict check takes (by `now`), `mergeable` reading false meanwhile; omitted:
+   * a check ends at the first read that saw it (`GiteaModel.checkLagMs`).
+   */
+  checkLagMs?: number;
   now?: () => Date;
 }
 
@@ -76,11 +81,12 @@ export class GiteaEmulator extends HostEmulator<RouteName, Fault, LoggedRequest>
   readonly model: GiteaModel;
   latencyMs = 0;
   readonly #tokens = new Map<string, string>();
-  readonly #options: Required<Omit<GiteaEmulatorOptions, 'now' | 'port'>>;
+  readonly #options: Required<Omit<GiteaEmulatorOptions, 'now' | 'port' | 'checkLagMs'>>;
 
   constructor(options: GiteaEmulatorOptions = {}) {
     super(faultSchema, options.port ?? 0);
     this.model = new GiteaModel(options.now);
+    this.model.checkLagMs = options.checkLagMs ?? null;
     const sub = (options.subUrl ?? '').replace(/\/+$/, '');
     this.#options = {
       subUrl: sub === '' || sub.startsWith('/') ? sub : `/${sub}`,

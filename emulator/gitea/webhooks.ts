@@ -17,6 +17,11 @@ export const HOOK_EVENTS = {
   pull_request_review_rejected: 'pull_request_rejected',
   pull_request_review_comment: 'pull_request_comment',
   pull_request_comment: 'issue_comment',
+  // Gitea 1.23+ (`HookEventStatus`); `Event()` has no case for it, so `X-Gitea-Event` is empty
+  // and only `X-Gitea-Event-Type` names it (modules/webhook/type.go). Forgejo has no such event.
+  status: '',
+  // Gitea 1.24+ and Forgejo (`HookEventWorkflowJob`); Forgejo's `Event()` names it, Gitea's not.
+  workflow_job: 'workflow_job',
 } as const;
 export type HookEventType = keyof typeof HOOK_EVENTS;
 
@@ -119,6 +124,40 @@ export class HookPayloads {
       repository: this.#repo(repo),
       pusher: this.#sender(by),
       sender: this.#sender(by),
+    };
+  }
+
+  /**
+   * A commit status was posted (Gitea's `CommitStatusPayload`, modules/structs/hook.go, as
+   * services/webhook/notifier.go `CreateCommitStatus` fills it): the commit by `sha`, the
+   * repository the status was posted to, and no branch.
+   */
+  status(repo: GtRepo, commit: string, by: string) {
+    const latest = this.emulator.model.latestStatuses(repo, commit)[0];
+    const full = `${repo.owner}/${repo.name}`;
+    return {
+      commit: {
+        id: commit,
+        message: 'change\n',
+        url: `${this.emulator.webUrl}/${full}/commit/${commit}`,
+        author: { name: by, email: `${by}@noreply.localhost`, username: by },
+        committer: { name: by, email: `${by}@noreply.localhost`, username: by },
+        verification: null,
+        timestamp: new Date(0).toISOString(),
+        added: null,
+        removed: null,
+        modified: null,
+      },
+      context: latest?.context ?? '',
+      created_at: (latest?.created_at ?? new Date(0)).toISOString(),
+      description: latest?.description ?? '',
+      id: latest?.id ?? 0,
+      repository: this.#repo(repo),
+      sender: this.#sender(by),
+      sha: commit,
+      state: latest?.state ?? 'pending',
+      target_url: latest?.target_url ?? '',
+      updated_at: (latest?.created_at ?? new Date(0)).toISOString(),
     };
   }
 

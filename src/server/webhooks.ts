@@ -61,7 +61,7 @@ export async function handleWebhook(
   const matches = webhooks
     .staleRefs(header, payload)
     // Names the database cannot store (NUL) cannot match any tracked ref.
-    .filter((m) => !`${m.origin}${m.branch ?? ''}${m.url ?? ''}`.includes('\u0000'));
+    .filter((m) => !`${m.origin}${m.branch ?? ''}${m.url ?? ''}${m.head_sha ?? ''}`.includes('\u0000'));
   // Some hosts name the delivery in the body (Azure DevOps: the event `id`); a delivery without any
   // id is known by its bytes: the same body again is a redelivery.
   const named = delivery ?? boundedId(webhooks.deliveryId(header, payload));

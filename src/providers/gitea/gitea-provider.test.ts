@@ -5,7 +5,7 @@ import { FakeClock } from '../../core/clock.ts';
 import { AuthError, NotFoundError, type RateLimitedError, UnavailableError } from '../../core/errors.ts';
 import { CHECKS_SETTLE_MS, READS_MAX_AGE_MS } from '../pull-reads-cache.ts';
 import { FORGEJO_TYPE, GITEA_TYPE } from './defaults.ts';
-import { GiteaProvider, MERGEABLE_SETTLE_MS } from './gitea-provider.ts';
+import { CONFLICT_SETTLE_MS, GiteaProvider, MERGEABLE_SETTLE_MS } from './gitea-provider.ts';
 
 /** The provider against the emulator over real HTTP; an unexpected request fails the suite. */
 const TOKEN = 'gitea-provider-token';
@@ -319,7 +319,10 @@ describe('Gitea provider', () => {
     gt.model.setConflicting('org/merge', pull.number, true);
     gt.model.push('org/merge', 'm');
     expect(await state()).toEqual(['unknown', 'mergeable=false']);
+    // `false` is believed only once it held two minutes on these commits (it also means "checking").
     clock.advance(MERGEABLE_SETTLE_MS);
+    expect(await state()).toEqual(['unknown', 'mergeable=false']);
+    clock.advance(CONFLICT_SETTLE_MS - MERGEABLE_SETTLE_MS);
     expect(await state()).toEqual(['conflicting', 'mergeable=false']);
     // The base moves on and the conflict is gone: unknown again, then clean.
     gt.model.setConflicting('org/merge', pull.number, false);

@@ -55,6 +55,14 @@ export type GiteaKind = 'gitea' | 'forgejo';
 export const PAGE_LIMIT = 50;
 /** Pages read at most when looking for a branch's PR: the 250 most recently updated PRs by default. */
 export const MAX_LIST_PAGES = 5;
+/**
+ * How long a full look for a branch's PR (up to `MAX_LIST_PAGES` pages) stands: until then a look
+ * reads page 1 only — the 50 most recently updated PRs, where a PR opened, pushed to or merged
+ * since is — and the PR the full look found, if any, by its number. A list page renders 50 whole
+ * PRs (services/convert/pull.go opens the head and base repositories for each), so a branch
+ * waiting for its PR costs 1 list read a retry instead of 5 in a busy repository.
+ */
+export const FULL_LOOK_TTL_MS = 60 * 60_000;
 /** Pages of reviews read at most (250 reviews by default). */
 const MAX_REVIEW_PAGES = 5;
 /** Pages of commits counted at most when a server sends no `X-Total-Count`. */
@@ -69,12 +77,30 @@ const MAX_THREAD_REVIEWS = 5;
 /** The same for the feedback endpoint, read on demand; past it the answer says `truncated`. */
 const MAX_FEEDBACK_THREAD_REVIEWS = 20;
 /**
- * How long a PR's head and base commits must have stood before its `mergeable` is believed:
- * Gitea checks for conflicts in a background queue after each push, usually within seconds; this
- * is below the engine's re-ask of an unknown mergeability (`merge_unknown_ttl_ms`, 15 s), so that
- * second read settles it.
+ * How long a PR's head and base commits must have stood before `mergeable: true` is believed:
+ * right after a push Gitea may still show the answer about the old commits until its checker
+ * marks the PR "checking" (services/pull/check.go, `AddToTaskQueue`); this is below the engine's
+ * re-ask of an unknown mergeability (`merge_unknown_ttl_ms`, 15 s), so that second read settles it.
  */
 export const MERGEABLE_SETTLE_MS = 10_000;
+/**
+ * How long `mergeable: false` must have held for the same head and base before it reads as a
+ * conflict: false also means "still checking" (`PullRequest.Mergeable` is false unless the status
+ * is mergeable), and the checker's queue can lag minutes behind on a busy instance
+ * (go-gitea/gitea#17204, #22578).
+ */
+export const CONFLICT_SETTLE_MS = 2 * 60_000;
+/** `refs/pull/{n}/head`: a PR's head ref once its branch is deleted (services/convert/pull.go). */
+const PULL_HEAD_REF = /^refs\/pull\/\d+\/head$/;
+
+/**
+ * The PR's head branch: `head.ref` while the branch exists; once it is deleted (the usual merge
+ * flow) `head.ref` is `refs/pull/{n}/head` and `head.label` still holds the branch name — bare,
+ * without an `owner:` prefix, forks included (`PRBranchInfo.Name`, services/convert/pull.go).
+ */
+export function headBranch(pull: Pick<GiteaPull, 'head'>): string {
+  return PULL_HEAD_REF.test(pull.head.ref) && pull.head.label ? pull.head.label : pull.head.ref;
+}
 /** How long what a repository says of itself (its fork parent, its visibility) is trusted. */
 const REPO_TTL_MS = 10 * 60_000;
 /**
@@ -121,8 +147,13 @@ export class GiteaProvider implements Provider {
   readonly #repos = new Map<string, { info: RepoInfo | null; until: number }>();
   /** Commits of a PR by (PR, head, merge base): the same head on the same base has the same commits. */
   readonly #commits = new Map<string, number | null>();
-  /** Per PR, its (head, base) commits and when this provider first saw them (`MERGEABLE_SETTLE_MS`). */
-  readonly #heads = new Map<string, { pair: string; since: number }>();
+  /**
+   * Per PR, its (head, base) commits, when this provider first saw them (`MERGEABLE_SETTLE_MS`)
+   * and since when `mergeable` has read false on them (`CONFLICT_SETTLE_MS`).
+   */
+  readonly #heads = new Map<string, { pair: string; since: number; falseSince: number | null }>();
+  /** Per (token, repository, head repository, branch), the last full look (`FULL_LOOK_TTL_MS`). */
+  readonly #looks = new Map<string, { number: number | null; until: number }>();
   /**
    * An open PR's head checks per (token, PR), read again when `head.sha` or `checksStamp` moves,
    * while a status is pending, until they have read the same for ten minutes, and at least
@@ -142,7 +173,9 @@ export class GiteaProvider implements Provider {
   ) {
     this.client = new GiteaClient(config.api_url, kind, options);
     this.#clock = options.clock;
-    this.webhooks = giteaWebhooks(this, kind);
+    this.webhooks = giteaWebhooks(this, kind, (commit) =>
+      this.#checks.forget((_, head) => head.toLowerCase() === commit.toLowerCase()),
+    );
   }
 
   matches(origin: string): boolean {
@@ -236,8 +269,11 @@ export class GiteaProvider implements Provider {
    * The PR whose head is `branch` of `repo`: candidates among the repository's PRs in every state,
    * most recently updated first, whose head is that branch of that repository — an open one
    * first, else the most recently updated. A fork's PRs live in its parent (`GET /repos/{o}/{r}` →
-   * `parent`), asked when the fork itself has none. Not `GET …/pulls/{base}/{head}`: it answers one
-   * PR for a (base, head) pair, needs the base, and says nothing about which of several is current.
+   * `parent`), asked when the fork itself has none. Not `GET …/pulls/{base}/{head}`
+   * (`repoGetPullRequestByBaseHead`, Gitea 1.22+ and Forgejo; older servers answer 404 as for a
+   * missing PR): it needs the base branch, and of several PRs of one (base, head) it answers any
+   * one (`GetPullRequestByBaseHeadInfo`, models/issues/pull.go, has no order), often an old
+   * merged one, and as a whole PR it costs what a list page of one does.
    */
   async findPullForBranch(repo: RepoRef, branch: string, call: CallOptions): Promise<PrFields | null> {
     let where = repo;
@@ -267,23 +303,31 @@ export class GiteaProvider implements Provider {
     return info?.private === false && info.internal !== true && info.owner?.visibility === 'public';
   }
 
-  /** The PR in `where` whose head is `branch` of `head`, by the rules of `findPullForBranch`. */
+  /**
+   * The PR in `where` whose head is `branch` of `head`, by the rules of `findPullForBranch`: every
+   * page (up to `MAX_LIST_PAGES`) on a first look; for `FULL_LOOK_TTL_MS` after it, page 1 and the
+   * PR that look found (read by number when page 1 does not show a match).
+   */
   async #candidate(
     where: RepoRef,
     head: RepoRef,
     branch: string,
     call: CallOptions,
   ): Promise<GiteaPull | null> {
+    const key = [tokenFingerprint(call.token), pathOf(where), pathOf(head), branch].join(' ').toLowerCase();
+    const now = this.#clock.now().getTime();
+    const known = this.#looks.get(key);
+    const full = !known || known.until <= now;
     const matches: GiteaPull[] = [];
     let seen = 0;
-    for (let page = 1; page <= MAX_LIST_PAGES; page++) {
+    for (let page = 1; page <= (full ? MAX_LIST_PAGES : 1); page++) {
       const { data, headers } = await this.client.get(
         `${apiPath(where)}/pulls?state=all&sort=recentupdate&limit=${PAGE_LIMIT}&page=${page}`,
         pullListSchema,
         call,
       );
       for (const pull of data) {
-        if (pull.head.ref !== branch) continue;
+        if (headBranch(pull) !== branch) continue;
         const headRepo = pull.head.repo?.full_name;
         const mine = headRepo
           ? samePath(headRepo, pathOf(head))
@@ -292,7 +336,10 @@ export class GiteaProvider implements Provider {
             pull.head.repo_id != null &&
             pull.head.repo_id === pull.base.repo_id;
         if (!mine) continue;
-        if (mapState(pull) === 'open') return pull;
+        if (mapState(pull) === 'open') {
+          if (full) this.#remember(key, pull.number, now);
+          return pull;
+        }
         matches.push(pull);
       }
       seen += data.length;
@@ -300,7 +347,27 @@ export class GiteaProvider implements Provider {
       // Without a total, only an empty page ends the list (a server may cap pages below the limit).
       if (data.length === 0 || (total !== null && seen >= total)) break;
     }
-    return matches.sort((a, b) => Date.parse(b.updated_at ?? '') - Date.parse(a.updated_at ?? ''))[0] ?? null;
+    const newest =
+      matches.sort((a, b) => Date.parse(b.updated_at ?? '') - Date.parse(a.updated_at ?? ''))[0] ?? null;
+    if (full) {
+      this.#remember(key, newest?.number ?? null, now);
+      return newest;
+    }
+    // Page 1 holds the most recently updated PRs: a match there is newer than the one found before.
+    if (newest || known.number === null) return newest;
+    try {
+      const { data } = await this.client.get(`${apiPath(where)}/pulls/${known.number}`, pullSchema, call);
+      return headBranch(data) === branch ? data : null;
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+      this.#looks.delete(key);
+      return null;
+    }
+  }
+
+  #remember(key: string, number: number | null, now: number): void {
+    if (this.#looks.size > 50_000) this.#looks.clear();
+    this.#looks.set(key, { number, until: now + FULL_LOOK_TTL_MS });
   }
 
   /** What the repository says of itself, cached per token; null when the host does not show it (404). */
@@ -440,18 +507,27 @@ export class GiteaProvider implements Provider {
   }
 
   /**
-   * Whether the PR's head and base commits have stood `MERGEABLE_SETTLE_MS` since this provider
-   * first saw them (each replica keeps its own memory; a restart forgets, costing one more read).
+   * Whether `mergeable` may be believed: `true` once the PR's head and base commits have stood
+   * `MERGEABLE_SETTLE_MS` since this provider first saw them, `false` once it has read false on
+   * them for `CONFLICT_SETTLE_MS` (each replica keeps its own memory; a restart forgets, and the
+   * wait starts again).
    */
   #settled(repo: RepoRef, pull: GiteaPull): boolean {
     const key = `${pathOf(repo).toLowerCase()}#${pull.number}`;
     const pair = `${pull.head.sha ?? ''} ${pull.base.sha ?? ''}`;
     const now = this.#clock.now().getTime();
-    const seen = this.#heads.get(key);
-    if (seen?.pair === pair) return now - seen.since >= MERGEABLE_SETTLE_MS;
-    if (this.#heads.size > 50_000) this.#heads.clear();
-    this.#heads.set(key, { pair, since: now });
-    return false;
+    let seen = this.#heads.get(key);
+    if (seen?.pair !== pair) {
+      if (this.#heads.size > 50_000) this.#heads.clear();
+      seen = { pair, since: now, falseSince: null };
+      this.#heads.set(key, seen);
+    }
+    if (pull.mergeable === false) {
+      seen.falseSince ??= now;
+      return now - seen.falseSince >= CONFLICT_SETTLE_MS;
+    }
+    seen.falseSince = null;
+    return now - seen.since >= MERGEABLE_SETTLE_MS;
   }
 
   /**
@@ -549,7 +625,7 @@ export class GiteaProvider implements Provider {
       author_login: pull.user?.login ?? null,
       author_avatar_url: pull.user?.avatar_url || null,
       base_branch: pull.base.ref,
-      head_branch: pull.head.ref,
+      head_branch: headBranch(pull),
       requested_reviewers: sortRequestedReviewers([
         ...new Map(requested.map((r) => [`${r.kind} ${r.name.toLowerCase()}`, r])).values(),
       ]),

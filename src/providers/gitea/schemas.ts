@@ -24,6 +24,12 @@ export const repoSchema = z.object({
 export type RepoInfo = z.infer<typeof repoSchema>;
 
 const branchSchema = z.object({
+  /**
+   * The bare branch name (`PRBranchInfo.Name`, JSON `label`; no `owner:` prefix, forks
+   * included), kept after the branch is deleted; empty for AGit-flow PRs (services/convert/pull.go).
+   */
+  label: z.string().nullish(),
+  /** The branch while it exists; `refs/pull/{n}/head` once the head branch is deleted. */
   ref: z.string(),
   sha: z.string().nullish(),
   repo_id: z.number().nullish(),

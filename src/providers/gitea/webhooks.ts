@@ -6,7 +6,7 @@ import { branchOfRef, hmacSha256Check } from '../webhooks.ts';
 const repository = z.object({ full_name: z.string() });
 const pullRequest = z.object({
   number: z.number().int(),
-  head: z.object({ ref: z.string(), repo: repository.nullish() }),
+  head: z.object({ ref: z.string(), label: z.string().nullish(), repo: repository.nullish() }),
   base: z.object({ repo: repository.nullish() }).nullish(),
 });
 const pullPayload = z.object({ pull_request: pullRequest, repository: repository.nullish() });
@@ -17,6 +17,17 @@ const commentPayload = z.object({
   repository,
 });
 const pushPayload = z.object({ ref: z.string(), repository });
+/** A commit's full hash (SHA-1 or SHA-256 repositories). */
+const commitHash = z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/i);
+/**
+ * `CommitStatusPayload` (modules/structs/hook.go; services/webhook/notifier.go,
+ * `CreateCommitStatus`): the commit by `sha`, the repository the status was posted to, no branch.
+ */
+const statusPayload = z.object({ sha: commitHash });
+/** `WorkflowJobPayload`: an Actions job queued, started or finished on `workflow_job.head_sha`. */
+const workflowJobPayload = z.object({ workflow_job: z.object({ head_sha: commitHash }) });
+/** `refs/pull/{n}/head`: the head ref once the branch is deleted (services/convert/pull.go). */
+const PULL_HEAD_REF = /^refs\/pull\/\d+\/head$/;
 
 /**
  * Event header values that concern a PR (Gitea's `HookEventType.Event()`, sent as `X-Gitea-Event`;
@@ -50,7 +61,11 @@ const splitFullName = (fullName: string): RepoRef | null => {
  * `X-Gitea-Event` / `X-Forgejo-Event`. Refs are named by repository `full_name`, not by
  * `html_url`, which follows the server's `ROOT_URL` and may differ from the configured `web_url`.
  */
-export function giteaWebhooks(provider: Provider, kind: 'gitea' | 'forgejo'): ProviderWebhooks {
+export function giteaWebhooks(
+  provider: Provider,
+  kind: 'gitea' | 'forgejo',
+  statusPosted?: (commit: string) => void,
+): ProviderWebhooks {
   /** Forgejo's own header first, Gitea's name where a Forgejo sends only that. */
   const read = (header: HeaderReader, suffix: string) =>
     (kind === 'forgejo' ? header(`x-forgejo-${suffix}`) : undefined) ||
@@ -68,11 +83,18 @@ export function giteaWebhooks(provider: Provider, kind: 'gitea' | 'forgejo'): Pr
     const base = baseRepo ? splitFullName(baseRepo.full_name) : null;
     const url = base ? provider.buildPullUrl({ repo: base, number: pull.number }) : undefined;
     const matches: StaleMatch[] = [];
+    // Once the head branch is deleted, `ref` is `refs/pull/{n}/head` and `label` the branch.
+    const branch = PULL_HEAD_REF.test(pull.head.ref) && pull.head.label ? pull.head.label : pull.head.ref;
     // The agent's origin may be the head's repository (a fork) or the base repository.
     for (const o of new Set([origin(pull.head.repo), origin(baseRepo)])) {
-      if (o) matches.push({ origin: o, branch: pull.head.ref, url });
+      if (o) matches.push({ origin: o, branch, url });
     }
     return matches;
+  };
+  /** Refs whose PR head is `commit`, whatever their repository; this replica reads its checks again. */
+  const commitRefs = (commit: string): StaleMatch[] => {
+    statusPosted?.(commit);
+    return [{ origin: '', head_sha: commit.toLowerCase() }];
   };
   return {
     start(header, secret) {
@@ -81,6 +103,19 @@ export function giteaWebhooks(provider: Provider, kind: 'gitea' | 'forgejo'): Pr
     deliveryId: (header) => read(header, 'delivery'),
     staleRefs(header, payload): StaleMatch[] {
       const event = (read(header, 'event') ?? '').toLowerCase();
+      // A commit status (Gitea 1.23+): `HookEventType.Event()` has no name for it, so only
+      // `X-Gitea-Event-Type` says `status` (modules/webhook/type.go). Forgejo sends none.
+      const type = (read(header, 'event-type') ?? '').toLowerCase();
+      if (type === 'status' || event === 'status') {
+        const parsed = statusPayload.safeParse(payload);
+        if (!parsed.success) throw new BadInputError('status delivery lacks its sha');
+        return commitRefs(parsed.data.sha);
+      }
+      if (type === 'workflow_job' || event === 'workflow_job') {
+        const parsed = workflowJobPayload.safeParse(payload);
+        if (!parsed.success) throw new BadInputError('workflow_job delivery lacks its head_sha');
+        return commitRefs(parsed.data.workflow_job.head_sha);
+      }
       if (PULL_EVENTS.has(event)) {
         const parsed = pullPayload.safeParse(payload);
         if (!parsed.success) throw new BadInputError(`${event} delivery lacks its pull_request`);
