@@ -271,7 +271,9 @@ describe('Azure DevOps end to end', () => {
       checks_state: 'failing',
       checks: { passed: 0, failed: 1, pending: 0, failing: [{ name: 'CI', url: buildUrl }] },
       merge_state: 'blocked',
-      merge_state_reason: 'Build',
+      // A rejection holds the minimum-reviewers policy too ("Allow completion even if some
+      // reviewers vote to wait or reject" is off).
+      merge_state_reason: 'Build, Minimum number of reviewers',
       changes_requested: true,
     });
 

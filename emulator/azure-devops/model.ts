@@ -33,6 +33,8 @@ export const POLICY_TYPES = {
     id: 'fa4e907d-c16b-4a4c-9dfa-4906e5d171dd',
     displayName: 'Minimum number of reviewers',
   },
+  /** vsts-rest-api-specs `specification/policy/7.1/httpExamples/configurations/GET__policy_configurations.json`. */
+  requiredReviewers: { id: 'fd2167ab-b0be-447a-8ec8-39368250530e', displayName: 'Required reviewers' },
   comments: { id: 'c6a1889d-b943-4856-b76f-9e46bb6b0df2', displayName: 'Comment requirements' },
 } as const;
 export type PolicyKind = keyof typeof POLICY_TYPES;
@@ -118,6 +120,29 @@ export interface AzEvaluation {
   completedDate: Date | null;
   /** Build validation: its latest build (kept after a push, then no longer current). */
   build: AzBuild | null;
+  /**
+   * Build validation: the build's result has expired (branch policies, "Build expiration": the
+   * target branch moved) and nothing runs until someone queues it again (`context.isExpired`).
+   */
+  expired: boolean;
+}
+
+/**
+ * A status a service posted on the PR ("Pull Request Statuses - Create"): on the PR itself, or on
+ * one iteration (`iterationId`: it "applies only to the code that was evaluated and none of the
+ * future updates", Azure Repos docs, "Pull request status"). A new status of the same context
+ * (genre and name) replaces the shown one; every one posted stays in the list.
+ */
+export interface AzPullStatus {
+  id: number;
+  genre: string | null;
+  name: string;
+  state: StatusState;
+  description: string | null;
+  targetUrl: string | null;
+  iterationId: number | null;
+  createdBy: AzIdentity;
+  creationDate: Date;
 }
 
 export interface AzComment {
@@ -169,6 +194,10 @@ export interface AzPull {
   conflicts: boolean;
   evaluations: AzEvaluation[];
   threads: AzThread[];
+  /** Statuses posted on the PR, oldest first. */
+  statuses: AzPullStatus[];
+  /** Completed with "delete source branch after merging" (`completionOptions.deleteSourceBranch`). */
+  deletedSourceBranch: boolean;
 }
 
 /** An emulator error with the `typeKey` Azure DevOps puts beside its message. */
@@ -352,6 +381,8 @@ export class AzureDevOpsModel {
       conflicts: false,
       evaluations: [],
       threads: [],
+      statuses: [],
+      deletedSourceBranch: false,
     };
     pull.iterations.push({
       id: 1,
@@ -391,8 +422,19 @@ export class AzureDevOpsModel {
     pull.mergeStatus = 'queued';
     for (const e of this.evaluations(pull)) {
       const s = e.policy.settings;
-      if (e.policy.kind === 'build' && s.manualQueueOnly !== true) this.#requeue(e);
+      if (e.policy.kind === 'build' && s.manualQueueOnly !== true) {
+        this.#requeue(e);
+        e.expired = false;
+      }
       if (e.policy.kind === 'status' && s.invalidateOnSourceUpdate === true) this.#requeue(e);
+      // "When new changes are pushed": "Reset all approval votes" (`resetOnSourcePush`) clears
+      // votes of 10 and 5; "Reset all code reviewer votes" (`resetRejectionsOnSourcePush`) clears
+      // every vote (Azure Repos docs, "Branch policies", minimum number of reviewers).
+      if (
+        e.policy.kind === 'minimumReviewers' &&
+        (s.resetOnSourcePush === true || s.resetRejectionsOnSourcePush === true)
+      )
+        for (const r of pull.reviewers) if (r.vote > 0 || s.resetRejectionsOnSourcePush === true) r.vote = 0;
     }
     this.#systemThread(pull, `The reference ${pull.sourceRefName} was updated.`, {
       CodeReviewThreadType: { $type: 'System.String', $value: 'RefUpdate' },
@@ -461,6 +503,7 @@ export class AzureDevOpsModel {
         allowDownvotes: false,
         resetOnSourcePush: false,
       },
+      requiredReviewers: { requiredReviewerIds: [], creatorVoteCounts: false, message: null },
       comments: {},
     };
     const policy: AzPolicy = {
@@ -494,19 +537,53 @@ export class AzureDevOpsModel {
         startedDate: this.now(),
         completedDate: null,
         build: null,
+        expired: false,
       });
     }
     const live = pull.evaluations.filter((e) => e.policy.isEnabled);
     for (const e of live) {
-      if (e.policy.kind === 'minimumReviewers') {
-        const needed = Number(e.policy.settings.minimumApproverCount ?? 1);
-        const approvals = pull.reviewers.filter((r) => !r.identity.isContainer && r.vote >= 5).length;
-        e.status = approvals >= needed ? 'approved' : 'queued';
-      }
+      if (e.policy.kind === 'minimumReviewers') e.status = this.#minimumReviewers(pull, e.policy.settings);
+      if (e.policy.kind === 'requiredReviewers') e.status = this.#requiredReviewers(pull, e.policy.settings);
       if (e.policy.kind === 'comments')
         e.status = pull.threads.some((t) => isOpen(t)) ? 'rejected' : 'approved';
     }
     return live;
+  }
+
+  /**
+   * "Require a minimum number of reviewers" (Azure Repos docs, "Branch policies"): at least
+   * `minimumApproverCount` people approve (10 or 5); the creator's vote counts only with
+   * `creatorVoteCounts`; a vote of −5 or −10 holds the PR unless `allowDownvotes` ("Allow
+   * completion even if some reviewers vote to wait or reject"). Groups do not vote.
+   */
+  #minimumReviewers(pull: AzPull, s: Record<string, unknown>): EvaluationStatus {
+    const people = pull.reviewers.filter(
+      (r) => !r.identity.isContainer && (s.creatorVoteCounts === true || r.identity !== pull.createdBy),
+    );
+    if (s.allowDownvotes !== true && people.some((r) => r.vote <= -5)) return 'rejected';
+    const approvals = people.filter((r) => r.vote >= 5).length;
+    return approvals >= Number(s.minimumApproverCount ?? 1) ? 'approved' : 'queued';
+  }
+
+  /**
+   * "Automatically include code reviewers" made required: each reviewer of `requiredReviewerIds`
+   * (a person, or a group answered by a member's vote for it, `votedFor`) approves — or, with
+   * `minimumApproverCount`, that many of them; a rejection by one of them holds the PR.
+   */
+  #requiredReviewers(pull: AzPull, s: Record<string, unknown>): EvaluationStatus {
+    const ids = Array.isArray(s.requiredReviewerIds) ? (s.requiredReviewerIds as string[]) : [];
+    const votes = ids.map((id) => {
+      const counted = (r: AzReviewer) => s.creatorVoteCounts === true || r.identity !== pull.createdBy;
+      const own = pull.reviewers.find((r) => r.identity.id === id && !r.identity.isContainer && counted(r));
+      const forGroup = pull.reviewers.filter(
+        (r) => !r.identity.isContainer && counted(r) && r.votedFor.some((g) => g.id === id),
+      );
+      const all = [...(own ? [own] : []), ...forGroup].map((r) => r.vote);
+      return all.some((v) => v <= -5) ? -10 : all.some((v) => v >= 5) ? 10 : 0;
+    });
+    if (votes.some((v) => v < 0)) return 'rejected';
+    const needed = s.minimumApproverCount != null ? Number(s.minimumApproverCount) : ids.length;
+    return votes.filter((v) => v > 0).length >= needed ? 'approved' : 'queued';
   }
 
   #evaluation(pull: AzPull, policy: AzPolicy): AzEvaluation {
@@ -545,24 +622,90 @@ export class AzureDevOpsModel {
     };
     build.errors = options.errors ?? [];
     e.build = build;
+    e.expired = false;
     e.status = result === 'running' ? 'running' : result === 'succeeded' ? 'approved' : 'rejected';
     e.completedDate = result === 'running' ? null : this.now();
     return build;
   }
 
-  /** A service posts the status a status policy requires: the policy follows its state. */
-  postStatus(pull: AzPull, policy: AzPolicy, state: StatusState): void {
+  /**
+   * The build of a build validation policy expires (branch policies, "Build expiration": the
+   * target branch was updated and the passing build is too old). Azure DevOps then waits for
+   * someone to queue it again: the evaluation is `queued` with `context.isExpired`, and nothing
+   * runs.
+   */
+  expireBuild(pull: AzPull, policy: AzPolicy): void {
     const e = this.#evaluation(pull, policy);
-    const statuses: Record<StatusState, EvaluationStatus> = {
-      notSet: 'queued',
-      pending: 'running',
-      succeeded: 'approved',
-      failed: 'rejected',
-      error: 'rejected',
-      notApplicable: 'notApplicable',
+    if (!e.build) throw new Error(`policy ${policy.id} has no build on pull request ${pull.id} to expire`);
+    e.expired = true;
+    e.status = 'queued';
+    e.completedDate = null;
+  }
+
+  /** A service posts the status a status policy requires: the policy follows its state. */
+  postStatus(pull: AzPull, policy: AzPolicy, state: StatusState): AzPullStatus {
+    const s = policy.settings;
+    return this.postPullStatus(pull, {
+      genre: typeof s.statusGenre === 'string' ? s.statusGenre : null,
+      name: String(s.statusName ?? `status-${policy.id}`),
+      state,
+    });
+  }
+
+  /**
+   * A status posted on the PR ("Pull Request Statuses - Create"), with or without a policy that
+   * requires it: on the PR, or on an iteration (`iteration`: its id, or `head` for the last one).
+   * A status policy of the same genre and name follows its state.
+   */
+  postPullStatus(
+    pull: AzPull,
+    input: {
+      name: string;
+      genre?: string | null;
+      state: StatusState;
+      description?: string;
+      target_url?: string;
+      iteration?: number | 'head';
+      author?: string;
+    },
+  ): AzPullStatus {
+    const iterationId = input.iteration === 'head' ? pull.iterations.at(-1)!.id : (input.iteration ?? null);
+    if (iterationId !== null && !pull.iterations.some((it) => it.id === iterationId))
+      throw new Error(`no iteration ${iterationId} on pull request ${pull.id}`);
+    const status: AzPullStatus = {
+      // "The status ID is unique within the pull request across all iterations."
+      id: (pull.statuses.at(-1)?.id ?? 0) + 1,
+      genre: input.genre ?? null,
+      name: input.name,
+      state: input.state,
+      description: input.description ?? null,
+      targetUrl: input.target_url ?? null,
+      iterationId,
+      createdBy: this.user(input.author ?? 'ci@example.com'),
+      creationDate: this.now(),
     };
-    e.status = statuses[state];
-    e.completedDate = state === 'pending' || state === 'notSet' ? null : this.now();
+    pull.statuses.push(status);
+    const same = (a: unknown, b: string | null) => lower(String(a ?? '')) === lower(b ?? '');
+    for (const e of this.evaluations(pull)) {
+      const s = e.policy.settings;
+      if (
+        e.policy.kind !== 'status' ||
+        !same(s.statusName, status.name) ||
+        !same(s.statusGenre, status.genre)
+      )
+        continue;
+      const statuses: Record<StatusState, EvaluationStatus> = {
+        notSet: 'queued',
+        pending: 'running',
+        succeeded: 'approved',
+        failed: 'rejected',
+        error: 'rejected',
+        notApplicable: 'notApplicable',
+      };
+      e.status = statuses[status.state];
+      e.completedDate = status.state === 'pending' || status.state === 'notSet' ? null : this.now();
+    }
+    return status;
   }
 
   /** Sets an evaluation's status as is (`broken`, `notApplicable`: answers a test wants). */
@@ -658,9 +801,18 @@ export class AzureDevOpsModel {
     });
   }
 
-  complete(pull: AzPull): void {
+  /**
+   * Completes (merges) the PR. `delete_source_branch`: "Delete source branch after merging"
+   * (`completionOptions.deleteSourceBranch`) — the branch is gone from its repository, and the
+   * PR keeps its `sourceRefName` (it is still found by it).
+   */
+  complete(pull: AzPull, options: { delete_source_branch?: boolean } = {}): void {
     pull.status = 'completed';
     pull.closedDate = this.now();
+    if (options.delete_source_branch) {
+      pull.sourceRepo.branches.delete(pull.sourceRefName.slice('refs/heads/'.length));
+      pull.deletedSourceBranch = true;
+    }
   }
 
   abandon(pull: AzPull): void {

@@ -6,6 +6,7 @@ import {
   type AzIdentity,
   type AzProject,
   type AzPull,
+  type AzPullStatus,
   type AzRepo,
   type AzThread,
   AzureDevOpsModel,
@@ -24,6 +25,7 @@ export type RouteName =
   | 'get_iteration_changes'
   | 'list_pull_request_commits'
   | 'list_pull_request_threads'
+  | 'list_pull_request_statuses'
   | 'list_policy_evaluations';
 
 export const FAULT_KINDS = [
@@ -240,6 +242,7 @@ export class AzureDevOpsEmulator extends HostEmulator<RouteName, Fault, LoggedRe
       createdBy: this.identity(p.createdBy),
       creationDate: p.creationDate.toISOString(),
       ...(p.closedDate ? { closedDate: p.closedDate.toISOString() } : {}),
+      ...(p.deletedSourceBranch ? { completionOptions: { deleteSourceBranch: true } } : {}),
       title: p.title,
       description: '',
       sourceRefName: p.sourceRefName,
@@ -300,6 +303,26 @@ export class AzureDevOpsEmulator extends HostEmulator<RouteName, Fault, LoggedRe
     };
   }
 
+  /** A `GitPullRequestStatus` as "Pull Request Statuses - List" returns it. */
+  status(pull: AzPull, s: AzPullStatus) {
+    const repoApi = `${this.#api(pull.repo.org)}/${pull.repo.project.id}/_apis/git/repositories/${pull.repo.id}`;
+    return {
+      id: s.id,
+      state: s.state,
+      ...(s.description !== null ? { description: s.description } : {}),
+      context: { name: s.name, ...(s.genre !== null ? { genre: s.genre } : {}) },
+      creationDate: s.creationDate.toISOString(),
+      updatedDate: s.creationDate.toISOString(),
+      createdBy: this.identity(s.createdBy),
+      ...(s.targetUrl !== null ? { targetUrl: s.targetUrl } : {}),
+      ...(s.iterationId !== null ? { iterationId: s.iterationId } : {}),
+      _links: {
+        self: { href: `${repoApi}/pullRequests/${pull.id}/statuses/${s.id}` },
+        repository: { href: repoApi },
+      },
+    };
+  }
+
   /** A `PolicyEvaluationRecord` as "Evaluations - List" returns it. */
   evaluation(pull: AzPull, e: AzEvaluation) {
     const p = e.policy;
@@ -337,7 +360,7 @@ export class AzureDevOpsEmulator extends HostEmulator<RouteName, Fault, LoggedRe
               buildDefinitionName: `${p.repo.name}-ci`,
               buildIsNotCurrent: build.sourceCommit !== this.model.head(pull),
               buildStartedUtc: build.startedDate.toISOString(),
-              isExpired: false,
+              isExpired: e.expired,
               buildAfterMerge: false,
               wasAutoRequeued: false,
               buildOutputPreview:
@@ -577,6 +600,12 @@ export class AzureDevOpsEmulator extends HostEmulator<RouteName, Fault, LoggedRe
         m.settleMerge(pull);
         return { body };
       }
+      case 'list_pull_request_statuses': {
+        // Every status posted, oldest first, on the PR and on its iterations alike (the
+        // published example, `httpExamples/pullRequestStatuses/GET_git_pullRequestStatuses_statuses.json`).
+        const value = pull.statuses.map((s) => this.status(pull, s));
+        return { body: { value, count: value.length } };
+      }
       case 'list_pull_request_threads': {
         // Every thread, system ones included; the list is not paged.
         const value = pull.threads.map((t) => this.thread(t));
@@ -766,6 +795,8 @@ function matchRoute(s: string[]): { name: RouteName; params: string[] } | null {
   if (s.length === 9 && is(8, 'iterations')) return { name: 'list_iterations', params: [...base, id] };
   if (s.length === 9 && is(8, 'commits')) return { name: 'list_pull_request_commits', params: [...base, id] };
   if (s.length === 9 && is(8, 'threads')) return { name: 'list_pull_request_threads', params: [...base, id] };
+  if (s.length === 9 && is(8, 'statuses'))
+    return { name: 'list_pull_request_statuses', params: [...base, id] };
   if (s.length === 11 && is(8, 'iterations') && /^\d+$/.test(s[9]!) && is(10, 'changes'))
     return { name: 'get_iteration_changes', params: [...base, id, s[9]!] };
   return null;
