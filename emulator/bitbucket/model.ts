@@ -64,6 +64,8 @@ export interface BbStatus {
   refname: string | null;
   created_on: Date;
   updated_on: Date;
+  /** Creation order, which breaks ties of `created_on` (Bitbucket's times carry microseconds). */
+  seq: number;
 }
 
 /** "File Conflict": a file that conflicts between the PR's source and destination. */
@@ -111,6 +113,8 @@ export interface BbPull {
   conflicts: BbConflict[];
   /** Whether a merge check configured for the destination fails (required approvals, tasks…). */
   checks_failing: boolean;
+  /** "A boolean flag indicating if merging the pull request closes the source branch" (`pullrequest`). */
+  close_source_branch: boolean;
   comments: BbComment[];
   created_on: Date;
   updated_on: Date;
@@ -128,6 +132,7 @@ export class BitbucketModel {
   readonly statuses = new Map<string, Map<string, BbStatus>>();
   #seq = 0;
   #commentSeq = 0;
+  #statusSeq = 0;
 
   constructor(readonly now: () => Date = () => new Date()) {}
 
@@ -272,6 +277,7 @@ export class BitbucketModel {
       heads: [commits.at(-1)!],
       conflicts: [],
       checks_failing: false,
+      close_source_branch: false,
       comments: [],
       destination_hash:
         dest.branches.get(input.destination_branch ?? dest.mainbranch)?.at(-1) ?? hash('empty'),
@@ -325,7 +331,58 @@ export class BitbucketModel {
     return this.#touch(pr);
   }
 
-  merge = (destination: string, id: number) => this.setState(destination, id, 'MERGED');
+  /**
+   * Merges a PR as "Merge a pull request" does (`POST …/pullrequests/{id}/merge`, strategy
+   * `merge_commit`): a merge commit lands on the destination branch, so the destination moves;
+   * with `close_source_branch` ("whether the source branch should be closed after merging") the
+   * source branch is deleted — the PR keeps its branch name and commits, but "List commits on a
+   * pull request" answers an empty list from then on ("This list will be empty if the source
+   * branch no longer exists").
+   */
+  merge(destination: string, id: number, options: { close_source_branch?: boolean } = {}): BbPull {
+    const pr = this.pull(destination, id);
+    if (pr.state !== 'OPEN') throw new EmulatorError(400, `Pull request ${destination}#${id} is not open`);
+    this.push(pr.repo, pr.destination_branch);
+    if (options.close_source_branch) {
+      pr.close_source_branch = true;
+      this.deleteBranch(pr.source_repo, pr.source_branch);
+    }
+    return this.setState(destination, id, 'MERGED');
+  }
+
+  /** Deletes a branch (`git push --delete`); the main branch cannot be. */
+  deleteBranch(fullName: string, branch: string): void {
+    const repo = this.repo(fullName);
+    if (branch === repo.mainbranch) throw new EmulatorError(400, 'the main branch cannot be deleted');
+    if (!repo.branches.delete(branch)) throw new EmulatorError(404, `Branch ${branch} not found`);
+    repo.updated_on = this.now();
+  }
+
+  /** Whether a PR's source branch still exists in its source repository. */
+  sourceBranchExists = (pr: BbPull) => this.repo(pr.source_repo).branches.has(pr.source_branch);
+
+  /**
+   * A commit of `fullName` by its hash or an abbreviation of at least 7 hex digits: one on its
+   * branches or on a PR from or to it (a fork's PR commits are reachable in the destination too).
+   * null when none, or when an abbreviation names more than one.
+   */
+  resolveCommit(fullName: string, spec: string): string | null {
+    const repo = this.repo(fullName);
+    const s = spec.toLowerCase();
+    if (!/^[0-9a-f]{7,40}$/.test(s)) return null;
+    const known = new Set<string>();
+    for (const commits of repo.branches.values()) for (const c of commits) known.add(c);
+    const name = key(this.fullName(repo));
+    for (const prs of this.pulls.values())
+      for (const pr of prs.values())
+        if (key(pr.repo) === name || key(pr.source_repo) === name)
+          for (const c of [...pr.commits, ...pr.heads]) known.add(c);
+    const found = [...known].filter((c) => c.startsWith(s));
+    return found.length === 1 ? found[0]! : null;
+  }
+
+  /** Every commit a PR has had (its commits now, and each commit its head ever was). */
+  pullCommitsEver = (pr: BbPull) => [...new Set([...pr.heads, ...pr.commits])];
   decline = (destination: string, id: number) => this.setState(destination, id, 'DECLINED');
 
   #participant(pr: BbPull, nickname: string, role: BbParticipant['role']): BbParticipant {
@@ -478,6 +535,7 @@ export class BitbucketModel {
       refname: input.refname ?? before?.refname ?? null,
       created_on: before?.created_on ?? now,
       updated_on: now,
+      seq: before?.seq ?? ++this.#statusSeq,
     };
     byKey.set(input.key, status);
     return status;

@@ -200,6 +200,70 @@ describe('Bitbucket emulator', () => {
     );
   });
 
+  it('status lists: the PR’s oldest first over pages with next links, `sort` as documented; a commit’s own list', async () => {
+    const pr = bb.model.openPull('acme/api', { source_branch: 'long', commits: 2 });
+    const [older, first] = pr.commits as [string, string];
+    // A status on a commit that was never the head (pushed along with it) is listed too.
+    bb.model.setStatus(older, { key: 'a', state: 'SUCCESSFUL' });
+    bb.model.setStatus(first, { key: 'b', state: 'SUCCESSFUL', refname: 'long' });
+    const head = bb.model.push('acme/api', 'long');
+    bb.model.setStatus(head, { key: 'c', state: 'FAILED', refname: 'other' });
+    bb.model.setStatus(head, { key: 'd', state: 'INPROGRESS' });
+    const base = `/repositories/acme/api/pullrequests/${pr.id}/statuses`;
+    const keys = (b: Json) => b.values.map((v: Json) => v.key);
+    // Default: oldest first, ten a page; `next` walks on, the last page has none.
+    const page1 = await get(`${base}?pagelen=3`);
+    expect(page1.body).toMatchObject({ size: 4, page: 1, pagelen: 3 });
+    expect(keys(page1.body)).toEqual(['a', 'b', 'c']);
+    const page2 = await get(page1.body.next);
+    expect(keys(page2.body)).toEqual(['d']);
+    expect(page2.body.next).toBeUndefined();
+    expect(page2.body.previous).toContain('page=1');
+    expect(keys((await get(base)).body)).toEqual(['a', 'b', 'c', 'd']);
+    // An overwrite keeps `created_on`: sorted by it, the status stays where it was.
+    bb.model.setStatus(older, { key: 'a', state: 'FAILED' });
+    expect(keys((await get(`${base}?sort=-created_on`)).body)).toEqual(['d', 'c', 'b', 'a']);
+    expect(keys((await get(`${base}?sort=-updated_on`)).body)[0]).toBe('a');
+    expect(keys((await get(`${base}?sort=key`)).body)).toEqual(['a', 'b', 'c', 'd']);
+    expect((await get(`${base}?sort=commit`)).status).toBe(400);
+    expect((await get(`${base}?q=${encodeURIComponent('state="FAILED"')}`)).status).toBe(400);
+    expect((await get(`${base}?pagelen=101`)).status).toBe(400);
+    // The commit's own list: only its statuses, by full or abbreviated hash; `refname` keeps those
+    // without one or with that one.
+    const own = `/repositories/acme/api/commit/${head}/statuses`;
+    expect(keys((await get(own)).body)).toEqual(['c', 'd']);
+    expect(keys((await get(`/repositories/acme/api/commit/${head.slice(0, 12)}/statuses`)).body)).toEqual([
+      'c',
+      'd',
+    ]);
+    expect(keys((await get(`${own}?refname=long`)).body)).toEqual(['d']);
+    expect(keys((await get(`${own}?sort=-created_on`)).body)).toEqual(['d', 'c']);
+    expect((await get(`/repositories/acme/api/commit/${'0'.repeat(40)}/statuses`)).status).toBe(404);
+    expect((await get(`/repositories/acme/api/commit/${head.slice(0, 6)}/statuses`)).status).toBe(404);
+  });
+
+  it('merging with close_source_branch moves the destination and deletes the branch; the PR keeps it', async () => {
+    const pr = bb.model.openPull('acme/api', { source_branch: 'done', commits: 2 });
+    const tip = bb.model.repo('acme/api').branches.get('main')!.at(-1)!;
+    const before = (await get(`/repositories/acme/api/pullrequests/${pr.id}/commits`)).body;
+    expect(before.values).toHaveLength(2);
+    bb.model.merge('acme/api', pr.id, { close_source_branch: true });
+    expect(bb.model.repo('acme/api').branches.has('done')).toBe(false);
+    expect(bb.model.repo('acme/api').branches.get('main')!.at(-1)).not.toBe(tip);
+    const read = (await get(`/repositories/acme/api/pullrequests/${pr.id}`)).body;
+    expect(read).toMatchObject({
+      state: 'MERGED',
+      close_source_branch: true,
+      source: { branch: { name: 'done' }, commit: { hash: pr.commits.at(-1)!.slice(0, 12) } },
+    });
+    // "This list will be empty if the source branch no longer exists."
+    expect((await get(`/repositories/acme/api/pullrequests/${pr.id}/commits`)).body.values).toEqual([]);
+    const q = encodeURIComponent('source.branch.name="done"');
+    const listed = await get(`/repositories/acme/api/pullrequests?q=${q}&state=MERGED`);
+    expect(listed.body.values.map((p: Json) => p.id)).toEqual([pr.id]);
+    expect(() => bb.model.merge('acme/api', pr.id)).toThrow(/not open/);
+  });
+
   it('answers conflicts by a 302 to the file conflicts, and `mergeable` from conflicts and merge checks', async () => {
     const pr = bb.model.openPull('acme/api', { source_branch: 'c' });
     expect((await get(`/repositories/acme/api/pullrequests/${pr.id}`)).body.mergeable).toBe(true);

@@ -21,6 +21,7 @@ export type RouteName =
   | 'repository_diffstat'
   | 'pullrequest_commits'
   | 'pullrequest_statuses'
+  | 'commit_statuses'
   | 'pullrequest_conflicts'
   | 'repository_file_conflicts'
   | 'pullrequest_comments';
@@ -97,6 +98,17 @@ const PULLS_PAGELEN = { default: 10, max: 50 };
 const COMMITS_PAGELEN = { default: 10, max: 100 };
 /** "Pagination": 10 by default, 100 at most, for statuses and comments. */
 const PAGELEN_100 = { default: 10, max: 100 };
+/** The fields of a `commitstatus` (Bitbucket's OpenAPI description) a status list sorts by. */
+const STATUS_SORT_FIELDS = [
+  'created_on',
+  'updated_on',
+  'key',
+  'state',
+  'name',
+  'url',
+  'description',
+  'refname',
+] as const;
 
 /** An HTTP server on 127.0.0.1 answering like Bitbucket Cloud's REST API 2.0 (the parts gitsync reads). */
 export class BitbucketEmulator extends HostEmulator<RouteName, Fault, LoggedRequest> {
@@ -236,7 +248,7 @@ export class BitbucketEmulator extends HostEmulator<RouteName, Fault, LoggedRequ
       },
       comment_count: pr.comments.filter((c) => !c.deleted).length,
       task_count: 0,
-      close_source_branch: false,
+      close_source_branch: pr.close_source_branch,
       // Merge checks fail with conflicts, or a configured check (approvals, builds, tasks) failing.
       ...(this.#options.sendsMergeable ? { mergeable: pr.conflicts.length === 0 && !pr.checks_failing } : {}),
       created_on: pr.created_on.toISOString(),
@@ -528,16 +540,28 @@ export class BitbucketEmulator extends HostEmulator<RouteName, Fault, LoggedRequ
         return { body: this.#page(url, entries, { default: dflt, max: Math.max(500, dflt) }) };
       }
       case 'pullrequest_statuses': {
-        // "List commit statuses for a pull request": the statuses of every commit the PR's head
-        // has been — a pushed-over or force-pushed commit's builds stay listed — oldest first.
+        // "List commit statuses for a pull request": the statuses of every commit the PR has had —
+        // a pushed-over or force-pushed commit's builds stay listed — by `created_on`, oldest
+        // first unless `sort` says otherwise ("Defaults to `created_on`").
         const pr = this.model.pull(fullName, id);
-        const statuses = [...new Set(pr.heads)]
+        const statuses = this.model
+          .pullCommitsEver(pr)
           .flatMap((commit) =>
             [...(this.model.statuses.get(commit)?.values() ?? [])].map((s) => ({ commit, s })),
-          )
-          .sort((a, b) => a.s.created_on.getTime() - b.s.created_on.getTime())
-          .map(({ commit, s }) => this.#status(pr.source_repo, commit, s));
-        return { body: this.#page(url, statuses, PAGELEN_100) };
+          );
+        return { body: this.#statusPage(url, pr.source_repo, statuses) };
+      }
+      case 'commit_statuses': {
+        // "List commit statuses for a commit": that commit's statuses only; `refname` keeps those
+        // "created without a refname, or … with the specified refname". 404 "If the repository
+        // or commit does not exist".
+        const commit = this.model.resolveCommit(fullName, params[2]!);
+        if (!commit) throw new EmulatorError(404, `Commit ${params[2]} not found`);
+        const refname = url.searchParams.get('refname');
+        const statuses = [...(this.model.statuses.get(commit)?.values() ?? [])]
+          .filter((s) => refname === null || s.refname === null || s.refname === refname)
+          .map((s) => ({ commit, s }));
+        return { body: this.#statusPage(url, fullName, statuses) };
       }
       case 'pullrequest_conflicts': {
         // "Redirects to the repository file conflicts with the revspec that corresponds to the pull request."
@@ -573,8 +597,10 @@ export class BitbucketEmulator extends HostEmulator<RouteName, Fault, LoggedRequ
       }
       case 'pullrequest_commits': {
         const pr = this.model.pull(fullName, id);
-        // Newest first, as Bitbucket lists commits.
-        const commits = [...pr.commits].reverse().map((hash) => ({
+        // Newest first, as Bitbucket lists commits; "This list will be empty if the source branch
+        // no longer exists" ("List commits on a pull request") — merged with its branch closed.
+        const listed = this.model.sourceBranchExists(pr) ? [...pr.commits].reverse() : [];
+        const commits = listed.map((hash) => ({
           type: 'commit',
           hash,
           message: `commit ${hash.slice(0, 7)}\n`,
@@ -583,6 +609,36 @@ export class BitbucketEmulator extends HostEmulator<RouteName, Fault, LoggedRequ
         return { body: this.#page(url, commits, COMMITS_PAGELEN) };
       }
     }
+  }
+
+  /**
+   * A page of build statuses, ordered by `sort` ("Filter and sort API objects": a field of the
+   * object, `-` first for descending; the status lists default to `created_on`). A field the
+   * object lacks is a 400, as on Bitbucket. `q` (BBQL filtering, which Bitbucket supports here)
+   * is not implemented by this emulator, and gitsync does not send it: answered 400 so that a
+   * request relying on it fails loudly instead of being answered unfiltered.
+   */
+  #statusPage(url: URL, repo: string, statuses: { commit: string; s: BbStatus }[]) {
+    if (url.searchParams.has('q'))
+      throw new EmulatorError(400, 'q on commit statuses is not implemented by this emulator');
+    const sort = url.searchParams.get('sort') ?? 'created_on';
+    const field = sort.replace(/^-/, '');
+    if (!(STATUS_SORT_FIELDS as readonly string[]).includes(field))
+      throw new EmulatorError(400, `Invalid sort field: commitstatus has no field named '${field}'`);
+    const dir = sort.startsWith('-') ? -1 : 1;
+    const value = (s: BbStatus): string | number =>
+      field === 'created_on' || field === 'updated_on'
+        ? s[field].getTime()
+        : String(s[field as 'key' | 'state' | 'name' | 'url' | 'description' | 'refname'] ?? '');
+    const sorted = [...statuses].sort(({ s: a }, { s: b }) => {
+      const [x, y] = [value(a), value(b)];
+      return (x < y ? -1 : x > y ? 1 : a.seq - b.seq) * dir;
+    });
+    return this.#page(
+      url,
+      sorted.map(({ commit, s }) => this.#status(repo, commit, s)),
+      PAGELEN_100,
+    );
   }
 
   /** A page `{size, page, pagelen, next?, previous?, values}` ("Pagination"). */
@@ -634,6 +690,8 @@ function matchRoute(path: string): { name: RouteName; params: string[] } | null 
   if (kind === 'diffstat' && seg.length >= 5) return { name: 'repository_diffstat', params: [ws!, slug!] };
   if (kind === 'file-conflicts' && seg.length >= 5)
     return { name: 'repository_file_conflicts', params: [ws!, slug!] };
+  if (kind === 'commit' && seg.length === 6 && seg[5] === 'statuses')
+    return { name: 'commit_statuses', params: [ws!, slug!, id!] };
   if (kind !== 'pullrequests') return null;
   if (seg.length === 4) return { name: 'list_pullrequests', params: [ws!, slug!] };
   if (!/^\d+$/.test(id!)) return null;

@@ -182,13 +182,13 @@ describe('Bitbucket provider', () => {
   it('an unchanged open PR costs two requests (PR and statuses, both 304) while its checks settle; a push reads sizes again', async () => {
     const pr = bb.model.openPull('acme/api', { source_branch: 'quiet' });
     await provider.fetchPull({ repo, number: pr.id }, call);
-    // PR, diffstat 302 + page, commits, conflicts 302 + page, statuses.
+    // PR, diffstat 302 + page, commits, conflicts 302 + page, the head commit's statuses.
     expect(bb.counters.total).toBe(7);
     bb.resetCounters();
     await provider.fetchPull({ repo, number: pr.id }, call);
     expect(bb.counters.total).toBe(2);
     expect(bb.count('get_pullrequest', 304)).toBe(1);
-    expect(bb.count('pullrequest_statuses', 304)).toBe(1);
+    expect(bb.count('commit_statuses', 304)).toBe(1);
     // Settled (the same checks for ten minutes): the PR's conditional read alone, as before checks.
     clock.advance(CHECKS_SETTLE_MS);
     bb.resetCounters();
@@ -246,7 +246,7 @@ describe('Bitbucket provider', () => {
     clock.advance(CHECKS_SETTLE_MS + 1);
     bb.resetCounters();
     expect(await provider.fetchPull(pull, call)).toMatchObject({ checks_state: 'passing' });
-    expect(bb.count('pullrequest_statuses')).toBe(1);
+    expect(bb.count('commit_statuses')).toBe(1);
     // …or at once when the PR shows activity (a comment moves `comment_count` and `updated_on`)…
     clock.advance(CHECKS_SETTLE_MS);
     bb.model.setStatus(head, { key: 'lint', state: 'FAILED' });
@@ -272,7 +272,7 @@ describe('Bitbucket provider', () => {
     bb.addAccessToken('ATCTT3x-other', { workspace: 'acme' });
     bb.resetCounters();
     await provider.fetchPull(pull, { token: 'ATCTT3x-other' });
-    expect(bb.count('pullrequest_statuses')).toBe(1);
+    expect(bb.count('commit_statuses')).toBe(1);
   });
 
   it('pending checks are read on every refresh, however long they run; a push reads everything again', async () => {
@@ -297,7 +297,7 @@ describe('Bitbucket provider', () => {
     const tip = bb.model.push('acme/api', 'slow');
     bb.resetCounters();
     expect(await provider.fetchPull(pull, call)).toMatchObject({ head_sha: tip, checks_state: 'none' });
-    expect(bb.count('pullrequest_statuses')).toBe(1);
+    expect(bb.count('commit_statuses')).toBe(1);
     clock.advance(CHECKS_SETTLE_MS / 2);
     bb.model.setStatus(tip, { key: 'build', state: 'INPROGRESS' });
     expect(await provider.fetchPull(pull, call)).toMatchObject({ checks_state: 'pending' });
@@ -358,8 +358,8 @@ describe('Bitbucket provider', () => {
     let fields = await provider.fetchPull(pull, call);
     expect(fields).toMatchObject({ head_sha: tip, checks_state: 'none', commits: 1 });
     expect(fields.checks).toEqual({ passed: 0, failed: 0, pending: 0, skipped: 0, failing: [] });
-    // The PR's statuses answer still holds the old commit's green build (unchanged: a 304).
-    expect(bb.log.filter((l) => l.route === 'pullrequest_statuses').at(-1)!.status).toBe(304);
+    // The head commit's own list is read, never the PR's, which still holds the old green build.
+    expect(bb.count('pullrequest_statuses')).toBe(0);
     const listed = await fetch(`${bb.apiUrl}/repositories/acme/api/pullrequests/${pr.id}/statuses`, {
       headers: { authorization: `Bearer ${TOKEN}` },
     }).then((r) => r.json() as Promise<{ values: unknown[] }>);
@@ -374,6 +374,107 @@ describe('Bitbucket provider', () => {
     bb.model.setStatus(tip, { key: 'build', state: 'FAILED' });
     const next = bb.model.push('acme/api', 'forced');
     expect(await provider.fetchPull(pull, call)).toMatchObject({ head_sha: next, checks_state: 'none' });
+  });
+
+  it('a long-lived PR: its head’s checks are found behind more than five pages of older commits’ statuses', async () => {
+    const pr = bb.model.openPull('acme/api', { source_branch: 'long' });
+    const pull = { repo, number: pr.id };
+    // 51 pushes with ten green builds each: 510 statuses of older commits, which the PR's list
+    // keeps and shows first (oldest first) — more than five pages of 100.
+    let commit = bb.model.head('acme/api', pr.id);
+    for (let push = 0; push < 51; push++) {
+      for (let k = 0; k < 10; k++) bb.model.setStatus(commit, { key: `job-${k}`, state: 'SUCCESSFUL' });
+      commit = bb.model.push('acme/api', 'long');
+    }
+    const head = commit;
+    bb.model.setStatus(head, { key: 'build', state: 'FAILED', name: 'Build', description: 'broke' });
+    bb.model.setStatus(head, { key: 'lint', state: 'INPROGRESS' });
+    expect(await provider.fetchPull(pull, call)).toMatchObject({
+      head_sha: head,
+      checks_state: 'failing',
+      checks: { passed: 0, failed: 1, pending: 1, skipped: 0, failing: [{ name: 'Build' }] },
+    });
+    const feedback = await provider.fetchFeedback(pull, call);
+    expect(feedback.failing_checks).toEqual([
+      { name: 'Build', url: 'https://ci.example.com/build', summary: 'broke' },
+    ]);
+    expect(feedback.truncated).toBe(false);
+  });
+
+  it('a fork this token cannot read: the PR’s statuses read newest first, the head’s found past five pages', async () => {
+    bb.model.createRepo({ full_name: 'kim/api', is_private: true, fork_of: 'acme/api', members: ['kim'] });
+    const pr = bb.model.openPull('acme/api', { source_branch: 'fix', source_repo: 'kim/api' });
+    const pull = { repo, number: pr.id };
+    let commit = bb.model.head('acme/api', pr.id);
+    for (let push = 0; push < 51; push++) {
+      for (let k = 0; k < 10; k++) bb.model.setStatus(commit, { key: `job-${k}`, state: 'SUCCESSFUL' });
+      commit = bb.model.push('kim/api', 'fix');
+    }
+    bb.model.setStatus(commit, { key: 'build', state: 'FAILED' });
+    expect(await provider.fetchPull(pull, call)).toMatchObject({
+      head_sha: commit,
+      checks_state: 'failing',
+      checks: { passed: 0, failed: 1 },
+    });
+    // The fork's commit list is not shown to this token (404); the PR's list, newest first, is.
+    expect(bb.count('commit_statuses', 404)).toBe(1);
+    const listed = bb.log.filter((l) => l.route === 'pullrequest_statuses');
+    expect(listed).toHaveLength(1);
+    expect(listed[0]!.path).toContain('sort=-created_on');
+  });
+
+  it('a PR merged with its source branch closed: found by its branch and shown as before, commits and head kept', async () => {
+    const pr = bb.model.openPull('acme/api', { source_branch: 'gone', commits: 3 });
+    const head = bb.model.head('acme/api', pr.id);
+    const before = await provider.findPullForBranch(repo, 'gone', call);
+    expect(before).toMatchObject({ pull_request_state: 'open', commits: 3, head_sha: head });
+    bb.model.merge('acme/api', pr.id, { close_source_branch: true });
+    const after = await provider.findPullForBranch(repo, 'gone', call);
+    expect(after).toEqual({
+      ...before,
+      pull_request_state: 'merged',
+      checks_state: null,
+      checks: null,
+      merge_state: null,
+    });
+    // Seen first once merged: Bitbucket lists no commits any more — not told, not zero — and the
+    // head is the 12 digits the PR answer gives.
+    const fresh = new BitbucketProvider(
+      { id: 'bitbucket', type: 'bitbucket', web_url: 'https://bitbucket.org', api_url: bb.apiUrl },
+      { clock },
+    );
+    expect(await fresh.findPullForBranch(repo, 'gone', call)).toMatchObject({
+      pull_request_state: 'merged',
+      head_branch: 'gone',
+      commits: null,
+      head_sha: head.slice(0, 12),
+      additions: 1,
+      changed_files: 1,
+    });
+  });
+
+  it('a diffstat Bitbucket cannot compute in time (555): sizes not told, the PR shown, not asked again', async () => {
+    const pr = bb.model.openPull('acme/api', { source_branch: 'huge', commits: 2 });
+    const pull = { repo, number: pr.id };
+    bb.addFaults({ kind: 'status', status: 555, match: '/diffstat/' });
+    expect(await provider.fetchPull(pull, call)).toMatchObject({
+      pr_number: pr.id,
+      additions: null,
+      deletions: null,
+      changed_files: null,
+      commits: 2,
+    });
+    bb.resetCounters();
+    await provider.fetchPull(pull, call);
+    expect(bb.count('repository_diffstat')).toBe(0);
+    // A new commit is a new diff: asked again.
+    bb.clearFaults();
+    bb.model.push('acme/api', 'huge');
+    expect(await provider.fetchPull(pull, call)).toMatchObject({
+      additions: 1,
+      changed_files: 1,
+      commits: 3,
+    });
   });
 
   it('mergeability: draft, conflicting (with the conflict’s scenario), blocked by merge checks, clean', async () => {

@@ -22,6 +22,7 @@ import type {
   RepoRef,
 } from '../types.ts';
 import { BitbucketClient, type BitbucketClientOptions } from './client.ts';
+import { ComputeTimeoutError } from './errors.ts';
 import {
   type BbAccount,
   type BbPull,
@@ -54,8 +55,8 @@ const MAX_PAGES = 100;
 /** The largest page of build statuses and comments ("Pagination": 100 is the general maximum). */
 const PAGELEN_100 = 100;
 /**
- * Pages of a PR's build statuses read at most: the list holds those of the PR's earlier commits
- * too, so it grows with every push.
+ * Pages of a PR's build statuses read at most, newest first, where the head commit's own list
+ * cannot be read: the PR's list holds those of its earlier commits too, so it grows with every push.
  */
 const STATUS_PAGES = 5;
 
@@ -180,6 +181,12 @@ export class BitbucketProvider implements Provider {
    */
   readonly #facts = new Map<string, CommitFacts>();
   /**
+   * The commit count and full head hash last read per (token, PR, source commit): once the source
+   * branch is deleted (merged with "Close source branch") Bitbucket lists no commits any more,
+   * while the source commit — and so what was counted — is the same.
+   */
+  readonly #counted = new Map<string, { commits: number; head: string | null }>();
+  /**
    * An open PR's head checks per (token, PR), read again when the head or `checksStamp` moves,
    * while a build runs, until they have read the same for ten minutes, and at least hourly: a
    * build finishing changes nothing in the PR answer (docs/bitbucket.md, "What it costs").
@@ -301,7 +308,7 @@ export class BitbucketProvider implements Provider {
     const stamp = checksStamp(pr);
     const kept = this.#checks.get(key, head, stamp, this.#clock.now().getTime());
     if (kept) return kept;
-    const statuses = await this.#headStatuses(pull, head, call);
+    const statuses = await this.#headStatuses(pull, pr, head, call);
     if (!statuses) return null;
     const checks = summarizeChecks(statuses.items.map(toCheck));
     this.#checks.set(key, head, stamp, checks, this.#clock.now().getTime());
@@ -321,7 +328,7 @@ export class BitbucketProvider implements Provider {
     const key = this.#factsKey(pull, pr, call);
     const head = (key ? this.#facts.get(key)?.head : null) ?? pr.source.commit?.hash ?? null;
     const [statuses, comments] = await Promise.all([
-      head ? this.#headStatuses(pull, head, call) : null,
+      head ? this.#headStatuses(pull, pr, head, call) : null,
       this.#pages(`${base}/comments?pagelen=${PAGELEN_100}`, commentsPageSchema, call, 1),
     ]);
     const failing_checks = (statuses?.items ?? [])
@@ -380,17 +387,39 @@ export class BitbucketProvider implements Provider {
     let facts = key ? this.#facts.get(key) : undefined;
     if (!facts) {
       const sizes: Sizes = { additions: null, deletions: null, changed_files: null, commits: null };
-      const diffstat = await this.#walk(`${base}/diffstat`, diffstatPageSchema, call);
+      const diffstat = await this.#walk(`${base}/diffstat`, diffstatPageSchema, call).catch((error) => {
+        // A diff too large to compute in time (555): not told; the same diff would time out again.
+        if (error instanceof ComputeTimeoutError) return null;
+        throw error;
+      });
       if (diffstat) {
         sizes.additions = diffstat.reduce((n, f) => n + (f.lines_added ?? 0), 0);
         sizes.deletions = diffstat.reduce((n, f) => n + (f.lines_removed ?? 0), 0);
         sizes.changed_files = diffstat.length;
       }
       const commits = await this.#walk(`${base}/commits?pagelen=${LIST_PAGELEN}`, commitsPageSchema, call);
-      if (commits) sizes.commits = commits.length;
-      const newest = commits?.[0]?.hash;
       const source = pr.source.commit?.hash;
-      facts = { sizes, head: newest && source && sameCommit(newest, source) ? newest : null };
+      const countedKey = source
+        ? `${tokenFingerprint(call.token)} ${pathOf(pull.repo)}#${pull.number} ${source}`
+        : null;
+      let head: string | null = null;
+      if (commits && commits.length > 0) {
+        sizes.commits = commits.length;
+        const newest = commits[0]?.hash;
+        head = newest && source && sameCommit(newest, source) ? newest : null;
+        if (countedKey) {
+          if (this.#counted.size > 20_000) this.#counted.clear();
+          this.#counted.set(countedKey, { commits: commits.length, head });
+        }
+      } else if (commits) {
+        // Empty: "This list will be empty if the source branch no longer exists" ("List commits
+        // on a pull request"). A PR has at least one commit, so this is not zero: what was
+        // counted at this source commit stands, else not told.
+        const counted = countedKey ? this.#counted.get(countedKey) : undefined;
+        sizes.commits = counted?.commits ?? null;
+        head = counted?.head ?? null;
+      }
+      facts = { sizes, head };
       if (key) {
         if (this.#facts.size > 20_000) this.#facts.clear();
         this.#facts.set(key, facts);
@@ -414,30 +443,51 @@ export class BitbucketProvider implements Provider {
   }
 
   /**
-   * The build statuses of the head commit. `…/pullrequests/{id}/statuses` ("List commit statuses
-   * for a pull request") does not say which of the PR's commits it covers; it may list those of
-   * earlier commits too — after a push or a force-push, the replaced commit's green builds — so
-   * only the statuses whose `links.commit` names the head count. Bitbucket keeps one status per (commit, `key`), which is
-   * what its merge check reads ("Merge check fails when commit build statuses are created via
-   * the API": every status of the last commit counts). `more` when there were more pages than read.
+   * The build statuses of the head commit, however many there are. Bitbucket keeps one status per
+   * (commit, `key`), and its merge check reads those of the last commit ("Merge check fails when
+   * commit build statuses are created via the API"). Read from the commit's own list in the PR's
+   * source repository — where CI posts a PR's statuses, a fork's included (the Jenkins Bitbucket
+   * Branch Source plugin posts to the PR's source repository) — every page
+   * (`GET /repositories/{ws}/{repo}/commit/{commit}/statuses`, "List commit statuses for a
+   * commit"). Not `…/pullrequests/{id}/statuses`, which lists the statuses of every commit the PR
+   * ever had, oldest first ("Defaults to `created_on`"), so a long-lived PR's head is pages deep.
+   * Only when the source repository is gone or not shown to this token (404) is that list read,
+   * newest first (`sort=-created_on`, "Filter and sort API objects"), up to `STATUS_PAGES` pages,
+   * keeping the statuses whose `links.commit` names the head. `more` when pages were left unread.
    */
   async #headStatuses(
     pull: PullRef,
+    pr: BbPull,
     head: string,
     call: CallOptions,
   ): Promise<{ items: BbStatus[]; more: boolean } | null> {
+    const source = pr.source.repository?.full_name;
+    const at = source?.indexOf('/') ?? -1;
+    if (source && at > 0) {
+      const where = { owner: source.slice(0, at), name: source.slice(at + 1) };
+      const own = await this.#pages(
+        `${apiPath(where)}/commit/${encodeURIComponent(head)}/statuses?pagelen=${PAGELEN_100}`,
+        statusesPageSchema,
+        call,
+        MAX_PAGES,
+      );
+      if (own) return own;
+    }
+    // Newest first, the walk ends with the first page holding an earlier commit's status: the
+    // head's builds start once it is pushed, after those of the commits before it.
+    const onHead = (s: BbStatus) => {
+      const commit = statusCommit(s);
+      return commit !== null && sameCommit(commit, head);
+    };
     const read = await this.#pages(
-      `${apiPath(pull.repo)}/pullrequests/${pull.number}/statuses?pagelen=${PAGELEN_100}`,
+      `${apiPath(pull.repo)}/pullrequests/${pull.number}/statuses?sort=-created_on&pagelen=${PAGELEN_100}`,
       statusesPageSchema,
       call,
       STATUS_PAGES,
+      (page) => !page.every(onHead),
     );
     if (!read) return null;
-    const items = read.items.filter((s) => {
-      const commit = statusCommit(s);
-      return commit !== null && sameCommit(commit, head);
-    });
-    return { items, more: read.more };
+    return { items: read.items.filter(onHead), more: read.more };
   }
 
   /** Every item of a paginated resource (following `next`); null when Bitbucket answers 404 or past `MAX_PAGES`. */
@@ -452,13 +502,15 @@ export class BitbucketProvider implements Provider {
 
   /**
    * The items of up to `maxPages` pages of a paginated resource (following `next`), and whether
-   * more were left; null when Bitbucket answers 404.
+   * more were left; null when Bitbucket answers 404. `enough`: a page after which the rest is not
+   * wanted (not counted as more left).
    */
   async #pages<T>(
     path: string,
     schema: z.ZodType<{ values: T[]; next?: string | null | undefined }>,
     call: CallOptions,
     maxPages: number,
+    enough?: (page: T[]) => boolean,
   ): Promise<{ items: T[]; more: boolean } | null> {
     const items: T[] = [];
     let next: string | null | undefined = path;
@@ -472,7 +524,7 @@ export class BitbucketProvider implements Provider {
         throw error;
       }
       items.push(...page.values);
-      next = page.next;
+      next = enough?.(page.values) ? null : page.next;
     }
     return { items, more: false };
   }

@@ -1,5 +1,5 @@
 import type { Clock } from '../../core/clock.ts';
-import { AuthError, type GitsyncError, RateLimitedError } from '../../core/errors.ts';
+import { AuthError, type GitsyncError, RateLimitedError, UnavailableError } from '../../core/errors.ts';
 import { commonHostError } from '../host-errors.ts';
 
 /** How a configured token is sent (docs/bitbucket.md, "Tokens"). */
@@ -14,6 +14,13 @@ export type CredentialKind = 'bearer' | 'api_token' | 'basic_other';
 const BASIC_HINT =
   ' — the user name is not an e-mail address: app passwords stopped working on 9 June 2026, and an ' +
   'API token needs the Atlassian account e-mail (`email:api_token`); or use an access token';
+
+/**
+ * Bitbucket gave up computing an answer: HTTP 555, "If generating the diffstat timed out"
+ * (Bitbucket Cloud OpenAPI description, `GET /repositories/{workspace}/{repo_slug}/diffstat/{spec}`).
+ * The same diff will time out again, so a caller may take it as "not told" rather than retry.
+ */
+export class ComputeTimeoutError extends UnavailableError {}
 
 /**
  * Translates one Bitbucket error answer into gitsync's typed errors (Atlassian, "Bitbucket Cloud
@@ -45,6 +52,8 @@ export function translateBitbucketError(
     const hint = credential === 'basic_other' ? BASIC_HINT : '';
     return new AuthError(`bitbucket rejected the credentials (${what}: 401)${said}${hint}`);
   }
+  if (status === 555)
+    return new ComputeTimeoutError(`bitbucket timed out computing the answer (${what}: 555)${said}`);
   // 403: e.g. "Your credentials lack one or more required privilege scopes."
   return commonHostError('bitbucket', status, what, message);
 }
