@@ -5,14 +5,18 @@ import {
   execute,
   type GraphQLObjectType,
   type GraphQLSchema,
+  getLocation,
   getNamedType,
   graphql,
   isObjectType,
   Kind,
   parse,
   type SelectionSetNode,
+  TypeInfo,
   validate,
   valueFromASTUntyped,
+  visit,
+  visitWithTypeInfo,
 } from 'graphql';
 import type { EmuPull, EmuRepo, EmuReview } from './model.ts';
 import type { Renderer } from './render.ts';
@@ -157,12 +161,77 @@ const validDocuments = new Map<string, DocumentNode>();
 const VALID_DOCUMENTS_KEPT = 200;
 
 /**
+ * Schema members a server does not show (`Type.field`): an Enterprise Server hides a preview's
+ * members unless its media type is in `Accept` ("Schema previews": "To access a schema preview,
+ * you'll need to provide a custom media type in the Accept header"), and an older one lacks them.
+ */
+export type HiddenFields = ReadonlySet<string>;
+
+/** `PullRequest` fields the merge-info preview toggles on (github/docs, src/graphql/data/ghes-3.11/previews.json). */
+export const MERGE_INFO_FIELDS: HiddenFields = new Set([
+  'PullRequest.canBeRebased',
+  'PullRequest.mergeStateStatus',
+]);
+
+/**
+ * The errors GitHub's GraphQL server (graphql-ruby) answers for fields its schema lacks: one per
+ * use, "Field 'f' doesn't exist on type 'T'" with `extensions.code` `undefinedField`, `typeName`,
+ * `fieldName`, the use's `locations`, and graphql-ruby's static `path` — the operation as
+ * `query Name`, each field by alias or name, an inline fragment as `... on T`, a fragment
+ * definition as `fragment F` (graphql-ruby, lib/graphql/static_validation/base_visitor.rb,
+ * rules/fields_are_defined_on_type.rb and fields_are_defined_on_type_error.rb). Such a query is
+ * answered HTTP 200 with `errors` and no `data`.
+ */
+export function undefinedFieldErrors(document: DocumentNode, hidden: HiddenFields): object[] {
+  if (hidden.size === 0) return [];
+  const typeInfo = new TypeInfo(githubGraphqlSchema());
+  const path: string[] = [];
+  const errors: object[] = [];
+  visit(
+    document,
+    visitWithTypeInfo(typeInfo, {
+      OperationDefinition: {
+        enter: (node) => void path.push(`${node.operation}${node.name ? ` ${node.name.value}` : ''}`),
+        leave: () => void path.pop(),
+      },
+      FragmentDefinition: {
+        enter: (node) => void path.push(`fragment ${node.name.value}`),
+        leave: () => void path.pop(),
+      },
+      InlineFragment: {
+        enter: (node) =>
+          void path.push(node.typeCondition ? `... on ${node.typeCondition.name.value}` : '...'),
+        leave: () => void path.pop(),
+      },
+      Field: {
+        enter: (node) => {
+          path.push(node.alias?.value ?? node.name.value);
+          const parent = typeInfo.getParentType();
+          if (!parent || !hidden.has(`${parent.name}.${node.name.value}`)) return;
+          const at = node.loc ? getLocation(node.loc.source, node.loc.start) : null;
+          errors.push({
+            path: [...path],
+            extensions: { code: 'undefinedField', typeName: parent.name, fieldName: node.name.value },
+            locations: at ? [{ line: at.line, column: at.column }] : [],
+            message: `Field '${node.name.value}' doesn't exist on type '${parent.name}'`,
+          });
+        },
+        leave: () => void path.pop(),
+      },
+    }),
+  );
+  return errors;
+}
+
+/**
  * Parses and validates a query against GitHub's schema and prices it. A query GitHub would refuse
- * (invalid, over a limit) comes back as `refused`, and is neither run nor charged.
+ * (invalid, naming a field this server hides, over a limit) comes back as `refused`, and is
+ * neither run nor charged.
  */
 export function prepareGraphql(
   query: string,
   variables: Record<string, unknown>,
+  hidden: HiddenFields = new Set(),
 ): { document: DocumentNode; cost: QueryCost } | { refused: unknown } {
   let document = validDocuments.get(query);
   if (!document) {
@@ -178,6 +247,8 @@ export function prepareGraphql(
       validDocuments.delete(validDocuments.keys().next().value!);
     validDocuments.set(query, document);
   }
+  const undefinedFields = undefinedFieldErrors(document, hidden);
+  if (undefinedFields.length > 0) return { refused: { errors: undefinedFields } };
   const cost = graphqlCost(document, variables);
   if (cost.errors.length > 0) return { refused: { errors: cost.errors } };
   return { document, cost };

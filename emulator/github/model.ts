@@ -374,6 +374,25 @@ export class GitHubModel {
     return next;
   }
 
+  /**
+   * Deletes a branch (`DELETE /repos/{o}/{r}/git/refs/heads/{branch}`, or "Delete branch" after a
+   * merge). Its PRs keep their head branch's name and last commit — GraphQL `headRefName` and
+   * `headRefOid` "even if the ref has been deleted" (GraphQL reference, PullRequest), REST
+   * `head.ref` / `head.sha` likewise — and an open PR whose head it was is closed (GitHub closes
+   * "the dependent pull requests", docs.mergify.com, delete_head_branch `force`). The default branch
+   * cannot be deleted (422).
+   */
+  deleteBranch(fullName: string, branch: string): void {
+    const repo = this.repo(fullName);
+    if (branch === repo.default_branch) throw new EmulatorError(422, 'Cannot delete the default branch');
+    if (!repo.branches.delete(branch)) throw new EmulatorError(422, 'Reference does not exist');
+    const full = `${repo.owner}/${repo.name}`.toLowerCase();
+    for (const list of this.pulls.values())
+      for (const pull of list)
+        if (pull.state === 'open' && pull.head_repo.toLowerCase() === full && pull.head_ref === branch)
+          this.close(pull.base_repo, pull.number);
+  }
+
   openPull(baseFullName: string, input: OpenPullInput): EmuPull {
     const base = this.repo(baseFullName);
     const [headOwner, headRef] = input.head.includes(':')

@@ -4,7 +4,13 @@ import { z } from 'zod';
 import { graphqlUrlFor } from '../../src/providers/github/client.ts';
 import { fingerprint, HostEmulator } from '../host-emulator.ts';
 import { answerAdmin, readBody } from '../http.ts';
-import { executeGitHubGraphql, prepareGraphql, restrictionMessage } from './graphql.ts';
+import {
+  executeGitHubGraphql,
+  type HiddenFields,
+  MERGE_INFO_FIELDS,
+  prepareGraphql,
+  restrictionMessage,
+} from './graphql.ts';
 import { CHECK_RUN_CONCLUSIONS, CHECK_RUN_STATUSES, EmulatorError, GitHubModel } from './model.ts';
 import { Renderer } from './render.ts';
 
@@ -66,7 +72,25 @@ export interface LoggedRequest {
   status: number;
   /** First 12 hex digits of sha256(token): lets tests check which token was sent, without the token. */
   token_fingerprint: string | null;
+  /** The request's `Accept` header, as sent (null without one): shows which media types a client asked for. */
+  accept: string | null;
 }
+
+/**
+ * Where `PullRequest.mergeStateStatus` (and `canBeRebased`) can be read: `public` — github.com,
+ * whatever `Accept` says (its published schema, which @octokit/graphql-schema downloads without a
+ * preview media type, has them, and github.com's schema previews list no longer names them:
+ * github/docs, src/graphql/data/fpt/previews.json); `preview` — an Enterprise Server that shows
+ * them only with `application/vnd.github.merge-info-preview+json` in `Accept` (its previews list,
+ * e.g. github/docs, src/graphql/data/ghes-3.11/previews.json, "Merge info preview"); `absent` — an
+ * Enterprise Server that lacks them altogether. A query naming a field the server does not show
+ * fails validation as a whole, as graphql-ruby answers it (see `undefinedFieldErrors`).
+ */
+export const MERGE_INFO_MODES = ['public', 'preview', 'absent'] as const;
+export type MergeInfoMode = (typeof MERGE_INFO_MODES)[number];
+
+/** The merge-info preview's media type ("Schema previews", "Merge info preview"). */
+const MERGE_INFO_PREVIEW_TYPE = /(^|[\s,])application\/vnd\.github\.merge-info-preview(\+json)?\s*(;|,|$)/i;
 
 export interface GitHubEmulatorOptions {
   port?: number;
@@ -80,6 +104,8 @@ export interface GitHubEmulatorOptions {
   graphqlRateLimit?: number;
   /** The `type` of the GraphQL rate-limit error once the budget is spent. */
   graphqlRateLimitType?: (typeof GRAPHQL_RATE_LIMIT_TYPES)[number];
+  /** Where `mergeStateStatus` can be read (default `public`, as github.com); see MergeInfoMode. */
+  mergeInfo?: MergeInfoMode;
   rateLimitWindowS?: number;
   now?: () => Date;
 }
@@ -112,15 +138,20 @@ export class GitHubEmulator extends HostEmulator<RouteName, Fault, LoggedRequest
   /** API requests received, counted on arrival (before latency or faults). */
   received = 0;
   readonly #tokens = new Map<string, TokenState>();
-  readonly #options: Required<Omit<GitHubEmulatorOptions, 'now' | 'port'>>;
+  readonly #options: Required<Omit<GitHubEmulatorOptions, 'now' | 'port' | 'mergeInfo'>>;
   /** GraphQL points charged, in total (GitHub's formula); `graphqlCosts` per query. */
   graphqlPoints = 0;
   readonly graphqlCosts: { cost: number; nodes: number }[] = [];
+  /** GraphQL queries refused unrun: invalid (a field this server does not show) or over a limit. */
+  graphqlRefusals = 0;
+  /** See MergeInfoMode; `PUT /_emulator/merge_info` changes it. */
+  mergeInfo: MergeInfoMode;
   #renderer: Renderer | null = null;
 
   constructor(options: GitHubEmulatorOptions = {}) {
     super(faultSchema, options.port ?? 0);
     this.model = new GitHubModel(options.now);
+    this.mergeInfo = options.mergeInfo ?? 'public';
     this.#options = {
       apiPrefix: (options.apiPrefix ?? '/api/v3').replace(/\/+$/, ''),
       acceptAnyToken: options.acceptAnyToken ?? false,
@@ -216,6 +247,7 @@ export class GitHubEmulator extends HostEmulator<RouteName, Fault, LoggedRequest
         route: route?.name ?? null,
         status,
         token_fingerprint: token ? fingerprint(token) : null,
+        accept: req.headers.accept ?? null,
       });
       if (this.log.length > 5000) this.log.splice(0, this.log.length - 5000);
     };
@@ -374,8 +406,11 @@ export class GitHubEmulator extends HostEmulator<RouteName, Fault, LoggedRequest
     if (typeof request.query !== 'string')
       return { errors: [{ message: 'A query attribute must be specified and must be a string.' }] };
     const variables = (request.variables ?? {}) as Record<string, unknown>;
-    const prepared = prepareGraphql(request.query, variables);
-    if ('refused' in prepared) return prepared.refused;
+    const prepared = prepareGraphql(request.query, variables, this.#hiddenFields(req.headers.accept));
+    if ('refused' in prepared) {
+      this.graphqlRefusals++;
+      return prepared.refused;
+    }
     this.#spend(token, 'graphql', prepared.cost.cost);
     this.graphqlPoints += prepared.cost.cost;
     this.graphqlCosts.push({ cost: prepared.cost.cost, nodes: prepared.cost.nodes });
@@ -384,6 +419,13 @@ export class GitHubEmulator extends HostEmulator<RouteName, Fault, LoggedRequest
       canSee: (repo) => this.model.canSee(repo, login),
       failingFields: fieldFault?.field ? [fieldFault.field] : [],
     });
+  }
+
+  /** The schema members this server does not show to a request with this `Accept` (see MergeInfoMode). */
+  #hiddenFields(accept: string | undefined): HiddenFields {
+    if (this.mergeInfo === 'public') return NONE_HIDDEN;
+    if (this.mergeInfo === 'preview' && MERGE_INFO_PREVIEW_TYPE.test(accept ?? '')) return NONE_HIDDEN;
+    return MERGE_INFO_FIELDS;
   }
 
   #answer(route: { name: RouteName; params: string[] }, url: URL): { body: unknown; next: string | null } {
@@ -665,6 +707,9 @@ export class GitHubEmulator extends HostEmulator<RouteName, Fault, LoggedRequest
         const t = z.strictObject({ branch: z.string().min(1), sha: z.string().optional() }).parse(input);
         return { sha: m.push(full, t.branch, t.sha) };
       }
+      case 'DELETE repos/:/:/branches/:':
+        m.deleteBranch(full, parts[4]!);
+        return { ok: true };
       case 'POST repos/:/:/pulls': {
         const t = z
           .strictObject({
@@ -727,9 +772,14 @@ export class GitHubEmulator extends HostEmulator<RouteName, Fault, LoggedRequest
       case 'POST repos/:/:/pulls/:/reviews/:/dismiss':
         m.dismissReview(full, Number(n), Number(id));
         return { ok: true };
-      case 'POST repos/:/:/pulls/:/merge':
-        m.merge(full, Number(n));
+      case 'POST repos/:/:/pulls/:/merge': {
+        // `delete_branch`: what "Automatically delete head branches" (or the "Delete branch"
+        // button) does right after the merge.
+        const t = z.strictObject({ delete_branch: z.boolean().optional() }).parse(input);
+        const pull = m.merge(full, Number(n));
+        if (t.delete_branch) m.deleteBranch(pull.head_repo, pull.head_ref);
         return { ok: true };
+      }
       case 'POST repos/:/:/pulls/:/close':
         m.close(full, Number(n));
         return { ok: true };
@@ -802,6 +852,9 @@ export class GitHubEmulator extends HostEmulator<RouteName, Fault, LoggedRequest
       case 'DELETE faults':
         this.faults.length = 0;
         return { ok: true };
+      case 'PUT merge_info':
+        this.mergeInfo = z.strictObject({ mode: z.enum(MERGE_INFO_MODES) }).parse(input).mode;
+        return { ok: true };
       case 'PUT latency':
         this.latencyMs = z.strictObject({ ms: z.number().int().min(0).max(600_000) }).parse(input).ms;
         return { ok: true };
@@ -863,6 +916,8 @@ const RATE_LIMIT_DOCS =
   'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-primary-rate-limits';
 const SECONDARY_LIMIT_DOCS =
   'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits';
+
+const NONE_HIDDEN: HiddenFields = new Set();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -81,6 +81,9 @@ export function checksOf(
  * created") conflicts; BEHIND ("the head ref is out of date"); BLOCKED; DRAFT; UNKNOWN ("the state
  * cannot currently be determined": GitHub is still computing it after a push). A draft is a draft
  * whatever the status says (DRAFT is deprecated in favour of `isDraft`). Only open PRs have one.
+ * Where a server lacks `mergeStateStatus` (an Enterprise Server without the merge-info preview),
+ * GraphQL `mergeable` (enum `MergeableState`) is all it tells: MERGEABLE ("The pull request can be
+ * merged", as far as conflicts go: blocked or behind cannot be told) and CONFLICTING.
  */
 export function mergeStateOf(
   status: string | null | undefined,
@@ -94,8 +97,10 @@ export function mergeStateOf(
     case 'CLEAN':
     case 'HAS_HOOKS':
     case 'UNSTABLE':
+    case 'MERGEABLE':
       return { merge_state: 'clean', merge_state_reason: reason };
     case 'DIRTY':
+    case 'CONFLICTING':
       return { merge_state: 'conflicting', merge_state_reason: reason };
     case 'BEHIND':
       return { merge_state: 'behind', merge_state_reason: reason };

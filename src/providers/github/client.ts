@@ -95,6 +95,7 @@ export class GitHubClient {
   /**
    * POSTs a GraphQL query to `graphqlUrl` (GitHub's: `https://api.github.com/graphql`, or
    * `https://host/api/graphql` on Enterprise Server) and parses the answer with `schema`.
+   * `accept`: the media type to ask for instead of the default (a schema preview's).
    */
   async graphql<T>(
     graphqlUrl: string,
@@ -102,11 +103,12 @@ export class GitHubClient {
     variables: object,
     schema: z.ZodType<T>,
     call: CallOptions,
+    accept?: string,
   ) {
     const response = await this.#send(
       'graphql',
       graphqlUrl,
-      { method: 'POST', body: JSON.stringify({ query, variables }) },
+      { method: 'POST', body: JSON.stringify({ query, variables }), accept },
       call,
     );
     return {
@@ -119,12 +121,17 @@ export class GitHubClient {
   async #send(
     kind: RequestKind,
     url: string,
-    options: { method: 'GET' | 'POST'; etag?: string | undefined; body?: string },
+    options: {
+      method: 'GET' | 'POST';
+      etag?: string | undefined;
+      body?: string;
+      accept?: string | undefined;
+    },
     call: CallOptions,
   ): Promise<Response> {
     const what = `${options.method} ${new URL(url).pathname}`;
     const headers: Record<string, string> = {
-      accept: 'application/vnd.github+json',
+      accept: options.accept ?? 'application/vnd.github+json',
       authorization: `Bearer ${call.token}`,
       'user-agent': 'gitsync',
       // https://docs.github.com/en/rest/about-the-rest-api/api-versions

@@ -47,6 +47,8 @@ import {
   graphqlPullsResponseSchema,
   graphqlReviewExtrasResponseSchema,
   MAX_PULLS_PER_QUERY,
+  MERGE_INFO_PREVIEW,
+  namesMissingField,
   REQUESTS_PER_POINT,
   REVIEW_REQUESTS_PER_PULL,
   REVIEWS_PER_PULL,
@@ -175,6 +177,13 @@ export class GitHubProvider implements Provider {
   readonly #lists = new Map<string, PullListRound>();
   /** Per token (hashed): until when REST refused the list (the PRs are read in full meanwhile). */
   readonly #listPausedUntil = new Map<string, number>();
+
+  /**
+   * Whether this server (this `api_url`) has `PullRequest.mergeStateStatus`: true until it answers
+   * that it has no such field — an Enterprise Server without the merge-info preview — and then
+   * false for this provider's life: batches ask `mergeable` alone (see #pullsQuery).
+   */
+  #mergeStateStatus = true;
 
   /** See GitHubProviderOptions. */
   readonly #pullDetails: boolean;
@@ -457,11 +466,11 @@ export class GitHubProvider implements Provider {
       items,
       (i) => CONNECTIONS_PER_PULL + (i.details ? DETAIL_CONNECTIONS : 0),
     )) {
-      const { query, variables } = buildPullsQuery(
+      const { data, errors } = await this.#pullsQuery(
         chunk.map((i) => i.pull),
         (j) => chunk[j]!.details,
+        call,
       );
-      const { data, errors } = await this.#graphqlData(query, variables, graphqlPullsResponseSchema, call);
       chunk.forEach(({ pull, details }, j) => {
         const problem = aliasProblem(`p${j}`, errors, pullKey(pull));
         const node = data[`p${j}`]?.pullRequest;
@@ -511,6 +520,33 @@ export class GitHubProvider implements Provider {
       out.set(pullKey(pull), await this.fetchPull(pull, call).catch((error: Error) => error));
     }
     return out;
+  }
+
+  /**
+   * One batch of `buildPullsQuery`: with `mergeStateStatus` and the merge-info preview's media type
+   * (which an Enterprise Server needs to show the field: GitHub docs, "Schema previews") while this
+   * server has the field. A server that answers it has no such field fails validation of the whole
+   * query; it is then remembered as lacking it, and the same batch asked again without it —
+   * `mergeable` alone tells the merge state (see fromGraphql). The batch never fails for it.
+   */
+  async #pullsQuery(pulls: readonly PullRef[], withDetails: (i: number) => boolean, call: CallOptions) {
+    if (this.#mergeStateStatus) {
+      const { query, variables } = buildPullsQuery(pulls, withDetails);
+      try {
+        return await this.#graphqlData(
+          query,
+          variables,
+          graphqlPullsResponseSchema,
+          call,
+          MERGE_INFO_PREVIEW,
+        );
+      } catch (error) {
+        if (!(error instanceof MergeStateStatusMissing)) throw error;
+        this.#mergeStateStatus = false;
+      }
+    }
+    const { query, variables } = buildPullsQuery(pulls, withDetails, { mergeStateStatus: false });
+    return this.#graphqlData(query, variables, graphqlPullsResponseSchema, call);
   }
 
   /**
@@ -740,6 +776,7 @@ export class GitHubProvider implements Provider {
     variables: object,
     schema: z.ZodType<{ data?: D | null | undefined; errors?: GraphqlErrors | undefined }>,
     call: CallOptions,
+    accept?: string,
   ): Promise<{ data: D; errors: GraphqlErrors }> {
     const tokenKey = tokenFingerprint(call.token);
     const paused = this.#graphqlPaused.get(tokenKey);
@@ -749,7 +786,7 @@ export class GitHubProvider implements Provider {
       return error;
     };
     const { value, headers } = await this.client
-      .graphql(this.#graphqlUrl, query, variables, schema, call)
+      .graphql(this.#graphqlUrl, query, variables, schema, call, accept)
       .catch((error: unknown) => {
         throw error instanceof RateLimitedError ? limited(error) : error;
       });
@@ -765,6 +802,8 @@ export class GitHubProvider implements Provider {
     }
     this.#graphqlPaused.delete(tokenKey);
     this.client.graphqlSucceeded(call.token);
+    if (!value.data && namesMissingField(errors, 'PullRequest', 'mergeStateStatus'))
+      throw new MergeStateStatusMissing(`github GraphQL: ${errors[0]?.message}`);
     const general = errors.find((e) => !e.path || e.path.length === 0);
     if (!value.data || general)
       throw new UnavailableError(`github GraphQL failed: ${(general ?? errors[0])?.message ?? 'no data'}`);
@@ -775,6 +814,9 @@ export class GitHubProvider implements Provider {
     return structuredClone(this.client.counts);
   }
 }
+
+/** The server refused a query for naming `PullRequest.mergeStateStatus`, which it lacks (see #pullsQuery). */
+class MergeStateStatusMissing extends UnavailableError {}
 
 /**
  * `owner`: the repository's owner as asked, should REST not name the base repository. `checks`:
@@ -885,9 +927,10 @@ function fromGraphql(pr: GraphqlPull, details: PullDetails | null): PrFields {
     head_sha: pr.headRefOid ?? null,
     checks_state: details?.checks_state ?? null,
     checks: details?.checks ?? null,
-    // `mergeable` UNKNOWN: GitHub is still computing it (REST's null).
+    // `mergeable` UNKNOWN: GitHub is still computing it (REST's null). A server without
+    // `mergeStateStatus` (not asked: undefined) tells only `mergeable`: MERGEABLE or CONFLICTING.
     ...mergeStateOf(
-      pr.mergeable === 'UNKNOWN' ? 'UNKNOWN' : pr.mergeStateStatus,
+      pr.mergeable === 'UNKNOWN' ? 'UNKNOWN' : (pr.mergeStateStatus ?? pr.mergeable),
       pr.isDraft ?? false,
       pr.state === 'OPEN',
     ),

@@ -53,6 +53,17 @@ const REQUESTED =
   '__typename ... on User { login } ... on Bot { login } ... on Mannequin { login } ... on Team { slug organization { login } }';
 
 /**
+ * The media type of the "Merge info preview", which shows `PullRequest.mergeStateStatus` (and
+ * `canBeRebased`) where it is still a preview: "To access a schema preview, you'll need to provide
+ * a custom media type in the Accept header" (GitHub docs, "Schema previews"; listed for every
+ * Enterprise Server release, e.g. github/docs src/graphql/data/ghes-3.11/previews.json, and no
+ * longer for github.com, src/graphql/data/fpt/previews.json). github.com serves the field without it
+ * (@octokit/graphql-schema downloads the schema without any preview and has it) and accepts it:
+ * GitHub's own CLI sends it on every request (cli/go-gh, pkg/api/http_client.go).
+ */
+export const MERGE_INFO_PREVIEW = 'application/vnd.github.merge-info-preview+json';
+
+/**
  * `reviewDecision` is GitHub's own verdict where the repository requires reviews (null elsewhere):
  * "The current status of this pull request with respect to code review" (GraphQL reference,
  * PullRequest object).
@@ -63,7 +74,7 @@ const PULL_FIELDS = `url number title state isDraft merged additions deletions c
       baseRefName headRefName reviewDecision
       reviews(last: ${REVIEWS_PER_PULL}) { totalCount nodes { databaseId state author { ${ACTOR} } } }
       reviewRequests(first: ${REVIEW_REQUESTS_PER_PULL}) { totalCount nodes { requestedReviewer { ${REQUESTED} } } }
-      headRefOid mergeable mergeStateStatus totalCommentsCount statusCheckRollup { state }`;
+      headRefOid mergeable totalCommentsCount statusCheckRollup { state }`;
 
 /**
  * What changes slowly and costs connections: every check of the head commit (check runs and
@@ -107,18 +118,40 @@ const pullVars = (pull: PullRef, i: number): Record<string, [string | number, st
 
 /**
  * One aliased `repository { pullRequest }` per PR; `withDetails(i)` adds PR i's details (its
- * checks and threads, `DETAIL_CONNECTIONS` more connections).
+ * checks and threads, `DETAIL_CONNECTIONS` more connections). `mergeStateStatus` false leaves that
+ * field out, for a server that lacks it (`mergeable` alone then tells the merge state); a query
+ * with it should be sent with MERGE_INFO_PREVIEW.
  */
 export function buildPullsQuery(
   pulls: readonly PullRef[],
   withDetails: (i: number) => boolean = () => false,
+  { mergeStateStatus = true } = {},
 ) {
+  const fields = `${PULL_FIELDS}${mergeStateStatus ? ' mergeStateStatus' : ''}`;
   return aliasedQuery(
     'GitsyncPulls',
     pulls,
     pullVars,
     (i) =>
-      `p${i}: repository(owner: $o${i}, name: $r${i}) { pullRequest(number: $n${i}) { ${PULL_FIELDS}${withDetails(i) ? ` ${DETAIL_FIELDS}` : ''} } }`,
+      `p${i}: repository(owner: $o${i}, name: $r${i}) { pullRequest(number: $n${i}) { ${fields}${withDetails(i) ? ` ${DETAIL_FIELDS}` : ''} } }`,
+  );
+}
+
+/**
+ * Whether a GraphQL answer says the server has no such field as `type.field`: GitHub (graphql-ruby)
+ * refuses the whole query, HTTP 200 without `data`, with an error per use whose `extensions` are
+ * `{code: "undefinedField", typeName, fieldName}` and whose message reads "Field 'f' doesn't exist
+ * on type 'T'" (graphql-ruby, lib/graphql/static_validation/rules/fields_are_defined_on_type.rb and
+ * fields_are_defined_on_type_error.rb). The message is looked at too, for servers whose errors
+ * carry no `extensions`.
+ */
+export function namesMissingField(errors: GraphqlErrors, type: string, field: string): boolean {
+  return errors.some(
+    (e) =>
+      (e.extensions?.code === 'undefinedField' &&
+        e.extensions.typeName === type &&
+        e.extensions.fieldName === field) ||
+      e.message.startsWith(`Field '${field}' doesn't exist on type '${type}'`),
   );
 }
 
@@ -175,6 +208,16 @@ export const graphqlErrorsSchema = z
       type: z.string().optional(),
       message: z.string(),
       path: z.array(z.union([z.string(), z.number()])).optional(),
+      /** A validation error's kind and subject (graphql-ruby: `undefinedField`, `typeName`, `fieldName`). */
+      // Tolerant: other errors carry other extensions, which must not fail the whole answer.
+      extensions: z
+        .object({
+          code: z.string().optional().catch(undefined),
+          typeName: z.string().optional().catch(undefined),
+          fieldName: z.string().optional().catch(undefined),
+        })
+        .nullish()
+        .catch(null),
     }),
   )
   .optional();
