@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tokenFingerprint } from '../src/core/fingerprint.ts';
 import { createServiceHarness, type ServiceHarness } from './helpers/service.ts';
 
 /**
@@ -177,6 +178,70 @@ describe('authorization matrix over every route', () => {
     }
     const r = await s.call('POST', '/api/v1/webhooks/github', { key: s.ownerKey, raw: '{}' });
     expect(r.status).toBe(401);
+  });
+});
+
+describe('the budget view of the service token', () => {
+  it('an owner’s key sees only that owner’s own use and allowance; the admin key sees the token’s totals', async () => {
+    const service = 'fake-service-token';
+    const s = await createServiceHarness({ fake: { service_token: service, service_token_for: 'all' } });
+    try {
+      const fp = tokenFingerprint(service);
+      const now = s.clock.now();
+      const minute = new Date(Math.floor(now.getTime() / 60_000) * 60_000);
+      const reset = new Date(now.getTime() + 1_800_000);
+      const other = randomUUID();
+      // The service token: 1,000 units an hour, 700 spent — 30 on this owner's behalf, 400 on another's.
+      await s.store.recordBudgets(
+        [
+          {
+            provider_id: 'fake',
+            token_fp: fp,
+            scope: '',
+            limit: 1000,
+            remaining: 300,
+            reset_at: reset,
+            observed_at: now,
+            paused_until: null,
+          },
+        ],
+        [{ provider_id: 'fake', token_fp: fp, scope: '', minute, units: 700 }],
+        undefined,
+        [
+          { provider_id: 'fake', token_fp: fp, scope: '', owner_id: s.owner, minute, units: 30 },
+          { provider_id: 'fake', token_fp: fp, scope: '', owner_id: other, minute, units: 400 },
+        ],
+      );
+      const view = async (key?: string, owner = s.owner) => {
+        const r = await s.call('GET', `/api/v1/owners/${owner}/budget`, { key });
+        expect(r.status).toBe(200);
+        return r.json.providers.find((p: { provider_id: string }) => p.provider_id === 'fake');
+      };
+      // 10 % of the budget per window is this owner's (service_per_owner), 30 of it used.
+      const own = await view(s.ownerKey);
+      expect(own).toMatchObject({
+        token: 'service',
+        limit: 100,
+        remaining: 70,
+        used_last_hour: 30,
+        max_share: 0.1,
+        paused: false,
+        reset_at: reset.toISOString(),
+      });
+      expect(JSON.stringify(own)).not.toMatch(/\b(300|700|1000)\b/);
+      expect(await view()).toMatchObject({
+        token: 'service',
+        limit: 1000,
+        remaining: 300,
+        used_last_hour: 700,
+        max_share: 0.9,
+      });
+      // The owner who spent past their allowance is paused on it; the others are not.
+      const theirs = await view(undefined, other);
+      expect(theirs).toMatchObject({ paused: true, paused_until: reset.toISOString() });
+    } finally {
+      await s.close();
+    }
   });
 });
 

@@ -170,6 +170,62 @@ describe('the owner’s budget', () => {
     expect((await ref(second)).paused_until).toEqual((await ref(first)).paused_until);
   });
 
+  it('the service token serves each owner at most service_per_owner of its budget: past it their refs wait, others’ go on, on every replica', async () => {
+    const service = 'ghp_budget_service';
+    gh.addToken(service, 'gitsync-bot', 100, 100);
+    // 1 % of 100 units an hour: one owner's first refresh (a few units) spends it.
+    const config = {
+      service_token: service,
+      service_token_for: 'all' as const,
+      max_budget_share: { owner: 0.5, service: 0.9, service_per_owner: 0.01 },
+    };
+    const a = replica(config);
+    const [greedy, modest] = [randomUUID(), randomUUID()];
+    const chatOf = async (who: string, branch: string) => {
+      gh.model.openPull('acme/app', { head: branch });
+      const id = randomUUID();
+      await test.store.putChat({ id, owner_id: who }, clock.now());
+      await a.reportRef({ chat_id: id, origin: `${gh.webUrl}/acme/app`, branch });
+      return id;
+    };
+    const first = await chatOf(greedy, 'greedy-1');
+    await a.tick();
+    expect((await ref(first)).pr_number).toBeGreaterThan(0);
+
+    // The greedy owner's refs wait until the budget's reset; the other owner's are served.
+    const second = await chatOf(greedy, 'greedy-2');
+    const theirs = await chatOf(modest, 'modest-1');
+    clock.advance(settings.fresh_ttl_ms);
+    const sent = gh.counters.total;
+    await a.tick();
+    expect(gh.counters.total).toBeGreaterThan(sent);
+    expect(await ref(theirs)).toMatchObject({ last_error: null });
+    expect((await ref(theirs)).pr_number).toBeGreaterThan(0);
+    for (const chat of [first, second]) {
+      const row = await ref(chat);
+      expect(row.last_error).toMatch(/this owner's share of the service token's budget is spent until/);
+      expect(row.paused_until!.getTime()).toBeGreaterThan(clock.now().getTime() + 3_000_000);
+    }
+    expect((await ref(second)).pr_number).toBeNull();
+
+    // Another replica knows it from the database: nothing is sent for the greedy owner.
+    const b = replica(config);
+    const third = await chatOf(greedy, 'greedy-3');
+    const before = gh.counters.total;
+    await b.tick();
+    expect(gh.counters.total).toBe(before);
+    expect((await ref(third)).last_error).toMatch(/share of the service token's budget is spent/);
+
+    // The owner's view of the service token: their own use and allowance, never its totals.
+    const mine = (await b.budget(greedy)).providers.find((p) => p.scope === 'core')!;
+    expect(mine).toMatchObject({ token: 'service', limit: 1, remaining: 0, max_share: 0.01, paused: true });
+    expect(mine.used_last_hour).toBeGreaterThan(0);
+    const admin = (await b.budget(greedy, { admin: true })).providers.find((p) => p.scope === 'core')!;
+    expect(admin).toMatchObject({ token: 'service', limit: 100, max_share: 0.9, paused: true });
+    expect(admin.used_last_hour).toBeGreaterThan(mine.used_last_hour);
+    expect(admin.remaining).toBe(100 - admin.used_last_hour);
+  });
+
   it('the owner’s pause switch: nothing is sent until resumed, then the refs are due at once', async () => {
     gh.addToken(token, 'agent', 5000, 5000);
     const engine = replica();

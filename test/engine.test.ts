@@ -616,6 +616,35 @@ describe.each(DATABASE_KINDS)('engine on %s', (kind) => {
     });
   });
 
+  describe('feedback', () => {
+    it('reads at most 20 refs from the host (the rest truncated), each taking a refresh-now unit', async () => {
+      // One chat tracking 25 branches, each with an open PR.
+      const chat = await h.trackedChat('b0');
+      for (let i = 0; i < 25; i++) h.host.openPull('acme/app', { head_branch: `b${i}` });
+      for (let i = 1; i < 25; i++) await h.engine.reportRef({ chat_id: chat, origin: REPO, branch: `b${i}` });
+      await h.engine.tick();
+      const read = async () => {
+        const before = h.host.calls.feedback;
+        const answer = await h.engine.feedback(chat);
+        return { answer, asked: h.host.calls.feedback - before };
+      };
+      const first = await read();
+      expect(first.asked).toBe(20);
+      expect(first.answer.refs).toHaveLength(25);
+      expect(first.answer.refs.filter((r) => r.truncated)).toHaveLength(5);
+      expect(first.answer.refs.filter((r) => r.error !== null)).toHaveLength(0);
+      // 30 a minute by default: 10 are left for the next call; its other refs say so, unread.
+      const second = await read();
+      expect(second.asked).toBe(10);
+      const limited = second.answer.refs.filter((r) => r.error?.code === 'rate_limited');
+      expect(limited).toHaveLength(10);
+      expect(second.answer.refs.filter((r) => r.truncated)).toHaveLength(5);
+      // None left: the whole call is refused, and the host is not asked.
+      await expect(h.engine.feedback(chat)).rejects.toBeInstanceOf(RateLimitedError);
+      expect(h.host.calls.feedback).toBe(30);
+    });
+  });
+
   describe('the loop', () => {
     it('stopping mid-tick abandons calls in flight and releases their rows at once, without an error', async () => {
       const looped = await createEngineHarness(kind, { settings: { tick_interval_ms: 60_000 } });

@@ -360,9 +360,10 @@ export class Engine {
     const toRead: typeof rows = [];
     const unread = new Map<string, RefreshFailure>();
     const truncated = new Set<string>();
+    let candidates = 0;
     for (const row of rows) {
       if (row.url === null || row.pull_request_state !== 'open') continue;
-      if (toRead.length >= FEEDBACK_MAX_REFS) {
+      if (++candidates > FEEDBACK_MAX_REFS) {
         truncated.add(row.id);
         continue;
       }

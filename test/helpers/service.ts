@@ -5,6 +5,7 @@ import { FakeClock } from '../../src/core/clock.ts';
 import type { Limits } from '../../src/core/limits.ts';
 import { FakeCodeHost, FakeProvider } from '../../src/providers/fake/fake-provider.ts';
 import { GitHubProvider } from '../../src/providers/github/github-provider.ts';
+import type { ProviderConfig } from '../../src/providers/types.ts';
 import { openRuntime } from '../../src/runtime.ts';
 import { createTestDatabase } from './databases.ts';
 import { schemaUrl } from './processes.ts';
@@ -19,7 +20,12 @@ export const WEBHOOK_SECRET = 'It’s a Secret to Everybody';
  * their refs have no token).
  */
 export async function createServiceHarness(
-  options: { limits?: Partial<Limits>; env?: NodeJS.ProcessEnv } = {},
+  options: {
+    limits?: Partial<Limits>;
+    env?: NodeJS.ProcessEnv;
+    /** The fake provider's configuration (a service token, its policy, budget shares). */
+    fake?: Partial<ProviderConfig>;
+  } = {},
 ) {
   const test = await createTestDatabase('postgres', { migrate: false });
   const clock = new FakeClock(new Date());
@@ -41,7 +47,7 @@ export async function createServiceHarness(
       heartbeatMs: 200,
       logger: pino({ level: 'silent' }),
       providers: [
-        new FakeProvider(host),
+        new FakeProvider(host, options.fake),
         new GitHubProvider(
           {
             id: 'github',
