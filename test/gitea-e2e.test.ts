@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fingerprint, type GiteaEmulator, startGiteaEmulator } from '../emulator/gitea/server.ts';
 import { deliver, HookPayloads } from '../emulator/gitea/webhooks.ts';
 import { FakeClock } from '../src/core/clock.ts';
-import { GiteaProvider } from '../src/providers/gitea/gitea-provider.ts';
+import { CONFLICT_SETTLE_MS, GiteaProvider } from '../src/providers/gitea/gitea-provider.ts';
+import { CHECKS_SETTLE_MS } from '../src/providers/pull-reads-cache.ts';
 import type { Runtime } from '../src/runtime.ts';
 import { type HostService, startHostService } from './helpers/host-service.ts';
 import { SseClient } from './helpers/sse.ts';
@@ -142,6 +143,55 @@ describe.each(['gitea', 'forgejo'] as const)('%s end to end', (kind) => {
     expect(await ref(chat)).toMatchObject({ pull_request_state: 'merged', pr_number: pull.number });
   });
 
+  it('a PR merged with its head branch deleted stays shown with its branch; one merged and deleted before the first look is found', async () => {
+    const pull = gt.model.openPull(repo, { head: 'feature/cleanup', title: 'Cleanup' });
+    const chat = await chatReporting(`${gt.webUrl}/${repo}`, 'feature/cleanup');
+    await runtime.engine.tick();
+    expect(await ref(chat)).toMatchObject({ pull_request_state: 'open', head_branch: 'feature/cleanup' });
+    // Gitea now answers `head.ref: refs/pull/N/head`, `head.label: feature/cleanup`.
+    gt.model.merge(repo, pull.number, { delete_branch: true });
+    expect((await refresh(chat)).diff_status).toMatchObject({
+      url: `${gt.webUrl}/${repo}/pulls/${pull.number}`,
+      pull_request_state: 'merged',
+      head_branch: 'feature/cleanup',
+      pr_number: pull.number,
+    });
+    const gone = gt.model.openPull(repo, { head: 'feature/gone', title: 'Gone' });
+    gt.model.merge(repo, gone.number, { delete_branch: true });
+    const late = await chatReporting(`${gt.webUrl}/${repo}`, 'feature/gone');
+    await runtime.engine.tick();
+    expect(await ref(late)).toMatchObject({
+      pull_request_state: 'merged',
+      pr_number: gone.number,
+      head_branch: 'feature/gone',
+    });
+  });
+
+  it('a signed commit-status delivery makes the refs on that head commit due: a CI re-run shows at once', async () => {
+    const pull = gt.model.openPull(repo, { head: 'rerun', author: 'agent' });
+    gt.model.setStatus(repo, pull.head_sha, { context: 'build', state: 'failure' });
+    const chat = await chatReporting(`${gt.webUrl}/${repo}`, 'rerun');
+    await runtime.engine.tick();
+    expect(await ref(chat)).toMatchObject({ head_sha: pull.head_sha, checks_state: 'failing' });
+    // The checks have read the same for ten minutes: kept, not read again while nothing moves.
+    clock.advance(CHECKS_SETTLE_MS);
+    expect((await refresh(chat)).diff_status).toMatchObject({ checks_state: 'failing' });
+    // The job is re-run and passes: the PR answer shows nothing of it.
+    gt.model.setStatus(repo, pull.head_sha, { context: 'build', state: 'success' });
+    expect((await refresh(chat)).diff_status).toMatchObject({ checks_state: 'failing' });
+    const url = `${base}/api/v1/webhooks/corp`;
+    const payload = new HookPayloads(gt).status(pull.repo, pull.head_sha, 'ci-bot');
+    const delivered = await deliver(url, 'status', payload, SECRET, kind);
+    expect(delivered.status).toBe(202);
+    expect(JSON.parse(delivered.body)).toMatchObject({ status: 'accepted' });
+    expect(new Date((await ref(chat)).stale_at).getTime()).toBeLessThanOrEqual(clock.now().getTime());
+    await runtime.engine.tick();
+    expect(await ref(chat)).toMatchObject({
+      checks_state: 'passing',
+      checks: { passed: 1, failed: 0, pending: 0, skipped: 0, failing: [] },
+    });
+  });
+
   it('finds the PR of a fork in its parent', async () => {
     gt.model.createRepo({ full_name: 'agent/api', fork_of: repo, private: true, members: ['agent'] });
     const pull = gt.model.openPull(repo, { head: 'fix-typo', head_repo: 'agent/api', title: 'Typo' });
@@ -167,7 +217,7 @@ describe.each(['gitea', 'forgejo'] as const)('%s end to end', (kind) => {
     expect((await deliver(url, event, payload, null, kind)).status).toBe(401);
     const first = await deliver(url, event, payload, SECRET, kind);
     expect(first.status).toBe(202);
-    expect(JSON.parse(first.body)).toMatchObject({ status: 'accepted', marked: 1 });
+    expect(JSON.parse(first.body)).toMatchObject({ status: 'accepted' });
     expect(new Date((await ref(chat)).stale_at).getTime()).toBeLessThanOrEqual(clock.now().getTime());
     const again = await deliver(url, event, payload, SECRET, kind, { delivery: first.delivery });
     expect(JSON.parse(again.body)).toEqual({ status: 'duplicate' });
@@ -175,7 +225,8 @@ describe.each(['gitea', 'forgejo'] as const)('%s end to end', (kind) => {
     await runtime.engine.tick();
     const push = payloads.push(pull.repo, 'hooked', 'a', 'b', 'agent');
     const pushed = await deliver(url, 'push', push, SECRET, kind);
-    expect(JSON.parse(pushed.body)).toMatchObject({ status: 'accepted', marked: 1 });
+    expect(JSON.parse(pushed.body)).toMatchObject({ status: 'accepted' });
+    expect(new Date((await ref(chat)).stale_at).getTime()).toBeLessThanOrEqual(clock.now().getTime());
   });
 
   it('checks, mergeability and conversations: a force-push shows only the new head’s checks; unknown, then the checked answer; feedback on demand', async () => {
@@ -223,7 +274,11 @@ describe.each(['gitea', 'forgejo'] as const)('%s end to end', (kind) => {
     ]);
     gt.model.resolveConversation(repo, pull.number, review.comments[1]!.id, 'lee');
     gt.model.comment(repo, pull.number);
+    // `mergeable: false` is a conflict only once it held two minutes on these commits.
     clock.advance(15_000);
+    await runtime.engine.tick();
+    expect(await ref(chat)).toMatchObject({ merge_state: 'unknown', merge_state_reason: 'mergeable=false' });
+    clock.advance(CONFLICT_SETTLE_MS);
     await runtime.engine.tick();
     const jobUrl = `${new URL(gt.webUrl).origin}/gitea/${repo}/actions/runs/2/jobs/0`;
     expect(await ref(chat)).toMatchObject({
