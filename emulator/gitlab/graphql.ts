@@ -1,14 +1,19 @@
 import {
   buildSchema,
   type DocumentNode,
+  type FieldNode,
   type FragmentDefinitionNode,
   type GraphQLError,
+  type GraphQLNamedType,
+  type GraphQLObjectType,
   type GraphQLSchema,
+  getNamedType,
   graphql,
   Kind,
   parse,
   type SelectionSetNode,
   validate,
+  valueFromASTUntyped,
 } from 'graphql';
 import {
   CI_STATUSES,
@@ -318,38 +323,115 @@ export const MAX_COMPLEXITY_UNAUTHENTICATED = 200;
 export const MAX_QUERY_SIZE = 10_000;
 
 /**
- * A query's complexity score by the documented rule: "In general, each field in a query adds `1`
- * to the complexity score" (same page, "Maximum query complexity"). Every selected field counts,
- * once per appearance (aliases of the same field count separately); `__typename` is free.
+ * What GitLab's field definitions weigh (`Types::BaseField#base_complexity`: 1, plus 1 for a field
+ * declared `calls_gitaly: true`; or an explicit `complexity:`), for the fields of
+ * `app/graphql/types/merge_request_type.rb` (and its EE part) that weigh more than 1.
  */
-export function queryComplexity(document: DocumentNode): number {
+const FIELD_WEIGHTS: Record<string, number> = {
+  'MergeRequest.diffHeadSha': 2,
+  'MergeRequest.diffStatsSummary': 2,
+  'MergeRequest.detailedMergeStatus': 2,
+  'MergeRequest.approved': 2,
+  'MergeRequest.approvalsLeft': 2,
+  'MergeRequest.commits': 2,
+  'MergeRequest.mergedAt': 5,
+  'MergeRequest.reviewers': 5,
+};
+
+/**
+ * Connection fields GitLab resolves with a resolver (`resolver:` in the type definition), whose
+ * complexity is GitLab's proc (`Types::BaseField#field_resolver_complexity`): the connection's own
+ * score, plus the resolver's (`Resolvers::BaseResolver.resolver_complexity`: 1, +1 with `sort`, +5
+ * with `search`), then that times 1 + 1% per node of the page (`complexity_multiplier`: 0.01, or 0
+ * when `iids` are given). `sort` counts when it has a default, as `Project.mergeRequests`' has.
+ */
+const RESOLVER_CONNECTIONS: Record<string, { sortByDefault: boolean }> = {
+  'Project.mergeRequests': { sortByDefault: true },
+  'Pipeline.jobs': { sortByDefault: false },
+};
+
+/**
+ * A query's complexity as GitLab computes it: graphql-ruby's analysis
+ * (`GraphQL::Schema::Field#calculate_complexity`, graphql-ruby 2.x) with GitLab's field weights.
+ * A field scores its own weight plus its selections'. A connection (`…Connection`) scores its
+ * page — `first` (or `last`), else GitLab's `default_max_page_size` of 100
+ * (`app/graphql/gitlab_schema.rb`) — times what one node costs, plus its metadata (`nodes`,
+ * `edges`, `pageInfo` and `pageInfo`'s fields once), then its own weight (`apply_own_complexity_to`:
+ * added, or GitLab's resolver proc, `RESOLVER_CONNECTIONS`). `__typename` is free. The score is
+ * GitLab's `queryComplexity.score`; above the limit GitLab refuses the query without running it.
+ */
+export function queryComplexity(
+  document: DocumentNode,
+  schema: GraphQLSchema = gitlabGraphqlSchema(),
+  variables: Record<string, unknown> = {},
+): number {
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const d of document.definitions)
     if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
-  const walk = (set: SelectionSetNode, seen: Set<string>): number => {
-    let score = 0;
-    for (const sel of set.selections) {
-      if (sel.kind === Kind.FIELD) {
-        if (sel.name.value === '__typename') continue;
-        score += 1 + (sel.selectionSet ? walk(sel.selectionSet, seen) : 0);
-      } else if (sel.kind === Kind.INLINE_FRAGMENT) {
-        score += walk(sel.selectionSet, seen);
-      } else {
-        const frag = fragments.get(sel.name.value);
-        if (!frag || seen.has(frag.name.value)) continue;
-        score += walk(frag.selectionSet, new Set([...seen, frag.name.value]));
-      }
+  const argument = (field: FieldNode, name: string): unknown => {
+    const arg = field.arguments?.find((a) => a.name.value === name);
+    return arg ? valueFromASTUntyped(arg.value, variables) : undefined;
+  };
+  /** The fields a selection set selects, fragments spread in. */
+  const fieldsOf = (set: SelectionSetNode, seen: Set<string> = new Set()): FieldNode[] =>
+    set.selections.flatMap((sel) => {
+      if (sel.kind === Kind.FIELD) return [sel];
+      if (sel.kind === Kind.INLINE_FRAGMENT) return fieldsOf(sel.selectionSet, seen);
+      const frag = fragments.get(sel.name.value);
+      if (!frag || seen.has(frag.name.value)) return [];
+      return fieldsOf(frag.selectionSet, new Set([...seen, frag.name.value]));
+    });
+  const scoreSet = (set: SelectionSetNode | undefined, type: GraphQLNamedType | undefined): number => {
+    if (!set || !type || !('getFields' in type)) return 0;
+    let total = 0;
+    for (const field of fieldsOf(set)) total += scoreField(field, type as GraphQLObjectType);
+    return total;
+  };
+  const scoreField = (field: FieldNode, parent: GraphQLObjectType): number => {
+    const name = field.name.value;
+    if (name === '__typename') return 0;
+    const def = parent.getFields()[name];
+    const type = def ? getNamedType(def.type) : undefined;
+    const key = `${parent.name}.${name}`;
+    const own = FIELD_WEIGHTS[key] ?? 1;
+    const child = scoreSet(field.selectionSet, type);
+    if (!type?.name.endsWith('Connection') || !('getFields' in type)) return own + child;
+    const first = argument(field, 'first');
+    const last = argument(field, 'last');
+    const given = [first, last].filter((n): n is number => typeof n === 'number');
+    const page = given.length > 0 ? Math.max(...given) : MAX_PAGE_SIZE;
+    // Metadata: each of nodes/edges/pageInfo's own weight, and the fields of the others.
+    let metadata = 0;
+    for (const sel of fieldsOf(field.selectionSet!)) {
+      if (sel.name.value === '__typename') continue;
+      metadata += 1;
+      if (sel.name.value !== 'nodes' && sel.name.value !== 'edges')
+        metadata += sel.selectionSet ? fieldsOf(sel.selectionSet).length : 0;
     }
-    return score;
+    const connection = page * (child - metadata) + metadata;
+    const resolver = RESOLVER_CONNECTIONS[key];
+    if (!resolver) return connection + own;
+    let complexity =
+      connection + 1 + (resolver.sortByDefault || argument(field, 'sort') !== undefined ? 1 : 0);
+    const limit = Math.min(MAX_PAGE_SIZE, ...given);
+    const multiplier =
+      argument(field, 'iids') !== undefined || argument(field, 'iid') !== undefined ? 0 : 0.01;
+    complexity += complexity * limit * multiplier;
+    return Math.floor(complexity);
   };
   let total = 0;
   for (const d of document.definitions)
-    if (d.kind === Kind.OPERATION_DEFINITION) total = Math.max(total, walk(d.selectionSet, new Set()));
+    if (d.kind === Kind.OPERATION_DEFINITION) {
+      const root = d.operation === 'query' ? schema.getQueryType() : null;
+      total = Math.max(total, scoreSet(d.selectionSet, root ?? undefined));
+    }
   return total;
 }
 
 export interface GraphqlContext {
   viewer: string | null;
+  /** A higher complexity limit than GitLab's, for tests of other behaviour; null: GitLab's. */
+  maxComplexity?: number | null;
   /** Whether the viewer sees a project (private: members; internal: signed-in users). */
   canSee: (project: GlProject) => boolean;
 }
@@ -434,8 +516,6 @@ export async function executeGitLabGraphql(
   const model: GitLabModel = render.model;
   if (typeof request.query !== 'string' || request.query.trim() === '')
     return { body: { errors: [{ message: 'No query string was present' }] }, complexity: null };
-  if (request.query.length > MAX_QUERY_SIZE)
-    return { body: { errors: [{ message: 'Query too large' }] }, complexity: null };
   let document: DocumentNode;
   try {
     document = parse(request.query);
@@ -448,8 +528,14 @@ export async function executeGitLabGraphql(
       body: { errors: invalid.map((e) => ({ message: gitlabMessage(e), locations: e.locations })) },
       complexity: null,
     };
-  const score = queryComplexity(document);
-  const limit = context.viewer === null ? MAX_COMPLEXITY_UNAUTHENTICATED : MAX_COMPLEXITY_AUTHENTICATED;
+  const score = queryComplexity(
+    document,
+    gitlabGraphqlSchema(),
+    (request.variables ?? {}) as Record<string, unknown>,
+  );
+  const limit =
+    context.maxComplexity ??
+    (context.viewer === null ? MAX_COMPLEXITY_UNAUTHENTICATED : MAX_COMPLEXITY_AUTHENTICATED);
   if (score > limit)
     return {
       body: {
@@ -591,10 +677,8 @@ export async function executeGitLabGraphql(
         ? { baseSha: mr.base_sha, headSha: model.headSha(mr), startSha: mr.base_sha }
         : null,
       detailedMergeStatus: () => model.detailedMergeStatus(mr).toUpperCase(),
-      mergeStatusEnum: () => {
-        const s = model.mergeStatus(mr);
-        return s === 'preparing' ? 'UNCHECKED' : s.toUpperCase();
-      },
+      // `public_merge_status` as `MergeStatusEnum` (`app/graphql/types/merge_request_type.rb`).
+      mergeStatusEnum: () => model.mergeStatus(mr).toUpperCase(),
       userNotesCount: mr.user_notes_count,
       resolvableDiscussionsCount: () => model.resolvableDiscussions(mr).length,
       resolvedDiscussionsCount: () =>

@@ -111,13 +111,23 @@ export type FailureReason = keyof typeof FAILURE_MESSAGES;
 export type MergeMethod = 'merge' | 'rebase_merge' | 'ff';
 
 /**
- * Whether GitLab has computed an MR's mergeability: a push marks it `unchecked`; GitLab computes
- * it only when asked (a single-MR REST read, or a list with `with_merge_status_recheck`), in a
- * background job — `checking` until that job ran, a moment later (merge_requests.md, "Single merge
- * request response notes", "Merge requests list response notes"). Reading `detailedMergeStatus`
- * through GraphQL does not ask.
+ * GitLab's `merge_status` state machine (`app/models/merge_request.rb`, `state_machine
+ * :merge_status`): a push marks an MR `unchecked` (`mark_as_unchecked`) — but one that could not be
+ * merged (`cannot_be_merged`, or `cannot_be_merged_rechecking`) moves to `cannot_be_merged_recheck`
+ * instead, and keeps answering `detailedMergeStatus: CONFLICT` (the conflict check,
+ * `app/services/merge_requests/mergeability/check_conflict_status_service.rb`, asks
+ * `can_be_merged?`, false in that state) until a recheck runs. GitLab computes it only when asked
+ * (a single-MR REST read, or a list with `with_merge_status_recheck` by a token that may update the
+ * project's MRs — `recheck_mergeability_of` in `lib/api/merge_requests.rb`), in a background job:
+ * `checking` / `cannot_be_merged_rechecking` until that job ran, a moment later. Reading
+ * `detailedMergeStatus` through GraphQL does not ask.
  */
-export type Mergeability = 'unchecked' | 'checking' | 'checked';
+export type Mergeability =
+  | 'unchecked'
+  | 'checking'
+  | 'cannot_be_merged_recheck'
+  | 'cannot_be_merged_rechecking'
+  | 'checked';
 
 /** Sign-in tiers: which rules decide the approvals answer's `approved` (see `GitLabModel.approved`). */
 export type Tier = 'free' | 'premium';
@@ -145,6 +155,11 @@ export interface GlProject {
   default_branch: string;
   /** Usernames (lower-case) with at least Reporter access: they see a private project. */
   members: Set<string>;
+  /**
+   * Members (lower-case) with the Reporter role only: they read the project's MRs but may not
+   * update them (`update_merge_request` needs Developer), so GitLab ignores their recheck requests.
+   */
+  reporters: Set<string>;
   /** Approvals every MR needs (a project approval rule; Premium and up). */
   approvals_required: number;
   tier: Tier;
@@ -404,6 +419,7 @@ export class GitLabModel {
     visibility?: Visibility | undefined;
     merge_requests_access_level?: GlProject['merge_requests_access_level'] | undefined;
     members?: readonly string[] | undefined;
+    reporters?: readonly string[] | undefined;
     forked_from?: string | undefined;
     default_branch?: string | undefined;
     approvals_required?: number | undefined;
@@ -427,7 +443,8 @@ export class GitLabModel {
       visibility: input.visibility ?? 'private',
       merge_requests_access_level: input.merge_requests_access_level ?? 'enabled',
       default_branch: defaultBranch,
-      members: new Set((input.members ?? []).map((m) => m.toLowerCase())),
+      members: new Set([...(input.members ?? []), ...(input.reporters ?? [])].map((m) => m.toLowerCase())),
+      reporters: new Set((input.reporters ?? []).map((m) => m.toLowerCase())),
       approvals_required: input.approvals_required ?? 0,
       tier: input.tier ?? 'free',
       merge_method: input.merge_method ?? 'merge',
@@ -469,6 +486,16 @@ export class GitLabModel {
     return project.members.has(username.toLowerCase());
   }
 
+  /**
+   * Whether a user may update the project's merge requests (`update_merge_request`: Developer and
+   * up; a Reporter, or a fork's owner who is no member here, may not).
+   */
+  canUpdateMergeRequests(project: GlProject, username: string | null): boolean {
+    if (username === null) return false;
+    const u = username.toLowerCase();
+    return project.members.has(u) && !project.reporters.has(u);
+  }
+
   /** Moves a project to a new path; the old path answers 301 (REST docs, "Redirects"). */
   moveProject(path: string, newPath: string): GlProject {
     const project = this.project(path);
@@ -493,6 +520,7 @@ export class GitLabModel {
       approvals_required?: number | undefined;
       tier?: Tier | undefined;
       members?: string[] | undefined;
+      reporters?: string[] | undefined;
       merge_method?: MergeMethod | undefined;
       only_allow_merge_if_pipeline_succeeds?: boolean | undefined;
       only_allow_merge_if_all_discussions_are_resolved?: boolean | undefined;
@@ -508,6 +536,10 @@ export class GitLabModel {
       project.only_allow_merge_if_all_discussions_are_resolved =
         patch.only_allow_merge_if_all_discussions_are_resolved;
     if (patch.members) for (const m of patch.members) project.members.add(m.toLowerCase());
+    for (const m of patch.reporters ?? []) {
+      project.members.add(m.toLowerCase());
+      project.reporters.add(m.toLowerCase());
+    }
     return project;
   }
 
@@ -552,14 +584,14 @@ export class GitLabModel {
           continue;
         mr.commits.push(...commits);
         mr.updated_at = now;
-        mr.mergeability = 'unchecked';
+        this.#markUnchecked(mr);
         if (!input.keepDiff) mr.diff = null;
       }
     }
     for (const mr of this.mergeRequests.get(project.id) ?? []) {
       if (mr.state !== 'opened' || mr.target_branch !== branch) continue;
       mr.behind = true;
-      mr.mergeability = 'unchecked';
+      this.#markUnchecked(mr);
     }
     return head;
   }
@@ -760,10 +792,14 @@ export class GitLabModel {
     if (mr.state !== 'opened' && mr.state !== 'locked') return 'not_open';
     if (mr.merge_check) return mr.merge_check;
     if (mr.prepared_at === null) return 'preparing';
-    if (mr.mergeability !== 'checked') return mr.mergeability;
+    // `DetailedMergeStatusService#execute`: checking (`checking`, `cannot_be_merged_rechecking`),
+    // then unchecked; `cannot_be_merged_recheck` is neither, so the checks run on the stale answer.
+    if (mr.mergeability === 'checking' || mr.mergeability === 'cannot_be_merged_rechecking')
+      return 'checking';
+    if (mr.mergeability === 'unchecked') return 'unchecked';
     const project = this.project(mr.project_id);
     if (mr.draft) return 'draft_status';
-    if (mr.conflicts) return 'conflict';
+    if (mr.conflicts || mr.mergeability === 'cannot_be_merged_recheck') return 'conflict';
     if (mr.behind && project.merge_method !== 'merge') return 'need_rebase';
     if (project.only_allow_merge_if_all_discussions_are_resolved && this.unresolvedDiscussions(mr).length > 0)
       return 'discussions_not_resolved';
@@ -783,14 +819,31 @@ export class GitLabModel {
    * `with_merge_status_recheck`): an `unchecked` MR turns `checking` until the background job ran.
    */
   requestMergeCheck(mr: GlMergeRequest): void {
-    if (mr.mergeability === 'unchecked' && (mr.state === 'opened' || mr.state === 'locked'))
-      mr.mergeability = 'checking';
+    if (mr.state !== 'opened' && mr.state !== 'locked') return;
+    // `mark_as_checking`: unchecked → checking, cannot_be_merged_recheck → cannot_be_merged_rechecking.
+    if (mr.mergeability === 'unchecked') mr.mergeability = 'checking';
+    else if (mr.mergeability === 'cannot_be_merged_recheck') mr.mergeability = 'cannot_be_merged_rechecking';
   }
 
   /** The background checks asked for have run (the server calls this before each request). */
   settleMergeChecks(): void {
     for (const list of this.mergeRequests.values())
-      for (const mr of list) if (mr.mergeability === 'checking') mr.mergeability = 'checked';
+      for (const mr of list)
+        if (mr.mergeability === 'checking' || mr.mergeability === 'cannot_be_merged_rechecking')
+          mr.mergeability = 'checked';
+  }
+
+  /**
+   * `mark_as_unchecked` (`app/models/merge_request.rb`): an MR that could be merged (or was being
+   * checked) becomes `unchecked`; one that could not (`cannot_be_merged`, or
+   * `cannot_be_merged_rechecking`) becomes `cannot_be_merged_recheck`.
+   */
+  #markUnchecked(mr: GlMergeRequest): void {
+    const couldNotMerge =
+      (mr.mergeability === 'checked' && mr.conflicts) ||
+      mr.mergeability === 'cannot_be_merged_recheck' ||
+      mr.mergeability === 'cannot_be_merged_rechecking';
+    mr.mergeability = couldNotMerge ? 'cannot_be_merged_recheck' : 'unchecked';
   }
 
   /**
@@ -803,9 +856,10 @@ export class GitLabModel {
     state: { conflicts?: boolean | undefined; behind?: boolean | undefined },
   ): GlMergeRequest {
     const mr = this.mergeRequest(path, iid);
+    // Computed again from what it was: one that could not be merged waits in `cannot_be_merged_recheck`.
+    this.#markUnchecked(mr);
     if (state.conflicts !== undefined) mr.conflicts = state.conflicts;
     if (state.behind !== undefined) mr.behind = state.behind;
-    mr.mergeability = 'unchecked';
     mr.updated_at = this.now();
     return mr;
   }
@@ -817,9 +871,13 @@ export class GitLabModel {
    */
   mergeStatus(
     mr: GlMergeRequest,
-  ): 'unchecked' | 'checking' | 'can_be_merged' | 'cannot_be_merged' | 'preparing' {
+  ): 'unchecked' | 'checking' | 'can_be_merged' | 'cannot_be_merged' | 'cannot_be_merged_recheck' {
     const detailed = this.detailedMergeStatus(mr);
-    if (detailed === 'preparing') return 'preparing';
+    // `public_merge_status` (`app/models/merge_request.rb`): `preparing` and
+    // `cannot_be_merged_rechecking` are shown as `checking`.
+    if (detailed === 'preparing') return 'checking';
+    if (mr.mergeability === 'cannot_be_merged_recheck' && mr.state !== 'merged' && mr.state !== 'closed')
+      return 'cannot_be_merged_recheck';
     if (detailed === 'unchecked') return 'unchecked';
     if (detailed === 'checking') return 'checking';
     if (detailed === 'conflict' || (mr.conflicts && detailed !== 'not_open')) return 'cannot_be_merged';

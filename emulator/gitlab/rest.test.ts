@@ -420,12 +420,32 @@ describe('GitLab emulator REST', () => {
     expect(moved.headers.get('location')).toBe(`${gl.apiUrl}/projects/${id}/merge_requests/1`);
   });
 
-  it('sends RateLimit-* headers on every answer, 429 with Retry-After past the limit, and can omit them', async () => {
+  it('sends RateLimit-* headers only with a 429 (Retry-After past the limit), or on every answer when asked', async () => {
     const limited = await startGitLabEmulator({ rateLimit: 2 });
     try {
       limited.addToken(TOKEN, 'alice');
       limited.model.createProject({ path: 'g/r', members: ['alice'] });
       const call = () => fetch(`${limited.apiUrl}/projects/g%2Fr`, { headers: { 'private-token': TOKEN } });
+      // GitLab's Rack::Attack adds them in its throttled responder only (lib/gitlab/rack_attack.rb).
+      const ok = await call();
+      expect(ok.status).toBe(200);
+      expect(ok.headers.get('ratelimit-limit')).toBeNull();
+      await call();
+      const throttled = await call();
+      expect(throttled.status).toBe(429);
+      expect(await throttled.text()).toBe('Retry later\n');
+      expect(Number(throttled.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(throttled.headers.get('ratelimit-name')).toBe('throttle_authenticated_api');
+      expect(throttled.headers.get('ratelimit-remaining')).toBe('0');
+      expect(throttled.headers.get('ratelimit-resettime')).toMatch(/GMT$/);
+    } finally {
+      await limited.close();
+    }
+    const loud = await startGitLabEmulator({ rateLimit: 2, rateLimitHeaders: true });
+    try {
+      loud.addToken(TOKEN, 'alice');
+      loud.model.createProject({ path: 'g/r', members: ['alice'] });
+      const call = () => fetch(`${loud.apiUrl}/projects/g%2Fr`, { headers: { 'private-token': TOKEN } });
       const ok = await call();
       expect(ok.headers.get('ratelimit-name')).toBe('throttle_authenticated_api');
       expect([
@@ -433,25 +453,8 @@ describe('GitLab emulator REST', () => {
         ok.headers.get('ratelimit-observed'),
         ok.headers.get('ratelimit-remaining'),
       ]).toEqual(['2', '1', '1']);
-      await call();
-      const throttled = await call();
-      expect(throttled.status).toBe(429);
-      expect(await throttled.text()).toBe('Retry later\n');
-      expect(Number(throttled.headers.get('retry-after'))).toBeGreaterThan(0);
-      expect(throttled.headers.get('ratelimit-remaining')).toBe('0');
-      expect(throttled.headers.get('ratelimit-resettime')).toMatch(/GMT$/);
     } finally {
-      await limited.close();
-    }
-    const quiet = await startGitLabEmulator({ rateLimitHeaders: false });
-    try {
-      quiet.addToken(TOKEN, 'alice');
-      quiet.model.createProject({ path: 'g/r', members: ['alice'] });
-      const res = await fetch(`${quiet.apiUrl}/projects/g%2Fr`, { headers: { 'private-token': TOKEN } });
-      expect(res.status).toBe(200);
-      expect(res.headers.get('ratelimit-limit')).toBeNull();
-    } finally {
-      await quiet.close();
+      await loud.close();
     }
   });
 

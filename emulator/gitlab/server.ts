@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { fingerprint, HostEmulator } from '../host-emulator.ts';
 import { answerAdmin, readBody, safeJson } from '../http.ts';
-import { executeGitLabGraphql } from './graphql.ts';
+import { executeGitLabGraphql, MAX_QUERY_SIZE } from './graphql.ts';
 import {
   CI_STATUSES,
   DETAILED_MERGE_STATUSES,
@@ -102,7 +102,13 @@ export interface GitLabEmulatorOptions {
   /** Unauthenticated API requests per window (`throttle_unauthenticated_api`; GitLab.com: 500 a minute). */
   unauthenticatedRateLimit?: number;
   rateLimitWindowS?: number;
-  /** false: omit RateLimit-* headers from normal answers, as some GitLab.com answers do. */
+  /**
+   * true: send RateLimit-* headers with every answer, as a proxy in front of some instances does.
+   * Default false, as GitLab itself: Rack::Attack's throttled responder is what adds them, so they
+   * come only with a throttled (429) answer (`lib/gitlab/rack_attack.rb`,
+   * `throttled_response_headers`: "Those headers will be sent back to the client when it gets
+   * throttled").
+   */
   rateLimitHeaders?: boolean;
   /**
    * Past this many items a list answer has no `x-total`, `x-total-pages` or `rel="last"` link
@@ -123,6 +129,8 @@ export { fingerprint };
 export class GitLabEmulator extends HostEmulator<RouteName, Fault, LoggedRequest> {
   readonly model: GitLabModel;
   latencyMs = 0;
+  /** A complexity limit above GitLab's (for tests of other behaviour); null: GitLab's 250/200. */
+  maxComplexity: number | null = null;
   /** GraphQL complexity scores of the queries run, in order. */
   readonly graphqlComplexity: number[] = [];
   readonly #tokens = new Map<string, { username: string; revoked: 'revoked' | 'expired' | null }>();
@@ -140,7 +148,7 @@ export class GitLabEmulator extends HostEmulator<RouteName, Fault, LoggedRequest
       rateLimit: options.rateLimit ?? 2000,
       unauthenticatedRateLimit: options.unauthenticatedRateLimit ?? 500,
       rateLimitWindowS: options.rateLimitWindowS ?? 60,
-      rateLimitHeaders: options.rateLimitHeaders ?? true,
+      rateLimitHeaders: options.rateLimitHeaders ?? false,
       paginationCountLimit: options.paginationCountLimit ?? 10_000,
     };
   }
@@ -322,11 +330,11 @@ export class GitLabEmulator extends HostEmulator<RouteName, Fault, LoggedRequest
           limits,
         );
       }
-      const body = await this.#graphql(req, url, viewer);
+      const { status, body } = await this.#graphql(req, url, viewer);
       if (fault?.kind === 'graphql_partial')
         nullFirst(body, fault.field ?? 'diffStatsSummary', fault.message);
-      record(200);
-      return this.#json(res, 200, body, limits);
+      record(status);
+      return this.#json(res, status, body, limits);
     }
 
     try {
@@ -346,7 +354,11 @@ export class GitLabEmulator extends HostEmulator<RouteName, Fault, LoggedRequest
     }
   }
 
-  async #graphql(req: IncomingMessage, url: URL, viewer: string | null): Promise<unknown> {
+  async #graphql(
+    req: IncomingMessage,
+    url: URL,
+    viewer: string | null,
+  ): Promise<{ status: number; body: unknown }> {
     let request: unknown;
     if (req.method === 'GET') {
       const variables = url.searchParams.get('variables');
@@ -357,12 +369,26 @@ export class GitLabEmulator extends HostEmulator<RouteName, Fault, LoggedRequest
       };
     } else {
       request = safeJson(await readBody(req, '413 Request Entity Too Large'));
-      if (request === undefined) return { errors: [{ message: 'Unexpected end of document' }] };
+      if (request === undefined)
+        return { status: 200, body: { errors: [{ message: 'Unexpected end of document' }] } };
     }
+    // `GraphqlController#limit_query_size` (`app/controllers/graphql_controller.rb`): the query's
+    // characters — summed over a multiplexed batch — above `MAX_QUERY_SIZE` (10,000) raise
+    // `Gitlab::Graphql::Errors::ArgumentError, "Query too large"`, which `ERROR_STATUS_MAP` answers
+    // 422 with `render_error`'s body, `{"errors": [{"message": "Query too large"}]}`.
+    const queryOf = (one: unknown) => {
+      const q = (one as { query?: unknown } | null)?.query;
+      return typeof q === 'string' ? q.length : 0;
+    };
+    const size = Array.isArray(request)
+      ? request.reduce((n: number, one) => n + queryOf(one), 0)
+      : queryOf(request);
+    if (size > MAX_QUERY_SIZE) return { status: 422, body: { errors: [{ message: 'Query too large' }] } };
     const run = async (one: unknown) => {
       const r = (typeof one === 'object' && one !== null ? one : {}) as Record<string, unknown>;
       const { body, complexity } = await executeGitLabGraphql(this.renderer, r, {
         viewer,
+        maxComplexity: this.maxComplexity,
         canSee: (p) => this.model.canSee(p, viewer),
       });
       if (complexity !== null) {
@@ -372,8 +398,8 @@ export class GitLabEmulator extends HostEmulator<RouteName, Fault, LoggedRequest
       return body;
     };
     // "GitLab supports batching queries into a single request" (GraphQL docs, "Multiplex queries").
-    if (Array.isArray(request)) return Promise.all(request.map(run));
-    return run(request);
+    if (Array.isArray(request)) return { status: 200, body: await Promise.all(request.map(run)) };
+    return { status: 200, body: await run(request) };
   }
 
   #visibleProject(idOrPath: string, viewer: string | null): GlProject | { redirect: number } {
@@ -460,8 +486,12 @@ export class GitLabEmulator extends HostEmulator<RouteName, Fault, LoggedRequest
         const { slice, headers } = this.#paginate(list, url);
         const body = slice.map((x) => r.mergeRequestBasic(x));
         // A list does not recompute mergeability unless asked; then it requests (but does not
-        // wait for) a recheck of the MRs listed (merge_requests.md, "Merge requests list response notes").
-        if (q.get('with_merge_status_recheck') === 'true') for (const x of slice) m.requestMergeCheck(x);
+        // wait for) a recheck of the MRs listed (merge_requests.md, "Merge requests list response
+        // notes") — only for a token that may update the project's MRs, silently ignored otherwise
+        // (`recheck_mergeability_of`: `return unless can?(current_user, :update_merge_request,
+        // user_project)`, `lib/api/merge_requests.rb`).
+        if (q.get('with_merge_status_recheck') === 'true' && m.canUpdateMergeRequests(project, viewer))
+          for (const x of slice) m.requestMergeCheck(x);
         return { body, headers };
       }
       case 'graphql':
@@ -517,9 +547,9 @@ export class GitLabEmulator extends HostEmulator<RouteName, Fault, LoggedRequest
   }
 
   /**
-   * Counts the request against its throttle and returns the RateLimit-* headers every answer
-   * carries ("Headers returned for all requests": RateLimit-Limit, -Name, -Observed, -Remaining,
-   * -Reset; User and IP rate limits, "Response headers").
+   * Counts the request against its throttle and returns its RateLimit-* headers (RateLimit-Name,
+   * -Limit, -Observed, -Remaining, -Reset; `Gitlab::RackAttack.throttled_response_headers`): sent
+   * with a throttled answer, and with every answer only when `rateLimitHeaders` is set.
    */
   #throttle(viewer: string | null): { exceeded: boolean; resetIn: number; headers: Record<string, string> } {
     const key = viewer === null ? 'ip:127.0.0.1' : `user:${viewer.toLowerCase()}`;
@@ -623,6 +653,7 @@ export class GitLabEmulator extends HostEmulator<RouteName, Fault, LoggedRequest
             path: z.string().min(3),
             visibility: z.enum(['private', 'internal', 'public']).optional(),
             members: z.array(z.string().min(1)).optional(),
+            reporters: z.array(z.string().min(1)).optional(),
             forked_from: z.string().optional(),
             default_branch: z.string().optional(),
             approvals_required: z.number().int().min(0).optional(),
@@ -640,6 +671,7 @@ export class GitLabEmulator extends HostEmulator<RouteName, Fault, LoggedRequest
             approvals_required: z.number().int().min(0).optional(),
             tier: z.enum(['free', 'premium']).optional(),
             members: z.array(z.string().min(1)).optional(),
+            reporters: z.array(z.string().min(1)).optional(),
             path: z.string().min(3).optional(),
             ...projectSettings,
           })

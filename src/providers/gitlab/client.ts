@@ -22,8 +22,25 @@ export interface GraphqlError {
   path?: (string | number)[] | undefined;
 }
 
-/** GitLab refused a query as too complex or too long: the caller asks again in smaller parts. */
-export class ComplexityError extends UnavailableError {}
+/**
+ * GitLab refused a query as too complex ("Query has complexity of N, which exceeds max complexity
+ * of M"): the caller asks again in smaller parts, sized by `score` and `limit` where GitLab said them.
+ */
+export class ComplexityError extends UnavailableError {
+  constructor(
+    message: string,
+    readonly score: number | null = null,
+    readonly limit: number | null = null,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * GitLab refused a query as too long: HTTP 422 `{"errors": [{"message": "Query too large"}]}`
+ * (`GraphqlController#limit_query_size`, over `MAX_QUERY_SIZE`, 10,000 characters).
+ */
+export class QueryTooLargeError extends ComplexityError {}
 
 /**
  * A small client for one GitLab instance: REST under `api_url` (`…/api/v4`) and GraphQL at
@@ -95,9 +112,10 @@ export class GitLabClient {
     const data = (body as { data?: unknown } | null)?.data;
     if (data === null || data === undefined) {
       const message = errors.map((e) => e.message).join('; ') || 'no data';
-      // "Query has complexity of N, which exceeds max complexity of 250", "Query too large" (GitLab
-      // docs, "GraphQL API resource limits": complexity 200 unauthenticated, 250 authenticated;
-      // queries of at most 10,000 characters).
+      // "Query has complexity of N, which exceeds max complexity of 250" (graphql-ruby's
+      // max-complexity analyzer; `GitlabSchema`: 200 unauthenticated, 250 authenticated, 300 admin).
+      const m = /complexity of (\d+), which exceeds max complexity of (\d+)/i.exec(message);
+      if (m) throw new ComplexityError(`gitlab: ${message.slice(0, 300)}`, Number(m[1]), Number(m[2]));
       if (/complexity|too large/i.test(message))
         throw new ComplexityError(`gitlab: ${message.slice(0, 300)}`);
       throw new UnavailableError(`gitlab graphql answered errors: ${message.slice(0, 300)}`);
@@ -133,8 +151,10 @@ export class GitLabClient {
       },
       { timeoutMs: this.#timeoutMs, signal: call.signal, host: 'gitlab', what },
     );
-    // GitLab counts every request against the user's one budget and says so in `RateLimit-*`
-    // headers (GitLab docs, "Rate limits", "Headers"; `RateLimit-Reset` is Unix seconds).
+    // GitLab counts every request against the user's one budget; its `RateLimit-*` headers come
+    // with a throttled (429) answer only (`Gitlab::RackAttack.throttled_response_headers`;
+    // `RateLimit-Reset` is Unix seconds), and with every answer only where a proxy in front adds
+    // them: an answer without them says nothing of the budget.
     call.onBudget?.(
       budgetFromHeaders(
         response.headers,
@@ -148,15 +168,20 @@ export class GitLabClient {
       this.#streaks.reset(fingerprint);
       return response;
     }
-    // GitLab's error bodies: `{"message": …}` (REST) or `{"error": …}` (OAuth).
+    // GitLab's error bodies: `{"message": …}` (REST), `{"error": …}` (OAuth), or
+    // `{"errors": [{"message": …}]}` (GraphqlController#render_error).
     const message = await response
       .json()
       .then((b: unknown) => {
-        const body = b as { message?: unknown; error?: unknown } | null;
-        const said = body?.message ?? body?.error ?? '';
+        const body = b as { message?: unknown; error?: unknown; errors?: { message?: unknown }[] } | null;
+        const said = body?.message ?? body?.error ?? body?.errors?.[0]?.message ?? '';
         return typeof said === 'string' ? said : JSON.stringify(said);
       })
       .catch(() => '');
+    // A query over GitLab's size limit is a 422 (`ERROR_STATUS_MAP`: `Gitlab::Graphql::Errors::
+    // ArgumentError` → `:unprocessable_entity`): the caller splits it, it does not fail the batch.
+    if (kind === 'graphql' && response.status === 422 && /too large/i.test(message))
+      throw new QueryTooLargeError(`gitlab: ${message.slice(0, 300)} (${what}: 422)`);
     throw translateGitLabError(
       response.status,
       response.headers,

@@ -18,7 +18,13 @@ import {
   pullKey,
   type RepoRef,
 } from '../types.ts';
-import { ComplexityError, GitLabClient, type GitLabClientOptions, type GraphqlError } from './client.ts';
+import {
+  ComplexityError,
+  GitLabClient,
+  type GitLabClientOptions,
+  type GraphqlError,
+  QueryTooLargeError,
+} from './client.ts';
 import {
   aliasedCandidates,
   aliasedFeedback,
@@ -28,6 +34,7 @@ import {
   feedbackQuery,
   type JobNode,
   MAX_PAGE,
+  MAX_QUERY_SIZE,
   type PullNode,
   pullsQuery,
 } from './graphql.ts';
@@ -46,11 +53,33 @@ const SEGMENT = /^[A-Za-z0-9_.][A-Za-z0-9_.-]*$/;
 /** How long what a project says of itself (its fork parent, its visibility) is trusted. */
 const PROJECT_TTL_MS = 10 * 60_000;
 /**
- * An MR GitLab keeps `unchecked` at the same head commit is asked to recheck again only after
- * this: where GitLab ignores the request (`restrict_merge_status_recheck` for a token below
- * Developer), asking on every refresh would only spend requests.
+ * An MR GitLab keeps unchecked at the same head commit is asked to recheck again only after this
+ * (GitLab's check runs in a background job, seconds after the request).
  */
 const RECHECK_EVERY_MS = 5 * 60_000;
+/**
+ * Asks GitLab ignored at one head commit before gitsync stops asking until the head moves: GitLab
+ * silently ignores a recheck from a token that may not update the target project's MRs (a
+ * Reporter, a fork's token; `recheck_mergeability_of` in `lib/api/merge_requests.rb`).
+ */
+const RECHECK_ASKS = 2;
+/** `merge_state_reason` of an MR whose recheck GitLab ignored `RECHECK_ASKS` times. */
+export const RECHECK_IGNORED =
+  'unchecked: GitLab ignored 2 recheck requests at this commit (the token may not update the target project’s merge requests: a Reporter, or a fork’s token); it stays unknown until the head moves or someone opens the MR in GitLab';
+/** The query kinds whose batch sizes are learned apart: they weigh differently. */
+type QueryKind = 'pulls' | 'candidates';
+
+/**
+ * Whether GitLab has not computed an open MR's mergeability since the last push: `unchecked`, or
+ * `cannot_be_merged_recheck` (an MR that could not be merged, whose `detailedMergeStatus` keeps
+ * saying `CONFLICT` until a recheck; `app/models/merge_request.rb`, `mark_as_unchecked`).
+ */
+function needsRecheck(node: PullNode): boolean {
+  return (
+    node.detailedMergeStatus?.toLowerCase() === 'unchecked' ||
+    node.mergeStatusEnum?.toLowerCase() === 'cannot_be_merged_recheck'
+  );
+}
 
 /**
  * GitLab's state → ours: `opened` and `locked` (a merge in progress) are open, `merged` merged,
@@ -107,21 +136,26 @@ const samePath = (a: string | undefined | null, b: string) => a?.toLowerCase() =
 export class GitLabProvider implements Provider {
   readonly client: GitLabClient;
   readonly capabilities: ProviderCapabilities = {
-    // GraphQL reads the MRs of a project as one list (up to GitLab's page of 100) and answers
-    // branches of several projects per query (a branch's candidates cost about 7 fields), within
-    // GitLab's complexity limit of 250 for authenticated requests ("GraphQL API resource limits");
-    // a query found too complex anyway is split. A single MR is one query too, so batching pays
-    // from one row on.
+    // GraphQL reads the MRs of a project as one list and answers branches of several projects
+    // per query, as many as GitLab's complexity limit (250 points for a signed-in token,
+    // `GitlabSchema`) and size limit (10,000 characters) allow: learned per query kind from
+    // GitLab's refusals. A single MR is one query too, so batching pays from one row on.
     pullsPerBatch: MAX_PAGE,
     branchesPerBatch: 30,
     minBatch: 1,
   };
   readonly webhooks: ProviderWebhooks = gitlabWebhooks(this);
   readonly #projects = new Map<string, { info: ProjectInfo | null; until: number }>();
-  /** MR → the head commit a mergeability recheck was asked for, and until when that request stands. */
-  readonly #rechecked = new Map<string, { sha: string; until: number }>();
-  /** MRs read per query: GitLab's page size, lowered for good once GitLab finds a query too complex. */
-  #pullsPerQuery: number = MAX_PAGE;
+  /**
+   * MR → the head commit a mergeability recheck was asked for, how many times, and until when the
+   * last request stands; `ignored` once GitLab ignored `RECHECK_ASKS` of them.
+   */
+  readonly #rechecked = new Map<string, { sha: string; asks: number; until: number; ignored: boolean }>();
+  /**
+   * Items per query of each kind, learned: GitLab's page size at first, sized down from what GitLab
+   * says when it finds a query too complex (each kind weighs differently, so each learns its own).
+   */
+  readonly #perQuery: Record<QueryKind, number> = { pulls: MAX_PAGE, candidates: MAX_PAGE };
   readonly #clock: ProviderDeps['clock'];
 
   constructor(
@@ -178,9 +212,11 @@ export class GitLabProvider implements Provider {
     const out = new Map<string, PrFields | Error>();
     const answers: (PullNode | null | Error)[] = [];
     // As many MRs per query as GitLab's limits allow: learned, since it refuses a query too complex.
-    for (let i = 0; i < pulls.length; i += this.#pullsPerQuery) {
+    for (let i = 0; i < pulls.length; ) {
+      const size = this.#perQuery.pulls;
       const part = await this.#aliased(
-        pulls.slice(i, i + this.#pullsPerQuery).map((pull) => ({ project: pathOf(pull.repo), item: pull })),
+        'pulls',
+        pulls.slice(i, i + size).map((pull) => ({ project: pathOf(pull.repo), item: pull })),
         (projects) =>
           pullsQuery(projects.map((p) => ({ path: p.path, iids: p.items.map((pull) => pull.number) }))),
         aliasedPulls,
@@ -188,6 +224,7 @@ export class GitLabProvider implements Provider {
         call,
       );
       answers.push(...part);
+      i += size;
     }
     const unchecked: { pull: PullRef; node: PullNode }[] = [];
     pulls.forEach((pull, i) => {
@@ -195,14 +232,21 @@ export class GitLabProvider implements Provider {
       if (node instanceof Error) out.set(pullKey(pull), node);
       else if (!node) out.set(pullKey(pull), hostNotFound(`gitlab: no merge request ${pullKey(pull)}`));
       else {
-        out.set(pullKey(pull), this.#toFields(node, pull));
-        if (mapState(node.state) === 'open' && node.detailedMergeStatus?.toLowerCase() === 'unchecked')
-          unchecked.push({ pull, node });
+        if (mapState(node.state) === 'open' && needsRecheck(node)) unchecked.push({ pull, node });
         // Checked since: the next `unchecked` (a push to either branch) is asked about again.
         else this.#rechecked.delete(pullKey(pull));
       }
     });
     await this.#askRecheck(unchecked, call);
+    pulls.forEach((pull, i) => {
+      const node = answers[i];
+      if (!node || node instanceof Error) return;
+      const fields = this.#toFields(node, pull);
+      const asked = this.#rechecked.get(pullKey(pull));
+      if (asked?.ignored && asked.sha === (node.diffHeadSha ?? '') && fields.merge_state === 'unknown')
+        fields.merge_state_reason = RECHECK_IGNORED;
+      out.set(pullKey(pull), fields);
+    });
     return out;
   }
 
@@ -285,9 +329,19 @@ export class GitLabProvider implements Provider {
       const key = pullKey(pull);
       const sha = node.diffHeadSha ?? '';
       const asked = this.#rechecked.get(key);
-      if (asked && asked.sha === sha && asked.until > now) continue;
+      let asks = 1;
+      if (asked && asked.sha === sha) {
+        // Still unchecked at the same head: the last request stands until `until`, then it was
+        // ignored; after `RECHECK_ASKS` ignored requests, stop until the head moves.
+        if (asked.ignored || asked.until > now) continue;
+        if (asked.asks >= RECHECK_ASKS) {
+          asked.ignored = true;
+          continue;
+        }
+        asks = asked.asks + 1;
+      }
       if (this.#rechecked.size > 10_000) this.#rechecked.clear();
-      this.#rechecked.set(key, { sha, until: now + RECHECK_EVERY_MS });
+      this.#rechecked.set(key, { sha, asks, until: now + RECHECK_EVERY_MS, ignored: false });
       const path = pathOf(pull.repo);
       byProject.set(path, [...(byProject.get(path) ?? []), pull.number]);
     }
@@ -378,14 +432,22 @@ export class GitLabProvider implements Provider {
     call: CallOptions,
   ): Promise<Map<string, PullRef | Error>> {
     const out = new Map<string, PullRef | Error>();
-    const answers = await this.#aliased(
-      items.map((item) => ({ project: pathOf(item.where), item })),
-      (projects) =>
-        candidatesQuery(projects.map((p) => ({ path: p.path, branches: p.items.map((i) => i.branch) }))),
-      aliasedCandidates,
-      (project, _item, j) => project?.[`b${j}`] ?? null,
-      call,
-    );
+    const answers: ({ nodes: (CandidateNode | null)[] } | null | Error)[] = [];
+    for (let i = 0; i < items.length; ) {
+      const size = this.#perQuery.candidates;
+      answers.push(
+        ...(await this.#aliased(
+          'candidates',
+          items.slice(i, i + size).map((item) => ({ project: pathOf(item.where), item })),
+          (projects) =>
+            candidatesQuery(projects.map((p) => ({ path: p.path, branches: p.items.map((i) => i.branch) }))),
+          aliasedCandidates,
+          (project, _item, j) => project?.[`b${j}`] ?? null,
+          call,
+        )),
+      );
+      i += size;
+    }
     for (const [i, item] of items.entries()) {
       const key = branchKey(item.repo, item.branch);
       const answer = answers[i];
@@ -406,9 +468,12 @@ export class GitLabProvider implements Provider {
   /**
    * Asks one aliased query for all `work` (grouped by project: `p{i}`, and within it `m{j}` or
    * `b{j}` per item) and returns each item's answer in order, or the error GitLab reported for its
-   * project or item. A query GitLab finds too complex is asked again in halves.
+   * project or item. A query longer than GitLab takes is split before it is sent; one GitLab finds
+   * too complex, or too large (422), is asked again in parts sized by what GitLab said — and that
+   * size is kept for the next queries of this kind.
    */
   async #aliased<I, P, R>(
+    kind: QueryKind,
     work: readonly { project: string; item: I }[],
     build: (projects: { path: string; items: I[] }[]) => string,
     schema: z.ZodType<Record<string, P | null>>,
@@ -429,17 +494,29 @@ export class GitLabProvider implements Provider {
       project.items.push(w.item);
       project.at.push(i);
     });
+    const query = build(projects);
+    const split = async (size: number) => {
+      const out: (R | null | Error)[] = [];
+      for (let i = 0; i < work.length; i += size)
+        out.push(...(await this.#aliased(kind, work.slice(i, i + size), build, schema, pick, call)));
+      return out;
+    };
+    // GitLab counts a query's characters (`GraphqlController::MAX_QUERY_SIZE`): split before sending.
+    if (query.length > MAX_QUERY_SIZE && work.length > 1)
+      return split(Math.max(1, Math.floor((work.length * MAX_QUERY_SIZE) / query.length)));
     let answer: { data: Record<string, P | null>; errors: GraphqlError[] };
     try {
-      answer = await this.client.graphql(build(projects), schema, call);
+      answer = await this.client.graphql(query, schema, call);
     } catch (error) {
       if (!(error instanceof ComplexityError) || work.length === 1) throw error;
-      const half = Math.ceil(work.length / 2);
-      this.#pullsPerQuery = Math.max(1, Math.min(this.#pullsPerQuery, half));
-      return [
-        ...(await this.#aliased(work.slice(0, half), build, schema, pick, call)),
-        ...(await this.#aliased(work.slice(half), build, schema, pick, call)),
-      ];
+      // "Query has complexity of N, which exceeds max complexity of M": a part of
+      // work.length × M / N items fits (the cost is per item); without figures, halves.
+      const size =
+        error.score && error.limit && !(error instanceof QueryTooLargeError)
+          ? Math.max(1, Math.min(work.length - 1, Math.floor((work.length * error.limit) / error.score)))
+          : Math.ceil(work.length / 2);
+      this.#perQuery[kind] = Math.max(1, Math.min(this.#perQuery[kind], size));
+      return split(size);
     }
     const out: (R | null | Error)[] = new Array(work.length).fill(null);
     projects.forEach((project, i) => {
@@ -497,8 +574,11 @@ export class GitLabProvider implements Provider {
       pull_request_title: node.title,
       pull_request_draft: node.draft,
       changes_requested: changesRequested,
-      // GitLab's own verdict (its approval rules); without one, a standing approval and no request for changes.
-      approved: node.approved ?? (approvers.length > 0 && !changesRequested),
+      // GitLab's verdict (its approval rules) only together with an approver: GitLab answers
+      // `approved: true` where no approval is required ("Returns true if no required approvals
+      // are configured", `MergeRequestType.approved`; `ApprovalState#approved?` is true for no
+      // rules). Without a verdict, a standing approval and no request for changes.
+      approved: approvers.length > 0 && (node.approved ?? !changesRequested),
       reviewer_count: new Set([...approvers, ...requested]).size,
       additions: stats?.additions ?? null,
       deletions: stats?.deletions ?? null,
@@ -513,7 +593,7 @@ export class GitLabProvider implements Provider {
       // begun but not submitted — GitHub, too, keeps a request open while a review is pending)
       // (GitLab docs, GraphQL API reference, enum `MergeRequestReviewState`; re-requesting a review
       // puts a reviewer back there). People only: GitLab has no team reviewers. Reviewers past
-      // the first 20 (PEOPLE_PER_PULL) are not read.
+      // the first 10 (PEOPLE_PER_PULL) are not read.
       requested_reviewers: sortRequestedReviewers(
         reviewers
           .filter((r) => stateOf(r) === 'UNREVIEWED' || stateOf(r) === 'REVIEW_STARTED')
@@ -522,8 +602,14 @@ export class GitLabProvider implements Provider {
       head_sha: node.diffHeadSha ?? null,
       // The head pipeline's jobs; GitLab answers no head pipeline until one ran on the current head.
       ...summarizeChecks(pipelineChecks(node.headPipeline, (path) => this.#absolute(path))),
-      merge_state: mergeState(node.detailedMergeStatus, node.draft, state),
-      merge_state_reason: state === 'open' ? (node.detailedMergeStatus?.toLowerCase() ?? null) : null,
+      merge_state: mergeState(node.detailedMergeStatus, node.draft, state, node.mergeStatusEnum),
+      // GitLab's word; `cannot_be_merged_recheck` where its `CONFLICT` is stale.
+      merge_state_reason:
+        state !== 'open'
+          ? null
+          : node.mergeStatusEnum?.toLowerCase() === 'cannot_be_merged_recheck'
+            ? 'cannot_be_merged_recheck'
+            : (node.detailedMergeStatus?.toLowerCase() ?? null),
       unresolved_threads: unresolvedThreads(node.resolvableDiscussionsCount, node.resolvedDiscussionsCount),
       // Comments by people, not GitLab's system notes ("added 1 commit").
       comments: node.userNotesCount ?? null,

@@ -8,15 +8,22 @@ import { z } from 'zod';
 
 /** GitLab's largest page (GitLab docs, "GraphQL API": `first` is capped at 100). */
 export const MAX_PAGE = 100;
-/** Reviewers and approvers read per MR: far more than MRs have. */
-const PEOPLE_PER_PULL = 20;
-/** Candidates per branch: the newest first; a branch with more MRs keeps its newest ones. */
-export const CANDIDATES_PER_BRANCH = 20;
 /**
- * Jobs read per head pipeline: GitLab's page. A pipeline with more is judged by its own status
- * where the jobs read do not show it (`pipelineChecks`).
+ * GitLab weighs a connection by its page: graphql-ruby scores `first` (else 100) times what one
+ * node costs (`GraphQL::Schema::Field#calculate_complexity`), and a query above 250 points is
+ * refused. Page sizes here are what one MR can afford: reviewers and approvers read per MR (more
+ * than MRs have)…
  */
-const JOBS_PER_PIPELINE = MAX_PAGE;
+const PEOPLE_PER_PULL = 10;
+/** Candidates per branch: the newest first; a branch with more MRs keeps its newest ones. */
+export const CANDIDATES_PER_BRANCH = 5;
+/**
+ * …and jobs read per head pipeline (20 jobs cost about 100 points). A pipeline with more is
+ * judged by its own status where the jobs read do not show it (`pipelineChecks`).
+ */
+const JOBS_PER_PIPELINE = 20;
+/** GitLab's largest query, in characters (`GraphqlController::MAX_QUERY_SIZE`). */
+export const MAX_QUERY_SIZE = 10_000;
 
 /**
  * The MR's head pipeline (GraphQL `MergeRequest.headPipeline` is GitLab's `diff_head_pipeline`:
@@ -28,7 +35,7 @@ const HEAD_PIPELINE = `headPipeline { status path jobs(retried: false, first: ${
 // One line: GitLab counts a query's characters too (at most 10,000).
 const PULL_FIELDS = [
   'iid title state draft webUrl sourceBranch targetBranch updatedAt preparedAt commitCount approved',
-  'diffHeadSha detailedMergeStatus userNotesCount resolvableDiscussionsCount resolvedDiscussionsCount',
+  'diffHeadSha detailedMergeStatus mergeStatusEnum userNotesCount resolvableDiscussionsCount resolvedDiscussionsCount',
   'author { username avatarUrl } sourceProject { fullPath }',
   'diffStatsSummary { additions deletions fileCount }',
   `approvedBy(first: ${PEOPLE_PER_PULL}) { nodes { username } }`,
@@ -47,7 +54,7 @@ export function pullsQuery(projects: readonly { path: string; iids: readonly num
     (p, i) =>
       `p${i}: project(fullPath: ${literal(p.path)}) { mergeRequests(iids: [${p.iids
         .map((iid) => literal(String(iid)))
-        .join(', ')}], first: ${MAX_PAGE}) { nodes { ${PULL_FIELDS} } } }`,
+        .join(', ')}], first: ${Math.min(MAX_PAGE, p.iids.length)}) { nodes { ${PULL_FIELDS} } } }`,
   );
   return `query { ${parts.join(' ')} }`;
 }
@@ -66,13 +73,16 @@ export function candidatesQuery(projects: readonly { path: string; branches: rea
   return `query { ${parts.join(' ')} }`;
 }
 
+/** Failed jobs and reviewers read for feedback: both pages within GitLab's 250 points (about 190). */
+const FEEDBACK_PAGE = 15;
+
 /**
  * What an agent needs of one MR (`fetchFeedback`): the head pipeline's failed and canceled jobs
  * with GitLab's message for each, and every reviewer's state. Aliased `p0`/`m0` like the batch
  * queries, so errors are read the same way.
  */
 export function feedbackQuery(path: string, iid: number): string {
-  return `query { p0: project(fullPath: ${literal(path)}) { m0: mergeRequest(iid: ${literal(String(iid))}) { webUrl headPipeline { status path jobs(retried: false, statuses: [FAILED, CANCELED], first: ${MAX_PAGE}) { pageInfo { hasNextPage } nodes { name status allowFailure webPath failureMessage stage { name } } } } reviewers(first: ${MAX_PAGE}) { pageInfo { hasNextPage } nodes { username mergeRequestInteraction { reviewState } } } } } }`;
+  return `query { p0: project(fullPath: ${literal(path)}) { m0: mergeRequest(iid: ${literal(String(iid))}) { webUrl headPipeline { status path jobs(retried: false, statuses: [FAILED, CANCELED], first: ${FEEDBACK_PAGE}) { pageInfo { hasNextPage } nodes { name status allowFailure webPath failureMessage stage { name } } } } reviewers(first: ${FEEDBACK_PAGE}) { pageInfo { hasNextPage } nodes { username mergeRequestInteraction { reviewState } } } } } }`;
 }
 
 const username = z.object({ username: z.string() });
@@ -134,6 +144,12 @@ export const pullNode = z.object({
   diffHeadSha: z.string().nullish(),
   /** `DetailedMergeStatus`, upper-cased words of REST's `detailed_merge_status`. */
   detailedMergeStatus: z.string().nullish(),
+  /**
+   * `MergeStatusEnum`, REST's (deprecated) `merge_status` upper-cased (`public_merge_status`):
+   * `CANNOT_BE_MERGED_RECHECK` after a push to an MR that could not be merged, while
+   * `detailedMergeStatus` still says `CONFLICT`.
+   */
+  mergeStatusEnum: z.string().nullish(),
   userNotesCount: z.number().int().nullish(),
   resolvableDiscussionsCount: z.number().int().nullish(),
   resolvedDiscussionsCount: z.number().int().nullish(),

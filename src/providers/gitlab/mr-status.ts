@@ -97,15 +97,21 @@ export function pipelineChecks(
  *   `jira_association_missing`, `security_policy_violations`, `merge_time`, `locked_paths`,
  *   `locked_lfs_files`, `commits_status`, `title_regex`, and any word a newer GitLab adds.
  * A merged or closed MR (`not_open`) and no status at all (GitLab answered null) → null.
+ * `mergeStatus` (GraphQL `mergeStatusEnum`, REST `merge_status`) `cannot_be_merged_recheck` is
+ * `unknown` too: after a push to an MR that could not be merged GitLab keeps answering `CONFLICT`
+ * (its conflict check reads the stale status) until a recheck runs (`app/models/merge_request.rb`,
+ * `mark_as_unchecked`; `check_conflict_status_service.rb`).
  */
 export function mergeState(
   raw: string | null | undefined,
   draft: boolean,
   state: PrState,
+  mergeStatus?: string | null,
 ): MergeState | null {
   // Only an open MR can be merged: a merged or closed one has no merge state (GitLab: `not_open`).
   if (!raw || state !== 'open') return null;
   if (draft) return 'draft';
+  if (mergeStatus?.toLowerCase() === 'cannot_be_merged_recheck') return 'unknown';
   switch (raw.toLowerCase()) {
     case 'unchecked':
     case 'checking':

@@ -26,8 +26,10 @@ const pipelinePayload = z.object({
 /**
  * GitLab webhooks (GitLab docs, "Webhooks" and "Webhook events"): the secret token comes back as
  * `X-Gitlab-Token` (compared in constant time — no signature: the body is not covered), the event
- * in `X-Gitlab-Event`; `Idempotency-Key` stays the same across retries of one delivery, as does
- * `X-Gitlab-Event-UUID`. Merge request, push, note (comment) and pipeline events name refs: a
+ * in `X-Gitlab-Event`. `Idempotency-Key` is made once per event and passed to every retry of it
+ * (`WebHookService#async_execute` → `WebHookWorker`): the delivery id. `X-Gitlab-Event-UUID` is
+ * made anew for every attempt (`WebHookService#build_headers`, `SecureRandom.uuid`): from a GitLab
+ * that sends no `Idempotency-Key` it tells events apart, not a retry from its first attempt. Merge request, push, note (comment) and pipeline events name refs: a
  * pipeline finishing changes an MR's checks without any merge request event.
  */
 export function gitlabWebhooks(provider: Provider): ProviderWebhooks {
