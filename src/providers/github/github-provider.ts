@@ -323,7 +323,7 @@ export class GitHubProvider implements Provider {
       this.#extrasOf(pull, pr, reviews, call),
     ]);
     const fields = toFields(pr, reviews, pull.repo.owner, checks, extras.threads);
-    return { ...fields, ...applyReviewDecision(fields, extras.decision) };
+    return { ...fields, ...applyReviewDecision(reviews, extras.decision) };
   }
 
   /**
@@ -913,7 +913,7 @@ function fromGraphql(pr: GraphqlPull, details: PullDetails | null): PrFields {
     pull_request_title: pr.title,
     pull_request_draft: pr.isDraft ?? false,
     ...summary,
-    ...applyReviewDecision(summary, pr.reviewDecision ?? null),
+    ...applyReviewDecision(reviews, pr.reviewDecision ?? null),
     additions: pr.additions,
     deletions: pr.deletions,
     changed_files: pr.changedFiles,

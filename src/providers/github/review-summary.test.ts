@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type ReviewInput, summarizeReviews } from './review-summary.ts';
+import { applyReviewDecision, type ReviewInput, summarizeReviews } from './review-summary.ts';
 
 const r = (id: number, login: string | null, state: string): ReviewInput => ({ id, login, state });
 
@@ -70,5 +70,26 @@ describe('summarizeReviews (SPEC §5)', () => {
     ],
   )('%s', (_name, reviews, expected) => {
     expect(summarizeReviews(reviews)).toEqual(expected);
+  });
+});
+
+describe('applyReviewDecision (SPEC §5)', () => {
+  const r = (id: number, login: string | null, state: string): ReviewInput => ({ id, login, state });
+
+  it('follows GitHub’s verdict where the repository requires reviews', () => {
+    // A change request by someone without write access does not count for GitHub.
+    const reviews = [r(1, 'maintainer', 'APPROVED'), r(2, 'passer-by', 'CHANGES_REQUESTED')];
+    expect(applyReviewDecision(reviews, 'APPROVED')).toEqual({ approved: true, changes_requested: false });
+    expect(applyReviewDecision(reviews, 'REVIEW_REQUIRED')).toEqual({
+      approved: false,
+      changes_requested: false,
+    });
+    expect(applyReviewDecision(reviews, null)).toEqual({ approved: false, changes_requested: true });
+  });
+
+  it('is never approved without a standing approval, whatever the verdict says', () => {
+    expect(applyReviewDecision([], 'APPROVED')).toEqual({ approved: false, changes_requested: false });
+    const dismissed = [r(1, 'alice', 'APPROVED'), r(2, 'alice', 'DISMISSED'), r(3, 'bob', 'COMMENTED')];
+    expect(applyReviewDecision(dismissed, 'APPROVED').approved).toBe(false);
   });
 });
