@@ -314,7 +314,7 @@ describe('Bitbucket emulator', () => {
         id: inline.id,
         content: { raw: 'Fix' },
         user: { nickname: 'kim' },
-        inline: { path: 'a', to: 2, from: null },
+        inline: { path: 'a', to: 2 },
         resolution: { type: 'comment_resolution', user: { nickname: 'agent' } },
         deleted: false,
         links: {

@@ -238,12 +238,13 @@ export class BitbucketEmulator extends HostEmulator<RouteName, Fault, LoggedRequ
       author: this.#account(pr.author),
       source: {
         branch: { name: pr.source_branch },
-        commit: { type: 'commit', hash: pr.commits.at(-1)!.slice(0, 12) },
+        // "Pull Request Commit": the hash alone (`additionalProperties: false` in the description).
+        commit: { hash: pr.commits.at(-1)!.slice(0, 12) },
         repository: this.#repoMini(pr.source_repo),
       },
       destination: {
         branch: { name: pr.destination_branch },
-        commit: { type: 'commit', hash: destHash.slice(0, 12) },
+        commit: { hash: destHash.slice(0, 12) },
         repository: this.#repoMini(pr.repo),
       },
       comment_count: pr.comments.filter((c) => !c.deleted).length,
@@ -301,24 +302,25 @@ export class BitbucketEmulator extends HostEmulator<RouteName, Fault, LoggedRequ
       id: c.id,
       created_on: c.created_on.toISOString(),
       updated_on: c.created_on.toISOString(),
-      content: { type: 'rendered', raw: c.raw, markup: 'markdown', html: `<p>${c.raw}</p>` },
+      content: { raw: c.raw, markup: 'markdown', html: `<p>${c.raw}</p>` },
       user: this.#account(c.author),
       deleted: c.deleted,
       pending: false,
       ...(c.inline
         ? {
+            // Integers where set ("Pull Request Comment": `inline.from`, `inline.to`); a side
+            // the comment is not on is left out.
             inline: {
               path: c.inline.path,
-              from: c.inline.from,
-              to: c.inline.to,
-              start_from: null,
-              start_to: null,
+              ...(c.inline.from !== null ? { from: c.inline.from } : {}),
+              ...(c.inline.to !== null ? { to: c.inline.to } : {}),
             },
           }
         : {}),
       ...(c.parent !== null
         ? {
             parent: {
+              type: 'pullrequest_comment',
               id: c.parent,
               links: {
                 self: {
