@@ -2,7 +2,7 @@
  * `npm run bench`: prints engine throughput figures. Not a test: nothing here passes or fails.
  * GITSYNC_BENCH_DATABASE_URL (or GITSYNC_TEST_DATABASE_URL) selects the PostgreSQL to use;
  * GITSYNC_BENCH_BUDGET_MS caps each pass (default 10 s); GITSYNC_BENCH_REFS sets the ref count.
- * GITSYNC_BENCH_ONLY=throughput,github-cost,gitlab-cost,host-cost,capacity,freshness,dashboard,replicas,footprint (any of them) runs only those.
+ * GITSYNC_BENCH_ONLY=throughput,github-cost,gitlab-cost,host-cost,capacity,freshness,dashboard,replicas,footprint,fairness (any of them) runs only those.
  */
 import { randomBytes } from 'node:crypto';
 import { type Database, openDatabase } from '../src/store/database.ts';
@@ -10,6 +10,7 @@ import { migrate } from '../src/store/migrate.ts';
 import { measureCapacity } from './capacity.ts';
 import { measureDashboard } from './dashboard.ts';
 import { measureThroughput } from './engine-throughput.ts';
+import { measureClaimCost, measureFloodStaleness, measureServiceShare } from './fairness.ts';
 import { BIN, buildDist, COMPILED, measureFootprint, SOURCE } from './footprint.ts';
 import { measureFreshness } from './freshness.ts';
 import { measureGitHubCost } from './github-cost.ts';
@@ -60,6 +61,7 @@ const SCENARIOS = [
   'dashboard',
   'replicas',
   'footprint',
+  'fairness',
 ] as const;
 const only = (process.env.GITSYNC_BENCH_ONLY ?? '').split(',').filter((s) => s !== '');
 for (const name of only) {
@@ -394,6 +396,65 @@ if (runs('footprint')) {
   for (const r of fp.refs) {
     console.log(
       `| ${r.mode} | ${r.refs} | ${r.healthy_ms} | ${r.rss_started_mb} | ${r.pass_s ?? 'unfinished'} | ${r.peak_pass_mb} | ${r.rss_after_pass_mb} | ${r.rss_after_list_mb} | ${r.peak_mb} |`,
+    );
+  }
+}
+
+if (runs('fairness')) {
+  // One owner floods the worker; another owner's 10 refs come due a second after the flood. The
+  // claim before owners shared ticks (stalest first) and today's (turns per owner), side by side.
+  const flood = Number(process.env.GITSYNC_BENCH_FLOOD_REFS ?? 20_000);
+  const base = {
+    floodRefs: flood,
+    fewRefs: 10,
+    ttlMs: 120_000,
+    latencyMs: 50,
+    settings: { batch_size: 100, concurrency: 100 },
+    maxMs: 120_000,
+  };
+  console.log('');
+  console.log(
+    `# fairness: one owner's ${flood} refs due at once, another owner's ${base.fewRefs} due a second later; fake host at ${base.latencyMs} ms, TTL ${base.ttlMs / 1000} s, batch ${base.settings.batch_size} (grows), concurrency ${base.settings.concurrency}`,
+  );
+  console.log('');
+  console.log(
+    "| database | claim | other owner's staleness p50 s | p99 s | within TTL + 10 s | flood rows claimed before them | run s |",
+  );
+  console.log('|---|---|---|---|---|---|---|');
+  for (const kind of ['postgres', 'pglite'] as const) {
+    for (const claim of ['stalest', 'fair'] as const) {
+      const f = await withDatabase(kind, (db) => measureFloodStaleness(db, { ...base, claim }));
+      console.log(
+        `| ${kind} | ${claim === 'fair' ? 'turns per owner (today)' : 'stalest first (before)'} | ${f.p50_s} | ${f.p99_s} | ${f.within} of ${base.fewRefs} | ${f.flood_claimed_before} | ${f.seconds} |`,
+      );
+    }
+  }
+  console.log('');
+  console.log('# claim cost: one claim of 1,000 rows among 100,000 refs of 100 owners (median of 7)');
+  console.log('');
+  console.log('| database | rows due | stalest first ms | turns per owner ms |');
+  console.log('|---|---|---|---|');
+  for (const kind of ['postgres', 'pglite'] as const) {
+    const rows = await withDatabase(kind, (db) =>
+      measureClaimCost(db, 100_000, [1_000, 10_000, 100_000], 1_000),
+    );
+    for (const r of rows) console.log(`| ${kind} | ${r.due} | ${r.stalest_ms} | ${r.fair_ms} |`);
+  }
+  console.log('');
+  console.log(
+    "# the service token's share per owner: a budget of 5,000 units an hour; one owner's 300 refs and another's 10, every PR changed each round (one TTL, 60 s), 40 rounds (PostgreSQL)",
+  );
+  console.log('');
+  console.log(
+    "| service_per_owner | greedy owner's units | other owner's units | token units | greedy owner paused from round | rounds where all the other owner's refs were refreshed |",
+  );
+  console.log('|---|---|---|---|---|---|');
+  for (const perOwner of [1, 0.1]) {
+    const r = await withDatabase('postgres', (db) =>
+      measureServiceShare(db, { perOwner, limit: 5_000, greedyRefs: 300, modestRefs: 10, rounds: 40 }),
+    );
+    console.log(
+      `| ${perOwner === 1 ? '1 (no bound: before)' : perOwner} | ${r.greedy_units} | ${r.modest_units} | ${r.token_units} | ${r.greedy_paused_from_round ?? 'never'} | ${r.modest_rounds_served} of 40 |`,
     );
   }
 }
