@@ -109,7 +109,8 @@ const limitsSchema = z.strictObject({
   requests_per_second: positive.optional(),
   request_burst: positive.optional(),
   streams_per_key: positive.max(10_000).optional(),
-  replay_max_bytes: positive.optional(),
+  // At most 256 MiB: one key's replays held in memory together (docs/operations.md, limits).
+  replay_max_bytes: positive.max(256 * 1024 * 1024).optional(),
   chats_per_owner: positive.optional(),
   refs_per_chat: positive.optional(),
   refs_per_owner: positive.optional(),
@@ -118,7 +119,9 @@ const limitsSchema = z.strictObject({
   descendants_per_root: positive.optional(),
   workspace_report_chats: positive.optional(),
   concurrent_webhook_uploads: positive.max(10_000).optional(),
+  webhook_uploads_per_client: positive.max(10_000).optional(),
   webhook_upload_timeout_ms: positive.optional(),
+  webhook_min_bytes_per_second: positive.optional(),
 });
 
 const fileSchema = z.strictObject({

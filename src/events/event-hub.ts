@@ -14,6 +14,7 @@ import {
   type StoredEvent,
   selectEventsAfter,
   selectEventsByIds,
+  selectReplayPage,
 } from '../store/sql/events.ts';
 import type { Outbox } from '../store/store.ts';
 import type { ChangeEvent, Publisher } from './publisher.ts';
@@ -198,17 +199,34 @@ export class EventHub implements Publisher, Outbox {
   }
 
   /**
-   * Events after `afterId` (for one owner, or all), oldest first; `reset` when some of them may
-   * have been pruned or there are too many — the client should then refetch.
+   * How many events (and payload bytes) a replay after `afterId` (for one owner, or all) would
+   * send; `reset` when some of them may have been pruned, or there are more than `maxReplay` or
+   * `maxBytes` — the client should then refetch. Sized without reading a payload.
    */
-  async replay(afterId: string, ownerId?: string, maxBytes = Infinity): Promise<StoredEvent[] | 'reset'> {
+  async replaySize(
+    afterId: string,
+    ownerId?: string,
+    maxBytes = Infinity,
+  ): Promise<{ count: number; bytes: number } | 'reset'> {
     if (!/^\d{1,18}$/.test(afterId)) return 'reset';
     const min = await minEventId(this.#db);
     if (min === null ? afterId !== '0' : BigInt(afterId) < BigInt(min) - 1n) return 'reset';
-    // Sized first, so a replay too large to send is refused without reading it.
     const size = await countEventsAfter(this.#db, afterId, ownerId ?? null);
-    if (size.count > this.#maxReplay || size.bytes > maxBytes) return 'reset';
-    return selectEventsAfter(this.#db, afterId, ownerId ?? null, this.#maxReplay);
+    return size.count > this.#maxReplay || size.bytes > maxBytes ? 'reset' : size;
+  }
+
+  /**
+   * The next page of a replay: events after `afterId`, oldest first, at most `maxEvents` and
+   * `maxBytes` of payload (at least one event when there is one). A stream reads its replay page
+   * by page as its client drains it, never the whole backlog at once.
+   */
+  replayPage(
+    afterId: string,
+    ownerId: string | undefined,
+    maxBytes: number,
+    maxEvents = 500,
+  ): Promise<StoredEvent[]> {
+    return selectReplayPage(this.#db, afterId, ownerId ?? null, maxEvents, maxBytes);
   }
 
   /** Deletes events older than the retention window. */

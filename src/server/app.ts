@@ -137,6 +137,8 @@ export function createApp(deps: AppDeps) {
     fetch: app.fetch,
     /** Ends every open event stream (graceful shutdown). */
     closeStreams: () => streams.closeAll(),
+    /** This replica's event streams (what they hold, by key). */
+    streams,
   };
 }
 

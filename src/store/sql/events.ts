@@ -94,6 +94,30 @@ export async function selectEventsAfter(
   return (await q.query<EventRow>(SELECT_EVENTS_AFTER_SQL, [afterId, owner, limit])).rows.map(toStored);
 }
 
+/**
+ * One page of a replay: events after `$1` for one owner (`$2`) or all, oldest first, at most `$3`
+ * of them and no more payload bytes than `$4` — but always the first, however large. PostgreSQL
+ * cuts the page, so no more than it is sent to the process.
+ */
+export const SELECT_REPLAY_PAGE_SQL = `
+  SELECT id, owner_id, kind, payload FROM (
+    SELECT id, owner_id, kind, payload,
+           sum(octet_length(payload)) OVER (ORDER BY id) - octet_length(payload) AS before
+    FROM events WHERE id > $1 AND ($2::uuid IS NULL OR owner_id = $2) ORDER BY id LIMIT $3) page
+  WHERE before < $4 ORDER BY id`;
+
+export async function selectReplayPage(
+  q: Tx,
+  afterId: string,
+  owner: string | null,
+  limit: number,
+  maxBytes: number,
+): Promise<StoredEvent[]> {
+  return (await q.query<EventRow>(SELECT_REPLAY_PAGE_SQL, [afterId, owner, limit, maxBytes])).rows.map(
+    toStored,
+  );
+}
+
 export const SELECT_EVENTS_BY_IDS_SQL = `
   SELECT id, owner_id, kind, payload FROM events WHERE id = ANY($1::bigint[]) ORDER BY id LIMIT $2`;
 
