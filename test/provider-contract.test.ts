@@ -183,7 +183,14 @@ const HOSTS: Record<string, () => Promise<ContractHost>> = {
           },
         };
       },
-      budgetSays: 'everything',
+      // GitLab sends RateLimit-* only with a throttled answer on most instances (lib/gitlab/rack_attack.rb).
+      budgetSays: 'when throttled',
+      throttle: () => {
+        const slowed = 'glpat-contract-throttled';
+        gl.addToken(slowed, 'contract-bot');
+        gl.addFaults({ kind: 'rate_limit', reset_in_s: 120, times: 1 });
+        return slowed;
+      },
       dispose: () => gl.close(),
     };
   },
