@@ -244,6 +244,8 @@ export class BitbucketModel {
       commits?: number;
       /** Per-file statistics; default one file of +1/−0. */
       files?: BbFileStat[];
+      /** Delete the source branch when merged (Bitbucket's "Close source branch"; default false). */
+      close_source_branch?: boolean;
     },
   ): BbPull {
     const dest = this.repo(destination);
@@ -277,7 +279,7 @@ export class BitbucketModel {
       heads: [commits.at(-1)!],
       conflicts: [],
       checks_failing: false,
-      close_source_branch: false,
+      close_source_branch: input.close_source_branch ?? false,
       comments: [],
       destination_hash:
         dest.branches.get(input.destination_branch ?? dest.mainbranch)?.at(-1) ?? hash('empty'),
@@ -334,16 +336,17 @@ export class BitbucketModel {
   /**
    * Merges a PR as "Merge a pull request" does (`POST …/pullrequests/{id}/merge`, strategy
    * `merge_commit`): a merge commit lands on the destination branch, so the destination moves;
-   * with `close_source_branch` ("whether the source branch should be closed after merging") the
-   * source branch is deleted — the PR keeps its branch name and commits, but "List commits on a
-   * pull request" answers an empty list from then on ("This list will be empty if the source
-   * branch no longer exists").
+   * with `close_source_branch` ("Whether the source branch should be deleted. If this is not
+   * provided, we fallback to the value used when the pull request was created") the source branch
+   * is deleted — the PR keeps its branch name and commits, but "List commits on a pull request"
+   * answers an empty list from then on ("This list will be empty if the source branch no longer
+   * exists").
    */
   merge(destination: string, id: number, options: { close_source_branch?: boolean } = {}): BbPull {
     const pr = this.pull(destination, id);
     if (pr.state !== 'OPEN') throw new EmulatorError(400, `Pull request ${destination}#${id} is not open`);
     this.push(pr.repo, pr.destination_branch);
-    if (options.close_source_branch) {
+    if (options.close_source_branch ?? pr.close_source_branch) {
       pr.close_source_branch = true;
       this.deleteBranch(pr.source_repo, pr.source_branch);
     }

@@ -262,6 +262,13 @@ describe('Bitbucket emulator', () => {
     const listed = await get(`/repositories/acme/api/pullrequests?q=${q}&state=MERGED`);
     expect(listed.body.values.map((p: Json) => p.id)).toEqual([pr.id]);
     expect(() => bb.model.merge('acme/api', pr.id)).toThrow(/not open/);
+    // Without the option, the PR's own `close_source_branch` (set when it was created) decides.
+    const asked = bb.model.openPull('acme/api', { source_branch: 'asked', close_source_branch: true });
+    const kept = bb.model.openPull('acme/api', { source_branch: 'kept' });
+    bb.model.merge('acme/api', asked.id);
+    bb.model.merge('acme/api', kept.id);
+    expect(bb.model.repo('acme/api').branches.has('asked')).toBe(false);
+    expect(bb.model.repo('acme/api').branches.has('kept')).toBe(true);
   });
 
   it('answers conflicts by a 302 to the file conflicts, and `mergeable` from conflicts and merge checks', async () => {
