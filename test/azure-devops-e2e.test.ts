@@ -199,14 +199,14 @@ describe('Azure DevOps end to end', () => {
     expect((await deliver(url, push, null)).status).toBe(401);
     const first = await deliver(url, push, SECRET, { user: 'anything' });
     expect(first.status).toBe(202);
-    expect(JSON.parse(first.body)).toMatchObject({ status: 'accepted', marked: 1 });
+    expect(JSON.parse(first.body)).toEqual({ status: 'accepted' });
     expect(new Date((await ref(chat)).stale_at).getTime()).toBeLessThanOrEqual(Date.now());
     const again = await deliver(url, push, SECRET, { user: 'someone else' });
     expect(JSON.parse(again.body)).toEqual({ status: 'duplicate' });
     // A PR event names the PR's source branch (and the PR by URL).
     await runtime.engine.tick();
     const updated = await deliver(url, hooks.pullRequest('git.pullrequest.updated', pr), SECRET);
-    expect(JSON.parse(updated.body)).toMatchObject({ status: 'accepted', marked: 1 });
+    expect(JSON.parse(updated.body)).toEqual({ status: 'accepted' });
     await runtime.engine.tick();
     expect(await ref(chat)).toMatchObject({ pr_number: pr.id, changed_files: 2 });
   });
@@ -317,7 +317,7 @@ describe('Azure DevOps end to end', () => {
       new HookPayloads(az).pullRequestComment(pr, 'Why a new list?', 'kim@fabrikam.com'),
       SECRET,
     );
-    expect(JSON.parse(hook.body)).toMatchObject({ status: 'accepted', marked: 1 });
+    expect(JSON.parse(hook.body)).toEqual({ status: 'accepted' });
     await runtime.engine.tick();
     expect(await ref(chat)).toMatchObject({ unresolved_threads: 1, comments: 1 });
     expect(az.counters.unexpected).toEqual([]);

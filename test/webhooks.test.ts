@@ -1,6 +1,8 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Provider } from '../src/providers/types.ts';
+import { handleWebhook, MAX_WEBHOOK_MATCHES, UploadSlots } from '../src/server/webhooks.ts';
 import { createServiceHarness, type ServiceHarness, WEBHOOK_SECRET } from './helpers/service.ts';
 
 const require = createRequire(import.meta.url);
@@ -81,7 +83,7 @@ describe('GitHub webhooks', () => {
     const bystander = await trackedRef(pr.base.repo.html_url, `${pr.head.ref}-other`);
     const r = await deliver(event, payload);
     expect(r.status).toBe(202);
-    expect(r.json).toMatchObject({ status: 'accepted', marked: 1 });
+    expect(r.json).toEqual({ status: 'accepted' });
     expect((await staleAt(chat)).getTime()).toBeLessThanOrEqual(s.clock.now().getTime());
     expect((await staleAt(bystander)).getTime()).toBeGreaterThan(s.clock.now().getTime());
   });
@@ -110,7 +112,7 @@ describe('GitHub webhooks', () => {
     // The trigger's own DELETE was rolled back with the delivery: let the next update through.
     await s.db.exec('DROP TRIGGER fail_once ON diff_statuses');
     const retried = await deliver('pull_request', payload, { delivery });
-    expect(retried.json).toMatchObject({ status: 'accepted', marked: 1 });
+    expect(retried.json).toEqual({ status: 'accepted' });
     expect((await staleAt(chat)).getTime()).toBeLessThanOrEqual(s.clock.now().getTime());
     expect((await deliver('pull_request', payload, { delivery })).json).toEqual({ status: 'duplicate' });
   });
@@ -123,7 +125,7 @@ describe('GitHub webhooks', () => {
       payload.pull_request.head.repo.html_url.toLowerCase(),
       payload.pull_request.head.ref,
     );
-    expect((await deliver('pull_request', payload)).json).toMatchObject({ status: 'accepted', marked: 1 });
+    expect((await deliver('pull_request', payload)).json).toEqual({ status: 'accepted' });
     expect((await staleAt(chat)).getTime()).toBeLessThanOrEqual(s.clock.now().getTime());
   });
 
@@ -132,10 +134,13 @@ describe('GitHub webhooks', () => {
     expect(push).toBeDefined();
     const repo = (push as { repository: { html_url: string } }).repository.html_url;
     const chat = await trackedRef(repo, String(push!.ref).slice(11));
-    expect((await deliver('push', push)).json).toMatchObject({ status: 'accepted', marked: 1 });
+    expect((await deliver('push', push)).json).toEqual({ status: 'accepted' });
     expect((await staleAt(chat)).getTime()).toBeLessThanOrEqual(s.clock.now().getTime());
+    const later = new Date(s.clock.now().getTime() + 600_000);
+    await s.db.query('UPDATE diff_statuses SET stale_at = $1 WHERE chat_id = $2', [later, chat]);
     const tag = deliveries('push').find((p) => String(p.ref).startsWith('refs/tags/'));
-    expect((await deliver('push', tag)).json).toEqual({ status: 'ignored' });
+    expect((await deliver('push', tag)).json).toEqual({ status: 'accepted' });
+    expect(await staleAt(chat)).toEqual(later);
   });
 
   it('bad or missing signatures get 401 and change nothing', async () => {
@@ -177,10 +182,94 @@ describe('GitHub webhooks', () => {
   });
 
   it('unknown events are accepted and ignored; unknown providers and providers without a secret are 404', async () => {
-    expect((await deliver('star', { action: 'created' })).json).toEqual({ status: 'ignored' });
+    expect((await deliver('star', { action: 'created' })).json).toEqual({ status: 'accepted' });
     expect((await deliver('ping', { zen: 'Keep it logically awesome.' })).status).toBe(202);
     expect((await deliver('pull_request', {}, { provider: 'nope' })).status).toBe(404);
     expect((await deliver('pull_request', {}, { provider: 'nosecret' })).status).toBe(404);
+  });
+
+  it('answers say nothing of what matched: a delivery that marks a ref and one that marks none answer alike', async () => {
+    const push = deliveries('push').find((p) => String(p.ref).startsWith('refs/heads/'))!;
+    const repo = (push as { repository: { html_url: string } }).repository.html_url;
+    const chat = await trackedRef(repo, String(push.ref).slice(11));
+    const hit = await deliver('push', push);
+    const miss = await deliver('push', { ...push, ref: 'refs/heads/nobody-tracks-this' });
+    expect((await staleAt(chat)).getTime()).toBeLessThanOrEqual(s.clock.now().getTime());
+    expect([hit.status, hit.json]).toEqual([202, { status: 'accepted' }]);
+    expect([miss.status, miss.json]).toEqual([hit.status, hit.json]);
+  });
+
+  it('a delivery marks only refs of the provider it was delivered to', async () => {
+    // A ref of the fake provider with an open PR: a signed GitHub delivery naming that PR's URL
+    // (anyone holding the GitHub secret can name any URL) must not touch it.
+    const chat = await trackedRef('https://fake.test/acme/app', 'feature');
+    const url = 'https://fake.test/acme/app/pull/7';
+    await s.db.query('UPDATE diff_statuses SET url = $1 WHERE chat_id = $2', [url, chat]);
+    const before = await staleAt(chat);
+    const payload = structuredClone(deliveries('pull_request')[0]!) as {
+      pull_request: { html_url: string; head: { ref: string; repo: unknown }; base: { repo: unknown } };
+      repository?: unknown;
+    };
+    payload.pull_request.html_url = url;
+    payload.pull_request.head.ref = 'feature';
+    payload.pull_request.head.repo = null;
+    payload.pull_request.base.repo = null;
+    delete payload.repository;
+    expect((await deliver('pull_request', payload)).json).toEqual({ status: 'accepted' });
+    expect(await staleAt(chat)).toEqual(before);
+  });
+
+  it('a captured signed body replayed under a new delivery id is a duplicate', async () => {
+    const payload = deliveries('pull_request')[0]! as {
+      pull_request: { head: { ref: string; repo: { html_url: string } } };
+    };
+    const chat = await trackedRef(payload.pull_request.head.repo.html_url, payload.pull_request.head.ref);
+    expect((await deliver('pull_request', payload)).status).toBe(202);
+    const later = new Date(s.clock.now().getTime() + 600_000);
+    await s.db.query('UPDATE diff_statuses SET stale_at = $1 WHERE chat_id = $2', [later, chat]);
+    const replay = await deliver('pull_request', payload, { delivery: randomUUID() });
+    expect([replay.status, replay.json]).toEqual([200, { status: 'duplicate' }]);
+    expect(await staleAt(chat)).toEqual(later);
+  });
+
+  it(`a delivery marks at most ${MAX_WEBHOOK_MATCHES} refs, in one statement`, async () => {
+    // A push naming 1,500 tracked branches (Bitbucket's push.changes, Azure DevOps' refUpdates can).
+    const chat = await trackedRef('https://fake.test/acme/app', 'b0');
+    const later = new Date(s.clock.now().getTime() + 600_000);
+    await s.db.query(
+      `INSERT INTO diff_statuses (chat_id, git_remote_origin, git_branch, provider_id, stale_at, created_at, updated_at)
+       SELECT $1, 'https://fake.test/acme/app', 'b' || g, 'fake', $2, $3, $3 FROM generate_series(1, 1499) g`,
+      [chat, later, s.clock.now()],
+    );
+    await s.db.exec(`
+      CREATE TABLE update_statements (n int);
+      CREATE FUNCTION count_update() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN INSERT INTO update_statements VALUES (1); RETURN NULL; END $$;
+      CREATE TRIGGER count_update AFTER UPDATE ON diff_statuses FOR EACH STATEMENT EXECUTE FUNCTION count_update();`);
+    const provider = {
+      config: { id: 'fake', webhook_secret: 'secret' },
+      webhooks: {
+        start: () => ({ update: () => {}, valid: () => true, proven: true }),
+        deliveryId: () => randomUUID(),
+        staleRefs: () =>
+          Array.from({ length: 1500 }, (_, i) => ({ origin: 'https://fake.test/acme/app', branch: `b${i}` })),
+      },
+    } as unknown as Provider;
+    const result = await handleWebhook(
+      { store: s.store, clock: s.clock },
+      provider,
+      () => undefined,
+      new Response('{}').body,
+      { maxBytes: 1024, timeoutMs: 10_000, minBytesPerSecond: 1 },
+      { slots: new UploadSlots(4, 4), client: 'test' },
+    );
+    expect(result.body).toEqual({ status: 'accepted' });
+    const due = await s.db.query<{ n: string }>(
+      'SELECT count(*) AS n FROM diff_statuses WHERE chat_id = $1 AND stale_at <= $2',
+      [chat, s.clock.now()],
+    );
+    expect(Number(due.rows[0]!.n)).toBe(MAX_WEBHOOK_MATCHES);
+    expect((await s.db.query('SELECT n FROM update_statements')).rows).toHaveLength(1);
   });
 
   it('a signed body that is not JSON is a 400; an oversized one 413', async () => {

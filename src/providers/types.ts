@@ -101,8 +101,12 @@ export interface ProviderWebhooks {
   /**
    * A check of one delivery: null refuses it at once (no or malformed credentials in the
    * headers); otherwise `update` each chunk of the body, then `valid()` says whether it is genuine.
+   * `proven`: the headers alone proved the credentials (a shared secret), before any of the body.
    */
-  start(header: HeaderReader, secret: string): { update(chunk: Uint8Array): void; valid(): boolean } | null;
+  start(
+    header: HeaderReader,
+    secret: string,
+  ): { update(chunk: Uint8Array): void; valid(): boolean; proven?: boolean } | null;
   /**
    * The host's id of this delivery (a redelivery repeats it), if it sends one: from the headers
    * (asked before the body is read), or, asked again with the verified `payload`, from the body.

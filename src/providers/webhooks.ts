@@ -29,7 +29,7 @@ const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
  */
 export function sharedSecretCheck(given: string | null | undefined, secret: string): WebhookCheck | null {
   if (given === null || given === undefined || !timingSafeEqual(digest(given), digest(secret))) return null;
-  return { update: () => {}, valid: () => true };
+  return { update: () => {}, valid: () => true, proven: true };
 }
 
 /** The branch a pushed ref names (`refs/heads/feature` → `feature`); null for tags and other refs. */

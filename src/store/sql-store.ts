@@ -568,13 +568,19 @@ export class SqlStore implements Store {
   }
 
   async recordWebhookDelivery(
-    delivery: { provider_id: string; delivery_id: string; matches: readonly StaleMatch[] },
+    delivery: {
+      provider_id: string;
+      delivery_id: string;
+      body_digest?: string;
+      matches: readonly StaleMatch[];
+    },
     now: Date,
   ): Promise<{ duplicate: boolean; marked: DiffStatus[] }> {
     return this.db.transaction(async (tx) => {
-      if (!(await webhooks.insertDelivery(tx, delivery, now))) return { duplicate: true, marked: [] };
-      const marked: DiffStatus[] = [];
-      for (const match of delivery.matches) marked.push(...(await refs.markRefsDue(tx, match, now)));
+      const ids = [delivery.delivery_id, delivery.body_digest ?? delivery.delivery_id];
+      if (!(await webhooks.insertDelivery(tx, delivery.provider_id, ids, now)))
+        return { duplicate: true, marked: [] };
+      const marked = await refs.markDeliveryRefsDue(tx, delivery.provider_id, delivery.matches, now);
       return { duplicate: false, marked };
     });
   }

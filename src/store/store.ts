@@ -288,12 +288,18 @@ export interface Store {
   deleteAdminKeys(): Promise<number>;
 
   /**
-   * One webhook delivery in one transaction: records its id and marks every matching ref due
-   * now. `duplicate` when the id was already recorded (nothing marked). If marking fails nothing
-   * is recorded, so the host's retry is processed rather than answered "duplicate".
+   * One webhook delivery in one transaction: records its id and its body's digest and marks due
+   * now the matching refs of its provider (only). `duplicate` when the id or the digest was already
+   * recorded (nothing marked): a captured body does not replay under a new id. If marking fails
+   * nothing is recorded, so the host's retry is processed rather than answered "duplicate".
    */
   recordWebhookDelivery(
-    delivery: { provider_id: string; delivery_id: string; matches: readonly StaleMatch[] },
+    delivery: {
+      provider_id: string;
+      delivery_id: string;
+      body_digest?: string;
+      matches: readonly StaleMatch[];
+    },
     now: Date,
   ): Promise<{ duplicate: boolean; marked: DiffStatus[] }>;
   pruneWebhookDeliveries(before: Date): Promise<number>;
