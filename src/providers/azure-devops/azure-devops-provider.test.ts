@@ -109,7 +109,7 @@ describe('Azure DevOps provider against the emulator', () => {
     return { clock: own, provider: p };
   };
 
-  it('reads a PR with votes, groups, iterations and commits; a second read of an unchanged PR is three requests', async () => {
+  it('reads a PR with votes, groups, iterations and commits; a second read of a PR whose test merge moved is four requests', async () => {
     const pr = az.model.openPull(REPO, {
       source_branch: 'feature/votes',
       title: 'Votes',
@@ -156,8 +156,8 @@ describe('Azure DevOps provider against the emulator', () => {
       unresolved_threads: 0,
       comments: 0,
     });
-    // The branch's PRs, iterations, changes, commits; policy evaluations and threads.
-    expect(az.counters.total).toBe(6);
+    // The branch's PRs, iterations, changes, commits; policy evaluations, statuses and threads.
+    expect(az.counters.total).toBe(7);
     az.resetCounters();
     expect(await provider.fetchPull({ repo, number: pr.id }, call)).toEqual({
       ...fields,
@@ -167,6 +167,7 @@ describe('Azure DevOps provider against the emulator', () => {
     expect(az.counters.routes).toEqual({
       get_pull_request: { 200: 1 },
       list_policy_evaluations: { 200: 1 },
+      list_pull_request_statuses: { 200: 1 },
       list_pull_request_threads: { 200: 1 },
     });
     // A vote of -5 (waiting for author) requests changes; a member voting for the group answers it.
@@ -315,9 +316,218 @@ describe('Azure DevOps provider against the emulator', () => {
     az.model.setEvaluation(pr, ci, 'broken');
     expect(await provider.fetchPull(pull, call)).toMatchObject({
       checks_state: 'failing',
-      checks: { passed: 1, failed: 1, pending: 0, skipped: 0 },
+      // The gate no longer applies (Azure DevOps leaves it out of the evaluations), but the
+      // status posted for it still stands on the PR: a check of its own, passed.
+      checks: { passed: 2, failed: 1, pending: 0, skipped: 0 },
     });
     expect(az.counters.unexpected).toEqual([]);
+  });
+
+  it('approved needs the reviewer policies Azure DevOps evaluates: one approval with suggestions is not two', async () => {
+    const RULED = 'contoso/Platform/ruled';
+    const ruled = { owner: 'contoso/Platform', name: 'ruled' };
+    az.model.createRepo(RULED);
+    az.model.addPolicy(RULED, 'minimumReviewers', { settings: { minimumApproverCount: 2 } });
+    const pr = az.model.openPull(RULED, { source_branch: 'ruled', author: 'agent@contoso.com' });
+    const pull = { repo: ruled, number: pr.id };
+    // The test merge computed (the first read finds it queued).
+    await provider.fetchPull(pull, call);
+    // "Approved with suggestions" by one person: Azure DevOps will not let this PR complete.
+    az.model.vote(pr, 'bo@contoso.com', 5);
+    expect(await provider.fetchPull(pull, call)).toMatchObject({
+      approved: false,
+      reviewer_count: 1,
+      merge_state_reason: 'Minimum number of reviewers',
+    });
+    // The author's own approval does not count (`creatorVoteCounts` false).
+    az.model.vote(pr, 'agent@contoso.com', 10);
+    expect(await provider.fetchPull(pull, call)).toMatchObject({ approved: false });
+    az.model.vote(pr, 'ann@contoso.com', 10);
+    expect(await provider.fetchPull(pull, call)).toMatchObject({ approved: true, merge_state: 'clean' });
+    // "Reset all approval votes" on a push: nobody's approval stands any more.
+    const reset = az.model.addPolicy(RULED, 'minimumReviewers', {
+      settings: { minimumApproverCount: 1, resetOnSourcePush: true },
+    });
+    az.model.pushToPull(pr);
+    expect(await provider.fetchPull(pull, call)).toMatchObject({ approved: false, reviewer_count: 0 });
+    reset.isEnabled = false;
+
+    // Required reviewers: a group must approve; a person approving for themselves does not answer it.
+    const REQ = 'contoso/Platform/required';
+    const required = { owner: 'contoso/Platform', name: 'required' };
+    az.model.createRepo(REQ);
+    const team = az.model.group('[Platform]\\Security');
+    az.model.addPolicy(REQ, 'requiredReviewers', { settings: { requiredReviewerIds: [team.id] } });
+    const guarded = az.model.openPull(REQ, { source_branch: 'guarded' });
+    const guardedPull = { repo: required, number: guarded.id };
+    az.model.addReviewer(guarded, team, { required: true });
+    await provider.fetchPull(guardedPull, call);
+    az.model.vote(guarded, 'ann@contoso.com', 10);
+    expect(await provider.fetchPull(guardedPull, call)).toMatchObject({
+      approved: false,
+      merge_state_reason: 'Required reviewers',
+    });
+    az.model.vote(guarded, 'sec@contoso.com', 5, team);
+    expect(await provider.fetchPull(guardedPull, call)).toMatchObject({ approved: true });
+
+    // An optional (non-blocking) policy does not hold the PR: the votes decide.
+    const LAX = 'contoso/Platform/lax';
+    az.model.createRepo(LAX);
+    az.model.addPolicy(LAX, 'minimumReviewers', { blocking: false, settings: { minimumApproverCount: 3 } });
+    const lax = az.model.openPull(LAX, { source_branch: 'lax' });
+    az.model.vote(lax, 'ann@contoso.com', 5);
+    expect(
+      await provider.fetchPull({ repo: { owner: 'contoso/Platform', name: 'lax' }, number: lax.id }, call),
+    ).toMatchObject({ approved: true });
+
+    // A policy that lets downvotes through is fulfilled, but a standing rejection still means not approved.
+    const DOWN = 'contoso/Platform/downvotes';
+    az.model.createRepo(DOWN);
+    az.model.addPolicy(DOWN, 'minimumReviewers', {
+      settings: { minimumApproverCount: 1, allowDownvotes: true },
+    });
+    const down = az.model.openPull(DOWN, { source_branch: 'down' });
+    az.model.vote(down, 'ann@contoso.com', 10);
+    az.model.vote(down, 'kim@contoso.com', -10);
+    const downPull = { repo: { owner: 'contoso/Platform', name: 'downvotes' }, number: down.id };
+    await provider.fetchPull(downPull, call);
+    // Nothing blocks: the policy is fulfilled despite the rejection.
+    expect(await provider.fetchPull(downPull, call)).toMatchObject({
+      approved: false,
+      changes_requested: true,
+      merge_state: 'clean',
+    });
+  });
+
+  it('statuses posted on the PR without any policy are checks: the latest per context, an older iteration’s pending', async () => {
+    const { clock, provider } = withOwnClock();
+    const FREE = 'contoso/Platform/free';
+    const free = { owner: 'contoso/Platform', name: 'free' };
+    az.model.createRepo(FREE);
+    const pr = az.model.openPull(FREE, { source_branch: 'free' });
+    const pull = { repo: free, number: pr.id };
+    expect(await provider.fetchPull(pull, call)).toMatchObject({ checks_state: 'none' });
+    // The test merge computed: the PR answer no longer moves.
+    await provider.fetchPull(pull, call);
+    az.model.postPullStatus(pr, { genre: 'jenkins', name: 'build', state: 'pending', iteration: 'head' });
+    az.resetCounters();
+    expect(await provider.fetchPull(pull, call)).toMatchObject({
+      checks_state: 'pending',
+      checks: { passed: 0, failed: 0, pending: 1, skipped: 0 },
+    });
+    // Read beside the evaluations, only when they are: one request more, while checks run.
+    expect(az.counters.routes).toEqual({
+      get_pull_request: { 200: 1 },
+      list_policy_evaluations: { 200: 1 },
+      list_pull_request_statuses: { 200: 1 },
+    });
+    // A new status of the same context replaces the shown one.
+    az.model.postPullStatus(pr, { genre: 'jenkins', name: 'build', state: 'succeeded', iteration: 'head' });
+    az.model.postPullStatus(pr, {
+      genre: 'sonarcloud',
+      name: 'quality-gate',
+      state: 'failed',
+      target_url: 'https://sonarcloud.io/dashboard?id=free',
+      description: 'Quality gate failed: 2 new bugs',
+    });
+    az.model.postPullStatus(pr, { name: 'docs', state: 'notApplicable' });
+    expect(await provider.fetchPull(pull, call)).toMatchObject({
+      checks_state: 'failing',
+      checks: {
+        passed: 1,
+        failed: 1,
+        pending: 0,
+        skipped: 1,
+        failing: [{ name: 'sonarcloud/quality-gate', url: 'https://sonarcloud.io/dashboard?id=free' }],
+      },
+    });
+    expect((await provider.fetchFeedback(pull, call)).failing_checks).toEqual([
+      {
+        name: 'sonarcloud/quality-gate',
+        url: 'https://sonarcloud.io/dashboard?id=free',
+        summary: 'Quality gate failed: 2 new bugs',
+      },
+    ]);
+    // A push: Jenkins' status was for the replaced iteration — not the head's, pending until it posts
+    // again; SonarCloud's was posted on the PR itself and stands.
+    az.model.pushToPull(pr);
+    expect(await provider.fetchPull(pull, call)).toMatchObject({
+      checks_state: 'failing',
+      checks: { passed: 0, failed: 1, pending: 1, skipped: 1 },
+    });
+    az.model.postPullStatus(pr, { genre: 'jenkins', name: 'build', state: 'error', iteration: 'head' });
+    az.model.postPullStatus(pr, { genre: 'sonarcloud', name: 'quality-gate', state: 'succeeded' });
+    clock.advance(CHECKS_SETTLE_MS);
+    expect(await provider.fetchPull(pull, call)).toMatchObject({
+      checks_state: 'failing',
+      checks: { passed: 1, failed: 1, pending: 0, failing: [{ name: 'jenkins/build', url: null }] },
+    });
+    // Another push: Jenkins' failure was the replaced iteration's. Feedback from a replica that
+    // never read the PR's sizes asks for its iterations to tell.
+    az.model.pushToPull(pr);
+    const other = withOwnClock().provider;
+    az.resetCounters();
+    expect((await other.fetchFeedback(pull, call)).failing_checks).toEqual([]);
+    expect(az.count('list_iterations')).toBe(1);
+  });
+
+  it('a status a status policy requires is one check, not two', async () => {
+    const GATED = 'contoso/Platform/gated';
+    const gated = { owner: 'contoso/Platform', name: 'gated' };
+    az.model.createRepo(GATED);
+    const gate = az.model.addPolicy(GATED, 'status', {
+      settings: { statusGenre: 'sonar', statusName: 'gate', defaultDisplayName: 'Quality gate' },
+    });
+    const pr = az.model.openPull(GATED, { source_branch: 'gated' });
+    az.model.postStatus(pr, gate, 'succeeded');
+    az.model.postPullStatus(pr, { genre: 'ci', name: 'unit', state: 'succeeded' });
+    expect(await provider.fetchPull({ repo: gated, number: pr.id }, call)).toMatchObject({
+      checks_state: 'passing',
+      checks: { passed: 2, failed: 0, pending: 0 },
+    });
+  });
+
+  it('an expired build validation is a failed check that must be queued again, never pending', async () => {
+    const OLD = 'contoso/Platform/expiring';
+    const expiring = { owner: 'contoso/Platform', name: 'expiring' };
+    az.model.createRepo(OLD);
+    const ci = az.model.addPolicy(OLD, 'build', { settings: { displayName: 'CI' } });
+    const pr = az.model.openPull(OLD, { source_branch: 'expiring' });
+    const pull = { repo: expiring, number: pr.id };
+    const build = az.model.build(pr, ci, 'succeeded');
+    expect(await provider.fetchPull(pull, call)).toMatchObject({ checks_state: 'passing' });
+    // The target branch moved past the build's expiration: nothing runs until someone queues it.
+    az.model.expireBuild(pr, ci);
+    pr.targetCommit = az.model.push(OLD, 'main');
+    const url = `${az.webUrl}/contoso/Platform/_build/results?buildId=${build.id}`;
+    expect(await provider.fetchPull(pull, call)).toMatchObject({
+      checks_state: 'failing',
+      checks: { passed: 0, failed: 1, pending: 0, failing: [{ name: 'CI', url }] },
+      merge_state: 'blocked',
+      merge_state_reason: 'Build',
+    });
+    expect((await provider.fetchFeedback(pull, call)).failing_checks).toEqual([
+      {
+        name: 'CI',
+        url,
+        summary: 'The build expired: queue it again to run it on the current target branch.',
+      },
+    ]);
+    // Queued again and green: passing.
+    az.model.build(pr, ci, 'succeeded');
+    expect(await provider.fetchPull(pull, call)).toMatchObject({ checks_state: 'passing' });
+  });
+
+  it('a PR completed with its source branch deleted is still found by its branch, and shows it', async () => {
+    const pr = az.model.openPull(REPO, { source_branch: 'feature/gone' });
+    az.model.complete(pr, { delete_source_branch: true });
+    expect(az.model.repo(REPO).branches.has('feature/gone')).toBe(false);
+    expect(await provider.findPullForBranch(repo, 'feature/gone', call)).toMatchObject({
+      pr_number: pr.id,
+      pull_request_state: 'merged',
+      head_branch: 'feature/gone',
+      head_sha: az.model.head(pr),
+    });
   });
 
   it('merge state: computed lazily, conflicts, blocked by Azure DevOps, draft; nothing extra read for a closed PR', async () => {
@@ -413,6 +623,7 @@ describe('Azure DevOps provider against the emulator', () => {
     expect(az.counters.routes).toEqual({
       get_pull_request: { 200: 1 },
       list_policy_evaluations: { 200: 1 },
+      list_pull_request_statuses: { 200: 1 },
     });
     clock.advance(CHECKS_SETTLE_MS / 2);
     az.resetCounters();
@@ -422,7 +633,7 @@ describe('Azure DevOps provider against the emulator', () => {
     az.model.vote(pr, 'ann@contoso.com', 10);
     az.resetCounters();
     expect(await provider.fetchPull(pull, call)).toMatchObject({ approved: true, merge_state: 'clean' });
-    expect(az.counters.total).toBe(3);
+    expect(az.counters.total).toBe(4);
     // A comment moves nothing in the PR: kept, until the "commented on" service hook reaches this replica.
     az.model.comment(pr, { author: 'bo@contoso.com', content: 'Why?' });
     clock.advance(CHECKS_SETTLE_MS);
@@ -438,7 +649,7 @@ describe('Azure DevOps provider against the emulator', () => {
       },
     ]);
     expect(await provider.fetchPull(pull, call)).toMatchObject({ unresolved_threads: 1, comments: 1 });
-    expect(az.counters.total).toBe(4);
+    expect(az.counters.total).toBe(5);
     // A build re-run on the same commit moves nothing either: seen once the hour is up.
     az.model.build(pr, ci, 'failed');
     clock.advance(READS_MAX_AGE_MS - 1);
@@ -462,6 +673,7 @@ describe('Azure DevOps provider against the emulator', () => {
       expect(az.counters.routes).toEqual({
         get_pull_request: { 200: 1 },
         list_policy_evaluations: { 200: 1 },
+        list_pull_request_statuses: { 200: 1 },
       });
     }
   });
@@ -528,7 +740,7 @@ describe('Azure DevOps provider against the emulator', () => {
       changes_requested_by: ['dee@contoso.com', 'kim@contoso.com'],
       truncated: false,
     });
-    expect(az.counters.total).toBe(3);
+    expect(az.counters.total).toBe(4);
     // More open threads than one answer holds: the first 100, and truncated.
     for (let i = 0; i < 100; i++) az.model.comment(pr, { author: 'bo@contoso.com', content: `Nit ${i}` });
     const many = await provider.fetchFeedback(pull, call);

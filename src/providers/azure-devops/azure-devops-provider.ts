@@ -42,6 +42,11 @@ import {
   failingChecks,
   mergeStateOf,
   openThreads,
+  type PullStatus,
+  pullStatusList,
+  reviewerVerdict,
+  standingStatuses,
+  statusResults,
   type Thread,
   threadList,
 } from './pull-state.ts';
@@ -143,8 +148,12 @@ const changesSchema = z.object({
 const commitList = z.object({ value: z.array(z.object({ commitId: z.string() })) });
 const projectSchema = z.object({ visibility: z.string().nullish() });
 
-/** What an open PR's policy evaluations say: its checks, and the blocking policies not fulfilled. */
-type Policies = Pick<PrFields, 'checks_state' | 'checks'> & { blocking: string[] };
+/**
+ * What an open PR's policy evaluations and posted statuses say: its checks, the blocking policies
+ * not fulfilled, and the reviewer policies' verdict (`reviewerVerdict`: null without one).
+ */
+type Policies = Pick<PrFields, 'checks_state' | 'checks'> & { blocking: string[]; reviewers: boolean | null };
+type Sizes = { changed_files: number | null; commits: number | null; lastIteration: number | null };
 type ThreadCounts = { unresolved_threads: number; comments: number };
 
 /**
@@ -181,7 +190,7 @@ export class AzureDevOpsProvider implements Provider {
    * Changed files and commits of a PR at a (source commit, target commit): they change only when
    * one of them moves, so an unchanged PR costs one request per refresh, not four or more.
    */
-  readonly #sizes = new Map<string, { changed_files: number | null; commits: number | null }>();
+  readonly #sizes = new Map<string, Sizes>();
   /**
    * An open PR's checks and blocking policies per (token, PR), read again when its head or
    * `activityStamp` moves, while a check is pending, until they have read the same for ten
@@ -256,15 +265,27 @@ export class AzureDevOpsProvider implements Provider {
     if (mapState(data.status) !== 'open')
       return { failing_checks: [], unresolved_threads: [], changes_requested_by: [], truncated: false };
     const target = this.#targetOf(data, pull.repo);
+    const url = this.buildPullUrl({ repo: target, number: data.pullRequestId });
     const head = data.lastMergeSourceCommit?.commitId ?? null;
-    const { evaluations, threads } = await this.#openState(data, target, where, call);
-    const open = openThreads(threads ?? [], this.buildPullUrl({ repo: target, number: data.pullRequestId }));
+    const { evaluations, statuses, threads } = await this.#openState(data, target, where, call);
+    const standing = standingStatuses(statuses ?? [], evaluations);
+    // Which iteration is the head's matters only for a status posted on an iteration.
+    const lastIteration = standing.some((s) => s.iterationId != null)
+      ? await this.#lastIteration(data, url, where, call)
+      : null;
+    const open = openThreads(threads ?? [], url);
     const blockers = (data.reviewers ?? [])
       .filter((r) => r.isContainer !== true && REQUESTS_CHANGES(r.vote ?? 0))
       .map((r) => r.uniqueName ?? r.displayName ?? '')
       .filter((name) => name !== '');
     return {
-      failing_checks: evaluations ? failingChecks(evaluations, head, this.#projectWebUrl(target)) : [],
+      failing_checks: failingChecks(
+        evaluations ?? [],
+        head,
+        this.#projectWebUrl(target),
+        standing,
+        lastIteration,
+      ),
       unresolved_threads: open.slice(0, FEEDBACK_THREADS),
       changes_requested_by: [...new Set(blockers)].sort(),
       truncated: (evaluations?.length ?? 0) >= EVALUATIONS_PAGE || open.length > FEEDBACK_THREADS,
@@ -332,8 +353,11 @@ export class AzureDevOpsProvider implements Provider {
   /**
    * An open PR's policy evaluations ("Evaluations - List", `GET {org}/{project}/_apis/policy/
    * evaluations?artifactId=vstfs:///CodeReview/CodeReviewId/{projectId}/{pullRequestId}`, one
-   * page of 100; null when the PR names no project id) and its threads ("Pull Request Threads -
-   * List", `GET …/pullRequests/{id}/threads`: every thread, not paged), read side by side.
+   * page of 100; null when the PR names no project id), the statuses posted on it ("Pull Request
+   * Statuses - List", `GET …/pullRequests/{id}/statuses`: every one, not paged — the operation
+   * takes no paging parameter) and its threads ("Pull Request Threads - List", `GET
+   * …/pullRequests/{id}/threads`: every thread, not paged), read side by side. Statuses are read
+   * whenever the evaluations are, never alone: both are the PR's checks.
    */
   async #openState(
     pull: AzurePull,
@@ -341,10 +365,10 @@ export class AzureDevOpsProvider implements Provider {
     where: string,
     call: CallOptions,
     read: { evaluations: boolean; threads: boolean } = { evaluations: true, threads: true },
-  ): Promise<{ evaluations: Evaluation[] | null; threads: Thread[] | null }> {
+  ): Promise<{ evaluations: Evaluation[] | null; statuses: PullStatus[] | null; threads: Thread[] | null }> {
     const org = splitOwner(target)?.org;
     const projectId = pull.repository?.project?.id;
-    const [evaluations, threads] = await Promise.all([
+    const [evaluations, statuses, threads] = await Promise.all([
       read.evaluations && org && projectId
         ? this.client
             .get(
@@ -359,13 +383,18 @@ export class AzureDevOpsProvider implements Provider {
             )
             .then((r) => r.data.value)
         : null,
+      read.evaluations
+        ? this.client
+            .get(`${where}/pullRequests/${pull.pullRequestId}/statuses`, {}, pullStatusList, call)
+            .then((r) => r.data.value)
+        : null,
       read.threads
         ? this.client
             .get(`${where}/pullRequests/${pull.pullRequestId}/threads`, {}, threadList, call)
             .then((r) => r.data.value)
         : null,
     ]);
-    return { evaluations, threads };
+    return { evaluations, statuses, threads };
   }
 
   /**
@@ -378,6 +407,7 @@ export class AzureDevOpsProvider implements Provider {
     url: string,
     where: string,
     call: CallOptions,
+    lastIteration: () => Promise<number | null>,
   ): Promise<{ policies: Policies | null; threads: ThreadCounts | null }> {
     const head = pull.lastMergeSourceCommit?.commitId ?? null;
     const key = PullReadsCache.key(call.token, url);
@@ -391,10 +421,17 @@ export class AzureDevOpsProvider implements Provider {
       threads: threads === null,
     });
     const readAt = this.#clock.now().getTime();
-    if (read.evaluations) {
+    if (read.statuses) {
+      const standing = standingStatuses(read.statuses, read.evaluations);
+      const iteration = standing.some((s) => s.iterationId != null) ? await lastIteration() : null;
+      const evaluations = read.evaluations ?? [];
       policies = {
-        ...summarizeChecks(checkResults(read.evaluations, head, this.#projectWebUrl(target))),
-        blocking: blockingPolicies(read.evaluations, head),
+        ...summarizeChecks([
+          ...checkResults(evaluations, head, this.#projectWebUrl(target)),
+          ...statusResults(standing, iteration),
+        ]),
+        blocking: blockingPolicies(evaluations, head),
+        reviewers: reviewerVerdict(read.evaluations),
       };
       this.#policies.set(key, head, stamp, policies, readAt);
     }
@@ -473,12 +510,7 @@ export class AzureDevOpsProvider implements Provider {
    * `$top`/`$skip` while `nextSkip` is not 0; folders are not files) and its commits ("Pull
    * Request Commits - Get Pull Request Commits", every page). Cached per (source, target) commit.
    */
-  async #sizesOf(
-    pull: AzurePull,
-    url: string,
-    where: string,
-    call: CallOptions,
-  ): Promise<{ changed_files: number | null; commits: number | null }> {
+  async #sizesOf(pull: AzurePull, url: string, where: string, call: CallOptions): Promise<Sizes> {
     const source = pull.lastMergeSourceCommit?.commitId;
     const target = pull.lastMergeTargetCommit?.commitId;
     const key = source && target ? `${url.toLowerCase()} ${source} ${target}` : null;
@@ -516,12 +548,36 @@ export class AzureDevOpsProvider implements Provider {
       continuation = headers.get('x-ms-continuationtoken') || undefined;
       if (!continuation || data.value.length === 0) break;
     }
-    const sizes = { changed_files, commits };
+    const sizes: Sizes = { changed_files, commits, lastIteration: last };
     if (key) {
       if (this.#sizes.size >= SIZE_CACHE_MAX) this.#sizes.clear();
       this.#sizes.set(key, sizes);
     }
     return sizes;
+  }
+
+  /**
+   * The id of the PR's last iteration (its head's): from the sizes kept for its commits, else
+   * "Pull Request Iterations - List" (one request; only feedback on a PR whose sizes were not
+   * read by this replica needs it).
+   */
+  async #lastIteration(
+    pull: AzurePull,
+    url: string,
+    where: string,
+    call: CallOptions,
+  ): Promise<number | null> {
+    const source = pull.lastMergeSourceCommit?.commitId;
+    const target = pull.lastMergeTargetCommit?.commitId;
+    const cached = source && target ? this.#sizes.get(`${url.toLowerCase()} ${source} ${target}`) : undefined;
+    if (cached) return cached.lastIteration;
+    const { data } = await this.client.get(
+      `${where}/pullRequests/${pull.pullRequestId}/iterations`,
+      {},
+      iterationList,
+      call,
+    );
+    return data.value.reduce<number | null>((m, it) => (m === null || it.id > m ? it.id : m), null);
   }
 
   /**
@@ -557,9 +613,12 @@ export class AzureDevOpsProvider implements Provider {
       )
       .filter((r) => r.name !== '');
     const open = mapState(pull.status) === 'open';
+    const sizesRead = this.#sizesOf(pull, url, where, call);
     const [sizes, state] = await Promise.all([
-      this.#sizesOf(pull, url, where, call),
-      open ? this.#openSummary(pull, target, url, where, call) : null,
+      sizesRead,
+      open
+        ? this.#openSummary(pull, target, url, where, call, () => sizesRead.then((s) => s.lastIteration))
+        : null,
     ]);
     // `lastMergeSourceCommit`: "the commit at the head of the source branch at the time of the
     // last pull request merge" — Azure DevOps starts a new test merge on every push.
@@ -572,9 +631,10 @@ export class AzureDevOpsProvider implements Provider {
       pull_request_title: pull.title,
       pull_request_draft: pull.isDraft ?? false,
       changes_requested: blockers.size > 0,
-      // Azure DevOps gives no verdict of its own on the PR (branch policies are evaluated
-      // elsewhere): a standing approval and no standing request for changes.
-      approved: approvers.size > 0 && blockers.size === 0,
+      // A standing approval and no standing request for changes — and, where a blocking reviewer
+      // policy is evaluated on the PR, its evaluation fulfilled (SPEC §5, "What the hosts really
+      // do"): one "approved with suggestions" is not the two a policy asks for.
+      approved: approvers.size > 0 && blockers.size === 0 && policies?.reviewers !== false,
       reviewer_count: new Set([...approvers, ...blockers]).size,
       // The REST API has no line counts for a PR (only per-file diffs): unknown, not 0.
       additions: null,

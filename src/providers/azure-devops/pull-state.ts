@@ -20,6 +20,15 @@ import type { PullFeedback } from '../types.ts';
  */
 export const BUILD_POLICY = '0609b952-1397-4640-95ec-e00a01b2c241';
 export const STATUS_POLICY = 'cbdc66da-9728-4af8-aada-9a5a32e4a226';
+/**
+ * The reviewer policies, Azure DevOps' own verdict on the votes: "Minimum number of reviewers"
+ * (settings `minimumApproverCount`, `creatorVoteCounts`, `allowDownvotes`, `resetOnSourcePush`)
+ * and "Required reviewers" (`requiredReviewerIds`, `minimumApproverCount`, `creatorVoteCounts`) —
+ * ids and settings as in vsts-rest-api-specs `specification/policy/7.1/httpExamples/
+ * configurations/GET__policy_configurations.json` and Azure Repos docs, "Branch policies".
+ */
+export const MIN_REVIEWERS_POLICY = 'fa4e907d-c16b-4a4c-9dfa-4906e5d171dd';
+export const REQUIRED_REVIEWERS_POLICY = 'fd2167ab-b0be-447a-8ec8-39368250530e';
 
 /** Evaluations read at most (one page of "Evaluations - List", `$top`). */
 export const EVALUATIONS_PAGE = 100;
@@ -90,18 +99,36 @@ export type Thread = z.infer<typeof threadSchema>;
 export const threadList = z.object({ value: z.array(threadSchema) });
 
 /**
+ * A status a service posted on the PR ("Pull Request Statuses - List", `GitPullRequestStatus`):
+ * its context (genre and name), state, description and link, and the iteration it was posted
+ * on, if any.
+ */
+export const pullStatusSchema = z.object({
+  id: z.number().int().nullish(),
+  state: z.string().nullish(),
+  description: z.string().nullish(),
+  targetUrl: z.string().nullish(),
+  iterationId: z.number().int().nullish(),
+  context: z.object({ genre: z.string().nullish(), name: z.string().nullish() }).nullish(),
+});
+export type PullStatus = z.infer<typeof pullStatusSchema>;
+export const pullStatusList = z.object({ value: z.array(pullStatusSchema) });
+
+/**
  * One policy evaluation's outcome ("Evaluations - List", `PolicyEvaluationStatus`): `approved`
  * "the policy has been fulfilled" → passed; `rejected`, and `broken` "the policy has encountered
  * an unexpected error" → failed; `queued` "queued to run, or waiting for some event" and
  * `running` → pending; `notApplicable` → skipped. A word the docs do not list is pending, never a
  * pass. A build's result counts only for the PR's head: one the evaluation says ran on another
- * source commit (`context.lastMergeSourceCommitId`, a push since) or has expired
- * (`context.isExpired`, branch policy "Build expiration") is pending until the new build reports.
+ * source commit (`context.lastMergeSourceCommitId`, a push since) is pending until the new build
+ * reports. A build that has expired (`context.isExpired`, branch policy "Build expiration": the
+ * target branch moved) is failed whatever the status says: nothing runs until someone queues it
+ * again (`isExpiredBuild`).
  */
 export function evaluationOutcome(e: Evaluation, head: string | null): CheckOutcome {
+  if (isExpiredBuild(e)) return 'failed';
   if (e.configuration.type.id.toLowerCase() === BUILD_POLICY) {
     const ranOn = e.context?.lastMergeSourceCommitId;
-    if (e.context?.isExpired === true) return 'pending';
     if (ranOn && head && ranOn.toLowerCase() !== head.toLowerCase()) return 'pending';
   }
   switch (e.status.toLowerCase()) {
@@ -117,8 +144,43 @@ export function evaluationOutcome(e: Evaluation, head: string | null): CheckOutc
   }
 }
 
+/**
+ * A build validation whose result expired (Azure Repos docs, "Branch policies", build
+ * expiration: "Immediately when {branch} is updated … sets PR build policy status to failed";
+ * "After {n} hours if {branch} has been updated … expires the current policy status").
+ */
+function isExpiredBuild(e: Evaluation): boolean {
+  return e.configuration.type.id.toLowerCase() === BUILD_POLICY && e.context?.isExpired === true;
+}
+
+/** What an expired build's check says to do. */
+export const EXPIRED_BUILD_SUMMARY =
+  'The build expired: queue it again to run it on the current target branch.';
+
 /** Evaluations of policies in force: enabled and not deleted. */
 const inForce = (e: Evaluation) => e.configuration.isEnabled !== false && e.configuration.isDeleted !== true;
+
+/**
+ * Azure DevOps' verdict on the votes, where it gives one: null when no blocking reviewer policy
+ * in force (minimum number of reviewers, required reviewers) is evaluated on the PR; else
+ * whether each such evaluation is `approved` ("the policy has been fulfilled"). One that does
+ * not apply (`notApplicable`, e.g. required reviewers of paths the PR does not touch) is left
+ * out. An optional (non-blocking) policy does not hold a PR back ("If the policy is optional, it
+ * is informational only", Azure Repos docs, "Pull request status"), so it is no verdict.
+ */
+export function reviewerVerdict(evaluations: readonly Evaluation[] | null): boolean | null {
+  const reviewers = (evaluations ?? []).filter((e) => {
+    const type = e.configuration.type.id.toLowerCase();
+    return (
+      (type === MIN_REVIEWERS_POLICY || type === REQUIRED_REVIEWERS_POLICY) &&
+      inForce(e) &&
+      e.configuration.isBlocking !== false &&
+      e.status.toLowerCase() !== 'notapplicable'
+    );
+  });
+  if (reviewers.length === 0) return null;
+  return reviewers.every((e) => e.status.toLowerCase() === 'approved');
+}
 
 /** The evaluations that are the PR's CI: build validations and required statuses. */
 const isCheck = (e: Evaluation) => {
@@ -126,10 +188,77 @@ const isCheck = (e: Evaluation) => {
   return inForce(e) && (type === BUILD_POLICY || type === STATUS_POLICY);
 };
 
+/** `genre/name` of a status context (the form status policies and the PR page show), or the name alone. */
+const contextName = (genre: string | null | undefined, name: string | null | undefined) =>
+  genre ? `${genre}/${name ?? ''}` : (name ?? '');
+
+/**
+ * The statuses that stand on the PR: the latest of each context (genre and name, compared
+ * without case) — "only the latest of which is shown for each unique context" (Azure Repos docs,
+ * "Pull request status", "Updating status"); the latest is the highest id, ids being given in
+ * the order statuses are posted ("unique within the pull request across all iterations").
+ * Those a status policy in force requires are left out: that policy's evaluation is their check
+ * (it knows the policy's applicability and reset rules), so none counts twice.
+ */
+export function standingStatuses(
+  statuses: readonly PullStatus[],
+  evaluations: readonly Evaluation[] | null,
+): PullStatus[] {
+  const key = (genre: string | null | undefined, name: string | null | undefined) =>
+    `${(genre ?? '').toLowerCase()}\n${(name ?? '').toLowerCase()}`;
+  const required = new Set(
+    (evaluations ?? [])
+      .filter((e) => inForce(e) && e.configuration.type.id.toLowerCase() === STATUS_POLICY)
+      .map((e) => key(e.configuration.settings?.statusGenre, e.configuration.settings?.statusName)),
+  );
+  const latest = new Map<string, PullStatus>();
+  for (const s of statuses) {
+    if (!s.context?.name) continue;
+    const k = key(s.context.genre, s.context.name);
+    const kept = latest.get(k);
+    if (!kept || (s.id ?? 0) >= (kept.id ?? 0)) latest.set(k, s);
+  }
+  return [...latest.entries()].filter(([k]) => !required.has(k)).map(([, s]) => s);
+}
+
+/**
+ * One posted status's outcome (`GitStatusState`): `succeeded` → passed; `failed`, `error` →
+ * failed; `notApplicable` ("not applicable to the target object") → skipped; `pending`, `notSet`
+ * ("Status state not set. Default state.") and any word the docs do not list → pending. A status
+ * posted on an iteration older than the PR's last (`iterationId`) is not the head's: "Posting
+ * status to a specific iteration of a PR guarantees that status applies only to the code that
+ * was evaluated and none of the future updates" (Azure Repos docs, "Pull request status",
+ * "Iteration status") — pending until the service posts on the new iteration. A status posted
+ * on the PR itself (no `iterationId`) applies to the PR whatever its code.
+ */
+export function statusOutcome(s: PullStatus, lastIteration: number | null): CheckOutcome {
+  if (s.iterationId != null && lastIteration !== null && s.iterationId < lastIteration) return 'pending';
+  switch ((s.state ?? '').toLowerCase()) {
+    case 'succeeded':
+      return 'passed';
+    case 'failed':
+    case 'error':
+      return 'failed';
+    case 'notapplicable':
+      return 'skipped';
+    default:
+      return 'pending';
+  }
+}
+
+/** The standing statuses as checks, named `genre/name`, linked to their `targetUrl`. */
+export function statusResults(standing: readonly PullStatus[], lastIteration: number | null): CheckResult[] {
+  return standing.map((s) => ({
+    name: contextName(s.context?.genre, s.context?.name),
+    url: s.targetUrl ?? null,
+    outcome: statusOutcome(s, lastIteration),
+  }));
+}
+
 /** A check's name: the policy's own display name, else the pipeline's, else the required status. */
 function checkName(e: Evaluation): string {
   const s = e.configuration.settings;
-  const status = s?.statusName ? `${s.statusGenre ? `${s.statusGenre}/` : ''}${s.statusName}` : null;
+  const status = s?.statusName ? contextName(s.statusGenre, s.statusName) : null;
   return (
     s?.displayName ||
     s?.defaultDisplayName ||
@@ -235,13 +364,18 @@ export function countThreads(threads: readonly Thread[]): { unresolved_threads: 
   return { unresolved_threads, comments };
 }
 
-/** Failing checks with the text Azure DevOps gives: a build's first error lines (`buildOutputPreview`). */
+/**
+ * Failing checks with the text Azure DevOps gives: a build's first error lines
+ * (`buildOutputPreview`), what to do about an expired build, a posted status's `description`.
+ */
 export function failingChecks(
   evaluations: readonly Evaluation[],
   head: string | null,
   projectWebUrl: string,
+  standing: readonly PullStatus[] = [],
+  lastIteration: number | null = null,
 ): PullFeedback['failing_checks'] {
-  return evaluations
+  const builds = evaluations
     .filter((e) => isCheck(e) && evaluationOutcome(e, head) === 'failed')
     .map((e) => {
       const errors = (e.context?.buildOutputPreview?.errors ?? [])
@@ -250,10 +384,17 @@ export function failingChecks(
       return {
         name: checkName(e),
         url: buildUrl(projectWebUrl, e),
-        summary: errors.length > 0 ? errors.join('\n') : null,
+        summary: isExpiredBuild(e) ? EXPIRED_BUILD_SUMMARY : errors.length > 0 ? errors.join('\n') : null,
       };
-    })
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    });
+  const statuses = standing
+    .filter((s) => statusOutcome(s, lastIteration) === 'failed')
+    .map((s) => ({
+      name: contextName(s.context?.genre, s.context?.name),
+      url: s.targetUrl ?? null,
+      summary: s.description?.trim() || null,
+    }));
+  return [...builds, ...statuses].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 /**
