@@ -322,4 +322,43 @@ describe('Azure DevOps end to end', () => {
     expect(await ref(chat)).toMatchObject({ unresolved_threads: 1, comments: 1 });
     expect(az.counters.unexpected).toEqual([]);
   });
+
+  it('without any branch policy: a status Jenkins posts is the check, one approval approves; merged with its branch deleted, still shown', async () => {
+    const pr = az.model.openPull(REPO, { source_branch: 'jenkins', author: 'agent@fabrikam.com' });
+    const chat = await chatReporting(canonical, 'jenkins');
+    az.model.postPullStatus(pr, {
+      genre: 'jenkins',
+      name: 'pr-build',
+      state: 'failed',
+      iteration: 'head',
+      target_url: 'https://jenkins.fabrikam.com/job/portal/7',
+      description: '3 tests failed',
+    });
+    az.model.vote(pr, 'ann@fabrikam.com', 5);
+    await runtime.engine.tick();
+    expect(await ref(chat)).toMatchObject({
+      checks_state: 'failing',
+      checks: {
+        failed: 1,
+        failing: [{ name: 'jenkins/pr-build', url: 'https://jenkins.fabrikam.com/job/portal/7' }],
+      },
+      approved: true,
+    });
+    const feedback = await api('GET', `/api/v1/chats/${chat}/feedback`);
+    expect(feedback.json.refs[0].failing_checks).toEqual([
+      {
+        name: 'jenkins/pr-build',
+        url: 'https://jenkins.fabrikam.com/job/portal/7',
+        summary: '3 tests failed',
+      },
+    ]);
+    az.model.complete(pr, { delete_source_branch: true });
+    const answer = await api('POST', `/api/v1/chats/${chat}/diff-status/refresh`, {});
+    expect(answer.json.diff_status).toMatchObject({
+      pr_number: pr.id,
+      pull_request_state: 'merged',
+      head_branch: 'jenkins',
+    });
+    expect(az.counters.unexpected).toEqual([]);
+  });
 });

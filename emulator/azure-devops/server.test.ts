@@ -136,6 +136,35 @@ describe('Azure DevOps emulator', () => {
     expect(threads[1].comments[1].content).toBeUndefined();
   });
 
+  it('lists every status posted on a PR, oldest first; a status policy follows its context; completing can delete the branch', async () => {
+    const site = 'contoso/Web App/site';
+    const gate = az.model.addPolicy(site, 'status', {
+      settings: { statusGenre: 'sonar', statusName: 'gate' },
+    });
+    const pr = az.model.openPull(site, { source_branch: 'statuses' });
+    az.model.postPullStatus(pr, { genre: 'jenkins', name: 'build', state: 'pending', iteration: 'head' });
+    az.model.postPullStatus(pr, { genre: 'jenkins', name: 'build', state: 'succeeded', iteration: 'head' });
+    az.model.postPullStatus(pr, { genre: 'Sonar', name: 'Gate', state: 'failed' });
+    const list = await get(
+      `/contoso/Web%20App/_apis/git/repositories/site/pullRequests/${pr.id}/statuses?${v}`,
+    );
+    expect(list.body.count).toBe(3);
+    expect(list.body.value.map((s: Json) => [s.id, s.context.name, s.state, s.iterationId])).toEqual([
+      [1, 'build', 'pending', 1],
+      [2, 'build', 'succeeded', 1],
+      [3, 'Gate', 'failed', undefined],
+    ]);
+    expect(az.model.evaluations(pr).find((e) => e.policy === gate)?.status).toBe('rejected');
+    az.model.complete(pr, { delete_source_branch: true });
+    expect(az.model.repo(site).branches.has('statuses')).toBe(false);
+    const done = await get(`/contoso/Web%20App/_apis/git/repositories/site/pullRequests/${pr.id}?${v}`);
+    expect(done.body).toMatchObject({
+      status: 'completed',
+      sourceRefName: 'refs/heads/statuses',
+      completionOptions: { deleteSourceBranch: true },
+    });
+  });
+
   it('lists policy evaluations of a PR by artifact id, as a preview API only', async () => {
     const repo = az.model.repo('contoso/Web App/site');
     const ci = az.model.addPolicy('contoso/Web App/site', 'build', { settings: { displayName: 'CI' } });
