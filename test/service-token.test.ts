@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fingerprint, type GitHubEmulator, startGitHubEmulator } from '../emulator/github/server.ts';
 import { loadConfig, parseConfigFile } from '../src/config/config.ts';
@@ -275,6 +278,46 @@ describe('configuration', () => {
         'test',
       ),
     ).toThrow(/providers\[0\]\.service_token_for/);
+  });
+
+  it('max_budget_share.service_per_owner: 0.1 unless set, beside owner and service; a number form keeps it', () => {
+    const config = (max_budget_share: unknown) => {
+      const dir = mkdtempSync(join(tmpdir(), 'gitsync-config-'));
+      const path = join(dir, 'config.json');
+      writeFileSync(
+        path,
+        JSON.stringify({
+          providers: [{ id: 'gh', type: 'github', web_url: 'https://github.com', max_budget_share }],
+        }),
+      );
+      try {
+        return loadConfig({ GITSYNC_CONFIG: path }).providers[0]!.max_budget_share;
+      } finally {
+        rmSync(dir, { recursive: true });
+      }
+    };
+    expect(loadConfig({}).providers[0]!.max_budget_share).toEqual({
+      owner: 0.5,
+      service: 0.9,
+      service_per_owner: 0.1,
+    });
+    expect(config({ service_per_owner: 0.25 })).toEqual({
+      owner: 0.5,
+      service: 0.9,
+      service_per_owner: 0.25,
+    });
+    expect(config(0.3)).toEqual({ owner: 0.3, service: 0.3, service_per_owner: 0.1 });
+    expect(() => config({ service_per_owner: 2 })).toThrow(/max_budget_share/);
+  });
+
+  it('limits.refs_per_owner: 20,000 unless set', () => {
+    expect(loadConfig({}).limits.refs_per_owner).toBe(20_000);
+    expect(
+      parseConfigFile(JSON.stringify({ limits: { refs_per_owner: 5 } }), 'test').limits?.refs_per_owner,
+    ).toBe(5);
+    expect(() => parseConfigFile(JSON.stringify({ limits: { refs_per_owner: 0 } }), 'test')).toThrow(
+      /limits\.refs_per_owner/,
+    );
   });
 
   it('worker.refresh_now_per_minute: 30 unless set; 0 turns the limit off', () => {

@@ -108,7 +108,10 @@ export const CLAIM_CANDIDATES_PER_ROW = 4;
  * of thousands delays another owner's few rows by no more than one claim. The rows taken are
  * locked (`FOR UPDATE SKIP LOCKED`, re-checked as still due) and pushed a lease ahead (`$3`);
  * `updated_at` is untouched so the primary ref never changes by a claim. The ranking reads every
- * due row (index `diff_statuses_due`); the lock and the update only the `$4` best candidates.
+ * due row (index `diff_statuses_due`); the lock and the update only the `$4` best candidates,
+ * found by id: the re-check is written so that no index serves it (with `stale_at <= $1` a
+ * planner that expects few due rows walked the due index once per candidate — seconds with
+ * 100,000 due).
  */
 export const CLAIM_DUE_SQL = `
   WITH turns AS (
@@ -119,7 +122,7 @@ export const CLAIM_DUE_SQL = `
     SELECT id, turn, stale_at FROM turns ORDER BY turn, stale_at, id LIMIT $4
   ), due AS (
     SELECT d.id FROM diff_statuses d JOIN candidates w ON w.id = d.id
-    WHERE d.stale_at <= $1 AND NOT d.chat_archived
+    WHERE d.stale_at - $1 <= interval '0' AND NOT d.chat_archived
     ORDER BY w.turn, w.stale_at, w.id
     LIMIT $2
     FOR UPDATE OF d SKIP LOCKED
