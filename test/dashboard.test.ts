@@ -315,6 +315,33 @@ describe('dashboard', () => {
     await page.close();
   });
 
+  it('opens its stream with a ticket (the key is in no URL) and loads avatars only from the providers’ hosts', async () => {
+    const urls: string[] = [];
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    page.on('request', (r) => urls.push(r.url()));
+    const chat = await seededChat(
+      owner,
+      'Avatar from elsewhere',
+      'avatar-elsewhere',
+      prFields(77, 'avatar-elsewhere', { author_avatar_url: 'https://tracker.example/pixel.png' }),
+    );
+    await page.goto(`${base}/#key=${ADMIN}`);
+    await expect.poll(() => page.locator('#conn-text').textContent(), { timeout: 10_000 }).toBe('Live');
+    await expect.poll(() => card(page, chat).count(), { timeout: 10_000 }).toBe(1);
+    const stream = urls.filter((u) => u.includes('/api/v1/events?'));
+    expect(stream.length).toBeGreaterThan(0);
+    expect(stream.every((u) => /[?&]ticket=gst_/.test(u))).toBe(true);
+    expect(urls.some((u) => u.includes(ADMIN) && !u.includes('#key='))).toBe(false);
+    expect(urls.some((u) => u.includes('access_token'))).toBe(false);
+    // The host's avatar URL points elsewhere: a placeholder, never a request there.
+    expect(await card(page, chat).locator('.avatar-placeholder').count()).toBe(1);
+    expect(await card(page, chat).locator('img').count()).toBe(0);
+    expect(urls.some((u) => u.includes('tracker.example'))).toBe(false);
+    const res = await fetch(`${base}/`);
+    expect(res.headers.get('content-security-policy')).not.toMatch(/img-src[^;]*https:(\s|;)/);
+    await page.close();
+  });
+
   it('shows a paused ref with its reason, and refresh now reports the outcome', async () => {
     const chat = await chatWithBranch('Rate limited', 'limited');
     const page = await openPage();

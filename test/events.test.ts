@@ -277,6 +277,47 @@ describe('events over a real socket (SSE)', () => {
     expect(tree.json.children).toHaveLength(200);
   });
 
+  it('a stream ticket opens one stream, once, within 30 s; the key never goes in a URL', async () => {
+    const issue = async () => {
+      const res = await api('POST', '/api/v1/events/tickets');
+      expect(res.status).toBe(201);
+      return (await res.json()) as { ticket: string; expires_at: string };
+    };
+    const { ticket, expires_at } = await issue();
+    expect(Date.parse(expires_at) - s.clock.now().getTime()).toBeLessThanOrEqual(60_000);
+    // Stored hashed: the ticket itself is nowhere in the database.
+    const stored = await s.db.query<{ ticket_hash: string }>('SELECT ticket_hash FROM stream_tickets');
+    expect(stored.rows).toHaveLength(1);
+    expect(stored.rows[0]!.ticket_hash).not.toContain(ticket);
+    const stream = await SseClient.open(`${base}/api/v1/events?ticket=${ticket}`);
+    clients.push(stream);
+    expect(stream.status).toBe(200);
+    const chat = randomUUID();
+    await api('PUT', `/api/v1/chats/${chat}`, { owner_id: s.owner });
+    await stream.waitFor((e) => e.event === 'chat_created');
+    // The ticket's stream is the owner key's: only that owner's events.
+    await api(
+      'PUT',
+      `/api/v1/chats/${randomUUID()}`,
+      { owner_id: randomUUID() },
+      'test-admin-key-0123456789',
+    );
+    await api('PUT', `/api/v1/chats/${chat}`, { owner_id: s.owner, title: 'again' });
+    await stream.waitFor((e) => e.event === 'chat_updated');
+    expect(stream.events.map((e) => JSON.parse(e.data).chat.id)).toEqual([chat, chat]);
+    // Used once.
+    expect((await SseClient.open(`${base}/api/v1/events?ticket=${ticket}`)).status).toBe(401);
+    // Expired.
+    const late = await issue();
+    s.clock.advance(61_000);
+    expect((await SseClient.open(`${base}/api/v1/events?ticket=${late.ticket}`)).status).toBe(401);
+    // Only for the stream; a report key gets none.
+    const fresh = await issue();
+    expect((await fetch(`${base}/api/v1/chats?ticket=${fresh.ticket}`)).status).toBe(401);
+    const reportKey = (await s.keys.createOwnerKey(s.owner, 'reporter', 'report')).key;
+    expect((await api('POST', '/api/v1/events/tickets', undefined, reportKey)).status).toBe(403);
+  });
+
   it('refuses a stream without a key, and another owner’s stream for an owner key', async () => {
     expect((await SseClient.open(`${base}/api/v1/events`)).status).toBe(401);
     expect((await open(`?owner_id=${randomUUID()}`)).status).toBe(403);

@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import type { Clock } from '../core/clock.ts';
 import { errorMessage } from '../core/errors.ts';
@@ -16,6 +17,12 @@ import {
   selectEventsByIds,
   selectReplayPage,
 } from '../store/sql/events.ts';
+import {
+  deleteExpiredStreamTickets,
+  insertStreamTicket,
+  type StreamTicketRow,
+  takeStreamTicket,
+} from '../store/sql/stream-tickets.ts';
 import type { Outbox } from '../store/store.ts';
 import type { ChangeEvent, Publisher } from './publisher.ts';
 
@@ -43,6 +50,9 @@ export interface EventHubOptions {
 /** NOTIFY payloads must stay under 8,000 bytes (PostgreSQL docs, NOTIFY). */
 const MAX_NOTIFY_PAYLOAD = 7_900;
 const RECONNECT_DELAYS_MS = [100, 500, 1000, 2000, 5000];
+/** A stream ticket is good for this long (the page asks for one just before it connects). */
+export const STREAM_TICKET_TTL_MS = 30_000;
+const hashTicket = (ticket: string) => createHash('sha256').update(ticket).digest('hex');
 /** How far below the highest delivered id a catch-up looks (see #reconnect). */
 const CATCH_UP_MARGIN = 1000n;
 
@@ -227,6 +237,30 @@ export class EventHub implements Publisher, Outbox {
     maxEvents = 500,
   ): Promise<StoredEvent[]> {
     return selectReplayPage(this.#db, afterId, ownerId ?? null, maxEvents, maxBytes);
+  }
+
+  /**
+   * A ticket that opens one event stream for `who` within STREAM_TICKET_TTL_MS: the URL of a
+   * browser's EventSource carries it instead of the key. Stored hashed in the database, so any
+   * replica may take it; taken once.
+   */
+  async issueStreamTicket(
+    who: Omit<StreamTicketRow, 'expires_at'>,
+  ): Promise<{ ticket: string; expires_at: Date }> {
+    const ticket = `gst_${randomBytes(32).toString('base64url')}`;
+    const now = this.#clock.now();
+    const expires_at = new Date(now.getTime() + STREAM_TICKET_TTL_MS);
+    await deleteExpiredStreamTickets(this.#db, now);
+    await insertStreamTicket(this.#db, hashTicket(ticket), { ...who, expires_at });
+    return { ticket, expires_at };
+  }
+
+  /** Takes a ticket (it cannot be used again); null when unknown, used or expired. */
+  async takeStreamTicket(ticket: string): Promise<Omit<StreamTicketRow, 'expires_at'> | null> {
+    if (!/^gst_[A-Za-z0-9_-]{43}$/.test(ticket)) return null;
+    const row = await takeStreamTicket(this.#db, hashTicket(ticket));
+    if (!row || new Date(row.expires_at).getTime() <= this.#clock.now().getTime()) return null;
+    return { key_id: row.key_id, admin: row.admin, owner_id: row.owner_id, scope: row.scope };
   }
 
   /** Deletes events older than the retention window. */

@@ -3,8 +3,10 @@ import { errorMessage } from '../core/errors.ts';
 import { DEFAULT_LIMITS, type Limits } from '../core/limits.ts';
 import { TokenBuckets } from '../core/token-buckets.ts';
 import { Chats } from '../engine/chats.ts';
+import { avatarOrigins } from './dashboard-avatars.ts';
 import { EventStreams } from './event-streams.ts';
 import { HttpError, toErrorResponse } from './http-error.ts';
+import type { Principal } from './keys.ts';
 import { type Env, limitBody } from './request.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
 import { chatRoutes } from './routes/chats.ts';
@@ -70,6 +72,14 @@ export function createApp(deps: AppDeps) {
   const routeDeps: RouteDeps = { ...deps, limits, streams, chats };
   const requestBuckets = new TokenBuckets(limits.requests_per_second, limits.request_burst);
   const app = new Hono<Env>();
+  // Avatars only from the configured providers' own hosts (see dashboard-avatars.ts).
+  const securityHeaders = {
+    ...SECURITY_HEADERS,
+    'content-security-policy': SECURITY_HEADERS['content-security-policy'].replace(
+      "img-src 'self' https: data:",
+      `img-src 'self' data: ${avatarOrigins(deps.providers.providers).join(' ')}`.trimEnd(),
+    ),
+  };
 
   app.onError((error, c) => {
     const r = toErrorResponse(error, clock.now());
@@ -96,7 +106,7 @@ export function createApp(deps: AppDeps) {
       }
     }
     await next();
-    for (const [name, value] of Object.entries(SECURITY_HEADERS)) c.res.headers.set(name, value);
+    for (const [name, value] of Object.entries(securityHeaders)) c.res.headers.set(name, value);
   });
 
   operationRoutes(app, routeDeps, deps.metricsToken);
@@ -109,7 +119,14 @@ export function createApp(deps: AppDeps) {
     // EventSource cannot send headers, so browsers may pass the key in the query for the stream.
     if (!presented && c.req.method === 'GET' && c.req.path === '/api/v1/events')
       presented = c.req.query('access_token');
-    const principal = await keys.authenticate(presented);
+    let principal = await keys.authenticate(presented);
+    // Or a single-use stream ticket (POST /api/v1/events/tickets), what the dashboard sends.
+    const ticket =
+      c.req.method === 'GET' && c.req.path === '/api/v1/events' ? c.req.query('ticket') : undefined;
+    if (!principal && !presented && ticket) {
+      const held = await deps.hub.takeStreamTicket(ticket);
+      principal = held && { ...held, scope: held.scope as Principal['scope'] };
+    }
     if (!principal)
       throw new HttpError(401, 'unauthorized', 'a valid API key is required (Authorization: Bearer <key>)');
     c.set('principal', principal);

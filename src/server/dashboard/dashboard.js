@@ -22,6 +22,8 @@ const state = {
   archived: false,
   source: null,
   retry: 0,
+  /** The id of the last event received: a new stream resumes from it. */
+  lastEventId: '',
   /** The stream was opened anew (not resumed): what happened meanwhile needs a reload. */
   reloadOnOpen: false,
   toastTimer: null,
@@ -261,7 +263,8 @@ async function signIn(key) {
   measureRows();
   syncControls();
   // The stream first: what changes while the pages load is not missed.
-  connect();
+  state.lastEventId = '';
+  await connect().catch(handleError);
   load().catch(handleError);
   // The budget changes without events: asked again every minute.
   clearInterval(state.budgetTimer);
@@ -876,11 +879,29 @@ function sizes(ref) {
       <span class="stat">${count(ref.commits)} commit${ref.commits === 1 ? '' : 's'}</span>`;
 }
 
+/** Origins the service lets this page load avatars from (the configured providers' own, https). */
+const AVATAR_ORIGINS = new Set(
+  (document.querySelector('meta[name="gitsync-avatar-origins"]')?.getAttribute('content') ?? '')
+    .split(' ')
+    .filter(Boolean),
+);
+
+/** An avatar from anywhere else would tell that server each viewer's IP address: a placeholder instead. */
+function avatarAllowed(url) {
+  try {
+    const u = new URL(url);
+    return u.protocol === 'https:' && AVATAR_ORIGINS.has(u.origin);
+  } catch {
+    return false;
+  }
+}
+
 function author(ref) {
   if (!ref.author_login) return '';
-  const avatar = ref.author_avatar_url
-    ? `<img src="${safeUrl(ref.author_avatar_url)}" alt="" loading="lazy">`
-    : '';
+  const avatar =
+    ref.author_avatar_url && avatarAllowed(ref.author_avatar_url)
+      ? `<img src="${safeUrl(ref.author_avatar_url)}" alt="" loading="lazy">`
+      : `<span class="avatar-placeholder" aria-hidden="true">${escapeHtml(String(ref.author_login).slice(0, 1).toUpperCase())}</span>`;
   return `<span class="author">${avatar}${escapeHtml(ref.author_login)}</span>`;
 }
 
@@ -1060,44 +1081,50 @@ const EVENT_KINDS = [
   'chat_deleted',
 ];
 
-function connect() {
+/**
+ * Opens the event stream with a single-use ticket (docs/api.md, "Keys"): the key goes only in the
+ * Authorization header of the POST that gets the ticket, never in a URL a proxy could log. A
+ * ticket is spent once the stream opens, so the browser's own reconnect cannot reuse it: on any
+ * error the page gets a fresh ticket and resumes from the last event id it saw.
+ */
+async function connect() {
   closeStream();
   setConnection('connecting', 'Connecting…');
-  const source = new EventSource(`/api/v1/events?access_token=${encodeURIComponent(state.key)}`);
+  const retry = () => {
+    setConnection('offline', 'Disconnected — retrying');
+    const delay = Math.min(30_000, 1000 * 2 ** state.retry++);
+    const key = state.key;
+    setTimeout(() => {
+      if (state.key === key && !state.source) connect().catch(handleError);
+    }, delay);
+  };
+  let ticket;
+  try {
+    ({ ticket } = await api('POST', '/api/v1/events/tickets'));
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) showSignIn('Your key is no longer accepted.');
+    else retry();
+    return;
+  }
+  if (state.source) return;
+  const resume = state.lastEventId ? `&last_event_id=${encodeURIComponent(state.lastEventId)}` : '';
+  const source = new EventSource(`/api/v1/events?ticket=${encodeURIComponent(ticket)}${resume}`);
   state.source = source;
   source.onopen = () => {
     state.retry = 0;
     setConnection('live', 'Live');
-    // A stream opened anew (not resumed by the browser with Last-Event-ID) missed what happened meanwhile.
-    if (state.reloadOnOpen) {
-      state.reloadOnOpen = false;
-      load().catch(handleError);
-    }
+    // A stream opened anew without an id to resume from missed what happened meanwhile.
+    if (state.reloadOnOpen && !resume) load().catch(handleError);
+    state.reloadOnOpen = false;
   };
   source.onerror = () => {
-    if (source.readyState === EventSource.CLOSED) {
-      // The browser gave up (e.g. the service restarted with other keys): try again ourselves.
-      setConnection('offline', 'Disconnected — retrying');
-      const delay = Math.min(30_000, 1000 * 2 ** state.retry++);
-      setTimeout(() => {
-        if (state.source === source) {
-          api('GET', '/api/v1/chats?limit=1')
-            .then(() => {
-              state.reloadOnOpen = true;
-              connect();
-            })
-            .catch((e) =>
-              e instanceof ApiError && e.status === 401
-                ? showSignIn('Your key is no longer accepted.')
-                : source.onerror(),
-            );
-        }
-      }, delay);
-    } else {
-      setConnection('connecting', 'Reconnecting…');
-    }
+    if (state.source !== source) return;
+    closeStream();
+    state.reloadOnOpen = true;
+    retry();
   };
   const onEvent = (e) => {
+    if (e.lastEventId) state.lastEventId = e.lastEventId;
     const event = JSON.parse(e.data);
     state.stats.eventsReceived++;
     state.queue.push(event);

@@ -1,11 +1,29 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Hono } from 'hono';
+import type { IncomingMessage } from 'node:http';
+import type { Context, Hono } from 'hono';
 import { DASHBOARD_ASSETS } from '../dashboard.ts';
+import { avatarOrigins, dashboardHtml } from '../dashboard-avatars.ts';
 import { HttpError } from '../http-error.ts';
 import type { Env } from '../request.ts';
 import type { RouteDeps } from './deps.ts';
 
-/** Health, readiness, metrics and the dashboard's files: no API key (metrics: optionally their own). */
+/**
+ * Whether a request comes from this machine itself: its socket's peer is a loopback address and
+ * no proxy says it forwards someone else's request. In-process requests (no socket) do too.
+ */
+function fromLoopback(c: Context<Env>): boolean {
+  if (c.req.header('forwarded') ?? c.req.header('x-forwarded-for') ?? c.req.header('x-real-ip')) return false;
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  if (!incoming) return true;
+  const peer = incoming.socket?.remoteAddress ?? '';
+  return /^(127\.|::1$|::ffff:127\.)/.test(peer);
+}
+
+/**
+ * Health, readiness, metrics and the dashboard's files: no API key (metrics: optionally their
+ * own). Token fingerprints label the budget gauge only for a scrape with GITSYNC_METRICS_TOKEN or
+ * from loopback; other scrapes get one series per provider and scope.
+ */
 export function operationRoutes(app: Hono<Env>, deps: RouteDeps, metricsToken: string | undefined): void {
   const { store, metrics, streams } = deps;
   const metricsHash = metricsToken ? createHash('sha256').update(metricsToken).digest() : null;
@@ -29,11 +47,14 @@ export function operationRoutes(app: Hono<Env>, deps: RouteDeps, metricsToken: s
         );
     }
     metrics.sseClients.set(streams.count);
-    return c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType });
+    return c.text(await metrics.render(metricsHash !== null || fromLoopback(c)), 200, {
+      'content-type': metrics.registry.contentType,
+    });
   });
   // The dashboard: static files from the package. The key never appears in these requests.
   const noStore = { 'cache-control': 'no-cache' };
-  app.get('/', (c) => c.html(DASHBOARD_ASSETS.html, 200, noStore));
+  const html = dashboardHtml(DASHBOARD_ASSETS.html, avatarOrigins(deps.providers.providers));
+  app.get('/', (c) => c.html(html, 200, noStore));
   app.get('/assets/dashboard.js', (c) =>
     c.body(DASHBOARD_ASSETS.js, 200, { 'content-type': 'text/javascript; charset=utf-8', ...noStore }),
   );
