@@ -5,6 +5,7 @@ import pino from 'pino';
 import { type AppConfig, loadConfig } from './config/config.ts';
 import { type Clock, systemClock } from './core/clock.ts';
 import { errorMessage } from './core/errors.ts';
+import { setFingerprintKey } from './core/fingerprint.ts';
 import type { Logger } from './core/logger.ts';
 import { Engine } from './engine/engine.ts';
 import { EventHub } from './events/event-hub.ts';
@@ -15,6 +16,7 @@ import { KeyAuthority } from './server/keys.ts';
 import { Metrics } from './server/metrics.ts';
 import { type Database, makeFolderPrivate, openDatabase } from './store/database.ts';
 import { migrate } from './store/migrate.ts';
+import { deploymentSecret } from './store/sql/secrets.ts';
 import { SqlStore } from './store/sql-store.ts';
 import { TokenCipher } from './store/token-cipher.ts';
 
@@ -133,6 +135,12 @@ export async function openRuntime(
     const applied = await migrate(db);
     startup.migrations_ms = Math.round(performance.now() - migratingAt);
     if (applied.length > 0) logger.info({ versions: applied }, 'applied migrations');
+    // Token fingerprints (budget rows, /metrics labels, caches) are HMACs under a key every replica
+    // shares: derived from the encryption key (given, or the embedded database's 0600 key file), or
+    // else a secret generated once in the database (src/core/fingerprint.ts).
+    setFingerprintKey(
+      cipher.derive('gitsync token fingerprints') ?? (await deploymentSecret(db, 'token_fingerprints')),
+    );
     const { resealed, unreadable } = await new SqlStore(db, cipher).resealTokens();
     if (resealed > 0)
       logger.info({ resealed }, "sealed stored owners' tokens with the current key and format");

@@ -1,11 +1,13 @@
-import { createHmac, randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/config.ts';
+import { tokenFingerprint } from '../src/core/fingerprint.ts';
 import { openRuntime } from '../src/runtime.ts';
 import { DASHBOARD_ASSETS } from '../src/server/dashboard.ts';
+import type { BudgetState } from '../src/store/store.ts';
 import { schemaUrl } from './helpers/processes.ts';
-import { createServiceHarness, type ServiceHarness, WEBHOOK_SECRET } from './helpers/service.ts';
+import { ADMIN_KEY, createServiceHarness, type ServiceHarness, WEBHOOK_SECRET } from './helpers/service.ts';
 import { waitFor } from './helpers/wait.ts';
 
 const REPO = 'https://fake.test/acme/app';
@@ -423,6 +425,77 @@ describe('security', () => {
         headers: { authorization: 'Bearer metrics-key-0123456789' },
       });
       expect(metrics.status).toBe(200);
+    });
+
+    it('/metrics labels budgets with token fingerprints only for loopback scrapes or with the metrics key', async () => {
+      const budgets = () =>
+        ['ghp_owner_one', 'ghp_owner_two'].map((token, i) => ({
+          provider_id: 'github',
+          scope: 'core',
+          token_fp: tokenFingerprint(token),
+          remaining: 10 - 5 * i,
+        })) as unknown as BudgetState[];
+      const scrape = async (headers: Record<string, string>) => {
+        const res = await s.http.app.request('/metrics', { headers });
+        expect(res.status).toBe(200);
+        return (await res.text()).split('\n').filter((l) => l.startsWith('gitsync_token_budget_remaining'));
+      };
+      s = await createServiceHarness();
+      s.metrics.budgets = budgets;
+      expect(await scrape({})).toHaveLength(2);
+      expect((await scrape({})).every((l) => /token="[\w-]{12}"/.test(l))).toBe(true);
+      // Through a proxy (someone else's request): one series per provider and scope, the lowest.
+      expect(await scrape({ 'x-forwarded-for': '203.0.113.9' })).toEqual([
+        'gitsync_token_budget_remaining{provider="github",scope="core"} 5',
+      ]);
+      await s.close();
+      s = await createServiceHarness({ env: { GITSYNC_METRICS_TOKEN: 'metrics-key-0123456789' } });
+      s.metrics.budgets = budgets;
+      const keyed = await scrape({
+        authorization: 'Bearer metrics-key-0123456789',
+        'x-forwarded-for': '203.0.113.9',
+      });
+      expect(keyed).toHaveLength(2);
+      expect(keyed.every((l) => /token="[\w-]{12}"/.test(l))).toBe(true);
+    });
+
+    it("token fingerprints are HMACs under the deployment's key: never a plain hash, the same on every replica", async () => {
+      const token = 'ghp_0123456789abcdefghijklmnopqrstuvwxyz';
+      const plain = createHash('sha256').update(token).digest('base64url');
+      s = await createServiceHarness();
+      const withKey = tokenFingerprint(token);
+      expect(withKey).not.toBe(plain);
+      // Without an encryption key (PostgreSQL): a secret generated once in the database, which a
+      // second replica of the deployment reads.
+      const schema = (await s.db.query<{ s: string }>('SELECT current_schema() AS s')).rows[0]!.s;
+      const config = loadConfig({});
+      const replica = () =>
+        openRuntime(
+          {
+            ...config,
+            database_url: schemaUrl(schema),
+            admin_token: ADMIN_KEY,
+            encryption_key: undefined,
+            providers: [],
+            worker: { ...config.worker, enabled: false },
+          },
+          { clock: s.clock, logger: pino({ level: 'silent' }) },
+        );
+      const first = await replica();
+      const keyless = tokenFingerprint(token);
+      await first.close();
+      expect(keyless).not.toBe(plain);
+      expect(keyless).not.toBe(withKey);
+      const second = await replica();
+      try {
+        expect(tokenFingerprint(token)).toBe(keyless);
+      } finally {
+        await second.close();
+      }
+      // Another deployment with the same encryption key (a replica of the first) agrees again.
+      await s.close();
+      s = await createServiceHarness();
+      expect(tokenFingerprint(token)).toBe(withKey);
     });
 
     it('inputs that once answered 500 get a clear 400 and change nothing', async () => {

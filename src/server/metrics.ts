@@ -76,9 +76,9 @@ export class Metrics {
       });
     }
     const budgetsOf = () => this.budgets?.() ?? [];
-    new client.Gauge({
+    this.#budgetByToken = new client.Gauge({
       name: 'gitsync_token_budget_remaining',
-      help: "What a code host last said is left of a token's budget, by provider, budget scope and token fingerprint (never the token or its owner)",
+      help: "What a code host last said is left of a token's budget, by provider, budget scope and token fingerprint (an HMAC under the deployment's key: never the token or its owner)",
       labelNames: ['provider', 'scope', 'token'] as const,
       registers: [this.registry],
       collect() {
@@ -89,6 +89,27 @@ export class Metrics {
               { provider: b.provider_id, scope: b.scope, token: b.token_fp.slice(0, 12) },
               b.remaining,
             );
+      },
+    });
+    // The same gauge for scrapes that may not tell tokens apart (see `render`): one series per
+    // provider and scope, the lowest any token has left.
+    this.#budgetByProvider = new client.Gauge({
+      name: 'gitsync_token_budget_remaining',
+      help: "The lowest of what code hosts last said is left of their tokens' budgets, by provider and budget scope (token labels are served only to loopback scrapes or with GITSYNC_METRICS_TOKEN)",
+      labelNames: ['provider', 'scope'] as const,
+      registers: [],
+      collect() {
+        this.reset();
+        const lowest = new Map<string, { provider: string; scope: string; remaining: number }>();
+        for (const b of budgetsOf()) {
+          if (b.remaining === null) continue;
+          const key = `${b.provider_id}\u0000${b.scope}`;
+          const seen = lowest.get(key);
+          if (!seen || b.remaining < seen.remaining)
+            lowest.set(key, { provider: b.provider_id, scope: b.scope, remaining: b.remaining });
+        }
+        for (const { provider, scope, remaining } of lowest.values())
+          this.set({ provider, scope }, remaining);
       },
     });
     new client.Gauge({
@@ -113,6 +134,24 @@ export class Metrics {
 
   /** The token budgets this replica knows (set once the engine exists). */
   budgets: (() => BudgetState[]) | null = null;
+
+  readonly #budgetByToken: client.Gauge<'provider' | 'scope' | 'token'>;
+  readonly #budgetByProvider: client.Gauge<'provider' | 'scope'>;
+
+  /**
+   * The Prometheus text of every metric. Without `tokenLabels` the budget gauge has no token label
+   * (one series per provider and scope): how many tokens there are and how each is spent, owner by
+   * owner, is not for whoever can reach `/metrics` from elsewhere.
+   */
+  render(tokenLabels: boolean): Promise<string> {
+    if (tokenLabels) return this.registry.metrics();
+    const view = new client.Registry();
+    // prom-client types these as plain objects, though they are the metrics registered above.
+    for (const metric of this.registry.getMetricsAsArray() as unknown as client.Metric[])
+      if (metric !== this.#budgetByToken) view.registerMetric(metric);
+    view.registerMetric(this.#budgetByProvider);
+    return view.metrics();
+  }
 
   readonly observer: EngineObserver = {
     tick: (result, timings) => {

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { ConfigError } from '../core/errors.ts';
 
@@ -61,6 +61,14 @@ export class TokenCipher {
 
   get encrypts(): boolean {
     return this.#key !== null;
+  }
+
+  /**
+   * A key for another purpose derived from this one (HKDF-SHA256, RFC 5869, `purpose` as its info),
+   * or null without a key: one secret to keep, and the derived key says nothing of the sealing key.
+   */
+  derive(purpose: string): Buffer | null {
+    return this.#key ? Buffer.from(hkdfSync('sha256', this.#key, Buffer.alloc(0), purpose, 32)) : null;
   }
 
   /** Seals `token` for the row of `owner` and `providerId`; only that row's values open it. */
