@@ -36,6 +36,24 @@ interface ContractHost {
   openPull(repo: RepoRef, head: { branch: string; fork?: RepoRef }, title: string): Promise<number>;
   merge(repo: RepoRef, number: number): Promise<void>;
   close(repo: RepoRef, number: number): Promise<void>;
+  /** Merges the PR and deletes its head branch, as "delete branch after merge" does. */
+  mergeDeletingBranch(repo: RepoRef, number: number, branch: string): Promise<void>;
+  /**
+   * A CI service posts a result on the PR's head commit (or, on Azure DevOps, on the PR) that no
+   * branch rule requires; absent where the host has no such thing.
+   */
+  postStatus?(repo: RepoRef, number: number, branch: string, passed: boolean): Promise<void>;
+  /**
+   * An open PR whose mergeability the host leaves uncomputed until asked, with a token whose asks
+   * it ignores (GitLab: a Reporter's token); `asks()` counts the asks the host received and
+   * `advance` moves the provider's clock. Absent where the host computes mergeability itself.
+   */
+  ignoredRecheck?(): Promise<{
+    pull: { repo: RepoRef; number: number };
+    token: string;
+    asks(): number;
+    advance(ms: number): void;
+  }>;
   /** Asks these people to review the PR. */
   requestReview(repo: RepoRef, number: number, logins: string[]): Promise<void>;
   /** A review by `login` (a comment: no verdict), which answers their request. */
@@ -43,7 +61,7 @@ interface ContractHost {
   /** The next request fails as the host answers: a rejected token, a rate limit, a server error. */
   failNext(kind: 'token' | 'rate_limit' | 'server'): void;
   /** Why a case does not apply to this host (the suite says so instead of skipping silently). */
-  lacks?: { forks?: string; webhooks?: string };
+  lacks?: { forks?: string; webhooks?: string; statuses?: string; recheck?: string };
   /** Origin forms of the host beyond https, ssh:// and scp-like on the web host (Azure's ssh host). */
   extraOrigins?(repo: RepoRef): string[];
   /** Whether a delivery's credentials cover its body (an HMAC), not only who sent it (a shared token). */
@@ -91,6 +109,9 @@ const HOSTS: Record<string, () => Promise<ContractHost>> = {
         void host.updatePull(`${repo.owner}/${repo.name}`, n, { pull_request_state: 'merged' }),
       close: async (repo, n) =>
         void host.updatePull(`${repo.owner}/${repo.name}`, n, { pull_request_state: 'closed' }),
+      // The fake has no branches: merging is all there is to it.
+      mergeDeletingBranch: async (repo, n) =>
+        void host.updatePull(`${repo.owner}/${repo.name}`, n, { pull_request_state: 'merged' }),
       requestReview: async (repo, n, logins) => {
         const pull = host.get(`${repo.owner}/${repo.name}`, n);
         host.updatePull(`${repo.owner}/${repo.name}`, n, {
@@ -109,7 +130,12 @@ const HOSTS: Record<string, () => Promise<ContractHost>> = {
       failNext: (kind) => {
         failing = kind;
       },
-      lacks: { forks: 'the in-memory fake has no forks', webhooks: 'the in-memory fake has no webhooks' },
+      lacks: {
+        forks: 'the in-memory fake has no forks',
+        webhooks: 'the in-memory fake has no webhooks',
+        statuses: 'the in-memory fake has no commits to post statuses on',
+        recheck: 'the in-memory fake has no mergeability to compute',
+      },
       budgetSays: 'nothing',
       dispose: async () => {},
     };
@@ -120,9 +146,10 @@ const HOSTS: Record<string, () => Promise<ContractHost>> = {
     const token = 'glpat-contract-token';
     gl.addToken(token, 'contract-bot');
     const secret = 'contract gitlab secret';
+    const clock = new FakeClock(new Date());
     const provider = new GitLabProvider(
       { id: 'gitlab', type: 'gitlab', web_url: gl.webUrl, api_url: gl.apiUrl, webhook_secret: secret },
-      { clock: new FakeClock(new Date()) },
+      { clock },
     );
     const path = (r: RepoRef) => `${r.owner}/${r.name}`;
     let failing: Parameters<typeof gl.addFaults>[0] | null = null;
@@ -153,6 +180,42 @@ const HOSTS: Record<string, () => Promise<ContractHost>> = {
       },
       merge: async (repo, n) => void gl.model.merge(path(repo), n),
       close: async (repo, n) => void gl.model.close(path(repo), n),
+      mergeDeletingBranch: async (repo, n, branch) => {
+        gl.model.merge(path(repo), n);
+        gl.model.deleteBranch(path(repo), branch);
+      },
+      async ignoredRecheck() {
+        // GitLab ignores a recheck asked by a token that may not update the project's MRs
+        // (lib/api/merge_requests.rb, recheck_mergeability_of).
+        const reporter = 'glpat-contract-reporter';
+        gl.addToken(reporter, 'contract-reporter');
+        const repo = { owner: 'acme/platform', name: unique('recheck') };
+        gl.model.createProject({
+          path: path(repo),
+          visibility: 'public',
+          members: ['contract-bot'],
+          reporters: ['contract-reporter'],
+        });
+        gl.model.push(path(repo), 'unchecked');
+        const mr = gl.model.openMergeRequest(path(repo), { source_branch: 'unchecked' });
+        gl.model.push(path(repo), 'unchecked');
+        return {
+          pull: { repo, number: mr.iid },
+          token: reporter,
+          asks: () =>
+            gl.log.filter(
+              (l) => l.path.includes('with_merge_status_recheck=true') && l.path.includes(`iids[]=${mr.iid}`),
+            ).length,
+          advance: (ms) => clock.advance(ms),
+        };
+      },
+      // GitLab turns a commit status posted through its API into an external pipeline of the commit.
+      postStatus: async (repo, _n, branch, passed) =>
+        void gl.model.createPipeline(path(repo), {
+          ref: branch,
+          source: 'external',
+          jobs: [{ name: 'ci/external', status: passed ? 'success' : 'failed' }],
+        }),
       requestReview: async (repo, n, logins) => {
         for (const login of logins) gl.model.requestReview(path(repo), n, login);
       },
@@ -227,6 +290,15 @@ const HOSTS: Record<string, () => Promise<ContractHost>> = {
       },
       merge: async (repo, n) => az.model.complete(pull(repo, n)),
       close: async (repo, n) => az.model.abandon(pull(repo, n)),
+      mergeDeletingBranch: async (repo, n) =>
+        az.model.complete(pull(repo, n), { delete_source_branch: true }),
+      postStatus: async (repo, n, _branch, passed) =>
+        void az.model.postPullStatus(pull(repo, n), {
+          genre: 'ci',
+          name: 'build',
+          state: passed ? 'succeeded' : 'failed',
+          iteration: 'head',
+        }),
       requestReview: async (repo, n, logins) => {
         for (const login of logins) az.model.addReviewer(pull(repo, n), login);
       },
@@ -240,6 +312,10 @@ const HOSTS: Record<string, () => Promise<ContractHost>> = {
               ? { kind: 'rate_limit', reset_in_s: 60, times: 1 }
               : { kind: 'status', status: 503, times: 1 },
         ),
+      lacks: {
+        recheck:
+          'Azure DevOps computes mergeability itself after every push (mergeStatus queued, then an answer)',
+      },
       signsBody: false,
       // Its ssh remotes live on another host, with `v3/` and no `_git`.
       extraOrigins: (repo) => {
@@ -297,6 +373,13 @@ const HOSTS: Record<string, () => Promise<ContractHost>> = {
         }).id,
       merge: async (repo, n) => void bb.model.merge(full(repo), n),
       close: async (repo, n) => void bb.model.decline(full(repo), n),
+      mergeDeletingBranch: async (repo, n) =>
+        void bb.model.merge(full(repo), n, { close_source_branch: true }),
+      postStatus: async (repo, n, _branch, passed) =>
+        void bb.model.setStatus(bb.model.head(full(repo), n), {
+          key: 'ci',
+          state: passed ? 'SUCCESSFUL' : 'FAILED',
+        }),
       requestReview: async (repo, n, logins) => void bb.model.addReviewers(full(repo), n, logins),
       // Bitbucket has no review without a verdict: a reviewer answers the request by approving
       // (or requesting changes); a comment leaves them asked.
@@ -309,6 +392,7 @@ const HOSTS: Record<string, () => Promise<ContractHost>> = {
               ? { kind: 'rate_limit', times: 1 }
               : { kind: 'status', status: 502, times: 1 },
         ),
+      lacks: { recheck: 'Bitbucket Cloud computes mergeability itself' },
       signsBody: true,
       delivery(repo, branch) {
         const body = JSON.stringify({
@@ -361,6 +445,12 @@ const HOSTS: Record<string, () => Promise<ContractHost>> = {
         }).number,
       merge: async (repo, n) => void gt.model.merge(full(repo), n),
       close: async (repo, n) => void gt.model.close(full(repo), n),
+      mergeDeletingBranch: async (repo, n) => void gt.model.merge(full(repo), n, { delete_branch: true }),
+      postStatus: async (repo, n, _branch, passed) =>
+        void gt.model.setStatus(full(repo), gt.model.pull(full(repo), n).head_sha, {
+          context: 'ci/build',
+          state: passed ? 'success' : 'failure',
+        }),
       requestReview: async (repo, n, logins) => {
         for (const login of logins) gt.model.requestReview(full(repo), n, { login });
       },
@@ -373,6 +463,7 @@ const HOSTS: Record<string, () => Promise<ContractHost>> = {
               ? { kind: 'rate_limit', retry_after_s: 60, times: 1 }
               : { kind: 'status', status: 502, times: 1 },
         ),
+      lacks: { recheck: 'Gitea/Forgejo queue the mergeability check themselves after a push' },
       signsBody: true,
       delivery(repo, branch) {
         const body = JSON.stringify({ ref: `refs/heads/${branch}`, repository: { full_name: full(repo) } });
@@ -416,6 +507,16 @@ const HOSTS: Record<string, () => Promise<ContractHost>> = {
         }).number,
       merge: async (repo, n) => void gh.model.merge(full(repo), n),
       close: async (repo, n) => void gh.model.close(full(repo), n),
+      mergeDeletingBranch: async (repo, n, branch) => {
+        gh.model.merge(full(repo), n);
+        gh.model.deleteBranch(full(repo), branch);
+      },
+      postStatus: async (repo, n, _branch, passed) =>
+        void gh.model.addStatus({
+          sha: gh.model.pull(full(repo), n).head_sha,
+          context: 'ci/build',
+          state: passed ? 'success' : 'failure',
+        }),
       requestReview: async (repo, n, logins) =>
         void gh.model.requestReviewers(full(repo), n, { reviewers: logins }),
       review: async (repo, n, login) => void gh.model.review(full(repo), n, { login, state: 'COMMENTED' }),
@@ -427,6 +528,7 @@ const HOSTS: Record<string, () => Promise<ContractHost>> = {
               ? { kind: 'rate_limit', reset_in_s: 60, times: 1 }
               : { kind: 'status', status: 502, times: 1 },
         ),
+      lacks: { recheck: 'GitHub computes mergeability itself once a read asks for it' },
       signsBody: true,
       delivery(repo, branch) {
         const body = JSON.stringify({
@@ -504,6 +606,77 @@ describe.each(Object.keys(HOSTS))('provider contract: %s', (name) => {
       pull_request_title: 'Second try',
       url: h.provider.buildPullUrl({ repo, number: open }),
     });
+  });
+
+  it('keeps a merged PR whose head branch was deleted, and finds one deleted before the first look', async () => {
+    const { repo } = await h.createRepo(unique('deleted'));
+    const seen = await h.openPull(repo, { branch: 'seen-first' }, 'Seen first');
+    expect(await h.provider.findPullForBranch(repo, 'seen-first', call())).toMatchObject({
+      pr_number: seen,
+      pull_request_state: 'open',
+    });
+    await h.mergeDeletingBranch(repo, seen, 'seen-first');
+    const pull = { repo, number: seen };
+    const merged = await h.provider.fetchPull(pull, call());
+    expect(merged).toMatchObject({
+      pr_number: seen,
+      pull_request_state: 'merged',
+      head_branch: 'seen-first',
+    });
+    if (h.provider.fetchPulls)
+      expect((await h.provider.fetchPulls([pull], call())).get(pullKey(pull))).toEqual(merged);
+    expect(await h.provider.findPullForBranch(repo, 'seen-first', call())).toMatchObject({
+      pr_number: seen,
+      pull_request_state: 'merged',
+    });
+
+    // Merged with "delete branch" before gitsync ever looked.
+    const unseen = await h.openPull(repo, { branch: 'gone-before' }, 'Gone before');
+    await h.mergeDeletingBranch(repo, unseen, 'gone-before');
+    const found = await h.provider.findPullForBranch(repo, 'gone-before', call());
+    expect(found).toMatchObject({
+      pr_number: unseen,
+      pull_request_state: 'merged',
+      head_branch: 'gone-before',
+    });
+    if (h.provider.findPullsForBranches)
+      expect(
+        (await h.provider.findPullsForBranches([{ repo, branch: 'gone-before' }], call())).get(
+          branchKey(repo, 'gone-before'),
+        ),
+      ).toEqual(found);
+  });
+
+  it('counts a result a CI service posted as a check, though no rule requires it', async () => {
+    if (!h.postStatus) return void expect(h.lacks?.statuses).toBeTypeOf('string');
+    const { repo } = await h.createRepo(unique('statuses'));
+    const failing = await h.openPull(repo, { branch: 'red' }, 'Red');
+    const passing = await h.openPull(repo, { branch: 'green' }, 'Green');
+    await h.postStatus(repo, failing, 'red', false);
+    await h.postStatus(repo, passing, 'green', true);
+    for (const [number, state] of [
+      [failing, 'failing'],
+      [passing, 'passing'],
+    ] as const) {
+      const pull = { repo, number };
+      const one = await h.provider.fetchPull(pull, call());
+      expect(one.checks_state, `PR ${number}`).toBe(state);
+      if (h.provider.fetchPulls)
+        expect((await h.provider.fetchPulls([pull], call())).get(pullKey(pull))).toEqual(one);
+    }
+  });
+
+  it('stops asking a host that ignores its mergeability rechecks, and says why', async () => {
+    if (!h.ignoredRecheck) return void expect(h.lacks?.recheck).toBeTypeOf('string');
+    const { pull, token, asks, advance } = await h.ignoredRecheck();
+    let last = await h.provider.fetchPull(pull, { token });
+    for (let i = 0; i < 5; i++) {
+      advance(10 * 60_000);
+      last = await h.provider.fetchPull(pull, { token });
+    }
+    expect(last.merge_state).toBe('unknown');
+    expect(last.merge_state_reason).toMatch(/ignored|permission/i);
+    expect(asks()).toBe(2);
   });
 
   it('tells the engine what each answer says of the token’s budget, and what it cost', async () => {

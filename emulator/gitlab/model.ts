@@ -596,6 +596,21 @@ export class GitLabModel {
     return head;
   }
 
+  /**
+   * A branch deleted (a push removing it, or "delete source branch" after a merge). The MRs keep
+   * their `source_branch`, a column of their own; open MRs from it are closed, as GitLab's
+   * `MergeRequests::RefreshService#close_upon_missing_source_branch_ref`
+   * (app/services/merge_requests/refresh_service.rb) does. A merged MR stays as it was.
+   */
+  deleteBranch(path: string, branch: string): void {
+    const project = this.project(path);
+    if (!project.branches.delete(branch)) throw new EmulatorError(404, '404 Branch Not Found');
+    for (const list of this.mergeRequests.values())
+      for (const mr of list)
+        if (mr.state === 'opened' && mr.source_project_id === project.id && mr.source_branch === branch)
+          this.close(this.project(mr.project_id).path, mr.iid);
+  }
+
   openMergeRequest(targetPath: string, input: OpenMergeRequestInput): GlMergeRequest {
     const target = this.project(targetPath);
     const source = input.source_project ? this.project(input.source_project) : target;
