@@ -46,12 +46,9 @@ describe('GitLab emulator GraphQL', () => {
     });
   });
   afterEach(async () => {
+    gl.maxComplexity = null;
     if (strict) expect(gl.counters.unexpected).toEqual([]);
     await gl.close();
-  });
-
-  afterEach(() => {
-    gl.maxComplexity = null;
   });
 
   it('reads many branches’ merge requests in one query with aliases, newest update first', async () => {
@@ -202,7 +199,7 @@ describe('GitLab emulator GraphQL', () => {
     expect(viaPrivateToken.body.data.currentUser.username).toBe('alice');
   });
 
-  it('scores complexity as GitLab does (connections by their page) and refuses queries above 250 (authenticated)', async () => {
+  it('scores complexity as GitLab does (a connection’s selections once: BaseField#complexity_for) and refuses queries above 250 (authenticated)', async () => {
     expect(queryComplexity(parse('{ project(fullPath: "a/b") { id fullPath } }'))).toBe(3);
     const small = await post('{ queryComplexity { score limit } }');
     expect(small.body.data.queryComplexity).toEqual({ score: 3, limit: 250 });

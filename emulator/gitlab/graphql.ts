@@ -325,7 +325,9 @@ export const MAX_QUERY_SIZE = 10_000;
 /**
  * What GitLab's field definitions weigh (`Types::BaseField#base_complexity`: 1, plus 1 for a field
  * declared `calls_gitaly: true`; or an explicit `complexity:`), for the fields of
- * `app/graphql/types/merge_request_type.rb` (and its EE part) that weigh more than 1.
+ * `app/graphql/types/merge_request_type.rb` that weigh more than 1 (`diff_head_sha`,
+ * `diff_stats_summary`, `detailed_merge_status`, `approved` and `commits` call Gitaly; `merged_at`,
+ * `closed_at` and `reviewers` say `complexity: 5`).
  */
 const FIELD_WEIGHTS: Record<string, number> = {
   'MergeRequest.diffHeadSha': 2,
@@ -335,30 +337,46 @@ const FIELD_WEIGHTS: Record<string, number> = {
   'MergeRequest.approvalsLeft': 2,
   'MergeRequest.commits': 2,
   'MergeRequest.mergedAt': 5,
+  'MergeRequest.closedAt': 5,
   'MergeRequest.reviewers': 5,
 };
 
 /**
- * Connection fields GitLab resolves with a resolver (`resolver:` in the type definition), whose
- * complexity is GitLab's proc (`Types::BaseField#field_resolver_complexity`): the connection's own
- * score, plus the resolver's (`Resolvers::BaseResolver.resolver_complexity`: 1, +1 with `sort`, +5
- * with `search`), then that times 1 + 1% per node of the page (`complexity_multiplier`: 0.01, or 0
- * when `iids` are given). `sort` counts when it has a default, as `Project.mergeRequests`' has.
+ * Fields GitLab resolves with a resolver class (`resolver:` in the type definition), whose
+ * complexity is GitLab's proc (`Types::BaseField#field_resolver_complexity`): the children's
+ * score plus the resolver's own (`Resolvers::BaseResolver.resolver_complexity`: 1, +1 when `sort`
+ * has a value — a default counts, as `MergeRequestsResolver`'s `created_desc` does — +5 with
+ * `search`); for a connection that is then raised by 1% per node of its page
+ * (`connection_complexity_multiplier`: `[first, last, max_page_size 100].min` ×
+ * `BaseResolver.complexity_multiplier`, 0.01, or 0 when `iid`/`iids` are given). `to_i` truncates.
+ * - `Query.project`: `Resolvers::ProjectResolver`, not a connection.
+ * - `Project.mergeRequest`: `Resolvers::MergeRequestsResolver.single` (the same arguments, so the
+ *   default sort counts), not a connection.
+ * - `Project.mergeRequests`: `Resolvers::ProjectMergeRequestsResolver`, a connection.
+ * - `MergeRequest.userNotesCount`: `Resolvers::UserNotesCountResolver`, not a connection.
+ * - `Pipeline.jobs`: `Resolvers::Ci::JobsResolver` (`app/graphql/types/ci/pipeline_type.rb`), a
+ *   connection without `sort`.
  */
-const RESOLVER_CONNECTIONS: Record<string, { sortByDefault: boolean }> = {
-  'Project.mergeRequests': { sortByDefault: true },
-  'Pipeline.jobs': { sortByDefault: false },
+const RESOLVER_FIELDS: Record<string, { sortByDefault: boolean; connection: boolean }> = {
+  'Query.project': { sortByDefault: false, connection: false },
+  'Project.mergeRequest': { sortByDefault: true, connection: false },
+  'Project.mergeRequests': { sortByDefault: true, connection: true },
+  'MergeRequest.userNotesCount': { sortByDefault: false, connection: false },
+  'Pipeline.jobs': { sortByDefault: false, connection: true },
 };
 
 /**
- * A query's complexity as GitLab computes it: graphql-ruby's analysis
- * (`GraphQL::Schema::Field#calculate_complexity`, graphql-ruby 2.x) with GitLab's field weights.
- * A field scores its own weight plus its selections'. A connection (`…Connection`) scores its
- * page — `first` (or `last`), else GitLab's `default_max_page_size` of 100
- * (`app/graphql/gitlab_schema.rb`) — times what one node costs, plus its metadata (`nodes`,
- * `edges`, `pageInfo` and `pageInfo`'s fields once), then its own weight (`apply_own_complexity_to`:
- * added, or GitLab's resolver proc, `RESOLVER_CONNECTIONS`). `__typename` is free. The score is
- * GitLab's `queryComplexity.score`; above the limit GitLab refuses the query without running it.
+ * A query's complexity as GitLab computes it. graphql-ruby's analyzer
+ * (`GraphQL::Analysis::QueryComplexity`) asks each field `calculate_complexity(query:, nodes:,
+ * child_complexity:)` with the sum of its selections' scores (a field selected twice under one
+ * response key counts once; aliases count apart). graphql-ruby (`lib/graphql/schema/field.rb`, 2.x)
+ * takes, before anything else, a field's `complexity_for` where it has one — and GitLab's
+ * `Types::BaseField` defines `complexity_for` ("allowing us to ensure our complexity calculation
+ * is used even for connections", `app/graphql/types/base_field.rb`). So graphql-ruby's own
+ * connection rule (children × page size) never applies on GitLab: a field scores its weight plus
+ * its children's (`FIELD_WEIGHTS`, default 1), or GitLab's resolver proc (`RESOLVER_FIELDS`), and a
+ * connection's `nodes`, `edges` and `pageInfo` are fields like any other. `__typename` is free. The
+ * score is GitLab's `queryComplexity.score`; above the limit GitLab refuses the query unrun.
  */
 export function queryComplexity(
   document: DocumentNode,
@@ -383,8 +401,11 @@ export function queryComplexity(
     });
   const scoreSet = (set: SelectionSetNode | undefined, type: GraphQLNamedType | undefined): number => {
     if (!set || !type || !('getFields' in type)) return 0;
+    // One score per response key (graphql-ruby merges a key's selections).
+    const byKey = new Map<string, FieldNode>();
+    for (const field of fieldsOf(set)) byKey.set(field.alias?.value ?? field.name.value, field);
     let total = 0;
-    for (const field of fieldsOf(set)) total += scoreField(field, type as GraphQLObjectType);
+    for (const field of byKey.values()) total += scoreField(field, type as GraphQLObjectType);
     return total;
   };
   const scoreField = (field: FieldNode, parent: GraphQLObjectType): number => {
@@ -393,31 +414,21 @@ export function queryComplexity(
     const def = parent.getFields()[name];
     const type = def ? getNamedType(def.type) : undefined;
     const key = `${parent.name}.${name}`;
-    const own = FIELD_WEIGHTS[key] ?? 1;
     const child = scoreSet(field.selectionSet, type);
-    if (!type?.name.endsWith('Connection') || !('getFields' in type)) return own + child;
-    const first = argument(field, 'first');
-    const last = argument(field, 'last');
-    const given = [first, last].filter((n): n is number => typeof n === 'number');
-    const page = given.length > 0 ? Math.max(...given) : MAX_PAGE_SIZE;
-    // Metadata: each of nodes/edges/pageInfo's own weight, and the fields of the others.
-    let metadata = 0;
-    for (const sel of fieldsOf(field.selectionSet!)) {
-      if (sel.name.value === '__typename') continue;
-      metadata += 1;
-      if (sel.name.value !== 'nodes' && sel.name.value !== 'edges')
-        metadata += sel.selectionSet ? fieldsOf(sel.selectionSet).length : 0;
+    const resolver = RESOLVER_FIELDS[key];
+    if (!resolver) return (FIELD_WEIGHTS[key] ?? 1) + child;
+    let complexity = child + 1 + (resolver.sortByDefault || argument(field, 'sort') !== undefined ? 1 : 0);
+    if (argument(field, 'search') !== undefined) complexity += 5;
+    if (resolver.connection) {
+      const given = [argument(field, 'first'), argument(field, 'last')].filter(
+        (n): n is number => typeof n === 'number',
+      );
+      const limit = Math.min(MAX_PAGE_SIZE, ...given);
+      const multiplier =
+        argument(field, 'iids') !== undefined || argument(field, 'iid') !== undefined ? 0 : 0.01;
+      complexity += complexity * limit * multiplier;
     }
-    const connection = page * (child - metadata) + metadata;
-    const resolver = RESOLVER_CONNECTIONS[key];
-    if (!resolver) return connection + own;
-    let complexity =
-      connection + 1 + (resolver.sortByDefault || argument(field, 'sort') !== undefined ? 1 : 0);
-    const limit = Math.min(MAX_PAGE_SIZE, ...given);
-    const multiplier =
-      argument(field, 'iids') !== undefined || argument(field, 'iid') !== undefined ? 0 : 0.01;
-    complexity += complexity * limit * multiplier;
-    return Math.floor(complexity);
+    return Math.trunc(complexity);
   };
   let total = 0;
   for (const d of document.definitions)

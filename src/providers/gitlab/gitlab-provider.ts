@@ -29,6 +29,8 @@ import {
   aliasedCandidates,
   aliasedFeedback,
   aliasedPulls,
+  BRANCH_CHARS_PER_LIST,
+  BRANCHES_PER_LIST,
   type CandidateNode,
   candidatesQuery,
   feedbackQuery,
@@ -68,6 +70,13 @@ export const RECHECK_IGNORED =
   'unchecked: GitLab ignored 2 recheck requests at this commit (the token may not update the target project’s merge requests: a Reporter, or a fork’s token); it stays unknown until the head moves or someone opens the MR in GitLab';
 /** The query kinds whose batch sizes are learned apart: they weigh differently. */
 type QueryKind = 'pulls' | 'candidates';
+/**
+ * Projects read per pulls query at first: one project's MRs (up to 100) score 65 of GitLab's 250
+ * points (`emulator/gitlab/graphql.ts` `queryComplexity`, GitLab's rules), so three fit.
+ */
+const PULLS_PROJECTS_PER_QUERY = 3;
+/** Candidate lists per query at first: about 22 points each (up to 50 branches a list). */
+const CANDIDATE_LISTS_PER_QUERY = 10;
 
 /**
  * Whether GitLab has not computed an open MR's mergeability since the last push: `unchecked`, or
@@ -136,12 +145,13 @@ const samePath = (a: string | undefined | null, b: string) => a?.toLowerCase() =
 export class GitLabProvider implements Provider {
   readonly client: GitLabClient;
   readonly capabilities: ProviderCapabilities = {
-    // GraphQL reads the MRs of a project as one list and answers branches of several projects
-    // per query, as many as GitLab's complexity limit (250 points for a signed-in token,
-    // `GitlabSchema`) and size limit (10,000 characters) allow: learned per query kind from
-    // GitLab's refusals. A single MR is one query too, so batching pays from one row on.
+    // GraphQL reads the MRs of a project as one list (`iids:`) and the candidates of a project's
+    // branches as one list (`sourceBranches:`), several projects per query, as many as GitLab's
+    // complexity limit (250 points for a signed-in token, `GitlabSchema`) and size limit (10,000
+    // characters) allow: learned per query kind from GitLab's refusals. A single MR is one query
+    // too, so batching pays from one row on.
     pullsPerBatch: MAX_PAGE,
-    branchesPerBatch: 30,
+    branchesPerBatch: MAX_PAGE,
     minBatch: 1,
   };
   readonly webhooks: ProviderWebhooks = gitlabWebhooks(this);
@@ -152,10 +162,17 @@ export class GitLabProvider implements Provider {
    */
   readonly #rechecked = new Map<string, { sha: string; asks: number; until: number; ignored: boolean }>();
   /**
-   * Items per query of each kind, learned: GitLab's page size at first, sized down from what GitLab
-   * says when it finds a query too complex (each kind weighs differently, so each learns its own).
+   * Parts per query of each kind — project lists for both: a project's `mergeRequests(iids:)`
+   * costs the same for one MR as for 100 (`iids` take away the per-node multiplier,
+   * `Resolvers::BaseResolver.complexity_multiplier`), a list of candidates the same for one branch
+   * as for 50 — learned: what fits GitLab's 250 points by GitLab's rules at first
+   * (`PULLS_PROJECTS_PER_QUERY`, `CANDIDATE_LISTS_PER_QUERY`), sized down from what GitLab says
+   * when it finds a query too complex (each kind weighs differently, so each learns its own).
    */
-  readonly #perQuery: Record<QueryKind, number> = { pulls: MAX_PAGE, candidates: MAX_PAGE };
+  readonly #perQuery: Record<QueryKind, number> = {
+    pulls: PULLS_PROJECTS_PER_QUERY,
+    candidates: CANDIDATE_LISTS_PER_QUERY,
+  };
   readonly #clock: ProviderDeps['clock'];
 
   constructor(
@@ -210,21 +227,39 @@ export class GitLabProvider implements Provider {
   /** Many MRs in one GraphQL query (an alias per project and per MR); split if too complex. */
   async fetchPulls(pulls: readonly PullRef[], call: CallOptions): Promise<Map<string, PrFields | Error>> {
     const out = new Map<string, PrFields | Error>();
-    const answers: (PullNode | null | Error)[] = [];
-    // As many MRs per query as GitLab's limits allow: learned, since it refuses a query too complex.
-    for (let i = 0; i < pulls.length; ) {
-      const size = this.#perQuery.pulls;
+    // A project's MRs in lists of at most one page (100) each: one alias per list.
+    const lists = new Map<string, number>();
+    const count = new Map<string, number>();
+    const work = pulls.map((pull) => {
+      const project = pathOf(pull.repo);
+      const key = project.toLowerCase();
+      const n = count.get(key) ?? 0;
+      count.set(key, n + 1);
+      const group = `${key}\u0000${Math.floor(n / MAX_PAGE)}`;
+      if (!lists.has(group)) lists.set(group, lists.size);
+      return { project, group, item: pull };
+    });
+    // As many projects' lists per query as GitLab's limits allow: learned, since it refuses a
+    // query too complex.
+    const ordered = [...work.keys()].sort((a, b) => lists.get(work[a]!.group)! - lists.get(work[b]!.group)!);
+    const answers: (PullNode | null | Error)[] = new Array(pulls.length).fill(null);
+    for (let i = 0; i < ordered.length; ) {
+      const first = lists.get(work[ordered[i]!]!.group)!;
+      let j = i;
+      while (j < ordered.length && lists.get(work[ordered[j]!]!.group)! < first + this.#perQuery.pulls) j++;
       const part = await this.#aliased(
         'pulls',
-        pulls.slice(i, i + size).map((pull) => ({ project: pathOf(pull.repo), item: pull })),
+        ordered.slice(i, j).map((k) => work[k]!),
         (projects) =>
           pullsQuery(projects.map((p) => ({ path: p.path, iids: p.items.map((pull) => pull.number) }))),
         aliasedPulls,
         (project, pull) => project?.mergeRequests?.nodes.find((n) => n?.iid === pull.number) ?? null,
         call,
       );
-      answers.push(...part);
-      i += size;
+      part.forEach((answer, k) => {
+        answers[ordered[i + k]!] = answer;
+      });
+      i = j;
     }
     const unchecked: { pull: PullRef; node: PullNode }[] = [];
     pulls.forEach((pull, i) => {
@@ -432,21 +467,66 @@ export class GitLabProvider implements Provider {
     call: CallOptions,
   ): Promise<Map<string, PullRef | Error>> {
     const out = new Map<string, PullRef | Error>();
-    const answers: ({ nodes: (CandidateNode | null)[] } | null | Error)[] = [];
-    for (let i = 0; i < items.length; ) {
-      const size = this.#perQuery.candidates;
-      answers.push(
-        ...(await this.#aliased(
+    type Answer = { nodes: CandidateNode[]; complete: boolean };
+    /** Lists of branches by project, at most BRANCHES_PER_LIST (or BRANCH_CHARS_PER_LIST) each. */
+    const ask = async (indexes: readonly number[], perList: number): Promise<(Answer | null | Error)[]> => {
+      const work: { project: string; group: string; item: number }[] = [];
+      const open = new Map<string, { group: string; n: number; chars: number }>();
+      let lists = 0;
+      for (const i of indexes) {
+        const project = pathOf(items[i]!.where);
+        const key = project.toLowerCase();
+        const chars = items[i]!.branch.length + 4;
+        let list = open.get(key);
+        if (!list || list.n >= perList || list.chars + chars > BRANCH_CHARS_PER_LIST) {
+          list = { group: String(lists++), n: 0, chars: 0 };
+          open.set(key, list);
+        }
+        list.n++;
+        list.chars += chars;
+        work.push({ project, group: list.group, item: i });
+      }
+      work.sort((a, b) => Number(a.group) - Number(b.group));
+      const answers: (Answer | null | Error)[] = new Array(items.length).fill(null);
+      for (let i = 0; i < work.length; ) {
+        const first = Number(work[i]!.group);
+        let j = i;
+        while (j < work.length && Number(work[j]!.group) < first + this.#perQuery.candidates) j++;
+        const part = await this.#aliased(
           'candidates',
-          items.slice(i, i + size).map((item) => ({ project: pathOf(item.where), item })),
+          work.slice(i, j),
           (projects) =>
-            candidatesQuery(projects.map((p) => ({ path: p.path, branches: p.items.map((i) => i.branch) }))),
+            candidatesQuery(
+              projects.map((p) => ({ path: p.path, branches: p.items.map((k) => items[k]!.branch) })),
+            ),
           aliasedCandidates,
-          (project, _item, j) => project?.[`b${j}`] ?? null,
+          (project, k) => {
+            const list = project?.mergeRequests;
+            if (!list) return null;
+            const nodes = list.nodes.filter(
+              (n): n is CandidateNode => n !== null && n.sourceBranch === items[k]!.branch,
+            );
+            return { nodes, complete: list.pageInfo?.hasNextPage !== true };
+          },
           call,
-        )),
-      );
-      i += size;
+        );
+        part.forEach((answer, k) => {
+          answers[work[i + k]!.item] = answer;
+        });
+        i = j;
+      }
+      return answers;
+    };
+    const answers = await ask([...items.keys()], BRANCHES_PER_LIST);
+    // A full page may have cut some branch's MRs: those branches again, one to a list (a branch
+    // with more than a page of MRs keeps its newest ones).
+    const cut = [...items.keys()].filter((i) => {
+      const a = answers[i];
+      return a !== null && a !== undefined && !(a instanceof Error) && !a.complete;
+    });
+    if (cut.length > 0) {
+      const again = await ask(cut, 1);
+      for (const i of cut) answers[i] = again[i] ?? null;
     }
     for (const [i, item] of items.entries()) {
       const key = branchKey(item.repo, item.branch);
@@ -455,7 +535,7 @@ export class GitLabProvider implements Provider {
         out.set(key, answer);
         continue;
       }
-      const nodes = (answer?.nodes ?? []).filter((n): n is CandidateNode => n !== null);
+      const nodes = answer?.nodes ?? [];
       const mine = nodes.filter((n) => samePath(n.sourceProject?.fullPath, pathOf(item.repo)));
       const pick =
         mine.find((n) => mapState(n.state) === 'open') ??
@@ -466,15 +546,16 @@ export class GitLabProvider implements Provider {
   }
 
   /**
-   * Asks one aliased query for all `work` (grouped by project: `p{i}`, and within it `m{j}` or
-   * `b{j}` per item) and returns each item's answer in order, or the error GitLab reported for its
-   * project or item. A query longer than GitLab takes is split before it is sent; one GitLab finds
-   * too complex, or too large (422), is asked again in parts sized by what GitLab said — and that
-   * size is kept for the next queries of this kind.
+   * Asks one aliased query for all `work` (grouped by project, or by `group` where given: `p{i}`,
+   * and within it `m{j}` or `b{j}` per item) and returns each item's answer in order, or the error
+   * GitLab reported for its project or item. A query longer than GitLab takes is split before it
+   * is sent; one GitLab finds too complex, or too large (422), is asked again in parts sized by
+   * what GitLab said — and that size is kept for the next queries of this kind. Parts are whole
+   * groups where the work has groups (a group's cost does not grow with its items), else items.
    */
   async #aliased<I, P, R>(
     kind: QueryKind,
-    work: readonly { project: string; item: I }[],
+    work: readonly { project: string; group: string | null; item: I }[],
     build: (projects: { path: string; items: I[] }[]) => string,
     schema: z.ZodType<Record<string, P | null>>,
     pick: (project: P | null, item: I, index: number) => R | null,
@@ -484,7 +565,7 @@ export class GitLabProvider implements Provider {
     const projects: { path: string; items: I[]; at: number[] }[] = [];
     const byPath = new Map<string, { path: string; items: I[]; at: number[] }>();
     work.forEach((w, i) => {
-      const key = w.project.toLowerCase();
+      const key = w.group ?? w.project.toLowerCase();
       let project = byPath.get(key);
       if (!project) {
         project = { path: w.project, items: [], at: [] };
@@ -495,26 +576,45 @@ export class GitLabProvider implements Provider {
       project.at.push(i);
     });
     const query = build(projects);
+    const byGroup = work.some((w) => w.group !== null);
+    const units = byGroup ? projects.length : work.length;
+    /** Asks again in parts of `size` units (groups or items), answers back in `work`'s order. */
     const split = async (size: number) => {
-      const out: (R | null | Error)[] = [];
-      for (let i = 0; i < work.length; i += size)
-        out.push(...(await this.#aliased(kind, work.slice(i, i + size), build, schema, pick, call)));
+      const out: (R | null | Error)[] = new Array(work.length).fill(null);
+      const parts: number[][] = [];
+      if (byGroup)
+        for (let i = 0; i < projects.length; i += size)
+          parts.push(projects.slice(i, i + size).flatMap((p) => p.at));
+      else for (let i = 0; i < work.length; i += size) parts.push([...work.keys()].slice(i, i + size));
+      for (const part of parts) {
+        const answers = await this.#aliased(
+          kind,
+          part.map((k) => work[k]!),
+          build,
+          schema,
+          pick,
+          call,
+        );
+        answers.forEach((a, k) => {
+          out[part[k]!] = a;
+        });
+      }
       return out;
     };
     // GitLab counts a query's characters (`GraphqlController::MAX_QUERY_SIZE`): split before sending.
-    if (query.length > MAX_QUERY_SIZE && work.length > 1)
-      return split(Math.max(1, Math.floor((work.length * MAX_QUERY_SIZE) / query.length)));
+    if (query.length > MAX_QUERY_SIZE && units > 1)
+      return split(Math.max(1, Math.floor((units * MAX_QUERY_SIZE) / query.length)));
     let answer: { data: Record<string, P | null>; errors: GraphqlError[] };
     try {
       answer = await this.client.graphql(query, schema, call);
     } catch (error) {
-      if (!(error instanceof ComplexityError) || work.length === 1) throw error;
+      if (!(error instanceof ComplexityError) || units === 1) throw error;
       // "Query has complexity of N, which exceeds max complexity of M": a part of
-      // work.length × M / N items fits (the cost is per item); without figures, halves.
+      // units × M / N fits (the cost is per unit); without figures, halves.
       const size =
         error.score && error.limit && !(error instanceof QueryTooLargeError)
-          ? Math.max(1, Math.min(work.length - 1, Math.floor((work.length * error.limit) / error.score)))
-          : Math.ceil(work.length / 2);
+          ? Math.max(1, Math.min(units - 1, Math.floor((units * error.limit) / error.score)))
+          : Math.ceil(units / 2);
       this.#perQuery[kind] = Math.max(1, Math.min(this.#perQuery[kind], size));
       return split(size);
     }

@@ -9,19 +9,18 @@ import { z } from 'zod';
 /** GitLab's largest page (GitLab docs, "GraphQL API": `first` is capped at 100). */
 export const MAX_PAGE = 100;
 /**
- * GitLab weighs a connection by its page: graphql-ruby scores `first` (else 100) times what one
- * node costs (`GraphQL::Schema::Field#calculate_complexity`), and a query above 250 points is
- * refused. Page sizes here are what one MR can afford: reviewers and approvers read per MR (more
- * than MRs have)…
+ * Page sizes cost little on GitLab: its complexity counts a connection's selections once, not once
+ * per node of the page (`Types::BaseField#complexity_for` replaces graphql-ruby's page-size rule,
+ * `app/graphql/types/base_field.rb`), and a resolver's connection grows by 1% per node of its
+ * page (`Resolvers::BaseResolver.complexity_multiplier`; none with `iids:`). Reviewers and
+ * approvers read per MR (more than MRs have)…
  */
-const PEOPLE_PER_PULL = 10;
-/** Candidates per branch: the newest first; a branch with more MRs keeps its newest ones. */
-export const CANDIDATES_PER_BRANCH = 5;
+const PEOPLE_PER_PULL = 20;
 /**
- * …and jobs read per head pipeline (20 jobs cost about 100 points). A pipeline with more is
- * judged by its own status where the jobs read do not show it (`pipelineChecks`).
+ * …and jobs read per head pipeline: GitLab's page. A pipeline with more is judged by its own
+ * status where the jobs read do not show it (`pipelineChecks`).
  */
-const JOBS_PER_PIPELINE = 20;
+const JOBS_PER_PIPELINE = MAX_PAGE;
 /** GitLab's largest query, in characters (`GraphqlController::MAX_QUERY_SIZE`). */
 export const MAX_QUERY_SIZE = 10_000;
 
@@ -59,22 +58,33 @@ export function pullsQuery(projects: readonly { path: string; iids: readonly num
   return `query { ${parts.join(' ')} }`;
 }
 
-/** Candidate MRs of branches of several projects, any state, newest first: `p{i}`, `b{j}`. */
-export function candidatesQuery(projects: readonly { path: string; branches: readonly string[] }[]): string {
-  const parts = projects.map(
+/**
+ * Candidate MRs per query alias: one list of the MRs of many branches of a project
+ * (`sourceBranches: [...]`), any state, newest first — one connection, so it costs the same for
+ * one branch as for fifty (about 22 points). A full page (`hasNextPage`) may have cut some
+ * branch's MRs: those branches are asked again one to a list.
+ */
+export const CANDIDATES_PAGE = MAX_PAGE;
+/** Branches per candidates list: half a page, so a branch or two with several MRs still fit. */
+export const BRANCHES_PER_LIST = 50;
+/** Characters of branch names per candidates list, so that a list alone stays far below MAX_QUERY_SIZE. */
+export const BRANCH_CHARS_PER_LIST = 4_000;
+
+/** Candidate MRs of lists of branches (`p{i}`: one project's list each; a project may have several). */
+export function candidatesQuery(lists: readonly { path: string; branches: readonly string[] }[]): string {
+  const parts = lists.map(
     (p, i) =>
-      `p${i}: project(fullPath: ${literal(p.path)}) { ${p.branches
-        .map(
-          (branch, j) =>
-            `b${j}: mergeRequests(sourceBranches: [${literal(branch)}], state: all, sort: UPDATED_DESC, first: ${CANDIDATES_PER_BRANCH}) { nodes { iid state updatedAt sourceProject { fullPath } } }`,
-        )
-        .join(' ')} }`,
+      `p${i}: project(fullPath: ${literal(p.path)}) { mergeRequests(sourceBranches: [${p.branches
+        .map(literal)
+        .join(
+          ', ',
+        )}], state: all, sort: UPDATED_DESC, first: ${CANDIDATES_PAGE}) { pageInfo { hasNextPage } nodes { iid state updatedAt sourceBranch sourceProject { fullPath } } } }`,
   );
   return `query { ${parts.join(' ')} }`;
 }
 
-/** Failed jobs and reviewers read for feedback: both pages within GitLab's 250 points (about 190). */
-const FEEDBACK_PAGE = 15;
+/** Failed jobs and reviewers read for feedback: GitLab's page (the query costs about 40 points). */
+const FEEDBACK_PAGE = MAX_PAGE;
 
 /**
  * What an agent needs of one MR (`fetchFeedback`): the head pipeline's failed and canceled jobs
@@ -171,6 +181,7 @@ export const candidateNode = z.object({
   iid: z.coerce.number().int().positive(),
   state: z.string(),
   updatedAt: z.string(),
+  sourceBranch: z.string(),
   sourceProject: z.object({ fullPath: z.string() }).nullish(),
 });
 export type CandidateNode = z.infer<typeof candidateNode>;
@@ -182,5 +193,9 @@ export const aliasedPulls = z.record(
 );
 export const aliasedCandidates = z.record(
   z.string(),
-  z.record(z.string(), z.object({ nodes: z.array(candidateNode.nullable()) }).nullable()).nullable(),
+  z
+    .object({
+      mergeRequests: z.object({ pageInfo, nodes: z.array(candidateNode.nullable()) }).nullable(),
+    })
+    .nullable(),
 );

@@ -111,7 +111,7 @@ describe('GitLab: what the host really does', () => {
 
   it('a query over 10,000 characters is split before it is sent (GitLab answers it 422); the batch never fails', async () => {
     const { path, repo } = project();
-    const branches = Array.from({ length: 60 }, (_, i) => `feature/${'x'.repeat(120)}-${i}`);
+    const branches = Array.from({ length: 90 }, (_, i) => `feature/${'x'.repeat(120)}-${i}`);
     for (const b of branches) {
       gl.model.push(path, b);
       gl.model.openMergeRequest(path, { source_branch: b });
@@ -138,48 +138,50 @@ describe('GitLab: what the host really does', () => {
     ).toBe(true);
   });
 
-  it('GitLab weighs a connection by its page; a refused batch is sized from its message, per query kind', async () => {
-    // graphql-ruby: a connection costs its page × one node; GitLab's mergeRequests resolver adds
-    // 1 (+1 for its default sort).
+  it('GitLab counts a connection’s selections once, not per node; a refused batch is sized from its message, per query kind', async () => {
+    // `Types::BaseField#complexity_for` replaces graphql-ruby's page-size rule: `mergeRequests` is
+    // GitLab's resolver proc — (children 2 + resolver 1 + default sort 1) × (1 + 10 × 1%) — and
+    // `project` (ProjectResolver) adds 1.
     expect(
       queryComplexity(parse('{ project(fullPath: "a/b") { mergeRequests(first: 10) { nodes { iid } } } }')),
-    ).toBe(Math.floor((10 * 1 + 1 + 2) * 1.1) + 1);
+    ).toBe(Math.trunc((2 + 1 + 1) * 1.1) + 1);
+    // `iids:` take the per-node multiplier away: one MR or a hundred cost the same.
     expect(
       queryComplexity(
         parse('{ project(fullPath: "a/b") { mergeRequests(iids: ["1"], first: 1) { nodes { iid } } } }'),
       ),
-    ).toBe(1 + 1 + 2 + 1);
+    ).toBe(2 + 1 + 1 + 1);
     const one = queryComplexity(parse(pullsQuery([{ path: 'a/b', iids: [1] }])));
-    expect(one).toBeLessThanOrEqual(250);
-    const { path, repo } = project();
-    const iids: number[] = [];
-    for (let i = 0; i < 12; i++) {
-      gl.model.push(path, `f${i}`);
-      iids.push(gl.model.openMergeRequest(path, { source_branch: `f${i}` }).iid);
+    const hundred = Array.from({ length: 100 }, (_, i) => i + 1);
+    expect(queryComplexity(parse(pullsQuery([{ path: 'a/b', iids: hundred }])))).toBe(one);
+    expect(3 * one).toBeLessThanOrEqual(250);
+    // A stricter instance (or another scoring) refuses: the batch is sized from its message.
+    gl.maxComplexity = 100;
+    try {
+      const made = [project(), project(), project(), project()];
+      const pulls = made.flatMap(({ path, repo }) => {
+        gl.model.push(path, 'f');
+        return [{ repo, number: gl.model.openMergeRequest(path, { source_branch: 'f' }).iid }];
+      });
+      const provider = newProvider();
+      const before = gl.graphqlComplexity.length;
+      const read = await provider.fetchPulls(pulls, call);
+      expect([...read.values()].every((f) => !(f instanceof Error))).toBe(true);
+      const scores = gl.graphqlComplexity.slice(before);
+      // Three projects (195 points) refused once, then one project to a query: no second refusal.
+      expect(scores).toEqual([3 * one, one, one, one, one]);
+      // Candidates learn their own size: the pulls' refusal did not shrink them.
+      const mark = gl.graphqlComplexity.length;
+      await provider.findPullsForBranches(
+        ['f', 'g', 'h', 'i', 'j'].map((branch) => ({ repo: made[0]!.repo, branch })),
+        call,
+      );
+      const candidateScores = gl.graphqlComplexity.slice(mark);
+      expect(candidateScores[0]).toBeLessThanOrEqual(100);
+      expect(candidateScores.slice(1)).toEqual([one]);
+    } finally {
+      gl.maxComplexity = null;
     }
-    const provider = newProvider();
-    const before = gl.graphqlComplexity.length;
-    const read = await provider.fetchPulls(
-      iids.map((number) => ({ repo, number })),
-      call,
-    );
-    expect([...read.values()].every((f) => !(f instanceof Error))).toBe(true);
-    const scores = gl.graphqlComplexity.slice(before);
-    // One refusal, then batches sized from "Query has complexity of N, which exceeds max
-    // complexity of 250": no second refusal.
-    expect(scores[0]).toBeGreaterThan(250);
-    expect(scores.slice(1).every((s) => s <= 250)).toBe(true);
-    expect(scores.length).toBe(1 + Math.ceil(12 / Math.floor((12 * 250) / scores[0]!)));
-    // Candidates learn their own size: the pulls' refusal did not shrink them.
-    const mark = gl.graphqlComplexity.length;
-    await provider.findPullsForBranches(
-      ['f0', 'f1', 'f2', 'f3', 'f4', 'f5'].map((branch) => ({ repo, branch })),
-      call,
-    );
-    // One candidates query (175 points), not refused; then the six MRs, one to a query.
-    const candidateScores = gl.graphqlComplexity.slice(mark);
-    expect(candidateScores[0]).toBeLessThanOrEqual(250);
-    expect(candidateScores.slice(1)).toEqual(Array(6).fill(one));
   });
 
   it('RateLimit-* headers come only with a throttled answer: the budget is unknown until GitLab throttles', async () => {
