@@ -248,6 +248,7 @@ describe('events over a real socket (SSE)', () => {
         body: { chat_id: root, origin: 'https://fake.test/acme/app', branch: `root-${i}` },
       });
     const report = await sizes();
+    if (process.env.GITSYNC_PRINT_FIGURES) console.log('event bytes', report.bytes);
     expect(report.kind).toBe('diff_status_change');
     // One chat and its own refs (here at most 5): a few KB, not the subtree.
     expect(report.bytes).toBeLessThan(16_000);
