@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryComplexity } from '../../../emulator/gitlab/graphql.ts';
 import { type GitLabEmulator, startGitLabEmulator } from '../../../emulator/gitlab/server.ts';
 import { FakeClock } from '../../core/clock.ts';
-import type { BudgetObservation } from '../types.ts';
+import { type BudgetObservation, branchKey } from '../types.ts';
 import { GitLabProvider, RECHECK_IGNORED } from './gitlab-provider.ts';
 import { candidatesQuery, pullsQuery } from './graphql.ts';
 
@@ -182,6 +182,28 @@ describe('GitLab: what the host really does', () => {
     } finally {
       gl.maxComplexity = null;
     }
+  });
+
+  it('a list of candidates that fills its page is asked again one branch to a list: no MR is missed', async () => {
+    const { path, repo } = project();
+    // 101 closed MRs of one branch, updated after the only MR of the other: the shared list's
+    // page (100, newest first) holds none of the other's.
+    gl.model.push(path, 'quiet');
+    const quiet = gl.model.openMergeRequest(path, { source_branch: 'quiet' });
+    gl.model.push(path, 'busy');
+    for (let i = 0; i < 101; i++) {
+      const mr = gl.model.openMergeRequest(path, { source_branch: 'busy' });
+      gl.model.close(path, mr.iid);
+    }
+    const before = graphqlAnswers().length;
+    const found = await newProvider().findPullsForBranches(
+      ['quiet', 'busy'].map((branch) => ({ repo, branch })),
+      call,
+    );
+    expect(found.get(branchKey(repo, 'quiet'))).toMatchObject({ pr_number: quiet.iid });
+    expect(found.get(branchKey(repo, 'busy'))).toMatchObject({ pull_request_state: 'closed' });
+    // The shared list, the two branches again, the two MRs.
+    expect(graphqlAnswers().length - before).toBe(3);
   });
 
   it('RateLimit-* headers come only with a throttled answer: the budget is unknown until GitLab throttles', async () => {
