@@ -739,6 +739,30 @@ describe.each(Object.keys(HOSTS))('provider contract: %s', (name) => {
     expect(h.provider.capabilities.branchesPerBatch > 0).toBe(h.provider.findPullsForBranches !== undefined);
   });
 
+  it('answers a batch larger than one query may be (count, size or complexity), never failing it', async () => {
+    if (!h.provider.fetchPulls && !h.provider.findPullsForBranches) return;
+    const { repo } = await h.createRepo(unique('large'));
+    // Long branch names make a query long (GitLab refuses one over 10,000 characters with 422).
+    const count = Math.max(45, h.provider.capabilities.pullsPerBatch * 2 + 1);
+    const branches = Array.from({ length: count }, (_, i) => `agent/${'long-branch-name-'.repeat(12)}${i}`);
+    const numbers = new Map<string, number>();
+    for (const branch of branches)
+      numbers.set(branch, await h.openPull(repo, { branch }, `Large ${branch.length}`));
+    if (h.provider.findPullsForBranches) {
+      const found = await h.provider.findPullsForBranches(
+        branches.map((branch) => ({ repo, branch })),
+        call(),
+      );
+      for (const branch of branches)
+        expect(found.get(branchKey(repo, branch))?.pr_number, branch).toBe(numbers.get(branch));
+    }
+    if (h.provider.fetchPulls) {
+      const pulls = [...numbers.values()].map((number) => ({ repo, number }));
+      const read = await h.provider.fetchPulls(pulls, call());
+      for (const pull of pulls) expect(read.get(pullKey(pull))?.pr_number).toBe(pull.number);
+    }
+  });
+
   it('names the people asked to review who have not yet, sorted, the same on every read', async () => {
     const { repo } = await h.createRepo(unique('asked'));
     const number = await h.openPull(repo, { branch: 'asked' }, 'Asking');
