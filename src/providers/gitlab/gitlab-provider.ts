@@ -693,7 +693,7 @@ export class GitLabProvider implements Provider {
       // begun but not submitted — GitHub, too, keeps a request open while a review is pending)
       // (GitLab docs, GraphQL API reference, enum `MergeRequestReviewState`; re-requesting a review
       // puts a reviewer back there). People only: GitLab has no team reviewers. Reviewers past
-      // the first 10 (PEOPLE_PER_PULL) are not read.
+      // the first 20 (PEOPLE_PER_PULL) are not read.
       requested_reviewers: sortRequestedReviewers(
         reviewers
           .filter((r) => stateOf(r) === 'UNREVIEWED' || stateOf(r) === 'REVIEW_STARTED')
