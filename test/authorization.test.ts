@@ -106,6 +106,11 @@ const RULES: Record<string, Rule | 'public' | 'webhook'> = {
     allowed: ['admin'],
     otherStatus: 403,
   },
+  // A ticket opens one stream of the caller's own events: every owner may have one for itself.
+  'POST /api/v1/events/tickets': {
+    request: () => ({ path: '/api/v1/events/tickets' }),
+    allowed: ['admin', 'owner', 'other'],
+  },
   'GET /api/v1/events': {
     request: (f) => ({ path: `/api/v1/events?owner_id=${f.owner}` }),
     allowed: ['admin', 'owner'],
