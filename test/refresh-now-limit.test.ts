@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_WORKER_SETTINGS } from '../src/core/schedule.ts';
 import { createServiceHarness, type ServiceHarness } from './helpers/service.ts';
@@ -49,6 +52,41 @@ describe('refresh now is limited per owner', () => {
     s.clock.advance(2_000);
     expect((await refresh(s.ownerKey)).status).toBe(200);
     expect((await refresh(s.ownerKey)).status).toBe(429);
+  });
+
+  it('0 a minute turns asking the host now off: 429 for refresh and feedback, the host never asked', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gitsync-config-'));
+    const path = join(dir, 'config.json');
+    writeFileSync(path, JSON.stringify({ worker: { refresh_now_per_minute: 0 } }));
+    const off = await createServiceHarness({ env: { GITSYNC_CONFIG: path } });
+    try {
+      off.host.openPull('acme/app', { head_branch: 'feature' });
+      const chat = randomUUID();
+      await off.call('PUT', `/api/v1/chats/${chat}`, { body: { owner_id: off.owner } });
+      await off.call('PUT', `/api/v1/owners/${off.owner}/tokens/fake`, { body: { token: 'tok' } });
+      await off.call('POST', '/api/v1/git-refs', {
+        body: { chat_id: chat, origin: REPO, branch: 'feature' },
+      });
+      const before = off.host.calls.find + off.host.calls.fetch;
+      const refresh = await off.call('POST', `/api/v1/chats/${chat}/diff-status/refresh`);
+      expect(refresh.status, JSON.stringify(refresh.json)).toBe(429);
+      expect(refresh.json).toMatchObject({
+        error: { code: 'rate_limited', message: expect.stringMatching(/off/) },
+      });
+      expect(off.host.calls.find + off.host.calls.fetch).toBe(before);
+      // The worker's schedule still reads the host; feedback on the PR it found is off too.
+      await off.engine.tick();
+      expect((await off.call('GET', `/api/v1/chats/${chat}`)).json.diff_status.pull_request_state).toBe(
+        'open',
+      );
+      const afterTick = off.host.calls.find + off.host.calls.fetch;
+      const feedback = await off.call('GET', `/api/v1/chats/${chat}/feedback`);
+      expect(feedback.status).toBe(429);
+      expect(off.host.calls.find + off.host.calls.fetch).toBe(afterTick);
+    } finally {
+      await off.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('an unknown ref or chat spends nothing', async () => {

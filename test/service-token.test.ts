@@ -320,7 +320,7 @@ describe('configuration', () => {
     );
   });
 
-  it('worker.refresh_now_per_minute: 30 unless set; 0 turns the limit off', () => {
+  it('worker.refresh_now_per_minute: 30 unless set; 0 is accepted (it turns refresh now off)', () => {
     expect(loadConfig({}).worker.refresh_now_per_minute).toBe(30);
     expect(
       parseConfigFile(JSON.stringify({ worker: { refresh_now_per_minute: 0 } }), 'test').worker

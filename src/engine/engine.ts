@@ -327,9 +327,16 @@ export class Engine {
   /** Takes one of the chat owner's "ask the host now" units; the 429 to answer when none is left. */
   #askNow(ownerId: string, what: string): RateLimitedError | null {
     const perMinute = this.deps.settings.refresh_now_per_minute;
-    this.#refreshNowLimit ??= new TokenBuckets(perMinute / 60, perMinute);
     const now = this.deps.clock.now();
-    const waitMs = perMinute > 0 ? this.#refreshNowLimit.take(ownerId, now.getTime()) : 0;
+    // 0 turns asking the host now off (the worker's schedule alone reads the host).
+    if (perMinute === 0)
+      return new RateLimitedError(
+        new Date(now.getTime() + 60_000),
+        `${what} is off on this service (refresh_now_per_minute: 0)`,
+        { code: 'rate_limited' },
+      );
+    this.#refreshNowLimit ??= new TokenBuckets(perMinute / 60, perMinute);
+    const waitMs = this.#refreshNowLimit.take(ownerId, now.getTime());
     if (waitMs <= 0) return null;
     const next = new Date(now.getTime() + waitMs);
     return new RateLimitedError(
