@@ -18,6 +18,7 @@ import {
 import {
   CI_STATUSES,
   DETAILED_MERGE_STATUSES,
+  type DetailedMergeStatus,
   FAILURE_MESSAGES,
   type GitLabModel,
   type GlMergeRequest,
@@ -36,8 +37,27 @@ import type { Renderer } from './render.ts';
  * `CiJob`, `CiStage`, the `PipelineStatusEnum` and `CiJobStatus` enums) and
  * `Query.queryComplexity` (`doc/api/graphql/getting_started.md`, "Query complexity").
  */
+/**
+ * GraphQL's name for each REST `detailed_merge_status` word: the word upper-cased, but for the five
+ * GitLab's enum renames (`app/graphql/types/merge_requests/detailed_merge_status_enum.rb`:
+ * `value 'BLOCKED_STATUS', value: :merge_request_blocked`, …; `TITLE_NOT_MATCHING` is newer than the
+ * reference in `schema/`, gitlabhq/gitlabhq 09e2e954).
+ */
+const GRAPHQL_DETAILED_MERGE_STATUS: Partial<Record<DetailedMergeStatus, string>> = {
+  merge_request_blocked: 'BLOCKED_STATUS',
+  status_checks_must_pass: 'EXTERNAL_STATUS_CHECKS',
+  jira_association_missing: 'JIRA_ASSOCIATION',
+  security_policy_violations: 'SECURITY_POLICIES_VIOLATIONS',
+  title_regex: 'TITLE_NOT_MATCHING',
+};
+export const graphqlDetailedMergeStatus = (status: DetailedMergeStatus): string =>
+  GRAPHQL_DETAILED_MERGE_STATUS[status] ?? status.toUpperCase();
+
 export const GITLAB_SDL = /* GraphQL */ `
   scalar Time
+
+  # A job's global ID; GitLab's CiJob.id is a JobID, not an ID (GraphQL reference, CiJob).
+  scalar JobID
 
   type Query {
     project(fullPath: ID!): Project
@@ -103,7 +123,7 @@ export const GITLAB_SDL = /* GraphQL */ `
   }
 
   enum DetailedMergeStatus {
-    ${DETAILED_MERGE_STATUSES.map((s) => s.toUpperCase()).join('\n    ')}
+    ${[...new Set(DETAILED_MERGE_STATUSES.map(graphqlDetailedMergeStatus))].join('\n    ')}
   }
 
   enum PipelineStatusEnum {
@@ -148,7 +168,7 @@ export const GITLAB_SDL = /* GraphQL */ `
   }
 
   type CiJob {
-    id: ID
+    id: JobID
     name: String
     status: CiJobStatus
     allowFailure: Boolean!
@@ -687,7 +707,7 @@ export async function executeGitLabGraphql(
       diffRefs: mr.prepared_at
         ? { baseSha: mr.base_sha, headSha: model.headSha(mr), startSha: mr.base_sha }
         : null,
-      detailedMergeStatus: () => model.detailedMergeStatus(mr).toUpperCase(),
+      detailedMergeStatus: () => graphqlDetailedMergeStatus(model.detailedMergeStatus(mr)),
       // `public_merge_status` as `MergeStatusEnum` (`app/graphql/types/merge_request_type.rb`).
       mergeStatusEnum: () => model.mergeStatus(mr).toUpperCase(),
       userNotesCount: mr.user_notes_count,

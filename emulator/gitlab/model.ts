@@ -36,7 +36,8 @@ export type ReviewState = (typeof REVIEW_STATES)[number];
 /**
  * `detailed_merge_status` values (merge_requests.md, "Merge status", which lists more with each
  * release: `commits_status`, `merge_time`, `locked_paths`… and, on older servers, `blocked_status`,
- * `external_status_checks`); GraphQL's `DetailedMergeStatus` enum has the same names upper-cased.
+ * `external_status_checks`); GraphQL's `DetailedMergeStatus` enum has the same names upper-cased but
+ * for five it renames (`graphqlDetailedMergeStatus` in `graphql.ts`).
  * The emulator derives the first ten from the MR (`detailedMergeStatus`); tests force the others.
  */
 export const DETAILED_MERGE_STATUSES = [
