@@ -48,6 +48,10 @@ function prepare(definitions: Record<string, Schema>): Record<string, Schema> {
     // `Change<T>.item` is a generic the generator wrote as `{type: string, format: T}`; the
     // specification's own iteration-changes example sends an item object (`{objectId, path}`).
     if (s.format === 'T') return {};
+    // The Git area writes a policy's `settings` as `{type: string, format: JObject}`; the policy
+    // area's own example (`httpExamples/configurations/GET__policy_configurations.json`) sends
+    // an object, as the policy area's `JObject` definition says.
+    if (s.format === 'JObject') return {};
     if (s.$ref) return { anyOf: [{ $ref: s.$ref }, { type: 'null' }] };
     const out: Schema = { ...s };
     if (typeof s.type === 'string') out.type = [s.type, 'null'];
@@ -117,6 +121,7 @@ describe('Azure DevOps emulator answers fit the published REST 7.1 specification
     commits: git(`${PULL}/commits`),
     statuses: git(`${PULL}/statuses`),
     threads: git(`${PULL}/threads`),
+    configurations: git('/{organization}/{project}/_apis/git/policy/configurations'),
     evaluations: policy('/{organization}/{project}/_apis/policy/evaluations'),
   };
   const PAT = 'restspecpat0123456789abcdefghijklmnopqrstuvwxyz01234';
@@ -128,7 +133,7 @@ describe('Azure DevOps emulator answers fit the published REST 7.1 specification
   const get = async (path: string) => {
     const sep = path.includes('?') ? '&' : '?';
     const res = await fetch(
-      `${az.url}${path}${sep}api-version=${path.includes('/policy/') ? '7.1-preview.1' : '7.1'}`,
+      `${az.url}${path}${sep}api-version=${path.includes('/policy/evaluations') ? '7.1-preview.1' : '7.1'}`,
       {
         headers: { authorization: `Basic ${Buffer.from(`:${PAT}`).toString('base64')}` },
       },
@@ -230,6 +235,15 @@ describe('Azure DevOps emulator answers fit the published REST 7.1 specification
     const body = await get(`/contoso/${projectId}/_apis/policy/evaluations?artifactId=${artifact}`);
     expect((body.value as unknown[]).length).toBe(5);
     fits(schemas.evaluations, body, 'evaluations');
+  });
+
+  it('policy configurations of a branch: build, status, reviewers, comments', async () => {
+    const repositoryId = az.model.repo(REPO).id;
+    const body = await get(
+      `/contoso/${projectId}/_apis/git/policy/configurations?repositoryId=${repositoryId}&refName=refs/heads/main`,
+    );
+    expect((body.value as unknown[]).length).toBe(5);
+    fits(schemas.configurations, body, 'configurations');
   });
 
   it('catches an answer that does not fit (the check itself works)', () => {

@@ -213,6 +213,41 @@ describe('Azure DevOps emulator', () => {
     expect((await get(path('7.1-preview.1', other))).body.value).toEqual([]);
   });
 
+  it('lists the policy configurations that apply to a repository’s branch, enabled or not, paged by configuration id', async () => {
+    const path = 'contoso/Web App/site';
+    const repo = az.model.repo(path);
+    const ci = az.model.addPolicy(path, 'build');
+    const off = az.model.addPolicy(path, 'minimumReviewers', { enabled: false });
+    const release = az.model.addPolicy(path, 'status', { branch: 'release' });
+    az.model.createRepo('contoso/Web App/other');
+    az.model.addPolicy('contoso/Web App/other', 'build');
+    const list = (query: string) =>
+      get(`/contoso/${repo.project.id}/_apis/git/policy/configurations?${query}&${v}`);
+    const ids = (r: Json) => r.body.value.map((c: Json) => c.id);
+    const main = await list(`repositoryId=${repo.id}&refName=refs/heads/main`);
+    expect(ids(main)).toEqual([ci.id, off.id]);
+    expect(main.body.value[1]).toMatchObject({
+      isEnabled: false,
+      type: { id: 'fa4e907d-c16b-4a4c-9dfa-4906e5d171dd' },
+      settings: { scope: [{ refName: 'refs/heads/main', matchKind: 'Exact', repositoryId: repo.id }] },
+    });
+    expect(ids(await list(`repositoryId=${repo.id}&refName=refs/heads/release`))).toEqual([release.id]);
+    expect(ids(await list(`repositoryId=${repo.id}&refName=refs/heads/feature`))).toEqual([]);
+    expect(ids(await list(`repositoryId=${repo.id}`))).toEqual([ci.id, off.id, release.id]);
+    // The project's own (cross-repository) configurations: the emulator keeps none.
+    expect(ids(await list('refName=refs/heads/main'))).toEqual([]);
+    const first = await list(`repositoryId=${repo.id}&$top=2`);
+    expect(ids(first)).toEqual([ci.id, off.id]);
+    const token = first.headers.get('x-ms-continuationtoken');
+    expect(token).toBe(String(release.id));
+    const second = await list(`repositoryId=${repo.id}&$top=2&continuationToken=${token}`);
+    expect(ids(second)).toEqual([release.id]);
+    expect(second.headers.get('x-ms-continuationtoken')).toBeNull();
+    expect(
+      ids(await list(`repositoryId=${repo.id}&policyType=${'0609b952-1397-4640-95ec-e00a01b2c241'}`)),
+    ).toEqual([ci.id]);
+  });
+
   it('requires api-version; answers a bad PAT with the 203 sign-in page, a bad bearer with 401', async () => {
     expect((await get('/contoso/_apis/projects/Web%20App')).status).toBe(400);
     const signIn = await get(`/contoso/_apis/projects/Web%20App?${v}`, { authorization: basic('nope') });

@@ -4,6 +4,7 @@ import { fingerprint, HostEmulator } from '../host-emulator.ts';
 import {
   type AzEvaluation,
   type AzIdentity,
+  type AzPolicy,
   type AzProject,
   type AzPull,
   type AzPullStatus,
@@ -26,7 +27,8 @@ export type RouteName =
   | 'list_pull_request_commits'
   | 'list_pull_request_threads'
   | 'list_pull_request_statuses'
-  | 'list_policy_evaluations';
+  | 'list_policy_evaluations'
+  | 'list_policy_configurations';
 
 export const FAULT_KINDS = [
   'latency',
@@ -323,26 +325,34 @@ export class AzureDevOpsEmulator extends HostEmulator<RouteName, Fault, LoggedRe
     };
   }
 
+  /**
+   * A `PolicyConfiguration` as "Policy Configurations - Get" returns it and an evaluation carries
+   * it: type, whether enabled and blocking, settings (with the scope it applies to).
+   */
+  configuration(p: AzPolicy) {
+    const type = POLICY_TYPES[p.kind];
+    const projectApi = `${this.#api(p.repo.org)}/${p.repo.project.id}/_apis/policy`;
+    return {
+      createdBy: this.identity(p.createdBy),
+      createdDate: p.createdDate.toISOString(),
+      isEnabled: p.isEnabled,
+      isBlocking: p.isBlocking,
+      isDeleted: false,
+      settings: p.settings,
+      isEnterpriseManaged: false,
+      revision: 1,
+      id: p.id,
+      url: `${projectApi}/configurations/${p.id}`,
+      type: { id: type.id, url: `${projectApi}/types/${type.id}`, displayName: type.displayName },
+    };
+  }
+
   /** A `PolicyEvaluationRecord` as "Evaluations - List" returns it. */
   evaluation(pull: AzPull, e: AzEvaluation) {
     const p = e.policy;
-    const type = POLICY_TYPES[p.kind];
-    const projectApi = `${this.#api(p.repo.org)}/${p.repo.project.id}/_apis/policy`;
     const build = p.kind === 'build' ? e.build : null;
     return {
-      configuration: {
-        createdBy: this.identity(p.createdBy),
-        createdDate: p.createdDate.toISOString(),
-        isEnabled: p.isEnabled,
-        isBlocking: p.isBlocking,
-        isDeleted: false,
-        settings: p.settings,
-        isEnterpriseManaged: false,
-        revision: 1,
-        id: p.id,
-        url: `${projectApi}/configurations/${p.id}`,
-        type: { id: type.id, url: `${projectApi}/types/${type.id}`, displayName: type.displayName },
-      },
+      configuration: this.configuration(p),
       // As Azure DevOps stores it: the project id and PR id joined by an encoded slash.
       artifactId: `vstfs:///CodeReview/CodeReviewId/${pull.repo.project.id}%2f${pull.id}`,
       evaluationId: e.id,
@@ -557,6 +567,7 @@ export class AzureDevOpsEmulator extends HostEmulator<RouteName, Fault, LoggedRe
     }
     const project = this.#visibleProject(params[0]!, params[1]!, viewer);
     if (name === 'list_policy_evaluations') return { body: this.#evaluations(project, q) };
+    if (name === 'list_policy_configurations') return this.#configurations(project, q);
     const repo = m.findRepo(project, params[2]!);
     if (!repo)
       throw new EmulatorError(
@@ -714,6 +725,38 @@ export class AzureDevOpsEmulator extends HostEmulator<RouteName, Fault, LoggedRe
   }
 
   /**
+   * "Policy Configurations - Get" (Git, REST 7.1): with `repositoryId` and `refName`, "all policy
+   * configurations that *apply* to a particular branch in a repository", enabled or not; with
+   * `repositoryId` alone, all of that repository's. Every policy the emulator keeps is a
+   * repository's branch policy, so without `repositoryId` (the project-level ones) there are
+   * none. `policyType` filters by type id; `$top` pages, and the next page starts at the
+   * configuration id the `x-ms-continuationtoken` answer header names ("Pass a policy
+   * configuration ID to fetch the next page of results").
+   */
+  #configurations(
+    project: AzProject,
+    q: URLSearchParams,
+  ): { body: unknown; headers?: Record<string, string> } {
+    const repositoryId = q.get('repositoryId')?.toLowerCase();
+    const refName = q.get('refName');
+    const type = q.get('policyType')?.toLowerCase();
+    const from = int(q, 'continuationToken', 0);
+    const all = this.model.policies
+      .filter((p) => p.repo.project === project && repositoryId !== undefined && p.repo.id === repositoryId)
+      .filter((p) => !refName || `refs/heads/${p.branch}` === refName)
+      .filter((p) => !type || POLICY_TYPES[p.kind].id === type)
+      .filter((p) => p.id >= from)
+      .sort((a, b) => a.id - b.id);
+    const top = int(q, '$top', all.length);
+    const page = all.slice(0, top);
+    const next = all[top];
+    return {
+      body: { value: page.map((p) => this.configuration(p)), count: page.length },
+      ...(next ? { headers: { 'x-ms-continuationtoken': String(next.id) } } : {}),
+    };
+  }
+
+  /**
    * A budget per identity per window (Azure DevOps counts TSTUs per user in a sliding five
    * minutes, "Rate and usage limits"). Near the limit answers are delayed: they carry
    * `X-RateLimit-Remaining: 0`, `X-RateLimit-Delay` and `X-RateLimit-Reset`; past it, 429.
@@ -783,6 +826,8 @@ function matchRoute(s: string[]): { name: RouteName; params: string[] } | null {
     return { name: 'get_project', params: [s[0]!, s[3]!] };
   if (s.length === 5 && is(2, '_apis') && is(3, 'policy') && is(4, 'evaluations'))
     return { name: 'list_policy_evaluations', params: [s[0]!, s[1]!] };
+  if (s.length === 6 && is(2, '_apis') && is(3, 'git') && is(4, 'policy') && is(5, 'configurations'))
+    return { name: 'list_policy_configurations', params: [s[0]!, s[1]!] };
   if (s.length < 6 || !is(2, '_apis') || !is(3, 'git') || !is(4, 'repositories')) return null;
   const [org, project, , , , repo] = s as [string, string, string, string, string, string];
   const base = [org, project, repo];

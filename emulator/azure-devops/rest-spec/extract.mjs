@@ -21,6 +21,7 @@ const WANTED = {
     `${PULL}/reviewers`,
     `${PULL}/statuses`,
     `${PULL}/threads`,
+    '/{organization}/{project}/_apis/git/policy/configurations',
   ],
   policy: ['/{organization}/{project}/_apis/policy/evaluations'],
 };
