@@ -109,7 +109,7 @@ describe('Azure DevOps provider against the emulator', () => {
     return { clock: own, provider: p };
   };
 
-  it('reads a PR with votes, groups, iterations and commits; a second read of a PR whose test merge moved is four requests', async () => {
+  it('reads a PR with votes, groups, iterations and commits; a second read of a PR whose test merge moved is three requests', async () => {
     const pr = az.model.openPull(REPO, {
       source_branch: 'feature/votes',
       title: 'Votes',
@@ -156,8 +156,17 @@ describe('Azure DevOps provider against the emulator', () => {
       unresolved_threads: 0,
       comments: 0,
     });
-    // The branch's PRs, iterations, changes, commits; policy evaluations, statuses and threads.
-    expect(az.counters.total).toBe(7);
+    // The branch's PRs, iterations, changes, commits; the target branch's policy configurations
+    // (none: no evaluations to read), statuses and threads.
+    expect(az.counters.routes).toEqual({
+      list_pull_requests: { 200: 1 },
+      list_iterations: { 200: 1 },
+      get_iteration_changes: { 200: 1 },
+      list_pull_request_commits: { 200: 1 },
+      list_policy_configurations: { 200: 1 },
+      list_pull_request_statuses: { 200: 1 },
+      list_pull_request_threads: { 200: 1 },
+    });
     az.resetCounters();
     expect(await provider.fetchPull({ repo, number: pr.id }, call)).toEqual({
       ...fields,
@@ -166,7 +175,6 @@ describe('Azure DevOps provider against the emulator', () => {
     });
     expect(az.counters.routes).toEqual({
       get_pull_request: { 200: 1 },
-      list_policy_evaluations: { 200: 1 },
       list_pull_request_statuses: { 200: 1 },
       list_pull_request_threads: { 200: 1 },
     });
@@ -415,10 +423,10 @@ describe('Azure DevOps provider against the emulator', () => {
       checks_state: 'pending',
       checks: { passed: 0, failed: 0, pending: 1, skipped: 0 },
     });
-    // Read beside the evaluations, only when they are: one request more, while checks run.
+    // Read when the evaluations would be — while checks run — and, no policy applying to the
+    // branch, in their place.
     expect(az.counters.routes).toEqual({
       get_pull_request: { 200: 1 },
-      list_policy_evaluations: { 200: 1 },
       list_pull_request_statuses: { 200: 1 },
     });
     // A new status of the same context replaces the shown one.
@@ -469,6 +477,89 @@ describe('Azure DevOps provider against the emulator', () => {
     az.resetCounters();
     expect((await other.fetchFeedback(pull, call)).failing_checks).toEqual([]);
     expect(az.count('list_iterations')).toBe(1);
+  });
+
+  it('a branch without policies: its statuses read in place of the evaluations, so an unchanged PR costs what it did before statuses were read', async () => {
+    const { clock, provider } = withOwnClock();
+    const BARE = 'contoso/Platform/bare';
+    const bare = { owner: 'contoso/Platform', name: 'bare' };
+    az.model.createRepo(BARE);
+    const pr = az.model.openPull(BARE, { source_branch: 'bare-1' });
+    const other = az.model.openPull(BARE, { source_branch: 'bare-2' });
+    const pull = { repo: bare, number: pr.id };
+    az.resetCounters();
+    expect(await provider.fetchPull(pull, call)).toMatchObject({ checks_state: 'none' });
+    expect(await provider.fetchPull({ repo: bare, number: other.id }, call)).toMatchObject({
+      checks_state: 'none',
+    });
+    // Which policies apply to the target branch is asked once for the branch, not per PR
+    // ("Policy Configurations - Get"): none, so no PR's evaluations are read.
+    expect(az.count('list_policy_configurations')).toBe(1);
+    expect(az.count('list_policy_evaluations')).toBe(0);
+    const asked = az.log.find((l) => l.route === 'list_policy_configurations')!;
+    expect(decodeURIComponent(asked.path)).toContain(
+      `repositoryId=${az.model.repo(BARE).id}&refName=refs/heads/main`,
+    );
+    // The test merge computed: the PR answer no longer moves. Within ten minutes of a new head
+    // the checks are read on every refresh: the PR and its statuses, two requests — what the PR
+    // and its evaluations cost before statuses were read.
+    await provider.fetchPull(pull, call);
+    az.resetCounters();
+    expect(await provider.fetchPull(pull, call)).toMatchObject({ checks_state: 'none' });
+    expect(az.counters.routes).toEqual({
+      get_pull_request: { 200: 1 },
+      list_pull_request_statuses: { 200: 1 },
+    });
+    // A status posted after the push shows within the settling window.
+    az.model.postPullStatus(pr, { genre: 'ci', name: 'unit', state: 'failed', iteration: 'head' });
+    clock.advance(CHECKS_SETTLE_MS / 2);
+    expect(await provider.fetchPull(pull, call)).toMatchObject({
+      checks_state: 'failing',
+      checks: { failed: 1, failing: [{ name: 'ci/unit' }] },
+    });
+    // A policy configured since is seen once the hour is up: the branch is asked again, and the
+    // evaluations are read from then on.
+    const ci = az.model.addPolicy(BARE, 'build', { settings: { displayName: 'CI' } });
+    az.model.build(pr, ci, 'failed');
+    clock.advance(READS_MAX_AGE_MS);
+    az.resetCounters();
+    expect(await provider.fetchPull(pull, call)).toMatchObject({
+      checks_state: 'failing',
+      checks: { failed: 2 },
+      merge_state: 'blocked',
+      merge_state_reason: 'Build',
+    });
+    expect(az.count('list_policy_configurations')).toBe(1);
+    expect(az.count('list_policy_evaluations')).toBe(1);
+    // Another target branch is asked of its own: policies on `release` are read at once.
+    az.model.push(BARE, 'release');
+    az.model.addPolicy(BARE, 'status', {
+      branch: 'release',
+      settings: { statusGenre: 'sonar', statusName: 'gate' },
+    });
+    const released = az.model.openPull(BARE, { source_branch: 'bare-3', target_branch: 'release' });
+    expect(await provider.fetchPull({ repo: bare, number: released.id }, call)).toMatchObject({
+      checks_state: 'pending',
+      checks: { pending: 1 },
+    });
+    expect(az.count('list_policy_configurations')).toBe(2);
+  });
+
+  it('policy configurations the token may not read: the evaluations are read, as if policies applied', async () => {
+    const { provider } = withOwnClock();
+    const SHUT = 'contoso/Platform/shut';
+    az.model.createRepo(SHUT);
+    const ci = az.model.addPolicy(SHUT, 'build', { settings: { displayName: 'CI' } });
+    const pr = az.model.openPull(SHUT, { source_branch: 'shut' });
+    az.model.build(pr, ci, 'succeeded');
+    az.resetCounters();
+    az.addFaults({ kind: 'status', status: 403, match: 'policy/configurations' });
+    expect(
+      await provider.fetchPull({ repo: { owner: 'contoso/Platform', name: 'shut' }, number: pr.id }, call),
+    ).toMatchObject({
+      checks_state: 'passing',
+    });
+    expect(az.count('list_policy_evaluations')).toBe(1);
   });
 
   it('a status a status policy requires is one check, not two', async () => {

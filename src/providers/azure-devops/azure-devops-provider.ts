@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Clock } from '../../core/clock.ts';
-import { NotFoundError } from '../../core/errors.ts';
+import { AuthError, NotFoundError } from '../../core/errors.ts';
 import { tokenFingerprint } from '../../core/fingerprint.ts';
 import { parseRemote } from '../../core/origin.ts';
 import {
@@ -32,6 +32,7 @@ import {
   splitOwner,
 } from './origins.ts';
 import {
+  anyInForce,
   blockingPolicies,
   checkResults,
   countThreads,
@@ -66,6 +67,12 @@ const COMMITS_PAGE = 500;
 /** Pages read at most per list, so that a runaway continuation cannot hold a refresh forever. */
 const MAX_PAGES = 100;
 const SIZE_CACHE_MAX = 10_000;
+/**
+ * Policy configurations read per page of "Policy Configurations - Get" (`$top`), and pages read
+ * at most before a branch is taken to have policies in force.
+ */
+const CONFIGURATIONS_PAGE = 100;
+const CONFIGURATION_PAGES = 5;
 
 /**
  * Azure DevOps' PR status → ours ("Pull Requests - Get Pull Request", `PullRequestStatus`):
@@ -147,6 +154,10 @@ const changesSchema = z.object({
 });
 const commitList = z.object({ value: z.array(z.object({ commitId: z.string() })) });
 const projectSchema = z.object({ visibility: z.string().nullish() });
+/** "Policy Configurations - Get" (Git, REST 7.1): only whether each is in force is used. */
+const configurationList = z.object({
+  value: z.array(z.object({ isEnabled: z.boolean().nullish(), isDeleted: z.boolean().nullish() })),
+});
 
 /**
  * What an open PR's policy evaluations and posted statuses say: its checks, the blocking policies
@@ -211,6 +222,12 @@ export class AzureDevOpsProvider implements Provider {
     settleMs: 0,
     settled: () => true,
   });
+  /**
+   * Per (token, repository, target branch): whether a policy in force applies to the branch
+   * (`#policiesApply`), asked at most hourly and shared by every PR into it — the read itself
+   * while it runs, so PRs refreshed side by side ask once.
+   */
+  readonly #branchPolicies = new Map<string, { applies: Promise<boolean>; until: number }>();
 
   constructor(
     readonly config: ProviderConfig,
@@ -356,34 +373,44 @@ export class AzureDevOpsProvider implements Provider {
    * page of 100; null when the PR names no project id), the statuses posted on it ("Pull Request
    * Statuses - List", `GET …/pullRequests/{id}/statuses`: every one, not paged — the operation
    * takes no paging parameter) and its threads ("Pull Request Threads - List", `GET
-   * …/pullRequests/{id}/threads`: every thread, not paged), read side by side. Statuses are read
-   * whenever the evaluations are, never alone: both are the PR's checks.
+   * …/pullRequests/{id}/threads`: every thread, not paged), read side by side. The statuses and
+   * the evaluations are the PR's checks, read together (`read.checks`). A refresh reads the
+   * evaluations only where a policy in force applies to the PR's target branch (`read.policies`
+   * `'where-configured'`, `#policiesApply`; elsewhere there are none to read: `[]`); feedback
+   * reads them always, and what it finds there tells the refreshes that policies apply.
    */
   async #openState(
     pull: AzurePull,
     target: RepoRef,
     where: string,
     call: CallOptions,
-    read: { evaluations: boolean; threads: boolean } = { evaluations: true, threads: true },
+    read: { checks: boolean; threads: boolean; policies: 'always' | 'where-configured' } = {
+      checks: true,
+      threads: true,
+      policies: 'always',
+    },
   ): Promise<{ evaluations: Evaluation[] | null; statuses: PullStatus[] | null; threads: Thread[] | null }> {
     const org = splitOwner(target)?.org;
     const projectId = pull.repository?.project?.id;
+    const evaluationsOf = async (org: string, projectId: string): Promise<Evaluation[]> => {
+      if (read.policies === 'where-configured' && !(await this.#policiesApply(pull, org, projectId, call)))
+        return [];
+      const { data } = await this.client.get(
+        `/${enc(org)}/${enc(projectId)}/_apis/policy/evaluations`,
+        {
+          artifactId: `vstfs:///CodeReview/CodeReviewId/${projectId}/${pull.pullRequestId}`,
+          $top: EVALUATIONS_PAGE,
+          'api-version': PREVIEW_API_VERSION,
+        },
+        evaluationList,
+        call,
+      );
+      if (anyInForce(data.value)) this.#notePoliciesApply(pull, org, call);
+      return data.value;
+    };
     const [evaluations, statuses, threads] = await Promise.all([
-      read.evaluations && org && projectId
-        ? this.client
-            .get(
-              `/${enc(org)}/${enc(projectId)}/_apis/policy/evaluations`,
-              {
-                artifactId: `vstfs:///CodeReview/CodeReviewId/${projectId}/${pull.pullRequestId}`,
-                $top: EVALUATIONS_PAGE,
-                'api-version': PREVIEW_API_VERSION,
-              },
-              evaluationList,
-              call,
-            )
-            .then((r) => r.data.value)
-        : null,
-      read.evaluations
+      read.checks && org && projectId ? evaluationsOf(org, projectId) : null,
+      read.checks
         ? this.client
             .get(`${where}/pullRequests/${pull.pullRequestId}/statuses`, {}, pullStatusList, call)
             .then((r) => r.data.value)
@@ -395,6 +422,79 @@ export class AzureDevOpsProvider implements Provider {
         : null,
     ]);
     return { evaluations, statuses, threads };
+  }
+
+  /**
+   * Whether a branch policy in force applies to the PR's target branch, so that its evaluations
+   * are worth reading: "Policy Configurations - Get" (Git, REST 7.1, `GET {org}/{project}/_apis/
+   * git/policy/configurations?repositoryId=…&refName=…`) "returns all policy configurations that
+   * *apply* to a particular branch in a repository" — the project's cross-repository ones and
+   * wildcard branches included — enabled or not. One enabled and not deleted is a policy in force
+   * (`inForce` in pull-state.ts: every use of the evaluations keeps only those), so none means no
+   * evaluation could change what the PR shows. A path-filtered policy counts: only its
+   * evaluation says whether it applies to the PR. Kept per (token, repository, branch) for an
+   * hour (`READS_MAX_AGE_MS`, the longest any kept read stands): a policy configured since is
+   * seen within the hour, at once on a PR whose feedback is read. A token that may not read the
+   * configurations (403) or a project that hides them (404) reads the evaluations, as before.
+   */
+  #policiesApply(pull: AzurePull, org: string, projectId: string, call: CallOptions): Promise<boolean> {
+    const repositoryId = pull.repository?.id;
+    if (!repositoryId) return Promise.resolve(true);
+    const key = this.#branchKey(pull, org, call);
+    const now = this.#clock.now().getTime();
+    const kept = this.#branchPolicies.get(key);
+    if (kept && kept.until > now) return kept.applies;
+    const applies = this.#readPoliciesApply(org, projectId, repositoryId, pull.targetRefName, call);
+    const entry = { applies, until: now + READS_MAX_AGE_MS };
+    if (this.#branchPolicies.size >= SIZE_CACHE_MAX) this.#branchPolicies.clear();
+    this.#branchPolicies.set(key, entry);
+    // A failed read (the host unavailable, a rate limit) is asked again on the next refresh.
+    applies.catch(() => {
+      if (this.#branchPolicies.get(key) === entry) this.#branchPolicies.delete(key);
+    });
+    return applies;
+  }
+
+  async #readPoliciesApply(
+    org: string,
+    projectId: string,
+    repositoryId: string,
+    refName: string,
+    call: CallOptions,
+  ): Promise<boolean> {
+    let continuation: string | undefined;
+    try {
+      for (let page = 0; page < CONFIGURATION_PAGES; page++) {
+        const { data, headers } = await this.client.get(
+          `/${enc(org)}/${enc(projectId)}/_apis/git/policy/configurations`,
+          { repositoryId, refName, $top: CONFIGURATIONS_PAGE, continuationToken: continuation },
+          configurationList,
+          call,
+        );
+        if (data.value.some((c) => c.isEnabled !== false && c.isDeleted !== true)) return true;
+        // "continuationToken: Pass a policy configuration ID to fetch the next page of results",
+        // named by the `x-ms-continuationtoken` answer header.
+        continuation = headers.get('x-ms-continuationtoken') || undefined;
+        if (!continuation || data.value.length === 0) return false;
+      }
+      return true;
+    } catch (error) {
+      if (error instanceof AuthError || error instanceof NotFoundError) return true;
+      throw error;
+    }
+  }
+
+  /** Feedback read evaluations of a policy in force: refreshes of PRs into that branch read them too. */
+  #notePoliciesApply(pull: AzurePull, org: string, call: CallOptions): void {
+    if (!pull.repository?.id) return;
+    const key = this.#branchKey(pull, org, call);
+    const until = this.#clock.now().getTime() + READS_MAX_AGE_MS;
+    this.#branchPolicies.set(key, { applies: Promise.resolve(true), until });
+  }
+
+  #branchKey(pull: AzurePull, org: string, call: CallOptions): string {
+    const repositoryId = pull.repository?.id?.toLowerCase() ?? '';
+    return `${tokenFingerprint(call.token)} ${org.toLowerCase()} ${repositoryId} ${pull.targetRefName}`;
   }
 
   /**
@@ -417,8 +517,9 @@ export class AzureDevOpsProvider implements Provider {
     let threads = this.#threads.get(key, head, stamp, now) ?? null;
     if (policies && threads) return { policies, threads };
     const read = await this.#openState(pull, target, where, call, {
-      evaluations: policies === null,
+      checks: policies === null,
       threads: threads === null,
+      policies: 'where-configured',
     });
     const readAt = this.#clock.now().getTime();
     if (read.statuses) {

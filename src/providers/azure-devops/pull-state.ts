@@ -160,6 +160,9 @@ export const EXPIRED_BUILD_SUMMARY =
 /** Evaluations of policies in force: enabled and not deleted. */
 const inForce = (e: Evaluation) => e.configuration.isEnabled !== false && e.configuration.isDeleted !== true;
 
+/** Whether any evaluation is of a policy in force. */
+export const anyInForce = (evaluations: readonly Evaluation[]) => evaluations.some(inForce);
+
 /**
  * Azure DevOps' verdict on the votes, where it gives one: null when no blocking reviewer policy
  * in force (minimum number of reviewers, required reviewers) is evaluated on the PR; else
