@@ -102,6 +102,7 @@ function prOf(n: number): PrFields {
         ? 'draft'
         : ((['conflicting', 'blocked', 'unknown', 'behind'] as const)[k] ?? 'clean'),
     merge_state_reason: null,
+    awaiting_approval: open ? k === 8 : null,
     unresolved_threads: n % 4,
     comments: n % 11,
   };

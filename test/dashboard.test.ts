@@ -127,6 +127,7 @@ describe('dashboard', () => {
     checks: { passed: 0, failed: 0, pending: 0, skipped: 0, failing: [] },
     merge_state: 'clean',
     merge_state_reason: null,
+    awaiting_approval: false,
     unresolved_threads: 0,
     comments: 0,
     ...fields,

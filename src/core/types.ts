@@ -61,6 +61,32 @@ export interface ChecksSummary {
 export const MERGE_STATES = ['clean', 'conflicting', 'behind', 'blocked', 'unknown', 'draft'] as const;
 export type MergeState = (typeof MERGE_STATES)[number];
 
+/**
+ * What stands between an open PR and its merge (SPEC §6.2 "Merge readiness"), in the order an
+ * agent should fix them; `no_pr` alone for a ref whose branch has no PR.
+ */
+export const BLOCKER_KINDS = [
+  'no_pr',
+  'not_open',
+  'draft',
+  'conflicts',
+  'behind',
+  'checks_failing',
+  'checks_pending',
+  'changes_requested',
+  'unresolved_threads',
+  'needs_approval',
+  'blocked',
+  'unknown',
+] as const;
+export type BlockerKind = (typeof BLOCKER_KINDS)[number];
+
+/** One blocker: its kind and a short text (the host's word, what failed) or null. */
+export interface Blocker {
+  kind: BlockerKind;
+  detail: string | null;
+}
+
 /** History kept per ref: enough for an agent's branch over a long life, bounded. */
 export const MAX_PREVIOUS_PRS = 20;
 /** Failing checks named per ref (the counts hold them all). */
@@ -102,6 +128,12 @@ export interface PrFields {
   merge_state: MergeState | null;
   /** The host's own word for `merge_state` (GitHub `BEHIND`, GitLab `need_rebase`…), where it gives one. */
   merge_state_reason: string | null;
+  /**
+   * Whether the host says the merge waits for approvals: true (it blocks for want of them), false
+   * (approvals do not hold it back: none required, or enough given), null (it cannot say — then
+   * readiness asks for a standing approval). Each provider documents how it knows.
+   */
+  awaiting_approval: boolean | null;
   /** Review threads (discussions) still open, and all comments, where the host counts them. */
   unresolved_threads: number | null;
   comments: number | null;
@@ -130,6 +162,7 @@ export const PR_FIELD_NAMES = [
   'checks',
   'merge_state',
   'merge_state_reason',
+  'awaiting_approval',
   'unresolved_threads',
   'comments',
 ] as const satisfies readonly (keyof PrFields)[];
@@ -152,6 +185,13 @@ export interface DiffStatus extends Nullable<PrFields> {
   paused_until: Date | null;
   /** The PRs this ref followed before its current one, newest first (at most `MAX_PREVIOUS_PRS`). */
   previous_prs: PreviousPr[];
+  /**
+   * Merge readiness, derived from the fields above by `readinessOf` (core/readiness.ts) whenever a
+   * diff status leaves the store: true exactly when the PR is open and `blockers` is empty; null
+   * before the ref's first read.
+   */
+  ready: boolean | null;
+  blockers: Blocker[];
 }
 
 export interface Chat {
@@ -222,6 +262,7 @@ export const emptyPrFields = (): Nullable<PrFields> => ({
   checks: null,
   merge_state: null,
   merge_state_reason: null,
+  awaiting_approval: null,
   unresolved_threads: null,
   comments: null,
 });

@@ -428,7 +428,13 @@ export class Engine {
       throw errorFromCode(code === 'internal' ? 'provider_error' : code, message, paused_until);
     }
     // Only the public fields: the row also carries scheduling state (pr_changed_at, the lease).
-    if (outcome.kind === 'no_pr') return { outcome: 'no_pr', diff_status: diffStatusOf(row) };
+    // Nothing is written for "no PR", but the answer says what was just learnt: `no_pr`.
+    if (outcome.kind === 'no_pr') {
+      const status = diffStatusOf(row);
+      if (status.url === null)
+        Object.assign(status, { ready: false, blockers: [{ kind: 'no_pr', detail: null }] });
+      return { outcome: 'no_pr', diff_status: status };
+    }
     const { statuses, failed } = await this.#apply([row], new Map([[row.id, outcome]]));
     // A write that failed (the database went away) is not a deleted ref: its error is the answer.
     if (failed.has(row.id)) throw failed.get(row.id);

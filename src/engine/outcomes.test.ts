@@ -27,6 +27,8 @@ const row = (lease_until: Date | null, stale_at = lease_until ?? addMs(NOW, -100
   paused_until: null,
   pr_changed_at: null,
   previous_prs: [],
+  ready: null,
+  blockers: [{ kind: 'unknown', detail: null }],
   lease_until,
 });
 
@@ -54,6 +56,22 @@ describe('planWrite and the claim lease', () => {
   });
 });
 
+describe('planWrite and merge readiness', () => {
+  it('the first read that finds no PR is recorded and published once (ready: null → no_pr)', () => {
+    const first = planWrite(row(addMs(NOW, settings.lease_ms)), { kind: 'no_pr' }, NOW, settings);
+    expect(first.refreshed_at).toEqual(NOW);
+    expect(first.publish).toBe(true);
+    const again = planWrite(
+      { ...row(addMs(NOW, settings.lease_ms)), refreshed_at: addMs(NOW, -60_000) },
+      { kind: 'no_pr' },
+      NOW,
+      settings,
+    );
+    expect(again.refreshed_at).toEqual(NOW);
+    expect(again.publish).toBe(false);
+  });
+});
+
 describe('planWrite and list fields', () => {
   const pr = (requested: { kind: 'user' | 'team'; name: string }[]) => ({
     url: 'https://fake.test/acme/app/pull/1',
@@ -78,6 +96,7 @@ describe('planWrite and list fields', () => {
     checks: { passed: 1, failed: 1, pending: 0, skipped: 0, failing: [{ name: 'lint', url: null }] },
     merge_state: 'clean' as const,
     merge_state_reason: 'CLEAN',
+    awaiting_approval: false,
     unresolved_threads: 0,
     comments: 2,
   });

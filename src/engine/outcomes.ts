@@ -127,9 +127,13 @@ export function planWrite(
     case 'no_pr':
       return {
         ...base,
+        // The host was read and has no PR for the branch: the ref shows `no_pr` from now on
+        // (readiness is null only before a first read). That first read changes what a UI
+        // shows, so it is published once; later ones change nothing.
+        refreshed_at: now,
         // Outside the retry window the claim lease stands as the retry interval.
         stale_at: nextCheckWithoutPr(row.updated_at, now, settings, outcome.stretch) ?? dueAt,
-        publish: errorCleared,
+        publish: errorCleared || (row.refreshed_at === null && row.url === null),
       };
     case 'stale_pr':
       return {

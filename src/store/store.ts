@@ -1,4 +1,5 @@
 import type { Limits } from '../core/limits.ts';
+import { readinessOf } from '../core/readiness.ts';
 import {
   type ChangeEvent,
   type Chat,
@@ -93,11 +94,19 @@ export const DIFF_STATUS_FIELDS = [
   'previous_prs',
 ] as const satisfies readonly (keyof DiffStatus)[];
 
-/** Only the public fields of `row` (a stored row, a `ClaimedRef`): what may leave the service. */
+/**
+ * Only the public fields of `row` (a stored row, a `ClaimedRef`): what may leave the service,
+ * with its merge readiness (`ready`, `blockers`) derived from them — every diff status served (API,
+ * events, SSE) passes here, so each carries readiness computed by the one rule.
+ */
 export function diffStatusOf(row: DiffStatus | Record<string, unknown>): DiffStatus {
   const out: Record<string, unknown> = {};
   for (const f of DIFF_STATUS_FIELDS) out[f] = (row as Record<string, unknown>)[f];
-  return out as unknown as DiffStatus;
+  const status = out as unknown as DiffStatus;
+  const { ready, blockers } = readinessOf(status);
+  status.ready = ready;
+  status.blockers = blockers;
+  return status;
 }
 
 /** A row handed to the worker by a claim (or read for "refresh now"): the ref, its internal id and its chat's owner. */

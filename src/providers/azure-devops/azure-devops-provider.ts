@@ -33,6 +33,7 @@ import {
 } from './origins.ts';
 import {
   anyInForce,
+  awaitingApproval,
   blockingPolicies,
   checkResults,
   countThreads,
@@ -755,6 +756,7 @@ export class AzureDevOpsProvider implements Provider {
       ...(open
         ? mergeStateOf(pull, policies?.blocking ?? [])
         : { merge_state: null, merge_state_reason: null }),
+      awaiting_approval: awaitingApproval(policies),
       unresolved_threads: threads?.unresolved_threads ?? null,
       comments: threads?.comments ?? null,
     };

@@ -185,6 +185,18 @@ export function reviewerVerdict(evaluations: readonly Evaluation[] | null): bool
   return reviewers.every((e) => e.status.toLowerCase() === 'approved');
 }
 
+/**
+ * Whether Azure DevOps says the merge waits for approvals (`awaiting_approval`, SPEC §6.2
+ * `needs_approval`), from an open PR's policy evaluations (`reviewers`: `reviewerVerdict`):
+ * a blocking reviewer policy not fulfilled → true; fulfilled, or none in force on the PR → false
+ * (without a reviewer policy Azure DevOps completes a PR with no approval); evaluations not read
+ * (`policies` null: a merged or abandoned PR) → null.
+ */
+export function awaitingApproval(policies: { reviewers: boolean | null } | null): boolean | null {
+  if (policies === null) return null;
+  return policies.reviewers === false;
+}
+
 /** The evaluations that are the PR's CI: build validations and required statuses. */
 const isCheck = (e: Evaluation) => {
   const type = e.configuration.type.id.toLowerCase();

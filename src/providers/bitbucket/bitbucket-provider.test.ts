@@ -168,6 +168,8 @@ describe('Bitbucket provider', () => {
       checks: { passed: 0, failed: 0, pending: 0, skipped: 0, failing: [] },
       merge_state: 'clean',
       merge_state_reason: null,
+      // `mergeable: true`: every merge check passes, the required approvals' too.
+      awaiting_approval: false,
       unresolved_threads: null,
       comments: 1,
     });
@@ -212,6 +214,7 @@ describe('Bitbucket provider', () => {
       checks_state: null,
       checks: null,
       merge_state: null,
+      awaiting_approval: null,
     });
     expect(bb.counters.total).toBe(1);
   });
@@ -436,6 +439,7 @@ describe('Bitbucket provider', () => {
       checks_state: null,
       checks: null,
       merge_state: null,
+      awaiting_approval: null,
     });
     // Seen first once merged: Bitbucket lists no commits any more — not told, not zero — and the
     // head is the 12 digits the PR answer gives.

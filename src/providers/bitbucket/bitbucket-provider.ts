@@ -120,6 +120,16 @@ export function mergeStateOf(
   return none;
 }
 
+/**
+ * Whether Bitbucket says the merge waits for approvals (`awaiting_approval`, SPEC §6.2
+ * `needs_approval`): `mergeable: true` ("passes all merge checks", the required approvals among
+ * them) → false; `mergeable: false` does not say which check fails, and without `mergeable`
+ * nothing is said → null (readiness then asks for a standing approval). Open PRs only.
+ */
+export function awaitingApproval(pr: Pick<BbPull, 'state' | 'mergeable'>): boolean | null {
+  return mapState(pr.state) === 'open' && pr.mergeable === true ? false : null;
+}
+
 /** Whether two hashes name one commit: Bitbucket abbreviates some (to 12 hex digits), never below 7. */
 export function sameCommit(a: string, b: string): boolean {
   const [short, long] = a.length <= b.length ? [a, b] : [b, a];
@@ -603,6 +613,7 @@ export class BitbucketProvider implements Provider {
       // Read for open PRs only; null for merged and declined ones (not asked, so not told).
       ...(checks ?? NO_CHECKS),
       ...mergeStateOf(pr, facts.conflicts),
+      awaiting_approval: awaitingApproval(pr),
       // Bitbucket counts comments (`comment_count`) but not unresolved threads: counting them
       // means listing the comments on every refresh, since resolving one changes nothing in the
       // PR. They are listed on demand (`fetchFeedback`); here, not told.

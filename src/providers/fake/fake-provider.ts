@@ -76,6 +76,8 @@ export class FakeCodeHost {
       checks: { passed: 0, failed: 0, pending: 0, skipped: 0, failing: [] },
       merge_state: 'clean',
       merge_state_reason: null,
+      // A repository that requires no approvals: the host says none holds the merge.
+      awaiting_approval: false,
       unresolved_threads: 0,
       comments: 0,
       feedback: { failing_checks: [], unresolved_threads: [], changes_requested_by: [], truncated: false },

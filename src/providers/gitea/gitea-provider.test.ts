@@ -134,6 +134,8 @@ describe('Gitea provider', () => {
       // A new PR is still being checked for conflicts, and this is the first look at its commits.
       merge_state: 'unknown',
       merge_state_reason: 'mergeable=false',
+      // Gitea's `mergeable` leaves approvals out: it cannot say.
+      awaiting_approval: null,
       unresolved_threads: 0,
       comments: 0,
     });

@@ -634,6 +634,11 @@ export class GiteaProvider implements Provider {
       ...(open
         ? mergeState(pull, draft, this.#settled(repo, pull))
         : { merge_state: null, merge_state_reason: null }),
+      // Gitea's `mergeable` leaves approvals out (`PullRequest.Mergeable`: not checking, no
+      // conflict, no error, not WIP — models/issues/pull.go), and the branch protection's
+      // required approvals are read only by repository admins (`GET …/branch_protections`):
+      // Gitea cannot say, so readiness asks for a standing approval (docs/gitea.md).
+      awaiting_approval: null,
       unresolved_threads: unresolvedThreads,
       comments: pull.comments == null || codeComments === null ? null : pull.comments + codeComments,
     };

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { graphqlCost } from '../../../emulator/github/graphql.ts';
 import { type GitHubEmulator, startGitHubEmulator } from '../../../emulator/github/server.ts';
 import { FakeClock } from '../../core/clock.ts';
+import { readinessOf } from '../../core/readiness.ts';
 import type { PrFields } from '../../core/types.ts';
 import { pullKey } from '../types.ts';
 import { GitHubProvider } from './github-provider.ts';
@@ -121,6 +122,31 @@ describe('GitHub checks, mergeability and threads', () => {
     });
     gh.model.addCheckRun({ head_sha: pushed, name: 'build', status: 'queued' });
     expect(await both()).toMatchObject({ head_sha: pushed, checks_state: 'pending' });
+  });
+
+  it('awaiting_approval: a required review holds the merge on both paths; GitHub letting it merge does not', async () => {
+    gh.model.configureRepo('acme/app', { required_approvals: 1 });
+    gh.model.openPull('acme/app', { head: 'feature' });
+    // Not computed yet, no reviews: REST asks the decision too, so both paths say the same.
+    expect(await both()).toMatchObject({ merge_state: 'unknown', awaiting_approval: true });
+    clock.advance(gh.model.mergeComputeMs);
+    const blocked = await both();
+    expect(blocked).toMatchObject({ merge_state: 'blocked', awaiting_approval: true });
+    expect(readinessOf({ ...blocked, refreshed_at: clock.now() }).blockers).toEqual([
+      { kind: 'needs_approval', detail: 'the host requires approval' },
+    ]);
+    gh.model.review('acme/app', 1, { login: 'acme', state: 'APPROVED' });
+    const approved = await both();
+    expect(approved).toMatchObject({ merge_state: 'clean', approved: true, awaiting_approval: false });
+    expect(readinessOf({ ...approved, refreshed_at: clock.now() })).toEqual({ ready: true, blockers: [] });
+  });
+
+  it('awaiting_approval: a repository requiring no review holds nothing for want of one', async () => {
+    gh.model.openPull('acme/app', { head: 'feature' });
+    await computed();
+    const pr = await both();
+    expect(pr).toMatchObject({ merge_state: 'clean', approved: false, awaiting_approval: false });
+    expect(readinessOf({ ...pr, refreshed_at: clock.now() }).ready).toBe(true);
   });
 
   it('mergeability is computed lazily: unknown first, then the real state; conflicts, behind, blocked, draft', async () => {

@@ -73,6 +73,8 @@ describe('GitHubProvider against the emulator', () => {
       checks: { passed: 0, failed: 0, pending: 0, skipped: 0, failing: [] },
       merge_state: 'draft',
       merge_state_reason: 'DRAFT',
+      // reviewDecision null (asked: there are reviews): the repository requires none.
+      awaiting_approval: false,
       unresolved_threads: 0,
       comments: 0,
     });

@@ -54,7 +54,7 @@ import {
   REVIEWS_PER_PULL,
 } from './graphql.ts';
 import { detailsOf, type PullDetails, PullDetailsCache } from './pull-details.ts';
-import { applyReviewDecision, summarizeReviews } from './review-summary.ts';
+import { applyReviewDecision, awaitingApproval, letsMerge, summarizeReviews } from './review-summary.ts';
 import {
   checkRunListSchema,
   combinedStatusSchema,
@@ -322,8 +322,8 @@ export class GitHubProvider implements Provider {
       pr.head.sha ? this.#restChecks(pull.repo, pr.head.sha, call) : null,
       this.#extrasOf(pull, pr, reviews, call),
     ]);
-    const fields = toFields(pr, reviews, pull.repo.owner, checks, extras.threads);
-    return { ...fields, ...applyReviewDecision(reviews, extras.decision) };
+    const fields = toFields(pr, reviews, pull.repo.owner, checks, extras);
+    return { ...fields, ...applyReviewDecision(reviews, extras.decision ?? null) };
   }
 
   /**
@@ -368,17 +368,21 @@ export class GitHubProvider implements Provider {
   /**
    * `reviewDecision` and unresolved threads of a PR read through REST, remembered per (PR, token)
    * while its reviews, `updated_at` and review comment count stay the same (for at most
-   * DETAILS_MAX_AGE_MS). Without decisive reviews or review comments there is nothing to ask.
+   * DETAILS_MAX_AGE_MS). Without decisive reviews or review comments there is nothing to ask —
+   * unless the PR is open and GitHub does not let it merge as it is: then the decision says
+   * whether approvals are what holds it (`awaiting_approval`), as the batch path reads it.
+   * `decision` undefined: not asked.
    */
   async #extrasOf(
     pull: PullRef,
     pr: Pull,
     reviews: readonly { id: number; state: string; login: string | null }[],
     call: CallOptions,
-  ): Promise<{ decision: string | null; threads: number }> {
+  ): Promise<{ decision: string | null | undefined; threads: number }> {
     const reviewComments = pr.review_comments ?? 0;
-    if (summarizeReviews(reviews).reviewer_count === 0 && reviewComments === 0)
-      return { decision: null, threads: 0 };
+    const held = mapPullState(pr) === 'open' && (pr.mergeable === null || !letsMerge(pr.mergeable_state));
+    if (summarizeReviews(reviews).reviewer_count === 0 && reviewComments === 0 && !held)
+      return { decision: undefined, threads: 0 };
     const key = `${pullKey(pull)} ${tokenFingerprint(call.token)}`;
     const stamp = `${reviews.map((r) => `${r.id}:${r.state}`).join(',')}|${pr.updated_at}|${reviewComments}`;
     const now = this.#clock.now().getTime();
@@ -828,7 +832,7 @@ function toFields(
   reviews: Parameters<typeof summarizeReviews>[0],
   owner: string,
   checks: Pick<PrFields, 'checks_state' | 'checks'> | null,
-  unresolvedThreads: number,
+  extras: { decision: string | null | undefined; threads: number },
 ): PrFields {
   const state = mapPullState(pr);
   return {
@@ -856,7 +860,11 @@ function toFields(
       pr.draft ?? false,
       state === 'open',
     ),
-    unresolved_threads: unresolvedThreads,
+    awaiting_approval:
+      state === 'open'
+        ? awaitingApproval(extras.decision, pr.mergeable === null ? 'unknown' : pr.mergeable_state)
+        : null,
+    unresolved_threads: extras.threads,
     comments: pr.comments == null || pr.review_comments == null ? null : pr.comments + pr.review_comments,
   };
 }
@@ -934,6 +942,13 @@ function fromGraphql(pr: GraphqlPull, details: PullDetails | null): PrFields {
       pr.isDraft ?? false,
       pr.state === 'OPEN',
     ),
+    awaiting_approval:
+      pr.state === 'OPEN'
+        ? awaitingApproval(
+            pr.reviewDecision ?? null,
+            pr.mergeable === 'UNKNOWN' ? 'UNKNOWN' : (pr.mergeStateStatus ?? pr.mergeable),
+          )
+        : null,
     unresolved_threads: details?.unresolved_threads ?? null,
     comments: pr.totalCommentsCount ?? null,
   };

@@ -62,3 +62,38 @@ function latestDecisive(reviews: readonly ReviewInput[]): ReviewInput[] {
   }
   return [...latest.values()];
 }
+
+/** Merge states in which GitHub lets the PR merge (GraphQL enum `MergeStateStatus`; see `mergeStateOf`). */
+const MERGEABLE_STATES = new Set(['CLEAN', 'HAS_HOOKS', 'UNSTABLE']);
+
+/** Whether GitHub lets the PR merge as it is, by its merge state (REST `mergeable_state` in any case). */
+export const letsMerge = (mergeStatus: string | null | undefined) =>
+  MERGEABLE_STATES.has((mergeStatus ?? '').toUpperCase());
+
+/**
+ * Whether GitHub says the merge waits for approvals (`awaiting_approval`, SPEC §6.2
+ * `needs_approval`). A merge state in which GitHub lets the PR merge (CLEAN, HAS_HOOKS, UNSTABLE)
+ * says approvals do not hold it → false. Otherwise `reviewDecision` (GraphQL reference, enum
+ * `PullRequestReviewDecision`) is GitHub's word: REVIEW_REQUIRED ("a review is required before the
+ * pull request can be merged") → true; APPROVED → false; null — the repository requires no
+ * reviews — → false; CHANGES_REQUESTED → null (the request for changes holds the merge; whether
+ * the approvals would then suffice GitHub does not say). `decision` undefined: not read → null.
+ * The `mergeable` fallback of Enterprise Servers (MERGEABLE) cannot tell BLOCKED, so there
+ * `reviewDecision` alone decides.
+ */
+export function awaitingApproval(
+  decision: string | null | undefined,
+  mergeStatus: string | null | undefined,
+): boolean | null {
+  if (letsMerge(mergeStatus)) return false;
+  if (decision === undefined) return null;
+  switch (decision?.toUpperCase() ?? null) {
+    case 'REVIEW_REQUIRED':
+      return true;
+    case 'APPROVED':
+    case null:
+      return false;
+    default:
+      return null;
+  }
+}

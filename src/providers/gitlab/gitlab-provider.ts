@@ -41,6 +41,7 @@ import {
   pullsQuery,
 } from './graphql.ts';
 import {
+  awaitingApproval,
   jobOutcome,
   mergeState,
   PIPELINE_CHECK,
@@ -710,6 +711,7 @@ export class GitLabProvider implements Provider {
           : node.mergeStatusEnum?.toLowerCase() === 'cannot_be_merged_recheck'
             ? 'cannot_be_merged_recheck'
             : (node.detailedMergeStatus?.toLowerCase() ?? null),
+      awaiting_approval: state === 'open' ? awaitingApproval(node.detailedMergeStatus, node.approved) : null,
       unresolved_threads: unresolvedThreads(node.resolvableDiscussionsCount, node.resolvedDiscussionsCount),
       // Comments by people, not GitLab's system notes ("added 1 commit").
       comments: node.userNotesCount ?? null,

@@ -143,3 +143,29 @@ export function unresolvedThreads(
     return null;
   return Math.max(0, resolvable - resolved);
 }
+
+/**
+ * Whether GitLab says the merge waits for approvals (`awaiting_approval`, SPEC §6.2
+ * `needs_approval`). `detailedMergeStatus` names only the first mergeability check that fails
+ * (`MergeRequests::Mergeability::DetailedMergeStatusService`): `not_approved` → true; `mergeable`
+ * → false (every check passed, the approval rules' too); `approvals_syncing` → null (the rules are
+ * being recomputed). Where another check fails first, GitLab's approval verdict answers for the
+ * rules alone: `approved` ("Indicates if the merge request has all the required approvals.
+ * Returns true if no required approvals are configured", GraphQL `MergeRequestType.approved`)
+ * false → true, true → false; not told → null.
+ */
+export function awaitingApproval(
+  detailed: string | null | undefined,
+  approved: boolean | null | undefined,
+): boolean | null {
+  switch ((detailed ?? '').toLowerCase()) {
+    case 'not_approved':
+      return true;
+    case 'mergeable':
+      return false;
+    case 'approvals_syncing':
+      return null;
+    default:
+      return approved === undefined || approved === null ? null : !approved;
+  }
+}

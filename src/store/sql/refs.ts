@@ -218,6 +218,7 @@ const PR_COLUMN_TYPES: Record<keyof PrFields, SqlArrayType | 'jsonb'> = {
   checks: 'jsonb',
   merge_state: 'text',
   merge_state_reason: 'text',
+  awaiting_approval: 'boolean',
   unresolved_threads: 'int',
   comments: 'int',
 };
