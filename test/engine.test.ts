@@ -237,15 +237,46 @@ describe.each(DATABASE_KINDS)('engine on %s', (kind) => {
       expect((await h.ref(chat)).stale_at).toEqual(addMs(h.clock.now(), h.settings.merge_unknown_ttl_ms));
     });
 
-    it('no PR inside the retry window: retried after the no-PR backoff, no event', async () => {
+    it('no PR inside the retry window: retried after the no-PR backoff; only the first read publishes (no_pr)', async () => {
       const chat = await h.trackedChat('feature');
+      expect(await h.ref(chat)).toMatchObject({ ready: null, blockers: [{ kind: 'unknown', detail: null }] });
       h.events.length = 0;
       h.clock.advance(h.settings.no_pr_window_ms - 1);
       await h.engine.tick();
       const status = await h.ref(chat);
       expect(status.stale_at).toEqual(addMs(h.clock.now(), h.settings.no_pr_backoff_ms));
       expect(status.url).toBeNull();
+      expect(status).toMatchObject({ ready: false, blockers: [{ kind: 'no_pr', detail: null }] });
+      // The first read tells what a UI shows (no PR, not "not read yet"): one event, then none.
+      expect(diffEvents().map((e) => e.changed_diff_status)).toMatchObject([
+        { ready: false, blockers: [{ kind: 'no_pr', detail: null }] },
+      ]);
+      h.events.length = 0;
+      h.clock.advance(h.settings.no_pr_backoff_ms);
+      await h.engine.tick();
       expect(h.events).toEqual([]);
+    });
+
+    it('merge readiness rides on every diff status event: ready, then blockers in order', async () => {
+      const chat = await h.trackedChat('feature');
+      h.host.openPull('acme/app', { head_branch: 'feature' });
+      await h.engine.tick();
+      expect(diffEvents().at(-1)?.changed_diff_status).toMatchObject({ ready: true, blockers: [] });
+      h.host.updatePull('acme/app', 1, {
+        checks_state: 'failing',
+        checks: { passed: 0, failed: 1, pending: 0, skipped: 0, failing: [{ name: 'lint', url: null }] },
+        awaiting_approval: true,
+        pull_request_draft: true,
+      });
+      h.clock.advance(h.settings.fresh_ttl_ms);
+      await h.engine.tick();
+      const blockers = [
+        { kind: 'draft', detail: null },
+        { kind: 'checks_failing', detail: 'lint' },
+        { kind: 'needs_approval', detail: 'the host requires approval' },
+      ];
+      expect(diffEvents().at(-1)?.changed_diff_status).toMatchObject({ ready: false, blockers });
+      expect(await h.ref(chat)).toMatchObject({ ready: false, blockers });
     });
 
     it('no PR at exactly the window edge: the claim lease stands as the retry interval', async () => {
