@@ -329,6 +329,25 @@ describe('gitsync CLI', () => {
       .split('\n')
       .find((line) => line.includes(chat.slice(0, 8)));
     expect(row).toMatch(/#7\s+open\s+.*failing: lint, test\s+checking\s+2 open/);
+    // Merge readiness: the first blocker in words, and how many more stand behind it.
+    expect(row).toMatch(/#7\s+open\s+checks failing \+3\s/);
+    await db.db.query(
+      `UPDATE diff_statuses SET checks_state = 'passing', merge_state = 'clean', unresolved_threads = 0,
+         awaiting_approval = false WHERE chat_id = $1`,
+      [chat],
+    );
+    const ready = (await runGitsync(['status', '--owner', owner], env)).stdout
+      .split('\n')
+      .find((line) => line.includes(chat.slice(0, 8)));
+    expect(ready).toMatch(/#7\s+open\s+ready\s/);
+    await db.db.query(
+      `UPDATE diff_statuses SET merge_state = 'blocked', merge_state_reason = 'BLOCKED' WHERE chat_id = $1`,
+      [chat],
+    );
+    const blocked = (await runGitsync(['status', '--owner', owner], env)).stdout
+      .split('\n')
+      .find((line) => line.includes(chat.slice(0, 8)));
+    expect(blocked).toMatch(/#7\s+open\s+blocked: BLOCKED\s/);
 
     const set = await runGitsync(
       ['token', 'set', '--owner', owner, '--provider', 'github'],

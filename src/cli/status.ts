@@ -1,4 +1,4 @@
-import type { ChatView, DiffStatus } from '../core/types.ts';
+import type { BlockerKind, ChatView, DiffStatus } from '../core/types.ts';
 import { callService, serviceTarget } from './client.ts';
 
 export interface StatusOptions {
@@ -50,6 +50,33 @@ function checks(s: JsonChat['diff_status']): string {
   }
 }
 
+/** Each blocker kind in words (docs/api.md, "Merge readiness"). */
+const BLOCKER_WORDS: Record<BlockerKind, string> = {
+  no_pr: 'no PR',
+  not_open: '',
+  draft: 'draft',
+  conflicts: 'conflicts',
+  behind: 'behind',
+  checks_failing: 'checks failing',
+  checks_pending: 'checks pending',
+  changes_requested: 'changes requested',
+  unresolved_threads: 'threads open',
+  needs_approval: 'needs approval',
+  blocked: 'blocked',
+  unknown: 'not known yet',
+};
+
+/** `ready`, or the first blocker in words (`blocked` with the host's word), and how many more. */
+function readiness(s: JsonChat['diff_status']): string {
+  if (!s || s.ready === null || s.ready === undefined) return '';
+  if (s.ready) return 'ready';
+  const [first, ...rest] = s.blockers ?? [];
+  if (!first || first.kind === 'not_open') return '';
+  const words =
+    first.kind === 'blocked' && first.detail ? `blocked: ${first.detail}` : BLOCKER_WORDS[first.kind];
+  return rest.length > 0 ? `${words} +${rest.length}` : words;
+}
+
 /** Mergeability, with "checking" while the host computes it; only for open PRs. */
 function merge(s: JsonChat['diff_status']): string {
   if (s?.pull_request_state !== 'open' || !s.merge_state) return '';
@@ -79,7 +106,20 @@ export async function status(options: StatusOptions): Promise<void> {
     return;
   }
   const rows: string[][] = [
-    ['CHAT', 'TITLE', 'BRANCH', 'PR', 'STATE', 'REVIEW', 'CHECKS', 'MERGE', 'THREADS', '+/-', 'NOTE'],
+    [
+      'CHAT',
+      'TITLE',
+      'BRANCH',
+      'PR',
+      'STATE',
+      'READY',
+      'REVIEW',
+      'CHECKS',
+      'MERGE',
+      'THREADS',
+      '+/-',
+      'NOTE',
+    ],
   ];
   const walk = (chat: JsonChat, depth: number) => {
     const s = chat.diff_status;
@@ -89,6 +129,7 @@ export async function status(options: StatusOptions): Promise<void> {
       s?.git_branch ?? '',
       s?.pr_number ? `#${s.pr_number}` : '',
       state(s),
+      readiness(s),
       review(s),
       checks(s),
       merge(s),
