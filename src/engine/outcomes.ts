@@ -14,6 +14,7 @@ import {
   type PreviousPr,
   type PrFields,
 } from '../core/types.ts';
+import { withHttpUrls } from '../core/url.ts';
 import type { ClaimedRef, RefWrite } from '../store/store.ts';
 
 /** A refresh that failed: the code of the error where it was raised, its message, its reset time. */
@@ -80,6 +81,9 @@ function historyAfter(row: DiffStatus, nextUrl: string | null): PreviousPr[] {
 
 const sameTime = (a: Date | null, b: Date | null) => (a?.getTime() ?? null) === (b?.getTime() ?? null);
 
+/** A PR read with its link fields http(s) or null; its own `url` stays (it names the PR to the provider). */
+const sanitizedPr = (pr: PrFields): PrFields => ({ ...withHttpUrls(pr), url: pr.url });
+
 /**
  * Turns an outcome into the row's complete new state (docs/architecture.md, "Apply"), with `publish`
  * set when something a UI shows changed. Pure: the store writes it (and publishes with it). A
@@ -112,13 +116,15 @@ export function planWrite(
   const errorCleared = row.last_error !== null || row.paused_until !== null;
   switch (outcome.kind) {
     case 'updated': {
-      const changed = prChanged(row, outcome.pr);
+      // Stored as served: a host's non-http(s) link is never kept (core/url.ts).
+      const pr = sanitizedPr(outcome.pr);
+      const changed = prChanged(row, pr);
       const changedAt = changed || row.pr_changed_at === null ? now : row.pr_changed_at;
       return {
         ...base,
-        pr: { ...outcome.pr },
+        pr,
         refreshed_at: now,
-        stale_at: nextCheckAfterSuccess(outcome.pr, now, settings, changedAt, outcome.stretch),
+        stale_at: nextCheckAfterSuccess(pr, now, settings, changedAt, outcome.stretch),
         pr_changed_at: changedAt,
         previous_prs: historyAfter(row, outcome.pr.url),
         publish: errorCleared || changed,

@@ -10,6 +10,7 @@ import {
   type PrFields,
   type StaleMatch,
 } from '../core/types.ts';
+import { withHttpUrls } from '../core/url.ts';
 import type { Tx } from './database.ts';
 
 export type { StaleMatch };
@@ -102,7 +103,8 @@ export const DIFF_STATUS_FIELDS = [
 export function diffStatusOf(row: DiffStatus | Record<string, unknown>): DiffStatus {
   const out: Record<string, unknown> = {};
   for (const f of DIFF_STATUS_FIELDS) out[f] = (row as Record<string, unknown>)[f];
-  const status = out as unknown as DiffStatus;
+  // Every URL served is http(s) or null (SPEC §6.2), whenever the row was stored.
+  const status = withHttpUrls(out as unknown as DiffStatus);
   const { ready, blockers } = readinessOf(status);
   status.ready = ready;
   status.blockers = blockers;
