@@ -464,10 +464,12 @@ describe('HTTP API', () => {
             path: 'src/a.ts',
             line: i + 1,
             author: 'reviewer',
+            author_association: 'MEMBER',
+            trusted: true,
             body: i === 0 ? long : `fix ${i}`,
             url: `https://fake.test/acme/app/pull/1#r${i}`,
           })),
-          changes_requested_by: ['reviewer'],
+          changes_requested_by: [{ name: 'reviewer', trusted: true }],
           truncated: false,
         },
       });
@@ -494,7 +496,7 @@ describe('HTTP API', () => {
       expect(fb).toMatchObject({
         url: pull.url,
         failing_checks: [{ name: 'test', url: 'https://ci.test/1', summary: '2 failed' }],
-        changes_requested_by: ['reviewer'],
+        changes_requested_by: [{ name: 'reviewer', trusted: true }],
         truncated: true,
         error: null,
       });
@@ -504,6 +506,8 @@ describe('HTTP API', () => {
         path: 'src/a.ts',
         line: 2,
         author: 'reviewer',
+        author_association: 'MEMBER',
+        trusted: true,
         body: 'fix 1',
         url: 'https://fake.test/acme/app/pull/1#r1',
       });

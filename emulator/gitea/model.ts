@@ -36,6 +36,11 @@ export interface GtRepo {
   parent: string | null;
   /** Logins that may read a private or internal repository (besides anyone for public ones). */
   members: Set<string>;
+  /**
+   * Permissions set one by one (lower-case login → Gitea's access mode name: `read`, `write`,
+   * `admin`); see `permission`.
+   */
+  permissions: Map<string, string>;
   default_branch: string;
   /** Branch → head sha. */
   branches: Map<string, string>;
@@ -182,6 +187,7 @@ export class GiteaModel {
       internal: spec.internal ?? false,
       parent: parent ? `${parent.owner}/${parent.name}` : null,
       members: new Set([owner, ...(spec.members ?? [])].map((m) => m.toLowerCase())),
+      permissions: new Map(),
       default_branch: spec.default_branch ?? 'main',
       branches: new Map([[spec.default_branch ?? 'main', sha(`${spec.full_name}:main`)]]),
       statuses: new Map(),
@@ -204,6 +210,31 @@ export class GiteaModel {
     this.repos.delete(fullName.toLowerCase());
     for (const other of this.repos.values())
       for (const pull of other.pulls) if (pull.head_repo === repo) pull.head_repo = null;
+  }
+
+  /** Site administrators (lower-case logins): they may ask anyone's permission anywhere. */
+  readonly siteAdmins = new Set<string>();
+
+  /**
+   * A user's permission in a repository as `GET …/collaborators/{user}/permission` names it
+   * (`models/perm/access_mode.go`): `owner` for the owner, a permission set with `setPermission`,
+   * `write` for another member, `read` for anyone else on a repository they may read, else `none`.
+   */
+  permission(repo: GtRepo, login: string): string {
+    const who = login.toLowerCase();
+    if (who === repo.owner.toLowerCase()) return 'owner';
+    const set = repo.permissions.get(who);
+    if (set) return set;
+    if (repo.members.has(who)) return 'write';
+    return this.canRead(repo, login) ? 'read' : 'none';
+  }
+
+  /** Makes `login` a collaborator with `permission` (`read`, `write`, `admin`). */
+  setPermission(fullName: string, login: string, permission: string): void {
+    const repo = this.repo(fullName);
+    this.user(login);
+    repo.members.add(login.toLowerCase());
+    repo.permissions.set(login.toLowerCase(), permission);
   }
 
   /** Whether `login` (null: anonymous) may read the repository. */

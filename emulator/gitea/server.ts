@@ -19,7 +19,8 @@ export type RouteName =
   | 'list_reviews'
   | 'list_review_comments'
   | 'list_commits'
-  | 'combined_status';
+  | 'combined_status'
+  | 'get_collaborator_permission';
 
 export const FAULT_KINDS = ['latency', 'status', 'timeout', 'garbage', 'unauthorized', 'rate_limit'] as const;
 
@@ -227,6 +228,27 @@ export class GiteaEmulator extends HostEmulator<RouteName, Fault, LoggedRequest>
     if (!repo || !m.canRead(repo, viewer)) throw new EmulatorError(404, "The target couldn't be found.");
     if (name === 'get_repo') return { body: m.renderRepo(repo, o) };
     if (name === 'combined_status') return this.#combinedStatus(repo, params[2]!, url);
+    if (name === 'get_collaborator_permission') {
+      // `GetRepoPermissions` (routers/api/v1/repo/collaborators.go): a site admin, a repository
+      // admin or the user themself may ask; anyone else gets 403.
+      const asked = params[2]!;
+      const doer = viewer?.toLowerCase() ?? null;
+      const doerPermission = doer === null ? 'none' : m.permission(repo, doer);
+      if (
+        doer === null ||
+        (!m.siteAdmins.has(doer) &&
+          doer !== asked.toLowerCase() &&
+          !['admin', 'owner'].includes(doerPermission))
+      )
+        throw new EmulatorError(
+          403,
+          'Only admins can query all permissions, repo admins can query all repo permissions, collaborators can query only their own',
+        );
+      if (!m.users.has(asked.toLowerCase()))
+        throw new EmulatorError(404, `user does not exist [uid: 0, name: ${asked}]`);
+      const permission = m.permission(repo, asked);
+      return { body: { permission, role_name: permission, user: m.renderUser(asked, o) } };
+    }
     if (name === 'list_pulls') {
       const state = url.searchParams.get('state') ?? 'open';
       if (!['open', 'closed', 'all'].includes(state)) throw new EmulatorError(422, `invalid state ${state}`);
@@ -377,6 +399,8 @@ function matchRoute(path: string): { name: RouteName; params: string[] } | null 
     string?,
   ];
   if (seg.length === 3) return { name: 'get_repo', params: [owner, repo] };
+  if (kind === 'collaborators' && seg.length === 6 && index && sub === 'permission')
+    return { name: 'get_collaborator_permission', params: [owner, repo, index] };
   if (kind === 'commits' && seg.length === 6 && index && sub === 'status')
     return { name: 'combined_status', params: [owner, repo, index] };
   if (kind !== 'pulls') return null;

@@ -279,7 +279,12 @@ export async function executeGitHubGraphql(
       avatarUrl: render.user(login).avatar_url,
     };
   };
-  const review = (r: EmuReview) => ({ databaseId: r.id, state: r.state, author: actor(r.login) });
+  const review = (r: EmuReview, p: EmuPull) => ({
+    databaseId: r.id,
+    state: r.state,
+    author: actor(r.login),
+    authorAssociation: model.association(p.base_repo, r.login),
+  });
   const failIf = <T>(field: string, value: () => T) => {
     if (failing.has(field)) throw new Error(`Something went wrong while executing your query (${field}).`);
     return value();
@@ -326,7 +331,7 @@ export async function executeGitHubGraphql(
         let list = [...p.reviews].sort((a, b) => a.id - b.id);
         if (first !== undefined) list = list.slice(0, first);
         if (last !== undefined) list = list.slice(-last);
-        return { totalCount: p.reviews.length, nodes: list.map(review) };
+        return { totalCount: p.reviews.length, nodes: list.map((r) => review(r, p)) };
       }),
     // The latest approving, change-requesting or dismissed review of each author.
     latestOpinionatedReviews: ({ first, last }: PageArgs) =>
@@ -335,7 +340,7 @@ export async function executeGitHubGraphql(
         for (const r of [...p.reviews].sort((a, b) => a.id - b.id))
           if (r.state !== 'COMMENTED') latest.set(r.login.toLowerCase(), r);
         const list = [...latest.values()];
-        return { totalCount: list.length, nodes: page(list, first, last).map(review) };
+        return { totalCount: list.length, nodes: page(list, first, last).map((r) => review(r, p)) };
       }),
     headRefOid: p.head_sha,
     mergeable: () => failIf('mergeable', () => model.mergeable(p)),
@@ -357,6 +362,7 @@ export async function executeGitHubGraphql(
             totalCount: t.comments.length,
             nodes: page(t.comments, args.first, args.last).map((c) => ({
               author: actor(c.login),
+              authorAssociation: model.association(p.base_repo, c.login),
               body: c.body,
               url: `${render.webUrl}/${p.base_repo}/pull/${p.number}#discussion_r${c.id}`,
             })),

@@ -19,6 +19,12 @@ export interface EmuRepo {
   /** Logins (lower-case) besides the owner whose tokens may see the repository while it is private. */
   collaborators: Set<string>;
   /**
+   * How people stand in the repository where set (lower-case login → GitHub's
+   * `CommentAuthorAssociation`: `MEMBER`, `CONTRIBUTOR`, `FIRST_TIME_CONTRIBUTOR`, `NONE`…); see
+   * `association`.
+   */
+  associations: Map<string, string>;
+  /**
    * Approvals a PR needs (branch protection "Require approvals"); 0: reviews are not required and
    * GraphQL's `reviewDecision` is null.
    */
@@ -244,6 +250,7 @@ export class GitHubModel {
       default_branch: defaultBranch,
       private: input.private ?? false,
       collaborators: new Set((input.collaborators ?? []).map((login) => login.toLowerCase())),
+      associations: new Map(),
       required_approvals: input.required_approvals ?? 0,
       restriction: input.restriction ?? null,
       created_at: now,
@@ -287,6 +294,25 @@ export class GitHubModel {
     if (patch.required_approvals !== undefined) repo.required_approvals = patch.required_approvals;
     if (patch.restriction !== undefined) repo.restriction = patch.restriction;
     return repo;
+  }
+
+  /**
+   * A person's `CommentAuthorAssociation` in a repository, as GitHub serves it on their comments
+   * and reviews: what `setAssociation` set, else `OWNER` for the owner, `COLLABORATOR` for one
+   * invited, `NONE` for a passer-by.
+   */
+  association(fullName: string, login: string): string {
+    const repo = this.repo(fullName);
+    const who = login.toLowerCase();
+    return (
+      repo.associations.get(who) ??
+      (who === repo.owner.toLowerCase() ? 'OWNER' : repo.collaborators.has(who) ? 'COLLABORATOR' : 'NONE')
+    );
+  }
+
+  /** Sets how a person stands in a repository (any `CommentAuthorAssociation` word, even a hostile one). */
+  setAssociation(fullName: string, login: string, association: string): void {
+    this.repo(fullName).associations.set(login.toLowerCase(), association);
   }
 
   /** Deletes an account: its PRs and reviews stay, shown as GitHub's `ghost` user. */

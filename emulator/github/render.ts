@@ -234,7 +234,7 @@ export class Renderer {
         commits: { href: `${self}/commits` },
         statuses: { href: `${api}/statuses/${pull.head_sha}` },
       },
-      author_association: 'CONTRIBUTOR',
+      author_association: this.model.association(pull.base_repo, pull.author),
       auto_merge: null,
       draft: pull.draft,
     };
@@ -329,7 +329,7 @@ export class Renderer {
       },
       submitted_at: review.submitted_at.toISOString(),
       commit_id: review.commit_id,
-      author_association: 'COLLABORATOR',
+      author_association: this.model.association(pull.base_repo, review.login),
     };
   }
 }

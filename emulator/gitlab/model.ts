@@ -161,6 +161,11 @@ export interface GlProject {
    * update them (`update_merge_request` needs Developer), so GitLab ignores their recheck requests.
    */
   reporters: Set<string>;
+  /**
+   * Access levels set one by one (lower-case username → `Gitlab::Access` level: 10 Guest, 15
+   * Planner, 20 Reporter, 30 Developer, 40 Maintainer, 50 Owner); see `accessLevel`.
+   */
+  access_levels: Map<string, number>;
   /** Approvals every MR needs (a project approval rule; Premium and up). */
   approvals_required: number;
   tier: Tier;
@@ -446,6 +451,7 @@ export class GitLabModel {
       default_branch: defaultBranch,
       members: new Set([...(input.members ?? []), ...(input.reporters ?? [])].map((m) => m.toLowerCase())),
       reporters: new Set((input.reporters ?? []).map((m) => m.toLowerCase())),
+      access_levels: new Map(),
       approvals_required: input.approvals_required ?? 0,
       tier: input.tier ?? 'free',
       merge_method: input.merge_method ?? 'merge',
@@ -495,6 +501,36 @@ export class GitLabModel {
     if (username === null) return false;
     const u = username.toLowerCase();
     return project.members.has(u) && !project.reporters.has(u);
+  }
+
+  /**
+   * A user's access level in a project as `GET /projects/:id/members/all` shows it: a level set
+   * with `setAccessLevel`, else 20 (Reporter) for a reporter, 30 (Developer) for another member;
+   * null for someone who is no member (members/all does not list them).
+   */
+  accessLevel(project: GlProject, username: string): number | null {
+    const u = username.toLowerCase();
+    const set = project.access_levels.get(u);
+    if (set !== undefined) return set;
+    if (project.reporters.has(u)) return 20;
+    return project.members.has(u) ? 30 : null;
+  }
+
+  /**
+   * Makes a user a member at a level (null: no member any more). Below Developer (30) they may not
+   * update merge requests, like a reporter.
+   */
+  setAccessLevel(path: string, username: string, level: number | null): void {
+    const project = this.project(path);
+    const u = username.toLowerCase();
+    this.user(username);
+    project.access_levels.delete(u);
+    project.members.delete(u);
+    project.reporters.delete(u);
+    if (level === null) return;
+    project.access_levels.set(u, level);
+    project.members.add(u);
+    if (level < 30) project.reporters.add(u);
   }
 
   /** Moves a project to a new path; the old path answers 301 (REST docs, "Redirects"). */

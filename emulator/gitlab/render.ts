@@ -57,6 +57,17 @@ export class Renderer {
     };
   }
 
+  /** A member entity of `members/all`: the user and its `access_level`. */
+  member(username: string, level: number) {
+    return {
+      ...this.user(username),
+      access_level: level,
+      created_at: this.model.now().toISOString(),
+      expires_at: null,
+      membership_state: 'active',
+    };
+  }
+
   ghost() {
     return this.user(GHOST.username);
   }

@@ -24,6 +24,7 @@ export type RouteName =
   | 'get_reviewers'
   | 'list_commits'
   | 'list_discussions'
+  | 'list_members_all'
   | 'graphql';
 
 export const FAULT_KINDS = [
@@ -451,6 +452,22 @@ export class GitLabEmulator extends HostEmulator<RouteName, Fault, LoggedRequest
         const { slice, headers } = this.#paginate(one.discussions, url);
         return { body: slice.map((d) => r.discussion(one, d)), headers };
       }
+      case 'list_members_all': {
+        // Members with their access level, direct and inherited ("Group and project members
+        // API", "List all members of a group or project"), filtered by `user_ids` (an array:
+        // `user_ids[]=1&user_ids[]=2`, or Grape's comma-separated form).
+        const ids = new Set(
+          [...q.getAll('user_ids[]'), ...q.getAll('user_ids').flatMap((v) => v.split(','))]
+            .filter((v) => v !== '')
+            .map(Number),
+        );
+        const members = [...m.users.values()]
+          .map((u) => ({ u, level: m.accessLevel(project, u.username) }))
+          .filter(({ u, level }) => level !== null && (ids.size === 0 || ids.has(u.id)))
+          .sort((a, b) => a.u.id - b.u.id);
+        const { slice, headers } = this.#paginate(members, url);
+        return { body: slice.map(({ u, level }) => r.member(u.username, level!)), headers };
+      }
       case 'get_approvals':
         return { body: r.approvals(mr(), viewer) };
       case 'get_reviewers':
@@ -855,6 +872,8 @@ function matchRoute(path: string): { name: RouteName; params: string[] } | null 
   if (seg[0] !== 'projects' || seg.length < 2 || seg[1] === '') return null;
   const [, id, kind, iid, sub] = seg;
   if (seg.length === 2) return { name: 'get_project', params: [id!] };
+  if (kind === 'members' && iid === 'all' && seg.length === 4)
+    return { name: 'list_members_all', params: [id!] };
   if (kind !== 'merge_requests') return null;
   if (seg.length === 3) return { name: 'list_merge_requests', params: [id!] };
   if (!/^\d+$/.test(iid!)) return null;

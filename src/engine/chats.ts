@@ -77,8 +77,12 @@ export class Chats {
   }
 
   /** Per ref of the chat, what an agent needs to act on, read from the host now. */
-  feedback(chatId: string, owner?: string) {
-    return this.deps.engine.feedback(chatId, owner);
+  feedback(
+    chatId: string,
+    owner?: string,
+    options?: { trusted_only?: boolean | undefined; since?: string | undefined },
+  ) {
+    return this.deps.engine.feedback(chatId, owner, options);
   }
 
   /** Refs that waited for a token can go now: the owner's refs on that provider are due at once. */

@@ -19,6 +19,7 @@ import type { ProviderRegistry } from '../providers/registry.ts';
 import { type BudgetState, type ClaimedRef, diffStatusOf, type Store, tokenKey } from '../store/store.ts';
 import { TokenBudgets } from './budgets.ts';
 import { type RefFeedback, refFeedback } from './feedback.ts';
+import { type CursorState, decodeCursor, encodeCursor, refTag } from './feedback-cursor.ts';
 import { planWrite, type RefreshFailure, type RefreshOutcome } from './outcomes.ts';
 import { Refresher } from './refresher.ts';
 
@@ -27,6 +28,16 @@ import { Refresher } from './refresher.ts';
  * a host request on the owner's (or the service token's) budget.
  */
 export const FEEDBACK_MAX_REFS = 20;
+
+/** `GET /api/v1/chats/{id}/feedback` (docs/api.md, "Feedback"). */
+export interface FeedbackAnswer {
+  chat_id: string;
+  /** Threads and people `trusted_only` left out (the host shows they do not belong); 0 without it. */
+  hidden_untrusted: number;
+  /** Pass as `since` to be shown only what is new or changed after this answer. */
+  cursor: string;
+  refs: RefFeedback[];
+}
 
 /** Byte bounds of a stored ref's origin and branch (see `reportRef`). */
 const MAX_ORIGIN_BYTES = 1024;
@@ -352,11 +363,19 @@ export class Engine {
    * most FEEDBACK_MAX_REFS are read (primary first; the rest are `truncated`), each taking one of
    * the owner's "refresh now" units: with none left for the first, the call is refused (429); a
    * later ref without one says so (`rate_limited`). A ref whose read failed says why and the
-   * others still answer.
+   * others still answer. `trusted_only` and `since` filter as `refFeedback` says; the answer's
+   * `cursor` holds what the caller has now been shown (a ref not read this time keeps what the
+   * `since` cursor held for it, so its items do not come back as new once it is read again).
    */
-  async feedback(chatId: string, owner?: string): Promise<{ chat_id: string; refs: RefFeedback[] }> {
+  async feedback(
+    chatId: string,
+    owner?: string,
+    options: { trusted_only?: boolean | undefined; since?: string | undefined } = {},
+  ): Promise<FeedbackAnswer> {
     const chat = await this.deps.store.getChat(chatId, owner);
     if (!chat) throw new NotFoundError(`chat ${chatId} not found`);
+    // A bad cursor is refused before anything is read from the host (400).
+    const since = options.since === undefined ? null : decodeCursor(chat.id, options.since);
     const rows = chat.diff_statuses.map((ref, i) => ({
       ...ref,
       id: String(i),
@@ -385,14 +404,20 @@ export class Engine {
       AbortSignal.timeout(this.deps.settings.tick_timeout_ms),
     );
     await this.budgets.flush();
-    return {
-      chat_id: chat.id,
-      refs: rows.map((row) =>
-        truncated.has(row.id)
-          ? { ...refFeedback(row, null), truncated: true }
-          : refFeedback(row, read.get(row.id) ?? unread.get(row.id) ?? null),
-      ),
-    };
+    const state: CursorState = new Map();
+    let hidden_untrusted = 0;
+    const refs = rows.map((row): RefFeedback => {
+      const tag = refTag(row.git_remote_origin, row.git_branch);
+      const got = truncated.has(row.id) ? undefined : (read.get(row.id) ?? unread.get(row.id));
+      const filter = { trustedOnly: options.trusted_only === true, since: since?.get(tag) ?? null };
+      const result = refFeedback(row, got ?? null, filter);
+      hidden_untrusted += result.hidden_untrusted;
+      const readNow = got !== undefined && got !== null && !('code' in got);
+      const kept = readNow ? result.seen : since?.get(tag);
+      if (kept && kept.size > 0) state.set(tag, new Set(kept));
+      return truncated.has(row.id) ? { ...result.feedback, truncated: true } : result.feedback;
+    });
+    return { chat_id: chat.id, hidden_untrusted, cursor: encodeCursor(chat.id, state), refs };
   }
 
   /**

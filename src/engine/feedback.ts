@@ -1,5 +1,7 @@
 import type { DiffStatus } from '../core/types.ts';
+import { httpUrlOrNull } from '../core/url.ts';
 import type { PullFeedback } from '../providers/types.ts';
+import { itemFingerprint } from './feedback-cursor.ts';
 import type { RefreshFailure } from './outcomes.ts';
 
 /** Bounds of one ref's feedback, so an answer stays small enough to hand to an agent. */
@@ -21,33 +23,99 @@ export interface RefFeedback extends PullFeedback {
   error: { code: string; message: string } | null;
 }
 
+/** What the caller asked to leave out (`?trusted_only=true`, `?since=<cursor>`). */
+export interface FeedbackFilter {
+  /** Leave out threads and people the host shows do not belong to the repository (`trusted: false`). */
+  trustedOnly: boolean;
+  /** Fingerprints of this ref's items the caller was shown already; null: show everything. */
+  since: ReadonlySet<number> | null;
+}
+
+/** A ref's answer, how many items `trustedOnly` left out, and the fingerprints its cursor keeps. */
+export interface RefFeedbackResult {
+  feedback: RefFeedback;
+  hidden_untrusted: number;
+  /** What the caller has now been shown of this ref: what it shows plus what `since` left out. */
+  seen: Set<number>;
+}
+
 /**
- * A ref's feedback as the API answers it: the provider's lists bounded by `FEEDBACK_LIMITS`, long
- * texts cut with an ellipsis, and `truncated` set when anything was left out or cut.
+ * A ref's feedback as the API answers it. In this order, so that no filter starves another: every
+ * URL that is not http(s) becomes null and long texts are cut with an ellipsis; `trustedOnly`
+ * drops untrusted threads and people (counted in `hidden_untrusted`) before anything is bounded, so
+ * strangers' comments cannot push members' out of the answer; `since` drops what the caller was
+ * shown already (unchanged); then the lists are bounded by `FEEDBACK_LIMITS`, and `truncated` says
+ * whether anything was left out or cut.
  */
-export function refFeedback(ref: DiffStatus, read: PullFeedback | RefreshFailure | null): RefFeedback {
-  const base = { git_remote_origin: ref.git_remote_origin, git_branch: ref.git_branch, url: ref.url };
+export function refFeedback(
+  ref: DiffStatus,
+  read: PullFeedback | RefreshFailure | null,
+  filter: FeedbackFilter = { trustedOnly: false, since: null },
+): RefFeedbackResult {
+  const base = {
+    git_remote_origin: ref.git_remote_origin,
+    git_branch: ref.git_branch,
+    url: httpUrlOrNull(ref.url),
+  };
   const empty = { failing_checks: [], unresolved_threads: [], changes_requested_by: [], truncated: false };
-  if (read === null) return { ...base, ...empty, error: null };
-  if ('code' in read) return { ...base, ...empty, error: { code: read.code, message: read.message } };
+  const none = { hidden_untrusted: 0, seen: new Set<number>() };
+  if (read === null) return { feedback: { ...base, ...empty, error: null }, ...none };
+  if ('code' in read)
+    return { feedback: { ...base, ...empty, error: { code: read.code, message: read.message } }, ...none };
   let truncated = read.truncated;
+  let hidden = 0;
+  const seen = new Set<number>();
   const cut = (s: string) => {
     if (s.length <= FEEDBACK_LIMITS.text) return s;
     truncated = true;
     return `${s.slice(0, FEEDBACK_LIMITS.text - 1)}…`;
   };
-  const first = <T>(list: readonly T[], n: number) => {
-    if (list.length > n) truncated = true;
-    return list.slice(0, n);
+  const trusted = <T extends { trusted: boolean | null }>(list: readonly T[]) => {
+    if (!filter.trustedOnly) return list;
+    const kept = list.filter((x) => x.trusted !== false);
+    hidden += list.length - kept.length;
+    return kept;
   };
-  const failing_checks = first(read.failing_checks, FEEDBACK_LIMITS.items).map((c) => ({
-    ...c,
+  // What `since` shows: items the caller has not been shown, each remembered once served.
+  const fresh = <T>(kind: 'check' | 'thread', list: readonly T[]) => {
+    const out: T[] = [];
+    for (const item of list) {
+      const print = itemFingerprint(kind, item);
+      if (filter.since?.has(print)) seen.add(print);
+      else out.push(item);
+    }
+    return out;
+  };
+  const first = <T>(kind: 'check' | 'thread' | null, list: readonly T[], n: number) => {
+    if (list.length > n) truncated = true;
+    const shown = list.slice(0, n);
+    if (kind) for (const item of shown) seen.add(itemFingerprint(kind, item));
+    return shown;
+  };
+  const checks = read.failing_checks.map((c) => ({
+    name: c.name,
+    url: httpUrlOrNull(c.url),
     summary: c.summary === null ? null : cut(c.summary),
   }));
-  const unresolved_threads = first(read.unresolved_threads, FEEDBACK_LIMITS.items).map((t) => ({
-    ...t,
+  const threads = trusted(read.unresolved_threads).map((t) => ({
+    path: t.path,
+    line: t.line,
+    author: t.author,
+    author_association: t.author_association,
+    trusted: t.trusted,
     body: cut(t.body),
+    url: httpUrlOrNull(t.url),
   }));
-  const changes_requested_by = first(read.changes_requested_by, FEEDBACK_LIMITS.people);
-  return { ...base, failing_checks, unresolved_threads, changes_requested_by, truncated, error: null };
+  const failing_checks = first('check', fresh('check', checks), FEEDBACK_LIMITS.items);
+  const unresolved_threads = first('thread', fresh('thread', threads), FEEDBACK_LIMITS.items);
+  const changes_requested_by = first(
+    null,
+    trusted(read.changes_requested_by).map((p) => ({ name: p.name, trusted: p.trusted })),
+    FEEDBACK_LIMITS.people,
+  );
+  return {
+    feedback: { ...base, failing_checks, unresolved_threads, changes_requested_by, truncated, error: null },
+    hidden_untrusted: hidden,
+    seen,
+  };
 }

@@ -132,13 +132,24 @@ export interface PullFeedback {
     path: string | null;
     line: number | null;
     author: string | null;
+    /** The host's own word for how the author stands in the repository (GitHub `MEMBER`, GitLab `Developer`…), or null. */
+    author_association: string | null;
+    /** See `Trust`. */
+    trusted: Trust;
     body: string;
     url: string | null;
   }[];
-  /** Who asks for changes now (their latest review says so), by login. */
-  changes_requested_by: string[];
+  /** Who asks for changes now (their latest review says so), by login, with their standing. */
+  changes_requested_by: { name: string; trusted: Trust }[];
   truncated: boolean;
 }
+
+/**
+ * Whether the host shows a person belongs to the repository (SPEC §6.2, "Feedback for agents"):
+ * true — GitHub `OWNER`, `MEMBER`, `COLLABORATOR`, GitLab Developer or above, a collaborator with
+ * write access or the owner elsewhere; false — the host shows they do not; null — it cannot say.
+ */
+export type Trust = boolean | null;
 
 /** A request header by (case-insensitive) name. */
 export type HeaderReader = (name: string) => string | undefined;

@@ -817,6 +817,9 @@ describe('Azure DevOps provider against the emulator', () => {
           path: '/src/app.ts',
           line: 7,
           author: 'kim@contoso.com',
+          // Not told by this host (docs, "Feedback").
+          author_association: null,
+          trusted: null,
           body: 'This leaks',
           url: `${prUrl}?discussionId=${onLine.id}`,
         },
@@ -824,11 +827,17 @@ describe('Azure DevOps provider against the emulator', () => {
           path: '/src/old.ts',
           line: 3,
           author: 'dee@contoso.com',
+          // Not told by this host (docs, "Feedback").
+          author_association: null,
+          trusted: null,
           body: 'Why drop this?',
           url: `${prUrl}?discussionId=${removed.id}`,
         },
       ],
-      changes_requested_by: ['dee@contoso.com', 'kim@contoso.com'],
+      changes_requested_by: [
+        { name: 'dee@contoso.com', trusted: null },
+        { name: 'kim@contoso.com', trusted: null },
+      ],
       truncated: false,
     });
     expect(az.counters.total).toBe(4);

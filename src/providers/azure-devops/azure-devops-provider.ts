@@ -32,6 +32,7 @@ import {
   splitOwner,
 } from './origins.ts';
 import {
+  AZURE_TRUST_UNKNOWN,
   anyInForce,
   awaitingApproval,
   blockingPolicies,
@@ -305,7 +306,9 @@ export class AzureDevOpsProvider implements Provider {
         lastIteration,
       ),
       unresolved_threads: open.slice(0, FEEDBACK_THREADS),
-      changes_requested_by: [...new Set(blockers)].sort(),
+      changes_requested_by: [...new Set(blockers)]
+        .sort()
+        .map((name) => ({ name, trusted: AZURE_TRUST_UNKNOWN })),
       truncated: (evaluations?.length ?? 0) >= EVALUATIONS_PAGE || open.length > FEEDBACK_THREADS,
     };
   }

@@ -32,6 +32,15 @@ export const REQUIRED_REVIEWERS_POLICY = 'fd2167ab-b0be-447a-8ec8-39368250530e';
 
 /** Evaluations read at most (one page of "Evaluations - List", `$top`). */
 export const EVALUATIONS_PAGE = 100;
+/**
+ * Whether a thread's author or a reviewer belongs to the repository is not read on Azure DevOps
+ * (feedback's `trusted` is null): a comment carries only an identity (IdentityRef), and which
+ * group grants that identity what on the repository — Readers, Contributors, Project
+ * Administrators — is told by the Graph and Security Namespaces APIs: another scope (`vso.graph`,
+ * `vso.security_manage`) and a request per person and group. docs/azure-devops.md, "Feedback".
+ */
+export const AZURE_TRUST_UNKNOWN = null;
+
 /** Unresolved threads a feedback answer lists at most (the threads list itself is not paged). */
 export const FEEDBACK_THREADS = 100;
 
@@ -425,6 +434,9 @@ export function openThreads(threads: readonly Thread[], pullUrl: string): PullFe
       path: ctx?.filePath ?? null,
       line: ctx?.rightFileStart?.line ?? ctx?.leftFileStart?.line ?? null,
       author: first.author?.uniqueName ?? first.author?.displayName ?? null,
+      // Not read: see AZURE_TRUST_UNKNOWN.
+      author_association: null,
+      trusted: null,
       body: first.content ?? '',
       url: `${pullUrl}?discussionId=${t.id}`,
     };

@@ -595,6 +595,9 @@ describe('Bitbucket provider', () => {
           path: 'src/a.ts',
           line: 12,
           author: 'kim',
+          // Not told by this host (docs, "Feedback").
+          author_association: null,
+          trusted: null,
           body: 'Handle the null case',
           url: `https://bitbucket.org/acme/api/pull-requests/${pr.id}/_/diff#comment-${open.id}`,
         },
@@ -602,11 +605,14 @@ describe('Bitbucket provider', () => {
           path: 'src/b.ts',
           line: 4,
           author: 'lee',
+          // Not told by this host (docs, "Feedback").
+          author_association: null,
+          trusted: null,
           body: 'Why remove this?',
           url: `https://bitbucket.org/acme/api/pull-requests/${pr.id}/_/diff#comment-${removed.id}`,
         },
       ],
-      changes_requested_by: ['lee'],
+      changes_requested_by: [{ name: 'lee', trusted: null }],
       truncated: false,
     });
     // Reopened, it is open again.

@@ -54,6 +54,17 @@ const LIST_PAGELEN = 50;
 const MAX_PAGES = 100;
 /** The largest page of build statuses and comments ("Pagination": 100 is the general maximum). */
 const PAGELEN_100 = 100;
+
+/**
+ * Whether a comment's author or a reviewer belongs to the repository, Bitbucket Cloud cannot say
+ * cheaply (feedback's `trusted` is null): a comment and a participant carry no role in the
+ * repository, and the reads that tell a person's permission need admin rights — "Get an explicit
+ * user permission for a repository" (`GET /repositories/{ws}/{repo}/permissions-config/users/{id}`)
+ * wants `repository:admin` and shows only explicit grants, "List repository permissions for a
+ * workspace" wants a workspace administrator, and "List repository permissions for a user"
+ * (`/user/permissions/repositories`) tells only the token's own. docs/bitbucket.md, "Feedback".
+ */
+const BITBUCKET_TRUST_UNKNOWN = null;
 /**
  * Pages of a PR's build statuses read at most, newest first, where the head commit's own list
  * cannot be read: the PR's list holds those of its earlier commits too, so it grows with every push.
@@ -354,6 +365,9 @@ export class BitbucketProvider implements Provider {
         // `to` is the line in the new version; a comment on a removed line has only `from`.
         line: c.inline!.to ?? c.inline!.from ?? null,
         author: c.user?.nickname ?? c.user?.display_name ?? null,
+        // Bitbucket cannot say cheaply whether the author belongs: see BITBUCKET_TRUST_UNKNOWN.
+        author_association: null,
+        trusted: BITBUCKET_TRUST_UNKNOWN,
         body: c.content?.raw ?? '',
         url: c.links?.html?.href ?? null,
       }));
@@ -368,7 +382,7 @@ export class BitbucketProvider implements Provider {
     return {
       failing_checks,
       unresolved_threads,
-      changes_requested_by,
+      changes_requested_by: changes_requested_by.map((name) => ({ name, trusted: BITBUCKET_TRUST_UNKNOWN })),
       truncated: (statuses?.more ?? false) || (comments?.more ?? false),
     };
   }

@@ -408,16 +408,69 @@ describe('Gitea provider', () => {
           path: 'src/x.ts',
           line: 7,
           author: 'Dora',
+          // The token's user is no admin: Gitea refuses to tell another user's permission.
+          author_association: null,
+          trusted: null,
           body: 'handle null',
           url: expect.stringContaining(`/org/fb/pulls/${pull.number}#issuecomment-${dora.comments[0]!.id}`),
         },
       ],
-      changes_requested_by: ['Dora'],
+      changes_requested_by: [{ name: 'Dora', trusted: null }],
       truncated: false,
     });
     // After a force-push the old commit's failures are gone.
     gt.model.push('org/fb', 'fb');
     expect((await provider.fetchFeedback(ref, call)).failing_checks).toEqual([]);
+  });
+
+  it('fetchFeedback: each author’s permission (write, admin, owner belong; read does not), asked once per person and kept', async () => {
+    gt.model.createRepo({ full_name: 'org/perm' });
+    gt.model.siteAdmins.add('agent');
+    const pull = gt.model.openPull('org/perm', { head: 'p' });
+    const ref = { repo: { owner: 'org', name: 'perm' }, number: pull.number };
+    // [login, permission set (undefined: a passer-by on a public repository), served, trusted]
+    const table: [string, string | undefined, string, boolean][] = [
+      ['org', undefined, 'owner', true],
+      ['adm', 'admin', 'admin', true],
+      ['wri', 'write', 'write', true],
+      ['rea', 'read', 'read', false],
+      ['pas', undefined, 'read', false],
+    ];
+    for (const [login, permission] of table) {
+      if (permission) gt.model.setPermission('org/perm', login, permission);
+      else gt.model.user(login);
+      gt.model.review('org/perm', pull.number, login, 'REQUEST_CHANGES', [
+        { path: `${login}.ts`, line: 1, body: 'no' },
+      ]);
+    }
+    gt.resetCounters();
+    const feedback = await provider.fetchFeedback(ref, call);
+    expect(feedback.unresolved_threads.map((t) => [t.author, t.author_association, t.trusted])).toEqual(
+      table.map(([login, , word, trusted]) => [login, word, trusted]),
+    );
+    expect(feedback.changes_requested_by).toEqual(table.map(([name, , , trusted]) => ({ name, trusted })));
+    expect(gt.count('get_collaborator_permission', 200)).toBe(table.length);
+    await provider.fetchFeedback(ref, call);
+    expect(gt.count('get_collaborator_permission')).toBe(table.length);
+    gt.model.siteAdmins.clear();
+  });
+
+  it('fetchFeedback: a token Gitea refuses to tell others’ permissions asks once per repository, all unknown', async () => {
+    gt.model.siteAdmins.clear();
+    gt.model.createRepo({ full_name: 'org/noadmin' });
+    const pull = gt.model.openPull('org/noadmin', { head: 'n' });
+    const ref = { repo: { owner: 'org', name: 'noadmin' }, number: pull.number };
+    for (const login of ['x1', 'x2', 'x3'])
+      gt.model.review('org/noadmin', pull.number, login, 'REQUEST_CHANGES', [
+        { path: login, line: 1, body: login },
+      ]);
+    gt.resetCounters();
+    const feedback = await provider.fetchFeedback(ref, call);
+    expect(feedback.unresolved_threads.map((t) => t.trusted)).toEqual([null, null, null]);
+    expect(feedback.changes_requested_by.map((p) => p.trusted)).toEqual([null, null, null]);
+    expect(gt.count('get_collaborator_permission', 403)).toBe(1);
+    await provider.fetchFeedback(ref, call);
+    expect(gt.count('get_collaborator_permission')).toBe(1);
   });
 
   it('an older server: draft from the WIP title prefix, sizes null, one more read when lists lack sizes', async () => {

@@ -21,6 +21,7 @@ import type {
   RepoRef,
 } from '../types.ts';
 import { GiteaClient, type GiteaClientOptions, totalCount } from './client.ts';
+import { CollaboratorPermissions, giteaTrust } from './permissions.ts';
 import {
   anyListSchema,
   combinedStatusSchema,
@@ -165,6 +166,8 @@ export class GiteaProvider implements Provider {
     settled: (c) => c.checks_state !== 'pending',
   });
   readonly #clock: ProviderDeps['clock'];
+  /** Thread authors' and reviewers' permission, for feedback (permissions.ts). */
+  readonly #permissions: CollaboratorPermissions;
 
   constructor(
     readonly config: ProviderConfig,
@@ -173,6 +176,7 @@ export class GiteaProvider implements Provider {
   ) {
     this.client = new GiteaClient(config.api_url, kind, options);
     this.#clock = options.clock;
+    this.#permissions = new CollaboratorPermissions(this.client, () => this.#clock.now().getTime());
     this.webhooks = giteaWebhooks(this, kind, (commit) =>
       this.#checks.forget((_, head) => head.toLowerCase() === commit.toLowerCase()),
     );
@@ -245,22 +249,32 @@ export class GiteaProvider implements Provider {
         url: check.url,
         summary: status.description || null,
       }));
-    const unresolved = threads.list
-      .filter((c) => !c.resolved)
-      .map(({ first }) => ({
-        path: first.path || null,
-        line: conversationLine(first),
-        author: first.user?.login ?? null,
-        body: first.body ?? '',
-        url: first.html_url || null,
-      }));
+    const open = threads.list.filter((c) => !c.resolved);
     const { standing } = reviewVerdicts(reviews.list);
+    const requesting = [...standing.values()]
+      .filter((v) => v.state === 'REQUEST_CHANGES')
+      .map((v) => v.login);
+    // Whether each author and reviewer belongs: their permission here (permissions.ts).
+    const permissions = await this.#permissions.permissions(
+      ref.repo,
+      [...requesting, ...open.flatMap(({ first }) => (first.user?.login ? [first.user.login] : []))],
+      call,
+    );
+    const permission = (login: string | null | undefined) =>
+      login ? permissions.get(login.toLowerCase()) : undefined;
+    const unresolved = open.map(({ first }) => ({
+      path: first.path || null,
+      line: conversationLine(first),
+      author: first.user?.login ?? null,
+      author_association: permission(first.user?.login) ?? null,
+      trusted: giteaTrust(permission(first.user?.login)),
+      body: first.body ?? '',
+      url: first.html_url || null,
+    }));
     return {
       failing_checks: failing,
       unresolved_threads: unresolved,
-      changes_requested_by: [...standing.values()]
-        .filter((v) => v.state === 'REQUEST_CHANGES')
-        .map((v) => v.login),
+      changes_requested_by: requesting.map((name) => ({ name, trusted: giteaTrust(permission(name)) })),
       truncated: !reviews.complete || statuses?.complete === false || !threads.complete,
     };
   }

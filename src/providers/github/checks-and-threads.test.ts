@@ -4,7 +4,9 @@ import { graphqlCost } from '../../../emulator/github/graphql.ts';
 import { type GitHubEmulator, startGitHubEmulator } from '../../../emulator/github/server.ts';
 import { FakeClock } from '../../core/clock.ts';
 import { readinessOf } from '../../core/readiness.ts';
-import type { PrFields } from '../../core/types.ts';
+import type { DiffStatus, PrFields } from '../../core/types.ts';
+import { withHttpUrls } from '../../core/url.ts';
+import { refFeedback } from '../../engine/feedback.ts';
 import { pullKey } from '../types.ts';
 import { GitHubProvider } from './github-provider.ts';
 import {
@@ -13,6 +15,7 @@ import {
   buildPullsQuery,
   CONNECTIONS_PER_PULL,
   DETAIL_CONNECTIONS,
+  githubTrust,
   MAX_PULLS_PER_QUERY,
 } from './graphql.ts';
 
@@ -270,6 +273,7 @@ describe('GitHub checks, mergeability and threads', () => {
     gh.model.review('acme/app', 1, { login: 'bob', state: 'CHANGES_REQUESTED' });
     gh.model.review('acme/app', 1, { login: 'bob', state: 'APPROVED' });
     gh.model.review('acme/app', 1, { login: 'dependabot[bot]', state: 'CHANGES_REQUESTED' });
+    gh.model.setAssociation('acme/app', 'alice', 'MEMBER');
     const feedback = await provider.fetchFeedback(pull, call);
     expect(feedback).toEqual({
       failing_checks: [
@@ -285,12 +289,80 @@ describe('GitHub checks, mergeability and threads', () => {
           path: 'src/parse.ts',
           line: 12,
           author: 'alice',
+          author_association: 'MEMBER',
+          trusted: true,
           body: 'Please handle the empty case.',
           url: `${gh.webUrl}/acme/app/pull/1#discussion_r${thread.comments[0]!.id}`,
         },
       ],
-      changes_requested_by: ['alice', 'dependabot[bot]'],
+      changes_requested_by: [
+        { name: 'alice', trusted: true },
+        { name: 'dependabot[bot]', trusted: false },
+      ],
       truncated: false,
     });
+  });
+
+  it('hostile links from the host (a status target_url, a check run details_url) are served as null', async () => {
+    const pr = gh.model.openPull('acme/app', { head: 'feature' });
+    gh.model.addStatus({
+      sha: pr.head_sha,
+      context: 'evil',
+      state: 'failure',
+      target_url: 'javascript:alert(1)',
+    });
+    gh.model.addCheckRun({
+      head_sha: pr.head_sha,
+      name: 'sneaky',
+      conclusion: 'failure',
+      details_url: 'data:text/html,<script>alert(1)</script>',
+    });
+    gh.model.reviewComment('acme/app', 1, { login: 'acme', body: 'x', path: 'a.ts', line: 1 });
+    const read = await provider.fetchFeedback(pull, call);
+    const ref = {
+      git_remote_origin: 'https://github.com/acme/app',
+      git_branch: 'feature',
+      url: 'javascript:void(0)',
+    };
+    const served = refFeedback(ref as DiffStatus, read).feedback;
+    expect(served.url).toBeNull();
+    expect(served.failing_checks.map((c) => [c.name, c.url])).toEqual(
+      expect.arrayContaining([
+        ['evil', null],
+        ['sneaky', null],
+      ]),
+    );
+    // A refresh stores none of them either (engine/outcomes.ts), nor serves one stored before.
+    const fields = await provider.fetchPull(pull, call);
+    const stored = withHttpUrls(fields);
+    expect(stored.checks?.failing.every((c) => c.url === null)).toBe(true);
+  });
+
+  it("feedback: each author's authorAssociation and whether it shows they belong (OWNER, MEMBER, COLLABORATOR do)", async () => {
+    gh.model.openPull('acme/app', { head: 'feature' });
+    // [login, association set on the host (undefined: what GitHub derives), served word, trusted]
+    const table: [string, string | undefined, string, boolean | null][] = [
+      ['acme', undefined, 'OWNER', true],
+      ['mia', 'MEMBER', 'MEMBER', true],
+      ['cole', 'COLLABORATOR', 'COLLABORATOR', true],
+      ['cora', 'CONTRIBUTOR', 'CONTRIBUTOR', false],
+      ['fred', 'FIRST_TIME_CONTRIBUTOR', 'FIRST_TIME_CONTRIBUTOR', false],
+      ['finn', 'FIRST_TIMER', 'FIRST_TIMER', false],
+      ['manny', 'MANNEQUIN', 'MANNEQUIN', false],
+      ['pat', undefined, 'NONE', false],
+    ];
+    for (const [login, set] of table) {
+      if (set) gh.model.setAssociation('acme/app', login, set);
+      gh.model.reviewComment('acme/app', 1, { login, body: `from ${login}`, path: 'a.ts', line: 1 });
+      gh.model.review('acme/app', 1, { login, state: 'CHANGES_REQUESTED' });
+    }
+    const feedback = await provider.fetchFeedback(pull, call);
+    expect(feedback.unresolved_threads.map((t) => [t.author, t.author_association, t.trusted])).toEqual(
+      table.map(([login, , word, trusted]) => [login, word, trusted]),
+    );
+    expect(feedback.changes_requested_by).toEqual(table.map(([name, , , trusted]) => ({ name, trusted })));
+    // A word GitHub may add to the enum later: not known to belong, nor known not to.
+    expect(githubTrust('MAINTAINER_OF_SORTS')).toBeNull();
+    expect(githubTrust(null)).toBeNull();
   });
 });

@@ -41,6 +41,7 @@ import {
   type GraphqlErrors,
   type GraphqlFeedback,
   type GraphqlPull,
+  githubTrust,
   graphqlBranchesResponseSchema,
   graphqlDetailsResponseSchema,
   graphqlFeedbackResponseSchema,
@@ -1001,13 +1002,15 @@ function feedbackOf(pr: GraphqlFeedback): PullFeedback {
       path: t.path ?? null,
       line: t.line ?? null,
       author: graphqlLogin(first?.author),
+      author_association: first?.authorAssociation ?? null,
+      trusted: githubTrust(first?.authorAssociation),
       body: first?.body ?? '',
       url: first?.url ?? null,
     });
   }
   const changes_requested_by = pr.latestOpinionatedReviews.nodes.flatMap((r) => {
     const login = r?.state === 'CHANGES_REQUESTED' ? graphqlLogin(r.author) : null;
-    return login === null ? [] : [login];
+    return login === null ? [] : [{ name: login, trusted: githubTrust(r?.authorAssociation) }];
   });
   return {
     failing_checks,

@@ -361,8 +361,8 @@ export const graphqlPullsResponseSchema = z.object({
 /**
  * What an agent needs to act on one PR: the head commit's checks with the text GitHub gives for
  * each (a check run's output title and summary, a status's description), each review thread with
- * its first comment, and the latest opinionated review of each reviewer. 103 connection requests:
- * one point.
+ * its first comment, and the latest opinionated review of each reviewer — each comment and review
+ * with its author's `authorAssociation` (a scalar: no extra cost). 103 connection requests: one point.
  */
 export function buildFeedbackQuery(pull: PullRef) {
   return {
@@ -371,10 +371,34 @@ export function buildFeedbackQuery(pull: PullRef) {
         __typename ... on CheckRun { name status conclusion detailsUrl url title summary }
         ... on StatusContext { context state targetUrl description } } } }
       reviewThreads(first: ${THREADS_PER_PULL}) { totalCount nodes { isResolved path line
-        comments(first: 1) { nodes { author { ${ACTOR} } body url } } } }
-      latestOpinionatedReviews(first: 100) { totalCount nodes { state author { ${ACTOR} } } } } } }`,
+        comments(first: 1) { nodes { author { ${ACTOR} } authorAssociation body url } } } }
+      latestOpinionatedReviews(first: 100) { totalCount nodes { state authorAssociation author { ${ACTOR} } } } } } }`,
     variables: { o: pull.repo.owner, r: pull.repo.name, n: pull.number },
   };
+}
+
+/**
+ * Whether a GitHub `CommentAuthorAssociation` shows the author belongs to the repository (SPEC
+ * §6.2): `OWNER`, `MEMBER` (of the owning organization), `COLLABORATOR` (invited to the repository)
+ * do; `CONTRIBUTOR` (committed before, no standing), `FIRST_TIME_CONTRIBUTOR`, `FIRST_TIMER`, `NONE`
+ * and `MANNEQUIN` (a placeholder of imported history) do not. Any other word: null (the enum may
+ * grow). GitHub GraphQL reference, "CommentAuthorAssociation".
+ */
+export function githubTrust(association: string | null | undefined): boolean | null {
+  switch (association) {
+    case 'OWNER':
+    case 'MEMBER':
+    case 'COLLABORATOR':
+      return true;
+    case 'CONTRIBUTOR':
+    case 'FIRST_TIME_CONTRIBUTOR':
+    case 'FIRST_TIMER':
+    case 'NONE':
+    case 'MANNEQUIN':
+      return false;
+    default:
+      return null;
+  }
 }
 
 /** A check or status as feedback reads it: with the text GitHub gives for it. */
@@ -409,7 +433,12 @@ export const graphqlFeedbackResponseSchema = z.object({
                       comments: z.object({
                         nodes: z.array(
                           z
-                            .object({ author: actor.nullish(), body: text, url: z.string().nullish() })
+                            .object({
+                              author: actor.nullish(),
+                              authorAssociation: z.string().nullish(),
+                              body: text,
+                              url: z.string().nullish(),
+                            })
                             .nullable(),
                         ),
                       }),
@@ -419,7 +448,15 @@ export const graphqlFeedbackResponseSchema = z.object({
               }),
               latestOpinionatedReviews: z.object({
                 totalCount: z.number().int().nonnegative(),
-                nodes: z.array(z.object({ state: z.string(), author: actor.nullish() }).nullable()),
+                nodes: z.array(
+                  z
+                    .object({
+                      state: z.string(),
+                      authorAssociation: z.string().nullish(),
+                      author: actor.nullish(),
+                    })
+                    .nullable(),
+                ),
               }),
             })
             .nullable(),

@@ -300,6 +300,8 @@ describe('GitLab provider', () => {
             path: 'src/a.ts',
             line: 12,
             author: 'lee',
+            author_association: 'Developer',
+            trusted: true,
             body: 'Off by one here',
             url: `${mrUrl}#note_${diff.notes[0]!.id}`,
           },
@@ -307,13 +309,44 @@ describe('GitLab provider', () => {
             path: null,
             line: null,
             author: 'kim',
+            author_association: 'Developer',
+            trusted: true,
             body: 'Add a test',
             url: `${mrUrl}#note_${general.notes[0]!.id}`,
           },
         ],
-        changes_requested_by: ['lee'],
+        changes_requested_by: [{ name: 'lee', trusted: true }],
         truncated: false,
       });
+    });
+
+    it('fetchFeedback: each author’s access level (Developer and up belong), read once per person in one request and kept', async () => {
+      const { path, pull } = setup();
+      // [username, access level in the project (null: no member), served name, trusted]
+      const table: [string, number | null, string | null, boolean][] = [
+        ['gus', 10, 'Guest', false],
+        ['pia', 15, 'Planner', false],
+        ['rey', 20, 'Reporter', false],
+        ['dev', 30, 'Developer', true],
+        ['max', 40, 'Maintainer', true],
+        ['ola', 50, 'Owner', true],
+        ['pat', null, null, false],
+      ];
+      for (const [who, level] of table) {
+        gl.model.setAccessLevel(path, who, level);
+        gl.model.startThread(path, pull.number, { author: who, body: `from ${who}` });
+        gl.model.review(path, pull.number, who, 'requested_changes');
+      }
+      const before = gl.count('list_members_all', 200);
+      const feedback = await provider.fetchFeedback(pull, call);
+      expect(feedback.unresolved_threads.map((t) => [t.author, t.author_association, t.trusted])).toEqual(
+        table.map(([who, , name, trusted]) => [who, name, trusted]),
+      );
+      expect(feedback.changes_requested_by).toEqual(table.map(([name, , , trusted]) => ({ name, trusted })));
+      expect(gl.count('list_members_all', 200) - before).toBe(1);
+      // Kept per (project, person): a second read asks nothing more.
+      await provider.fetchFeedback(pull, call);
+      expect(gl.count('list_members_all', 200) - before).toBe(1);
     });
 
     it('fetchFeedback: a failed pipeline without jobs, more threads than a page, an MR not there', async () => {

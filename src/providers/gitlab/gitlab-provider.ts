@@ -40,6 +40,7 @@ import {
   type PullNode,
   pullsQuery,
 } from './graphql.ts';
+import { accessLevelName, gitlabTrust, MemberLevels } from './members.ts';
 import {
   awaitingApproval,
   jobOutcome,
@@ -123,7 +124,7 @@ const discussionsSchema = z.array(
           resolvable: z.boolean().nullish(),
           /** Only on notes that can be resolved. */
           resolved: z.boolean().nullish(),
-          author: z.object({ username: z.string() }).nullish(),
+          author: z.object({ id: z.number().int().nullish(), username: z.string() }).nullish(),
           /** Only on diff notes. */
           position: z
             .object({
@@ -175,6 +176,8 @@ export class GitLabProvider implements Provider {
     candidates: CANDIDATE_LISTS_PER_QUERY,
   };
   readonly #clock: ProviderDeps['clock'];
+  /** Access levels of thread authors and reviewers, for feedback (members.ts). */
+  readonly #members: MemberLevels;
 
   constructor(
     readonly config: ProviderConfig,
@@ -182,6 +185,7 @@ export class GitLabProvider implements Provider {
   ) {
     this.client = new GitLabClient(config.api_url, options);
     this.#clock = options.clock;
+    this.#members = new MemberLevels(this.client, () => this.#clock.now().getTime());
   }
 
   matches(origin: string): boolean {
@@ -322,6 +326,17 @@ export class GitLabProvider implements Provider {
         url: this.#absolute(pipeline.path ?? null),
         summary: null,
       });
+    // Whether each author and reviewer belongs: their access levels, one request for those not
+    // known yet (members.ts).
+    const reviewers = (node.reviewers?.nodes ?? []).filter((r) => r !== null);
+    const reviewerId = (gid: string | null | undefined) =>
+      Number(/\/User\/(\d+)$/.exec(gid ?? '')?.[1] ?? Number.NaN);
+    const people = [
+      ...discussions.items.flatMap((d) => (d.notes ?? []).map((n) => n.author?.id)),
+      ...reviewers.map((r) => reviewerId(r.id)),
+    ].filter((id): id is number => typeof id === 'number' && Number.isSafeInteger(id));
+    const levels = await this.#members.levels(path, people, call);
+    const standing = (id: number | null | undefined) => (typeof id === 'number' ? levels.get(id) : undefined);
     const unresolved: PullFeedback['unresolved_threads'] = [];
     for (const discussion of discussions.items) {
       const notes = (discussion.notes ?? []).filter((n) => !n.system);
@@ -331,18 +346,19 @@ export class GitLabProvider implements Provider {
         path: first.position?.new_path ?? first.position?.old_path ?? null,
         line: first.position?.new_line ?? first.position?.old_line ?? null,
         author: first.author?.username ?? null,
+        author_association: accessLevelName(standing(first.author?.id) ?? null),
+        trusted: gitlabTrust(standing(first.author?.id)),
         body: first.body ?? '',
         // GitLab's note anchors on the MR page.
         url: `${mrUrl}#note_${first.id}`,
       });
     }
-    const reviewers = (node.reviewers?.nodes ?? []).filter((r) => r !== null);
     return {
       failing_checks,
       unresolved_threads: unresolved,
       changes_requested_by: reviewers
         .filter((r) => r.mergeRequestInteraction?.reviewState?.toUpperCase() === 'REQUESTED_CHANGES')
-        .map((r) => r.username),
+        .map((r) => ({ name: r.username, trusted: gitlabTrust(standing(reviewerId(r.id))) })),
       truncated:
         discussions.more ||
         pipeline?.jobs?.pageInfo?.hasNextPage === true ||

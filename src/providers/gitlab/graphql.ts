@@ -92,12 +92,14 @@ const FEEDBACK_PAGE = MAX_PAGE;
  * queries, so errors are read the same way.
  */
 export function feedbackQuery(path: string, iid: number): string {
-  return `query { p0: project(fullPath: ${literal(path)}) { m0: mergeRequest(iid: ${literal(String(iid))}) { webUrl headPipeline { status path jobs(retried: false, statuses: [FAILED, CANCELED], first: ${FEEDBACK_PAGE}) { pageInfo { hasNextPage } nodes { name status allowFailure webPath failureMessage stage { name } } } } reviewers(first: ${FEEDBACK_PAGE}) { pageInfo { hasNextPage } nodes { username mergeRequestInteraction { reviewState } } } } } }`;
+  return `query { p0: project(fullPath: ${literal(path)}) { m0: mergeRequest(iid: ${literal(String(iid))}) { webUrl headPipeline { status path jobs(retried: false, statuses: [FAILED, CANCELED], first: ${FEEDBACK_PAGE}) { pageInfo { hasNextPage } nodes { name status allowFailure webPath failureMessage stage { name } } } } reviewers(first: ${FEEDBACK_PAGE}) { pageInfo { hasNextPage } nodes { id username mergeRequestInteraction { reviewState } } } } } }`;
 }
 
 const username = z.object({ username: z.string() });
 
 const reviewerNode = z.object({
+  /** `gid://gitlab/User/<id>`: the id `members/all` knows them by (feedback). */
+  id: z.string().nullish(),
   username: z.string(),
   mergeRequestInteraction: z.object({ reviewState: z.string().nullish() }).nullish(),
 });

@@ -28,6 +28,12 @@ const listQuery = z.object({
   cursor: z.string().max(500).optional(),
 });
 
+/** `GET …/feedback`: `since` is a cursor of an earlier answer (engine/feedback-cursor.ts checks it). */
+const feedbackQuery = z.object({
+  trusted_only: z.enum(['true', 'false']).optional(),
+  since: z.string().min(1).optional(),
+});
+
 /** Chats, ref reports and "refresh now": the HTTP face of `Chats` (engine/chats.ts). */
 export function chatRoutes(app: Hono<Env>, deps: RouteDeps): void {
   const { chats } = deps;
@@ -84,7 +90,13 @@ export function chatRoutes(app: Hono<Env>, deps: RouteDeps): void {
     return c.json(result, 202);
   });
 
-  app.get('/api/v1/chats/:id/feedback', async (c) => c.json(await chats.feedback(chatId(c), ownerScope(c))));
+  app.get('/api/v1/chats/:id/feedback', async (c) => {
+    const id = chatId(c);
+    const q = parse(feedbackQuery, c.req.query());
+    return c.json(
+      await chats.feedback(id, ownerScope(c), { trusted_only: q.trusted_only === 'true', since: q.since }),
+    );
+  });
 
   app.post('/api/v1/chats/:id/diff-status/refresh', async (c) => {
     const id = chatId(c);
