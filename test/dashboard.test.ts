@@ -458,6 +458,41 @@ describe('dashboard', () => {
     expect(await chip(passing, '[data-threads]').textContent()).toBe('1 open thread');
     expect(await card(page, passing).textContent()).toMatch(/Approved/);
 
+    // Merge readiness: a "Ready" badge, else the first blocker in words (all of them in its title).
+    expect(await chip(passing, '[data-ready]').getAttribute('data-ready')).toBe('false');
+    expect(await chip(passing, '[data-ready]').textContent()).toBe('Threads open');
+    expect(await chip(failing, '[data-ready]').getAttribute('data-blocker')).toBe('checks_failing');
+    expect(await chip(failing, '[data-ready]').textContent()).toBe('Checks failing +2');
+    expect(await chip(failing, '[data-ready]').getAttribute('title')).toBe(
+      'Checks failing: e2e (chromium), lint\nChanges requested\nThreads open: 3 unresolved',
+    );
+    expect(await chip(pending, '[data-ready]').textContent()).toBe('Checks pending +1');
+    const ready = await seededChat(
+      who,
+      'Ready to merge',
+      'ready-one',
+      prFields(104, 'ready-one', { checks_state: 'passing', approved: true }),
+    );
+    await expect.poll(() => chip(ready, '[data-ready]').textContent(), { timeout: 10_000 }).toBe('✔ Ready');
+    expect(await chip(ready, '[data-ready]').getAttribute('data-ready')).toBe('true');
+    // Live: a change that blocks it reaches the page by its event.
+    const [readyRef] = (
+      await runtime.db.query<{ id: string }>('SELECT id FROM diff_statuses WHERE chat_id = $1', [ready])
+    ).rows;
+    await writeRef(
+      readyRef!.id,
+      prFields(104, 'ready-one', {
+        checks_state: 'passing',
+        merge_state: 'behind',
+        merge_state_reason: 'BEHIND',
+      }),
+    );
+    await expect
+      .poll(() => chip(ready, '[data-ready]').textContent(), { timeout: 10_000 })
+      .toBe('Behind base');
+    await api('DELETE', `/api/v1/chats/${ready}`);
+    await expect.poll(() => card(page, ready).count(), { timeout: 10_000 }).toBe(0);
+
     // The summary counts this owner's chats.
     expect(await text(page, '#n-all')).toBe('3');
     expect(await text(page, '#n-open')).toBe('3');

@@ -812,6 +812,40 @@ function badge(ref) {
   return `<span class="badge ${cls}" data-state="${cls}"><span aria-hidden="true">${icon}</span>${label}</span>`;
 }
 
+/** Each merge blocker in words (docs/api.md, "Merge readiness"). */
+const BLOCKER_WORDS = {
+  no_pr: 'No PR',
+  draft: 'Draft',
+  conflicts: 'Conflicts',
+  behind: 'Behind base',
+  checks_failing: 'Checks failing',
+  checks_pending: 'Checks pending',
+  changes_requested: 'Changes requested',
+  unresolved_threads: 'Threads open',
+  needs_approval: 'Needs approval',
+  blocked: 'Blocked',
+  unknown: 'Not known yet',
+};
+
+const blockerText = (b) =>
+  `${BLOCKER_WORDS[b.kind] ?? escapeHtml(b.kind)}${b.detail ? `: ${escapeHtml(b.detail)}` : ''}`;
+
+/**
+ * Whether an open PR is ready to merge: a "Ready" badge, else its first blocker in words (every
+ * blocker in the tooltip). Nothing for a merged or closed PR, nor before the first read.
+ */
+function readyChip(ref) {
+  if (ref?.pull_request_state !== 'open' || ref.ready === null || ref.ready === undefined) return '';
+  if (ref.ready)
+    return '<span class="ready-badge ready" data-ready="true"><span aria-hidden="true">✔</span> Ready</span>';
+  const blockers = ref.blockers ?? [];
+  const [first] = blockers;
+  if (!first) return '';
+  const all = blockers.map((b) => blockerText(b)).join('\n');
+  const more = blockers.length > 1 ? ` <span class="more">+${blockers.length - 1}</span>` : '';
+  return `<span class="ready-badge not-ready" data-ready="false" data-blocker="${escapeHtml(first.kind)}" title="${all}">${BLOCKER_WORDS[first.kind] ?? escapeHtml(first.kind)}${more}</span>`;
+}
+
 /** The head commit's checks in a word or three, failing ones by name (each linking to its page). */
 function checksChip(ref) {
   const c = ref.checks;
@@ -972,7 +1006,7 @@ function rowHtml(item, pos, total) {
   const classes = `chat${depth ? ' child' : ''}${context ? ' context' : ''}`;
   return `<li class="${classes}" data-chat="${chat.id}" data-depth="${Math.min(depth, 4)}" aria-posinset="${pos}" aria-setsize="${total}">
   <div class="card">
-    <div class="line head">${toggle}${badge(ref)}<span class="chat-title">${title}</span>${tags}${ref?.pull_request_state ? prLink(ref) : ''}</div>
+    <div class="line head">${toggle}${badge(ref)}${readyChip(ref)}<span class="chat-title">${title}</span>${tags}${ref?.pull_request_state ? prLink(ref) : ''}</div>
     <div class="actions"><button type="button" data-action="details" data-id="${chat.id}" aria-haspopup="dialog">Details</button>${refresh}<button type="button" data-action="${action[0]}" data-id="${chat.id}">${action[1]}</button></div>
     <div class="line facts">${factsLine}</div>
     <div class="line meta">${metaLine}</div>
