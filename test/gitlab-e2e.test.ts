@@ -260,17 +260,24 @@ describe('GitLab end to end', () => {
             path: 'src/login.ts',
             line: 7,
             author: 'lee',
+            author_association: 'Developer',
+            trusted: true,
             body: 'Handle the empty case',
             url: `${mrUrl}#note_${thread.notes[0]!.id}`,
           },
         ],
-        changes_requested_by: ['lee'],
+        changes_requested_by: [{ name: 'lee', trusted: true }],
         truncated: false,
         error: null,
       },
     ]);
-    // One GraphQL query and one REST page of discussions.
-    expect([gl.count('graphql'), gl.count('list_discussions'), gl.counters.total]).toEqual([1, 1, 2]);
+    // One GraphQL query, one REST page of discussions and one of the people's access levels.
+    expect([
+      gl.count('graphql'),
+      gl.count('list_discussions'),
+      gl.count('list_members_all'),
+      gl.counters.total,
+    ]).toEqual([1, 1, 1, 3]);
   });
 
   it('finds the MR of a fork in the upstream project', async () => {
