@@ -613,6 +613,9 @@ describe.each(DATABASE_KINDS)('engine on %s', (kind) => {
       expect(await h.ref(chat)).toEqual(before);
       // The answer is the public diff status, nothing internal.
       expect(Object.keys(none.diff_status).sort()).toEqual(Object.keys(before).sort());
+      // Nothing written, but the answer tells what was learnt: the branch has no PR.
+      expect(before).toMatchObject({ ready: null });
+      expect(none.diff_status).toMatchObject({ ready: false, blockers: [{ kind: 'no_pr', detail: null }] });
 
       h.host.failWith = () => new UnavailableError('fake: 503');
       await expect(h.engine.refreshNow(chat)).rejects.toMatchObject({ code: 'provider_error' });
