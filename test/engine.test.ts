@@ -237,7 +237,7 @@ describe.each(DATABASE_KINDS)('engine on %s', (kind) => {
       expect((await h.ref(chat)).stale_at).toEqual(addMs(h.clock.now(), h.settings.merge_unknown_ttl_ms));
     });
 
-    it('no PR inside the retry window: retried after the no-PR backoff; only the first read publishes (no_pr)', async () => {
+    it('no PR inside the retry window: retried after the no-PR backoff, no event; the ref reads no_pr', async () => {
       const chat = await h.trackedChat('feature');
       expect(await h.ref(chat)).toMatchObject({ ready: null, blockers: [{ kind: 'unknown', detail: null }] });
       h.events.length = 0;
@@ -246,12 +246,9 @@ describe.each(DATABASE_KINDS)('engine on %s', (kind) => {
       const status = await h.ref(chat);
       expect(status.stale_at).toEqual(addMs(h.clock.now(), h.settings.no_pr_backoff_ms));
       expect(status.url).toBeNull();
+      // Read, so no longer "not read yet": no PR. SPEC §3: no PR yet publishes nothing.
       expect(status).toMatchObject({ ready: false, blockers: [{ kind: 'no_pr', detail: null }] });
-      // The first read tells what a UI shows (no PR, not "not read yet"): one event, then none.
-      expect(diffEvents().map((e) => e.changed_diff_status)).toMatchObject([
-        { ready: false, blockers: [{ kind: 'no_pr', detail: null }] },
-      ]);
-      h.events.length = 0;
+      expect(h.events).toEqual([]);
       h.clock.advance(h.settings.no_pr_backoff_ms);
       await h.engine.tick();
       expect(h.events).toEqual([]);

@@ -57,10 +57,10 @@ describe('planWrite and the claim lease', () => {
 });
 
 describe('planWrite and merge readiness', () => {
-  it('the first read that finds no PR is recorded and published once (ready: null → no_pr)', () => {
+  it('a read that finds no PR is recorded (ready: null → no_pr), never published (SPEC §3)', () => {
     const first = planWrite(row(addMs(NOW, settings.lease_ms)), { kind: 'no_pr' }, NOW, settings);
     expect(first.refreshed_at).toEqual(NOW);
-    expect(first.publish).toBe(true);
+    expect(first.publish).toBe(false);
     const again = planWrite(
       { ...row(addMs(NOW, settings.lease_ms)), refreshed_at: addMs(NOW, -60_000) },
       { kind: 'no_pr' },

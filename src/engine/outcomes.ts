@@ -134,12 +134,12 @@ export function planWrite(
       return {
         ...base,
         // The host was read and has no PR for the branch: the ref shows `no_pr` from now on
-        // (readiness is null only before a first read). That first read changes what a UI
-        // shows, so it is published once; later ones change nothing.
+        // (readiness is null only before a first read), written with the retry time it gets
+        // anyway. No event (SPEC §3: "no PR yet → … No event"): a reader sees it on its next read.
         refreshed_at: now,
         // Outside the retry window the claim lease stands as the retry interval.
         stale_at: nextCheckWithoutPr(row.updated_at, now, settings, outcome.stretch) ?? dueAt,
-        publish: errorCleared || (row.refreshed_at === null && row.url === null),
+        publish: errorCleared,
       };
     case 'stale_pr':
       return {
