@@ -86,6 +86,15 @@ program
   .addOption(keyOption())
   .action(async (options) => (await import('./status.ts')).status(options));
 
+program
+  .command('mcp')
+  .description(
+    "gitsync's MCP tools (pr_status, pr_feedback, wait_for_pr_change, refresh_pr, report_push) over stdio, for agents that start MCP servers as commands; forwards to the service at GITSYNC_URL with GITSYNC_API_KEY",
+  )
+  .addOption(urlOption())
+  .addOption(keyOption())
+  .action(async (options) => (await import('./mcp.ts')).mcp(options));
+
 const token = program.command('token').description("link or unlink an owner's code-host token");
 for (const [name, description, action] of [
   ['set', 'store a token (read from standard input)', 'setToken'],

@@ -15,6 +15,7 @@ import {
   type StoredEvent,
   selectEventsAfter,
   selectEventsByIds,
+  selectLatestChatEvent,
   selectReplayPage,
 } from '../store/sql/events.ts';
 import {
@@ -237,6 +238,20 @@ export class EventHub implements Publisher, Outbox {
     maxEvents = 500,
   ): Promise<StoredEvent[]> {
     return selectReplayPage(this.#db, afterId, ownerId ?? null, maxEvents, maxBytes);
+  }
+
+  /** The ids the log holds now, oldest and newest (null when it is empty): for waits. */
+  async idRange(): Promise<{ oldest: string | null; newest: string | null }> {
+    const [oldest, newest] = await Promise.all([minEventId(this.#db), maxEventId(this.#db)]);
+    return {
+      oldest: oldest === null ? null : String(oldest),
+      newest: newest === null ? null : String(newest),
+    };
+  }
+
+  /** The newest stored event about one chat (or its refs) after `afterId`; null when none. */
+  latestChatEvent(afterId: string, ownerId: string, chatId: string): Promise<StoredEvent | null> {
+    return selectLatestChatEvent(this.#db, afterId, ownerId, chatId);
   }
 
   /**

@@ -7,6 +7,7 @@ import { avatarOrigins } from './dashboard-avatars.ts';
 import { EventStreams } from './event-streams.ts';
 import { HttpError, toErrorResponse } from './http-error.ts';
 import type { Principal } from './keys.ts';
+import { mcpRoutes } from './mcp/http.ts';
 import { type Env, limitBody } from './request.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
 import { chatRoutes } from './routes/chats.ts';
@@ -14,6 +15,7 @@ import type { RouteDeps, ServiceParts } from './routes/deps.ts';
 import { eventRoutes } from './routes/events.ts';
 import { operationRoutes } from './routes/operations.ts';
 import { ownerRoutes } from './routes/owners.ts';
+import { waitRoutes } from './routes/wait.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 
 export interface AppDeps extends ServiceParts {
@@ -148,6 +150,9 @@ export function createApp(deps: AppDeps) {
   ownerRoutes(app, routeDeps);
   apiKeyRoutes(app, routeDeps);
   eventRoutes(app, routeDeps);
+  waitRoutes(app, routeDeps);
+  // The MCP server: its tools call the routes above in-process, with the caller's key.
+  mcpRoutes(app, { keys, allowedHosts, logger, apiFetch: (request) => app.fetch(request) });
 
   return {
     app,

@@ -111,6 +111,32 @@ export class EventStreams {
     for (const set of [...this.#byKey.values()]) for (const close of [...set]) close();
   }
 
+  /**
+   * Takes one of the key's stream slots for something other than a stream (an open wait,
+   * `GET /api/v1/chats/{id}/wait`): 429 `too_many_streams` when they are all taken. `close` is
+   * called when the key's streams are ended (key deleted, shutdown); the returned function gives
+   * the slot back.
+   */
+  hold(principal: Principal, close: () => void): () => void {
+    const streamKey = principal.key_id ?? 'admin';
+    const mine = this.#byKey.get(streamKey) ?? new Set<() => void>();
+    if (mine.size >= this.options.streamsPerKey) {
+      throw new HttpError(
+        429,
+        'too_many_streams',
+        `a key may hold ${this.options.streamsPerKey} open event streams and waits together`,
+        { 'retry-after': String(Math.ceil(this.options.heartbeatMs / 1000)) },
+      );
+    }
+    this.#byKey.set(streamKey, mine);
+    const closer = () => close();
+    mine.add(closer);
+    return () => {
+      mine.delete(closer);
+      if (mine.size === 0 && this.#byKey.get(streamKey) === mine) this.#byKey.delete(streamKey);
+    };
+  }
+
   /** Streams `owner`'s events (every owner's when undefined) to the caller. */
   open(c: Context, principal: Principal, owner: string | undefined, lastId: string | undefined): Response {
     const { hub, keys, heartbeatMs } = this.options;

@@ -142,3 +142,23 @@ export const NOTIFY_SQL = 'SELECT pg_notify($1, $2)';
 export async function notify(q: Tx, channel: string, payload: string): Promise<void> {
   await q.query(NOTIFY_SQL, [channel, payload]);
 }
+
+/**
+ * The newest event about chat `$3` (its own or one of its refs': every event names its chat as
+ * `chat.id`) after `$1`, among owner `$2`'s. The owner's index bounds the scan to the retention
+ * window; `strpos` skips most other chats' payloads before any is parsed as JSON.
+ */
+export const SELECT_LATEST_CHAT_EVENT_SQL = `
+  SELECT id, owner_id, kind, payload FROM events
+  WHERE owner_id = $2 AND id > $1 AND strpos(payload, $3) > 0 AND (payload::jsonb #>> '{chat,id}') = $3
+  ORDER BY id DESC LIMIT 1`;
+
+export async function selectLatestChatEvent(
+  q: Tx,
+  afterId: string,
+  owner: string,
+  chatId: string,
+): Promise<StoredEvent | null> {
+  const r = await q.query<EventRow>(SELECT_LATEST_CHAT_EVENT_SQL, [afterId, owner, chatId]);
+  return r.rows[0] ? toStored(r.rows[0]) : null;
+}
