@@ -141,7 +141,8 @@ describe('Bitbucket end to end', () => {
       },
       merge_state: 'clean',
       merge_state_reason: null,
-      unresolved_threads: null,
+      // Kim's comment on the diff is a thread; Lee's general comment is not.
+      unresolved_threads: 1,
       comments: 2,
     });
     const feedback = await api('GET', `/api/v1/chats/${chat}/feedback`);
@@ -192,6 +193,51 @@ describe('Bitbucket end to end', () => {
     );
     expect(JSON.parse(hook.body)).toEqual({ status: 'accepted' });
     expect(new Date((await ref(chat)).stale_at).getTime()).toBeLessThanOrEqual(clock.now().getTime());
+    expect(bb.counters.unexpected).toEqual([]);
+  });
+
+  it('readiness: ready with no open thread; a thread blocks; resolved, ready again once its webhook arrives', async () => {
+    const pr = bb.model.openPull(repo, { source_branch: 'ready/go', title: 'Ready' });
+    const head = bb.model.head(repo, pr.id);
+    bb.model.setStatus(head, { key: 'build', state: 'SUCCESSFUL', refname: 'ready/go' });
+    bb.model.verdict(repo, pr.id, 'kim', 'approved');
+    bb.model.comment(repo, pr.id, 'lee', { body: 'Nice work' });
+    const chat = await chatReporting(`${WEB}/${repo}`, 'ready/go');
+    await runtime.engine.tick();
+    expect(await ref(chat)).toMatchObject({
+      checks_state: 'passing',
+      merge_state: 'clean',
+      awaiting_approval: false,
+      unresolved_threads: 0,
+      ready: true,
+      blockers: [],
+    });
+    // A comment on the diff: a thread, counted at the next refresh (the PR's comment count moved).
+    const thread = bb.model.comment(repo, pr.id, 'kim', {
+      body: 'Rename this',
+      inline: { path: 'a.ts', to: 3 },
+    });
+    let after = (await api('POST', `/api/v1/chats/${chat}/diff-status/refresh`, {})).json.diff_status;
+    expect(after).toMatchObject({
+      unresolved_threads: 1,
+      ready: false,
+      blockers: [{ kind: 'unresolved_threads', detail: '1 unresolved' }],
+    });
+    // Resolved: nothing in the PR moves, so a refresh still shows it open…
+    bb.model.resolve(repo, pr.id, thread.id, 'agent');
+    after = (await api('POST', `/api/v1/chats/${chat}/diff-status/refresh`, {})).json.diff_status;
+    expect(after).toMatchObject({ unresolved_threads: 1, ready: false });
+    // …until the `pullrequest:comment_resolved` webhook marks the ref due and the threads are counted again.
+    const hook = await deliver(
+      `${base}/api/v1/webhooks/bb`,
+      'pullrequest:comment_resolved',
+      new HookPayloads(bb).pullRequestComment(bb.model.pull(repo, pr.id), thread.id, 'agent'),
+      SECRET,
+    );
+    expect(JSON.parse(hook.body)).toEqual({ status: 'accepted' });
+    expect(new Date((await ref(chat)).stale_at).getTime()).toBeLessThanOrEqual(clock.now().getTime());
+    await runtime.engine.tick();
+    expect(await ref(chat)).toMatchObject({ unresolved_threads: 0, ready: true, blockers: [] });
     expect(bb.counters.unexpected).toEqual([]);
   });
 

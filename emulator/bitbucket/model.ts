@@ -84,6 +84,11 @@ export interface BbComment {
   /** The comment this one replies to. */
   parent: number | null;
   deleted: boolean;
+  /**
+   * An unpublished draft ("Pull Request Comment": `pending`): listed only to its author, not
+   * counted in the PR's `comment_count` until published (`publish`).
+   */
+  pending: boolean;
   /** Set while the thread (a top-level comment on the diff) is resolved. */
   resolution: { by: string; at: Date } | null;
   created_on: Date;
@@ -433,7 +438,13 @@ export class BitbucketModel {
     destination: string,
     id: number,
     nickname: string,
-    input: { body?: string; inline?: { path: string; from?: number; to?: number }; parent?: number } = {},
+    input: {
+      body?: string;
+      inline?: { path: string; from?: number; to?: number };
+      parent?: number;
+      /** A draft: listed to its author only, until `publish`. */
+      pending?: boolean;
+    } = {},
   ): BbComment {
     const pr = this.pull(destination, id);
     if (input.parent !== undefined && !pr.comments.some((c) => c.id === input.parent))
@@ -449,12 +460,22 @@ export class BitbucketModel {
         : null,
       parent: input.parent ?? null,
       deleted: false,
+      pending: input.pending ?? false,
       resolution: null,
       created_on: this.now(),
     };
     pr.comments.push(comment);
-    this.#touch(pr);
+    if (!comment.pending) this.#touch(pr);
     return comment;
+  }
+
+  /** Publishes a draft comment: from now on listed to everyone and counted. */
+  publish(destination: string, id: number, commentId: number): BbComment {
+    const c = this.#comment(destination, id, commentId);
+    if (!c.pending) throw new EmulatorError(400, `Comment ${commentId} is not a draft`);
+    c.pending = false;
+    this.#touch(this.pull(destination, id));
+    return c;
   }
 
   #comment(destination: string, id: number, commentId: number): BbComment {

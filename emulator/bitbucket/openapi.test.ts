@@ -37,11 +37,30 @@ function hostNulls(schemas: Record<string, unknown>): Record<string, unknown> {
 const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: true });
 addFormats.default(ajv);
 ajv.addSchema({ components: { schemas: hostNulls(derived.components.schemas) } }, 'bitbucket');
-const validator = (path: string, status = '200'): ValidateFunction => {
+/**
+ * A partial response ("Partial responses": `fields`) holds only the fields it names — the `type`
+ * every object otherwise carries, and whatever else the description marks `required`, left out
+ * too: it is checked against the same schemas without `required` (types, formats and the fields
+ * allowed still hold).
+ */
+const withoutRequired = (node: unknown): unknown => {
+  if (Array.isArray(node)) return node.map(withoutRequired);
+  if (!node || typeof node !== 'object') return node;
+  return Object.fromEntries(
+    Object.entries(node)
+      .filter(([k, v]) => !(k === 'required' && Array.isArray(v)))
+      .map(([k, v]) => [k, withoutRequired(v)]),
+  );
+};
+ajv.addSchema(
+  { components: { schemas: withoutRequired(hostNulls(derived.components.schemas)) } },
+  'bitbucket-partial',
+);
+const validator = (path: string, status = '200', registry = 'bitbucket'): ValidateFunction => {
   const schema = derived.paths[path]?.[status];
   if (!schema) throw new Error(`no schema for GET ${path} ${status}`);
   return ajv.compile(
-    JSON.parse(JSON.stringify(schema).replaceAll('"#/components/', '"bitbucket#/components/')) as object,
+    JSON.parse(JSON.stringify(schema).replaceAll('"#/components/', `"${registry}#/components/`)) as object,
   );
 };
 
@@ -52,6 +71,7 @@ const validators = {
   pull: validator(`${R}/pullrequests/{pull_request_id}`),
   pullStatuses: validator(`${R}/pullrequests/{pull_request_id}/statuses`),
   comments: validator(`${R}/pullrequests/{pull_request_id}/comments`),
+  partialComments: validator(`${R}/pullrequests/{pull_request_id}/comments`, '200', 'bitbucket-partial'),
   commitStatuses: validator(`${R}/commit/{commit}/statuses`),
   diffstat: validator(`${R}/diffstat/{spec}`),
   conflicts: validator(`${R}/file-conflicts/{spec}`),
@@ -105,6 +125,10 @@ describe('Bitbucket emulator answers conform to Bitbucket Cloud’s OpenAPI desc
     const done = bb.model.comment('acme/api', open, 'lee', { inline: { path: 'b.ts', from: 1 } });
     bb.model.resolve('acme/api', open, done.id, 'agent');
     bb.model.comment('acme/api', open, 'lee', { body: 'General' });
+    const gone = bb.model.comment('acme/api', open, 'lee', { inline: { path: 'a.ts', to: 1 } });
+    bb.model.deleteComment('acme/api', open, gone.id);
+    // A draft of the token's own user, listed to it with `pending`.
+    bb.model.comment('acme/api', open, 'access-token', { inline: { path: 'b.ts', to: 1 }, pending: true });
     bb.model.setConflicts('acme/api', open, [{ path: 'a.ts' }, { path: 'b.ts', scenario: 'delete_modify' }]);
     head = bb.model.head('acme/api', open);
     bb.model.setStatus(head, { key: 'build', state: 'FAILED', description: 'broke', refname: 'feature' });
@@ -162,6 +186,15 @@ describe('Bitbucket emulator answers conform to Bitbucket Cloud’s OpenAPI desc
     conforms(validators.conflicts, conflicts.body);
     conforms(validators.commits, (await get(`/repositories/acme/api/pullrequests/${open}/commits`)).body);
     conforms(validators.commits, (await get(`/repositories/acme/api/pullrequests/${merged}/commits`)).body);
-    conforms(validators.comments, (await get(`/repositories/acme/api/pullrequests/${open}/comments`)).body);
+    const comments = (await get(`/repositories/acme/api/pullrequests/${open}/comments?pagelen=100`)).body;
+    conforms(validators.comments, comments);
+    expect((comments as { values: { pending: boolean }[] }).values.filter((c) => c.pending)).toHaveLength(1);
+    // The partial answer a refresh asks for (`fields`, as gitsync sends it) conforms too.
+    const fields =
+      'next,values.id,values.deleted,values.pending,values.parent.id,values.inline.path,values.resolution';
+    conforms(
+      validators.partialComments,
+      (await get(`/repositories/acme/api/pullrequests/${open}/comments?fields=${fields}&pagelen=2`)).body,
+    );
   });
 });

@@ -247,7 +247,10 @@ export class BitbucketEmulator extends HostEmulator<RouteName, Fault, LoggedRequ
         commit: { hash: destHash.slice(0, 12) },
         repository: this.#repoMini(pr.repo),
       },
-      comment_count: pr.comments.filter((c) => !c.deleted).length,
+      // "The number of comments for a specific pull request": general, inline and replies. Whether
+      // Bitbucket counts deleted comments or drafts is not documented; here neither counts (gitsync
+      // relies on neither: docs/bitbucket.md, "Comments and threads").
+      comment_count: pr.comments.filter((c) => !c.deleted && !c.pending).length,
       task_count: 0,
       close_source_branch: pr.close_source_branch,
       // Merge checks fail with conflicts, or a configured check (approvals, builds, tasks) failing.
@@ -294,6 +297,13 @@ export class BitbucketEmulator extends HostEmulator<RouteName, Fault, LoggedRequ
     };
   }
 
+  /** One comment of a PR as Bitbucket shows it (for webhook payloads). */
+  pullRequestComment(pr: BbPull, commentId: number) {
+    const c = pr.comments.find((x) => x.id === commentId);
+    if (!c) throw new EmulatorError(404, `Comment ${commentId} not found`);
+    return this.#comment(pr, c);
+  }
+
   /** A PR comment ("Pull Request Comment"): `inline`, `parent` and `resolution` only where set. */
   #comment(pr: BbPull, c: BbComment) {
     const self = `${this.apiUrl}/repositories/${pr.repo}/pullrequests/${pr.id}/comments/${c.id}`;
@@ -305,7 +315,7 @@ export class BitbucketEmulator extends HostEmulator<RouteName, Fault, LoggedRequ
       content: { raw: c.raw, markup: 'markdown', html: `<p>${c.raw}</p>` },
       user: this.#account(c.author),
       deleted: c.deleted,
-      pending: false,
+      pending: c.pending,
       ...(c.inline
         ? {
             // Integers where set ("Pull Request Comment": `inline.from`, `inline.to`); a side
@@ -435,7 +445,8 @@ export class BitbucketEmulator extends HostEmulator<RouteName, Fault, LoggedRequ
         res.writeHead(302, { location: answer.redirect, ...limits });
         return void res.end();
       }
-      const body = JSON.stringify(answer.body);
+      const fields = url.searchParams.get('fields');
+      const body = JSON.stringify(fields === null ? answer.body : partialResponse(answer.body, fields));
       const etag = `"${createHash('sha1').update(body).digest('hex')}"`;
       if (req.headers['if-none-match'] === etag) {
         record(304);
@@ -587,12 +598,18 @@ export class BitbucketEmulator extends HostEmulator<RouteName, Fault, LoggedRequ
         return { body: this.#page(url, entries, { default: 500, max: 500 }) };
       }
       case 'pullrequest_comments': {
-        // "This includes both global, inline comments and replies", oldest first.
+        // "This includes both global, inline comments and replies", oldest first; a draft
+        // (`pending`) only to its author. `q` and `sort` (which Bitbucket supports here) are not
+        // implemented: answered 400, so that a request relying on them fails loudly.
+        for (const param of ['q', 'sort'])
+          if (url.searchParams.has(param))
+            throw new EmulatorError(400, `${param} on comments is not implemented by this emulator`);
         const pr = this.model.pull(fullName, id);
+        const shown = pr.comments.filter((c) => !c.pending || c.author === credential?.user);
         return {
           body: this.#page(
             url,
-            pr.comments.map((c) => this.#comment(pr, c)),
+            shown.map((c) => this.#comment(pr, c)),
             PAGELEN_100,
           ),
         };
@@ -676,6 +693,39 @@ export class BitbucketEmulator extends HostEmulator<RouteName, Fault, LoggedRequ
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
     res.end(JSON.stringify({ type: 'error', error: { message } }));
   }
+}
+
+/**
+ * A partial response ("Partial responses": `fields`, a comma-separated list of dotted field paths
+ * that are kept, through arrays — `values.id` keeps the `id` of every item). What is not named is
+ * left out, the page's own `next` included (so a caller that pages must ask for it: GitLab's
+ * Bitbucket Cloud importer lost every page after the first without it, gitlab-org/gitlab MR
+ * 157158). Only this inclusive form is implemented: `-field`, `+field` and `*` are answered 400.
+ */
+export function partialResponse(value: unknown, fields: string): unknown {
+  type Tree = Map<string, Tree>;
+  const tree: Tree = new Map();
+  for (const spec of fields.split(',').map((f) => f.trim())) {
+    if (spec === '') continue;
+    if (/^[-+]|\*/.test(spec))
+      throw new EmulatorError(
+        400,
+        `fields ${spec}: only inclusive field paths are implemented by this emulator`,
+      );
+    let node = tree;
+    for (const part of spec.split('.')) {
+      if (!node.has(part)) node.set(part, new Map());
+      node = node.get(part)!;
+    }
+  }
+  const keep = (v: unknown, t: Tree): unknown => {
+    if (t.size === 0 || v === null || typeof v !== 'object') return v;
+    if (Array.isArray(v)) return v.map((item) => keep(item, t));
+    const out: Record<string, unknown> = {};
+    for (const [k, sub] of t) if (k in v) out[k] = keep((v as Record<string, unknown>)[k], sub);
+    return out;
+  };
+  return keep(value, tree);
 }
 
 /** The route of a path below `/2.0`. */

@@ -9,7 +9,10 @@ import type { BitbucketEmulator } from './server.ts';
  * the body>`).
  */
 
-/** The event keys this helper builds payloads for ("Event payloads": Repository and Pull request events). */
+/**
+ * The event keys this helper builds payloads for ("Event payloads": Repository and Pull request
+ * events; the comment events are those of the OpenAPI description's `hook_event.event` enum).
+ */
 export type EventKey =
   | 'repo:push'
   | 'pullrequest:created'
@@ -21,6 +24,10 @@ export type EventKey =
   | 'pullrequest:fulfilled'
   | 'pullrequest:rejected'
   | 'pullrequest:comment_created'
+  | 'pullrequest:comment_updated'
+  | 'pullrequest:comment_deleted'
+  | 'pullrequest:comment_resolved'
+  | 'pullrequest:comment_reopened'
   | 'repo:commit_status_created'
   | 'repo:commit_status_updated';
 
@@ -88,6 +95,15 @@ export class HookPayloads {
       pullrequest: this.bb.pullRequest(pr),
       repository: this.bb.repository(this.bb.model.repo(pr.repo)),
     };
+  }
+
+  /**
+   * `pullrequest:comment_*` (created, updated, deleted, resolved, reopened): a pull request event
+   * with the comment as "List comments on a pull request" shows it.
+   */
+  pullRequestComment(pr: BbPull, commentId: number, actor: string) {
+    const comment = this.bb.pullRequestComment(pr, commentId);
+    return { ...this.pullRequest(pr, actor), comment };
   }
 
   /**

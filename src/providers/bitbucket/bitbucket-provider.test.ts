@@ -170,7 +170,8 @@ describe('Bitbucket provider', () => {
       merge_state_reason: null,
       // `mergeable: true`: every merge check passes, the required approvals' too.
       awaiting_approval: false,
-      unresolved_threads: null,
+      // A general comment is no thread: only comments on the diff can be resolved.
+      unresolved_threads: 0,
       comments: 1,
     });
     expect(bb.count('repository_diffstat')).toBe(2);
@@ -184,8 +185,8 @@ describe('Bitbucket provider', () => {
   it('an unchanged open PR costs two requests (PR and statuses, both 304) while its checks settle; a push reads sizes again', async () => {
     const pr = bb.model.openPull('acme/api', { source_branch: 'quiet' });
     await provider.fetchPull({ repo, number: pr.id }, call);
-    // PR, diffstat 302 + page, commits, conflicts 302 + page, the head commit's statuses.
-    expect(bb.counters.total).toBe(7);
+    // PR, diffstat 302 + page, commits, conflicts 302 + page, the head commit's statuses, the comments.
+    expect(bb.counters.total).toBe(8);
     bb.resetCounters();
     await provider.fetchPull({ repo, number: pr.id }, call);
     expect(bb.counters.total).toBe(2);
@@ -204,7 +205,8 @@ describe('Bitbucket provider', () => {
     bb.model.push('acme/api', 'quiet', 2);
     bb.resetCounters();
     expect(await provider.fetchPull({ repo, number: pr.id }, call)).toMatchObject({ commits: 3 });
-    expect(bb.counters.total).toBe(7);
+    // A new head: everything read again, the comments included.
+    expect(bb.counters.total).toBe(8);
     // Merged: no statuses, no conflicts — one request once nothing moves.
     bb.model.merge('acme/api', pr.id);
     await provider.fetchPull({ repo, number: pr.id }, call);
@@ -256,7 +258,8 @@ describe('Bitbucket provider', () => {
     bb.model.comment('acme/api', pr.id, 'kim');
     bb.resetCounters();
     expect(await provider.fetchPull(pull, call)).toMatchObject({ checks_state: 'failing', comments: 1 });
-    expect(bb.counters.total).toBe(2);
+    // The PR, its statuses, and its comments (their count moved).
+    expect(bb.counters.total).toBe(3);
     // …or when this replica hears the status webhook for that commit.
     clock.advance(CHECKS_SETTLE_MS);
     await provider.fetchPull(pull, call);
@@ -440,6 +443,7 @@ describe('Bitbucket provider', () => {
       checks: null,
       merge_state: null,
       awaiting_approval: null,
+      unresolved_threads: null,
     });
     // Seen first once merged: Bitbucket lists no commits any more — not told, not zero — and the
     // head is the 12 digits the PR answer gives.
@@ -540,18 +544,98 @@ describe('Bitbucket provider', () => {
     });
   });
 
-  it('comments: Bitbucket’s comment count; unresolved threads are not counted on a refresh', async () => {
+  it('comments: Bitbucket’s comment count; unresolved threads counted from every page of comments, open PRs only', async () => {
     const pr = bb.model.openPull('acme/api', { source_branch: 'talk' });
-    bb.model.comment('acme/api', pr.id, 'kim', { inline: { path: 'a.ts', to: 3 } });
+    const pull = { repo, number: pr.id };
+    const open = bb.model.comment('acme/api', pr.id, 'kim', { inline: { path: 'a.ts', to: 3 } });
+    bb.model.comment('acme/api', pr.id, 'agent', { parent: open.id, body: 'On it' });
+    // Not threads: a general comment and its reply, a resolved thread, a deleted one, a draft (of
+    // the token's own user: only its author sees it, with `pending`).
     const general = bb.model.comment('acme/api', pr.id, 'lee');
     bb.model.comment('acme/api', pr.id, 'agent', { parent: general.id });
-    const gone = bb.model.comment('acme/api', pr.id, 'lee');
+    const done = bb.model.comment('acme/api', pr.id, 'lee', { inline: { path: 'b.ts', from: 2 } });
+    bb.model.resolve('acme/api', pr.id, done.id, 'agent');
+    const gone = bb.model.comment('acme/api', pr.id, 'lee', { inline: { path: 'c.ts', to: 1 } });
     bb.model.deleteComment('acme/api', pr.id, gone.id);
-    expect(await provider.fetchPull({ repo, number: pr.id }, call)).toMatchObject({
-      comments: 3,
+    bb.model.comment('acme/api', pr.id, 'access-token', { inline: { path: 'd.ts', to: 1 }, pending: true });
+    // Past the first page of 100.
+    for (let i = 0; i < 120; i++) bb.model.comment('acme/api', pr.id, 'kim', { parent: open.id });
+    bb.resetCounters();
+    expect(await provider.fetchPull(pull, call)).toMatchObject({ comments: 125, unresolved_threads: 1 });
+    const reads = bb.log.filter((l) => l.route === 'pullrequest_comments');
+    expect(reads).toHaveLength(2);
+    // Only the fields the count needs, `next` among them, 100 a page.
+    expect(reads[0]!.path).toContain(
+      'fields=next,values.id,values.deleted,values.pending,values.parent.id,values.inline.path,values.resolution&pagelen=100',
+    );
+    // A merged PR: not read, not told (readiness says `not_open` first).
+    bb.model.merge('acme/api', pr.id);
+    bb.resetCounters();
+    expect(await provider.fetchPull(pull, call)).toMatchObject({
+      pull_request_state: 'merged',
       unresolved_threads: null,
     });
     expect(bb.count('pullrequest_comments')).toBe(0);
+  });
+
+  it('threads kept between refreshes: a comment re-reads them, a resolution shows with its webhook or within the hour', async () => {
+    const pr = bb.model.openPull('acme/api', { source_branch: 'review' });
+    const pull = { repo, number: pr.id };
+    expect(await provider.fetchPull(pull, call)).toMatchObject({ unresolved_threads: 0 });
+    clock.advance(CHECKS_SETTLE_MS);
+    await provider.fetchPull(pull, call);
+    // Unchanged: kept, whatever the time since (below the hour) — the PR's conditional read alone.
+    for (let i = 0; i < 3; i++) {
+      clock.advance(5 * 60_000);
+      bb.resetCounters();
+      expect(await provider.fetchPull(pull, call)).toMatchObject({ unresolved_threads: 0 });
+      expect(bb.counters.total).toBe(1);
+    }
+    // A comment on the diff moves `comment_count`: counted at the next refresh.
+    const thread = bb.model.comment('acme/api', pr.id, 'kim', { inline: { path: 'a.ts', to: 1 } });
+    bb.resetCounters();
+    expect(await provider.fetchPull(pull, call)).toMatchObject({ unresolved_threads: 1 });
+    expect(bb.count('pullrequest_comments')).toBe(1);
+    // A title change moves the PR but not its comments: the threads stay kept.
+    bb.model.update('acme/api', pr.id, { title: 'Renamed' });
+    bb.resetCounters();
+    expect(await provider.fetchPull(pull, call)).toMatchObject({ unresolved_threads: 1 });
+    expect(bb.count('pullrequest_comments')).toBe(0);
+    // Resolving moves nothing in the PR: kept…
+    bb.model.resolve('acme/api', pr.id, thread.id, 'agent');
+    bb.resetCounters();
+    expect(await provider.fetchPull(pull, call)).toMatchObject({ unresolved_threads: 1 });
+    expect(bb.count('pullrequest_comments')).toBe(0);
+    // …until the `pullrequest:comment_resolved` webhook for this PR reaches this replica.
+    const hooks = new HookPayloads(bb);
+    const event = (key: string) => (n: string) => (n === 'x-event-key' ? key : undefined);
+    const otherPr = bb.model.openPull('acme/api', { source_branch: 'other' });
+    const other = bb.model.comment('acme/api', otherPr.id, 'kim', { inline: { path: 'x', to: 1 } });
+    provider.webhooks.staleRefs(
+      event('pullrequest:comment_created'),
+      hooks.pullRequestComment(otherPr, other.id, 'kim'),
+    );
+    expect(await provider.fetchPull(pull, call)).toMatchObject({ unresolved_threads: 1 });
+    provider.webhooks.staleRefs(
+      event('pullrequest:comment_resolved'),
+      hooks.pullRequestComment(pr, thread.id, 'agent'),
+    );
+    bb.resetCounters();
+    expect(await provider.fetchPull(pull, call)).toMatchObject({ unresolved_threads: 0 });
+    expect(bb.count('pullrequest_comments')).toBe(1);
+    // Reopened, with no webhook: seen once the hour since the last read is up.
+    bb.model.reopen('acme/api', pr.id, thread.id);
+    clock.advance(READS_MAX_AGE_MS - 1);
+    expect(await provider.fetchPull(pull, call)).toMatchObject({ unresolved_threads: 0 });
+    clock.advance(1);
+    bb.resetCounters();
+    expect(await provider.fetchPull(pull, call)).toMatchObject({ unresolved_threads: 1 });
+    expect(bb.count('pullrequest_comments')).toBe(1);
+    // Kept per token: another token counts its own.
+    bb.addAccessToken('ATCTT3x-other', { workspace: 'acme' });
+    bb.resetCounters();
+    await provider.fetchPull(pull, { token: 'ATCTT3x-other' });
+    expect(bb.count('pullrequest_comments')).toBe(1);
   });
 
   it('feedback: failing builds of the head with their text, unresolved threads on the diff, who requests changes', async () => {

@@ -25,6 +25,7 @@ import { BitbucketClient, type BitbucketClientOptions } from './client.ts';
 import { ComputeTimeoutError } from './errors.ts';
 import {
   type BbAccount,
+  type BbComment,
   type BbPull,
   type BbRepository,
   type BbStatus,
@@ -158,6 +159,42 @@ const toCheck = (s: BbStatus): CheckResult => ({
   outcome: checkOutcome(s.state),
 });
 
+/**
+ * Whether a comment opens a thread that is not resolved. A thread on Bitbucket is a top-level
+ * comment on the diff: only those can be resolved — "Resolve a comment thread" answers 403 "if the
+ * provided comment is not a top-level comment, or if the comment is not on the diff" (Bitbucket
+ * Cloud OpenAPI description, `POST …/comments/{comment_id}/resolve`) — so a general comment is
+ * never a thread, as on GitHub (review threads) and GitLab (resolvable discussions). It is open
+ * while it has no `resolution` ("Comment Resolution"). Deleted comments stay listed with
+ * `deleted: true`, and drafts (`pending`) are unpublished: neither is a thread.
+ */
+const opensThread = (c: BbComment) => !!c.inline && !c.parent && !c.resolution && !c.deleted && !c.pending;
+
+/**
+ * The parts of each comment `opensThread` reads, and `next` ("Partial responses": `fields` keeps
+ * only what it names, the page's `next` included — without it, paging stops after the first page,
+ * as GitLab's Bitbucket Cloud importer found, gitlab-org/gitlab MR 157158). `resolution` whole: its
+ * presence is what counts, not any one of its fields.
+ */
+const THREAD_FIELDS = [
+  'next',
+  'values.id',
+  'values.deleted',
+  'values.pending',
+  'values.parent.id',
+  'values.inline.path',
+  'values.resolution',
+].join(',');
+
+/**
+ * What the PR answer shows that moves with its threads, with which they were counted
+ * (`PullReadsCache`): its `comment_count` ("The number of comments for a specific pull request").
+ * A comment added moves it. Resolving or reopening a thread adds no comment, and nothing in the
+ * description says it moves `updated_on` or anything else in the PR answer: those are seen through
+ * the `pullrequest:comment_resolved` / `comment_reopened` webhooks, or within the hour.
+ */
+const threadsStamp = (pr: BbPull) => String(pr.comment_count ?? '');
+
 type Sizes = Pick<PrFields, 'additions' | 'deletions' | 'changed_files' | 'commits'>;
 type Checks = Pick<PrFields, 'checks_state' | 'checks'>;
 
@@ -191,8 +228,10 @@ export class BitbucketProvider implements Provider {
   readonly client: BitbucketClient;
   /** Bitbucket has no batch read: one PR at a time (no GraphQL, no multi-PR query). */
   readonly capabilities: ProviderCapabilities = { pullsPerBatch: 0, branchesPerBatch: 0, minBatch: 1 };
-  readonly webhooks: ProviderWebhooks = bitbucketWebhooks(this, (commit) =>
-    this.#checks.forget((_, head) => sameCommit(head, commit)),
+  readonly webhooks: ProviderWebhooks = bitbucketWebhooks(
+    this,
+    (commit) => this.#checks.forget((_, head) => sameCommit(head, commit)),
+    (url) => this.#threads.forget((pull) => pull === url.toLowerCase()),
   );
   readonly #clock: ProviderDeps['clock'];
   readonly #repos = new Map<string, { info: BbRepository | null; until: number }>();
@@ -216,6 +255,19 @@ export class BitbucketProvider implements Provider {
     maxAgeMs: READS_MAX_AGE_MS,
     settleMs: CHECKS_SETTLE_MS,
     settled: (c) => c.checks_state !== 'pending',
+  });
+
+  /**
+   * An open PR's count of unresolved threads per (token, PR), read again when the head or
+   * `threadsStamp` moves, when a `pullrequest:comment_*` webhook for the PR reaches this replica,
+   * and at least hourly: resolving a thread changes nothing the PR answer is known to show
+   * (docs/bitbucket.md, "Comments and threads"). Kept at once: a count, unlike a build, does not
+   * move by itself after it was read.
+   */
+  readonly #threads = new PullReadsCache<number>({
+    maxAgeMs: READS_MAX_AGE_MS,
+    settleMs: 0,
+    settled: () => true,
   });
 
   constructor(
@@ -312,15 +364,49 @@ export class BitbucketProvider implements Provider {
   }
 
   /**
-   * A PR read in full. Its head's build statuses are read for open PRs only, and kept a while
-   * (`#checks`): a build finishing changes nothing in the PR itself, so nothing cheaper tells.
+   * A PR read in full. Its head's build statuses and its unresolved threads are read for open PRs
+   * only, and kept a while (`#checks`, `#threads`): a build finishing or a thread resolved changes
+   * nothing in the PR itself, so nothing cheaper tells.
    */
   async #read(pull: PullRef, call: CallOptions): Promise<PrFields> {
     const pr = await this.client.get(`${apiPath(pull.repo)}/pullrequests/${pull.number}`, pullSchema, call);
     const facts = await this.#factsOf(pull, pr, call);
     const head = facts.head ?? pr.source.commit?.hash ?? null;
-    const checks = mapState(pr.state) === 'open' && head ? await this.#checksOf(pull, pr, head, call) : null;
-    return this.#toFields(pull, pr, facts, head, checks);
+    const open = mapState(pr.state) === 'open';
+    const [checks, threads] = await Promise.all([
+      open && head ? this.#checksOf(pull, pr, head, call) : null,
+      open ? this.#threadsOf(pull, pr, head, call) : null,
+    ]);
+    return this.#toFields(pull, pr, facts, head, checks, threads);
+  }
+
+  /**
+   * The PR's unresolved threads: the kept count while it may stand in, else every page of its
+   * comments (`GET …/pullrequests/{id}/comments`, "List comments on a pull request": "both
+   * global, inline comments and replies", oldest first), 100 a page ("Pagination": the maximum),
+   * with only the fields `opensThread` reads. Filtered here, not with `q`: which comment fields
+   * BBQL filters on, and how it treats a `resolution` that is absent, is not documented. null when
+   * Bitbucket answers 404, or past `MAX_PAGES` pages (10,000 comments): not told.
+   */
+  async #threadsOf(
+    pull: PullRef,
+    pr: BbPull,
+    head: string | null,
+    call: CallOptions,
+  ): Promise<number | null> {
+    const key = PullReadsCache.key(call.token, this.buildPullUrl(pull));
+    const stamp = threadsStamp(pr);
+    const kept = this.#threads.get(key, head, stamp, this.#clock.now().getTime());
+    if (kept !== undefined) return kept;
+    const comments = await this.#walk(
+      `${apiPath(pull.repo)}/pullrequests/${pull.number}/comments?fields=${THREAD_FIELDS}&pagelen=${PAGELEN_100}`,
+      commentsPageSchema,
+      call,
+    );
+    if (!comments) return null;
+    const count = comments.filter(opensThread).length;
+    this.#threads.set(key, head, stamp, count, this.#clock.now().getTime());
+    return count;
   }
 
   /** The head's checks: kept ones while they may stand in, else its statuses read (null: 404). */
@@ -355,22 +441,18 @@ export class BitbucketProvider implements Provider {
     const failing_checks = (statuses?.items ?? [])
       .filter((s) => checkOutcome(s.state) === 'failed')
       .map((s) => ({ name: s.name || s.key, url: s.url || null, summary: s.description || null }));
-    // A thread is a top-level comment on the diff (only those can be resolved: "Resolve a comment
-    // thread" answers 403 for a comment that is not on the diff or is a reply); it is open while
-    // it has no `resolution`. Deleted comments and unpublished drafts (`pending`) are no threads.
-    const unresolved_threads = (comments?.items ?? [])
-      .filter((c) => c.inline && !c.parent && !c.resolution && !c.deleted && !c.pending)
-      .map((c) => ({
-        path: c.inline!.path,
-        // `to` is the line in the new version; a comment on a removed line has only `from`.
-        line: c.inline!.to ?? c.inline!.from ?? null,
-        author: c.user?.nickname ?? c.user?.display_name ?? null,
-        // Bitbucket cannot say cheaply whether the author belongs: see BITBUCKET_TRUST_UNKNOWN.
-        author_association: null,
-        trusted: BITBUCKET_TRUST_UNKNOWN,
-        body: c.content?.raw ?? '',
-        url: c.links?.html?.href ?? null,
-      }));
+    // The threads `opensThread` counts on a refresh, as the agent reads them.
+    const unresolved_threads = (comments?.items ?? []).filter(opensThread).map((c) => ({
+      path: c.inline!.path,
+      // `to` is the line in the new version; a comment on a removed line has only `from`.
+      line: c.inline!.to ?? c.inline!.from ?? null,
+      author: c.user?.nickname ?? c.user?.display_name ?? null,
+      // Bitbucket cannot say cheaply whether the author belongs: see BITBUCKET_TRUST_UNKNOWN.
+      author_association: null,
+      trusted: BITBUCKET_TRUST_UNKNOWN,
+      body: c.content?.raw ?? '',
+      url: c.links?.html?.href ?? null,
+    }));
     const changes_requested_by = [
       ...new Set(
         (pr.participants ?? [])
@@ -578,6 +660,7 @@ export class BitbucketProvider implements Provider {
     facts: CommitFacts,
     head: string | null,
     checks: Checks | null,
+    threads: number | null,
   ): PrFields {
     const who = (u: BbAccount | null | undefined) =>
       u ? (u.uuid ?? u.account_id ?? u.nickname ?? u.display_name ?? null) : null;
@@ -628,10 +711,8 @@ export class BitbucketProvider implements Provider {
       ...(checks ?? NO_CHECKS),
       ...mergeStateOf(pr, facts.conflicts),
       awaiting_approval: awaitingApproval(pr),
-      // Bitbucket counts comments (`comment_count`) but not unresolved threads: counting them
-      // means listing the comments on every refresh, since resolving one changes nothing in the
-      // PR. They are listed on demand (`fetchFeedback`); here, not told.
-      unresolved_threads: null,
+      // Counted from the comments of open PRs (`#threadsOf`); null for merged and declined ones.
+      unresolved_threads: threads,
       comments: pr.comment_count ?? null,
     };
   }

@@ -106,6 +106,10 @@ export const conflictsPageSchema = page(
   z.object({ path: z.string().nullish(), scenario: z.string().nullish() }),
 );
 
+/**
+ * A page of PR comments; on a refresh only `id`, `deleted`, `pending`, `parent.id`, `inline.path`
+ * and `resolution` are asked for (`fields`), so everything else is optional.
+ */
 export const commentsPageSchema = page(
   z.object({
     id: z.number().int(),
@@ -125,3 +129,4 @@ export const commentsPageSchema = page(
     links: z.object({ html: link }).nullish(),
   }),
 );
+export type BbComment = z.infer<typeof commentsPageSchema>['values'][number];

@@ -44,11 +44,16 @@ const statusPayload = z.object({
  * source and destination repositories, and its URL; `repo:push` names every pushed (or deleted)
  * branch; `repo:commit_status_created` and `repo:commit_status_updated` (a build started or
  * finished) name the branch of the status's `refname`, when the build system set one, and tell
- * `statusPosted` the commit, so that this replica reads that commit's checks again.
+ * `statusPosted` the commit, so that this replica reads that commit's checks again. The comment
+ * events — `pullrequest:comment_created`, `_updated`, `_deleted`, `_resolved`, `_reopened` (the
+ * OpenAPI description's `hook_event.event` values) — also tell `threadsMoved` the PR's URL (as
+ * `buildPullUrl` makes it), so that this replica counts its threads again: resolving or reopening
+ * one shows nowhere in the PR answer.
  */
 export function bitbucketWebhooks(
   provider: Provider,
   statusPosted?: (commit: string) => void,
+  threadsMoved?: (pullUrl: string) => void,
 ): ProviderWebhooks {
   const canonical = (fullName: string | undefined | null) => {
     const at = fullName?.indexOf('/') ?? -1;
@@ -68,6 +73,13 @@ export function bitbucketWebhooks(
         if (!parsed.success) throw new BadInputError(`${event} delivery lacks pullrequest fields`);
         const pr = parsed.data.pullrequest;
         const url = pr.links?.html?.href ?? undefined;
+        if (event.startsWith('pullrequest:comment_')) {
+          const destination = pr.destination?.repository?.full_name ?? parsed.data.repository?.full_name;
+          const repo = destination ? provider.parseOrigin(`${provider.config.web_url}/${destination}`) : null;
+          const pull =
+            (url ? provider.parsePullUrl(url) : null) ?? (repo && pr.id ? { repo, number: pr.id } : null);
+          if (pull) threadsMoved?.(provider.buildPullUrl(pull));
+        }
         const matches: StaleMatch[] = [];
         // The agent's origin may be the source repository (a fork) or the destination.
         for (const origin of new Set([
