@@ -2,11 +2,12 @@
  * `npm run bench`: prints engine throughput figures. Not a test: nothing here passes or fails.
  * GITSYNC_BENCH_DATABASE_URL (or GITSYNC_TEST_DATABASE_URL) selects the PostgreSQL to use;
  * GITSYNC_BENCH_BUDGET_MS caps each pass (default 10 s); GITSYNC_BENCH_REFS sets the ref count.
- * GITSYNC_BENCH_ONLY=throughput,github-cost,gitlab-cost,host-cost,capacity,freshness,dashboard,replicas,footprint,fairness (any of them) runs only those.
+ * GITSYNC_BENCH_ONLY=throughput,github-cost,gitlab-cost,host-cost,capacity,freshness,dashboard,replicas,footprint,fairness,agents (any of them) runs only those.
  */
 import { randomBytes } from 'node:crypto';
 import { type Database, openDatabase } from '../src/store/database.ts';
 import { migrate } from '../src/store/migrate.ts';
+import { measureAgents } from './agents.ts';
 import { measureCapacity } from './capacity.ts';
 import { measureDashboard } from './dashboard.ts';
 import { measureThroughput } from './engine-throughput.ts';
@@ -62,6 +63,7 @@ const SCENARIOS = [
   'replicas',
   'footprint',
   'fairness',
+  'agents',
 ] as const;
 const only = (process.env.GITSYNC_BENCH_ONLY ?? '').split(',').filter((s) => s !== '');
 for (const name of only) {
@@ -309,6 +311,29 @@ if (runs('dashboard')) {
   }
   console.log('');
   console.log(`Rows in the page at the end: ${d.dom_rows}; JS heap: ${d.js_heap_mb ?? '?'} MB.`);
+}
+
+if (runs('agents')) {
+  const CHATS = Number(process.env.GITSYNC_BENCH_AGENTS_CHATS ?? 10_000);
+  console.log('');
+  console.log(
+    `# agents: MCP over HTTP with the official client, ${CHATS} chats with open PRs, 10 owners (PostgreSQL; waits held on one replica, changes written through another)`,
+  );
+  console.log('');
+  const ag = await withDatabase('postgres', (db, schema) =>
+    measureAgents(db, schemaUrl(schema), { chats: CHATS, statusCalls: 2000, waits: 200 }),
+  );
+  console.log('| measure | p50 ms | p99 ms | max ms | goal |');
+  console.log('|---|---|---|---|---|');
+  console.log(
+    `| pr_status (${ag.owner_chats} chats of the key's owner, ${ag.chats} in all) | ${ag.pr_status_ms.p50} | ${ag.pr_status_ms.p99} | ${ag.pr_status_ms.max} | p99 ≤ 50 ms |`,
+  );
+  console.log(
+    `| change committed on another replica → wait_for_pr_change answered | ${ag.commit_to_answer_ms.p50} | ${ag.commit_to_answer_ms.p99} | ${ag.commit_to_answer_ms.max} | ≤ 1 s |`,
+  );
+  console.log(
+    `| change requested (PUT) → wait_for_pr_change answered | ${ag.change_to_answer_ms.p50} | ${ag.change_to_answer_ms.p99} | | |`,
+  );
 }
 
 if (runs('replicas')) {
