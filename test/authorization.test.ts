@@ -80,6 +80,11 @@ const RULES: Record<string, Rule | 'public' | 'webhook'> = {
     allowed: ['admin', 'owner'],
     otherStatus: 404,
   },
+  'GET /api/v1/chats/:id/wait': {
+    request: (f) => ({ path: `/api/v1/chats/${f.chat}/wait?timeout_s=1` }),
+    allowed: ['admin', 'owner'],
+    otherStatus: 404,
+  },
   'PUT /api/v1/owners/:owner/tokens/:provider': {
     request: (f) => ({ path: `/api/v1/owners/${f.owner}/tokens/fake`, body: { token: 'tok' } }),
     allowed: ['admin', 'owner'],
