@@ -135,19 +135,27 @@ export async function killReplica(
       await sleep(s.phaseMs);
       const name = k % 2 === 0 ? 'replica-a' : 'replica-b';
       const key = name === 'replica-a' ? 'a' : 'b';
-      const victim = live[key]!;
       // Mid-tick: the next few code-host answers are slowed (2 s) so that a tick in flight is
-      // certainly caught, then wait until the victim holds claimed rows it has not finished.
-      gh.addFaults({ kind: 'latency', latency_ms: 2_000, times: 4 });
-      await waitUntil(async () => (await rowsHeldBy(pool, name)).length > 0, 15_000, 5);
-      await victim.stop('SIGKILL');
-      const at = Date.now();
-      // Its open transaction (if any) is rolled back once PostgreSQL sees the connection gone.
-      await sleep(200);
-      const held = await rowsHeldBy(pool, name);
+      // certainly caught, then wait until the victim holds claimed rows it has not finished. On a
+      // busy machine the other replica may take the slowed answers and the victim finish its
+      // rows between the look and the kill: such a kill caught nothing, and is tried again.
+      let held: { row_id: string }[] = [];
+      let at = 0;
+      for (let attempt = 1; attempt <= 3 && held.length === 0; attempt++) {
+        const victim = live[key]!;
+        gh.addFaults({ kind: 'latency', latency_ms: 2_000, times: 4 });
+        await waitUntil(async () => (await rowsHeldBy(pool, name)).length > 0, 15_000, 5);
+        await victim.stop('SIGKILL');
+        at = Date.now();
+        // Its open transaction (if any) is rolled back once PostgreSQL sees the connection gone.
+        await sleep(200);
+        held = await rowsHeldBy(pool, name);
+        inv.info(
+          `kill ${k + 1}${attempt > 1 ? ` (attempt ${attempt})` : ''}: SIGKILL ${name} (pid ${victim.pid}) holding ${held.length} claimed rows`,
+        );
+        live[key] = await start(name);
+      }
       kills.push({ victim: name, held: held.length, rows: held.map((h) => h.row_id), at });
-      inv.info(`kill ${k + 1}: SIGKILL ${name} (pid ${victim.pid}) holding ${held.length} claimed rows`);
-      live[key] = await start(name);
     }
     await sleep(s.phaseMs);
     await load.stop();
