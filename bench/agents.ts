@@ -85,6 +85,8 @@ export async function measureAgents(
         admin_token: ADMIN,
         providers: [],
         worker: { ...config.worker, enabled: false },
+        // Latency, not the per-key rate limit, is measured: calls go back to back.
+        limits: { ...config.limits, requests_per_second: 1_000_000, request_burst: 1_000_000 },
       },
       { logger: pino({ level: 'silent' }) },
     );
