@@ -2,13 +2,17 @@
  * `npm run bench`: prints engine throughput figures. Not a test: nothing here passes or fails.
  * GITSYNC_BENCH_DATABASE_URL (or GITSYNC_TEST_DATABASE_URL) selects the PostgreSQL to use;
  * GITSYNC_BENCH_BUDGET_MS caps each pass (default 10 s); GITSYNC_BENCH_REFS sets the ref count.
- * GITSYNC_BENCH_ONLY=throughput,github-cost,gitlab-cost,host-cost,capacity,freshness,dashboard,replicas,footprint,fairness,agents (any of them) runs only those.
+ * GITSYNC_BENCH_ONLY=throughput,github-cost,gitlab-cost,host-cost,capacity,freshness,dashboard,replicas,footprint,fairness,claim-cost,agents (any of them) runs only those.
+ * GITSYNC_BENCH_PLANS_DIR: where claim-cost writes each claim's EXPLAIN (ANALYZE, BUFFERS) plan.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { type Database, openDatabase } from '../src/store/database.ts';
 import { migrate } from '../src/store/migrate.ts';
+import { CLAIM_CANDIDATES_PER_ROW, CLAIM_DUE_SQL, CLAIM_STALEST_SQL } from '../src/store/sql/refs.ts';
 import { measureAgents } from './agents.ts';
 import { measureCapacity } from './capacity.ts';
+import { measureClaimStatements } from './claim-cost.ts';
 import { measureDashboard } from './dashboard.ts';
 import { measureThroughput } from './engine-throughput.ts';
 import { measureClaimCost, measureFloodStaleness, measureServiceShare } from './fairness.ts';
@@ -63,6 +67,7 @@ const SCENARIOS = [
   'replicas',
   'footprint',
   'fairness',
+  'claim-cost',
   'agents',
 ] as const;
 const only = (process.env.GITSYNC_BENCH_ONLY ?? '').split(',').filter((s) => s !== '');
@@ -481,5 +486,63 @@ if (runs('fairness')) {
     console.log(
       `| ${perOwner === 1 ? '1 (no bound: before)' : perOwner} | ${r.greedy_units} | ${r.modest_units} | ${r.token_units} | ${r.greedy_paused_from_round ?? 'never'} | ${r.modest_rounds_served} of 40 |`,
     );
+  }
+}
+
+if (runs('claim-cost')) {
+  // One claim of 1,000 among 100,000 refs as more of them are due, for one owner (as the capacity
+  // scenario), 100 and 10,000 owners (past CLAIM_DESCENT_OWNERS: the claim ranks every due row).
+  const plansDir = process.env.GITSYNC_BENCH_PLANS_DIR;
+  if (plansDir) mkdirSync(plansDir, { recursive: true });
+  const statements = {
+    stalest: {
+      sql: CLAIM_STALEST_SQL,
+      params: (now: Date, limit: number, lease: Date) => [now, limit, lease],
+    },
+    fair: {
+      sql: CLAIM_DUE_SQL,
+      params: (now: Date, limit: number, lease: Date) => [
+        now,
+        limit,
+        lease,
+        limit * CLAIM_CANDIDATES_PER_ROW,
+      ],
+    },
+  };
+  console.log('');
+  console.log(
+    '# claim cost: one claim of 1,000 rows among 100,000 refs (median of 7 ms; EXPLAIN ANALYZE execution ms and shared buffers of one more)',
+  );
+  console.log('');
+  console.log(
+    '| database | owners | rows due | stalest first ms | turns per owner ms | stalest first: explain ms / buffers | turns per owner: explain ms / buffers |',
+  );
+  console.log('|---|---|---|---|---|---|---|');
+  for (const kind of ['postgres', 'pglite'] as const) {
+    for (const owners of [1, 100, 10_000]) {
+      const rows = await withDatabase(kind, (db) =>
+        measureClaimStatements(db, {
+          refs: 100_000,
+          owners,
+          dueCounts: [1_000, 10_000, 100_000],
+          limit: 1_000,
+          statements,
+          explain: true,
+        }),
+      );
+      for (const due of [1_000, 10_000, 100_000]) {
+        const of = (name: string) => rows.find((r) => r.due === due && r.statement === name)!;
+        console.log(
+          `| ${kind} | ${owners} | ${due} | ${of('stalest').median_ms} | ${of('fair').median_ms} | ${of('stalest').explain_ms} / ${of('stalest').shared_buffers} | ${of('fair').explain_ms} / ${of('fair').shared_buffers} |`,
+        );
+        if (plansDir) {
+          for (const r of [of('stalest'), of('fair')])
+            writeFileSync(
+              `${plansDir}/${kind}-${owners}-owners-${due}-due-${r.statement}.txt`,
+              `${r.plan}\n`,
+            );
+        }
+      }
+    }
   }
 }

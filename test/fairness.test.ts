@@ -4,6 +4,7 @@ import { addMs } from '../src/core/clock.ts';
 import { RateLimitedError } from '../src/core/errors.ts';
 import { DEFAULT_LIMITS } from '../src/core/limits.ts';
 import type { Database } from '../src/store/database.ts';
+import { CLAIM_CANDIDATES_PER_ROW, CLAIM_DUE_SQL } from '../src/store/sql/refs.ts';
 import { SqlStore } from '../src/store/sql-store.ts';
 import { TokenCipher } from '../src/store/token-cipher.ts';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from './helpers/databases.ts';
@@ -92,12 +93,102 @@ describe.each(DATABASE_KINDS)('owners share the worker fairly on %s', (kind) => 
   });
 });
 
+/** The first `limit` due rows in turn order (each owner's stalest first, turn by turn): what a claim must take. */
+const TURN_ORDER_SQL = `
+  SELECT id FROM (
+    SELECT id, stale_at, row_number() OVER (PARTITION BY owner_id ORDER BY stale_at, id) AS turn
+    FROM diff_statuses
+    WHERE stale_at <= $1 AND NOT chat_archived AND git_remote_origin <> '' AND git_branch <> '') t
+  ORDER BY turn, stale_at, id LIMIT $2`;
+
+/**
+ * Refs of `counts.length` owners, `counts[i]` for the i-th, one chat each, due at one of a few
+ * seconds before `now` (so many share a `stale_at`), with some archived, some without a branch
+ * and some not due yet mixed in (none of those may be claimed).
+ */
+async function seedMix(db: Database, counts: readonly number[], now: Date) {
+  await db.query(
+    `WITH o AS (SELECT gen_random_uuid() AS owner_id, n FROM unnest($1::int[]) AS n),
+     c AS (
+       INSERT INTO chats (id, owner_id, root_chat_id, created_at, updated_at)
+       SELECT id, owner_id, id, $2, $2 FROM (
+         SELECT gen_random_uuid() AS id, owner_id FROM o, generate_series(1, o.n)) g
+       RETURNING id, owner_id)
+     INSERT INTO diff_statuses (chat_id, git_remote_origin, git_branch, chat_archived, stale_at, created_at, updated_at)
+     SELECT id, $3, CASE WHEN k % 17 = 0 THEN '' ELSE 'b' || k END, k % 13 = 0,
+            $2 - (k % 5) * interval '1 second' + CASE WHEN k % 11 = 0 THEN interval '1 hour' ELSE interval '0' END,
+            $2, $2
+     FROM (SELECT id, row_number() OVER () AS k FROM c) n`,
+    [counts, now, REPO],
+  );
+}
+
+describe.each(DATABASE_KINDS)('the claim on %s', (kind) => {
+  let test: TestDatabase;
+  afterEach(async () => {
+    await test.drop();
+  });
+
+  it('takes exactly the first rows in turn order, claim after claim, for one owner, a few uneven ones, and more than a thousand', async () => {
+    test = await createTestDatabase(kind);
+    const store = new SqlStore(test.db, new TokenCipher(null));
+    const now = new Date();
+    // One owner; five uneven ones (some with fewer rows than their share of a claim, some with
+    // many more); 1,200 owners with one to three rows each.
+    for (const counts of [[300], [200, 1, 1, 7, 60], Array.from({ length: 1200 }, (_, i) => 1 + (i % 3))]) {
+      await seedMix(test.db, counts, now);
+      for (;;) {
+        const expected = (await test.db.query<{ id: string }>(TURN_ORDER_SQL, [now, 50])).rows.map((r) =>
+          String(r.id),
+        );
+        const claimed = await store.claimStaleRefs(now, 50, addMs(now, 300_000));
+        expect(claimed.map((r) => r.id).sort()).toEqual(expected.sort());
+        if (claimed.length === 0) break;
+      }
+      await test.db.query('DELETE FROM chats');
+    }
+  });
+
+  it('reads a number of rows bounded by the claim, not by the backlog: one owner’s 20,000 due rows and another’s few', async () => {
+    test = await createTestDatabase(kind);
+    const now = new Date();
+    await seedMix(test.db, [20_000, 3], now);
+    await test.db.query('ANALYZE diff_statuses');
+    // Every row the plan's nodes on diff_statuses produced or filtered out, over all their loops.
+    const plan = (
+      await test.db.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${CLAIM_DUE_SQL}`, [
+        now,
+        50,
+        addMs(now, 300_000),
+        50 * CLAIM_CANDIDATES_PER_ROW,
+      ])
+    ).rows[0]!['QUERY PLAN'];
+    type Node = Record<string, unknown> & { Plans?: Node[] };
+    const rowsRead = (node: Node): number =>
+      (node['Relation Name'] === 'diff_statuses'
+        ? ((node['Actual Rows'] as number) + ((node['Rows Removed by Filter'] as number | undefined) ?? 0)) *
+          (node['Actual Loops'] as number)
+        : 0) + (node.Plans ?? []).reduce((sum, child) => sum + rowsRead(child), 0);
+    const root = (typeof plan === 'string' ? JSON.parse(plan) : plan) as { Plan: Node }[];
+    // 200 candidates, found, re-checked and 50 of them updated: a few hundred rows, not 20,000.
+    expect(rowsRead(root[0]!.Plan)).toBeLessThan(2_000);
+  });
+});
+
 describe('replicas claiming at once on PostgreSQL', () => {
   let test: TestDatabase;
   const pools: Database[] = [];
   afterEach(async () => {
     await Promise.all(pools.splice(0).map((p) => p.close()));
     await test.drop();
+  });
+
+  it('sessions run without JIT compilation (a claim estimated past jit_above_cost spent a second compiling)', async () => {
+    test = await createTestDatabase('postgres');
+    const rows = await Promise.all(
+      [0, 1, 2].map(() => test.db.query<{ jit: string }>('SHOW jit').then((r) => r.rows[0]!.jit)),
+    );
+    expect(rows).toEqual(['off', 'off', 'off']);
   });
 
   it('four claimers over 20 owners’ due rows claim every row exactly once, each claim shared between owners', async () => {

@@ -38,7 +38,7 @@ function toClaimed(row: Row, leaseUntil: Date | null): ClaimedRef {
  * Upserts a reported ref as due at `$5` with `updated_at = $6` (the primary ref). A new ref is
  * inserted only while the chat has fewer than `$7` refs and its owner fewer than `$8`; a known one
  * is always updated. No row comes back when the chat is missing or over a quota. The owner's count
- * walks `diff_statuses_by_owner`, and only for a ref not tracked yet.
+ * walks `diff_statuses_due_by_owner`, and only for a ref not tracked yet.
  */
 export const RECORD_REPORT_SQL = `
   INSERT INTO diff_statuses (chat_id, owner_id, git_remote_origin, git_branch, chat_archived, provider_id,
@@ -102,27 +102,80 @@ export async function countRefs(q: Tx, chatId: string): Promise<{ chat: number; 
 export const CLAIM_CANDIDATES_PER_ROW = 4;
 
 /**
+ * Up to this many owners with rows due, the claim finds them one index descent each and reads
+ * only the rows it may take; past it, ranking every due row in one sort costs less than a descent
+ * per owner (100,000 owners with one row due each: 1.2 s by descents, 0.3 s by the sort, on
+ * PostgreSQL 15 — docs/benchmarks.md). Both ways take the same rows.
+ */
+export const CLAIM_DESCENT_OWNERS = 1000;
+
+/**
  * One statement that shares the tick fairly between owners: every due row (no other worker holds)
- * gets its turn among its owner's due rows, stalest first, and the claim takes the first turn of
- * every owner, then the second, and so on, stalest first within a turn — so one owner's backlog
- * of thousands delays another owner's few rows by no more than one claim. The rows taken are
- * locked (`FOR UPDATE SKIP LOCKED`, re-checked as still due) and pushed a lease ahead (`$3`);
- * `updated_at` is untouched so the primary ref never changes by a claim. The ranking reads every
- * due row (index `diff_statuses_due`); the lock and the update only the `$4` best candidates,
- * found by id: the re-check is written so that no index serves it (with `stale_at <= $1` a
- * planner that expects few due rows walked the due index once per candidate — seconds with
- * 100,000 due).
+ * has its turn among its owner's due rows, stalest first (`stale_at, id`), and the claim takes the
+ * first turn of every owner, then the second, and so on, stalest first within a turn — so one
+ * owner's backlog of thousands delays another owner's few rows by no more than one claim.
+ *
+ * The `$4` candidates are found without reading every due row (index `diff_statuses_due_by_owner`,
+ * owner then `stale_at`):
+ * - `owners`: the owners with rows due, each found by one descent from the previous one (a loose
+ *   index scan), at most `CLAIM_DESCENT_OWNERS` + 1 of them.
+ * - `first_turns`: each owner's first `share` rows, `share` = `$4` / owners (one owner: all `$4`).
+ *   When they make `$4`, the best `$4` in turn order are among them: none has a turn past `share`.
+ * - `later_turns`: only when some owners had fewer rows than their share, the further rows of the
+ *   owners that had a whole share, as many as are still missing.
+ * - `all_turns`: only past `CLAIM_DESCENT_OWNERS` owners, every due row ranked in one sort.
+ * The rows taken are locked (`FOR UPDATE SKIP LOCKED`, re-checked as still due) and pushed a
+ * lease ahead (`$3`); `updated_at` is untouched so the primary ref never changes by a claim. The
+ * candidates are fetched again by id (`id = ANY`: without it the whole table was scanned to join
+ * them), and the re-check is written so that no index serves it (with `stale_at <= $1` a planner
+ * that expects few due rows walked the due index once per candidate — seconds with 100,000 due).
  */
 export const CLAIM_DUE_SQL = `
-  WITH turns AS (
+  WITH RECURSIVE owners AS (
+    (SELECT owner_id, 1 AS n FROM diff_statuses
+     WHERE NOT chat_archived AND stale_at <= $1
+     ORDER BY owner_id LIMIT 1)
+    UNION ALL
+    SELECT (SELECT d.owner_id FROM diff_statuses d
+            WHERE d.owner_id > o.owner_id AND NOT d.chat_archived AND d.stale_at <= $1
+            ORDER BY d.owner_id LIMIT 1), o.n + 1
+    FROM owners o WHERE o.owner_id IS NOT NULL AND o.n <= ${CLAIM_DESCENT_OWNERS}
+  ), owners_due AS (
+    SELECT count(owner_id) AS owners, ceil($4::float8 / greatest(count(owner_id), 1))::int AS share
+    FROM owners
+  ), first_turns AS (
+    SELECT o.owner_id, r.id, r.stale_at, r.turn
+    FROM owners_due s, owners o, LATERAL (
+      SELECT id, stale_at, row_number() OVER (ORDER BY stale_at, id) AS turn FROM (
+        SELECT d.id, d.stale_at FROM diff_statuses d
+        WHERE d.owner_id = o.owner_id AND NOT d.chat_archived AND d.stale_at <= $1
+          AND d.git_remote_origin <> '' AND d.git_branch <> ''
+        ORDER BY d.stale_at, d.id LIMIT s.share) x
+    ) r
+    WHERE s.owners <= ${CLAIM_DESCENT_OWNERS} AND o.owner_id IS NOT NULL
+  ), later_turns AS (
+    SELECT r.id, r.stale_at, s.share + r.turn AS turn
+    FROM owners_due s, first_turns f, LATERAL (
+      SELECT id, stale_at, row_number() OVER (ORDER BY stale_at, id) AS turn FROM (
+        SELECT d.id, d.stale_at FROM diff_statuses d
+        WHERE d.owner_id = f.owner_id AND NOT d.chat_archived AND d.stale_at <= $1
+          AND d.git_remote_origin <> '' AND d.git_branch <> ''
+        ORDER BY d.stale_at, d.id OFFSET s.share LIMIT $4 - (SELECT count(*) FROM first_turns)) x
+    ) r
+    WHERE f.turn = s.share AND (SELECT count(*) FROM first_turns) < $4
+  ), all_turns AS (
     SELECT id, stale_at, row_number() OVER (PARTITION BY owner_id ORDER BY stale_at, id) AS turn
     FROM diff_statuses
     WHERE stale_at <= $1 AND NOT chat_archived AND git_remote_origin <> '' AND git_branch <> ''
+      AND (SELECT owners FROM owners_due) > ${CLAIM_DESCENT_OWNERS}
   ), candidates AS (
-    SELECT id, turn, stale_at FROM turns ORDER BY turn, stale_at, id LIMIT $4
+    SELECT id, turn, stale_at FROM first_turns
+    UNION ALL SELECT id, turn, stale_at FROM later_turns
+    UNION ALL SELECT id, turn, stale_at FROM all_turns
+    ORDER BY turn, stale_at, id LIMIT $4
   ), due AS (
     SELECT d.id FROM diff_statuses d JOIN candidates w ON w.id = d.id
-    WHERE d.stale_at - $1 <= interval '0' AND NOT d.chat_archived
+    WHERE d.id = ANY (ARRAY(SELECT id FROM candidates)) AND d.stale_at - $1 <= interval '0' AND NOT d.chat_archived
     ORDER BY w.turn, w.stale_at, w.id
     LIMIT $2
     FOR UPDATE OF d SKIP LOCKED
