@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startProcess } from './helpers/processes.ts';
+import { waitFor } from './helpers/wait.ts';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -53,10 +54,19 @@ describe('the published package', () => {
     }
   }, 60_000);
 
-  it('`gitsync demo` runs offline', async () => {
-    const demo = await startProcess(bin(), ['demo'], { cwd: project, env: { GITSYNC_PORT: '0' } });
+  it('`gitsync demo` runs offline, its agents calling the MCP tools with the MCP client it ships with', async () => {
+    const demo = await startProcess(bin(), ['demo', '--pace', '0.2'], {
+      cwd: project,
+      env: { GITSYNC_PORT: '0' },
+    });
     try {
       expect(demo.stdout()).toMatch(/dashboard: http:\/\/127\.0\.0\.1:\d+\/#key=/);
+      // The agents' first tool call answered: `@modelcontextprotocol/client` is installed with gitsync.
+      await waitFor(
+        () => /: pushed \S+, report_push$/m.test(demo.stdout()),
+        30_000,
+        "an agent's report_push",
+      );
     } finally {
       expect(await demo.stop('SIGINT')).toBe(0);
     }

@@ -6,7 +6,7 @@ import { CliError, EXIT } from './client.ts';
 // emulators (GitHub's whole GraphQL schema among them), which took its start from about 0.3 s of
 // module loading to 0.75 s and 55 MB more memory (docs/benchmarks.md, "Footprint and start time").
 const serve = async () => (await import('./serve.ts')).serve();
-const demo = async () => (await import('./demo.ts')).demo();
+const demo = async (options: { pace?: string }) => (await import('./demo.ts')).demo(options);
 const migrateCommand = async () => (await import('./migrate.ts')).migrateCommand();
 
 const urlOption = () =>
@@ -33,7 +33,14 @@ program
 
 program
   .command('demo')
-  .description('offline demo: GitHub emulator + service + simulated agents; open the printed dashboard link')
+  .description(
+    'offline demo: GitHub and GitLab emulators + service + simulated agents using the MCP tools; open the printed dashboard link',
+  )
+  .option(
+    '--pace <factor>',
+    "time between the simulated agents' steps, as a factor (0.2: five times as fast)",
+    '1',
+  )
   .action(demo);
 
 program.command('migrate').description('apply database migrations and exit').action(migrateCommand);
