@@ -1,4 +1,5 @@
 import { ConfigError } from '../core/errors.ts';
+import { apiRequest, readApiAnswer } from '../server/api-request.ts';
 
 /** Exit codes scripts can rely on (listed in docs/api.md). */
 export const EXIT = {
@@ -105,28 +106,16 @@ export async function callService<T>(
 ): Promise<T> {
   let res: Response;
   try {
-    res = await fetch(`${target.url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${target.key}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(timeoutMs),
-    });
+    res = await fetch(
+      apiRequest(`${target.url}${path}`, target.key, method, body, AbortSignal.timeout(timeoutMs)),
+    );
   } catch (cause) {
     throw new CliError(
       `cannot reach gitsync at ${target.url} (${(cause as Error).message}); is it running? (--url / GITSYNC_URL)`,
       EXIT.unreachable,
     );
   }
-  const text = await res.text();
-  let json: unknown = null;
-  try {
-    json = text ? JSON.parse(text) : null;
-  } catch {
-    json = null;
-  }
+  const { json } = await readApiAnswer(res);
   if (!res.ok) {
     const error = (json as { error?: { code?: string; message?: string } } | null)?.error;
     const what = error ? `${error.code}: ${error.message}` : `HTTP ${res.status}`;

@@ -1,4 +1,5 @@
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
+import { apiRequest, readApiAnswer } from '../server/api-request.ts';
 import { type CallApi, createToolServer } from '../server/mcp/tools.ts';
 import { type ServiceOptions, serviceTarget } from './client.ts';
 
@@ -14,31 +15,21 @@ export async function mcp(options: ServiceOptions): Promise<void> {
   const callApi: CallApi = async ({ method, path, body, timeoutMs }) => {
     let res: Response;
     try {
-      res = await fetch(`${target.url}${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${target.key}`,
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
+      res = await fetch(
+        apiRequest(`${target.url}${path}`, target.key, method, body, AbortSignal.timeout(timeoutMs)),
+      );
     } catch (error) {
       const why = (error as Error).name === 'TimeoutError' ? 'no answer in time' : (error as Error).message;
       throw new Error(`cannot reach gitsync at ${target.url} (${why}); is it running? (GITSYNC_URL)`);
     }
-    const text = await res.text();
-    let json: unknown = null;
-    try {
-      json = text ? JSON.parse(text) : null;
-    } catch {
-      json = null;
-    }
-    if (res.status === 401) {
+    const answer = await readApiAnswer(res);
+    if (answer.status === 401) {
       // The API's own message says a key is required; this says which one to look at.
-      json = { error: { code: 'unauthorized', message: `gitsync at ${target.url} refused GITSYNC_API_KEY` } };
+      answer.json = {
+        error: { code: 'unauthorized', message: `gitsync at ${target.url} refused GITSYNC_API_KEY` },
+      };
     }
-    return { status: res.status, json, retryAfter: res.headers.get('retry-after') };
+    return answer;
   };
 
   // Told once at start, so a misconfigured URL shows in the agent's MCP log rather than only as

@@ -2,6 +2,7 @@ import { createMcpHandler } from '@modelcontextprotocol/server';
 import type { Hono } from 'hono';
 import { errorMessage } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
+import { apiRequest, readApiAnswer } from '../api-request.ts';
 import { HttpError } from '../http-error.ts';
 import type { KeyAuthority } from '../keys.ts';
 import type { Env } from '../request.ts';
@@ -52,24 +53,9 @@ export function mcpRoutes(
         // The MCP client went away: its wait ends (and gives its stream slot back) too.
         if (requestInfo?.signal) signals.push(requestInfo.signal);
         const res = await deps.apiFetch(
-          new Request(`${IN_PROCESS}${path}`, {
-            method,
-            headers: {
-              authorization: `Bearer ${token}`,
-              ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-            },
-            body: body === undefined ? undefined : JSON.stringify(body),
-            signal: AbortSignal.any(signals),
-          }),
+          apiRequest(`${IN_PROCESS}${path}`, token, method, body, AbortSignal.any(signals)),
         );
-        const text = await res.text();
-        let json: unknown = null;
-        try {
-          json = text ? JSON.parse(text) : null;
-        } catch {
-          json = null;
-        }
-        return { status: res.status, json, retryAfter: res.headers.get('retry-after') };
+        return readApiAnswer(res);
       };
       return createToolServer(callApi);
     },

@@ -8,13 +8,9 @@ import { McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { CHECKS_STATES, MERGE_STATES, PR_STATES, UUID_PATTERN } from '../../core/types.ts';
 
-/** What the HTTP API answered to one call. */
-export interface ApiAnswer {
-  status: number;
-  json: unknown;
-  /** `Retry-After`, in seconds, when the API sent one. */
-  retryAfter: string | null;
-}
+import type { ApiAnswer } from '../api-request.ts';
+
+export type { ApiAnswer } from '../api-request.ts';
 
 /** Calls the HTTP API with the MCP caller's key. Rejects only when the service cannot be reached. */
 export type CallApi = (request: {
