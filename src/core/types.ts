@@ -225,13 +225,13 @@ export interface StaleMatch {
   head_sha?: string | undefined;
 }
 
-/** Change events (docs/api.md, "Events"). Payloads are serialised as JSON; Dates become RFC 3339 UTC strings. */
 /**
  * A chat as an event carries it: without its subtree (SPEC §6.2 "Tenants"); its `parent_chat_id`
  * and `root_chat_id` place it. `GET /api/v1/chats/{id}` gives the whole tree.
  */
 export type EventChat = Omit<ChatView, 'children'>;
 
+/** Change events (docs/api.md, "Events"). Payloads are serialised as JSON; Dates become RFC 3339 UTC strings. */
 export type ChangeEvent =
   | { kind: 'diff_status_change'; chat: EventChat; changed_diff_status: DiffStatus }
   | { kind: 'chat_created' | 'chat_updated' | 'chat_archived' | 'chat_unarchived'; chat: EventChat }
