@@ -148,14 +148,16 @@ describe('the embedded database folder', () => {
         );
         expect(await runtime.store.ready()).toBe(true);
 
-        // PGlite has no autovacuum: the runtime vacuums it itself.
+        // PGlite has no autovacuum: the runtime vacuums and analyzes it itself.
         await waitFor(
-          async () =>
-            (
-              await runtime.db.query<{ n: string }>(
-                "SELECT vacuum_count::text AS n FROM pg_stat_user_tables WHERE relname = 'chats'",
+          async () => {
+            const row = (
+              await runtime.db.query<{ v: string; a: string }>(
+                "SELECT vacuum_count::text AS v, analyze_count::text AS a FROM pg_stat_user_tables WHERE relname = 'chats'",
               )
-            ).rows[0]?.n !== '0',
+            ).rows[0];
+            return row !== undefined && row.v !== '0' && row.a !== '0';
+          },
           20_000,
           'a VACUUM of the embedded database',
         );
