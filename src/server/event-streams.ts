@@ -141,16 +141,9 @@ export class EventStreams {
   open(c: Context, principal: Principal, owner: string | undefined, lastId: string | undefined): Response {
     const { hub, keys, heartbeatMs } = this.options;
     const streamKey = principal.key_id ?? 'admin';
-    const mine = this.#byKey.get(streamKey) ?? new Set<() => void>();
-    if (mine.size >= this.options.streamsPerKey) {
-      throw new HttpError(
-        429,
-        'too_many_streams',
-        `a key may hold ${this.options.streamsPerKey} open event streams`,
-        { 'retry-after': String(Math.ceil(heartbeatMs / 1000)) },
-      );
-    }
-    this.#byKey.set(streamKey, mine);
+    // The slot is taken now (429 when the key has none left); the stream below is what it ends.
+    let closeStream = () => {};
+    const release = this.hold(principal, () => closeStream());
     const budget = this.#budgets.get(streamKey) ?? new ReplayBudget(this.options.replayMaxBytes);
     this.#budgets.set(streamKey, budget);
     const addLive = (bytes: number) => {
@@ -174,7 +167,7 @@ export class EventStreams {
           signal?.();
           closed();
         };
-        mine.add(close);
+        closeStream = close;
         const unsubscribe = hub.subscribe((event) => {
           if (!open || (owner !== undefined && event.owner_id !== owner)) return;
           // A client this far behind is dropped; it reconnects and replays from its last id.
@@ -239,11 +232,9 @@ export class EventStreams {
           unsubscribe();
           addLive(-queuedBytes);
           queue.length = 0;
-          mine.delete(close);
-          if (mine.size === 0 && this.#byKey.get(streamKey) === mine) {
-            this.#byKey.delete(streamKey);
-            if (budget.held === 0 && budget.waiting === 0) this.#budgets.delete(streamKey);
-          }
+          release();
+          if (!this.#byKey.has(streamKey) && budget.held === 0 && budget.waiting === 0)
+            this.#budgets.delete(streamKey);
         }
       },
       async (error) => {
