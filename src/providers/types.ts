@@ -16,6 +16,12 @@ export interface PullRef {
    * refresh). A provider may answer PULL_UNCHANGED only for a PR it knows unchanged since then.
    */
   shownSince?: Date | null | undefined;
+  /**
+   * A signal asked for this read — a webhook delivery, "refresh now", a wait or a feedback
+   * request: nothing kept may stand in for what the host answers now (no PULL_UNCHANGED, no kept
+   * checks, threads or list answers). The read's answers may be kept for later reads as usual.
+   */
+  fresh?: boolean | undefined;
 }
 
 export interface CallOptions {
