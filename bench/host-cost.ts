@@ -13,9 +13,10 @@ import { benchEngine, seedRefs } from './seed.ts';
 /** One host for the cost scenario: its provider, and how to open and change PRs on its emulator. */
 interface CostHost {
   provider: Provider;
-  /** The origin of the repository every PR is in. */
-  origin: string;
-  open(branch: string): void;
+  /** The origin of the `repo`-th repository (from 0); all repositories answer to the same token. */
+  origin(repo: number): string;
+  /** Opens a PR from `branch` in the `repo`-th repository. */
+  open(repo: number, branch: string): void;
   changeAll(): void;
   requests(): number;
   resetCounters(): void;
@@ -24,64 +25,72 @@ interface CostHost {
 
 const TOKEN = 'bench-token-0123456789abcdefghijklmnopqrstuvwxyz';
 
-/** Hosts without batch reads: Gitea (and Forgejo), Bitbucket Cloud, Azure DevOps. */
-export const COST_HOSTS: Record<string, (clock: FakeClock) => Promise<CostHost>> = {
-  async gitea(clock) {
+/** Hosts without batch reads: Gitea (and Forgejo), Bitbucket Cloud, Azure DevOps; `repos` repositories each. */
+export const COST_HOSTS: Record<string, (clock: FakeClock, repos: number) => Promise<CostHost>> = {
+  async gitea(clock, repos) {
     const gt = await startGiteaEmulator();
     gt.addToken(TOKEN, 'bench');
-    gt.model.createRepo({ full_name: 'bench/repo', members: ['bench'] });
-    const opened: number[] = [];
+    for (let r = 0; r < repos; r++) gt.model.createRepo({ full_name: `bench/repo${r}`, members: ['bench'] });
+    const opened: { repo: string; n: number }[] = [];
     return {
       provider: new GiteaProvider(
         { id: 'gitea', type: 'gitea', web_url: gt.webUrl, api_url: gt.apiUrl, service_token: TOKEN },
         'gitea',
         { clock },
       ),
-      origin: `${gt.webUrl}/bench/repo`,
-      open: (branch) => void opened.push(gt.model.openPull('bench/repo', { head: branch }).number),
+      origin: (r) => `${gt.webUrl}/bench/repo${r}`,
+      open: (r, branch) => {
+        const repo = `bench/repo${r}`;
+        opened.push({ repo, n: gt.model.openPull(repo, { head: branch }).number });
+      },
       changeAll: () => {
-        for (const n of opened) gt.model.update('bench/repo', n, { title: `changed ${n}` });
+        for (const { repo, n } of opened) gt.model.update(repo, n, { title: `changed ${n}` });
       },
       requests: () => gt.counters.total,
       resetCounters: () => gt.resetCounters(),
       close: () => gt.close(),
     };
   },
-  async bitbucket(clock) {
+  async bitbucket(clock, repos) {
     const bb = await startBitbucketEmulator({ rateLimit: 10_000_000 });
     bb.addAccessToken(TOKEN, { user: 'bench' });
-    bb.model.createRepo({ full_name: 'bench/repo', is_private: false });
-    const opened: number[] = [];
+    for (let r = 0; r < repos; r++) bb.model.createRepo({ full_name: `bench/repo${r}`, is_private: false });
+    const opened: { repo: string; n: number }[] = [];
     return {
       provider: new BitbucketProvider(
         { id: 'bitbucket', type: 'bitbucket', web_url: bb.webUrl, api_url: bb.apiUrl, service_token: TOKEN },
         { clock },
       ),
-      origin: `${bb.webUrl}/bench/repo`,
-      open: (branch) => void opened.push(bb.model.openPull('bench/repo', { source_branch: branch }).id),
+      origin: (r) => `${bb.webUrl}/bench/repo${r}`,
+      open: (r, branch) => {
+        const repo = `bench/repo${r}`;
+        opened.push({ repo, n: bb.model.openPull(repo, { source_branch: branch }).id });
+      },
       changeAll: () => {
-        for (const n of opened) bb.model.update('bench/repo', n, { title: `changed ${n}` });
+        for (const { repo, n } of opened) bb.model.update(repo, n, { title: `changed ${n}` });
       },
       requests: () => bb.counters.total,
       resetCounters: () => bb.resetCounters(),
       close: () => bb.close(),
     };
   },
-  async 'azure-devops'(clock) {
+  async 'azure-devops'(clock, repos) {
     const az = await startAzureDevOpsEmulator({ rateLimit: 10_000_000, delayFrom: 10_000_000 });
     az.addToken(TOKEN, 'bench@example.com');
-    az.model.createRepo('bench/Platform/repo', { visibility: 'public' });
-    const opened: number[] = [];
+    for (let r = 0; r < repos; r++) az.model.createRepo(`bench/Platform/repo${r}`, { visibility: 'public' });
+    const opened: { repo: string; n: number }[] = [];
     return {
       provider: new AzureDevOpsProvider(
         { id: 'ado', type: 'azure-devops', web_url: az.webUrl, api_url: az.url, service_token: TOKEN },
         { clock },
       ),
-      origin: `${az.webUrl}/bench/Platform/_git/repo`,
-      open: (branch) =>
-        void opened.push(az.model.openPull('bench/Platform/repo', { source_branch: branch }).id),
+      origin: (r) => `${az.webUrl}/bench/Platform/_git/repo${r}`,
+      open: (r, branch) => {
+        const repo = `bench/Platform/repo${r}`;
+        opened.push({ repo, n: az.model.openPull(repo, { source_branch: branch }).id });
+      },
       changeAll: () => {
-        for (const n of opened) az.model.pull('bench/Platform/repo', n).title = `changed ${n}`;
+        for (const { repo, n } of opened) az.model.pull(repo, n).title = `changed ${n}`;
       },
       requests: () => az.counters.total,
       resetCounters: () => az.resetCounters(),
@@ -91,29 +100,38 @@ export const COST_HOSTS: Record<string, (clock: FakeClock) => Promise<CostHost>>
 };
 
 /**
- * Requests per 1,000 refreshes of `refs` open PRs on one host: on first sight, when nothing
+ * Requests per 1,000 refreshes of `refs` open PRs on one host, `perRepo` to a repository (the PRs
+ * fill ceil(refs / perRepo) repositories of one token in turn, the last one maybe fewer): on first sight, when nothing
  * changed, and when every PR's title changed (the same three passes as the GitHub and GitLab
  * scenarios); then, unchanged again, once their checks have settled (a quarter of an hour after
  * first sight: the providers re-read checks on every refresh for a while after a head is first
  * seen) and over an hour of refreshes at the fresh TTL, which holds the hourly re-read of what
  * the providers keep (checks, threads).
  */
-export async function measureHostCost(db: Database, host: string, refs: number) {
+export async function measureHostCost(db: Database, host: string, refs: number, perRepo = refs) {
+  if (!Number.isInteger(perRepo) || perRepo < 1)
+    throw new Error(`perRepo must be a whole number ≥ 1, not ${perRepo}`);
+  const repos = Math.ceil(refs / perRepo);
   const clock = new FakeClock(new Date());
-  const h = await COST_HOSTS[host]!(clock);
+  const h = await COST_HOSTS[host]!(clock, repos);
   try {
     const { engine, settings } = benchEngine(db, h.provider, clock, { batch_size: 500, concurrency: 50 });
-    for (let i = 0; i < refs; i++) h.open(`b${i}`);
-    await seedRefs(db, {
-      refs,
-      owners: [randomUUID()],
-      origin: h.origin,
-      provider_id: h.provider.config.id,
-      branch: (n) => `b${n - 1}`,
-      chats_created_at: clock.now(),
-      reported_at: clock.now(),
-      stale_at: () => new Date(clock.now().getTime() - 1000),
-    });
+    // The i-th PR (from 0) is in repository floor(i / perRepo), from branch b<i>.
+    for (let i = 0; i < refs; i++) h.open(Math.floor(i / perRepo), `b${i}`);
+    const owner = randomUUID();
+    for (let r = 0; r < repos; r++) {
+      const first = r * perRepo;
+      await seedRefs(db, {
+        refs: Math.min(perRepo, refs - first),
+        owners: [owner],
+        origin: h.origin(r),
+        provider_id: h.provider.config.id,
+        branch: (n) => `b${first + n - 1}`,
+        chats_created_at: clock.now(),
+        reported_at: clock.now(),
+        stale_at: () => new Date(clock.now().getTime() - 1000),
+      });
+    }
     const pass = async () => {
       h.resetCounters();
       let refreshed = 0;

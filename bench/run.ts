@@ -192,16 +192,20 @@ if (runs('host-cost')) {
   const COST_REFS = Number(process.env.GITSYNC_BENCH_HOST_COST_REFS ?? 300);
   console.log('');
   console.log(
-    `# Other hosts' cost: ${COST_REFS} open PRs each, through the provider and emulator (PostgreSQL)`,
+    `# Other hosts' cost: ${COST_REFS} open PRs each, 20 or 2 to a repository, through the provider and emulator (PostgreSQL)`,
   );
   console.log('');
-  console.log('| host | first sight: requests per 1,000 | unchanged | every PR changed |');
-  console.log('|---|---|---|---|');
+  console.log(
+    '| host | PRs per repository | first sight: requests per 1,000 | unchanged | every PR changed | unchanged, 15 min after first sight | unchanged over an hour (refreshes) |',
+  );
+  console.log('|---|---|---|---|---|---|---|');
   for (const host of Object.keys(COST_HOSTS)) {
-    const cost = await withDatabase('postgres', (db) => measureHostCost(db, host, COST_REFS));
-    console.log(
-      `| ${host} | ${cost.first.requests_per_1000} | ${cost.unchanged.requests_per_1000} | ${cost.changed.requests_per_1000} |`,
-    );
+    for (const perRepo of [20, 2]) {
+      const cost = await withDatabase('postgres', (db) => measureHostCost(db, host, COST_REFS, perRepo));
+      console.log(
+        `| ${host} | ${perRepo} | ${cost.first.requests_per_1000} | ${cost.unchanged.requests_per_1000} | ${cost.changed.requests_per_1000} | ${cost.settled.requests_per_1000} | ${cost.unchanged_hour.requests_per_1000} (${cost.unchanged_hour.refreshed}) |`,
+      );
+    }
   }
 }
 
