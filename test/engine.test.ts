@@ -505,6 +505,53 @@ describe.each(DATABASE_KINDS)('engine on %s', (kind) => {
     });
   });
 
+  describe('signals', () => {
+    const fetches = () => h.host.recent.filter((c) => c.kind === 'fetch');
+
+    it('a ref a webhook delivery names is read fresh by the next refresh, and only that one', async () => {
+      const chat = await h.trackedChat('feature');
+      h.host.openPull('acme/app', { head_branch: 'feature' });
+      await h.engine.tick(); // finds the PR
+      h.clock.advance(h.settings.fresh_ttl_ms);
+      await h.engine.tick(); // a plain refresh
+      expect(fetches().at(-1)).not.toHaveProperty('fresh');
+      await h.store.recordWebhookDelivery(
+        { provider_id: 'fake', delivery_id: 'd1', matches: [{ origin: REPO, branch: 'feature' }] },
+        h.clock.now(),
+      );
+      expect((await h.engine.tick()).claimed).toBe(1);
+      expect(fetches().at(-1)).toMatchObject({ fresh: true });
+      expect((await h.ref(chat)).refreshed_at).toEqual(h.clock.now());
+      h.clock.advance(h.settings.fresh_ttl_ms);
+      await h.engine.tick(); // the signal was answered
+      expect(fetches().at(-1)).not.toHaveProperty('fresh');
+    });
+
+    it('a signal outlives a failed refresh: the retry still reads fresh', async () => {
+      await h.trackedChat('feature');
+      h.host.openPull('acme/app', { head_branch: 'feature' });
+      await h.engine.tick();
+      await h.store.recordWebhookDelivery(
+        { provider_id: 'fake', delivery_id: 'd2', matches: [{ origin: REPO, branch: 'feature' }] },
+        h.clock.now(),
+      );
+      h.host.failWith = () => new UnavailableError('fake: down');
+      await h.engine.tick();
+      h.host.failWith = undefined;
+      h.clock.advance(h.settings.error_backoff_ms);
+      expect((await h.engine.tick()).claimed).toBe(1);
+      expect(fetches().at(-1)).toMatchObject({ fresh: true });
+    });
+
+    it('refresh now reads fresh', async () => {
+      const chat = await h.trackedChat('feature');
+      h.host.openPull('acme/app', { head_branch: 'feature' });
+      await h.engine.tick();
+      await h.engine.refreshNow(chat);
+      expect(fetches().at(-1)).toMatchObject({ fresh: true });
+    });
+  });
+
   describe('mark stale (ref reports)', () => {
     it('rejects an empty branch or origin, and a report naming no chat or workspace', async () => {
       const chat = await h.newChat();

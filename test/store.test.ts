@@ -394,6 +394,36 @@ describe.each(DATABASE_KINDS)('store on %s', (kind) => {
       // Without a head commit the match is what it was: nothing of `origin` '' is marked.
       expect(await store.markRefsStale({ origin: '' }, at(6))).toEqual([]);
     });
+
+    it('signals the refs a mark names until a refresh answers that signal, keeping a later one', async () => {
+      const c = await chat();
+      const origin = 'https://x.test/o/r';
+      await store.recordRefReport({ chat_id: c.id, origin, branch: 'a', provider_id: null }, at(0));
+      const [first] = await store.claimStaleRefs(at(1), 10, at(301));
+      expect(first!.signal_at).toBeNull();
+      await store.writeRefreshes([{ ...writeFor(first!), stale_at: at(200) }]);
+      // A webhook names the ref: due now, and its next claim (on any replica) carries the signal.
+      await store.markRefsStale({ origin, branch: 'a' }, at(5));
+      const [signalled] = await store.claimStaleRefs(at(6), 10, at(306));
+      expect(signalled!.signal_at).toEqual(at(5));
+      // Another delivery lands during that refresh: the write answers the first signal only.
+      await store.markRefsStale({ origin, branch: 'a' }, at(7));
+      await store.writeRefreshes([{ ...writeFor(signalled!), signal_at: signalled!.signal_at, stale_at: at(200) }]);
+      const [again] = await store.claimStaleRefs(at(8), 10, at(308));
+      expect(again!.signal_at).toEqual(at(7));
+      // A failed refresh answers none; a read answers it.
+      await store.writeRefreshes([{ ...writeFor(again!), signal_at: null, stale_at: at(9) }]);
+      const [retry] = await store.claimStaleRefs(at(10), 10, at(310));
+      expect(retry!.signal_at).toEqual(at(7));
+      await store.writeRefreshes([{ ...writeFor(retry!), signal_at: retry!.signal_at, stale_at: at(200) }]);
+      expect(await store.claimStaleRefs(at(11), 10, at(311))).toEqual([]);
+      expect((await store.getRef(c.id, origin, 'a'))!.signal_at).toBeNull();
+      // A ref already due is signalled all the same, keeping its place in the queue.
+      await store.writeRefreshes([{ ...writeFor(retry!), lease_until: null, stale_at: at(12) }]);
+      await store.markRefsStale({ origin, branch: 'a' }, at(20));
+      const [due] = await store.claimStaleRefs(at(21), 10, at(321));
+      expect(due).toMatchObject({ signal_at: at(20) });
+    });
   });
 
   describe('tokens', () => {

@@ -381,6 +381,7 @@ export class Engine {
       id: String(i),
       owner_id: chat.owner_id,
       pr_changed_at: null,
+      signal_at: null,
       lease_until: null,
     }));
     const toRead: typeof rows = [];
@@ -433,8 +434,11 @@ export class Engine {
     const chat = await store.getChat(chatId, owner);
     if (!chat) throw new NotFoundError(`chat ${chatId} not found`);
     const origin = which.origin?.trim() ? this.canonicalOrigin(which.origin).origin : undefined;
-    const row = await store.getRef(chatId, origin, which.branch?.trim() || undefined);
-    if (!row) throw new NotFoundError('no tracked ref matches', { code: 'no_ref' });
+    const found = await store.getRef(chatId, origin, which.branch?.trim() || undefined);
+    if (!found) throw new NotFoundError('no tracked ref matches', { code: 'no_ref' });
+    // Asking now is a signal: the host is read with nothing kept standing in (PullRef.fresh), and
+    // the write answers any signal the row was waiting on as well.
+    const row = { ...found, signal_at: this.deps.clock.now() };
     // Limited per chat owner whoever calls, the admin key included: what it protects is that
     // owner's budget on the host (or the shared service token's), and the host is not asked.
     this.#takeAskNow(chat.owner_id, 'refresh now');

@@ -16,6 +16,7 @@ const row = (lease_until: Date | null, stale_at = lease_until ?? addMs(NOW, -100
   git_remote_origin: 'https://fake.test/acme/app',
   git_branch: 'feature',
   provider_id: 'fake',
+  signal_at: null,
   ...emptyPrFields(),
   refreshed_at: null,
   stale_at,

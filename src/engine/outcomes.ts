@@ -113,6 +113,8 @@ export function planWrite(
     previous_prs: row.previous_prs ?? [],
     publish: false,
   };
+  // The host was read (fresh, if a signal asked): that signal is answered. A failure answers none.
+  const answered = { signal_at: row.signal_at };
   const errorCleared = row.last_error !== null || row.paused_until !== null;
   switch (outcome.kind) {
     case 'updated': {
@@ -122,6 +124,7 @@ export function planWrite(
       const changedAt = changed || row.pr_changed_at === null ? now : row.pr_changed_at;
       return {
         ...base,
+        ...answered,
         pr,
         refreshed_at: now,
         stale_at: nextCheckAfterSuccess(pr, now, settings, changedAt, outcome.stretch),
@@ -133,6 +136,7 @@ export function planWrite(
     case 'no_pr':
       return {
         ...base,
+        ...answered,
         // The host was read and has no PR for the branch: the ref shows `no_pr` from now on
         // (readiness is null only before a first read), written with the retry time it gets
         // anyway. No event (SPEC §3: "no PR yet → … No event"): a reader sees it on its next read.
@@ -144,6 +148,7 @@ export function planWrite(
     case 'stale_pr':
       return {
         ...base,
+        ...answered,
         pr: emptyPrFields(),
         pr_changed_at: null,
         previous_prs: historyAfter(row, null),

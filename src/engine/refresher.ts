@@ -72,7 +72,8 @@ interface PauseKeys {
 
 /**
  * One item per key. Chats of one workspace often track the same PR: asked once, as the row that
- * shows the oldest read (`shownSince`), so that "unchanged since then" is true for every row.
+ * shows the oldest read (`shownSince`), so that "unchanged since then" is true for every row, and
+ * fresh if a signal asked for any of them.
  */
 function dedupe<T extends { row: ClaimedRef; pull?: PullRef }>(
   items: readonly T[],
@@ -82,10 +83,21 @@ function dedupe<T extends { row: ClaimedRef; pull?: PullRef }>(
   for (const item of items) {
     const seen = out.get(key(item));
     const older = (a: T, b: T) => (a.pull?.shownSince?.getTime() ?? 0) < (b.pull?.shownSince?.getTime() ?? 0);
-    if (!seen || older(item, seen)) out.set(key(item), item);
+    const kept = !seen || older(item, seen) ? item : seen;
+    const fresh = item.pull?.fresh === true || seen?.pull?.fresh === true;
+    out.set(
+      key(item),
+      fresh && kept.pull && !kept.pull.fresh ? { ...kept, pull: { ...kept.pull, fresh } } : kept,
+    );
   }
   return [...out.values()];
 }
+
+/** The PR a row follows, as a provider is asked for it: fresh when a signal asked (`PullRef.fresh`). */
+const pullOf = (provider: Provider, row: ClaimedRef): PullRef | null => {
+  const pull = row.url ? provider.parsePullUrl(row.url) : null;
+  return pull && { ...pull, shownSince: row.refreshed_at, fresh: row.signal_at !== null };
+};
 
 /**
  * Whether a row's refresh reads its stored PR: an open one. A merged or closed PR is found again
@@ -572,9 +584,9 @@ export class Refresher {
     const known: { row: ClaimedRef; pull: PullRef }[] = [];
     const unknown: { row: ClaimedRef; repo: RepoRef }[] = [];
     for (const row of rows) {
-      const pull = followsOpenPull(row) ? provider.parsePullUrl(row.url!) : null;
+      const pull = followsOpenPull(row) ? pullOf(provider, row) : null;
       const repo = pull ? null : provider.parseOrigin(row.git_remote_origin);
-      if (pull) known.push({ row, pull: { ...pull, shownSince: row.refreshed_at } });
+      if (pull) known.push({ row, pull });
       else if (repo) unknown.push({ row, repo });
     }
     const batches: Promise<void>[] = [];
@@ -664,7 +676,7 @@ export class Refresher {
           looked !== undefined ? looked : await provider.findPullForBranch(repo, row.git_branch, call);
         return pr ? { kind: 'updated', pr } : { kind: 'no_pr' };
       };
-      const pull = row.url ? provider.parsePullUrl(row.url) : null;
+      const pull = pullOf(provider, row);
       if (!pull) return await lookUp();
       if (!followsOpenPull(row)) {
         // A merged or closed PR: the branch may have a newer one (an open one wins); the lookup

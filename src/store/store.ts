@@ -118,6 +118,11 @@ export interface ClaimedRef extends DiffStatus {
   /** When the PR last changed visibly (internal, for scheduling); null before the first PR. */
   pr_changed_at: Date | null;
   /**
+   * When a signal (a webhook delivery naming this ref) last asked for it to be read from the host,
+   * not answered yet; null: none. The refresh reads it fresh (`PullRef.fresh`).
+   */
+  signal_at: Date | null;
+  /**
    * When this claim's lease ends: the claim set the row's `stale_at` to it, so the row is due
    * again then if this worker never writes. null: the row was read, not claimed ("refresh now").
    */
@@ -155,6 +160,12 @@ export interface RefWrite {
   previous_prs: PreviousPr[];
   /** Publish a `diff_status_change` with the written row (something visible changed). */
   publish: boolean;
+  /**
+   * The signal this write answers (the claimed row's `signal_at`, read fresh): the row's is cleared
+   * unless a later signal came during the refresh. null or absent: it answers none (a failure);
+   * left as is.
+   */
+  signal_at?: Date | null | undefined;
 }
 
 export interface WriteResult {

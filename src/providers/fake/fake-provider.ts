@@ -19,6 +19,8 @@ export interface FakeCall {
   repo: string;
   branch?: string;
   number?: number;
+  /** A `fetch` a signal asked for (`PullRef.fresh`). */
+  fresh?: boolean;
 }
 
 /**
@@ -236,7 +238,7 @@ export class FakeProvider implements Provider {
   fetchPull(pull: PullRef, options: CallOptions): Promise<PrFields> {
     const key = `${pull.repo.owner}/${pull.repo.name}`;
     return this.host.answer(
-      { kind: 'fetch', repo: key, number: pull.number },
+      { kind: 'fetch', repo: key, number: pull.number, ...(pull.fresh ? { fresh: true } : {}) },
       options.token,
       options.signal,
       () => this.host.get(key, pull.number),

@@ -20,7 +20,7 @@ const STATUS_COLUMNS = DIFF_STATUS_FIELDS.join(', ');
 /** The same, of `d` in a join. */
 const D_STATUS_COLUMNS = DIFF_STATUS_FIELDS.map((c) => `d.${c}`).join(', ');
 /** What a claim or a "refresh now" read returns: the status plus what scheduling needs. */
-const CLAIMED_COLUMNS = `d.id, ${D_STATUS_COLUMNS}, d.pr_changed_at, c.owner_id`;
+const CLAIMED_COLUMNS = `d.id, ${D_STATUS_COLUMNS}, d.pr_changed_at, d.signal_at, c.owner_id`;
 
 function toClaimed(row: Row, leaseUntil: Date | null): ClaimedRef {
   return {
@@ -28,6 +28,7 @@ function toClaimed(row: Row, leaseUntil: Date | null): ClaimedRef {
     id: String(row.id),
     owner_id: String(row.owner_id),
     pr_changed_at: (row.pr_changed_at as Date | null) ?? null,
+    signal_at: (row.signal_at as Date | null) ?? null,
     lease_until: leaseUntil,
   };
 }
@@ -318,6 +319,13 @@ const WRITE_COLUMNS: readonly WriteColumn[] = [
     set: 'v.previous_prs::jsonb',
   },
   {
+    // The signal this refresh answered (RefWrite.signal_at): cleared unless a later one came meanwhile.
+    name: 'signal_at',
+    type: 'timestamptz',
+    read: (w) => w.signal_at ?? null,
+    set: 'CASE WHEN v.signal_at IS NOT NULL AND d.signal_at <= v.signal_at THEN NULL ELSE d.signal_at END',
+  },
+  {
     name: 'stale_at',
     type: 'timestamptz',
     read: (w) => w.stale_at,
@@ -354,11 +362,13 @@ export async function writeRefreshes(
 
 /**
  * Marks due at `$4` the tracked refs of a repository branch (origin without case), of a PR URL,
- * or whose stored head commit is `$5` (index `diff_statuses_by_head_sha`).
+ * or whose stored head commit is `$5` (index `diff_statuses_by_head_sha`), and signalled: their
+ * next refresh reads the host with nothing kept standing in (`signal_at`). A ref already due keeps
+ * its place in the queue but is signalled all the same.
  */
 export const MARK_DUE_SQL = `
-  UPDATE diff_statuses SET stale_at = $4
-  WHERE NOT chat_archived AND stale_at > $4
+  UPDATE diff_statuses SET stale_at = LEAST(stale_at, $4), signal_at = $4
+  WHERE NOT chat_archived AND (stale_at > $4 OR signal_at IS NULL)
     AND ((lower(git_remote_origin) = lower($1) AND git_branch = $2) OR ($3::text IS NOT NULL AND url = $3)
       OR ($5::text IS NOT NULL AND head_sha = $5))
   RETURNING ${STATUS_COLUMNS}`;
@@ -379,10 +389,11 @@ export async function markRefsDue(q: Tx, match: StaleMatch, now: Date): Promise<
  * embedded database for seconds on a push of thousands of branches): each form of match is one
  * join on its own index — branch (`diff_statuses_by_repo_branch_ci`), PR URL (`diff_statuses_by_url`),
  * head commit (`diff_statuses_by_head_sha`) — and only refs of the provider `$1` the delivery came
- * to are marked: a delivery to one provider says nothing of another's refs.
+ * to are marked: a delivery to one provider says nothing of another's refs. Each is signalled as
+ * `MARK_DUE_SQL` says.
  */
 export const MARK_DELIVERY_DUE_SQL = `
-  UPDATE diff_statuses d SET stale_at = $6
+  UPDATE diff_statuses d SET stale_at = LEAST(d.stale_at, $6), signal_at = $6
   FROM (
     SELECT r.id FROM diff_statuses r
       JOIN unnest($2::text[], $3::text[]) AS b(origin, branch)
@@ -390,7 +401,8 @@ export const MARK_DELIVERY_DUE_SQL = `
     UNION SELECT r.id FROM diff_statuses r JOIN unnest($4::text[]) AS u(url) ON r.url = u.url
     UNION SELECT r.id FROM diff_statuses r JOIN unnest($5::text[]) AS h(sha) ON r.head_sha = h.sha
   ) hit
-  WHERE d.id = hit.id AND d.provider_id = $1 AND NOT d.chat_archived AND d.stale_at > $6
+  WHERE d.id = hit.id AND d.provider_id = $1 AND NOT d.chat_archived
+    AND (d.stale_at > $6 OR d.signal_at IS NULL)
   RETURNING ${D_STATUS_COLUMNS}`;
 
 export async function markDeliveryRefsDue(
