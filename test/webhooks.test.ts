@@ -11,6 +11,8 @@ const examples = require('@octokit/webhooks-examples') as {
   examples: Record<string, unknown>[];
 }[];
 const deliveries = (name: string) => examples.find((e) => e.name === name)?.examples ?? [];
+/** What the check events' examples are read for. */
+type Payload = { check_run?: { head_sha: string }; check_suite?: { head_sha: string }; sha?: string };
 
 const sign = (body: string, secret = WEBHOOK_SECRET) =>
   `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
@@ -58,6 +60,38 @@ describe('GitHub webhooks', () => {
     ...deliveries('pull_request').map((p) => ['pull_request', p] as const),
     ...deliveries('pull_request_review').map((p) => ['pull_request_review', p] as const),
   ];
+
+  it.each([
+    ['check_run', (p: Payload) => p.check_run?.head_sha],
+    ['check_suite', (p: Payload) => p.check_suite?.head_sha],
+    ['status', (p: Payload) => p.sha],
+  ] as const)(
+    '%s deliveries mark the refs whose head is that commit due, and signal them',
+    async (event, head) => {
+      const examples = deliveries(event);
+      expect(examples.length).toBeGreaterThan(2);
+      for (const payload of examples) {
+        const sha = head(payload) as string;
+        const chat = await trackedRef('https://github.com/acme/app', `b-${randomUUID()}`);
+        const other = await trackedRef('https://github.com/acme/app', `o-${randomUUID()}`);
+        await s.db.query('UPDATE diff_statuses SET head_sha = $1 WHERE chat_id = $2', [sha, chat]);
+        await s.db.query('UPDATE diff_statuses SET head_sha = $1 WHERE chat_id = $2', [
+          '0'.repeat(40),
+          other,
+        ]);
+        expect((await deliver(event, payload)).status).toBe(202);
+        expect(await staleAt(chat)).toEqual(s.clock.now());
+        expect(await staleAt(other)).not.toEqual(s.clock.now());
+        const signals = await s.db.query<{ signal_at: Date | null }>(
+          'SELECT signal_at FROM diff_statuses WHERE chat_id = ANY($1::uuid[]) ORDER BY chat_id = $2 DESC',
+          [[chat, other], chat],
+        );
+        expect(signals.rows.map((r) => r.signal_at)).toEqual([s.clock.now(), null]);
+      }
+      // A delivery of such an event without its commit is refused, and changes nothing.
+      expect((await deliver(event, { action: 'completed' })).status).toBe(400);
+    },
+  );
 
   it('has real example deliveries to test with', () => {
     expect(deliveries('pull_request').length).toBeGreaterThan(20);

@@ -13,6 +13,15 @@ const pullPayload = z.object({
   repository: repoSchema,
 });
 const pushPayload = z.object({ ref: z.string(), repository: repoSchema });
+const sha = z.string().regex(/^[0-9a-f]{40,64}$/i);
+/** A check or commit status moved on a commit (run, re-run, finished): the refs whose head it is. */
+const CHECK_EVENTS = {
+  check_run: z.object({ check_run: z.object({ head_sha: sha }) }).transform((p) => p.check_run.head_sha),
+  check_suite: z
+    .object({ check_suite: z.object({ head_sha: sha }) })
+    .transform((p) => p.check_suite.head_sha),
+  status: z.object({ sha }).transform((p) => p.sha),
+} as const;
 
 /** GitHub's events that say something about a PR or a branch (GitHub docs, "Webhook events and payloads"). */
 const PULL_EVENTS = new Set(['pull_request', 'pull_request_review', 'pull_request_review_comment']);
@@ -51,6 +60,13 @@ export function githubWebhooks(provider: Provider): ProviderWebhooks {
       }
       if (event === 'push') {
         const parsed = pushPayload.safeParse(payload);
+      if (Object.hasOwn(CHECK_EVENTS, event)) {
+        // A check re-run on the same commit changes nothing the PR shows: only its head commit
+        // names the refs (the stored `head_sha`), in whichever repository they track it.
+        const parsed = CHECK_EVENTS[event as keyof typeof CHECK_EVENTS].safeParse(payload);
+        if (!parsed.success) throw new BadInputError(`${event} delivery lacks its commit`);
+        return [{ origin: '', head_sha: parsed.data.toLowerCase() }];
+      }
         if (!parsed.success) throw new BadInputError('push delivery lacks ref or repository');
         const origin = canonical(parsed.data.repository?.html_url);
         const branch = branchOfRef(parsed.data.ref);
