@@ -1,3 +1,4 @@
+import { DEFAULT_SERVICE_URL } from '../config/defaults.ts';
 import { ConfigError } from '../core/errors.ts';
 import { apiRequest, readApiAnswer } from '../server/api-request.ts';
 
@@ -33,10 +34,10 @@ export interface ServiceOptions {
   key?: string | undefined;
 }
 
-const DEFAULT_URL = 'http://127.0.0.1:7420';
+const DEFAULT_URL = DEFAULT_SERVICE_URL;
 
 /** A service URL without trailing slashes, refused unless http(s); `source` names where it came from. */
-function checkedUrl(url: string, source: string): string {
+export function checkedUrl(url: string, source: string): string {
   const trimmed = url.replace(/\/+$/, '');
   try {
     const u = new URL(trimmed);

@@ -102,6 +102,17 @@ program
   .addOption(keyOption())
   .action(async (options) => (await import('./mcp.ts')).mcp(options));
 
+program
+  .command('healthcheck')
+  .description(
+    "exit 0 when the service's /readyz answers 200 (database reachable and migrated), else 1 with the reason; for container health checks (address: --url, GITSYNC_URL, else GITSYNC_HOST:GITSYNC_PORT)",
+  )
+  .addOption(
+    new Option('--url <url>', 'gitsync service URL (env GITSYNC_URL; else GITSYNC_HOST and GITSYNC_PORT)'),
+  )
+  .option('--timeout <seconds>', 'how long to wait for the answer', '5')
+  .action(async (options) => (await import('./healthcheck.ts')).healthcheck(options));
+
 const token = program.command('token').description("link or unlink an owner's code-host token");
 for (const [name, description, action] of [
   ['set', 'store a token (read from standard input)', 'setToken'],
