@@ -61,6 +61,23 @@ describe('the owner’s budget', () => {
   };
   const ref = async (chat: string) => (await test.store.getChat(chat))!.diff_status!;
 
+  it('lists every budget the provider keeps before the host has spoken of any, with nothing known yet', async () => {
+    const engine = replica();
+    expect((await engine.budget(owner)).providers).toEqual(
+      ['graphql', 'core'].map((scope) =>
+        expect.objectContaining({ provider_id: 'github', scope, token: 'own', limit: null, remaining: null }),
+      ),
+    );
+    // One scope spoken of: the other is still listed.
+    gh.addToken(token, 'agent', 5000, 5000);
+    await chatWithPr(engine, 'one');
+    await engine.tick();
+    const after = (await engine.budget(owner)).providers;
+    expect(after.map((p) => p.scope).sort()).toEqual(['core', 'graphql']);
+    expect(after.find((p) => p.scope === 'core')).toMatchObject({ limit: 5000 });
+    expect(after.find((p) => p.scope === 'graphql')).toMatchObject({ limit: null, remaining: null });
+  });
+
   it('reads the remaining budget of each scope from every answer and shows it per provider', async () => {
     gh.addToken(token, 'agent', 5000, 5000);
     const engine = replica();

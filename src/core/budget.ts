@@ -12,6 +12,9 @@ export type BudgetShares = { owner: number; service: number; service_per_owner?:
 /** Next checks are stretched at most this much (beyond, the budget's reset comes first anyway). */
 export const MAX_STRETCH = 64;
 
+/** Where the host does not say when a budget is whole again, it is taken to be within this. */
+const UNKNOWN_RESET_MS = 3_600_000;
+
 /** How fast gitsync spends: its units over this window before now (`used_recent`). */
 export const PACE_WINDOW_MS = 300_000;
 
@@ -33,6 +36,11 @@ export interface BudgetVerdict {
   share_spent: boolean;
   /** How much longer than usual the next checks wait (1: not stretched). */
   stretch: number;
+  /**
+   * When stretching ends: the budget's reset (an hour ahead where the host does not say), when the
+   * window is whole again — a stretched check is never put later than this. null: not stretched.
+   */
+  stretch_until: Date | null;
 }
 
 /**
@@ -43,20 +51,26 @@ export interface BudgetVerdict {
  * so the share lasts until the reset. Without numbers from the host nothing is held back.
  */
 export function budgetVerdict(b: BudgetView, share: number, now: Date): BudgetVerdict {
-  const open = { paused_until: null, share_spent: false, stretch: 1 };
+  const open = { paused_until: null, share_spent: false, stretch: 1, stretch_until: null };
   if (b.paused_until && b.paused_until > now) return { ...open, paused_until: b.paused_until };
   if (b.limit === null || b.remaining === null || b.limit <= 0) return open;
   // The window has been renewed since the host said this.
   if (b.reset_at && b.reset_at <= now) return open;
   // Nothing left: the host itself refuses the token until the reset (whoever spent it).
+  const until = b.reset_at ?? addMs(now, 60_000);
   if (b.remaining <= 0)
-    return { paused_until: b.reset_at ?? addMs(now, 60_000), share_spent: false, stretch: MAX_STRETCH };
+    return { paused_until: until, share_spent: false, stretch: MAX_STRETCH, stretch_until: until };
   const headroom = b.remaining - (1 - share) * b.limit;
   if (headroom <= 0)
-    return { paused_until: b.reset_at ?? addMs(now, 60_000), share_spent: true, stretch: MAX_STRETCH };
-  const secondsLeft = b.reset_at ? (b.reset_at.getTime() - now.getTime()) / 1000 : 3600;
+    return { paused_until: until, share_spent: true, stretch: MAX_STRETCH, stretch_until: until };
+  const secondsLeft = b.reset_at ? (b.reset_at.getTime() - now.getTime()) / 1000 : UNKNOWN_RESET_MS / 1000;
   const planned = (b.used_recent / (PACE_WINDOW_MS / 1000)) * secondsLeft;
-  return { ...open, stretch: planned > headroom ? Math.min(MAX_STRETCH, planned / headroom) : 1 };
+  if (planned <= headroom) return open;
+  return {
+    ...open,
+    stretch: Math.min(MAX_STRETCH, planned / headroom),
+    stretch_until: b.reset_at ?? addMs(now, UNKNOWN_RESET_MS),
+  };
 }
 
 /** What one owner spent of the service token's budget (all replicas, with this one's unwritten). */
@@ -79,7 +93,7 @@ export function ownerShareVerdict(
   spent: OwnerSpend,
   now: Date,
 ): BudgetVerdict {
-  const open = { paused_until: null, share_spent: false, stretch: 1 };
+  const open = { paused_until: null, share_spent: false, stretch: 1, stretch_until: null };
   if (token.limit === null || token.limit <= 0) return open;
   // A new window: its spend starts from nothing.
   if (token.reset_at && token.reset_at <= now) return open;

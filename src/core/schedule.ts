@@ -129,34 +129,51 @@ export function nextCheckAfterSuccess(
   now: Date,
   s: WorkerSettings,
   changedAt: Date | null,
-  stretch = 1,
+  stretch: Stretch = NO_STRETCH,
 ): Date {
   // While the owner's budget share is short, quiet and settled PRs give way first (stretched
   // twice over), active open PRs last.
-  if (pr.pull_request_state !== 'open') return addMs(now, stretched(s.settled_ttl_ms, stretch ** 2));
+  const twice = { ...stretch, factor: stretch.factor ** 2 };
+  if (pr.pull_request_state !== 'open') return stretched(now, s.settled_ttl_ms, twice);
   if (pr.merge_state === 'unknown')
-    return addMs(now, stretched(Math.min(s.fresh_ttl_ms, s.merge_unknown_ttl_ms), stretch));
+    return stretched(now, Math.min(s.fresh_ttl_ms, s.merge_unknown_ttl_ms), stretch);
   const quiet = changedAt !== null && now.getTime() - changedAt.getTime() >= s.quiet_after_ms;
-  return addMs(
-    now,
-    quiet
-      ? stretched(Math.max(s.fresh_ttl_ms, s.quiet_ttl_ms), stretch ** 2)
-      : stretched(s.fresh_ttl_ms, stretch),
-  );
+  return quiet
+    ? stretched(now, Math.max(s.fresh_ttl_ms, s.quiet_ttl_ms), twice)
+    : stretched(now, s.fresh_ttl_ms, stretch);
 }
 
-/** A stretched wait is never longer than a day: a webhook or a report still brings a ref forward. */
+/**
+ * How much longer than usual next checks wait while a budget share is short (`BudgetVerdict`):
+ * `factor` times, but never past `until`, the budget's reset — the window is whole again then.
+ */
+export interface Stretch {
+  factor: number;
+  until: Date | null;
+}
+export const NO_STRETCH: Stretch = { factor: 1, until: null };
+
+/** A stretched wait without a known end is never longer than a day: a webhook or a report still brings a ref forward. */
 const MAX_STRETCHED_MS = 86_400_000;
-const stretched = (ms: number, factor: number) =>
-  factor <= 1 ? ms : Math.min(MAX_STRETCHED_MS, ms * factor);
+/** `ms` after `now`, stretched: at most until the stretch ends, never sooner than unstretched. */
+const stretched = (now: Date, ms: number, { factor, until }: Stretch): Date => {
+  if (factor <= 1) return addMs(now, ms);
+  const cap = until ? Math.max(ms, until.getTime() - now.getTime()) : MAX_STRETCHED_MS;
+  return addMs(now, Math.min(cap, ms * factor));
+};
 
 /**
  * When a ref with no PR yet is next due: soon while the report is recent (the PR is probably
  * being opened), otherwise `null`, meaning the claim lease stands as the retry interval.
  */
-export function nextCheckWithoutPr(reportedAt: Date, now: Date, s: WorkerSettings, stretch = 1): Date | null {
+export function nextCheckWithoutPr(
+  reportedAt: Date,
+  now: Date,
+  s: WorkerSettings,
+  stretch: Stretch = NO_STRETCH,
+): Date | null {
   return now.getTime() - reportedAt.getTime() < s.no_pr_window_ms
-    ? addMs(now, stretched(s.no_pr_backoff_ms, stretch))
+    ? stretched(now, s.no_pr_backoff_ms, stretch)
     : null;
 }
 

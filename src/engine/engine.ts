@@ -16,6 +16,7 @@ import { nextTick, type WorkerSettings } from '../core/schedule.ts';
 import { TokenBuckets } from '../core/token-buckets.ts';
 import type { DiffStatus } from '../core/types.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
+import type { Provider } from '../providers/types.ts';
 import { type BudgetState, type ClaimedRef, diffStatusOf, type Store, tokenKey } from '../store/store.ts';
 import { TokenBudgets } from './budgets.ts';
 import { type RefFeedback, refFeedback } from './feedback.ts';
@@ -509,21 +510,25 @@ export class Engine {
       const id = provider.config.id;
       const shares = provider.config.max_budget_share ?? DEFAULT_BUDGET_SHARES;
       const ownerPaused = paused.has(tokenKey(ownerId, id));
+      // Every budget the provider keeps per token (GitHub `graphql` and `core`; '' for a host's
+      // one), whether or not the host has spoken of it yet, and any other it spoke of.
+      const scopes = scopesOf(provider);
       if ('kind' in r) {
-        out.push({
-          provider_id: id,
-          scope: null,
-          token: 'none',
-          limit: null,
-          remaining: null,
-          reset_at: null,
-          used_last_hour: 0,
-          max_share: shares.owner,
-          stretched: false,
-          paused: ownerPaused,
-          paused_by_owner: ownerPaused,
-          paused_until: null,
-        });
+        for (const scope of scopes)
+          out.push({
+            provider_id: id,
+            scope,
+            token: 'none',
+            limit: null,
+            remaining: null,
+            reset_at: null,
+            used_last_hour: 0,
+            max_share: shares.owner,
+            stretched: false,
+            paused: ownerPaused,
+            paused_by_owner: ownerPaused,
+            paused_until: null,
+          });
         continue;
       }
       const fp = tokenFingerprint(r.token);
@@ -534,8 +539,8 @@ export class Engine {
       // The owner's spend on the service token, per scope (none: nothing spent lately).
       const spentIn = (scope: string) =>
         spends.find((x) => x.provider_id === id && x.token_fp === fp && x.scope === scope);
-      const ownerVerdict = (x: BudgetState | null | undefined) => {
-        const spent = spentIn(x?.scope ?? '');
+      const ownerVerdict = (x: BudgetState | null | undefined, scope: string) => {
+        const spent = spentIn(scope);
         return ownerShareVerdict(
           { limit: x?.limit ?? null, reset_at: x?.reset_at ?? null },
           perOwner,
@@ -543,7 +548,8 @@ export class Engine {
           clock.now(),
         );
       };
-      for (const b of mine.length > 0 ? mine : [null]) {
+      for (const scope of new Set([...scopes, ...mine.map((x) => x.scope)])) {
+        const b = mine.find((x) => x.scope === scope) ?? null;
         const view = (x: typeof b) => ({
           limit: x?.limit ?? null,
           remaining: x?.remaining ?? null,
@@ -553,18 +559,18 @@ export class Engine {
         });
         const v = budgetVerdict(view(b), share, clock.now());
         const w = whole && b !== whole ? budgetVerdict(view(whole), share, clock.now()) : v;
-        const own = r.service ? [ownerVerdict(b), ownerVerdict(whole)] : [];
+        const own = r.service ? [ownerVerdict(b, scope), ownerVerdict(whole, '')] : [];
         const until = [v.paused_until, w.paused_until, ...own.map((o) => o.paused_until)]
           .filter((d): d is Date => d !== null)
           .sort((x, y) => +y - +x)[0];
         const stretched = [v, w, ...own].some((x) => x.stretch > 1);
         if (r.service && !options.admin) {
           // The owner's own use and allowance on the service token, never its totals.
-          const spent = spentIn(b?.scope ?? '');
+          const spent = spentIn(scope);
           const allowance = b?.limit == null ? null : perOwner * b.limit;
           out.push({
             provider_id: id,
-            scope: b?.scope ?? null,
+            scope,
             token: 'service',
             limit: allowance === null ? null : Math.floor(allowance),
             remaining:
@@ -581,7 +587,7 @@ export class Engine {
         }
         out.push({
           provider_id: id,
-          scope: b?.scope ?? null,
+          scope,
           token: r.service ? 'service' : 'own',
           limit: b?.limit ?? null,
           remaining: b?.remaining ?? null,
@@ -609,11 +615,20 @@ export class Engine {
   }
 }
 
+/** The budgets a provider keeps per token: its rate-limit scopes, or its one budget (''). */
+const scopesOf = (provider: Provider): string[] => {
+  const scopes = provider.capabilities.rateLimitScopes;
+  return scopes ? [...new Set([scopes.batch, scopes.single])] : [''];
+};
+
 /** One entry of `GET /api/v1/owners/{owner_id}/budget` (docs/api.md, "Budget"). */
 export interface ProviderBudget {
   provider_id: string;
-  /** The budget (GitHub `core`, `graphql`; '' for a host's one budget); null before the host said anything. */
-  scope: string | null;
+  /**
+   * The budget (GitHub `core`, `graphql`; '' for a host's one budget): each the provider keeps is
+   * listed, with null numbers until the host speaks of it.
+   */
+  scope: string;
   /** Whose token serves the owner here: their own, the provider's service token, or none. */
   token: 'own' | 'service' | 'none';
   limit: number | null;

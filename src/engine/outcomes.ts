@@ -4,6 +4,7 @@ import {
   nextCheckAfterFailure,
   nextCheckAfterSuccess,
   nextCheckWithoutPr,
+  type Stretch,
   type WorkerSettings,
 } from '../core/schedule.ts';
 import {
@@ -27,9 +28,9 @@ export interface RefreshFailure {
 
 /** How one row's refresh ended (docs/architecture.md, "Refresh"). */
 export type RefreshOutcome =
-  /** `stretch`: next checks wait this much longer while the owner's budget share is short. */
-  | { kind: 'updated'; pr: PrFields; stretch?: number }
-  | { kind: 'no_pr'; stretch?: number }
+  /** `stretch`: next checks wait longer while the owner's budget share is short. */
+  | { kind: 'updated'; pr: PrFields; stretch?: Stretch }
+  | { kind: 'no_pr'; stretch?: Stretch }
   | { kind: 'stale_pr' }
   | { kind: 'failed'; failure: RefreshFailure }
   /** The tick's deadline passed before the row was started: due again at once. */

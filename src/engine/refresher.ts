@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import { DEFAULT_BUDGET_SHARES } from '../core/budget.ts';
+import { type BudgetVerdict, DEFAULT_BUDGET_SHARES } from '../core/budget.ts';
 import type { Clock } from '../core/clock.ts';
 import {
   type ErrorCode,
@@ -10,6 +10,7 @@ import {
 } from '../core/errors.ts';
 import { tokenFingerprint } from '../core/fingerprint.ts';
 import type { Logger } from '../core/logger.ts';
+import { NO_STRETCH, type Stretch } from '../core/schedule.ts';
 import type { PrFields } from '../core/types.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
 import {
@@ -216,9 +217,9 @@ export class Refresher {
     resolved: ResolvedToken,
     keys: PauseKeys,
     owner: string,
-  ): { stretch: number; ownerPausedUntil: Date | null } {
+  ): { stretch: Stretch; ownerPausedUntil: Date | null } {
     const budgets = this.deps.budgets;
-    if (!budgets) return { stretch: 1, ownerPausedUntil: null };
+    if (!budgets) return { stretch: NO_STRETCH, ownerPausedUntil: null };
     const id = provider.config.id;
     const fp = tokenFingerprint(resolved.token);
     const shares = provider.config.max_budget_share ?? DEFAULT_BUDGET_SHARES;
@@ -230,7 +231,18 @@ export class Refresher {
           [scopes.single, keys.single],
         ]
       : [['', keys.single]];
-    let stretch = 1;
+    let stretch = NO_STRETCH;
+    // The most stretched verdict sets the factor; the latest reset among those stretching, the end.
+    const stretchBy = (...verdicts: BudgetVerdict[]) => {
+      for (const v of verdicts) {
+        if (v.stretch <= 1) continue;
+        const until =
+          stretch.until && v.stretch_until && stretch.until > v.stretch_until
+            ? stretch.until
+            : v.stretch_until;
+        stretch = { factor: Math.max(stretch.factor, v.stretch), until };
+      }
+    };
     let ownerPausedUntil: Date | null = null;
     const perOwner = shares.service_per_owner ?? DEFAULT_BUDGET_SHARES.service_per_owner;
     const ownerWhole = resolved.service ? budgets.ownerSpend(id, fp, '', owner, perOwner).verdict : null;
@@ -240,7 +252,7 @@ export class Refresher {
         const mine = scope === '' ? ownerWhole : budgets.ownerSpend(id, fp, scope, owner, perOwner).verdict;
         for (const until of [mine.paused_until, ownerWhole.paused_until])
           if (until && (!ownerPausedUntil || until > ownerPausedUntil)) ownerPausedUntil = until;
-        stretch = Math.max(stretch, mine.stretch, ownerWhole.stretch);
+        stretchBy(mine, ownerWhole);
       }
       const v = scope === '' ? whole : budgets.verdict(id, fp, scope, share);
       const until = [v.paused_until, whole.paused_until]
@@ -252,7 +264,7 @@ export class Refresher {
           until,
           v.share_spent || whole.share_spent ? "gitsync's share of the token's budget is spent" : undefined,
         );
-      stretch = Math.max(stretch, v.stretch, whole.stretch);
+      stretchBy(v, whole);
     }
     return { stretch, ownerPausedUntil };
   }
@@ -321,7 +333,7 @@ export class Refresher {
           // Stretched next checks while the owner's budget share would not last at this pace.
           out.set(
             row.id,
-            stretch > 1 && (outcome.kind === 'updated' || outcome.kind === 'no_pr')
+            stretch.factor > 1 && (outcome.kind === 'updated' || outcome.kind === 'no_pr')
               ? { ...outcome, stretch }
               : outcome,
           );
