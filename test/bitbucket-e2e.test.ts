@@ -196,7 +196,7 @@ describe('Bitbucket end to end', () => {
     expect(bb.counters.unexpected).toEqual([]);
   });
 
-  it('readiness: ready with no open thread; a thread blocks; resolved, ready again once its webhook arrives', async () => {
+  it('readiness: ready with no open thread; a thread blocks; resolved, ready again on refresh now; reopened, blocked once its webhook arrives', async () => {
     const pr = bb.model.openPull(repo, { source_branch: 'ready/go', title: 'Ready' });
     const head = bb.model.head(repo, pr.id);
     bb.model.setStatus(head, { key: 'build', state: 'SUCCESSFUL', refname: 'ready/go' });
@@ -223,21 +223,24 @@ describe('Bitbucket end to end', () => {
       ready: false,
       blockers: [{ kind: 'unresolved_threads', detail: '1 unresolved' }],
     });
-    // Resolved: nothing in the PR moves, so a refresh still shows it open…
+    // Resolved: nothing in the PR moves, but "refresh now" is a signal: nothing kept stands in,
+    // the threads are counted again at once.
     bb.model.resolve(repo, pr.id, thread.id, 'agent');
     after = (await api('POST', `/api/v1/chats/${chat}/diff-status/refresh`, {})).json.diff_status;
-    expect(after).toMatchObject({ unresolved_threads: 1, ready: false });
-    // …until the `pullrequest:comment_resolved` webhook marks the ref due and the threads are counted again.
+    expect(after).toMatchObject({ unresolved_threads: 0, ready: true, blockers: [] });
+    // Reopened: the `pullrequest:comment_reopened` webhook marks the ref due, and its refresh
+    // counts the threads again.
+    bb.model.reopen(repo, pr.id, thread.id);
     const hook = await deliver(
       `${base}/api/v1/webhooks/bb`,
-      'pullrequest:comment_resolved',
+      'pullrequest:comment_reopened',
       new HookPayloads(bb).pullRequestComment(bb.model.pull(repo, pr.id), thread.id, 'agent'),
       SECRET,
     );
     expect(JSON.parse(hook.body)).toEqual({ status: 'accepted' });
     expect(new Date((await ref(chat)).stale_at).getTime()).toBeLessThanOrEqual(clock.now().getTime());
     await runtime.engine.tick();
-    expect(await ref(chat)).toMatchObject({ unresolved_threads: 0, ready: true, blockers: [] });
+    expect(await ref(chat)).toMatchObject({ unresolved_threads: 1, ready: false });
     expect(bb.counters.unexpected).toEqual([]);
   });
 

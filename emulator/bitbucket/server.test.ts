@@ -90,6 +90,65 @@ describe('Bitbucket emulator', () => {
     });
   });
 
+  it('filters the list by update time (strictly after, quoted or bare), sorts newest first, keeps only the fields asked', async () => {
+    await bb.close();
+    let now = new Date('2026-12-07T10:00:00.000Z');
+    bb = await startBitbucketEmulator({ now: () => now });
+    bb.addAccessToken(TOKEN, { workspace: 'acme' });
+    bb.model.createRepo({ full_name: 'acme/api', is_private: true });
+    const a = bb.model.openPull('acme/api', { source_branch: 'a' });
+    now = new Date('2026-12-07T10:05:00.000Z');
+    const b = bb.model.openPull('acme/api', { source_branch: 'b' });
+    const list = async (q: string, rest = '') =>
+      get(`/repositories/acme/api/pullrequests?q=${encodeURIComponent(q)}${rest}`);
+    const ids = async (q: string, rest = '') => (await list(q, rest)).body.values.map((p: Json) => p.id);
+    // Strictly after: a PR updated exactly at the bound is not listed; `>=` lists it.
+    expect(await ids(`updated_on > "${a.updated_on.toISOString()}"`)).toEqual([b.id]);
+    expect(await ids(`updated_on >= "${a.updated_on.toISOString()}"`, '&sort=-updated_on')).toEqual([
+      b.id,
+      a.id,
+    ]);
+    expect(await ids('updated_on > 2026-12-07T10:01:00+00:00')).toEqual([b.id]);
+    expect(await ids('updated_on > "2026-12-07T10:01:00.000000+00:00" AND source.branch.name = "a"')).toEqual(
+      [],
+    );
+    expect(await ids('updated_on < 2026-12-07T10:01:00')).toEqual([a.id]);
+    // A comment and a verdict move the PR; a build status (on the commit) and a resolution do not.
+    now = new Date('2026-12-07T10:10:00.000Z');
+    const since = `updated_on > "2026-12-07T10:09:00Z"`;
+    bb.model.setStatus(bb.model.head('acme/api', a.id), { key: 'ci', state: 'SUCCESSFUL' });
+    expect(await ids(since)).toEqual([]);
+    const c = bb.model.comment('acme/api', a.id, 'kim', { inline: { path: 'x', to: 1 } });
+    expect(await ids(since)).toEqual([a.id]);
+    bb.model.verdict('acme/api', b.id, 'kim', 'approved');
+    expect(await ids(since, '&sort=-updated_on')).toEqual([b.id, a.id]);
+    const later = `updated_on > "${b.updated_on.toISOString()}"`;
+    bb.model.resolve('acme/api', a.id, c.id, 'kim');
+    expect(await ids(later)).toEqual([]);
+    // Partial: only the fields named, `next` included only when named; 50 a page at most.
+    const partial = await list(
+      since,
+      '&fields=next,values.id,values.updated_on,values.comment_count&pagelen=1',
+    );
+    expect(partial.body).toEqual({
+      next: expect.stringContaining('page=2'),
+      values: [{ id: a.id, updated_on: a.updated_on.toISOString(), comment_count: 1 }],
+    });
+    expect((await list(since, '&pagelen=51')).status).toBe(400);
+    // Every answer says when it was made, by the same clock as the times it shows.
+    expect(partial.headers.get('date')).toBe(now.toUTCString());
+    // What it does not parse is a clear 400, never an unfiltered list.
+    for (const q of [
+      'updated_on > "yesterday"',
+      'created_on > 2026-12-01',
+      'updated_on > 2026-12-01 OR id = 1',
+    ])
+      expect(await list(q), q).toMatchObject({
+        status: 400,
+        body: { error: { message: expect.stringMatching(/^Invalid filter/) } },
+      });
+  });
+
   it('reads a PR with participants; its diffstat is a 302 to a paginated resource; commits paginate', async () => {
     const pr = bb.model.openPull('acme/api', {
       source_branch: 'f',

@@ -365,6 +365,8 @@ export class BitbucketEmulator extends HostEmulator<RouteName, Fault, LoggedRequ
     const sub = rawPath.startsWith('/2.0/') ? rawPath.slice('/2.0'.length) : null;
     const route = sub !== null && method === 'GET' ? matchRoute(sub) : null;
     const auth = readAuth(req);
+    // Every answer says when it was made (RFC 9110 `Date`), by the model's clock, like its times.
+    res.setHeader('date', this.model.now().toUTCString());
     const record = (status: number) => {
       this.countAnswer(route?.name ?? null, method, url.pathname, status);
       this.log.push({
@@ -499,7 +501,8 @@ export class BitbucketEmulator extends HostEmulator<RouteName, Fault, LoggedRequ
             (p) =>
               (filter.branch === undefined || p.source_branch === filter.branch) &&
               (filter.sourceRepo === undefined ||
-                p.source_repo.toLowerCase() === filter.sourceRepo.toLowerCase()),
+                p.source_repo.toLowerCase() === filter.sourceRepo.toLowerCase()) &&
+              meetsTimes(p.updated_on.getTime(), filter.updated ?? []),
           );
         }
         const sort = url.searchParams.get('sort');
@@ -757,25 +760,57 @@ function matchRoute(path: string): { name: RouteName; params: string[] } | null 
   return null;
 }
 
+/** A comparison of `updated_on` in a query: `>`, `>=`, `<`, `<=` or `=` a time (ms). */
+export interface TimeClause {
+  op: '>' | '>=' | '<' | '<=' | '=';
+  at: number;
+}
+
+/** Whether a time meets every comparison. */
+export const meetsTimes = (t: number, clauses: readonly TimeClause[]) =>
+  clauses.every(({ op, at }) =>
+    op === '>' ? t > at : op === '>=' ? t >= at : op === '<' ? t < at : op === '<=' ? t <= at : t === at,
+  );
+
 /**
- * The BBQL this emulator understands ("Filter and sort API objects"): `source.branch.name = "…"`,
- * optionally `AND source.repository.full_name = "…"`; string literals in double quotes with `\"`
- * and `\\` escapes. Anything else is a 400, as an invalid query is on Bitbucket.
+ * The BBQL this emulator understands ("Filter and sort API objects"), clauses joined by `AND`:
+ * `source.branch.name = "…"`, `source.repository.full_name = "…"` (string literals in double quotes
+ * with `\"` and `\\` escapes), and `updated_on` compared (`>`, `>=`, `<`, `<=`, `=`) with an ISO
+ * 8601 time, quoted or not (`updated_on > "2026-12-07T10:00:00.123456+00:00"`, or a bare date; no
+ * zone is UTC). Anything else — another field, `OR`, parentheses, a time that does not parse — is
+ * a 400 "Invalid filter", as Bitbucket answers a query it cannot apply.
  */
-export function parseQuery(q: string): { branch?: string; sourceRepo?: string } {
-  const out: { branch?: string; sourceRepo?: string } = {};
-  const clause = /^\s*(source\.branch\.name|source\.repository\.full_name)\s*=\s*"((?:[^"\\]|\\.)*)"\s*/;
+export function parseQuery(q: string): { branch?: string; sourceRepo?: string; updated?: TimeClause[] } {
+  const out: { branch?: string; sourceRepo?: string; updated?: TimeClause[] } = {};
+  const invalid = () =>
+    new EmulatorError(
+      400,
+      `Invalid filter: ${q} (this emulator parses source.branch.name = "…", source.repository.full_name = "…" and updated_on compared with a time, joined by AND)`,
+    );
+  const text = /^\s*(source\.branch\.name|source\.repository\.full_name)\s*=\s*"((?:[^"\\]|\\.)*)"\s*/;
+  const time = /^\s*updated_on\s*(>=|<=|>|<|=)\s*(?:"([^"\\]*)"|([0-9][0-9T:.+\-Z]*))\s*/;
+  const iso = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
   let rest = q;
   for (let i = 0; ; i++) {
-    const m = clause.exec(rest);
-    if (!m) throw new EmulatorError(400, `Invalid query: ${q}`);
-    const value = m[2]!.replace(/\\(.)/g, '$1');
-    if (m[1] === 'source.branch.name') out.branch = value;
-    else out.sourceRepo = value;
-    rest = rest.slice(m[0].length);
+    const m = text.exec(rest);
+    const t = m ? null : time.exec(rest);
+    if (m) {
+      const value = m[2]!.replace(/\\(.)/g, '$1');
+      if (m[1] === 'source.branch.name') out.branch = value;
+      else out.sourceRepo = value;
+      rest = rest.slice(m[0].length);
+    } else if (t) {
+      const raw = t[2] ?? t[3]!;
+      const shape = iso.exec(raw);
+      // A time without a zone is UTC; a bare date is its midnight.
+      const at = shape ? Date.parse(shape[1] || !raw.includes('T') ? raw : `${raw}Z`) : Number.NaN;
+      if (Number.isNaN(at)) throw invalid();
+      out.updated = [...(out.updated ?? []), { op: t[1] as TimeClause['op'], at }];
+      rest = rest.slice(t[0].length);
+    } else throw invalid();
     if (rest === '') return out;
     const and = /^AND\s+/i.exec(rest);
-    if (!and || i > 2) throw new EmulatorError(400, `Invalid query: ${q}`);
+    if (!and || i > 4) throw invalid();
     rest = rest.slice(and[0].length);
   }
 }

@@ -4,6 +4,7 @@ import { HookPayloads } from '../../../emulator/bitbucket/webhooks.ts';
 import { FakeClock } from '../../core/clock.ts';
 import { AuthError, NotFoundError, RateLimitedError, UnavailableError } from '../../core/errors.ts';
 import { CHECKS_SETTLE_MS, READS_MAX_AGE_MS } from '../pull-reads-cache.ts';
+import { PULL_UNCHANGED } from '../types.ts';
 import { BitbucketProvider, checkOutcome, mergeStateOf } from './bitbucket-provider.ts';
 import { credentialFor } from './client.ts';
 import { BITBUCKET_TYPE } from './defaults.ts';
@@ -74,7 +75,7 @@ describe('Bitbucket provider', () => {
     expect(refused.message).not.toContain('app-password');
   });
 
-  it('finds the PR of a branch in every state: open first, else the most recently updated', async () => {
+  it('finds the PR of a branch in every state: open first, else the one with the highest ID', async () => {
     expect(await provider.findPullForBranch(repo, 'nothing', call)).toBeNull();
     const merged = bb.model.openPull('acme/api', { source_branch: 'early', title: 'Merged early' });
     bb.model.merge('acme/api', merged.id);
@@ -86,6 +87,8 @@ describe('Bitbucket provider', () => {
     bb.model.decline('acme/api', declined.id);
     const superseded = bb.model.openPull('acme/api', { source_branch: 'twice' });
     bb.model.setState('acme/api', superseded.id, 'SUPERSEDED');
+    // A comment on the older PR makes it the most recently updated: the newer one is still the PR.
+    bb.model.comment('acme/api', declined.id, 'kim');
     expect(await provider.findPullForBranch(repo, 'twice', call)).toMatchObject({
       pr_number: superseded.id,
       pull_request_state: 'closed',
@@ -636,6 +639,198 @@ describe('Bitbucket provider', () => {
     bb.resetCounters();
     await provider.fetchPull(pull, { token: 'ATCTT3x-other' });
     expect(bb.count('pullrequest_comments')).toBe(1);
+  });
+
+  describe('many PRs at once (fetchPulls): one list of moved PRs per repository', () => {
+    /** Open PRs with a green build on their heads, read once in full, then again once settled. */
+    const settledPulls = async (where: string, count: number) => {
+      if (!bb.model.repos.has(where)) bb.model.createRepo({ full_name: where, is_private: true });
+      const [owner, name] = where.split('/') as [string, string];
+      return Array.from({ length: count }, (_, i) => {
+        const pr = bb.model.openPull(where, { source_branch: `b${i}` });
+        bb.model.setStatus(bb.model.head(where, pr.id), { key: 'build', state: 'SUCCESSFUL' });
+        return { repo: { owner, name }, number: pr.id };
+      });
+    };
+    /** A refresh of these PRs now, as the engine asks it: each shown as of its last refresh. */
+    const refresh = (pulls: { repo: typeof repo; number: number }[], extra: { fresh?: boolean } = {}) =>
+      provider.fetchPulls(
+        pulls.map((p) => ({ ...p, shownSince: clock.now(), ...extra })),
+        call,
+      );
+    const key = (p: { repo: typeof repo; number: number }) => `${p.repo.owner}/${p.repo.name}#${p.number}`;
+
+    it('unchanged PRs cost one list read per repository per call; an empty page says nothing moved', async () => {
+      expect(provider.capabilities.pullsPerBatch).toBeGreaterThan(1);
+      const pulls = [...(await settledPulls('acme/api', 3)), ...(await settledPulls('acme/web', 2))];
+      // First sight: each read in full (no list: nothing is known of them yet).
+      const first = await refresh(pulls);
+      expect(
+        [...first.values()].map((f) => typeof f === 'object' && 'checks_state' in f && f.checks_state),
+      ).toEqual(Array(5).fill('passing'));
+      expect(bb.count('list_pullrequests')).toBe(0);
+      // Their checks stood ten minutes: settled, and answered from one list per repository.
+      clock.advance(CHECKS_SETTLE_MS);
+      for (let i = 0; i < 3; i++) {
+        bb.resetCounters();
+        const again = await refresh(pulls);
+        expect([...again.values()]).toEqual(Array(5).fill(PULL_UNCHANGED));
+        expect(bb.counters.total).toBe(2);
+        expect(bb.count('list_pullrequests')).toBe(2);
+        clock.advance(2 * 60_000);
+      }
+      const list = decodeURIComponent(bb.log.filter((l) => l.route === 'list_pullrequests').at(-1)!.path);
+      for (const s of ['OPEN', 'MERGED', 'DECLINED', 'SUPERSEDED']) expect(list).toContain(`state=${s}`);
+      expect(list).toMatch(/q=updated_on > "\d{4}-\d\d-\d\dT[\d:.]+Z"/);
+      expect(list).toContain('sort=-updated_on');
+      expect(list).toContain('fields=next,values.id,values.state,values.updated_on,values.comment_count');
+      expect(list).toContain('pagelen=50');
+    });
+
+    it('a rename, a new commit, a comment, a verdict, a merge: each seen at the next refresh', async () => {
+      const pulls = await settledPulls('acme/api', 5);
+      const [renamed, pushed, commented, approved, merged] = pulls as [
+        (typeof pulls)[0],
+        (typeof pulls)[0],
+        (typeof pulls)[0],
+        (typeof pulls)[0],
+        (typeof pulls)[0],
+      ];
+      await refresh(pulls);
+      clock.advance(CHECKS_SETTLE_MS);
+      expect([...(await refresh(pulls)).values()]).toEqual(Array(5).fill(PULL_UNCHANGED));
+      bb.model.update('acme/api', renamed.number, { title: 'Renamed' });
+      const tip = bb.model.push('acme/api', 'b1');
+      bb.model.comment('acme/api', commented.number, 'kim', { inline: { path: 'a.ts', to: 1 } });
+      bb.model.verdict('acme/api', approved.number, 'lee', 'approved');
+      bb.model.merge('acme/api', merged.number);
+      bb.resetCounters();
+      const seen = await refresh(pulls);
+      expect(seen.get(key(renamed))).toMatchObject({ pull_request_title: 'Renamed' });
+      expect(seen.get(key(pushed))).toMatchObject({ head_sha: tip, checks_state: 'none' });
+      expect(seen.get(key(commented))).toMatchObject({ comments: 1, unresolved_threads: 1 });
+      expect(seen.get(key(approved))).toMatchObject({ approved: true });
+      expect(seen.get(key(merged))).toMatchObject({ pull_request_state: 'merged' });
+      expect(bb.count('list_pullrequests')).toBe(1);
+      expect(bb.count('get_pullrequest')).toBe(5);
+      // The pushed one's new head has no checks yet: read in full until they have stood ten minutes.
+      clock.advance(CHECKS_SETTLE_MS / 2);
+      const soon = await refresh(pulls);
+      expect(soon.get(key(pushed))).toMatchObject({ head_sha: tip, checks_state: 'none' });
+      expect(soon.get(key(renamed))).toBe(PULL_UNCHANGED);
+      // Read in full since: answered from the list again.
+      clock.advance(CHECKS_SETTLE_MS / 2);
+      bb.resetCounters();
+      const after = await refresh(pulls);
+      expect([...after.values()]).toEqual(Array(5).fill(PULL_UNCHANGED));
+      expect(bb.counters.total).toBe(1);
+    });
+
+    it('a build re-run on a settled head: not seen by a plain refresh within the hour, seen by a fresh read', async () => {
+      const pulls = await settledPulls('acme/api', 2);
+      const pull = pulls[0]!;
+      await refresh(pulls);
+      clock.advance(CHECKS_SETTLE_MS);
+      bb.model.setStatus(bb.model.head('acme/api', pull.number), { key: 'build', state: 'FAILED' });
+      // A status lives on the commit: the PR does not move, and the kept checks stand.
+      expect((await refresh(pulls)).get(key(pull))).toBe(PULL_UNCHANGED);
+      // A signal asked for it: read in full, the statuses and comments too, nothing kept.
+      bb.resetCounters();
+      const fresh = await refresh(pulls, { fresh: true });
+      expect(fresh.get(key(pull))).toMatchObject({ checks_state: 'failing' });
+      expect(bb.count('list_pullrequests')).toBe(0);
+      expect(bb.count('commit_statuses')).toBe(2);
+      expect(bb.count('pullrequest_comments')).toBe(2);
+      expect(await provider.fetchPull({ ...pull, fresh: true }, call)).toMatchObject({
+        checks_state: 'failing',
+      });
+      // A re-run back to green after a while: a plain refresh sees it once the hour since the last read is up.
+      clock.advance(CHECKS_SETTLE_MS);
+      await refresh(pulls);
+      bb.model.setStatus(bb.model.head('acme/api', pull.number), { key: 'build', state: 'SUCCESSFUL' });
+      expect((await refresh(pulls)).get(key(pull))).toBe(PULL_UNCHANGED);
+      clock.advance(READS_MAX_AGE_MS);
+      expect((await refresh(pulls)).get(key(pull))).toMatchObject({ checks_state: 'passing' });
+    });
+
+    it('a PR not settled (a build running), never read, or shown older than its last read is read in full', async () => {
+      const pulls = await settledPulls('acme/api', 3);
+      const [running, , other] = pulls as [(typeof pulls)[0], (typeof pulls)[0], (typeof pulls)[0]];
+      bb.model.setStatus(bb.model.head('acme/api', running.number), { key: 'deploy', state: 'INPROGRESS' });
+      await refresh(pulls);
+      clock.advance(CHECKS_SETTLE_MS);
+      bb.resetCounters();
+      const got = await provider.fetchPulls(
+        [
+          { ...running, shownSince: clock.now() },
+          { ...pulls[1]!, shownSince: clock.now() },
+          // Shown as of before this provider's last read (another chat refreshed it since).
+          { ...other, shownSince: new Date(clock.now().getTime() - CHECKS_SETTLE_MS - 1) },
+        ],
+        call,
+      );
+      expect(got.get(key(running))).toMatchObject({ checks_state: 'pending' });
+      expect(got.get(key(pulls[1]!))).toBe(PULL_UNCHANGED);
+      expect(got.get(key(other))).toMatchObject({ checks_state: 'passing' });
+      expect(bb.count('get_pullrequest')).toBe(2);
+      // A PR Bitbucket does not show is an entry of its own.
+      const missing = await provider.fetchPulls(
+        [
+          { repo, number: 99, shownSince: clock.now() },
+          { ...pulls[1]!, shownSince: clock.now() },
+        ],
+        call,
+      );
+      expect(missing.get(`acme/api#99`)).toBeInstanceOf(NotFoundError);
+      expect(missing.get(key(pulls[1]!))).toBe(PULL_UNCHANGED);
+    });
+
+    it('a busy repository: pages of other PRs read newest first until the PRs asked about are passed', async () => {
+      const pulls = await settledPulls('acme/api', 2);
+      await refresh(pulls);
+      clock.advance(CHECKS_SETTLE_MS);
+      // 60 other PRs moved since: more than one page of 50.
+      for (let i = 0; i < 60; i++) bb.model.openPull('acme/api', { source_branch: `busy${i}` });
+      bb.resetCounters();
+      expect([...(await refresh(pulls)).values()]).toEqual([PULL_UNCHANGED, PULL_UNCHANGED]);
+      expect(bb.count('list_pullrequests')).toBe(2);
+      expect(bb.count('get_pullrequest')).toBe(0);
+    });
+  });
+
+  it('the list’s bound is strict: a PR updated exactly at it is not listed, and stands unchanged', async () => {
+    await bb.close();
+    // A clock that stands still: Bitbucket's answers say the very time the PR was updated.
+    const at = new Date('2026-12-07T10:00:00.000Z');
+    bb = await startBitbucketEmulator({ now: () => at });
+    bb.addAccessToken(TOKEN, { workspace: 'acme' });
+    bb.model.createRepo({ full_name: 'acme/api', is_private: true });
+    provider = new BitbucketProvider(
+      { id: 'bitbucket', type: 'bitbucket', web_url: 'https://bitbucket.org', api_url: bb.apiUrl },
+      { clock },
+    );
+    const a = bb.model.openPull('acme/api', { source_branch: 'a' });
+    const b = bb.model.openPull('acme/api', { source_branch: 'b' });
+    for (const pr of [a, b])
+      bb.model.setStatus(bb.model.head('acme/api', pr.id), { key: 'ci', state: 'SUCCESSFUL' });
+    const pulls = [a, b].map((pr) => ({ repo, number: pr.id }));
+    const refresh = () =>
+      provider.fetchPulls(
+        pulls.map((p) => ({ ...p, shownSince: clock.now() })),
+        call,
+      );
+    await refresh();
+    clock.advance(CHECKS_SETTLE_MS);
+    bb.resetCounters();
+    expect([...(await refresh()).values()]).toEqual([PULL_UNCHANGED, PULL_UNCHANGED]);
+    const bound = /updated_on > "([^"]+)"/.exec(
+      decodeURIComponent(bb.log.filter((l) => l.route === 'list_pullrequests').at(-1)!.path),
+    )![1]!;
+    // The bound is the earlier PR's own update time: it is not listed, the later one is.
+    expect(new Date(bound).getTime()).toBe(a.updated_on.getTime());
+    expect(b.updated_on.getTime()).toBeGreaterThan(a.updated_on.getTime());
+    bb.model.update('acme/api', a.id, { title: 'A moment later' });
+    expect((await refresh()).get(`acme/api#${a.id}`)).toMatchObject({ pull_request_title: 'A moment later' });
   });
 
   it('feedback: failing builds of the head with their text, unresolved threads on the diff, who requests changes', async () => {

@@ -10,16 +10,18 @@ import {
 import { type CheckOutcome, type CheckResult, NO_CHECKS, summarizeChecks } from '../checks.ts';
 import { hostPullUrl, isOnHost, matchRepoOnHost, matchWebPath, pullNumber } from '../origin-match.ts';
 import { CHECKS_SETTLE_MS, PullReadsCache, READS_MAX_AGE_MS } from '../pull-reads-cache.ts';
-import type {
-  CallOptions,
-  Provider,
-  ProviderCapabilities,
-  ProviderConfig,
-  ProviderDeps,
-  ProviderWebhooks,
-  PullFeedback,
-  PullRef,
-  RepoRef,
+import {
+  type CallOptions,
+  type Provider,
+  type ProviderCapabilities,
+  type ProviderConfig,
+  type ProviderDeps,
+  type ProviderWebhooks,
+  PULL_UNCHANGED,
+  type PullFeedback,
+  type PullRef,
+  pullKey,
+  type RepoRef,
 } from '../types.ts';
 import { BitbucketClient, type BitbucketClientOptions } from './client.ts';
 import { ComputeTimeoutError } from './errors.ts';
@@ -27,6 +29,7 @@ import {
   type BbAccount,
   type BbComment,
   type BbPull,
+  type BbPullMove,
   type BbRepository,
   type BbStatus,
   commentsPageSchema,
@@ -34,6 +37,7 @@ import {
   conflictsPageSchema,
   diffstatPageSchema,
   pullListSchema,
+  pullMovesSchema,
   pullSchema,
   repositorySchema,
   statusesPageSchema,
@@ -55,6 +59,27 @@ const LIST_PAGELEN = 50;
 const MAX_PAGES = 100;
 /** The largest page of build statuses and comments ("Pagination": 100 is the general maximum). */
 const PAGELEN_100 = 100;
+/** PRs one `fetchPulls` call answers: the engine's batch. */
+const PULLS_PER_BATCH = 50;
+/** Pages of a repository's moved PRs read at most per `fetchPulls` call; PRs left unsettled are read in full. */
+const MOVED_PAGES = 4;
+/** Full reads (and repositories' lists) under way at once within one `fetchPulls` call. */
+const READS_AT_ONCE = 8;
+/**
+ * How long before the time a Bitbucket answer says it was made (its `Date`, to the second) the PRs
+ * it showed are taken as unchanged: an update stamped just before the answer may not have been
+ * visible to it yet. A minute also covers a `Date` a little ahead of the times Bitbucket stamps.
+ */
+const ANSWER_SLACK_MS = 60_000;
+/**
+ * What the list of moved PRs asks of each ("Partial responses": `fields` keeps what it names, and
+ * `next` must be named or paging stops after the first page — see THREAD_FIELDS).
+ */
+const MOVED_FIELDS = ['next', 'values.id', 'values.state', 'values.updated_on', 'values.comment_count'].join(
+  ',',
+);
+/** Entries kept at most of what full reads saw (`#seen`); past it, the oldest are forgotten. */
+const SEEN_ENTRIES = 20_000;
 
 /**
  * Whether a comment's author or a reviewer belongs to the repository, Bitbucket Cloud cannot say
@@ -215,6 +240,25 @@ interface CommitFacts {
   conflicts?: Conflicts | null;
 }
 
+/**
+ * What the last full read of a PR (per token) saw, for `fetchPulls` to tell from its repository's
+ * list of moved PRs that nothing moved since.
+ */
+interface Seen {
+  /** `updated_on` as Bitbucket gave it. */
+  updatedOn: string;
+  state: string;
+  comments: number | null;
+  /** Bitbucket's time (ms) up to which the PR is known not to have moved since that read. */
+  through: number;
+  /** When that read was made (this provider's clock). */
+  readAt: number;
+  /** The head its checks and threads were kept for, and the stamps they were kept with. */
+  head: string | null;
+  checksStamp: string;
+  threadsStamp: string;
+}
+
 const pathOf = (repo: RepoRef) => `${repo.owner}/${repo.name}`;
 const apiPath = (repo: RepoRef) =>
   `/repositories/${encodeURIComponent(repo.owner)}/${encodeURIComponent(repo.name)}`;
@@ -226,8 +270,15 @@ const bbqlString = (s: string) => `"${s.replace(/["\\]/g, (c) => `\\${c}`)}"`;
 /** Bitbucket Cloud (`https://bitbucket.org`, API `https://api.bitbucket.org/2.0`). */
 export class BitbucketProvider implements Provider {
   readonly client: BitbucketClient;
-  /** Bitbucket has no batch read: one PR at a time (no GraphQL, no multi-PR query). */
-  readonly capabilities: ProviderCapabilities = { pullsPerBatch: 0, branchesPerBatch: 0, minBatch: 1 };
+  /**
+   * Bitbucket reads one PR at a time, but one list per repository tells which PRs moved
+   * (`fetchPulls`); below two PRs a single read costs the same.
+   */
+  readonly capabilities: ProviderCapabilities = {
+    pullsPerBatch: PULLS_PER_BATCH,
+    branchesPerBatch: 0,
+    minBatch: 2,
+  };
   readonly webhooks: ProviderWebhooks = bitbucketWebhooks(
     this,
     (commit) => this.#checks.forget((_, head) => sameCommit(head, commit)),
@@ -269,6 +320,9 @@ export class BitbucketProvider implements Provider {
     settleMs: 0,
     settled: () => true,
   });
+
+  /** What the last full read of each (token, PR) saw (`Seen`). */
+  readonly #seen = new Map<string, Seen>();
 
   constructor(
     readonly config: ProviderConfig,
@@ -314,9 +368,160 @@ export class BitbucketProvider implements Provider {
   }
 
   /**
+   * Many PRs, with one list read per repository instead of one PR read each (docs/bitbucket.md,
+   * "Many PRs at once"). A PR is answered PULL_UNCHANGED when all of these hold; else it is read in
+   * full, as `fetchPull` reads it:
+   * - no signal asked for it (`fresh`);
+   * - this provider read it in full less than an hour ago, and what the caller shows is no older
+   *   than that read (`shownSince`);
+   * - it is settled: merged or declined, or open with its head's checks and its threads kept
+   *   (`#checks`, `#threads`: finished builds that stood ten minutes, a count read this hour);
+   * - its repository's list of PRs moved since (`#unmoved`) shows it has not moved since that read.
+   * A PR Bitbucket does not show is an entry of its own (NotFoundError); any other failure fails
+   * them all.
+   */
+  async fetchPulls(
+    asked: readonly PullRef[],
+    call: CallOptions,
+  ): Promise<Map<string, PrFields | Error | typeof PULL_UNCHANGED>> {
+    this.client.gate(call);
+    const out = new Map<string, PrFields | Error | typeof PULL_UNCHANGED>();
+    const full: PullRef[] = [];
+    const groups = new Map<string, { repo: RepoRef; items: { pull: PullRef; seen: Seen }[] }>();
+    for (const pull of asked) {
+      const seen = pull.fresh ? undefined : this.#quiet(pull, call);
+      if (!seen) {
+        full.push(pull);
+        continue;
+      }
+      const key = pathOf(pull.repo).toLowerCase();
+      const group = groups.get(key) ?? { repo: pull.repo, items: [] };
+      group.items.push({ pull, seen });
+      groups.set(key, group);
+    }
+    await eachAtMost([...groups.values()], READS_AT_ONCE, async (group) => {
+      const unmoved = await this.#unmoved(group.repo, group.items, call);
+      for (const { pull } of group.items) {
+        if (unmoved.has(pull)) out.set(pullKey(pull), PULL_UNCHANGED);
+        else full.push(pull);
+      }
+    });
+    await eachAtMost(full, READS_AT_ONCE, async (pull) => {
+      try {
+        out.set(pullKey(pull), await this.#read(pull, call));
+      } catch (error) {
+        if (!(error instanceof NotFoundError)) throw error;
+        out.set(pullKey(pull), error);
+      }
+    });
+    return out;
+  }
+
+  /** What the last full read of a PR saw, if the PR may be answered from its repository's list. */
+  #quiet(pull: PullRef, call: CallOptions): Seen | undefined {
+    const url = this.buildPullUrl(pull);
+    const seen = this.#seen.get(PullReadsCache.key(call.token, url));
+    const now = this.#clock.now().getTime();
+    if (!seen || now - seen.readAt >= READS_MAX_AGE_MS) return undefined;
+    // What the caller shows must be no older than that read (another chat's refresh may have
+    // read the PR since this one's): else "unchanged" would keep it old.
+    if (!pull.shownSince || pull.shownSince.getTime() < seen.readAt) return undefined;
+    if (mapState(seen.state) !== 'open') return seen;
+    // Open: only while a build finishing or a thread resolved, which the list does not show,
+    // would not be read on a full read either.
+    const key = PullReadsCache.key(call.token, url);
+    const kept =
+      this.#checks.get(key, seen.head, seen.checksStamp, now) !== undefined &&
+      this.#threads.get(key, seen.head, seen.threadsStamp, now) !== undefined;
+    return kept ? seen : undefined;
+  }
+
+  /**
+   * Which of a repository's PRs have not moved since their last full read, from one list: its PRs
+   * in every state updated after the earliest time they are all known unchanged through
+   * (`GET …/pullrequests?state=…&q=updated_on > "…"&sort=-updated_on&fields=…&pagelen=50`,
+   * "Filter and sort API objects", "Partial responses"; 50 is the list's largest page). A quiet
+   * repository answers an empty page. Bitbucket moves a PR's `updated_on` when the PR itself
+   * changes — its title, state, reviewers, verdicts, a comment, a push — not when a build of its
+   * head reports (a status lives on the commit). A PR on the list is unchanged when its
+   * `updated_on`, state and comment count are those of the read; one not on it, when the list was
+   * read to its end, or far enough (newest first) to pass the time it is known unchanged through.
+   * Every time here is Bitbucket's own (`updated_on`, and the `Date` of its answers), never this
+   * provider's clock. A repository Bitbucket does not show: none (each PR's own read will say).
+   */
+  async #unmoved(
+    repo: RepoRef,
+    items: readonly { pull: PullRef; seen: Seen }[],
+    call: CallOptions,
+  ): Promise<Set<PullRef>> {
+    const out = new Set<PullRef>();
+    const since = Math.min(...items.map((i) => i.seen.through));
+    const query = [
+      ...ALL_STATES.map((s) => `state=${s}`),
+      `q=${encodeURIComponent(`updated_on > ${bbqlString(new Date(since).toISOString())}`)}`,
+      'sort=-updated_on',
+      `fields=${MOVED_FIELDS}`,
+      `pagelen=${LIST_PAGELEN}`,
+    ].join('&');
+    const moved = new Map<number, BbPullMove>();
+    let next: string | null | undefined = `${apiPath(repo)}/pullrequests?${query}`;
+    let answeredAt: number | null = null;
+    // Bitbucket's time at or below which PRs not read yet lie (the list is newest first).
+    let floor = Number.POSITIVE_INFINITY;
+    const unsettled = () => items.some(({ pull, seen }) => !moved.has(pull.number) && seen.through < floor);
+    for (let pages = 0; next && pages < MOVED_PAGES && unsettled(); pages++) {
+      const answer: { date?: number | null } = {};
+      let page: z.infer<typeof pullMovesSchema>;
+      try {
+        page = await this.client.get(next, pullMovesSchema, call, answer);
+      } catch (error) {
+        if (error instanceof NotFoundError) return out;
+        throw error;
+      }
+      if (pages === 0) answeredAt = answer.date ?? null;
+      for (const v of page.values) if (!moved.has(v.id)) moved.set(v.id, v);
+      const last = Date.parse(page.values.at(-1)?.updated_on ?? '');
+      floor = Number.isNaN(last) ? floor : Math.min(floor, last);
+      next = page.next;
+      if (!next) floor = Number.NEGATIVE_INFINITY;
+    }
+    for (const { pull, seen } of items) {
+      const item = moved.get(pull.number);
+      const same = item
+        ? item.updated_on === seen.updatedOn &&
+          item.state === seen.state &&
+          (item.comment_count ?? null) === seen.comments
+        : seen.through >= floor;
+      if (!same) continue;
+      out.add(pull);
+      if (answeredAt !== null) seen.through = Math.max(seen.through, answeredAt - ANSWER_SLACK_MS);
+    }
+    return out;
+  }
+
+  /** Remembers what a full read saw (`Seen`); a PR without a readable update time is not kept. */
+  #remember(pull: PullRef, pr: BbPull, head: string | null, answeredAt: number | null, call: CallOptions) {
+    const key = PullReadsCache.key(call.token, this.buildPullUrl(pull));
+    this.#seen.delete(key);
+    const updated = Date.parse(pr.updated_on ?? '');
+    if (!pr.updated_on || Number.isNaN(updated)) return;
+    this.#seen.set(key, {
+      updatedOn: pr.updated_on,
+      state: pr.state,
+      comments: pr.comment_count ?? null,
+      through: Math.max(updated, (answeredAt ?? updated) - ANSWER_SLACK_MS),
+      readAt: this.#clock.now().getTime(),
+      head,
+      checksStamp: checksStamp(pr),
+      threadsStamp: threadsStamp(pr),
+    });
+    if (this.#seen.size > SEEN_ENTRIES) this.#seen.delete(this.#seen.keys().next().value!);
+  }
+
+  /**
    * The PR of a branch: the PRs of the origin's repository in every state whose source branch is
    * `branch` and whose source repository is the origin's (a PR from a fork lists in its
-   * destination); an open one first, else the most recently updated. None there and the origin is
+   * destination); an open one first, else the one with the highest ID. None there and the origin is
    * a fork: the same in its parent (`GET /repositories/{ws}/{repo}` → `parent`), where PRs from
    * the fork live.
    */
@@ -357,9 +562,14 @@ export class BitbucketProvider implements Provider {
     const mine = list.values.filter(
       (p) => p.source.branch.name === branch && samePath(p.source.repository?.full_name, pathOf(source)),
     );
+    // No open one: the newest PR of the branch, the one with the highest ID (IDs grow with each PR
+    // of a repository) — not the most recently updated, which a late comment on an old PR would be.
     const pick =
       mine.find((p) => mapState(p.state) === 'open') ??
-      [...mine].sort((a, b) => Date.parse(b.updated_on ?? '') - Date.parse(a.updated_on ?? ''))[0];
+      mine.reduce<(typeof mine)[number] | undefined>(
+        (best, p) => (!best || p.id > best.id ? p : best),
+        undefined,
+      );
     return pick ? { repo: where, number: pick.id } : null;
   }
 
@@ -369,14 +579,23 @@ export class BitbucketProvider implements Provider {
    * nothing in the PR itself, so nothing cheaper tells.
    */
   async #read(pull: PullRef, call: CallOptions): Promise<PrFields> {
-    const pr = await this.client.get(`${apiPath(pull.repo)}/pullrequests/${pull.number}`, pullSchema, call);
+    const answer: { date?: number | null } = {};
+    const pr = await this.client.get(
+      `${apiPath(pull.repo)}/pullrequests/${pull.number}`,
+      pullSchema,
+      call,
+      answer,
+    );
     const facts = await this.#factsOf(pull, pr, call);
     const head = facts.head ?? pr.source.commit?.hash ?? null;
     const open = mapState(pr.state) === 'open';
+    // A signal asked for this read: nothing kept stands in for the statuses and the comments.
+    const fresh = pull.fresh === true;
     const [checks, threads] = await Promise.all([
-      open && head ? this.#checksOf(pull, pr, head, call) : null,
-      open ? this.#threadsOf(pull, pr, head, call) : null,
+      open && head ? this.#checksOf(pull, pr, head, call, fresh) : null,
+      open ? this.#threadsOf(pull, pr, head, call, fresh) : null,
     ]);
+    this.#remember(pull, pr, head, answer.date ?? null, call);
     return this.#toFields(pull, pr, facts, head, checks, threads);
   }
 
@@ -393,10 +612,11 @@ export class BitbucketProvider implements Provider {
     pr: BbPull,
     head: string | null,
     call: CallOptions,
+    fresh: boolean,
   ): Promise<number | null> {
     const key = PullReadsCache.key(call.token, this.buildPullUrl(pull));
     const stamp = threadsStamp(pr);
-    const kept = this.#threads.get(key, head, stamp, this.#clock.now().getTime());
+    const kept = fresh ? undefined : this.#threads.get(key, head, stamp, this.#clock.now().getTime());
     if (kept !== undefined) return kept;
     const comments = await this.#walk(
       `${apiPath(pull.repo)}/pullrequests/${pull.number}/comments?fields=${THREAD_FIELDS}&pagelen=${PAGELEN_100}`,
@@ -410,10 +630,16 @@ export class BitbucketProvider implements Provider {
   }
 
   /** The head's checks: kept ones while they may stand in, else its statuses read (null: 404). */
-  async #checksOf(pull: PullRef, pr: BbPull, head: string, call: CallOptions): Promise<Checks | null> {
+  async #checksOf(
+    pull: PullRef,
+    pr: BbPull,
+    head: string,
+    call: CallOptions,
+    fresh: boolean,
+  ): Promise<Checks | null> {
     const key = PullReadsCache.key(call.token, this.buildPullUrl(pull));
     const stamp = checksStamp(pr);
-    const kept = this.#checks.get(key, head, stamp, this.#clock.now().getTime());
+    const kept = fresh ? undefined : this.#checks.get(key, head, stamp, this.#clock.now().getTime());
     if (kept) return kept;
     const statuses = await this.#headStatuses(pull, pr, head, call);
     if (!statuses) return null;
@@ -720,4 +946,30 @@ export class BitbucketProvider implements Provider {
 
 export function createBitbucketProvider(config: ProviderConfig, deps: ProviderDeps): BitbucketProvider {
   return new BitbucketProvider(config, { clock: deps.clock });
+}
+
+/**
+ * Runs `work` on every item, at most `limit` at a time. The first failure fails the whole: no item
+ * is started after it, and it is thrown once those under way have ended.
+ */
+async function eachAtMost<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  let failed = false;
+  const lane = async () => {
+    while (!failed && next < items.length) {
+      try {
+        await work(items[next++]!);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    }
+  };
+  const lanes = await Promise.allSettled(Array.from({ length: Math.min(limit, items.length) }, lane));
+  const failure = lanes.find((l) => l.status === 'rejected');
+  if (failure) throw failure.reason;
 }

@@ -105,8 +105,17 @@ export class BitbucketClient {
     );
   }
 
-  /** GETs a path under the API base (or a pagination link within it) and parses it with `schema`. */
-  async get<T>(pathOrUrl: string, schema: z.ZodType<T>, call: CallOptions): Promise<T> {
+  /**
+   * GETs a path under the API base (or a pagination link within it) and parses it with `schema`.
+   * `answer`, when given, is told when Bitbucket says it answered: its `Date` header (RFC 9110: the
+   * time the answer was made, to the second), null without one.
+   */
+  async get<T>(
+    pathOrUrl: string,
+    schema: z.ZodType<T>,
+    call: CallOptions,
+    answer?: { date?: number | null },
+  ): Promise<T> {
     let url = this.#resolve(pathOrUrl);
     const what = `GET ${new URL(url).pathname.slice(new URL(this.apiUrl).pathname.length) || '/'}`;
     const fingerprint = tokenFingerprint(call.token);
@@ -123,6 +132,10 @@ export class BitbucketClient {
       response = await this.#send(url, call, what, fingerprint);
     }
     const key = `${fingerprint} ${url}`;
+    if (answer) {
+      const date = Date.parse(response.headers.get('date') ?? '');
+      answer.date = Number.isNaN(date) ? null : date;
+    }
     if (response.status === 304) {
       const cached = this.#cache.get(key);
       if (!cached) throw new UnavailableError(`bitbucket answered 304 to an unconditional request (${what})`);

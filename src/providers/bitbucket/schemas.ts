@@ -73,6 +73,20 @@ export const pullListSchema = page(
   }),
 );
 
+/**
+ * A page of the PRs that moved (`fetchPulls`): only what tells whether a PR moved since it was read
+ * in full is asked for (`fields`), so everything but `id` is optional.
+ */
+export const pullMovesSchema = page(
+  z.object({
+    id: z.number().int(),
+    state: z.string().nullish(),
+    updated_on: z.string().nullish(),
+    comment_count: z.number().int().nullish(),
+  }),
+);
+export type BbPullMove = z.infer<typeof pullMovesSchema>['values'][number];
+
 export const repositorySchema = z.object({
   full_name: z.string(),
   is_private: z.boolean().nullish(),
