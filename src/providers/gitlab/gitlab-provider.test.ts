@@ -320,7 +320,7 @@ describe('GitLab provider', () => {
       });
     });
 
-    it('fetchFeedback: each author’s access level (Developer and up belong), read once per person in one request and kept', async () => {
+    it('fetchFeedback: each author’s access level (Developer and up belong), in one request, read again at every feedback', async () => {
       const { path, pull } = setup();
       // [username, access level in the project (null: no member), served name, trusted]
       const table: [string, number | null, string | null, boolean][] = [
@@ -344,9 +344,14 @@ describe('GitLab provider', () => {
       );
       expect(feedback.changes_requested_by).toEqual(table.map(([name, , , trusted]) => ({ name, trusted })));
       expect(gl.count('list_members_all', 200) - before).toBe(1);
-      // Kept per (project, person): a second read asks nothing more.
-      await provider.fetchFeedback(pull, call);
-      expect(gl.count('list_members_all', 200) - before).toBe(1);
+      // Feedback never answers from an earlier read: a promotion shows at the next one.
+      gl.model.setAccessLevel(path, 'rey', 30);
+      const again = await provider.fetchFeedback(pull, call);
+      expect(again.unresolved_threads.find((t) => t.author === 'rey')).toMatchObject({
+        author_association: 'Developer',
+        trusted: true,
+      });
+      expect(gl.count('list_members_all', 200) - before).toBe(2);
     });
 
     it('fetchFeedback: a failed pipeline without jobs, more threads than a page, an MR not there', async () => {

@@ -185,7 +185,7 @@ export class GitLabProvider implements Provider {
   ) {
     this.client = new GitLabClient(config.api_url, options);
     this.#clock = options.clock;
-    this.#members = new MemberLevels(this.client, () => this.#clock.now().getTime());
+    this.#members = new MemberLevels(this.client);
   }
 
   matches(origin: string): boolean {
@@ -229,7 +229,12 @@ export class GitLabProvider implements Provider {
     return got ?? null;
   }
 
-  /** Many MRs in one GraphQL query (an alias per project and per MR); split if too complex. */
+  /**
+   * Many MRs in one GraphQL query (an alias per project and per MR); split if too complex. Every
+   * call reads each MR, its head pipeline and its threads from GitLab — nothing read before
+   * answers for an MR — so a fresh read (PullRef.fresh) reads as any other; it only asks for a
+   * mergeability recheck again where GitLab ignored the earlier ones (#askRecheck).
+   */
   async fetchPulls(pulls: readonly PullRef[], call: CallOptions): Promise<Map<string, PrFields | Error>> {
     const out = new Map<string, PrFields | Error>();
     // A project's MRs in lists of at most one page (100) each: one alias per list.
@@ -326,8 +331,7 @@ export class GitLabProvider implements Provider {
         url: this.#absolute(pipeline.path ?? null),
         summary: null,
       });
-    // Whether each author and reviewer belongs: their access levels, one request for those not
-    // known yet (members.ts).
+    // Whether each author and reviewer belongs: their access levels, one request (members.ts).
     const reviewers = (node.reviewers?.nodes ?? []).filter((r) => r !== null);
     const reviewerId = (gid: string | null | undefined) =>
       Number(/\/User\/(\d+)$/.exec(gid ?? '')?.[1] ?? Number.NaN);
@@ -384,9 +388,10 @@ export class GitLabProvider implements Provider {
       let asks = 1;
       if (asked && asked.sha === sha) {
         // Still unchecked at the same head: the last request stands until `until`, then it was
-        // ignored; after `RECHECK_ASKS` ignored requests, stop until the head moves.
-        if (asked.ignored || asked.until > now) continue;
-        if (asked.asks >= RECHECK_ASKS) {
+        // ignored; after `RECHECK_ASKS` ignored requests, stop until the head moves — or until a
+        // signal asks for the MR (fresh): then GitLab is asked once more.
+        if (asked.until > now || (asked.ignored && !pull.fresh)) continue;
+        if (asked.asks >= RECHECK_ASKS && !pull.fresh) {
           asked.ignored = true;
           continue;
         }
@@ -418,8 +423,8 @@ export class GitLabProvider implements Provider {
 
   /**
    * The MR of each (project, branch): candidates of any state in the project (one query for all),
-   * those whose source is the origin's project chosen (an open one first, else the most recently
-   * updated); for a fork without one there, the same in the project it was forked from (MRs of a
+   * those whose source is the origin's project chosen (an open one first, else the newest: the
+   * highest iid); for a fork without one there, the same in the project it was forked from (MRs of a
    * fork live in the upstream project, GitLab docs "Merge requests from forks"). The chosen MRs are
    * then read in one more query.
    */
@@ -554,9 +559,10 @@ export class GitLabProvider implements Provider {
       }
       const nodes = answer?.nodes ?? [];
       const mine = nodes.filter((n) => samePath(n.sourceProject?.fullPath, pathOf(item.repo)));
+      // Open first; else the newest — the highest iid, not the latest update (a comment on an old
+      // merged MR must not take the branch back to it).
       const pick =
-        mine.find((n) => mapState(n.state) === 'open') ??
-        [...mine].sort((a, b) => Date.parse(b.updatedAt) - Date.parse(a.updatedAt))[0];
+        mine.find((n) => mapState(n.state) === 'open') ?? [...mine].sort((a, b) => b.iid - a.iid)[0];
       if (pick) out.set(key, { repo: item.where, number: pick.iid });
     }
     return out;

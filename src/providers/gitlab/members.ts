@@ -35,27 +35,18 @@ export function gitlabTrust(level: number | null | undefined): Trust {
 /** `GET /projects/:id/members/all` (GitLab docs, "Group and project members API"): the fields read. */
 const membersSchema = z.array(z.object({ id: z.number().int(), access_level: z.number().int() }));
 
-/** How long a person's level in a project is kept: a feedback read asks again after it. */
-const MEMBER_TTL_MS = 10 * 60_000;
 /** `user_ids` asked in one request: GitLab's largest page, so that one page holds every answer. */
 const IDS_PER_REQUEST = 100;
-/** Entries kept at most; past it the cache starts over (it is only a saving). */
-const MAX_ENTRIES = 10_000;
 
 /**
- * People's access levels in projects, for feedback: one `members/all?user_ids[]=…` request asks
- * for every person not known yet (direct, inherited and invited-group members; someone it does
- * not list is no member: level null), each answer kept per (project, user) for `MEMBER_TTL_MS`.
- * A failed read leaves those people unknown (undefined) — feedback is still answered — and is not
- * kept.
+ * People's access levels in a project, for feedback: one `members/all?user_ids[]=…` request asks
+ * for every person (direct, inherited and invited-group members; someone it does not list is no
+ * member: level null), at most IDS_PER_REQUEST of them. Nothing is kept: feedback never answers
+ * from an earlier read, and a promotion or removal shows at the next one. A failed read leaves
+ * those people unknown (undefined) — feedback is still answered.
  */
 export class MemberLevels {
-  readonly #kept = new Map<string, { level: number | null; until: number }>();
-
-  constructor(
-    private readonly client: GitLabClient,
-    private readonly now: () => number,
-  ) {}
+  constructor(private readonly client: GitLabClient) {}
 
   async levels(
     project: string,
@@ -63,14 +54,7 @@ export class MemberLevels {
     call: CallOptions,
   ): Promise<Map<number, number | null>> {
     const out = new Map<number, number | null>();
-    const now = this.now();
-    const missing: number[] = [];
-    for (const id of new Set(userIds)) {
-      const kept = this.#kept.get(`${project}\u0000${id}`);
-      if (kept && kept.until > now) out.set(id, kept.level);
-      else missing.push(id);
-    }
-    const ask = missing.slice(0, IDS_PER_REQUEST);
+    const ask = [...new Set(userIds)].slice(0, IDS_PER_REQUEST);
     if (ask.length === 0) return out;
     let members: z.infer<typeof membersSchema>;
     try {
@@ -85,14 +69,11 @@ export class MemberLevels {
     } catch {
       return out;
     }
-    if (this.#kept.size > MAX_ENTRIES) this.#kept.clear();
     for (const id of ask) {
       // members/all lists a person once per membership (the project's and each ancestor group's):
       // the highest level is the one that applies.
       const levels = members.filter((m) => m.id === id).map((m) => m.access_level);
-      const level = levels.length > 0 ? Math.max(...levels) : null;
-      out.set(id, level);
-      this.#kept.set(`${project}\u0000${id}`, { level, until: now + MEMBER_TTL_MS });
+      out.set(id, levels.length > 0 ? Math.max(...levels) : null);
     }
     return out;
   }
