@@ -463,8 +463,12 @@ export class GitHubEmulator extends HostEmulator<RouteName, Fault, LoggedRequest
         // A branch name stands for its head commit, as GitHub resolves refs.
         const sha = repo.branches.get(number!) ?? number!;
         const first = <T>(list: T[]) => list.slice((page - 1) * perPage, page * perPage);
+        // Both are paged (`per_page` at most 100, `page`) and count everything in `total_count`;
+        // GitHub's description gives the check runs a `Link` header and the combined status none
+        // (@octokit/openapi, "List check runs for a Git reference", "Get the combined status for a
+        // specific reference"), so a client must page the statuses by number.
         return route.name === 'list_check_runs'
-          ? { body: r.checkRuns(full, sha, first), next: null }
+          ? { body: r.checkRuns(full, sha, first), next: paginate(this.model.checksOf(sha).runs).next }
           : { body: r.combinedStatus(full, sha, first), next: null };
       }
       case 'list_pulls': {

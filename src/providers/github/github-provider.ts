@@ -38,6 +38,7 @@ import {
   DETAIL_CONNECTIONS,
   type GraphqlCandidate,
   type GraphqlCandidates,
+  type GraphqlDetails,
   type GraphqlErrors,
   type GraphqlFeedback,
   type GraphqlPull,
@@ -75,7 +76,8 @@ const MAX_REVIEW_PAGES = 10;
  * Details (checks, threads) unchanged by every sign GitHub gives are still read again after this
  * long: resolving a review thread moves neither the PR's `updatedAt` nor its comment count. An
  * hour keeps the cost of an unchanged open PR within a few percent of reading none (one refresh
- * in 30 at the default TTL pays two more connections); webhooks and reports do not bypass it.
+ * in 30 at the default TTL pays two more connections). A read a signal asked for (PullRef.fresh:
+ * a webhook delivery, "refresh now", a wait) bypasses it, and what it reads is kept as usual.
  */
 const DETAILS_MAX_AGE_MS = 3_600_000;
 /** Entries of the details and review caches: one per tracked PR and token, a few hundred bytes each. */
@@ -87,6 +89,12 @@ const CACHE_ENTRIES = 100_000;
 const LIST_ROUND_MS = 5_000;
 /** A PR without checks counts as settled (its CI is not coming) once unchanged this long. */
 const NO_CHECKS_SETTLE_MS = 600_000;
+/**
+ * Pages of a head commit's check runs, and of its commit statuses, read through REST (100 a page):
+ * up to 1,000 of each ("List check runs for a Git reference" itself stops at the check runs of the
+ * 1,000 most recent check suites).
+ */
+const MAX_CHECK_PAGES = 10;
 /** Pages of a repository's open PRs read to find the PRs asked for (100 a page). */
 const MAX_LIST_PAGES = 10;
 
@@ -311,7 +319,11 @@ export class GitHubProvider implements Provider {
    * and the check runs and commit statuses of its head commit. Where it has decisive reviews or
    * review comments, GitHub's `reviewDecision` and the threads' resolution (GraphQL only) are
    * asked too, so that the fields read the same as through the batch path; that answer is kept
-   * until the reviews, the PR or its review comments change (and at most DETAILS_MAX_AGE_MS).
+   * until the reviews, the PR or its review comments change (and at most DETAILS_MAX_AGE_MS), and
+   * asked again for a fresh read (PullRef.fresh). Conditional requests stay conditional when
+   * fresh: a 304 is GitHub's answer now that this very resource — the PR, its reviews, the check
+   * runs or the statuses of its head commit — is as last read (a check re-run changes the check-run
+   * list's body, so its ETag); it is not a kept answer standing in for another resource's.
    */
   async fetchPull(pull: PullRef, call: CallOptions): Promise<PrFields> {
     const path = `/repos/${enc(pull.repo.owner)}/${enc(pull.repo.name)}/pulls/${pull.number}`;
@@ -328,42 +340,76 @@ export class GitHubProvider implements Provider {
   }
 
   /**
-   * The head commit's check runs and commit statuses through REST, both conditional (free when
-   * unchanged): "List check runs for a Git reference" and "Get the combined status for a specific
-   * reference", by SHA, so a force-push never shows the checks of the replaced commit.
+   * The head commit's check runs and commit statuses through REST, every page conditional (free
+   * when unchanged): "List check runs for a Git reference" and "Get the combined status for a
+   * specific reference", by SHA, so a force-push never shows the checks of the replaced commit.
+   * Both are paged (`per_page` at most 100, `page`) and say how many there are (`total_count`):
+   * the first pages of both, then the rest of both together, up to MAX_CHECK_PAGES of each. Pages
+   * are asked by number, as `total_count` gives them: GitHub documents a `Link` header for the
+   * check runs only. Beyond that bound the counts are of those read and the state is failing when
+   * anything read failed (or the combined status says `failure`, which covers every status), else
+   * pending — never passing, as not all were seen.
    */
   async #restChecks(repo: RepoRef, sha: string, call: CallOptions) {
     const base = `/repos/${enc(repo.owner)}/${enc(repo.name)}/commits/${enc(sha)}`;
-    const [{ value: runs }, { value: combined }] = await Promise.all([
+    const runsPage = (page: number) =>
       this.client.get(
         'list_check_runs',
-        `${base}/check-runs?per_page=${CHECKS_PER_PULL}`,
+        `${base}/check-runs?per_page=${CHECKS_PER_PULL}&page=${page}`,
         checkRunListSchema,
         call,
-      ),
+      );
+    const statusPage = (page: number) =>
       this.client.get(
         'combined_status',
-        `${base}/status?per_page=${CHECKS_PER_PULL}`,
+        `${base}/status?per_page=${CHECKS_PER_PULL}&page=${page}`,
         combinedStatusSchema,
         call,
-      ),
+      );
+    const [{ value: runs }, { value: combined }] = await Promise.all([runsPage(1), statusPage(1)]);
+    const more = (total: number) =>
+      Array.from(
+        { length: Math.min(MAX_CHECK_PAGES, Math.ceil(total / CHECKS_PER_PULL)) - 1 },
+        (_, i) => i + 2,
+      );
+    const [moreRuns, moreStatuses] = await Promise.all([
+      Promise.all(more(runs.total_count).map(runsPage)),
+      Promise.all(more(combined.total_count).map(statusPage)),
     ]);
+    const allRuns = [...runs.check_runs, ...moreRuns.flatMap((p) => p.value.check_runs)];
+    const allStatuses = [...combined.statuses, ...moreStatuses.flatMap((p) => p.value.statuses)];
     const results: CheckResult[] = [
-      ...runs.check_runs.map((r) => ({
+      ...allRuns.map((r) => ({
         name: r.name,
         url: r.details_url ?? r.html_url ?? null,
         outcome: checkRunOutcome(r.status, r.conclusion),
       })),
-      ...combined.statuses.map((st) => ({
+      ...allStatuses.map((st) => ({
         name: st.context,
         url: st.target_url ?? null,
         outcome: commitStatusOutcome(st.state),
       })),
     ];
-    const complete =
-      runs.total_count <= runs.check_runs.length && combined.total_count <= combined.statuses.length;
+    const complete = runs.total_count <= allRuns.length && combined.total_count <= allStatuses.length;
     const failing = results.some((r) => r.outcome === 'failed') || combined.state === 'failure';
     return checksOf(results, complete, failing ? 'FAILURE' : results.length > 0 ? 'PENDING' : null);
+  }
+
+  /**
+   * Details whose head commit has more checks than GraphQL's one page of the rollup holds (100):
+   * their checks are read through REST, every page (#restChecks), so that the batch path and the
+   * single read count the same checks and agree on the state. The price: two conditional REST
+   * requests per 100 checks and statuses (free while unchanged), only for such PRs.
+   */
+  async #allChecks(
+    pull: PullRef,
+    found: GraphqlDetails,
+    details: PullDetails,
+    call: CallOptions,
+  ): Promise<PullDetails> {
+    const contexts = found.statusCheckRollup?.contexts;
+    if (!contexts || contexts.totalCount <= contexts.nodes.length || !found.headRefOid) return details;
+    return { ...details, ...(await this.#restChecks(pull.repo, found.headRefOid, call)) };
   }
 
   /**
@@ -387,7 +433,7 @@ export class GitHubProvider implements Provider {
     const key = `${pullKey(pull)} ${tokenFingerprint(call.token)}`;
     const stamp = `${reviews.map((r) => `${r.id}:${r.state}`).join(',')}|${pr.updated_at}|${reviewComments}`;
     const now = this.#clock.now().getTime();
-    const known = this.#reviewExtras.get(key);
+    const known = pull.fresh ? undefined : this.#reviewExtras.get(key);
     if (known && known.stamp === stamp && now - known.at < DETAILS_MAX_AGE_MS) return known;
     const { query, variables } = buildReviewExtrasQuery(pull);
     const { data, errors } = await this.#graphqlData(
@@ -428,7 +474,9 @@ export class GitHubProvider implements Provider {
 
   /**
    * Many PRs. Settled PRs that their repository's PR list shows unchanged since their last full
-   * read are answered PULL_UNCHANGED for free (#unchangedByList); the rest are read in full.
+   * read are answered PULL_UNCHANGED for free (#unchangedByList); the rest are read in full. A
+   * fresh PR (PullRef.fresh) is always read in full with its checks and threads: the list shows
+   * neither, and a check re-run on the same head moves nothing in it.
    */
   async fetchPulls(
     asked: readonly PullRef[],
@@ -446,7 +494,7 @@ export class GitHubProvider implements Provider {
   /**
    * PRs in full through GraphQL (aliases, typed variables), as many per request as keep it at one
    * point. A PR whose checks and threads are known and unchanged is read without them (three
-   * connections: 49 a query); one without usable details gets them in the same query (five);
+   * connections: 49 a query); one without usable details, or fresh, gets them in the same query (five);
    * one whose cheap fields show a change (a new head, a new rollup state, a comment, any update)
    * has them read in a second query of details only (two: 74 a query). PRs with more reviews or
    * review requests than one query reads are fetched through REST instead, which gives them all.
@@ -464,9 +512,11 @@ export class GitHubProvider implements Provider {
       this.#rememberRead(cacheKey(pull), node.updatedAt, node.headRefOid, fields);
     const items = pulls.map((pull) => ({
       pull,
-      details: this.#pullDetails && !this.#details.usable(cacheKey(pull), now()),
+      details: this.#pullDetails && (pull.fresh === true || !this.#details.usable(cacheKey(pull), now())),
     }));
     const changed: { pull: PullRef; node: GraphqlPull }[] = [];
+    /** PRs whose details were read (`found`, with the PR's cheap fields as `node`). */
+    const read: { pull: PullRef; node: GraphqlPull; found: GraphqlDetails }[] = [];
     for (const chunk of packByConnections(
       items,
       (i) => CONNECTIONS_PER_PULL + (i.details ? DETAIL_CONNECTIONS : 0),
@@ -487,12 +537,13 @@ export class GitHubProvider implements Provider {
         )
           viaRest.push(pull);
         else {
-          const stamp = PullDetailsCache.stamp(node);
-          const known = details ? detailsOf(node) : this.#details.get(cacheKey(pull), stamp, now());
+          const known = details
+            ? null
+            : this.#details.get(cacheKey(pull), PullDetailsCache.stamp(node), now());
           if (!this.#pullDetails) out.set(pullKey(pull), fromGraphql(node, null));
+          else if (details) read.push({ pull, node, found: node });
           else if (!known) changed.push({ pull, node });
           else {
-            if (details) this.#details.set(cacheKey(pull), stamp, known, now());
             const fields = fromGraphql(node, known);
             remember(pull, node, fields);
             out.set(pullKey(pull), fields);
@@ -510,16 +561,22 @@ export class GitHubProvider implements Provider {
         const found = data[`p${j}`]?.pullRequest;
         if (problem) out.set(pullKey(pull), problem);
         else if (!found) out.set(pullKey(pull), hostNotFound(`github: no pull request ${pullKey(pull)}`));
-        else {
-          // Pushed between the two reads: the details are of the newer head, so is the SHA shown.
-          const read = detailsOf(found);
-          const seen = { ...node, headRefOid: found.headRefOid ?? node.headRefOid };
-          this.#details.set(cacheKey(pull), PullDetailsCache.stamp(seen), read, now());
-          const fields = fromGraphql(seen, read);
-          remember(pull, seen, fields);
-          out.set(pullKey(pull), fields);
-        }
+        // Pushed between the two reads: the details are of the newer head, so is the SHA shown.
+        else read.push({ pull, node: { ...node, headRefOid: found.headRefOid ?? node.headRefOid }, found });
       });
+    }
+    for (const { pull, node, found } of read) {
+      let details: PullDetails;
+      try {
+        details = await this.#allChecks(pull, found, detailsOf(found), call);
+      } catch (error) {
+        out.set(pullKey(pull), error as Error);
+        continue;
+      }
+      this.#details.set(cacheKey(pull), PullDetailsCache.stamp(node), details, now());
+      const fields = fromGraphql(node, details);
+      remember(pull, node, fields);
+      out.set(pullKey(pull), fields);
     }
     for (const pull of viaRest) {
       out.set(pullKey(pull), await this.fetchPull(pull, call).catch((error: Error) => error));
@@ -603,6 +660,8 @@ export class GitHubProvider implements Provider {
     const listPaused = this.#listPausedUntil.get(token);
     if (listPaused !== undefined && listPaused > now) return out;
     for (const pull of pulls) {
+      // A signal asked for this read: the list says nothing of checks re-run on the same head.
+      if (pull.fresh) continue;
       const seen = this.#reads.get(`${pullKey(pull)} ${token}`);
       if (!seen || now - seen.at >= DETAILS_MAX_AGE_MS) continue;
       // What the caller shows must be no older than this provider's last full read (another
@@ -1023,10 +1082,14 @@ function feedbackOf(pr: GraphqlFeedback): PullFeedback {
   };
 }
 
-/** Prefer an open PR, then the most recently updated. */
+/**
+ * Prefer an open PR; among the others, the newest — the highest number (GitHub numbers a
+ * repository's PRs in the order they are opened). Not the most recently updated: a comment on an
+ * old merged PR moves its `updated_at`, and must not take the branch back to it.
+ */
 export function pickPull<T>(
   pulls: readonly T[],
-  describe: (p: T) => { open: boolean; updatedAt: string },
+  describe: (p: T) => { open: boolean; number: number },
 ): T | null {
   let best: T | null = null;
   for (const p of pulls) {
@@ -1036,16 +1099,15 @@ export function pickPull<T>(
     }
     const a = describe(p);
     const b = describe(best);
-    if ((a.open && !b.open) || (a.open === b.open && Date.parse(a.updatedAt) > Date.parse(b.updatedAt)))
-      best = p;
+    if ((a.open && !b.open) || (a.open === b.open && a.number > b.number)) best = p;
   }
   return best;
 }
 
-const describeListItem = (p: PullListItem) => ({ open: mapPullState(p) === 'open', updatedAt: p.updated_at });
+const describeListItem = (p: PullListItem) => ({ open: mapPullState(p) === 'open', number: p.number });
 const describeCandidate = (p: GraphqlCandidate) => ({
   open: mapPullState({ state: p.state, merged: p.merged ?? p.state === 'MERGED' }) === 'open',
-  updatedAt: p.updatedAt,
+  number: p.number,
 });
 
 /**

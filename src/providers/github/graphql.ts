@@ -176,7 +176,7 @@ export const CANDIDATES_PER_BRANCH = 100;
 
 /** Candidates carry no nested connection, so a query of 50 lookups costs one point. */
 const CANDIDATES = (h: string) =>
-  `pullRequests(headRefName: ${h}, first: ${CANDIDATES_PER_BRANCH}, orderBy: { field: UPDATED_AT, direction: DESC }) { totalCount nodes { url state merged updatedAt headRefName headRepositoryOwner { login } } }`;
+  `pullRequests(headRefName: ${h}, first: ${CANDIDATES_PER_BRANCH}, orderBy: { field: UPDATED_AT, direction: DESC }) { totalCount nodes { url number state merged updatedAt headRefName headRepositoryOwner { login } } }`;
 
 /**
  * One aliased lookup per (repository, branch): the PRs whose head branch has that name, in the
@@ -323,6 +323,7 @@ export type GraphqlPull = z.infer<typeof graphqlPullSchema>;
 
 export const graphqlCandidateSchema = z.object({
   url: z.string(),
+  number: z.number().int().positive(),
   state: z.string(),
   merged: z.boolean().nullish(),
   updatedAt: z.string(),

@@ -11,8 +11,9 @@ export interface PullDetails {
 }
 
 /**
- * Details of a GraphQL answer: every check run and commit status of the head commit's rollup,
- * and the review threads not resolved. Threads beyond the first page are not counted (a PR with
+ * Details of a GraphQL answer: every check run and commit status of the head commit's rollup
+ * (the provider reads them through REST where the rollup holds more than one page), and the
+ * review threads not resolved. Threads beyond the first page are not counted (a PR with
  * more than 100 threads shows at least that many open).
  */
 export function detailsOf(node: GraphqlDetails): PullDetails {
@@ -42,7 +43,9 @@ export function detailsOf(node: GraphqlDetails): PullDetails {
  * its head commit, its checks' rollup state, its comment count and its `updatedAt` (the `stamp`).
  * A refresh of an unchanged PR then reads only the cheap fields (three connections instead of
  * five). Checks still running are read again every time (their counts move without the stamp),
- * and every entry at least every `maxAgeMs`: resolving a review thread moves none of the stamp.
+ * and every entry at least every `maxAgeMs`: resolving a review thread moves none of the stamp,
+ * nor does a check re-run on the same head whose rollup state stays. A fresh read (`PullRef.fresh`)
+ * does not use them: it reads the details and sets them here.
  */
 export class PullDetailsCache {
   readonly #entries = new Map<string, { stamp: string; at: number; details: PullDetails }>();
