@@ -58,8 +58,6 @@ export function githubWebhooks(provider: Provider): ProviderWebhooks {
         if (matches.length === 0) matches.push({ origin: '', url: pr.html_url });
         return matches;
       }
-      if (event === 'push') {
-        const parsed = pushPayload.safeParse(payload);
       if (Object.hasOwn(CHECK_EVENTS, event)) {
         // A check re-run on the same commit changes nothing the PR shows: only its head commit
         // names the refs (the stored `head_sha`), in whichever repository they track it.
@@ -67,6 +65,8 @@ export function githubWebhooks(provider: Provider): ProviderWebhooks {
         if (!parsed.success) throw new BadInputError(`${event} delivery lacks its commit`);
         return [{ origin: '', head_sha: parsed.data.toLowerCase() }];
       }
+      if (event === 'push') {
+        const parsed = pushPayload.safeParse(payload);
         if (!parsed.success) throw new BadInputError('push delivery lacks ref or repository');
         const origin = canonical(parsed.data.repository?.html_url);
         const branch = branchOfRef(parsed.data.ref);
