@@ -205,6 +205,9 @@ export class GitHubModel {
   mergeComputeMs = 0;
   #ids = 1000;
 
+  /** Private repositories visible to a login that is not a person (a GitHub App installation's tokens). */
+  readonly grants = new Map<string, (repo: EmuRepo) => boolean>();
+
   constructor(readonly now: () => Date = () => new Date()) {}
 
   #nextId(): number {
@@ -278,6 +281,9 @@ export class GitHubModel {
    */
   canSee(repo: EmuRepo, login: string | null): boolean {
     if (!repo.private) return true;
+    // A token that is not a person's (a GitHub App installation's) sees what it was granted.
+    const grant = login === null ? undefined : this.grants.get(login);
+    if (grant) return grant(repo);
     const who = login?.toLowerCase();
     return who !== undefined && (who === repo.owner.toLowerCase() || repo.collaborators.has(who));
   }

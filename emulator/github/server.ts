@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { graphqlUrlFor } from '../../src/providers/github/client.ts';
 import { fingerprint, HostEmulator } from '../host-emulator.ts';
 import { answerAdmin, readBody } from '../http.ts';
+import { type AppAnswer, GitHubApps } from './app.ts';
 import {
   executeGitHubGraphql,
   type HiddenFields,
@@ -22,7 +23,9 @@ export type RouteName =
   | 'list_reviews'
   | 'list_check_runs'
   | 'combined_status'
-  | 'graphql';
+  | 'graphql'
+  // A GitHub App's routes (emulator/github/app.ts)
+  | AppAnswer['route'];
 
 export const FAULT_KINDS = [
   'latency',
@@ -125,6 +128,8 @@ interface TokenState {
   core: Budget;
   graphql: Budget;
   revoked: boolean;
+  /** An installation token's expiry (ms since the epoch, the model's clock); none for others. */
+  expiresAt?: number;
 }
 
 type Resource = 'core' | 'graphql';
@@ -147,10 +152,35 @@ export class GitHubEmulator extends HostEmulator<RouteName, Fault, LoggedRequest
   /** See MergeInfoMode; `PUT /_emulator/merge_info` changes it. */
   mergeInfo: MergeInfoMode;
   #renderer: Renderer | null = null;
+  /** GitHub Apps, their installations and installation tokens. */
+  readonly apps: GitHubApps;
+  /** Each installation's budgets, shared by all its tokens (GitHub limits installations, not tokens). */
+  readonly #installationBudgets = new Map<number, Pick<TokenState, 'core' | 'graphql'>>();
 
   constructor(options: GitHubEmulatorOptions = {}) {
     super(faultSchema, options.port ?? 0);
     this.model = new GitHubModel(options.now);
+    const self = this;
+    this.apps = new GitHubApps({
+      model: this.model,
+      renderer: () => this.#renderer!,
+      get webUrl() {
+        return self.webUrl;
+      },
+      get apiUrl() {
+        return self.apiUrl;
+      },
+      addInstallationToken: (token, login, installation, limit, expiresAt) => {
+        const resetAt = Date.now() + this.#options.rateLimitWindowS * 1000;
+        const budgets = this.#installationBudgets.get(installation) ?? {
+          core: { limit, used: 0, resetAt },
+          graphql: { limit, used: 0, resetAt },
+        };
+        this.#installationBudgets.set(installation, budgets);
+        this.#tokens.set(token, { login, ...budgets, revoked: false, expiresAt: expiresAt.getTime() });
+      },
+      revokeToken: (token) => this.revokeToken(token),
+    });
     this.mergeInfo = options.mergeInfo ?? 'public';
     this.#options = {
       apiPrefix: (options.apiPrefix ?? '/api/v3').replace(/\/+$/, ''),
@@ -239,18 +269,26 @@ export class GitHubEmulator extends HostEmulator<RouteName, Fault, LoggedRequest
         ? null
         : matchRoute(path);
     const token = bearer(req.headers.authorization);
-    const record = (status: number) => {
-      this.countAnswer(route?.name ?? null, req.method ?? '', url.pathname, status);
+    const record = (status: number, name: RouteName | null = route?.name ?? null) => {
+      this.countAnswer(name, req.method ?? '', url.pathname, status);
       this.log.push({
         method: req.method ?? '',
         path: url.pathname + url.search,
-        route: route?.name ?? null,
+        route: name,
         status,
         token_fingerprint: token ? fingerprint(token) : null,
         accept: req.headers.accept ?? null,
       });
       if (this.log.length > 5000) this.log.splice(0, this.log.length - 5000);
     };
+    const app =
+      path === null || isGraphql
+        ? null
+        : this.apps.answer(req.method ?? '', path, url.searchParams, req.headers.authorization);
+    if (app) {
+      record(app.status, app.route);
+      return this.#json(res, app.status, app.body);
+    }
     if ((req.method !== 'GET' && !isGraphql) || !route || path === null) {
       record(404);
       return this.#json(res, 404, {
@@ -447,7 +485,11 @@ export class GitHubEmulator extends HostEmulator<RouteName, Fault, LoggedRequest
     };
     switch (route.name) {
       case 'graphql':
-        throw new EmulatorError(400, 'GraphQL is answered elsewhere');
+      case 'get_app':
+      case 'list_installations':
+      case 'get_repo_installation':
+      case 'create_installation_token':
+        throw new EmulatorError(400, 'GraphQL and the App routes are answered elsewhere');
       case 'get_repo':
         return { body: r.fullRepository(this.model.repo(full)), next: null };
       case 'get_pull':
@@ -498,6 +540,8 @@ export class GitHubEmulator extends HostEmulator<RouteName, Fault, LoggedRequest
     if (!token) return 'bad';
     const state = this.#tokens.get(token);
     if (state?.revoked) return 'bad';
+    // An installation token is refused once it expires ("Bad credentials", as any unknown token).
+    if (state?.expiresAt !== undefined && this.model.now().getTime() >= state.expiresAt) return 'bad';
     if (!state) {
       if (!this.#options.acceptAnyToken) return 'bad';
       this.addToken(token);

@@ -5,9 +5,11 @@ import { ConfigError } from '../core/errors.ts';
 import { DEFAULT_LIMITS, type Limits } from '../core/limits.ts';
 import { trimTrailingSlash } from '../core/origin.ts';
 import { DEFAULT_WORKER_SETTINGS, type WorkerSettings } from '../core/schedule.ts';
+import { parseAppPrivateKey } from '../providers/github/app.ts';
 import { KNOWN_PROVIDER_TYPES, providerType } from '../providers/registry.ts';
 import {
   DEFAULT_SERVICE_TOKEN_POLICY,
+  type GitHubAppConfig,
   type ProviderConfig,
   SERVICE_TOKEN_POLICIES,
 } from '../providers/types.ts';
@@ -54,6 +56,12 @@ const httpUrl = z
 
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
 
+/** A GitHub id given as a number or a numeric string (`"12345"`, as GitHub's settings page shows it). */
+const githubId = z
+  .union([z.number().int().positive(), z.string().regex(/^[1-9][0-9]{0,18}$/)])
+  .refine((v) => Number.isSafeInteger(Number(v)), 'must be a positive integer')
+  .transform(String);
+
 /** A share of a token's budget: more than nothing, at most all of it. */
 const budgetShare = z.number().gt(0).max(1);
 
@@ -79,7 +87,45 @@ const providerSchema = z.strictObject({
       }),
     ])
     .optional(),
+  /** A GitHub App (SPEC §6.2 "GitHub App"): its id, the variable holding its PEM, an installation. */
+  app_id: githubId.optional(),
+  app_private_key_env: envName.optional(),
+  installation_id: githubId.optional(),
 });
+
+type ProviderEntry = z.infer<typeof providerSchema>;
+
+/**
+ * A provider's App, its private key read from the environment and parsed now, so that a missing
+ * or malformed key stops the start with an error naming the setting (never the key's text).
+ */
+function appOf(
+  p: ProviderEntry,
+  index: number,
+  source: string,
+  env: NodeJS.ProcessEnv,
+): GitHubAppConfig | undefined {
+  const where = `${source}: providers[${index}] (${p.id})`;
+  if (p.app_id === undefined && p.app_private_key_env === undefined && p.installation_id === undefined)
+    return undefined;
+  if (p.type !== 'github')
+    throw new ConfigError(
+      `${where}: app_id, app_private_key_env and installation_id are for github providers only`,
+    );
+  if (p.app_id === undefined)
+    throw new ConfigError(`${where}: app_private_key_env and installation_id need app_id`);
+  if (p.app_private_key_env === undefined)
+    throw new ConfigError(
+      `${where}: app_id needs app_private_key_env (the variable holding the App's private key)`,
+    );
+  const pem = env[p.app_private_key_env];
+  if (!pem) throw new ConfigError(`${where}: app_private_key_env: ${p.app_private_key_env} is not set`);
+  return {
+    app_id: p.app_id,
+    private_key: parseAppPrivateKey(pem, `${where}: app_private_key_env: ${p.app_private_key_env}`),
+    installation_id: p.installation_id === undefined ? undefined : Number(p.installation_id),
+  };
+}
 
 const ms = z.number().int().min(0);
 const positive = z.number().int().min(1);
@@ -215,7 +261,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     throw new ConfigError('GITSYNC_ADMIN_TOKEN must be at least 16 characters');
   }
   const providers = (file.providers ?? DEFAULT_PROVIDERS ?? []).map(
-    (p): ProviderConfig => ({
+    (p, index): ProviderConfig => ({
       id: p.id,
       type: p.type,
       web_url: p.web_url,
@@ -231,6 +277,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
             }
           : { ...DEFAULT_BUDGET_SHARES, ...p.max_budget_share },
       webhook_secret: p.webhook_secret_env ? env[p.webhook_secret_env] || undefined : undefined,
+      app: appOf(p, index, path ? `GITSYNC_CONFIG (${path})` : 'providers', env),
     }),
   );
   const worker: WorkerSettings = { ...DEFAULT_WORKER_SETTINGS };

@@ -489,17 +489,30 @@ export class Engine {
     const all = providers.providers;
     const pairs = all.map((p) => ({ owner: ownerId, provider: p.config.id }));
     const [tokens, paused] = await Promise.all([store.getTokens(pairs), store.getOwnerPauses(pairs)]);
-    const resolved = all.map((provider) => ({
-      provider,
-      resolved: this.refresher.resolveToken(provider, tokens.get(tokenKey(ownerId, provider.config.id))),
-    }));
+    // A GitHub App's installations are budgets apart, each keyed by the installation (budgetKey).
+    const resolved = all.flatMap((provider) => {
+      const r = this.refresher.resolveToken(provider, tokens.get(tokenKey(ownerId, provider.config.id)));
+      if ('kind' in r || !r.perRepo) return [{ provider, resolved: r }];
+      const each = this.refresher.credentialBudgets(provider, r);
+      return each.length > 0
+        ? each.map((one) => ({ provider, resolved: one as typeof r | RefreshOutcome }))
+        : // No installation token held yet: nothing spent, shown as no token.
+          [
+            {
+              provider,
+              resolved: { kind: 'failed', failure: { code: 'no_token', message: '' } } as RefreshOutcome,
+            },
+          ];
+    });
+    const fpOf = (r: { token: string; budgetKey?: string | undefined }) =>
+      tokenFingerprint(r.budgetKey ?? r.token);
     const keys = resolved.flatMap(({ provider, resolved: r }) =>
-      'kind' in r ? [] : [{ provider_id: provider.config.id, token_fp: tokenFingerprint(r.token) }],
+      'kind' in r ? [] : [{ provider_id: provider.config.id, token_fp: fpOf(r) }],
     );
     const serviceKeys = resolved.flatMap(({ provider, resolved: r }) =>
       'kind' in r || !r.service
         ? []
-        : [{ provider_id: provider.config.id, token_fp: tokenFingerprint(r.token), owner_id: ownerId }],
+        : [{ provider_id: provider.config.id, token_fp: fpOf(r), owner_id: ownerId }],
     );
     const [states, spends] = await Promise.all([
       store.getBudgets(keys, clock.now()),
@@ -531,7 +544,7 @@ export class Engine {
           });
         continue;
       }
-      const fp = tokenFingerprint(r.token);
+      const fp = fpOf(r);
       const share = r.service ? shares.service : shares.owner;
       const perOwner = shares.service_per_owner ?? DEFAULT_BUDGET_SHARES.service_per_owner;
       const mine = states.filter((b) => b.provider_id === id && b.token_fp === fp);

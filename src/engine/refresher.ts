@@ -54,6 +54,26 @@ interface ResolvedToken {
   onlyPublic: boolean;
   /** The provider's service token rather than the owner's own. */
   service: boolean;
+  /**
+   * What budgets and pauses are keyed by where it is not the token: a GitHub App installation's
+   * (RepoCredential.budgetKey), whose tokens are renewed while its budget stays.
+   */
+  budgetKey?: string | undefined;
+  /**
+   * No token yet: the provider's own credential of each row's repository serves (a GitHub App's
+   * installations, `Provider.repoCredentials`), the service token (if any) where none covers it.
+   */
+  perRepo?: boolean | undefined;
+}
+
+/** What a resolved token's budgets and pauses are keyed by (never stored as it is: fingerprinted). */
+const budgetIdentity = (r: ResolvedToken) => r.budgetKey ?? r.token;
+
+/** A group of rows to refresh with one token (or the failure every row of it gets). */
+interface Plan {
+  provider: Provider | null;
+  rows: ClaimedRef[];
+  resolved: ResolvedToken | RefreshOutcome;
 }
 
 /**
@@ -163,7 +183,7 @@ export class Refresher {
       tokens = new Map();
       for (const p of pairs) tokens.set(tokenKey(p.owner, p.provider), error as Error);
     }
-    const plans = [...groups.values()].map(({ provider, rows: groupRows }) => {
+    const owned = [...groups.values()].map(({ provider, rows: groupRows }): Plan => {
       const owner = groupRows[0]!.owner_id;
       if (!provider)
         return { provider, rows: groupRows, resolved: fail('no_provider', 'no provider for origin') };
@@ -179,6 +199,16 @@ export class Refresher {
       const resolved = this.resolveToken(provider, tokens.get(tokenKey(owner, provider.config.id)));
       return { provider, rows: groupRows, resolved };
     });
+    // A group served by the provider's own credentials splits by the credential of each row's repository.
+    const plans = (
+      await Promise.all(
+        owned.map((plan) =>
+          plan.provider && !('kind' in plan.resolved) && plan.resolved.perRepo
+            ? this.#byCredential(plan.provider, plan.rows, plan.resolved, options.deadline)
+            : [plan],
+        ),
+      )
+    ).flat();
     // What every replica knows of these tokens' budgets, in one read.
     await this.deps.budgets?.load(
       plans.flatMap((p) =>
@@ -186,7 +216,7 @@ export class Refresher {
           ? [
               {
                 provider_id: p.provider.config.id,
-                token_fp: tokenFingerprint(p.resolved.token),
+                token_fp: tokenFingerprint(budgetIdentity(p.resolved)),
                 // The service token: what it spent on this owner's behalf too.
                 owner_id: p.resolved.service ? p.rows[0]!.owner_id : undefined,
               },
@@ -221,7 +251,7 @@ export class Refresher {
     const budgets = this.deps.budgets;
     if (!budgets) return { stretch: NO_STRETCH, ownerPausedUntil: null };
     const id = provider.config.id;
-    const fp = tokenFingerprint(resolved.token);
+    const fp = tokenFingerprint(budgetIdentity(resolved));
     const shares = provider.config.max_budget_share ?? DEFAULT_BUDGET_SHARES;
     const share = resolved.service ? shares.service : shares.owner;
     const scopes = provider.capabilities.rateLimitScopes;
@@ -279,9 +309,9 @@ export class Refresher {
     const signal = deadline && shutdown ? AbortSignal.any([deadline, shutdown]) : (deadline ?? shutdown);
     if (signal) setMaxListeners(0, signal);
     const out = new Map<string, RefreshOutcome>();
-    const { token, onlyPublic } = resolved;
+    const { onlyPublic } = resolved;
     const owner = rows[0]!.owner_id;
-    const keys = this.#pauseKeys(provider, token);
+    const keys = this.#pauseKeys(provider, budgetIdentity(resolved));
     const { stretch, ownerPausedUntil } = this.#applyBudget(provider, resolved, keys, owner);
     if (ownerPausedUntil) {
       // This owner's allowance on the service token is spent: their refs wait, nothing is sent.
@@ -296,7 +326,7 @@ export class Refresher {
         );
       return out;
     }
-    const call = this.#call(provider, token, signal, resolved.service ? owner : undefined);
+    const call = this.#call(provider, resolved, signal, resolved.service ? owner : undefined);
     const served = onlyPublic
       ? await this.#onlyPublic(provider, rows, limiter, call, keys.single, out)
       : rows;
@@ -347,18 +377,101 @@ export class Refresher {
    * The calls of one (provider, token): every answer's word on the budget is gathered — for the
    * service token, as spent on `owner`'s behalf.
    */
-  #call(provider: Provider, token: string, signal: AbortSignal | undefined, owner?: string): CallOptions {
+  #call(
+    provider: Provider,
+    resolved: ResolvedToken,
+    signal: AbortSignal | undefined,
+    owner?: string,
+  ): CallOptions {
+    const { token } = resolved;
     const budgets = this.deps.budgets;
-    if (!budgets) return { token, signal };
-    const fp = tokenFingerprint(token);
-    return { token, signal, onBudget: (o) => budgets.observe(provider.config.id, fp, o, owner) };
+    const fp = tokenFingerprint(budgetIdentity(resolved));
+    const call: CallOptions = budgets
+      ? { token, signal, onBudget: (o) => budgets.observe(provider.config.id, fp, o, owner) }
+      : { token, signal };
+    if (resolved.budgetKey) this.#identities.set(call, resolved.budgetKey);
+    return call;
+  }
+
+  /** What a call's rate limits pause, where it is not its token (see ResolvedToken.budgetKey). */
+  readonly #identities = new WeakMap<CallOptions, string>();
+
+  /**
+   * A group served by the provider's own credentials (`perRepo`), split by the credential of each
+   * row's repository — its PR's once it has one (a fork's PR lives in the parent), else its
+   * origin's. A repository no credential covers is served as the owner's would be without one:
+   * by the service token where the provider has one, else "no token"; a credential that could
+   * not be had fails its rows with why.
+   */
+  async #byCredential(
+    provider: Provider,
+    rows: readonly ClaimedRef[],
+    resolved: ResolvedToken,
+    signal: AbortSignal | undefined,
+  ): Promise<Plan[]> {
+    const credentials = provider.repoCredentials!;
+    const repoOf = (row: ClaimedRef) =>
+      (row.url ? provider.parsePullUrl(row.url)?.repo : null) ?? provider.parseOrigin(row.git_remote_origin);
+    const byRepo = new Map<string, { repo: RepoRef | null; rows: ClaimedRef[] }>();
+    for (const row of rows) {
+      const repo = repoOf(row);
+      const key = repo ? `${repo.owner}/${repo.name}`.toLowerCase() : '';
+      const entry = byRepo.get(key) ?? { repo, rows: [] };
+      entry.rows.push(row);
+      byRepo.set(key, entry);
+    }
+    const plans = new Map<string, Plan>();
+    const service = provider.config.service_token;
+    await Promise.all(
+      [...byRepo.values()].map(async ({ repo, rows: repoRows }) => {
+        let plan: Plan;
+        try {
+          const credential = repo ? await credentials.forRepo(repo, signal) : null;
+          if (credential) {
+            plan = {
+              provider,
+              rows: [],
+              resolved: {
+                ...resolved,
+                perRepo: false,
+                token: credential.token,
+                budgetKey: credential.budgetKey,
+              },
+            };
+          } else if (service) {
+            plan = { provider, rows: [], resolved: { ...resolved, perRepo: false, token: service } };
+          } else {
+            const where = repo ? `${repo.owner}/${repo.name}` : 'the repository';
+            plan = {
+              provider,
+              rows: [],
+              resolved: fail(
+                'no_token',
+                `no token for ${provider.config.id}: ${where} is in no installation of its App (or the installation is suspended); link a token of your own`,
+              ),
+            };
+          }
+        } catch (error) {
+          plan = { provider, rows: [], resolved: { kind: 'failed', failure: this.#describe(error, '') } };
+        }
+        const key =
+          'kind' in plan.resolved ? `failed ${repo?.owner}/${repo?.name}` : budgetIdentity(plan.resolved);
+        const same = plans.get(key) ?? plan;
+        same.rows.push(...repoRows);
+        plans.set(key, same);
+      }),
+    );
+    return [...plans.values()];
   }
 
   /**
    * The token an owner's calls to `provider` use (`ownToken`: the owner's own, as the store
    * answered it): the owner's own for this provider, else — as far
    * as the provider's `service_token_for` allows — its own service token, never another
-   * provider's (`onlyPublic`: lent for public repositories only). A failure when there is none.
+   * provider's (`onlyPublic`: lent for public repositories only). A provider with credentials of
+   * its own per repository (a GitHub App's installations) serves before its service token, under
+   * the same policy: `perRepo`, resolved per row's repository by the refresh. A failure when there
+   * is none.
    */
   resolveToken(provider: Provider, ownToken: string | Error | undefined): ResolvedToken | RefreshOutcome {
     if (ownToken instanceof Error) {
@@ -368,6 +481,8 @@ export class Refresher {
     }
     const service = ownToken ? '' : (provider.config.service_token ?? '');
     const policy = provider.config.service_token_for ?? DEFAULT_SERVICE_TOKEN_POLICY;
+    if (!ownToken && provider.repoCredentials && policy !== 'none')
+      return { token: service, onlyPublic: policy === 'public', service: true, perRepo: true };
     const token = ownToken || (policy === 'none' ? '' : service);
     if (token === '') {
       const why = service ? ': link a token of your own (the service token serves no owner here)' : '';
@@ -376,12 +491,25 @@ export class Refresher {
     return { token, onlyPublic: service !== '' && policy === 'public', service: service !== '' };
   }
 
+  /**
+   * The budgets a `perRepo` resolution stands for, for the budget view: each credential the
+   * provider holds now (a GitHub App's installations with a token), and its service token if any.
+   */
+  credentialBudgets(provider: Provider, resolved: ResolvedToken): ResolvedToken[] {
+    if (!resolved.perRepo) return [resolved];
+    const held = (provider.repoCredentials?.budgetKeys?.() ?? []).map(
+      (budgetKey): ResolvedToken => ({ ...resolved, perRepo: false, token: '', budgetKey }),
+    );
+    const service = provider.config.service_token;
+    return service ? [...held, { ...resolved, perRepo: false, token: service }] : held;
+  }
+
   /** A host with several budgets per token (`capabilities.rateLimitScopes`) is paused per budget. */
-  #pauseKeys(provider: Provider, token: string): PauseKeys {
+  #pauseKeys(provider: Provider, identity: string): PauseKeys {
     const scopes = provider.capabilities.rateLimitScopes;
     return {
-      batch: RateLimitPauses.key(provider.config.api_url, token, scopes?.batch),
-      single: RateLimitPauses.key(provider.config.api_url, token, scopes?.single),
+      batch: RateLimitPauses.key(provider.config.api_url, identity, scopes?.batch),
+      single: RateLimitPauses.key(provider.config.api_url, identity, scopes?.single),
     };
   }
 
@@ -415,7 +543,9 @@ export class Refresher {
           .ownerTokens([{ owner: row.owner_id, provider: provider.config.id }])
           .then((m) => m.get(tokenKey(row.owner_id, provider.config.id)))
           .catch((error: Error) => error);
-        const resolved = this.resolveToken(provider, own);
+        let resolved = this.resolveToken(provider, own);
+        if (!('kind' in resolved) && resolved.perRepo)
+          resolved = (await this.#byCredential(provider, [row], resolved, signal))[0]!.resolved;
         if ('kind' in resolved) {
           out.set(row.id, (resolved as Extract<RefreshOutcome, { kind: 'failed' }>).failure);
           return;
@@ -433,17 +563,12 @@ export class Refresher {
         await this.deps.budgets?.load([
           {
             provider_id: provider.config.id,
-            token_fp: tokenFingerprint(resolved.token),
+            token_fp: tokenFingerprint(budgetIdentity(resolved)),
             owner_id: resolved.service ? row.owner_id : undefined,
           },
         ]);
-        const call = this.#call(
-          provider,
-          resolved.token,
-          signal,
-          resolved.service ? row.owner_id : undefined,
-        );
-        const keys = this.#pauseKeys(provider, resolved.token);
+        const call = this.#call(provider, resolved, signal, resolved.service ? row.owner_id : undefined);
+        const keys = this.#pauseKeys(provider, budgetIdentity(resolved));
         const { ownerPausedUntil } = this.#applyBudget(provider, resolved, keys, row.owner_id);
         if (ownerPausedUntil) {
           out.set(row.id, {
@@ -482,7 +607,7 @@ export class Refresher {
         try {
           out.set(row.id, await limiter.run(() => provider.fetchFeedback!(pull, call)));
         } catch (error) {
-          this.#noteLimit(provider, call.token, error);
+          this.#noteLimit(provider, call, error);
           out.set(row.id, this.#describe(error, call.token));
         }
       }),
@@ -542,7 +667,7 @@ export class Refresher {
             );
           } catch (error) {
             const failure = error instanceof Error ? error : new Error(String(error));
-            this.#noteLimit(provider, call.token, failure);
+            this.#noteLimit(provider, call, failure);
             answers.set(key, failure);
           }
         });
@@ -627,7 +752,7 @@ export class Refresher {
                 );
             } catch (error) {
               const failure = error instanceof Error ? error : new Error(String(error));
-              if (this.#noteLimit(provider, call.token, failure)) return;
+              if (this.#noteLimit(provider, call, failure)) return;
               for (const item of part) store(item.row, failure);
             }
           }),
@@ -711,7 +836,7 @@ export class Refresher {
       const again = await lookUp();
       return again.kind === 'no_pr' ? { kind: 'stale_pr' } : again;
     } catch (error) {
-      this.#noteLimit(provider, call.token, error);
+      this.#noteLimit(provider, call, error);
       return { kind: 'failed', failure: this.#describe(error, call.token) };
     }
   }
@@ -720,13 +845,14 @@ export class Refresher {
    * A rate limit pauses the budget it names (its `scope`; none: every budget of the token) on
    * that provider's API until its reset. Returns whether `error` was one.
    */
-  #noteLimit(provider: Provider, token: string, error: unknown): boolean {
+  #noteLimit(provider: Provider, call: CallOptions, error: unknown): boolean {
     if (!(error instanceof RateLimitedError)) return false;
-    this.pauses.pause(RateLimitPauses.key(provider.config.api_url, token, error.scope), error.resetAt);
+    const identity = this.#identities.get(call) ?? call.token;
+    this.pauses.pause(RateLimitPauses.key(provider.config.api_url, identity, error.scope), error.resetAt);
     // Every replica waits too: the pause is written with the budgets after the tick.
     this.deps.budgets?.notePause(
       provider.config.id,
-      tokenFingerprint(token),
+      tokenFingerprint(identity),
       error.scope ?? '',
       error.resetAt,
     );

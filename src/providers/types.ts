@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import type { BudgetShares } from '../core/budget.ts';
 import type { Clock } from '../core/clock.ts';
 import type { PrFields, StaleMatch } from '../core/types.ts';
@@ -74,6 +75,45 @@ export interface ProviderConfig {
    */
   max_budget_share?: BudgetShares | undefined;
   webhook_secret?: string | undefined;
+  /**
+   * A GitHub App serving the repositories it is installed on, like the service token (SPEC §6.2
+   * "GitHub App"). The private key is held parsed, never as its PEM text.
+   */
+  app?: GitHubAppConfig | undefined;
+}
+
+/** `app_id`, `app_private_key_env` (read and parsed) and `installation_id` of a `github` provider. */
+export interface GitHubAppConfig {
+  app_id: string;
+  private_key: KeyObject;
+  /** Serve every repository through this installation instead of asking each repository's. */
+  installation_id?: number | undefined;
+}
+
+/**
+ * A token the provider itself holds for one repository (a GitHub App's installation token),
+ * lent to owners without a token of their own as the service token is (`service_token_for`).
+ */
+export interface RepoCredential {
+  token: string;
+  /**
+   * What budgets and rate-limit pauses are keyed by instead of the token: the installation, which
+   * keeps its budget while its tokens are renewed. Never the token.
+   */
+  budgetKey: string;
+}
+
+/** Credentials a provider holds per repository (see RepoCredential). */
+export interface RepoCredentials {
+  /**
+   * The credential serving `repo`, or null when none covers it (the App is not installed there,
+   * or its installation is suspended). Throws a typed error when the host cannot be asked.
+   */
+  forRepo(repo: RepoRef, signal?: AbortSignal): Promise<RepoCredential | null>;
+  /** The budget keys of the credentials held now (for the budget view). */
+  budgetKeys?(): string[];
+  /** A verified webhook delivery of the provider (see ProviderWebhooks.received). */
+  received?(header: HeaderReader, payload: unknown): void;
 }
 
 /**
@@ -123,6 +163,11 @@ export interface ProviderWebhooks {
    * branches); throws BadInputError for a delivery of a known event that lacks its fields.
    */
   staleRefs(header: HeaderReader, payload: unknown): StaleMatch[];
+  /**
+   * Optional: what a verified delivery changes in the provider itself (a GitHub App's installation
+   * deleted or suspended drops its tokens). Called for every verified delivery, duplicates too.
+   */
+  received?(header: HeaderReader, payload: unknown): void;
 }
 
 /**
@@ -169,6 +214,8 @@ export interface Provider {
   readonly capabilities: ProviderCapabilities;
   /** Receiving webhooks; absent where the host has none (or they are not supported yet). */
   readonly webhooks?: ProviderWebhooks | undefined;
+  /** Optional: tokens the provider holds per repository (a GitHub App's installations). */
+  readonly repoCredentials?: RepoCredentials | undefined;
   /**
    * Whether an origin is on this host (its host, and its path prefix where the host is served
    * under one), whether or not it names a repository: the registry asks each provider in order.

@@ -178,6 +178,7 @@ export async function handleWebhook(
   } catch {
     throw new BadInputError('delivery body is not JSON');
   }
+  webhooks.received?.(header, payload);
   const matches = webhooks
     .staleRefs(header, payload)
     // Names the database cannot store (NUL) cannot match any tracked ref.

@@ -24,6 +24,7 @@ import {
   pullKey,
   type RepoRef,
 } from '../types.ts';
+import { GitHubApp } from './app.ts';
 import { checkRunOutcome, checksOf, commitStatusOutcome, mergeStateOf } from './checks.ts';
 import { GitHubClient, type GitHubClientOptions, graphqlUrlFor, type RequestCounts } from './client.ts';
 import { readErrorBody, translateGitHubError } from './errors.ts';
@@ -164,6 +165,8 @@ export class GitHubProvider implements Provider {
     rateLimitScopes: { batch: 'graphql', single: 'core' },
   };
   readonly webhooks: ProviderWebhooks = githubWebhooks(this);
+  /** The GitHub App's installation tokens, where the configuration names an App. */
+  readonly repoCredentials: GitHubApp | undefined;
   /** Until when GraphQL is limited, per token (hashed): nothing is sent there before then. */
   readonly #graphqlPaused = new Map<string, RateLimitedError>();
   /**
@@ -205,6 +208,7 @@ export class GitHubProvider implements Provider {
     this.#pullDetails = options.pullDetails ?? true;
     this.#listFirst = options.listFirst ?? true;
     this.client = new GitHubClient(config.api_url, options);
+    this.repoCredentials = config.app ? new GitHubApp(config.api_url, config.app, options) : undefined;
     this.#graphqlUrl = graphqlUrlFor(config.api_url);
     this.#clock = options.clock;
   }

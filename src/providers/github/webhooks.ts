@@ -41,6 +41,8 @@ export function githubWebhooks(provider: Provider): ProviderWebhooks {
       return hmacSha256Check(/^sha256=(.*)$/i.exec(header('x-hub-signature-256') ?? '')?.[1], secret);
     },
     deliveryId: (header: HeaderReader) => header('x-github-delivery') || undefined,
+    // A GitHub App's deliveries (installation deleted, suspended…) change which tokens it holds.
+    received: (header, payload) => provider.repoCredentials?.received?.(header, payload),
     staleRefs(header, payload): StaleMatch[] {
       const event = header('x-github-event') ?? '';
       if (PULL_EVENTS.has(event)) {
