@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fingerprint, type GiteaEmulator, startGiteaEmulator } from '../emulator/gitea/server.ts';
 import { deliver, HookPayloads } from '../emulator/gitea/webhooks.ts';
 import { FakeClock } from '../src/core/clock.ts';
+import { DEFAULT_WORKER_SETTINGS } from '../src/core/schedule.ts';
 import { CONFLICT_SETTLE_MS, GiteaProvider } from '../src/providers/gitea/gitea-provider.ts';
 import { CHECKS_SETTLE_MS } from '../src/providers/pull-reads-cache.ts';
 import type { Runtime } from '../src/runtime.ts';
@@ -176,9 +177,12 @@ describe.each(['gitea', 'forgejo'] as const)('%s end to end', (kind) => {
     // The checks have read the same for ten minutes: kept, not read again while nothing moves.
     clock.advance(CHECKS_SETTLE_MS);
     expect((await refresh(chat)).diff_status).toMatchObject({ checks_state: 'failing' });
-    // The job is re-run and passes: the PR answer shows nothing of it.
+    // The job is re-run and passes: the PR answer shows nothing of it, so a refresh nothing asked
+    // for (the row due again) keeps the checks it has.
     gt.model.setStatus(repo, pull.head_sha, { context: 'build', state: 'success' });
-    expect((await refresh(chat)).diff_status).toMatchObject({ checks_state: 'failing' });
+    clock.advance(DEFAULT_WORKER_SETTINGS.fresh_ttl_ms);
+    await runtime.engine.tick();
+    expect(await ref(chat)).toMatchObject({ checks_state: 'failing' });
     const url = `${base}/api/v1/webhooks/corp`;
     const payload = new HookPayloads(gt).status(pull.repo, pull.head_sha, 'ci-bot');
     const delivered = await deliver(url, 'status', payload, SECRET, kind);

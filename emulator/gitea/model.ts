@@ -134,6 +134,13 @@ export interface RenderOptions {
 
 const sha = (seed: string) => createHash('sha1').update(seed).digest('hex');
 
+/**
+ * A time as Gitea renders an issue's: its `*_unix` columns hold whole seconds
+ * (`timeutil.TimeStamp`), so `created_at`, `updated_at`, `closed_at` and `merged_at` never carry
+ * a fraction.
+ */
+export const unixTime = (d: Date) => new Date(Math.floor(d.getTime() / 1000) * 1000).toISOString();
+
 export class GiteaModel {
   readonly users = new Map<string, GtUser>();
   readonly repos = new Map<string, GtRepo>();
@@ -497,6 +504,8 @@ export class GiteaModel {
       created_at: this.#tick(),
     };
     review.comments.push(reply);
+    // A code comment moves the PR's `updated_unix` (`updateCommentInfos`, models/issues/comment.go).
+    this.pull(fullName, number).updated_at = reply.created_at;
     return reply;
   }
 
@@ -528,6 +537,9 @@ export class GiteaModel {
     const review = this.pull(fullName, number).reviews.find((r) => r.id === reviewId);
     if (!review) throw new EmulatorError(404, 'no review');
     review.dismissed = true;
+    // Gitea records the dismissal as a comment on the PR (`CommentTypeDismissReview`), which
+    // moves its `updated_unix`.
+    this.pull(fullName, number).updated_at = this.#tick();
   }
 
   #addReview(
@@ -668,7 +680,7 @@ export class GiteaModel {
       // for a work-in-progress PR.
       mergeable: pull.state === 'open' && !this.isChecking(pull) && !pull.conflicting && !pull.draft,
       merged: pull.merged,
-      merged_at: pull.merged_at?.toISOString() ?? null,
+      merged_at: pull.merged_at ? unixTime(pull.merged_at) : null,
       merge_commit_sha: pull.merged ? sha(`merge ${pull.id}`) : null,
       merged_by: null,
       allow_maintainer_edit: false,
@@ -677,9 +689,9 @@ export class GiteaModel {
       head,
       merge_base: pull.merge_base,
       due_date: null,
-      created_at: pull.created_at.toISOString(),
-      updated_at: pull.updated_at.toISOString(),
-      closed_at: pull.state === 'closed' ? pull.updated_at.toISOString() : null,
+      created_at: unixTime(pull.created_at),
+      updated_at: unixTime(pull.updated_at),
+      closed_at: pull.state === 'closed' ? unixTime(pull.updated_at) : null,
       pin_order: 0,
     };
     if (!o.legacy) {

@@ -255,11 +255,15 @@ export class GiteaEmulator extends HostEmulator<RouteName, Fault, LoggedRequest>
       const sort = url.searchParams.get('sort') ?? '';
       let pulls = repo.pulls.filter((p) => state === 'all' || p.state === state);
       // Sort orders of `repoListPullRequests` (swagger): oldest, recentupdate, leastupdate, …;
-      // without one, newest first.
-      if (sort === 'recentupdate')
-        pulls = [...pulls].sort((a, b) => b.updated_at.getTime() - a.updated_at.getTime() || b.id - a.id);
-      else if (sort === 'leastupdate')
-        pulls = [...pulls].sort((a, b) => a.updated_at.getTime() - b.updated_at.getTime());
+      // without one, newest first. `recentupdate` orders by `issue.updated_unix` (whole seconds),
+      // then creation and id, all descending; `leastupdate` the reverse (`applySorts`,
+      // models/issues/issue_search.go).
+      const updated = (p: GtPull) => Math.floor(p.updated_at.getTime() / 1000);
+      const created = (p: GtPull) => Math.floor(p.created_at.getTime() / 1000);
+      const byUpdate = (a: GtPull, b: GtPull) =>
+        updated(a) - updated(b) || created(a) - created(b) || a.id - b.id;
+      if (sort === 'recentupdate') pulls = [...pulls].sort((a, b) => byUpdate(b, a));
+      else if (sort === 'leastupdate') pulls = [...pulls].sort(byUpdate);
       else if (sort === 'oldest') pulls = [...pulls].sort((a, b) => a.id - b.id);
       else pulls = [...pulls].sort((a, b) => b.id - a.id);
       const { slice, headers } = this.#slice(url, pulls);

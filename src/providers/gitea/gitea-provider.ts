@@ -9,16 +9,18 @@ import {
 import { NO_CHECKS, summarizeChecks } from '../checks.ts';
 import { isOnHost, matchRepoOnHost, matchWebPath, pullNumber } from '../origin-match.ts';
 import { CHECKS_SETTLE_MS, PullReadsCache, READS_MAX_AGE_MS } from '../pull-reads-cache.ts';
-import type {
-  CallOptions,
-  Provider,
-  ProviderCapabilities,
-  ProviderConfig,
-  ProviderDeps,
-  ProviderWebhooks,
-  PullFeedback,
-  PullRef,
-  RepoRef,
+import {
+  type CallOptions,
+  type Provider,
+  type ProviderCapabilities,
+  type ProviderConfig,
+  type ProviderDeps,
+  type ProviderWebhooks,
+  PULL_UNCHANGED,
+  type PullFeedback,
+  type PullRef,
+  pullKey,
+  type RepoRef,
 } from '../types.ts';
 import { GiteaClient, type GiteaClientOptions, totalCount } from './client.ts';
 import { CollaboratorPermissions, giteaTrust } from './permissions.ts';
@@ -64,6 +66,13 @@ export const MAX_LIST_PAGES = 5;
  * waiting for its PR costs 1 list read a retry instead of 5 in a busy repository.
  */
 export const FULL_LOOK_TTL_MS = 60 * 60_000;
+/**
+ * PRs one `fetchPulls` call is asked for: the PRs of one repository in a call share one list read
+ * (a page holds `PAGE_LIMIT` of them).
+ */
+export const PULLS_PER_BATCH = 50;
+/** PRs of one `fetchPulls` call read in full side by side. */
+const FULL_READS_AT_ONCE = 8;
 /** Pages of reviews read at most (250 reviews by default). */
 const MAX_REVIEW_PAGES = 5;
 /** Pages of commits counted at most when a server sends no `X-Total-Count`. */
@@ -125,10 +134,38 @@ function mapState(pull: GiteaPull): PrState {
 type Checks = Pick<PrFields, 'checks_state' | 'checks'>;
 
 /**
- * What the PR answer shows that moves with activity on it, with which its head's statuses were
- * read (`PullReadsCache`): its update time and its comment counts. A status posted moves none.
+ * What the PR answer shows with which its head's statuses were read (`PullReadsCache`): its
+ * comment counts, which move when someone asks on the PR for a build to run again. A status
+ * posted moves nothing in the PR; a title, label or review change says nothing of the checks, so
+ * `updated_at` is not part of it (settled checks of an unchanged head are not read again for it).
  */
-const checksStamp = (pull: GiteaPull) => [pull.updated_at, pull.comments, pull.review_comments].join('|');
+const checksStamp = (pull: GiteaPull) => [pull.comments, pull.review_comments].join('|');
+
+/**
+ * What a PR answer (single or list item) shows, to compare a list item with the last full read:
+ * every field read but the sizes, which some servers leave out of lists (they move with the head
+ * and the merge base, which are in it). `updated_at` moves with every comment Gitea records on
+ * the PR — a push, a review, a review request or dismissal, a title, label or state change
+ * (`CreateComment` → `updateCommentInfos` → `UpdateIssueCols(…, "updated_unix")`, models/issues/
+ * comment.go) — but not with a commit status or a resolved conversation; `mergeable` and
+ * `base.sha` move with the base branch.
+ */
+const pullDigest = (pull: GiteaPull) =>
+  JSON.stringify({ ...pull, additions: undefined, deletions: undefined, changed_files: undefined });
+
+/** A list item that carries the sizes can stand in for the PR's own read. */
+const hasSizes = (pull: GiteaPull) =>
+  pull.additions != null || pull.deletions != null || pull.changed_files != null;
+
+/** What the last full read of a PR saw (`fetchPulls` compares the list's item with it). */
+interface FullRead {
+  digest: string;
+  /** The PR's `updated_at` then (ms; NaN when absent). */
+  updatedAt: number;
+  readAt: number;
+  /** Merged or closed, or its merge state known (not waiting for Gitea's conflict check). */
+  settled: boolean;
+}
 
 const pathOf = (repo: RepoRef) => `${repo.owner}/${repo.name}`;
 const apiPath = (repo: RepoRef) =>
@@ -142,8 +179,15 @@ const splitFullName = (fullName: string): RepoRef | null => {
 /** Gitea and Forgejo (self-hosted, often under a path such as `https://host/gitea`). */
 export class GiteaProvider implements Provider {
   readonly client: GiteaClient;
-  /** Gitea has no batch API (no GraphQL): every PR is read on its own. */
-  readonly capabilities: ProviderCapabilities = { pullsPerBatch: 0, branchesPerBatch: 0, minBatch: 1 };
+  /**
+   * No batch API (no GraphQL), but one list page of a repository's PRs, most recently updated
+   * first, shows each PR as its own read does (`fetchPulls`). Branches are looked up one by one.
+   */
+  readonly capabilities: ProviderCapabilities = {
+    pullsPerBatch: PULLS_PER_BATCH,
+    branchesPerBatch: 0,
+    minBatch: 1,
+  };
   readonly webhooks: ProviderWebhooks;
   readonly #repos = new Map<string, { info: RepoInfo | null; until: number }>();
   /** Commits of a PR by (PR, head, merge base): the same head on the same base has the same commits. */
@@ -165,6 +209,8 @@ export class GiteaProvider implements Provider {
     settleMs: CHECKS_SETTLE_MS,
     settled: (c) => c.checks_state !== 'pending',
   });
+  /** Per (token, PR), what its last full read saw (`fetchPulls`). */
+  readonly #reads = new Map<string, FullRead>();
   readonly #clock: ProviderDeps['clock'];
   /** Thread authors' and reviewers' permission, for feedback (permissions.ts). */
   readonly #permissions: CollaboratorPermissions;
@@ -214,7 +260,132 @@ export class GiteaProvider implements Provider {
    */
   async fetchPull(pull: PullRef, call: CallOptions): Promise<PrFields> {
     const { data } = await this.client.get(`${apiPath(pull.repo)}/pulls/${pull.number}`, pullSchema, call);
-    return this.#complete(pull.repo, data, call);
+    return this.#complete(pull.repo, data, call, pull.fresh === true);
+  }
+
+  /**
+   * Many PRs, grouped by repository: one list read per repository (`#listed`: its PRs in every
+   * state, most recently updated first, as many pages as it takes to reach the PRs asked, bounded)
+   * shows each PR as its own read does. A PR whose item shows what its last full read saw
+   * (`pullDigest`), within the hour, whose ref shows that read (`shownSince`), whose merge state
+   * is known and whose kept checks still stand (settled) is answered PULL_UNCHANGED: no request
+   * of its own. Another is made from its item as `fetchPull` makes it from the PR read (reviews,
+   * statuses, conversations). A PR the list did not reach is read on its own; one a signal asked
+   * for (`fresh`) is never answered unchanged and its checks are read.
+   */
+  async fetchPulls(
+    pulls: readonly PullRef[],
+    call: CallOptions,
+  ): Promise<Map<string, PrFields | Error | typeof PULL_UNCHANGED>> {
+    const out = new Map<string, PrFields | Error | typeof PULL_UNCHANGED>();
+    const groups = new Map<string, { repo: RepoRef; pulls: PullRef[] }>();
+    for (const pull of pulls) {
+      const key = pathOf(pull.repo).toLowerCase();
+      const group = groups.get(key) ?? { repo: pull.repo, pulls: [] };
+      group.pulls.push(pull);
+      groups.set(key, group);
+    }
+    const full: { pull: PullRef; item: GiteaPull | undefined }[] = [];
+    await Promise.all(
+      [...groups.values()].map(async ({ repo, pulls: asked }) => {
+        let items: Map<number, GiteaPull>;
+        try {
+          items = await this.#listed(repo, asked, call);
+        } catch (error) {
+          // A repository gone or hidden from this token: its PRs answer so, the others go on.
+          if (!(error instanceof NotFoundError)) throw error;
+          for (const pull of asked) out.set(pullKey(pull), error);
+          return;
+        }
+        const now = this.#clock.now().getTime();
+        for (const pull of asked) {
+          const item = items.get(pull.number);
+          if (item && this.#unchanged(pull, item, call, now)) out.set(pullKey(pull), PULL_UNCHANGED);
+          else full.push({ pull, item });
+        }
+      }),
+    );
+    let next = 0;
+    const worker = async () => {
+      while (next < full.length) {
+        const { pull, item } = full[next++]!;
+        try {
+          out.set(
+            pullKey(pull),
+            item && hasSizes(item)
+              ? await this.#complete(pull.repo, item, call, pull.fresh === true)
+              : await this.fetchPull(pull, call),
+          );
+        } catch (error) {
+          if (!(error instanceof NotFoundError)) throw error;
+          out.set(pullKey(pull), error);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(FULL_READS_AT_ONCE, full.length) }, worker));
+    return out;
+  }
+
+  /**
+   * The list items of the PRs asked in `repo`: `GET …/pulls?state=all&sort=recentupdate` (ordered
+   * by `updated_unix`, then creation and id, all descending: `applySorts`, models/issues/
+   * issue_search.go), page by page until every PR asked was seen, the list ends, or
+   * `MAX_LIST_PAGES` were read. It stops early when each PR not seen yet was last read with an
+   * update time later than the page's oldest item: `updated_at` only grows, so such a PR is no
+   * longer in this list (moved or deleted) and is read on its own.
+   */
+  async #listed(
+    repo: RepoRef,
+    asked: readonly PullRef[],
+    call: CallOptions,
+  ): Promise<Map<number, GiteaPull>> {
+    const items = new Map<number, GiteaPull>();
+    const unseen = new Set(asked.map((p) => p.number));
+    let seen = 0;
+    for (let page = 1; page <= MAX_LIST_PAGES && unseen.size > 0; page++) {
+      const { data, headers } = await this.client.get(
+        `${apiPath(repo)}/pulls?state=all&sort=recentupdate&limit=${PAGE_LIMIT}&page=${page}`,
+        pullListSchema,
+        call,
+      );
+      for (const pull of data) {
+        if (!unseen.delete(pull.number)) continue;
+        items.set(pull.number, pull);
+      }
+      seen += data.length;
+      const total = totalCount(headers);
+      if (data.length === 0 || (total !== null && seen >= total)) break;
+      const oldest = Date.parse(data.at(-1)!.updated_at ?? '');
+      const gone = [...unseen].every((number) => {
+        const read = this.#reads.get(this.#readKey(call, repo, number));
+        return read !== undefined && read.updatedAt > oldest;
+      });
+      if (gone) break;
+    }
+    return items;
+  }
+
+  /** Whether `item` shows the PR as the read its ref shows, with nothing unseen that may have moved. */
+  #unchanged(pull: PullRef, item: GiteaPull, call: CallOptions, now: number): boolean {
+    if (pull.fresh || !pull.shownSince) return false;
+    const key = this.#readKey(call, pull.repo, pull.number);
+    const read = this.#reads.get(key);
+    if (
+      !read?.settled ||
+      read.readAt > pull.shownSince.getTime() ||
+      now - read.readAt >= READS_MAX_AGE_MS ||
+      read.digest !== pullDigest(item)
+    )
+      return false;
+    if (mapState(item) !== 'open') return true;
+    // The head's checks: only while kept ones still stand (settled, stood, within the hour).
+    const sha = item.head.sha || null;
+    return sha !== null && this.#checks.get(key, sha, checksStamp(item), now) !== undefined;
+  }
+
+  /** The key of a PR's kept reads (`#reads`, `#checks`) for the token of `call`. */
+  #readKey(call: CallOptions, repo: RepoRef, number: number): string {
+    return PullReadsCache.key(call.token, this.buildPullUrl({ repo, number }));
   }
 
   /**
@@ -361,14 +532,16 @@ export class GiteaProvider implements Provider {
       // Without a total, only an empty page ends the list (a server may cap pages below the limit).
       if (data.length === 0 || (total !== null && seen >= total)) break;
     }
-    const newest =
-      matches.sort((a, b) => Date.parse(b.updated_at ?? '') - Date.parse(a.updated_at ?? ''))[0] ?? null;
+    // Of merged and closed PRs, the newest is the one with the highest number (SPEC §5): a
+    // comment on an old merged PR moves it up the list but must not bring the ref back to it.
+    const newest = matches.sort((a, b) => b.number - a.number)[0] ?? null;
     if (full) {
       this.#remember(key, newest?.number ?? null, now);
       return newest;
     }
-    // Page 1 holds the most recently updated PRs: a match there is newer than the one found before.
-    if (newest || known.number === null) return newest;
+    // Page 1 holds the most recently updated PRs: a PR opened, pushed to or closed since the full
+    // look is there; the one that look found is newer if its number is higher.
+    if (known.number === null || (newest && newest.number >= known.number)) return newest;
     try {
       const { data } = await this.client.get(`${apiPath(where)}/pulls/${known.number}`, pullSchema, call);
       return headBranch(data) === branch ? data : null;
@@ -406,27 +579,46 @@ export class GiteaProvider implements Provider {
    * The rest of a PR's fields. Statuses and conversations are read for open PRs only: a merged or
    * closed PR's checks and threads no longer ask anything of anyone (null there).
    */
-  async #complete(repo: RepoRef, pull: GiteaPull, call: CallOptions): Promise<PrFields> {
+  async #complete(repo: RepoRef, pull: GiteaPull, call: CallOptions, fresh = false): Promise<PrFields> {
+    const readAt = this.#clock.now().getTime();
     const open = mapState(pull) === 'open';
     const sha = pull.head.sha || null;
     const [reviews, commits, checks] = await Promise.all([
       this.#reviews(repo, pull.number, call),
       this.#commitCount(repo, pull, call),
-      open && sha ? this.#checksOf(repo, pull, sha, call) : null,
+      open && sha ? this.#checksOf(repo, pull, sha, call, fresh) : null,
     ]);
     let threads: number | null = null;
     if (open) {
       const read = await this.#conversations(repo, pull.number, reviews, MAX_THREAD_REVIEWS, call, true);
       threads = read.complete ? read.list.filter((c) => !c.resolved).length : null;
     }
-    return this.#toFields(repo, pull, reviews, commits, checks, threads);
+    const fields = this.#toFields(repo, pull, reviews, commits, checks, threads);
+    if (this.#reads.size > 50_000) this.#reads.clear();
+    this.#reads.set(this.#readKey(call, repo, pull.number), {
+      digest: pullDigest(pull),
+      updatedAt: Date.parse(pull.updated_at ?? ''),
+      readAt,
+      // A server without `mergeable` never settles it: unknown is all it will ever say.
+      settled: !open || fields.merge_state !== 'unknown' || pull.mergeable == null,
+    });
+    return fields;
   }
 
-  /** The head's checks: kept ones while they may stand in (`#checks`), else its statuses read. */
-  async #checksOf(repo: RepoRef, pull: GiteaPull, sha: string, call: CallOptions): Promise<Checks> {
-    const key = PullReadsCache.key(call.token, this.buildPullUrl({ repo, number: pull.number }));
+  /**
+   * The head's checks: kept ones while they may stand in (`#checks`), else its statuses read;
+   * `fresh` (a signal asked for this read) reads them whatever is kept.
+   */
+  async #checksOf(
+    repo: RepoRef,
+    pull: GiteaPull,
+    sha: string,
+    call: CallOptions,
+    fresh: boolean,
+  ): Promise<Checks> {
+    const key = this.#readKey(call, repo, pull.number);
     const stamp = checksStamp(pull);
-    const kept = this.#checks.get(key, sha, stamp, this.#clock.now().getTime());
+    const kept = fresh ? undefined : this.#checks.get(key, sha, stamp, this.#clock.now().getTime());
     if (kept) return kept;
     const statuses = await this.#statuses(repo, sha, call);
     const checks = summarizeChecks(statuses.list.map((s) => checkResult(s, this.config.web_url)));
