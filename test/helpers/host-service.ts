@@ -5,6 +5,7 @@ import pino from 'pino';
 import { expect } from 'vitest';
 import { loadConfig } from '../../src/config/config.ts';
 import type { Clock } from '../../src/core/clock.ts';
+import type { WorkerSettings } from '../../src/core/schedule.ts';
 import type { Provider } from '../../src/providers/types.ts';
 import { openRuntime, type Runtime } from '../../src/runtime.ts';
 import { createTestDatabase } from './databases.ts';
@@ -15,7 +16,13 @@ import { schemaUrl } from './processes.ts';
  * own, with one code-host provider (pointed at that host's emulator) and the worker loop off: the
  * end-to-end suites of each host drive ticks themselves and talk to it over real HTTP.
  */
-export async function startHostService(options: { adminKey: string; clock: Clock; provider: Provider }) {
+export async function startHostService(options: {
+  adminKey: string;
+  clock: Clock;
+  provider: Provider;
+  /** Worker settings over serve's defaults (the loop stays off unless `enabled`). */
+  worker?: Partial<WorkerSettings> & { enabled?: boolean };
+}) {
   const db = await createTestDatabase('postgres');
   const config = loadConfig({});
   let runtime: Runtime | undefined;
@@ -29,7 +36,7 @@ export async function startHostService(options: { adminKey: string; clock: Clock
         encryption_key: 'ab'.repeat(32),
         log_level: 'silent',
         providers: [],
-        worker: { ...config.worker, enabled: false },
+        worker: { ...config.worker, enabled: false, ...options.worker },
       },
       { clock: options.clock, logger: pino({ level: 'silent' }), providers: [options.provider] },
     );
