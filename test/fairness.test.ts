@@ -4,7 +4,12 @@ import { addMs } from '../src/core/clock.ts';
 import { RateLimitedError } from '../src/core/errors.ts';
 import { DEFAULT_LIMITS } from '../src/core/limits.ts';
 import type { Database } from '../src/store/database.ts';
-import { CLAIM_CANDIDATES_PER_ROW, CLAIM_DUE_SQL } from '../src/store/sql/refs.ts';
+import {
+  CLAIM_CANDIDATES_PER_ROW,
+  CLAIM_DUE_SQL,
+  CLAIM_TURN_ROWS,
+  CLAIM_TURNS_AT_LEAST,
+} from '../src/store/sql/refs.ts';
 import { SqlStore } from '../src/store/sql-store.ts';
 import { TokenCipher } from '../src/store/token-cipher.ts';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from './helpers/databases.ts';
@@ -93,13 +98,25 @@ describe.each(DATABASE_KINDS)('owners share the worker fairly on %s', (kind) => 
   });
 });
 
-/** The first `limit` due rows in turn order (each owner's stalest first, turn by turn): what a claim must take. */
+/**
+ * The first `limit` due rows in turn order, what a claim must take: each owner's rows stalest
+ * first, cut into turns of `ceil(limit / owners)` rows or, when more, `CLAIM_TURN_ROWS` but at
+ * most a `CLAIM_TURNS_AT_LEAST`th of the claim; turn by turn, within a turn whole blocks, the one
+ * holding the stalest row first.
+ */
 const TURN_ORDER_SQL = `
   SELECT id FROM (
-    SELECT id, stale_at, row_number() OVER (PARTITION BY owner_id ORDER BY stale_at, id) AS turn
-    FROM diff_statuses
-    WHERE stale_at <= $1 AND NOT chat_archived AND git_remote_origin <> '' AND git_branch <> '') t
-  ORDER BY turn, stale_at, id LIMIT $2`;
+    SELECT id, turn, stale_at, first_value(stale_at) OVER b AS block_at, first_value(id) OVER b AS block_id
+    FROM (
+      SELECT d.id, d.owner_id, d.stale_at,
+             (row_number() OVER (PARTITION BY d.owner_id ORDER BY d.stale_at, d.id) - 1) / t.rows AS turn
+      FROM diff_statuses d, (
+        SELECT greatest(ceil($2::float8 / greatest(count(DISTINCT owner_id), 1)),
+                        least(${CLAIM_TURN_ROWS}, floor($2::float8 / ${CLAIM_TURNS_AT_LEAST})), 1)::int AS rows
+        FROM diff_statuses WHERE stale_at <= $1 AND NOT chat_archived) t
+      WHERE d.stale_at <= $1 AND NOT d.chat_archived AND d.git_remote_origin <> '' AND d.git_branch <> '') r
+    WINDOW b AS (PARTITION BY owner_id, turn ORDER BY stale_at, id)) x
+  ORDER BY turn, block_at, block_id, stale_at, id LIMIT $2`;
 
 /**
  * Refs of `counts.length` owners, `counts[i]` for the i-th, one chat each, due at one of a few
@@ -114,6 +131,7 @@ async function claimRowsRead(db: Database, now: Date): Promise<number> {
       50,
       addMs(now, 300_000),
       50 * CLAIM_CANDIDATES_PER_ROW,
+      now,
     ])
   ).rows[0]!['QUERY PLAN'];
   type Node = Record<string, unknown> & { Plans?: Node[] };
@@ -167,6 +185,26 @@ describe.each(DATABASE_KINDS)('the claim on %s', (kind) => {
       }
       await test.db.query('DELETE FROM chats');
     }
+  });
+
+  it('gives each owner a batch’s worth at a time: a claim of 1,000 among 100 owners’ backlogs takes whole turns of CLAIM_TURN_ROWS, the stalest owners first', async () => {
+    test = await createTestDatabase(kind);
+    const store = new SqlStore(test.db, new TokenCipher(null));
+    const now = new Date();
+    // 100 owners with 100 rows each, each owner's due a second earlier than the next one's.
+    const owners = Array.from({ length: 100 }, () => randomUUID());
+    for (const [i, owner] of owners.entries())
+      await seedDue(test.db, owner, 100, addMs(now, -1000 * (100 - i)), `o${i}`);
+    const rows = await store.claimStaleRefs(now, 1000, addMs(now, 300_000));
+    const perOwner = new Map<string, number>();
+    for (const r of rows) perOwner.set(r.owner_id, (perOwner.get(r.owner_id) ?? 0) + 1);
+    // Whole turns, the owners whose rows waited longest first: 20 owners' 49 rows and the 21st
+    // owner's first 20 (its turn goes on first in the next claim), not 10 rows of every owner.
+    expect(owners.slice(0, 21).map((o) => perOwner.get(o))).toEqual([
+      ...Array.from({ length: 20 }, () => CLAIM_TURN_ROWS),
+      1000 - 20 * CLAIM_TURN_ROWS,
+    ]);
+    expect(perOwner.size).toBe(21);
   });
 
   it('reads a number of rows bounded by the claim, not by the backlog: one owner’s 20,000 due rows and another’s few', async () => {
@@ -234,11 +272,13 @@ describe('replicas claiming at once on PostgreSQL', () => {
         for (let claim = 0; ; claim++) {
           const rows = await store.claimStaleRefs(now, 40, addMs(now, 300_000));
           if (rows.length === 0) return;
-          // While all 20 owners have rows due, a claim of 40 takes at most 2 of the flooder's
-          // (its first two turns), however many more of its rows are due.
+          // While all 20 owners have rows due, a claim of 40 takes at most two turns of the
+          // flooder's (4 rows each: a tenth of the claim), however many more of its rows are due.
           if (claim === 0) {
             firstClaims++;
-            expect(rows.filter((r) => r.owner_id === owners[0]).length).toBeLessThanOrEqual(4);
+            expect(rows.filter((r) => r.owner_id === owners[0]).length).toBeLessThanOrEqual(
+              2 * (40 / CLAIM_TURNS_AT_LEAST),
+            );
           }
           for (const row of rows) {
             if (claimedBy.has(row.id)) duplicates++;

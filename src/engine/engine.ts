@@ -40,6 +40,14 @@ export interface FeedbackAnswer {
   refs: RefFeedback[];
 }
 
+/**
+ * How far ahead of its due time (a share of `fresh_ttl_ms`: 6 s of the default 120 s) a ref may
+ * be claimed to fill its owner's batch (`CLAIM_DUE_SQL`'s filled turns): each owner's token then
+ * reads a batch's worth at a time, not the few rows of it that came due since the last tick. At
+ * most this share more refreshes; none later.
+ */
+export const FILL_TTL_FRACTION = 1 / 20;
+
 /** Byte bounds of a stored ref's origin and branch (see `reportRef`). */
 const MAX_ORIGIN_BYTES = 1024;
 const MAX_BRANCH_BYTES = 512;
@@ -213,7 +221,12 @@ export class Engine {
     const { store, clock, settings } = this.deps;
     const t0 = performance.now();
     const started = clock.now();
-    const rows = await store.claimStaleRefs(started, limit, addMs(started, settings.lease_ms));
+    const rows = await store.claimStaleRefs(
+      started,
+      limit,
+      addMs(started, settings.lease_ms),
+      addMs(started, settings.fresh_ttl_ms * FILL_TTL_FRACTION),
+    );
     const claimMs = performance.now() - t0;
     const result: TickResult = {
       claimed: rows.length,

@@ -393,8 +393,8 @@ export class SqlStore implements Store {
     });
   }
 
-  claimStaleRefs(now: Date, limit: number, leaseUntil: Date): Promise<ClaimedRef[]> {
-    return refs.claimDueRefs(this.db, now, limit, leaseUntil);
+  claimStaleRefs(now: Date, limit: number, leaseUntil: Date, fillUntil?: Date): Promise<ClaimedRef[]> {
+    return refs.claimDueRefs(this.db, now, limit, leaseUntil, 'fair', fillUntil);
   }
 
   async getRef(chatId: string, origin?: string, branch?: string): Promise<ClaimedRef | null> {

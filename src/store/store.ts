@@ -252,7 +252,11 @@ export interface Store {
     maxRefs?: number,
     maxOwnerRefs?: number,
   ): Promise<DiffStatus | null>;
-  claimStaleRefs(now: Date, limit: number, leaseUntil: Date): Promise<ClaimedRef[]>;
+  /**
+   * Up to `limit` due rows, shared between owners in turns, leased until `leaseUntil`; an owner's
+   * first turn may be filled with its rows due by `fillUntil` (default `now`: none early).
+   */
+  claimStaleRefs(now: Date, limit: number, leaseUntil: Date, fillUntil?: Date): Promise<ClaimedRef[]>;
   /** The chat's ref by origin and branch, or its primary ref when both are omitted. */
   getRef(chatId: string, origin?: string, branch?: string): Promise<ClaimedRef | null>;
   writeRefreshes(writes: readonly RefWrite[]): Promise<WriteResult>;

@@ -111,21 +111,44 @@ export const CLAIM_CANDIDATES_PER_ROW = 4;
 export const CLAIM_DESCENT_OWNERS = 1000;
 
 /**
+ * The most rows of one owner a turn of the claim holds: a batch's worth (GitHub reads 49 PRs in one
+ * GraphQL query), so that each owner's rows of a claim fill the batched reads of its token rather
+ * than a few rows each — 100 owners in a claim of 1,000 were 10 rows each, and five times the
+ * requests of one owner's path. A turn is `ceil(limit / owners)` rows when that is more, and this
+ * many at most a tenth of the claim (`CLAIM_TURNS_AT_LEAST`): however stale one owner's rows, a
+ * claim of 50 still holds ten turns.
+ */
+export const CLAIM_TURN_ROWS = 49;
+export const CLAIM_TURNS_AT_LEAST = 10;
+
+/**
  * One statement that shares the tick fairly between owners: every due row (no other worker holds)
- * has its turn among its owner's due rows, stalest first (`stale_at, id`), and the claim takes the
- * first turn of every owner, then the second, and so on, stalest first within a turn — so one
- * owner's backlog of thousands delays another owner's few rows by no more than one claim.
+ * has its rank among its owner's due rows, stalest first (`stale_at, id`); an owner's turns are
+ * blocks of `turn` consecutive ranks, `turn` = `ceil($2 / owners)`, or `CLAIM_TURN_ROWS` when that
+ * is more but at most a `CLAIM_TURNS_AT_LEAST`th of the claim; and the claim takes the
+ * first turn of every owner, then the second, and so on — within a turn whole blocks, the block
+ * holding the stalest row first. So one owner's backlog of thousands delays another owner's few
+ * rows by no more than one claim while the claim holds a turn of each owner, and otherwise the
+ * owners whose rows waited longest go first; and each owner's rows of a claim come as a batch's
+ * worth, not as one row per turn.
  *
  * The `$4` candidates are found without reading every due row (index `diff_statuses_due_by_owner`,
  * owner then `stale_at`):
  * - `owners`: the owners with rows due, each found by one descent from the previous one (a loose
  *   index scan), at most `CLAIM_DESCENT_OWNERS` + 1 of them.
- * - `first_turns`: each owner's first `share` rows, `share` = `$4` / owners (one owner: all `$4`).
- *   When they make `$4`, the best `$4` in turn order are among them: none has a turn past `share`.
- * - `later_turns`: only when some owners had fewer rows than their share, the further rows of the
- *   owners that had a whole share, as many as are still missing.
+ * - `first_turns`: each owner's first `share` rows, `share` = `$4` / owners (one owner: all `$4`)
+ *   rounded up to whole turns. When they make `$4`, the best `$4` in turn order are among them:
+ *   none has a turn past `share`.
+ * - `first_turns`, filled: an owner whose due rows do not fill its first turn (nor a batch,
+ *   `CLAIM_TURN_ROWS`) has it filled with its rows due by `$5` (no later than a few seconds from
+ *   now, `Engine`'s `FILL_TTL_FRACTION`; none failing): in a steady state each owner's rows come
+ *   due a few at a time, and a claim every second or so found 10 rows of each of 100 owners due —
+ *   a batch of 10 for each token. A row refreshed early is refreshed a little more often, never
+ *   later.
+ * - `later_turns`: only when some owners had fewer rows due than their share, the further rows of
+ *   the owners that had a whole share due, as many as are still missing.
  * - `all_turns`: only past `CLAIM_DESCENT_OWNERS` owners, every due row ranked in one sort.
- * The rows taken are locked (`FOR UPDATE SKIP LOCKED`, re-checked as still due) and pushed a
+ * The rows taken are locked (`FOR UPDATE SKIP LOCKED`, re-checked as still due by `$5`) and pushed a
  * lease ahead (`$3`); `updated_at` is untouched so the primary ref never changes by a claim. The
  * candidates are fetched again by id (`id = ANY`: without it the whole table was scanned to join
  * them), and the re-check is written so that no index serves it (with `stale_at <= $1` a planner
@@ -146,43 +169,55 @@ export const CLAIM_DUE_SQL = `
             WHERE d.owner_id > o.owner_id AND d.chat_archived IS FALSE AND d.stale_at <= $1
             ORDER BY d.owner_id LIMIT 1), o.n + 1
     FROM owners o WHERE o.owner_id IS NOT NULL AND o.n <= ${CLAIM_DESCENT_OWNERS}
-  ), owners_due AS (
-    SELECT count(owner_id) AS owners, ceil($4::float8 / greatest(count(owner_id), 1))::int AS share
+  ), owners_count AS (
+    SELECT count(owner_id) AS owners, greatest(ceil($2::float8 / greatest(count(owner_id), 1)),
+             least(${CLAIM_TURN_ROWS}, floor($2::float8 / ${CLAIM_TURNS_AT_LEAST})), 1)::int AS turn
     FROM owners
-  ), first_turns AS (
+  ), owners_due AS (
+    SELECT owners, turn, (turn * ceil(ceil($4::float8 / greatest(owners, 1)) / turn))::int AS share
+    FROM owners_count
+  ), first_reads AS (
     SELECT o.owner_id, r.id, r.stale_at, r.turn
     FROM owners_due s, owners o, LATERAL (
       SELECT id, stale_at, row_number() OVER (ORDER BY stale_at, id) AS turn FROM (
         SELECT d.id, d.stale_at FROM diff_statuses d
-        WHERE d.owner_id = o.owner_id AND d.chat_archived IS FALSE AND d.stale_at <= $1
+        WHERE d.owner_id = o.owner_id AND d.chat_archived IS FALSE AND d.stale_at <= $5
+          AND (d.stale_at <= $1 OR d.last_error IS NULL)
           AND d.git_remote_origin <> '' AND d.git_branch <> ''
         ORDER BY d.stale_at, d.id LIMIT s.share) x
     ) r
     WHERE s.owners <= ${CLAIM_DESCENT_OWNERS} AND o.owner_id IS NOT NULL
+  ), first_turns AS (
+    SELECT f.owner_id, f.id, f.stale_at, f.turn FROM owners_due s, first_reads f
+    WHERE f.stale_at <= $1 OR f.turn <= least(s.turn, ${CLAIM_TURN_ROWS})
   ), later_turns AS (
-    SELECT r.id, r.stale_at, s.share + r.turn AS turn
-    FROM owners_due s, first_turns f, LATERAL (
+    SELECT f.owner_id, r.id, r.stale_at, s.share + r.turn AS turn
+    FROM owners_due s, first_reads f, LATERAL (
       SELECT id, stale_at, row_number() OVER (ORDER BY stale_at, id) AS turn FROM (
         SELECT d.id, d.stale_at FROM diff_statuses d
         WHERE d.owner_id = f.owner_id AND d.chat_archived IS FALSE AND d.stale_at <= $1
           AND d.git_remote_origin <> '' AND d.git_branch <> ''
         ORDER BY d.stale_at, d.id OFFSET s.share LIMIT $4 - (SELECT count(*) FROM first_turns)) x
     ) r
-    WHERE f.turn = s.share AND (SELECT count(*) FROM first_turns) < $4
+    WHERE f.turn = s.share AND f.stale_at <= $1 AND (SELECT count(*) FROM first_turns) < $4
   ), all_turns AS (
-    SELECT id, stale_at, row_number() OVER (PARTITION BY owner_id ORDER BY stale_at, id) AS turn
+    SELECT owner_id, id, stale_at, row_number() OVER (PARTITION BY owner_id ORDER BY stale_at, id) AS turn
     FROM diff_statuses
     WHERE stale_at <= $1 AND NOT chat_archived AND git_remote_origin <> '' AND git_branch <> ''
       AND (SELECT owners FROM owners_due) > ${CLAIM_DESCENT_OWNERS}
+  ), ranked AS (
+    SELECT r.owner_id, r.id, r.stale_at, (r.turn - 1) / s.turn AS turn
+    FROM owners_due s, (SELECT owner_id, id, turn, stale_at FROM first_turns
+      UNION ALL SELECT owner_id, id, turn, stale_at FROM later_turns
+      UNION ALL SELECT owner_id, id, turn, stale_at FROM all_turns) r
   ), candidates AS (
-    SELECT id, turn, stale_at FROM first_turns
-    UNION ALL SELECT id, turn, stale_at FROM later_turns
-    UNION ALL SELECT id, turn, stale_at FROM all_turns
-    ORDER BY turn, stale_at, id LIMIT $4
+    SELECT id, turn, stale_at, first_value(stale_at) OVER w AS block_at, first_value(id) OVER w AS block_id
+    FROM ranked WINDOW w AS (PARTITION BY owner_id, turn ORDER BY stale_at, id)
+    ORDER BY turn, block_at, block_id, stale_at, id LIMIT $4
   ), due AS (
     SELECT d.id FROM diff_statuses d JOIN candidates w ON w.id = d.id
-    WHERE d.id = ANY (ARRAY(SELECT id FROM candidates)) AND d.stale_at - $1 <= interval '0' AND NOT d.chat_archived
-    ORDER BY w.turn, w.stale_at, w.id
+    WHERE d.id = ANY (ARRAY(SELECT id FROM candidates)) AND d.stale_at - $5 <= interval '0' AND NOT d.chat_archived
+    ORDER BY w.turn, w.block_at, w.block_id, w.stale_at, w.id
     LIMIT $2
     FOR UPDATE OF d SKIP LOCKED
   )
@@ -205,16 +240,18 @@ export const CLAIM_STALEST_SQL = `
   WHERE d.id = due.id AND c.id = d.chat_id
   RETURNING ${CLAIMED_COLUMNS}`;
 
+/** `fillUntil`: see `CLAIM_DUE_SQL`'s filled turns (`$5`); by default nothing is claimed before it is due. */
 export async function claimDueRefs(
   q: Tx,
   now: Date,
   limit: number,
   leaseUntil: Date,
   statement: 'fair' | 'stalest' = 'fair',
+  fillUntil: Date = now,
 ): Promise<ClaimedRef[]> {
   const r =
     statement === 'fair'
-      ? await q.query(CLAIM_DUE_SQL, [now, limit, leaseUntil, limit * CLAIM_CANDIDATES_PER_ROW])
+      ? await q.query(CLAIM_DUE_SQL, [now, limit, leaseUntil, limit * CLAIM_CANDIDATES_PER_ROW, fillUntil])
       : await q.query(CLAIM_STALEST_SQL, [now, limit, leaseUntil]);
   return r.rows.map((row) => toClaimed(row, leaseUntil));
 }
