@@ -31,7 +31,18 @@ export interface CapacityScenario {
   settings: Partial<WorkerSettings>;
   /** `github`: open PRs per repository. */
   prsPerRepo?: number;
+  /**
+   * `github`: how many owners the refs are spread over (in turn), each with a token of its own
+   * (default: one owner, served by the service token), and where their PRs live: `own`, each
+   * owner's in repositories of its own; `shared`, every repository holding PRs of `prsPerRepo`
+   * owners (one each, with at least that many owners).
+   */
+  owners?: number;
+  shape?: RepoShape;
 }
+
+/** Where the PRs of many owners live (CapacityScenario.shape). */
+export type RepoShape = 'own' | 'shared';
 
 /** How far past the TTL a ref may be when refreshed and still count as kept fresh (SPEC §7). */
 const SLACK_MS = 10_000;
@@ -85,8 +96,8 @@ export async function measureCapacity(db: Database, s: CapacityScenario) {
     // Record, for every claimed row already refreshed once, how long since its last refresh. (A
     // subclass, not a Proxy: the store's private members need the store itself as `this`.)
     const measured = new (class extends SqlStore {
-      override async claimStaleRefs(now: Date, limit: number, lease: Date) {
-        const rows = await super.claimStaleRefs(now, limit, lease);
+      override async claimStaleRefs(now: Date, limit: number, lease: Date, fillUntil?: Date) {
+        const rows = await super.claimStaleRefs(now, limit, lease, fillUntil);
         for (const r of rows) {
           if (!r.refreshed_at) continue;
           const ms = now.getTime() - r.refreshed_at.getTime();
@@ -98,6 +109,7 @@ export async function measureCapacity(db: Database, s: CapacityScenario) {
     })(db, new TokenCipher(null));
     let refreshes = 0;
     let writeFailures = 0;
+    const ticks = { count: 0, claimed: 0, claim_ms: 0, total_ms: 0, outcomes: {} as Record<string, number> };
     const engine = new Engine({
       store: measured,
       providers,
@@ -105,13 +117,19 @@ export async function measureCapacity(db: Database, s: CapacityScenario) {
       settings,
       logger: silentLogger,
       observer: {
-        tick: (r) => {
+        tick: (r, t) => {
           refreshes += r.outcomes.updated;
           writeFailures += r.write_failures;
+          for (const [k, v] of Object.entries(r.outcomes)) ticks.outcomes[k] = (ticks.outcomes[k] ?? 0) + v;
+          ticks.count++;
+          ticks.claimed += r.claimed;
+          ticks.claim_ms += t.claim_ms;
+          ticks.total_ms += t.total_ms;
         },
       },
     });
 
+    const hostBefore = await setup.counters?.();
     const started = performance.now();
     const cpu = process.cpuUsage();
     const hostCpu = setup.pid ? cpuSecondsOf(setup.pid) : null;
@@ -124,6 +142,7 @@ export async function measureCapacity(db: Database, s: CapacityScenario) {
     }
     await engine.stop();
     const seconds = (performance.now() - started) / 1000;
+    const hostAfter = await setup.counters?.();
     const used = process.cpuUsage(cpu);
     const hostCpuEnd = setup.pid ? cpuSecondsOf(setup.pid) : null;
     const loop = performance.eventLoopUtilization(elu);
@@ -135,7 +154,28 @@ export async function measureCapacity(db: Database, s: CapacityScenario) {
     for (const r of left.rows) late.add(r.id);
     // Refreshes whose outcome was not written would count without keeping anything fresh.
     if (writeFailures > 0) process.stderr.write(`capacity: ${writeFailures} outcome writes failed\n`);
+    const perThousand = (n: number) => (refreshes > 0 ? Math.round((n / refreshes) * 10_000) / 10 : null);
+    const host =
+      hostBefore && hostAfter
+        ? {
+            requests: hostAfter.requests - hostBefore.requests,
+            graphql: hostAfter.graphql - hostBefore.graphql,
+            lists: hostAfter.lists - hostBefore.lists,
+            points: hostAfter.points - hostBefore.points,
+          }
+        : null;
     return {
+      /** The worker loop's ticks in the window: how many, rows claimed and ms (claim, whole tick) each. */
+      ticks: ticks.count,
+      outcomes: ticks.outcomes,
+      claimed_per_tick: ticks.count > 0 ? Math.round(ticks.claimed / ticks.count) : 0,
+      claim_ms_per_tick: ticks.count > 0 ? Math.round(ticks.claim_ms / ticks.count) : 0,
+      tick_ms: ticks.count > 0 ? Math.round(ticks.total_ms / ticks.count) : 0,
+      /** What the code host received in the window, per 1,000 refreshes (the emulator's own counts). */
+      requests_per_1000: host ? perThousand(host.requests) : null,
+      graphql_per_1000: host ? perThousand(host.graphql) : null,
+      list_reads_per_1000: host ? perThousand(host.lists) : null,
+      points_per_1000: host ? perThousand(host.points) : null,
       refreshes,
       write_failures: writeFailures,
       per_second: Math.round(refreshes / seconds),
@@ -167,7 +207,17 @@ interface World {
   discover: boolean;
   /** The code host's own process, if it has one. */
   pid?: number;
+  /** What the code host received so far, if it counts. */
+  counters?: () => Promise<HostCounters>;
   close(): Promise<void>;
+}
+
+/** Requests the GitHub emulator received so far: all, GraphQL queries, PR list reads; GraphQL points charged. */
+export interface HostCounters {
+  requests: number;
+  graphql: number;
+  lists: number;
+  points: number;
 }
 
 /** The fake host, refs over 100 owners, every ref already refreshed once (spread over one TTL). */
@@ -206,23 +256,52 @@ async function fakeWorld(db: Database, s: CapacityScenario): Promise<World> {
 async function githubWorld(db: Database, s: CapacityScenario): Promise<World> {
   const token = 'ghp_bench_capacity';
   const perRepo = s.prsPerRepo ?? 20;
-  const emulator = await startEmulatorProcess({ refs: s.refs, perRepo, token, latencyMs: s.latencyMs });
+  const owners = s.owners ?? 1;
+  const shape = s.shape ?? 'shared';
+  const emulator = await startEmulatorProcess({
+    refs: s.refs,
+    perRepo,
+    token,
+    latencyMs: s.latencyMs,
+    owners,
+    shape,
+  });
   try {
-    await seedGitHubRows(db, { refs: s.refs, perRepo, webUrl: emulator.webUrl });
+    const ownerIds = await seedGitHubRows(db, {
+      refs: s.refs,
+      perRepo,
+      webUrl: emulator.webUrl,
+      owners,
+      shape,
+    });
+    if (owners > 1) {
+      // Each owner's own token: the service token serves none of them (service_token_for "none").
+      const store = new SqlStore(db, new TokenCipher(null));
+      for (const [i, owner] of ownerIds.entries())
+        await store.putToken(owner, 'github', ownerToken(i), new Date());
+    }
   } catch (error) {
     await emulator.close();
     throw error;
   }
   return {
-    provider: githubProvider(emulator, token),
+    provider: githubProvider(emulator, token, owners > 1 ? 'none' : 'all'),
     discover: true,
     pid: emulator.pid,
+    counters: emulator.counters,
     close: () => emulator.close(),
   };
 }
 
+/** The i-th owner's own token (from 0), known to the emulator with a budget of its own. */
+export const ownerToken = (i: number) => `ghp_bench_owner_${i}`;
+
 /** The GitHub provider for an emulator, serving every owner with `token` as its service token. */
-export function githubProvider(gh: { webUrl: string; apiUrl: string }, token: string): GitHubProvider {
+export function githubProvider(
+  gh: { webUrl: string; apiUrl: string },
+  token: string,
+  serves: 'all' | 'none' = 'all',
+): GitHubProvider {
   return new GitHubProvider(
     {
       id: 'github',
@@ -230,7 +309,7 @@ export function githubProvider(gh: { webUrl: string; apiUrl: string }, token: st
       web_url: gh.webUrl,
       api_url: gh.apiUrl,
       service_token: token,
-      service_token_for: 'all',
+      service_token_for: serves,
     },
     { clock: systemClock },
   );
@@ -240,35 +319,55 @@ export function githubProvider(gh: { webUrl: string; apiUrl: string }, token: st
 export const benchRepo = (n: number, perRepo: number) => `r${Math.floor((n - 1) / perRepo)}`;
 
 /**
- * Fills an emulator with `perRepo` open PRs per repository (branch `b<n>` in repository
- * `bench/<benchRepo(n)>`) and a budget for `token` that does not run out.
+ * The same with refs spread over `owners` (the n-th ref is owner (n - 1) % owners's): `shared`,
+ * as benchRepo (consecutive refs, so every repository holds PRs of `perRepo` owners); `own`, the
+ * owner's k-th ref in its repository `o<owner>r<k / perRepo>`.
  */
-export function fillGitHubModel(gh: GitHubEmulator, refs: number, perRepo: number, token: string): void {
+export function benchRepoOf(n: number, o: { perRepo: number; owners?: number; shape?: RepoShape }): string {
+  const owners = o.owners ?? 1;
+  if (owners === 1 || o.shape !== 'own') return benchRepo(n, o.perRepo);
+  return `o${(n - 1) % owners}r${Math.floor(Math.floor((n - 1) / owners) / o.perRepo)}`;
+}
+
+/**
+ * Fills an emulator with `perRepo` open PRs per repository (branch `b<n>` in repository
+ * `bench/<benchRepoOf(n)>`) and a budget that does not run out for `token` and, with many owners,
+ * for each owner's own token.
+ */
+export function fillGitHubModel(
+  gh: GitHubEmulator,
+  refs: number,
+  perRepo: number,
+  token: string,
+  spread: { owners?: number; shape?: RepoShape } = {},
+): void {
   gh.addToken(token, 'bench', 1_000_000_000, 1_000_000_000);
-  let repo: ReturnType<GitHubEmulator['model']['createRepo']> | null = null;
+  const owners = spread.owners ?? 1;
+  if (owners > 1)
+    for (let i = 0; i < owners; i++) gh.addToken(ownerToken(i), `owner${i}`, 1_000_000_000, 1_000_000_000);
   for (let n = 1; n <= refs; n++) {
-    if ((n - 1) % perRepo === 0) repo = gh.model.createRepo({ owner: 'bench', name: benchRepo(n, perRepo) });
+    const name = benchRepoOf(n, { perRepo, ...spread });
+    const repo = gh.model.repos.get(`bench/${name}`) ?? gh.model.createRepo({ owner: 'bench', name });
     // The branch first: opening a PR on a new branch pushes it, and a push looks at every PR of the
     // model (quadratic at 100,000 PRs).
-    repo!.branches.set(
-      `b${n}`,
-      createHash('sha1')
-        .update(`bench/${benchRepo(n, perRepo)}:b${n}`)
-        .digest('hex'),
-    );
-    gh.model.openPull(`bench/${benchRepo(n, perRepo)}`, { head: `b${n}` });
+    repo.branches.set(`b${n}`, createHash('sha1').update(`bench/${name}:b${n}`).digest('hex'));
+    gh.model.openPull(`bench/${name}`, { head: `b${n}` });
   }
 }
 
-/** `refs` refs of one owner on the emulator's PRs (see fillGitHubModel): reported an hour ago, due, no PR known yet. */
+/**
+ * `refs` refs on the emulator's PRs (see fillGitHubModel), of one owner or spread over `owners` in
+ * turn: reported an hour ago, due, no PR known yet. Returns the owners' ids, in order.
+ */
 export async function seedGitHubRows(
   db: Database,
-  o: { refs: number; perRepo: number; webUrl: string },
-): Promise<void> {
+  o: { refs: number; perRepo: number; webUrl: string; owners?: number; shape?: RepoShape },
+): Promise<string[]> {
   const now = Date.now();
+  const owners = Array.from({ length: o.owners ?? 1 }, () => randomUUID());
   await seedRefs(db, {
     refs: o.refs,
-    owners: [randomUUID()],
+    owners,
     origin: `${o.webUrl}/bench/r0`,
     provider_id: 'github',
     branch: (n) => `b${n}`,
@@ -277,10 +376,16 @@ export async function seedGitHubRows(
     stale_at: (n) => new Date(now - 1000 - (n % 1000)),
   });
   // seedRefs gives every ref one origin: each branch's PR lives in its own repository.
+  const n = '(substr(git_branch, 2)::int - 1)';
+  const own = owners.length > 1 && o.shape === 'own';
+  const repo = own
+    ? `'o' || (${n} % $3)::text || 'r' || ((${n} / $3) / $2)::text`
+    : `'r' || (${n} / $2)::text`;
   await db.query(
-    `UPDATE diff_statuses SET git_remote_origin = $1 || ((substr(git_branch, 2)::int - 1) / $2)::text`,
-    [`${o.webUrl}/bench/r`, o.perRepo],
+    `UPDATE diff_statuses SET git_remote_origin = $1 || ${repo}`,
+    own ? [`${o.webUrl}/bench/`, o.perRepo, owners.length] : [`${o.webUrl}/bench/`, o.perRepo],
   );
+  return owners;
 }
 
 /** The child process: builds the model, listens, prints its addresses as one JSON line. */
@@ -289,12 +394,18 @@ const { startGitHubEmulator } = await import(process.env.BENCH_EMULATOR_MODULE);
 const { fillGitHubModel } = await import(process.env.BENCH_CAPACITY_MODULE);
 const o = JSON.parse(process.env.BENCH_EMULATOR);
 const gh = await startGitHubEmulator({ rateLimit: 1_000_000_000 });
-fillGitHubModel(gh, o.refs, o.perRepo, o.token);
+fillGitHubModel(gh, o.refs, o.perRepo, o.token, { owners: o.owners, shape: o.shape });
 gh.latencyMs = o.latencyMs;
 const stop = () => gh.close().then(() => process.exit(0));
 process.on('SIGTERM', stop);
-// Gone with the benchmark, however it ends: its end of stdin closes.
-process.stdin.on('end', stop).resume();
+// Gone with the benchmark, however it ends: its end of stdin closes. A line on stdin asks for
+// the counters (one JSON line on stdout).
+process.stdin.on('end', stop).on('data', () => {
+  const routes = gh.counters.routes;
+  const count = (route) => Object.values(routes[route] ?? {}).reduce((a, b) => a + b, 0);
+  process.stdout.write(JSON.stringify({ requests: gh.counters.total, graphql: count('graphql'),
+    lists: count('list_pulls'), points: gh.graphqlPoints }) + '\\n');
+});
 process.stdout.write(JSON.stringify({ webUrl: gh.webUrl, apiUrl: gh.apiUrl }) + '\\n');
 `;
 
@@ -304,7 +415,15 @@ export async function startEmulatorProcess(o: {
   perRepo: number;
   token: string;
   latencyMs: number;
-}): Promise<{ webUrl: string; apiUrl: string; pid: number; close(): Promise<void> }> {
+  owners?: number;
+  shape?: RepoShape;
+}): Promise<{
+  webUrl: string;
+  apiUrl: string;
+  pid: number;
+  counters(): Promise<HostCounters>;
+  close(): Promise<void>;
+}> {
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', EMULATOR_PROCESS], {
     env: {
       ...process.env,
@@ -319,18 +438,30 @@ export async function startEmulatorProcess(o: {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     await exited;
   };
-  try {
-    const line = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      child.stdout!.on('data', (d) => {
-        out += d;
-        const end = out.indexOf('\n');
-        if (end >= 0) resolve(out.slice(0, end));
-      });
+  // The child's lines on stdout, each to the first one waiting.
+  const waiting: ((line: string) => void)[] = [];
+  let out = '';
+  child.stdout!.on('data', (d) => {
+    out += d;
+    for (let end = out.indexOf('\n'); end >= 0; end = out.indexOf('\n')) {
+      const line = out.slice(0, end);
+      out = out.slice(end + 1);
+      waiting.shift()?.(line);
+    }
+  });
+  const nextLine = () =>
+    new Promise<string>((resolve, reject) => {
+      waiting.push(resolve);
       child.once('exit', (code) => reject(new Error(`the emulator process exited (${code})`)));
     });
-    const { webUrl, apiUrl } = JSON.parse(line) as { webUrl: string; apiUrl: string };
-    return { webUrl, apiUrl, pid: child.pid!, close };
+  const counters = async () => {
+    const line = nextLine();
+    child.stdin!.write('counters\n');
+    return JSON.parse(await line) as HostCounters;
+  };
+  try {
+    const { webUrl, apiUrl } = JSON.parse(await nextLine()) as { webUrl: string; apiUrl: string };
+    return { webUrl, apiUrl, pid: child.pid!, counters, close };
   } catch (error) {
     await close();
     throw error;

@@ -2,7 +2,7 @@
  * `npm run bench`: prints engine throughput figures. Not a test: nothing here passes or fails.
  * GITSYNC_BENCH_DATABASE_URL (or GITSYNC_TEST_DATABASE_URL) selects the PostgreSQL to use;
  * GITSYNC_BENCH_BUDGET_MS caps each pass (default 10 s); GITSYNC_BENCH_REFS sets the ref count.
- * GITSYNC_BENCH_ONLY=throughput,github-cost,gitlab-cost,host-cost,capacity,freshness,dashboard,replicas,footprint,fairness,claim-cost,agents (any of them) runs only those.
+ * GITSYNC_BENCH_ONLY=throughput,github-cost,gitlab-cost,host-cost,capacity,many-owners,freshness,dashboard,replicas,footprint,fairness,claim-cost,agents (any of them) runs only those.
  * GITSYNC_BENCH_PLANS_DIR: where claim-cost writes each claim's EXPLAIN (ANALYZE, BUFFERS) plan.
  */
 import { randomBytes } from 'node:crypto';
@@ -62,6 +62,7 @@ const SCENARIOS = [
   'gitlab-cost',
   'host-cost',
   'capacity',
+  'many-owners',
   'freshness',
   'dashboard',
   'replicas',
@@ -256,6 +257,74 @@ if (runs('capacity')) {
     );
     console.log(
       `| ${row.host} | ${row.name} | ${c.per_second} | ${c.needed_per_second} | ${c.within_pct} % | ${c.staleness_p50_s} | ${c.staleness_p99_s} | ${(capTtl + 10_000) / 1000} | ${c.discovery_s ?? '–'} | ${c.max_rss_mb} | ${c.cpu_cores} | ${c.host_cpu_cores ?? '–'} |`,
+    );
+  }
+}
+
+if (runs('many-owners')) {
+  // Capacity with the refs spread over many owners, each with a token of its own, against the
+  // GitHub emulator with defaults; one owner's path in the same run for comparison. By default a
+  // tenth of the goal's size with a tenth of the TTL (the same 833 refreshes/s); full size:
+  // GITSYNC_BENCH_MANY_OWNERS_REFS=100000 (100 owners). GITSYNC_BENCH_MANY_OWNERS_ROWS=one-owner,own,shared
+  // runs only some rows.
+  const refs = Number(process.env.GITSYNC_BENCH_MANY_OWNERS_REFS ?? 10_000);
+  // 1,000 refs per owner, as 100 owners have at the full size (GITSYNC_BENCH_MANY_OWNERS: another count).
+  const owners = Number(process.env.GITSYNC_BENCH_MANY_OWNERS ?? Math.max(2, Math.round(refs / 1000)));
+  const ttl = Math.round((refs / 100_000) * 120_000);
+  const runMs = Number(process.env.GITSYNC_BENCH_MANY_OWNERS_RUN_MS ?? Math.max(30_000, ttl * 2.5));
+  const only = (process.env.GITSYNC_BENCH_MANY_OWNERS_ROWS ?? '').split(',').filter((r) => r !== '');
+  const perOwner = Math.ceil(refs / owners);
+  console.log('');
+  console.log(
+    `# many owners: ${refs} open PRs, TTL ${ttl / 1000} s, GitHub emulator answering in 50 ms, defaults, ${runMs / 1000} s of real time (PostgreSQL)`,
+  );
+  console.log('');
+  console.log(
+    '| owners (tokens) | repositories | refreshes/s | needed | within TTL + 10 s | staleness p99 s | goal p99 s | discovery s | requests / 1,000 | GraphQL queries / 1,000 | PR list reads / 1,000 | GraphQL points / 1,000 | points / hour per token | CPU cores (engine) | CPU cores (host) |',
+  );
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  const rows = [
+    { key: 'one-owner', owners: 1, shape: 'shared', perRepo: 20, name: '20 PRs each' },
+    {
+      key: 'own',
+      owners,
+      shape: 'own',
+      perRepo: Math.ceil(perOwner / 5),
+      name: `each owner's own: 5 of ${Math.ceil(perOwner / 5)} PRs`,
+    },
+    {
+      key: 'shared',
+      owners,
+      shape: 'shared',
+      perRepo: 20,
+      name: `shared: PRs of ${Math.min(20, owners)} owners each`,
+    },
+  ] as const;
+  for (const row of rows) {
+    if (only.length > 0 && !only.includes(row.key)) continue;
+    const c = await withDatabase('postgres', (db) =>
+      measureCapacity(db, {
+        host: 'github',
+        refs,
+        ttlMs: ttl,
+        latencyMs: 50,
+        runMs,
+        settings: {},
+        prsPerRepo: row.perRepo,
+        owners: row.owners,
+        shape: row.shape,
+      }),
+    );
+    // What one token spends an hour at the pace the goal needs (GitHub gives 5,000 points an hour).
+    const perHour =
+      c.points_per_1000 === null
+        ? '–'
+        : Math.round((c.points_per_1000 * c.needed_per_second * 3.6) / row.owners).toLocaleString('en');
+    process.stderr.write(
+      `many-owners ${row.key}: ${c.ticks} ticks, ${c.claimed_per_tick} rows claimed, claim ${c.claim_ms_per_tick} ms, tick ${c.tick_ms} ms, p50 ${c.staleness_p50_s} s, ${JSON.stringify(c.outcomes)}\n`,
+    );
+    console.log(
+      `| ${row.owners === 1 ? '1 (service token)' : `${row.owners} (own)`} | ${row.name} | ${c.per_second} | ${c.needed_per_second} | ${c.within_pct} % | ${c.staleness_p99_s} | ${(ttl + 10_000) / 1000} | ${c.discovery_s ?? '–'} | ${c.requests_per_1000} | ${c.graphql_per_1000} | ${c.list_reads_per_1000} | ${c.points_per_1000} | ${perHour} | ${c.cpu_cores} | ${c.host_cpu_cores ?? '–'} |`,
     );
   }
 }
@@ -510,6 +579,7 @@ if (runs('claim-cost')) {
         limit,
         lease,
         limit * CLAIM_CANDIDATES_PER_ROW,
+        now,
       ],
     },
   };
