@@ -30,7 +30,7 @@ describe('Azure DevOps end to end', () => {
   const canonical = `${WEB}/fabrikam/Fiber%20Web/_git/portal`;
 
   beforeAll(async () => {
-    az = await startAzureDevOpsEmulator({ webUrl: WEB });
+    az = await startAzureDevOpsEmulator({ webUrl: WEB, mergeOnRead: true });
     az.addToken(TOKEN, 'agent@fabrikam.com');
     az.model.createRepo(REPO, { visibility: 'private' });
     svc = await startHostService({
@@ -302,26 +302,28 @@ describe('Azure DevOps end to end', () => {
     expect(az.counters.unexpected).toEqual([]);
   });
 
-  it('kept thread counts: a comment shows once its "commented on" service hook arrives', async () => {
+  it('kept thread counts: a comment shows at "refresh now", and once its "commented on" service hook arrives', async () => {
     const pr = az.model.openPull(REPO, { source_branch: 'talk' });
     const chat = await chatReporting(canonical, 'talk');
     await runtime.engine.tick();
     const refresh = async () => (await api('POST', `/api/v1/chats/${chat}/diff-status/refresh`, {})).json;
     expect((await refresh()).diff_status).toMatchObject({ merge_state: 'clean', comments: 0 });
-    // Later, a comment: it changes nothing in the PR, so a refresh (even "refresh now") shows the
-    // counts kept…
+    // Later, a comment: it changes nothing in the PR, but "refresh now" is a signal: nothing kept
+    // answers it, the threads are read.
     hostClock.advance(10 * 60_000);
     az.model.comment(pr, { author: 'kim@fabrikam.com', content: 'Why a new list?' });
-    expect((await refresh()).diff_status).toMatchObject({ unresolved_threads: 0, comments: 0 });
-    // …until the service hook for it arrives: the ref is due, and the threads are read again.
+    expect((await refresh()).diff_status).toMatchObject({ unresolved_threads: 1, comments: 1 });
+    // Another one: its service hook makes the ref due, and the threads are read again.
+    hostClock.advance(10 * 60_000);
+    az.model.comment(pr, { author: 'kim@fabrikam.com', content: 'And a new map?' });
     const hook = await deliver(
       `${base}/api/v1/webhooks/ado`,
-      new HookPayloads(az).pullRequestComment(pr, 'Why a new list?', 'kim@fabrikam.com'),
+      new HookPayloads(az).pullRequestComment(pr, 'And a new map?', 'kim@fabrikam.com'),
       SECRET,
     );
     expect(JSON.parse(hook.body)).toEqual({ status: 'accepted' });
     await runtime.engine.tick();
-    expect(await ref(chat)).toMatchObject({ unresolved_threads: 1, comments: 1 });
+    expect(await ref(chat)).toMatchObject({ unresolved_threads: 2, comments: 2 });
     expect(az.counters.unexpected).toEqual([]);
   });
 

@@ -188,7 +188,7 @@ export interface AzPull {
   /** Commit ids, oldest first. */
   commits: string[];
   targetCommit: string;
-  /** `queued` after each push until the next read computes it (`settleMerge`). */
+  /** `queued` after each push, until the next read computes it where `mergeOnRead` (`settleMerge`). */
   mergeStatus: MergeStatus;
   /** Whether the source and target conflict: what the next computed merge says. */
   conflicts: boolean;
@@ -233,6 +233,13 @@ export class AzureDevOpsModel {
     displayName: '[DefaultCollection]\\Project Collection Service Accounts',
     isContainer: true,
   };
+
+  /**
+   * Whether a test merge stays `queued` after a push until the next read of the PR (which finds
+   * it queued and has it computed for the read after: `settleMerge`). Off, it is computed at once,
+   * so that reads in a row answer alike — Azure DevOps computes it within moments of the push.
+   */
+  mergeOnRead = false;
 
   constructor(readonly now: () => Date = () => new Date()) {}
 
@@ -391,6 +398,7 @@ export class AzureDevOpsModel {
       createdDate: this.now(),
       changes: changesOf(input.files ?? 1),
     });
+    this.#queueMerge(pull);
     this.pulls.push(pull);
     return pull;
   }
@@ -419,7 +427,7 @@ export class AzureDevOpsModel {
     // A push starts a new test merge, and resets what depended on the old source: build
     // validations queue a new build (the old one is no longer current); status policies set to
     // "reset on new changes" wait for a new status.
-    pull.mergeStatus = 'queued';
+    this.#queueMerge(pull);
     for (const e of this.evaluations(pull)) {
       const s = e.policy.settings;
       if (e.policy.kind === 'build' && s.manualQueueOnly !== true) {
@@ -451,7 +459,13 @@ export class AzureDevOpsModel {
   /** Whether the PR's source and target conflict; the merge is computed again. */
   setConflicts(pull: AzPull, conflicts: boolean): void {
     pull.conflicts = conflicts;
+    this.#queueMerge(pull);
+  }
+
+  /** A new test merge: queued until the next read (`mergeOnRead`), else computed at once. */
+  #queueMerge(pull: AzPull): void {
     pull.mergeStatus = 'queued';
+    if (!this.mergeOnRead) this.settleMerge(pull);
   }
 
   /** Sets the merge status as is (`rejectedByPolicy`, `failure`, `notSet`: answers a test wants). */

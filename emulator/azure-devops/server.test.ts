@@ -26,7 +26,7 @@ describe('Azure DevOps emulator', () => {
 
   beforeEach(async () => {
     strict = true;
-    az = await startAzureDevOpsEmulator();
+    az = await startAzureDevOpsEmulator({ mergeOnRead: true });
     az.addToken(PAT, 'alice@contoso.com');
     az.model.createRepo('contoso/Web App/site', { visibility: 'public' });
   });
@@ -81,6 +81,40 @@ describe('Azure DevOps emulator', () => {
         )
       ).status,
     ).toBe(400);
+  });
+
+  it('lists PRs newest first by id, 101 unless $top says (1,000 at most), by creation or closing time', async () => {
+    const path = 'contoso/Web App/site';
+    const opened = Array.from({ length: 1_005 }, (_, i) =>
+      az.model.openPull(path, {
+        source_branch: `p${i}`,
+        created_at: new Date(Date.UTC(2026, 0, 1) + i * 60_000),
+      }),
+    );
+    const base = `/contoso/Web%20App/_apis/git/repositories/site/pullrequests`;
+    const ids = (body: { value: { pullRequestId: number }[] }) => body.value.map((p) => p.pullRequestId);
+    const first = (await get(`${base}?${v}`)).body;
+    expect(ids(first)).toHaveLength(101);
+    expect(ids(first)[0]).toBe(opened.at(-1)!.id);
+    expect(ids(first)).toEqual([...ids(first)].sort((a, b) => b - a));
+    expect(ids((await get(`${base}?$top=5000&${v}`)).body)).toHaveLength(1_000);
+    expect(ids((await get(`${base}?$top=2&$skip=1&${v}`)).body)).toEqual([
+      opened.at(-2)!.id,
+      opened.at(-3)!.id,
+    ]);
+    // `minTime`/`maxTime` filter on the creation time unless `queryTimeRangeType` is `closed`.
+    const since = new Date(Date.UTC(2026, 0, 1) + 1_003 * 60_000).toISOString();
+    expect(ids((await get(`${base}?searchCriteria.minTime=${since}&${v}`)).body)).toEqual([
+      opened[1_004]!.id,
+      opened[1_003]!.id,
+    ]);
+    az.model.complete(opened[0]!);
+    const closed = `searchCriteria.status=all&searchCriteria.queryTimeRangeType=closed`;
+    expect(ids((await get(`${base}?${closed}&searchCriteria.minTime=${since}&${v}`)).body)).toEqual([
+      opened[0]!.id,
+    ]);
+    strict = false;
+    expect((await get(`${base}?searchCriteria.queryTimeRangeType=updated&${v}`)).status).toBe(400);
   });
 
   it('pages iteration changes by $top/$skip and commits by continuation token', async () => {

@@ -80,6 +80,11 @@ export interface AzureDevOpsEmulatorOptions {
   /** From this many requests in a window, answers carry `X-RateLimit-Remaining: 0` and a delay. */
   delayFrom?: number;
   rateLimitWindowS?: number;
+  /**
+   * Keep each new test merge `queued` until the next read of the PR (`AzureDevOpsModel.mergeOnRead`),
+   * for tests of what a provider does meanwhile; by default it is computed at once.
+   */
+  mergeOnRead?: boolean;
   /** Accept any PAT as `agent@example.com` (demo); by default only tokens from `addToken`. */
   acceptAnyToken?: boolean;
   now?: () => Date;
@@ -106,13 +111,14 @@ export class AzureDevOpsEmulator extends HostEmulator<RouteName, Fault, LoggedRe
   readonly #pats = new Map<string, string>();
   readonly #bearers = new Map<string, string>();
   readonly #budgets = new Map<string, { observed: number; resetAt: number }>();
-  readonly #options: Required<Omit<AzureDevOpsEmulatorOptions, 'now' | 'port' | 'webUrl'>> & {
+  readonly #options: Required<Omit<AzureDevOpsEmulatorOptions, 'now' | 'port' | 'webUrl' | 'mergeOnRead'>> & {
     webUrl?: string;
   };
 
   constructor(options: AzureDevOpsEmulatorOptions = {}) {
     super(faultSchema, options.port ?? 0);
     this.model = new AzureDevOpsModel(options.now);
+    this.model.mergeOnRead = options.mergeOnRead ?? false;
     const rateLimit = options.rateLimit ?? 10_000;
     this.#options = {
       rateLimit,
@@ -583,14 +589,32 @@ export class AzureDevOpsEmulator extends HostEmulator<RouteName, Fault, LoggedRe
       const source = q.get('searchCriteria.sourceRefName');
       const target = q.get('searchCriteria.targetRefName');
       const sourceRepo = q.get('searchCriteria.sourceRepositoryId');
-      const top = int(q, '$top', 101);
+      // `$top` is undocumented beyond "the number of pull requests to retrieve": unset, Azure
+      // DevOps answers 101 (vsts-rest-api-specs issues 405 and 539), and never more than 1,000
+      // however many are asked (a `$top=5000` answered 1,000, rfennell/AzurePipelines issue 843).
+      const top = Math.min(1000, int(q, '$top', 101));
       const skip = int(q, '$skip', 0);
+      // `minTime` / `maxTime` filter on the creation or the closing time
+      // (`searchCriteria.queryTimeRangeType`, `created` unless set; REST 7.1): there is no
+      // update time to ask by. A PR never closed has no closing time to compare.
+      const range = (q.get('searchCriteria.queryTimeRangeType') ?? 'created').toLowerCase();
+      if (range !== 'created' && range !== 'closed')
+        throw new EmulatorError(
+          400,
+          `The value '${range}' is not valid for searchCriteria.queryTimeRangeType.`,
+        );
+      const minTime = time(q, 'searchCriteria.minTime');
+      const maxTime = time(q, 'searchCriteria.maxTime');
+      const when = (p: AzPull) => (range === 'closed' ? p.closedDate : p.creationDate)?.getTime();
       const list = m.pulls
         .filter((p) => p.repo === repo)
         .filter((p) => status === 'all' || p.status === (status as PullStatus))
         .filter((p) => !source || p.sourceRefName.toLowerCase() === source.toLowerCase())
         .filter((p) => !target || p.targetRefName.toLowerCase() === target.toLowerCase())
         .filter((p) => !sourceRepo || p.sourceRepo.id.toLowerCase() === sourceRepo.toLowerCase())
+        .filter((p) => minTime === null || (when(p) ?? Number.NaN) >= minTime)
+        .filter((p) => maxTime === null || (when(p) ?? Number.NaN) <= maxTime)
+        // Newest first, by id (the published example lists 22, 21, 1).
         .sort((a, b) => b.id - a.id)
         .slice(skip, skip + top);
       const body = { value: list.map((p) => this.pull(p)), count: list.length };
@@ -793,6 +817,15 @@ export class AzureDevOpsEmulator extends HostEmulator<RouteName, Fault, LoggedRe
 }
 
 const enc = encodeURIComponent;
+
+/** A time parameter (ISO 8601) in milliseconds, null when unset; 400 for one that is not a time. */
+function time(q: URLSearchParams, name: string): number | null {
+  const raw = q.get(name);
+  if (raw === null || raw === '') return null;
+  const at = Date.parse(raw);
+  if (Number.isNaN(at)) throw new EmulatorError(400, `The value '${raw}' is not valid for ${name}.`);
+  return at;
+}
 
 function int(q: URLSearchParams, name: string, fallback: number): number {
   const raw = q.get(name);

@@ -4,8 +4,9 @@ import { HookPayloads } from '../../../emulator/azure-devops/webhooks.ts';
 import { FakeClock } from '../../core/clock.ts';
 import { AuthError, NotFoundError, RateLimitedError, UnavailableError } from '../../core/errors.ts';
 import { CHECKS_SETTLE_MS, READS_MAX_AGE_MS } from '../pull-reads-cache.ts';
+import { type BudgetObservation, PULL_UNCHANGED, pullKey } from '../types.ts';
 import { AzureDevOpsProvider } from './azure-devops-provider.ts';
-import { authorizationFor, looksLikeJwt } from './client.ts';
+import { authorizationFor, looksLikeJwt, REQUESTS_SCOPE } from './client.ts';
 
 const PAT = 'azdopat0123456789abcdefghijklmnopqrstuvwxyz0123456789';
 const JWT = 'eyJ0eXAiOiJKV1QifQ.eyJzdWIiOiJhZ2VudCJ9.c2lnbmF0dXJl';
@@ -84,7 +85,7 @@ describe('Azure DevOps provider against the emulator', () => {
   const repo = { owner: 'contoso/Platform', name: 'api' };
 
   beforeAll(async () => {
-    az = await startAzureDevOpsEmulator();
+    az = await startAzureDevOpsEmulator({ mergeOnRead: true });
     az.addToken(PAT, 'agent@contoso.com');
     az.addBearer(JWT, 'agent@contoso.com');
     az.model.createRepo(REPO, { visibility: 'private' });
@@ -767,6 +768,196 @@ describe('Azure DevOps provider against the emulator', () => {
         list_pull_request_statuses: { 200: 1 },
       });
     }
+  });
+
+  it('fetchPulls: unchanged PRs cost one list read per repository; a rename, a push, a vote, a completion are seen', async () => {
+    const { clock, provider } = withOwnClock();
+    const paths = ['contoso/Platform/batch-a', 'contoso/Platform/batch-b'];
+    for (const path of paths) az.model.createRepo(path);
+    const prs = paths.flatMap((path) =>
+      Array.from({ length: 4 }, (_, i) =>
+        az.model.openPull(path, { source_branch: `b${i}`, title: `PR ${i}` }),
+      ),
+    );
+    const refOf = (pr: (typeof prs)[number]) => ({
+      repo: { owner: 'contoso/Platform', name: pr.repo.name },
+      number: pr.id,
+    });
+    const pulls = prs.map(refOf);
+    // The ref shows what was read at `shownSince` (the engine's refreshed_at of its last refresh).
+    const asked = () => pulls.map((p) => ({ ...p, shownSince: clock.now() }));
+    const first = await provider.fetchPulls(asked(), call);
+    for (const pr of prs)
+      expect(first.get(pullKey(refOf(pr)))).toMatchObject({ pr_number: pr.id, merge_state: 'unknown' });
+    // The test merge, queued after each push, is computed by then: the list shows it, a full read follows.
+    const second = await provider.fetchPulls(asked(), call);
+    for (const pr of prs) expect(second.get(pullKey(refOf(pr)))).toMatchObject({ merge_state: 'clean' });
+    // Checks (here posted statuses: no policies) must read the same for ten minutes before they are kept.
+    clock.advance(CHECKS_SETTLE_MS);
+    az.resetCounters();
+    let got = await provider.fetchPulls(asked(), call);
+    expect([...got.values()]).toEqual(prs.map(() => PULL_UNCHANGED));
+    expect(az.counters.routes).toEqual({ list_pull_requests: { 200: 2 } });
+    // Unchanged again: still one list read per repository, whatever the number of PRs.
+    clock.advance(120_000);
+    az.resetCounters();
+    got = await provider.fetchPulls(asked(), call);
+    expect([...got.values()]).toEqual(prs.map(() => PULL_UNCHANGED));
+    expect(az.counters.total).toBe(2);
+    // A ref showing an older read than this provider's last one is not told "unchanged".
+    clock.advance(120_000);
+    got = await provider.fetchPulls(
+      pulls.map((p) => ({ ...p, shownSince: new Date(0) })),
+      call,
+    );
+    expect(got.get(pullKey(pulls[0]!))).toMatchObject({ pr_number: prs[0]!.id });
+    // A rename, a push, a vote and a completion: each seen; the others unchanged.
+    const [renamed, pushed, voted, completed] = prs as [
+      (typeof prs)[number],
+      (typeof prs)[number],
+      (typeof prs)[number],
+      (typeof prs)[number],
+    ];
+    renamed.title = 'Renamed';
+    const iteration = az.model.pushToPull(pushed);
+    az.model.vote(voted, 'ann@contoso.com', 10);
+    az.model.complete(completed);
+    clock.advance(120_000);
+    az.resetCounters();
+    got = await provider.fetchPulls(asked(), call);
+    expect(got.get(pullKey(refOf(renamed)))).toMatchObject({ pull_request_title: 'Renamed' });
+    expect(got.get(pullKey(refOf(pushed)))).toMatchObject({ head_sha: iteration.sourceCommit });
+    expect(got.get(pullKey(refOf(voted)))).toMatchObject({ approved: true, reviewer_count: 1 });
+    expect(got.get(pullKey(refOf(completed)))).toMatchObject({ pull_request_state: 'merged' });
+    for (const pr of prs.slice(4)) expect(got.get(pullKey(refOf(pr)))).toBe(PULL_UNCHANGED);
+    // The changed PRs' fields come from their list items; only the completed one (no longer
+    // listed as active) is read on its own.
+    expect(az.count('list_pull_requests')).toBe(2);
+    expect(az.count('get_pull_request')).toBe(1);
+    // What fetchPulls answered is what fetchPull answers.
+    expect(got.get(pullKey(refOf(renamed)))).toEqual(await provider.fetchPull(refOf(renamed), call));
+  });
+
+  it('fetchPulls: a build re-run on a settled head is not seen by a plain refresh within the hour; a fresh read sees it, and a comment', async () => {
+    const { clock, provider } = withOwnClock();
+    const PATH = 'contoso/Platform/rerun';
+    az.model.createRepo(PATH);
+    const ci = az.model.addPolicy(PATH, 'build', { settings: { displayName: 'CI' } });
+    const pr = az.model.openPull(PATH, { source_branch: 'rerun' });
+    const other = az.model.openPull(PATH, { source_branch: 'other' });
+    az.model.build(pr, ci, 'succeeded');
+    az.model.build(other, ci, 'succeeded');
+    const pull = { repo: { owner: 'contoso/Platform', name: 'rerun' }, number: pr.id };
+    const pulls = [pull, { ...pull, number: other.id }];
+    const asked = () => pulls.map((p) => ({ ...p, shownSince: clock.now() }));
+    await provider.fetchPulls(asked(), call);
+    await provider.fetchPulls(asked(), call);
+    clock.advance(CHECKS_SETTLE_MS);
+    expect([...(await provider.fetchPulls(asked(), call)).values()]).toEqual([
+      PULL_UNCHANGED,
+      PULL_UNCHANGED,
+    ]);
+    // Re-run on the same commit: nothing in the PR moves.
+    az.model.build(pr, ci, 'failed');
+    az.model.comment(pr, { author: 'bo@contoso.com', content: 'Why?' });
+    clock.advance(120_000);
+    expect((await provider.fetchPulls(asked(), call)).get(pullKey(pull))).toBe(PULL_UNCHANGED);
+    // A signal asked for it: nothing kept answers, the checks and threads are read.
+    az.resetCounters();
+    const fresh = await provider.fetchPulls(
+      [{ ...pull, shownSince: clock.now(), fresh: true }, asked()[1]!],
+      call,
+    );
+    expect(fresh.get(pullKey(pull))).toMatchObject({
+      checks_state: 'failing',
+      unresolved_threads: 1,
+      comments: 1,
+    });
+    expect(fresh.get(pullKey(pulls[1]!))).toBe(PULL_UNCHANGED);
+    expect(az.count('get_pull_request')).toBe(1);
+    expect(az.count('list_policy_evaluations')).toBe(1);
+    expect(az.count('list_pull_request_threads')).toBe(1);
+    // fetchPull honours it the same way: the checks and threads are read, whatever is kept.
+    clock.advance(CHECKS_SETTLE_MS);
+    az.resetCounters();
+    expect(await provider.fetchPull({ ...pull, fresh: true }, call)).toMatchObject({
+      checks_state: 'failing',
+    });
+    expect(az.counters.total).toBe(4);
+    // Within the hour a plain refresh sees nothing else moved; past it, everything is read again.
+    clock.advance(READS_MAX_AGE_MS);
+    az.resetCounters();
+    const later = await provider.fetchPulls(asked(), call);
+    expect(later.get(pullKey(pulls[1]!))).toMatchObject({ checks_state: 'passing' });
+    expect(az.count('list_pull_request_threads')).toBe(2);
+  });
+
+  it('fetchPulls: PRs beyond the pages of active ones, or of a repository gone, answer as their own reads would', async () => {
+    const { provider } = withOwnClock();
+    const PATH = 'contoso/Platform/crowded';
+    az.model.createRepo(PATH);
+    const oldest = az.model.openPull(PATH, { source_branch: 'oldest' });
+    for (let i = 0; i < 5 * 100 + 1; i++) az.model.openPull(PATH, { source_branch: `n${i}` });
+    const repo = { owner: 'contoso/Platform', name: 'crowded' };
+    az.resetCounters();
+    const got = await provider.fetchPulls(
+      [
+        { repo, number: oldest.id },
+        { repo, number: 999_999 },
+        { repo: { owner: 'contoso/Platform', name: 'gone' }, number: 1 },
+      ],
+      call,
+    );
+    expect(got.get(pullKey({ repo, number: oldest.id }))).toMatchObject({ pr_number: oldest.id });
+    expect(got.get(pullKey({ repo, number: 999_999 }))).toBeInstanceOf(NotFoundError);
+    expect(got.get(pullKey({ repo: { owner: 'contoso/Platform', name: 'gone' }, number: 1 }))).toBeInstanceOf(
+      NotFoundError,
+    );
+    // Five pages of 100 at most, then the PR on its own; the id no PR has is read on its own too.
+    expect(az.count('list_pull_requests')).toBe(5 + 1);
+    expect(az.count('get_pull_request', 200)).toBe(1);
+  });
+
+  it('the PR of a branch without an active one is the highest id, not the one created or closed last', async () => {
+    const lower = az.model.openPull(REPO, { source_branch: 'ids', created_at: new Date() });
+    const higher = az.model.openPull(REPO, {
+      source_branch: 'ids',
+      created_at: new Date(Date.now() - 3_600_000),
+    });
+    az.model.abandon(higher);
+    az.model.complete(lower);
+    expect(higher.id).toBeGreaterThan(lower.id);
+    expect(await provider.findPullForBranch(repo, 'ids', call)).toMatchObject({
+      pr_number: higher.id,
+      pull_request_state: 'closed',
+    });
+  });
+
+  it('budget: what Azure DevOps says is in TSTUs, nothing charged there; each request is counted apart', async () => {
+    const { provider } = withOwnClock();
+    const pr = az.model.openPull(REPO, { source_branch: 'budgeted' });
+    const pull = { repo, number: pr.id };
+    const seen: BudgetObservation[] = [];
+    const metered = { token: PAT, onBudget: (o: BudgetObservation) => seen.push(o) };
+    az.resetCounters();
+    await provider.fetchPull(pull, metered);
+    expect(seen.filter((o) => o.scope === REQUESTS_SCOPE).map((o) => o.charged)).toEqual(
+      Array.from({ length: az.counters.total }, () => 1),
+    );
+    expect(seen.filter((o) => o.scope === '').every((o) => o.charged === 0)).toBe(true);
+    expect(seen.every((o) => o.scope === '' || o.scope === REQUESTS_SCOPE)).toBe(true);
+    // Throttled: its X-RateLimit-* numbers (TSTUs) are told as they are, in the token's one budget.
+    az.addFaults({ kind: 'throttle', reset_in_s: 60, times: 1 });
+    seen.length = 0;
+    await provider.fetchPull(pull, metered).catch(() => {});
+    expect(seen).toContainEqual({
+      scope: '',
+      limit: 10_000,
+      remaining: 0,
+      reset_at: expect.any(Date),
+      charged: 0,
+    });
+    expect(seen.filter((o) => o.limit !== null).every((o) => o.scope === '')).toBe(true);
   });
 
   it('feedback: failing checks with their errors, open threads by their first comment, who asks for changes', async () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Clock } from '../../core/clock.ts';
 import { AuthError, NotFoundError } from '../../core/errors.ts';
@@ -11,16 +12,23 @@ import {
 } from '../../core/types.ts';
 import { NO_CHECKS, summarizeChecks } from '../checks.ts';
 import { hostNotFound } from '../host-errors.ts';
-import { CHECKS_SETTLE_MS, PullReadsCache, READS_MAX_AGE_MS } from '../pull-reads-cache.ts';
-import type {
-  CallOptions,
-  Provider,
-  ProviderCapabilities,
-  ProviderConfig,
-  ProviderDeps,
-  PullFeedback,
-  PullRef,
-  RepoRef,
+import {
+  CHECKS_SETTLE_MS,
+  PullReadsCache,
+  READS_CACHE_ENTRIES,
+  READS_MAX_AGE_MS,
+} from '../pull-reads-cache.ts';
+import {
+  type CallOptions,
+  type Provider,
+  type ProviderCapabilities,
+  type ProviderConfig,
+  type ProviderDeps,
+  PULL_UNCHANGED,
+  type PullFeedback,
+  type PullRef,
+  pullKey,
+  type RepoRef,
 } from '../types.ts';
 import { AzureDevOpsClient, type AzureDevOpsClientOptions, PREVIEW_API_VERSION } from './client.ts';
 import {
@@ -59,6 +67,23 @@ import { type AzureDevOpsWebhooks, azureDevOpsWebhooks } from './webhooks.ts';
 const REPO_TTL_MS = 10 * 60_000;
 /** PRs of one branch read per page; a branch with more than this many PRs is read in pages. */
 const PULLS_PAGE = 100;
+/**
+ * PRs one `fetchPulls` call is asked for: the more of one repository in a call, the fewer list
+ * reads (one per repository and round, `#activeList`).
+ */
+const PULLS_PER_BATCH = 200;
+/**
+ * Pages of a repository's active PRs (100 a page, newest first) read at most to reach the PRs
+ * asked for; those beyond are read one by one.
+ */
+const ACTIVE_LIST_PAGES = 5;
+/**
+ * How long one answer of a repository's active-PR list serves the `fetchPulls` calls of a round
+ * (a tick reads its rows in several calls side by side): a new round asks again.
+ */
+const LIST_ROUND_MS = 5_000;
+/** PRs of one `fetchPulls` call read in full side by side. */
+const FULL_READS_AT_ONCE = 8;
 /** "Pull Request Iteration Changes - Get": `$top` "The default value is 100 and the maximum value is 2000." */
 const CHANGES_PAGE = 2000;
 /**
@@ -183,14 +208,73 @@ function activityStamp(pull: AzurePull): string {
   return [pull.status, pull.isDraft, pull.mergeStatus, target, ...votes].join('|');
 }
 
+/**
+ * Everything the PR answer shows that a refresh turns into fields (docs/azure-devops.md, "What
+ * maps to what"), hashed: title, status, draft, the test merge's status, source and target
+ * branches and commits, author, fork source, and every reviewer with their vote, decline, group
+ * flag and the groups they voted for. A list item ("Pull Requests - Get Pull Requests") carries
+ * all of it, as the PR read does, so an item showing the digest of the last full read shows a PR
+ * nothing has moved in. Azure DevOps PRs carry no update time to compare instead.
+ */
+function pullDigest(pull: AzurePull): string {
+  const reviewers = (pull.reviewers ?? [])
+    .map((r) =>
+      [
+        r.id ?? '',
+        r.uniqueName ?? '',
+        r.displayName ?? '',
+        r.isContainer === true,
+        r.vote ?? 0,
+        r.hasDeclined === true,
+        (r.votedFor ?? []).map((g) => g.id ?? '').sort(),
+      ].map((v) => JSON.stringify(v)),
+    )
+    .map((r) => r.join(','))
+    .sort();
+  const shown = [
+    pull.title,
+    pull.status,
+    pull.isDraft ?? false,
+    pull.mergeStatus ?? null,
+    pull.sourceRefName,
+    pull.targetRefName,
+    pull.lastMergeSourceCommit?.commitId ?? null,
+    pull.lastMergeTargetCommit?.commitId ?? null,
+    pull.createdBy?.uniqueName ?? null,
+    pull.forkSource?.repository?.id ?? null,
+    pull.repository?.webUrl ?? null,
+    reviewers,
+  ];
+  return createHash('sha256').update(JSON.stringify(shown)).digest('base64');
+}
+
+/** The pages of one repository's active-PR list read in one round (`#activeList`). */
+interface ActiveListRound {
+  at: number;
+  items: Map<number, AzurePull>;
+  /** The lowest id seen: the list is newest first, so every active PR above it was listed. */
+  lowest: number;
+  pages: number;
+  done: boolean;
+  /** The read in progress: calls of one round read the list one after another. */
+  busy: Promise<void>;
+}
+
 const enc = encodeURIComponent;
 const stripHeads = (ref: string) => (ref.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : ref);
 
 /** Azure DevOps Services: organizations, projects, Git repositories and their forks. */
 export class AzureDevOpsProvider implements Provider {
   readonly client: AzureDevOpsClient;
-  /** No batch read exists in the pull request REST API: one PR or one branch per call. */
-  readonly capabilities: ProviderCapabilities = { pullsPerBatch: 0, branchesPerBatch: 0, minBatch: 1 };
+  /**
+   * Known PRs in batches: a repository's list of active PRs shows which of them nothing moved in
+   * (`fetchPulls`). Branches are looked up one by one.
+   */
+  readonly capabilities: ProviderCapabilities = {
+    pullsPerBatch: PULLS_PER_BATCH,
+    branchesPerBatch: 0,
+    minBatch: 1,
+  };
   readonly webhooks: AzureDevOpsWebhooks = azureDevOpsWebhooks(this, (url) => {
     const pull = url.toLowerCase();
     this.#threads.forget((p) => p === pull);
@@ -230,6 +314,14 @@ export class AzureDevOpsProvider implements Provider {
    * while it runs, so PRs refreshed side by side ask once.
    */
   readonly #branchPolicies = new Map<string, { applies: Promise<boolean>; until: number }>();
+  /**
+   * Per (token, PR): the `pullDigest` of the PR answer its last full read turned into fields, and
+   * when that answer was read. `fetchPulls` answers PULL_UNCHANGED while the repository's list
+   * shows the same digest and what was kept beside it (checks, threads) still stands.
+   */
+  readonly #reads = new Map<string, { digest: string; at: number }>();
+  /** Per (repository, token): the active-PR list pages read this round (`#activeList`). */
+  readonly #lists = new Map<string, ActiveListRound>();
 
   constructor(
     readonly config: ProviderConfig,
@@ -265,8 +357,183 @@ export class AzureDevOpsProvider implements Provider {
   async fetchPull(pull: PullRef, call: CallOptions): Promise<PrFields> {
     this.client.assertNotPaused(call);
     const where = this.#repoPath(pull.repo);
+    const readAt = this.#clock.now().getTime();
     const { data } = await this.client.get(`${where}/pullrequests/${pull.number}`, {}, pullSchema, call);
-    return this.#toFields(data, pull.repo, where, call);
+    return this.#toFields(data, pull.repo, where, call, { fresh: pull.fresh === true, readAt });
+  }
+
+  /**
+   * Many PRs, grouped by repository: one read of each repository's active PRs
+   * (`#activeList`, shared by the calls of a round) shows each PR as a full read would. A PR whose
+   * item shows what its last full read saw (`pullDigest`), whose kept checks and threads still
+   * stand (settled, within the hour) and whose ref shows that read (`shownSince`) is answered
+   * PULL_UNCHANGED; another is made from its item as `fetchPull` makes it from the PR read. A PR
+   * not in the list (completed or abandoned since, or beyond the pages read) and one a signal
+   * asked for (`fresh`: nothing kept may answer) are read one by one.
+   */
+  async fetchPulls(
+    pulls: readonly PullRef[],
+    call: CallOptions,
+  ): Promise<Map<string, PrFields | Error | typeof PULL_UNCHANGED>> {
+    this.client.assertNotPaused(call);
+    const out = new Map<string, PrFields | Error | typeof PULL_UNCHANGED>();
+    const token = tokenFingerprint(call.token);
+    const groups = new Map<string, { repo: RepoRef; pulls: PullRef[] }>();
+    const single: PullRef[] = [];
+    for (const pull of pulls) {
+      if (pull.fresh) {
+        single.push(pull);
+        continue;
+      }
+      const key = `${pull.repo.owner}/${pull.repo.name}`.toLowerCase();
+      const group = groups.get(key) ?? { repo: pull.repo, pulls: [] };
+      group.pulls.push(pull);
+      groups.set(key, group);
+    }
+    const full: (() => Promise<PrFields>)[] = [];
+    const fullKeys: string[] = [];
+    const readOne = (pull: PullRef) => {
+      full.push(() => this.fetchPull(pull, call));
+      fullKeys.push(pullKey(pull));
+    };
+    single.forEach(readOne);
+    await Promise.all(
+      [...groups.values()].map(async ({ repo, pulls: asked }) => {
+        let where: string;
+        try {
+          where = this.#repoPath(repo);
+        } catch (error) {
+          for (const pull of asked) out.set(pullKey(pull), error as Error);
+          return;
+        }
+        const now = this.#clock.now().getTime();
+        const seen = asked.map((pull) =>
+          this.#reads.get(PullReadsCache.key(call.token, this.buildPullUrl(pull))),
+        );
+        const readAfter = Math.max(0, ...seen.map((s) => s?.at ?? 0));
+        let round: ActiveListRound;
+        try {
+          round = await this.#activeList(
+            `${where.toLowerCase()} ${token}`,
+            where,
+            asked.map((p) => p.number),
+            readAfter,
+            call,
+          );
+        } catch (error) {
+          // The repository is gone or hidden from this token: each PR says so, as its read would.
+          if (!(error instanceof NotFoundError)) throw error;
+          for (const pull of asked) out.set(pullKey(pull), error);
+          return;
+        }
+        asked.forEach((pull, i) => {
+          const item = round.items.get(pull.number);
+          if (!item) readOne(pull);
+          else if (this.#unchanged(item, pull, seen[i], call, now)) out.set(pullKey(pull), PULL_UNCHANGED);
+          else {
+            full.push(() => this.#toFields(item, repo, where, call, { fresh: false, readAt: round.at }));
+            fullKeys.push(pullKey(pull));
+          }
+        });
+      }),
+    );
+    // Read side by side, a few at a time: a PR not found is its own answer; anything else (a
+    // rate limit, an outage) fails the call.
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(FULL_READS_AT_ONCE, full.length) }, async () => {
+        while (next < full.length) {
+          const i = next++;
+          try {
+            out.set(fullKeys[i]!, await full[i]!());
+          } catch (error) {
+            if (!(error instanceof NotFoundError)) throw error;
+            out.set(fullKeys[i]!, error);
+          }
+        }
+      }),
+    );
+    return out;
+  }
+
+  /**
+   * Whether a PR's list item shows it as its last full read did (`seen`), with nothing kept
+   * beside it stale: the ref shows that read (`shownSince` no older), and for an active PR its
+   * kept checks and threads still stand for this head and activity (`PullReadsCache`: settled,
+   * read within the hour). A full read would then read nothing but this same PR.
+   */
+  #unchanged(
+    item: AzurePull,
+    pull: PullRef,
+    seen: { digest: string; at: number } | undefined,
+    call: CallOptions,
+    now: number,
+  ): boolean {
+    if (!seen || !pull.shownSince || pull.shownSince.getTime() < seen.at) return false;
+    if (seen.digest !== pullDigest(item)) return false;
+    if (mapState(item.status) !== 'open') return true;
+    const key = PullReadsCache.key(call.token, this.buildPullUrl(pull));
+    const head = item.lastMergeSourceCommit?.commitId ?? null;
+    const stamp = activityStamp(item);
+    return (
+      this.#policies.get(key, head, stamp, now) !== undefined &&
+      this.#threads.get(key, head, stamp, now) !== undefined
+    );
+  }
+
+  /**
+   * A repository's active PRs as its list shows them this round ("Pull Requests - Get Pull
+   * Requests", `searchCriteria.status=active`, 100 a page by `$top`/`$skip`, newest first by id),
+   * read page after page until every PR of `wanted` is listed or known not to be active (an id
+   * above the lowest listed), at most ACTIVE_LIST_PAGES. Pages read this round (LIST_ROUND_MS)
+   * serve every call, and calls wait for one another instead of reading a page twice; a round
+   * begun no later than `readAfter` (the last full read of a PR asked about) is not used.
+   */
+  async #activeList(
+    key: string,
+    where: string,
+    wanted: readonly number[],
+    readAfter: number,
+    call: CallOptions,
+  ): Promise<ActiveListRound> {
+    const now = this.#clock.now().getTime();
+    let round = this.#lists.get(key);
+    if (!round || now - round.at >= LIST_ROUND_MS || round.at <= readAfter) {
+      round = {
+        at: now,
+        items: new Map(),
+        lowest: Number.POSITIVE_INFINITY,
+        pages: 0,
+        done: false,
+        busy: Promise.resolve(),
+      };
+      if (this.#lists.size > SIZE_CACHE_MAX) this.#lists.clear();
+      this.#lists.set(key, round);
+    }
+    const r = round;
+    const read = r.busy.then(async () => {
+      while (!r.done && r.pages < ACTIVE_LIST_PAGES && wanted.some((n) => !r.items.has(n) && n < r.lowest)) {
+        const { data } = await this.client.get(
+          `${where}/pullrequests`,
+          {
+            'searchCriteria.status': 'active',
+            $top: PULLS_PAGE,
+            $skip: r.pages === 0 ? undefined : r.pages * PULLS_PAGE,
+          },
+          pullList,
+          call,
+        );
+        for (const p of data.value) {
+          r.items.set(p.pullRequestId, p);
+          r.lowest = Math.min(r.lowest, p.pullRequestId);
+        }
+        r.pages++;
+        if (data.value.length < PULLS_PAGE) r.done = true;
+      }
+    });
+    r.busy = read.catch(() => {});
+    await read;
+    return r;
   }
 
   /**
@@ -318,15 +585,17 @@ export class AzureDevOpsProvider implements Provider {
    * ("Pull Requests - Get Pull Requests": `searchCriteria.status` "Defaults to Active if unset",
    * so `all` is asked), those not from a fork kept. None there and `repo` is a fork ("Repositories
    * - Get Repository": `isFork`, `parentRepository`): PRs into the parent whose source repository
-   * is the fork (`searchCriteria.sourceRepositoryId`). An active one first, else the most recently
-   * created — Azure DevOps PRs have no update time (SPEC §5).
+   * is the fork (`searchCriteria.sourceRepositoryId`). An active one first, else the newest
+   * by id: PR ids are given in the order PRs are created, within the organization, and the
+   * newest is the highest number (SPEC §5) — not the one closed last.
    */
   async findPullForBranch(repo: RepoRef, branch: string, call: CallOptions): Promise<PrFields | null> {
     this.client.assertNotPaused(call);
     const where = this.#repoPath(repo);
+    const readAt = this.#clock.now().getTime();
     const own = (await this.#listForBranch(where, branch, undefined, call)).filter((p) => !p.forkSource);
     const mine = pick(own);
-    if (mine) return this.#toFields(mine, repo, where, call);
+    if (mine) return this.#toFields(mine, repo, where, call, { fresh: false, readAt });
     const info = await this.#repository(repo, call);
     const parent = info?.isFork ? info.parentRepository : null;
     if (!info || !parent) return null;
@@ -337,7 +606,7 @@ export class AzureDevOpsProvider implements Provider {
     };
     const parentPath = this.#repoPath(parentRef);
     const theirs = pick(await this.#listForBranch(parentPath, branch, info.id, call));
-    return theirs ? this.#toFields(theirs, parentRef, parentPath, call) : null;
+    return theirs ? this.#toFields(theirs, parentRef, parentPath, call, { fresh: false, readAt }) : null;
   }
 
   /**
@@ -512,18 +781,21 @@ export class AzureDevOpsProvider implements Provider {
     where: string,
     call: CallOptions,
     lastIteration: () => Promise<number | null>,
+    fresh: boolean,
   ): Promise<{ policies: Policies | null; threads: ThreadCounts | null }> {
     const head = pull.lastMergeSourceCommit?.commitId ?? null;
     const key = PullReadsCache.key(call.token, url);
     const stamp = activityStamp(pull);
     const now = this.#clock.now().getTime();
-    let policies = this.#policies.get(key, head, stamp, now) ?? null;
-    let threads = this.#threads.get(key, head, stamp, now) ?? null;
+    // A read a signal asked for uses nothing kept: the checks (every policy evaluation, whatever
+    // was known of the branch's policies) and the threads are read.
+    let policies = fresh ? null : (this.#policies.get(key, head, stamp, now) ?? null);
+    let threads = fresh ? null : (this.#threads.get(key, head, stamp, now) ?? null);
     if (policies && threads) return { policies, threads };
     const read = await this.#openState(pull, target, where, call, {
       checks: policies === null,
       threads: threads === null,
-      policies: 'where-configured',
+      policies: fresh ? 'always' : 'where-configured',
     });
     const readAt = this.#clock.now().getTime();
     if (read.statuses) {
@@ -545,6 +817,13 @@ export class AzureDevOpsProvider implements Provider {
       this.#threads.set(key, head, stamp, threads, readAt);
     }
     return { policies, threads };
+  }
+
+  /** Remembers what a full read of a PR saw (`#reads`), for `fetchPulls` to compare its list with. */
+  #noteRead(key: string, pull: AzurePull, at: number): void {
+    this.#reads.delete(key);
+    this.#reads.set(key, { digest: pullDigest(pull), at });
+    if (this.#reads.size > READS_CACHE_ENTRIES) this.#reads.delete(this.#reads.keys().next().value!);
   }
 
   /** The repository a PR lives in (its target), from its web address, else the one it was read from. */
@@ -689,7 +968,13 @@ export class AzureDevOpsProvider implements Provider {
    * One PR as gitsync shows it (docs/azure-devops.md, "What maps to what"). Checks, mergeability
    * and threads are read for an open PR only: a completed or abandoned one has none to act on.
    */
-  async #toFields(pull: AzurePull, repo: RepoRef, where: string, call: CallOptions): Promise<PrFields> {
+  async #toFields(
+    pull: AzurePull,
+    repo: RepoRef,
+    where: string,
+    call: CallOptions,
+    read: { fresh: boolean; readAt: number },
+  ): Promise<PrFields> {
     // The PR lives in its target repository; its web address is `{repository.webUrl}/pullrequest/{id}`,
     // stored in the canonical form of that repository.
     const target = this.#targetOf(pull, repo);
@@ -722,9 +1007,18 @@ export class AzureDevOpsProvider implements Provider {
     const [sizes, state] = await Promise.all([
       sizesRead,
       open
-        ? this.#openSummary(pull, target, url, where, call, () => sizesRead.then((s) => s.lastIteration))
+        ? this.#openSummary(
+            pull,
+            target,
+            url,
+            where,
+            call,
+            () => sizesRead.then((s) => s.lastIteration),
+            read.fresh,
+          )
         : null,
     ]);
+    this.#noteRead(PullReadsCache.key(call.token, url), pull, read.readAt);
     // `lastMergeSourceCommit`: "the commit at the head of the source branch at the time of the
     // last pull request merge" — Azure DevOps starts a new test merge on every push.
     const head = pull.lastMergeSourceCommit?.commitId ?? null;
@@ -766,10 +1060,9 @@ export class AzureDevOpsProvider implements Provider {
   }
 }
 
-/** An active PR first (the newest of them), else the most recently created; ties by the higher id. */
+/** An active PR first (the newest of them), else the newest of the others: the highest id either way. */
 function pick(pulls: readonly AzurePull[]): AzurePull | undefined {
-  const newest = (a: AzurePull, b: AzurePull) =>
-    Date.parse(b.creationDate ?? '') - Date.parse(a.creationDate ?? '') || b.pullRequestId - a.pullRequestId;
+  const newest = (a: AzurePull, b: AzurePull) => b.pullRequestId - a.pullRequestId;
   const active = pulls.filter((p) => mapState(p.status) === 'open').sort(newest);
   return active[0] ?? [...pulls].sort(newest)[0];
 }

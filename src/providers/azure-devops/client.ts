@@ -20,6 +20,16 @@ export const API_VERSION = '7.1';
  */
 export const PREVIEW_API_VERSION = '7.1-preview.1';
 
+/**
+ * Where a token's requests are counted (`BudgetObservation.charged`, 1 each): Azure DevOps meters
+ * use in TSTUs ("Rate and usage limits": `X-RateLimit-Limit` "Total number of TSTUs allowed
+ * before delays are imposed", `X-RateLimit-Remaining` "Number of TSTUs remaining before being
+ * delayed"), and says what it costs only in aggregate, so requests and TSTUs are never added up
+ * or compared: the budget '' holds what Azure DevOps says (TSTUs, nothing charged) and this scope
+ * what gitsync sent (requests, no limit). docs/azure-devops.md, "Rate limits".
+ */
+export const REQUESTS_SCOPE = 'requests';
+
 export interface AzureDevOpsClientOptions {
   clock: Clock;
   fetch?: typeof fetch;
@@ -112,8 +122,11 @@ export class AzureDevOpsClient {
     // A 429 is its own RateLimitedError (the engine pauses on it); the headers of answers that
     // succeeded say whether to stop before the next one.
     if (response.status < 300) this.#observe(response.headers, fingerprint);
-    // The same headers, in TSTUs (Azure DevOps' usage units), where Azure DevOps sends them.
-    call.onBudget?.(budgetFromHeaders(response.headers, X_RATELIMIT_HEADERS, '', 1));
+    // Azure DevOps' budget is in its own units: the same headers count TSTUs, a load measure no
+    // answer gives per request. So they are told as they are, in the token's one budget (''),
+    // with nothing charged there; the request is counted apart, in REQUESTS_SCOPE.
+    call.onBudget?.(budgetFromHeaders(response.headers, X_RATELIMIT_HEADERS, '', 0));
+    call.onBudget?.({ scope: REQUESTS_SCOPE, limit: null, remaining: null, reset_at: null, charged: 1 });
     const type = response.headers.get('content-type') ?? '';
     if (response.status === 200 && !/html/i.test(type)) {
       this.#streaks.reset(fingerprint);
