@@ -110,3 +110,50 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ GITSYNC_CONFIG: path })).not.toThrow(/pw@/);
   });
 });
+
+describe('secrets from files (`*_FILE`, as container secrets are mounted)', () => {
+  const KEY = 'ab'.repeat(32);
+
+  it('reads the encryption key, the admin token, the database URL and the metrics key from files', () => {
+    const config = loadConfig({
+      GITSYNC_ENCRYPTION_KEY_FILE: withFile(`${KEY}\n`),
+      GITSYNC_ADMIN_TOKEN_FILE: withFile('admin-token-from-a-file\r\n'),
+      GITSYNC_DATABASE_URL_FILE: withFile('postgresql://gitsync:pw@db:5432/gitsync\n'),
+      GITSYNC_METRICS_TOKEN_FILE: withFile('scrape-key'),
+    });
+    expect(config).toMatchObject({
+      encryption_key: KEY,
+      admin_token: 'admin-token-from-a-file',
+      database_url: 'postgresql://gitsync:pw@db:5432/gitsync',
+      metrics_token: 'scrape-key',
+    });
+  });
+
+  it('checks a value from a file as it checks the variable', () => {
+    expect(() => loadConfig({ GITSYNC_ADMIN_TOKEN_FILE: withFile('short\n') })).toThrow(
+      /GITSYNC_ADMIN_TOKEN must be at least 16 characters/,
+    );
+    expect(() => loadConfig({ GITSYNC_DATABASE_URL_FILE: withFile('mysql://x\n') })).toThrow(
+      /GITSYNC_DATABASE_URL must be a postgres/,
+    );
+  });
+
+  it.each([
+    [
+      { GITSYNC_ADMIN_TOKEN: 'a'.repeat(20), GITSYNC_ADMIN_TOKEN_FILE: '/nowhere' },
+      /set GITSYNC_ADMIN_TOKEN or GITSYNC_ADMIN_TOKEN_FILE, not both/,
+    ],
+    [
+      { GITSYNC_ENCRYPTION_KEY_FILE: '/nowhere/key' },
+      /GITSYNC_ENCRYPTION_KEY_FILE: cannot read \/nowhere\/key \(ENOENT\)/,
+    ],
+    [{ GITSYNC_ENCRYPTION_KEY_FILE: withFile('\n') }, /GITSYNC_ENCRYPTION_KEY_FILE: .* is empty/],
+    [
+      { GITSYNC_ADMIN_TOKEN_FILE: withFile('first-line-secret\nsecond-line-secret\n') },
+      /holds more than one line/,
+    ],
+  ])('refuses %j with a message naming the variable, never the content', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(message);
+    expect(() => loadConfig(env)).not.toThrow(/secret/);
+  });
+});
