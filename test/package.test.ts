@@ -1,22 +1,22 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { installPacked, packedTarball } from './helpers/pack.ts';
 import { startProcess } from './helpers/processes.ts';
 import { waitFor } from './helpers/wait.ts';
 
 const run = promisify(execFile);
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /**
  * The package as a user gets it: `npm pack` (which builds dist/), installed into an empty
  * project from that tarball, run with plain Node — no TypeScript sources, no tsx. So that this
- * needs no network, npm installs offline from its cache (which `npm ci` filled): the project's
- * lock file pins gitsync's production dependencies to the versions of ours, since an offline
- * install cannot resolve versions (npm's cache holds packages, not the registry's indexes).
+ * needs no network, npm installs offline from its cache (which `npm ci` filled), by the script the
+ * Dockerfile runs (scripts/install-package.mjs): the project's lock file pins gitsync's production
+ * dependencies to the versions of ours, since an offline install cannot resolve versions (npm's
+ * cache holds packages, not the registry's indexes).
  */
 describe('the published package', () => {
   let project: string;
@@ -24,12 +24,8 @@ describe('the published package', () => {
 
   beforeAll(async () => {
     project = mkdtempSync(join(tmpdir(), 'gitsync-package-'));
-    await run('npm', ['pack', '--pack-destination', project, '--silent'], { cwd: ROOT });
-    const tarball = readdirSync(project).find((f) => f.endsWith('.tgz'));
-    expect(tarball).toBeDefined();
-    writeUserProject(project, tarball!);
-    await run('npm', ['ci', '--offline', '--no-audit', '--no-fund', '--silent'], { cwd: project });
-  }, 180_000);
+    await installPacked(await packedTarball(), project);
+  }, 300_000);
   afterAll(() => rmSync(project, { recursive: true, force: true }));
 
   it('ships compiled JavaScript with type declarations, and neither sources nor tsx', () => {
@@ -88,30 +84,3 @@ await runtime.close();
     expect(stdout.trim()).toBe('healthz 200');
   }, 60_000);
 });
-
-/** An empty project depending on the tarball, with a lock file made from ours (production packages only). */
-function writeUserProject(dir: string, tarball: string): void {
-  const ours = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
-  const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as {
-    packages: Record<string, { dev?: boolean }>;
-  };
-  const dependency = { gitsync: `file:${tarball}` };
-  const packages: Record<string, unknown> = { '': { name: 'user-project', dependencies: dependency } };
-  packages['node_modules/gitsync'] = {
-    version: ours.version,
-    resolved: `file:${tarball}`,
-    dependencies: ours.dependencies,
-    bin: ours.bin,
-    engines: ours.engines,
-    license: ours.license,
-  };
-  for (const [path, entry] of Object.entries(lock.packages)) {
-    if (path !== '' && !entry.dev) packages[path] = entry;
-  }
-  const project = { name: 'user-project', private: true, type: 'module', dependencies: dependency };
-  writeFileSync(join(dir, 'package.json'), JSON.stringify(project, null, 2));
-  writeFileSync(
-    join(dir, 'package-lock.json'),
-    JSON.stringify({ name: 'user-project', lockfileVersion: 3, requires: true, packages }, null, 2),
-  );
-}
