@@ -1,9 +1,18 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startBitbucketEmulator } from '../emulator/bitbucket/server.ts';
+import {
+  HookPayloads as BitbucketHooks,
+  deliver as deliverToBitbucket,
+} from '../emulator/bitbucket/webhooks.ts';
+import { startGiteaEmulator } from '../emulator/gitea/server.ts';
+import { deliver as deliverToGitea, HookPayloads as GiteaHooks } from '../emulator/gitea/webhooks.ts';
 import { type GitHubEmulator, startGitHubEmulator } from '../emulator/github/server.ts';
 import { type GitLabEmulator, startGitLabEmulator } from '../emulator/gitlab/server.ts';
 import { deliver as deliverToGitLab, HookPayloads as GitLabHooks } from '../emulator/gitlab/webhooks.ts';
 import { FakeClock } from '../src/core/clock.ts';
+import { BitbucketProvider } from '../src/providers/bitbucket/bitbucket-provider.ts';
+import { GiteaProvider } from '../src/providers/gitea/gitea-provider.ts';
 import { GitHubProvider } from '../src/providers/github/github-provider.ts';
 import { GitLabProvider } from '../src/providers/gitlab/gitlab-provider.ts';
 import { CHECKS_SETTLE_MS } from '../src/providers/pull-reads-cache.ts';
@@ -24,30 +33,37 @@ const SECRET = 'signals e2e webhook secret';
  */
 describe('a check re-run announced by webhook shows within a second', () => {
   let svc: HostService | undefined;
+  let front: HostService | undefined;
   let stream: SseClient | undefined;
   const closers: (() => Promise<void>)[] = [];
   afterEach(async () => {
     await stream?.close();
+    await front?.close();
     await svc?.close();
+    front = undefined;
     for (const close of closers.splice(0)) await close();
     svc = undefined;
     stream = undefined;
   });
 
   /**
-   * The service with `provider`, a chat on `branch` of `origin`, refreshed until its checks are
-   * settled (`CHECKS_SETTLE_MS` of the same answer); then the worker loop runs.
+   * Two replicas on one database, each with its own provider (its own kept reads): `svc`, whose
+   * worker refreshes a chat on `branch` of `origin` until its checks are settled
+   * (`CHECKS_SETTLE_MS` of the same answer) and then runs its loop, and `front`, which receives
+   * the webhook and refreshes nothing — so what the delivery tells its own provider cannot help.
    */
-  async function settledChat(clock: FakeClock, provider: Provider, origin: string, branch: string) {
+  async function settledChat(clock: FakeClock, provider: () => Provider, origin: string, branch: string) {
     svc = await startHostService({
       adminKey: ADMIN,
       clock,
-      provider,
+      provider: provider(),
       worker: { tick_interval_ms: 60_000 },
     });
+    front = await startHostService({ adminKey: ADMIN, clock, provider: provider(), replicaOf: svc });
+    const providerId = svc.runtime.providers.providers[0]!.config.id;
     const owner = randomUUID();
     expect(
-      (await svc.api('PUT', `/api/v1/owners/${owner}/tokens/${provider.config.id}`, { token: TOKEN })).status,
+      (await svc.api('PUT', `/api/v1/owners/${owner}/tokens/${providerId}`, { token: TOKEN })).status,
     ).toBe(204);
     const chat = await svc.chatReporting(owner, origin, branch);
     for (let t = 0; t <= CHECKS_SETTLE_MS + 120_000; t += 120_000) {
@@ -87,10 +103,11 @@ describe('a check re-run announced by webhook shows within a second', () => {
     gh.model.createRepo({ owner: 'acme', name: 'app' });
     const pull = gh.model.openPull('acme/app', { head: 'feature' });
     gh.model.addCheckRun({ head_sha: pull.head_sha, name: 'ci', conclusion: 'failure' });
-    const provider = new GitHubProvider(
-      { id: 'github', type: 'github', web_url: gh.webUrl, api_url: gh.apiUrl, webhook_secret: SECRET },
-      { clock },
-    );
+    const provider = () =>
+      new GitHubProvider(
+        { id: 'github', type: 'github', web_url: gh.webUrl, api_url: gh.apiUrl, webhook_secret: SECRET },
+        { clock },
+      );
     const chat = await settledChat(clock, provider, `${gh.webUrl}/acme/app`, 'feature');
     const run = gh.model.addCheckRun({ head_sha: pull.head_sha, name: 'ci', conclusion: 'success' });
     await signalled(chat, async () => {
@@ -106,7 +123,7 @@ describe('a check re-run announced by webhook shows within a second', () => {
         },
         repository: { html_url: `${gh.webUrl}/acme/app` },
       });
-      const res = await fetch(`${svc!.base}/api/v1/webhooks/github`, {
+      const res = await fetch(`${front!.base}/api/v1/webhooks/github`, {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
@@ -117,6 +134,71 @@ describe('a check re-run announced by webhook shows within a second', () => {
         body,
       });
       return res.status === 202 ? 0 : res.status;
+    });
+  });
+
+  it('Gitea: status', async () => {
+    const clock = new FakeClock(new Date());
+    const gt = await startGiteaEmulator({ now: () => clock.now() });
+    closers.push(() => gt.close());
+    gt.addToken(TOKEN, 'agent');
+    const repo = 'platform/api';
+    gt.model.createRepo({ full_name: repo, members: ['agent'] });
+    const pull = gt.model.openPull(repo, { head: 'feature' });
+    gt.model.setStatus(repo, pull.head_sha, { context: 'build', state: 'failure' });
+    const provider = () =>
+      new GiteaProvider(
+        { id: 'gitea', type: 'gitea', web_url: gt.webUrl, api_url: gt.apiUrl, webhook_secret: SECRET },
+        'gitea',
+        { clock },
+      );
+    const chat = await settledChat(clock, provider, `${gt.webUrl}/${repo}`, 'feature');
+    gt.model.setStatus(repo, pull.head_sha, { context: 'build', state: 'success' });
+    await signalled(chat, async () => {
+      const payload = new GiteaHooks(gt).status(gt.model.repo(repo), pull.head_sha, 'ci');
+      const delivery = await deliverToGitea(
+        `${front!.base}/api/v1/webhooks/gitea`,
+        'status',
+        payload,
+        SECRET,
+        'gitea',
+      );
+      return delivery.status === 202 ? 0 : delivery.status;
+    });
+  });
+
+  it('Bitbucket: repo:commit_status_updated', async () => {
+    const clock = new FakeClock(new Date());
+    const bb = await startBitbucketEmulator({ now: () => clock.now() });
+    closers.push(() => bb.close());
+    bb.addAccessToken(TOKEN, { workspace: 'acme', user: 'acme-bot' });
+    const repo = 'acme/api';
+    bb.model.createRepo({ full_name: repo, is_private: true });
+    const pr = bb.model.openPull(repo, { source_branch: 'feature' });
+    const head = bb.model.head(repo, pr.id);
+    bb.model.setStatus(head, { key: 'build', state: 'FAILED', refname: 'feature' });
+    const provider = () =>
+      new BitbucketProvider(
+        {
+          id: 'bb',
+          type: 'bitbucket',
+          web_url: 'https://bitbucket.org',
+          api_url: bb.apiUrl,
+          webhook_secret: SECRET,
+        },
+        { clock },
+      );
+    const chat = await settledChat(clock, provider, `https://bitbucket.org/${repo}`, 'feature');
+    bb.model.setStatus(head, { key: 'build', state: 'SUCCESSFUL', refname: 'feature' });
+    await signalled(chat, async () => {
+      const payload = new BitbucketHooks(bb).commitStatus(bb.model.repo(repo), head, 'build', 'ci-bot');
+      const delivery = await deliverToBitbucket(
+        `${front!.base}/api/v1/webhooks/bb`,
+        'repo:commit_status_updated',
+        payload,
+        SECRET,
+      );
+      return delivery.status === 202 ? 0 : delivery.status;
     });
   });
 
@@ -133,17 +215,18 @@ describe('a check re-run announced by webhook shows within a second', () => {
       ref: 'feature',
       jobs: [{ name: 'unit', stage: 'test', status: 'failed' }],
     });
-    const provider = new GitLabProvider(
-      { id: 'gitlab', type: 'gitlab', web_url: gl.webUrl, api_url: gl.apiUrl, webhook_secret: SECRET },
-      { clock },
-    );
+    const provider = () =>
+      new GitLabProvider(
+        { id: 'gitlab', type: 'gitlab', web_url: gl.webUrl, api_url: gl.apiUrl, webhook_secret: SECRET },
+        { clock },
+      );
     const chat = await settledChat(clock, provider, `${gl.webUrl}/${project}`, 'feature');
     gl.model.retryJob(pipeline.id, 'unit');
     gl.model.updateJob(pipeline.id, 'unit', { status: 'success' });
     await signalled(chat, async () => {
       const payload = new GitLabHooks(gl.renderer).pipeline(gl.model.pipeline(pipeline.id));
       const delivery = await deliverToGitLab(
-        `${svc!.base}/api/v1/webhooks/gitlab`,
+        `${front!.base}/api/v1/webhooks/gitlab`,
         'pipeline',
         payload,
         SECRET,

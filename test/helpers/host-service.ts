@@ -22,8 +22,11 @@ export async function startHostService(options: {
   provider: Provider;
   /** Worker settings over serve's defaults (the loop stays off unless `enabled`). */
   worker?: Partial<WorkerSettings> & { enabled?: boolean };
+  /** Another replica: this one serves on its database (and leaves dropping it to that one). */
+  replicaOf?: { schema: string };
 }) {
-  const db = await createTestDatabase('postgres');
+  const own = options.replicaOf ? null : await createTestDatabase('postgres');
+  const db = own ?? { schema: options.replicaOf!.schema, drop: async () => {} };
   const config = loadConfig({});
   let runtime: Runtime | undefined;
   let server: ReturnType<typeof serve> | undefined;
@@ -66,6 +69,7 @@ export async function startHostService(options: {
   return {
     runtime: live.runtime,
     base,
+    schema: db.schema,
     api,
     /** A new chat of `owner` that reports pushing `branch` of `origin`. */
     async chatReporting(owner: string, origin: string, branch: string): Promise<string> {
