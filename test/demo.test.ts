@@ -22,6 +22,8 @@ describe('gitsync demo', () => {
       const key = /API key:\s+(\S+)/.exec(demo.stdout())?.[1];
       expect(key).toBeDefined();
       expect(demo.stdout()).toMatch(/dashboard: http:\/\/127\.0\.0\.1:\d+\/#key=/);
+      // GitHub through a GitHub App's installation, no personal token.
+      expect(demo.stdout()).toMatch(/GitHub is read through GitHub App \d+ installed on acme/);
       const page = await fetch(`${demo.url}/`);
       expect(page.status).toBe(200);
       const stream = await SseClient.open(`${demo.url}/api/v1/events`, { authorization: `Bearer ${key}` });

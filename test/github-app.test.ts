@@ -177,6 +177,24 @@ describe('a GitHub App serves owners without a token of their own', () => {
     expect(routeCount('create_installation_token')).toBe(1);
   });
 
+  it('a replica the delivery did not reach drops the token GitHub refuses, then finds no installation', async () => {
+    const svc = await start();
+    const chat = await track('acme/secret');
+    await tick();
+    app.webhook = null; // the delivery goes to another replica
+    await gh.apps.uninstall(acme);
+    expect(installationToken(acme)).toBeDefined();
+
+    const refused = await svc.api('POST', `/api/v1/chats/${chat}/diff-status/refresh`, {});
+    expect(refused.status).toBe(422);
+    expect(refused.json.error.code).toBe('token_rejected');
+    expect(installationToken(acme)).toBeUndefined();
+    const again = await svc.api('POST', `/api/v1/chats/${chat}/diff-status/refresh`, {});
+    expect(again.status).toBe(422);
+    expect(again.json.error.code).toBe('no_token');
+    expect(routeCount('get_repo_installation', 404)).toBe(1);
+  });
+
   it('an installation suspended drops its tokens; the suspended installation mints none', async () => {
     const svc = await start();
     const chat = await track('acme/secret');

@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,8 @@ import { createLogger, openRuntime } from '../runtime.ts';
 import { CliError, EXIT } from './client.ts';
 import { type AgentChat, type AgentRef, abortableSleep, DemoAgent } from './demo-agent.ts';
 
-const DEMO_TOKEN = 'ghp_demo_service_token';
+/** The demo GitHub App's webhook secret: its installation deliveries are verified with it. */
+const APP_WEBHOOK_SECRET = 'demo-app-webhook-secret';
 const REPO = 'acme/webapp';
 /** The GitHub repository's reviewers: collaborators, so their reviews count and gitsync trusts them. */
 const GITHUB_REVIEWERS = ['maria', 'devon', 'lee'];
@@ -522,7 +523,12 @@ export async function demo(options: { pace?: string } = {}): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'gitsync-demo-'));
   const adminKey = `gsk_demo_${randomBytes(18).toString('base64url')}`;
   const gh = await startGitHubEmulator({ acceptAnyToken: false });
-  gh.addToken(DEMO_TOKEN, 'agent-bot', 1_000_000);
+  // GitHub is read through a GitHub App installed on the organization, not a personal token: the
+  // App's key pair is made here, its public half registered with the emulator, which checks every
+  // JWT with it and mints installation tokens that expire after an hour.
+  const appKey = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const githubApp = gh.apps.registerApp({ slug: 'gitsync-demo', owner: 'acme', publicKey: appKey.publicKey });
+  gh.apps.install(githubApp, 'acme', 'all', 1_000_000);
   // One approval required: an unreviewed PR shows `needs_approval` until a collaborator approves.
   gh.model.createRepo({
     owner: 'acme',
@@ -560,7 +566,14 @@ export async function demo(options: { pace?: string } = {}): Promise<void> {
   };
   const logger = createLogger(base.log_level === 'info' ? 'warn' : base.log_level);
   const provider = new GitHubProvider(
-    { id: 'github', type: 'github', web_url: gh.webUrl, api_url: gh.apiUrl, service_token: DEMO_TOKEN },
+    {
+      id: 'github',
+      type: 'github',
+      web_url: gh.webUrl,
+      api_url: gh.apiUrl,
+      app: { app_id: String(githubApp.id), private_key: appKey.privateKey },
+      webhook_secret: APP_WEBHOOK_SECRET,
+    },
     { clock: { now: () => new Date() } },
   );
   const gitlab = new GitLabProvider(
@@ -586,6 +599,8 @@ export async function demo(options: { pace?: string } = {}): Promise<void> {
   }
   const address = server.address();
   const url = `http://${config.host}:${typeof address === 'object' && address ? address.port : config.port}`;
+  // The App's organization-wide webhook: installation events reach gitsync.
+  githubApp.webhook = { url: `${url}/api/v1/webhooks/github`, secret: APP_WEBHOOK_SECRET };
   const stop = new AbortController();
   const sleep = (ms: number) => abortableSleep(paced(ms), stop.signal);
   const api = async (method: string, path: string, body?: unknown): Promise<unknown> => {
@@ -715,6 +730,7 @@ export async function demo(options: { pace?: string } = {}): Promise<void> {
   });
   process.stdout.write(
     `gitsync demo is running (offline: GitHub emulator at ${gh.webUrl}, GitLab emulator at ${gl.webUrl}, embedded database in ${dataDir})\n` +
+      `  GitHub is read through GitHub App ${githubApp.id} installed on acme (installation tokens, no personal token)\n` +
       `  dashboard: ${url}/#key=${adminKey}\n` +
       `  API key:   ${adminKey}\n` +
       `  listening on ${url} \n` +

@@ -608,6 +608,7 @@ export class Refresher {
           out.set(row.id, await limiter.run(() => provider.fetchFeedback!(pull, call)));
         } catch (error) {
           this.#noteLimit(provider, call, error);
+          this.#noteRejected(provider, call, error);
           out.set(row.id, this.#describe(error, call.token));
         }
       }),
@@ -837,6 +838,7 @@ export class Refresher {
       return again.kind === 'no_pr' ? { kind: 'stale_pr' } : again;
     } catch (error) {
       this.#noteLimit(provider, call, error);
+      this.#noteRejected(provider, call, error);
       return { kind: 'failed', failure: this.#describe(error, call.token) };
     }
   }
@@ -857,6 +859,16 @@ export class Refresher {
       error.resetAt,
     );
     return true;
+  }
+
+  /**
+   * A provider's own credential the host refused (an installation token revoked with its
+   * installation, whose webhook delivery reached another replica) is given up: the next call asks afresh.
+   */
+  #noteRejected(provider: Provider, call: CallOptions, error: unknown): void {
+    const identity = this.#identities.get(call);
+    if (identity && error instanceof GitsyncError && error.code === 'token_rejected')
+      provider.repoCredentials?.rejected?.(identity);
   }
 
   #describe(error: unknown, token: string): RefreshFailure {

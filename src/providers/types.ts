@@ -110,6 +110,8 @@ export interface RepoCredentials {
    * or its installation is suspended). Throws a typed error when the host cannot be asked.
    */
   forRepo(repo: RepoRef, signal?: AbortSignal): Promise<RepoCredential | null>;
+  /** The host refused the credential of `budgetKey`: it is not used again (the next call asks afresh). */
+  rejected?(budgetKey: string): void;
   /** The budget keys of the credentials held now (for the budget view). */
   budgetKeys?(): string[];
   /** A verified webhook delivery of the provider (see ProviderWebhooks.received). */

@@ -144,6 +144,16 @@ export class GitHubApp implements RepoCredentials {
     };
   }
 
+  /**
+   * GitHub refused an installation's token (revoked: the installation was deleted or suspended
+   * and this replica did not hear it): dropped with what is known of its repositories, so that
+   * the next call asks GitHub which installation they are in.
+   */
+  rejected(budgetKey: string): void {
+    for (const id of this.#tokens.keys())
+      if (GitHubApp.budgetKey(this.#apiUrl, id) === budgetKey) this.#drop(id, true);
+  }
+
   budgetKeys(): string[] {
     return [...this.#tokens.keys()].map((id) => GitHubApp.budgetKey(this.#apiUrl, id));
   }
