@@ -83,4 +83,34 @@ await runtime.close();
     const { stdout } = await run(process.execPath, [script], { cwd: project });
     expect(stdout.trim()).toBe('healthz 200');
   }, 60_000);
+
+  it('`import { createClient } from "gitsync/client"` calls a running service, its refusals typed', async () => {
+    const serve = await startProcess(bin(), ['serve'], {
+      cwd: project,
+      env: {
+        GITSYNC_PORT: '0',
+        GITSYNC_DATA_DIR: join(project, 'client-data'),
+        GITSYNC_ADMIN_TOKEN: 'package-test-admin-key-0000',
+        GITSYNC_LOG_LEVEL: 'warn',
+      },
+    });
+    try {
+      const script = join(project, 'client.mjs');
+      writeFileSync(
+        script,
+        `import { createClient, GitsyncApiError } from 'gitsync/client';
+const api = createClient({ url: process.argv[2], key: 'package-test-admin-key-0000' });
+const owner = '00000000-0000-4000-8000-000000000001';
+const chat = await api.putChat('00000000-0000-4000-8000-000000000002', { owner_id: owner, title: 'from the client' });
+const doc = await api.openapi();
+const refused = await createClient({ url: process.argv[2], key: 'wrong' }).listChats().catch((e) => e);
+console.log(chat.title, doc.openapi, refused instanceof GitsyncApiError, refused.status, refused.code);
+`,
+      );
+      const { stdout } = await run(process.execPath, [script, serve.url], { cwd: project });
+      expect(stdout.trim()).toBe('from the client 3.1.0 true 401 unauthorized');
+    } finally {
+      expect(await serve.stop('SIGTERM')).toBe(0);
+    }
+  }, 60_000);
 });

@@ -1,6 +1,6 @@
+import { createClient, GitsyncApiError, type GitsyncClient, GitsyncUnreachableError } from '../api/client.ts';
 import { DEFAULT_SERVICE_URL } from '../config/defaults.ts';
 import { ConfigError } from '../core/errors.ts';
-import { apiRequest, readApiAnswer } from '../server/api-request.ts';
 
 /** Exit codes scripts can rely on (listed in docs/api.md). */
 export const EXIT = {
@@ -97,36 +97,34 @@ export function reportTarget(
   return { url: checkedUrl(checkout.url ?? DEFAULT_URL, 'git config gitsync.url'), key: checkout.key };
 }
 
-/** Calls the service; maps "unreachable" and 4xx/5xx answers to CliErrors with the service's message. */
+/**
+ * Calls the service with the typed client (api/client.ts): "unreachable" and refusals become
+ * CliErrors carrying the service's code and message.
+ */
 export async function callService<T>(
   target: { url: string; key: string },
-  method: string,
-  path: string,
-  body?: unknown,
+  work: (api: GitsyncClient) => Promise<T>,
   timeoutMs = 10_000,
 ): Promise<T> {
-  let res: Response;
   try {
-    res = await fetch(
-      apiRequest(`${target.url}${path}`, target.key, method, body, AbortSignal.timeout(timeoutMs)),
-    );
-  } catch (cause) {
-    throw new CliError(
-      `cannot reach gitsync at ${target.url} (${(cause as Error).message}); is it running? (--url / GITSYNC_URL)`,
-      EXIT.unreachable,
-    );
+    return await work(createClient({ url: target.url, key: target.key, timeoutMs }));
+  } catch (error) {
+    if (error instanceof GitsyncUnreachableError) {
+      throw new CliError(
+        `cannot reach gitsync at ${target.url} (${error.reason}); is it running? (--url / GITSYNC_URL)`,
+        EXIT.unreachable,
+      );
+    }
+    if (error instanceof GitsyncApiError) {
+      const what = error.code ? `${error.code}: ${error.message}` : error.message;
+      const hint = error.status === 401 ? ' (check GITSYNC_API_KEY)' : '';
+      throw new CliError(
+        `gitsync refused ${error.method} ${error.path}: ${what}${hint}`,
+        error.status < 500 ? EXIT.rejected : EXIT.failure,
+        error.status,
+        error.code ?? undefined,
+      );
+    }
+    throw error;
   }
-  const { json } = await readApiAnswer(res);
-  if (!res.ok) {
-    const error = (json as { error?: { code?: string; message?: string } } | null)?.error;
-    const what = error ? `${error.code}: ${error.message}` : `HTTP ${res.status}`;
-    const hint = res.status === 401 ? ' (check GITSYNC_API_KEY)' : '';
-    throw new CliError(
-      `gitsync refused ${method} ${path}: ${what}${hint}`,
-      res.status < 500 ? EXIT.rejected : EXIT.failure,
-      res.status,
-      error?.code,
-    );
-  }
-  return json as T;
 }

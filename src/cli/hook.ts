@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { GitsyncClient } from '../api/client.ts';
 import { CliError, callService, EXIT, serviceTarget } from './client.ts';
 import { git } from './git.ts';
 
@@ -60,9 +61,11 @@ const REPORT_KEY_HOWTO =
  * nothing is stored (fail closed: storing an unchecked key could hand a human's key to the agent).
  */
 async function checkReportKey(target: { url: string; key: string }): Promise<void> {
-  const probe = async (path: string): Promise<{ status: number; code?: string }> => {
+  const probe = async (
+    ask: (api: GitsyncClient) => Promise<unknown>,
+  ): Promise<{ status: number; code?: string }> => {
     try {
-      await callService(target, 'GET', path, undefined, 5_000);
+      await callService(target, ask, 5_000);
       return { status: 200 };
     } catch (error) {
       if (error instanceof CliError && error.exitCode === EXIT.unreachable)
@@ -81,7 +84,7 @@ async function checkReportKey(target: { url: string; key: string }): Promise<voi
       answer.status < 500 ? EXIT.rejected : EXIT.failure,
       answer.status,
     );
-  const keys = await probe('/api/v1/keys');
+  const keys = await probe((api) => api.listKeys());
   if (keys.status === 200)
     throw new CliError(
       `refusing to store the admin key in the checkout; use a report key: ${REPORT_KEY_HOWTO}`,
@@ -89,7 +92,7 @@ async function checkReportKey(target: { url: string; key: string }): Promise<voi
     );
   if (keys.status === 401) throw new CliError('the service does not accept this key (401)', EXIT.rejected);
   if (keys.status !== 403 || keys.code !== 'forbidden') throw unconfirmed(keys);
-  const chats = await probe('/api/v1/chats?limit=1');
+  const chats = await probe((api) => api.listChats({ limit: 1 }));
   if (chats.status === 200)
     throw new CliError(
       `refusing to store an owner key in the checkout (it can read and change every chat of its owner); use a report key: ${REPORT_KEY_HOWTO}`,

@@ -1,5 +1,5 @@
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
-import { apiRequest, readApiAnswer } from '../server/api-request.ts';
+import { type ApiAnswer, createClient, GitsyncUnreachableError } from '../api/client.ts';
 import { type CallApi, createToolServer } from '../server/mcp/tools.ts';
 import { type ServiceOptions, serviceTarget } from './client.ts';
 
@@ -12,17 +12,16 @@ import { type ServiceOptions, serviceTarget } from './client.ts';
 export async function mcp(options: ServiceOptions): Promise<void> {
   // No key: refused at once with a message naming the variable (the client shows it).
   const target = serviceTarget(options);
-  const callApi: CallApi = async ({ method, path, body, timeoutMs }) => {
-    let res: Response;
+  const api = createClient({ url: target.url, key: target.key });
+  const callApi: CallApi = async (request) => {
+    let answer: ApiAnswer;
     try {
-      res = await fetch(
-        apiRequest(`${target.url}${path}`, target.key, method, body, AbortSignal.timeout(timeoutMs)),
-      );
+      answer = await api.request(request);
     } catch (error) {
-      const why = (error as Error).name === 'TimeoutError' ? 'no answer in time' : (error as Error).message;
-      throw new Error(`cannot reach gitsync at ${target.url} (${why}); is it running? (GITSYNC_URL)`);
+      if (error instanceof GitsyncUnreachableError)
+        throw new Error(`${error.message}; is it running? (GITSYNC_URL)`);
+      throw error;
     }
-    const answer = await readApiAnswer(res);
     if (answer.status === 401) {
       // The API's own message says a key is required; this says which one to look at.
       answer.json = {

@@ -68,11 +68,13 @@ export async function report(options: ReportOptions): Promise<void> {
     if (!options.quiet) process.stderr.write('gitsync: the push did not land; nothing reported\n');
     return;
   }
-  const result = await callService<{ chat_ids: string[] }>(target, 'POST', '/api/v1/git-refs', {
-    ...(chat ? { chat_id: chat } : { workspace_id: workspace, ...(owner && { owner_id: owner }) }),
-    branch,
-    origin,
-  });
+  const result = await callService(target, (api) =>
+    api.reportRef({
+      ...(chat ? { chat_id: chat } : { workspace_id: workspace, ...(owner && { owner_id: owner }) }),
+      branch,
+      origin,
+    }),
+  );
   if (!options.quiet) {
     process.stdout.write(`reported ${branch} of ${origin} for ${result.chat_ids.length} chat(s)\n`);
   }

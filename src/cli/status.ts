@@ -1,4 +1,5 @@
-import type { BlockerKind, ChatView, DiffStatus } from '../core/types.ts';
+import type { Chat, ChatList } from '../api/client.ts';
+import type { BlockerKind } from '../core/types.ts';
 import { callService, serviceTarget } from './client.ts';
 
 export interface StatusOptions {
@@ -9,12 +10,7 @@ export interface StatusOptions {
   json?: boolean;
 }
 
-type JsonChat = Omit<ChatView, 'children' | 'diff_status'> & {
-  children: JsonChat[];
-  diff_status: (DiffStatus & { paused_until: string | null }) | null;
-};
-
-function state(s: JsonChat['diff_status']): string {
+function state(s: Chat['diff_status']): string {
   if (!s) return '-';
   if (s.paused_until) return 'paused';
   if (s.last_error && !s.pull_request_state) return 'error';
@@ -23,7 +19,7 @@ function state(s: JsonChat['diff_status']): string {
   return s.pull_request_state;
 }
 
-function review(s: JsonChat['diff_status']): string {
+function review(s: Chat['diff_status']): string {
   if (!s?.pull_request_state) return '';
   if (s.changes_requested) return 'changes requested';
   if (s.approved) return 'approved';
@@ -31,7 +27,7 @@ function review(s: JsonChat['diff_status']): string {
 }
 
 /** The head commit's checks at a glance: `failing: lint, test`, `pending 2/5`, `passing 5`. */
-function checks(s: JsonChat['diff_status']): string {
+function checks(s: Chat['diff_status']): string {
   if (!s?.pull_request_state || !s.checks_state || !s.checks) return '';
   const c = s.checks;
   const total = c.passed + c.failed + c.pending + c.skipped;
@@ -67,7 +63,7 @@ const BLOCKER_WORDS: Record<BlockerKind, string> = {
 };
 
 /** `ready`, or the first blocker in words (`blocked` with the host's word), and how many more. */
-function readiness(s: JsonChat['diff_status']): string {
+function readiness(s: Chat['diff_status']): string {
   if (!s || s.ready === null || s.ready === undefined) return '';
   if (s.ready) return 'ready';
   const [first, ...rest] = s.blockers ?? [];
@@ -78,7 +74,7 @@ function readiness(s: JsonChat['diff_status']): string {
 }
 
 /** Mergeability, with "checking" while the host computes it; only for open PRs. */
-function merge(s: JsonChat['diff_status']): string {
+function merge(s: Chat['diff_status']): string {
   if (s?.pull_request_state !== 'open' || !s.merge_state) return '';
   return s.merge_state === 'unknown' ? 'checking' : s.merge_state;
 }
@@ -86,16 +82,16 @@ function merge(s: JsonChat['diff_status']): string {
 /** `gitsync status`: a table of chats (children indented) with their primary ref's PR state. */
 export async function status(options: StatusOptions): Promise<void> {
   const target = serviceTarget(options);
-  const query = new URLSearchParams({ archived: String(options.archived ?? false), limit: '500' });
-  if (options.owner) query.set('owner_id', options.owner);
   // Every page: an owner with thousands of chats sees them all.
-  const chats: JsonChat[] = [];
+  const chats: Chat[] = [];
   for (let cursor: string | null = null; ; ) {
-    if (cursor) query.set('cursor', cursor);
-    const page: { chats: JsonChat[]; next_cursor: string | null } = await callService(
-      target,
-      'GET',
-      `/api/v1/chats?${query}`,
+    const page: ChatList = await callService(target, (api) =>
+      api.listChats({
+        archived: options.archived ? 'true' : 'false',
+        limit: 500,
+        ...(options.owner && { owner_id: options.owner }),
+        ...(cursor && { cursor }),
+      }),
     );
     chats.push(...page.chats);
     cursor = page.next_cursor;
@@ -121,7 +117,7 @@ export async function status(options: StatusOptions): Promise<void> {
       'NOTE',
     ],
   ];
-  const walk = (chat: JsonChat, depth: number) => {
+  const walk = (chat: Chat, depth: number) => {
     const s = chat.diff_status;
     rows.push([
       `${'  '.repeat(depth)}${chat.id.slice(0, 8)}`,

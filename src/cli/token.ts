@@ -28,21 +28,18 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8').trim();
 }
 
-const path = (o: TokenOptions) =>
-  `/api/v1/owners/${encodeURIComponent(o.owner)}/tokens/${encodeURIComponent(o.provider)}`;
-
 /** `gitsync token set`: links an owner's code-host token (read from stdin so it stays out of shell history). */
 export async function setToken(options: TokenOptions): Promise<void> {
   refuseTokenFlag(options);
   const target = serviceTarget(options);
   const token = await readStdin();
   if (!token) throw new CliError('the token is empty', EXIT.usage);
-  await callService(target, 'PUT', path(options), { token });
+  await callService(target, (api) => api.setToken(options.owner, options.provider, { token }));
   process.stdout.write(`token stored for owner ${options.owner} on ${options.provider}\n`);
 }
 
 export async function removeToken(options: TokenOptions): Promise<void> {
   refuseTokenFlag(options);
-  await callService(serviceTarget(options), 'DELETE', path(options));
+  await callService(serviceTarget(options), (api) => api.removeToken(options.owner, options.provider));
   process.stdout.write(`token removed for owner ${options.owner} on ${options.provider}\n`);
 }

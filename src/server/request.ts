@@ -1,26 +1,13 @@
 import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { z } from 'zod';
+import type { z } from 'zod';
+import { uuid } from '../api/schemas.ts';
 import { BadInputError } from '../core/errors.ts';
-import { UUID_PATTERN } from '../core/types.ts';
 import { HttpError } from './http-error.ts';
 import type { Principal } from './keys.ts';
 
 /** What every route's context carries once the key is known. */
 export type Env = { Variables: { principal: Principal } };
-
-// UUIDs compare as the database prints them: lower-case.
-export const uuid = z
-  .string()
-  .regex(UUID_PATTERN, 'must be a UUID')
-  .transform((s) => s.toLowerCase());
-
-/** Text the database can store: PostgreSQL text cannot hold NUL characters. */
-export const text = (max: number) =>
-  z
-    .string()
-    .max(max)
-    .refine((s) => !s.includes('\u0000'), 'must not contain NUL characters');
 
 /** 413 with the error shape of every other failure. */
 export const limitBody = (maxSize: number, what: string) =>
@@ -56,9 +43,9 @@ export async function jsonBody(c: Context, optional = false): Promise<unknown> {
 
 /** A path parameter that must be a UUID, lower-cased. */
 export function uuidParam(c: Context, name: string, what: string): string {
-  const value = c.req.param(name) ?? '';
-  if (!UUID_PATTERN.test(value)) throw new BadInputError(`${what} must be a UUID`);
-  return value.toLowerCase();
+  const r = uuid.safeParse(c.req.param(name) ?? '');
+  if (!r.success) throw new BadInputError(`${what} must be a UUID`);
+  return r.data;
 }
 
 /** undefined for admins (every owner), else the key's owner. */

@@ -1,8 +1,8 @@
 import { createMcpHandler } from '@modelcontextprotocol/server';
 import type { Hono } from 'hono';
+import { createClient } from '../../api/client.ts';
 import { errorMessage } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
-import { apiRequest, readApiAnswer } from '../api-request.ts';
 import { HttpError } from '../http-error.ts';
 import type { KeyAuthority } from '../keys.ts';
 import type { Env } from '../request.ts';
@@ -47,16 +47,9 @@ export function mcpRoutes(
 ): void {
   const handler = createMcpHandler(
     ({ authInfo, requestInfo }) => {
-      const token = authInfo?.token ?? '';
-      const callApi: CallApi = async ({ method, path, body, timeoutMs }) => {
-        const signals = [AbortSignal.timeout(timeoutMs)];
-        // The MCP client went away: its wait ends (and gives its stream slot back) too.
-        if (requestInfo?.signal) signals.push(requestInfo.signal);
-        const res = await deps.apiFetch(
-          apiRequest(`${IN_PROCESS}${path}`, token, method, body, AbortSignal.any(signals)),
-        );
-        return readApiAnswer(res);
-      };
+      const api = createClient({ url: IN_PROCESS, key: authInfo?.token ?? '', fetch: deps.apiFetch });
+      // The MCP client went away: its wait ends (and gives its stream slot back) too.
+      const callApi: CallApi = (request) => api.request({ ...request, signal: requestInfo?.signal });
       return createToolServer(callApi);
     },
     {

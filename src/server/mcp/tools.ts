@@ -6,11 +6,10 @@
  */
 import { McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
+import type { ApiAnswer } from '../../api/client.ts';
 import { CHECKS_STATES, MERGE_STATES, PR_STATES, UUID_PATTERN } from '../../core/types.ts';
 
-import type { ApiAnswer } from '../api-request.ts';
-
-export type { ApiAnswer } from '../api-request.ts';
+export type { ApiAnswer } from '../../api/client.ts';
 
 /** Calls the HTTP API with the MCP caller's key. Rejects only when the service cannot be reached. */
 export type CallApi = (request: {

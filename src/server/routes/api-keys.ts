@@ -1,14 +1,8 @@
 import type { Hono } from 'hono';
-import { z } from 'zod';
+import { keyBody } from '../../api/schemas.ts';
 import { NotFoundError } from '../../core/errors.ts';
-import { type Env, jsonBody, parse, requireAdmin, text, uuid, uuidParam } from '../request.ts';
+import { type Env, jsonBody, parse, requireAdmin, uuidParam } from '../request.ts';
 import type { RouteDeps } from './deps.ts';
-
-const keyBody = z.object({
-  owner_id: uuid,
-  name: text(200).min(1),
-  scope: z.enum(['owner', 'report']).default('owner'),
-});
 
 /** API keys: the admin key only. */
 export function apiKeyRoutes(app: Hono<Env>, deps: RouteDeps): void {

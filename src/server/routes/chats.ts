@@ -1,38 +1,10 @@
 import type { Hono } from 'hono';
-import { z } from 'zod';
+import { chatBody, feedbackQuery, listQuery, refBody, refreshBody } from '../../api/schemas.ts';
 import { BadInputError } from '../../core/errors.ts';
-import { checkOwner, type Env, jsonBody, ownerScope, parse, text, uuid, uuidParam } from '../request.ts';
+import { checkOwner, type Env, jsonBody, ownerScope, parse, uuidParam } from '../request.ts';
 import type { RouteDeps } from './deps.ts';
 
-const chatBody = z.object({
-  owner_id: uuid,
-  workspace_id: uuid.nullable().optional(),
-  parent_chat_id: uuid.nullable().optional(),
-  title: text(1000).optional(),
-});
-const refBody = z.object({
-  workspace_id: uuid.optional(),
-  chat_id: uuid.optional(),
-  owner_id: uuid.optional(),
-  branch: text(1000),
-  origin: text(2000),
-});
-const refreshBody = z.object({
-  origin: text(2000).optional(),
-  branch: text(1000).optional(),
-});
-const listQuery = z.object({
-  owner_id: uuid.optional(),
-  archived: z.enum(['true', 'false']).default('false'),
-  limit: z.coerce.number().int().min(1).max(500).default(50),
-  cursor: z.string().max(500).optional(),
-});
-
-/** `GET …/feedback`: `since` is a cursor of an earlier answer (engine/feedback-cursor.ts checks it). */
-const feedbackQuery = z.object({
-  trusted_only: z.enum(['true', 'false']).optional(),
-  since: z.string().min(1).optional(),
-});
+// Bodies and queries: the API's contract (api/schemas.ts), which the OpenAPI document describes.
 
 /** Chats, ref reports and "refresh now": the HTTP face of `Chats` (engine/chats.ts). */
 export function chatRoutes(app: Hono<Env>, deps: RouteDeps): void {

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Context, Hono } from 'hono';
+import { openApiDocument } from '../../api/openapi.ts';
 import { DASHBOARD_ASSETS } from '../dashboard.ts';
 import { avatarOrigins, dashboardHtml } from '../dashboard-avatars.ts';
 import { HttpError } from '../http-error.ts';
@@ -20,15 +21,17 @@ function fromLoopback(c: Context<Env>): boolean {
 }
 
 /**
- * Health, readiness, metrics and the dashboard's files: no API key (metrics: optionally their
- * own). Token fingerprints label the budget gauge only for a scrape with GITSYNC_METRICS_TOKEN or
- * from loopback; other scrapes get one series per provider and scope.
+ * Health, readiness, metrics, the OpenAPI document and the dashboard's files: no API key
+ * (metrics: optionally their own). Token fingerprints label the budget gauge only for a scrape
+ * with GITSYNC_METRICS_TOKEN or from loopback; other scrapes get one series per provider and scope.
  */
 export function operationRoutes(app: Hono<Env>, deps: RouteDeps, metricsToken: string | undefined): void {
   const { store, metrics, streams } = deps;
   const metricsHash = metricsToken ? createHash('sha256').update(metricsToken).digest() : null;
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  // The public contract: served without a key, like the documentation it is.
+  app.get('/api/v1/openapi.json', (c) => c.json(openApiDocument()));
   app.get('/readyz', async (c) => {
     const ready = await store.ready().catch(() => false);
     return ready

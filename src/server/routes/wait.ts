@@ -1,28 +1,11 @@
 import type { Hono } from 'hono';
-import { z } from 'zod';
+import { WAIT_TIMEOUT_S, waitQuery } from '../../api/schemas.ts';
 import { BadInputError } from '../../core/errors.ts';
 import { ChatWaits } from '../chat-waits.ts';
 import { type Env, ownerScope, parse, uuidParam } from '../request.ts';
 import type { RouteDeps } from './deps.ts';
 
-/** SPEC §6.2 "Waiting for a change": `timeout_s` is 1..60, 50 when omitted. */
-export const WAIT_TIMEOUT_S = { min: 1, max: 60, default: 50 } as const;
-
-// Strict: digits only (no `1e3`, ` 5`, `0x10`), and no parameter the endpoint does not know.
-const waitQuery = z.strictObject({
-  // Event ids are the log's bigint ids as decimal strings (the SSE `id:`).
-  after: z
-    .string()
-    .regex(/^\d{1,18}$/, 'must be an event id (the SSE id:)')
-    .transform((s) => s.replace(/^0+(?=\d)/, ''))
-    .optional(),
-  timeout_s: z
-    .string()
-    .regex(/^\d{1,3}$/, 'must be a whole number of seconds')
-    .transform(Number)
-    .pipe(z.number().int().min(WAIT_TIMEOUT_S.min).max(WAIT_TIMEOUT_S.max))
-    .optional(),
-});
+export { WAIT_TIMEOUT_S };
 
 /**
  * `GET /api/v1/chats/{id}/wait`: answers as soon as the chat (or one of its refs) has an event

@@ -11,8 +11,8 @@ export function webhookRoutes(app: Hono<Env>, deps: RouteDeps): void {
   // Bodies are read only for a known provider with a secret, in slots each provider has for itself,
   // each upload on a deadline and at a minimum rate (../webhooks.ts, UploadSlots).
   const slots = new UploadSlots(limits.concurrent_webhook_uploads, limits.webhook_uploads_per_client);
-  app.post('/api/v1/webhooks/:provider', async (c) => {
-    const provider = providers.get(c.req.param('provider'));
+  app.post('/api/v1/webhooks/:provider_id', async (c) => {
+    const provider = providers.get(c.req.param('provider_id'));
     if (!provider) throw new HttpError(404, 'not_found', 'unknown provider');
     // The peer's address as the socket has it (Node's server; in-process requests have none).
     const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
