@@ -916,6 +916,19 @@ describe('Azure DevOps provider against the emulator', () => {
     // Five pages of 100 at most, then the PR on its own; the id no PR has is read on its own too.
     expect(az.count('list_pull_requests')).toBe(5 + 1);
     expect(az.count('get_pull_request', 200)).toBe(1);
+    // A rate limit fails the whole call (the engine pauses the token), and nothing more is sent.
+    az.addFaults({ kind: 'rate_limit', reset_in_s: 60, match: 'pullrequests\\?' });
+    az.resetCounters();
+    await expect(
+      withOwnClock().provider.fetchPulls(
+        [
+          { repo, number: oldest.id },
+          { repo, number: oldest.id + 1 },
+        ],
+        call,
+      ),
+    ).rejects.toBeInstanceOf(RateLimitedError);
+    expect(az.counters.total).toBe(1);
   });
 
   it('the PR of a branch without an active one is the highest id, not the one created or closed last', async () => {

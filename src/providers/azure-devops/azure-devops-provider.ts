@@ -440,14 +440,18 @@ export class AzureDevOpsProvider implements Provider {
     // Read side by side, a few at a time: a PR not found is its own answer; anything else (a
     // rate limit, an outage) fails the call.
     let next = 0;
+    let failed = false;
     await Promise.all(
       Array.from({ length: Math.min(FULL_READS_AT_ONCE, full.length) }, async () => {
-        while (next < full.length) {
+        while (next < full.length && !failed) {
           const i = next++;
           try {
             out.set(fullKeys[i]!, await full[i]!());
           } catch (error) {
-            if (!(error instanceof NotFoundError)) throw error;
+            if (!(error instanceof NotFoundError)) {
+              failed = true;
+              throw error;
+            }
             out.set(fullKeys[i]!, error);
           }
         }
@@ -507,7 +511,12 @@ export class AzureDevOpsProvider implements Provider {
         done: false,
         busy: Promise.resolve(),
       };
-      if (this.#lists.size > SIZE_CACHE_MAX) this.#lists.clear();
+      // Rounds past their time serve nothing: dropped (oldest first: each is set anew at the end).
+      for (const [k, old] of this.#lists) {
+        if (now - old.at < LIST_ROUND_MS) break;
+        this.#lists.delete(k);
+      }
+      this.#lists.delete(key);
       this.#lists.set(key, round);
     }
     const r = round;
