@@ -753,7 +753,7 @@ describe('Bitbucket provider', () => {
       expect((await refresh(pulls)).get(key(pull))).toMatchObject({ checks_state: 'passing' });
     });
 
-    it('a PR not settled (a build running), never read, or shown older than its last read is read in full', async () => {
+    it('a build running: its statuses alone read again while the PR does not move; shown older than its last read: read in full', async () => {
       const pulls = await settledPulls('acme/api', 3);
       const [running, , other] = pulls as [(typeof pulls)[0], (typeof pulls)[0], (typeof pulls)[0]];
       bb.model.setStatus(bb.model.head('acme/api', running.number), { key: 'deploy', state: 'INPROGRESS' });
@@ -769,10 +769,21 @@ describe('Bitbucket provider', () => {
         ],
         call,
       );
-      expect(got.get(key(running))).toMatchObject({ checks_state: 'pending' });
+      expect(got.get(key(running))).toMatchObject({ checks_state: 'pending', checks: { pending: 1 } });
       expect(got.get(key(pulls[1]!))).toBe(PULL_UNCHANGED);
       expect(got.get(key(other))).toMatchObject({ checks_state: 'passing' });
-      expect(bb.count('get_pullrequest')).toBe(2);
+      // The list, the running one's statuses, and the other one read in full (its PR: its settled
+      // checks and its threads are kept).
+      expect(bb.count('list_pullrequests')).toBe(1);
+      expect(bb.count('get_pullrequest')).toBe(1);
+      expect(bb.count('commit_statuses')).toBe(1);
+      expect(bb.counters.total).toBe(3);
+      // The build finishes: the checks read otherwise, so the PR is read in full with them.
+      bb.model.setStatus(bb.model.head('acme/api', running.number), { key: 'deploy', state: 'SUCCESSFUL' });
+      clock.advance(2 * 60_000);
+      bb.resetCounters();
+      expect((await refresh([running])).get(key(running))).toMatchObject({ checks_state: 'passing' });
+      expect(bb.count('get_pullrequest')).toBe(1);
       // A PR Bitbucket does not show is an entry of its own.
       const missing = await provider.fetchPulls(
         [
@@ -796,6 +807,44 @@ describe('Bitbucket provider', () => {
       expect(bb.count('list_pullrequests')).toBe(2);
       expect(bb.count('get_pullrequest')).toBe(0);
     });
+  });
+
+  it('the calls of one round share their repository’s list read; the next round reads it again', async () => {
+    await bb.close();
+    // Bitbucket's clock is the provider's: the list's times move as the refreshes do.
+    bb = await startBitbucketEmulator({ now: () => clock.now() });
+    bb.addAccessToken(TOKEN, { workspace: 'acme' });
+    bb.model.createRepo({ full_name: 'acme/api', is_private: true });
+    provider = new BitbucketProvider(
+      { id: 'bitbucket', type: 'bitbucket', web_url: 'https://bitbucket.org', api_url: bb.apiUrl },
+      { clock },
+    );
+    const pulls = ['a', 'b', 'c', 'd'].map((branch) => {
+      const pr = bb.model.openPull('acme/api', { source_branch: branch });
+      bb.model.setStatus(bb.model.head('acme/api', pr.id), { key: 'ci', state: 'SUCCESSFUL' });
+      return { repo, number: pr.id };
+    });
+    const refresh = (some: typeof pulls) =>
+      provider.fetchPulls(
+        some.map((p) => ({ ...p, shownSince: clock.now() })),
+        call,
+      );
+    await refresh(pulls);
+    clock.advance(CHECKS_SETTLE_MS);
+    bb.resetCounters();
+    // Two calls of one tick (the engine asks 50 PRs a call): one list read between them.
+    const [first, second] = await Promise.all([refresh(pulls.slice(0, 2)), refresh(pulls.slice(2))]);
+    expect([...first.values(), ...second.values()]).toEqual(Array(4).fill(PULL_UNCHANGED));
+    expect(bb.counters.total).toBe(1);
+    // A rename in the same round is seen at the next one (a round lasts seconds).
+    bb.model.update('acme/api', pulls[2]!.number, { title: 'Renamed' });
+    expect((await refresh(pulls.slice(2))).get(`acme/api#${pulls[2]!.number}`)).toBe(PULL_UNCHANGED);
+    expect(bb.counters.total).toBe(1);
+    clock.advance(5_000);
+    const next = await refresh(pulls.slice(2));
+    expect(next.get(`acme/api#${pulls[2]!.number}`)).toMatchObject({ pull_request_title: 'Renamed' });
+    expect(next.get(`acme/api#${pulls[3]!.number}`)).toBe(PULL_UNCHANGED);
+    expect(bb.count('list_pullrequests')).toBe(2);
   });
 
   it('the list’s bound is strict: a PR updated exactly at it is not listed, and stands unchanged', async () => {

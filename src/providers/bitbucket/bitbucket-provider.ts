@@ -78,6 +78,11 @@ const ANSWER_SLACK_MS = 60_000;
 const MOVED_FIELDS = ['next', 'values.id', 'values.state', 'values.updated_on', 'values.comment_count'].join(
   ',',
 );
+/**
+ * How long one read of a repository's moved PRs serves the `fetchPulls` calls of a round (a tick
+ * claims up to hundreds of rows, asked 50 a call): a later round asks again.
+ */
+const LIST_ROUND_MS = 5_000;
 /** Entries kept at most of what full reads saw (`#seen`); past it, the oldest are forgotten. */
 const SEEN_ENTRIES = 20_000;
 
@@ -257,6 +262,23 @@ interface Seen {
   head: string | null;
   checksStamp: string;
   threadsStamp: string;
+  /** The PR's source repository (`workspace/slug`), where its head's statuses are read. */
+  source: string | null;
+  /** What it showed (JSON), for a refresh that re-reads only the statuses or the comments. */
+  fields: string;
+}
+
+/** One read of a repository's moved PRs (`#readMoved`). */
+interface MovedRound {
+  /** The PRs it showed, by ID. */
+  moved: Map<number, BbPullMove>;
+  /** Bitbucket's time (its first page's `Date`); null when it gave none. */
+  answeredAt: number | null;
+  /**
+   * Bitbucket's time at or below which the PRs it did not show were last updated: the oldest update
+   * on the pages read (newest first), or −∞ when read to its end.
+   */
+  floor: number;
 }
 
 const pathOf = (repo: RepoRef) => `${repo.owner}/${repo.name}`;
@@ -323,6 +345,8 @@ export class BitbucketProvider implements Provider {
 
   /** What the last full read of each (token, PR) saw (`Seen`). */
   readonly #seen = new Map<string, Seen>();
+  /** Per (token, repository): the read of its moved PRs this round, shared by the calls of a tick. */
+  readonly #rounds = new Map<string, { since: number; at: number; read: Promise<MovedRound | null> }>();
 
   constructor(
     readonly config: ProviderConfig,
@@ -377,8 +401,9 @@ export class BitbucketProvider implements Provider {
    * - it is settled: merged or declined, or open with its head's checks and its threads kept
    *   (`#checks`, `#threads`: finished builds that stood ten minutes, a count read this hour);
    * - its repository's list of PRs moved since (`#unmoved`) shows it has not moved since that read.
-   * A PR Bitbucket does not show is an entry of its own (NotFoundError); any other failure fails
-   * them all.
+   * One the list shows unchanged but not settled has only its statuses or comments read again
+   * (`#rereadKept`). A PR Bitbucket does not show is an entry of its own (NotFoundError); any other
+   * failure fails them all.
    */
   async fetchPulls(
     asked: readonly PullRef[],
@@ -387,9 +412,10 @@ export class BitbucketProvider implements Provider {
     this.client.gate(call);
     const out = new Map<string, PrFields | Error | typeof PULL_UNCHANGED>();
     const full: PullRef[] = [];
+    const kept: { pull: PullRef; seen: Seen }[] = [];
     const groups = new Map<string, { repo: RepoRef; items: { pull: PullRef; seen: Seen }[] }>();
     for (const pull of asked) {
-      const seen = pull.fresh ? undefined : this.#quiet(pull, call);
+      const seen = pull.fresh ? undefined : this.#known(pull, call);
       if (!seen) {
         full.push(pull);
         continue;
@@ -401,10 +427,16 @@ export class BitbucketProvider implements Provider {
     }
     await eachAtMost([...groups.values()], READS_AT_ONCE, async (group) => {
       const unmoved = await this.#unmoved(group.repo, group.items, call);
-      for (const { pull } of group.items) {
-        if (unmoved.has(pull)) out.set(pullKey(pull), PULL_UNCHANGED);
-        else full.push(pull);
+      for (const item of group.items) {
+        if (!unmoved.has(item.pull)) full.push(item.pull);
+        else if (this.#settled(item.pull, item.seen, call)) out.set(pullKey(item.pull), PULL_UNCHANGED);
+        else kept.push(item);
       }
+    });
+    await eachAtMost(kept, READS_AT_ONCE, async ({ pull, seen }) => {
+      const fields = await this.#rereadKept(pull, seen, call);
+      if (fields) out.set(pullKey(pull), fields);
+      else full.push(pull);
     });
     await eachAtMost(full, READS_AT_ONCE, async (pull) => {
       try {
@@ -417,23 +449,51 @@ export class BitbucketProvider implements Provider {
     return out;
   }
 
-  /** What the last full read of a PR saw, if the PR may be answered from its repository's list. */
-  #quiet(pull: PullRef, call: CallOptions): Seen | undefined {
-    const url = this.buildPullUrl(pull);
-    const seen = this.#seen.get(PullReadsCache.key(call.token, url));
-    const now = this.#clock.now().getTime();
-    if (!seen || now - seen.readAt >= READS_MAX_AGE_MS) return undefined;
+  /**
+   * A PR the list shows unchanged whose checks or threads may not stand in (a build running or
+   * settling, an hour since they were read, a webhook): only those are read again — its statuses,
+   * its comments — and shown with the rest of what its last full read saw. Its checks reading
+   * other than before: undefined, for a full read (Bitbucket's `mergeable` covers builds).
+   */
+  async #rereadKept(pull: PullRef, seen: Seen, call: CallOptions): Promise<PrFields | undefined> {
+    const before = JSON.parse(seen.fields) as PrFields;
+    const [checks, threads] = await Promise.all([
+      seen.head ? this.#checksOf(pull, seen.source, seen.head, seen.checksStamp, call, false) : null,
+      this.#threadsOf(pull, seen.head, seen.threadsStamp, call, false),
+    ]);
+    const same = (a: Checks | null, b: Checks) =>
+      a !== null &&
+      a.checks_state === b.checks_state &&
+      JSON.stringify(a.checks) === JSON.stringify(b.checks);
+    if (!same(checks, before)) return undefined;
+    const fields: PrFields = { ...before, unresolved_threads: threads };
+    seen.fields = JSON.stringify(fields);
+    return fields;
+  }
+
+  /** What the last full read of a PR saw, if its repository's list may tell whether it moved since. */
+  #known(pull: PullRef, call: CallOptions): Seen | undefined {
+    const seen = this.#seen.get(PullReadsCache.key(call.token, this.buildPullUrl(pull)));
+    if (!seen || this.#clock.now().getTime() - seen.readAt >= READS_MAX_AGE_MS) return undefined;
     // What the caller shows must be no older than that read (another chat's refresh may have
     // read the PR since this one's): else "unchanged" would keep it old.
     if (!pull.shownSince || pull.shownSince.getTime() < seen.readAt) return undefined;
-    if (mapState(seen.state) !== 'open') return seen;
-    // Open: only while a build finishing or a thread resolved, which the list does not show,
-    // would not be read on a full read either.
-    const key = PullReadsCache.key(call.token, url);
-    const kept =
+    return seen;
+  }
+
+  /**
+   * Whether an unmoved PR stands as read: merged or declined, or open with its head's checks and
+   * its threads kept — a build finishing or a thread resolved, which the list does not show, would
+   * not be read on a full read either.
+   */
+  #settled(pull: PullRef, seen: Seen, call: CallOptions): boolean {
+    if (mapState(seen.state) !== 'open') return true;
+    const key = PullReadsCache.key(call.token, this.buildPullUrl(pull));
+    const now = this.#clock.now().getTime();
+    return (
       this.#checks.get(key, seen.head, seen.checksStamp, now) !== undefined &&
-      this.#threads.get(key, seen.head, seen.threadsStamp, now) !== undefined;
-    return kept ? seen : undefined;
+      this.#threads.get(key, seen.head, seen.threadsStamp, now) !== undefined
+    );
   }
 
   /**
@@ -455,7 +515,69 @@ export class BitbucketProvider implements Provider {
     call: CallOptions,
   ): Promise<Set<PullRef>> {
     const out = new Set<PullRef>();
+    const round = await this.#movedRound(repo, items, call);
+    if (!round) return out;
+    for (const { pull, seen } of items) {
+      const item = round.moved.get(pull.number);
+      const same = item
+        ? item.updated_on === seen.updatedOn &&
+          item.state === seen.state &&
+          (item.comment_count ?? null) === seen.comments
+        : seen.through >= round.floor;
+      if (!same) continue;
+      out.add(pull);
+      if (round.answeredAt !== null)
+        seen.through = Math.max(seen.through, round.answeredAt - ANSWER_SLACK_MS);
+    }
+    return out;
+  }
+
+  /**
+   * The round of a repository's moved PRs that serves these PRs: the one read this round (the
+   * calls of one tick share it, LIST_ROUND_MS) if it starts no later than the time each is known
+   * unchanged through and was asked after each was last read in full, else a new one, which the
+   * next calls share. null when Bitbucket does not show the repository (404).
+   */
+  async #movedRound(
+    repo: RepoRef,
+    items: readonly { pull: PullRef; seen: Seen }[],
+    call: CallOptions,
+  ): Promise<MovedRound | null> {
+    const key = `${tokenFingerprint(call.token)} ${pathOf(repo).toLowerCase()}`;
+    const now = this.#clock.now().getTime();
+    const shared = this.#rounds.get(key);
+    // It serves PRs it starts no later than the time they are known unchanged through, and that
+    // were last read in full before it was asked (so that Bitbucket answered it after that read).
+    if (
+      shared &&
+      now - shared.at < LIST_ROUND_MS &&
+      items.every(({ seen }) => shared.since <= seen.through && seen.readAt < shared.at)
+    ) {
+      const read = await shared.read.catch(() => null);
+      if (read) return read;
+    }
     const since = Math.min(...items.map((i) => i.seen.through));
+    const round: { since: number; at: number; read: Promise<MovedRound | null> } = {
+      since,
+      at: now,
+      read: this.#readMoved(repo, since, items, call),
+    };
+    if (this.#rounds.size > 10_000) this.#rounds.clear();
+    this.#rounds.set(key, round);
+    return round.read;
+  }
+
+  /**
+   * Reads a repository's PRs moved since `since` (see `#unmoved`): newest first, page after page
+   * while one of `items` is neither on the pages read nor known unchanged through the oldest update
+   * time they reached, at most MOVED_PAGES.
+   */
+  async #readMoved(
+    repo: RepoRef,
+    since: number,
+    items: readonly { pull: PullRef; seen: Seen }[],
+    call: CallOptions,
+  ): Promise<MovedRound | null> {
     const query = [
       ...ALL_STATES.map((s) => `state=${s}`),
       `q=${encodeURIComponent(`updated_on > ${bbqlString(new Date(since).toISOString())}`)}`,
@@ -463,44 +585,42 @@ export class BitbucketProvider implements Provider {
       `fields=${MOVED_FIELDS}`,
       `pagelen=${LIST_PAGELEN}`,
     ].join('&');
-    const moved = new Map<number, BbPullMove>();
+    const round: MovedRound = {
+      moved: new Map(),
+      answeredAt: null,
+      floor: Number.POSITIVE_INFINITY,
+    };
     let next: string | null | undefined = `${apiPath(repo)}/pullrequests?${query}`;
-    let answeredAt: number | null = null;
-    // Bitbucket's time at or below which PRs not read yet lie (the list is newest first).
-    let floor = Number.POSITIVE_INFINITY;
-    const unsettled = () => items.some(({ pull, seen }) => !moved.has(pull.number) && seen.through < floor);
+    const unsettled = () =>
+      items.some(({ pull, seen }) => !round.moved.has(pull.number) && seen.through < round.floor);
     for (let pages = 0; next && pages < MOVED_PAGES && unsettled(); pages++) {
       const answer: { date?: number | null } = {};
       let page: z.infer<typeof pullMovesSchema>;
       try {
         page = await this.client.get(next, pullMovesSchema, call, answer);
       } catch (error) {
-        if (error instanceof NotFoundError) return out;
+        if (error instanceof NotFoundError) return null;
         throw error;
       }
-      if (pages === 0) answeredAt = answer.date ?? null;
-      for (const v of page.values) if (!moved.has(v.id)) moved.set(v.id, v);
+      if (pages === 0) round.answeredAt = answer.date ?? null;
+      for (const v of page.values) if (!round.moved.has(v.id)) round.moved.set(v.id, v);
       const last = Date.parse(page.values.at(-1)?.updated_on ?? '');
-      floor = Number.isNaN(last) ? floor : Math.min(floor, last);
+      if (!Number.isNaN(last)) round.floor = Math.min(round.floor, last);
       next = page.next;
-      if (!next) floor = Number.NEGATIVE_INFINITY;
+      if (!next) round.floor = Number.NEGATIVE_INFINITY;
     }
-    for (const { pull, seen } of items) {
-      const item = moved.get(pull.number);
-      const same = item
-        ? item.updated_on === seen.updatedOn &&
-          item.state === seen.state &&
-          (item.comment_count ?? null) === seen.comments
-        : seen.through >= floor;
-      if (!same) continue;
-      out.add(pull);
-      if (answeredAt !== null) seen.through = Math.max(seen.through, answeredAt - ANSWER_SLACK_MS);
-    }
-    return out;
+    return round;
   }
 
   /** Remembers what a full read saw (`Seen`); a PR without a readable update time is not kept. */
-  #remember(pull: PullRef, pr: BbPull, head: string | null, answeredAt: number | null, call: CallOptions) {
+  #remember(
+    pull: PullRef,
+    pr: BbPull,
+    head: string | null,
+    answeredAt: number | null,
+    fields: PrFields,
+    call: CallOptions,
+  ) {
     const key = PullReadsCache.key(call.token, this.buildPullUrl(pull));
     this.#seen.delete(key);
     const updated = Date.parse(pr.updated_on ?? '');
@@ -514,6 +634,8 @@ export class BitbucketProvider implements Provider {
       head,
       checksStamp: checksStamp(pr),
       threadsStamp: threadsStamp(pr),
+      source: pr.source.repository?.full_name ?? null,
+      fields: JSON.stringify(fields),
     });
     if (this.#seen.size > SEEN_ENTRIES) this.#seen.delete(this.#seen.keys().next().value!);
   }
@@ -592,11 +714,14 @@ export class BitbucketProvider implements Provider {
     // A signal asked for this read: nothing kept stands in for the statuses and the comments.
     const fresh = pull.fresh === true;
     const [checks, threads] = await Promise.all([
-      open && head ? this.#checksOf(pull, pr, head, call, fresh) : null,
-      open ? this.#threadsOf(pull, pr, head, call, fresh) : null,
+      open && head
+        ? this.#checksOf(pull, pr.source.repository?.full_name, head, checksStamp(pr), call, fresh)
+        : null,
+      open ? this.#threadsOf(pull, head, threadsStamp(pr), call, fresh) : null,
     ]);
-    this.#remember(pull, pr, head, answer.date ?? null, call);
-    return this.#toFields(pull, pr, facts, head, checks, threads);
+    const fields = this.#toFields(pull, pr, facts, head, checks, threads);
+    this.#remember(pull, pr, head, answer.date ?? null, fields, call);
+    return fields;
   }
 
   /**
@@ -609,13 +734,12 @@ export class BitbucketProvider implements Provider {
    */
   async #threadsOf(
     pull: PullRef,
-    pr: BbPull,
     head: string | null,
+    stamp: string,
     call: CallOptions,
     fresh: boolean,
   ): Promise<number | null> {
     const key = PullReadsCache.key(call.token, this.buildPullUrl(pull));
-    const stamp = threadsStamp(pr);
     const kept = fresh ? undefined : this.#threads.get(key, head, stamp, this.#clock.now().getTime());
     if (kept !== undefined) return kept;
     const comments = await this.#walk(
@@ -632,16 +756,16 @@ export class BitbucketProvider implements Provider {
   /** The head's checks: kept ones while they may stand in, else its statuses read (null: 404). */
   async #checksOf(
     pull: PullRef,
-    pr: BbPull,
+    source: string | null | undefined,
     head: string,
+    stamp: string,
     call: CallOptions,
     fresh: boolean,
   ): Promise<Checks | null> {
     const key = PullReadsCache.key(call.token, this.buildPullUrl(pull));
-    const stamp = checksStamp(pr);
     const kept = fresh ? undefined : this.#checks.get(key, head, stamp, this.#clock.now().getTime());
     if (kept) return kept;
-    const statuses = await this.#headStatuses(pull, pr, head, call);
+    const statuses = await this.#headStatuses(pull, source, head, call);
     if (!statuses) return null;
     const checks = summarizeChecks(statuses.items.map(toCheck));
     this.#checks.set(key, head, stamp, checks, this.#clock.now().getTime());
@@ -661,7 +785,7 @@ export class BitbucketProvider implements Provider {
     const key = this.#factsKey(pull, pr, call);
     const head = (key ? this.#facts.get(key)?.head : null) ?? pr.source.commit?.hash ?? null;
     const [statuses, comments] = await Promise.all([
-      head ? this.#headStatuses(pull, pr, head, call) : null,
+      head ? this.#headStatuses(pull, pr.source.repository?.full_name, head, call) : null,
       this.#pages(`${base}/comments?pagelen=${PAGELEN_100}`, commentsPageSchema, call, 1),
     ]);
     const failing_checks = (statuses?.items ?? [])
@@ -789,11 +913,10 @@ export class BitbucketProvider implements Provider {
    */
   async #headStatuses(
     pull: PullRef,
-    pr: BbPull,
+    source: string | null | undefined,
     head: string,
     call: CallOptions,
   ): Promise<{ items: BbStatus[]; more: boolean } | null> {
-    const source = pr.source.repository?.full_name;
     const at = source?.indexOf('/') ?? -1;
     if (source && at > 0) {
       const where = { owner: source.slice(0, at), name: source.slice(at + 1) };
