@@ -704,6 +704,8 @@ describe('Bitbucket provider', () => {
       bb.model.comment('acme/api', commented.number, 'kim', { inline: { path: 'a.ts', to: 1 } });
       bb.model.verdict('acme/api', approved.number, 'lee', 'approved');
       bb.model.merge('acme/api', merged.number);
+      // The next round (the one above serves the calls of its tick for a few seconds).
+      clock.advance(2 * 60_000);
       bb.resetCounters();
       const seen = await refresh(pulls);
       expect(seen.get(key(renamed))).toMatchObject({ pull_request_title: 'Renamed' });
@@ -879,6 +881,7 @@ describe('Bitbucket provider', () => {
     expect(new Date(bound).getTime()).toBe(a.updated_on.getTime());
     expect(b.updated_on.getTime()).toBeGreaterThan(a.updated_on.getTime());
     bb.model.update('acme/api', a.id, { title: 'A moment later' });
+    clock.advance(2 * 60_000);
     expect((await refresh()).get(`acme/api#${a.id}`)).toMatchObject({ pull_request_title: 'A moment later' });
   });
 
