@@ -207,6 +207,34 @@ describe.each(DATABASE_KINDS)('the claim on %s', (kind) => {
     expect(perOwner.size).toBe(21);
   });
 
+  it('fills an owner’s first turn with its rows due soon, up to the fill horizon: none later, none failing, none of owners with nothing due', async () => {
+    test = await createTestDatabase(kind);
+    const store = new SqlStore(test.db, new TokenCipher(null));
+    const now = new Date();
+    const [busy, idle] = [randomUUID(), randomUUID()];
+    // The busy owner: 5 rows due, 60 due within the next 10 s, 10 more due in a minute; one of
+    // the soon rows last failed. The idle owner: 30 rows due in 5 s, none due now.
+    await seedDue(test.db, busy, 5, addMs(now, -1000), 'due');
+    await seedDue(test.db, busy, 60, addMs(now, 5000), 'soon');
+    await seedDue(test.db, busy, 10, addMs(now, 60_000), 'later');
+    await seedDue(test.db, idle, 30, addMs(now, 5000), 'idle');
+    await test.db.query(`UPDATE diff_statuses SET last_error = 'rate limited' WHERE git_branch = 'soon-1'`);
+    // Without a horizon, only the due rows.
+    const plain = await store.claimStaleRefs(now, 1000, addMs(now, 300_000));
+    expect(plain.map((r) => r.git_branch).sort()).toEqual(['due-1', 'due-2', 'due-3', 'due-4', 'due-5']);
+    await test.db.query('UPDATE diff_statuses SET stale_at = $1 WHERE git_branch LIKE $2', [
+      addMs(now, -1000),
+      'due-%',
+    ]);
+    // With one: the first turn (a batch's worth) filled with the soonest rows that did not fail.
+    const filled = await store.claimStaleRefs(now, 1000, addMs(now, 300_000), addMs(now, 10_000));
+    expect(filled).toHaveLength(CLAIM_TURN_ROWS);
+    expect(filled.every((r) => r.owner_id === busy)).toBe(true);
+    expect(filled.filter((r) => r.git_branch.startsWith('due-'))).toHaveLength(5);
+    expect(filled.filter((r) => r.git_branch.startsWith('soon-'))).toHaveLength(CLAIM_TURN_ROWS - 5);
+    expect(filled.some((r) => r.git_branch === 'soon-1')).toBe(false);
+  });
+
   it('reads a number of rows bounded by the claim, not by the backlog: one owner’s 20,000 due rows and another’s few', async () => {
     test = await createTestDatabase(kind);
     const now = new Date();
