@@ -281,7 +281,7 @@ describe.each(['gitea', 'forgejo'] as const)('%s end to end', (kind) => {
     // `mergeable: false` is a conflict only once it held two minutes on these commits.
     clock.advance(15_000);
     await runtime.engine.tick();
-    expect(await ref(chat)).toMatchObject({ merge_state: 'unknown', merge_state_reason: 'mergeable=false' });
+    expect(await ref(chat)).toMatchObject({ merge_state: 'unknown', merge_state_reason: 'checking' });
     clock.advance(CONFLICT_SETTLE_MS);
     await runtime.engine.tick();
     const jobUrl = `${new URL(gt.webUrl).origin}/gitea/${repo}/actions/runs/2/jobs/0`;

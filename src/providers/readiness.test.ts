@@ -186,7 +186,7 @@ describe('merge readiness per host', () => {
         'mergeable=false just after a push (checking or conflict)',
         gt(false, false, true),
         'passing',
-        ['unknown: mergeable=false'],
+        ['unknown: checking'],
       ],
       ['mergeable=false held 2 minutes', gt(false, true, true), 'passing', ['conflicts: mergeable=false']],
     ];

@@ -5,7 +5,7 @@ import { NotFoundError } from '../../core/errors.ts';
 import type { PrFields } from '../../core/types.ts';
 import { CHECKS_SETTLE_MS, READS_MAX_AGE_MS } from '../pull-reads-cache.ts';
 import { PULL_UNCHANGED, type PullRef, pullKey } from '../types.ts';
-import { GiteaProvider, LIST_ROUND_MS } from './gitea-provider.ts';
+import { GiteaProvider } from './gitea-provider.ts';
 
 /** `fetchPulls` and the branch lookup's choice, against the emulator over real HTTP. */
 const TOKEN = 'gitea-fetch-pulls-token';
@@ -104,20 +104,6 @@ describe('Gitea provider, many PRs at once', () => {
     gt.model.dismiss('org/two', b[0]!.number, review.id);
     clock.advance(120_000);
     expect((await refresh(refs))[3]).toMatchObject({ approved: false, reviewer_count: 0 });
-  });
-
-  it('calls of one round share a repository’s list page; the next round, and a fresh read, ask again', async () => {
-    const { clock, refresh } = setup();
-    const refs = openPulls('org/round', ['o1', 'o2', 'o3']);
-    gt.resetCounters();
-    // One tick's calls, side by side, each with some of the repository's PRs.
-    await Promise.all([refresh(refs.slice(0, 2)), refresh(refs.slice(2))]);
-    expect(gt.count('list_pulls')).toBe(1);
-    clock.advance(LIST_ROUND_MS);
-    await refresh(refs.slice(0, 1));
-    expect(gt.count('list_pulls')).toBe(2);
-    await refresh(refs.slice(1, 2), { fresh: true });
-    expect(gt.count('list_pulls')).toBe(3);
   });
 
   it('a check run again on the same head: unseen by a plain refresh within the hour, seen by a fresh read', async () => {

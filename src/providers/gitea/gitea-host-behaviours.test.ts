@@ -86,20 +86,20 @@ describe('Gitea/Forgejo behaviours', () => {
         return [merge_state, merge_state_reason];
       };
       // The queue has not reached this PR for 90 s: false all that time, and not a conflict.
-      expect(await state()).toEqual(['unknown', 'mergeable=false']);
+      expect(await state()).toEqual(['unknown', 'checking']);
       clock.advance(15_000);
-      expect(await state()).toEqual(['unknown', 'mergeable=false']);
+      expect(await state()).toEqual(['unknown', 'checking']);
       clock.advance(60_000);
-      expect(await state()).toEqual(['unknown', 'mergeable=false']);
+      expect(await state()).toEqual(['unknown', 'checking']);
       // Checked: these commits have stood long enough for `true` to be about them.
       clock.advance(20_000);
       expect(await state()).toEqual(['clean', 'mergeable=true']);
       // A real conflict: still "checking" for 90 s, false past two minutes on the same commits.
       gt.model.setConflicting('org/lag', pull.number, true);
       gt.model.push('org/lag', 'slow');
-      expect(await state()).toEqual(['unknown', 'mergeable=false']);
+      expect(await state()).toEqual(['unknown', 'checking']);
       clock.advance(CONFLICT_SETTLE_MS - 1);
-      expect(await state()).toEqual(['unknown', 'mergeable=false']);
+      expect(await state()).toEqual(['unknown', 'checking']);
       clock.advance(1);
       expect(await state()).toEqual(['conflicting', 'mergeable=false']);
     } finally {

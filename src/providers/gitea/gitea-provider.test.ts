@@ -133,7 +133,7 @@ describe('Gitea provider', () => {
       checks: { passed: 0, failed: 0, pending: 0, skipped: 0, failing: [] },
       // A new PR is still being checked for conflicts, and this is the first look at its commits.
       merge_state: 'unknown',
-      merge_state_reason: 'mergeable=false',
+      merge_state_reason: 'checking',
       // Gitea's `mergeable` leaves approvals out: it cannot say.
       awaiting_approval: null,
       unresolved_threads: 0,
@@ -312,24 +312,24 @@ describe('Gitea provider', () => {
       return [merge_state, merge_state_reason];
     };
     // Gitea is still checking the new PR (`mergeable` false), and these commits are new to us.
-    expect(await state()).toEqual(['unknown', 'mergeable=false']);
+    expect(await state()).toEqual(['unknown', 'checking']);
     // Checked now, but the commits have not stood long enough to trust the answer.
-    expect(await state()).toEqual(['unknown', 'mergeable=true']);
+    expect(await state()).toEqual(['unknown', 'checking']);
     clock.advance(MERGEABLE_SETTLE_MS);
     expect(await state()).toEqual(['clean', 'mergeable=true']);
     // A push that conflicts: the stale answer is not believed, the checked one is.
     gt.model.setConflicting('org/merge', pull.number, true);
     gt.model.push('org/merge', 'm');
-    expect(await state()).toEqual(['unknown', 'mergeable=false']);
+    expect(await state()).toEqual(['unknown', 'checking']);
     // `false` is believed only once it held two minutes on these commits (it also means "checking").
     clock.advance(MERGEABLE_SETTLE_MS);
-    expect(await state()).toEqual(['unknown', 'mergeable=false']);
+    expect(await state()).toEqual(['unknown', 'checking']);
     clock.advance(CONFLICT_SETTLE_MS - MERGEABLE_SETTLE_MS);
     expect(await state()).toEqual(['conflicting', 'mergeable=false']);
     // The base moves on and the conflict is gone: unknown again, then clean.
     gt.model.setConflicting('org/merge', pull.number, false);
     gt.model.push('org/merge', 'main');
-    expect(await state()).toEqual(['unknown', 'mergeable=false']);
+    expect(await state()).toEqual(['unknown', 'checking']);
     clock.advance(MERGEABLE_SETTLE_MS);
     expect(await state()).toEqual(['clean', 'mergeable=true']);
     gt.model.update('org/merge', pull.number, { draft: true });

@@ -71,12 +71,6 @@ export const FULL_LOOK_TTL_MS = 60 * 60_000;
  * (a page holds `PAGE_LIMIT` of them).
  */
 export const PULLS_PER_BATCH = 50;
-/**
- * How long one answer of a repository's list page serves the `fetchPulls` calls of a round (a
- * tick reads its rows in several calls side by side, and one repository's PRs may fall in two):
- * far below the fresh TTL, so a change is seen on the next round all the same.
- */
-export const LIST_ROUND_MS = 5_000;
 /** PRs of one `fetchPulls` call read in full side by side. */
 const FULL_READS_AT_ONCE = 8;
 /** Pages of reviews read at most (250 reviews by default). */
@@ -217,11 +211,6 @@ export class GiteaProvider implements Provider {
   });
   /** Per (token, PR), what its last full read saw (`fetchPulls`). */
   readonly #reads = new Map<string, FullRead>();
-  /** Per (token, repository, page), the list page a round's `fetchPulls` calls share (`LIST_ROUND_MS`). */
-  readonly #pages = new Map<
-    string,
-    { at: number; answer: Promise<{ data: GiteaPull[]; headers: Headers }> }
-  >();
   readonly #clock: ProviderDeps['clock'];
   /** Thread authors' and reviewers' permission, for feedback (permissions.ts). */
   readonly #permissions: CollaboratorPermissions;
@@ -354,11 +343,10 @@ export class GiteaProvider implements Provider {
     const unseen = new Set(asked.map((p) => p.number));
     let seen = 0;
     for (let page = 1; page <= MAX_LIST_PAGES && unseen.size > 0; page++) {
-      const { data, headers } = await this.#listPage(
-        repo,
-        page,
+      const { data, headers } = await this.client.get(
+        `${apiPath(repo)}/pulls?state=all&sort=recentupdate&limit=${PAGE_LIMIT}&page=${page}`,
+        pullListSchema,
         call,
-        asked.some((p) => p.fresh),
       );
       for (const pull of data) {
         if (!unseen.delete(pull.number)) continue;
@@ -375,35 +363,6 @@ export class GiteaProvider implements Provider {
       if (gone) break;
     }
     return items;
-  }
-
-  /**
-   * One page of the repository's PRs, most recently updated first, as read by this round's first
-   * call that asked for it (`LIST_ROUND_MS`); `fresh` (a signal asked for a PR of it) reads it anew.
-   */
-  #listPage(
-    repo: RepoRef,
-    page: number,
-    call: CallOptions,
-    fresh: boolean,
-  ): Promise<{ data: GiteaPull[]; headers: Headers }> {
-    const key = [tokenFingerprint(call.token), pathOf(repo).toLowerCase(), page].join(' ');
-    const now = this.#clock.now().getTime();
-    const shared = this.#pages.get(key);
-    if (!fresh && shared && now - shared.at < LIST_ROUND_MS) return shared.answer;
-    if (this.#pages.size > 10_000)
-      for (const [k, v] of this.#pages) if (now - v.at >= LIST_ROUND_MS) this.#pages.delete(k);
-    const answer = this.client.get(
-      `${apiPath(repo)}/pulls?state=all&sort=recentupdate&limit=${PAGE_LIMIT}&page=${page}`,
-      pullListSchema,
-      call,
-    );
-    this.#pages.set(key, { at: now, answer });
-    // A failed read is not shared: the next call asks again.
-    answer.catch(() => {
-      if (this.#pages.get(key)?.answer === answer) this.#pages.delete(key);
-    });
-    return answer;
   }
 
   /** Whether `item` shows the PR as the read its ref shows, with nothing unseen that may have moved. */

@@ -60,7 +60,10 @@ function statusLink(target: string | null | undefined, webUrl: string): string |
  * - not settled → `unknown`;
  * - `true` → `clean`; `false` → `conflicting`.
  * Gitea shows nothing of "behind" or "blocked" (branch protection) in the PR, so neither is used.
- * The reason is the raw value read: `draft`, `mergeable=true` or `mergeable=false`.
+ * The reason is the raw value read — `draft`, `mergeable=true` or `mergeable=false` — once it is
+ * believed, and `checking` before: Gitea's own word for a check still running
+ * (`PullRequestStatusChecking`), which is what an answer not yet believed is taken for, whichever
+ * way it reads (it may flip between two reads a moment apart while the check runs).
  */
 export function mergeState(
   pull: Pick<GiteaPull, 'mergeable'>,
@@ -69,8 +72,8 @@ export function mergeState(
 ): { merge_state: MergeState; merge_state_reason: string | null } {
   if (draft) return { merge_state: 'draft', merge_state_reason: 'draft' };
   if (pull.mergeable == null) return { merge_state: 'unknown', merge_state_reason: null };
+  if (!settled) return { merge_state: 'unknown', merge_state_reason: 'checking' };
   const reason = `mergeable=${pull.mergeable}`;
-  if (!settled) return { merge_state: 'unknown', merge_state_reason: reason };
   return { merge_state: pull.mergeable ? 'clean' : 'conflicting', merge_state_reason: reason };
 }
 
