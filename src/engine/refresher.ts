@@ -25,6 +25,7 @@ import {
   type RepoRef,
 } from '../providers/types.ts';
 import { type ClaimedRef, tokenKey } from '../store/store.ts';
+import { batchesOf } from './batches.ts';
 import type { TokenBudgets } from './budgets.ts';
 import { Limiter } from './limiter.ts';
 import { prOf, type RefreshFailure, type RefreshOutcome } from './outcomes.ts';
@@ -735,10 +736,10 @@ export class Refresher {
       fetch: ((part: T[]) => Promise<Map<string, R | Error>>) | null,
       key: (item: T) => string,
       store: (row: ClaimedRef, result: R | Error) => void,
+      groupOf?: (item: T) => string,
     ) => {
       if (!fetch || size <= 0 || items.length < Math.max(2, minBatch)) return;
-      for (let i = 0; i < items.length; i += size) {
-        const part = items.slice(i, i + size);
+      for (const part of batchesOf(items, size, groupOf)) {
         batches.push(
           limiter.run(async () => {
             if (call.signal?.aborted || this.pauses.pausedUntil(pauseKey, this.deps.clock.now())) return;
@@ -772,6 +773,9 @@ export class Refresher {
         : null,
       (k) => pullKey(k.pull),
       (row, pull) => out.set(row.id, { pull }),
+      provider.capabilities.listsPerRepository
+        ? (k) => `${k.pull.repo.owner}/${k.pull.repo.name}`.toLowerCase()
+        : undefined,
     );
     run(
       unknown,

@@ -125,6 +125,11 @@ export interface RepoCredentials {
 export interface ProviderCapabilities {
   /** PRs one `fetchPulls` call reads (0 without it). */
   pullsPerBatch: number;
+  /**
+   * `fetchPulls` reads a list per repository it is asked about (Gitea, Bitbucket, Azure DevOps):
+   * the engine keeps a repository's PRs in one call where they fit.
+   */
+  listsPerRepository?: boolean | undefined;
   /** (repository, branch) pairs one `findPullsForBranches` call answers (0 without it). */
   branchesPerBatch: number;
   /**

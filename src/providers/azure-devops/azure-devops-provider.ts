@@ -272,6 +272,7 @@ export class AzureDevOpsProvider implements Provider {
    */
   readonly capabilities: ProviderCapabilities = {
     pullsPerBatch: PULLS_PER_BATCH,
+    listsPerRepository: true,
     branchesPerBatch: 0,
     minBatch: 1,
   };

@@ -298,6 +298,7 @@ export class BitbucketProvider implements Provider {
    */
   readonly capabilities: ProviderCapabilities = {
     pullsPerBatch: PULLS_PER_BATCH,
+    listsPerRepository: true,
     branchesPerBatch: 0,
     minBatch: 2,
   };

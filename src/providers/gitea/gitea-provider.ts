@@ -185,6 +185,7 @@ export class GiteaProvider implements Provider {
    */
   readonly capabilities: ProviderCapabilities = {
     pullsPerBatch: PULLS_PER_BATCH,
+    listsPerRepository: true,
     branchesPerBatch: 0,
     minBatch: 1,
   };
