@@ -1,5 +1,10 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startAzureDevOpsEmulator } from '../emulator/azure-devops/server.ts';
+import {
+  HookPayloads as AzureDevOpsHooks,
+  deliver as deliverToAzureDevOps,
+} from '../emulator/azure-devops/webhooks.ts';
 import { startBitbucketEmulator } from '../emulator/bitbucket/server.ts';
 import {
   HookPayloads as BitbucketHooks,
@@ -11,6 +16,7 @@ import { type GitHubEmulator, startGitHubEmulator } from '../emulator/github/ser
 import { type GitLabEmulator, startGitLabEmulator } from '../emulator/gitlab/server.ts';
 import { deliver as deliverToGitLab, HookPayloads as GitLabHooks } from '../emulator/gitlab/webhooks.ts';
 import { FakeClock } from '../src/core/clock.ts';
+import { AzureDevOpsProvider } from '../src/providers/azure-devops/azure-devops-provider.ts';
 import { BitbucketProvider } from '../src/providers/bitbucket/bitbucket-provider.ts';
 import { GiteaProvider } from '../src/providers/gitea/gitea-provider.ts';
 import { GitHubProvider } from '../src/providers/github/github-provider.ts';
@@ -232,6 +238,38 @@ describe('a check re-run announced by webhook shows within a second', () => {
         SECRET,
       );
       return delivery.status === 200 || delivery.status === 202 ? 0 : delivery.status;
+    });
+  });
+
+  it('Azure DevOps: build.complete', async () => {
+    const clock = new FakeClock(new Date());
+    const az = await startAzureDevOpsEmulator({ mergeOnRead: true });
+    closers.push(() => az.close());
+    az.addToken(TOKEN, 'agent@contoso.com');
+    const repo = 'contoso/Platform/api';
+    az.model.createRepo(repo, { visibility: 'private' });
+    const policy = az.model.addPolicy(repo, 'build', { settings: { displayName: 'CI' } });
+    const pull = az.model.openPull(repo, { source_branch: 'feature', author: 'agent@contoso.com' });
+    az.model.build(pull, policy, 'failed', { errors: ['unit: 1 failed'] });
+    const provider = () =>
+      new AzureDevOpsProvider(
+        { id: 'ado', type: 'azure-devops', web_url: az.webUrl, api_url: az.url, webhook_secret: SECRET },
+        { clock },
+      );
+    const chat = await settledChat(clock, provider, `${az.webUrl}/contoso/Platform/_git/api`, 'feature');
+    // Re-queued on the same head: a build validation's build reruns the PR's test merge.
+    az.model.build(pull, policy, 'running');
+    const build = az.model.build(pull, policy, 'succeeded');
+    // A delivery of that event naming no commit and no PR is refused, and changes nothing.
+    const hooks = new AzureDevOpsHooks(az);
+    const nameless = { ...hooks.buildCompleted(pull, policy, build, 'succeeded'), resource: {} };
+    expect((await deliverToAzureDevOps(`${front!.base}/api/v1/webhooks/ado`, nameless, SECRET)).status).toBe(
+      400,
+    );
+    await signalled(chat, async () => {
+      const payload = hooks.buildCompleted(pull, policy, build, 'succeeded');
+      const delivery = await deliverToAzureDevOps(`${front!.base}/api/v1/webhooks/ado`, payload, SECRET);
+      return delivery.status === 202 ? 0 : delivery.status;
     });
   });
 });

@@ -1,10 +1,11 @@
-import { randomUUID } from 'node:crypto';
-import type { AzPull, AzRepo } from './model.ts';
+import { createHash, randomUUID } from 'node:crypto';
+import type { AzBuild, AzPolicy, AzPull, AzRepo } from './model.ts';
 import type { AzureDevOpsEmulator } from './server.ts';
 
 /**
  * Service hook deliveries of the Web Hooks consumer, shaped as the "Service hooks events" page
- * shows them (Code pushed, Pull request created / updated / merge commit created): an envelope
+ * shows them (Build completed, Code pushed, Pull request created / updated / merge commit
+ * created): an envelope
  * `{subscriptionId, notificationId, id, eventType, publisherId: "tfs", message, detailedMessage,
  * resource, resourceVersion, resourceContainers, createdDate}`.
  */
@@ -125,6 +126,64 @@ export class HookPayloads {
         pushedBy: { displayName: pushedBy, uniqueName: pushedBy },
         pushId: 1,
         date: new Date().toISOString(),
+      },
+      repo,
+    );
+  }
+
+  /**
+   * `build.complete` ("Build completed") of a build validation build on `pull`: the resource is the
+   * build as "Builds - Get" renders it — a PR build builds `refs/pull/{id}/merge`, its
+   * `sourceVersion` is the test merge of its source and target commits, and `triggerInfo` names
+   * the PR and its source commit (`pr.sourceSha`); the repository is `TfsGit` with its clone
+   * address as `url`.
+   */
+  buildCompleted(
+    pull: AzPull,
+    policy: AzPolicy,
+    build: AzBuild,
+    result: 'succeeded' | 'failed',
+  ): ServiceHookEvent {
+    const repo = pull.repo;
+    const api = new URL(this.emulator.repository(repo).url);
+    const base = `${api.origin}/${encodeURIComponent(repo.org)}/${repo.project.id}/_apis/build`;
+    const definitionId = Number(policy.settings.buildDefinitionId ?? 100 + policy.id);
+    const name = String(policy.settings.displayName ?? `build-${policy.id}`);
+    const merge = createHash('sha1').update(`${build.sourceCommit}:${build.targetCommit}`).digest('hex');
+    const number = `${build.startedDate.toISOString().slice(0, 10).replaceAll('-', '')}.${build.id}`;
+    const text = `Build ${number} ${result}`;
+    return this.#envelope(
+      'build.complete',
+      text,
+      {
+        id: build.id,
+        buildNumber: number,
+        status: 'completed',
+        result,
+        queueTime: build.startedDate.toISOString(),
+        startTime: build.startedDate.toISOString(),
+        finishTime: new Date().toISOString(),
+        url: `${base}/Builds/${build.id}`,
+        definition: { id: definitionId, name, url: `${base}/Definitions/${definitionId}`, type: 'build' },
+        project: this.emulator.project(repo.project),
+        uri: `vstfs:///Build/Build/${build.id}`,
+        sourceBranch: `refs/pull/${pull.id}/merge`,
+        sourceVersion: merge,
+        reason: 'pullRequest',
+        triggerInfo: {
+          'pr.number': String(pull.id),
+          'pr.sourceBranch': pull.sourceRefName,
+          'pr.sourceSha': build.sourceCommit,
+          'pr.isFork': String(pull.sourceRepo !== pull.repo),
+        },
+        repository: {
+          id: repo.id,
+          type: 'TfsGit',
+          name: repo.name,
+          url: this.emulator.repoWebUrl(repo),
+          clean: null,
+          checkoutSubmodules: false,
+        },
       },
       repo,
     );

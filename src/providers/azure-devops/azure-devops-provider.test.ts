@@ -2,7 +2,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type AzureDevOpsEmulator, startAzureDevOpsEmulator } from '../../../emulator/azure-devops/server.ts';
 import { HookPayloads } from '../../../emulator/azure-devops/webhooks.ts';
 import { FakeClock } from '../../core/clock.ts';
-import { AuthError, NotFoundError, RateLimitedError, UnavailableError } from '../../core/errors.ts';
+import {
+  AuthError,
+  BadInputError,
+  NotFoundError,
+  RateLimitedError,
+  UnavailableError,
+} from '../../core/errors.ts';
 import { CHECKS_SETTLE_MS, READS_MAX_AGE_MS } from '../pull-reads-cache.ts';
 import { type BudgetObservation, PULL_UNCHANGED, pullKey } from '../types.ts';
 import { AzureDevOpsProvider } from './azure-devops-provider.ts';
@@ -1125,7 +1131,55 @@ describe('Azure DevOps provider against the emulator', () => {
         url: provider.buildPullUrl({ repo, number: forked.id }),
       },
     ]);
-    expect(hooks.staleRefs(header({}), { eventType: 'build.complete', resource: {} })).toEqual([]);
+    expect(
+      hooks.staleRefs(header({}), { eventType: 'ms.vss-release.deployment-completed-event', resource: {} }),
+    ).toEqual([]);
     expect(() => hooks.staleRefs(header({}), { eventType: 'git.push', resource: {} })).toThrow();
+  });
+
+  it('webhooks: a finished build names the refs whose PR head it built, and its PR', () => {
+    const hooks = provider.webhooks;
+    const none = () => undefined;
+    const policy = az.model.addPolicy(REPO, 'build', { branch: 'built', settings: { displayName: 'CI' } });
+    const pr = az.model.openPull(REPO, { source_branch: 'built-feature', target_branch: 'built' });
+    const build = az.model.build(pr, policy, 'succeeded');
+    const event = new HookPayloads(az).buildCompleted(pr, policy, build, 'succeeded');
+    const resource = event.resource as Record<string, unknown>;
+    // A PR build builds the test merge: the head is `pr.sourceSha`, never `sourceVersion`.
+    expect(resource.sourceVersion).not.toBe(az.model.head(pr));
+    const head = { origin: '', head_sha: az.model.head(pr) };
+    const byUrl = { origin: '', url: provider.buildPullUrl({ repo, number: pr.id }) };
+    expect(hooks.staleRefs(none, event)).toEqual([head, byUrl]);
+    const withResource = (changes: Record<string, unknown>) => ({
+      ...event,
+      resource: { ...resource, ...changes },
+    });
+    // A repository that is not Azure Repos (a GitHub PR's build), or not named by its address:
+    // the head commit alone.
+    const github = { id: 'contoso/api', type: 'GitHub', url: 'https://github.com/contoso/api' };
+    expect(hooks.staleRefs(none, withResource({ repository: github }))).toEqual([head]);
+    const unnamed = { id: 'r-1', type: 'TfsGit', name: 'api', url: 'not an address' };
+    expect(hooks.staleRefs(none, withResource({ repository: unnamed }))).toEqual([head]);
+    // Without `pr.sourceSha` a PR build still names its PR.
+    expect(hooks.staleRefs(none, withResource({ triggerInfo: {} }))).toEqual([byUrl]);
+    // A branch build names the commit it built.
+    const ci = withResource({
+      sourceBranch: 'refs/heads/main',
+      sourceVersion: 'ABCDEF0123456789ABCDEF0123456789ABCDEF01',
+      triggerInfo: {},
+      reason: 'individualCI',
+    });
+    expect(hooks.staleRefs(none, ci)).toEqual([
+      { origin: '', head_sha: 'abcdef0123456789abcdef0123456789abcdef01' },
+    ]);
+    // What names nothing is refused (400), as for the other events.
+    for (const bad of [
+      { eventType: 'build.complete', resource: {} },
+      { eventType: 'build.complete' },
+      withResource({ triggerInfo: {}, repository: github }),
+      withResource({ sourceBranch: 'refs/heads/main', sourceVersion: '42', triggerInfo: null }),
+      withResource({ sourceBranch: 7 }),
+    ])
+      expect(() => hooks.staleRefs(none, bad)).toThrow(BadInputError);
   });
 });

@@ -17,6 +17,12 @@ import { hostKind, splitOwner } from './origins.ts';
  *   the source branch), `git.pullrequest.merged` ("Pull request merge commit created"), and
  *   `ms.vss-code.git-pullrequest-comment-event` ("Pull request commented on"): the PR's source
  *   branch in its repository, and the PR by its URL.
+ *
+ * Build and release: `build.complete` ("Build completed", resource: the build as "Builds - Get"
+ * renders it). A finished build changes no PR, so no PR event tells of it: the refs whose PR head
+ * is the commit it built (`triggerInfo["pr.sourceSha"]` for a PR build — its `sourceVersion` is
+ * the test merge, not the head — else `sourceVersion`), and, for a build of `refs/pull/{id}/merge`
+ * in an Azure Repos repository named by its clone address, the PR by its URL.
  */
 export interface AzureDevOpsWebhooks extends ProviderWebhooks {
   /** The event's `id`, the delivery id Azure DevOps gives (in the body, not in a header). */
@@ -30,6 +36,7 @@ export const PULL_REQUEST_EVENTS = [
   'ms.vss-code.git-pullrequest-comment-event',
 ] as const;
 export const PUSH_EVENT = 'git.push';
+export const BUILD_EVENT = 'build.complete';
 
 const repository = z.object({
   name: z.string(),
@@ -50,6 +57,24 @@ const pullRequest = z.object({
 /** The comment event's resource holds the PR under `pullRequest`. */
 const commentResource = z.object({ pullRequest });
 const push = z.object({ repository, refUpdates: z.array(z.object({ name: z.string() })) });
+/** A commit's full hash (SHA-1 or SHA-256 repositories). */
+const commitHash = z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/i);
+/**
+ * A `Build`: the branch it built (`refs/pull/{id}/merge` for a PR build), the commit, what
+ * triggered it (PR builds: `pr.number`, `pr.sourceSha`, `pr.sourceBranch`), its repository
+ * (`type` `TfsGit` for Azure Repos, with its clone address as `url`, which names its project —
+ * the build's own project may be another).
+ */
+const build = z.object({
+  sourceBranch: z.string().nullish(),
+  sourceVersion: z.string().nullish(),
+  triggerInfo: z.record(z.string(), z.unknown()).nullish(),
+  repository: z
+    .object({ type: z.string().nullish(), name: z.string().nullish(), url: z.string().nullish() })
+    .nullish(),
+});
+/** `refs/pull/{id}/merge`: the test merge a build validation of PR `id` builds. */
+const PULL_MERGE_REF = /^refs\/pull\/([1-9]\d{0,9})\/merge$/;
 
 /** The password of an `Authorization: Basic` header, or null when it is absent or malformed. */
 export function basicPassword(header: string | undefined): string | null {
@@ -107,6 +132,23 @@ export function azureDevOpsWebhooks(
     else if (url) matches.push({ origin: '', url });
     return matches;
   };
+  /** The refs a finished build concerns (none when it names neither its head commit nor its PR). */
+  const buildRefs = (b: z.infer<typeof build>): StaleMatch[] => {
+    const prHead = b.triggerInfo?.['pr.sourceSha'];
+    const merge = PULL_MERGE_REF.exec(b.sourceBranch ?? '');
+    // A PR build's sourceVersion is the test merge: only `pr.sourceSha` names its head.
+    const head = typeof prHead === 'string' ? prHead : merge ? undefined : b.sourceVersion;
+    const matches: StaleMatch[] = [];
+    if (head && commitHash.safeParse(head).success)
+      matches.push({ origin: '', head_sha: head.toLowerCase() });
+    const r = b.repository;
+    if (merge && r?.type === 'TfsGit' && r.name && r.url) {
+      const target = repoOf({ name: r.name, remoteUrl: r.url });
+      if (target && target.name === r.name)
+        matches.push({ origin: '', url: provider.buildPullUrl({ repo: target, number: Number(merge[1]) }) });
+    }
+    return matches;
+  };
   return {
     start(header: HeaderReader, secret: string) {
       return sharedSecretCheck(basicPassword(header('authorization')), secret);
@@ -141,6 +183,13 @@ export function azureDevOpsWebhooks(
         if (!parsed.success) throw new BadInputError(`${type} delivery lacks its pull request`);
         const matches = pullRefs('pullRequest' in parsed.data ? parsed.data.pullRequest : parsed.data);
         if (comment) for (const url of new Set(matches.map((m) => m.url))) if (url) commented?.(url);
+        return matches;
+      }
+      if (type === BUILD_EVENT) {
+        const parsed = build.safeParse(event.data.resource);
+        const matches = parsed.success ? buildRefs(parsed.data) : [];
+        if (!matches.length)
+          throw new BadInputError('build.complete delivery names neither the commit it built nor its PR');
         return matches;
       }
       return [];
