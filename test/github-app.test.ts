@@ -208,6 +208,22 @@ describe('a GitHub App serves owners without a token of their own', () => {
     expect(routeCount('create_installation_token')).toBe(1);
   });
 
+  it('a suspend delivery sent again after the installation came back is a duplicate, and drops nothing', async () => {
+    const svc = await start();
+    const chat = await track('acme/secret');
+    await tick();
+    const suspended = gh.apps.deliveries.length;
+    await gh.apps.suspend(acme);
+    await gh.apps.unsuspend(acme);
+    expect((await svc.api('POST', `/api/v1/chats/${chat}/diff-status/refresh`, {})).status).toBe(200);
+    const held = installationToken(acme);
+    expect(held).toBeDefined();
+    // A captured (validly signed) delivery replayed: recognised, and the installation keeps its token.
+    expect(await gh.apps.redeliver(suspended)).toBe(200);
+    expect(gh.apps.deliveries.at(-1)).toEqual({ event: 'installation', action: 'suspend', status: 200 });
+    expect(installationToken(acme)).toBe(held);
+  });
+
   it('a repository in no installation is served as one without a token (refresh now: 422 no_token)', async () => {
     const svc = await start();
     const chat = await track('elsewhere/tool');

@@ -408,7 +408,9 @@ describe.each(DATABASE_KINDS)('store on %s', (kind) => {
       expect(signalled!.signal_at).toEqual(at(5));
       // Another delivery lands during that refresh: the write answers the first signal only.
       await store.markRefsStale({ origin, branch: 'a' }, at(7));
-      await store.writeRefreshes([{ ...writeFor(signalled!), signal_at: signalled!.signal_at, stale_at: at(200) }]);
+      await store.writeRefreshes([
+        { ...writeFor(signalled!), signal_at: signalled!.signal_at, stale_at: at(200) },
+      ]);
       const [again] = await store.claimStaleRefs(at(8), 10, at(308));
       expect(again!.signal_at).toEqual(at(7));
       // A failed refresh answers none; a read answers it.
@@ -423,6 +425,14 @@ describe.each(DATABASE_KINDS)('store on %s', (kind) => {
       await store.markRefsStale({ origin, branch: 'a' }, at(20));
       const [due] = await store.claimStaleRefs(at(21), 10, at(321));
       expect(due).toMatchObject({ signal_at: at(20) });
+      // Due and signalled, then "refresh now" starts (answering what it sees at 22) and a delivery
+      // lands at 25 during it: the later signal replaces the earlier one and outlives that write.
+      await store.writeRefreshes([{ ...writeFor(due!), lease_until: null, stale_at: at(21) }]);
+      await store.markRefsStale({ origin, branch: 'a' }, at(25));
+      await store.writeRefreshes([
+        { ...writeFor(due!), lease_until: null, signal_at: at(22), stale_at: at(200) },
+      ]);
+      expect((await store.getRef(c.id, origin, 'a'))!.signal_at).toEqual(at(25));
     });
   });
 

@@ -371,22 +371,43 @@ export class GitHubApps {
       sender: this.host.renderer().user(installation.account),
     });
     const signature = createHmac('sha256', hook.secret).update(body).digest('hex');
-    const response = await fetch(hook.url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'user-agent': 'GitHub-Hookshot/emulator',
-        'x-github-event': event,
-        'x-github-delivery': randomUUID(),
-        'x-github-hook-installation-target-type': 'integration',
-        'x-github-hook-installation-target-id': String(installation.app.id),
-        'x-hub-signature-256': `sha256=${signature}`,
-      },
-      body,
-    });
-    await response.arrayBuffer().catch(() => undefined);
-    this.deliveries.push({ event, action, status: response.status });
+    const headers = {
+      'content-type': 'application/json',
+      'user-agent': 'GitHub-Hookshot/emulator',
+      'x-github-event': event,
+      'x-github-delivery': randomUUID(),
+      'x-github-hook-installation-target-type': 'integration',
+      'x-github-hook-installation-target-id': String(installation.app.id),
+      'x-hub-signature-256': `sha256=${signature}`,
+    };
+    this.#sent.push({ url: hook.url, headers, body, event, action });
+    await this.#post(this.#sent.at(-1)!);
   }
+
+  readonly #sent: SentDelivery[] = [];
+
+  /** Sends delivery `index` (of those sent, oldest first) again as it was: GitHub's "Redeliver". */
+  async redeliver(index: number): Promise<number> {
+    const sent = this.#sent[index];
+    if (!sent) throw new Error(`no delivery ${index}`);
+    return this.#post(sent);
+  }
+
+  async #post(sent: SentDelivery): Promise<number> {
+    const response = await fetch(sent.url, { method: 'POST', headers: sent.headers, body: sent.body });
+    await response.arrayBuffer().catch(() => undefined);
+    this.deliveries.push({ event: sent.event, action: sent.action, status: response.status });
+    return response.status;
+  }
+}
+
+/** A delivery as it was sent, so that it can be sent again. */
+interface SentDelivery {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+  event: string;
+  action: string;
 }
 
 const error = (message: string, status: string) => ({

@@ -6,7 +6,7 @@ describe('batchesOf', () => {
     Object.entries(spec).flatMap(([repo, n]) => Array.from({ length: n }, (_, i) => `${repo}#${i}`));
   const repoOf = (item: string) => item.split('#')[0]!;
   const shape = (batches: string[][]) =>
-    batches.map((b) => [...new Set(b.map(repoOf))].join('+') + `:${b.length}`);
+    batches.map((b) => `${[...new Set(b.map(repoOf))].join('+')}:${b.length}`);
 
   it('cuts in order without groups', () => {
     expect(batchesOf(items({ a: 3, b: 4 }), 3).map((b) => b.length)).toEqual([3, 3, 1]);

@@ -50,6 +50,14 @@ export interface FeedbackAnswer {
  */
 export const FILL_TTL_FRACTION = 1 / 10;
 
+/**
+ * How far ahead a fill may claim: `FILL_TTL_FRACTION` of the TTL, but never as far as a row claimed
+ * by a tick still within its deadline (its `stale_at` is its lease's end): so a row is never
+ * claimed twice within a lease, whatever the TTL is set to.
+ */
+const fillAhead = (s: WorkerSettings) =>
+  Math.max(0, Math.min(s.fresh_ttl_ms * FILL_TTL_FRACTION, s.lease_ms - s.tick_timeout_ms));
+
 /** Byte bounds of a stored ref's origin and branch (see `reportRef`). */
 const MAX_ORIGIN_BYTES = 1024;
 const MAX_BRANCH_BYTES = 512;
@@ -230,7 +238,7 @@ export class Engine {
       started,
       limit,
       addMs(started, settings.lease_ms),
-      addMs(started, settings.fresh_ttl_ms * FILL_TTL_FRACTION),
+      addMs(started, fillAhead(settings)),
     );
     const claimMs = performance.now() - t0;
     const result: TickResult = {

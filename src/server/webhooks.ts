@@ -178,7 +178,6 @@ export async function handleWebhook(
   } catch {
     throw new BadInputError('delivery body is not JSON');
   }
-  webhooks.received?.(header, payload);
   const matches = webhooks
     .staleRefs(header, payload)
     // Names the database cannot store (NUL) cannot match any tracked ref.
@@ -197,6 +196,9 @@ export async function handleWebhook(
     deps.clock.now(),
   );
   if (duplicate) return { status: 200, body: { status: 'duplicate' }, marked: 0 };
+  // What the delivery tells the provider itself (a GitHub App's installation suspended…): once, so
+  // that a captured delivery sent again cannot replay it.
+  webhooks.received?.(header, payload);
   return { status: 202, body: { status: 'accepted' }, marked: marked.length };
 }
 

@@ -141,7 +141,9 @@ export const CLAIM_TURNS_AT_LEAST = 10;
  *   none has a turn past `share`.
  * - `first_turns`, filled: an owner whose due rows do not fill its first turn (nor a batch,
  *   `CLAIM_TURN_ROWS`) has it filled with its rows due by `$5` (no later than a few seconds from
- *   now, `Engine`'s `FILL_TTL_FRACTION`; none failing): in a steady state each owner's rows come
+ *   now, `Engine`'s `FILL_TTL_FRACTION`; none failing, and only rows on a wait of at least ten
+ *   times that — a TTL, not the short retries of a PR the host is still computing or a branch
+ *   waiting for its PR, which would otherwise be read several times as often): in a steady state each owner's rows come
  *   due a few at a time, and a claim every second or so found 10 rows of each of 100 owners due —
  *   a batch of 10 for each token. A row refreshed early is refreshed a little more often, never
  *   later.
@@ -182,7 +184,7 @@ export const CLAIM_DUE_SQL = `
       SELECT id, stale_at, row_number() OVER (ORDER BY stale_at, id) AS turn FROM (
         SELECT d.id, d.stale_at FROM diff_statuses d
         WHERE d.owner_id = o.owner_id AND d.chat_archived IS FALSE AND d.stale_at <= $5
-          AND (d.stale_at <= $1 OR d.last_error IS NULL)
+          AND (d.stale_at <= $1 OR (d.last_error IS NULL AND d.stale_at - d.refreshed_at >= ($5 - $1) * 10))
           AND d.git_remote_origin <> '' AND d.git_branch <> ''
         ORDER BY d.stale_at, d.id LIMIT s.share) x
     ) r
@@ -401,11 +403,12 @@ export async function writeRefreshes(
  * Marks due at `$4` the tracked refs of a repository branch (origin without case), of a PR URL,
  * or whose stored head commit is `$5` (index `diff_statuses_by_head_sha`), and signalled: their
  * next refresh reads the host with nothing kept standing in (`signal_at`). A ref already due keeps
- * its place in the queue but is signalled all the same.
+ * its place in the queue but is signalled all the same, and a later signal replaces an earlier
+ * one (a refresh under way — "refresh now" — answers only the signal it saw).
  */
 export const MARK_DUE_SQL = `
-  UPDATE diff_statuses SET stale_at = LEAST(stale_at, $4), signal_at = $4
-  WHERE NOT chat_archived AND (stale_at > $4 OR signal_at IS NULL)
+  UPDATE diff_statuses SET stale_at = LEAST(stale_at, $4), signal_at = GREATEST(signal_at, $4)
+  WHERE NOT chat_archived AND (stale_at > $4 OR signal_at IS NULL OR signal_at < $4)
     AND ((lower(git_remote_origin) = lower($1) AND git_branch = $2) OR ($3::text IS NOT NULL AND url = $3)
       OR ($5::text IS NOT NULL AND head_sha = $5))
   RETURNING ${STATUS_COLUMNS}`;
@@ -430,7 +433,7 @@ export async function markRefsDue(q: Tx, match: StaleMatch, now: Date): Promise<
  * `MARK_DUE_SQL` says.
  */
 export const MARK_DELIVERY_DUE_SQL = `
-  UPDATE diff_statuses d SET stale_at = LEAST(d.stale_at, $6), signal_at = $6
+  UPDATE diff_statuses d SET stale_at = LEAST(d.stale_at, $6), signal_at = GREATEST(d.signal_at, $6)
   FROM (
     SELECT r.id FROM diff_statuses r
       JOIN unnest($2::text[], $3::text[]) AS b(origin, branch)
@@ -439,7 +442,7 @@ export const MARK_DELIVERY_DUE_SQL = `
     UNION SELECT r.id FROM diff_statuses r JOIN unnest($5::text[]) AS h(sha) ON r.head_sha = h.sha
   ) hit
   WHERE d.id = hit.id AND d.provider_id = $1 AND NOT d.chat_archived
-    AND (d.stale_at > $6 OR d.signal_at IS NULL)
+    AND (d.stale_at > $6 OR d.signal_at IS NULL OR d.signal_at < $6)
   RETURNING ${D_STATUS_COLUMNS}`;
 
 export async function markDeliveryRefsDue(
