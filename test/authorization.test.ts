@@ -30,11 +30,12 @@ const REPO = 'https://fake.test/acme/app';
 const RULES: Record<string, Rule | 'public' | 'webhook'> = {
   'GET /healthz': 'public',
   'GET /readyz': 'public',
+  'GET /api/v1/openapi.json': 'public',
   'GET /metrics': 'public',
   'GET /': 'public',
   'GET /assets/dashboard.js': 'public',
   'GET /assets/dashboard.css': 'public',
-  'POST /api/v1/webhooks/:provider': 'webhook',
+  'POST /api/v1/webhooks/:provider_id': 'webhook',
   'PUT /api/v1/chats/:id': {
     request: (f) => ({ path: `/api/v1/chats/${f.chat}`, body: { owner_id: f.owner, title: 'renamed' } }),
     allowed: ['admin', 'owner'],
@@ -85,17 +86,17 @@ const RULES: Record<string, Rule | 'public' | 'webhook'> = {
     allowed: ['admin', 'owner'],
     otherStatus: 404,
   },
-  'PUT /api/v1/owners/:owner/tokens/:provider': {
+  'PUT /api/v1/owners/:owner_id/tokens/:provider_id': {
     request: (f) => ({ path: `/api/v1/owners/${f.owner}/tokens/fake`, body: { token: 'tok' } }),
     allowed: ['admin', 'owner'],
     otherStatus: 403,
   },
-  'GET /api/v1/owners/:owner/budget': {
+  'GET /api/v1/owners/:owner_id/budget': {
     request: (f) => ({ path: `/api/v1/owners/${f.owner}/budget` }),
     allowed: ['admin', 'owner'],
     otherStatus: 403,
   },
-  'DELETE /api/v1/owners/:owner/tokens/:provider': {
+  'DELETE /api/v1/owners/:owner_id/tokens/:provider_id': {
     request: (f) => ({ path: `/api/v1/owners/${f.owner}/tokens/fake` }),
     allowed: ['admin', 'owner'],
     otherStatus: 403,
