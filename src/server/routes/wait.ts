@@ -25,9 +25,13 @@ export function waitRoutes(app: Hono<Env>, deps: RouteDeps): ChatWaits {
     const chat = await deps.chats.get(id, owner);
     const stop = new AbortController();
     const release = deps.streams.hold(c.get('principal'), () => stop.abort());
-    // The caller went away (or the in-process caller gave up): the slot is given back at once.
+    // The caller went away (or the in-process caller gave up): the slot is given back at once,
+    // not once the wait has finished answering nobody (`release` may be called twice).
     const gone = c.req.raw.signal;
-    const onGone = () => stop.abort();
+    const onGone = () => {
+      release();
+      stop.abort();
+    };
     gone?.addEventListener('abort', onGone);
     try {
       const answer = await waits.wait({
