@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/config.ts';
@@ -151,17 +153,24 @@ describe('waiting for a change', () => {
   it('a caller that goes away gives its slot back', async () => {
     s = await createServiceHarness({ limits: { streams_per_key: 1 } });
     const chat = await newChat();
-    const gone = new AbortController();
-    const pending = Promise.resolve(
-      s.http.app.request(`/api/v1/chats/${chat}/wait?timeout_s=60`, {
+    // Over real HTTP: the caller closes its connection. (An in-process request's signal follows the
+    // caller's only while the garbage collector keeps the follower: not what a real caller does.)
+    const server = serve({ fetch: s.http.app.fetch, hostname: '127.0.0.1', port: 0 });
+    await new Promise((r) => server.once('listening', r));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const gone = new AbortController();
+      const pending = fetch(`http://127.0.0.1:${port}/api/v1/chats/${chat}/wait?timeout_s=60`, {
         headers: { authorization: `Bearer ${s.ownerKey}` },
         signal: gone.signal,
-      }),
-    ).catch(() => null);
-    await waitFor(() => s.http.streams.count === 1);
-    gone.abort();
-    await pending;
-    await waitFor(() => s.http.streams.count === 0, 10_000, 'the slot to be given back');
+      }).catch(() => null);
+      await waitFor(() => s.http.streams.count === 1);
+      gone.abort();
+      await pending;
+      await waitFor(() => s.http.streams.count === 0, 10_000, 'the slot to be given back');
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 
   it('an event written by another replica answers a wait held on this one', async () => {
