@@ -59,7 +59,12 @@ describe('several workers on one PostgreSQL', () => {
       stores.map(async (store, worker) => {
         for (;;) {
           const rows = await store.claimStaleRefs(now, 50, addMs(now, 300_000));
-          if (rows.length === 0) return;
+          // An empty claim may only mean the others hold every candidate it found: done once
+          // nothing is due any more.
+          if (rows.length === 0) {
+            if ((await store.countDueRefs(now, now)).due === 0) return;
+            continue;
+          }
           for (const row of rows) {
             if (claimedBy.has(row.id)) duplicates++;
             claimedBy.set(row.id, worker);
@@ -69,8 +74,9 @@ describe('several workers on one PostgreSQL', () => {
     );
     expect(duplicates).toBe(0);
     expect(claimedBy.size).toBe(2000);
-    // Every worker took part, so the claims really did race.
-    expect(new Set(claimedBy.values()).size).toBe(4);
+    // Several workers took part, so the claims really did race (how many get a share of 40 claims
+    // depends on how the machine schedules them).
+    expect(new Set(claimedBy.values()).size).toBeGreaterThanOrEqual(2);
   });
 
   it('rows of a worker that dies mid-tick are refreshed by another after the lease', async () => {
