@@ -10,6 +10,7 @@ import {
   type RequestedReviewer,
   sortRequestedReviewers,
 } from '../../core/types.ts';
+import { byRepository, eachAtMost } from '../batch-reads.ts';
 import { NO_CHECKS, summarizeChecks } from '../checks.ts';
 import { hostNotFound } from '../host-errors.ts';
 import {
@@ -379,27 +380,14 @@ export class AzureDevOpsProvider implements Provider {
     this.client.assertNotPaused(call);
     const out = new Map<string, PrFields | Error | typeof PULL_UNCHANGED>();
     const token = tokenFingerprint(call.token);
-    const groups = new Map<string, { repo: RepoRef; pulls: PullRef[] }>();
-    const single: PullRef[] = [];
-    for (const pull of pulls) {
-      if (pull.fresh) {
-        single.push(pull);
-        continue;
-      }
-      const key = `${pull.repo.owner}/${pull.repo.name}`.toLowerCase();
-      const group = groups.get(key) ?? { repo: pull.repo, pulls: [] };
-      group.pulls.push(pull);
-      groups.set(key, group);
-    }
-    const full: (() => Promise<PrFields>)[] = [];
-    const fullKeys: string[] = [];
-    const readOne = (pull: PullRef) => {
-      full.push(() => this.fetchPull(pull, call));
-      fullKeys.push(pullKey(pull));
-    };
-    single.forEach(readOne);
+    const full: { key: string; read: () => Promise<PrFields> }[] = [];
+    const readOne = (pull: PullRef) =>
+      full.push({ key: pullKey(pull), read: () => this.fetchPull(pull, call) });
+    pulls.filter((pull) => pull.fresh).forEach(readOne);
+    const listed = byRepository(pulls.filter((pull) => !pull.fresh).map((pull) => ({ pull })));
     await Promise.all(
-      [...groups.values()].map(async ({ repo, pulls: asked }) => {
+      listed.map(async ({ repo, items: group }) => {
+        const asked = group.map((g) => g.pull);
         let where: string;
         try {
           where = this.#repoPath(repo);
@@ -432,32 +420,24 @@ export class AzureDevOpsProvider implements Provider {
           if (!item) readOne(pull);
           else if (this.#unchanged(item, pull, seen[i], call, now)) out.set(pullKey(pull), PULL_UNCHANGED);
           else {
-            full.push(() => this.#toFields(item, repo, where, call, { fresh: false, readAt: round.at }));
-            fullKeys.push(pullKey(pull));
+            full.push({
+              key: pullKey(pull),
+              read: () => this.#toFields(item, repo, where, call, { fresh: false, readAt: round.at }),
+            });
           }
         });
       }),
     );
     // Read side by side, a few at a time: a PR not found is its own answer; anything else (a
     // rate limit, an outage) fails the call.
-    let next = 0;
-    let failed = false;
-    await Promise.all(
-      Array.from({ length: Math.min(FULL_READS_AT_ONCE, full.length) }, async () => {
-        while (next < full.length && !failed) {
-          const i = next++;
-          try {
-            out.set(fullKeys[i]!, await full[i]!());
-          } catch (error) {
-            if (!(error instanceof NotFoundError)) {
-              failed = true;
-              throw error;
-            }
-            out.set(fullKeys[i]!, error);
-          }
-        }
-      }),
-    );
+    await eachAtMost(full, FULL_READS_AT_ONCE, async ({ key, read }) => {
+      try {
+        out.set(key, await read());
+      } catch (error) {
+        if (!(error instanceof NotFoundError)) throw error;
+        out.set(key, error);
+      }
+    });
     return out;
   }
 

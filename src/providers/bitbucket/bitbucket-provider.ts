@@ -7,6 +7,7 @@ import {
   type RequestedReviewer,
   sortRequestedReviewers,
 } from '../../core/types.ts';
+import { byRepository, eachAtMost } from '../batch-reads.ts';
 import { type CheckOutcome, type CheckResult, NO_CHECKS, summarizeChecks } from '../checks.ts';
 import { hostPullUrl, isOnHost, matchRepoOnHost, matchWebPath, pullNumber } from '../origin-match.ts';
 import { CHECKS_SETTLE_MS, PullReadsCache, READS_MAX_AGE_MS } from '../pull-reads-cache.ts';
@@ -414,19 +415,13 @@ export class BitbucketProvider implements Provider {
     const out = new Map<string, PrFields | Error | typeof PULL_UNCHANGED>();
     const full: PullRef[] = [];
     const kept: { pull: PullRef; seen: Seen }[] = [];
-    const groups = new Map<string, { repo: RepoRef; items: { pull: PullRef; seen: Seen }[] }>();
+    const known: { pull: PullRef; seen: Seen }[] = [];
     for (const pull of asked) {
       const seen = pull.fresh ? undefined : this.#known(pull, call);
-      if (!seen) {
-        full.push(pull);
-        continue;
-      }
-      const key = pathOf(pull.repo).toLowerCase();
-      const group = groups.get(key) ?? { repo: pull.repo, items: [] };
-      group.items.push({ pull, seen });
-      groups.set(key, group);
+      if (seen) known.push({ pull, seen });
+      else full.push(pull);
     }
-    await eachAtMost([...groups.values()], READS_AT_ONCE, async (group) => {
+    await eachAtMost(byRepository(known), READS_AT_ONCE, async (group) => {
       const unmoved = await this.#unmoved(group.repo, group.items, call);
       for (const item of group.items) {
         if (!unmoved.has(item.pull)) full.push(item.pull);
@@ -1070,30 +1065,4 @@ export class BitbucketProvider implements Provider {
 
 export function createBitbucketProvider(config: ProviderConfig, deps: ProviderDeps): BitbucketProvider {
   return new BitbucketProvider(config, { clock: deps.clock });
-}
-
-/**
- * Runs `work` on every item, at most `limit` at a time. The first failure fails the whole: no item
- * is started after it, and it is thrown once those under way have ended.
- */
-async function eachAtMost<T>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  let failed = false;
-  const lane = async () => {
-    while (!failed && next < items.length) {
-      try {
-        await work(items[next++]!);
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    }
-  };
-  const lanes = await Promise.allSettled(Array.from({ length: Math.min(limit, items.length) }, lane));
-  const failure = lanes.find((l) => l.status === 'rejected');
-  if (failure) throw failure.reason;
 }

@@ -6,6 +6,7 @@ import {
   type RequestedReviewer,
   sortRequestedReviewers,
 } from '../../core/types.ts';
+import { byRepository, eachAtMost } from '../batch-reads.ts';
 import { NO_CHECKS, summarizeChecks } from '../checks.ts';
 import { isOnHost, matchRepoOnHost, matchWebPath, pullNumber } from '../origin-match.ts';
 import { CHECKS_SETTLE_MS, PullReadsCache, READS_MAX_AGE_MS } from '../pull-reads-cache.ts';
@@ -279,16 +280,10 @@ export class GiteaProvider implements Provider {
     call: CallOptions,
   ): Promise<Map<string, PrFields | Error | typeof PULL_UNCHANGED>> {
     const out = new Map<string, PrFields | Error | typeof PULL_UNCHANGED>();
-    const groups = new Map<string, { repo: RepoRef; pulls: PullRef[] }>();
-    for (const pull of pulls) {
-      const key = pathOf(pull.repo).toLowerCase();
-      const group = groups.get(key) ?? { repo: pull.repo, pulls: [] };
-      group.pulls.push(pull);
-      groups.set(key, group);
-    }
     const full: { pull: PullRef; item: GiteaPull | undefined }[] = [];
     await Promise.all(
-      [...groups.values()].map(async ({ repo, pulls: asked }) => {
+      byRepository(pulls.map((pull) => ({ pull }))).map(async ({ repo, items: group }) => {
+        const asked = group.map((g) => g.pull);
         let items: Map<number, GiteaPull>;
         try {
           items = await this.#listed(repo, asked, call);
@@ -306,24 +301,19 @@ export class GiteaProvider implements Provider {
         }
       }),
     );
-    let next = 0;
-    const worker = async () => {
-      while (next < full.length) {
-        const { pull, item } = full[next++]!;
-        try {
-          out.set(
-            pullKey(pull),
-            item && hasSizes(item)
-              ? await this.#complete(pull.repo, item, call, pull.fresh === true)
-              : await this.fetchPull(pull, call),
-          );
-        } catch (error) {
-          if (!(error instanceof NotFoundError)) throw error;
-          out.set(pullKey(pull), error);
-        }
+    await eachAtMost(full, FULL_READS_AT_ONCE, async ({ pull, item }) => {
+      try {
+        out.set(
+          pullKey(pull),
+          item && hasSizes(item)
+            ? await this.#complete(pull.repo, item, call, pull.fresh === true)
+            : await this.fetchPull(pull, call),
+        );
+      } catch (error) {
+        if (!(error instanceof NotFoundError)) throw error;
+        out.set(pullKey(pull), error);
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(FULL_READS_AT_ONCE, full.length) }, worker));
+    });
     return out;
   }
 
