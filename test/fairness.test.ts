@@ -305,7 +305,12 @@ describe('replicas claiming at once on PostgreSQL', () => {
       stores.map(async (store, worker) => {
         for (let claim = 0; ; claim++) {
           const rows = await store.claimStaleRefs(now, 40, addMs(now, 300_000));
-          if (rows.length === 0) return;
+          // An empty claim may only mean the others hold every candidate it found: done once
+          // nothing is due any more.
+          if (rows.length === 0) {
+            if ((await store.countDueRefs(now, now)).due === 0) return;
+            continue;
+          }
           // While all 20 owners have rows due, a claim of 40 takes at most two turns of the
           // flooder's (4 rows each: a tenth of the claim), however many more of its rows are due.
           if (claim === 0) {
@@ -323,7 +328,9 @@ describe('replicas claiming at once on PostgreSQL', () => {
     );
     expect(duplicates).toBe(0);
     expect(claimedBy.size).toBe(1000 + 19 * 50);
-    expect(firstClaims).toBe(4);
-    expect(new Set(claimedBy.values()).size).toBe(4);
+    // Several claims raced from the start (how many of the four get rows in their first claim
+    // depends on how the machine schedules them).
+    expect(firstClaims).toBeGreaterThanOrEqual(2);
+    expect(new Set(claimedBy.values()).size).toBeGreaterThanOrEqual(2);
   });
 });
