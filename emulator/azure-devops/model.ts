@@ -178,6 +178,8 @@ export interface AzPull {
   sourceRefName: string;
   targetRefName: string;
   title: string;
+  /** Markdown, any length; lists show at most its first 400 characters. */
+  description: string;
   status: PullStatus;
   isDraft: boolean;
   createdBy: AzIdentity;
@@ -350,6 +352,7 @@ export class AzureDevOpsModel {
       source_repo?: string;
       target_branch?: string;
       title?: string;
+      description?: string;
       author?: string;
       draft?: boolean;
       /** Changed paths, or how many files changed. */
@@ -375,6 +378,7 @@ export class AzureDevOpsModel {
       sourceRefName: `refs/heads/${input.source_branch}`,
       targetRefName: `refs/heads/${input.target_branch ?? 'main'}`,
       title: input.title ?? `Changes on ${input.source_branch}`,
+      description: input.description ?? '',
       status: 'active',
       isDraft: input.draft ?? false,
       createdBy: this.user(input.author ?? 'agent@example.com'),

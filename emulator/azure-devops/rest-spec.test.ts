@@ -114,6 +114,7 @@ describe('Azure DevOps emulator answers fit the published REST 7.1 specification
   const schemas = {
     repository: git(REPOS),
     pulls: git(`${REPOS}/pullrequests`),
+    projectPulls: git('/{organization}/{project}/_apis/git/pullrequests'),
     pull: git(`${REPOS}/pullrequests/{pullRequestId}`),
     reviewers: git(`${PULL}/reviewers`),
     iterations: git(`${PULL}/iterations`),
@@ -206,7 +207,7 @@ describe('Azure DevOps emulator answers fit the published REST 7.1 specification
     fits(schemas.repository, await get('/contoso/Forks/_apis/git/repositories/api'), 'fork');
   });
 
-  it('pull requests: one, the list, a completed one, one from a fork; their reviewers', async () => {
+  it("pull requests: one, the repository's and the project's lists, a completed one, one from a fork; their reviewers", async () => {
     for (const id of Object.values(ids)) {
       const pull = await get(`${api}/pullrequests/${id}`);
       fits(schemas.pull, pull, `pull ${id}`);
@@ -217,6 +218,11 @@ describe('Azure DevOps emulator answers fit the published REST 7.1 specification
       );
     }
     fits(schemas.pulls, await get(`${api}/pullrequests?searchCriteria.status=all`), 'pulls');
+    fits(
+      schemas.projectPulls,
+      await get('/contoso/Platform/_apis/git/pullrequests?searchCriteria.status=all'),
+      'project pulls',
+    );
   });
 
   it('iterations and their changes, commits, statuses, threads', async () => {

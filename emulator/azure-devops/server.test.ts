@@ -117,6 +117,50 @@ describe('Azure DevOps emulator', () => {
     expect((await get(`${base}?searchCriteria.queryTimeRangeType=updated&${v}`)).status).toBe(400);
   });
 
+  it("lists a project's PRs across its repositories, newest first, each naming its repository; descriptions cut to 400", async () => {
+    az.model.createRepo('contoso/Web App/docs');
+    az.model.createRepo('contoso/Other/site');
+    const long = `${'x'.repeat(399)}yz`;
+    const a = az.model.openPull('contoso/Web App/site', { source_branch: 'a', description: long });
+    const b = az.model.openPull('contoso/Web App/docs', { source_branch: 'b' });
+    az.model.openPull('contoso/Other/site', { source_branch: 'c' });
+    const done = az.model.openPull('contoso/Web App/docs', { source_branch: 'd' });
+    az.model.complete(done);
+    const base = `/contoso/Web%20App/_apis/git/pullrequests`;
+    const list = (await get(`${base}?searchCriteria.status=active&${v}`)).body;
+    expect(list.value.map((p: Json) => [p.pullRequestId, p.repository.name])).toEqual([
+      [b.id, 'docs'],
+      [a.id, 'site'],
+    ]);
+    expect(list.count).toBe(2);
+    expect(list.value[1].repository.project.name).toBe('Web App');
+    expect(list.value[1].description).toBe(`${'x'.repeat(399)}y`);
+    // The PR read alone carries the whole description; the repository's list cuts it too.
+    const one = await get(`/contoso/Web%20App/_apis/git/repositories/site/pullRequests/${a.id}?${v}`);
+    expect(one.body.description).toBe(long);
+    const own = await get(`/contoso/Web%20App/_apis/git/repositories/site/pullrequests?${v}`);
+    expect(own.body.value[0].description).toHaveLength(400);
+    // Paging, status, and the target repository by id.
+    expect((await get(`${base}?$top=1&$skip=1&${v}`)).body.value.map((p: Json) => p.pullRequestId)).toEqual([
+      a.id,
+    ]);
+    expect(
+      (await get(`${base}?searchCriteria.status=all&${v}`)).body.value.map((p: Json) => p.pullRequestId),
+    ).toEqual([done.id, b.id, a.id]);
+    const docs = az.model.repo('contoso/Web App/docs').id;
+    expect(
+      (
+        await get(`${base}?searchCriteria.status=all&searchCriteria.repositoryId=${docs}&${v}`)
+      ).body.value.map((p: Json) => p.pullRequestId),
+    ).toEqual([done.id, b.id]);
+    // A project that does not exist, and a token the host does not know, answer as for a repository.
+    const missing = await get(`/contoso/Nope/_apis/git/pullrequests?${v}`);
+    expect(missing.status).toBe(404);
+    expect(missing.body.message).toMatch(/^TF200016: /);
+    const stranger = await get(`${base}?${v}`, { authorization: `Bearer ${'e'.repeat(20)}.x.y` });
+    expect(stranger.status).toBe(401);
+  });
+
   it('pages iteration changes by $top/$skip and commits by continuation token', async () => {
     const pr = az.model.openPull('contoso/Web App/site', { source_branch: 'big', files: 150, commits: 3 });
     const base = `/contoso/Web%20App/_apis/git/repositories/site/pullRequests/${pr.id}`;

@@ -21,6 +21,7 @@ export type RouteName =
   | 'get_project'
   | 'get_repository'
   | 'list_pull_requests'
+  | 'list_project_pull_requests'
   | 'get_pull_request'
   | 'list_iterations'
   | 'get_iteration_changes'
@@ -99,6 +100,8 @@ export { fingerprint };
 export const SIGN_IN_PAGE =
   '<!DOCTYPE html><html><head><title>Azure DevOps Services | Sign In</title></head><body>Sign in to your account</body></html>';
 
+/** "Please note that description field will be truncated up to 400 symbols in the result" (both PR lists). */
+const LISTED_DESCRIPTION = 400;
 const API_VERSION = /^(\d+)\.(\d+)(-preview(\.\d+)?)?$/;
 
 /**
@@ -239,8 +242,11 @@ export class AzureDevOpsEmulator extends HostEmulator<RouteName, Fault, LoggedRe
     };
   }
 
-  /** A `GitPullRequest` as "Pull Requests - Get Pull Request(s)" return it. */
-  pull(p: AzPull) {
+  /**
+   * A `GitPullRequest` as "Pull Requests - Get Pull Request" returns it; in a list (`listed`:
+   * "Get Pull Requests", "… By Project") "description field will be truncated up to 400 symbols".
+   */
+  pull(p: AzPull, listed = false) {
     const last = p.iterations.at(-1)!;
     return {
       repository: this.repository(p.repo),
@@ -252,7 +258,7 @@ export class AzureDevOpsEmulator extends HostEmulator<RouteName, Fault, LoggedRe
       ...(p.closedDate ? { closedDate: p.closedDate.toISOString() } : {}),
       ...(p.deletedSourceBranch ? { completionOptions: { deleteSourceBranch: true } } : {}),
       title: p.title,
-      description: '',
+      description: listed ? p.description.slice(0, LISTED_DESCRIPTION) : p.description,
       sourceRefName: p.sourceRefName,
       targetRefName: p.targetRefName,
       mergeStatus: p.mergeStatus,
@@ -574,6 +580,17 @@ export class AzureDevOpsEmulator extends HostEmulator<RouteName, Fault, LoggedRe
     const project = this.#visibleProject(params[0]!, params[1]!, viewer);
     if (name === 'list_policy_evaluations') return { body: this.#evaluations(project, q) };
     if (name === 'list_policy_configurations') return this.#configurations(project, q);
+    if (name === 'list_project_pull_requests') {
+      // "searchCriteria.repositoryId: If set, search for pull requests whose target branch is in
+      // this repository" (an id; a name is not resolved here).
+      const repositoryId = q.get('searchCriteria.repositoryId');
+      return this.#pullList(
+        (p) =>
+          p.repo.project === project &&
+          (!repositoryId || p.repo.id.toLowerCase() === repositoryId.toLowerCase()),
+        q,
+      );
+    }
     const repo = m.findRepo(project, params[2]!);
     if (!repo)
       throw new EmulatorError(
@@ -582,45 +599,7 @@ export class AzureDevOpsEmulator extends HostEmulator<RouteName, Fault, LoggedRe
         'GitRepositoryNotFoundException',
       );
     if (name === 'get_repository') return { body: this.repository(repo, true) };
-    if (name === 'list_pull_requests') {
-      const status = (q.get('searchCriteria.status') ?? 'active').toLowerCase();
-      if (!['active', 'completed', 'abandoned', 'all', 'notset'].includes(status))
-        throw new EmulatorError(400, `The value '${status}' is not valid for searchCriteria.status.`);
-      const source = q.get('searchCriteria.sourceRefName');
-      const target = q.get('searchCriteria.targetRefName');
-      const sourceRepo = q.get('searchCriteria.sourceRepositoryId');
-      // `$top` is undocumented beyond "the number of pull requests to retrieve": unset, Azure
-      // DevOps answers 101 (vsts-rest-api-specs issues 405 and 539), and never more than 1,000
-      // however many are asked (a `$top=5000` answered 1,000, rfennell/AzurePipelines issue 843).
-      const top = Math.min(1000, int(q, '$top', 101));
-      const skip = int(q, '$skip', 0);
-      // `minTime` / `maxTime` filter on the creation or the closing time
-      // (`searchCriteria.queryTimeRangeType`, `created` unless set; REST 7.1): there is no
-      // update time to ask by. A PR never closed has no closing time to compare.
-      const range = (q.get('searchCriteria.queryTimeRangeType') ?? 'created').toLowerCase();
-      if (range !== 'created' && range !== 'closed')
-        throw new EmulatorError(
-          400,
-          `The value '${range}' is not valid for searchCriteria.queryTimeRangeType.`,
-        );
-      const minTime = time(q, 'searchCriteria.minTime');
-      const maxTime = time(q, 'searchCriteria.maxTime');
-      const when = (p: AzPull) => (range === 'closed' ? p.closedDate : p.creationDate)?.getTime();
-      const list = m.pulls
-        .filter((p) => p.repo === repo)
-        .filter((p) => status === 'all' || p.status === (status as PullStatus))
-        .filter((p) => !source || p.sourceRefName.toLowerCase() === source.toLowerCase())
-        .filter((p) => !target || p.targetRefName.toLowerCase() === target.toLowerCase())
-        .filter((p) => !sourceRepo || p.sourceRepo.id.toLowerCase() === sourceRepo.toLowerCase())
-        .filter((p) => minTime === null || (when(p) ?? Number.NaN) >= minTime)
-        .filter((p) => maxTime === null || (when(p) ?? Number.NaN) <= maxTime)
-        // Newest first, by id (the published example lists 22, 21, 1).
-        .sort((a, b) => b.id - a.id)
-        .slice(skip, skip + top);
-      const body = { value: list.map((p) => this.pull(p)), count: list.length };
-      for (const p of list) m.settleMerge(p);
-      return { body };
-    }
+    if (name === 'list_pull_requests') return this.#pullList((p) => p.repo === repo, q);
     const id = Number(params[3]);
     const pull = m.pulls.find((p) => p.repo === repo && p.id === id);
     if (!pull)
@@ -715,6 +694,51 @@ export class AzureDevOpsEmulator extends HostEmulator<RouteName, Fault, LoggedRe
       }
     }
     throw new EmulatorError(404, 'not found');
+  }
+
+  /**
+   * "Pull Requests - Get Pull Requests" (one repository's) and "… By Project" (every repository's
+   * of the project; each item names its `repository`): the same search criteria and paging.
+   */
+  #pullList(inScope: (p: AzPull) => boolean, q: URLSearchParams): { body: unknown } {
+    const m = this.model;
+    const status = (q.get('searchCriteria.status') ?? 'active').toLowerCase();
+    if (!['active', 'completed', 'abandoned', 'all', 'notset'].includes(status))
+      throw new EmulatorError(400, `The value '${status}' is not valid for searchCriteria.status.`);
+    const source = q.get('searchCriteria.sourceRefName');
+    const target = q.get('searchCriteria.targetRefName');
+    const sourceRepo = q.get('searchCriteria.sourceRepositoryId');
+    // `$top` is undocumented beyond "the number of pull requests to retrieve": unset, Azure
+    // DevOps answers 101 (vsts-rest-api-specs issues 405 and 539), and never more than 1,000
+    // however many are asked (a `$top=5000` answered 1,000, rfennell/AzurePipelines issue 843).
+    const top = Math.min(1000, int(q, '$top', 101));
+    const skip = int(q, '$skip', 0);
+    // `minTime` / `maxTime` filter on the creation or the closing time
+    // (`searchCriteria.queryTimeRangeType`, `created` unless set; REST 7.1): there is no
+    // update time to ask by. A PR never closed has no closing time to compare.
+    const range = (q.get('searchCriteria.queryTimeRangeType') ?? 'created').toLowerCase();
+    if (range !== 'created' && range !== 'closed')
+      throw new EmulatorError(
+        400,
+        `The value '${range}' is not valid for searchCriteria.queryTimeRangeType.`,
+      );
+    const minTime = time(q, 'searchCriteria.minTime');
+    const maxTime = time(q, 'searchCriteria.maxTime');
+    const when = (p: AzPull) => (range === 'closed' ? p.closedDate : p.creationDate)?.getTime();
+    const list = m.pulls
+      .filter(inScope)
+      .filter((p) => status === 'all' || p.status === (status as PullStatus))
+      .filter((p) => !source || p.sourceRefName.toLowerCase() === source.toLowerCase())
+      .filter((p) => !target || p.targetRefName.toLowerCase() === target.toLowerCase())
+      .filter((p) => !sourceRepo || p.sourceRepo.id.toLowerCase() === sourceRepo.toLowerCase())
+      .filter((p) => minTime === null || (when(p) ?? Number.NaN) >= minTime)
+      .filter((p) => maxTime === null || (when(p) ?? Number.NaN) <= maxTime)
+      // Newest first, by id (the published example lists 22, 21, 1).
+      .sort((a, b) => b.id - a.id)
+      .slice(skip, skip + top);
+    const body = { value: list.map((p) => this.pull(p, true)), count: list.length };
+    for (const p of list) m.settleMerge(p);
+    return { body };
   }
 
   /**
@@ -861,6 +885,8 @@ function matchRoute(s: string[]): { name: RouteName; params: string[] } | null {
     return { name: 'list_policy_evaluations', params: [s[0]!, s[1]!] };
   if (s.length === 6 && is(2, '_apis') && is(3, 'git') && is(4, 'policy') && is(5, 'configurations'))
     return { name: 'list_policy_configurations', params: [s[0]!, s[1]!] };
+  if (s.length === 5 && is(2, '_apis') && is(3, 'git') && is(4, 'pullrequests'))
+    return { name: 'list_project_pull_requests', params: [s[0]!, s[1]!] };
   if (s.length < 6 || !is(2, '_apis') || !is(3, 'git') || !is(4, 'repositories')) return null;
   const [org, project, , , , repo] = s as [string, string, string, string, string, string];
   const base = [org, project, repo];

@@ -15,6 +15,7 @@ const WANTED = {
     `${REPOS}`,
     `${REPOS}/pullrequests`,
     `${REPOS}/pullrequests/{pullRequestId}`,
+    '/{organization}/{project}/_apis/git/pullrequests',
     `${PULL}/iterations`,
     `${PULL}/iterations/{iterationId}/changes`,
     `${PULL}/commits`,
