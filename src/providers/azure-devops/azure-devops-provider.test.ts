@@ -776,7 +776,7 @@ describe('Azure DevOps provider against the emulator', () => {
     }
   });
 
-  it('fetchPulls: unchanged PRs cost one list read per repository; a rename, a push, a vote, a completion are seen', async () => {
+  it('fetchPulls: unchanged PRs cost one list read per project; a rename, a push, a vote, a completion are seen', async () => {
     const { clock, provider } = withOwnClock();
     const paths = ['contoso/Platform/batch-a', 'contoso/Platform/batch-b'];
     for (const path of paths) az.model.createRepo(path);
@@ -803,13 +803,13 @@ describe('Azure DevOps provider against the emulator', () => {
     az.resetCounters();
     let got = await provider.fetchPulls(asked(), call);
     expect([...got.values()]).toEqual(prs.map(() => PULL_UNCHANGED));
-    expect(az.counters.routes).toEqual({ list_pull_requests: { 200: 2 } });
-    // Unchanged again: still one list read per repository, whatever the number of PRs.
+    expect(az.counters.routes).toEqual({ list_project_pull_requests: { 200: 1 } });
+    // Unchanged again: still one list read for the project, whatever the number of PRs and repositories.
     clock.advance(120_000);
     az.resetCounters();
     got = await provider.fetchPulls(asked(), call);
     expect([...got.values()]).toEqual(prs.map(() => PULL_UNCHANGED));
-    expect(az.counters.total).toBe(2);
+    expect(az.counters.total).toBe(1);
     // A ref showing an older read than this provider's last one is not told "unchanged".
     clock.advance(120_000);
     got = await provider.fetchPulls(
@@ -838,7 +838,8 @@ describe('Azure DevOps provider against the emulator', () => {
     for (const pr of prs.slice(4)) expect(got.get(pullKey(refOf(pr)))).toBe(PULL_UNCHANGED);
     // The changed PRs' fields come from their list items; only the completed one (no longer
     // listed as active) is read on its own.
-    expect(az.count('list_pull_requests')).toBe(2);
+    expect(az.count('list_project_pull_requests')).toBe(1);
+    expect(az.count('list_pull_requests')).toBe(0);
     expect(az.count('get_pull_request')).toBe(1);
     // What fetchPulls answered is what fetchPull answers.
     expect(got.get(pullKey(refOf(renamed)))).toEqual(await provider.fetchPull(refOf(renamed), call));
@@ -898,30 +899,36 @@ describe('Azure DevOps provider against the emulator', () => {
     expect(az.count('list_pull_request_threads')).toBe(2);
   });
 
-  it('fetchPulls: PRs beyond the pages of active ones, or of a repository gone, answer as their own reads would', async () => {
+  it("fetchPulls: PRs beyond the project's pages are looked for in their repository's; beyond those, or of a repository or project gone, they answer as their own reads would", async () => {
     const { provider } = withOwnClock();
-    const PATH = 'contoso/Platform/crowded';
-    az.model.createRepo(PATH);
-    const oldest = az.model.openPull(PATH, { source_branch: 'oldest' });
-    for (let i = 0; i < 5 * 100 + 1; i++) az.model.openPull(PATH, { source_branch: `n${i}` });
-    const repo = { owner: 'contoso/Platform', name: 'crowded' };
+    const CROWDED = 'contoso/Crowded/crowded';
+    az.model.createRepo(CROWDED);
+    az.model.createRepo('contoso/Crowded/busy');
+    const oldest = az.model.openPull(CROWDED, { source_branch: 'oldest' });
+    const older = az.model.openPull(CROWDED, { source_branch: 'older' });
+    for (let i = 0; i < 5 * 100 - 1; i++) az.model.openPull(CROWDED, { source_branch: `n${i}` });
+    // The project's newest 1,000 (ten pages): these and all but the two oldest of `crowded`.
+    for (let i = 0; i < 5 * 100 + 1; i++)
+      az.model.openPull('contoso/Crowded/busy', { source_branch: `n${i}` });
+    const repo = { owner: 'contoso/Crowded', name: 'crowded' };
+    const gone = { repo: { owner: 'contoso/Crowded', name: 'gone' }, number: oldest.id - 1 };
+    const noProject = { repo: { owner: 'contoso/Gone', name: 'crowded' }, number: 1 };
     az.resetCounters();
     const got = await provider.fetchPulls(
-      [
-        { repo, number: oldest.id },
-        { repo, number: 999_999 },
-        { repo: { owner: 'contoso/Platform', name: 'gone' }, number: 1 },
-      ],
+      [{ repo, number: oldest.id }, { repo, number: older.id }, { repo, number: 999_999 }, gone, noProject],
       call,
     );
     expect(got.get(pullKey({ repo, number: oldest.id }))).toMatchObject({ pr_number: oldest.id });
+    expect(got.get(pullKey({ repo, number: older.id }))).toMatchObject({ pr_number: older.id });
     expect(got.get(pullKey({ repo, number: 999_999 }))).toBeInstanceOf(NotFoundError);
-    expect(got.get(pullKey({ repo: { owner: 'contoso/Platform', name: 'gone' }, number: 1 }))).toBeInstanceOf(
-      NotFoundError,
-    );
-    // Five pages of 100 at most, then the PR on its own; the id no PR has is read on its own too.
-    expect(az.count('list_pull_requests')).toBe(5 + 1);
-    expect(az.count('get_pull_request', 200)).toBe(1);
+    expect(got.get(pullKey(gone))).toBeInstanceOf(NotFoundError);
+    expect(got.get(pullKey(noProject))).toBeInstanceOf(NotFoundError);
+    // Ten pages of the project's (and the missing project's one), five of `crowded`'s — `older`
+    // is on its fifth — and the missing repository's; then `oldest` on its own, and the id no PR
+    // has (above the lowest listed: not active) on its own too.
+    expect(az.counters.routes.list_project_pull_requests).toEqual({ 200: 10, 404: 1 });
+    expect(az.counters.routes.list_pull_requests).toEqual({ 200: 5, 404: 1 });
+    expect(az.counters.routes.get_pull_request).toEqual({ 200: 1, 404: 1 });
     // A rate limit fails the whole call (the engine pauses the token), and nothing more is sent.
     az.addFaults({ kind: 'rate_limit', reset_in_s: 60, match: 'pullrequests\\?' });
     az.resetCounters();
@@ -935,6 +942,74 @@ describe('Azure DevOps provider against the emulator', () => {
       ),
     ).rejects.toBeInstanceOf(RateLimitedError);
     expect(az.counters.total).toBe(1);
+  });
+
+  it('fetchPulls: 2 PRs in each of many repositories of a project cost one list read a round; a change in one is seen; two projects, two lists', async () => {
+    const { clock, provider } = withOwnClock();
+    const repos = Array.from({ length: 12 }, (_, r) => `contoso/Wide/repo${r}`);
+    for (const path of repos) az.model.createRepo(path);
+    az.model.createRepo('contoso/Narrow/one');
+    const prs = repos.flatMap((path) =>
+      [0, 1].map((i) =>
+        az.model.openPull(path, {
+          source_branch: `w${i}`,
+          // Lists cut a description to 400 characters: no field shows it, nothing reads it as a change.
+          description: `${'A long description. '.repeat(40)}${path}`,
+        }),
+      ),
+    );
+    const narrow = az.model.openPull('contoso/Narrow/one', { source_branch: 'n' });
+    const refOf = (pr: (typeof prs)[number]) => ({
+      repo: { owner: `contoso/${pr.repo.project.name}`, name: pr.repo.name },
+      number: pr.id,
+    });
+    const asked = (list: readonly (typeof prs)[number][]) =>
+      list.map((pr) => ({ ...refOf(pr), shownSince: clock.now() }));
+    // First sight, then the computed test merges: made from the list items.
+    await provider.fetchPulls(asked(prs), call);
+    await provider.fetchPulls(asked(prs), call);
+    clock.advance(CHECKS_SETTLE_MS);
+    // A round read in two calls side by side (the engine's batches): one list read between them.
+    az.resetCounters();
+    const [a, b] = await Promise.all([
+      provider.fetchPulls(asked(prs.slice(0, 10)), call),
+      provider.fetchPulls(asked(prs.slice(10)), call),
+    ]);
+    expect([...a.values(), ...b.values()]).toEqual(prs.map(() => PULL_UNCHANGED));
+    expect(az.counters.routes).toEqual({ list_project_pull_requests: { 200: 1 } });
+    // The next round: one list read again, whatever the number of repositories.
+    clock.advance(120_000);
+    az.resetCounters();
+    let got = await provider.fetchPulls(asked(prs), call);
+    expect([...got.values()]).toEqual(prs.map(() => PULL_UNCHANGED));
+    expect(az.counters.total).toBe(1);
+    // A vote in one repository: that PR made from its item, the others unchanged.
+    const voted = prs[7]!;
+    az.model.vote(voted, 'ann@contoso.com', 10);
+    clock.advance(120_000);
+    az.resetCounters();
+    got = await provider.fetchPulls(asked(prs), call);
+    expect(got.get(pullKey(refOf(voted)))).toMatchObject({ approved: true, reviewer_count: 1 });
+    for (const pr of prs.filter((p) => p !== voted)) expect(got.get(pullKey(refOf(pr)))).toBe(PULL_UNCHANGED);
+    expect(az.count('list_project_pull_requests')).toBe(1);
+    expect(az.count('list_pull_requests')).toBe(0);
+    expect(az.count('get_pull_request')).toBe(0);
+    // The same fields as a read of the PR alone, whose description is whole.
+    expect(got.get(pullKey(refOf(voted)))).toEqual(await provider.fetchPull(refOf(voted), call));
+    // PRs of two projects: a list read for each.
+    clock.advance(120_000);
+    az.resetCounters();
+    got = await provider.fetchPulls([...asked(prs), ...asked([narrow])], call);
+    expect(got.get(pullKey(refOf(narrow)))).toMatchObject({ pr_number: narrow.id });
+    expect(az.count('list_project_pull_requests')).toBe(2);
+    expect(
+      az.log.filter((l) => l.route === 'list_project_pull_requests').map((l) => l.path.split('?')[0]),
+    ).toEqual(
+      expect.arrayContaining([
+        '/contoso/Wide/_apis/git/pullrequests',
+        '/contoso/Narrow/_apis/git/pullrequests',
+      ]),
+    );
   });
 
   it('the PR of a branch without an active one is the highest id, not the one created or closed last', async () => {

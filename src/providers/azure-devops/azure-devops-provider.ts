@@ -66,21 +66,29 @@ import { type AzureDevOpsWebhooks, azureDevOpsWebhooks } from './webhooks.ts';
 
 /** How long what a repository or project says of itself (fork parent, visibility) is trusted. */
 const REPO_TTL_MS = 10 * 60_000;
-/** PRs of one branch read per page; a branch with more than this many PRs is read in pages. */
+/**
+ * PRs read per page of a list ("Pull Requests - Get Pull Requests" and "… By Project": `$top`,
+ * "the number of pull requests to retrieve", no maximum documented; unset it answers 101).
+ */
 const PULLS_PAGE = 100;
 /**
- * PRs one `fetchPulls` call is asked for: the more of one repository in a call, the fewer list
- * reads (one per repository and round, `#activeList`).
+ * PRs one `fetchPulls` call is asked for: the more of one project in a call, the fewer list
+ * reads (one per project and round, `#activeList`).
  */
 const PULLS_PER_BATCH = 200;
 /**
- * Pages of a repository's active PRs (100 a page, newest first) read at most to reach the PRs
- * asked for; those beyond are read one by one.
+ * Pages of a project's active PRs (100 a page, newest first) read at most in a round to reach the
+ * PRs asked for; those older than the last page read are looked for in their repository's list.
+ */
+const PROJECT_LIST_PAGES = 10;
+/**
+ * Pages of a repository's active PRs read at most to reach the PRs asked for that its project's
+ * list did not reach; those beyond are read one by one.
  */
 const ACTIVE_LIST_PAGES = 5;
 /**
- * How long one answer of a repository's active-PR list serves the `fetchPulls` calls of a round
- * (a tick reads its rows in several calls side by side): a new round asks again.
+ * How long one answer of an active-PR list serves the `fetchPulls` calls of a round (a tick
+ * reads its rows in several calls side by side): a new round asks again.
  */
 const LIST_ROUND_MS = 5_000;
 /** PRs of one `fetchPulls` call read in full side by side. */
@@ -245,11 +253,13 @@ function pullDigest(pull: AzurePull): string {
     pull.forkSource?.repository?.id ?? null,
     pull.repository?.webUrl ?? null,
     reviewers,
+    // Not the description: lists "truncate [it] up to 400 symbols" ("Pull Requests - Get Pull
+    // Requests", "… By Project"), and no field shows it.
   ];
   return createHash('sha256').update(JSON.stringify(shown)).digest('base64');
 }
 
-/** The pages of one repository's active-PR list read in one round (`#activeList`). */
+/** The pages of one project's or repository's active-PR list read in one round (`#activeList`). */
 interface ActiveListRound {
   at: number;
   items: Map<number, AzurePull>;
@@ -322,7 +332,7 @@ export class AzureDevOpsProvider implements Provider {
    * shows the same digest and what was kept beside it (checks, threads) still stands.
    */
   readonly #reads = new Map<string, { digest: string; at: number }>();
-  /** Per (repository, token): the active-PR list pages read this round (`#activeList`). */
+  /** Per (project or repository, token): the active-PR list pages read this round (`#activeList`). */
   readonly #lists = new Map<string, ActiveListRound>();
 
   constructor(
@@ -365,13 +375,15 @@ export class AzureDevOpsProvider implements Provider {
   }
 
   /**
-   * Many PRs, grouped by repository: one read of each repository's active PRs
-   * (`#activeList`, shared by the calls of a round) shows each PR as a full read would. A PR whose
-   * item shows what its last full read saw (`pullDigest`), whose kept checks and threads still
-   * stand (settled, within the hour) and whose ref shows that read (`shownSince`) is answered
-   * PULL_UNCHANGED; another is made from its item as `fetchPull` makes it from the PR read. A PR
-   * not in the list (completed or abandoned since, or beyond the pages read) and one a signal
-   * asked for (`fresh`: nothing kept may answer) are read one by one.
+   * Many PRs, grouped by project: one read of each project's active PRs (`#activeList`, shared by
+   * the calls of a round; "Pull Requests - Get Pull Requests By Project", each item naming its
+   * `repository`) shows each PR as a full read would. A PR whose item shows what its last full
+   * read saw (`pullDigest`), whose kept checks and threads still stand (settled, within the hour)
+   * and whose ref shows that read (`shownSince`) is answered PULL_UNCHANGED; another is made from
+   * its item as `fetchPull` makes it from the PR read. A PR older than the project's pages read
+   * is looked for in its repository's list of active PRs the same way. A PR in neither (completed
+   * or abandoned since, listed under another repository, or beyond the pages read) and one a
+   * signal asked for (`fresh`: nothing kept may answer) are read one by one.
    */
   async fetchPulls(
     pulls: readonly PullRef[],
@@ -383,30 +395,88 @@ export class AzureDevOpsProvider implements Provider {
     const full: { key: string; read: () => Promise<PrFields> }[] = [];
     const readOne = (pull: PullRef) =>
       full.push({ key: pullKey(pull), read: () => this.fetchPull(pull, call) });
+    /** A PR its list shows: unchanged, or made from its item. */
+    const fromItem = (pull: PullRef, item: AzurePull, where: string, round: ActiveListRound, now: number) => {
+      const seen = this.#reads.get(PullReadsCache.key(call.token, this.buildPullUrl(pull)));
+      if (this.#unchanged(item, pull, seen, call, now)) out.set(pullKey(pull), PULL_UNCHANGED);
+      else
+        full.push({
+          key: pullKey(pull),
+          read: () => this.#toFields(item, pull.repo, where, call, { fresh: false, readAt: round.at }),
+        });
+    };
+    /** The last full read of any of `asked`: a round begun no later does not serve them. */
+    const lastRead = (asked: readonly PullRef[]) =>
+      Math.max(
+        0,
+        ...asked.map(
+          (pull) => this.#reads.get(PullReadsCache.key(call.token, this.buildPullUrl(pull)))?.at ?? 0,
+        ),
+      );
     pulls.filter((pull) => pull.fresh).forEach(readOne);
-    const listed = byRepository(pulls.filter((pull) => !pull.fresh).map((pull) => ({ pull })));
-    await Promise.all(
-      listed.map(async ({ repo, items: group }) => {
-        const asked = group.map((g) => g.pull);
-        let where: string;
-        try {
-          where = this.#repoPath(repo);
-        } catch (error) {
-          for (const pull of asked) out.set(pullKey(pull), error as Error);
-          return;
-        }
-        const now = this.#clock.now().getTime();
-        const seen = asked.map((pull) =>
-          this.#reads.get(PullReadsCache.key(call.token, this.buildPullUrl(pull))),
+    const projects = new Map<string, { org: string; project: string; asked: PullRef[] }>();
+    for (const pull of pulls) {
+      if (pull.fresh) continue;
+      const owner = splitOwner(pull.repo);
+      if (!owner) {
+        out.set(
+          pullKey(pull),
+          hostNotFound(`azure devops: ${pull.repo.owner}/${pull.repo.name} is not {org}/{project}/{repo}`),
         );
-        const readAfter = Math.max(0, ...seen.map((s) => s?.at ?? 0));
+        continue;
+      }
+      const key = pull.repo.owner.toLowerCase();
+      const group = projects.get(key) ?? { ...owner, asked: [] };
+      group.asked.push(pull);
+      projects.set(key, group);
+    }
+    // PRs older than the pages of their project's list read this round: their repository's list.
+    const beyond: PullRef[] = [];
+    await Promise.all(
+      [...projects.values()].map(async ({ org, project, asked }) => {
+        const path = `/${enc(org)}/${enc(project)}/_apis/git/pullrequests`;
+        const now = this.#clock.now().getTime();
         let round: ActiveListRound;
         try {
           round = await this.#activeList(
-            `${where.toLowerCase()} ${token}`,
-            where,
+            `${path.toLowerCase()} ${token}`,
+            path,
             asked.map((p) => p.number),
-            readAfter,
+            lastRead(asked),
+            PROJECT_LIST_PAGES,
+            call,
+          );
+        } catch (error) {
+          // The project is gone or hidden from this token: each PR says so, as its read would.
+          if (!(error instanceof NotFoundError)) throw error;
+          for (const pull of asked) out.set(pullKey(pull), error);
+          return;
+        }
+        for (const pull of asked) {
+          const item = round.items.get(pull.number);
+          // PR ids are the organization's: an item of another repository is not this ref's PR
+          // (a repository renamed since, a wrong ref), which its own read tells.
+          const name = item?.repository?.name;
+          if (item && name?.toLowerCase() === pull.repo.name.toLowerCase())
+            fromItem(pull, item, this.#repoPath(pull.repo), round, now);
+          else if (item || round.done || pull.number > round.lowest) readOne(pull);
+          else beyond.push(pull);
+        }
+      }),
+    );
+    await Promise.all(
+      byRepository(beyond.map((pull) => ({ pull }))).map(async ({ repo, items: group }) => {
+        const asked = group.map((g) => g.pull);
+        const where = this.#repoPath(repo);
+        const now = this.#clock.now().getTime();
+        let round: ActiveListRound;
+        try {
+          round = await this.#activeList(
+            `${where.toLowerCase()}/pullrequests ${token}`,
+            `${where}/pullrequests`,
+            asked.map((p) => p.number),
+            lastRead(asked),
+            ACTIVE_LIST_PAGES,
             call,
           );
         } catch (error) {
@@ -415,17 +485,11 @@ export class AzureDevOpsProvider implements Provider {
           for (const pull of asked) out.set(pullKey(pull), error);
           return;
         }
-        asked.forEach((pull, i) => {
+        for (const pull of asked) {
           const item = round.items.get(pull.number);
-          if (!item) readOne(pull);
-          else if (this.#unchanged(item, pull, seen[i], call, now)) out.set(pullKey(pull), PULL_UNCHANGED);
-          else {
-            full.push({
-              key: pullKey(pull),
-              read: () => this.#toFields(item, repo, where, call, { fresh: false, readAt: round.at }),
-            });
-          }
-        });
+          if (item) fromItem(pull, item, where, round, now);
+          else readOne(pull);
+        }
       }),
     );
     // Read side by side, a few at a time: a PR not found is its own answer; anything else (a
@@ -467,18 +531,22 @@ export class AzureDevOpsProvider implements Provider {
   }
 
   /**
-   * A repository's active PRs as its list shows them this round ("Pull Requests - Get Pull
-   * Requests", `searchCriteria.status=active`, 100 a page by `$top`/`$skip`, newest first by id),
-   * read page after page until every PR of `wanted` is listed or known not to be active (an id
-   * above the lowest listed), at most ACTIVE_LIST_PAGES. Pages read this round (LIST_ROUND_MS)
-   * serve every call, and calls wait for one another instead of reading a page twice; a round
-   * begun no later than `readAfter` (the last full read of a PR asked about) is not used.
+   * A project's or repository's active PRs as its list shows them this round (`list`: "Pull
+   * Requests - Get Pull Requests By Project" or "Pull Requests - Get Pull Requests",
+   * `searchCriteria.status=active`, 100 a page by `$top`/`$skip`, newest first by id — the
+   * published examples list 22, 21, 1), read page after page until every PR of `wanted` is listed
+   * or known not to be active (an id above the lowest listed), at most `maxPages`. Pages read this
+   * round (LIST_ROUND_MS) serve every call, and calls wait for one another instead of reading a
+   * page twice; a round begun no later than `readAfter` (the last full read of a PR asked about)
+   * is not used. A PR completed between two pages shifts the next one: one PR may then go
+   * unlisted, and is read on its own — never taken as unchanged.
    */
   async #activeList(
     key: string,
-    where: string,
+    list: string,
     wanted: readonly number[],
     readAfter: number,
+    maxPages: number,
     call: CallOptions,
   ): Promise<ActiveListRound> {
     const now = this.#clock.now().getTime();
@@ -502,9 +570,9 @@ export class AzureDevOpsProvider implements Provider {
     }
     const r = round;
     const read = r.busy.then(async () => {
-      while (!r.done && r.pages < ACTIVE_LIST_PAGES && wanted.some((n) => !r.items.has(n) && n < r.lowest)) {
+      while (!r.done && r.pages < maxPages && wanted.some((n) => !r.items.has(n) && n < r.lowest)) {
         const { data } = await this.client.get(
-          `${where}/pullrequests`,
+          list,
           {
             'searchCriteria.status': 'active',
             $top: PULLS_PAGE,
