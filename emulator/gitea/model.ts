@@ -157,6 +157,14 @@ export class GiteaModel {
     this.#clockMs = now().getTime();
   }
 
+  /**
+   * The instance's time: the latest it stamped, or now if later (what its `Date` header says; the
+   * stamps run ahead of `now` when many writes come within a second, see `#tick`).
+   */
+  get time(): Date {
+    return new Date(Math.max(this.#clockMs, this.now().getTime()));
+  }
+
   /** A strictly increasing time, so "most recently updated" is never a tie. */
   #tick(): Date {
     this.#clockMs = Math.max(this.#clockMs + 1000, this.now().getTime());
@@ -712,6 +720,48 @@ export class GiteaModel {
       }
     }
     return body;
+  }
+
+  /**
+   * A PR as an issue, as `GET /repos/issues/search` answers it (`ToAPIIssue`, services/convert/
+   * issue.go; `Issue`, modules/structs/issue.go): the issue's number, state and times, a
+   * `pull_request` block (`PullRequestMeta`: `merged`, `merged_at`, `draft`, `html_url`) and the
+   * repository (`RepositoryMeta`).
+   */
+  renderPullIssue(pull: GtPull, o: RenderOptions): Record<string, unknown> {
+    const full = `${pull.repo.owner}/${pull.repo.name}`;
+    return {
+      id: pull.id,
+      url: `${o.apiUrl}/repos/${full}/issues/${pull.number}`,
+      html_url: `${o.webUrl}/${full}/pulls/${pull.number}`,
+      number: pull.number,
+      user: this.renderUser(pull.author, o),
+      original_author: '',
+      original_author_id: 0,
+      title: pull.title,
+      body: '',
+      ref: '',
+      assets: [],
+      labels: [],
+      milestone: null,
+      assignee: null,
+      assignees: null,
+      state: pull.state,
+      is_locked: false,
+      comments: pull.comments,
+      created_at: unixTime(pull.created_at),
+      updated_at: unixTime(pull.updated_at),
+      closed_at: pull.state === 'closed' ? unixTime(pull.updated_at) : null,
+      due_date: null,
+      pull_request: {
+        merged: pull.merged,
+        merged_at: pull.merged_at ? unixTime(pull.merged_at) : null,
+        ...(o.legacy ? {} : { draft: pull.draft }),
+        html_url: `${o.webUrl}/${full}/pulls/${pull.number}`,
+      },
+      repository: { id: pull.repo.id, name: pull.repo.name, owner: pull.repo.owner, full_name: full },
+      pin_order: 0,
+    };
   }
 
   renderReview(pull: GtPull, review: GtReview, o: RenderOptions) {

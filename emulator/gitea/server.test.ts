@@ -229,6 +229,56 @@ describe('Gitea emulator', () => {
     }
   });
 
+  it('searches PRs across repositories as SearchIssues does: coverage by owner and visibility, since, state, order, paging, errors', async () => {
+    const m = gt.model;
+    m.createRepo({ full_name: 'org/lib', members: [] });
+    m.createRepo({ full_name: 'org/secret', private: true, members: ['bob'] });
+    m.createRepo({ full_name: 'bob/tool' });
+    const app1 = m.openPull('org/app', { head: 'a1' });
+    const lib1 = m.openPull('org/lib', { head: 'l1' });
+    m.openPull('org/secret', { head: 's1' });
+    const tool1 = m.openPull('bob/tool', { head: 't1' });
+    const app2 = m.openPull('org/app', { head: 'a2' });
+    m.merge('org/lib', lib1.number);
+    const seen = (body: Json) => body.map((i: Json) => `${i.repository.full_name}#${i.number}`);
+    // With `owner`: that owner's repositories the token may read (not org/secret), open by default,
+    // newest created first; a `pull_request` block and the repository on each.
+    const open = await get('/repos/issues/search?type=pulls&owner=org');
+    expect(open.status).toBe(200);
+    expect(seen(open.body)).toEqual([`org/app#${app2.number}`, `org/app#${app1.number}`]);
+    expect(open.body[0]).toMatchObject({
+      state: 'open',
+      pull_request: { merged: false, merged_at: null, draft: false },
+      repository: { owner: 'org', name: 'app', full_name: 'org/app' },
+    });
+    expect(open.headers.get('x-total-count')).toBe('2');
+    const all = await get('/repos/issues/search?type=pulls&state=all&owner=ORG');
+    expect(seen(all.body)).toEqual([
+      `org/app#${app2.number}`,
+      `org/lib#${lib1.number}`,
+      `org/app#${app1.number}`,
+    ]);
+    expect(all.body[1]).toMatchObject({ state: 'closed', pull_request: { merged: true } });
+    // Without `owner`: every repository the token may read and every public one.
+    const everywhere = await get('/repos/issues/search?type=pulls&state=all');
+    expect(seen(everywhere.body)).toContain(`bob/tool#${tool1.number}`);
+    expect(seen(everywhere.body)).not.toContain('org/secret#1');
+    // `since`: updated at or after its whole second; the answer's `Date` is the instance's time.
+    const changed = m.update('org/app', app1.number, { title: 'moved' });
+    const since = new Date(Math.floor(changed.updated_at.getTime() / 1000) * 1000).toISOString();
+    const moved = await get(`/repos/issues/search?type=pulls&state=all&owner=org&since=${since}`);
+    expect(seen(moved.body)).toEqual([`org/app#${app1.number}`]);
+    expect(Date.parse(moved.headers.get('date')!)).toBeGreaterThanOrEqual(Date.parse(since));
+    // Paging: `limit`, capped at MAX_RESPONSE_ITEMS, `page` from 1, the total on every page.
+    const page2 = await get('/repos/issues/search?type=pulls&state=all&owner=org&limit=2&page=2');
+    expect(seen(page2.body)).toEqual([`org/app#${app1.number}`]);
+    expect(page2.headers.get('x-total-count')).toBe('3');
+    expect((await get('/repos/issues/search?type=issues&state=all&owner=org')).body).toEqual([]);
+    // An unknown owner: 400; a `since` that is not RFC 3339: 422.
+    expect((await get('/repos/issues/search?owner=nobody')).status).toBe(400);
+    expect((await get('/repos/issues/search?since=yesterday')).status).toBe(422);
+  });
+
   it('faults: status, garbage, unauthorized, rate limit with and without Retry-After; counted and logged by fingerprint', async () => {
     gt.addFaults({ kind: 'status', status: 503, times: 1 });
     expect((await get('/repos/org/app')).status).toBe(503);

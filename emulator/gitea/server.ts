@@ -20,7 +20,8 @@ export type RouteName =
   | 'list_review_comments'
   | 'list_commits'
   | 'combined_status'
-  | 'get_collaborator_permission';
+  | 'get_collaborator_permission'
+  | 'search_issues';
 
 export const FAULT_KINDS = ['latency', 'status', 'timeout', 'garbage', 'unauthorized', 'rate_limit'] as const;
 
@@ -57,6 +58,10 @@ export interface GiteaEmulatorOptions {
   maxResponseItems?: number;
   /** `[api] DEFAULT_PAGING_NUM` (default 30): the page size when none is asked. */
   defaultPagingNum?: number;
+  /** `[ui] ISSUE_PAGING_NUM` (default 20): the issue search's page size when none is asked. */
+  issuePagingNum?: number;
+  /** false: answer 404 for `GET /repos/issues/search` (a proxy that lets only some routes through). */
+  issueSearch?: boolean;
   /** Answer like an older server: no `draft`, sizes or team reviewers on PRs. */
   legacy?: boolean;
   /** false: leave `additions`/`deletions`/`changed_files` out of list items. */
@@ -93,6 +98,8 @@ export class GiteaEmulator extends HostEmulator<RouteName, Fault, LoggedRequest>
       subUrl: sub === '' || sub.startsWith('/') ? sub : `/${sub}`,
       maxResponseItems: options.maxResponseItems ?? 50,
       defaultPagingNum: options.defaultPagingNum ?? 30,
+      issuePagingNum: options.issuePagingNum ?? 20,
+      issueSearch: options.issueSearch ?? true,
       legacy: options.legacy ?? false,
       sizesInLists: options.sizesInLists ?? true,
       totalCount: options.totalCount ?? true,
@@ -141,7 +148,8 @@ export class GiteaEmulator extends HostEmulator<RouteName, Fault, LoggedRequest>
     const apiRoot = `${this.#options.subUrl}/api/v1`;
     const rawPath = raw.split('?')[0]!;
     const sub = rawPath.startsWith(`${apiRoot}/`) ? rawPath.slice(apiRoot.length) : null;
-    const route = sub !== null && method === 'GET' ? matchRoute(sub) : null;
+    const matched = sub !== null && method === 'GET' ? matchRoute(sub) : null;
+    const route = matched?.name === 'search_issues' && !this.#options.issueSearch ? null : matched;
     const { token, scheme } = readToken(req);
     const record = (status: number) => {
       this.countAnswer(route?.name ?? null, method, url.pathname, status);
@@ -223,6 +231,7 @@ export class GiteaEmulator extends HostEmulator<RouteName, Fault, LoggedRequest>
     const o = this.render;
     if (name === 'version')
       return { body: { version: this.#options.product === 'forgejo' ? '11.0.0+gitea-1.22.0' : '1.24.0' } };
+    if (name === 'search_issues') return this.#searchIssues(url, viewer);
     // A repository the viewer may not read is answered exactly as a missing one (404).
     const repo = m.repos.get(`${params[0]}/${params[1]}`.toLowerCase());
     if (!repo || !m.canRead(repo, viewer)) throw new EmulatorError(404, "The target couldn't be found.");
@@ -335,6 +344,52 @@ export class GiteaEmulator extends HostEmulator<RouteName, Fault, LoggedRequest>
   }
 
   /**
+   * `GET /repos/issues/search` (`SearchIssues`, routers/api/v1/repo/issue.go; the same in
+   * Forgejo, which also takes `sort`): issues and PRs across repositories. Without `owner`, the
+   * repositories the viewer may read and every public one (`AllPublic`); with it, that user's
+   * repositories the viewer may read (an unknown owner: 400). `type` (`pulls` | `issues`; this
+   * emulator holds PRs only), `state` (default `open`), `since` / `before` (RFC 3339, else 422;
+   * `issue.updated_unix >=` / `<=` their whole seconds). Without a keyword it reads the database
+   * (`SearchIssues`, modules/indexer/issues/indexer.go), newest created first (`SortByCreatedDesc`:
+   * `created_unix`, then id, descending). `limit` 0 or absent: `[ui] ISSUE_PAGING_NUM`; above
+   * `MAX_RESPONSE_ITEMS`: that. `X-Total-Count` and `Link` as for any list.
+   */
+  #searchIssues(url: URL, viewer: string | null) {
+    const m = this.model;
+    const q = url.searchParams;
+    const bound = (name: string): number | null => {
+      const raw = q.get(name);
+      if (!raw) return null;
+      const at = Date.parse(raw);
+      if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(raw) || Number.isNaN(at))
+        throw new EmulatorError(422, `parsing time "${raw}" as "2006-01-02T15:04:05Z07:00": cannot parse`);
+      return Math.floor(at / 1000);
+    };
+    const since = bound('since');
+    const before = bound('before');
+    const owner = q.get('owner') ?? '';
+    if (owner !== '' && !m.users.has(owner.toLowerCase()))
+      throw new EmulatorError(400, `user redirect does not exist [name: ${owner.toLowerCase()}]`);
+    const repos = [...m.repos.values()].filter((r) =>
+      owner !== ''
+        ? r.owner.toLowerCase() === owner.toLowerCase() && m.canRead(r, viewer)
+        : m.canRead(r, viewer) || !r.private,
+    );
+    const state = q.get('state');
+    const type = q.get('type');
+    const seconds = (d: Date) => Math.floor(d.getTime() / 1000);
+    const pulls = (type === 'issues' ? [] : repos.flatMap((r) => r.pulls))
+      .filter((p) =>
+        state === 'all' ? true : state === 'closed' ? p.state === 'closed' : p.state === 'open',
+      )
+      .filter((p) => since === null || seconds(p.updated_at) >= since)
+      .filter((p) => before === null || seconds(p.updated_at) <= before)
+      .sort((a, b) => seconds(b.created_at) - seconds(a.created_at) || b.id - a.id);
+    const { slice, headers } = this.#slice(url, pulls, this.#options.issuePagingNum);
+    return { body: slice.map((p) => m.renderPullIssue(p, this.render)), headers };
+  }
+
+  /**
    * One page of a list as Gitea pages it (Gitea docs, "API Usage", "Pagination"): `page` from 1,
    * `limit` capped at `MAX_RESPONSE_ITEMS` (a larger ask silently gets the cap), `X-Total-Count`
    * and a `Link` header with `next`/`last`.
@@ -345,11 +400,11 @@ export class GiteaEmulator extends HostEmulator<RouteName, Fault, LoggedRequest>
   }
 
   /** The items of the page `url` asks for, and the paging headers. */
-  #slice<T>(url: URL, items: readonly T[]) {
+  #slice<T>(url: URL, items: readonly T[], defaultLimit = this.#options.defaultPagingNum) {
     const asked = Number(url.searchParams.get('limit') ?? 0);
     const limit = Math.min(
       this.#options.maxResponseItems,
-      Number.isInteger(asked) && asked > 0 ? asked : this.#options.defaultPagingNum,
+      Number.isInteger(asked) && asked > 0 ? asked : defaultLimit,
     );
     const askedPage = Number(url.searchParams.get('page') ?? 1);
     const page = Number.isInteger(askedPage) && askedPage > 0 ? askedPage : 1;
@@ -377,7 +432,12 @@ export class GiteaEmulator extends HostEmulator<RouteName, Fault, LoggedRequest>
   }
 
   #json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-    res.writeHead(status, { 'content-type': 'application/json;charset=utf-8', ...headers });
+    // `Date`: the instance's time, the one it stamps `updated_at` with (Go's server sends it always).
+    res.writeHead(status, {
+      'content-type': 'application/json;charset=utf-8',
+      date: this.model.time.toUTCString(),
+      ...headers,
+    });
     res.end(JSON.stringify(body));
   }
 }
@@ -391,6 +451,10 @@ function matchRoute(path: string): { name: RouteName; params: string[] } | null 
     return null;
   }
   if (seg.length === 1 && seg[0] === 'version') return { name: 'version', params: [] };
+  // Registered before `/repos/{owner}/{repo}` (routers/api/v1/api.go), so it wins over a repository
+  // `issues/search`.
+  if (seg.length === 3 && seg[0] === 'repos' && seg[1] === 'issues' && seg[2] === 'search')
+    return { name: 'search_issues', params: [] };
   if (seg[0] !== 'repos' || seg.length < 3 || !seg[1] || !seg[2]) return null;
   const [, owner, repo, kind, index, sub, id, leaf] = seg as [
     string,

@@ -5,7 +5,7 @@ import { NotFoundError } from '../../core/errors.ts';
 import type { PrFields } from '../../core/types.ts';
 import { CHECKS_SETTLE_MS, READS_MAX_AGE_MS } from '../pull-reads-cache.ts';
 import { PULL_UNCHANGED, type PullRef, pullKey } from '../types.ts';
-import { GiteaProvider } from './gitea-provider.ts';
+import { BASE_RECHECK_MS, GiteaProvider, MAX_SEARCH_PAGES } from './gitea-provider.ts';
 
 /** `fetchPulls` and the branch lookup's choice, against the emulator over real HTTP. */
 const TOKEN = 'gitea-fetch-pulls-token';
@@ -55,7 +55,7 @@ describe('Gitea provider, many PRs at once', () => {
     });
   }
 
-  it('unchanged settled PRs cost one list read per repository; a rename, a push and a review are seen', async () => {
+  it('unchanged settled PRs cost one search for their owner; a rename, a push and a review are seen', async () => {
     const { clock, refresh } = setup();
     const a = openPulls('org/one', ['a1', 'a2', 'a3']);
     const b = openPulls('org/two', ['b1']);
@@ -70,20 +70,22 @@ describe('Gitea provider, many PRs at once', () => {
     clock.advance(CHECKS_SETTLE_MS / 2);
     const settling = (await refresh(refs)) as PrFields[];
     expect(settling.map((f) => f.merge_state)).toEqual(['clean', 'clean', 'clean', 'clean']);
-    // Settled and unchanged: one list read per repository, nothing else.
+    // Settled and unchanged: one search of the owner's moved PRs, nothing else.
     clock.advance(CHECKS_SETTLE_MS / 2);
     gt.resetCounters();
     expect(await refresh(refs)).toEqual([PULL_UNCHANGED, PULL_UNCHANGED, PULL_UNCHANGED, PULL_UNCHANGED]);
-    expect([gt.counters.total, gt.count('list_pulls')]).toEqual([2, 2]);
+    expect([gt.counters.total, gt.count('search_issues')]).toEqual([1, 1]);
 
-    // A rename: that PR is read (its reviews; its kept checks stand, the head did not move).
+    // A rename: the search shows it moved; its repository's list is read, and that PR (its
+    // reviews; its kept checks stand, the head did not move).
     gt.model.update('org/one', a[0]!.number, { title: 'Renamed' });
     clock.advance(120_000);
     gt.resetCounters();
     const renamed = await refresh(refs);
     expect(renamed[0]).toMatchObject({ pull_request_title: 'Renamed', checks_state: 'passing' });
     expect(renamed.slice(1)).toEqual([PULL_UNCHANGED, PULL_UNCHANGED, PULL_UNCHANGED]);
-    expect([gt.counters.total, gt.count('list_reviews'), gt.count('combined_status')]).toEqual([3, 1, 0]);
+    expect([gt.count('search_issues'), gt.count('list_pulls'), gt.count('list_reviews')]).toEqual([1, 1, 1]);
+    expect([gt.counters.total, gt.count('combined_status')]).toEqual([3, 0]);
 
     // A new commit: its statuses (none yet) and commits are read.
     const tip = gt.model.push('org/one', 'a2');
@@ -176,5 +178,88 @@ describe('Gitea provider, many PRs at once', () => {
       pr_number: reopened.number,
       pull_request_state: 'open',
     });
+  });
+  it('two PRs in each of many repositories: one search per owner and round; a change, a base push and another owner seen', async () => {
+    const { clock, refresh } = setup();
+    const refs: PullRef[] = [];
+    for (let r = 0; r < 12; r++) refs.push(...openPulls(`many/r${r}`, [`x${r}`, `y${r}`]));
+    const theirs = openPulls('elsewhere/lib', ['t1', 't2']);
+    const all = [...refs, ...theirs];
+    await refresh(all);
+    clock.advance(CHECKS_SETTLE_MS / 2);
+    await refresh(all);
+    clock.advance(CHECKS_SETTLE_MS / 2);
+    // Unchanged: one search for each owner, no list, no PR read.
+    gt.resetCounters();
+    expect(await refresh(all)).toEqual(all.map(() => PULL_UNCHANGED));
+    expect([gt.counters.total, gt.count('search_issues')]).toEqual([2, 2]);
+    expect(
+      gt.log
+        .filter((l) => l.route === 'search_issues')
+        .map((l) => new URL(l.path, gt.webUrl).searchParams.get('owner'))
+        .sort(),
+    ).toEqual(['elsewhere', 'many']);
+    clock.advance(120_000);
+    gt.resetCounters();
+    expect(await refresh(all)).toEqual(all.map(() => PULL_UNCHANGED));
+    expect(gt.counters.total).toBe(2);
+
+    // A change in one repository: its list and that PR's reviews; every other PR still unchanged.
+    gt.model.update('many/r7', refs[14]!.number, { title: 'Moved' });
+    gt.model.comment('elsewhere/lib', theirs[1]!.number);
+    clock.advance(120_000);
+    gt.resetCounters();
+    const round = await refresh(all);
+    expect(round[14]).toMatchObject({ pull_request_title: 'Moved' });
+    expect(round[all.length - 1]).toMatchObject({ comments: 1 });
+    expect(round.filter((r) => r === PULL_UNCHANGED)).toHaveLength(all.length - 2);
+    expect([gt.count('search_issues'), gt.count('list_pulls'), gt.count('list_reviews')]).toEqual([2, 2, 2]);
+
+    // A push to a base branch moves no PR's `updated_at` (Gitea rechecks mergeability in the pull
+    // request row only): the search cannot show it, so an open PR's repository is listed again
+    // BASE_RECHECK_MS after it last was, and the PRs whose base moved are read.
+    gt.model.push('many/r3', 'main');
+    clock.advance(120_000);
+    gt.resetCounters();
+    expect(await refresh(all)).toEqual(all.map(() => PULL_UNCHANGED));
+    expect(gt.count('list_pulls')).toBe(0);
+    clock.advance(BASE_RECHECK_MS);
+    gt.resetCounters();
+    const rechecked = await refresh(all);
+    expect(gt.count('list_pulls')).toBe(13);
+    expect(rechecked.slice(6, 8).some((r) => r === PULL_UNCHANGED)).toBe(false);
+    expect(rechecked.filter((r) => r === PULL_UNCHANGED)).toHaveLength(all.length - 2);
+  });
+
+  it('a search the token may not make (no issue scope: 403) falls back to the lists, and is not tried again for a while', async () => {
+    const { clock, refresh } = setup();
+    const refs = [...openPulls('scoped/a', ['s1', 's2']), ...openPulls('scoped/b', ['s3'])];
+    await refresh(refs);
+    clock.advance(CHECKS_SETTLE_MS);
+    await refresh(refs);
+    clock.advance(120_000);
+    gt.addFaults({ kind: 'status', status: 403, match: '^/repos/issues/search', times: 1 });
+    gt.resetCounters();
+    expect(await refresh(refs)).toEqual([PULL_UNCHANGED, PULL_UNCHANGED, PULL_UNCHANGED]);
+    expect([gt.count('search_issues'), gt.count('list_pulls')]).toEqual([1, 2]);
+    clock.advance(120_000);
+    gt.resetCounters();
+    expect(await refresh(refs)).toEqual([PULL_UNCHANGED, PULL_UNCHANGED, PULL_UNCHANGED]);
+    expect([gt.count('search_issues'), gt.count('list_pulls')]).toEqual([0, 2]);
+  });
+
+  it('more moved PRs than the search pages hold: each repository’s list instead', async () => {
+    const { clock, refresh } = setup();
+    const refs = openPulls('busy/app', ['mine']);
+    await refresh(refs);
+    clock.advance(CHECKS_SETTLE_MS);
+    await refresh(refs);
+    // 201 PRs opened in another repository of the owner since: more than four pages of 50.
+    gt.model.createRepo({ full_name: 'busy/noise' });
+    for (let i = 0; i < 201; i++) gt.model.openPull('busy/noise', { head: `n${i}` });
+    clock.advance(120_000);
+    gt.resetCounters();
+    expect(await refresh(refs)).toEqual([PULL_UNCHANGED]);
+    expect([gt.count('search_issues'), gt.count('list_pulls')]).toEqual([MAX_SEARCH_PAGES, 1]);
   });
 });

@@ -1,4 +1,4 @@
-import { NotFoundError } from '../../core/errors.ts';
+import { NotFoundError, RateLimitedError } from '../../core/errors.ts';
 import { tokenFingerprint } from '../../core/fingerprint.ts';
 import {
   type PrFields,
@@ -32,12 +32,14 @@ import {
   type GiteaPull,
   type GiteaReview,
   type GiteaReviewComment,
+  type GiteaSearchedPull,
   pullListSchema,
   pullSchema,
   type RepoInfo,
   repoSchema,
   reviewCommentListSchema,
   reviewListSchema,
+  searchedPullListSchema,
 } from './schemas.ts';
 import {
   type Conversation,
@@ -72,6 +74,26 @@ export const FULL_LOOK_TTL_MS = 60 * 60_000;
  * (a page holds `PAGE_LIMIT` of them).
  */
 export const PULLS_PER_BATCH = 50;
+/**
+ * Pages of the search for moved PRs (`#searchMoved`) read at most per owner and call: 200 PRs
+ * moved by default. Past them, each repository's list is read as without the search.
+ */
+export const MAX_SEARCH_PAGES = 4;
+/**
+ * How long before the time a Gitea answer says it was made (its `Date`, to the second) the PRs it
+ * showed unchanged are taken as unchanged: an update stamped just before the answer (Gitea stamps
+ * `updated_unix` when it writes, then commits) may not have been visible to it yet.
+ */
+const ANSWER_SLACK_MS = 60_000;
+/**
+ * How long an open PR may be answered from the search alone. A push to its base branch moves
+ * `base.sha`, `merge_base` and `mergeable` (`checkAndUpdateStatus`, services/pull/check.go,
+ * writes `merge_base` and `status` of the pull_request row) but not the issue's `updated_unix`,
+ * so the search cannot show it: past this the repository's list is read again.
+ */
+export const BASE_RECHECK_MS = 15 * 60_000;
+/** How long a token and owner whose search failed (a token without the issue scope: 403) read lists only. */
+const SEARCH_OFF_MS = 15 * 60_000;
 /** PRs of one `fetchPulls` call read in full side by side. */
 const FULL_READS_AT_ONCE = 8;
 /** Pages of reviews read at most (250 reviews by default). */
@@ -166,7 +188,33 @@ interface FullRead {
   readAt: number;
   /** Merged or closed, or its merge state known (not waiting for Gitea's conflict check). */
   settled: boolean;
+  /** Its state then. */
+  state: PrState;
+  /** Its head commit and `checksStamp` then (the kept checks are asked by them). */
+  head: string | null;
+  stamp: string;
+  /** The repository's `owner/name` as Gitea spells it (`base.repo.full_name`); null when absent. */
+  fullName: string | null;
+  /**
+   * Gitea's time (ms) through which the PR is known unchanged: its `updated_at`, or the `Date` of
+   * an answer that showed it unchanged less ANSWER_SLACK_MS, whichever is later; NaN when unknown.
+   */
+  through: number;
+  /** When (this clock) its repository's list or the PR itself last showed it (BASE_RECHECK_MS). */
+  baseSeenAt: number;
 }
+
+/** Gitea's time of an answer (its `Date`, RFC 9110; Go's server always sends it), or null. */
+const answeredAt = (headers: Headers): number | null => {
+  const at = Date.parse(headers.get('date') ?? '');
+  return Number.isNaN(at) ? null : at;
+};
+
+/** The state a search item shows (`pull_request.merged`, else the issue's `state`). */
+const searchedState = (item: GiteaSearchedPull): PrState => {
+  if (item.pull_request?.merged ?? Boolean(item.pull_request?.merged_at)) return 'merged';
+  return item.state.toLowerCase() === 'closed' ? 'closed' : 'open';
+};
 
 const pathOf = (repo: RepoRef) => `${repo.owner}/${repo.name}`;
 const apiPath = (repo: RepoRef) =>
@@ -213,6 +261,8 @@ export class GiteaProvider implements Provider {
   });
   /** Per (token, PR), what its last full read saw (`fetchPulls`). */
   readonly #reads = new Map<string, FullRead>();
+  /** Per (token, owner), until when the search is not tried (SEARCH_OFF_MS). */
+  readonly #searchOff = new Map<string, number>();
   readonly #clock: ProviderDeps['clock'];
   /** Thread authors' and reviewers' permission, for feedback (permissions.ts). */
   readonly #permissions: CollaboratorPermissions;
@@ -261,30 +311,39 @@ export class GiteaProvider implements Provider {
    * while it is open, its head commit's statuses and the code comments of reviews that have some.
    */
   async fetchPull(pull: PullRef, call: CallOptions): Promise<PrFields> {
-    const { data } = await this.client.get(`${apiPath(pull.repo)}/pulls/${pull.number}`, pullSchema, call);
-    return this.#complete(pull.repo, data, call, pull.fresh === true);
+    const { data, headers } = await this.client.get(
+      `${apiPath(pull.repo)}/pulls/${pull.number}`,
+      pullSchema,
+      call,
+    );
+    return this.#complete(pull.repo, data, call, pull.fresh === true, answeredAt(headers));
   }
 
   /**
-   * Many PRs, grouped by repository: one list read per repository (`#listed`: its PRs in every
-   * state, most recently updated first, as many pages as it takes to reach the PRs asked, bounded)
-   * shows each PR as its own read does. A PR whose item shows what its last full read saw
-   * (`pullDigest`), within the hour, whose ref shows that read (`shownSince`), whose merge state
-   * is known and whose kept checks still stand (settled) is answered PULL_UNCHANGED: no request
-   * of its own. Another is made from its item as `fetchPull` makes it from the PR read (reviews,
-   * statuses, conversations). A PR the list did not reach is read on its own; one a signal asked
-   * for (`fresh`) is never answered unchanged and its checks are read.
+   * Many PRs, grouped by repository. First, one search per owner of the PRs moved since they were
+   * last known unchanged (`#bySearch`) answers PULL_UNCHANGED for every PR of each repository
+   * where none moved, when each may be answered so (`#searchable`). The other repositories get one
+   * list read each (`#listed`: its PRs in every state, most recently updated first, as many pages
+   * as it takes to reach the PRs asked, bounded), which shows each PR as its own read does. A PR
+   * whose item shows what its last full read saw (`pullDigest`), within the hour, whose ref shows
+   * that read (`shownSince`), whose merge state is known and whose kept checks still stand
+   * (settled) is answered PULL_UNCHANGED: no request of its own. Another is made from its item as
+   * `fetchPull` makes it from the PR read (reviews, statuses, conversations). A PR the list did
+   * not reach is read on its own; one a signal asked for (`fresh`) is never answered unchanged and
+   * its checks are read.
    */
   async fetchPulls(
     pulls: readonly PullRef[],
     call: CallOptions,
   ): Promise<Map<string, PrFields | Error | typeof PULL_UNCHANGED>> {
     const out = new Map<string, PrFields | Error | typeof PULL_UNCHANGED>();
-    const full: { pull: PullRef; item: GiteaPull | undefined }[] = [];
+    const full: { pull: PullRef; item: GiteaPull | undefined; at: number | null }[] = [];
+    const groups = byRepository(pulls.map((pull) => ({ pull })));
+    const listed = await this.#bySearch(groups, call, out);
     await Promise.all(
-      byRepository(pulls.map((pull) => ({ pull }))).map(async ({ repo, items: group }) => {
+      listed.map(async ({ repo, items: group }) => {
         const asked = group.map((g) => g.pull);
-        let items: Map<number, GiteaPull>;
+        let items: Map<number, { pull: GiteaPull; at: number | null }>;
         try {
           items = await this.#listed(repo, asked, call);
         } catch (error) {
@@ -296,17 +355,19 @@ export class GiteaProvider implements Provider {
         const now = this.#clock.now().getTime();
         for (const pull of asked) {
           const item = items.get(pull.number);
-          if (item && this.#unchanged(pull, item, call, now)) out.set(pullKey(pull), PULL_UNCHANGED);
-          else full.push({ pull, item });
+          if (item && this.#unchanged(pull, item.pull, call, now)) {
+            out.set(pullKey(pull), PULL_UNCHANGED);
+            this.#shownUnchanged(this.#reads.get(this.#readKey(call, pull.repo, pull.number))!, item.at, now);
+          } else full.push({ pull, item: item?.pull, at: item?.at ?? null });
         }
       }),
     );
-    await eachAtMost(full, FULL_READS_AT_ONCE, async ({ pull, item }) => {
+    await eachAtMost(full, FULL_READS_AT_ONCE, async ({ pull, item, at }) => {
       try {
         out.set(
           pullKey(pull),
           item && hasSizes(item)
-            ? await this.#complete(pull.repo, item, call, pull.fresh === true)
+            ? await this.#complete(pull.repo, item, call, pull.fresh === true, at)
             : await this.fetchPull(pull, call),
         );
       } catch (error) {
@@ -318,7 +379,174 @@ export class GiteaProvider implements Provider {
   }
 
   /**
-   * The list items of the PRs asked in `repo`: `GET …/pulls?state=all&sort=recentupdate` (ordered
+   * Answers PULL_UNCHANGED, from one search per owner (`#searchMoved`), for the PRs of each
+   * repository whose every asked PR may be answered so (`#searchable`) and none of which moved:
+   * one the search shows with the `updated_at` and state of its last full read, or one it does not
+   * show that was last updated before the search's `since` (a PR updated at or after `since` and
+   * not shown is not covered by the search: its repository's list says). Returns the
+   * repositories left for their lists: any with a PR moved, not searchable, or whose owner's
+   * search failed or found more moved PRs than MAX_SEARCH_PAGES pages hold.
+   */
+  async #bySearch<T extends { pull: PullRef }>(
+    groups: { repo: RepoRef; items: T[] }[],
+    call: CallOptions,
+    out: Map<string, PrFields | Error | typeof PULL_UNCHANGED>,
+  ): Promise<{ repo: RepoRef; items: T[] }[]> {
+    const now = this.#clock.now().getTime();
+    const left: { repo: RepoRef; items: T[] }[] = [];
+    type Searched = { group: { repo: RepoRef; items: T[] }; reads: FullRead[]; fullName: string };
+    const byOwner = new Map<string, { owner: string; repos: Searched[] }>();
+    for (const group of groups) {
+      const reads = group.items.map(({ pull }) => this.#searchable(pull, call, now));
+      const fullName = reads[0]?.fullName ?? null;
+      const owner = fullName ? splitFullName(fullName)?.owner : undefined;
+      if (
+        !fullName ||
+        !owner ||
+        reads.some((r) => r === null || !samePath(r.fullName, fullName)) ||
+        (this.#searchOff.get(`${tokenFingerprint(call.token)} ${owner.toLowerCase()}`) ?? 0) > now
+      ) {
+        left.push(group);
+        continue;
+      }
+      const entry = byOwner.get(owner.toLowerCase()) ?? { owner, repos: [] };
+      entry.repos.push({ group, reads: reads as FullRead[], fullName: fullName.toLowerCase() });
+      byOwner.set(owner.toLowerCase(), entry);
+    }
+    await Promise.all(
+      [...byOwner.values()].map(async ({ owner, repos }) => {
+        // `since` compares whole seconds (`issue.updated_unix >= since`).
+        const since =
+          Math.floor(Math.min(...repos.flatMap((r) => r.reads.map((x) => x.through))) / 1000) * 1000;
+        // Not shown: moved (or not covered) only once every page was read.
+        const moved = (
+          items: Map<string, GiteaSearchedPull>,
+          { group, reads, fullName }: Searched,
+          complete = true,
+        ) =>
+          group.items.some(({ pull }, i) => {
+            const read = reads[i]!;
+            const item = items.get(`${fullName}#${pull.number}`);
+            if (!item) return complete && read.updatedAt >= since;
+            return Date.parse(item.updated_at ?? '') !== read.updatedAt || searchedState(item) !== read.state;
+          });
+        const found = await this.#searchMoved(owner, since, call, (items) =>
+          repos.every((r) => moved(items, r, false)),
+        );
+        if (!found) {
+          left.push(...repos.map((r) => r.group));
+          return;
+        }
+        for (const searched of repos) {
+          if (moved(found.items, searched)) {
+            left.push(searched.group);
+            continue;
+          }
+          for (const { pull } of searched.group.items) out.set(pullKey(pull), PULL_UNCHANGED);
+          if (found.at !== null)
+            for (const read of searched.reads)
+              read.through = Math.max(read.through, found.at - ANSWER_SLACK_MS);
+        }
+      }),
+    );
+    return left;
+  }
+
+  /**
+   * The owner's PRs updated at or after `since` (Gitea's time, whole seconds), by repository and
+   * number: `GET /repos/issues/search?type=pulls&state=all&owner=…&since=…&limit=50&page=…`
+   * (`SearchIssues`, routers/api/v1/repo/issue.go). Without a keyword it reads the database, not
+   * the asynchronous issue indexer (`SearchIssues`, modules/indexer/issues/indexer.go: "If the
+   * keyword is empty, … db.NewIndexer()"), filtering `issue.updated_unix >= since` and ordering by
+   * creation, newest first (`SortByCreatedDesc`; models/issues/issue_search.go). With `owner` it
+   * covers that owner's repositories the token may read (`SearchRepositoryIDs` with `OwnerID`
+   * and the doer as actor). Pages are followed by `X-Total-Count`; a total that changes between
+   * pages (PRs moved meanwhile), more than MAX_SEARCH_PAGES pages, or `enough` saying every
+   * repository will be listed anyway answers null, as does a failed search (then this token and
+   * owner read lists for SEARCH_OFF_MS; a rate limit is thrown).
+   */
+  async #searchMoved(
+    owner: string,
+    since: number,
+    call: CallOptions,
+    enough: (items: Map<string, GiteaSearchedPull>) => boolean,
+  ): Promise<{ items: Map<string, GiteaSearchedPull>; at: number | null } | null> {
+    const items = new Map<string, GiteaSearchedPull>();
+    const query = [
+      'type=pulls',
+      'state=all',
+      `owner=${encodeURIComponent(owner)}`,
+      `since=${encodeURIComponent(new Date(since).toISOString().replace(/\.\d{3}Z$/, 'Z'))}`,
+      `limit=${PAGE_LIMIT}`,
+    ].join('&');
+    let at: number | null = null;
+    let total: number | null = null;
+    let seen = 0;
+    try {
+      for (let page = 1; page <= MAX_SEARCH_PAGES; page++) {
+        const { data, headers } = await this.client.get(
+          `/repos/issues/search?${query}&page=${page}`,
+          searchedPullListSchema,
+          call,
+        );
+        const count = totalCount(headers);
+        if (page === 1) at = answeredAt(headers);
+        else if (count !== total) return null;
+        total = count;
+        for (const item of data) {
+          const name = item.repository?.full_name;
+          if (item.pull_request && name) items.set(`${name.toLowerCase()}#${item.number}`, item);
+        }
+        seen += data.length;
+        // Without a total, only an empty page ends the list (a server may cap pages below the limit).
+        if (data.length === 0 || (total !== null && seen >= total)) return { items, at };
+        if (enough(items)) return null;
+      }
+      return null;
+    } catch (error) {
+      if (error instanceof RateLimitedError || call.signal?.aborted) throw error;
+      if (this.#searchOff.size > 10_000) this.#searchOff.clear();
+      this.#searchOff.set(
+        `${tokenFingerprint(call.token)} ${owner.toLowerCase()}`,
+        this.#clock.now().getTime() + SEARCH_OFF_MS,
+      );
+      return null;
+    }
+  }
+
+  /**
+   * The last full read of a PR, when the search may answer for it: not asked by a signal, shown
+   * by its ref since that read, settled, within the hour, its update time and repository known;
+   * if open, its repository's list or its own read within BASE_RECHECK_MS and its kept checks
+   * (by the head and `checksStamp` of that read: a push or a comment moves `updated_at`) still
+   * standing.
+   */
+  #searchable(pull: PullRef, call: CallOptions, now: number): FullRead | null {
+    if (pull.fresh || !pull.shownSince) return null;
+    const key = this.#readKey(call, pull.repo, pull.number);
+    const read = this.#reads.get(key);
+    if (
+      !read?.settled ||
+      read.readAt > pull.shownSince.getTime() ||
+      now - read.readAt >= READS_MAX_AGE_MS ||
+      !Number.isFinite(read.through) ||
+      !read.fullName
+    )
+      return null;
+    if (read.state !== 'open') return read;
+    if (now - read.baseSeenAt >= BASE_RECHECK_MS || read.head === null) return null;
+    return this.#checks.get(key, read.head, read.stamp, now) === undefined ? null : read;
+  }
+
+  /** A list answered at `at` (Gitea's time) showed the PR as its last full read. */
+  #shownUnchanged(read: FullRead, at: number | null, now: number): void {
+    read.baseSeenAt = now;
+    if (at !== null) read.through = Math.max(read.through, at - ANSWER_SLACK_MS);
+  }
+
+  /**
+   * The list items of the PRs asked in `repo`, each with the time of the answer that showed it:
+   * `GET …/pulls?state=all&sort=recentupdate` (ordered
    * by `updated_unix`, then creation and id, all descending: `applySorts`, models/issues/
    * issue_search.go), page by page until every PR asked was seen, the list ends, or
    * `MAX_LIST_PAGES` were read. It stops early when each PR not seen yet was last read with an
@@ -329,8 +557,8 @@ export class GiteaProvider implements Provider {
     repo: RepoRef,
     asked: readonly PullRef[],
     call: CallOptions,
-  ): Promise<Map<number, GiteaPull>> {
-    const items = new Map<number, GiteaPull>();
+  ): Promise<Map<number, { pull: GiteaPull; at: number | null }>> {
+    const items = new Map<number, { pull: GiteaPull; at: number | null }>();
     const unseen = new Set(asked.map((p) => p.number));
     let seen = 0;
     for (let page = 1; page <= MAX_LIST_PAGES && unseen.size > 0; page++) {
@@ -339,9 +567,10 @@ export class GiteaProvider implements Provider {
         pullListSchema,
         call,
       );
+      const at = answeredAt(headers);
       for (const pull of data) {
         if (!unseen.delete(pull.number)) continue;
-        items.set(pull.number, pull);
+        items.set(pull.number, { pull, at });
       }
       seen += data.length;
       const total = totalCount(headers);
@@ -570,7 +799,13 @@ export class GiteaProvider implements Provider {
    * The rest of a PR's fields. Statuses and conversations are read for open PRs only: a merged or
    * closed PR's checks and threads no longer ask anything of anyone (null there).
    */
-  async #complete(repo: RepoRef, pull: GiteaPull, call: CallOptions, fresh = false): Promise<PrFields> {
+  async #complete(
+    repo: RepoRef,
+    pull: GiteaPull,
+    call: CallOptions,
+    fresh = false,
+    answered: number | null = null,
+  ): Promise<PrFields> {
     const readAt = this.#clock.now().getTime();
     const open = mapState(pull) === 'open';
     const sha = pull.head.sha || null;
@@ -586,12 +821,19 @@ export class GiteaProvider implements Provider {
     }
     const fields = this.#toFields(repo, pull, reviews, commits, checks, threads);
     if (this.#reads.size > 50_000) this.#reads.clear();
+    const updatedAt = Date.parse(pull.updated_at ?? '');
     this.#reads.set(this.#readKey(call, repo, pull.number), {
       digest: pullDigest(pull),
-      updatedAt: Date.parse(pull.updated_at ?? ''),
+      updatedAt,
       readAt,
       // A server without `mergeable` never settles it: unknown is all it will ever say.
       settled: !open || fields.merge_state !== 'unknown' || pull.mergeable == null,
+      state: mapState(pull),
+      head: sha,
+      stamp: checksStamp(pull),
+      fullName: pull.base.repo?.full_name ?? null,
+      through: Math.max(updatedAt, (answered ?? updatedAt) - ANSWER_SLACK_MS),
+      baseSeenAt: readAt,
     });
     return fields;
   }

@@ -121,3 +121,19 @@ export const pullListSchema = z.array(pullSchema);
 export const reviewListSchema = z.array(reviewSchema);
 export const reviewCommentListSchema = z.array(reviewCommentSchema);
 export const anyListSchema = z.array(z.unknown());
+
+/**
+ * One answer item of `GET /repos/issues/search?type=pulls` (`Issue`, modules/structs/issue.go):
+ * an issue whose `pull_request` (`PullRequestMeta`: `merged`, `merged_at`, `draft`, `html_url`)
+ * marks it a PR, in `repository` (`RepositoryMeta`: `id`, `name`, `owner`, `full_name`). Its
+ * `number` and `updated_at` are the PR's (both from the issue row).
+ */
+export const searchedPullSchema = z.object({
+  number: z.number().int(),
+  state: z.string(),
+  updated_at: z.string().nullish(),
+  pull_request: z.object({ merged: z.boolean().nullish(), merged_at: z.string().nullish() }).nullish(),
+  repository: z.object({ full_name: z.string() }).nullish(),
+});
+export type GiteaSearchedPull = z.infer<typeof searchedPullSchema>;
+export const searchedPullListSchema = z.array(searchedPullSchema);
