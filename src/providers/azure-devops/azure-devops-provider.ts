@@ -278,8 +278,11 @@ const stripHeads = (ref: string) => (ref.startsWith('refs/heads/') ? ref.slice('
 export class AzureDevOpsProvider implements Provider {
   readonly client: AzureDevOpsClient;
   /**
-   * Known PRs in batches: a repository's list of active PRs shows which of them nothing moved in
-   * (`fetchPulls`). Branches are looked up one by one.
+   * Known PRs in batches: a project's list of active PRs shows which of them nothing moved in
+   * (`fetchPulls`). `listsPerRepository`: the engine keeps a repository's PRs in one call (what
+   * the fallback to a repository's list reads); a project's PRs spread over several calls of a
+   * round still cost one read of its list, which those calls share. Branches are looked up one
+   * by one.
    */
   readonly capabilities: ProviderCapabilities = {
     pullsPerBatch: PULLS_PER_BATCH,
@@ -328,7 +331,7 @@ export class AzureDevOpsProvider implements Provider {
   readonly #branchPolicies = new Map<string, { applies: Promise<boolean>; until: number }>();
   /**
    * Per (token, PR): the `pullDigest` of the PR answer its last full read turned into fields, and
-   * when that answer was read. `fetchPulls` answers PULL_UNCHANGED while the repository's list
+   * when that answer was read. `fetchPulls` answers PULL_UNCHANGED while the project's list
    * shows the same digest and what was kept beside it (checks, threads) still stands.
    */
   readonly #reads = new Map<string, { digest: string; at: number }>();
