@@ -923,11 +923,11 @@ describe('Azure DevOps provider against the emulator', () => {
     expect(got.get(pullKey({ repo, number: 999_999 }))).toBeInstanceOf(NotFoundError);
     expect(got.get(pullKey(gone))).toBeInstanceOf(NotFoundError);
     expect(got.get(pullKey(noProject))).toBeInstanceOf(NotFoundError);
-    // Ten pages of the project's (and the missing project's one), five of `crowded`'s — `older`
-    // is on its fifth — and the missing repository's; then `oldest` on its own, and the id no PR
-    // has (above the lowest listed: not active) on its own too.
+    // Ten pages of the project's (and the missing project's one, then its repository's), five of
+    // `crowded`'s — `older` is on its fifth — and the missing repository's; then `oldest` on its
+    // own, and the id no PR has (above the lowest listed: not active) on its own too.
     expect(az.counters.routes.list_project_pull_requests).toEqual({ 200: 10, 404: 1 });
-    expect(az.counters.routes.list_pull_requests).toEqual({ 200: 5, 404: 1 });
+    expect(az.counters.routes.list_pull_requests).toEqual({ 200: 5, 404: 2 });
     expect(az.counters.routes.get_pull_request).toEqual({ 200: 1, 404: 1 });
     // A rate limit fails the whole call (the engine pauses the token), and nothing more is sent.
     az.addFaults({ kind: 'rate_limit', reset_in_s: 60, match: 'pullrequests\\?' });

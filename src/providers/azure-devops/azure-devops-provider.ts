@@ -384,7 +384,8 @@ export class AzureDevOpsProvider implements Provider {
    * read saw (`pullDigest`), whose kept checks and threads still stand (settled, within the hour)
    * and whose ref shows that read (`shownSince`) is answered PULL_UNCHANGED; another is made from
    * its item as `fetchPull` makes it from the PR read. A PR older than the project's pages read
-   * is looked for in its repository's list of active PRs the same way. A PR in neither (completed
+   * is looked for in its repository's list of active PRs the same way, as are those of a project
+   * whose list answers 404. A PR in neither (completed
    * or abandoned since, listed under another repository, or beyond the pages read) and one a
    * signal asked for (`fresh`: nothing kept may answer) are read one by one.
    */
@@ -450,9 +451,12 @@ export class AzureDevOpsProvider implements Provider {
             call,
           );
         } catch (error) {
-          // The project is gone or hidden from this token: each PR says so, as its read would.
+          // The project is gone or hidden from this token — or the list trips over one PR it may
+          // not show (Renovate saw a repository's PR list fail for a token that may not read a
+          // PR's source repository, a fork: renovatebot/renovate#32991): each repository's list
+          // tells for its own PRs, as before the project's was read.
           if (!(error instanceof NotFoundError)) throw error;
-          for (const pull of asked) out.set(pullKey(pull), error);
+          beyond.push(...asked);
           return;
         }
         for (const pull of asked) {
