@@ -92,6 +92,11 @@ const ANSWER_SLACK_MS = 60_000;
  * so the search cannot show it: past this the repository's list is read again.
  */
 export const BASE_RECHECK_MS = 15 * 60_000;
+/**
+ * How long one search of an owner's moved PRs serves the `fetchPulls` calls of a round (a tick
+ * claims up to hundreds of rows, asked 50 a call): a later round asks again.
+ */
+const SEARCH_ROUND_MS = 5_000;
 /** How long a token and owner whose search failed (a token without the issue scope: 403) read lists only. */
 const SEARCH_OFF_MS = 15 * 60_000;
 /** PRs of one `fetchPulls` call read in full side by side. */
@@ -210,6 +215,13 @@ const answeredAt = (headers: Headers): number | null => {
   return Number.isNaN(at) ? null : at;
 };
 
+/** What one search of an owner's moved PRs showed (`#searchMoved`): the PRs by repository and number, and when. */
+interface SearchRound {
+  items: Map<string, GiteaSearchedPull>;
+  /** Gitea's time of its first page (`Date`); null when it sent none. */
+  at: number | null;
+}
+
 /** The state a search item shows (`pull_request.merged`, else the issue's `state`). */
 const searchedState = (item: GiteaSearchedPull): PrState => {
   if (item.pull_request?.merged ?? Boolean(item.pull_request?.merged_at)) return 'merged';
@@ -261,6 +273,8 @@ export class GiteaProvider implements Provider {
   });
   /** Per (token, PR), what its last full read saw (`fetchPulls`). */
   readonly #reads = new Map<string, FullRead>();
+  /** Per (token, owner), the search of this round (SEARCH_ROUND_MS): its `since`, when it was asked. */
+  readonly #rounds = new Map<string, { since: number; at: number; read: Promise<SearchRound | null> }>();
   /** Per (token, owner), until when the search is not tried (SEARCH_OFF_MS). */
   readonly #searchOff = new Map<string, number>();
   readonly #clock: ProviderDeps['clock'];
@@ -416,8 +430,19 @@ export class GiteaProvider implements Provider {
     await Promise.all(
       [...byOwner.values()].map(async ({ owner, repos }) => {
         // `since` compares whole seconds (`issue.updated_unix >= since`).
-        const since =
+        const wanted =
           Math.floor(Math.min(...repos.flatMap((r) => r.reads.map((x) => x.through))) / 1000) * 1000;
+        // The search of this round serves these PRs if it starts no later than the time each is
+        // known unchanged through, and was asked after each was last read in full (so that Gitea
+        // answered it after that read); else a new one, which the next calls share.
+        const key = `${tokenFingerprint(call.token)} ${owner.toLowerCase()}`;
+        const shared = this.#rounds.get(key);
+        const reuse =
+          shared !== undefined &&
+          now - shared.at < SEARCH_ROUND_MS &&
+          shared.since <= wanted &&
+          repos.every((r) => r.reads.every((x) => x.readAt < shared.at));
+        const since = reuse ? shared.since : wanted;
         // Not shown: moved (or not covered) only once every page was read.
         const moved = (
           items: Map<string, GiteaSearchedPull>,
@@ -430,9 +455,16 @@ export class GiteaProvider implements Provider {
             if (!item) return complete && read.updatedAt >= since;
             return Date.parse(item.updated_at ?? '') !== read.updatedAt || searchedState(item) !== read.state;
           });
-        const found = await this.#searchMoved(owner, since, call, (items) =>
-          repos.every((r) => moved(items, r, false)),
-        );
+        let found: SearchRound | null;
+        if (reuse) found = await shared.read.catch(() => null);
+        else {
+          const read = this.#searchMoved(owner, since, call, (items) =>
+            repos.every((r) => moved(items, r, false)),
+          );
+          if (this.#rounds.size > 10_000) this.#rounds.clear();
+          this.#rounds.set(key, { since, at: now, read });
+          found = await read;
+        }
         if (!found) {
           left.push(...repos.map((r) => r.group));
           return;
@@ -470,7 +502,7 @@ export class GiteaProvider implements Provider {
     since: number,
     call: CallOptions,
     enough: (items: Map<string, GiteaSearchedPull>) => boolean,
-  ): Promise<{ items: Map<string, GiteaSearchedPull>; at: number | null } | null> {
+  ): Promise<SearchRound | null> {
     const items = new Map<string, GiteaSearchedPull>();
     const query = [
       'type=pulls',
