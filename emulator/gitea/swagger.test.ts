@@ -141,4 +141,10 @@ describe('Gitea emulator answers against Gitea’s swagger', () => {
       expect(valid(route('/repos/{owner}/{repo}'), await get(`/repos/${repo}`))).toEqual([]);
     expect(valid(route('/version'), await get('/version'))).toEqual([]);
   });
+
+  it('the issue search across repositories: PRs as issues, in every state', async () => {
+    const found = (await get('/repos/issues/search?type=pulls&state=all&owner=org&limit=50')) as unknown[];
+    expect(found).toHaveLength(4);
+    expect(valid(route('/repos/issues/search'), found)).toEqual([]);
+  });
 });
