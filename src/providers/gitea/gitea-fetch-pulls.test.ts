@@ -234,6 +234,25 @@ describe('Gitea provider, many PRs at once', () => {
     expect(rechecked.filter((r) => r === PULL_UNCHANGED)).toHaveLength(all.length - 2);
   });
 
+  it('a merged PR is answered from the search alone, with no base to watch', async () => {
+    const { clock, refresh } = setup();
+    const refs = openPulls('done/app', ['m1']);
+    await refresh(refs);
+    clock.advance(CHECKS_SETTLE_MS);
+    await refresh(refs);
+    gt.model.merge('done/app', refs[0]!.number);
+    clock.advance(120_000);
+    expect((await refresh(refs))[0]).toMatchObject({ pull_request_state: 'merged' });
+    clock.advance(BASE_RECHECK_MS);
+    gt.resetCounters();
+    expect(await refresh(refs)).toEqual([PULL_UNCHANGED]);
+    expect([gt.counters.total, gt.count('search_issues')]).toEqual([1, 1]);
+    // A comment on it later: the search shows it moved, and it is read again.
+    gt.model.comment('done/app', refs[0]!.number);
+    clock.advance(120_000);
+    expect((await refresh(refs))[0]).toMatchObject({ pull_request_state: 'merged', comments: 1 });
+  });
+
   it('a search the token may not make (no issue scope: 403) falls back to the lists, and is not tried again for a while', async () => {
     const { clock, refresh } = setup();
     const refs = [...openPulls('scoped/a', ['s1', 's2']), ...openPulls('scoped/b', ['s3'])];
