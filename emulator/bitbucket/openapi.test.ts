@@ -77,6 +77,9 @@ const validators = {
   conflicts: validator(`${R}/file-conflicts/{spec}`),
   commits: validator(`${R}/commits`),
   notFound: validator(`${R}/pullrequests/{pull_request_id}`, '404'),
+  user: validator('/user'),
+  userPulls: validator('/workspaces/{workspace}/pullrequests/{selected_user}'),
+  userPullsNotFound: validator('/workspaces/{workspace}/pullrequests/{selected_user}', '404'),
 };
 
 describe('Bitbucket emulator answers conform to Bitbucket Cloud’s OpenAPI description', () => {
@@ -157,6 +160,18 @@ describe('Bitbucket emulator answers conform to Bitbucket Cloud’s OpenAPI desc
     const missing = await get('/repositories/acme/api/pullrequests/999');
     expect(missing.status).toBe(404);
     conforms(validators.notFound, missing.body);
+  });
+
+  it("the current user, and a user's PRs across a workspace (all states, and a user it does not know)", async () => {
+    conforms(validators.user, (await get('/user')).body);
+    const user = encodeURIComponent(bb.model.user('agent').uuid);
+    conforms(
+      validators.userPulls,
+      (await get(`/workspaces/acme/pullrequests/${user}?state=OPEN&state=MERGED&sort=-updated_on`)).body,
+    );
+    const missing = await get('/workspaces/acme/pullrequests/nobody-at-all');
+    expect(missing.status).toBe(404);
+    conforms(validators.userPullsNotFound, missing.body);
   });
 
   it('status lists: the PR’s (oldest and newest first, over pages) and a commit’s own', async () => {

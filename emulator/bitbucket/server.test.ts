@@ -90,6 +90,65 @@ describe('Bitbucket emulator', () => {
     });
   });
 
+  it('answers who the credentials act as (`GET /user`), and 401 to anonymous callers', async () => {
+    bb.addApiToken('kim@example.com', 'ATATT-k', 'kim');
+    const basic = { authorization: `Basic ${Buffer.from('kim@example.com:ATATT-k').toString('base64')}` };
+    const kim = bb.model.user('kim');
+    expect((await get('/user', basic)).body).toMatchObject({
+      type: 'user',
+      uuid: kim.uuid,
+      account_id: kim.account_id,
+      nickname: 'kim',
+    });
+    expect((await get('/user')).body).toMatchObject({ nickname: 'access-token' });
+    expect((await get('/user', {})).status).toBe(401);
+  });
+
+  it("lists a user's PRs across a workspace's repositories: OPEN by default, by UUID, Atlassian ID or name, filtered, sorted, paged; an unknown user is 404", async () => {
+    bb.model.createRepo({ full_name: 'acme/web', is_private: true });
+    bb.model.createRepo({ full_name: 'acme/secret', is_private: true, members: ['kim'] });
+    bb.model.createRepo({ full_name: 'other/api', is_private: false });
+    const a = bb.model.openPull('acme/api', { source_branch: 'a', author: 'kim' });
+    const b = bb.model.openPull('acme/web', { source_branch: 'b', author: 'kim' });
+    bb.model.openPull('acme/web', { source_branch: 'c', author: 'lee' });
+    bb.model.openPull('other/api', { source_branch: 'd', author: 'kim' });
+    const merged = bb.model.openPull('acme/api', { source_branch: 'e', author: 'kim' });
+    bb.model.merge('acme/api', merged.id);
+    const kim = bb.model.user('kim');
+    const ids = (body: Json) => body.values.map((p: Json) => `${p.destination.repository.full_name}#${p.id}`);
+    const path = (user: string) => `/workspaces/acme/pullrequests/${encodeURIComponent(user)}`;
+    for (const user of [kim.uuid, kim.account_id, 'kim'])
+      expect(ids((await get(`${path(user)}?sort=id`)).body).sort()).toEqual([
+        `acme/api#${a.id}`,
+        `acme/web#${b.id}`,
+      ]);
+    const all = await get(`${path(kim.uuid)}?state=OPEN&state=MERGED&sort=-updated_on&pagelen=2`);
+    expect(all.body).toMatchObject({ size: 3, pagelen: 2 });
+    expect(ids(all.body)).toEqual([`acme/api#${merged.id}`, `acme/web#${b.id}`]);
+    expect(ids((await get(all.body.next)).body)).toEqual([`acme/api#${a.id}`]);
+    // Filtered by update time, with only the fields asked (the list item's repository among them).
+    const since = encodeURIComponent(`updated_on > "${b.updated_on.toISOString()}"`);
+    const fields = 'next,values.id,values.state,values.destination.repository.full_name';
+    const moved = await get(`${path(kim.uuid)}?state=OPEN&state=MERGED&q=${since}&fields=${fields}`);
+    expect(moved.body).toEqual({
+      values: [{ id: merged.id, state: 'MERGED', destination: { repository: { full_name: 'acme/api' } } }],
+    });
+    // A private repository the caller may not read is left out; one it may read is listed.
+    const secret = bb.model.openPull('acme/secret', { source_branch: 's', author: 'kim' });
+    const as = (email: string, token: string, user: string) => {
+      bb.addApiToken(email, token, user);
+      return { authorization: `Basic ${Buffer.from(`${email}:${token}`).toString('base64')}` };
+    };
+    expect(ids((await get(path('kim'), as('lee@example.com', 'ATATT-l', 'lee'))).body)).toEqual([]);
+    expect(ids((await get(path('kim'), as('kim@example.com', 'ATATT-k', 'kim'))).body)).toContain(
+      `acme/secret#${secret.id}`,
+    );
+    expect((await get(path('{00000000-0000-0000-0000-000000000000}'))).status).toBe(404);
+    expect((await get('/workspaces/nowhere/pullrequests/kim')).status).toBe(404);
+    expect((await get(`${path('kim')}?state=OPENED`)).status).toBe(400);
+    expect((await get(`${path('kim')}?pagelen=51`)).status).toBe(400);
+  });
+
   it('filters the list by update time (strictly after, quoted or bare), sorts newest first, keeps only the fields asked', async () => {
     await bb.close();
     let now = new Date('2026-12-07T10:00:00.000Z');

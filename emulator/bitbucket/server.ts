@@ -24,7 +24,9 @@ export type RouteName =
   | 'commit_statuses'
   | 'pullrequest_conflicts'
   | 'repository_file_conflicts'
-  | 'pullrequest_comments';
+  | 'pullrequest_comments'
+  | 'current_user'
+  | 'user_pullrequests';
 
 export const FAULT_KINDS = [
   'latency',
@@ -479,6 +481,13 @@ export class BitbucketEmulator extends HostEmulator<RouteName, Fault, LoggedRequ
     url: URL,
     credential: Credential | null,
   ): { body: unknown } | { redirect: string } {
+    if (name === 'current_user') {
+      // "Get current user": the account the credentials act as; anonymous callers are refused.
+      if (!credential) throw new EmulatorError(401, 'This API is only accessible with authentication');
+      return { body: this.#account(credential.user) };
+    }
+    if (name === 'user_pullrequests')
+      return { body: this.#userPulls(params[0]!, params[1]!, url, credential) };
     const [workspace, slug] = params;
     const fullName = `${workspace}/${slug}`;
     const repo = this.#readable(fullName, credential);
@@ -486,48 +495,8 @@ export class BitbucketEmulator extends HostEmulator<RouteName, Fault, LoggedRequ
     switch (name) {
       case 'get_repository':
         return { body: this.repository(repo) };
-      case 'list_pullrequests': {
-        const states = url.searchParams.getAll('state').map((s) => s.toUpperCase());
-        for (const s of states)
-          if (!(PR_STATES as readonly string[]).includes(s))
-            throw new EmulatorError(400, `Invalid state ${s}`);
-        // "By default only open pull requests are returned" (Pullrequests: `state`).
-        const wanted = states.length > 0 ? states : ['OPEN'];
-        let pulls = this.model.listPulls(fullName).filter((p) => wanted.includes(p.state));
-        const q = url.searchParams.get('q');
-        if (q !== null) {
-          const filter = parseQuery(q);
-          pulls = pulls.filter(
-            (p) =>
-              (filter.branch === undefined || p.source_branch === filter.branch) &&
-              (filter.sourceRepo === undefined ||
-                p.source_repo.toLowerCase() === filter.sourceRepo.toLowerCase()) &&
-              meetsTimes(p.updated_on.getTime(), filter.updated ?? []),
-          );
-        }
-        const sort = url.searchParams.get('sort');
-        if (
-          sort !== null &&
-          sort !== 'updated_on' &&
-          sort !== '-updated_on' &&
-          sort !== 'id' &&
-          sort !== '-id'
-        )
-          throw new EmulatorError(400, `Invalid sort field ${sort}`);
-        const field = sort?.replace(/^-/, '') === 'id' ? 'id' : 'updated_on';
-        const dir = sort?.startsWith('-') ? -1 : 1;
-        if (sort !== null)
-          pulls.sort((a, b) =>
-            field === 'id' ? (a.id - b.id) * dir : (a.updated_on.getTime() - b.updated_on.getTime()) * dir,
-          );
-        return {
-          body: this.#page(
-            url,
-            pulls.map((p) => this.pullRequest(p, false)),
-            PULLS_PAGELEN,
-          ),
-        };
-      }
+      case 'list_pullrequests':
+        return { body: this.#pullList(url, this.model.listPulls(fullName)) };
       case 'get_pullrequest':
         return { body: this.pullRequest(this.model.pull(fullName, id)) };
       case 'pullrequest_diffstat': {
@@ -631,6 +600,76 @@ export class BitbucketEmulator extends HostEmulator<RouteName, Fault, LoggedRequ
         return { body: this.#page(url, commits, COMMITS_PAGELEN) };
       }
     }
+  }
+
+  /**
+   * "List workspace pull requests for a user" (`GET /workspaces/{workspace}/pullrequests/{selected_user}`,
+   * Bitbucket Cloud OpenAPI description): "all workspace pull requests authored by the specified
+   * user", open only unless `state` (repeatable) says otherwise, with filtering and sorting — here
+   * as on a repository's list. `selected_user` is "the username of the pull request author, the
+   * author's UUID surrounded by curly-braces … or the author's Atlassian ID"; one that does not
+   * exist is a 404 ("If the specified user does not exist"). What the description leaves unsaid is
+   * this emulator's assumption: a workspace it does not know is a 404 too, the PRs listed are those
+   * of repositories the caller may read (a private one it may not read is left out, as everywhere
+   * else), and pages are those of a repository's list (10 by default, 50 at most).
+   */
+  #userPulls(workspace: string, selected: string, url: URL, credential: Credential | null) {
+    const ws = workspace.toLowerCase();
+    const repos = [...this.model.repos.values()].filter((r) => r.workspace.toLowerCase() === ws);
+    if (repos.length === 0 && !this.model.users.has(ws))
+      throw new EmulatorError(404, `Workspace ${workspace} not found`);
+    const wanted = selected.toLowerCase();
+    const user = [...this.model.users.values()].find(
+      (u) =>
+        u.uuid.toLowerCase() === wanted ||
+        u.account_id.toLowerCase() === wanted ||
+        u.nickname.toLowerCase() === wanted,
+    );
+    if (!user) throw new EmulatorError(404, `User ${selected} not found`);
+    const viewer = { user: credential?.user ?? null, workspace: credential?.workspace ?? null };
+    const pulls = repos
+      .filter((r) => this.model.canRead(r, viewer))
+      .flatMap((r) => this.model.listPulls(this.model.fullName(r)))
+      .filter((p) => p.author.toLowerCase() === user.nickname.toLowerCase());
+    return this.#pullList(url, pulls);
+  }
+
+  /**
+   * A page of PRs as a list shows them ("Pullrequests": `state` repeatable, OPEN only by default;
+   * `q` and `sort`, "Filter and sort API objects"), from `pulls` in any order.
+   */
+  #pullList(url: URL, all: BbPull[]) {
+    const states = url.searchParams.getAll('state').map((s) => s.toUpperCase());
+    for (const s of states)
+      if (!(PR_STATES as readonly string[]).includes(s)) throw new EmulatorError(400, `Invalid state ${s}`);
+    // "By default only open pull requests are returned" (Pullrequests: `state`).
+    const wanted = states.length > 0 ? states : ['OPEN'];
+    let pulls = all.filter((p) => wanted.includes(p.state));
+    const q = url.searchParams.get('q');
+    if (q !== null) {
+      const filter = parseQuery(q);
+      pulls = pulls.filter(
+        (p) =>
+          (filter.branch === undefined || p.source_branch === filter.branch) &&
+          (filter.sourceRepo === undefined ||
+            p.source_repo.toLowerCase() === filter.sourceRepo.toLowerCase()) &&
+          meetsTimes(p.updated_on.getTime(), filter.updated ?? []),
+      );
+    }
+    const sort = url.searchParams.get('sort');
+    if (sort !== null && sort !== 'updated_on' && sort !== '-updated_on' && sort !== 'id' && sort !== '-id')
+      throw new EmulatorError(400, `Invalid sort field ${sort}`);
+    const field = sort?.replace(/^-/, '') === 'id' ? 'id' : 'updated_on';
+    const dir = sort?.startsWith('-') ? -1 : 1;
+    if (sort !== null)
+      pulls.sort((a, b) =>
+        field === 'id' ? (a.id - b.id) * dir : (a.updated_on.getTime() - b.updated_on.getTime()) * dir,
+      );
+    return this.#page(
+      url,
+      pulls.map((p) => this.pullRequest(p, false)),
+      PULLS_PAGELEN,
+    );
   }
 
   /**
@@ -739,6 +778,9 @@ function matchRoute(path: string): { name: RouteName; params: string[] } | null 
   } catch {
     return null;
   }
+  if (seg[0] === 'user' && seg.length === 1) return { name: 'current_user', params: [] };
+  if (seg[0] === 'workspaces' && seg.length === 4 && seg[1] && seg[2] === 'pullrequests' && seg[3])
+    return { name: 'user_pullrequests', params: [seg[1], seg[3]] };
   if (seg[0] !== 'repositories' || !seg[1] || !seg[2]) return null;
   const [, ws, slug, kind, id, sub] = seg;
   if (seg.length === 3) return { name: 'get_repository', params: [ws!, slug!] };

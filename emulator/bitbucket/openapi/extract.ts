@@ -26,6 +26,9 @@ export const PATHS = [
   // "List commits on a pull request" documents no answer schema; the repository's commit list
   // (`paginated_changeset`) describes the same objects.
   '/repositories/{workspace}/{repo_slug}/commits',
+  // Who a token acts as, and that user's PRs across a workspace's repositories.
+  '/user',
+  '/workspaces/{workspace}/pullrequests/{selected_user}',
 ] as const;
 
 type Json = unknown;
