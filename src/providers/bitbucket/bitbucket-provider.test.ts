@@ -675,7 +675,9 @@ describe('Bitbucket provider', () => {
         bb.resetCounters();
         const again = await refresh(pulls);
         expect([...again.values()]).toEqual(Array(5).fill(PULL_UNCHANGED));
-        expect(bb.counters.total).toBe(2);
+        // Who the token acts as is asked once an hour (its user authored none of these).
+        expect(bb.count('current_user')).toBe(i === 0 ? 1 : 0);
+        expect(bb.counters.total).toBe(i === 0 ? 3 : 2);
         expect(bb.count('list_pullrequests')).toBe(2);
         clock.advance(2 * 60_000);
       }
@@ -808,6 +810,155 @@ describe('Bitbucket provider', () => {
       expect([...(await refresh(pulls)).values()]).toEqual([PULL_UNCHANGED, PULL_UNCHANGED]);
       expect(bb.count('list_pullrequests')).toBe(2);
       expect(bb.count('get_pullrequest')).toBe(0);
+    });
+  });
+
+  describe("many PRs at once, the token user's own: one list of that user's PRs per workspace", () => {
+    const KIM = 'kim@example.com:ATATT3x-kim';
+    const asKim = { token: KIM };
+    const REPOS = 10;
+    beforeEach(() => {
+      bb.addApiToken('kim@example.com', 'ATATT3x-kim', 'kim');
+      for (let r = 0; r < REPOS; r++)
+        bb.model.createRepo({ full_name: `acme/r${r}`, is_private: true, members: ['kim'] });
+    });
+    /** `count` PRs in each repository by `author`, each with a green build on its head. */
+    const open = (count: number, author = 'kim', repos = REPOS) =>
+      Array.from({ length: repos }, (_, r) =>
+        Array.from({ length: count }, (_, i) => {
+          const where = `acme/r${r}`;
+          const pr = bb.model.openPull(where, { source_branch: `${author}-${i}`, author });
+          bb.model.setStatus(bb.model.head(where, pr.id), { key: 'build', state: 'SUCCESSFUL' });
+          return { repo: { owner: 'acme', name: `r${r}` }, number: pr.id };
+        }),
+      ).flat();
+    const refresh = (pulls: { repo: typeof repo; number: number }[], fresh?: (typeof pulls)[number]) =>
+      provider.fetchPulls(
+        pulls.map((p) => ({ ...p, shownSince: clock.now(), ...(p === fresh ? { fresh: true } : {}) })),
+        asKim,
+      );
+    const key = (p: { repo: typeof repo; number: number }) => `${p.repo.owner}/${p.repo.name}#${p.number}`;
+    /** Read in full once, then settled: their checks stood ten minutes. */
+    const settle = async (pulls: { repo: typeof repo; number: number }[]) => {
+      await refresh(pulls);
+      clock.advance(CHECKS_SETTLE_MS);
+    };
+
+    it('two PRs in each of many repositories, all by the token user: one read a round, not one per repository', async () => {
+      const pulls = open(2);
+      await settle(pulls);
+      for (let i = 0; i < 3; i++) {
+        bb.resetCounters();
+        expect([...(await refresh(pulls)).values()]).toEqual(Array(pulls.length).fill(PULL_UNCHANGED));
+        // Who the token acts as is read once (an hour), then one list of its user's PRs a round.
+        expect(bb.count('current_user')).toBe(i === 0 ? 1 : 0);
+        expect(bb.count('user_pullrequests')).toBe(1);
+        expect(bb.count('list_pullrequests')).toBe(0);
+        expect(bb.counters.total).toBe(i === 0 ? 2 : 1);
+        clock.advance(2 * 60_000);
+      }
+      const read = bb.log.find((l) => l.route === 'user_pullrequests')!.path;
+      const uuid = bb.model.user('kim').uuid;
+      expect(read.split('?')[0]).toBe(`/2.0/workspaces/acme/pullrequests/${encodeURIComponent(uuid)}`);
+      const list = decodeURIComponent(read);
+      for (const s of ['OPEN', 'MERGED', 'DECLINED', 'SUPERSEDED']) expect(list).toContain(`state=${s}`);
+      expect(list).toMatch(/q=updated_on > "\d{4}-\d\d-\d\dT[\d:.]+Z"/);
+      expect(list).toContain('sort=-updated_on');
+      expect(list).toContain(
+        'fields=next,values.id,values.state,values.updated_on,values.comment_count,values.destination.repository.full_name',
+      );
+      expect(list).toContain('pagelen=50');
+      // A signal asked for one: read in full, the rest still from the one list.
+      bb.resetCounters();
+      const got = await refresh(pulls, pulls[3]);
+      expect(got.get(key(pulls[3]!))).toMatchObject({ pull_request_state: 'open' });
+      expect(bb.count('get_pullrequest')).toBe(1);
+      expect(bb.count('user_pullrequests')).toBe(1);
+      expect(bb.count('list_pullrequests')).toBe(0);
+    });
+
+    it("another author's PR costs its repository's list; a change, a merge, a comment are seen at the next round", async () => {
+      const pulls = open(2);
+      const [theirs] = open(1, 'lee', 1) as [(typeof pulls)[number]];
+      const all = [...pulls, theirs];
+      await settle(all);
+      bb.resetCounters();
+      expect([...(await refresh(all)).values()]).toEqual(Array(all.length).fill(PULL_UNCHANGED));
+      // The user list for the token user's PRs; acme/r0's own list for lee's, which covers kim's there too.
+      expect(bb.count('user_pullrequests')).toBe(1);
+      expect(bb.count('list_pullrequests')).toBe(1);
+      expect(bb.log.find((l) => l.route === 'list_pullrequests')!.path).toContain('/repositories/acme/r0/');
+      const [renamed, merged, commented] = [pulls[5]!, pulls[14]!, pulls[19]!];
+      bb.model.update('acme/r2', renamed.number, { title: 'Renamed' });
+      bb.model.merge('acme/r7', merged.number);
+      bb.model.comment('acme/r9', commented.number, 'lee', { body: 'Looks good' });
+      clock.advance(2 * 60_000);
+      bb.resetCounters();
+      const seen = await refresh(all);
+      expect(seen.get(key(renamed))).toMatchObject({ pull_request_title: 'Renamed' });
+      expect(seen.get(key(merged))).toMatchObject({ pull_request_state: 'merged' });
+      expect(seen.get(key(commented))).toMatchObject({ comments: 1 });
+      expect([...seen.values()].filter((v) => v === PULL_UNCHANGED)).toHaveLength(all.length - 3);
+      expect(bb.count('get_pullrequest')).toBe(3);
+      expect(bb.count('user_pullrequests')).toBe(1);
+      expect(bb.count('list_pullrequests')).toBe(1);
+    });
+
+    it('a workspace list Bitbucket refuses: per repository, and not asked again for an hour', async () => {
+      const pulls = open(2, 'kim', 3);
+      await settle(pulls);
+      bb.addFaults({ kind: 'status', status: 403, match: '^/workspaces/' });
+      bb.resetCounters();
+      expect([...(await refresh(pulls)).values()]).toEqual(Array(pulls.length).fill(PULL_UNCHANGED));
+      expect(bb.count('user_pullrequests', 403)).toBe(1);
+      expect(bb.count('list_pullrequests')).toBe(3);
+      clock.advance(2 * 60_000);
+      bb.resetCounters();
+      expect([...(await refresh(pulls)).values()]).toEqual(Array(pulls.length).fill(PULL_UNCHANGED));
+      expect(bb.count('user_pullrequests')).toBe(0);
+      expect(bb.count('list_pullrequests')).toBe(3);
+      bb.clearFaults();
+    });
+
+    it('a token whose user Bitbucket will not tell goes per repository', async () => {
+      const pulls = open(2, 'kim', 3);
+      await settle(pulls);
+      bb.addFaults({ kind: 'status', status: 403, match: '^/user$' });
+      bb.resetCounters();
+      expect([...(await refresh(pulls)).values()]).toEqual(Array(pulls.length).fill(PULL_UNCHANGED));
+      expect(bb.count('current_user', 403)).toBe(1);
+      expect(bb.count('user_pullrequests')).toBe(0);
+      expect(bb.count('list_pullrequests')).toBe(3);
+      bb.clearFaults();
+    });
+
+    it("a busy user list: no more pages than the repositories' lists it stands for, less one; then the PRs it could not tell of go to those lists", async () => {
+      const pulls = open(1, 'kim', 4);
+      await settle(pulls);
+      // 210 of kim's PRs in another repository moved since: more than three pages of 50.
+      bb.model.createRepo({ full_name: 'acme/busy', is_private: true, members: ['kim'] });
+      for (let i = 0; i < 210; i++)
+        bb.model.openPull('acme/busy', { source_branch: `busy${i}`, author: 'kim' });
+      bb.resetCounters();
+      expect([...(await refresh(pulls)).values()]).toEqual(Array(pulls.length).fill(PULL_UNCHANGED));
+      expect(bb.count('user_pullrequests')).toBe(3);
+      expect(bb.count('list_pullrequests')).toBe(4);
+      expect(bb.count('get_pullrequest')).toBe(0);
+    });
+
+    it('the calls of one round share one read of the list, read to its end', async () => {
+      const pulls = open(2);
+      await settle(pulls);
+      // Everything moved a little (a comment each): one list shows them all, over pages.
+      for (const p of pulls) bb.model.comment(`acme/${p.repo.name}`, p.number, 'lee', { body: 'hi' });
+      await refresh(pulls);
+      clock.advance(2 * 60_000);
+      bb.resetCounters();
+      const [a, b] = [pulls.slice(0, 10), pulls.slice(10)];
+      const [got1, got2] = await Promise.all([refresh(a), refresh(b)]);
+      expect([...got1.values(), ...got2.values()]).toEqual(Array(pulls.length).fill(PULL_UNCHANGED));
+      expect(bb.count('user_pullrequests')).toBe(1);
+      expect(bb.counters.total).toBe(1);
     });
   });
 

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { NotFoundError } from '../../core/errors.ts';
+import { AuthError, NotFoundError } from '../../core/errors.ts';
 import { tokenFingerprint } from '../../core/fingerprint.ts';
 import {
   type PrFields,
@@ -27,6 +27,7 @@ import {
 import { BitbucketClient, type BitbucketClientOptions } from './client.ts';
 import { ComputeTimeoutError } from './errors.ts';
 import {
+  accountSchema,
   type BbAccount,
   type BbComment,
   type BbPull,
@@ -64,6 +65,8 @@ const PAGELEN_100 = 100;
 const PULLS_PER_BATCH = 50;
 /** Pages of a repository's moved PRs read at most per `fetchPulls` call; PRs left unsettled are read in full. */
 const MOVED_PAGES = 4;
+/** Pages of a user's moved PRs read at most per round (see `MovedList.maxPages`). */
+const USER_PAGES = 20;
 /** Full reads (and repositories' lists) under way at once within one `fetchPulls` call. */
 const READS_AT_ONCE = 8;
 /**
@@ -79,6 +82,16 @@ const ANSWER_SLACK_MS = 60_000;
 const MOVED_FIELDS = ['next', 'values.id', 'values.state', 'values.updated_on', 'values.comment_count'].join(
   ',',
 );
+/**
+ * What a user's list of moved PRs asks of each: as MOVED_FIELDS, and the repository it lives in
+ * (the list spans a workspace's repositories).
+ */
+const USER_MOVED_FIELDS = `${MOVED_FIELDS},values.destination.repository.full_name`;
+/**
+ * How long who a token acts as (`GET /user`) is trusted, and how long a token whose user, or a
+ * workspace whose list of that user's PRs, could not be read goes the per-repository way only.
+ */
+const TOKEN_USER_TTL_MS = 60 * 60_000;
 /**
  * How long one read of a repository's moved PRs serves the `fetchPulls` calls of a round (a tick
  * claims up to hundreds of rows, asked 50 a call): a later round asks again.
@@ -253,6 +266,8 @@ interface CommitFacts {
 interface Seen {
   /** `updated_on` as Bitbucket gave it. */
   updatedOn: string;
+  /** The author's `uuid`, when the answer named one. */
+  author: string | null;
   state: string;
   comments: number | null;
   /** Bitbucket's time (ms) up to which the PR is known not to have moved since that read. */
@@ -269,10 +284,10 @@ interface Seen {
   fields: string;
 }
 
-/** One read of a repository's moved PRs (`#readMoved`). */
+/** One read of a list of moved PRs (`#readMoved`): a repository's, or a user's in a workspace. */
 interface MovedRound {
-  /** The PRs it showed, by ID. */
-  moved: Map<number, BbPullMove>;
+  /** The PRs it showed, by `MovedList.keyOf`. */
+  moved: Map<string, BbPullMove>;
   /** Bitbucket's time (its first page's `Date`); null when it gave none. */
   answeredAt: number | null;
   /**
@@ -280,7 +295,33 @@ interface MovedRound {
    * on the pages read (newest first), or −∞ when read to its end.
    */
   floor: number;
+  /** An item did not say which PR it is (`MovedList.itemKey`): the round tells nothing. */
+  unreadable: boolean;
 }
+
+/** A list of moved PRs to read: where, and how its items and the asked PRs are told apart. */
+interface MovedList {
+  /** Per (token, list): what shares a round. */
+  key: string;
+  /** The list's path, without its query. */
+  path: string;
+  fields: string;
+  /** An asked PR's key among the list's items. */
+  keyOf: (pull: PullRef) => string;
+  /** An item's key; null when the item does not say enough to tell (the round is then not used). */
+  itemKey: (item: BbPullMove) => string | null;
+  /** Pages read at most. */
+  maxPages: number;
+  /**
+   * Whether to read it to its end (within `maxPages`), not only until the asked PRs are told: a
+   * user's list serves the other calls of the round too, whose PRs are elsewhere on it.
+   */
+  toEnd: boolean;
+  /** The step its `since` is rounded down to, so that calls whose PRs were told at about the same time share it. */
+  sinceStep: number;
+}
+
+type Known = { pull: PullRef; seen: Seen };
 
 const pathOf = (repo: RepoRef) => `${repo.owner}/${repo.name}`;
 const apiPath = (repo: RepoRef) =>
@@ -347,7 +388,14 @@ export class BitbucketProvider implements Provider {
 
   /** What the last full read of each (token, PR) saw (`Seen`). */
   readonly #seen = new Map<string, Seen>();
-  /** Per (token, repository): the read of its moved PRs this round, shared by the calls of a tick. */
+  /**
+   * Per token: the `uuid` of the user it acts as (`GET /user`), null when Bitbucket would not say;
+   * and until when that is trusted.
+   */
+  readonly #tokenUsers = new Map<string, { uuid: Promise<string | null>; until: number }>();
+  /** Per (token, workspace): until when its list of the token user's PRs is not asked again (it failed). */
+  readonly #noUserList = new Map<string, number>();
+  /** Per (token, list): the read of its moved PRs this round, shared by the calls of a tick. */
   readonly #rounds = new Map<string, { since: number; at: number; read: Promise<MovedRound | null> }>();
 
   constructor(
@@ -402,7 +450,9 @@ export class BitbucketProvider implements Provider {
    *   than that read (`shownSince`);
    * - it is settled: merged or declined, or open with its head's checks and its threads kept
    *   (`#checks`, `#threads`: finished builds that stood ten minutes, a count read this hour);
-   * - its repository's list of PRs moved since (`#unmoved`) shows it has not moved since that read.
+   * - a list of PRs moved since shows it has not moved since that read: the token user's list in
+   *   its workspace for that user's own PRs where it saves repositories' lists (`#viaUserLists`),
+   *   else, or where that list cannot tell, its repository's (`#unmoved`).
    * One the list shows unchanged but not settled has only its statuses or comments read again
    * (`#rereadKept`). A PR Bitbucket does not show is an entry of its own (NotFoundError); any other
    * failure fails them all.
@@ -414,20 +464,35 @@ export class BitbucketProvider implements Provider {
     this.client.gate(call);
     const out = new Map<string, PrFields | Error | typeof PULL_UNCHANGED>();
     const full: PullRef[] = [];
-    const kept: { pull: PullRef; seen: Seen }[] = [];
-    const known: { pull: PullRef; seen: Seen }[] = [];
+    const kept: Known[] = [];
+    const known: Known[] = [];
     for (const pull of asked) {
       const seen = pull.fresh ? undefined : this.#known(pull, call);
       if (seen) known.push({ pull, seen });
       else full.push(pull);
     }
-    await eachAtMost(byRepository(known), READS_AT_ONCE, async (group) => {
-      const unmoved = await this.#unmoved(group.repo, group.items, call);
-      for (const item of group.items) {
+    const { byUser, perRepository } = await this.#viaUserLists(known, call);
+    const unmovedOnes = (items: readonly Known[], unmoved: Set<PullRef>) => {
+      for (const item of items) {
         if (!unmoved.has(item.pull)) full.push(item.pull);
         else if (this.#settled(item.pull, item.seen, call)) out.set(pullKey(item.pull), PULL_UNCHANGED);
         else kept.push(item);
       }
+    };
+    await eachAtMost(byUser, READS_AT_ONCE, async (group) => {
+      const told = await this.#unmovedOfUser(group.workspace, group.user, group.items, call);
+      if (!told) {
+        perRepository.push(...group.items);
+        return;
+      }
+      perRepository.push(...told.unsure);
+      unmovedOnes(
+        group.items.filter((i) => !told.unsure.includes(i)),
+        told.unmoved,
+      );
+    });
+    await eachAtMost(byRepository(perRepository), READS_AT_ONCE, async (group) => {
+      unmovedOnes(group.items, await this.#unmoved(group.repo, group.items, call));
     });
     await eachAtMost(kept, READS_AT_ONCE, async ({ pull, seen }) => {
       const fields = await this.#rereadKept(pull, seen, call);
@@ -493,6 +558,117 @@ export class BitbucketProvider implements Provider {
   }
 
   /**
+   * Which asked PRs one list of the token user's PRs per workspace may tell moved or unmoved
+   * (docs/bitbucket.md, "Many PRs at once"): those whose last full read showed them authored by the
+   * token's user (`GET /user`, once an hour per token), in workspaces where they fill two or more
+   * repositories no other asked PR has listed anyway — one list per workspace instead of one per
+   * repository. The rest, and all of them when the token's user is not known, go per repository.
+   */
+  async #viaUserLists(
+    known: readonly Known[],
+    call: CallOptions,
+  ): Promise<{ byUser: { workspace: string; user: string; items: Known[] }[]; perRepository: Known[] }> {
+    const perRepository: Known[] = [];
+    const repoKey = (pull: PullRef) => pathOf(pull.repo).toLowerCase();
+    // Below two repositories, one list of a user's PRs would cost what one repository's list does.
+    const worth = known.some((k) => k.seen.author) && new Set(known.map((k) => repoKey(k.pull))).size >= 2;
+    const user = worth ? await this.#tokenUser(call) : null;
+    const mine = (k: Known) => !!user && k.seen.author?.toLowerCase() === user.toLowerCase();
+    const listedAnyway = new Set(known.filter((k) => !mine(k)).map((k) => repoKey(k.pull)));
+    const workspaces = new Map<string, Known[]>();
+    for (const k of known) {
+      if (!mine(k) || listedAnyway.has(repoKey(k.pull))) perRepository.push(k);
+      else {
+        const ws = k.pull.repo.owner.toLowerCase();
+        const group = workspaces.get(ws) ?? [];
+        group.push(k);
+        workspaces.set(ws, group);
+      }
+    }
+    const byUser: { workspace: string; user: string; items: Known[] }[] = [];
+    const now = this.#clock.now().getTime();
+    for (const [workspace, items] of workspaces) {
+      const resting = (this.#noUserList.get(`${tokenFingerprint(call.token)} ${workspace}`) ?? 0) > now;
+      if (user && !resting && new Set(items.map((i) => repoKey(i.pull))).size >= 2)
+        byUser.push({ workspace, user, items });
+      else perRepository.push(...items);
+    }
+    return { byUser, perRepository };
+  }
+
+  /**
+   * The `uuid` of the user the token acts as ("Get current user", `GET /user`), read once an hour
+   * per token; null when Bitbucket will not say (an access token it refuses there: 401, 403, 404),
+   * and then not asked again for an hour. Other failures (limits, outages) are thrown.
+   */
+  async #tokenUser(call: CallOptions): Promise<string | null> {
+    const fingerprint = tokenFingerprint(call.token);
+    const now = this.#clock.now().getTime();
+    const cached = this.#tokenUsers.get(fingerprint);
+    if (cached && cached.until > now) return cached.uuid;
+    const uuid = this.client.get('/user', accountSchema, call).then(
+      (account) => account.uuid ?? null,
+      (error) => {
+        if (error instanceof AuthError || error instanceof NotFoundError) return null;
+        this.#tokenUsers.delete(fingerprint);
+        throw error;
+      },
+    );
+    if (this.#tokenUsers.size > 10_000) this.#tokenUsers.clear();
+    this.#tokenUsers.set(fingerprint, { uuid, until: now + TOKEN_USER_TTL_MS });
+    return uuid;
+  }
+
+  /**
+   * What one list of `user`'s PRs in a workspace tells of these PRs, all theirs and in that
+   * workspace: "List workspace pull requests for a user"
+   * (`GET /workspaces/{workspace}/pullrequests/{selected_user}`: "all workspace pull requests
+   * authored by the specified user", OPEN only unless `state` is repeated, with filtering and
+   * sorting), asked as a repository's list is (`#unmoved`), each item with its repository.
+   * `unsure`: PRs it could not tell of within MOVED_PAGES pages, for their repositories' lists.
+   * undefined when the list could not be read (404, 401, 403: not asked again for an hour) or an
+   * item did not name its repository: all go per repository.
+   */
+  async #unmovedOfUser(
+    workspace: string,
+    user: string,
+    items: readonly Known[],
+    call: CallOptions,
+  ): Promise<{ unmoved: Set<PullRef>; unsure: Known[] } | undefined> {
+    const list: MovedList = {
+      key: `${tokenFingerprint(call.token)} user ${workspace} ${user.toLowerCase()}`,
+      path: `/workspaces/${encodeURIComponent(workspace)}/pullrequests/${encodeURIComponent(user)}`,
+      fields: USER_MOVED_FIELDS,
+      keyOf: (pull) => `${pathOf(pull.repo).toLowerCase()}#${pull.number}`,
+      itemKey: (item) => {
+        const repo = item.destination?.repository?.full_name;
+        return repo ? `${repo.toLowerCase()}#${item.id}` : null;
+      },
+      // Never more pages than the repositories' lists it stands for, less one (USER_PAGES at most).
+      maxPages: Math.min(USER_PAGES, Math.max(1, new Set(items.map((i) => pathOf(i.pull.repo))).size - 1)),
+      toEnd: true,
+      sinceStep: 60_000,
+    };
+    let round: MovedRound | null;
+    try {
+      round = await this.#movedRound(list, items, call);
+    } catch (error) {
+      if (!(error instanceof AuthError)) throw error;
+      round = null;
+    }
+    if (!round || round.unreadable) {
+      const key = `${tokenFingerprint(call.token)} ${workspace}`;
+      if (this.#noUserList.size > 10_000) this.#noUserList.clear();
+      this.#noUserList.set(key, this.#clock.now().getTime() + TOKEN_USER_TTL_MS);
+      return undefined;
+    }
+    const unsure = items.filter(
+      ({ pull, seen }) => !round.moved.has(list.keyOf(pull)) && seen.through < round.floor,
+    );
+    return { unmoved: this.#unmovedOn(round, list, items), unsure };
+  }
+
+  /**
    * Which of a repository's PRs have not moved since their last full read, from one list: its PRs
    * in every state updated after the earliest time they are all known unchanged through
    * (`GET …/pullrequests?state=…&q=updated_on > "…"&sort=-updated_on&fields=…&pagelen=50`,
@@ -505,16 +681,27 @@ export class BitbucketProvider implements Provider {
    * Every time here is Bitbucket's own (`updated_on`, and the `Date` of its answers), never this
    * provider's clock. A repository Bitbucket does not show: none (each PR's own read will say).
    */
-  async #unmoved(
-    repo: RepoRef,
-    items: readonly { pull: PullRef; seen: Seen }[],
-    call: CallOptions,
-  ): Promise<Set<PullRef>> {
+  async #unmoved(repo: RepoRef, items: readonly Known[], call: CallOptions): Promise<Set<PullRef>> {
+    const list: MovedList = {
+      key: `${tokenFingerprint(call.token)} ${pathOf(repo).toLowerCase()}`,
+      path: `${apiPath(repo)}/pullrequests`,
+      fields: MOVED_FIELDS,
+      keyOf: (pull) => String(pull.number),
+      itemKey: (item) => String(item.id),
+      maxPages: MOVED_PAGES,
+      toEnd: false,
+      sinceStep: 1,
+    };
+    const round = await this.#movedRound(list, items, call);
+    return round ? this.#unmovedOn(round, list, items) : new Set();
+  }
+
+  /** The PRs a round shows unmoved (see `#unmoved`); each is then known unchanged through its answer. */
+  #unmovedOn(round: MovedRound, list: MovedList, items: readonly Known[]): Set<PullRef> {
     const out = new Set<PullRef>();
-    const round = await this.#movedRound(repo, items, call);
-    if (!round) return out;
+    if (round.unreadable) return out;
     for (const { pull, seen } of items) {
-      const item = round.moved.get(pull.number);
+      const item = round.moved.get(list.keyOf(pull));
       const same = item
         ? item.updated_on === seen.updatedOn &&
           item.state === seen.state &&
@@ -529,19 +716,14 @@ export class BitbucketProvider implements Provider {
   }
 
   /**
-   * The round of a repository's moved PRs that serves these PRs: the one read this round (the
-   * calls of one tick share it, LIST_ROUND_MS) if it starts no later than the time each is known
-   * unchanged through and was asked after each was last read in full, else a new one, which the
-   * next calls share. null when Bitbucket does not show the repository (404).
+   * The round of a list of moved PRs that serves these PRs: the one read this round (the calls of
+   * one tick share it, LIST_ROUND_MS) if it starts no later than the time each is known unchanged
+   * through and was asked after each was last read in full, else a new one, which the next calls
+   * share. null when Bitbucket does not show the list (404).
    */
-  async #movedRound(
-    repo: RepoRef,
-    items: readonly { pull: PullRef; seen: Seen }[],
-    call: CallOptions,
-  ): Promise<MovedRound | null> {
-    const key = `${tokenFingerprint(call.token)} ${pathOf(repo).toLowerCase()}`;
+  async #movedRound(list: MovedList, items: readonly Known[], call: CallOptions): Promise<MovedRound | null> {
     const now = this.#clock.now().getTime();
-    const shared = this.#rounds.get(key);
+    const shared = this.#rounds.get(list.key);
     // It serves PRs it starts no later than the time they are known unchanged through, and that
     // were last read in full before it was asked (so that Bitbucket answered it after that read).
     if (
@@ -552,44 +734,45 @@ export class BitbucketProvider implements Provider {
       const read = await shared.read.catch(() => null);
       if (read) return read;
     }
-    const since = Math.min(...items.map((i) => i.seen.through));
+    const since = Math.floor(Math.min(...items.map((i) => i.seen.through)) / list.sinceStep) * list.sinceStep;
     const round: { since: number; at: number; read: Promise<MovedRound | null> } = {
       since,
       at: now,
-      read: this.#readMoved(repo, since, items, call),
+      read: this.#readMoved(list, since, items, call),
     };
     if (this.#rounds.size > 10_000) this.#rounds.clear();
-    this.#rounds.set(key, round);
+    this.#rounds.set(list.key, round);
     return round.read;
   }
 
   /**
-   * Reads a repository's PRs moved since `since` (see `#unmoved`): newest first, page after page
-   * while one of `items` is neither on the pages read nor known unchanged through the oldest update
-   * time they reached, at most MOVED_PAGES.
+   * Reads a list of PRs moved since `since` (see `#unmoved`): newest first, page after page while
+   * one of `items` is neither on the pages read nor known unchanged through the oldest update time
+   * they reached, at most MOVED_PAGES.
    */
   async #readMoved(
-    repo: RepoRef,
+    list: MovedList,
     since: number,
-    items: readonly { pull: PullRef; seen: Seen }[],
+    items: readonly Known[],
     call: CallOptions,
   ): Promise<MovedRound | null> {
     const query = [
       ...ALL_STATES.map((s) => `state=${s}`),
       `q=${encodeURIComponent(`updated_on > ${bbqlString(new Date(since).toISOString())}`)}`,
       'sort=-updated_on',
-      `fields=${MOVED_FIELDS}`,
+      `fields=${list.fields}`,
       `pagelen=${LIST_PAGELEN}`,
     ].join('&');
     const round: MovedRound = {
       moved: new Map(),
       answeredAt: null,
       floor: Number.POSITIVE_INFINITY,
+      unreadable: false,
     };
-    let next: string | null | undefined = `${apiPath(repo)}/pullrequests?${query}`;
+    let next: string | null | undefined = `${list.path}?${query}`;
     const unsettled = () =>
-      items.some(({ pull, seen }) => !round.moved.has(pull.number) && seen.through < round.floor);
-    for (let pages = 0; next && pages < MOVED_PAGES && unsettled(); pages++) {
+      items.some(({ pull, seen }) => !round.moved.has(list.keyOf(pull)) && seen.through < round.floor);
+    for (let pages = 0; next && pages < list.maxPages && (list.toEnd || unsettled()); pages++) {
       const answer: { date?: number | null } = {};
       let page: z.infer<typeof pullMovesSchema>;
       try {
@@ -599,7 +782,11 @@ export class BitbucketProvider implements Provider {
         throw error;
       }
       if (pages === 0) round.answeredAt = answer.date ?? null;
-      for (const v of page.values) if (!round.moved.has(v.id)) round.moved.set(v.id, v);
+      for (const v of page.values) {
+        const key = list.itemKey(v);
+        if (key === null) round.unreadable = true;
+        else if (!round.moved.has(key)) round.moved.set(key, v);
+      }
       const last = Date.parse(page.values.at(-1)?.updated_on ?? '');
       if (!Number.isNaN(last)) round.floor = Math.min(round.floor, last);
       next = page.next;
@@ -623,6 +810,7 @@ export class BitbucketProvider implements Provider {
     if (!pr.updated_on || Number.isNaN(updated)) return;
     this.#seen.set(key, {
       updatedOn: pr.updated_on,
+      author: pr.author?.uuid ?? null,
       state: pr.state,
       comments: pr.comment_count ?? null,
       through: Math.max(updated, (answeredAt ?? updated) - ANSWER_SLACK_MS),

@@ -83,6 +83,8 @@ export const pullMovesSchema = page(
     state: z.string().nullish(),
     updated_on: z.string().nullish(),
     comment_count: z.number().int().nullish(),
+    /** Asked for on a user's list, which spans the repositories of a workspace. */
+    destination: z.object({ repository: z.object({ full_name: z.string() }).nullish() }).nullish(),
   }),
 );
 export type BbPullMove = z.infer<typeof pullMovesSchema>['values'][number];
