@@ -52,19 +52,25 @@ export const COST_HOSTS: Record<string, (clock: FakeClock, repos: number) => Pro
     };
   },
   async bitbucket(clock, repos) {
-    const bb = await startBitbucketEmulator({ rateLimit: 10_000_000 });
-    bb.addAccessToken(TOKEN, { user: 'bench' });
+    // Bitbucket's times (`updated_on`, `Date`) on the bench's clock, as they would pass in use:
+    // on the real one, every PR would have moved within the last minute at each pass.
+    const bb = await startBitbucketEmulator({ rateLimit: 10_000_000, now: () => clock.now() });
+    // An owner's own Atlassian API token (e-mail:token, sent as Basic): `GET /user` and the user's
+    // PR list are documented for those (`x-atlassian-auth-types: api-token`).
+    const token = 'bench@example.com:ATATT3x-bench-0123456789abcdefghijklmnopqrstuvwxyz';
+    bb.addApiToken('bench@example.com', token.slice(token.indexOf(':') + 1), 'bench');
     for (let r = 0; r < repos; r++) bb.model.createRepo({ full_name: `bench/repo${r}`, is_private: false });
     const opened: { repo: string; n: number }[] = [];
     return {
       provider: new BitbucketProvider(
-        { id: 'bitbucket', type: 'bitbucket', web_url: bb.webUrl, api_url: bb.apiUrl, service_token: TOKEN },
+        { id: 'bitbucket', type: 'bitbucket', web_url: bb.webUrl, api_url: bb.apiUrl, service_token: token },
         { clock },
       ),
       origin: (r) => `${bb.webUrl}/bench/repo${r}`,
       open: (r, branch) => {
         const repo = `bench/repo${r}`;
-        opened.push({ repo, n: bb.model.openPull(repo, { source_branch: branch }).id });
+        // Opened with the token's own user, as an agent with its owner's token does.
+        opened.push({ repo, n: bb.model.openPull(repo, { source_branch: branch, author: 'bench' }).id });
       },
       changeAll: () => {
         for (const { repo, n } of opened) bb.model.update(repo, n, { title: `changed ${n}` });
