@@ -100,8 +100,8 @@ describe.each(DATABASE_KINDS)('owners share the worker fairly on %s', (kind) => 
 
 /**
  * The first `limit` due rows in turn order, what a claim must take: each owner's rows stalest
- * first, cut into turns of `ceil(limit / owners)` rows or, when more, `CLAIM_TURN_ROWS` but at
- * most a `CLAIM_TURNS_AT_LEAST`th of the claim; turn by turn, within a turn whole blocks, the one
+ * first, cut into turns of `ceil(limit / owners)` rows rounded down to whole `CLAIM_TURN_ROWS` or,
+ * when more, `CLAIM_TURN_ROWS` but at most a `CLAIM_TURNS_AT_LEAST`th of the claim; turn by turn, within a turn whole blocks, the one
  * holding the stalest row first.
  */
 const TURN_ORDER_SQL = `
@@ -111,7 +111,7 @@ const TURN_ORDER_SQL = `
       SELECT d.id, d.owner_id, d.stale_at,
              (row_number() OVER (PARTITION BY d.owner_id ORDER BY d.stale_at, d.id) - 1) / t.rows AS turn
       FROM diff_statuses d, (
-        SELECT greatest(ceil($2::float8 / greatest(count(DISTINCT owner_id), 1)),
+        SELECT greatest(${CLAIM_TURN_ROWS} * floor(ceil($2::float8 / greatest(count(DISTINCT owner_id), 1)) / ${CLAIM_TURN_ROWS}),
                         least(${CLAIM_TURN_ROWS}, floor($2::float8 / ${CLAIM_TURNS_AT_LEAST})), 1)::int AS rows
         FROM diff_statuses WHERE stale_at <= $1 AND NOT chat_archived) t
       WHERE d.stale_at <= $1 AND NOT d.chat_archived AND d.git_remote_origin <> '' AND d.git_branch <> '') r
@@ -239,6 +239,35 @@ describe.each(DATABASE_KINDS)('the claim on %s', (kind) => {
     expect(filled.filter((r) => r.git_branch.startsWith('due-'))).toHaveLength(5);
     expect(filled.filter((r) => r.git_branch.startsWith('soon-'))).toHaveLength(CLAIM_TURN_ROWS - 5);
     expect(filled.some((r) => ['soon-1', 'soon-2', 'soon-3'].includes(r.git_branch))).toBe(false);
+  });
+
+  it('claims every owner’s rows as whole batches: its last one filled with rows due soon, its turn a whole number of batches', async () => {
+    test = await createTestDatabase(kind);
+    const store = new SqlStore(test.db, new TokenCipher(null));
+    const now = new Date();
+    // Each of 10 owners: 60 rows due (more than a batch), 100 more due within the next 10 s.
+    const owners = Array.from({ length: 10 }, () => randomUUID());
+    for (const [i, owner] of owners.entries()) {
+      await seedDue(test.db, owner, 60, addMs(now, -1000 * (10 - i)), `due${i}`);
+      await seedDue(test.db, owner, 100, addMs(now, 5000), `soon${i}`);
+    }
+    await test.db.query(`UPDATE diff_statuses SET refreshed_at = stale_at - interval '120 seconds'`);
+    const perOwner = async (limit: number) => {
+      const rows = await store.claimStaleRefs(now, limit, addMs(now, 300_000), addMs(now, 10_000));
+      const counts = new Map<string, { due: number; soon: number }>();
+      for (const r of rows) {
+        const c = counts.get(r.owner_id) ?? { due: 0, soon: 0 };
+        if (r.git_branch.startsWith('due')) c.due++;
+        else c.soon++;
+        counts.set(r.owner_id, c);
+      }
+      return owners.map((o) => counts.get(o) ?? { due: 0, soon: 0 });
+    };
+    // A claim of 1,000 among 10 owners: turns of 98 (100 rounded down to whole batches), so each
+    // owner's 60 due rows and 38 of its soon ones: two full batches each, not 49 + 11.
+    expect(await perOwner(1000)).toEqual(owners.map(() => ({ due: 60, soon: 2 * CLAIM_TURN_ROWS - 60 })));
+    // The owners' next claim: each has 62 soon rows left, none due: nothing is claimed early alone.
+    expect((await perOwner(1000)).every((c) => c.due + c.soon === 0)).toBe(true);
   });
 
   it('reads a number of rows bounded by the claim, not by the backlog: one owner’s 20,000 due rows and another’s few', async () => {

@@ -114,9 +114,10 @@ export const CLAIM_DESCENT_OWNERS = 1000;
  * The most rows of one owner a turn of the claim holds: a batch's worth (GitHub reads 49 PRs in one
  * GraphQL query), so that each owner's rows of a claim fill the batched reads of its token rather
  * than a few rows each — 100 owners in a claim of 1,000 were 10 rows each, and five times the
- * requests of one owner's path. A turn is `ceil(limit / owners)` rows when that is more, and this
- * many at most a tenth of the claim (`CLAIM_TURNS_AT_LEAST`): however stale one owner's rows, a
- * claim of 50 still holds ten turns.
+ * requests of one owner's path. A turn is `ceil(limit / owners)` rows rounded down to whole batches
+ * when that is more (67 rows were a batch of 49 and one of 18), and this many at most a tenth of
+ * the claim (`CLAIM_TURNS_AT_LEAST`): however stale one owner's rows, a claim of 50 still holds
+ * ten turns.
  */
 export const CLAIM_TURN_ROWS = 49;
 export const CLAIM_TURNS_AT_LEAST = 10;
@@ -124,8 +125,9 @@ export const CLAIM_TURNS_AT_LEAST = 10;
 /**
  * One statement that shares the tick fairly between owners: every due row (no other worker holds)
  * has its rank among its owner's due rows, stalest first (`stale_at, id`); an owner's turns are
- * blocks of `turn` consecutive ranks, `turn` = `ceil($2 / owners)`, or `CLAIM_TURN_ROWS` when that
- * is more but at most a `CLAIM_TURNS_AT_LEAST`th of the claim; and the claim takes the
+ * blocks of `turn` consecutive ranks, `turn` = `ceil($2 / owners)` rounded down to a multiple of
+ * `CLAIM_TURN_ROWS`, or `CLAIM_TURN_ROWS` when that is more but at most a
+ * `CLAIM_TURNS_AT_LEAST`th of the claim; and the claim takes the
  * first turn of every owner, then the second, and so on — within a turn whole blocks, the block
  * holding the stalest row first. So one owner's backlog of thousands delays another owner's few
  * rows by no more than one claim while the claim holds a turn of each owner, and otherwise the
@@ -139,8 +141,9 @@ export const CLAIM_TURNS_AT_LEAST = 10;
  * - `first_turns`: each owner's first `share` rows, `share` = `$4` / owners (one owner: all `$4`)
  *   rounded up to whole turns. When they make `$4`, the best `$4` in turn order are among them:
  *   none has a turn past `share`.
- * - `first_turns`, filled: an owner whose due rows do not fill its first turn (nor a batch,
- *   `CLAIM_TURN_ROWS`) has it filled with its rows due by `$5` (no later than a few seconds from
+ * - `first_turns`, filled: an owner whose due rows do not make whole batches (`CLAIM_TURN_ROWS`,
+ *   or the turn when it is smaller) has its last one filled with its rows due by `$5` (60 rows due
+ *   are claimed as 98, not as a batch of 49 and one of 11; no later than a few seconds from
  *   now, `Engine`'s `FILL_TTL_FRACTION`; none failing, and only rows on a wait of at least ten
  *   times that — a TTL, not the short retries of a PR the host is still computing or a branch
  *   waiting for its PR, which would otherwise be read several times as often): in a steady state each owner's rows come
@@ -148,7 +151,8 @@ export const CLAIM_TURNS_AT_LEAST = 10;
  *   a batch of 10 for each token. A row refreshed early is refreshed a little more often, never
  *   later.
  * - `later_turns`: only when some owners had fewer rows due than their share, the further rows of
- *   the owners that had a whole share due, as many as are still missing.
+ *   the owners that had a whole share due, as many as are still missing, the last batch filled
+ *   as in `first_turns`.
  * - `all_turns`: only past `CLAIM_DESCENT_OWNERS` owners, every due row ranked in one sort.
  * The rows taken are locked (`FOR UPDATE SKIP LOCKED`, re-checked as still due by `$5`) and pushed a
  * lease ahead (`$3`); `updated_at` is untouched so the primary ref never changes by a claim. The
@@ -172,16 +176,18 @@ export const CLAIM_DUE_SQL = `
             ORDER BY d.owner_id LIMIT 1), o.n + 1
     FROM owners o WHERE o.owner_id IS NOT NULL AND o.n <= ${CLAIM_DESCENT_OWNERS}
   ), owners_count AS (
-    SELECT count(owner_id) AS owners, greatest(ceil($2::float8 / greatest(count(owner_id), 1)),
+    SELECT count(owner_id) AS owners,
+           greatest(${CLAIM_TURN_ROWS} * floor(ceil($2::float8 / greatest(count(owner_id), 1)) / ${CLAIM_TURN_ROWS}),
              least(${CLAIM_TURN_ROWS}, floor($2::float8 / ${CLAIM_TURNS_AT_LEAST})), 1)::int AS turn
     FROM owners
   ), owners_due AS (
     SELECT owners, turn, (turn * ceil(ceil($4::float8 / greatest(owners, 1)) / turn))::int AS share
     FROM owners_count
   ), first_reads AS (
-    SELECT o.owner_id, r.id, r.stale_at, r.turn
+    SELECT o.owner_id, r.id, r.stale_at, r.turn, r.due
     FROM owners_due s, owners o, LATERAL (
-      SELECT id, stale_at, row_number() OVER (ORDER BY stale_at, id) AS turn FROM (
+      SELECT id, stale_at, row_number() OVER (ORDER BY stale_at, id) AS turn,
+             count(*) FILTER (WHERE stale_at <= $1) OVER () AS due FROM (
         SELECT d.id, d.stale_at FROM diff_statuses d
         WHERE d.owner_id = o.owner_id AND d.chat_archived IS FALSE AND d.stale_at <= $5
           AND (d.stale_at <= $1 OR (d.last_error IS NULL AND d.stale_at - d.refreshed_at >= ($5 - $1) * 10))
@@ -191,17 +197,22 @@ export const CLAIM_DUE_SQL = `
     WHERE s.owners <= ${CLAIM_DESCENT_OWNERS} AND o.owner_id IS NOT NULL
   ), first_turns AS (
     SELECT f.owner_id, f.id, f.stale_at, f.turn FROM owners_due s, first_reads f
-    WHERE f.stale_at <= $1 OR f.turn <= least(s.turn, ${CLAIM_TURN_ROWS})
+    WHERE f.stale_at <= $1
+       OR f.turn <= ceil(f.due::float8 / least(s.turn, ${CLAIM_TURN_ROWS})) * least(s.turn, ${CLAIM_TURN_ROWS})
   ), later_turns AS (
     SELECT f.owner_id, r.id, r.stale_at, s.share + r.turn AS turn
     FROM owners_due s, first_reads f, LATERAL (
-      SELECT id, stale_at, row_number() OVER (ORDER BY stale_at, id) AS turn FROM (
+      SELECT id, stale_at, row_number() OVER (ORDER BY stale_at, id) AS turn,
+             count(*) FILTER (WHERE stale_at <= $1) OVER () AS due FROM (
         SELECT d.id, d.stale_at FROM diff_statuses d
-        WHERE d.owner_id = f.owner_id AND d.chat_archived IS FALSE AND d.stale_at <= $1
+        WHERE d.owner_id = f.owner_id AND d.chat_archived IS FALSE AND d.stale_at <= $5
+          AND (d.stale_at <= $1 OR (d.last_error IS NULL AND d.stale_at - d.refreshed_at >= ($5 - $1) * 10))
           AND d.git_remote_origin <> '' AND d.git_branch <> ''
         ORDER BY d.stale_at, d.id OFFSET s.share LIMIT $4 - (SELECT count(*) FROM first_turns)) x
     ) r
     WHERE f.turn = s.share AND f.stale_at <= $1 AND (SELECT count(*) FROM first_turns) < $4
+      AND (r.stale_at <= $1
+        OR s.share + r.turn <= ceil((s.share + r.due)::float8 / least(s.turn, ${CLAIM_TURN_ROWS})) * least(s.turn, ${CLAIM_TURN_ROWS}))
   ), all_turns AS (
     SELECT owner_id, id, stale_at, row_number() OVER (PARTITION BY owner_id ORDER BY stale_at, id) AS turn
     FROM diff_statuses
