@@ -2,7 +2,7 @@
  * `npm run bench`: prints engine throughput figures. Not a test: nothing here passes or fails.
  * GITSYNC_BENCH_DATABASE_URL (or GITSYNC_TEST_DATABASE_URL) selects the PostgreSQL to use;
  * GITSYNC_BENCH_BUDGET_MS caps each pass (default 10 s); GITSYNC_BENCH_REFS sets the ref count.
- * GITSYNC_BENCH_ONLY=throughput,github-cost,gitlab-cost,host-cost,capacity,many-owners,freshness,dashboard,replicas,footprint,fairness,claim-cost,agents (any of them) runs only those.
+ * GITSYNC_BENCH_ONLY=throughput,github-cost,gitlab-cost,host-cost,capacity,many-owners,many-owners-cost,freshness,dashboard,replicas,footprint,fairness,claim-cost,agents (any of them) runs only those.
  * GITSYNC_BENCH_PLANS_DIR: where claim-cost writes each claim's EXPLAIN (ANALYZE, BUFFERS) plan.
  */
 import { randomBytes } from 'node:crypto';
@@ -21,6 +21,7 @@ import { measureFreshness } from './freshness.ts';
 import { measureGitHubCost } from './github-cost.ts';
 import { measureGitLabCost } from './gitlab-cost.ts';
 import { COST_HOSTS, measureHostCost } from './host-cost.ts';
+import { measureManyOwnersCost } from './many-owners-cost.ts';
 import { measureReplicas } from './replicas.ts';
 
 const PG_URL =
@@ -63,6 +64,7 @@ const SCENARIOS = [
   'host-cost',
   'capacity',
   'many-owners',
+  'many-owners-cost',
   'freshness',
   'dashboard',
   'replicas',
@@ -207,6 +209,42 @@ if (runs('host-cost')) {
         `| ${host} | ${perRepo} | ${cost.first.requests_per_1000} | ${cost.unchanged.requests_per_1000} | ${cost.changed.requests_per_1000} | ${cost.settled.requests_per_1000} | ${cost.unchanged_hour.requests_per_1000} (${cost.unchanged_hour.refreshed}) |`,
       );
     }
+  }
+}
+
+if (runs('many-owners-cost')) {
+  // Cost per refresh on a simulated clock: the loop's own sizing and pacing, each tick taking
+  // 200 ms plus 0.3 ms a row of simulated time, whatever the machine's speed (~10 min;
+  // GITSYNC_BENCH_MANY_OWNERS_COST_REFS=10000 for a smaller run).
+  const refs = Number(process.env.GITSYNC_BENCH_MANY_OWNERS_COST_REFS ?? 100_000);
+  console.log('');
+  console.log(
+    `# Many owners' cost per refresh: ${refs} refs, TTL 120 s, simulated clock, GitHub emulator in process (PostgreSQL)`,
+  );
+  console.log('');
+  console.log(
+    '| owners (tokens) | repositories | refreshes/s | GraphQL queries / 1,000 | PRs per query | rows per claim |',
+  );
+  console.log('|---|---|---|---|---|---|');
+  const rows = [
+    { owners: 1, shape: 'shared' as const, label: '20 PRs each' },
+    { owners: 100, shape: 'own' as const, label: 'own: 5 of 200 PRs' },
+    { owners: 100, shape: 'shared' as const, label: 'shared: PRs of 20 owners' },
+  ];
+  for (const row of rows) {
+    const cost = await withDatabase('postgres', (db) =>
+      measureManyOwnersCost(db, {
+        refs,
+        owners: row.owners,
+        shape: row.shape,
+        perRepo: 20,
+        tickMs: 200,
+        tickMsPerRow: 0.3,
+      }),
+    );
+    console.log(
+      `| ${row.owners === 1 ? '1 (service token)' : `${row.owners} (own)`} | ${row.label} | ${cost.refreshes_per_s} | ${cost.queries_per_1000} | ${cost.prs_per_query} | ${cost.rows_per_claim} |`,
+    );
   }
 }
 
