@@ -1,20 +1,16 @@
 /**
  * What many owners' tokens cost per refresh, apart from how fast this machine is: the worker loop's
- * own sizing and pacing (`nextTick`) on a simulated clock, against the GitHub emulator in this
+ * own sizing and pacing (`TickPacer`) on a simulated clock, against the GitHub emulator in this
  * process, so that the GraphQL queries per 1,000 refreshes of one owner's path and of many owners'
  * tokens are compared on the same rows and the same ticks, whatever else runs on the machine.
  */
 import { startGitHubEmulator } from '../emulator/github/server.ts';
 import { addMs, FakeClock } from '../src/core/clock.ts';
-import { silentLogger } from '../src/core/logger.ts';
-import { DEFAULT_WORKER_SETTINGS, nextTick, type WorkerSettings } from '../src/core/schedule.ts';
-import { Engine } from '../src/engine/engine.ts';
+import { TickPacer } from '../src/core/schedule.ts';
 import { GitHubProvider } from '../src/providers/github/github-provider.ts';
-import { ProviderRegistry } from '../src/providers/registry.ts';
 import type { Database } from '../src/store/database.ts';
-import { SqlStore } from '../src/store/sql-store.ts';
-import { TokenCipher } from '../src/store/token-cipher.ts';
 import { fillGitHubModel, ownerToken, type RepoShape, seedGitHubRows } from './capacity.ts';
+import { benchEngine } from './seed.ts';
 
 export interface ManyOwnersCostScenario {
   refs: number;
@@ -33,13 +29,11 @@ export interface ManyOwnersCostScenario {
  * (each a batch of one token's PRs) and the PRs per query.
  */
 export async function measureManyOwnersCost(db: Database, s: ManyOwnersCostScenario) {
-  const settings: WorkerSettings = { ...DEFAULT_WORKER_SETTINGS };
   const clock = new FakeClock(new Date());
   const token = 'ghp_bench_many_owners_cost';
   const gh = await startGitHubEmulator({ rateLimit: 1_000_000_000 });
   try {
     fillGitHubModel(gh, s.refs, s.perRepo, token, { owners: s.owners, shape: s.shape });
-    const store = new SqlStore(db, new TokenCipher(null));
     const ownerIds = await seedGitHubRows(db, {
       refs: s.refs,
       perRepo: s.perRepo,
@@ -47,9 +41,6 @@ export async function measureManyOwnersCost(db: Database, s: ManyOwnersCostScena
       owners: s.owners,
       shape: s.shape,
     });
-    if (s.owners > 1)
-      for (const [i, owner] of ownerIds.entries())
-        await store.putToken(owner, 'github', ownerToken(i), clock.now());
     const provider = new GitHubProvider(
       {
         id: 'github',
@@ -61,13 +52,10 @@ export async function measureManyOwnersCost(db: Database, s: ManyOwnersCostScena
       },
       { clock },
     );
-    const engine = new Engine({
-      store,
-      providers: new ProviderRegistry([provider]),
-      clock,
-      settings,
-      logger: silentLogger,
-    });
+    const { engine, store, settings } = benchEngine(db, provider, clock);
+    if (s.owners > 1)
+      for (const [i, owner] of ownerIds.entries())
+        await store.putToken(owner, 'github', ownerToken(i), clock.now());
     // Discovery (not measured): claims of the largest size until every ref has its PR.
     for (;;) {
       const r = await engine.tick(settings.max_batch_size);
@@ -84,14 +72,12 @@ export async function measureManyOwnersCost(db: Database, s: ManyOwnersCostScena
     const graphql = () => Object.values(gh.counters.routes.graphql ?? {}).reduce((a, b) => a + b, 0);
     const end = addMs(clock.now(), 2 * settings.fresh_ttl_ms);
     const measureFrom = addMs(clock.now(), settings.fresh_ttl_ms);
-    let limit = settings.batch_size;
-    let caughtUpAt = clock.now().getTime();
-    let claimedSince = 0;
+    const pacer = new TickPacer(settings, clock.now().getTime());
     const counted = { refreshes: 0, queries: 0, ticks: 0, claimed: 0 };
     while (clock.now() < end) {
       const claimAt = clock.now().getTime();
       const queriesBefore = graphql();
-      const r = await engine.tick(limit);
+      const r = await engine.tick(pacer.limit);
       const durationMs = s.tickMs + s.tickMsPerRow * r.claimed;
       clock.advance(durationMs);
       if (new Date(claimAt) >= measureFrom) {
@@ -100,22 +86,7 @@ export async function measureManyOwnersCost(db: Database, s: ManyOwnersCostScena
         counted.ticks++;
         counted.claimed += r.claimed;
       }
-      claimedSince += r.claimed;
-      let duePerMs: number | null = null;
-      if (r.claimed < limit) {
-        duePerMs = claimedSince / Math.max(1, claimAt - caughtUpAt);
-        caughtUpAt = claimAt;
-        claimedSince = 0;
-      }
-      const next = nextTick(settings, {
-        limit,
-        claimed: r.claimed,
-        released: r.outcomes.released,
-        duration_ms: durationMs,
-        due_per_ms: duePerMs,
-      });
-      limit = next.limit;
-      clock.advance(next.wait_ms);
+      clock.advance(pacer.after({ claimed: r.claimed, released: r.outcomes.released }, claimAt, durationMs));
     }
     return {
       refreshes: counted.refreshes,

@@ -4,6 +4,7 @@ import {
   DEFAULT_WORKER_SETTINGS,
   MIN_PACED_WAIT_MS,
   nextTick,
+  TickPacer,
   type TickReport,
   type WorkerSettings,
 } from '../src/core/schedule.ts';
@@ -71,6 +72,25 @@ describe('nextTick (how the loop sizes and spaces ticks)', () => {
     expect(nextTick({ ...s, tick_interval_ms: 20 }, tick({ claimed: 10, due_per_ms: 1000 })).wait_ms).toBe(
       20,
     );
+  });
+});
+
+describe('TickPacer (the loop’s pacing over its ticks)', () => {
+  const s: WorkerSettings = { ...DEFAULT_WORKER_SETTINGS, batch_size: 50, max_batch_size: 1000 };
+
+  it('measures the due rate from the loop’s start to its first catch-up, then from catch-up to catch-up', () => {
+    const pacer = new TickPacer(s, 0);
+    expect(pacer.limit).toBe(50);
+    // Full claims: at once, growing.
+    expect(pacer.after({ claimed: 50, released: 0 }, 0, 100)).toBe(0);
+    expect(pacer.limit).toBe(100);
+    expect(pacer.after({ claimed: 100, released: 0 }, 100, 100)).toBe(0);
+    // Caught up 1 s after the start with 50 + 100 + 50 = 200 rows claimed: 0.2 rows/ms, so
+    // 1,000 rows come due in 5 s (under the 10 s interval).
+    expect(pacer.after({ claimed: 50, released: 0 }, 1000, 100)).toBe(5000);
+    // The next catch-up counts from the last: 60 rows in 10 s, 1,000 in almost three minutes: the interval.
+    expect(pacer.limit).toBe(100);
+    expect(pacer.after({ claimed: 60, released: 0 }, 11_000, 100)).toBe(s.tick_interval_ms);
   });
 });
 

@@ -120,6 +120,52 @@ export function nextTick(s: WorkerSettings, t: TickReport): { limit: number; wai
 }
 
 /**
+ * The worker loop's pacing from tick to tick (`nextTick`): the next claim's size, and the rate at
+ * which rows come due, measured from one claim that took every due row to the next. The first
+ * catch-up counts from the loop's start: unknown, the rate left a just-started replica waiting
+ * `tick_interval_ms` after its first catch-up while a second's worth of rows came due ten times
+ * over (with 100,000 refs at a 120 s TTL, 8,000 rows claimed up to 10 s late, past TTL + 10 s).
+ * Times are milliseconds on any one clock.
+ */
+export class TickPacer {
+  readonly #settings: WorkerSettings;
+  #limit: number;
+  #caughtUpAt: number;
+  #claimedSince = 0;
+
+  constructor(settings: WorkerSettings, startedAt: number) {
+    this.#settings = settings;
+    this.#limit = settings.batch_size;
+    this.#caughtUpAt = startedAt;
+  }
+
+  /** How many rows the next claim may take. */
+  get limit(): number {
+    return this.#limit;
+  }
+
+  /** After a tick claimed at `claimAt` that took `durationMs`: the wait before the next (0: at once). */
+  after(tick: { claimed: number; released: number }, claimAt: number, durationMs: number): number {
+    this.#claimedSince += tick.claimed;
+    let duePerMs: number | null = null;
+    if (tick.claimed < this.#limit) {
+      duePerMs = this.#claimedSince / Math.max(1, claimAt - this.#caughtUpAt);
+      this.#caughtUpAt = claimAt;
+      this.#claimedSince = 0;
+    }
+    const next = nextTick(this.#settings, {
+      limit: this.#limit,
+      claimed: tick.claimed,
+      released: tick.released,
+      duration_ms: durationMs,
+      due_per_ms: duePerMs,
+    });
+    this.#limit = next.limit;
+    return next.wait_ms;
+  }
+}
+
+/**
  * When a successfully refreshed PR is next due: merged and closed PRs rarely, open PRs often —
  * unless nothing about them changed for `quiet_after_ms`, then every `quiet_ttl_ms`; an open PR
  * whose mergeability the host has not computed yet soon.

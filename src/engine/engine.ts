@@ -12,7 +12,7 @@ import { tokenFingerprint } from '../core/fingerprint.ts';
 import { DEFAULT_LIMITS, type Limits } from '../core/limits.ts';
 import type { Logger } from '../core/logger.ts';
 import { canonicalUnmatchedOrigin } from '../core/origin.ts';
-import { nextTick, type WorkerSettings } from '../core/schedule.ts';
+import { TickPacer, type WorkerSettings } from '../core/schedule.ts';
 import { TokenBuckets } from '../core/token-buckets.ts';
 import type { DiffStatus } from '../core/types.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
@@ -176,42 +176,23 @@ export class Engine {
 
   /**
    * Ticks one after another, never overlapping (one tick's limiter bounds every call in flight),
-   * sized and spaced by `nextTick`: claims grow while a backlog is due, and the wait after a tick
+   * sized and spaced by `TickPacer` (`nextTick`): claims grow while a backlog is due, and the wait after a tick
    * that caught up shrinks while rows keep coming due fast.
    */
   async #run(): Promise<void> {
     const { settings, logger } = this.deps;
-    let limit = settings.batch_size;
-    // When a claim last took every due row, and how many rows were claimed since: the rate at
-    // which rows come due. The first catch-up counts from the loop's start: unknown, the rate
-    // left a just-started replica waiting `tick_interval_ms` after its first catch-up while a
-    // second's worth of rows came due ten times over (with 100,000 refs at a 120 s TTL, 8,000
-    // rows claimed up to 10 s late, past TTL + 10 s).
-    let caughtUpAt = performance.now();
-    let claimedSince = 0;
+    const pacer = new TickPacer(settings, performance.now());
     while (this.#running) {
       this.#wakeRequested = false;
       let waitMs = settings.tick_interval_ms;
       const claimAt = performance.now();
       try {
-        const result = await this.tick(limit);
-        const durationMs = performance.now() - claimAt;
-        claimedSince += result.claimed;
-        let duePerMs: number | null = null;
-        if (result.claimed < limit) {
-          duePerMs = claimedSince / Math.max(1, claimAt - caughtUpAt);
-          caughtUpAt = claimAt;
-          claimedSince = 0;
-        }
-        const next = nextTick(settings, {
-          limit,
-          claimed: result.claimed,
-          released: result.outcomes.released,
-          duration_ms: durationMs,
-          due_per_ms: duePerMs,
-        });
-        limit = next.limit;
-        waitMs = next.wait_ms;
+        const result = await this.tick(pacer.limit);
+        waitMs = pacer.after(
+          { claimed: result.claimed, released: result.outcomes.released },
+          claimAt,
+          performance.now() - claimAt,
+        );
       } catch (error) {
         logger.error({ err: errorMessage(error) }, 'tick failed; retrying after the interval');
       }
