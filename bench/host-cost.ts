@@ -28,7 +28,8 @@ const TOKEN = 'bench-token-0123456789abcdefghijklmnopqrstuvwxyz';
 /** Hosts without batch reads: Gitea (and Forgejo), Bitbucket Cloud, Azure DevOps; `repos` repositories each. */
 export const COST_HOSTS: Record<string, (clock: FakeClock, repos: number) => Promise<CostHost>> = {
   async gitea(clock, repos) {
-    const gt = await startGiteaEmulator();
+    // On the scenario's clock: what the search compares is Gitea's own time (`updated_at`, `Date`).
+    const gt = await startGiteaEmulator({ now: () => clock.now() });
     gt.addToken(TOKEN, 'bench');
     for (let r = 0; r < repos; r++) gt.model.createRepo({ full_name: `bench/repo${r}`, members: ['bench'] });
     const opened: { repo: string; n: number }[] = [];

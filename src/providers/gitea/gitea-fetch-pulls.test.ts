@@ -13,9 +13,12 @@ const call = { token: TOKEN };
 
 describe('Gitea provider, many PRs at once', () => {
   let gt: GiteaEmulator;
+  // One clock for the instance and every test's provider (the search compares Gitea's own times:
+  // `updated_at` and `Date`), only ever moved forward.
+  const clock = new FakeClock(new Date());
 
   beforeAll(async () => {
-    gt = await startGiteaEmulator();
+    gt = await startGiteaEmulator({ now: () => clock.now() });
     gt.addToken(TOKEN, 'agent');
   });
   afterAll(async () => {
@@ -25,7 +28,6 @@ describe('Gitea provider, many PRs at once', () => {
 
   /** A provider with a clock of its own, and refs that show what its last answer for them was. */
   function setup() {
-    const clock = new FakeClock(new Date());
     const provider = new GiteaProvider(
       { id: 'corp', type: 'gitea', web_url: gt.webUrl, api_url: gt.apiUrl },
       'gitea',
@@ -234,8 +236,8 @@ describe('Gitea provider, many PRs at once', () => {
     expect(rechecked.filter((r) => r === PULL_UNCHANGED)).toHaveLength(all.length - 2);
   });
 
-  it('a merged PR is answered from the search alone, with no base to watch', async () => {
-    const { clock, refresh } = setup();
+  it('a merged PR is answered from the search alone; its repository is listed again every BASE_RECHECK_MS', async () => {
+    const { refresh } = setup();
     const refs = openPulls('done/app', ['m1']);
     await refresh(refs);
     clock.advance(CHECKS_SETTLE_MS);
@@ -243,14 +245,42 @@ describe('Gitea provider, many PRs at once', () => {
     gt.model.merge('done/app', refs[0]!.number);
     clock.advance(120_000);
     expect((await refresh(refs))[0]).toMatchObject({ pull_request_state: 'merged' });
-    clock.advance(BASE_RECHECK_MS);
+    clock.advance(120_000);
     gt.resetCounters();
     expect(await refresh(refs)).toEqual([PULL_UNCHANGED]);
     expect([gt.counters.total, gt.count('search_issues')]).toEqual([1, 1]);
+    // A search no longer showing a PR may mean it no longer covers it (repository moved, deleted,
+    // unreadable): the repository's list looks again every BASE_RECHECK_MS, merged or not.
+    clock.advance(BASE_RECHECK_MS);
+    gt.resetCounters();
+    expect(await refresh(refs)).toEqual([PULL_UNCHANGED]);
+    expect(gt.count('list_pulls')).toBe(1);
     // A comment on it later: the search shows it moved, and it is read again.
     gt.model.comment('done/app', refs[0]!.number);
     clock.advance(120_000);
     expect((await refresh(refs))[0]).toMatchObject({ pull_request_state: 'merged', comments: 1 });
+  });
+
+  it('a PR read within a minute of its last update is not answered by the search until a list shows it unchanged past that', async () => {
+    const { refresh } = setup();
+    const refs = openPulls('tie/app', ['s1', 's2']);
+    await refresh(refs);
+    clock.advance(CHECKS_SETTLE_MS);
+    await refresh(refs);
+    clock.advance(120_000);
+    // Changed and read at once: Gitea stamps `updated_unix` in whole seconds, so another change
+    // within that second would show the same `updated_at` to the search.
+    gt.model.update('tie/app', refs[0]!.number, { title: 'Just now' });
+    expect((await refresh(refs))[0]).toMatchObject({ pull_request_title: 'Just now' });
+    clock.advance(120_000);
+    gt.resetCounters();
+    expect(await refresh(refs)).toEqual([PULL_UNCHANGED, PULL_UNCHANGED]);
+    expect(gt.count('list_pulls')).toBe(1);
+    // That list answered two minutes past the update: from now on the search alone.
+    clock.advance(120_000);
+    gt.resetCounters();
+    expect(await refresh(refs)).toEqual([PULL_UNCHANGED, PULL_UNCHANGED]);
+    expect([gt.counters.total, gt.count('search_issues')]).toEqual([1, 1]);
   });
 
   it('a search the token may not make (no issue scope: 403) falls back to the lists, and is not tried again for a while', async () => {

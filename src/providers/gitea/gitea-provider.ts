@@ -86,10 +86,11 @@ export const MAX_SEARCH_PAGES = 4;
  */
 const ANSWER_SLACK_MS = 60_000;
 /**
- * How long an open PR may be answered from the search alone. A push to its base branch moves
+ * How long a PR may be answered from the search alone. A push to an open PR's base branch moves
  * `base.sha`, `merge_base` and `mergeable` (`checkAndUpdateStatus`, services/pull/check.go,
  * writes `merge_base` and `status` of the pull_request row) but not the issue's `updated_unix`,
- * so the search cannot show it: past this the repository's list is read again.
+ * so the search cannot show it; and a repository moved to another owner, deleted or no longer
+ * readable drops out of the search without a word: past this the repository's list is read again.
  */
 export const BASE_RECHECK_MS = 15 * 60_000;
 /**
@@ -201,6 +202,11 @@ interface FullRead {
   /** The repository's `owner/name` as Gitea spells it (`base.repo.full_name`); null when absent. */
   fullName: string | null;
   /**
+   * The repository's id (`base.repo_id`): search items are matched by it, so a repository renamed
+   * since the read is still recognised; null when absent (matched by name then).
+   */
+  repoId: number | null;
+  /**
    * Gitea's time (ms) through which the PR is known unchanged: its `updated_at`, or the `Date` of
    * an answer that showed it unchanged less ANSWER_SLACK_MS, whichever is later; NaN when unknown.
    */
@@ -221,6 +227,10 @@ interface SearchRound {
   /** Gitea's time of its first page (`Date`); null when it sent none. */
   at: number | null;
 }
+
+/** A search item's key: by repository id where known (a rename keeps it), else by lower-case `owner/name`. */
+const searchKey = (repoId: number | null, fullName: string, number: number) =>
+  repoId !== null ? `id ${repoId}#${number}` : `name ${fullName}#${number}`;
 
 /** The state a search item shows (`pull_request.merged`, else the issue's `state`). */
 const searchedState = (item: GiteaSearchedPull): PrState => {
@@ -451,7 +461,7 @@ export class GiteaProvider implements Provider {
         ) =>
           group.items.some(({ pull }, i) => {
             const read = reads[i]!;
-            const item = items.get(`${fullName}#${pull.number}`);
+            const item = items.get(searchKey(read.repoId, fullName, pull.number));
             if (!item) return complete && read.updatedAt >= since;
             return Date.parse(item.updated_at ?? '') !== read.updatedAt || searchedState(item) !== read.state;
           });
@@ -526,8 +536,12 @@ export class GiteaProvider implements Provider {
         else if (count !== total) return null;
         total = count;
         for (const item of data) {
-          const name = item.repository?.full_name;
-          if (item.pull_request && name) items.set(`${name.toLowerCase()}#${item.number}`, item);
+          // An item that does not say which repository's PR it is (Gitea answers an empty issue
+          // when it cannot load its repository): the search tells nothing this round.
+          if (!item.pull_request || !item.repository) return null;
+          const { id, full_name } = item.repository;
+          items.set(searchKey(null, full_name.toLowerCase(), item.number), item);
+          if (id != null) items.set(searchKey(id, '', item.number), item);
         }
         seen += data.length;
         // Without a total, only an empty page ends the list (a server may cap pages below the limit).
@@ -548,26 +562,40 @@ export class GiteaProvider implements Provider {
 
   /**
    * The last full read of a PR, when the search may answer for it: not asked by a signal, shown
-   * by its ref since that read, settled, within the hour, its update time and repository known;
-   * if open, its repository's list or its own read within BASE_RECHECK_MS and its kept checks
-   * (by the head and `checksStamp` of that read: a push or a comment moves `updated_at`) still
-   * standing.
+   * by its ref since that read, settled, within the hour, its repository known, known unchanged
+   * past its update time's second, its repository's list or its own read within BASE_RECHECK_MS;
+   * if open, its kept checks (by the head and `checksStamp` of that read: a push or a comment
+   * moves `updated_at`) still standing.
    */
   #searchable(pull: PullRef, call: CallOptions, now: number): FullRead | null {
-    if (pull.fresh || !pull.shownSince) return null;
     const key = this.#readKey(call, pull.repo, pull.number);
-    const read = this.#reads.get(key);
+    const read = this.#settledRead(pull, key, now);
+    // `updated_unix` counts whole seconds: a PR known unchanged only through its own update time
+    // may have moved again within that second, which the search cannot tell (its repository's
+    // list compares all it shows). And a PR the search does not show may be one it no longer
+    // covers (its repository moved to another owner, deleted, or no longer readable by the token),
+    // not one that did not move: its repository's list or its own read looks every BASE_RECHECK_MS.
     if (
-      !read?.settled ||
-      read.readAt > pull.shownSince.getTime() ||
-      now - read.readAt >= READS_MAX_AGE_MS ||
-      !Number.isFinite(read.through) ||
-      !read.fullName
+      !read?.fullName ||
+      !(read.through - read.updatedAt >= 1000) ||
+      now - read.baseSeenAt >= BASE_RECHECK_MS
     )
       return null;
     if (read.state !== 'open') return read;
-    if (now - read.baseSeenAt >= BASE_RECHECK_MS || read.head === null) return null;
+    if (read.head === null) return null;
     return this.#checks.get(key, read.head, read.stamp, now) === undefined ? null : read;
+  }
+
+  /**
+   * The last full read of a PR (`key`), when a list may answer for it: not asked by a signal,
+   * shown by its ref since that read, settled and within the hour.
+   */
+  #settledRead(pull: PullRef, key: string, now: number): FullRead | undefined {
+    if (pull.fresh || !pull.shownSince) return undefined;
+    const read = this.#reads.get(key);
+    if (!read?.settled || read.readAt > pull.shownSince.getTime() || now - read.readAt >= READS_MAX_AGE_MS)
+      return undefined;
+    return read;
   }
 
   /** A list answered at `at` (Gitea's time) showed the PR as its last full read. */
@@ -619,16 +647,8 @@ export class GiteaProvider implements Provider {
 
   /** Whether `item` shows the PR as the read its ref shows, with nothing unseen that may have moved. */
   #unchanged(pull: PullRef, item: GiteaPull, call: CallOptions, now: number): boolean {
-    if (pull.fresh || !pull.shownSince) return false;
     const key = this.#readKey(call, pull.repo, pull.number);
-    const read = this.#reads.get(key);
-    if (
-      !read?.settled ||
-      read.readAt > pull.shownSince.getTime() ||
-      now - read.readAt >= READS_MAX_AGE_MS ||
-      read.digest !== pullDigest(item)
-    )
-      return false;
+    if (this.#settledRead(pull, key, now)?.digest !== pullDigest(item)) return false;
     if (mapState(item) !== 'open') return true;
     // The head's checks: only while kept ones still stand (settled, stood, within the hour).
     const sha = item.head.sha || null;
@@ -864,6 +884,7 @@ export class GiteaProvider implements Provider {
       head: sha,
       stamp: checksStamp(pull),
       fullName: pull.base.repo?.full_name ?? null,
+      repoId: pull.base.repo_id ?? pull.base.repo?.id ?? null,
       through: Math.max(updatedAt, (answered ?? updatedAt) - ANSWER_SLACK_MS),
       baseSeenAt: readAt,
     });

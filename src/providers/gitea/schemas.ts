@@ -133,7 +133,7 @@ export const searchedPullSchema = z.object({
   state: z.string(),
   updated_at: z.string().nullish(),
   pull_request: z.object({ merged: z.boolean().nullish(), merged_at: z.string().nullish() }).nullish(),
-  repository: z.object({ full_name: z.string() }).nullish(),
+  repository: z.object({ id: z.number().int().nullish(), full_name: z.string() }).nullish(),
 });
 export type GiteaSearchedPull = z.infer<typeof searchedPullSchema>;
 export const searchedPullListSchema = z.array(searchedPullSchema);
