@@ -119,6 +119,11 @@ export class BitbucketEmulator extends HostEmulator<RouteName, Fault, LoggedRequ
   /** Identity → times of its requests in the rolling window. */
   readonly #windows = new Map<string, number[]>();
   readonly #options: Required<Omit<BitbucketEmulatorOptions, 'now' | 'port'>>;
+  /**
+   * false: the user's PR list across a workspace ignores `q` and `sort` (Atlassian documents
+   * that it "supports filtering and sorting"; this stands for a server that does not).
+   */
+  userListFilters = true;
 
   constructor(options: BitbucketEmulatorOptions = {}) {
     super(faultSchema, options.port ?? 0);
@@ -631,6 +636,12 @@ export class BitbucketEmulator extends HostEmulator<RouteName, Fault, LoggedRequ
       .filter((r) => this.model.canRead(r, viewer))
       .flatMap((r) => this.model.listPulls(this.model.fullName(r)))
       .filter((p) => p.author.toLowerCase() === user.nickname.toLowerCase());
+    if (!this.userListFilters) {
+      const plain = new URL(url);
+      plain.searchParams.delete('q');
+      plain.searchParams.delete('sort');
+      return this.#pullList(plain, pulls);
+    }
     return this.#pullList(url, pulls);
   }
 

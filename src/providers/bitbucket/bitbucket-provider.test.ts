@@ -868,6 +868,13 @@ describe('Bitbucket provider', () => {
         'fields=next,values.id,values.state,values.updated_on,values.comment_count,values.destination.repository.full_name',
       );
       expect(list).toContain('pagelen=50');
+      // A quarter of an hour since their repositories' lists or reads last showed them: a PR can
+      // drop off the user's list without a word (its repository renamed, moved or unreadable), so
+      // each repository's list looks once — then the user's list again.
+      bb.resetCounters();
+      expect([...(await refresh(pulls)).values()]).toEqual(Array(pulls.length).fill(PULL_UNCHANGED));
+      expect([bb.count('list_pullrequests'), bb.count('user_pullrequests')]).toEqual([REPOS, 0]);
+      clock.advance(2 * 60_000);
       // A signal asked for one: read in full, the rest still from the one list.
       bb.resetCounters();
       const got = await refresh(pulls, pulls[3]);
@@ -875,6 +882,23 @@ describe('Bitbucket provider', () => {
       expect(bb.count('get_pullrequest')).toBe(1);
       expect(bb.count('user_pullrequests')).toBe(1);
       expect(bb.count('list_pullrequests')).toBe(0);
+    });
+
+    it('a user list that does not filter or sort as asked is not trusted: each repository’s list tells, and a rename is seen', async () => {
+      const pulls = open(2);
+      await settle(pulls);
+      bb.userListFilters = false;
+      bb.model.update('acme/r4', pulls[8]!.number, { title: 'Renamed' });
+      bb.resetCounters();
+      const got = await refresh(pulls);
+      expect(got.get(key(pulls[8]!))).toMatchObject({ pull_request_title: 'Renamed' });
+      expect([...got.values()].filter((v) => v === PULL_UNCHANGED)).toHaveLength(pulls.length - 1);
+      expect([bb.count('user_pullrequests'), bb.count('list_pullrequests')]).toEqual([1, REPOS]);
+      // Not asked again for a while.
+      clock.advance(2 * 60_000);
+      bb.resetCounters();
+      await refresh(pulls);
+      expect([bb.count('user_pullrequests'), bb.count('list_pullrequests')]).toEqual([0, REPOS]);
     });
 
     it("another author's PR costs its repository's list; a change, a merge, a comment are seen at the next round", async () => {

@@ -93,6 +93,12 @@ const USER_MOVED_FIELDS = `${MOVED_FIELDS},values.destination.repository.full_na
  */
 const TOKEN_USER_TTL_MS = 60 * 60_000;
 /**
+ * How long a PR may be told unmoved by its absence from a user's list: a PR can drop off that list
+ * without a word (its repository renamed, moved to another workspace or no longer readable), so its
+ * repository's list (which answers 404 then) or its own read looks again after this.
+ */
+const USER_LIST_RECHECK_MS = 15 * 60_000;
+/**
  * How long one read of a repository's moved PRs serves the `fetchPulls` calls of a round (a tick
  * claims up to hundreds of rows, asked 50 a call): a later round asks again.
  */
@@ -274,6 +280,8 @@ interface Seen {
   through: number;
   /** When that read was made (this provider's clock). */
   readAt: number;
+  /** When its repository's list or its own read last showed it (this provider's clock; USER_LIST_RECHECK_MS). */
+  coveredAt: number;
   /** The head its checks and threads were kept for, and the stamps they were kept with. */
   head: string | null;
   checksStamp: string;
@@ -573,7 +581,13 @@ export class BitbucketProvider implements Provider {
     // Below two repositories, one list of a user's PRs would cost what one repository's list does.
     const worth = known.some((k) => k.seen.author) && new Set(known.map((k) => repoKey(k.pull))).size >= 2;
     const user = worth ? await this.#tokenUser(call) : null;
-    const mine = (k: Known) => !!user && k.seen.author?.toLowerCase() === user.toLowerCase();
+    const now = this.#clock.now().getTime();
+    // The user's own PRs, each shown by its repository's list or its own read within
+    // USER_LIST_RECHECK_MS (its absence from the user's list says nothing after that).
+    const mine = (k: Known) =>
+      !!user &&
+      k.seen.author?.toLowerCase() === user.toLowerCase() &&
+      now - k.seen.coveredAt < USER_LIST_RECHECK_MS;
     const listedAnyway = new Set(known.filter((k) => !mine(k)).map((k) => repoKey(k.pull)));
     const workspaces = new Map<string, Known[]>();
     for (const k of known) {
@@ -586,7 +600,6 @@ export class BitbucketProvider implements Provider {
       }
     }
     const byUser: { workspace: string; user: string; items: Known[] }[] = [];
-    const now = this.#clock.now().getTime();
     for (const [workspace, items] of workspaces) {
       const resting = (this.#noUserList.get(`${tokenFingerprint(call.token)} ${workspace}`) ?? 0) > now;
       if (user && !resting && new Set(items.map((i) => repoKey(i.pull))).size >= 2)
@@ -693,7 +706,10 @@ export class BitbucketProvider implements Provider {
       sinceStep: 1,
     };
     const round = await this.#movedRound(list, items, call);
-    return round ? this.#unmovedOn(round, list, items) : new Set();
+    const unmoved = round ? this.#unmovedOn(round, list, items) : new Set<PullRef>();
+    const now = this.#clock.now().getTime();
+    for (const { pull, seen } of items) if (unmoved.has(pull)) seen.coveredAt = now;
+    return unmoved;
   }
 
   /** The PRs a round shows unmoved (see `#unmoved`); each is then known unchanged through its answer. */
@@ -770,6 +786,7 @@ export class BitbucketProvider implements Provider {
       unreadable: false,
     };
     let next: string | null | undefined = `${list.path}?${query}`;
+    let previous = Number.POSITIVE_INFINITY;
     const unsettled = () =>
       items.some(({ pull, seen }) => !round.moved.has(list.keyOf(pull)) && seen.through < round.floor);
     for (let pages = 0; next && pages < list.maxPages && (list.toEnd || unsettled()); pages++) {
@@ -784,8 +801,12 @@ export class BitbucketProvider implements Provider {
       if (pages === 0) round.answeredAt = answer.date ?? null;
       for (const v of page.values) {
         const key = list.itemKey(v);
-        if (key === null) round.unreadable = true;
+        // A list that did not filter (`q`) or sort as asked cannot tell what is missing from it.
+        const updated = Date.parse(v.updated_on ?? '');
+        // (`updated_on` has microseconds, `since` milliseconds: an update in its millisecond is listed.)
+        if (key === null || !(updated >= since) || updated > previous) round.unreadable = true;
         else if (!round.moved.has(key)) round.moved.set(key, v);
+        previous = updated;
       }
       const last = Date.parse(page.values.at(-1)?.updated_on ?? '');
       if (!Number.isNaN(last)) round.floor = Math.min(round.floor, last);
@@ -815,6 +836,7 @@ export class BitbucketProvider implements Provider {
       comments: pr.comment_count ?? null,
       through: Math.max(updated, (answeredAt ?? updated) - ANSWER_SLACK_MS),
       readAt: this.#clock.now().getTime(),
+      coveredAt: this.#clock.now().getTime(),
       head,
       checksStamp: checksStamp(pr),
       threadsStamp: threadsStamp(pr),
