@@ -23,6 +23,7 @@ import {
   type PullRef,
   pullKey,
   type RepoRef,
+  repoKey,
 } from '../providers/types.ts';
 import { type ClaimedRef, tokenKey } from '../store/store.ts';
 import { batchesOf } from './batches.ts';
@@ -416,7 +417,7 @@ export class Refresher {
     const byRepo = new Map<string, { repo: RepoRef | null; rows: ClaimedRef[] }>();
     for (const row of rows) {
       const repo = repoOf(row);
-      const key = repo ? `${repo.owner}/${repo.name}`.toLowerCase() : '';
+      const key = repo ? repoKey(repo) : '';
       const entry = byRepo.get(key) ?? { repo, rows: [] };
       entry.rows.push(row);
       byRepo.set(key, entry);
@@ -773,9 +774,7 @@ export class Refresher {
         : null,
       (k) => pullKey(k.pull),
       (row, pull) => out.set(row.id, { pull }),
-      provider.capabilities.listsPerRepository
-        ? (k) => `${k.pull.repo.owner}/${k.pull.repo.name}`.toLowerCase()
-        : undefined,
+      provider.capabilities.listsPerRepository ? (k) => repoKey(k.pull.repo) : undefined,
     );
     run(
       unknown,

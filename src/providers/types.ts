@@ -278,6 +278,9 @@ export const PULL_UNCHANGED = 'unchanged' as const;
 export const branchKey = (repo: RepoRef, branch: string) =>
   `${repo.owner.toLowerCase()}/${repo.name.toLowerCase()}\u0000${branch}`;
 
+/** Key of a repository: `owner/name` without case, as hosts compare names. */
+export const repoKey = (repo: RepoRef) => `${repo.owner}/${repo.name}`.toLowerCase();
+
 /** Key of a PR in `fetchPulls` results (host names compare without case). */
 export const pullKey = (pull: PullRef) => `${pull.repo.owner}/${pull.repo.name}#${pull.number}`.toLowerCase();
 

@@ -7,7 +7,7 @@ import {
   type RequestedReviewer,
   sortRequestedReviewers,
 } from '../../core/types.ts';
-import { byRepository, eachAtMost } from '../batch-reads.ts';
+import { byRepository, eachAtMost, unchangedThrough } from '../batch-reads.ts';
 import { type CheckOutcome, type CheckResult, NO_CHECKS, summarizeChecks } from '../checks.ts';
 import { hostPullUrl, isOnHost, matchRepoOnHost, matchWebPath, pullNumber } from '../origin-match.ts';
 import { CHECKS_SETTLE_MS, PullReadsCache, READS_MAX_AGE_MS } from '../pull-reads-cache.ts';
@@ -23,6 +23,7 @@ import {
   type PullRef,
   pullKey,
   type RepoRef,
+  repoKey,
 } from '../types.ts';
 import { BitbucketClient, type BitbucketClientOptions } from './client.ts';
 import { ComputeTimeoutError } from './errors.ts';
@@ -69,12 +70,6 @@ const MOVED_PAGES = 4;
 const USER_PAGES = 20;
 /** Full reads (and repositories' lists) under way at once within one `fetchPulls` call. */
 const READS_AT_ONCE = 8;
-/**
- * How long before the time a Bitbucket answer says it was made (its `Date`, to the second) the PRs
- * it showed are taken as unchanged: an update stamped just before the answer may not have been
- * visible to it yet. A minute also covers a `Date` a little ahead of the times Bitbucket stamps.
- */
-const ANSWER_SLACK_MS = 60_000;
 /**
  * What the list of moved PRs asks of each ("Partial responses": `fields` keeps what it names, and
  * `next` must be named or paging stops after the first page — see THREAD_FIELDS).
@@ -577,9 +572,9 @@ export class BitbucketProvider implements Provider {
     call: CallOptions,
   ): Promise<{ byUser: { workspace: string; user: string; items: Known[] }[]; perRepository: Known[] }> {
     const perRepository: Known[] = [];
-    const repoKey = (pull: PullRef) => pathOf(pull.repo).toLowerCase();
     // Below two repositories, one list of a user's PRs would cost what one repository's list does.
-    const worth = known.some((k) => k.seen.author) && new Set(known.map((k) => repoKey(k.pull))).size >= 2;
+    const worth =
+      known.some((k) => k.seen.author) && new Set(known.map((k) => repoKey(k.pull.repo))).size >= 2;
     const user = worth ? await this.#tokenUser(call) : null;
     const now = this.#clock.now().getTime();
     // The user's own PRs, each shown by its repository's list or its own read within
@@ -588,10 +583,10 @@ export class BitbucketProvider implements Provider {
       !!user &&
       k.seen.author?.toLowerCase() === user.toLowerCase() &&
       now - k.seen.coveredAt < USER_LIST_RECHECK_MS;
-    const listedAnyway = new Set(known.filter((k) => !mine(k)).map((k) => repoKey(k.pull)));
+    const listedAnyway = new Set(known.filter((k) => !mine(k)).map((k) => repoKey(k.pull.repo)));
     const workspaces = new Map<string, Known[]>();
     for (const k of known) {
-      if (!mine(k) || listedAnyway.has(repoKey(k.pull))) perRepository.push(k);
+      if (!mine(k) || listedAnyway.has(repoKey(k.pull.repo))) perRepository.push(k);
       else {
         const ws = k.pull.repo.owner.toLowerCase();
         const group = workspaces.get(ws) ?? [];
@@ -602,7 +597,7 @@ export class BitbucketProvider implements Provider {
     const byUser: { workspace: string; user: string; items: Known[] }[] = [];
     for (const [workspace, items] of workspaces) {
       const resting = (this.#noUserList.get(`${tokenFingerprint(call.token)} ${workspace}`) ?? 0) > now;
-      if (user && !resting && new Set(items.map((i) => repoKey(i.pull))).size >= 2)
+      if (user && !resting && new Set(items.map((i) => repoKey(i.pull.repo))).size >= 2)
         byUser.push({ workspace, user, items });
       else perRepository.push(...items);
     }
@@ -652,7 +647,7 @@ export class BitbucketProvider implements Provider {
       key: `${tokenFingerprint(call.token)} user ${workspace} ${user.toLowerCase()}`,
       path: `/workspaces/${encodeURIComponent(workspace)}/pullrequests/${encodeURIComponent(user)}`,
       fields: USER_MOVED_FIELDS,
-      keyOf: (pull) => `${pathOf(pull.repo).toLowerCase()}#${pull.number}`,
+      keyOf: (pull) => `${repoKey(pull.repo)}#${pull.number}`,
       itemKey: (item) => {
         const repo = item.destination?.repository?.full_name;
         return repo ? `${repo.toLowerCase()}#${item.id}` : null;
@@ -696,7 +691,7 @@ export class BitbucketProvider implements Provider {
    */
   async #unmoved(repo: RepoRef, items: readonly Known[], call: CallOptions): Promise<Set<PullRef>> {
     const list: MovedList = {
-      key: `${tokenFingerprint(call.token)} ${pathOf(repo).toLowerCase()}`,
+      key: `${tokenFingerprint(call.token)} ${repoKey(repo)}`,
       path: `${apiPath(repo)}/pullrequests`,
       fields: MOVED_FIELDS,
       keyOf: (pull) => String(pull.number),
@@ -725,8 +720,7 @@ export class BitbucketProvider implements Provider {
         : seen.through >= round.floor;
       if (!same) continue;
       out.add(pull);
-      if (round.answeredAt !== null)
-        seen.through = Math.max(seen.through, round.answeredAt - ANSWER_SLACK_MS);
+      seen.through = unchangedThrough(seen.through, round.answeredAt);
     }
     return out;
   }
@@ -834,7 +828,7 @@ export class BitbucketProvider implements Provider {
       author: pr.author?.uuid ?? null,
       state: pr.state,
       comments: pr.comment_count ?? null,
-      through: Math.max(updated, (answeredAt ?? updated) - ANSWER_SLACK_MS),
+      through: unchangedThrough(updated, answeredAt),
       readAt: this.#clock.now().getTime(),
       coveredAt: this.#clock.now().getTime(),
       head,

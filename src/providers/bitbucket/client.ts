@@ -3,6 +3,7 @@ import type { Clock } from '../../core/clock.ts';
 import { GitsyncError, RateLimitedError, UnavailableError } from '../../core/errors.ts';
 import { tokenFingerprint } from '../../core/fingerprint.ts';
 import { trimTrailingSlash } from '../../core/origin.ts';
+import { answeredAt } from '../batch-reads.ts';
 import { budgetFromHeaders, X_RATELIMIT_HEADERS } from '../budget.ts';
 import { LimitStreaks } from '../host-errors.ts';
 import type { CallOptions } from '../types.ts';
@@ -132,10 +133,7 @@ export class BitbucketClient {
       response = await this.#send(url, call, what, fingerprint);
     }
     const key = `${fingerprint} ${url}`;
-    if (answer) {
-      const date = Date.parse(response.headers.get('date') ?? '');
-      answer.date = Number.isNaN(date) ? null : date;
-    }
+    if (answer) answer.date = answeredAt(response.headers);
     if (response.status === 304) {
       const cached = this.#cache.get(key);
       if (!cached) throw new UnavailableError(`bitbucket answered 304 to an unconditional request (${what})`);

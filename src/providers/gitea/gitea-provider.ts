@@ -6,7 +6,7 @@ import {
   type RequestedReviewer,
   sortRequestedReviewers,
 } from '../../core/types.ts';
-import { byRepository, eachAtMost } from '../batch-reads.ts';
+import { answeredAt, byRepository, eachAtMost, unchangedThrough } from '../batch-reads.ts';
 import { NO_CHECKS, summarizeChecks } from '../checks.ts';
 import { isOnHost, matchRepoOnHost, matchWebPath, pullNumber } from '../origin-match.ts';
 import { CHECKS_SETTLE_MS, PullReadsCache, READS_MAX_AGE_MS } from '../pull-reads-cache.ts';
@@ -79,12 +79,6 @@ export const PULLS_PER_BATCH = 50;
  * moved by default. Past them, each repository's list is read as without the search.
  */
 export const MAX_SEARCH_PAGES = 4;
-/**
- * How long before the time a Gitea answer says it was made (its `Date`, to the second) the PRs it
- * showed unchanged are taken as unchanged: an update stamped just before the answer (Gitea stamps
- * `updated_unix` when it writes, then commits) may not have been visible to it yet.
- */
-const ANSWER_SLACK_MS = 60_000;
 /**
  * How long a PR may be answered from the search alone. A push to an open PR's base branch moves
  * `base.sha`, `merge_base` and `mergeable` (`checkAndUpdateStatus`, services/pull/check.go,
@@ -214,12 +208,6 @@ interface FullRead {
   /** When (this clock) its repository's list or the PR itself last showed it (BASE_RECHECK_MS). */
   baseSeenAt: number;
 }
-
-/** Gitea's time of an answer (its `Date`, RFC 9110; Go's server always sends it), or null. */
-const answeredAt = (headers: Headers): number | null => {
-  const at = Date.parse(headers.get('date') ?? '');
-  return Number.isNaN(at) ? null : at;
-};
 
 /** What one search of an owner's moved PRs showed (`#searchMoved`): the PRs by repository and number, and when. */
 interface SearchRound {
@@ -485,9 +473,7 @@ export class GiteaProvider implements Provider {
             continue;
           }
           for (const { pull } of searched.group.items) out.set(pullKey(pull), PULL_UNCHANGED);
-          if (found.at !== null)
-            for (const read of searched.reads)
-              read.through = Math.max(read.through, found.at - ANSWER_SLACK_MS);
+          for (const read of searched.reads) read.through = unchangedThrough(read.through, found.at);
         }
       }),
     );
@@ -601,7 +587,7 @@ export class GiteaProvider implements Provider {
   /** A list answered at `at` (Gitea's time) showed the PR as its last full read. */
   #shownUnchanged(read: FullRead, at: number | null, now: number): void {
     read.baseSeenAt = now;
-    if (at !== null) read.through = Math.max(read.through, at - ANSWER_SLACK_MS);
+    read.through = unchangedThrough(read.through, at);
   }
 
   /**
@@ -885,7 +871,7 @@ export class GiteaProvider implements Provider {
       stamp: checksStamp(pull),
       fullName: pull.base.repo?.full_name ?? null,
       repoId: pull.base.repo_id ?? pull.base.repo?.id ?? null,
-      through: Math.max(updatedAt, (answered ?? updatedAt) - ANSWER_SLACK_MS),
+      through: unchangedThrough(updatedAt, answered),
       baseSeenAt: readAt,
     });
     return fields;

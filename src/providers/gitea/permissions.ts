@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { AuthError, NotFoundError } from '../../core/errors.ts';
-import type { CallOptions, RepoRef, Trust } from '../types.ts';
+import { type CallOptions, type RepoRef, repoKey as repoKeyOf, type Trust } from '../types.ts';
 import type { GiteaClient } from './client.ts';
 
 /**
@@ -61,7 +61,7 @@ export class CollaboratorPermissions {
     call: CallOptions,
   ): Promise<Map<string, string | null>> {
     const out = new Map<string, string | null>();
-    const repoKey = `${repo.owner}/${repo.name}`.toLowerCase();
+    const repoKey = repoKeyOf(repo);
     const now = this.now();
     const fresh = (key: string) => {
       const kept = this.#kept.get(key);

@@ -3,7 +3,14 @@ import { z } from 'zod';
 import type { Clock } from '../../core/clock.ts';
 import { ConfigError, type GitsyncError, UnavailableError } from '../../core/errors.ts';
 import { trimTrailingSlash } from '../../core/origin.ts';
-import type { GitHubAppConfig, HeaderReader, RepoCredential, RepoCredentials, RepoRef } from '../types.ts';
+import {
+  type GitHubAppConfig,
+  type HeaderReader,
+  type RepoCredential,
+  type RepoCredentials,
+  type RepoRef,
+  repoKey,
+} from '../types.ts';
 import { readErrorBody, translateGitHubError } from './errors.ts';
 
 /**
@@ -222,7 +229,7 @@ export class GitHubApp implements RepoCredentials {
   }
 
   async #installationOf(repo: RepoRef, signal: AbortSignal | undefined): Promise<number | null> {
-    const key = `${repo.owner}/${repo.name}`.toLowerCase();
+    const key = repoKey(repo);
     const now = this.#clock.now().getTime();
     const known = this.#installations.get(key);
     if (known && now - known.at < (known.id === null ? NOT_INSTALLED_TTL_MS : INSTALLATION_TTL_MS))

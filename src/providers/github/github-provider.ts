@@ -23,6 +23,7 @@ import {
   type PullRef,
   pullKey,
   type RepoRef,
+  repoKey,
 } from '../types.ts';
 import { GitHubApp } from './app.ts';
 import { checkRunOutcome, checksOf, commitStatusOutcome, mergeStateOf } from './checks.ts';
@@ -671,10 +672,10 @@ export class GitHubProvider implements Provider {
       // What the caller shows must be no older than this provider's last full read (another
       // chat's refresh may have read the PR since this one's): else "unchanged" would keep it old.
       if (!pull.shownSince || pull.shownSince.getTime() < seen.at) continue;
-      const repoKey = `${pull.repo.owner}/${pull.repo.name}`.toLowerCase();
-      const group = byRepo.get(repoKey) ?? { repo: pull.repo, pulls: [] };
+      const key = repoKey(pull.repo);
+      const group = byRepo.get(key) ?? { repo: pull.repo, pulls: [] };
       group.pulls.push({ pull, seen });
-      byRepo.set(repoKey, group);
+      byRepo.set(key, group);
     }
     await Promise.all(
       [...byRepo].map(async ([repoKey, group]) => {
