@@ -14,7 +14,7 @@ import type { Database } from '../src/store/database.ts';
 import { SqlStore } from '../src/store/sql-store.ts';
 import { TokenCipher } from '../src/store/token-cipher.ts';
 import { cpuSecondsOf } from './proc.ts';
-import { seedRefs } from './seed.ts';
+import { seedRefs, spreadLastRefreshes } from './seed.ts';
 import { percentile } from './stats.ts';
 
 export interface CapacityScenario {
@@ -84,11 +84,7 @@ export async function measureCapacity(db: Database, s: CapacityScenario) {
       await engine.stop();
       discoveryS = Math.round((performance.now() - started) / 100) / 10;
       // Steady state: last refreshed at times spread over the last TTL, each due one TTL after.
-      await db.query(
-        `UPDATE diff_statuses SET refreshed_at = $1::timestamptz - (id % 1000) * ($2::float8 / 1000) * interval '1 millisecond',
-                                  stale_at = $1::timestamptz - (id % 1000) * ($2::float8 / 1000) * interval '1 millisecond' + $2::float8 * interval '1 millisecond'`,
-        [new Date(), s.ttlMs],
-      );
+      await spreadLastRefreshes(db, new Date(), s.ttlMs, s.ttlMs);
     }
 
     const staleness: number[] = [];

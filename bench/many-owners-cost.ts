@@ -10,7 +10,7 @@ import { TickPacer } from '../src/core/schedule.ts';
 import { GitHubProvider } from '../src/providers/github/github-provider.ts';
 import type { Database } from '../src/store/database.ts';
 import { fillGitHubModel, ownerToken, type RepoShape, seedGitHubRows } from './capacity.ts';
-import { benchEngine } from './seed.ts';
+import { benchEngine, spreadLastRefreshes } from './seed.ts';
 
 export interface ManyOwnersCostScenario {
   refs: number;
@@ -62,11 +62,7 @@ export async function measureManyOwnersCost(db: Database, s: ManyOwnersCostScena
       clock.advance(1000);
       if (r.claimed === 0) break;
     }
-    await db.query(
-      `UPDATE diff_statuses SET refreshed_at = $1::timestamptz - (id % 1000) * ($2::float8 / 1000) * interval '1 millisecond',
-                                stale_at = $1::timestamptz - (id % 1000) * ($2::float8 / 1000) * interval '1 millisecond' + $2::float8 * interval '1 millisecond'`,
-      [clock.now(), settings.fresh_ttl_ms],
-    );
+    await spreadLastRefreshes(db, clock.now(), settings.fresh_ttl_ms, settings.fresh_ttl_ms);
     await db.query('ANALYZE diff_statuses');
 
     const graphql = () => Object.values(gh.counters.routes.graphql ?? {}).reduce((a, b) => a + b, 0);

@@ -28,7 +28,7 @@ import {
 import { SseClient } from '../test/helpers/sse.ts';
 import { benchRepo, githubProvider, seedGitHubRows, startEmulatorProcess } from './capacity.ts';
 import { cpuSecondsOf, machineCpu } from './proc.ts';
-import { benchEngine } from './seed.ts';
+import { benchEngine, spreadLastRefreshes } from './seed.ts';
 import { percentile } from './stats.ts';
 
 export interface ReplicasScenario {
@@ -124,11 +124,7 @@ export async function measureReplicas(
       while ((await engine.tick()).claimed > 0) {}
     }
     // Last refreshed one TTL ago, spread over 10 s: all due, stalest first.
-    await db.query(
-      `UPDATE diff_statuses SET refreshed_at = $1::timestamptz - (id % 1000) * interval '10 milliseconds',
-                                stale_at = $1::timestamptz - (id % 1000) * interval '10 milliseconds' + $2::float8 * interval '1 millisecond'`,
-      [new Date(Date.now() - s.ttlMs), s.ttlMs],
-    );
+    await spreadLastRefreshes(db, new Date(Date.now() - s.ttlMs), 10_000, s.ttlMs);
     const tolerance = Math.min(1_000, s.leaseMs / 4);
     await installStaleLog(pool, s.leaseMs, tolerance);
     await pool.query(`

@@ -94,6 +94,23 @@ export async function seedRefs(db: Database, spec: SeedSpec): Promise<SeededRef[
 }
 
 /**
+ * Spreads the refs' last refreshes over `overMs` before `before` (by id, in 1,000 steps), each due
+ * `ttlMs` after it: the steady state, where about as many come due each moment.
+ */
+export async function spreadLastRefreshes(
+  db: Database,
+  before: Date,
+  overMs: number,
+  ttlMs: number,
+): Promise<void> {
+  await db.query(
+    `UPDATE diff_statuses SET refreshed_at = $1::timestamptz - (id % 1000) * ($2::float8 / 1000) * interval '1 millisecond',
+                              stale_at = $1::timestamptz - (id % 1000) * ($2::float8 / 1000) * interval '1 millisecond' + $3::float8 * interval '1 millisecond'`,
+    [before, overMs, ttlMs],
+  );
+}
+
+/**
  * Makes every ref show the PR the host has and be due at `stale_at`, as after a refresh at `now`
  * that found it changed (the steady state, where the next refresh finds nothing new).
  */

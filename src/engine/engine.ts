@@ -176,8 +176,8 @@ export class Engine {
 
   /**
    * Ticks one after another, never overlapping (one tick's limiter bounds every call in flight),
-   * sized and spaced by `TickPacer` (`nextTick`): claims grow while a backlog is due, and the wait after a tick
-   * that caught up shrinks while rows keep coming due fast.
+   * sized and spaced by `TickPacer` (`nextTick`): claims grow while a backlog is due, and the wait
+   * after a tick that caught up shrinks while rows keep coming due fast.
    */
   async #run(): Promise<void> {
     const { settings, logger } = this.deps;
